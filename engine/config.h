@@ -1,0 +1,109 @@
+/* Server configuration: one table of directives (name, type, default, bounds,
+ * whether CONFIG SET may change it) drives the config file parser, command-line
+ * overrides, CONFIG GET/SET/REWRITE and the documentation in conf/cairn.conf.
+ * Directive names follow redis.conf wherever the meaning is the same. */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cairn_durability { CAIRN_DURABILITY_STRICT = 0, CAIRN_DURABILITY_RELAXED = 1 };
+enum cairn_loglevel { CAIRN_LOG_DEBUG = 0, CAIRN_LOG_VERBOSE, CAIRN_LOG_NOTICE, CAIRN_LOG_WARNING };
+
+/* Output-buffer limit for one client class (normal, replica, pubsub): hard
+ * limit in bytes, soft limit in bytes, soft seconds. 0 means no limit. */
+typedef struct cairn_obuf_limit {
+  long long hard_bytes;
+  long long soft_bytes;
+  long long soft_seconds;
+} cairn_obuf_limit;
+
+enum { CAIRN_CLIENT_CLASS_NORMAL = 0, CAIRN_CLIENT_CLASS_REPLICA, CAIRN_CLIENT_CLASS_PUBSUB, CAIRN_CLIENT_CLASS_COUNT };
+
+typedef struct cairn_config {
+  /* network */
+  char *bind;                     /* space separated addresses, "127.0.0.1 -::1" like redis */
+  int port;                       /* 0 = no TCP listener */
+  char *unixsocket;               /* NULL/"" = none */
+  int unixsocketperm;             /* octal mode, 0 = leave as created */
+  int tcp_backlog;
+  int tcp_keepalive;              /* seconds, 0 = off */
+  int timeout;                    /* idle client timeout, seconds, 0 = never */
+  int maxclients;
+  int protected_mode;             /* yes/no */
+  char *requirepass;              /* NULL = no password */
+  long long proto_max_bulk_len;
+  long long client_query_buffer_limit;
+  cairn_obuf_limit obuf_limits[CAIRN_CLIENT_CLASS_COUNT];
+
+  /* process */
+  char *dir;                      /* working directory: data lives here */
+  char *logfile;                  /* "" = stderr */
+  int loglevel;                   /* enum cairn_loglevel */
+  char *pidfile;                  /* NULL/"" = none */
+  int databases;                  /* 1..256, default 16 */
+  int hz;                         /* cron frequency, 1..500 */
+
+  /* durability and storage */
+  int durability;                 /* enum cairn_durability */
+  long long checkpoint_interval_ms; /* LMDB checkpoint at most this often when writing */
+  long long checkpoint_bytes;     /* ...or when this much has been written since the last one */
+  long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */
+  long long lmdb_max_map_size;    /* hard ceiling for growth; writes fail with an error beyond it */
+
+  /* backlog (the write-ahead log / replication backlog) */
+  long long backlog_segment_size;
+  long long backlog_retention_bytes;
+  long long backlog_retention_seconds;
+  long long backlog_max_bytes;
+
+  /* expiry */
+  int active_expire_effort;       /* 1..10 like redis */
+
+  /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
+  char *config_file;
+} cairn_config;
+
+/* Fills every field with its default. Strings are heap copies owned by c. */
+void cairn_config_init(cairn_config *c);
+
+/* Frees owned strings. */
+void cairn_config_free(cairn_config *c);
+
+/* Loads directives from a redis.conf-style file (one directive a line, '#'
+ * comments, quoted arguments like redis: "a b", 'a b', \x41 escapes).
+ * On error returns -1 and writes "path:line: reason" into err; c may be
+ * partially updated (startup then exits). Remembers path for CONFIG REWRITE. */
+int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t errlen);
+
+/* Applies directives given as "--name value [value...]" command-line
+ * arguments (argv excludes the program name and the config file). On error
+ * returns -1 with "reason" in err. */
+int cairn_config_apply_args(cairn_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* CONFIG SET name value [name value ...]: validates every pair first; applies
+ * all or none. On error returns -1 with the exact Redis 7.0 error text (without
+ * the leading "-") in err, e.g.
+ *   "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+ *   "ERR CONFIG SET failed (possibly related to argument 'port') - argument couldn't be parsed into an integer"
+ * Immutable directives fail with "... - can't set immutable config". */
+int cairn_config_set(cairn_config *c, int npairs, const char **names, const size_t *namelens,
+                     const char **values, const size_t *valuelens, char *err, size_t errlen);
+
+/* CONFIG GET pattern...: calls emit(name, value) once for each directive whose
+ * name (or alias) matches any pattern (glob, case-insensitive), each directive
+ * at most once, in table order. Returns the number emitted. */
+typedef void (*cairn_config_emit_fn)(void *ud, const char *name, const char *value, size_t valuelen);
+int cairn_config_get(const cairn_config *c, int npatterns, const char **patterns, const size_t *patlens,
+                     cairn_config_emit_fn emit, void *ud);
+
+/* CONFIG REWRITE: rewrites the loaded file keeping comments and order, updating
+ * changed directives in place and appending new ones. -1 + err on failure
+ * (e.g. "ERR The server is running without a config file"). */
+int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen);
+
+/* Human form of one directive's value (as CONFIG GET shows it) into buf. */
+int cairn_config_format(const cairn_config *c, const char *name, char *buf, size_t cap);
+
+#endif

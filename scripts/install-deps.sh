@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages cairn needs to build, test and benchmark.
+# Idempotent: does nothing (and needs no network) when everything is present.
+set -eu
+BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev"
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils"
+want="$BUILD_PKGS"
+[ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# redis-server's package starts a system service on install; cairn's tests start
+# their own instances on free ports, so keep the packaged one from auto-starting.
+if echo "$missing" | grep -q redis-server && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends $missing
