@@ -575,7 +575,7 @@ static int list_segments(cairn_backlog *b, uint64_t **out, size_t *n) {
     v[cnt++] = first;
   }
   closedir(d);
-  qsort(v, cnt, sizeof(*v), cmp_u64);
+  if (cnt > 1) qsort(v, cnt, sizeof(*v), cmp_u64);
   *out = v;
   *n = cnt;
   return 0;
