@@ -736,8 +736,9 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
           char a[SEG_NAME_LEN + 1], c[SEG_NAME_LEN + 1];
           seg_name(a, prev->first);
           seg_name(c, cur->first);
-          errf(err, errlen, "%s: gap in segment chain: %s ends at offset %llu but %s starts at %llu", dir,
-               a, (unsigned long long)prev->end, c, (unsigned long long)cur->first);
+          errf(err, errlen,
+               "%s: broken segment chain (gap or overlap): %s ends at offset %llu but %s starts at %llu",
+               dir, a, (unsigned long long)prev->end, c, (unsigned long long)cur->first);
           goto fail;
         }
       }
