@@ -1,0 +1,189 @@
+/* Connection commands: PING ECHO QUIT RESET HELLO AUTH SELECT. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/server.h"
+#include "engine/util.h"
+
+static void cmd_ping(cairn_ctx *c) {
+  if (c->argc > 2) {
+    cairn_reply_arity(c);
+    return;
+  }
+  if (c->argc == 2)
+    cairn_reply_bulk(&c->reply, c->argv[1].p, c->argv[1].len);
+  else
+    cairn_reply_raw(&c->reply, "+PONG\r\n", 7);
+}
+
+static void cmd_echo(cairn_ctx *c) { cairn_reply_bulk(&c->reply, c->argv[1].p, c->argv[1].len); }
+
+static void cmd_quit(cairn_ctx *c) {
+  cairn_reply_ok(&c->reply);
+  if (c->client) c->client->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;
+}
+
+static void cmd_select(cairn_ctx *c) {
+  long long id;
+  if (cairn_arg_ll(c, c->argv[1], &id) != 0) return;
+  if (id < 0 || id >= c->srv->cfg.databases) {
+    cairn_reply_error(&c->reply, "DB index is out of range");
+    return;
+  }
+  c->db = (int)id;
+  if (c->client) c->client->db = (int)id;
+  cairn_reply_ok(&c->reply);
+}
+
+/* Compares a password with requirepass in constant time for equal lengths. */
+static int password_ok(cairn_server *srv, cairn_str user, cairn_str pass) {
+  if (user.p && !cairn_arg_is(user, "default")) return 0;
+  const char *want = srv->cfg.requirepass;
+  if (!want) return 1;
+  size_t n = strlen(want);
+  if (pass.len != n) return 0;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(want[i] ^ pass.p[i]);
+  return diff == 0;
+}
+
+#define ERR_WRONGPASS "-WRONGPASS invalid username-password pair or user is disabled."
+
+static void cmd_auth(cairn_ctx *c) {
+  if (c->argc > 3) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  cairn_str user = {NULL, 0}, pass = c->argv[1];
+  if (c->argc == 3) {
+    user = c->argv[1];
+    pass = c->argv[2];
+  } else if (!c->srv->cfg.requirepass) {
+    cairn_reply_error(&c->reply,
+                      "AUTH <password> called without any password configured for the default user. "
+                      "Are you sure your configuration is correct?");
+    return;
+  }
+  if (!password_ok(c->srv, user, pass)) {
+    cairn_reply_error(&c->reply, ERR_WRONGPASS);
+    return;
+  }
+  if (c->client) c->client->authenticated = 1;
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_hello(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  long long ver = 0;
+  int next = 1;
+  if (c->argc >= 2) {
+    if (!cairn_str2ll(c->argv[1].p, c->argv[1].len, &ver)) {
+      cairn_reply_error(&c->reply, "Protocol version is not an integer or out of range");
+      return;
+    }
+    next = 2;
+    if (ver < 2 || ver > 3) {
+      cairn_reply_error(&c->reply, "-NOPROTO unsupported protocol version");
+      return;
+    }
+  }
+  cairn_str user = {NULL, 0}, pass = {NULL, 0}, name = {NULL, 0};
+  int has_auth = 0, has_name = 0;
+  for (int j = next; j < c->argc; j++) {
+    int more = c->argc - j - 1;
+    if (cairn_arg_is(c->argv[j], "auth") && more >= 2) {
+      has_auth = 1;
+      user = c->argv[j + 1];
+      pass = c->argv[j + 2];
+      j += 2;
+    } else if (cairn_arg_is(c->argv[j], "setname") && more >= 1) {
+      has_name = 1;
+      name = c->argv[j + 1];
+      j++;
+    } else {
+      cairn_reply_errorf(&c->reply, "Syntax error in HELLO option '%.*s'", (int)c->argv[j].len, c->argv[j].p);
+      return;
+    }
+  }
+  if (has_auth) {
+    if (!password_ok(c->srv, user, pass)) {
+      cairn_reply_error(&c->reply, ERR_WRONGPASS);
+      return;
+    }
+    if (cl) cl->authenticated = 1;
+  }
+  if (cl && !cl->authenticated) {
+    cairn_reply_error(&c->reply,
+                      "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                      "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                      "select the RESP protocol version at the same time");
+    return;
+  }
+  if (has_name) {
+    for (size_t i = 0; i < name.len; i++) {
+      if (name.p[i] < '!' || name.p[i] > '~') {
+        cairn_reply_error(&c->reply, "Client names cannot contain spaces, newlines or special characters.");
+        return;
+      }
+    }
+    if (cl) {
+      free(cl->name);
+      cl->name = name.len ? cairn_xmemdup(name.p, name.len) : NULL;
+    }
+  }
+  if (ver && cl) {
+    cl->resp = (int)ver;
+    c->reply.resp = (int)ver;
+  }
+  cairn_reply_map(&c->reply, 7);
+  cairn_reply_bulk_str(&c->reply, "server");
+  cairn_reply_bulk_str(&c->reply, "redis");
+  cairn_reply_bulk_str(&c->reply, "version");
+  cairn_reply_bulk_str(&c->reply, CAIRN_REDIS_VERSION);
+  cairn_reply_bulk_str(&c->reply, "proto");
+  cairn_reply_int(&c->reply, cl ? cl->resp : 2);
+  cairn_reply_bulk_str(&c->reply, "id");
+  cairn_reply_int(&c->reply, cl ? (long long)cl->id : 0);
+  cairn_reply_bulk_str(&c->reply, "mode");
+  cairn_reply_bulk_str(&c->reply, "standalone");
+  cairn_reply_bulk_str(&c->reply, "role");
+  cairn_reply_bulk_str(&c->reply, "master");
+  cairn_reply_bulk_str(&c->reply, "modules");
+  cairn_reply_array(&c->reply, 0);
+}
+
+static void cmd_reset(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  if (cl) {
+    cl->db = 0;
+    cl->resp = 2;
+    c->reply.resp = 2;
+    cl->authenticated = c->srv->cfg.requirepass == NULL;
+    cl->reply_mode = CAIRN_REPLY_ON;
+    cl->flags &= ~(CAIRN_CLIENT_NO_EVICT | CAIRN_CLIENT_NO_TOUCH);
+    free(cl->name);
+    cl->name = NULL;
+    c->reply.buf = &cl->out;
+  }
+  c->db = 0;
+  cairn_reply_status(&c->reply, "RESET");
+}
+
+#define F_CONN (CAIRN_CMD_FAST | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
+
+const cairn_command cairn_commands_connection[] = {
+    {"ping", -1, F_CONN, 0, 0, 0, cmd_ping, "connection", "Ping the server.", "1.0.0", "[message]", NULL},
+    {"echo", 2, F_CONN, 0, 0, 0, cmd_echo, "connection", "Echo the given string.", "1.0.0", "message", NULL},
+    {"quit", -1, F_CONN | CAIRN_CMD_NO_AUTH, 0, 0, 0, cmd_quit, "connection", "Close the connection.", "1.0.0",
+     "", NULL},
+    {"select", 2, F_CONN, 0, 0, 0, cmd_select, "connection", "Change the selected database.", "1.0.0", "index",
+     NULL},
+    {"auth", -2, F_CONN | CAIRN_CMD_NO_AUTH, 0, 0, 0, cmd_auth, "connection", "Authenticate to the server.",
+     "1.0.0", "[username] password", NULL},
+    {"hello", -1, F_CONN | CAIRN_CMD_NO_AUTH, 0, 0, 0, cmd_hello, "connection",
+     "Handshake with the server: protocol version, authentication, client name.", "6.0.0",
+     "[protover [AUTH username password] [SETNAME clientname]]", NULL},
+    {"reset", 1, F_CONN | CAIRN_CMD_NO_AUTH, 0, 0, 0, cmd_reset, "connection", "Reset the connection.", "6.2.0",
+     "", NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};

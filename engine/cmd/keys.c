@@ -1,0 +1,5 @@
+#include "engine/server.h"
+
+const cairn_command cairn_commands_keys[] = {
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};

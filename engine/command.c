@@ -1,0 +1,313 @@
+/* The command table and the execution of one command: checks, the handler,
+ * lazy expiry, propagation into the replication stream, and the retry after a
+ * store error (rollback + replay, see commit.c). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/commit.h"
+#include "engine/log.h"
+#include "engine/server.h"
+#include "engine/util.h"
+
+/* ---------------------------------------------------------------- table */
+
+static const cairn_command *const tables[] = {
+    cairn_commands_strings, cairn_commands_bits,       cairn_commands_keys,
+    cairn_commands_server,  cairn_commands_connection,
+};
+
+#define LOOKUP_SLOTS 1024 /* power of two, well above the command count */
+static const cairn_command *slots[LOOKUP_SLOTS];
+static const cairn_command **all;
+static int nall;
+
+static uint32_t name_hash(const char *s, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)tolower((unsigned char)s[i])) * 16777619u;
+  return h;
+}
+
+static void build_table(void) {
+  if (all) return;
+  int cap = 0;
+  for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+    for (const cairn_command *c = tables[t]; c->name; c++) cap++;
+  all = cairn_xcalloc((size_t)cap, sizeof(*all));
+  for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+    for (const cairn_command *c = tables[t]; c->name; c++) {
+      all[nall++] = c;
+      uint32_t h = name_hash(c->name, strlen(c->name)) & (LOOKUP_SLOTS - 1);
+      while (slots[h]) h = (h + 1) & (LOOKUP_SLOTS - 1);
+      slots[h] = c;
+    }
+  }
+}
+
+const cairn_command *cairn_command_lookup(const char *name, size_t len) {
+  build_table();
+  uint32_t h = name_hash(name, len) & (LOOKUP_SLOTS - 1);
+  while (slots[h]) {
+    const cairn_command *c = slots[h];
+    if (strlen(c->name) == len && strncasecmp(c->name, name, len) == 0) return c;
+    h = (h + 1) & (LOOKUP_SLOTS - 1);
+  }
+  return NULL;
+}
+
+int cairn_command_count(void) {
+  build_table();
+  return nall;
+}
+
+const cairn_command *cairn_command_at(int i) {
+  build_table();
+  return i < nall ? all[i] : NULL;
+}
+
+void cairn_command_table_free(void) {
+  free(all);
+  all = NULL;
+  nall = 0;
+  memset(slots, 0, sizeof(slots));
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+int cairn_arg_is(cairn_str a, const char *lit) {
+  size_t n = strlen(lit);
+  return a.len == n && strncasecmp(a.p, lit, n) == 0;
+}
+
+int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg) {
+  if (cairn_str2ll(a.p, a.len, out)) return 0;
+  cairn_reply_error(&c->reply, msg ? msg : CAIRN_ERR_NOTINT);
+  return -1;
+}
+
+int cairn_arg_ll(cairn_ctx *c, cairn_str a, long long *out) { return cairn_arg_ll_msg(c, a, out, NULL); }
+
+int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out) {
+  if (cairn_str2d(a.p, a.len, out)) return 0;
+  cairn_reply_error(&c->reply, CAIRN_ERR_NOTFLOAT);
+  return -1;
+}
+
+static void command_fullname(const cairn_command *cmd, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", cmd->name);
+}
+
+void cairn_reply_arity(cairn_ctx *c) {
+  char name[64];
+  command_fullname(c->cmd, name, sizeof(name));
+  cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", name);
+}
+
+int cairn_store_failed(cairn_ctx *c, int rc) {
+  if (c->store_rc == 0) c->store_rc = rc < 0 ? rc : CAIRN_STORE_IO;
+  return -1;
+}
+
+cairn_store *cairn_ctx_store(cairn_ctx *c) { return c->srv->store; }
+
+int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
+  int rc = cairn_store_get(c->srv->store, c->db, key, out);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying) {
+    /* Lazy expiry: only here (and in the active cycle) do keys die; the
+     * deletion goes into the stream as DEL so replicas and replay agree. */
+    rc = cairn_store_del(c->srv->store, c->db, key);
+    if (rc < 0) return cairn_store_failed(c, rc);
+    c->srv->stats.expired_keys++;
+    cairn_propagate_del(c, c->db, key);
+    return 0;
+  }
+  return rc;
+}
+
+int cairn_lookup_type(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *out) {
+  int rc = cairn_lookup(c, key, out);
+  if (rc == 1 && out->type != type) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_WRONGTYPE);
+    return -1;
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------- propagation */
+
+typedef struct prop_entry {
+  int db;
+  size_t off, len;
+} prop_entry;
+
+static prop_entry *props;
+static size_t props_cap;
+
+void cairn_propagate(cairn_ctx *c, int db, int argc, const cairn_str *argv) {
+  if (c->replaying) return;
+  cairn_server *srv = c->srv;
+  if ((size_t)srv->nprops == props_cap) {
+    props_cap = props_cap ? props_cap * 2 : 8;
+    props = cairn_xrealloc(props, props_cap * sizeof(*props));
+  }
+  size_t off = srv->props.len;
+  cairn_resp_append_command(&srv->props, argc, argv);
+  props[srv->nprops].db = db;
+  props[srv->nprops].off = off;
+  props[srv->nprops].len = srv->props.len - off;
+  srv->nprops++;
+}
+
+void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key) {
+  cairn_str argv[2] = {{"DEL", 3}, key};
+  cairn_propagate(c, db, 2, argv);
+}
+
+static void stream_select(cairn_server *srv, int db) {
+  if (srv->stream_db == db) return;
+  char num[16];
+  int n = snprintf(num, sizeof(num), "%d", db);
+  cairn_str argv[2] = {{"SELECT", 6}, {num, (size_t)n}};
+  size_t before = srv->stream.len;
+  cairn_resp_append_command(&srv->stream, 2, argv);
+  srv->stream_offset += srv->stream.len - before;
+  srv->stream_db = db;
+}
+
+static void stream_raw(cairn_server *srv, const char *p, size_t len) {
+  cairn_buf_append(&srv->stream, p, len);
+  srv->stream_offset += len;
+}
+
+/* Moves the running command's propagations into the iteration's stream,
+ * wrapped in MULTI/EXEC when there is more than one. */
+static void flush_props(cairn_server *srv) {
+  if (srv->nprops == 0) return;
+  int wrap = srv->nprops > 1;
+  stream_select(srv, props[0].db);
+  if (wrap) stream_raw(srv, "*1\r\n$5\r\nMULTI\r\n", 15);
+  for (int i = 0; i < srv->nprops; i++) {
+    stream_select(srv, props[i].db);
+    stream_raw(srv, srv->props.p + props[i].off, props[i].len);
+  }
+  if (wrap) stream_raw(srv, "*1\r\n$4\r\nEXEC\r\n", 14);
+  srv->nprops = 0;
+  srv->props.len = 0;
+}
+
+void cairn_propagate_flush(cairn_server *srv) { flush_props(srv); }
+
+void cairn_propagate_free(void) {
+  free(props);
+  props = NULL;
+  props_cap = 0;
+}
+
+/* ---------------------------------------------------------------- execute */
+
+static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
+  /* Redis 7.0's text: the arguments part is capped at about 128 bytes. */
+  cairn_buf args = {0}, msg = {0};
+  for (int i = 1; i < argc && args.len < 128; i++) {
+    size_t room = 128 - args.len;
+    int n = (int)(argv[i].len < room ? argv[i].len : room);
+    cairn_buf_printf(&args, "'%.*s' ", n, argv[i].p);
+  }
+  cairn_buf_printf(&msg, "unknown command '%.*s', with args beginning with: %.*s",
+                   (int)(argv[0].len > 128 ? 128 : argv[0].len), argv[0].p, (int)args.len,
+                   args.p ? args.p : "");
+  cairn_reply_error(r, msg.p);
+  cairn_buf_free(&args);
+  cairn_buf_free(&msg);
+}
+
+static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
+
+void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
+  if (argc == 0) return;
+  cairn_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.srv = srv;
+  ctx.client = client;
+  ctx.argc = argc;
+  ctx.argv = argv;
+  ctx.replaying = client == NULL;
+  ctx.db = client ? client->db : srv->replay_db;
+  ctx.reply.resp = client ? client->resp : 2;
+  ctx.reply.buf = NULL;
+  /* CLIENT REPLY OFF/SKIP: the reply is not produced at all. */
+  if (client && client->reply_mode != CAIRN_REPLY_OFF && client->reply_mode != CAIRN_REPLY_SKIP)
+    ctx.reply.buf = &client->out;
+
+  const cairn_command *cmd = cairn_command_lookup(argv[0].p, argv[0].len);
+  ctx.cmd = cmd;
+  if (client) {
+    srv->stats.commands_processed++;
+    if (!cmd) {
+      reply_unknown(&ctx.reply, argc, argv);
+      goto done;
+    }
+    if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+      cairn_reply_arity(&ctx);
+      goto done;
+    }
+    if (srv->cfg.requirepass && !client->authenticated && !(cmd->flags & CAIRN_CMD_NO_AUTH)) {
+      cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
+      goto done;
+    }
+    if (srv->write_error && is_write_command(cmd)) {
+      cairn_reply_errorf(&ctx.reply,
+                         "-MISCONF Errors writing to the backlog on disk (%s): writes are refused until "
+                         "it works again. Check the server log.",
+                         srv->write_error_msg);
+      goto done;
+    }
+    client->last_cmd = cmd->name;
+  } else if (!cmd) {
+    cairn_warning("replay: unknown command '%.*s' in the stream, skipped", (int)argv[0].len, argv[0].p);
+    return;
+  }
+
+  size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  for (int attempt = 0;; attempt++) {
+    ctx.now_ms = cairn_mstime();
+    ctx.dirty = 0;
+    ctx.store_rc = 0;
+    ctx.custom_propagation = 0;
+    srv->nprops = 0;
+    srv->props.len = 0;
+    cmd->fn(&ctx);
+    if (ctx.store_rc == 0) break;
+    /* The store failed mid-command: nothing of it may survive. Undo its
+     * replies and propagations, return the store to the state the stream
+     * describes (rollback + replay), then run it again. */
+    srv->nprops = 0;
+    srv->props.len = 0;
+    if (ctx.reply.buf) ctx.reply.buf->len = reply_mark;
+    if (ctx.replaying) {
+      srv->replay_rc = ctx.store_rc;
+      return;
+    }
+    char why[256];
+    if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
+      cairn_reply_error(&ctx.reply, why);
+      break;
+    }
+  }
+  if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
+  if (!ctx.replaying) {
+    if (srv->nprops && client) client->flags |= CAIRN_CLIENT_WROTE;
+    flush_props(srv);
+  }
+  if (ctx.replaying) srv->replay_db = ctx.db;
+
+done:
+  if (client) {
+    if (client->reply_mode == CAIRN_REPLY_SKIP_NEXT)
+      client->reply_mode = CAIRN_REPLY_SKIP;
+    else if (client->reply_mode == CAIRN_REPLY_SKIP)
+      client->reply_mode = CAIRN_REPLY_ON;
+  }
+}

@@ -1,0 +1,344 @@
+#include "engine/commit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/log.h"
+#include "engine/util.h"
+
+/* ---------------------------------------------------------------- apply */
+
+void cairn_apply_init(cairn_apply_state *st) {
+  memset(st, 0, sizeof(*st));
+  cairn_req_parser_init(&st->parser);
+}
+
+void cairn_apply_free(cairn_apply_state *st) {
+  cairn_req_parser_free(&st->parser);
+  cairn_buf_free(&st->buf);
+  free(st->argv);
+  memset(st, 0, sizeof(*st));
+}
+
+/* Stream commands that carry no data change (MULTI/EXEC mark transactions,
+ * PING and REPLCONF keep replicas alive). Every record is whole, so a
+ * transaction is never split across a WAL record. */
+static int is_marker(const cairn_str *a) {
+  return cairn_arg_is(*a, "multi") || cairn_arg_is(*a, "exec") || cairn_arg_is(*a, "ping") ||
+         cairn_arg_is(*a, "replconf");
+}
+
+int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t len) {
+  cairn_buf_append(&st->buf, p, len);
+  size_t pos = 0;
+  int rc = 0;
+  while (pos < st->buf.len) {
+    size_t consumed = 0;
+    char err[128];
+    int r = cairn_req_parse(&st->parser, st->buf.p + pos, st->buf.len - pos, &consumed, err, sizeof(err));
+    if (r == CAIRN_PARSE_NEED_MORE) break;
+    if (r == CAIRN_PARSE_ERROR) {
+      cairn_warning("stream apply: %s at stream byte %llu", err, (unsigned long long)st->applied + 1);
+      rc = CAIRN_STORE_IO;
+      break;
+    }
+    if (st->parser.argc > st->argv_cap) {
+      st->argv_cap = st->parser.argc * 2;
+      st->argv = cairn_xrealloc(st->argv, st->argv_cap * sizeof(cairn_str));
+    }
+    cairn_req_args(&st->parser, st->buf.p + pos, st->argv);
+    if (st->parser.argc && !is_marker(&st->argv[0])) {
+      srv->replay_rc = 0;
+      cairn_execute(srv, NULL, (int)st->parser.argc, st->argv);
+      if (srv->replay_rc) {
+        rc = srv->replay_rc;
+        break;
+      }
+    }
+    pos += consumed;
+    st->applied += consumed;
+  }
+  cairn_buf_consume(&st->buf, pos);
+  return rc;
+}
+
+/* Replays [checkpoint+1, WAL end] and, if with_pending, the iteration's
+ * stream not yet in the WAL. Returns 0 or the store error met. */
+static int replay(cairn_server *srv, int with_pending, int checkpoint_as_we_go) {
+  uint64_t from = cairn_store_checkpoint_offset(srv->store) + 1;
+  uint64_t end = srv->wal.end(srv->wal.ud);
+  srv->replay_db = srv->ckpt_stream_db;
+  cairn_apply_state st;
+  cairn_apply_init(&st);
+  int rc = 0;
+  if (from <= end) {
+    void *cur = srv->wal.cursor_open(srv->wal.ud, from);
+    if (!cur) {
+      cairn_warning("replay: cannot read the backlog from offset %llu: %s", (unsigned long long)from,
+                    strerror(errno));
+      cairn_apply_free(&st);
+      return CAIRN_STORE_IO;
+    }
+    size_t cap = 1 << 20;
+    char *chunk = cairn_xmalloc(cap);
+    uint64_t total = end - from + 1, done = 0;
+    int64_t last_log = cairn_monotonic_ms();
+    for (;;) {
+      long n = srv->wal.cursor_next(cur, chunk, cap);
+      if (n < 0) {
+        cairn_warning("replay: backlog read error at offset %llu: %s",
+                      (unsigned long long)(from + done), strerror(errno));
+        rc = CAIRN_STORE_IO;
+        break;
+      }
+      if (n == 0) break;
+      done += (uint64_t)n;
+      if ((rc = cairn_apply(srv, &st, chunk, (size_t)n)) != 0) break;
+      if (checkpoint_as_we_go && st.buf.len == 0 &&
+          cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes) {
+        /* A long replay commits as it goes, so the transaction stays small
+         * and a crash during recovery does not start over. */
+        srv->stream_db = srv->replay_db;
+        srv->stream_offset = from - 1 + st.applied;
+        if (cairn_commit_checkpoint(srv) != 0) {
+          rc = CAIRN_STORE_IO;
+          break;
+        }
+      }
+      int64_t now = cairn_monotonic_ms();
+      if (now - last_log >= 1000) {
+        cairn_notice("recovery: replayed %llu of %llu backlog bytes (%.1f%%)", (unsigned long long)done,
+                     (unsigned long long)total, 100.0 * (double)done / (double)total);
+        last_log = now;
+      }
+    }
+    free(chunk);
+    srv->wal.cursor_close(cur);
+    if (rc == 0 && st.buf.len) {
+      cairn_warning("replay: the backlog ends with %zu bytes of an incomplete command", st.buf.len);
+      rc = CAIRN_STORE_IO;
+    }
+  }
+  if (rc == 0 && with_pending && srv->stream.len) rc = cairn_apply(srv, &st, srv->stream.p, srv->stream.len);
+  cairn_apply_free(&st);
+  return rc;
+}
+
+/* Rolls back and replays until the store matches the stream again, growing
+ * the map as needed. Exits the process when that is impossible: the data is
+ * safe in the backlog, and a restart replays it. */
+static void restore_consistency(cairn_server *srv, int with_pending) {
+  for (int tries = 0;; tries++) {
+    cairn_store_rollback(srv->store);
+    srv->stats.rollbacks++;
+    int rc = replay(srv, with_pending, 0);
+    if (rc == 0) return;
+    if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow(srv->store) == 0) {
+      srv->stats.map_grows++;
+      cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+      continue;
+    }
+    cairn_warning("cannot restore the store to the backlog's state (%s); exiting. Nothing acknowledged "
+                  "is lost: the backlog holds it and a restart replays it.",
+                  cairn_store_errstr(srv->store));
+    exit(1);
+  }
+}
+
+static int append_pending(cairn_server *srv);
+
+int cairn_commit_recover(cairn_server *srv, int rc, char *why, size_t whylen) {
+  int toofull = 0;
+  cairn_store_rollback(srv->store);
+  if (rc == CAIRN_STORE_MAP_FULL) {
+    if (cairn_store_grow(srv->store) == 0) {
+      srv->stats.map_grows++;
+      cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+    } else {
+      toofull = 1;
+    }
+  }
+  restore_consistency(srv, 1);
+  if (toofull) {
+    snprintf(why, whylen,
+             "-OOM command not allowed: the store is full (lmdb-max-map-size is %llu bytes)",
+             (unsigned long long)srv->cfg.lmdb_max_map_size);
+    return -1;
+  }
+  if (rc == CAIRN_STORE_TXN_FULL) {
+    /* The open transaction grew too big: make what we have durable and
+     * checkpoint now, then retry on a fresh transaction. */
+    if (append_pending(srv) != 0 || cairn_commit_checkpoint(srv) != 0) {
+      snprintf(why, whylen, "store error: %s", cairn_store_errstr(srv->store));
+      return -1;
+    }
+    return 0;
+  }
+  if (rc == CAIRN_STORE_MAP_FULL) return 0;
+  snprintf(why, whylen, "store error: %s", cairn_store_errstr(srv->store));
+  return -1;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static void fatal_sync(cairn_server *srv, int err) {
+  cairn_warning("fdatasync of the backlog failed: %s. Acknowledging writes is impossible; exiting. "
+                "A restart recovers everything that reached the disk.",
+                strerror(err));
+  (void)srv;
+  exit(1);
+}
+
+static int sync_wal(cairn_server *srv) {
+  int64_t t0 = cairn_ustime();
+  if (srv->wal.sync(srv->wal.ud) != 0) fatal_sync(srv, errno);
+  srv->stats.wal_syncs++;
+  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - t0);
+  srv->wal_unsynced = 0;
+  srv->last_wal_sync_ms = cairn_monotonic_ms();
+  return 0;
+}
+
+/* The WAL refused the iteration's record: nothing of it may be acknowledged
+ * or survive. Roll the store back to the WAL's end, drop the pending stream,
+ * close the clients holding replies of this iteration, and refuse writes
+ * with -MISCONF until an append works again. */
+static void wal_append_failed(cairn_server *srv, int err) {
+  uint64_t end = srv->wal.end(srv->wal.ud);
+  cairn_warning("backlog append of %zu bytes at offset %llu failed: %s; refusing writes until it works",
+                srv->stream.len, (unsigned long long)end + 1, strerror(err));
+  snprintf(srv->write_error_msg, sizeof(srv->write_error_msg), "%s", strerror(err));
+  srv->write_error = 1;
+  srv->stream.len = 0;
+  srv->stream_offset = end;
+  restore_consistency(srv, 0);
+  srv->stream_db = srv->replay_db;
+  for (cairn_client *c = srv->pending; c; c = c->pending_next)
+    if (c->out.len) c->flags |= CAIRN_CLIENT_CLOSING;
+}
+
+static int append_pending(cairn_server *srv) {
+  if (!srv->stream.len) return 0;
+  if (srv->wal.append(srv->wal.ud, srv->stream.p, srv->stream.len) != 0) {
+    wal_append_failed(srv, errno);
+    return -1;
+  }
+  srv->stats.wal_records++;
+  srv->stats.wal_bytes += srv->stream.len;
+  srv->stats.iterations_with_writes++;
+  srv->stream.len = 0;
+  cairn_buf_shrink(&srv->stream, 1 << 20);
+  if (srv->cfg.durability == CAIRN_DURABILITY_STRICT)
+    sync_wal(srv);
+  else
+    srv->wal_unsynced = 1;
+  return 0;
+}
+
+static void trim_wal(cairn_server *srv) {
+  uint64_t disk = srv->wal.disk_bytes(srv->wal.ud);
+  uint64_t keep = (uint64_t)srv->cfg.backlog_retention_bytes;
+  if (disk <= keep) return;
+  uint64_t end = srv->wal.end(srv->wal.ud);
+  uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
+  /* Never drop what the last checkpoint still needs. */
+  uint64_t before = end > keep ? end - keep : 0;
+  if (before > ckpt + 1) before = ckpt + 1;
+  int n = srv->wal.trim_before(srv->wal.ud, before);
+  if (n > 0) cairn_verbose("backlog: trimmed %d segment(s) before offset %llu", n, (unsigned long long)before);
+}
+
+int cairn_commit_checkpoint(cairn_server *srv) {
+  if (append_pending(srv) != 0) return -1;
+  if (srv->wal_unsynced) sync_wal(srv);
+  int64_t t0 = cairn_ustime();
+  int32_t sdb = srv->stream_db;
+  int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
+  if (rc == 0) rc = cairn_store_checkpoint(srv->store, srv->stream_offset);
+  if (rc != 0) {
+    cairn_warning("checkpoint at offset %llu failed: %s", (unsigned long long)srv->stream_offset,
+                  cairn_store_errstr(srv->store));
+    char why[256];
+    cairn_commit_recover(srv, rc, why, sizeof(why));
+    return -1;
+  }
+  srv->ckpt_stream_db = srv->stream_db;
+  srv->last_checkpoint_ms = cairn_monotonic_ms();
+  srv->last_save_time = cairn_mstime() / 1000;
+  srv->stats.checkpoints++;
+  srv->stats.checkpoint_us_total += (uint64_t)(cairn_ustime() - t0);
+  trim_wal(srv);
+  return 0;
+}
+
+void cairn_commit_iteration(cairn_server *srv) {
+  append_pending(srv);
+  if (cairn_store_dirty(srv->store)) {
+    int64_t now = cairn_monotonic_ms();
+    if (now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms ||
+        cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes)
+      cairn_commit_checkpoint(srv);
+  }
+  cairn_flush_clients(srv);
+}
+
+/* ---------------------------------------------------------------- startup */
+
+int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
+  uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
+  uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
+  cairn_buf b = {0};
+  int32_t sdb = -1;
+  if (cairn_store_meta_get(srv->store, "stream_db", &b) == 1 && b.len == sizeof(sdb)) memcpy(&sdb, b.p, sizeof(sdb));
+  cairn_buf_free(&b);
+  srv->ckpt_stream_db = sdb < 0 ? 0 : sdb;
+  srv->stream_db = sdb;
+  if (end < ckpt) {
+    /* Only possible when the backlog lost its unsynced tail (durability
+     * relaxed + power loss): the store is ahead and consistent on its own. */
+    cairn_warning("the backlog ends at offset %llu but the store's checkpoint covers %llu: continuing from "
+                  "the checkpoint; replicas will need a full sync",
+                  (unsigned long long)end, (unsigned long long)ckpt);
+    if (srv->wal.reset(srv->wal.ud, ckpt) != 0) {
+      snprintf(err, errlen, "cannot reset the backlog to offset %llu: %s", (unsigned long long)ckpt,
+               strerror(errno));
+      return -1;
+    }
+    first = ckpt + 1;
+    end = ckpt;
+  }
+  if (first > ckpt + 1) {
+    snprintf(err, errlen,
+             "the backlog starts at offset %llu but the store's checkpoint covers only up to %llu: "
+             "bytes %llu..%llu are missing, refusing to start",
+             (unsigned long long)first, (unsigned long long)ckpt, (unsigned long long)ckpt + 1,
+             (unsigned long long)first - 1);
+    return -1;
+  }
+  srv->stream_offset = ckpt;
+  if (end > ckpt) {
+    cairn_notice("recovery: replaying %llu backlog bytes from offset %llu", (unsigned long long)(end - ckpt),
+                 (unsigned long long)ckpt + 1);
+    int64_t t0 = cairn_monotonic_ms();
+    for (;;) {
+      int rc = replay(srv, 0, 1);
+      if (rc == 0) break;
+      cairn_store_rollback(srv->store);
+      if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow(srv->store) == 0) continue;
+      snprintf(err, errlen, "recovery failed: %s", cairn_store_errstr(srv->store));
+      return -1;
+    }
+    srv->stream_db = srv->replay_db;
+    srv->stream_offset = end;
+    if (cairn_commit_checkpoint(srv) != 0) {
+      snprintf(err, errlen, "recovery checkpoint failed: %s", cairn_store_errstr(srv->store));
+      return -1;
+    }
+    cairn_notice("recovery: done in %lld ms, offset %llu", (long long)(cairn_monotonic_ms() - t0),
+                 (unsigned long long)end);
+  }
+  srv->stream_offset = end;
+  return 0;
+}

@@ -1,0 +1,47 @@
+/* Group commit, checkpoints, rollback and recovery (docs/DURABILITY.md).
+ *
+ * The backlog (WAL) record is the point of durability; LMDB is the checkpoint.
+ * One event-loop iteration = one WAL record = one fdatasync, after which the
+ * iteration's held replies are released. */
+#ifndef CAIRN_COMMIT_H
+#define CAIRN_COMMIT_H
+
+#include <stddef.h>
+
+#include "engine/server.h"
+
+/* End of an iteration: append the stream to the WAL, sync (strict), maybe
+ * checkpoint, release held replies. Idempotent within an iteration. */
+void cairn_commit_iteration(cairn_server *srv);
+
+/* Commits the store now (after making the WAL durable). 0 or -1. */
+int cairn_commit_checkpoint(cairn_server *srv);
+
+/* After a store error (rc < 0) in a command: roll the store back to its last
+ * checkpoint, grow the map if it was full, and replay the WAL and the
+ * iteration's pending stream so the store again matches the stream. Returns 0
+ * if the command may be retried, -1 with the error reply text in why. */
+int cairn_commit_recover(cairn_server *srv, int rc, char *why, size_t whylen);
+
+/* At startup: replay the WAL from the store's checkpoint to its end. */
+int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen);
+
+/* Applies a RESP command stream (recovery, and later a master's stream) with
+ * no replies and no propagation. The state carries partial commands across
+ * calls. Returns 0, or the store error met (then stop and recover). */
+typedef struct cairn_apply_state {
+  cairn_req_parser parser;
+  cairn_buf buf;
+  cairn_str *argv;
+  size_t argv_cap;
+  uint64_t applied;   /* bytes consumed by complete commands */
+} cairn_apply_state;
+
+void cairn_apply_init(cairn_apply_state *st);
+void cairn_apply_free(cairn_apply_state *st);
+int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t len);
+
+/* Releases held replies of every pending client (no WAL work). */
+void cairn_flush_clients(cairn_server *srv);
+
+#endif

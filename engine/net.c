@@ -1,0 +1,556 @@
+/* The event loop: listeners, clients, reading and parsing requests, releasing
+ * held replies after the iteration's commit, the cron, signals. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/commit.h"
+#include "engine/log.h"
+#include "engine/server.h"
+#include "engine/util.h"
+
+#define READ_CHUNK (16 * 1024)
+
+void cairn_command_table_free(void);
+void cairn_propagate_free(void);
+
+static void client_process(cairn_client *c);
+
+/* ---------------------------------------------------------------- clients */
+
+static void on_client_closed(uv_handle_t *h) {
+  cairn_client *c = h->data;
+  cairn_buf_free(&c->query);
+  cairn_buf_free(&c->out);
+  cairn_buf_free(&c->inflight);
+  cairn_req_parser_free(&c->parser);
+  free(c->argv);
+  free(c->name);
+  free(c);
+}
+
+static void pending_remove(cairn_client *c) {
+  if (!(c->flags & CAIRN_CLIENT_PENDING_WRITE)) return;
+  cairn_server *srv = c->srv;
+  for (cairn_client **pp = &srv->pending; *pp; pp = &(*pp)->pending_next) {
+    if (*pp == c) {
+      *pp = c->pending_next;
+      break;
+    }
+  }
+  c->flags &= ~CAIRN_CLIENT_PENDING_WRITE;
+}
+
+void cairn_client_close(cairn_client *c) {
+  if (c->flags & CAIRN_CLIENT_CLOSING && uv_is_closing(&c->h.handle)) return;
+  c->flags |= CAIRN_CLIENT_CLOSING;
+  if (uv_is_closing(&c->h.handle)) return;
+  cairn_server *srv = c->srv;
+  pending_remove(c);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->clients = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  srv->nclients--;
+  uv_close(&c->h.handle, on_client_closed);
+}
+
+cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id) {
+  for (cairn_client *c = srv->clients; c; c = c->next)
+    if (c->id == id) return c;
+  return NULL;
+}
+
+static void mark_pending(cairn_client *c) {
+  if (c->flags & CAIRN_CLIENT_PENDING_WRITE) return;
+  c->flags |= CAIRN_CLIENT_PENDING_WRITE;
+  c->pending_next = c->srv->pending;
+  c->srv->pending = c;
+}
+
+static void client_flush(cairn_client *c);
+
+static void on_write_done(uv_write_t *req, int status) {
+  cairn_client *c = req->data;
+  c->writing = 0;
+  c->inflight.len = 0;
+  cairn_buf_shrink(&c->inflight, 64 * 1024);
+  if (status < 0) {
+    if (status != UV_ECANCELED) cairn_client_close(c);
+    return;
+  }
+  if (c->flags & CAIRN_CLIENT_CLOSING) return;
+  if (c->out.len) {
+    mark_pending(c);
+  } else if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) {
+    cairn_client_close(c);
+  } else if (c->query.len > c->qpos) {
+    /* Reading was paused while output was stuck; resume the backlog. */
+    client_process(c);
+  }
+}
+
+/* Output-buffer limits: a client whose unsent output passes the hard limit,
+ * or stays over the soft limit for soft_seconds, is disconnected. */
+static int obuf_over_limit(cairn_client *c) {
+  const cairn_obuf_limit *l = &c->srv->cfg.obuf_limits[CAIRN_CLIENT_CLASS_NORMAL];
+  size_t used = c->out.len + c->inflight.len;
+  if (l->hard_bytes && used >= (size_t)l->hard_bytes) return 1;
+  if (l->soft_bytes && used >= (size_t)l->soft_bytes) {
+    int64_t now = cairn_monotonic_ms();
+    if (!c->obuf_soft_since) c->obuf_soft_since = now;
+    if (now - c->obuf_soft_since >= l->soft_seconds * 1000) return 1;
+  } else {
+    c->obuf_soft_since = 0;
+  }
+  return 0;
+}
+
+static void client_flush(cairn_client *c) {
+  if (c->flags & CAIRN_CLIENT_CLOSING) return;
+  if (c->writing || !c->out.len) {
+    if (!c->writing && (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)) cairn_client_close(c);
+    return;
+  }
+  if (obuf_over_limit(c)) {
+    cairn_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                  (unsigned long long)c->id, c->addr);
+    cairn_client_close(c);
+    return;
+  }
+  uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+  int n = uv_try_write(&c->h.stream, &b, 1);
+  if (n == UV_EAGAIN) n = 0;
+  if (n < 0) {
+    cairn_client_close(c);
+    return;
+  }
+  c->srv->stats.net_output_bytes += (uint64_t)n;
+  if ((size_t)n == c->out.len) {
+    c->out.len = 0;
+    cairn_buf_shrink(&c->out, 64 * 1024);
+    if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) cairn_client_close(c);
+    return;
+  }
+  /* The socket is full: hand the rest to libuv and keep accumulating new
+   * replies in `out` meanwhile (swap the buffers, no copy). */
+  cairn_buf_consume(&c->out, (size_t)n);
+  cairn_buf tmp = c->inflight;
+  c->inflight = c->out;
+  c->out = tmp;
+  c->out.len = 0;
+  c->writing = 1;
+  c->write_req.data = c;
+  b = uv_buf_init(c->inflight.p, (unsigned)c->inflight.len);
+  c->srv->stats.net_output_bytes += c->inflight.len;
+  if (uv_write(&c->write_req, &c->h.stream, &b, 1, on_write_done) != 0) {
+    c->writing = 0;
+    cairn_client_close(c);
+  }
+}
+
+void cairn_flush_clients(cairn_server *srv) {
+  cairn_client *c = srv->pending;
+  srv->pending = NULL;
+  while (c) {
+    cairn_client *next = c->pending_next;
+    c->pending_next = NULL;
+    c->flags &= ~(CAIRN_CLIENT_PENDING_WRITE | CAIRN_CLIENT_WROTE);
+    if (c->flags & CAIRN_CLIENT_CLOSING)
+      cairn_client_close(c);
+    else
+      client_flush(c);
+    c = next;
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  cairn_client *c = h->data;
+  size_t want = READ_CHUNK;
+  /* A big bulk argument in progress: read it in as few calls as possible. */
+  if (c->parser.in_multibulk && c->parser.bulk_len > 0) {
+    size_t have = c->query.len - c->qpos;
+    size_t need = c->parser.pos + (size_t)c->parser.bulk_len + 2;
+    if (need > have && need - have > want) want = need - have;
+  }
+  cairn_buf_reserve(&c->query, want);
+  *buf = uv_buf_init(c->query.p + c->query.len, (unsigned)(c->query.cap - c->query.len));
+}
+
+static void protocol_error(cairn_client *c, const char *msg) {
+  cairn_reply r = {&c->out, c->resp};
+  cairn_reply_error(&r, msg);
+  cairn_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg, (unsigned long long)c->id, c->addr);
+  c->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;
+  mark_pending(c);
+}
+
+/* Executes every complete command in the query buffer. */
+static void client_process(cairn_client *c) {
+  cairn_server *srv = c->srv;
+  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY)) && c->qpos < c->query.len) {
+    if (c->writing && c->out.len > (1 << 20)) break; /* slow reader: stop producing */
+    size_t consumed = 0;
+    char err[128];
+    c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
+    c->parser.unauthenticated = srv->cfg.requirepass && !c->authenticated;
+    int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, &consumed, err,
+                             sizeof(err));
+    if (rc == CAIRN_PARSE_NEED_MORE) break;
+    if (rc == CAIRN_PARSE_ERROR) {
+      protocol_error(c, err);
+      c->qpos = c->query.len;
+      break;
+    }
+    if (c->parser.argc > c->argv_cap) {
+      c->argv_cap = c->parser.argc * 2;
+      c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
+    }
+    cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
+    c->last_interaction_ms = cairn_monotonic_ms();
+    cairn_execute(srv, c, (int)c->parser.argc, c->argv);
+    c->qpos += consumed;
+    if (c->out.len) mark_pending(c);
+  }
+  if (c->qpos == c->query.len) {
+    c->query.len = c->qpos = 0;
+    cairn_buf_shrink(&c->query, 256 * 1024);
+  } else if (c->qpos > 0 && (c->qpos > 64 * 1024 || c->qpos * 2 > c->query.len)) {
+    cairn_buf_consume(&c->query, c->qpos);
+    c->qpos = 0;
+  }
+  if (c->query.len - c->qpos > (size_t)srv->cfg.client_query_buffer_limit) {
+    cairn_warning("Closing client that reached max query buffer length: id=%llu addr=%s (qbuf=%zu)",
+                  (unsigned long long)c->id, c->addr, c->query.len - c->qpos);
+    cairn_client_close(c);
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  cairn_client *c = s->data;
+  if (nread < 0) {
+    cairn_client_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  c->query.len += (size_t)nread;
+  c->srv->stats.net_input_bytes += (uint64_t)nread;
+  client_process(c);
+}
+
+static int addr_is_local(const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    return ntohl(in->sin_addr.s_addr) == 0x7f000001; /* exactly 127.0.0.1, like Redis */
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return 1;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+    port = ntohs(in->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+    port = ntohs(in6->sin6_port);
+  }
+  snprintf(out, cap, "%s:%d", ip, port);
+}
+
+static const char *protected_mode_msg =
+    "-DENIED cairn is running in protected mode because protected mode is enabled and no password is set "
+    "for the default user. In this mode connections are only accepted from the loopback interface. If you "
+    "want to connect from external computers to cairn you may adopt one of the following solutions: 1) Just "
+    "disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface "
+    "by connecting to cairn from the same host the server is running, however MAKE SURE cairn is not "
+    "publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the cairn configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you started the "
+    "server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an "
+    "authentication password for the default user. NOTE: You only need to do one of the above things in "
+    "order for the server to start accepting connections from the outside.\r\n";
+
+static void on_connection(uv_stream_t *listener, int status) {
+  cairn_server *srv = listener->data;
+  if (status < 0) {
+    cairn_warning("accept: %s", uv_strerror(status));
+    return;
+  }
+  cairn_client *c = cairn_xcalloc(1, sizeof(*c));
+  c->srv = srv;
+  int is_unix = listener->type == UV_NAMED_PIPE;
+  if (is_unix)
+    uv_pipe_init(srv->loop, &c->h.pipe, 0);
+  else
+    uv_tcp_init(srv->loop, &c->h.tcp);
+  c->h.handle.data = c;
+  if (uv_accept(listener, &c->h.stream) != 0) {
+    uv_close(&c->h.handle, on_client_closed);
+    return;
+  }
+  srv->stats.connections_received++;
+  c->id = ++srv->next_client_id;
+  c->resp = 2;
+  c->created_ms = c->last_interaction_ms = cairn_monotonic_ms();
+  cairn_req_parser_init(&c->parser);
+  int local = 1;
+  if (is_unix) {
+    c->flags |= CAIRN_CLIENT_UNIX;
+    snprintf(c->addr, sizeof(c->addr), "%s:0", srv->cfg.unixsocket);
+    snprintf(c->laddr, sizeof(c->laddr), "%s:0", srv->cfg.unixsocket);
+  } else {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
+      format_addr(&ss, c->addr, sizeof(c->addr));
+      local = addr_is_local(&ss);
+    }
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) format_addr(&ss, c->laddr, sizeof(c->laddr));
+    uv_tcp_nodelay(&c->h.tcp, 1);
+    if (srv->cfg.tcp_keepalive > 0) uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive);
+  }
+  c->authenticated = srv->cfg.requirepass == NULL;
+  c->next = srv->clients;
+  if (srv->clients) srv->clients->prev = c;
+  srv->clients = c;
+  srv->nclients++;
+  if (srv->nclients > srv->cfg.maxclients) {
+    srv->stats.rejected_connections++;
+    cairn_buf_append_str(&c->out, "-ERR max number of clients reached\r\n");
+    c->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;
+    mark_pending(c);
+    return;
+  }
+  if (srv->cfg.protected_mode && !srv->cfg.requirepass && !local) {
+    srv->stats.rejected_connections++;
+    cairn_buf_append_str(&c->out, protected_mode_msg);
+    c->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;
+    mark_pending(c);
+    return;
+  }
+  uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+/* ---------------------------------------------------------------- listeners */
+
+static int listen_tcp(cairn_server *srv, const char *addr, int optional, char *err, size_t errlen) {
+  if (srv->nlisteners >= (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0]))) return 0;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  if (strchr(addr, ':')) {
+    if (uv_ip6_addr(addr, srv->cfg.port, (struct sockaddr_in6 *)&ss) != 0) goto bad;
+  } else if (uv_ip4_addr(addr, srv->cfg.port, (struct sockaddr_in *)&ss) != 0) {
+    goto bad;
+  }
+  uv_tcp_t *l = &srv->listeners[srv->nlisteners];
+  uv_tcp_init(srv->loop, l);
+  l->data = srv;
+  int rc = uv_tcp_bind(l, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)l, srv->cfg.tcp_backlog, on_connection);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)l, NULL);
+    if (optional) {
+      cairn_notice("Could not listen on %s:%d (optional): %s", addr, srv->cfg.port, uv_strerror(rc));
+      return 0;
+    }
+    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, srv->cfg.port,
+             uv_strerror(rc));
+    return -1;
+  }
+  srv->nlisteners++;
+  return 0;
+bad:
+  snprintf(err, errlen, "Invalid bind address '%s'", addr);
+  return -1;
+}
+
+static int start_listeners(cairn_server *srv, char *err, size_t errlen) {
+  if (srv->cfg.port > 0) {
+    char *copy = cairn_xstrdup(srv->cfg.bind ? srv->cfg.bind : "127.0.0.1");
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+      int optional = tok[0] == '-';
+      if (listen_tcp(srv, optional ? tok + 1 : tok, optional, err, errlen) != 0) {
+        free(copy);
+        return -1;
+      }
+    }
+    free(copy);
+  }
+  if (srv->cfg.unixsocket && *srv->cfg.unixsocket) {
+    unlink(srv->cfg.unixsocket);
+    uv_pipe_init(srv->loop, &srv->unix_listener, 0);
+    srv->unix_listener.data = srv;
+    int rc = uv_pipe_bind(&srv->unix_listener, srv->cfg.unixsocket);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->unix_listener, srv->cfg.tcp_backlog, on_connection);
+    if (rc != 0) {
+      snprintf(err, errlen, "Failed opening Unix socket %s: %s", srv->cfg.unixsocket, uv_strerror(rc));
+      uv_close((uv_handle_t *)&srv->unix_listener, NULL);
+      return -1;
+    }
+    if (srv->cfg.unixsocketperm) chmod(srv->cfg.unixsocket, (mode_t)srv->cfg.unixsocketperm);
+    srv->has_unix = 1;
+  }
+  if (srv->nlisteners == 0 && !srv->has_unix) {
+    snprintf(err, errlen, "Configured to not listen anywhere, exiting.");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- hooks */
+
+static void stop_server(cairn_server *srv);
+
+static void on_iteration_end(cairn_server *srv) {
+  cairn_commit_iteration(srv);
+  if (srv->shutdown_requested) stop_server(srv);
+}
+
+static void on_prepare(uv_prepare_t *h) { on_iteration_end(h->data); }
+static void on_check(uv_check_t *h) { on_iteration_end(h->data); }
+
+static void on_cron(uv_timer_t *t) {
+  cairn_server *srv = t->data;
+  int64_t now = cairn_monotonic_ms();
+  if (srv->cfg.timeout > 0) {
+    for (cairn_client *c = srv->clients, *next; c; c = next) {
+      next = c->next;
+      if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing) {
+        cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+        cairn_client_close(c);
+      }
+    }
+  }
+  if (srv->wal_unsynced && now - srv->last_wal_sync_ms >= 1000) {
+    if (srv->wal.sync(srv->wal.ud) != 0) {
+      cairn_warning("fdatasync of the backlog failed: %s; exiting", strerror(errno));
+      exit(1);
+    }
+    srv->stats.wal_syncs++;
+    srv->wal_unsynced = 0;
+    srv->last_wal_sync_ms = now;
+  }
+  if (srv->write_error && now - srv->last_wal_sync_ms >= 1000) {
+    /* Let the next write try the backlog again. */
+    srv->write_error = 0;
+    srv->last_wal_sync_ms = now;
+  }
+  int64_t budget_us = 25000LL * srv->cfg.active_expire_effort / (srv->cfg.hz > 0 ? srv->cfg.hz : 10);
+  if (budget_us > 100000) budget_us = 100000;
+  cairn_expire_cycle(srv, budget_us);
+  if (cairn_store_sweep_pending(srv->store)) {
+    int64_t t0 = cairn_ustime();
+    while (cairn_store_sweep_pending(srv->store) && cairn_ustime() - t0 < 5000) {
+      long n = cairn_store_sweep(srv->store, 1000);
+      if (n < 0) {
+        char why[256];
+        cairn_commit_recover(srv, (int)n, why, sizeof(why));
+        break;
+      }
+    }
+  }
+  if (cairn_store_dirty(srv->store) && now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms)
+    cairn_commit_checkpoint(srv);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  cairn_server *srv = s->data;
+  cairn_warning("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  srv->shutdown_requested = 1;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) {
+    if (h->type == UV_TCP || h->type == UV_NAMED_PIPE) {
+      cairn_client *c = h->data;
+      /* Client handles carry their client; listeners carry the server. */
+      if (c && (void *)c != arg) {
+        cairn_client_close(c);
+        return;
+      }
+    }
+    uv_close(h, NULL);
+  }
+}
+
+static void stop_server(cairn_server *srv) {
+  if (srv->shutdown_requested == 2) return;
+  srv->shutdown_requested = 2;
+  cairn_notice("User requested shutdown...");
+  cairn_flush_clients(srv);
+  if (cairn_commit_checkpoint(srv) == 0)
+    cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
+  uv_stop(srv->loop);
+}
+
+int cairn_server_run(cairn_server *srv) {
+  uv_run(srv->loop, UV_RUN_DEFAULT);
+  uv_walk(srv->loop, close_walk, srv);
+  uv_run(srv->loop, UV_RUN_DEFAULT);
+  cairn_notice("cairn is now ready to exit, bye bye...");
+  return srv->exit_code;
+}
+
+/* ---------------------------------------------------------------- init */
+
+int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
+  srv->loop = uv_default_loop();
+  srv->start_ms = cairn_mstime();
+  cairn_random_hex40(srv->run_id);
+  srv->stream_db = -1;
+  srv->last_checkpoint_ms = cairn_monotonic_ms();
+  srv->last_wal_sync_ms = cairn_monotonic_ms();
+  srv->last_save_time = cairn_mstime() / 1000;
+  if (start_listeners(srv, err, errlen) != 0) return -1;
+  for (int i = 0; i < srv->nlisteners; i++) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
+      srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  }
+  uv_prepare_init(srv->loop, &srv->prepare);
+  srv->prepare.data = srv;
+  uv_prepare_start(&srv->prepare, on_prepare);
+  uv_check_init(srv->loop, &srv->check);
+  srv->check.data = srv;
+  uv_check_start(&srv->check, on_check);
+  uv_timer_init(srv->loop, &srv->cron);
+  srv->cron.data = srv;
+  int hz = srv->cfg.hz > 0 ? srv->cfg.hz : 10;
+  uv_timer_start(&srv->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
+  uv_signal_init(srv->loop, &srv->sigterm);
+  srv->sigterm.data = srv;
+  uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+  uv_signal_init(srv->loop, &srv->sigint);
+  srv->sigint.data = srv;
+  uv_signal_start(&srv->sigint, on_signal, SIGINT);
+  return 0;
+}
+
+void cairn_server_free(cairn_server *srv) {
+  uv_loop_close(srv->loop);
+  cairn_buf_free(&srv->stream);
+  cairn_buf_free(&srv->props);
+  cairn_command_table_free();
+  cairn_propagate_free();
+}

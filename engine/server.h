@@ -1,0 +1,283 @@
+/* The server: event loop, clients, command execution, group commit.
+ *
+ * Only the pieces other modules need are here; each command file sees the
+ * context of the command it runs (cairn_ctx) and the server through a few
+ * accessors. engine/ never includes replication/: the write-ahead log is
+ * reached through cairn_wal (wired by main.c). */
+#ifndef CAIRN_SERVER_H
+#define CAIRN_SERVER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine/buf.h"
+#include "engine/config.h"
+#include "engine/resp.h"
+#include "engine/store.h"
+
+#define CAIRN_VERSION "0.1.0"
+#define CAIRN_REDIS_VERSION "7.0.15" /* the Redis version whose behaviour cairn follows */
+
+typedef struct cairn_server cairn_server;
+typedef struct cairn_client cairn_client;
+typedef struct cairn_ctx cairn_ctx;
+
+/* ---------------------------------------------------------------- the WAL
+ * The backlog, as the engine sees it: append one record per iteration, sync,
+ * read back from an offset for recovery. Offsets are replication offsets. */
+typedef struct cairn_wal {
+  void *ud;
+  int (*append)(void *ud, const void *p, size_t n);
+  int (*sync)(void *ud);
+  uint64_t (*first)(void *ud);
+  uint64_t (*end)(void *ud);
+  void *(*cursor_open)(void *ud, uint64_t offset);
+  long (*cursor_next)(void *cur, void *buf, size_t cap);
+  void (*cursor_close)(void *cur);
+  int (*trim_before)(void *ud, uint64_t offset);
+  int (*reset)(void *ud, uint64_t end);
+  /* for INFO */
+  uint64_t (*disk_bytes)(void *ud);
+  int (*segments)(void *ud);
+  int64_t (*first_time_ms)(void *ud);
+} cairn_wal;
+
+/* ---------------------------------------------------------------- commands */
+enum {
+  CAIRN_CMD_WRITE = 1 << 0,
+  CAIRN_CMD_READONLY = 1 << 1,
+  CAIRN_CMD_DENYOOM = 1 << 2,
+  CAIRN_CMD_ADMIN = 1 << 3,
+  CAIRN_CMD_PUBSUB = 1 << 4,
+  CAIRN_CMD_NOSCRIPT = 1 << 5,
+  CAIRN_CMD_LOADING = 1 << 6,
+  CAIRN_CMD_STALE = 1 << 7,
+  CAIRN_CMD_FAST = 1 << 8,
+  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) */
+  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys */
+  CAIRN_CMD_BLOCKING = 1 << 11,
+  CAIRN_CMD_NOMULTI = 1 << 12,
+};
+
+typedef void (*cairn_cmd_fn)(cairn_ctx *c);
+
+typedef struct cairn_command {
+  const char *name;   /* lower case */
+  int arity;          /* >0 exact, <0 at least -arity */
+  uint32_t flags;
+  int first_key, last_key, key_step;  /* like Redis's legacy key spec */
+  cairn_cmd_fn fn;
+  const char *group;    /* "string", "generic", "server", "connection", ... */
+  const char *summary;  /* for COMMAND DOCS */
+  const char *since;
+  const char *args;     /* argument synopsis for COMMAND DOCS hints, e.g. "key value [EX seconds]" */
+  const struct cairn_command *subcommands; /* NULL-name terminated, or NULL */
+} cairn_command;
+
+/* Each command file exports one table, terminated by an entry with name NULL. */
+extern const cairn_command cairn_commands_strings[];
+extern const cairn_command cairn_commands_bits[];
+extern const cairn_command cairn_commands_keys[];
+extern const cairn_command cairn_commands_server[];
+extern const cairn_command cairn_commands_connection[];
+
+const cairn_command *cairn_command_lookup(const char *name, size_t len);
+/* Iterates every top-level command (for COMMAND, COMMAND COUNT...). */
+int cairn_command_count(void);
+const cairn_command *cairn_command_at(int i);
+
+/* ---------------------------------------------------------------- clients */
+enum {
+  CAIRN_CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
+  CAIRN_CLIENT_CLOSING = 1 << 1,
+  CAIRN_CLIENT_PENDING_WRITE = 1 << 2,
+  CAIRN_CLIENT_UNIX = 1 << 3,
+  CAIRN_CLIENT_NO_EVICT = 1 << 4,
+  CAIRN_CLIENT_NO_TOUCH = 1 << 5,
+  CAIRN_CLIENT_WROTE = 1 << 6,       /* wrote in this iteration: its acks wait for the WAL */
+};
+
+enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
+
+struct cairn_client {
+  uint64_t id;
+  cairn_server *srv;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  uint32_t flags;
+  int resp;                /* 2 or 3 */
+  int db;
+  int authenticated;
+  int reply_mode;
+  char *name;              /* CLIENT SETNAME, or NULL */
+  char addr[64];           /* ip:port of the peer */
+  char laddr[64];
+  int64_t created_ms;
+  int64_t last_interaction_ms;
+  const char *last_cmd;
+
+  cairn_buf query;         /* bytes read, not yet executed: [0, query.len) */
+  size_t qpos;             /* start of the command being parsed */
+  cairn_req_parser parser;
+  cairn_str *argv;
+  size_t argv_cap;
+
+  cairn_buf out;           /* replies held until the iteration's commit */
+  cairn_buf inflight;      /* bytes handed to uv_write, not yet confirmed */
+  uv_write_t write_req;
+  int writing;
+  int64_t obuf_soft_since; /* when the soft output limit was first exceeded */
+
+  cairn_client *prev, *next;      /* all clients */
+  cairn_client *pending_next;     /* clients with held replies */
+};
+
+/* ---------------------------------------------------------------- context */
+struct cairn_ctx {
+  cairn_server *srv;
+  cairn_client *client;   /* NULL while replaying the stream */
+  const cairn_command *cmd;
+  cairn_reply reply;
+  int argc;
+  cairn_str *argv;
+  int db;
+  int replaying;          /* applying a stream: no expiry deletes, no propagation */
+  int64_t now_ms;         /* the command's time (one clock read per command) */
+  long long dirty;        /* changes made */
+  int store_rc;           /* first store error (<0), or 0 */
+  int custom_propagation; /* the handler already called cairn_propagate */
+};
+
+/* Store access for handlers: the key space of ctx->db with lazy expiry.
+ * Returns 1 found (expired keys are deleted, propagated as DEL, and reported
+ * absent), 0 absent, <0 store error (also recorded in ctx->store_rc: return
+ * from the handler at once; the server rolls back and retries). */
+int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out);
+/* Same, but a key of another type gives the WRONGTYPE reply and returns -1
+ * with store_rc untouched (so: `if (rc < 0) return;`). */
+int cairn_lookup_type(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *out);
+/* Records a store error; always returns -1. */
+int cairn_store_failed(cairn_ctx *c, int rc);
+cairn_store *cairn_ctx_store(cairn_ctx *c);
+
+/* Propagation. A write handler that changed data (c->dirty > 0) propagates
+ * its own argv unless it called cairn_propagate with the deterministic form
+ * (PXAT instead of EX, SET instead of INCRBYFLOAT...). Several propagations of
+ * one command go out wrapped in MULTI/EXEC. */
+void cairn_propagate(cairn_ctx *c, int db, int argc, const cairn_str *argv);
+/* Convenience: propagate a command given as C strings and cairn_str mix. */
+void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key);
+
+/* Replies (shorthands over cairn_reply_*). */
+#define CAIRN_ERR_WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value"
+#define CAIRN_ERR_SYNTAX "syntax error"
+#define CAIRN_ERR_NOTINT "value is not an integer or out of range"
+#define CAIRN_ERR_NOTFLOAT "value is not a valid float"
+void cairn_reply_arity(cairn_ctx *c);  /* wrong number of arguments for '<cmd>' command */
+
+/* argument helpers: case-insensitive compare, integer parsing with the
+ * standard error reply. Return 0 on success, -1 after replying. */
+int cairn_arg_is(cairn_str a, const char *lit);
+int cairn_arg_ll(cairn_ctx *c, cairn_str a, long long *out);
+int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg);
+int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out);
+
+/* ---------------------------------------------------------------- server */
+typedef struct cairn_stats {
+  uint64_t connections_received;
+  uint64_t commands_processed;
+  uint64_t rejected_connections;
+  uint64_t expired_keys;
+  uint64_t keyspace_hits, keyspace_misses;
+  uint64_t net_input_bytes, net_output_bytes;
+  uint64_t wal_syncs;
+  uint64_t wal_sync_us_total;
+  uint64_t wal_records;
+  uint64_t wal_bytes;
+  uint64_t checkpoints;
+  uint64_t checkpoint_us_total;
+  uint64_t map_grows;
+  uint64_t rollbacks;
+  uint64_t iterations_with_writes;
+  uint64_t total_error_replies;
+} cairn_stats;
+
+struct cairn_server {
+  uv_loop_t *loop;
+  cairn_config cfg;
+  cairn_store *store;
+  cairn_wal wal;
+  char run_id[41];
+  int64_t start_ms;
+  uint16_t tcp_port_bound;
+
+  /* listeners */
+  uv_tcp_t listeners[16];
+  int nlisteners;
+  uv_pipe_t unix_listener;
+  int has_unix;
+
+  /* the iteration's commit */
+  uv_prepare_t prepare;
+  uv_check_t check;
+  uv_timer_t cron;
+  uv_signal_t sigterm, sigint;
+
+  /* replication stream of the current iteration, not yet in the WAL */
+  cairn_buf stream;
+  uint64_t stream_offset;   /* master_repl_offset including `stream` */
+  int stream_db;            /* db of the last SELECT written, -1 = none */
+  cairn_buf props;          /* propagations of the running command */
+  int nprops;
+  int64_t last_wal_sync_ms;
+  int wal_unsynced;         /* relaxed mode: appended but not synced */
+  int64_t last_checkpoint_ms;
+  int write_error;          /* the WAL refused a write: -MISCONF until it works */
+  char write_error_msg[256];
+
+  /* clients */
+  cairn_client *clients;
+  cairn_client *pending;     /* clients with held replies */
+  uint64_t next_client_id;
+  int nclients;
+
+  /* replay (recovery, rollback) */
+  int replay_db;             /* db selected in the stream being applied */
+  int replay_rc;             /* store error met while replaying */
+  int ckpt_stream_db;        /* stream's selected db at the last checkpoint */
+
+  int shutdown_requested;
+  int exit_code;
+  cairn_stats stats;
+  int64_t last_save_time;    /* unix seconds of the last checkpoint */
+};
+
+/* Starts listeners, recovers, runs the loop until SHUTDOWN/SIGTERM. */
+int cairn_server_init(cairn_server *srv, char *err, size_t errlen);
+int cairn_server_run(cairn_server *srv);
+void cairn_server_free(cairn_server *srv);
+
+/* Executes one parsed command for a client (or for replay when client is
+ * NULL). */
+void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
+
+/* Makes every write so far durable and checkpoints the store now (SAVE,
+ * SHUTDOWN). 0 or -1 with the reason logged. */
+int cairn_server_save(cairn_server *srv);
+
+void cairn_client_close(cairn_client *c);
+cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
+/* CLIENT LIST / CLIENT INFO line for one client. */
+void cairn_client_describe(cairn_client *c, cairn_buf *out);
+
+/* INFO text for a section ("default", "all", a section name). */
+void cairn_info(cairn_server *srv, const char *section, cairn_buf *out);
+
+/* Active expiry, bounded by a time budget. Returns keys expired. */
+long cairn_expire_cycle(cairn_server *srv, int64_t budget_us);
+
+#endif

@@ -1,0 +1,721 @@
+#include "engine/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/buf.h"
+#include "engine/util.h"
+
+#define VALUE_HEADER 10          /* [type][flags][expire i64 LE] */
+#define FLAG_LONGKEY 0x01
+#define MAX_DATABASES 256
+#define MAX_GARBAGE 1024
+#define META_VERSION 1
+#define KEY_PREFIX 10            /* [phys u16][hash u64] */
+#define MAX_ENCODED_KEY (KEY_PREFIX + CAIRN_STORE_INLINE_KEY + 8)
+
+typedef struct db_state {
+  uint16_t phys;
+  uint64_t keys;
+  uint64_t expires;
+} db_state;
+
+/* Everything about the keyspace that lives in memory and is written with
+ * each checkpoint; a rollback restores the committed copy. */
+typedef struct meta_state {
+  int databases;
+  db_state db[MAX_DATABASES];
+  int ngarbage;
+  uint16_t garbage[MAX_GARBAGE];
+  uint16_t next_phys;
+  uint64_t offset;
+} meta_state;
+
+struct cairn_store {
+  MDB_env *env;
+  MDB_dbi keys, expires, meta;
+  MDB_txn *txn;
+  int failed;
+  meta_state cur, committed;
+  uint64_t dirty;
+  uint64_t map_size, max_map_size;
+  uint64_t checkpoints;
+  int64_t last_checkpoint_ms;
+  cairn_buf scratch;
+  char errstr[256];
+};
+
+struct cairn_store_iter {
+  cairn_store *s;
+  MDB_cursor *cur;
+  uint16_t phys;
+  int started;
+  unsigned char seek[KEY_PREFIX];
+};
+
+/* ------------------------------------------------------------ encoding */
+
+static inline uint64_t rd64le(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v; /* x86/arm little-endian hosts; the format is little-endian */
+}
+static inline void wr64le(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void wr64be(unsigned char *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (unsigned char)v;
+    v >>= 8;
+  }
+}
+static inline uint64_t rd64be(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+  return v;
+}
+static inline void wr16be(unsigned char *p, uint16_t v) {
+  p[0] = (unsigned char)(v >> 8);
+  p[1] = (unsigned char)v;
+}
+static inline uint16_t rd16be(const unsigned char *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+static inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+/* The on-disk key order depends on this function: it must never change.
+ * 8 bytes at a time through a multiply-xorshift mixer (murmur3 finalizer). */
+static uint64_t hash_seeded(const void *data, size_t len, uint64_t seed) {
+  const unsigned char *p = data;
+  uint64_t h = seed ^ (len * 0x9E3779B97F4A7C15ULL);
+  while (len >= 8) {
+    uint64_t k;
+    memcpy(&k, p, 8);
+    h = (h ^ mix64(k)) * 0x9E3779B97F4A7C15ULL;
+    h = (h << 29) | (h >> 35);
+    p += 8;
+    len -= 8;
+  }
+  uint64_t t = 0;
+  for (size_t i = 0; i < len; i++) t |= (uint64_t)p[i] << (8 * i);
+  h ^= mix64(t ^ 0xA5A5A5A5A5A5A5A5ULL);
+  return mix64(h);
+}
+
+uint64_t cairn_store_key_hash(const void *key, size_t len) { return hash_seeded(key, len, 0); }
+
+size_t cairn_store_encode_key(uint16_t phys, const void *key, size_t len, unsigned char *out) {
+  wr16be(out, phys);
+  wr64be(out + 2, cairn_store_key_hash(key, len));
+  if (len <= CAIRN_STORE_INLINE_KEY) {
+    memcpy(out + KEY_PREFIX, key, len);
+    return KEY_PREFIX + len;
+  }
+  /* Long key: a prefix plus a second, independent hash of the whole key. The
+   * encoded length (466) is longer than any inline key's, so the two forms
+   * never collide; the full key lives in the value and is checked on read. */
+  memcpy(out + KEY_PREFIX, key, CAIRN_STORE_INLINE_KEY);
+  wr64be(out + KEY_PREFIX + CAIRN_STORE_INLINE_KEY, hash_seeded(key, len, 0x5bd1e9955bd1e995ULL));
+  return MAX_ENCODED_KEY;
+}
+
+/* Decodes a stored value. For long keys, the full key is in the value after
+ * the header as [u32 len][key]; *fullkey gets it. */
+static void decode_value(const MDB_val *v, cairn_value *out, cairn_str *fullkey) {
+  const unsigned char *p = v->mv_data;
+  out->type = p[0];
+  out->expire_ms = (int64_t)rd64le(p + 2);
+  size_t off = VALUE_HEADER;
+  if (p[1] & FLAG_LONGKEY) {
+    uint32_t kl;
+    memcpy(&kl, p + off, 4);
+    if (fullkey) {
+      fullkey->p = (const char *)p + off + 4;
+      fullkey->len = kl;
+    }
+    off += 4 + kl;
+  } else if (fullkey) {
+    fullkey->p = NULL;
+    fullkey->len = 0;
+  }
+  out->data = (const char *)p + off;
+  out->len = v->mv_size - off;
+}
+
+/* ------------------------------------------------------------ errors */
+
+static int store_error(cairn_store *s, const char *what, int rc) {
+  snprintf(s->errstr, sizeof(s->errstr), "%s: %s", what, mdb_strerror(rc));
+  if (rc == MDB_NOTFOUND) return 0;
+  s->failed = 1;
+  if (rc == MDB_MAP_FULL) return CAIRN_STORE_MAP_FULL;
+  if (rc == MDB_TXN_FULL) return CAIRN_STORE_TXN_FULL;
+  return CAIRN_STORE_IO;
+}
+
+const char *cairn_store_errstr(const cairn_store *s) { return s->errstr; }
+
+static int txn(cairn_store *s) {
+  if (s->failed) return CAIRN_STORE_IO;
+  if (s->txn) return 0;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
+  if (rc) {
+    s->txn = NULL;
+    return store_error(s, "mdb_txn_begin", rc);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ meta blob */
+
+static void meta_serialize(const meta_state *m, cairn_buf *b) {
+  b->len = 0;
+  unsigned char tmp[32];
+  tmp[0] = META_VERSION;
+  tmp[1] = (unsigned char)(m->databases - 1);
+  wr16be(tmp + 2, (uint16_t)m->ngarbage);
+  wr16be(tmp + 4, m->next_phys);
+  cairn_buf_append(b, tmp, 6);
+  for (int i = 0; i < m->databases; i++) {
+    wr16be(tmp, m->db[i].phys);
+    wr64le(tmp + 2, m->db[i].keys);
+    wr64le(tmp + 10, m->db[i].expires);
+    cairn_buf_append(b, tmp, 18);
+  }
+  for (int i = 0; i < m->ngarbage; i++) {
+    wr16be(tmp, m->garbage[i]);
+    cairn_buf_append(b, tmp, 2);
+  }
+}
+
+static int meta_parse(meta_state *m, const unsigned char *p, size_t len, int databases) {
+  if (len < 6 || p[0] != META_VERSION) return -1;
+  int stored = p[1] + 1;
+  int ng = rd16be(p + 2);
+  if (len != 6 + (size_t)stored * 18 + (size_t)ng * 2 || ng > MAX_GARBAGE) return -1;
+  m->next_phys = rd16be(p + 4);
+  const unsigned char *q = p + 6;
+  for (int i = 0; i < stored; i++, q += 18) {
+    m->db[i].phys = rd16be(q);
+    m->db[i].keys = rd64le(q + 2);
+    m->db[i].expires = rd64le(q + 10);
+  }
+  m->ngarbage = ng;
+  for (int i = 0; i < ng; i++, q += 2) m->garbage[i] = rd16be(q);
+  m->databases = stored;
+  /* More databases configured than stored: the new ones start empty. */
+  for (int i = stored; i < databases; i++) {
+    m->db[i].phys = m->next_phys++;
+    m->db[i].keys = m->db[i].expires = 0;
+  }
+  if (databases > stored) m->databases = databases;
+  return 0;
+}
+
+static int phys_in_use(const meta_state *m, uint16_t phys) {
+  for (int i = 0; i < m->databases; i++)
+    if (m->db[i].phys == phys) return 1;
+  for (int i = 0; i < m->ngarbage; i++)
+    if (m->garbage[i] == phys) return 1;
+  return 0;
+}
+
+static int logical_of(const meta_state *m, uint16_t phys) {
+  for (int i = 0; i < m->databases; i++)
+    if (m->db[i].phys == phys) return i;
+  return -1;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
+                     size_t errlen) {
+  cairn_store *s = cairn_xcalloc(1, sizeof(*s));
+  int rc;
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/store", dir);
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    free(s);
+    return -1;
+  }
+  s->map_size = opt->map_size;
+  s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
+  if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
+      (rc = mdb_env_set_mapsize(s->env, s->map_size)) ||
+      (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD, 0644))) {
+    snprintf(err, errlen, "cannot open LMDB environment %s: %s", path, mdb_strerror(rc));
+    if (s->env) mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
+  MDB_envinfo info;
+  mdb_env_info(s->env, &info);
+  if (info.me_mapsize > s->map_size) s->map_size = info.me_mapsize; /* a grown map persists */
+  if (mdb_env_get_maxkeysize(s->env) < MAX_ENCODED_KEY) {
+    snprintf(err, errlen, "LMDB max key size %d is below the %d bytes cairn needs",
+             mdb_env_get_maxkeysize(s->env), MAX_ENCODED_KEY);
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
+  MDB_txn *t;
+  if ((rc = mdb_txn_begin(s->env, NULL, 0, &t))) goto lmdb_fail;
+  if ((rc = mdb_dbi_open(t, "keys", MDB_CREATE, &s->keys)) ||
+      (rc = mdb_dbi_open(t, "expires", MDB_CREATE, &s->expires)) ||
+      (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta))) {
+    mdb_txn_abort(t);
+    goto lmdb_fail;
+  }
+  int databases = opt->databases < 1 ? 16 : opt->databases > MAX_DATABASES ? MAX_DATABASES : opt->databases;
+  MDB_val k = {5, "state"}, v;
+  rc = mdb_get(t, s->meta, &k, &v);
+  memset(&s->cur, 0, sizeof(s->cur));
+  if (rc == MDB_NOTFOUND) {
+    s->cur.databases = databases;
+    for (int i = 0; i < databases; i++) s->cur.db[i].phys = (uint16_t)i;
+    s->cur.next_phys = (uint16_t)databases;
+  } else if (rc) {
+    mdb_txn_abort(t);
+    goto lmdb_fail;
+  } else if (meta_parse(&s->cur, v.mv_data, v.mv_size, databases) != 0) {
+    mdb_txn_abort(t);
+    snprintf(err, errlen, "%s: corrupt keyspace state record", path);
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  } else if (s->cur.databases > databases) {
+    /* Keep every stored db reachable; refuse to silently hide data. */
+    for (int i = databases; i < s->cur.databases; i++) {
+      if (s->cur.db[i].keys) {
+        mdb_txn_abort(t);
+        snprintf(err, errlen, "%s: database %d holds keys but 'databases' is %d", path, i, databases);
+        mdb_env_close(s->env);
+        free(s);
+        return -1;
+      }
+    }
+  }
+  MDB_val ok = {6, "offset"};
+  if (mdb_get(t, s->meta, &ok, &v) == 0 && v.mv_size == 8) s->cur.offset = rd64le(v.mv_data);
+  if ((rc = mdb_txn_commit(t))) goto lmdb_fail;
+  s->committed = s->cur;
+  *out = s;
+  return 0;
+lmdb_fail:
+  snprintf(err, errlen, "cannot open LMDB database in %s: %s", path, mdb_strerror(rc));
+  mdb_env_close(s->env);
+  free(s);
+  return -1;
+}
+
+void cairn_store_close(cairn_store *s) {
+  if (!s) return;
+  if (s->txn) mdb_txn_abort(s->txn);
+  mdb_env_close(s->env);
+  cairn_buf_free(&s->scratch);
+  free(s);
+}
+
+/* ------------------------------------------------------------ keys */
+
+static int expire_index(cairn_store *s, uint16_t phys, const unsigned char *ek, size_t eklen,
+                        int64_t ms, int add) {
+  unsigned char buf[8 + 2 + MAX_ENCODED_KEY];
+  wr64be(buf, (uint64_t)ms);
+  wr16be(buf + 8, phys);
+  memcpy(buf + 10, ek, eklen);
+  MDB_val k = {10 + eklen, buf}, v = {0, ""};
+  int rc = add ? mdb_put(s->txn, s->expires, &k, &v, 0) : mdb_del(s->txn, s->expires, &k, NULL);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, add ? "mdb_put(expires)" : "mdb_del(expires)", rc);
+  return 0;
+}
+
+int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out) {
+  int rc = txn(s);
+  if (rc) return rc;
+  unsigned char ek[MAX_ENCODED_KEY];
+  MDB_val k = {cairn_store_encode_key(s->cur.db[db].phys, key.p, key.len, ek), ek}, v;
+  rc = mdb_get(s->txn, s->keys, &k, &v);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, "mdb_get", rc);
+  cairn_str full;
+  decode_value(&v, out, &full);
+  if (key.len > CAIRN_STORE_INLINE_KEY && (full.len != key.len || memcmp(full.p, key.p, key.len)))
+    return 0; /* a different long key with the same prefix and both hashes */
+  return 1;
+}
+
+/* Every other write happens before the value's MDB_RESERVE put, and the
+ * caller fills the reserved area before its next store call: LMDB may spill
+ * dirty pages on a later write, so a reserved area does not outlive it. */
+int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type, size_t len,
+                            int64_t expire_ms, char **payload) {
+  int rc = txn(s);
+  if (rc) return rc;
+  db_state *d = &s->cur.db[db];
+  unsigned char ek[MAX_ENCODED_KEY];
+  size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
+  int longkey = key.len > CAIRN_STORE_INLINE_KEY;
+  size_t hdr = VALUE_HEADER + (longkey ? 4 + key.len : 0);
+  MDB_val k = {eklen, ek}, v;
+  int created = 1;
+  int64_t old_exp = -1;
+  rc = mdb_get(s->txn, s->keys, &k, &v);
+  if (rc == 0) {
+    created = 0;
+    old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+  } else if (rc != MDB_NOTFOUND) {
+    return store_error(s, "mdb_get", rc);
+  }
+  if (old_exp != expire_ms) {
+    if (old_exp >= 0) {
+      if ((rc = expire_index(s, d->phys, ek, eklen, old_exp, 0))) return rc;
+      d->expires--;
+    }
+    if (expire_ms >= 0) {
+      if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
+      d->expires++;
+    }
+  }
+  v.mv_size = hdr + len;
+  v.mv_data = NULL;
+  if ((rc = mdb_put(s->txn, s->keys, &k, &v, MDB_RESERVE))) return store_error(s, "mdb_put", rc);
+  unsigned char *p = v.mv_data;
+  p[0] = type;
+  p[1] = longkey ? FLAG_LONGKEY : 0;
+  wr64le(p + 2, (uint64_t)expire_ms);
+  if (longkey) {
+    uint32_t kl = (uint32_t)key.len;
+    memcpy(p + VALUE_HEADER, &kl, 4);
+    memcpy(p + VALUE_HEADER + 4, key.p, key.len);
+  }
+  *payload = (char *)p + hdr;
+  if (created) d->keys++;
+  s->dirty += eklen + hdr + len + 64;
+  return created;
+}
+
+int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                    int64_t expire_ms) {
+  char *payload;
+  int rc = cairn_store_put_reserve(s, db, key, type, len, expire_ms, &payload);
+  if (rc < 0) return rc;
+  if (len) memcpy(payload, data, len);
+  return rc;
+}
+
+int cairn_store_del(cairn_store *s, int db, cairn_str key) {
+  int rc = txn(s);
+  if (rc) return rc;
+  db_state *d = &s->cur.db[db];
+  unsigned char ek[MAX_ENCODED_KEY];
+  size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
+  MDB_val k = {eklen, ek}, v;
+  rc = mdb_get(s->txn, s->keys, &k, &v);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, "mdb_get", rc);
+  int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+  if ((rc = mdb_del(s->txn, s->keys, &k, NULL))) return store_error(s, "mdb_del", rc);
+  d->keys--;
+  if (exp >= 0) {
+    if ((rc = expire_index(s, d->phys, ek, eklen, exp, 0))) return rc;
+    d->expires--;
+  }
+  s->dirty += eklen + 64;
+  return 1;
+}
+
+int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire_ms) {
+  cairn_value val;
+  int rc = cairn_store_get(s, db, key, &val);
+  if (rc <= 0) return rc;
+  if (val.expire_ms == expire_ms) return 1;
+  /* The payload points into LMDB's pages: copy it before rewriting. */
+  s->scratch.len = 0;
+  cairn_buf_append(&s->scratch, val.data, val.len);
+  rc = cairn_store_put(s, db, key, val.type, s->scratch.p, s->scratch.len, expire_ms);
+  cairn_buf_shrink(&s->scratch, 1 << 20);
+  return rc < 0 ? rc : 1;
+}
+
+uint64_t cairn_store_dbsize(const cairn_store *s, int db) { return s->cur.db[db].keys; }
+uint64_t cairn_store_expires_count(const cairn_store *s, int db) { return s->cur.db[db].expires; }
+int cairn_store_databases(const cairn_store *s) { return s->cur.databases; }
+
+/* ------------------------------------------------------------ flush / swap / sweep */
+
+int cairn_store_flushdb(cairn_store *s, int db) {
+  int rc = txn(s);
+  if (rc) return rc;
+  meta_state *m = &s->cur;
+  if (m->db[db].keys == 0 && m->db[db].expires == 0) return 0;
+  if (m->ngarbage >= MAX_GARBAGE) {
+    /* Too many flushes pending: sweep synchronously until one slot frees. */
+    while (m->ngarbage >= MAX_GARBAGE) {
+      long n = cairn_store_sweep(s, 1 << 20);
+      if (n < 0) return (int)n;
+    }
+  }
+  m->garbage[m->ngarbage++] = m->db[db].phys;
+  uint16_t p = m->next_phys;
+  while (phys_in_use(m, p)) p++;
+  m->db[db].phys = p;
+  m->next_phys = (uint16_t)(p + 1);
+  m->db[db].keys = m->db[db].expires = 0;
+  s->dirty += 64;
+  return 0;
+}
+
+int cairn_store_swapdb(cairn_store *s, int a, int b) {
+  int rc = txn(s);
+  if (rc) return rc;
+  db_state t = s->cur.db[a];
+  s->cur.db[a] = s->cur.db[b];
+  s->cur.db[b] = t;
+  s->dirty += 64;
+  return 0;
+}
+
+int cairn_store_sweep_pending(const cairn_store *s) { return s->cur.ngarbage; }
+
+long cairn_store_sweep(cairn_store *s, long budget) {
+  if (s->cur.ngarbage == 0) return 0;
+  int rc = txn(s);
+  if (rc) return rc;
+  long done = 0;
+  while (s->cur.ngarbage > 0 && done < budget) {
+    uint16_t phys = s->cur.garbage[0];
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(s->txn, s->keys, &c))) return store_error(s, "mdb_cursor_open", rc);
+    unsigned char start[2];
+    wr16be(start, phys);
+    MDB_val k = {2, start}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && done < budget && k.mv_size >= 2 && rd16be(k.mv_data) == phys) {
+      int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+      if (exp >= 0) {
+        unsigned char ek[MAX_ENCODED_KEY];
+        size_t eklen = k.mv_size;
+        memcpy(ek, k.mv_data, eklen);
+        if ((rc = mdb_cursor_del(c, 0))) break;
+        mdb_cursor_close(c);
+        if ((rc = expire_index(s, phys, ek, eklen, exp, 0))) return rc;
+        if ((rc = mdb_cursor_open(s->txn, s->keys, &c))) return store_error(s, "mdb_cursor_open", rc);
+        k.mv_size = eklen;
+        k.mv_data = ek;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+      } else {
+        if ((rc = mdb_cursor_del(c, 0))) break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+        if (rc == EINVAL || rc == MDB_NOTFOUND) rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+      }
+      done++;
+      s->dirty += 64;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND) return store_error(s, "sweep", rc);
+    if (rc == MDB_NOTFOUND || k.mv_size < 2 || rd16be(k.mv_data) != phys) {
+      /* This flushed db is gone: forget it. */
+      memmove(s->cur.garbage, s->cur.garbage + 1, sizeof(uint16_t) * (size_t)(s->cur.ngarbage - 1));
+      s->cur.ngarbage--;
+      s->dirty += 64;
+    }
+  }
+  return done;
+}
+
+/* ------------------------------------------------------------ iteration */
+
+int cairn_store_iter_open(cairn_store *s, int db, uint64_t from, cairn_store_iter **out) {
+  int rc = txn(s);
+  if (rc) return rc;
+  cairn_store_iter *it = cairn_xcalloc(1, sizeof(*it));
+  it->s = s;
+  it->phys = s->cur.db[db].phys;
+  wr16be(it->seek, it->phys);
+  wr64be(it->seek + 2, from);
+  if ((rc = mdb_cursor_open(s->txn, s->keys, &it->cur))) {
+    free(it);
+    return store_error(s, "mdb_cursor_open", rc);
+  }
+  *out = it;
+  return 0;
+}
+
+int cairn_store_iter_next(cairn_store_iter *it, cairn_str *key, cairn_value *val, uint64_t *hash) {
+  MDB_val k, v;
+  int rc;
+  if (!it->started) {
+    it->started = 1;
+    k.mv_size = KEY_PREFIX;
+    k.mv_data = it->seek;
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+  } else {
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+  }
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(it->s, "mdb_cursor_get", rc);
+  const unsigned char *kp = k.mv_data;
+  if (k.mv_size < KEY_PREFIX || rd16be(kp) != it->phys) return 0;
+  cairn_str full;
+  decode_value(&v, val, &full);
+  if (full.p) {
+    *key = full;
+  } else {
+    key->p = (const char *)kp + KEY_PREFIX;
+    key->len = k.mv_size - KEY_PREFIX;
+  }
+  if (hash) *hash = rd64be(kp + 2);
+  return 1;
+}
+
+void cairn_store_iter_close(cairn_store_iter *it) {
+  if (!it) return;
+  mdb_cursor_close(it->cur);
+  free(it);
+}
+
+/* ------------------------------------------------------------ expiry */
+
+int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf *keybuf) {
+  int rc = txn(s);
+  if (rc) return rc;
+  for (;;) {
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(s->txn, s->expires, &c))) return store_error(s, "mdb_cursor_open", rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return store_error(s, "mdb_cursor_get", rc);
+    const unsigned char *p = k.mv_data;
+    if ((int64_t)rd64be(p) > now_ms) return 0;
+    uint16_t phys = rd16be(p + 8);
+    int l = logical_of(&s->cur, phys);
+    if (l < 0) {
+      /* Belongs to a flushed db being swept: drop the index entry only. */
+      if ((rc = mdb_del(s->txn, s->expires, &k, NULL))) return store_error(s, "mdb_del(expires)", rc);
+      continue;
+    }
+    const unsigned char *ek = p + 10;
+    size_t eklen = k.mv_size - 10;
+    keybuf->len = 0;
+    if (eklen == MAX_ENCODED_KEY) {
+      MDB_val kk = {eklen, (void *)ek}, vv;
+      if ((rc = mdb_get(s->txn, s->keys, &kk, &vv))) return store_error(s, "mdb_get", rc);
+      cairn_value val;
+      cairn_str full;
+      decode_value(&vv, &val, &full);
+      cairn_buf_append(keybuf, full.p, full.len);
+    } else {
+      cairn_buf_append(keybuf, ek + KEY_PREFIX, eklen - KEY_PREFIX);
+    }
+    *db = l;
+    return 1;
+  }
+}
+
+/* ------------------------------------------------------------ meta & txn */
+
+uint64_t cairn_store_checkpoint_offset(const cairn_store *s) { return s->committed.offset; }
+
+int cairn_store_meta_get(cairn_store *s, const char *name, cairn_buf *out) {
+  int rc = txn(s);
+  if (rc) return rc;
+  MDB_val k = {strlen(name), (void *)name}, v;
+  rc = mdb_get(s->txn, s->meta, &k, &v);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, "mdb_get(meta)", rc);
+  out->len = 0;
+  cairn_buf_append(out, v.mv_data, v.mv_size);
+  return 1;
+}
+
+int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t len) {
+  int rc = txn(s);
+  if (rc) return rc;
+  MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)p};
+  if ((rc = mdb_put(s->txn, s->meta, &k, &v, 0))) return store_error(s, "mdb_put(meta)", rc);
+  s->dirty += len + 64;
+  return 0;
+}
+
+uint64_t cairn_store_dirty(const cairn_store *s) { return s->dirty; }
+
+int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
+  if (s->failed) return CAIRN_STORE_IO;
+  if (!s->txn) {
+    if (offset == s->committed.offset) return 0;
+    int rc = txn(s);
+    if (rc) return rc;
+  }
+  int64_t t0 = cairn_monotonic_ms();
+  s->cur.offset = offset;
+  cairn_buf blob = {0};
+  meta_serialize(&s->cur, &blob);
+  MDB_val k = {5, "state"}, v = {blob.len, blob.p};
+  unsigned char off[8];
+  wr64le(off, offset);
+  MDB_val ok = {6, "offset"}, ov = {8, off};
+  int rc = mdb_put(s->txn, s->meta, &k, &v, 0);
+  if (!rc) rc = mdb_put(s->txn, s->meta, &ok, &ov, 0);
+  cairn_buf_free(&blob);
+  if (rc) return store_error(s, "mdb_put(meta)", rc);
+  rc = mdb_txn_commit(s->txn);
+  s->txn = NULL;
+  if (rc) {
+    s->failed = 1;
+    return store_error(s, "mdb_txn_commit", rc);
+  }
+  s->committed = s->cur;
+  s->dirty = 0;
+  s->checkpoints++;
+  s->last_checkpoint_ms = cairn_monotonic_ms() - t0;
+  return 0;
+}
+
+void cairn_store_rollback(cairn_store *s) {
+  if (s->txn) mdb_txn_abort(s->txn);
+  s->txn = NULL;
+  s->failed = 0;
+  s->cur = s->committed;
+  s->dirty = 0;
+}
+
+int cairn_store_grow(cairn_store *s) {
+  if (s->txn) return -1;
+  if (s->map_size >= s->max_map_size) return -1;
+  uint64_t n = s->map_size * 2;
+  if (n > s->max_map_size) n = s->max_map_size;
+  int rc = mdb_env_set_mapsize(s->env, n);
+  if (rc) {
+    snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
+             mdb_strerror(rc));
+    return -1;
+  }
+  s->map_size = n;
+  return 0;
+}
+
+uint64_t cairn_store_map_size(const cairn_store *s) { return s->map_size; }
+
+uint64_t cairn_store_used_bytes(cairn_store *s) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(s->env, &info);
+  mdb_env_stat(s->env, &st);
+  return (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+uint64_t cairn_store_checkpoints(const cairn_store *s) { return s->checkpoints; }
+int64_t cairn_store_last_checkpoint_ms(const cairn_store *s) { return s->last_checkpoint_ms; }

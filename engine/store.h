@@ -1,0 +1,149 @@
+/* The keyspace in LMDB.
+ *
+ * One LMDB environment, named databases:
+ *   keys     [phys db u16 BE][hash64(key) BE][key]  ->  [type][flags][expire?][payload]
+ *   expires  [expire ms u64 BE][phys db u16 BE][encoded key]  ->  (empty)
+ *   meta     name -> value  (checkpoint offset, db mapping, counts, replication ids)
+ * Key lookup, type check and expiry check are one B-tree read. Keys are ordered
+ * by hash inside a db, which makes SCAN cursors plain 64-bit numbers that
+ * survive restarts and RANDOMKEY a uniform O(log n) seek. Keys longer than
+ * CAIRN_STORE_INLINE_KEY bytes are stored under [prefix][second hash] with the
+ * whole key kept in the value (see docs/STORAGE.md).
+ *
+ * Logical databases (SELECT n) map to physical ids, so SWAPDB swaps two entries
+ * and FLUSHDB/FLUSHALL give the db a fresh id and sweep the old one in the
+ * background (cairn_store_sweep), in bounded steps, never stalling the loop.
+ *
+ * Transactions: the store keeps ONE write transaction open across event-loop
+ * iterations. Every read and write below runs in it (reads see all writes so
+ * far). cairn_store_checkpoint commits it, recording the replication offset it
+ * covers; cairn_store_rollback aborts it, returning to the last checkpoint.
+ * Durability between checkpoints comes from the backlog (see DURABILITY.md).
+ *
+ * Pointers handed out (cairn_value.data, iterator keys) point into LMDB pages
+ * and stay valid only until the next write through this store. */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/resp.h"
+
+#define CAIRN_STORE_INLINE_KEY 448
+
+enum cairn_type {
+  CAIRN_TYPE_STRING = 0, /* numbering follows Redis's OBJ_* */
+  CAIRN_TYPE_LIST = 1,
+  CAIRN_TYPE_SET = 2,
+  CAIRN_TYPE_ZSET = 3,
+  CAIRN_TYPE_HASH = 4,
+  CAIRN_TYPE_STREAM = 6,
+};
+
+/* Store errors. Any write error other than NOTFOUND leaves the open
+ * transaction unusable: the caller must cairn_store_rollback (and replay). */
+enum {
+  CAIRN_STORE_OK = 0,
+  CAIRN_STORE_MAP_FULL = -2,   /* the map needs to grow (cairn_store_grow) */
+  CAIRN_STORE_TXN_FULL = -3,   /* too many dirty pages: checkpoint sooner */
+  CAIRN_STORE_IO = -4,         /* disk error (errno-style detail in cairn_store_errstr) */
+};
+
+typedef struct cairn_store cairn_store;
+
+typedef struct cairn_value {
+  uint8_t type;
+  int64_t expire_ms;    /* absolute unix ms, or -1 */
+  const char *data;     /* payload (string value; collection header later) */
+  size_t len;
+} cairn_value;
+
+typedef struct cairn_store_options {
+  int databases;        /* logical dbs, 1..256 */
+  uint64_t map_size;    /* initial map size */
+  uint64_t max_map_size;
+} cairn_store_options;
+
+int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
+                     size_t errlen);
+void cairn_store_close(cairn_store *s);   /* aborts an open transaction: checkpoint first */
+
+/* Last error text for logs ("mdb_put: MDB_MAP_FULL ..."). */
+const char *cairn_store_errstr(const cairn_store *s);
+
+/* --- keys ---------------------------------------------------------------- */
+/* 1 found (out filled), 0 absent, <0 error. Does NOT apply expiry. */
+int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out);
+/* Creates or replaces key with a value of the given type. expire_ms = -1 for
+ * none. Returns 1 if the key was created, 0 if replaced, <0 error. */
+int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                    int64_t expire_ms);
+/* Like put but returns a writable area of len bytes for the payload, valid
+ * until the next store call. */
+int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type, size_t len,
+                            int64_t expire_ms, char **payload);
+/* 1 deleted, 0 absent, <0 error. */
+int cairn_store_del(cairn_store *s, int db, cairn_str key);
+/* Sets (expire_ms >= 0) or removes (-1) the expiry of an existing key.
+ * 1 done, 0 absent, <0 error. */
+int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire_ms);
+
+/* Number of keys in a logical db (expired-but-not-yet-deleted included). */
+uint64_t cairn_store_dbsize(const cairn_store *s, int db);
+/* Keys with an expiry in db. */
+uint64_t cairn_store_expires_count(const cairn_store *s, int db);
+int cairn_store_databases(const cairn_store *s);
+
+/* FLUSHDB: the db becomes empty at once; its old contents are swept later. */
+int cairn_store_flushdb(cairn_store *s, int db);
+int cairn_store_swapdb(cairn_store *s, int a, int b);
+/* Deletes up to `budget` entries of flushed dbs. Returns entries deleted
+ * (0 when nothing is pending), <0 error. */
+long cairn_store_sweep(cairn_store *s, long budget);
+int cairn_store_sweep_pending(const cairn_store *s);
+
+/* --- iteration (SCAN, KEYS, RANDOMKEY) -------------------------------------- */
+typedef struct cairn_store_iter cairn_store_iter;
+/* Iterates db in hash order starting at the first key whose hash >= from. */
+int cairn_store_iter_open(cairn_store *s, int db, uint64_t from, cairn_store_iter **out);
+/* 1 and fills key/val/hash, 0 at the end, <0 error. Pointers valid until the
+ * next iter_next or any write. */
+int cairn_store_iter_next(cairn_store_iter *it, cairn_str *key, cairn_value *val, uint64_t *hash);
+void cairn_store_iter_close(cairn_store_iter *it);
+
+/* --- expiry index ------------------------------------------------------------ */
+/* Finds the earliest key (any db) whose expiry <= now. 1 found (db, key copied
+ * into keybuf which grows), 0 none, <0 error. */
+int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf *keybuf);
+
+/* --- meta and transactions ---------------------------------------------------- */
+/* Replication offset covered by the last checkpoint (0 for a new store). */
+uint64_t cairn_store_checkpoint_offset(const cairn_store *s);
+/* Small named values stored in the same transaction as the data. */
+int cairn_store_meta_get(cairn_store *s, const char *name, cairn_buf *out); /* 1/0/<0 */
+int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t len);
+
+/* Writes since the last checkpoint (0 = nothing to commit). */
+uint64_t cairn_store_dirty(const cairn_store *s);
+/* Commits the open transaction, recording `offset` as covered. <0 on error
+ * (the transaction is then aborted: roll back and replay). */
+int cairn_store_checkpoint(cairn_store *s, uint64_t offset);
+/* Aborts the open transaction: back to the last checkpoint. */
+void cairn_store_rollback(cairn_store *s);
+/* Doubles the map (up to max_map_size). Must be called with no transaction
+ * open (after rollback or checkpoint). 0 ok, -1 at the ceiling. */
+int cairn_store_grow(cairn_store *s);
+uint64_t cairn_store_map_size(const cairn_store *s);
+/* Bytes of the data file actually used (last page number * page size). */
+uint64_t cairn_store_used_bytes(cairn_store *s);
+/* Number of checkpoints committed since start, and the time the last took. */
+uint64_t cairn_store_checkpoints(const cairn_store *s);
+int64_t cairn_store_last_checkpoint_ms(const cairn_store *s);
+
+/* Hash used for key order (exposed for SCAN cursors and tests). */
+uint64_t cairn_store_key_hash(const void *key, size_t len);
+/* Encodes (phys db, key) into out; returns length. Exposed for unit tests. */
+size_t cairn_store_encode_key(uint16_t phys, const void *key, size_t len, unsigned char *out);
+
+#endif
