@@ -20,6 +20,8 @@ void cairn_command_table_free(void);
 void cairn_propagate_free(void);
 
 static void client_process(cairn_client *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 /* ---------------------------------------------------------------- clients */
 
@@ -77,6 +79,14 @@ static void mark_pending(cairn_client *c) {
 
 static void client_flush(cairn_client *c);
 
+/* The client reads its replies again: resume reading its commands. */
+static void resume_reading(cairn_client *c) {
+  if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) return;
+  c->flags &= ~CAIRN_CLIENT_READ_PAUSED;
+  uv_read_start(&c->h.stream, on_alloc, on_read);
+  client_process(c);
+}
+
 static void on_write_done(uv_write_t *req, int status) {
   cairn_client *c = req->data;
   c->writing = 0;
@@ -91,9 +101,8 @@ static void on_write_done(uv_write_t *req, int status) {
     mark_pending(c);
   } else if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) {
     cairn_client_close(c);
-  } else if (c->query.len > c->qpos) {
-    /* Reading was paused while output was stuck; resume the backlog. */
-    client_process(c);
+  } else {
+    resume_reading(c);
   }
 }
 
@@ -136,7 +145,10 @@ static void client_flush(cairn_client *c) {
   if ((size_t)n == c->out.len) {
     c->out.len = 0;
     cairn_buf_shrink(&c->out, 64 * 1024);
-    if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) cairn_client_close(c);
+    if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
+      cairn_client_close(c);
+    else
+      resume_reading(c);
     return;
   }
   /* The socket is full: hand the rest to libuv and keep accumulating new
@@ -197,7 +209,15 @@ static void protocol_error(cairn_client *c, const char *msg) {
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY)) && c->qpos < c->query.len) {
-    if (c->writing && c->out.len > (1 << 20)) break; /* slow reader: stop producing */
+    if (c->writing && c->out.len > (1 << 20)) {
+      /* The client does not read its replies: stop reading its commands
+       * until the socket drains, instead of buffering without bound. */
+      if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) {
+        c->flags |= CAIRN_CLIENT_READ_PAUSED;
+        uv_read_stop(&c->h.stream);
+      }
+      break;
+    }
     size_t consumed = 0;
     char err[128];
     c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
@@ -421,7 +441,10 @@ static int start_listeners(cairn_server *srv, char *err, size_t errlen) {
 static void stop_server(cairn_server *srv);
 
 static void on_iteration_end(cairn_server *srv) {
+  /* Releasing replies can resume a paused client, whose commands then make
+   * new replies: commit again so nothing waits for the next wake-up. */
   cairn_commit_iteration(srv);
+  for (int i = 0; i < 16 && (srv->pending || srv->stream.len); i++) cairn_commit_iteration(srv);
   if (srv->shutdown_requested) stop_server(srv);
 }
 

@@ -94,7 +94,8 @@ enum {
   CAIRN_CLIENT_UNIX = 1 << 3,
   CAIRN_CLIENT_NO_EVICT = 1 << 4,
   CAIRN_CLIENT_NO_TOUCH = 1 << 5,
-  CAIRN_CLIENT_WROTE = 1 << 6,       /* wrote in this iteration: its acks wait for the WAL */
+  CAIRN_CLIENT_WROTE = 1 << 6,
+  CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */       /* wrote in this iteration: its acks wait for the WAL */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
