@@ -695,6 +695,60 @@ static void test_rewrite_missing_file(void **state) {
   tmpdir_remove(&t);
 }
 
+/* The shipped conf/cairn.conf loads, mentions every directive, and differs
+ * from the built-in defaults only where intended (dir). */
+static void test_shipped_conf(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof(path), "%s", __FILE__);
+  char *slash = strstr(path, "tests/unit/test_config.c");
+  assert_non_null(slash);
+  strcpy(slash, "conf/cairn.conf");
+  cairn_config c, d;
+  cairn_config_init(&c);
+  cairn_config_init(&d);
+  char err[512] = "";
+  if (cairn_config_load_file(&c, path, err, sizeof(err)) != 0) fail_msg("%s", err);
+  assert_string_equal(c.bind, "127.0.0.1");
+  assert_int_equal(c.port, 6379);
+  assert_string_equal(c.dir, "./data");
+  assert_int_equal(c.durability, CAIRN_DURABILITY_STRICT);
+  free(c.dir);
+  c.dir = strdup(".");
+  collect a, b;
+  all_values(&c, &a);
+  all_values(&d, &b);
+  assert_string_equal(a.text, b.text);
+  /* Every directive has a line in the file. */
+  char *text = read_file(path);
+  char *names = a.text;
+  for (char *p = names; *p;) {
+    char *eq = strchr(p, '=');
+    char line[80];
+    snprintf(line, sizeof(line), "\n%.*s ", (int)(eq - p), p);
+    if (!strstr(text, line)) fail_msg("directive missing from conf/cairn.conf: %s", line + 1);
+    p = strchr(eq, ';') + 1;
+  }
+  /* CONFIG REWRITE of an unchanged shipped file changes nothing. */
+  tmpdir t;
+  tmpdir_make(&t);
+  char copy[128];
+  snprintf(copy, sizeof(copy), "%s/cairn.conf", t.path);
+  write_file(copy, text);
+  cairn_config e;
+  cairn_config_init(&e);
+  assert_int_equal(cairn_config_load_file(&e, copy, err, sizeof(err)), 0);
+  assert_int_equal(cairn_config_rewrite(&e, err, sizeof(err)), 0);
+  char *again = read_file(copy);
+  assert_string_equal(again, text);
+  free(again);
+  cairn_config_free(&e);
+  tmpdir_remove(&t);
+  free(text);
+  cairn_config_free(&c);
+  cairn_config_free(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),        cmocka_unit_test(test_load_good_file),
@@ -702,7 +756,7 @@ int main(void) {
       cmocka_unit_test(test_set_ok),          cmocka_unit_test(test_set_errors),
       cmocka_unit_test(test_set_all_or_nothing), cmocka_unit_test(test_get),
       cmocka_unit_test(test_rewrite_no_file), cmocka_unit_test(test_rewrite_round_trip),
-      cmocka_unit_test(test_rewrite_missing_file),
+      cmocka_unit_test(test_rewrite_missing_file), cmocka_unit_test(test_shipped_conf),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
