@@ -51,6 +51,12 @@ static void *xmalloc(size_t n) {
   return p;
 }
 
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) abort();
+  return p;
+}
+
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n ? n : 1);
   if (!q) abort();
@@ -722,7 +728,7 @@ static void default_value(const directive *d, pval *v) {
     memset(&av, 0, sizeof(av));
     argvec_push(&av, d->def, strlen(d->def));
   }
-  carg *args = xmalloc(sizeof(carg) * (size_t)(av.argc + 1));
+  carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
   for (int i = 0; i < av.argc; i++) args[i] = (carg){av.argv[i], av.lens[i]};
   ok = parse_value(d, v, av.argc, args, 0, reason, sizeof(reason));
   free(args);
@@ -774,7 +780,7 @@ typedef struct load_session {
 /* Applies one directive read from a file or the command line. */
 static int apply_directive(cairn_config *c, const directive *d, int argc, char **argv, const size_t *lens,
                            load_session *ls, char *reason, size_t rlen) {
-  carg *args = xmalloc(sizeof(carg) * (size_t)(argc + 1));
+  carg *args = xcalloc((size_t)argc + 1, sizeof(carg));
   for (int i = 0; i < argc; i++) args[i] = (carg){argv[i], lens[i]};
   pval v;
   get_value(c, d, &v);
@@ -1316,7 +1322,7 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
           want_class[CAIRN_CLIENT_CLASS_REPLICA] = 1;
         if (strcasecmp(av.argv[1], "pubsub") == 0) want_class[CAIRN_CLIENT_CLASS_PUBSUB] = 1;
       }
-      carg *args = xmalloc(sizeof(carg) * (size_t)av.argc);
+      carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
       for (int a = 1; a < av.argc; a++) args[a - 1] = (carg){av.argv[a], av.lens[a]};
       int append = d->type == DT_SAVE && ls.save_seen;
       if (!parse_value(d, &file, av.argc - 1, args, append, reason, sizeof(reason)))
