@@ -1,0 +1,1390 @@
+/* Table-driven configuration: see config.h.
+ *
+ * One static table describes every directive. The same per-type parse and
+ * format routines serve the config file, command-line overrides, CONFIG
+ * GET/SET/REWRITE and the defaults (which are written in the table as the
+ * text a user would type and parsed at init, so a default can never disagree
+ * with what the parser accepts).
+ *
+ * Values travel through a small "pval" (parsed value) so that CONFIG SET can
+ * validate every pair without touching the live configuration and then
+ * commit them all; nothing is ever half-applied.
+ *
+ * Redis compatibility directives. Clients and tools probe a few redis.conf
+ * settings that mean nothing to cairn; they are accepted, stored and reported
+ * but change nothing:
+ *   save        default "" (cairn has no RDB snapshots; its own write-ahead
+ *               backlog plus LMDB make every write durable). redis-benchmark
+ *               and others run CONFIG GET save; "" tells them no snapshotting
+ *               is configured, which is the honest answer.
+ *   appendonly  default "no" (there is no AOF; reporting "yes" would invite
+ *               tools to look for AOF files or run BGREWRITEAOF).
+ *   daemonize   only "no" is accepted: cairn always runs in the foreground.
+ *   io-threads  accepted (1..128), cairn's I/O model ignores it.
+ * cairn_config has no fields for these, so they live in one file-static
+ * block shared by every cairn_config (the server has exactly one). */
+#include "engine/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/util.h"
+
+/* ------------------------------------------------------------------------ */
+/* Small infrastructure                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Allocation failure in configuration handling is not recoverable in any
+ * useful way; fail loudly instead of threading ENOMEM everywhere. */
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) abort();
+  return p;
+}
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (!p) abort();
+  return p;
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) abort();
+  return q;
+}
+
+static char *xstrndup(const char *s, size_t n) {
+  char *p = xmalloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+static char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+/* Growable string used to build values and lines. */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const void *data, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + n + 1) cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof(tmp)) {
+    sb_put(b, tmp, (size_t)n);
+    return;
+  }
+  char *big = xmalloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_put(b, big, (size_t)n);
+  free(big);
+}
+
+/* Always returns a heap string (possibly ""), so callers can free it. */
+static char *sb_take(sbuf *b) {
+  if (!b->p) return xstrdup("");
+  char *p = b->p;
+  b->p = NULL;
+  b->len = b->cap = 0;
+  return p;
+}
+
+/* One argument: bytes plus length (quoted config arguments may hold NULs). */
+typedef struct carg {
+  const char *p;
+  size_t len;
+} carg;
+
+/* A vector of owned arguments produced by splitting a line. */
+typedef struct argvec {
+  int argc;
+  char **argv;
+  size_t *lens;
+} argvec;
+
+static void argvec_push(argvec *v, const char *p, size_t n) {
+  v->argv = xrealloc(v->argv, sizeof(char *) * (size_t)(v->argc + 1));
+  v->lens = xrealloc(v->lens, sizeof(size_t) * (size_t)(v->argc + 1));
+  v->argv[v->argc] = xstrndup(p, n);
+  v->lens[v->argc] = n;
+  v->argc++;
+}
+
+static void argvec_free(argvec *v) {
+  for (int i = 0; i < v->argc; i++) free(v->argv[i]);
+  free(v->argv);
+  free(v->lens);
+  memset(v, 0, sizeof(*v));
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Splits a config line into arguments with the rules of Redis's
+ * sdssplitargs: blanks separate arguments; "double quotes" understand
+ * \n \r \t \b \a \xHH and backslash-anything; 'single quotes' understand only
+ * \'; a closing quote must be followed by a blank or the end of the line; a
+ * quote may open in the middle of a token (ab"c d" is one argument "abc d").
+ * Returns 0, or -1 for unbalanced quotes (out is then left empty). */
+static int split_args(const char *line, argvec *out) {
+  const char *p = line;
+  memset(out, 0, sizeof(*out));
+  sbuf cur = {0};
+  for (;;) {
+    while (*p && isspace((unsigned char)*p)) p++;
+    if (!*p) break;
+    int in_dq = 0, in_sq = 0, done = 0;
+    cur.len = 0;
+    if (cur.p) cur.p[0] = '\0';
+    while (!done) {
+      if (in_dq) {
+        if (p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+          char ch = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+          sb_put(&cur, &ch, 1);
+          p += 3;
+        } else if (p[0] == '\\' && p[1]) {
+          p++;
+          char ch;
+          switch (*p) {
+          case 'n': ch = '\n'; break;
+          case 'r': ch = '\r'; break;
+          case 't': ch = '\t'; break;
+          case 'b': ch = '\b'; break;
+          case 'a': ch = '\a'; break;
+          default: ch = *p; break;
+          }
+          sb_put(&cur, &ch, 1);
+        } else if (p[0] == '"') {
+          if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
+          done = 1;
+        } else if (!p[0]) {
+          goto unbalanced;
+        } else {
+          sb_put(&cur, p, 1);
+        }
+      } else if (in_sq) {
+        if (p[0] == '\\' && p[1] == '\'') {
+          p++;
+          sb_put(&cur, "'", 1);
+        } else if (p[0] == '\'') {
+          if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
+          done = 1;
+        } else if (!p[0]) {
+          goto unbalanced;
+        } else {
+          sb_put(&cur, p, 1);
+        }
+      } else {
+        switch (*p) {
+        case ' ':
+        case '\n':
+        case '\r':
+        case '\t':
+        case '\0': done = 1; break;
+        case '"': in_dq = 1; break;
+        case '\'': in_sq = 1; break;
+        default: sb_put(&cur, p, 1); break;
+        }
+      }
+      if (*p) p++;
+    }
+    argvec_push(out, cur.p ? cur.p : "", cur.len);
+  }
+  free(cur.p);
+  return 0;
+unbalanced:
+  free(cur.p);
+  argvec_free(out);
+  return -1;
+}
+
+/* Splits a CONFIG SET value of a multi-argument directive on single spaces,
+ * like Redis's sdssplitlen(value, " "): "" gives no argument, "a  b" gives
+ * "a", "", "b". The pieces point into s. */
+static int split_spaces(const char *s, size_t len, carg **out) {
+  *out = NULL;
+  if (len == 0) return 0;
+  int n = 1;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] == ' ') n++;
+  carg *a = xmalloc(sizeof(carg) * (size_t)n);
+  int k = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i == len || s[i] == ' ') {
+      a[k].p = s + start;
+      a[k].len = i - start;
+      k++;
+      start = i + 1;
+    }
+  }
+  *out = a;
+  return n;
+}
+
+/* Appends s in the quoted form split_args reads back (Redis sdscatrepr). */
+static void sb_repr(sbuf *b, const char *s, size_t n) {
+  sb_put(b, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    switch (c) {
+    case '\\': sb_puts(b, "\\\\"); break;
+    case '"': sb_puts(b, "\\\""); break;
+    case '\n': sb_puts(b, "\\n"); break;
+    case '\r': sb_puts(b, "\\r"); break;
+    case '\t': sb_puts(b, "\\t"); break;
+    case '\a': sb_puts(b, "\\a"); break;
+    case '\b': sb_puts(b, "\\b"); break;
+    default:
+      if (isprint(c))
+        sb_put(b, &s[i], 1);
+      else
+        sb_printf(b, "\\x%02x", c);
+    }
+  }
+  sb_put(b, "\"", 1);
+}
+
+/* Appends s bare when it reads back unchanged, quoted otherwise. */
+static void sb_arg(sbuf *b, const char *s) {
+  int plain = *s != '\0';
+  for (const char *p = s; *p && plain; p++)
+    if (!isgraph((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '\\') plain = 0;
+  if (plain)
+    sb_puts(b, s);
+  else
+    sb_repr(b, s, strlen(s));
+}
+
+/* Memory values in CONFIG REWRITE use the largest binary unit that divides
+ * them exactly, as Redis does ("1gb", "64mb", "1000" stays "1000"). */
+static void sb_memory(sbuf *b, long long v) {
+  const long long kb = 1024, mb = kb * 1024, gb = mb * 1024;
+  if (v && v % gb == 0)
+    sb_printf(b, "%lldgb", v / gb);
+  else if (v && v % mb == 0)
+    sb_printf(b, "%lldmb", v / mb);
+  else if (v && v % kb == 0)
+    sb_printf(b, "%lldkb", v / kb);
+  else
+    sb_printf(b, "%lld", v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The directive table                                                      */
+/* ------------------------------------------------------------------------ */
+
+enum dtype {
+  DT_BOOL,   /* int field, yes/no */
+  DT_INT,    /* int field, bounds */
+  DT_LL,     /* long long field, bounds */
+  DT_MEM,    /* long long field, memory units, bounds */
+  DT_ENUM,   /* int field, index into enums */
+  DT_STRING, /* char * field, one argument */
+  DT_BIND,   /* char * field, 0..16 addresses joined by spaces */
+  DT_OBUF,   /* cairn_obuf_limit[3], groups of <class> <hard> <soft> <secs> */
+  DT_SAVE,   /* char * field, pairs of <seconds> <changes> (compat only) */
+};
+
+#define F_IMMUTABLE 0x01  /* CONFIG SET refuses it */
+#define F_OCTAL 0x02      /* integer read and shown in octal */
+#define F_EMPTY_NULL 0x04 /* an empty string is stored as NULL */
+#define F_COMPAT 0x08     /* lives in the compat block, not in cairn_config */
+#define F_ONLY_NO 0x10    /* boolean that only accepts "no" */
+
+typedef struct directive {
+  const char *name;
+  const char *alias;
+  enum dtype type;
+  int flags;
+  size_t off;              /* offset in cairn_config (or compat block) */
+  const char *def;         /* default, as it would be written in the file */
+  long long min, max;      /* accepted range (numbers) */
+  long long lo, hi;        /* stored value is clamped into [lo, hi] when hi > 0 */
+  const char *const *enums;
+} directive;
+
+typedef struct compat_block {
+  char *save;
+  int appendonly;
+  int daemonize;
+  int io_threads;
+} compat_block;
+
+static compat_block compat;
+
+static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const durability_names[] = {"strict", "relaxed", NULL};
+
+#define CF(field) offsetof(cairn_config, field)
+#define CP(field) offsetof(compat_block, field)
+#define GB (1024LL * 1024 * 1024)
+#define MB (1024LL * 1024)
+
+/* Order here is the order of CONFIG GET replies and of appended REWRITE lines. */
+static const directive table[] = {
+    {"bind", NULL, DT_BIND, F_IMMUTABLE, CF(bind), "127.0.0.1", 0, 0, 0, 0, NULL},
+    {"port", NULL, DT_INT, F_IMMUTABLE, CF(port), "6379", 0, 65535, 0, 0, NULL},
+    {"unixsocket", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(unixsocket), "", 0, 0, 0, 0, NULL},
+    {"unixsocketperm", NULL, DT_INT, F_IMMUTABLE | F_OCTAL, CF(unixsocketperm), "0", 0, 0777, 0, 0, NULL},
+    {"tcp-backlog", NULL, DT_INT, F_IMMUTABLE, CF(tcp_backlog), "511", 0, INT_MAX, 0, 0, NULL},
+    {"tcp-keepalive", NULL, DT_INT, 0, CF(tcp_keepalive), "300", 0, INT_MAX, 0, 0, NULL},
+    {"timeout", NULL, DT_INT, 0, CF(timeout), "0", 0, INT_MAX, 0, 0, NULL},
+    /* Redis checks maxclients as an unsigned int; cairn stores an int. */
+    {"maxclients", NULL, DT_INT, 0, CF(maxclients), "10000", 1, 4294967295LL, 1, INT_MAX, NULL},
+    {"protected-mode", NULL, DT_BOOL, 0, CF(protected_mode), "yes", 0, 1, 0, 0, NULL},
+    {"requirepass", NULL, DT_STRING, F_EMPTY_NULL, CF(requirepass), "", 0, 0, 0, 0, NULL},
+    {"proto-max-bulk-len", NULL, DT_MEM, 0, CF(proto_max_bulk_len), "512mb", MB, LLONG_MAX, 0, 0, NULL},
+    {"client-query-buffer-limit", NULL, DT_MEM, 0, CF(client_query_buffer_limit), "1gb", MB, LLONG_MAX, 0, 0,
+     NULL},
+    {"client-output-buffer-limit", NULL, DT_OBUF, 0, CF(obuf_limits),
+     "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 0, 0, 0, 0, NULL},
+    {"dir", NULL, DT_STRING, F_IMMUTABLE, CF(dir), ".", 0, 0, 0, 0, NULL},
+    {"logfile", NULL, DT_STRING, F_IMMUTABLE, CF(logfile), "", 0, 0, 0, 0, NULL},
+    {"loglevel", NULL, DT_ENUM, 0, CF(loglevel), "notice", 0, 0, 0, 0, loglevel_names},
+    {"pidfile", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(pidfile), "", 0, 0, 0, 0, NULL},
+    {"databases", NULL, DT_INT, F_IMMUTABLE, CF(databases), "16", 1, 256, 0, 0, NULL},
+    /* Like Redis: any non-negative value is accepted and clamped to 1..500. */
+    {"hz", NULL, DT_INT, 0, CF(hz), "10", 0, INT_MAX, 1, 500, NULL},
+    {"durability", NULL, DT_ENUM, 0, CF(durability), "strict", 0, 0, 0, 0, durability_names},
+    {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "50", 1, 86400000, 0, 0, NULL},
+    {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL},
+    {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL},
+    {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL},
+    {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL},
+    {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL},
+    {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,
+     NULL},
+    {"backlog-max-bytes", NULL, DT_MEM, 0, CF(backlog_max_bytes), "64gb", 0, LLONG_MAX, 0, 0, NULL},
+    {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL},
+    /* Redis compatibility: stored and reported, no effect (see the top). */
+    {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL},
+    {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL},
+    {"daemonize", NULL, DT_BOOL, F_COMPAT | F_IMMUTABLE | F_ONLY_NO, CP(daemonize), "no", 0, 1, 0, 0, NULL},
+    {"io-threads", NULL, DT_INT, F_COMPAT | F_IMMUTABLE, CP(io_threads), "1", 1, 128, 0, 0, NULL},
+};
+
+#define NDIRECTIVES ((int)(sizeof(table) / sizeof(table[0])))
+
+static const char *const obuf_class_names[CAIRN_CLIENT_CLASS_COUNT] = {"normal", "replica", "pubsub"};
+/* CONFIG GET spells the replica class "slave", like Redis 7.0 does. */
+static const char *const obuf_get_names[CAIRN_CLIENT_CLASS_COUNT] = {"normal", "slave", "pubsub"};
+
+static int is_multi_arg(const directive *d) { return d->type == DT_BIND || d->type == DT_OBUF || d->type == DT_SAVE; }
+
+static const directive *lookup(const char *name, size_t len) {
+  for (int i = 0; i < NDIRECTIVES; i++) {
+    const directive *d = &table[i];
+    if (strlen(d->name) == len && strncasecmp(d->name, name, len) == 0) return d;
+    if (d->alias && strlen(d->alias) == len && strncasecmp(d->alias, name, len) == 0) return d;
+  }
+  return NULL;
+}
+
+/* The storage of d: inside c, or inside the compat block. */
+static void *field_of(const cairn_config *c, const directive *d) {
+  char *base = (d->flags & F_COMPAT) ? (char *)&compat : (char *)c;
+  return base + d->off;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsed values                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct pval {
+  long long n;
+  char *s;
+  cairn_obuf_limit ob[CAIRN_CLIENT_CLASS_COUNT];
+} pval;
+
+static void pval_free(pval *v) {
+  free(v->s);
+  v->s = NULL;
+}
+
+/* Copies the current value of d out of c (strings duplicated). */
+static void get_value(const cairn_config *c, const directive *d, pval *v) {
+  memset(v, 0, sizeof(*v));
+  void *f = field_of(c, d);
+  switch (d->type) {
+  case DT_BOOL:
+  case DT_INT:
+  case DT_ENUM: v->n = *(int *)f; break;
+  case DT_LL:
+  case DT_MEM: v->n = *(long long *)f; break;
+  case DT_STRING:
+  case DT_BIND:
+  case DT_SAVE: {
+    const char *s = *(char **)f;
+    v->s = xstrdup(s ? s : "");
+    break;
+  }
+  case DT_OBUF: memcpy(v->ob, f, sizeof(v->ob)); break;
+  }
+}
+
+/* Stores v into c, taking ownership of v->s. Cannot fail. */
+static void set_value(cairn_config *c, const directive *d, pval *v) {
+  void *f = field_of(c, d);
+  switch (d->type) {
+  case DT_BOOL:
+  case DT_INT:
+  case DT_ENUM: *(int *)f = (int)v->n; break;
+  case DT_LL:
+  case DT_MEM: *(long long *)f = v->n; break;
+  case DT_STRING:
+  case DT_BIND:
+  case DT_SAVE: {
+    char **sp = f;
+    free(*sp);
+    if ((d->flags & F_EMPTY_NULL) && v->s && v->s[0] == '\0') {
+      free(v->s);
+      *sp = NULL;
+    } else {
+      *sp = v->s;
+    }
+    v->s = NULL;
+    break;
+  }
+  case DT_OBUF: memcpy(f, v->ob, sizeof(v->ob)); break;
+  }
+}
+
+/* The CONFIG GET text of a value; a heap string. */
+static char *format_value(const directive *d, const pval *v) {
+  sbuf b = {0};
+  switch (d->type) {
+  case DT_BOOL: sb_puts(&b, v->n ? "yes" : "no"); break;
+  case DT_INT:
+  case DT_LL:
+  case DT_MEM:
+    if (d->flags & F_OCTAL)
+      sb_printf(&b, "%llo", (unsigned long long)v->n);
+    else
+      sb_printf(&b, "%lld", v->n);
+    break;
+  case DT_ENUM: sb_puts(&b, d->enums[v->n]); break;
+  case DT_STRING:
+  case DT_BIND:
+  case DT_SAVE: sb_puts(&b, v->s ? v->s : ""); break;
+  case DT_OBUF:
+    for (int k = 0; k < CAIRN_CLIENT_CLASS_COUNT; k++)
+      sb_printf(&b, "%s%s %lld %lld %lld", k ? " " : "", obuf_get_names[k], v->ob[k].hard_bytes, v->ob[k].soft_bytes,
+                v->ob[k].soft_seconds);
+    break;
+  }
+  return sb_take(&b);
+}
+
+static int values_equal(const directive *d, const pval *a, const pval *b) {
+  char *x = format_value(d, a), *y = format_value(d, b);
+  int eq = strcmp(x, y) == 0;
+  free(x);
+  free(y);
+  return eq;
+}
+
+/* A memory argument the way Redis's memtoull reads it: note that an empty
+ * argument is 0 there (it then usually fails the range check). */
+static int arg_memory(carg a, long long *out) {
+  char buf[64];
+  if (a.len == 0) {
+    *out = 0;
+    return 1;
+  }
+  if (a.len >= sizeof(buf) || memchr(a.p, '\0', a.len)) return 0;
+  memcpy(buf, a.p, a.len);
+  buf[a.len] = '\0';
+  return cairn_parse_memory(buf, out);
+}
+
+/* Strict octal: one or more digits 0-7. */
+static int arg_octal(carg a, long long *out) {
+  if (a.len == 0 || a.len > 20) return 0;
+  long long v = 0;
+  for (size_t i = 0; i < a.len; i++) {
+    if (a.p[i] < '0' || a.p[i] > '7') return 0;
+    v = v * 8 + (a.p[i] - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+/* A decimal the way Redis reads save parameters and soft seconds with
+ * strtoll: optional blanks and sign, then digits, nothing after. */
+static int arg_strtoll(carg a, long long *out) {
+  char buf[64];
+  if (a.len == 0 || a.len >= sizeof(buf) || memchr(a.p, '\0', a.len)) return 0;
+  memcpy(buf, a.p, a.len);
+  buf[a.len] = '\0';
+  char *end;
+  errno = 0;
+  long long v = strtoll(buf, &end, 10);
+  if (errno || *end != '\0' || end == buf) return 0;
+  *out = v;
+  return 1;
+}
+
+static int arg_is(carg a, const char *word) { return strlen(word) == a.len && strncasecmp(a.p, word, a.len) == 0; }
+
+/* Parses argc arguments for d on top of v (which holds the current value:
+ * client-output-buffer-limit only changes the classes it names, and a save
+ * line read from a file adds to earlier ones when append is set). On error
+ * writes the reason, worded as Redis words it, into reason. */
+static int parse_value(const directive *d, pval *v, int argc, const carg *argv, int append, char *reason,
+                       size_t rlen) {
+  if (!is_multi_arg(d) && argc != 1) {
+    snprintf(reason, rlen, "wrong number of arguments");
+    return 0;
+  }
+  switch (d->type) {
+  case DT_BOOL:
+    if (arg_is(argv[0], "yes")) {
+      if (d->flags & F_ONLY_NO) {
+        snprintf(reason, rlen, "argument must be 'no' (cairn always runs in the foreground)");
+        return 0;
+      }
+      v->n = 1;
+    } else if (arg_is(argv[0], "no")) {
+      v->n = 0;
+    } else {
+      snprintf(reason, rlen, "argument must be 'yes' or 'no'");
+      return 0;
+    }
+    return 1;
+  case DT_INT:
+  case DT_LL:
+  case DT_MEM: {
+    long long n;
+    if (d->flags & F_OCTAL) {
+      if (!arg_octal(argv[0], &n)) {
+        snprintf(reason, rlen, "argument couldn't be parsed as an octal number");
+        return 0;
+      }
+    } else if (d->type == DT_MEM) {
+      if (!arg_memory(argv[0], &n)) {
+        snprintf(reason, rlen, "argument must be a memory value");
+        return 0;
+      }
+    } else if (!cairn_str2ll(argv[0].p, argv[0].len, &n)) {
+      snprintf(reason, rlen, "argument couldn't be parsed into an integer");
+      return 0;
+    }
+    if (n < d->min || n > d->max) {
+      if (d->flags & F_OCTAL)
+        snprintf(reason, rlen, "argument must be between %llo and %llo inclusive", (unsigned long long)d->min,
+                 (unsigned long long)d->max);
+      else
+        snprintf(reason, rlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+      return 0;
+    }
+    if (d->hi > 0) {
+      if (n < d->lo) n = d->lo;
+      if (n > d->hi) n = d->hi;
+    }
+    v->n = n;
+    return 1;
+  }
+  case DT_ENUM:
+    for (int i = 0; d->enums[i]; i++) {
+      if (arg_is(argv[0], d->enums[i])) {
+        v->n = i;
+        return 1;
+      }
+    }
+    {
+      sbuf b = {0};
+      sb_puts(&b, "argument(s) must be one of the following: ");
+      for (int i = 0; d->enums[i]; i++) sb_printf(&b, "%s%s", i ? ", " : "", d->enums[i]);
+      snprintf(reason, rlen, "%s", b.p);
+      free(b.p);
+    }
+    return 0;
+  case DT_STRING:
+    free(v->s);
+    v->s = xstrndup(argv[0].p, argv[0].len);
+    return 1;
+  case DT_BIND: {
+    if (argc > 16) {
+      snprintf(reason, rlen, "Too many bind addresses specified.");
+      return 0;
+    }
+    if (argc == 1 && argv[0].len == 0) argc = 0;
+    sbuf b = {0};
+    for (int i = 0; i < argc; i++) {
+      if (i) sb_put(&b, " ", 1);
+      sb_put(&b, argv[i].p, argv[i].len);
+    }
+    free(v->s);
+    v->s = sb_take(&b);
+    return 1;
+  }
+  case DT_SAVE: {
+    if (argc == 1 && argv[0].len == 0) argc = 0;
+    long long nums[2];
+    sbuf b = {0};
+    if (argc % 2) goto bad_save;
+    for (int i = 0; i < argc; i += 2) {
+      if (!arg_strtoll(argv[i], &nums[0]) || !arg_strtoll(argv[i + 1], &nums[1]) || nums[0] < 1 || nums[1] < 0)
+        goto bad_save;
+      sb_printf(&b, "%s%lld %lld", b.len ? " " : "", nums[0], nums[1]);
+    }
+    if (append && argc && v->s && v->s[0]) {
+      sbuf all = {0};
+      sb_printf(&all, "%s %s", v->s, b.p);
+      free(b.p);
+      b = all;
+    }
+    /* With no pairs (`save ""`) everything read so far is cleared. */
+    free(v->s);
+    v->s = sb_take(&b);
+    return 1;
+  bad_save:
+    free(b.p);
+    snprintf(reason, rlen, "Invalid save parameters");
+    return 0;
+  }
+  case DT_OBUF: {
+    if (argc % 4) {
+      snprintf(reason, rlen, "Wrong number of arguments in buffer limit configuration.");
+      return 0;
+    }
+    cairn_obuf_limit next[CAIRN_CLIENT_CLASS_COUNT];
+    memcpy(next, v->ob, sizeof(next));
+    for (int i = 0; i < argc; i += 4) {
+      int cls = -1;
+      if (arg_is(argv[i], "normal"))
+        cls = CAIRN_CLIENT_CLASS_NORMAL;
+      else if (arg_is(argv[i], "replica") || arg_is(argv[i], "slave"))
+        cls = CAIRN_CLIENT_CLASS_REPLICA;
+      else if (arg_is(argv[i], "pubsub"))
+        cls = CAIRN_CLIENT_CLASS_PUBSUB;
+      if (cls < 0) {
+        snprintf(reason, rlen, "Invalid client class specified in buffer limit configuration.");
+        return 0;
+      }
+      long long hard, soft, secs;
+      if (!arg_memory(argv[i + 1], &hard) || !arg_memory(argv[i + 2], &soft) || !arg_strtoll(argv[i + 3], &secs) ||
+          secs < 0) {
+        snprintf(reason, rlen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+        return 0;
+      }
+      next[cls].hard_bytes = hard;
+      next[cls].soft_bytes = soft;
+      next[cls].soft_seconds = secs;
+    }
+    memcpy(v->ob, next, sizeof(next));
+    return 1;
+  }
+  }
+  return 0;
+}
+
+/* The default of d, parsed from the table's text. A default the parser
+ * rejects is a bug in the table: abort so tests catch it immediately. */
+static void default_value(const directive *d, pval *v) {
+  memset(v, 0, sizeof(*v));
+  char reason[256];
+  argvec av;
+  int ok;
+  if (is_multi_arg(d)) {
+    if (split_args(d->def, &av) != 0) abort();
+  } else {
+    memset(&av, 0, sizeof(av));
+    argvec_push(&av, d->def, strlen(d->def));
+  }
+  carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
+  for (int i = 0; i < av.argc; i++) args[i] = (carg){av.argv[i], av.lens[i]};
+  ok = parse_value(d, v, av.argc, args, 0, reason, sizeof(reason));
+  free(args);
+  argvec_free(&av);
+  if (!ok) {
+    fprintf(stderr, "cairn: bad default for %s: %s\n", d->name, reason);
+    abort();
+  }
+  if (!v->s && (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE)) v->s = xstrdup("");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Init / free                                                              */
+/* ------------------------------------------------------------------------ */
+
+void cairn_config_init(cairn_config *c) {
+  memset(c, 0, sizeof(*c));
+  for (int i = 0; i < NDIRECTIVES; i++) {
+    pval v;
+    default_value(&table[i], &v);
+    set_value(c, &table[i], &v); /* frees a compat string left by an earlier init */
+    pval_free(&v);
+  }
+}
+
+void cairn_config_free(cairn_config *c) {
+  for (int i = 0; i < NDIRECTIVES; i++) {
+    const directive *d = &table[i];
+    if (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE) {
+      char **sp = field_of(c, d);
+      free(*sp);
+      *sp = NULL;
+    }
+  }
+  free(c->config_file);
+  c->config_file = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* File and command line                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* State of one loading pass (a file, or the command line): the first save
+ * directive replaces the value, later ones add to it, as in redis.conf. */
+typedef struct load_session {
+  int save_seen;
+} load_session;
+
+/* Applies one directive read from a file or the command line. */
+static int apply_directive(cairn_config *c, const directive *d, int argc, char **argv, const size_t *lens,
+                           load_session *ls, char *reason, size_t rlen) {
+  carg *args = xcalloc((size_t)argc + 1, sizeof(carg));
+  for (int i = 0; i < argc; i++) args[i] = (carg){argv[i], lens[i]};
+  pval v;
+  get_value(c, d, &v);
+  int append = d->type == DT_SAVE && ls->save_seen;
+  int ok = parse_value(d, &v, argc, args, append, reason, rlen);
+  free(args);
+  if (ok) {
+    if (d->type == DT_SAVE) ls->save_seen = 1;
+    set_value(c, d, &v);
+  }
+  pval_free(&v);
+  return ok ? 0 : -1;
+}
+
+/* Reads a whole file into lines (trailing "\n" and "\r\n" removed). Returns
+ * 0, or -1 with errno set. A missing file is reported as such (ENOENT). */
+static int read_lines(const char *path, char ***lines_out, int *n_out) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char **lines = NULL;
+  int n = 0;
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  errno = 0;
+  while ((len = getline(&buf, &cap, f)) >= 0) {
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+    lines = xrealloc(lines, sizeof(char *) * (size_t)(n + 1));
+    lines[n++] = xstrndup(buf, (size_t)len);
+  }
+  int err = ferror(f) ? (errno ? errno : EIO) : 0;
+  free(buf);
+  fclose(f);
+  if (err) {
+    for (int i = 0; i < n; i++) free(lines[i]);
+    free(lines);
+    errno = err;
+    return -1;
+  }
+  *lines_out = lines;
+  *n_out = n;
+  return 0;
+}
+
+static void free_lines(char **lines, int n) {
+  for (int i = 0; i < n; i++) free(lines[i]);
+  free(lines);
+}
+
+/* Trims blanks like Redis's sdstrim(line, " \t\r\n") and reports whether
+ * what remains is a directive (not empty, not a comment). */
+static const char *directive_text(const char *line, char *scratch, size_t cap, int *is_directive) {
+  while (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\n') line++;
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r' || line[n - 1] == '\n')) n--;
+  *is_directive = n > 0 && line[0] != '#';
+  if (n + 1 > cap) n = cap - 1;
+  memcpy(scratch, line, n);
+  scratch[n] = '\0';
+  return scratch;
+}
+
+int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t errlen) {
+  char **lines;
+  int n;
+  if (read_lines(path, &lines, &n) != 0) {
+    snprintf(err, errlen, "%s:0: can't open config file: %s", path, strerror(errno));
+    return -1;
+  }
+  load_session ls = {0};
+  char reason[512];
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    int is_dir;
+    size_t cap = strlen(lines[i]) + 1;
+    char *text = xmalloc(cap);
+    directive_text(lines[i], text, cap, &is_dir);
+    if (is_dir) {
+      argvec av;
+      if (split_args(text, &av) != 0) {
+        snprintf(err, errlen, "%s:%d: Unbalanced quotes in configuration line", path, i + 1);
+        rc = -1;
+      } else {
+        const directive *d = av.argc ? lookup(av.argv[0], av.lens[0]) : NULL;
+        if (!d) {
+          snprintf(err, errlen, "%s:%d: Bad directive or wrong number of arguments", path, i + 1);
+          rc = -1;
+        } else if (apply_directive(c, d, av.argc - 1, av.argv + 1, av.lens + 1, &ls, reason, sizeof(reason)) != 0) {
+          snprintf(err, errlen, "%s:%d: %s", path, i + 1, reason);
+          rc = -1;
+        }
+        argvec_free(&av);
+      }
+    }
+    free(text);
+  }
+  free_lines(lines, n);
+  if (rc == 0) {
+    /* Absolute, because the server may chdir into `dir` before a REWRITE. */
+    char *abs = realpath(path, NULL);
+    free(c->config_file);
+    c->config_file = abs ? abs : xstrdup(path);
+  }
+  return rc;
+}
+
+/* Command-line overrides, grouped like redis-server groups them: "--name"
+ * starts a directive and every following argument not starting with "--"
+ * belongs to it. The first argument after "--name" is always a value (so
+ * "--requirepass --secret" works), except that "--save" directly followed by
+ * another option, or last, means save "". "--port 6380" given as a single
+ * argument is split like a config line. */
+int cairn_config_apply_args(cairn_config *c, int argc, char **argv, char *err, size_t errlen) {
+  load_session ls = {0};
+  char reason[512];
+  int i = 0;
+  while (i < argc) {
+    const char *a = argv[i];
+    if (a[0] != '-' || a[1] != '-' || a[2] == '\0') {
+      snprintf(err, errlen, "'%s': expected an option like --name value", a);
+      return -1;
+    }
+    argvec av;
+    if (split_args(a + 2, &av) != 0) {
+      snprintf(err, errlen, "'%s': Unbalanced quotes in configuration line", a);
+      return -1;
+    }
+    if (av.argc == 0) {
+      argvec_free(&av);
+      snprintf(err, errlen, "'%s': expected an option like --name value", a);
+      return -1;
+    }
+    i++;
+    if (av.argc == 1) {
+      int is_save = strcasecmp(av.argv[0], "save") == 0;
+      if (is_save && (i == argc || (argv[i][0] == '-' && argv[i][1] == '-'))) {
+        argvec_push(&av, "", 0);
+      } else if (i < argc) {
+        argvec_push(&av, argv[i], strlen(argv[i]));
+        i++;
+      }
+    }
+    while (i < argc && !(argv[i][0] == '-' && argv[i][1] == '-')) {
+      argvec_push(&av, argv[i], strlen(argv[i]));
+      i++;
+    }
+    const directive *d = lookup(av.argv[0], av.lens[0]);
+    int rc = 0;
+    if (!d) {
+      snprintf(err, errlen, "--%s: Bad directive or wrong number of arguments", av.argv[0]);
+      rc = -1;
+    } else if (apply_directive(c, d, av.argc - 1, av.argv + 1, av.lens + 1, &ls, reason, sizeof(reason)) != 0) {
+      snprintf(err, errlen, "--%s: %s", d->name, reason);
+      rc = -1;
+    }
+    argvec_free(&av);
+    if (rc) return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CONFIG SET / GET                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Validation happens in the order Redis 7.0 uses, so the same request gets
+ * the same error: unknown name (reported with the name as typed, and winning
+ * if it comes first), then immutable / duplicate (name as typed), then each
+ * value is parsed (error names the directive canonically). Only when every
+ * value parsed are they stored, so a failure leaves c untouched. */
+int cairn_config_set(cairn_config *c, int npairs, const char **names, const size_t *namelens, const char **values,
+                     const size_t *valuelens, char *err, size_t errlen) {
+  if (npairs <= 0) {
+    snprintf(err, errlen, "ERR wrong number of arguments for 'config|set' command");
+    return -1;
+  }
+  const directive **ds = xmalloc(sizeof(*ds) * (size_t)npairs);
+  pval *vals = xmalloc(sizeof(*vals) * (size_t)npairs);
+  int unknown = -1, bad = -1, parsed = 0, rc = 0;
+  const char *why = NULL;
+  for (int i = 0; i < npairs; i++) {
+    ds[i] = lookup(names[i], namelens[i]);
+    if (!ds[i]) {
+      if (unknown < 0 && bad < 0) unknown = i;
+      continue;
+    }
+    if (unknown >= 0 || bad >= 0) continue;
+    if (ds[i]->flags & F_IMMUTABLE) {
+      why = "can't set immutable config";
+      bad = i;
+      continue;
+    }
+    for (int j = 0; j < i; j++) {
+      if (ds[j] == ds[i]) {
+        why = "duplicate parameter";
+        bad = i;
+        break;
+      }
+    }
+  }
+  if (unknown >= 0) {
+    snprintf(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'", (int)namelens[unknown],
+             names[unknown]);
+    rc = -1;
+    goto done;
+  }
+  if (bad >= 0) {
+    snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s", (int)namelens[bad],
+             names[bad], why);
+    rc = -1;
+    goto done;
+  }
+  for (int i = 0; i < npairs; i++) {
+    const directive *d = ds[i];
+    char reason[512];
+    carg one = {values[i], valuelens[i]};
+    carg *args = &one;
+    int argc = 1;
+    if (is_multi_arg(d)) argc = split_spaces(values[i], valuelens[i], &args);
+    get_value(c, d, &vals[i]);
+    parsed++;
+    int ok = parse_value(d, &vals[i], argc, args, 0, reason, sizeof(reason));
+    if (args != &one) free(args);
+    if (!ok) {
+      snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", d->name, reason);
+      rc = -1;
+      goto done;
+    }
+  }
+  for (int i = 0; i < npairs; i++) set_value(c, ds[i], &vals[i]);
+done:
+  for (int i = 0; i < parsed; i++) pval_free(&vals[i]);
+  free(vals);
+  free(ds);
+  return rc;
+}
+
+static int has_glob(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '*' || p[i] == '?' || p[i] == '[') return 1;
+  return 0;
+}
+
+/* Like Redis: a pattern without glob characters is a direct (case-insensitive)
+ * lookup and the reply echoes the name as it was asked; a glob is matched
+ * against every name and alias. */
+int cairn_config_get(const cairn_config *c, int npatterns, const char **patterns, const size_t *patlens,
+                     cairn_config_emit_fn emit, void *ud) {
+  char asked[NDIRECTIVES][64];
+  const char *show[NDIRECTIVES] = {0};
+  for (int p = 0; p < npatterns; p++) {
+    const char *pat = patterns[p];
+    size_t plen = patlens[p];
+    if (!has_glob(pat, plen)) {
+      const directive *d = lookup(pat, plen);
+      if (!d) continue;
+      int i = (int)(d - table);
+      if (show[i]) continue;
+      memcpy(asked[i], pat, plen); /* plen == strlen(name or alias) < 64 */
+      asked[i][plen] = '\0';
+      show[i] = asked[i];
+      continue;
+    }
+    for (int i = 0; i < NDIRECTIVES; i++) {
+      if (show[i]) continue;
+      const directive *d = &table[i];
+      if (cairn_glob_match(pat, plen, d->name, strlen(d->name), 1))
+        show[i] = d->name;
+      else if (d->alias && cairn_glob_match(pat, plen, d->alias, strlen(d->alias), 1))
+        show[i] = d->alias;
+    }
+  }
+  int emitted = 0;
+  for (int i = 0; i < NDIRECTIVES; i++) {
+    if (!show[i]) continue;
+    pval v;
+    get_value(c, &table[i], &v);
+    char *text = format_value(&table[i], &v);
+    pval_free(&v);
+    if (emit) emit(ud, show[i], text, strlen(text));
+    free(text);
+    emitted++;
+  }
+  return emitted;
+}
+
+int cairn_config_format(const cairn_config *c, const char *name, char *buf, size_t cap) {
+  const directive *d = lookup(name, strlen(name));
+  if (!d) return -1;
+  pval v;
+  get_value(c, d, &v);
+  char *text = format_value(d, &v);
+  pval_free(&v);
+  size_t n = strlen(text);
+  int rc = -1;
+  if (n + 1 <= cap && n <= INT_MAX) {
+    memcpy(buf, text, n + 1);
+    rc = (int)n;
+  }
+  free(text);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CONFIG REWRITE                                                           */
+/* ------------------------------------------------------------------------ */
+
+#define REWRITE_SIGNATURE "# Generated by CONFIG REWRITE"
+
+/* A list of owned lines. */
+typedef struct linelist {
+  char **v;
+  int n;
+} linelist;
+
+static void ll_add(linelist *l, char *line) {
+  l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+  l->v[l->n++] = line;
+}
+
+static void ll_free(linelist *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof(*l));
+}
+
+/* The file lines that express value v of d. For client-output-buffer-limit,
+ * a class gets a line when it differs from the default or when want_class
+ * says the file already had a line for it. */
+static void render_lines(const directive *d, const pval *v, const pval *def, const int *want_class, linelist *out) {
+  sbuf b = {0};
+  switch (d->type) {
+  case DT_BOOL: sb_printf(&b, "%s %s", d->name, v->n ? "yes" : "no"); break;
+  case DT_INT:
+  case DT_LL:
+    if (d->flags & F_OCTAL)
+      sb_printf(&b, "%s %llo", d->name, (unsigned long long)v->n);
+    else
+      sb_printf(&b, "%s %lld", d->name, v->n);
+    break;
+  case DT_MEM:
+    sb_printf(&b, "%s ", d->name);
+    sb_memory(&b, v->n);
+    break;
+  case DT_ENUM: sb_printf(&b, "%s %s", d->name, d->enums[v->n]); break;
+  case DT_STRING:
+    sb_printf(&b, "%s ", d->name);
+    sb_repr(&b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);
+    break;
+  case DT_BIND: {
+    sb_puts(&b, d->name);
+    argvec av;
+    if (v->s && v->s[0] && split_args(v->s, &av) == 0) {
+      for (int i = 0; i < av.argc; i++) {
+        sb_put(&b, " ", 1);
+        sb_arg(&b, av.argv[i]);
+      }
+      argvec_free(&av);
+    } else {
+      sb_puts(&b, " \"\"");
+    }
+    break;
+  }
+  case DT_SAVE: {
+    const char *s = v->s ? v->s : "";
+    if (!*s) {
+      sb_printf(&b, "%s \"\"", d->name);
+      break;
+    }
+    /* One line per <seconds> <changes> pair, like Redis writes them. */
+    long long a, n;
+    int off = 0;
+    while (sscanf(s, "%lld %lld%n", &a, &n, &off) == 2) {
+      sbuf l = {0};
+      sb_printf(&l, "%s %lld %lld", d->name, a, n);
+      ll_add(out, sb_take(&l));
+      s += off;
+    }
+    free(b.p);
+    return;
+  }
+  case DT_OBUF:
+    for (int k = 0; k < CAIRN_CLIENT_CLASS_COUNT; k++) {
+      const cairn_obuf_limit *o = &v->ob[k], *z = &def->ob[k];
+      int differs = o->hard_bytes != z->hard_bytes || o->soft_bytes != z->soft_bytes ||
+                    o->soft_seconds != z->soft_seconds;
+      if (!differs && !(want_class && want_class[k])) continue;
+      sbuf l = {0};
+      sb_printf(&l, "%s %s ", d->name, obuf_class_names[k]);
+      sb_memory(&l, o->hard_bytes);
+      sb_put(&l, " ", 1);
+      sb_memory(&l, o->soft_bytes);
+      sb_printf(&l, " %lld", o->soft_seconds);
+      ll_add(out, sb_take(&l));
+    }
+    free(b.p);
+    return;
+  }
+  ll_add(out, sb_take(&b));
+}
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * fsync, rename over path, then fsync of the directory so the rename itself
+ * survives a crash. The file keeps the old file's permission bits. */
+static int write_atomically(const char *path, const char *data, size_t len) {
+  size_t plen = strlen(path);
+  char *tmp = xmalloc(plen + 16);
+  snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    free(tmp);
+    return -1;
+  }
+  struct stat st;
+  mode_t mode;
+  if (stat(path, &st) == 0) {
+    mode = st.st_mode & 07777;
+  } else {
+    mode_t um = umask(0);
+    umask(um);
+    mode = 0644 & ~um;
+  }
+  int saved;
+  size_t off = 0;
+  if (fchmod(fd, mode) != 0) goto fail;
+  while (off < len) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      goto fail;
+    }
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0) goto fail;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) goto fail;
+  free(tmp);
+  {
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+      slash[1] = '\0';
+    else if (slash)
+      *slash = '\0';
+    else
+      strcpy(dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+      fsync(dfd);
+      close(dfd);
+    }
+    free(dir);
+  }
+  return 0;
+fail:
+  saved = errno;
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  free(tmp);
+  errno = saved;
+  return -1;
+}
+
+/* Keeps every comment, blank line and line order. A directive already in the
+ * file whose lines still describe its current value is left byte for byte;
+ * otherwise its lines are replaced in place (extra new lines go right after
+ * its last old line, surplus old lines are dropped). Directives not in the
+ * file are appended, under the signature comment, only when they differ from
+ * their default. */
+int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
+  if (!c->config_file) {
+    snprintf(err, errlen, "ERR The server is running without a config file");
+    return -1;
+  }
+  char **lines = NULL;
+  int n = 0;
+  if (read_lines(c->config_file, &lines, &n) != 0) {
+    if (errno != ENOENT) {
+      snprintf(err, errlen, "ERR Rewriting config file: %s", strerror(errno));
+      return -1;
+    }
+    lines = NULL;
+    n = 0;
+  }
+
+  /* Which directive owns each line (-1: comment, blank or unparseable). */
+  int *owner = xmalloc(sizeof(int) * (size_t)(n + 1));
+  int has_signature = 0;
+  for (int i = 0; i < n; i++) {
+    owner[i] = -1;
+    int is_dir;
+    size_t cap = strlen(lines[i]) + 1;
+    char *text = xmalloc(cap);
+    directive_text(lines[i], text, cap, &is_dir);
+    if (!is_dir) {
+      if (strcmp(text, REWRITE_SIGNATURE) == 0) has_signature = 1;
+    } else {
+      argvec av;
+      if (split_args(text, &av) == 0) {
+        const directive *d = av.argc ? lookup(av.argv[0], av.lens[0]) : NULL;
+        if (d) owner[i] = (int)(d - table);
+        argvec_free(&av);
+      }
+    }
+    free(text);
+  }
+
+  /* New lines per directive; keep[i] when its file lines are still right. */
+  linelist fresh[NDIRECTIVES];
+  int keep[NDIRECTIVES], present[NDIRECTIVES], last_line[NDIRECTIVES];
+  memset(fresh, 0, sizeof(fresh));
+  linelist appended = {0};
+  for (int i = 0; i < NDIRECTIVES; i++) {
+    const directive *d = &table[i];
+    keep[i] = 0;
+    present[i] = 0;
+    last_line[i] = -1;
+    int want_class[CAIRN_CLIENT_CLASS_COUNT] = {0};
+    pval cur, def, file;
+    get_value(c, d, &cur);
+    default_value(d, &def);
+    default_value(d, &file);
+    int file_ok = 1;
+    load_session ls = {0};
+    for (int k = 0; k < n; k++) {
+      if (owner[k] != i) continue;
+      present[i]++;
+      last_line[i] = k;
+      argvec av;
+      char reason[256];
+      if (split_args(lines[k], &av) != 0) continue;
+      if (d->type == DT_OBUF && av.argc >= 2) {
+        if (strcasecmp(av.argv[1], "normal") == 0) want_class[CAIRN_CLIENT_CLASS_NORMAL] = 1;
+        if (strcasecmp(av.argv[1], "replica") == 0 || strcasecmp(av.argv[1], "slave") == 0)
+          want_class[CAIRN_CLIENT_CLASS_REPLICA] = 1;
+        if (strcasecmp(av.argv[1], "pubsub") == 0) want_class[CAIRN_CLIENT_CLASS_PUBSUB] = 1;
+      }
+      carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
+      for (int a = 1; a < av.argc; a++) args[a - 1] = (carg){av.argv[a], av.lens[a]};
+      int append = d->type == DT_SAVE && ls.save_seen;
+      if (!parse_value(d, &file, av.argc - 1, args, append, reason, sizeof(reason)))
+        file_ok = 0;
+      else if (d->type == DT_SAVE)
+        ls.save_seen = 1;
+      free(args);
+      argvec_free(&av);
+    }
+    if (present[i] && file_ok && values_equal(d, &file, &cur)) {
+      keep[i] = 1;
+    } else if (present[i] || !values_equal(d, &cur, &def)) {
+      render_lines(d, &cur, &def, want_class, &fresh[i]);
+      if (!present[i])
+        for (int k = 0; k < fresh[i].n; k++) ll_add(&appended, xstrdup(fresh[i].v[k]));
+    }
+    pval_free(&cur);
+    pval_free(&def);
+    pval_free(&file);
+  }
+
+  sbuf out = {0};
+  int seen[NDIRECTIVES] = {0};
+  for (int k = 0; k < n; k++) {
+    int i = owner[k];
+    if (i < 0 || keep[i]) {
+      sb_puts(&out, lines[k]);
+      sb_put(&out, "\n", 1);
+      continue;
+    }
+    int slot = seen[i]++;
+    if (slot < fresh[i].n) {
+      sb_puts(&out, fresh[i].v[slot]);
+      sb_put(&out, "\n", 1);
+    }
+    if (k == last_line[i]) {
+      for (int j = slot + 1; j < fresh[i].n; j++) {
+        sb_puts(&out, fresh[i].v[j]);
+        sb_put(&out, "\n", 1);
+      }
+    }
+  }
+  if (appended.n) {
+    if (!has_signature) {
+      if (n > 0 && lines[n - 1][0] != '\0') sb_put(&out, "\n", 1);
+      sb_puts(&out, REWRITE_SIGNATURE "\n");
+    }
+    for (int k = 0; k < appended.n; k++) {
+      sb_puts(&out, appended.v[k]);
+      sb_put(&out, "\n", 1);
+    }
+  }
+
+  int rc = 0;
+  if (write_atomically(c->config_file, out.p ? out.p : "", out.len) != 0) {
+    snprintf(err, errlen, "ERR Rewriting config file: %s", strerror(errno));
+    rc = -1;
+  }
+  free(out.p);
+  ll_free(&appended);
+  for (int i = 0; i < NDIRECTIVES; i++) ll_free(&fresh[i]);
+  free(owner);
+  free_lines(lines, n);
+  return rc;
+}
