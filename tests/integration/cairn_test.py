@@ -625,6 +625,13 @@ class Server(object):
         os.makedirs(self.dir, exist_ok=True)
         self._fixed_port = port is not None
         self.port = port
+        # args=["--port", N]: the server must listen on N although the
+        # config file names another (free) port -- exercises the override.
+        self._override_port = None
+        for i, a in enumerate(self.args[:-1]):
+            if str(a).lower() == "--port":
+                self._override_port = int(self.args[i + 1])
+                self.port, self._fixed_port = self._override_port, True
         self.proc = None
         self.log_path = None
         self.nstarts = 0
@@ -644,7 +651,12 @@ class Server(object):
         raise NotImplementedError
 
     def _base_config(self):
-        return [("port", self.port), ("bind", "127.0.0.1"), ("dir", self.dir), ("logfile", "")]
+        port = self.port
+        if self._override_port is not None:
+            port = free_port()
+            while port == self._override_port:
+                port = free_port()
+        return [("port", port), ("bind", "127.0.0.1"), ("dir", self.dir), ("logfile", "")]
 
     # -- config ---------------------------------------------------------------
     def write_config(self):
@@ -847,7 +859,7 @@ class Server(object):
         except subprocess.TimeoutExpired:
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(5)
+                self.proc.wait(min(5.0, STOP_TIMEOUT))
             except (OSError, subprocess.TimeoutExpired):
                 pass
             self._force_kill()
@@ -892,11 +904,12 @@ class Server(object):
         self.start()
         return self
 
-    def cleanup(self):
-        """Deletes the temp dir (kept if CAIRN_KEEP_TMP is set or a check failed)."""
+    def cleanup(self, force=False):
+        """Deletes the temp dir (kept if CAIRN_KEEP_TMP is set or a check
+        failed, unless force=True). Kills the process if still running."""
         if self.is_running():
             self._force_kill()
-        if self.keep_tmp or self._failed:
+        if not force and (self.keep_tmp or self._failed):
             sys.stderr.write("[cairn_test] kept %s files in %s\n" % (self.kind, self.tmp))
             return
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -963,7 +976,7 @@ class Server(object):
             return s.proc.returncode, out
         finally:
             s._force_kill()
-            s.cleanup()
+            s.cleanup(force=True)     # the output is in the return value / failure
 
 
 class CairnServer(Server):
