@@ -918,6 +918,8 @@ class Server(object):
         return self
 
     def __exit__(self, etype, evalue, tb):
+        if etype is not None:
+            self._failed = True      # keep the files (log, data) of a failing test
         try:
             if self.proc is not None:
                 self.stop()

@@ -18,8 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_test import (CairnServer, RedisServer, Conn, Error, Status, Push, Map,  # noqa: E402
-                        Set, add_cleanup, is_error, encode_command)
+from cairn_test import (CairnServer, RedisServer, Error, Status, Push, Map,  # noqa: E402
+                        Set, add_cleanup)
 
 __all__ = ["compare", "Pair", "get_pair", "R", "NORMALIZERS", "DiffMismatch",
            "random_string_commands", "random_key_commands", "fmt_cmd"]

@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_test import test, run_tests, assert_eq, assert_true, Error  # noqa: E402
+from cairn_test import test, run_tests, assert_eq, assert_true  # noqa: E402
 from differential import compare, get_pair, random_key_commands  # noqa: E402
 
 BIN = b"\x00\xff\r\n key"
