@@ -241,6 +241,7 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   if (client && client->reply_mode != CAIRN_REPLY_OFF && client->reply_mode != CAIRN_REPLY_SKIP)
     ctx.reply.buf = &client->out;
 
+  size_t reply_start = client ? client->out.len : 0;
   const cairn_command *cmd = cairn_command_lookup(argv[0].p, argv[0].len);
   ctx.cmd = cmd;
   if (client) {
@@ -304,6 +305,8 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   if (ctx.replaying) srv->replay_db = ctx.db;
 
 done:
+  if (client && client->out.len > reply_start && client->out.p[reply_start] == '-')
+    srv->stats.total_error_replies++;
   if (client) {
     if (client->reply_mode == CAIRN_REPLY_SKIP_NEXT)
       client->reply_mode = CAIRN_REPLY_SKIP;

@@ -1,6 +1,7 @@
 #include "engine/commit.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,8 @@ static void fatal_sync(cairn_server *srv, int err) {
   exit(1);
 }
 
+/* Makes the WAL durable now, on the loop thread (checkpoints, relaxed mode's
+ * once-a-second sync). Everything held may then go. */
 static int sync_wal(cairn_server *srv) {
   int64_t t0 = cairn_ustime();
   if (srv->wal.sync(srv->wal.ud) != 0) fatal_sync(srv, errno);
@@ -198,13 +201,105 @@ static int sync_wal(cairn_server *srv) {
   srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - t0);
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
+  srv->synced_offset = srv->wal.end(srv->wal.ud);
   return 0;
 }
 
+/* ---------------------------------------------------------------- flusher
+ * With durability strict, fdatasync runs on this thread while the loop keeps
+ * executing commands. One job at a time: a job covers every record appended
+ * before it started; whatever is appended meanwhile rides on the next job, so
+ * the busier the server, the more each sync covers. */
+
+static void *flusher_main(void *arg) {
+  cairn_server *srv = arg;
+  pthread_mutex_lock(&srv->fl_mu);
+  for (;;) {
+    while (!srv->fl_token && !srv->fl_stop) pthread_cond_wait(&srv->fl_cv, &srv->fl_mu);
+    if (!srv->fl_token) break;
+    void *token = srv->fl_token;
+    srv->fl_token = NULL;
+    pthread_mutex_unlock(&srv->fl_mu);
+    int rc = srv->wal.sync_run(token);
+    int err = rc ? errno : 0;
+    pthread_mutex_lock(&srv->fl_mu);
+    srv->fl_done = 1;
+    srv->fl_err = err ? err : (rc ? EIO : 0);
+    uv_async_send(&srv->fl_async);
+  }
+  pthread_mutex_unlock(&srv->fl_mu);
+  return NULL;
+}
+
+static int64_t fl_started_us;
+
+static void flusher_start_job(cairn_server *srv) {
+  uint64_t end = 0;
+  void *token = srv->wal.sync_begin(srv->wal.ud, &end);
+  if (!token) fatal_sync(srv, errno);
+  cairn_mark_clients(srv);
+  srv->fl_busy = 1;
+  srv->fl_job_end = end;
+  fl_started_us = cairn_ustime();
+  pthread_mutex_lock(&srv->fl_mu);
+  srv->fl_token = token;
+  pthread_cond_signal(&srv->fl_cv);
+  pthread_mutex_unlock(&srv->fl_mu);
+}
+
+/* What to do with held replies now that no sync is in flight. */
+static void flusher_idle(cairn_server *srv) {
+  if (srv->wal.end(srv->wal.ud) > srv->synced_offset)
+    flusher_start_job(srv);
+  else
+    cairn_release_clients(srv, 0);
+}
+
+static void on_flusher_done(uv_async_t *a) {
+  cairn_server *srv = a->data;
+  pthread_mutex_lock(&srv->fl_mu);
+  int done = srv->fl_done, err = srv->fl_err;
+  srv->fl_done = 0;
+  pthread_mutex_unlock(&srv->fl_mu);
+  if (!done || !srv->fl_busy) return;
+  if (err) fatal_sync(srv, err);
+  srv->fl_busy = 0;
+  srv->stats.wal_syncs++;
+  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - fl_started_us);
+  srv->last_wal_sync_ms = cairn_monotonic_ms();
+  if (srv->fl_job_end > srv->synced_offset) srv->synced_offset = srv->fl_job_end;
+  cairn_release_clients(srv, 1);
+  flusher_idle(srv);
+}
+
+int cairn_flusher_start(cairn_server *srv) {
+  pthread_mutex_init(&srv->fl_mu, NULL);
+  pthread_cond_init(&srv->fl_cv, NULL);
+  uv_async_init(srv->loop, &srv->fl_async, on_flusher_done);
+  srv->fl_async.data = srv;
+  if (pthread_create(&srv->flusher, NULL, flusher_main, srv) != 0) return -1;
+  srv->fl_started = 1;
+  return 0;
+}
+
+void cairn_flusher_stop(cairn_server *srv) {
+  if (!srv->fl_started) return;
+  pthread_mutex_lock(&srv->fl_mu);
+  srv->fl_stop = 1;
+  pthread_cond_signal(&srv->fl_cv);
+  pthread_mutex_unlock(&srv->fl_mu);
+  pthread_join(srv->flusher, NULL);
+  srv->fl_started = 0;
+  pthread_mutex_destroy(&srv->fl_mu);
+  pthread_cond_destroy(&srv->fl_cv);
+}
+
+/* ---------------------------------------------------------------- commit */
+
 /* The WAL refused the iteration's record: nothing of it may be acknowledged
  * or survive. Roll the store back to the WAL's end, drop the pending stream,
- * close the clients holding replies of this iteration, and refuse writes
- * with -MISCONF until an append works again. */
+ * close the clients holding replies, and refuse writes with -MISCONF until an
+ * append works again. */
 static void wal_append_failed(cairn_server *srv, int err) {
   uint64_t end = srv->wal.end(srv->wal.ud);
   cairn_warning("backlog append of %zu bytes at offset %llu failed: %s; refusing writes until it works",
@@ -216,7 +311,7 @@ static void wal_append_failed(cairn_server *srv, int err) {
   restore_consistency(srv, 0);
   srv->stream_db = srv->replay_db;
   for (cairn_client *c = srv->pending; c; c = c->pending_next)
-    if (c->out.len) c->flags |= CAIRN_CLIENT_CLOSING;
+    if (c->out.len > c->released) c->flags |= CAIRN_CLIENT_CLOSING;
 }
 
 static int append_pending(cairn_server *srv) {
@@ -230,10 +325,11 @@ static int append_pending(cairn_server *srv) {
   srv->stats.iterations_with_writes++;
   srv->stream.len = 0;
   cairn_buf_shrink(&srv->stream, 1 << 20);
-  if (srv->cfg.durability == CAIRN_DURABILITY_STRICT)
-    sync_wal(srv);
-  else
+  if (srv->cfg.durability != CAIRN_DURABILITY_STRICT) {
+    /* relaxed: written (a process crash loses nothing), synced by the cron */
     srv->wal_unsynced = 1;
+    srv->synced_offset = srv->wal.end(srv->wal.ud);
+  }
   return 0;
 }
 
@@ -252,7 +348,7 @@ static void trim_wal(cairn_server *srv) {
 
 int cairn_commit_checkpoint(cairn_server *srv) {
   if (append_pending(srv) != 0) return -1;
-  if (srv->wal_unsynced) sync_wal(srv);
+  if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
   int64_t t0 = cairn_ustime();
   int32_t sdb = srv->stream_db;
   int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
@@ -281,7 +377,14 @@ void cairn_commit_iteration(cairn_server *srv) {
         cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes)
       cairn_commit_checkpoint(srv);
   }
-  cairn_flush_clients(srv);
+  if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl_started) {
+    if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
+    cairn_release_clients(srv, 0);
+  } else if (!srv->fl_busy) {
+    flusher_idle(srv);
+  } else if (srv->wal.end(srv->wal.ud) <= srv->synced_offset) {
+    cairn_release_clients(srv, 0); /* a checkpoint synced everything already */
+  }
 }
 
 /* ---------------------------------------------------------------- startup */
@@ -340,5 +443,12 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
                  (unsigned long long)end);
   }
   srv->stream_offset = end;
+  /* Whatever the backlog holds now is what recovery saw: make it durable
+   * before anything that depends on it is acknowledged. */
+  if (srv->wal.sync(srv->wal.ud) != 0) {
+    snprintf(err, errlen, "cannot sync the backlog: %s", strerror(errno));
+    return -1;
+  }
+  srv->synced_offset = end;
   return 0;
 }

@@ -41,7 +41,14 @@ void cairn_apply_init(cairn_apply_state *st);
 void cairn_apply_free(cairn_apply_state *st);
 int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t len);
 
-/* Releases held replies of every pending client (no WAL work). */
-void cairn_flush_clients(cairn_server *srv);
+/* Releases held replies: all of them (everything they saw is durable), or
+ * only up to each client's sync_mark (what the finished sync covered). */
+void cairn_release_clients(cairn_server *srv, int marked_only);
+/* Sets each held client's sync_mark to what it has produced so far. */
+void cairn_mark_clients(cairn_server *srv);
+
+/* The flusher thread (strict durability). */
+int cairn_flusher_start(cairn_server *srv);
+void cairn_flusher_stop(cairn_server *srv);
 
 #endif

@@ -382,7 +382,7 @@ static const directive table[] = {
     /* Like Redis: any non-negative value is accepted and clamped to 1..500. */
     {"hz", NULL, DT_INT, 0, CF(hz), "10", 0, INT_MAX, 1, 500, NULL},
     {"durability", NULL, DT_ENUM, 0, CF(durability), "strict", 0, 0, 0, 0, durability_names},
-    {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "50", 1, 86400000, 0, 0, NULL},
+    {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "1000", 1, 86400000, 0, 0, NULL},
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL},
     {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL},

@@ -18,6 +18,25 @@
 /* ---- the backlog behind the engine's WAL interface */
 static int wal_append(void *ud, const void *p, size_t n) { return cairn_backlog_append(ud, p, n); }
 static int wal_sync(void *ud) { return cairn_backlog_sync(ud); }
+static void *wal_sync_begin(void *ud, uint64_t *end) {
+  cairn_backlog_sync_token *t = malloc(sizeof(*t));
+  if (!t) return NULL;
+  if (cairn_backlog_sync_begin(ud, t) != 0) {
+    int e = errno;
+    free(t);
+    errno = e;
+    return NULL;
+  }
+  *end = t->end;
+  return t;
+}
+static int wal_sync_run(void *token) {
+  int rc = cairn_backlog_sync_run(token);
+  int e = errno;
+  free(token);
+  errno = e;
+  return rc;
+}
 static uint64_t wal_first(void *ud) { return cairn_backlog_first(ud); }
 static uint64_t wal_end(void *ud) { return cairn_backlog_end(ud); }
 static void *wal_cursor_open(void *ud, uint64_t off) {
@@ -119,6 +138,8 @@ int main(int argc, char **argv) {
   srv.wal = (cairn_wal){.ud = backlog,
                         .append = wal_append,
                         .sync = wal_sync,
+                        .sync_begin = wal_sync_begin,
+                        .sync_run = wal_sync_run,
                         .first = wal_first,
                         .end = wal_end,
                         .cursor_open = wal_cursor_open,

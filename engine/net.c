@@ -85,6 +85,7 @@ static void resume_reading(cairn_client *c) {
   c->flags &= ~CAIRN_CLIENT_READ_PAUSED;
   uv_read_start(&c->h.stream, on_alloc, on_read);
   client_process(c);
+  if (c->out.len) mark_pending(c);
 }
 
 static void on_write_done(uv_write_t *req, int status) {
@@ -97,13 +98,13 @@ static void on_write_done(uv_write_t *req, int status) {
     return;
   }
   if (c->flags & CAIRN_CLIENT_CLOSING) return;
-  if (c->out.len) {
-    mark_pending(c);
-  } else if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) {
+  if (c->released) {
+    client_flush(c);
+  } else if (c->out.len == 0 && (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)) {
     cairn_client_close(c);
-  } else {
-    resume_reading(c);
+    return;
   }
+  if (!c->writing) resume_reading(c);
 }
 
 /* Output-buffer limits: a client whose unsent output passes the hard limit,
@@ -122,19 +123,18 @@ static int obuf_over_limit(cairn_client *c) {
   return 0;
 }
 
+/* Sends out[0, released): one write attempt now, the rest through libuv. */
 static void client_flush(cairn_client *c) {
   if (c->flags & CAIRN_CLIENT_CLOSING) return;
-  if (c->writing || !c->out.len) {
-    if (!c->writing && (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)) cairn_client_close(c);
-    return;
-  }
   if (obuf_over_limit(c)) {
     cairn_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
                   (unsigned long long)c->id, c->addr);
     cairn_client_close(c);
     return;
   }
-  uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+  if (c->writing || !c->released) return;
+  size_t n0 = c->released;
+  uv_buf_t b = uv_buf_init(c->out.p, (unsigned)n0);
   int n = uv_try_write(&c->h.stream, &b, 1);
   if (n == UV_EAGAIN) n = 0;
   if (n < 0) {
@@ -142,43 +142,56 @@ static void client_flush(cairn_client *c) {
     return;
   }
   c->srv->stats.net_output_bytes += (uint64_t)n;
-  if ((size_t)n == c->out.len) {
-    c->out.len = 0;
-    cairn_buf_shrink(&c->out, 64 * 1024);
-    if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
+  if ((size_t)n < n0) {
+    /* The socket is full: hand the rest of the released part to libuv. */
+    c->inflight.len = 0;
+    cairn_buf_append(&c->inflight, c->out.p + n, n0 - (size_t)n);
+    c->srv->stats.net_output_bytes += n0 - (size_t)n;
+    c->writing = 1;
+    c->write_req.data = c;
+    b = uv_buf_init(c->inflight.p, (unsigned)c->inflight.len);
+    if (uv_write(&c->write_req, &c->h.stream, &b, 1, on_write_done) != 0) {
+      c->writing = 0;
       cairn_client_close(c);
-    else
-      resume_reading(c);
-    return;
+      return;
+    }
   }
-  /* The socket is full: hand the rest to libuv and keep accumulating new
-   * replies in `out` meanwhile (swap the buffers, no copy). */
-  cairn_buf_consume(&c->out, (size_t)n);
-  cairn_buf tmp = c->inflight;
-  c->inflight = c->out;
-  c->out = tmp;
-  c->out.len = 0;
-  c->writing = 1;
-  c->write_req.data = c;
-  b = uv_buf_init(c->inflight.p, (unsigned)c->inflight.len);
-  c->srv->stats.net_output_bytes += c->inflight.len;
-  if (uv_write(&c->write_req, &c->h.stream, &b, 1, on_write_done) != 0) {
-    c->writing = 0;
-    cairn_client_close(c);
+  if (c->sync_mark >= n0)
+    c->sync_mark -= n0;
+  else
+    c->sync_mark = 0;
+  c->released = 0;
+  cairn_buf_consume(&c->out, n0);
+  if (c->out.len == 0) {
+    cairn_buf_shrink(&c->out, 64 * 1024);
+    if (!c->writing) {
+      if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
+        cairn_client_close(c);
+      else
+        resume_reading(c);
+    }
   }
 }
 
-void cairn_flush_clients(cairn_server *srv) {
+void cairn_mark_clients(cairn_server *srv) {
+  for (cairn_client *c = srv->pending; c; c = c->pending_next) c->sync_mark = c->out.len;
+}
+
+void cairn_release_clients(cairn_server *srv, int marked_only) {
   cairn_client *c = srv->pending;
   srv->pending = NULL;
   while (c) {
     cairn_client *next = c->pending_next;
     c->pending_next = NULL;
     c->flags &= ~(CAIRN_CLIENT_PENDING_WRITE | CAIRN_CLIENT_WROTE);
-    if (c->flags & CAIRN_CLIENT_CLOSING)
+    if (c->flags & CAIRN_CLIENT_CLOSING) {
       cairn_client_close(c);
-    else
+    } else {
+      size_t upto = marked_only ? c->sync_mark : c->out.len;
+      if (upto > c->released) c->released = upto;
       client_flush(c);
+      if (!(c->flags & CAIRN_CLIENT_CLOSING) && c->out.len > c->released) mark_pending(c);
+    }
     c = next;
   }
 }
@@ -209,7 +222,7 @@ static void protocol_error(cairn_client *c, const char *msg) {
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY)) && c->qpos < c->query.len) {
-    if (c->writing && c->out.len > (1 << 20)) {
+    if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
        * until the socket drains, instead of buffering without bound. */
       if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) {
@@ -444,7 +457,7 @@ static void on_iteration_end(cairn_server *srv) {
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
   cairn_commit_iteration(srv);
-  for (int i = 0; i < 16 && (srv->pending || srv->stream.len); i++) cairn_commit_iteration(srv);
+  for (int i = 0; i < 16 && srv->stream.len; i++) cairn_commit_iteration(srv);
   if (srv->shutdown_requested) stop_server(srv);
 }
 
@@ -520,7 +533,6 @@ static void stop_server(cairn_server *srv) {
   if (srv->shutdown_requested == 2) return;
   srv->shutdown_requested = 2;
   cairn_notice("User requested shutdown...");
-  cairn_flush_clients(srv);
   if (cairn_commit_checkpoint(srv) == 0)
     cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
   uv_stop(srv->loop);
@@ -551,6 +563,10 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
     if (uv_tcp_getsockname(&srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
       srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   }
+  if (cairn_flusher_start(srv) != 0) {
+    snprintf(err, errlen, "cannot start the backlog flusher thread");
+    return -1;
+  }
   uv_prepare_init(srv->loop, &srv->prepare);
   srv->prepare.data = srv;
   uv_prepare_start(&srv->prepare, on_prepare);
@@ -576,4 +592,5 @@ void cairn_server_free(cairn_server *srv) {
   cairn_buf_free(&srv->props);
   cairn_command_table_free();
   cairn_propagate_free();
+  cairn_flusher_stop(srv);
 }

@@ -7,6 +7,7 @@
 #ifndef CAIRN_SERVER_H
 #define CAIRN_SERVER_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -29,6 +30,12 @@ typedef struct cairn_wal {
   void *ud;
   int (*append)(void *ud, const void *p, size_t n);
   int (*sync)(void *ud);
+  /* Split sync for the flusher thread: sync_begin (loop thread) captures what
+   * must be synced for everything appended so far and returns an opaque
+   * token (NULL + errno on error) and the offset it makes durable; sync_run
+   * (any thread) performs it and frees the token. */
+  void *(*sync_begin)(void *ud, uint64_t *end);
+  int (*sync_run)(void *token);
   uint64_t (*first)(void *ud);
   uint64_t (*end)(void *ud);
   void *(*cursor_open)(void *ud, uint64_t offset);
@@ -127,7 +134,9 @@ struct cairn_client {
   cairn_str *argv;
   size_t argv_cap;
 
-  cairn_buf out;           /* replies held until the iteration's commit */
+  cairn_buf out;           /* replies: [0, released) may be sent, the rest waits for the WAL */
+  size_t released;
+  size_t sync_mark;        /* out bytes that the in-flight WAL sync will release */
   cairn_buf inflight;      /* bytes handed to uv_write, not yet confirmed */
   uv_write_t write_req;
   int writing;
@@ -235,6 +244,19 @@ struct cairn_server {
   cairn_buf props;          /* propagations of the running command */
   int nprops;
   int64_t last_wal_sync_ms;
+  uint64_t synced_offset;   /* every stream byte up to here is durable */
+
+  /* The flusher thread runs the WAL's fdatasync while the loop goes on
+   * serving; replies wait for the sync that covers what they saw. */
+  pthread_t flusher;
+  pthread_mutex_t fl_mu;
+  pthread_cond_t fl_cv;
+  uv_async_t fl_async;
+  void *fl_token;           /* job handed to the thread, NULL when none */
+  int fl_busy;              /* a job is in flight (loop thread's view) */
+  int fl_done, fl_err;      /* set by the thread */
+  int fl_stop, fl_started;
+  uint64_t fl_job_end;
   int wal_unsynced;         /* relaxed mode: appended but not synced */
   int64_t last_checkpoint_ms;
   int write_error;          /* the WAL refused a write: -MISCONF until it works */
@@ -265,10 +287,6 @@ void cairn_server_free(cairn_server *srv);
 /* Executes one parsed command for a client (or for replay when client is
  * NULL). */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
-
-/* Makes every write so far durable and checkpoints the store now (SAVE,
- * SHUTDOWN). 0 or -1 with the reason logged. */
-int cairn_server_save(cairn_server *srv);
 
 void cairn_client_close(cairn_client *c);
 cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);

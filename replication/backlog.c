@@ -867,6 +867,44 @@ int cairn_backlog_sync(cairn_backlog *b) {
   return 0;
 }
 
+int cairn_backlog_sync_begin(cairn_backlog *b, cairn_backlog_sync_token *t) {
+  t->fd = t->dirfd = -1;
+  t->end = cairn_backlog_end(b);
+  if (b->active_fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  if ((t->fd = dup(b->active_fd)) < 0) return -1;
+  if (b->dir_dirty) {
+    if ((t->dirfd = dup(b->dirfd)) < 0) {
+      int e = errno;
+      close(t->fd);
+      t->fd = -1;
+      errno = e;
+      return -1;
+    }
+    b->dir_dirty = 0;
+  }
+  return 0;
+}
+
+int cairn_backlog_sync_run(cairn_backlog_sync_token *t) {
+  int rc = 0, e = 0;
+  if (t->fd >= 0 && fdatasync(t->fd) < 0) {
+    rc = -1;
+    e = errno;
+  }
+  if (rc == 0 && t->dirfd >= 0 && fsync(t->dirfd) < 0) {
+    rc = -1;
+    e = errno;
+  }
+  if (t->fd >= 0) close(t->fd);
+  if (t->dirfd >= 0) close(t->dirfd);
+  t->fd = t->dirfd = -1;
+  if (rc) errno = e;
+  return rc;
+}
+
 int cairn_backlog_trim_before(cairn_backlog *b, uint64_t offset) {
   int removed = 0;
   pthread_mutex_lock(&b->mu);

@@ -50,6 +50,20 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len);
  * the directory after a roll). -1 with errno on failure. */
 int cairn_backlog_sync(cairn_backlog *b);
 
+/* Sync in two halves, for a flusher thread that overlaps fdatasync with the
+ * writer's work. cairn_backlog_sync_begin (writer thread) captures what must
+ * be synced to make every record appended so far durable: a duplicate of the
+ * active segment's fd and, after a roll, of the directory's (older segments
+ * are synced when they are sealed). cairn_backlog_sync_run (any thread) does
+ * the syncs and closes the duplicates; it always consumes the token. */
+typedef struct cairn_backlog_sync_token {
+  int fd;
+  int dirfd;      /* -1 if the directory needs no sync */
+  uint64_t end;   /* every byte up to this offset is durable once run returns 0 */
+} cairn_backlog_sync_token;
+int cairn_backlog_sync_begin(cairn_backlog *b, cairn_backlog_sync_token *t);
+int cairn_backlog_sync_run(cairn_backlog_sync_token *t);
+
 /* Drops whole segments whose every byte is below `offset` (never the active
  * one). Returns the number of segments removed. */
 int cairn_backlog_trim_before(cairn_backlog *b, uint64_t offset);

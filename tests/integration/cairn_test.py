@@ -145,12 +145,14 @@ class Map(list):
         return list(self)
 
     def to_dict(self):
-        return dict(self)
+        # dict(self) would call self.keys() (we define it) and treat the Map
+        # as a mapping; build from the pairs instead.
+        return dict(list.__iter__(self))
 
     def __eq__(self, other):
         if isinstance(other, dict):
             try:
-                return dict(self) == other
+                return self.to_dict() == other
             except TypeError:
                 return False
         return list.__eq__(self, other)
