@@ -1,5 +1,1168 @@
+/* Server commands: INFO CONFIG CLIENT COMMAND TIME LASTSAVE SAVE BGSAVE
+ * SHUTDOWN DEBUG. Replies and errors follow Redis 7.0.
+ *
+ * Container commands (CONFIG, CLIENT, COMMAND) have subcommand tables whose
+ * entries are named "container|sub" like Redis's full names; dispatch_sub
+ * finds the entry, checks its arity and runs it. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/commit.h"
+#include "engine/log.h"
 #include "engine/server.h"
+#include "engine/util.h"
+
+/* engine/info.c */
+int cairn_info_section_index(const char *name);
+int cairn_info_section_count(void);
+const char *cairn_info_section_name(int i);
+int cairn_info_section_default(int i);
+
+/* ---------------------------------------------------------------- helpers */
+
+static void reply_help(cairn_ctx *c, const char *cmd, const char *const *lines) {
+  int n = 0;
+  while (lines[n]) n++;
+  cairn_reply_array(&c->reply, n + 3);
+  char first[128];
+  snprintf(first, sizeof(first), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd);
+  cairn_reply_status(&c->reply, first);
+  for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
+  cairn_reply_status(&c->reply, "HELP");
+  cairn_reply_status(&c->reply, "    Prints this help.");
+}
+
+static const char *sub_short_name(const cairn_command *sub) {
+  const char *bar = strchr(sub->name, '|');
+  return bar ? bar + 1 : sub->name;
+}
+
+static const cairn_command *find_sub(const cairn_command *cmd, cairn_str name) {
+  if (!cmd->subcommands) return NULL;
+  for (const cairn_command *s = cmd->subcommands; s->name; s++)
+    if (cairn_arg_is(name, sub_short_name(s))) return s;
+  return NULL;
+}
+
+static void dispatch_sub(cairn_ctx *c) {
+  const cairn_command *sub = find_sub(c->cmd, c->argv[1]);
+  if (!sub) {
+    char upper[64];
+    size_t n = c->argv[0].len < sizeof(upper) - 1 ? c->argv[0].len : sizeof(upper) - 1;
+    for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)c->argv[0].p[i]);
+    upper[n] = '\0';
+    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try %s HELP.",
+                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p, upper);
+    return;
+  }
+  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
+    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
+    return;
+  }
+  if (c->client) c->client->last_cmd = sub->name;
+  sub->fn(c);
+}
+
+/* NUL-terminated copy of an argument (for APIs taking C strings). */
+static char *arg_cstr(cairn_str a) { return cairn_xmemdup(a.p, a.len); }
+
+/* ---------------------------------------------------------------- INFO */
+
+static void cmd_info(cairn_ctx *c) {
+  int n = cairn_info_section_count();
+  char *want = cairn_xcalloc((size_t)n, 1);
+  if (c->argc == 1) {
+    for (int i = 0; i < n; i++) want[i] = (char)cairn_info_section_default(i);
+  }
+  for (int j = 1; j < c->argc; j++) {
+    if (cairn_arg_is(c->argv[j], "all") || cairn_arg_is(c->argv[j], "everything")) {
+      memset(want, 1, (size_t)n);
+    } else if (cairn_arg_is(c->argv[j], "default")) {
+      for (int i = 0; i < n; i++) want[i] |= (char)cairn_info_section_default(i);
+    } else {
+      char *name = arg_cstr(c->argv[j]);
+      int idx = cairn_info_section_index(name);
+      free(name);
+      if (idx >= 0) want[idx] = 1;
+    }
+  }
+  cairn_buf out = {0};
+  for (int i = 0; i < n; i++)
+    if (want[i]) cairn_info(c->srv, cairn_info_section_name(i), &out);
+  cairn_reply_verbatim(&c->reply, out.p ? out.p : "", out.len);
+  cairn_buf_free(&out);
+  free(want);
+}
+
+/* ---------------------------------------------------------------- CONFIG */
+
+typedef struct config_emit {
+  cairn_reply *r;
+} config_emit;
+
+static void config_emit_pair(void *ud, const char *name, const char *value, size_t valuelen) {
+  config_emit *e = ud;
+  cairn_reply_bulk_str(e->r, name);
+  cairn_reply_bulk(e->r, value, valuelen);
+}
+
+static void cmd_config_get(cairn_ctx *c) {
+  int np = c->argc - 2;
+  const char **pats = cairn_xcalloc((size_t)np, sizeof(*pats));
+  size_t *lens = cairn_xcalloc((size_t)np, sizeof(*lens));
+  for (int i = 0; i < np; i++) {
+    pats[i] = c->argv[i + 2].p;
+    lens[i] = c->argv[i + 2].len;
+  }
+  config_emit e = {&c->reply};
+  size_t mark = cairn_reply_defer(&c->reply);
+  int n = cairn_config_get(&c->srv->cfg, np, pats, lens, config_emit_pair, &e);
+  cairn_reply_defer_map(&c->reply, mark, n);
+  free(pats);
+  free(lens);
+}
+
+static void cmd_config_set(cairn_ctx *c) {
+  if ((c->argc - 2) % 2 != 0) {
+    cairn_reply_error(&c->reply, "wrong number of arguments for 'config|set' command");
+    return;
+  }
+  int np = (c->argc - 2) / 2;
+  const char **names = cairn_xcalloc((size_t)np, sizeof(*names));
+  const char **vals = cairn_xcalloc((size_t)np, sizeof(*vals));
+  size_t *nlens = cairn_xcalloc((size_t)np, sizeof(*nlens));
+  size_t *vlens = cairn_xcalloc((size_t)np, sizeof(*vlens));
+  for (int i = 0; i < np; i++) {
+    names[i] = c->argv[2 + 2 * i].p;
+    nlens[i] = c->argv[2 + 2 * i].len;
+    vals[i] = c->argv[3 + 2 * i].p;
+    vlens[i] = c->argv[3 + 2 * i].len;
+  }
+  char err[512];
+  cairn_server *srv = c->srv;
+  int old_hz = srv->cfg.hz;
+  if (cairn_config_set(&srv->cfg, np, names, nlens, vals, vlens, err, sizeof(err)) != 0) {
+    cairn_reply_errorf(&c->reply, "-%s", err);
+  } else {
+    /* Runtime effects; every other directive is read where it is used. */
+    cairn_log_set_level(srv->cfg.loglevel);
+    if (srv->cfg.hz != old_hz && srv->cfg.hz > 0 && uv_is_active((uv_handle_t *)&srv->cron))
+      uv_timer_set_repeat(&srv->cron, (uint64_t)(1000 / srv->cfg.hz));
+    cairn_reply_ok(&c->reply);
+  }
+  free(names);
+  free(vals);
+  free(nlens);
+  free(vlens);
+}
+
+static void cmd_config_resetstat(cairn_ctx *c) {
+  memset(&c->srv->stats, 0, sizeof(c->srv->stats));
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_config_rewrite(cairn_ctx *c) {
+  char err[512];
+  if (cairn_config_rewrite(&c->srv->cfg, err, sizeof(err)) != 0) {
+    cairn_warning("CONFIG REWRITE failed: %s", err);
+    cairn_reply_errorf(&c->reply, "-%s", err);
+    return;
+  }
+  cairn_notice("CONFIG REWRITE executed with success.");
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_config_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
+      NULL,
+  };
+  reply_help(c, "CONFIG", lines);
+}
+
+/* ---------------------------------------------------------------- CLIENT */
+
+static void cmd_client_id(cairn_ctx *c) { cairn_reply_int(&c->reply, c->client ? (long long)c->client->id : 0); }
+
+static void cmd_client_setname(cairn_ctx *c) {
+  cairn_str name = c->argv[2];
+  for (size_t i = 0; i < name.len; i++) {
+    if (name.p[i] < '!' || name.p[i] > '~') {
+      cairn_reply_error(&c->reply, "Client names cannot contain spaces, newlines or special characters.");
+      return;
+    }
+  }
+  if (c->client) {
+    free(c->client->name);
+    c->client->name = name.len ? cairn_xmemdup(name.p, name.len) : NULL;
+  }
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_client_getname(cairn_ctx *c) {
+  if (c->client && c->client->name)
+    cairn_reply_bulk_str(&c->reply, c->client->name);
+  else
+    cairn_reply_null(&c->reply);
+}
+
+/* Client types: every cairn client is "normal" until replication and
+ * pub/sub exist. Returns 1 for a known type name, setting *normal. */
+static int client_type(cairn_str t, int *normal) {
+  if (cairn_arg_is(t, "normal")) {
+    *normal = 1;
+    return 1;
+  }
+  if (cairn_arg_is(t, "master") || cairn_arg_is(t, "replica") || cairn_arg_is(t, "slave") ||
+      cairn_arg_is(t, "pubsub")) {
+    *normal = 0;
+    return 1;
+  }
+  return 0;
+}
+
+static void cmd_client_list(cairn_ctx *c) {
+  int only_normal = -1; /* -1: any type */
+  long long *ids = NULL;
+  int nids = 0;
+  if (c->argc == 4 && cairn_arg_is(c->argv[2], "type")) {
+    int normal;
+    if (!client_type(c->argv[3], &normal)) {
+      cairn_reply_errorf(&c->reply, "Unknown client type '%.*s'", (int)c->argv[3].len, c->argv[3].p);
+      return;
+    }
+    only_normal = normal;
+  } else if (c->argc > 3 && cairn_arg_is(c->argv[2], "id")) {
+    nids = c->argc - 3;
+    ids = cairn_xcalloc((size_t)nids, sizeof(*ids));
+    for (int j = 0; j < nids; j++) {
+      if (!cairn_str2ll(c->argv[3 + j].p, c->argv[3 + j].len, &ids[j])) {
+        cairn_reply_error(&c->reply, "Invalid client ID");
+        free(ids);
+        return;
+      }
+    }
+  } else if (c->argc != 2) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  cairn_buf out = {0};
+  if (nids) {
+    for (int j = 0; j < nids; j++) {
+      cairn_client *cl = ids[j] > 0 ? cairn_client_by_id(c->srv, (uint64_t)ids[j]) : NULL;
+      if (cl && !(cl->flags & CAIRN_CLIENT_CLOSING)) cairn_client_describe(cl, &out);
+    }
+  } else if (only_normal != 0) {
+    /* Oldest first, like Redis (the server's list has the newest first). */
+    cairn_client *last = c->srv->clients;
+    while (last && last->next) last = last->next;
+    for (cairn_client *cl = last; cl; cl = cl->prev)
+      if (!(cl->flags & CAIRN_CLIENT_CLOSING)) cairn_client_describe(cl, &out);
+  }
+  cairn_reply_verbatim(&c->reply, out.p ? out.p : "", out.len);
+  cairn_buf_free(&out);
+  free(ids);
+}
+
+static void cmd_client_info(cairn_ctx *c) {
+  cairn_buf out = {0};
+  if (c->client) cairn_client_describe(c->client, &out);
+  cairn_reply_verbatim(&c->reply, out.p ? out.p : "", out.len);
+  cairn_buf_free(&out);
+}
+
+/* Closes cl, or, when it is the calling client, after this reply. */
+static void kill_client(cairn_ctx *c, cairn_client *cl) {
+  if (cl == c->client)
+    cl->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;
+  else
+    cairn_client_close(cl);
+}
+
+static void cmd_client_kill(cairn_ctx *c) {
+  cairn_server *srv = c->srv;
+  if (c->argc == 3) { /* old form: CLIENT KILL ip:port */
+    for (cairn_client *cl = srv->clients; cl; cl = cl->next) {
+      if ((cl->flags & CAIRN_CLIENT_CLOSING) || !cairn_arg_is(c->argv[2], cl->addr)) continue;
+      kill_client(c, cl);
+      cairn_reply_ok(&c->reply);
+      return;
+    }
+    cairn_reply_error(&c->reply, "No such client");
+    return;
+  }
+  long long id = 0, maxage = 0;
+  int type_normal = -1, skipme = 1;
+  const char *addr = NULL, *laddr = NULL;
+  char *owned[2] = {NULL, NULL};
+  int ok = 1;
+  if ((c->argc - 2) % 2 != 0) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  for (int i = 2; i < c->argc && ok; i += 2) {
+    cairn_str opt = c->argv[i], val = c->argv[i + 1];
+    if (cairn_arg_is(opt, "id")) {
+      if (!cairn_str2ll(val.p, val.len, &id) || id <= 0) {
+        cairn_reply_error(&c->reply, "client-id should be greater than 0");
+        ok = 0;
+      }
+    } else if (cairn_arg_is(opt, "type")) {
+      if (!client_type(val, &type_normal)) {
+        cairn_reply_errorf(&c->reply, "Unknown client type '%.*s'", (int)val.len, val.p);
+        ok = 0;
+      }
+    } else if (cairn_arg_is(opt, "addr")) {
+      free(owned[0]);
+      addr = owned[0] = arg_cstr(val);
+    } else if (cairn_arg_is(opt, "laddr")) {
+      free(owned[1]);
+      laddr = owned[1] = arg_cstr(val);
+    } else if (cairn_arg_is(opt, "user")) {
+      if (!cairn_arg_is(val, "default")) {
+        cairn_reply_errorf(&c->reply, "No such user '%.*s'", (int)val.len, val.p);
+        ok = 0;
+      }
+    } else if (cairn_arg_is(opt, "skipme")) {
+      if (cairn_arg_is(val, "yes"))
+        skipme = 1;
+      else if (cairn_arg_is(val, "no"))
+        skipme = 0;
+      else {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        ok = 0;
+      }
+    } else if (cairn_arg_is(opt, "maxage")) {
+      /* Not in Redis 7.0 (added in 7.4): kills clients older than N seconds. */
+      if (!cairn_str2ll(val.p, val.len, &maxage) || maxage < 0) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        ok = 0;
+      }
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      ok = 0;
+    }
+  }
+  if (ok) {
+    long long killed = 0;
+    int64_t now = cairn_monotonic_ms();
+    for (cairn_client *cl = srv->clients, *next; cl; cl = next) {
+      next = cl->next;
+      if (cl->flags & CAIRN_CLIENT_CLOSING) continue;
+      if (id && cl->id != (uint64_t)id) continue;
+      if (type_normal == 0) continue; /* no master/replica/pubsub clients yet */
+      if (addr && strcmp(addr, cl->addr) != 0) continue;
+      if (laddr && strcmp(laddr, cl->laddr) != 0) continue;
+      if (maxage && now - cl->created_ms < maxage * 1000) continue;
+      if (skipme && cl == c->client) continue;
+      kill_client(c, cl);
+      killed++;
+    }
+    cairn_reply_int(&c->reply, killed);
+  }
+  free(owned[0]);
+  free(owned[1]);
+}
+
+static void client_flag_onoff(cairn_ctx *c, uint32_t flag) {
+  if (cairn_arg_is(c->argv[2], "on")) {
+    if (c->client) c->client->flags |= flag;
+  } else if (cairn_arg_is(c->argv[2], "off")) {
+    if (c->client) c->client->flags &= ~flag;
+  } else {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_client_no_evict(cairn_ctx *c) { client_flag_onoff(c, CAIRN_CLIENT_NO_EVICT); }
+static void cmd_client_no_touch(cairn_ctx *c) { client_flag_onoff(c, CAIRN_CLIENT_NO_TOUCH); }
+
+static void cmd_client_reply(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  if (cairn_arg_is(c->argv[2], "on")) {
+    if (cl) {
+      cl->reply_mode = CAIRN_REPLY_ON;
+      c->reply.buf = &cl->out; /* the reply was off for this command: ON still answers */
+    }
+    cairn_reply_ok(&c->reply);
+  } else if (cairn_arg_is(c->argv[2], "off")) {
+    if (cl) cl->reply_mode = CAIRN_REPLY_OFF;
+  } else if (cairn_arg_is(c->argv[2], "skip")) {
+    /* cairn_execute turns SKIP_NEXT into SKIP after this command, so the
+     * next command runs without a reply and the one after gets ON back. */
+    if (cl && cl->reply_mode == CAIRN_REPLY_ON) cl->reply_mode = CAIRN_REPLY_SKIP_NEXT;
+  } else {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+  }
+}
+
+static void cmd_client_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "GETNAME",
+      "    Return the name of the current connection.",
+      "ID",
+      "    Return the ID of the current connection.",
+      "INFO",
+      "    Return information about the current client connection.",
+      "KILL <ip:port>",
+      "    Kill connection made from <ip:port>.",
+      "KILL <option> <value> [<option> <value> [...]]",
+      "    Kill connections. Options are:",
+      "    * ADDR (<ip:port>|<unixsocket>:0)",
+      "      Kill connections made from the specified address",
+      "    * LADDR (<ip:port>|<unixsocket>:0)",
+      "      Kill connections made to specified local address",
+      "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+      "      Kill connections by type.",
+      "    * USER <username>",
+      "      Kill connections authenticated by <username>.",
+      "    * SKIPME (YES|NO)",
+      "      Skip killing current connection (default: yes).",
+      "    * MAXAGE <maxage>",
+      "      Kill connections older than the specified age.",
+      "LIST [options ...]",
+      "    Return information about client connections. Options:",
+      "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+      "      Return clients of specified type.",
+      "REPLY (ON|OFF|SKIP)",
+      "    Control the replies sent to the current connection.",
+      "SETNAME <name>",
+      "    Assign the name <name> to the current connection.",
+      "NO-EVICT (ON|OFF)",
+      "    Protect current client connection from eviction.",
+      "NO-TOUCH (ON|OFF)",
+      "    Will not touch LRU/LFU stats when this mode is on.",
+      NULL,
+  };
+  reply_help(c, "CLIENT", lines);
+}
+
+/* ---------------------------------------------------------------- COMMAND */
+
+static const struct {
+  uint32_t flag;
+  const char *name;
+} flag_names[] = {
+    {CAIRN_CMD_WRITE, "write"},     {CAIRN_CMD_READONLY, "readonly"}, {CAIRN_CMD_DENYOOM, "denyoom"},
+    {CAIRN_CMD_ADMIN, "admin"},     {CAIRN_CMD_PUBSUB, "pubsub"},     {CAIRN_CMD_NOSCRIPT, "noscript"},
+    {CAIRN_CMD_BLOCKING, "blocking"}, {CAIRN_CMD_LOADING, "loading"}, {CAIRN_CMD_STALE, "stale"},
+    {CAIRN_CMD_FAST, "fast"},       {CAIRN_CMD_NO_AUTH, "no_auth"},   {CAIRN_CMD_NOMULTI, "no_multi"},
+};
+
+static void reply_cmd_flags(cairn_reply *r, const cairn_command *cmd) {
+  int n = 0;
+  for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+    if (cmd->flags & flag_names[i].flag) n++;
+  cairn_reply_set(r, n);
+  for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+    if (cmd->flags & flag_names[i].flag) cairn_reply_status(r, flag_names[i].name);
+}
+
+/* ACL categories derived from the flags and the group, in Redis's category
+ * order (keyspace read write ... fast slow blocking dangerous connection). */
+static void reply_acl_categories(cairn_reply *r, const cairn_command *cmd) {
+  const char *cats[12];
+  int n = 0;
+  const char *g = cmd->group ? cmd->group : "";
+  int container = cmd->subcommands != NULL;
+  if (!strcmp(g, "generic") && (cmd->flags & CAIRN_CMD_KEYSPACE)) cats[n++] = "@keyspace";
+  if (cmd->flags & CAIRN_CMD_READONLY) cats[n++] = "@read";
+  if (cmd->flags & CAIRN_CMD_WRITE) cats[n++] = "@write";
+  if (!strcmp(g, "set")) cats[n++] = "@set";
+  if (!strcmp(g, "sorted-set")) cats[n++] = "@sortedset";
+  if (!strcmp(g, "list")) cats[n++] = "@list";
+  if (!strcmp(g, "hash")) cats[n++] = "@hash";
+  if (!strcmp(g, "string")) cats[n++] = "@string";
+  if (!strcmp(g, "bitmap")) cats[n++] = "@bitmap";
+  if (cmd->flags & CAIRN_CMD_PUBSUB) cats[n++] = "@pubsub";
+  if (cmd->flags & CAIRN_CMD_ADMIN) cats[n++] = "@admin";
+  cats[n++] = (cmd->flags & CAIRN_CMD_FAST) && !container ? "@fast" : "@slow";
+  if (cmd->flags & CAIRN_CMD_BLOCKING) cats[n++] = "@blocking";
+  if (cmd->flags & CAIRN_CMD_ADMIN) cats[n++] = "@dangerous";
+  if (!strcmp(g, "connection") && !container) cats[n++] = "@connection";
+  cairn_reply_set(r, n);
+  for (int i = 0; i < n; i++) cairn_reply_status(r, cats[i]);
+}
+
+/* One key spec from the legacy (first, last, step) triple. */
+static void reply_key_specs(cairn_reply *r, const cairn_command *cmd) {
+  if (cmd->first_key <= 0) {
+    cairn_reply_array(r, 0);
+    return;
+  }
+  cairn_reply_array(r, 1);
+  cairn_reply_map(r, 3);
+  cairn_reply_bulk_str(r, "flags");
+  if (cmd->flags & CAIRN_CMD_WRITE) {
+    cairn_reply_set(r, 1);
+    cairn_reply_status(r, "RW");
+  } else {
+    cairn_reply_set(r, 2);
+    cairn_reply_status(r, "RO");
+    cairn_reply_status(r, "access");
+  }
+  cairn_reply_bulk_str(r, "begin_search");
+  cairn_reply_map(r, 2);
+  cairn_reply_bulk_str(r, "type");
+  cairn_reply_bulk_str(r, "index");
+  cairn_reply_bulk_str(r, "spec");
+  cairn_reply_map(r, 1);
+  cairn_reply_bulk_str(r, "index");
+  cairn_reply_int(r, cmd->first_key);
+  cairn_reply_bulk_str(r, "find_keys");
+  cairn_reply_map(r, 2);
+  cairn_reply_bulk_str(r, "type");
+  cairn_reply_bulk_str(r, "range");
+  cairn_reply_bulk_str(r, "spec");
+  cairn_reply_map(r, 3);
+  cairn_reply_bulk_str(r, "lastkey");
+  cairn_reply_int(r, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
+  cairn_reply_bulk_str(r, "keystep");
+  cairn_reply_int(r, cmd->key_step);
+  cairn_reply_bulk_str(r, "limit");
+  cairn_reply_int(r, 0);
+}
+
+static int sub_count(const cairn_command *cmd) {
+  int n = 0;
+  if (cmd->subcommands)
+    for (const cairn_command *s = cmd->subcommands; s->name; s++) n++;
+  return n;
+}
+
+static void reply_command_info(cairn_reply *r, const cairn_command *cmd) {
+  cairn_reply_array(r, 10);
+  cairn_reply_bulk_str(r, cmd->name);
+  cairn_reply_int(r, cmd->arity);
+  reply_cmd_flags(r, cmd);
+  cairn_reply_int(r, cmd->first_key);
+  cairn_reply_int(r, cmd->last_key);
+  cairn_reply_int(r, cmd->key_step);
+  reply_acl_categories(r, cmd);
+  cairn_reply_set(r, 0); /* tips */
+  reply_key_specs(r, cmd);
+  cairn_reply_array(r, sub_count(cmd));
+  if (cmd->subcommands)
+    for (const cairn_command *s = cmd->subcommands; s->name; s++) reply_command_info(r, s);
+}
+
+/* Looks a name up, "container|sub" included. */
+static const cairn_command *lookup_any(cairn_str name) {
+  const char *bar = memchr(name.p, '|', name.len);
+  if (!bar) return cairn_command_lookup(name.p, name.len);
+  const cairn_command *parent = cairn_command_lookup(name.p, (size_t)(bar - name.p));
+  if (!parent) return NULL;
+  cairn_str rest = {bar + 1, name.len - (size_t)(bar - name.p) - 1};
+  return find_sub(parent, rest);
+}
+
+/* ---- COMMAND DOCS: arguments from the synopsis string.
+ * "key value [NX|XX] [EX seconds|PX milliseconds] [field value ...]" becomes
+ * Redis 7.0 argument maps: upper-case words are tokens (alone: pure-token;
+ * followed by a lower-case word: that argument's token), [..] is optional,
+ * a|b is oneof, several words form a block, "..." marks multiple. */
+typedef struct doc_arg {
+  char name[64];
+  char token[64];
+  const char *type;
+  int optional, multiple;
+  struct doc_arg *kids;
+  int nkids;
+} doc_arg;
+
+typedef struct syn_lexer {
+  const char *p, *end;
+} syn_lexer;
+
+/* Next lexeme: "[", "]", "|", "...", or a word. Returns its length, 0 at end. */
+static size_t syn_next(syn_lexer *lx, const char **out) {
+  while (lx->p < lx->end && *lx->p == ' ') lx->p++;
+  if (lx->p >= lx->end) return 0;
+  const char *s = lx->p;
+  if (*s == '[' || *s == ']' || *s == '|') {
+    lx->p++;
+    *out = s;
+    return 1;
+  }
+  if (lx->end - s >= 3 && !memcmp(s, "...", 3)) {
+    lx->p += 3;
+    *out = s;
+    return 3;
+  }
+  while (lx->p < lx->end && !strchr(" []|", *lx->p)) lx->p++;
+  *out = s;
+  return (size_t)(lx->p - s);
+}
+
+static size_t syn_peek(syn_lexer *lx, const char **out) {
+  syn_lexer save = *lx;
+  size_t n = syn_next(lx, out);
+  *lx = save;
+  return n;
+}
+
+static int is_token_word(const char *w, size_t n) {
+  int letters = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (islower((unsigned char)w[i])) return 0;
+    if (isupper((unsigned char)w[i])) letters++;
+  }
+  return letters > 0;
+}
+
+static const char *arg_type_for(const char *name) {
+  if (!strcmp(name, "key") || !strcmp(name, "newkey") || !strcmp(name, "source") || !strcmp(name, "destination"))
+    return "key";
+  if (!strcmp(name, "pattern")) return "pattern";
+  if (strstr(name, "unix-time")) return "unix-time";
+  if (!strcmp(name, "seconds") || !strcmp(name, "milliseconds") || !strcmp(name, "count") ||
+      !strcmp(name, "index") || !strcmp(name, "offset") || !strcmp(name, "start") || !strcmp(name, "end") ||
+      !strcmp(name, "increment") || !strcmp(name, "decrement") || !strcmp(name, "timeout"))
+    return "integer";
+  return "string";
+}
+
+static void doc_push(doc_arg **v, int *n, doc_arg a) {
+  *v = cairn_xrealloc(*v, sizeof(doc_arg) * (size_t)(*n + 1));
+  (*v)[(*n)++] = a;
+}
+
+static void doc_free(doc_arg *v, int n) {
+  for (int i = 0; i < n; i++) doc_free(v[i].kids, v[i].nkids);
+  free(v);
+}
+
+static void copy_word(char *dst, size_t cap, const char *w, size_t n, int lower) {
+  if (n >= cap) n = cap - 1;
+  for (size_t i = 0; i < n; i++) dst[i] = lower ? (char)tolower((unsigned char)w[i]) : w[i];
+  dst[n] = '\0';
+}
+
+static doc_arg syn_alt(syn_lexer *lx);
+
+/* A sequence of items up to "]", "|" or the end. */
+static void syn_seq(syn_lexer *lx, doc_arg **out, int *nout) {
+  const char *w;
+  size_t n;
+  while ((n = syn_peek(lx, &w)) > 0 && !(n == 1 && (*w == ']' || *w == '|'))) {
+    syn_next(lx, &w);
+    doc_arg a;
+    memset(&a, 0, sizeof(a));
+    if (n == 3 && !memcmp(w, "...", 3)) {
+      if (*nout) (*out)[*nout - 1].multiple = 1;
+      continue;
+    }
+    if (n == 1 && *w == '[') {
+      a = syn_alt(lx);
+      syn_next(lx, &w); /* "]" */
+      a.optional = 1;
+      /* "key [key ...]": the optional repetition of the previous item. */
+      if (*nout && a.multiple && a.nkids == 0 && !a.token[0] && !strcmp(a.name, (*out)[*nout - 1].name)) {
+        (*out)[*nout - 1].multiple = 1;
+        continue;
+      }
+      if (*nout && a.multiple && !strcmp(a.type, "block") && (*out)[*nout - 1].nkids == 0 && *nout >= a.nkids) {
+        /* "field value [field value ...]": fold the preceding words into one multiple block. */
+        int same = 1;
+        for (int k = 0; k < a.nkids && same; k++)
+          same = !strcmp(a.kids[k].name, (*out)[*nout - a.nkids + k].name);
+        if (same) {
+          for (int k = 0; k < a.nkids; k++) doc_free((*out)[*nout - a.nkids + k].kids, (*out)[*nout - a.nkids + k].nkids);
+          *nout -= a.nkids;
+          a.optional = 0;
+        }
+      }
+    } else if (is_token_word(w, n)) {
+      const char *w2;
+      size_t n2 = syn_peek(lx, &w2);
+      copy_word(a.token, sizeof(a.token), w, n, 0);
+      if (n2 > 0 && !strchr("[]|", *w2) && !(n2 == 3 && !memcmp(w2, "...", 3)) && !is_token_word(w2, n2)) {
+        syn_next(lx, &w2);
+        copy_word(a.name, sizeof(a.name), w2, n2, 0);
+        a.type = arg_type_for(a.name);
+      } else {
+        copy_word(a.name, sizeof(a.name), w, n, 1);
+        a.type = "pure-token";
+      }
+    } else {
+      copy_word(a.name, sizeof(a.name), w, n, 0);
+      a.type = arg_type_for(a.name);
+    }
+    doc_push(out, nout, a);
+  }
+}
+
+/* Alternatives inside brackets: one item, a block, or a oneof. */
+static doc_arg syn_alt(syn_lexer *lx) {
+  doc_arg *alts = NULL;
+  int nalts = 0;
+  const char *w;
+  for (;;) {
+    doc_arg *items = NULL;
+    int nitems = 0;
+    syn_seq(lx, &items, &nitems);
+    doc_arg one;
+    memset(&one, 0, sizeof(one));
+    if (nitems == 1) {
+      one = items[0];
+      free(items);
+    } else {
+      one.type = "block";
+      /* "[field value ...]": the ellipsis repeats the whole group. */
+      if (nitems && items[nitems - 1].multiple) {
+        items[nitems - 1].multiple = 0;
+        one.multiple = 1;
+      }
+      one.kids = items;
+      one.nkids = nitems;
+      copy_word(one.name, sizeof(one.name), nitems ? items[0].name : "arg", nitems ? strlen(items[0].name) : 3, 0);
+    }
+    doc_push(&alts, &nalts, one);
+    size_t n = syn_peek(lx, &w);
+    if (n == 1 && *w == '|') {
+      syn_next(lx, &w);
+      continue;
+    }
+    break;
+  }
+  if (nalts == 1) {
+    doc_arg a = alts[0];
+    free(alts);
+    return a;
+  }
+  doc_arg a;
+  memset(&a, 0, sizeof(a));
+  a.type = "oneof";
+  a.kids = alts;
+  a.nkids = nalts;
+  size_t len = 0;
+  for (int i = 0; i < nalts && len < sizeof(a.name) - 1; i++) {
+    size_t add = strlen(alts[i].name);
+    if (len + add + 1 >= sizeof(a.name)) break;
+    if (i) a.name[len++] = '_';
+    memcpy(a.name + len, alts[i].name, add);
+    len += add;
+  }
+  a.name[len] = '\0';
+  return a;
+}
+
+static void reply_doc_args(cairn_reply *r, const doc_arg *v, int n) {
+  cairn_reply_array(r, n);
+  for (int i = 0; i < n; i++) {
+    const doc_arg *a = &v[i];
+    int is_key = !strcmp(a->type, "key");
+    int nflags = a->optional + a->multiple;
+    int pairs = 2 + is_key + (a->token[0] != 0) + (nflags > 0) + (a->nkids > 0);
+    cairn_reply_map(r, pairs);
+    cairn_reply_bulk_str(r, "name");
+    cairn_reply_bulk_str(r, a->name);
+    cairn_reply_bulk_str(r, "type");
+    cairn_reply_bulk_str(r, a->type);
+    if (is_key) {
+      cairn_reply_bulk_str(r, "key_spec_index");
+      cairn_reply_int(r, 0);
+    }
+    if (a->token[0]) {
+      cairn_reply_bulk_str(r, "token");
+      cairn_reply_bulk_str(r, a->token);
+    }
+    if (nflags) {
+      cairn_reply_bulk_str(r, "flags");
+      cairn_reply_set(r, nflags);
+      if (a->optional) cairn_reply_status(r, "optional");
+      if (a->multiple) cairn_reply_status(r, "multiple");
+    }
+    if (a->nkids) {
+      cairn_reply_bulk_str(r, "arguments");
+      reply_doc_args(r, a->kids, a->nkids);
+    }
+  }
+}
+
+static void reply_command_docs(cairn_reply *r, const cairn_command *cmd) {
+  doc_arg *args = NULL;
+  int nargs = 0;
+  if (cmd->args && *cmd->args) {
+    syn_lexer lx = {cmd->args, cmd->args + strlen(cmd->args)};
+    for (;;) {
+      syn_seq(&lx, &args, &nargs);
+      const char *w;
+      if (syn_next(&lx, &w) == 0) break; /* a stray "]" or "|": skip it */
+    }
+  }
+  int nsubs = sub_count(cmd);
+  cairn_reply_map(r, 3 + (nargs > 0) + (nsubs > 0));
+  cairn_reply_bulk_str(r, "summary");
+  cairn_reply_bulk_str(r, cmd->summary ? cmd->summary : "");
+  cairn_reply_bulk_str(r, "since");
+  cairn_reply_bulk_str(r, cmd->since ? cmd->since : "1.0.0");
+  cairn_reply_bulk_str(r, "group");
+  cairn_reply_bulk_str(r, cmd->group ? cmd->group : "server");
+  if (nargs) {
+    cairn_reply_bulk_str(r, "arguments");
+    reply_doc_args(r, args, nargs);
+  }
+  if (nsubs) {
+    cairn_reply_bulk_str(r, "subcommands");
+    cairn_reply_map(r, nsubs);
+    for (const cairn_command *s = cmd->subcommands; s->name; s++) {
+      cairn_reply_bulk_str(r, s->name);
+      reply_command_docs(r, s);
+    }
+  }
+  doc_free(args, nargs);
+}
+
+static void reply_all_info(cairn_reply *r) {
+  int n = cairn_command_count();
+  cairn_reply_array(r, n);
+  for (int i = 0; i < n; i++) reply_command_info(r, cairn_command_at(i));
+}
+
+static void cmd_command(cairn_ctx *c) {
+  if (c->argc > 1)
+    dispatch_sub(c);
+  else
+    reply_all_info(&c->reply);
+}
+
+static void cmd_command_count(cairn_ctx *c) { cairn_reply_int(&c->reply, cairn_command_count()); }
+
+static void cmd_command_info(cairn_ctx *c) {
+  if (c->argc == 2) {
+    reply_all_info(&c->reply);
+    return;
+  }
+  cairn_reply_array(&c->reply, c->argc - 2);
+  for (int i = 2; i < c->argc; i++) {
+    const cairn_command *cmd = lookup_any(c->argv[i]);
+    if (cmd)
+      reply_command_info(&c->reply, cmd);
+    else
+      cairn_reply_null_array(&c->reply);
+  }
+}
+
+static void cmd_command_docs(cairn_ctx *c) {
+  if (c->argc == 2) {
+    int n = cairn_command_count();
+    cairn_reply_map(&c->reply, n);
+    for (int i = 0; i < n; i++) {
+      const cairn_command *cmd = cairn_command_at(i);
+      cairn_reply_bulk_str(&c->reply, cmd->name);
+      reply_command_docs(&c->reply, cmd);
+    }
+    return;
+  }
+  size_t mark = cairn_reply_defer(&c->reply);
+  int found = 0;
+  for (int i = 2; i < c->argc; i++) {
+    const cairn_command *cmd = lookup_any(c->argv[i]);
+    if (!cmd) continue;
+    cairn_reply_bulk_str(&c->reply, cmd->name);
+    reply_command_docs(&c->reply, cmd);
+    found++;
+  }
+  cairn_reply_defer_map(&c->reply, mark, found);
+}
+
+static int list_filter_match(const cairn_command *cmd, int kind, cairn_str val) {
+  if (kind == 0) return 1;
+  if (kind == 1) return 0; /* MODULE: cairn has no modules */
+  if (kind == 2) { /* ACLCAT */
+    cairn_buf b = {0};
+    cairn_reply r = {&b, 2};
+    reply_acl_categories(&r, cmd);
+    char want[80];
+    snprintf(want, sizeof(want), "+@%.*s\r\n", (int)(val.len > 64 ? 64 : val.len), val.p);
+    int hit = b.p && strcasestr(b.p, want) != NULL;
+    cairn_buf_free(&b);
+    return hit;
+  }
+  return cairn_glob_match(val.p, val.len, cmd->name, strlen(cmd->name), 1);
+}
+
+static void cmd_command_list(cairn_ctx *c) {
+  int kind = 0;
+  cairn_str val = {NULL, 0};
+  if (c->argc == 5 && cairn_arg_is(c->argv[2], "filterby")) {
+    val = c->argv[4];
+    if (cairn_arg_is(c->argv[3], "module"))
+      kind = 1;
+    else if (cairn_arg_is(c->argv[3], "aclcat"))
+      kind = 2;
+    else if (cairn_arg_is(c->argv[3], "pattern"))
+      kind = 3;
+    else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  } else if (c->argc != 2) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  for (int i = 0; i < cairn_command_count(); i++) {
+    const cairn_command *cmd = cairn_command_at(i);
+    if (list_filter_match(cmd, kind, val)) {
+      cairn_reply_bulk_str(&c->reply, cmd->name);
+      n++;
+    }
+    if (cmd->subcommands)
+      for (const cairn_command *s = cmd->subcommands; s->name; s++)
+        if (list_filter_match(s, kind, val)) {
+          cairn_reply_bulk_str(&c->reply, s->name);
+          n++;
+        }
+  }
+  cairn_reply_defer_array(&c->reply, mark, n);
+}
+
+static void cmd_command_getkeys(cairn_ctx *c) {
+  const cairn_command *cmd = cairn_command_lookup(c->argv[2].p, c->argv[2].len);
+  int argc = c->argc - 2;
+  cairn_str *argv = c->argv + 2;
+  if (cmd && cmd->subcommands && argc >= 2) {
+    const cairn_command *sub = find_sub(cmd, argv[1]);
+    if (sub) cmd = sub;
+  }
+  if (!cmd) {
+    cairn_reply_error(&c->reply, "Invalid command specified");
+    return;
+  }
+  if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+    cairn_reply_error(&c->reply, "Invalid number of arguments specified for command");
+    return;
+  }
+  if (cmd->first_key <= 0 || cmd->first_key >= argc) {
+    cairn_reply_error(&c->reply, "The command has no key arguments");
+    return;
+  }
+  int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+  if (last >= argc) last = argc - 1;
+  int step = cmd->key_step > 0 ? cmd->key_step : 1;
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  for (int i = cmd->first_key; i <= last; i += step) {
+    cairn_reply_bulk(&c->reply, argv[i].p, argv[i].len);
+    n++;
+  }
+  cairn_reply_defer_array(&c->reply, mark, n);
+}
+
+static void cmd_command_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "(no subcommand)",
+      "    Return details about all Redis commands.",
+      "COUNT",
+      "    Return the total number of commands in this Redis server.",
+      "LIST",
+      "    Return a list of all commands in this Redis server.",
+      "INFO [<command-name> ...]",
+      "    Return details about multiple Redis commands.",
+      "    If no command names are given, documentation details for all",
+      "    commands are returned.",
+      "DOCS [<command-name> ...]",
+      "    Return documentation details about multiple Redis commands.",
+      "    If no command names are given, documentation details for all",
+      "    commands are returned.",
+      "GETKEYS <full-command>",
+      "    Return the keys from a full Redis command.",
+      NULL,
+  };
+  reply_help(c, "COMMAND", lines);
+}
+
+/* ---------------------------------------------------------------- misc */
+
+static void cmd_time(cairn_ctx *c) {
+  int64_t us = cairn_ustime();
+  cairn_reply_array(&c->reply, 2);
+  cairn_reply_bulk_ll(&c->reply, us / 1000000);
+  cairn_reply_bulk_ll(&c->reply, us % 1000000);
+}
+
+static void cmd_lastsave(cairn_ctx *c) { cairn_reply_int(&c->reply, c->srv->last_save_time); }
+
+/* SAVE and BGSAVE both checkpoint the store synchronously: a checkpoint is
+ * an LMDB commit of what the backlog already holds durably, not a snapshot
+ * written by a child, so there is nothing to run in the background. */
+static int checkpoint_now(cairn_ctx *c) {
+  if (cairn_commit_checkpoint(c->srv) != 0) {
+    cairn_reply_error(&c->reply, "checkpoint failed, see the server log");
+    return -1;
+  }
+  return 0;
+}
+
+static void cmd_save(cairn_ctx *c) {
+  if (checkpoint_now(c) == 0) cairn_reply_ok(&c->reply);
+}
+
+static void cmd_bgsave(cairn_ctx *c) {
+  if (c->argc > 2 || (c->argc == 2 && !cairn_arg_is(c->argv[1], "schedule"))) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  if (checkpoint_now(c) == 0) cairn_reply_status(&c->reply, "Background saving started");
+}
+
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. cairn always checkpoints on
+ * the way out (stop_server in net.c) and a shutdown never waits for replicas,
+ * so NOSAVE/SAVE/NOW/FORCE only need to parse; nothing is ever in progress for
+ * ABORT. No reply on success: the server exits after this iteration's commit. */
+static void cmd_shutdown(cairn_ctx *c) {
+  int nosave = 0, save = 0, abort_ = 0, other = 0;
+  for (int i = 1; i < c->argc; i++) {
+    if (cairn_arg_is(c->argv[i], "nosave"))
+      nosave = 1;
+    else if (cairn_arg_is(c->argv[i], "save"))
+      save = 1;
+    else if (cairn_arg_is(c->argv[i], "now") || cairn_arg_is(c->argv[i], "force"))
+      other = 1;
+    else if (cairn_arg_is(c->argv[i], "abort"))
+      abort_ = 1;
+    else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  }
+  if ((nosave && save) || (abort_ && (nosave || save || other))) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  if (abort_) {
+    cairn_reply_error(&c->reply, "No shutdown in progress.");
+    return;
+  }
+  cairn_warning("User requested shutdown...");
+  c->srv->shutdown_requested = 1;
+}
+
+static void cmd_debug(cairn_ctx *c) {
+  if (cairn_arg_is(c->argv[1], "help") && c->argc == 2) {
+    static const char *const lines[] = {
+        "SLEEP <seconds>",
+        "    Stop the server for <seconds>. Decimals allowed.",
+        NULL,
+    };
+    reply_help(c, "DEBUG", lines);
+    return;
+  }
+  if (cairn_arg_is(c->argv[1], "sleep") && c->argc == 3) {
+    double secs;
+    if (cairn_arg_double(c, c->argv[2], &secs) != 0) return;
+    if (secs > 0) {
+      struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+      nanosleep(&ts, NULL);
+    }
+    cairn_reply_ok(&c->reply);
+    return;
+  }
+  cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+                     (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+}
+
+/* ---------------------------------------------------------------- tables */
+
+#define F_ADM (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
+#define F_LS (CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
+#define F_CLI (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
+#define END {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}
+
+static const cairn_command config_subs[] = {
+    {"config|get", -3, F_ADM, 0, 0, 0, cmd_config_get, "server", "Get the values of configuration parameters",
+     "2.0.0", "parameter [parameter ...]", NULL},
+    {"config|set", -4, F_ADM, 0, 0, 0, cmd_config_set, "server", "Set configuration parameters to the given values",
+     "2.0.0", "parameter value [parameter value ...]", NULL},
+    {"config|resetstat", 2, F_ADM, 0, 0, 0, cmd_config_resetstat, "server", "Reset the stats returned by INFO",
+     "2.0.0", "", NULL},
+    {"config|rewrite", 2, F_ADM, 0, 0, 0, cmd_config_rewrite, "server",
+     "Rewrite the configuration file with the in memory configuration", "2.8.0", "", NULL},
+    {"config|help", 2, F_LS, 0, 0, 0, cmd_config_help, "server", "Show helpful text about the different subcommands",
+     "5.0.0", "", NULL},
+    END,
+};
+
+static const cairn_command client_subs[] = {
+    {"client|id", 2, F_CLI, 0, 0, 0, cmd_client_id, "connection", "Returns the client ID for the current connection",
+     "5.0.0", "", NULL},
+    {"client|setname", 3, F_CLI, 0, 0, 0, cmd_client_setname, "connection", "Set the current connection name",
+     "2.6.9", "connection-name", NULL},
+    {"client|getname", 2, F_CLI, 0, 0, 0, cmd_client_getname, "connection", "Get the current connection name",
+     "2.6.9", "", NULL},
+    {"client|list", -2, F_ADM, 0, 0, 0, cmd_client_list, "connection", "Get the list of client connections",
+     "2.4.0", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]", NULL},
+    {"client|info", 2, F_CLI, 0, 0, 0, cmd_client_info, "connection",
+     "Returns information about the current client connection.", "6.2.0", "", NULL},
+    {"client|kill", -3, F_ADM, 0, 0, 0, cmd_client_kill, "connection", "Kill the connection of a client", "2.4.0",
+     "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] "
+     "[LADDR ip:port] [SKIPME yes/no] [MAXAGE maxage]",
+     NULL},
+    {"client|no-evict", 3, F_ADM, 0, 0, 0, cmd_client_no_evict, "connection", "Set client eviction mode for the current connection",
+     "7.0.0", "ON|OFF", NULL},
+    {"client|no-touch", 3, F_CLI, 0, 0, 0, cmd_client_no_touch, "connection",
+     "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0",
+     "ON|OFF", NULL},
+    {"client|reply", 3, F_CLI, 0, 0, 0, cmd_client_reply, "connection",
+     "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP", NULL},
+    {"client|help", 2, F_LS, 0, 0, 0, cmd_client_help, "connection",
+     "Show helpful text about the different subcommands", "5.0.0", "", NULL},
+    END,
+};
+
+static const cairn_command command_subs[] = {
+    {"command|count", 2, F_LS, 0, 0, 0, cmd_command_count, "server", "Get total number of Redis commands", "2.8.13",
+     "", NULL},
+    {"command|info", -2, F_LS, 0, 0, 0, cmd_command_info, "server", "Get array of specific Redis command details, or all when no argument is given.",
+     "2.8.13", "[command-name [command-name ...]]", NULL},
+    {"command|docs", -2, F_LS, 0, 0, 0, cmd_command_docs, "server", "Get array of specific Redis command documentation",
+     "7.0.0", "[command-name [command-name ...]]", NULL},
+    {"command|list", -2, F_LS, 0, 0, 0, cmd_command_list, "server", "Get an array of Redis command names", "7.0.0",
+     "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]", NULL},
+    {"command|getkeys", -4, F_LS, 0, 0, 0, cmd_command_getkeys, "server", "Extract keys given a full Redis command",
+     "2.8.13", "command [arg [arg ...]]", NULL},
+    {"command|help", 2, F_LS, 0, 0, 0, cmd_command_help, "server", "Show helpful text about the different subcommands",
+     "5.0.0", "", NULL},
+    END,
+};
 
 const cairn_command cairn_commands_server[] = {
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    {"info", -1, F_LS, 0, 0, 0, cmd_info, "server", "Get information and statistics about the server", "1.0.0",
+     "[section [section ...]]", NULL},
+    {"config", -2, 0, 0, 0, 0, dispatch_sub, "server", "A container for server configuration commands", "2.0.0", "",
+     config_subs},
+    {"client", -2, 0, 0, 0, 0, dispatch_sub, "connection", "A container for client connection commands", "2.4.0", "",
+     client_subs},
+    {"command", -1, F_LS, 0, 0, 0, cmd_command, "server", "Get array of Redis command details", "2.8.13", "",
+     command_subs},
+    {"time", 1, F_LS | CAIRN_CMD_FAST, 0, 0, 0, cmd_time, "server", "Return the current server time", "2.6.0", "",
+     NULL},
+    {"lastsave", 1, F_LS | CAIRN_CMD_FAST, 0, 0, 0, cmd_lastsave, "server",
+     "Get the UNIX time stamp of the last successful save to disk", "1.0.0", "", NULL},
+    {"save", 1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI, 0, 0, 0, cmd_save, "server",
+     "Synchronously save the dataset to disk", "1.0.0", "", NULL},
+    {"bgsave", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, "server",
+     "Asynchronously save the dataset to disk", "1.0.0", "[SCHEDULE]", NULL},
+    {"shutdown", -1, F_ADM | CAIRN_CMD_NOMULTI, 0, 0, 0, cmd_shutdown, "server",
+     "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
+     "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NULL},
+    {"debug", -2, F_ADM, 0, 0, 0, cmd_debug, "server", "A container for debugging commands", "1.0.0",
+     "subcommand [argument]", NULL},
+    END,
 };

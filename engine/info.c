@@ -1,0 +1,366 @@
+/* INFO text (cairn_info) and the CLIENT LIST / CLIENT INFO line
+ * (cairn_client_describe). Field names and section order follow Redis 7.0;
+ * fields cairn cannot give a meaningful value for are left out rather than
+ * faked, except the few that clients commonly parse (they get the value a
+ * fresh Redis reports, e.g. blocked_clients:0). */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "engine/server.h"
+#include "engine/store.h"
+#include "engine/util.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Redis's bytesToHuman: B, K, M, G, T, P with two decimals. */
+static void bytes_human(char *out, size_t cap, unsigned long long n) {
+  double d = (double)n;
+  if (n < 1024)
+    snprintf(out, cap, "%lluB", n);
+  else if (n < 1024ULL * 1024)
+    snprintf(out, cap, "%.2fK", d / 1024);
+  else if (n < 1024ULL * 1024 * 1024)
+    snprintf(out, cap, "%.2fM", d / (1024.0 * 1024));
+  else if (n < 1024ULL * 1024 * 1024 * 1024)
+    snprintf(out, cap, "%.2fG", d / (1024.0 * 1024 * 1024));
+  else if (n < 1024ULL * 1024 * 1024 * 1024 * 1024)
+    snprintf(out, cap, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
+  else
+    snprintf(out, cap, "%.2fP", d / (1024.0 * 1024 * 1024 * 1024 * 1024));
+}
+
+/* Resident set size from /proc/self/statm (second field, in pages). */
+static unsigned long long rss_bytes(void) {
+  unsigned long long size = 0, resident = 0;
+  FILE *fp = fopen("/proc/self/statm", "r");
+  if (!fp) return 0;
+  if (fscanf(fp, "%llu %llu", &size, &resident) != 2) resident = 0;
+  fclose(fp);
+  long page = sysconf(_SC_PAGESIZE);
+  return resident * (unsigned long long)(page > 0 ? page : 4096);
+}
+
+/* used_memory: bytes currently allocated through malloc, as glibc's
+ * mallinfo2 reports them (in-use small chunks + mmapped chunks). Unlike Redis
+ * this is not an exact count kept by a wrapping allocator, and it does NOT
+ * include the LMDB map (the keyspace lives in a memory-mapped file whose pages
+ * the kernel manages; see used_memory_rss and lmdb_used_bytes). Under
+ * sanitizers malloc is replaced and mallinfo2 reports 0: then the RSS is the
+ * only honest number, and it is reported instead. */
+static unsigned long long heap_bytes(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  return (unsigned long long)mi.uordblks + (unsigned long long)mi.hblkhd;
+#else
+  return 0;
+#endif
+}
+
+static void executable_path(char *out, size_t cap) {
+  ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  out[n > 0 ? n : 0] = '\0';
+}
+
+/* instantaneous_ops_per_sec without a cron: every INFO call records a
+ * (time, commands processed) sample (at most one per 100 ms, 16 kept); the
+ * rate is measured against the oldest sample of the last 5 seconds. The first
+ * INFO after a quiet period therefore reports 0: the number only means
+ * something when INFO is polled, which is how monitoring tools use it. */
+#define OPS_SAMPLES 16
+static struct {
+  int64_t ms;
+  uint64_t count;
+} ops_ring[OPS_SAMPLES];
+static int ops_n, ops_head;
+
+static long long ops_per_sec(cairn_server *srv) {
+  int64_t now = cairn_monotonic_ms();
+  uint64_t count = srv->stats.commands_processed;
+  long long rate = 0;
+  for (int i = 0; i < ops_n; i++) {
+    int idx = (ops_head - ops_n + i + OPS_SAMPLES) % OPS_SAMPLES;
+    int64_t dt = now - ops_ring[idx].ms;
+    if (dt > 5000) continue;
+    if (dt >= 100) rate = (long long)((count - ops_ring[idx].count) * 1000 / (uint64_t)dt);
+    break;
+  }
+  int last = (ops_head - 1 + OPS_SAMPLES) % OPS_SAMPLES;
+  if (ops_n == 0 || now - ops_ring[last].ms >= 100) {
+    ops_ring[ops_head].ms = now;
+    ops_ring[ops_head].count = count;
+    ops_head = (ops_head + 1) % OPS_SAMPLES;
+    if (ops_n < OPS_SAMPLES) ops_n++;
+  }
+  return rate;
+}
+
+/* ---------------------------------------------------------------- sections */
+
+static void sec_server(cairn_server *srv, cairn_buf *o) {
+  struct utsname un;
+  if (uname(&un) != 0) memset(&un, 0, sizeof(un));
+  char exe[1024];
+  executable_path(exe, sizeof(exe));
+  int64_t uptime = (cairn_mstime() - srv->start_ms) / 1000;
+  cairn_buf_printf(o,
+                   "# Server\r\n"
+                   "redis_version:%s\r\n"
+                   "cairn_version:%s\r\n"
+                   "redis_git_sha1:00000000\r\n"
+                   "redis_git_dirty:0\r\n"
+                   "redis_mode:standalone\r\n"
+                   "os:%s %s %s\r\n"
+                   "arch_bits:%d\r\n"
+                   "multiplexing_api:libuv %s\r\n"
+                   "process_id:%ld\r\n"
+                   "process_supervised:no\r\n"
+                   "run_id:%s\r\n"
+                   "tcp_port:%d\r\n"
+                   "server_time_usec:%lld\r\n"
+                   "uptime_in_seconds:%lld\r\n"
+                   "uptime_in_days:%lld\r\n"
+                   "hz:%d\r\n"
+                   "configured_hz:%d\r\n"
+                   "executable:%s\r\n"
+                   "config_file:%s\r\n"
+                   "io_threads_active:0\r\n",
+                   CAIRN_REDIS_VERSION, CAIRN_VERSION, un.sysname, un.release, un.machine,
+                   (int)(sizeof(void *) * 8), uv_version_string(), (long)getpid(), srv->run_id,
+                   srv->tcp_port_bound ? srv->tcp_port_bound : srv->cfg.port, (long long)cairn_ustime(),
+                   (long long)uptime, (long long)(uptime / 86400), srv->cfg.hz, srv->cfg.hz, exe,
+                   srv->cfg.config_file ? srv->cfg.config_file : "");
+}
+
+static void sec_clients(cairn_server *srv, cairn_buf *o) {
+  cairn_buf_printf(o,
+                   "# Clients\r\n"
+                   "connected_clients:%d\r\n"
+                   "cluster_connections:0\r\n"
+                   "maxclients:%d\r\n"
+                   "blocked_clients:0\r\n"
+                   "tracking_clients:0\r\n"
+                   "clients_in_timeout_table:0\r\n",
+                   srv->nclients, srv->cfg.maxclients);
+}
+
+static void sec_memory(cairn_server *srv, cairn_buf *o) {
+  unsigned long long rss = rss_bytes(), heap = heap_bytes();
+  unsigned long long used = heap ? heap : rss;
+  char h_used[32], h_rss[32];
+  bytes_human(h_used, sizeof(h_used), used);
+  bytes_human(h_rss, sizeof(h_rss), rss);
+  cairn_buf_printf(o,
+                   "# Memory\r\n"
+                   "used_memory:%llu\r\n"
+                   "used_memory_human:%s\r\n"
+                   "used_memory_rss:%llu\r\n"
+                   "used_memory_rss_human:%s\r\n"
+                   "maxmemory:0\r\n"
+                   "maxmemory_human:0B\r\n"
+                   "maxmemory_policy:noeviction\r\n"
+                   "mem_allocator:libc\r\n"
+                   "lazyfree_pending_objects:0\r\n"
+                   "lmdb_map_size:%llu\r\n"
+                   "lmdb_used_bytes:%llu\r\n",
+                   used, h_used, rss, h_rss, (unsigned long long)cairn_store_map_size(srv->store),
+                   (unsigned long long)cairn_store_used_bytes(srv->store));
+}
+
+static void sec_persistence(cairn_server *srv, cairn_buf *o) {
+  cairn_stats *st = &srv->stats;
+  uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
+  uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
+  /* rdb_changes_since_last_save: the store counts dirty bytes, not writes, so
+   * report the replication-stream bytes not yet covered by a checkpoint: 0
+   * exactly when everything is checkpointed, which is what tools test for. */
+  uint64_t changes = srv->stream_offset > ckpt ? srv->stream_offset - ckpt : 0;
+  cairn_buf_printf(o,
+                   "# Persistence\r\n"
+                   "loading:0\r\n"
+                   "async_loading:0\r\n"
+                   "rdb_changes_since_last_save:%llu\r\n"
+                   "rdb_bgsave_in_progress:0\r\n"
+                   "rdb_last_save_time:%lld\r\n"
+                   "rdb_last_bgsave_status:ok\r\n"
+                   "rdb_last_bgsave_time_sec:-1\r\n"
+                   "rdb_current_bgsave_time_sec:-1\r\n"
+                   "aof_enabled:0\r\n"
+                   "aof_rewrite_in_progress:0\r\n"
+                   "aof_rewrite_scheduled:0\r\n"
+                   "aof_last_write_status:%s\r\n"
+                   "durability:%s\r\n"
+                   "checkpoints:%llu\r\n"
+                   "checkpoint_avg_us:%llu\r\n"
+                   "checkpoint_offset:%llu\r\n"
+                   "wal_first_offset:%llu\r\n"
+                   "wal_last_offset:%llu\r\n"
+                   "wal_disk_bytes:%llu\r\n"
+                   "wal_segments:%d\r\n"
+                   "wal_records:%llu\r\n"
+                   "wal_bytes:%llu\r\n"
+                   "wal_syncs:%llu\r\n"
+                   "wal_sync_avg_us:%llu\r\n"
+                   "wal_write_error:%d\r\n"
+                   "lmdb_map_size:%llu\r\n"
+                   "lmdb_used_bytes:%llu\r\n"
+                   "lmdb_map_grows:%llu\r\n"
+                   "rollbacks:%llu\r\n",
+                   (unsigned long long)changes, (long long)srv->last_save_time,
+                   srv->write_error ? "err" : "ok",
+                   srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
+                   (unsigned long long)st->checkpoints,
+                   (unsigned long long)(st->checkpoints ? st->checkpoint_us_total / st->checkpoints : 0),
+                   (unsigned long long)ckpt, (unsigned long long)first, (unsigned long long)end,
+                   (unsigned long long)srv->wal.disk_bytes(srv->wal.ud), srv->wal.segments(srv->wal.ud),
+                   (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
+                   (unsigned long long)st->wal_syncs,
+                   (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
+                   srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),
+                   (unsigned long long)cairn_store_used_bytes(srv->store), (unsigned long long)st->map_grows,
+                   (unsigned long long)st->rollbacks);
+}
+
+static void sec_stats(cairn_server *srv, cairn_buf *o) {
+  cairn_stats *st = &srv->stats;
+  cairn_buf_printf(o,
+                   "# Stats\r\n"
+                   "total_connections_received:%llu\r\n"
+                   "total_commands_processed:%llu\r\n"
+                   "instantaneous_ops_per_sec:%lld\r\n"
+                   "total_net_input_bytes:%llu\r\n"
+                   "total_net_output_bytes:%llu\r\n"
+                   "rejected_connections:%llu\r\n"
+                   "sync_full:0\r\n"
+                   "sync_partial_ok:0\r\n"
+                   "sync_partial_err:0\r\n"
+                   "expired_keys:%llu\r\n"
+                   "evicted_keys:0\r\n"
+                   "keyspace_hits:%llu\r\n"
+                   "keyspace_misses:%llu\r\n"
+                   "pubsub_channels:0\r\n"
+                   "pubsub_patterns:0\r\n"
+                   "total_error_replies:%llu\r\n"
+                   "iterations_with_writes:%llu\r\n",
+                   (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
+                   ops_per_sec(srv), (unsigned long long)st->net_input_bytes,
+                   (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
+                   (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
+                   (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_error_replies,
+                   (unsigned long long)st->iterations_with_writes);
+}
+
+static void sec_replication(cairn_server *srv, cairn_buf *o) {
+  uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
+  uint64_t histlen = end >= first ? end - first + 1 : 0;
+  /* master_replid: replication ids arrive with the replication work; until
+   * then the run id stands in (it changes at every start, which is what a
+   * replid without persistence would do too). */
+  cairn_buf_printf(o,
+                   "# Replication\r\n"
+                   "role:master\r\n"
+                   "connected_slaves:0\r\n"
+                   "master_failover_state:no-failover\r\n"
+                   "master_replid:%s\r\n"
+                   "master_replid2:0000000000000000000000000000000000000000\r\n"
+                   "master_repl_offset:%llu\r\n"
+                   "second_repl_offset:-1\r\n"
+                   "repl_backlog_active:1\r\n"
+                   "repl_backlog_size:%lld\r\n"
+                   "repl_backlog_first_byte_offset:%llu\r\n"
+                   "repl_backlog_histlen:%llu\r\n",
+                   srv->run_id, (unsigned long long)srv->stream_offset, srv->cfg.backlog_retention_bytes,
+                   (unsigned long long)first, (unsigned long long)histlen);
+}
+
+static void sec_keyspace(cairn_server *srv, cairn_buf *o) {
+  cairn_buf_append_str(o, "# Keyspace\r\n");
+  for (int db = 0; db < cairn_store_databases(srv->store); db++) {
+    uint64_t keys = cairn_store_dbsize(srv->store, db);
+    if (!keys) continue;
+    cairn_buf_printf(o, "db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", db, (unsigned long long)keys,
+                     (unsigned long long)cairn_store_expires_count(srv->store, db));
+  }
+}
+
+static void sec_cairn(cairn_server *srv, cairn_buf *o) {
+  cairn_buf_printf(o,
+                   "# Cairn\r\n"
+                   "cairn_version:%s\r\n"
+                   "durability:%s\r\n"
+                   "checkpoint_interval_ms:%lld\r\n"
+                   "checkpoint_bytes:%lld\r\n"
+                   "store_dirty:%llu\r\n"
+                   "flush_sweep_pending:%d\r\n",
+                   CAIRN_VERSION, srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
+                   srv->cfg.checkpoint_interval_ms, srv->cfg.checkpoint_bytes,
+                   (unsigned long long)cairn_store_dirty(srv->store), cairn_store_sweep_pending(srv->store));
+}
+
+typedef struct section {
+  const char *name;
+  void (*fn)(cairn_server *, cairn_buf *);
+  int in_default;
+} section;
+
+static const section sections[] = {
+    {"server", sec_server, 1},           {"clients", sec_clients, 1}, {"memory", sec_memory, 1},
+    {"persistence", sec_persistence, 1}, {"stats", sec_stats, 1},     {"replication", sec_replication, 1},
+    {"keyspace", sec_keyspace, 1},       {"cairn", sec_cairn, 0},
+};
+#define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
+
+/* section: a name, "default", "all" or "everything" (case-insensitive).
+ * Appends the sections in the fixed order, each after a blank line except the
+ * first; an unknown name adds nothing (Redis replies an empty string). */
+void cairn_info(cairn_server *srv, const char *section, cairn_buf *out) {
+  int all = !strcasecmp(section, "all") || !strcasecmp(section, "everything");
+  int def = !strcasecmp(section, "default");
+  for (int i = 0; i < NSECTIONS; i++) {
+    const struct section *s = &sections[i];
+    if (!(all || (def && s->in_default) || !strcasecmp(section, s->name))) continue;
+    if (out->len) cairn_buf_append(out, "\r\n", 2);
+    s->fn(srv, out);
+  }
+}
+
+/* Used by INFO with several section names: each section at most once. */
+int cairn_info_section_index(const char *name) {
+  for (int i = 0; i < NSECTIONS; i++)
+    if (!strcasecmp(name, sections[i].name)) return i;
+  return -1;
+}
+
+int cairn_info_section_count(void) { return NSECTIONS; }
+const char *cairn_info_section_name(int i) { return sections[i].name; }
+int cairn_info_section_default(int i) { return sections[i].in_default; }
+
+/* ---------------------------------------------------------------- CLIENT LIST */
+
+void cairn_client_describe(cairn_client *c, cairn_buf *out) {
+  char flags[8];
+  int nf = 0;
+  if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
+  if (c->flags & CAIRN_CLIENT_UNIX) flags[nf++] = 'U';
+  if (c->flags & CAIRN_CLIENT_NO_EVICT) flags[nf++] = 'e';
+  if (c->flags & CAIRN_CLIENT_NO_TOUCH) flags[nf++] = 'T';
+  if (nf == 0) flags[nf++] = 'N';
+  flags[nf] = '\0';
+  int64_t now = cairn_monotonic_ms();
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&c->h.handle, &fd) != 0) fd = -1;
+  size_t qbuf = c->query.len - c->qpos;
+  size_t qfree = c->query.cap - c->query.len;
+  size_t tot = sizeof(*c) + c->query.cap + c->out.cap + c->inflight.cap + c->argv_cap * sizeof(cairn_str);
+  cairn_buf_printf(out,
+                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
+                   "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 "
+                   "omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d\n",
+                   (unsigned long long)c->id, c->addr, c->laddr, (int)fd, c->name ? c->name : "",
+                   (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
+                   flags, c->db, qbuf, qfree, c->out.cap, c->out.cap, c->out.len, c->inflight.len, tot,
+                   c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", c->resp);
+}
