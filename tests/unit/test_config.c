@@ -147,7 +147,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c.databases, 16);
   assert_int_equal(c.hz, 10);
   assert_int_equal(c.durability, CAIRN_DURABILITY_STRICT);
-  assert_int_equal(c.checkpoint_interval_ms, 50);
+  assert_int_equal(c.checkpoint_interval_ms, 1000);
   assert_int_equal(c.checkpoint_bytes, 64LL * 1024 * 1024);
   assert_int_equal(c.lmdb_map_size, 1024LL * 1024 * 1024);
   assert_int_equal(c.lmdb_max_map_size, 1024LL * 1024 * 1024 * 1024);
