@@ -20,6 +20,7 @@ void cairn_command_table_free(void);
 void cairn_propagate_free(void);
 
 static void client_process(cairn_client *c);
+static void client_finish(cairn_client *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
@@ -79,6 +80,41 @@ static void mark_pending(cairn_client *c) {
 
 static void client_flush(cairn_client *c);
 
+static void on_drain_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread < 0) cairn_client_close(s->data); /* the peer closed: now close quietly */
+}
+
+static void on_drain_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  static char sink[4096];
+  (void)h;
+  *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* The last reply is out and the connection must end (QUIT, protocol error,
+ * refused connection). Closing a socket that still has unread input makes
+ * the kernel send RST, which can destroy the reply in flight; so send FIN
+ * instead, discard whatever the peer still sends, and close at its EOF (the
+ * cron closes laggards after two seconds). */
+static void client_finish(cairn_client *c) {
+  if (c->flags & (CAIRN_CLIENT_DRAINING | CAIRN_CLIENT_CLOSING)) return;
+  c->flags |= CAIRN_CLIENT_DRAINING;
+  c->drain_since_ms = cairn_monotonic_ms();
+  uv_read_stop(&c->h.stream);
+  uv_read_start(&c->h.stream, on_drain_alloc, on_drain_read);
+  uv_shutdown_t *req = cairn_xmalloc(sizeof(*req));
+  if (uv_shutdown(req, &c->h.stream, on_shutdown_done) != 0) {
+    free(req);
+    cairn_client_close(c);
+  }
+}
+
 /* The client reads its replies again: resume reading its commands. */
 static void resume_reading(cairn_client *c) {
   if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) return;
@@ -101,7 +137,7 @@ static void on_write_done(uv_write_t *req, int status) {
   if (c->released) {
     client_flush(c);
   } else if (c->out.len == 0 && (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)) {
-    cairn_client_close(c);
+    client_finish(c);
     return;
   }
   if (!c->writing) resume_reading(c);
@@ -166,7 +202,7 @@ static void client_flush(cairn_client *c) {
     cairn_buf_shrink(&c->out, 64 * 1024);
     if (!c->writing) {
       if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
-        cairn_client_close(c);
+        client_finish(c);
       else
         resume_reading(c);
     }
@@ -221,7 +257,8 @@ static void protocol_error(cairn_client *c, const char *msg) {
 /* Executes every complete command in the query buffer. */
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
-  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY)) && c->qpos < c->query.len) {
+  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING)) &&
+         c->qpos < c->query.len) {
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
        * until the socket drains, instead of buffering without bound. */
@@ -467,6 +504,10 @@ static void on_check(uv_check_t *h) { on_iteration_end(h->data); }
 static void on_cron(uv_timer_t *t) {
   cairn_server *srv = t->data;
   int64_t now = cairn_monotonic_ms();
+  for (cairn_client *c = srv->clients, *next; c; c = next) {
+    next = c->next;
+    if ((c->flags & CAIRN_CLIENT_DRAINING) && now - c->drain_since_ms > 2000) cairn_client_close(c);
+  }
   if (srv->cfg.timeout > 0) {
     for (cairn_client *c = srv->clients, *next; c; c = next) {
       next = c->next;

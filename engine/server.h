@@ -102,7 +102,8 @@ enum {
   CAIRN_CLIENT_NO_EVICT = 1 << 4,
   CAIRN_CLIENT_NO_TOUCH = 1 << 5,
   CAIRN_CLIENT_WROTE = 1 << 6,
-  CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */       /* wrote in this iteration: its acks wait for the WAL */
+  CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */
+  CAIRN_CLIENT_DRAINING = 1 << 8,    /* last reply sent, FIN sent, waiting for the peer's EOF */       /* wrote in this iteration: its acks wait for the WAL */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
@@ -141,6 +142,7 @@ struct cairn_client {
   uv_write_t write_req;
   int writing;
   int64_t obuf_soft_since; /* when the soft output limit was first exceeded */
+  int64_t drain_since_ms;
 
   cairn_client *prev, *next;      /* all clients */
   cairn_client *pending_next;     /* clients with held replies */
