@@ -1,5 +1,338 @@
+/* Bit commands: SETBIT GETBIT BITCOUNT BITPOS BITOP (Redis 7.0 semantics,
+ * including its argument-checking order). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "engine/server.h"
+#include "engine/util.h"
+
+#define ERR_BIT_OFFSET "bit offset is not an integer or out of range"
+#define ERR_BIT_VALUE "bit is not an integer or out of range"
+
+/* Redis's getBitOffsetFromArgument (without the #N form, which only BITFIELD
+ * uses): a non-negative integer whose byte stays below proto-max-bulk-len. */
+static int bit_offset_arg(cairn_ctx *c, cairn_str a, uint64_t *out) {
+  long long off;
+  if (!cairn_str2ll(a.p, a.len, &off) || off < 0 ||
+      (!c->replaying && (off >> 3) >= c->srv->cfg.proto_max_bulk_len)) {
+    cairn_reply_error(&c->reply, ERR_BIT_OFFSET);
+    return -1;
+  }
+  *out = (uint64_t)off;
+  return 0;
+}
+
+static int lookup_read(cairn_ctx *c, cairn_str key, cairn_value *v) {
+  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, v);
+  if (rc == 1)
+    c->srv->stats.keyspace_hits++;
+  else if (rc == 0)
+    c->srv->stats.keyspace_misses++;
+  return rc;
+}
+
+static void cmd_setbit(cairn_ctx *c) {
+  cairn_str key = c->argv[1];
+  uint64_t off;
+  long long on;
+  if (bit_offset_arg(c, c->argv[2], &off) != 0) return;
+  if (cairn_arg_ll_msg(c, c->argv[3], &on, ERR_BIT_VALUE) != 0) return;
+  if (on & ~1LL) {
+    cairn_reply_error(&c->reply, ERR_BIT_VALUE);
+    return;
+  }
+  cairn_value v;
+  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, &v);
+  if (rc < 0) return;
+  size_t byte = (size_t)(off >> 3);
+  int bit = 7 - (int)(off & 7);
+  size_t olen = rc == 1 ? v.len : 0;
+  int old = byte < olen ? (((unsigned char)v.data[byte]) >> bit) & 1 : 0;
+  if (rc == 1 && byte < olen && old == on) {
+    cairn_reply_int(&c->reply, old); /* nothing changes */
+    return;
+  }
+  size_t newlen = byte + 1 > olen ? byte + 1 : olen;
+  char stack[512];
+  char *buf = newlen <= sizeof(stack) ? stack : cairn_xmalloc(newlen);
+  if (olen) memcpy(buf, v.data, olen);
+  if (newlen > olen) memset(buf + olen, 0, newlen - olen);
+  unsigned char b = (unsigned char)buf[byte];
+  b = (unsigned char)((b & ~(1u << bit)) | ((unsigned)on << bit));
+  buf[byte] = (char)b;
+  rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, buf, newlen,
+                       rc == 1 ? v.expire_ms : -1);
+  if (buf != stack) free(buf);
+  if (rc < 0) {
+    cairn_store_failed(c, rc);
+    return;
+  }
+  c->dirty++;
+  cairn_reply_int(&c->reply, old);
+}
+
+static void cmd_getbit(cairn_ctx *c) {
+  uint64_t off;
+  if (bit_offset_arg(c, c->argv[2], &off) != 0) return;
+  cairn_value v;
+  int rc = lookup_read(c, c->argv[1], &v);
+  if (rc < 0) return;
+  size_t byte = (size_t)(off >> 3);
+  int bitval = 0;
+  if (rc == 1 && byte < v.len) bitval = (((unsigned char)v.data[byte]) >> (7 - (off & 7))) & 1;
+  cairn_reply_int(&c->reply, bitval);
+}
+
+static long long popcount(const unsigned char *p, size_t n) {
+  long long count = 0;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    count += __builtin_popcountll(w);
+    p += 8;
+    n -= 8;
+  }
+  while (n--) count += __builtin_popcount(*p++);
+  return count;
+}
+
+/* Parses BYTE|BIT. Returns 0/1, or -1 after a syntax error. */
+static int unit_arg(cairn_ctx *c, cairn_str a) {
+  if (cairn_arg_is(a, "bit")) return 1;
+  if (cairn_arg_is(a, "byte")) return 0;
+  cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+  return -1;
+}
+
+/* Normalizes an inclusive [start, end] against a length like Redis does.
+ * Returns 0 if the range is empty. */
+static int clamp_range(long long *start, long long *end, long long total) {
+  if (*start < 0) *start = total + *start;
+  if (*end < 0) *end = total + *end;
+  if (*start < 0) *start = 0;
+  if (*end < 0) *end = 0;
+  if (*end >= total) *end = total - 1;
+  return *start <= *end;
+}
+
+/* Counts set bits in the bit range [sbit, ebit] of p. */
+static long long count_bits(const unsigned char *p, long long sbit, long long ebit) {
+  long long sb = sbit >> 3, eb = ebit >> 3;
+  long long count = popcount(p + sb, (size_t)(eb - sb + 1));
+  unsigned char first_mask = (unsigned char)(~((1u << (8 - (sbit & 7))) - 1) & 0xFF);
+  unsigned char last_mask = (unsigned char)((1u << (7 - (ebit & 7))) - 1);
+  count -= __builtin_popcount(p[sb] & first_mask);
+  count -= __builtin_popcount(p[eb] & last_mask);
+  return count;
+}
+
+/* BITCOUNT key [start end [BYTE|BIT]]. As in Redis 7.0 the key is looked up
+ * before the arguments are checked. */
+static void cmd_bitcount(cairn_ctx *c) {
+  cairn_value v;
+  int rc = lookup_read(c, c->argv[1], &v);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  long long len = (long long)v.len, start, end;
+  int isbit = 0;
+  if (c->argc == 4 || c->argc == 5) {
+    if (cairn_arg_ll(c, c->argv[2], &start) != 0) return;
+    if (cairn_arg_ll(c, c->argv[3], &end) != 0) return;
+    if (start < 0 && end < 0 && start > end) {
+      cairn_reply_int(&c->reply, 0);
+      return;
+    }
+    if (c->argc == 5 && (isbit = unit_arg(c, c->argv[4])) < 0) return;
+  } else if (c->argc == 2) {
+    start = 0;
+    end = -1;
+  } else {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  long long total = isbit ? len << 3 : len;
+  if (!clamp_range(&start, &end, total)) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  if (!isbit) {
+    start <<= 3;
+    end = (end << 3) + 7;
+  }
+  cairn_reply_int(&c->reply, count_bits((const unsigned char *)v.data, start, end));
+}
+
+/* First bit equal to `bit` in the bit range [sbit, ebit] of p, or -1. */
+static long long find_bit(const unsigned char *p, long long sbit, long long ebit, int bit) {
+  long long i = sbit;
+  while (i <= ebit) {
+    unsigned char b = p[i >> 3];
+    if (!bit) b = (unsigned char)~b;
+    if ((i & 7) == 0 && b == 0 && i + 7 <= ebit) {
+      i += 8; /* whole byte without a match */
+      continue;
+    }
+    if ((b >> (7 - (i & 7))) & 1) return i;
+    i++;
+  }
+  return -1;
+}
+
+/* BITPOS key bit [start [end [BYTE|BIT]]]. */
+static void cmd_bitpos(cairn_ctx *c) {
+  long long bit;
+  if (cairn_arg_ll(c, c->argv[2], &bit) != 0) return;
+  if (bit != 0 && bit != 1) {
+    cairn_reply_error(&c->reply, "The bit argument must be 1 or 0.");
+    return;
+  }
+  cairn_value v;
+  int rc = lookup_read(c, c->argv[1], &v);
+  if (rc < 0) return;
+  if (rc == 0) {
+    /* A missing key is an infinite run of zero bits. */
+    cairn_reply_int(&c->reply, bit ? -1 : 0);
+    return;
+  }
+  long long len = (long long)v.len, start, end;
+  int isbit = 0, end_given = 0;
+  if (c->argc >= 4 && c->argc <= 6) {
+    if (cairn_arg_ll(c, c->argv[3], &start) != 0) return;
+    if (c->argc == 6 && (isbit = unit_arg(c, c->argv[5])) < 0) return;
+    if (c->argc >= 5) {
+      if (cairn_arg_ll(c, c->argv[4], &end) != 0) return;
+      end_given = 1;
+    } else {
+      end = isbit ? (len << 3) + 7 : len - 1;
+    }
+  } else if (c->argc == 3) {
+    start = 0;
+    end = len - 1;
+  } else {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  long long total = isbit ? len << 3 : len;
+  if (!clamp_range(&start, &end, total)) {
+    cairn_reply_int(&c->reply, -1);
+    return;
+  }
+  if (!isbit) {
+    start <<= 3;
+    end = (end << 3) + 7;
+  }
+  long long pos = find_bit((const unsigned char *)v.data, start, end, (int)bit);
+  if (pos < 0 && bit == 0 && !end_given) {
+    /* Without an explicit end the string counts as padded with zeros on the
+     * right: the first clear bit is just past the range's last byte. */
+    pos = ((end >> 3) + 1) << 3;
+  }
+  cairn_reply_int(&c->reply, pos);
+}
+
+enum { BITOP_AND, BITOP_OR, BITOP_XOR, BITOP_NOT };
+
+/* BITOP op destkey key [key ...]. Missing keys are empty strings; the result
+ * is as long as the longest source (shorter ones are zero padded); an empty
+ * result deletes destkey. The result replaces destkey and drops its TTL. */
+static void cmd_bitop(cairn_ctx *c) {
+  cairn_str opname = c->argv[1], dest = c->argv[2];
+  int op;
+  if (cairn_arg_is(opname, "and"))
+    op = BITOP_AND;
+  else if (cairn_arg_is(opname, "or"))
+    op = BITOP_OR;
+  else if (cairn_arg_is(opname, "xor"))
+    op = BITOP_XOR;
+  else if (cairn_arg_is(opname, "not"))
+    op = BITOP_NOT;
+  else {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  if (op == BITOP_NOT && c->argc != 4) {
+    cairn_reply_error(&c->reply, "BITOP NOT must be called with a single source key.");
+    return;
+  }
+  int nkeys = c->argc - 3;
+  /* First pass: lazy expiry and type checks (these may write to the store,
+   * so no pointers are kept). */
+  size_t maxlen = 0;
+  for (int j = 0; j < nkeys; j++) {
+    cairn_value v;
+    int rc = cairn_lookup_type(c, c->argv[3 + j], CAIRN_TYPE_STRING, &v);
+    if (rc < 0) return;
+    if (rc == 1 && v.len > maxlen) maxlen = v.len;
+  }
+  cairn_store *st = cairn_ctx_store(c);
+  if (maxlen == 0) {
+    int rc = cairn_store_del(st, c->db, dest);
+    if (rc < 0) {
+      cairn_store_failed(c, rc);
+      return;
+    }
+    if (rc == 1) c->dirty++;
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  /* Second pass: plain reads, no writes until the result is stored. */
+  unsigned char *res = cairn_xmalloc(maxlen);
+  for (int j = 0; j < nkeys; j++) {
+    cairn_value v;
+    int rc = cairn_store_get(st, c->db, c->argv[3 + j], &v);
+    if (rc < 0) {
+      free(res);
+      cairn_store_failed(c, rc);
+      return;
+    }
+    const unsigned char *p = rc == 1 ? (const unsigned char *)v.data : NULL;
+    size_t n = rc == 1 ? v.len : 0;
+    if (j == 0) {
+      if (n) memcpy(res, p, n);
+      memset(res + n, 0, maxlen - n);
+      if (op == BITOP_NOT)
+        for (size_t i = 0; i < maxlen; i++) res[i] = (unsigned char)~res[i];
+      continue;
+    }
+    switch (op) {
+    case BITOP_AND:
+      for (size_t i = 0; i < n; i++) res[i] &= p[i];
+      memset(res + n, 0, maxlen - n);
+      break;
+    case BITOP_OR:
+      for (size_t i = 0; i < n; i++) res[i] |= p[i];
+      break;
+    case BITOP_XOR:
+      for (size_t i = 0; i < n; i++) res[i] ^= p[i];
+      break;
+    }
+  }
+  int rc = cairn_store_put(st, c->db, dest, CAIRN_TYPE_STRING, res, maxlen, -1);
+  free(res);
+  if (rc < 0) {
+    cairn_store_failed(c, rc);
+    return;
+  }
+  c->dirty++;
+  cairn_reply_int(&c->reply, (long long)maxlen);
+}
+
+#define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_KEYSPACE)
+#define F_R (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
 
 const cairn_command cairn_commands_bits[] = {
+    {"setbit", 4, F_W, 1, 1, 1, cmd_setbit, "bitmap", "Sets or clears the bit at offset in the string value stored at key.",
+     "2.2.0", "key offset value", NULL},
+    {"getbit", 3, F_R | CAIRN_CMD_FAST, 1, 1, 1, cmd_getbit, "bitmap", "Returns the bit value at offset in the string value stored at key.",
+     "2.2.0", "key offset", NULL},
+    {"bitcount", -2, F_R, 1, 1, 1, cmd_bitcount, "bitmap", "Count set bits in a string.", "2.6.0",
+     "key [start end [BYTE|BIT]]", NULL},
+    {"bitpos", -3, F_R, 1, 1, 1, cmd_bitpos, "bitmap", "Find first bit set or clear in a string.", "2.8.7",
+     "key bit [start [end [BYTE|BIT]]]", NULL},
+    {"bitop", -4, F_W, 2, -1, 1, cmd_bitop, "bitmap", "Perform bitwise operations between strings.", "2.6.0",
+     "operation destkey key [key ...]", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };
