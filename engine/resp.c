@@ -50,7 +50,8 @@ static int parse_ll(const char *s, size_t len, long long *out) {
     i = 1;
     if (len == 1) return 0;
   }
-  if (s[i] == '0' && len - i > 1) return 0;
+  /* Like string2ll: no leading zeros, and "-0" is not a number either. */
+  if (s[i] == '0' && (len - i > 1 || neg)) return 0;
   unsigned long long v = 0;
   for (; i < len; i++) {
     if (s[i] < '0' || s[i] > '9') return 0;

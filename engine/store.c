@@ -249,8 +249,11 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   }
   s->map_size = opt->map_size;
   s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
+  /* No map size before mdb_env_open: LMDB then adopts the size recorded in
+   * the file, so a grown map persists. (A size set beforehand would win, cut
+   * down only to the pages in use, and the first write would hit MAP_FULL.)
+   * Only then raise it to the configured size. */
   if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
-      (rc = mdb_env_set_mapsize(s->env, s->map_size)) ||
       (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD, 0644))) {
     snprintf(err, errlen, "cannot open LMDB environment %s: %s", path, mdb_strerror(rc));
     if (s->env) mdb_env_close(s->env);
@@ -259,7 +262,14 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   }
   MDB_envinfo info;
   mdb_env_info(s->env, &info);
-  if (info.me_mapsize > s->map_size) s->map_size = info.me_mapsize; /* a grown map persists */
+  if (info.me_mapsize > s->map_size) {
+    s->map_size = info.me_mapsize; /* a grown map persists */
+  } else if (info.me_mapsize < s->map_size && (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
+    snprintf(err, errlen, "cannot set the LMDB map size of %s: %s", path, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
   if (mdb_env_get_maxkeysize(s->env) < MAX_ENCODED_KEY) {
     snprintf(err, errlen, "LMDB max key size %d is below the %d bytes cairn needs",
              mdb_env_get_maxkeysize(s->env), MAX_ENCODED_KEY);

@@ -1,0 +1,940 @@
+/* Unit tests for engine/store.c. Every test gets a fresh directory under
+ * /tmp (removed afterwards). Some checks look at the LMDB environment
+ * directly, with the store closed, to see what is really on disk (how many
+ * entries the keys and expires trees hold). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/buf.h"
+#include "engine/store.h"
+
+#define MiB (1024ULL * 1024ULL)
+
+typedef struct fixture {
+  char dir[64];
+  cairn_store *s;
+} fixture;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static cairn_store *open_store(const char *dir, int databases, uint64_t map, uint64_t max) {
+  cairn_store_options o = {.databases = databases, .map_size = map, .max_map_size = max};
+  cairn_store *s = NULL;
+  char err[512] = "";
+  if (cairn_store_open(dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
+  return s;
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  if (!f) return -1;
+  strcpy(f->dir, "/tmp/cairn-store-XXXXXX");
+  if (!mkdtemp(f->dir)) return -1;
+  f->s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  free(f);
+  return 0;
+}
+
+/* Checkpoints, closes and reopens the fixture's store. */
+static void reopen(fixture *f, uint64_t offset) {
+  assert_int_equal(cairn_store_checkpoint(f->s, offset), 0);
+  cairn_store_close(f->s);
+  f->s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+}
+
+/* Entries in a named LMDB database of a closed store. */
+static size_t raw_entries(const char *dir, const char *name) {
+  char path[256];
+  snprintf(path, sizeof(path), "%s/store", dir);
+  MDB_env *env;
+  MDB_txn *t;
+  MDB_dbi dbi;
+  MDB_stat st;
+  assert_int_equal(mdb_env_create(&env), 0);
+  assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+  assert_int_equal(mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS, 0644), 0);
+  assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+  assert_int_equal(mdb_dbi_open(t, name, 0, &dbi), 0);
+  assert_int_equal(mdb_stat(t, dbi, &st), 0);
+  mdb_txn_abort(t);
+  mdb_env_close(env);
+  return st.ms_entries;
+}
+
+static cairn_str K(const char *s) { return (cairn_str){s, strlen(s)}; }
+static cairn_str KB(const void *p, size_t len) { return (cairn_str){p, len}; }
+
+static int put(cairn_store *s, int db, const char *key, const char *val, int64_t exp) {
+  return cairn_store_put(s, db, K(key), CAIRN_TYPE_STRING, val, strlen(val), exp);
+}
+
+static void expect_val(cairn_store *s, int db, cairn_str key, const void *val, size_t len, int64_t exp) {
+  cairn_value v;
+  int rc = cairn_store_get(s, db, key, &v);
+  if (rc != 1) fail_msg("key '%.*s' (%zu bytes) in db %d: get returned %d", (int)(key.len > 40 ? 40 : key.len), key.p,
+                        key.len, db, rc);
+  assert_int_equal(v.len, len);
+  if (len) assert_memory_equal(v.data, val, len);
+  assert_int_equal(v.expire_ms, exp);
+}
+static void expect_str(cairn_store *s, int db, const char *key, const char *val, int64_t exp) {
+  expect_val(s, db, K(key), val, strlen(val), exp);
+}
+static void expect_absent(cairn_store *s, int db, cairn_str key) {
+  cairn_value v;
+  assert_int_equal(cairn_store_get(s, db, key, &v), 0);
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static void test_encode_key(void **state) {
+  (void)state;
+  unsigned char out[600], out2[600];
+  /* Inline: [phys BE][hash BE][key]. */
+  size_t n = cairn_store_encode_key(0x0102, "abc", 3, out);
+  assert_int_equal(n, 13);
+  assert_int_equal(out[0], 1);
+  assert_int_equal(out[1], 2);
+  uint64_t h = cairn_store_key_hash("abc", 3), got = 0;
+  for (int i = 0; i < 8; i++) got = (got << 8) | out[2 + i];
+  assert_true(got == h);
+  assert_memory_equal(out + 10, "abc", 3);
+  assert_int_equal(cairn_store_encode_key(0, "", 0, out), 10);
+
+  /* The boundary: 448 bytes inline, 449 and up long. */
+  char *big = malloc(100000);
+  for (size_t i = 0; i < 100000; i++) big[i] = (char)('a' + i % 26);
+  assert_int_equal(cairn_store_encode_key(7, big, CAIRN_STORE_INLINE_KEY, out), 10 + CAIRN_STORE_INLINE_KEY);
+  assert_int_equal(cairn_store_encode_key(7, big, CAIRN_STORE_INLINE_KEY + 1, out), 10 + CAIRN_STORE_INLINE_KEY + 8);
+  assert_int_equal(cairn_store_encode_key(7, big, 100000, out), 10 + CAIRN_STORE_INLINE_KEY + 8);
+  assert_memory_equal(out + 10, big, CAIRN_STORE_INLINE_KEY);
+
+  /* Two long keys differing only after the inline prefix encode differently. */
+  char *big2 = malloc(100000);
+  memcpy(big2, big, 100000);
+  big2[99999] ^= 1;
+  size_t n1 = cairn_store_encode_key(7, big, 100000, out);
+  size_t n2 = cairn_store_encode_key(7, big2, 100000, out2);
+  assert_int_equal(n1, n2);
+  assert_memory_equal(out + 10, out2 + 10, CAIRN_STORE_INLINE_KEY);
+  assert_memory_not_equal(out + 10 + CAIRN_STORE_INLINE_KEY, out2 + 10 + CAIRN_STORE_INLINE_KEY, 8);
+  assert_memory_not_equal(out, out2, n1);
+  /* Same prefix, different length. */
+  n2 = cairn_store_encode_key(7, big, 99999, out2);
+  assert_memory_not_equal(out, out2, n1);
+  free(big);
+  free(big2);
+
+  /* Order: physical db first (big-endian), then hash. */
+  unsigned char a[32], b[32];
+  size_t la = cairn_store_encode_key(0x00ff, "zzz", 3, a), lb = cairn_store_encode_key(0x0100, "aaa", 3, b);
+  assert_true(memcmp(a, b, la < lb ? la : lb) < 0);
+  for (int i = 0; i < 2000; i++) {
+    char k1[16], k2[16];
+    int l1 = snprintf(k1, sizeof(k1), "key:%d", i), l2 = snprintf(k2, sizeof(k2), "key:%d", i + 1);
+    uint64_t h1 = cairn_store_key_hash(k1, (size_t)l1), h2 = cairn_store_key_hash(k2, (size_t)l2);
+    cairn_store_encode_key(3, k1, (size_t)l1, a);
+    cairn_store_encode_key(3, k2, (size_t)l2, b);
+    assert_true(h1 != h2);
+    assert_int_equal(memcmp(a, b, 10) < 0, h1 < h2);
+  }
+
+  /* The hash fixes the on-disk order and SCAN cursors: it must not change. */
+  assert_true(cairn_store_key_hash("", 0) == 0xa23fc467ae57b37dULL);
+  assert_true(cairn_store_key_hash("a", 1) == 0xfc9a5aa8c2e7fbefULL);
+  assert_true(cairn_store_key_hash("foo", 3) == 0x27d55f6ef3b933cfULL);
+  assert_true(cairn_store_key_hash("0123456789abcdefXYZ", 19) == 0xdad1b138a2b95f76ULL);
+  assert_true(cairn_store_key_hash("a\0", 2) != cairn_store_key_hash("a", 1));
+}
+
+/* ------------------------------------------------------------ keys */
+
+static void test_put_get_del(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  expect_absent(s, 0, K("foo"));
+  assert_int_equal(put(s, 0, "foo", "bar", -1), 1);
+  expect_str(s, 0, "foo", "bar", -1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+  assert_int_equal(put(s, 0, "foo", "longer value", -1), 0);
+  expect_str(s, 0, "foo", "longer value", -1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+
+  /* Type is kept; put_reserve hands out a writable area. */
+  char *payload = NULL;
+  assert_int_equal(cairn_store_put_reserve(s, 0, K("h"), CAIRN_TYPE_HASH, 5, -1, &payload), 1);
+  memcpy(payload, "12345", 5);
+  cairn_value v;
+  assert_int_equal(cairn_store_get(s, 0, K("h"), &v), 1);
+  assert_int_equal(v.type, CAIRN_TYPE_HASH);
+  assert_int_equal(v.len, 5);
+  assert_memory_equal(v.data, "12345", 5);
+  assert_int_equal(cairn_store_dbsize(s, 0), 2);
+  assert_true(cairn_store_dirty(s) > 0);
+
+  assert_int_equal(cairn_store_del(s, 0, K("foo")), 1);
+  assert_int_equal(cairn_store_del(s, 0, K("foo")), 0);
+  expect_absent(s, 0, K("foo"));
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+  assert_int_equal(cairn_store_del(s, 0, K("h")), 1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 0);
+  assert_int_equal(cairn_store_databases(s), 16);
+}
+
+static void test_expiry_counts(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  assert_int_equal(put(s, 0, "k", "v", 1000), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  expect_str(s, 0, "k", "v", 1000);
+  assert_int_equal(put(s, 0, "k", "v2", 2000), 0);
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  assert_int_equal(put(s, 0, "k", "v3", -1), 0);
+  assert_int_equal(cairn_store_expires_count(s, 0), 0);
+  expect_str(s, 0, "k", "v3", -1);
+
+  assert_int_equal(cairn_store_set_expire(s, 0, K("k"), 500), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  expect_str(s, 0, "k", "v3", 500);
+  assert_int_equal(cairn_store_set_expire(s, 0, K("k"), 500), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  assert_int_equal(cairn_store_set_expire(s, 0, K("k"), 0), 1);
+  expect_str(s, 0, "k", "v3", 0);
+  assert_int_equal(cairn_store_set_expire(s, 0, K("missing"), 500), 0);
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+
+  /* The index follows the expiry: only the latest time is there. */
+  int db = -1;
+  cairn_buf kb = {0};
+  assert_int_equal(cairn_store_next_expired(s, 0, &db, &kb), 1);
+  assert_int_equal(kb.len, 1);
+  assert_int_equal(cairn_store_set_expire(s, 0, K("k"), -1), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 0);
+  assert_int_equal(cairn_store_next_expired(s, INT64_MAX, &db, &kb), 0);
+  expect_str(s, 0, "k", "v3", -1);
+
+  assert_int_equal(put(s, 0, "k", "v4", 7), 0);
+  assert_int_equal(put(s, 0, "k2", "x", 7), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 2);
+  assert_int_equal(cairn_store_del(s, 0, K("k")), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  assert_int_equal(cairn_store_next_expired(s, 7, &db, &kb), 1);
+  assert_int_equal(kb.len, 2);
+  assert_memory_equal(kb.p, "k2", 2);
+  assert_int_equal(cairn_store_del(s, 0, K("k2")), 1);
+  assert_int_equal(cairn_store_expires_count(s, 0), 0);
+  assert_int_equal(cairn_store_next_expired(s, INT64_MAX, &db, &kb), 0);
+  cairn_buf_free(&kb);
+
+  reopen(f, 1);
+  assert_int_equal(raw_entries(f->dir, "expires"), 0);
+}
+
+static void test_binary(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  static const char k1[] = "a\0b\r\n\xff";
+  static const char v1[] = "\0\0\r\n\xfe";
+  assert_int_equal(cairn_store_put(s, 1, KB(k1, 6), CAIRN_TYPE_STRING, v1, 5, -1), 1);
+  assert_int_equal(cairn_store_put(s, 1, KB("a", 1), CAIRN_TYPE_STRING, "1", 1, -1), 1);
+  assert_int_equal(cairn_store_put(s, 1, KB("a\0", 2), CAIRN_TYPE_STRING, "2", 1, -1), 1);
+  assert_int_equal(cairn_store_put(s, 1, KB("", 0), CAIRN_TYPE_STRING, "", 0, 5), 1);
+  size_t biglen = 3 * MiB;
+  char *big = malloc(biglen);
+  for (size_t i = 0; i < biglen; i++) big[i] = (char)(i * 7);
+  assert_int_equal(cairn_store_put(s, 1, K("big"), CAIRN_TYPE_STRING, big, biglen, -1), 1);
+  assert_int_equal(cairn_store_dbsize(s, 1), 5);
+
+  for (int round = 0; round < 2; round++) {
+    expect_val(s, 1, KB(k1, 6), v1, 5, -1);
+    expect_val(s, 1, KB("a", 1), "1", 1, -1);
+    expect_val(s, 1, KB("a\0", 2), "2", 1, -1);
+    expect_val(s, 1, KB("", 0), "", 0, 5);
+    expect_val(s, 1, K("big"), big, biglen, -1);
+    expect_absent(s, 1, KB("a\0b", 3));
+    expect_absent(s, 0, KB(k1, 6));
+    reopen(f, 9);
+    s = f->s;
+  }
+  int db;
+  cairn_buf kb = {0};
+  assert_int_equal(cairn_store_next_expired(s, 5, &db, &kb), 1);
+  assert_int_equal(db, 1);
+  assert_int_equal(kb.len, 0);
+  cairn_buf_free(&kb);
+  free(big);
+}
+
+static void test_databases_isolation(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  char val[32];
+  for (int db = 0; db < 16; db++) {
+    snprintf(val, sizeof(val), "value-%d", db);
+    assert_int_equal(put(s, db, "same", val, db % 2 ? 100 + db : -1), 1);
+    for (int i = 0; i < db; i++) {
+      char k[16];
+      snprintf(k, sizeof(k), "k%d", i);
+      assert_int_equal(put(s, db, k, "x", -1), 1);
+    }
+  }
+  for (int round = 0; round < 2; round++) {
+    for (int db = 0; db < 16; db++) {
+      snprintf(val, sizeof(val), "value-%d", db);
+      expect_str(s, db, "same", val, db % 2 ? 100 + db : -1);
+      assert_int_equal(cairn_store_dbsize(s, db), (uint64_t)db + 1);
+      assert_int_equal(cairn_store_expires_count(s, db), db % 2);
+    }
+    reopen(f, 2);
+    s = f->s;
+  }
+  assert_int_equal(cairn_store_del(s, 3, K("same")), 1);
+  expect_absent(s, 3, K("same"));
+  expect_str(s, 2, "same", "value-2", -1);
+  expect_str(s, 4, "same", "value-4", -1);
+  assert_int_equal(cairn_store_expires_count(s, 3), 0);
+  assert_int_equal(cairn_store_expires_count(s, 5), 1);
+}
+
+static void test_long_keys(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  const size_t lens[] = {CAIRN_STORE_INLINE_KEY + 1, 1000, 70000, 70000};
+  char *keys[4];
+  for (int i = 0; i < 4; i++) {
+    keys[i] = malloc(lens[i]);
+    for (size_t j = 0; j < lens[i]; j++) keys[i][j] = (char)('A' + (j * 31 + j / 7) % 50);
+  }
+  keys[3][69999] = '!'; /* shares its first 69999 bytes with keys[2] */
+  /* An inline key equal to the long keys' common prefix. */
+  cairn_str prefix = KB(keys[0], CAIRN_STORE_INLINE_KEY);
+  for (int i = 0; i < 4; i++) {
+    char v[16];
+    int n = snprintf(v, sizeof(v), "val%d", i);
+    assert_int_equal(cairn_store_put(s, 4, KB(keys[i], lens[i]), CAIRN_TYPE_STRING, v, (size_t)n, i == 2 ? 50 : -1), 1);
+  }
+  assert_int_equal(cairn_store_put(s, 4, prefix, CAIRN_TYPE_STRING, "prefix", 6, -1), 1);
+  assert_int_equal(cairn_store_dbsize(s, 4), 5);
+  assert_int_equal(cairn_store_expires_count(s, 4), 1);
+
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 4; i++) {
+      char v[16];
+      int n = snprintf(v, sizeof(v), "val%d", i);
+      expect_val(s, 4, KB(keys[i], lens[i]), v, (size_t)n, i == 2 ? 50 : -1);
+    }
+    expect_val(s, 4, prefix, "prefix", 6, -1);
+    /* Never stored: a long key sharing the prefix, and one byte shorter. */
+    expect_absent(s, 4, KB(keys[2], 69999));
+    expect_absent(s, 4, KB(keys[1], 999));
+
+    /* Iteration hands back the full keys. */
+    cairn_store_iter *it;
+    assert_int_equal(cairn_store_iter_open(s, 4, 0, &it), 0);
+    cairn_str k;
+    cairn_value v;
+    uint64_t h;
+    int seen[5] = {0}, count = 0;
+    while (cairn_store_iter_next(it, &k, &v, &h) == 1) {
+      count++;
+      assert_true(h == cairn_store_key_hash(k.p, k.len));
+      int found = 0;
+      for (int i = 0; i < 4; i++)
+        if (k.len == lens[i] && memcmp(k.p, keys[i], lens[i]) == 0) seen[i]++, found = 1;
+      if (k.len == prefix.len && memcmp(k.p, prefix.p, prefix.len) == 0) seen[4]++, found = 1;
+      assert_true(found);
+    }
+    cairn_store_iter_close(it);
+    assert_int_equal(count, 5);
+    for (int i = 0; i < 5; i++) assert_int_equal(seen[i], 1);
+
+    /* The expiry index yields the full key too. */
+    int db;
+    cairn_buf kb = {0};
+    assert_int_equal(cairn_store_next_expired(s, 50, &db, &kb), 1);
+    assert_int_equal(db, 4);
+    assert_int_equal(kb.len, lens[2]);
+    assert_memory_equal(kb.p, keys[2], lens[2]);
+    cairn_buf_free(&kb);
+    reopen(f, 3);
+    s = f->s;
+  }
+
+  for (int i = 0; i < 4; i++) assert_int_equal(cairn_store_del(s, 4, KB(keys[i], lens[i])), 1);
+  assert_int_equal(cairn_store_del(s, 4, KB(keys[0], lens[0])), 0);
+  expect_val(s, 4, prefix, "prefix", 6, -1);
+  assert_int_equal(cairn_store_dbsize(s, 4), 1);
+  assert_int_equal(cairn_store_expires_count(s, 4), 0);
+  reopen(f, 4);
+  assert_int_equal(raw_entries(f->dir, "keys"), 1);
+  assert_int_equal(raw_entries(f->dir, "expires"), 0);
+  for (int i = 0; i < 4; i++) free(keys[i]);
+}
+
+static void test_next_expired_order(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  assert_int_equal(put(s, 0, "a", "1", 300), 1);
+  assert_int_equal(put(s, 3, "b", "1", 100), 1);
+  assert_int_equal(put(s, 1, "c", "1", 200), 1);
+  assert_int_equal(put(s, 2, "d", "1", -1), 1);
+  assert_int_equal(put(s, 0, "e", "1", 1000), 1);
+  assert_int_equal(put(s, 15, "zero", "1", 0), 1);
+
+  int db = -1;
+  cairn_buf kb = {0};
+  assert_int_equal(cairn_store_next_expired(s, -1, &db, &kb), 0);
+  static const struct {
+    int64_t now;
+    int db;
+    const char *key;
+  } order[] = {{0, 15, "zero"}, {150, 3, "b"}, {250, 1, "c"}, {300, 0, "a"}, {5000, 0, "e"}};
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    /* Not yet due one ms earlier. */
+    if (i > 0) {
+      assert_int_equal(cairn_store_next_expired(s, order[i - 1].now, &db, &kb), 0);
+    }
+    assert_int_equal(cairn_store_next_expired(s, order[i].now, &db, &kb), 1);
+    /* Looking does not delete. */
+    assert_int_equal(cairn_store_next_expired(s, order[i].now, &db, &kb), 1);
+    assert_int_equal(db, order[i].db);
+    assert_int_equal(kb.len, strlen(order[i].key));
+    assert_memory_equal(kb.p, order[i].key, kb.len);
+    assert_int_equal(cairn_store_del(s, db, KB(kb.p, kb.len)), 1);
+  }
+  assert_int_equal(cairn_store_next_expired(s, INT64_MAX, &db, &kb), 0);
+  expect_str(s, 2, "d", "1", -1);
+
+  /* Many keys due at the same time: all are returned. */
+  int found = 0;
+  for (int d = 0; d < 16; d++) assert_int_equal(put(s, d, "t", "1", 42), 1);
+  while (cairn_store_next_expired(s, 42, &db, &kb) == 1) {
+    assert_int_equal(cairn_store_del(s, db, KB(kb.p, kb.len)), 1);
+    found++;
+  }
+  assert_int_equal(found, 16);
+  cairn_buf_free(&kb);
+}
+
+/* ------------------------------------------------------------ flush / sweep / swap */
+
+static void fill(cairn_store *s, int db, const char *prefix, int n, int every_expires) {
+  char k[64];
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof(k), "%s%d", prefix, i);
+    assert_int_equal(put(s, db, k, k, every_expires && i % every_expires == 0 ? 1000 + i : -1), 1);
+  }
+}
+
+static void test_flushdb_sweep(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  fill(s, 0, "old", 1000, 3);  /* 334 with expiry */
+  fill(s, 1, "one", 10, 1);    /* all expire */
+  fill(s, 2, "two", 10, 0);
+  reopen(f, 10);
+  s = f->s;
+
+  uint64_t dirty0 = cairn_store_dirty(s);
+  assert_int_equal(cairn_store_flushdb(s, 0), 0);
+  assert_true(cairn_store_dirty(s) - dirty0 <= 256); /* O(1): nothing deleted yet */
+  assert_int_equal(cairn_store_dbsize(s, 0), 0);
+  assert_int_equal(cairn_store_expires_count(s, 0), 0);
+  assert_int_equal(cairn_store_sweep_pending(s), 1);
+  expect_absent(s, 0, K("old5"));
+  expect_str(s, 1, "one5", "one5", 1005);
+  /* Flushing an empty db is a no-op. */
+  assert_int_equal(cairn_store_flushdb(s, 0), 0);
+  assert_int_equal(cairn_store_flushdb(s, 9), 0);
+  assert_int_equal(cairn_store_sweep_pending(s), 1);
+  /* The flushed db is usable at once. */
+  assert_int_equal(put(s, 0, "old5", "new", 77), 1);
+  assert_int_equal(put(s, 0, "fresh", "x", -1), 1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 2);
+
+  /* On disk nothing was deleted; the pending sweep survives a restart. */
+  assert_int_equal(cairn_store_checkpoint(s, 11), 0);
+  cairn_store_close(s);
+  assert_int_equal(raw_entries(f->dir, "keys"), 1000 + 10 + 10 + 2);
+  assert_int_equal(raw_entries(f->dir, "expires"), 334 + 10 + 1);
+  f->s = s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  assert_int_equal(cairn_store_sweep_pending(s), 1);
+  expect_str(s, 0, "old5", "new", 77);
+  expect_absent(s, 0, K("old6"));
+
+  /* Flush db 2 too: two dbs pending. */
+  assert_int_equal(cairn_store_flushdb(s, 2), 0);
+  assert_int_equal(cairn_store_sweep_pending(s), 2);
+
+  long total = 0, n;
+  int steps = 0;
+  while ((n = cairn_store_sweep(s, 100)) > 0) {
+    assert_true(n <= 100);
+    total += n;
+    steps++;
+    assert_true(steps < 100);
+  }
+  assert_int_equal(n, 0);
+  assert_int_equal(total, 1010);
+  assert_int_equal(cairn_store_sweep_pending(s), 0);
+  assert_int_equal(cairn_store_sweep(s, 100), 0);
+
+  /* Live dbs around the swept ones are intact. */
+  expect_str(s, 0, "old5", "new", 77);
+  expect_str(s, 0, "fresh", "x", -1);
+  for (int i = 0; i < 10; i++) {
+    char k[16];
+    snprintf(k, sizeof(k), "one%d", i);
+    expect_str(s, 1, k, k, 1000 + i);
+  }
+  assert_int_equal(cairn_store_dbsize(s, 1), 10);
+  assert_int_equal(cairn_store_dbsize(s, 2), 0);
+
+  /* The swept keys' expiry entries went with them. */
+  assert_int_equal(cairn_store_checkpoint(s, 12), 0);
+  cairn_store_close(s);
+  assert_int_equal(raw_entries(f->dir, "keys"), 2 + 10);
+  assert_int_equal(raw_entries(f->dir, "expires"), 1 + 10);
+  f->s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  assert_int_equal(cairn_store_sweep_pending(f->s), 0);
+}
+
+static void test_flushdb_next_expired(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  fill(s, 5, "gone", 50, 1);
+  assert_int_equal(put(s, 6, "live", "1", 5000), 1);
+  assert_int_equal(cairn_store_flushdb(s, 5), 0);
+  /* Index entries of the flushed db are skipped (and dropped). */
+  int db;
+  cairn_buf kb = {0};
+  assert_int_equal(cairn_store_next_expired(s, 4000, &db, &kb), 0);
+  assert_int_equal(cairn_store_next_expired(s, 5000, &db, &kb), 1);
+  assert_int_equal(db, 6);
+  assert_int_equal(kb.len, 4);
+  /* Sweeping after the lazy drop still works. */
+  long total = 0, n;
+  while ((n = cairn_store_sweep(s, 7)) > 0) total += n;
+  assert_true(n == 0);
+  assert_int_equal(total, 50);
+  reopen(f, 5);
+  assert_int_equal(raw_entries(f->dir, "expires"), 1);
+  assert_int_equal(raw_entries(f->dir, "keys"), 1);
+  cairn_buf_free(&kb);
+}
+
+static void test_flush_many_times(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  /* Flush dbs over and over with partial sweeps and restarts in between:
+   * physical ids are never reused while their old contents remain. */
+  for (int round = 0; round < 40; round++) {
+    int db = round % 3;
+    char k[32], first[32];
+    snprintf(k, sizeof(k), "r%d-", round);
+    snprintf(first, sizeof(first), "r%d-0", round);
+    fill(s, db, k, 20, 2);
+    expect_str(s, db, first, first, 1000);
+    assert_int_equal(cairn_store_dbsize(s, db), 20);
+    assert_int_equal(cairn_store_flushdb(s, db), 0);
+    assert_int_equal(cairn_store_dbsize(s, db), 0);
+    expect_absent(s, db, K(first));
+    assert_true(cairn_store_sweep_pending(s) >= 1);
+    if (round % 4 == 0) assert_true(cairn_store_sweep(s, 15) > 0);
+    if (round % 7 == 0) {
+      reopen(f, (uint64_t)round + 100);
+      s = f->s;
+    }
+  }
+  long n;
+  while ((n = cairn_store_sweep(s, 1000)) > 0) {
+  }
+  assert_int_equal(n, 0);
+  assert_int_equal(cairn_store_sweep_pending(s), 0);
+  reopen(f, 999);
+  assert_int_equal(raw_entries(f->dir, "keys"), 0);
+  assert_int_equal(raw_entries(f->dir, "expires"), 0);
+}
+
+static void test_swapdb(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  assert_int_equal(put(s, 0, "a", "A", 100), 1);
+  assert_int_equal(put(s, 1, "b", "B", -1), 1);
+  assert_int_equal(put(s, 1, "c", "C", -1), 1);
+  assert_int_equal(cairn_store_swapdb(s, 0, 1), 0);
+  for (int round = 0; round < 2; round++) {
+    expect_str(s, 1, "a", "A", 100);
+    expect_str(s, 0, "b", "B", -1);
+    expect_str(s, 0, "c", "C", -1);
+    expect_absent(s, 0, K("a"));
+    expect_absent(s, 1, K("b"));
+    assert_int_equal(cairn_store_dbsize(s, 0), 2);
+    assert_int_equal(cairn_store_dbsize(s, 1), 1);
+    assert_int_equal(cairn_store_expires_count(s, 0), 0);
+    assert_int_equal(cairn_store_expires_count(s, 1), 1);
+    int db;
+    cairn_buf kb = {0};
+    assert_int_equal(cairn_store_next_expired(s, 100, &db, &kb), 1);
+    assert_int_equal(db, 1);
+    cairn_buf_free(&kb);
+    reopen(f, 20);
+    s = f->s;
+  }
+  /* Writes after the swap land in the swapped db; swapping with itself is a no-op. */
+  assert_int_equal(put(s, 1, "d", "D", -1), 1);
+  assert_int_equal(cairn_store_swapdb(s, 3, 3), 0);
+  assert_int_equal(cairn_store_swapdb(s, 1, 0), 0);
+  expect_str(s, 0, "a", "A", 100);
+  expect_str(s, 0, "d", "D", -1);
+  expect_str(s, 1, "b", "B", -1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 2);
+  /* Swap then flush: only the right data goes. */
+  assert_int_equal(cairn_store_swapdb(s, 0, 5), 0);
+  assert_int_equal(cairn_store_flushdb(s, 5), 0);
+  while (cairn_store_sweep(s, 1) > 0) {
+  }
+  assert_int_equal(cairn_store_dbsize(s, 0), 0);
+  expect_str(s, 1, "b", "B", -1);
+  expect_absent(s, 5, K("a"));
+}
+
+/* ------------------------------------------------------------ iteration */
+
+typedef struct hk {
+  uint64_t h;
+  char k[16];
+} hk;
+static int cmp_hk(const void *a, const void *b) {
+  const hk *x = a, *y = b;
+  return x->h < y->h ? -1 : x->h > y->h;
+}
+
+static void test_iterator(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  enum { N = 300 };
+  hk all[N];
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(all[i].k, sizeof(all[i].k), "it:%d", i);
+    all[i].h = cairn_store_key_hash(all[i].k, (size_t)n);
+    assert_int_equal(cairn_store_put(s, 2, K(all[i].k), CAIRN_TYPE_SET, all[i].k, (size_t)n, i % 5 ? -1 : 9), 1);
+  }
+  qsort(all, N, sizeof(hk), cmp_hk);
+  fill(s, 1, "before", 5, 0);
+  fill(s, 3, "after", 5, 0);
+  fill(s, 15, "last", 3, 0);
+
+  for (int round = 0; round < 2; round++) {
+    /* From 0: every key of db 2 in hash order, then it stops at db 3. */
+    cairn_store_iter *it;
+    assert_int_equal(cairn_store_iter_open(s, 2, 0, &it), 0);
+    cairn_str k;
+    cairn_value v;
+    uint64_t h;
+    int i = 0;
+    while (cairn_store_iter_next(it, &k, &v, &h) == 1) {
+      assert_true(i < N);
+      assert_true(h == all[i].h);
+      assert_int_equal(k.len, strlen(all[i].k));
+      assert_memory_equal(k.p, all[i].k, k.len);
+      assert_int_equal(v.type, CAIRN_TYPE_SET);
+      assert_int_equal(v.len, k.len);
+      assert_memory_equal(v.data, k.p, k.len);
+      i++;
+    }
+    assert_int_equal(i, N);
+    assert_int_equal(cairn_store_iter_next(it, &k, &v, &h), 0); /* stays at the end */
+    cairn_store_iter_close(it);
+
+    /* From a hash in the middle (exact and one past an existing hash). */
+    for (int start = 0; start < N; start += 37) {
+      for (int off = 0; off < 2; off++) {
+        uint64_t from = all[start].h + (uint64_t)off;
+        assert_int_equal(cairn_store_iter_open(s, 2, from, &it), 0);
+        int j = start + off;
+        while (cairn_store_iter_next(it, &k, &v, NULL) == 1) {
+          assert_memory_equal(k.p, all[j].k, k.len);
+          j++;
+        }
+        assert_int_equal(j, N);
+        cairn_store_iter_close(it);
+      }
+    }
+    /* Past the last hash. */
+    assert_int_equal(cairn_store_iter_open(s, 2, all[N - 1].h + 1, &it), 0);
+    assert_int_equal(cairn_store_iter_next(it, &k, &v, &h), 0);
+    cairn_store_iter_close(it);
+    /* An empty db between non-empty ones, and the last db (nothing after). */
+    assert_int_equal(cairn_store_iter_open(s, 7, 0, &it), 0);
+    assert_int_equal(cairn_store_iter_next(it, &k, &v, &h), 0);
+    cairn_store_iter_close(it);
+    assert_int_equal(cairn_store_iter_open(s, 15, 0, &it), 0);
+    i = 0;
+    while (cairn_store_iter_next(it, &k, &v, &h) == 1) i++;
+    assert_int_equal(i, 3);
+    cairn_store_iter_close(it);
+    reopen(f, 30);
+    s = f->s;
+  }
+  /* A flushed db iterates as empty right away. */
+  cairn_store_iter *it;
+  cairn_str k;
+  cairn_value v;
+  assert_int_equal(cairn_store_flushdb(s, 2), 0);
+  assert_int_equal(cairn_store_iter_open(s, 2, 0, &it), 0);
+  assert_int_equal(cairn_store_iter_next(it, &k, &v, NULL), 0);
+  cairn_store_iter_close(it);
+}
+
+/* ------------------------------------------------------------ checkpoint / rollback / meta */
+
+static void test_checkpoint_reopen(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  assert_int_equal(cairn_store_checkpoint_offset(s), 0);
+  assert_int_equal(cairn_store_checkpoints(s), 0);
+  fill(s, 0, "k", 100, 4);
+  fill(s, 9, "n", 10, 0);
+  assert_int_equal(cairn_store_meta_put(s, "replid", "abc", 3), 0);
+  assert_int_equal(cairn_store_checkpoint(s, 12345), 0);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 12345);
+  assert_int_equal(cairn_store_checkpoints(s), 1);
+  assert_int_equal(cairn_store_dirty(s), 0);
+  assert_true(cairn_store_last_checkpoint_ms(s) >= 0);
+  /* Nothing to commit at the same offset; a new offset alone is recorded. */
+  assert_int_equal(cairn_store_checkpoint(s, 12345), 0);
+  assert_int_equal(cairn_store_checkpoint(s, 12346), 0);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 12346);
+  cairn_store_close(s);
+  f->s = s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 12346);
+  assert_int_equal(cairn_store_dbsize(s, 0), 100);
+  assert_int_equal(cairn_store_expires_count(s, 0), 25);
+  assert_int_equal(cairn_store_dbsize(s, 9), 10);
+  expect_str(s, 0, "k4", "k4", 1004);
+  expect_str(s, 0, "k5", "k5", -1);
+  expect_str(s, 9, "n3", "n3", -1);
+  cairn_buf b = {0};
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 1);
+  assert_int_equal(b.len, 3);
+  assert_memory_equal(b.p, "abc", 3);
+  cairn_buf_free(&b);
+  assert_true(cairn_store_used_bytes(s) > 0);
+
+  /* Uncommitted writes are gone after a close without checkpoint. */
+  assert_int_equal(put(s, 0, "uncommitted", "x", -1), 1);
+  cairn_store_close(s);
+  f->s = s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  expect_absent(s, 0, K("uncommitted"));
+  assert_int_equal(cairn_store_dbsize(s, 0), 100);
+
+  /* Fewer databases configured than hold keys: refused. */
+  cairn_store_close(s);
+  f->s = NULL;
+  cairn_store_options o = {.databases = 8, .map_size = 64 * MiB, .max_map_size = 64 * MiB};
+  char err[512] = "";
+  cairn_store *t = NULL;
+  assert_int_equal(cairn_store_open(f->dir, &o, &t, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "database 9 holds keys"));
+  /* More databases: the extra ones start empty. */
+  o.databases = 32;
+  assert_int_equal(cairn_store_open(f->dir, &o, &t, err, sizeof(err)), 0);
+  assert_int_equal(cairn_store_databases(t), 32);
+  assert_int_equal(cairn_store_dbsize(t, 31), 0);
+  assert_int_equal(put(t, 31, "k0", "other", -1), 1);
+  expect_str(t, 0, "k0", "k0", 1000);
+  expect_str(t, 31, "k0", "other", -1);
+  f->s = t;
+}
+
+static void test_rollback(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  fill(s, 0, "k", 50, 5);
+  assert_int_equal(put(s, 1, "one", "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 7), 0);
+
+  assert_int_equal(put(s, 0, "k1", "changed", 5), 0);
+  assert_int_equal(put(s, 0, "new", "x", 3), 1);
+  assert_int_equal(cairn_store_del(s, 0, K("k0")), 1);
+  assert_int_equal(cairn_store_meta_put(s, "m", "v", 1), 0);
+  assert_int_equal(cairn_store_swapdb(s, 0, 2), 0);
+  assert_int_equal(cairn_store_flushdb(s, 1), 0);
+  assert_int_equal(cairn_store_sweep(s, 1000), 1);
+  assert_true(cairn_store_dirty(s) > 0);
+  cairn_store_rollback(s);
+
+  assert_int_equal(cairn_store_dirty(s), 0);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 7);
+  assert_int_equal(cairn_store_dbsize(s, 0), 50);
+  assert_int_equal(cairn_store_expires_count(s, 0), 10);
+  assert_int_equal(cairn_store_dbsize(s, 1), 1);
+  assert_int_equal(cairn_store_dbsize(s, 2), 0);
+  assert_int_equal(cairn_store_sweep_pending(s), 0);
+  expect_str(s, 0, "k1", "k1", -1);
+  expect_str(s, 0, "k0", "k0", 1000);
+  expect_absent(s, 0, K("new"));
+  expect_str(s, 1, "one", "1", -1);
+  cairn_buf b = {0};
+  assert_int_equal(cairn_store_meta_get(s, "m", &b), 0);
+  int db;
+  assert_int_equal(cairn_store_next_expired(s, 1000, &db, &b), 1);
+  assert_int_equal(db, 0);
+  assert_int_equal(b.len, 2);
+  assert_memory_equal(b.p, "k0", 2);
+  cairn_buf_free(&b);
+  /* Rolling back with nothing open is harmless; writing works again. */
+  cairn_store_rollback(s);
+  assert_int_equal(put(s, 0, "after", "y", -1), 1);
+  reopen(f, 8);
+  expect_str(f->s, 0, "after", "y", -1);
+  assert_int_equal(cairn_store_dbsize(f->s, 0), 51);
+  assert_int_equal(raw_entries(f->dir, "expires"), 10);
+}
+
+static void test_meta(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_buf b = {0};
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 0);
+  static const char bin[] = "\0\1\2\r\n\xff";
+  assert_int_equal(cairn_store_meta_put(s, "replid", bin, 6), 0);
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 1);
+  assert_int_equal(b.len, 6);
+  assert_memory_equal(b.p, bin, 6);
+  assert_int_equal(cairn_store_meta_put(s, "replid", "x", 1), 0);
+  assert_int_equal(cairn_store_meta_put(s, "empty", "", 0), 0);
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 1);
+  assert_int_equal(b.len, 1);
+  reopen(f, 1);
+  s = f->s;
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 1);
+  assert_int_equal(b.len, 1);
+  assert_memory_equal(b.p, "x", 1);
+  assert_int_equal(cairn_store_meta_get(s, "empty", &b), 1);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(cairn_store_meta_put(s, "replid", "yy", 2), 0);
+  cairn_store_rollback(s);
+  assert_int_equal(cairn_store_meta_get(s, "replid", &b), 1);
+  assert_int_equal(b.len, 1);
+  cairn_buf_free(&b);
+}
+
+/* ------------------------------------------------------------ map full */
+
+static void test_map_full_grow(void **state) {
+  fixture *f = *state;
+  /* A directory of its own: the fixture's store already has a 64 MiB map. */
+  cairn_store_close(f->s);
+  f->s = NULL;
+  char dir[128];
+  snprintf(dir, sizeof(dir), "%s/small", f->dir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  f->s = open_store(dir, 16, 1 * MiB, 64 * MiB);
+  cairn_store *s = f->s;
+  assert_int_equal(cairn_store_map_size(s), 1 * MiB);
+
+  enum { N = 3000, VLEN = 4000, BATCH = 100 };
+  char *val = malloc(VLEN);
+  char key[32];
+  int committed = 0, grows = 0, i = 0;
+  while (i < N) {
+    snprintf(key, sizeof(key), "key:%d", i);
+    memset(val, 'a' + i % 26, VLEN);
+    int rc = cairn_store_put(s, i % 4, K(key), CAIRN_TYPE_STRING, val, VLEN, i % 10 ? -1 : 100000 + i);
+    if (rc == CAIRN_STORE_MAP_FULL) {
+      /* The transaction is unusable until rolled back. */
+      assert_true(cairn_store_put(s, 0, K("x"), CAIRN_TYPE_STRING, "x", 1, -1) < 0);
+      assert_int_equal(cairn_store_grow(s), -1); /* transaction still open */
+      cairn_store_rollback(s);
+      uint64_t before = cairn_store_map_size(s);
+      assert_int_equal(cairn_store_grow(s), 0);
+      assert_int_equal(cairn_store_map_size(s), before * 2);
+      grows++;
+      assert_true(grows < 20);
+      i = committed; /* redo everything since the last checkpoint */
+      continue;
+    }
+    assert_int_equal(rc, 1);
+    i++;
+    if (i % BATCH == 0) {
+      assert_int_equal(cairn_store_checkpoint(s, (uint64_t)i), 0);
+      committed = i;
+    }
+  }
+  assert_true(grows >= 3);
+  assert_int_equal(cairn_store_checkpoint(s, N), 0);
+  uint64_t grown = cairn_store_map_size(s);
+  assert_true(grown >= 16 * MiB);
+
+  /* Reopen with the original small size: the grown map is kept. */
+  cairn_store_close(s);
+  f->s = s = open_store(dir, 16, 1 * MiB, 64 * MiB);
+  assert_true(cairn_store_map_size(s) >= grown);
+  /* ... so the first write after a restart does not hit MAP_FULL. */
+  memset(val, 'z', VLEN);
+  assert_int_equal(cairn_store_put(s, 0, K("after-reopen"), CAIRN_TYPE_STRING, val, VLEN, -1), 1);
+  cairn_store_rollback(s);
+  assert_int_equal(cairn_store_checkpoint_offset(s), N);
+  uint64_t total = 0, expires = 0;
+  for (int d = 0; d < 4; d++) total += cairn_store_dbsize(s, d), expires += cairn_store_expires_count(s, d);
+  assert_int_equal(total, N);
+  assert_int_equal(expires, N / 10);
+  for (i = 0; i < N; i++) {
+    snprintf(key, sizeof(key), "key:%d", i);
+    memset(val, 'a' + i % 26, VLEN);
+    expect_val(s, i % 4, K(key), val, VLEN, i % 10 ? -1 : 100000 + i);
+  }
+  free(val);
+
+  /* The ceiling. */
+  cairn_store_close(s);
+  f->s = s = open_store(dir, 16, 64 * MiB, 64 * MiB);
+  assert_int_equal(cairn_store_map_size(s), 64 * MiB);
+  assert_int_equal(cairn_store_grow(s), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_encode_key),
+      cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expiry_counts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_databases_isolation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_long_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_next_expired_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flushdb_sweep, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flushdb_next_expired, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flush_many_times, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_swapdb, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_checkpoint_reopen, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
