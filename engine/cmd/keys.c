@@ -263,7 +263,9 @@ static void ttl_generic(cairn_ctx *c, int ms, int absolute) {
   }
   long long t = absolute ? v.expire_ms : v.expire_ms - c->now_ms;
   if (t < 0) t = 0;
-  cairn_reply_int(&c->reply, ms ? t : (t + 500) / 1000);
+  /* Rounded to the nearest second, computed without overflow (t + 500 can
+   * exceed LLONG_MAX; Redis's build yields the exact value there too). */
+  cairn_reply_int(&c->reply, ms ? t : (long long)(((unsigned long long)t + 500) / 1000));
 }
 
 static void cmd_ttl(cairn_ctx *c) { ttl_generic(c, 0, 0); }

@@ -184,6 +184,11 @@ def expire_errors():
         assert_eq(c.call("PEXPIRETIME", "k"), 9223372036854775000)
         assert_eq(c.call("PEXPIREAT", "k", "9223372036854775807"), 1)
         assert_eq(c.call("PEXPIRETIME", "k"), 9223372036854775807)
+        assert_eq(c.call("EXPIRETIME", "k"), 9223372036854776)  # rounded without overflow
+        assert_eq(c.call("PEXPIREAT", "k", "9223372036854775308"), 1)
+        assert_eq(c.call("EXPIRETIME", "k"), 9223372036854775)
+        t = c.call("TTL", "k")
+        assert_true(t > 9223370000000000, "TTL %r" % t)
         assert_eq(c.call("GET", "k"), b"v")
 
 
