@@ -136,7 +136,7 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
     srv->stats.rollbacks++;
     int rc = replay(srv, with_pending, 0);
     if (rc == 0) return;
-    if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow(srv->store) == 0) {
+    if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) {
       srv->stats.map_grows++;
       cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
       continue;
@@ -353,6 +353,17 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   int32_t sdb = srv->stream_db;
   int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, srv->stream_offset);
+  if (rc == CAIRN_STORE_MAP_FULL && !srv->in_checkpoint_retry) {
+    /* The commit itself needs pages (LMDB's free list): use the reserve,
+     * restore the transaction and commit again. */
+    cairn_store_rollback(srv->store);
+    if (cairn_store_grow_reserve(srv->store) == 0) srv->stats.map_grows++;
+    restore_consistency(srv, 0);
+    srv->in_checkpoint_retry = 1;
+    int again = cairn_commit_checkpoint(srv);
+    srv->in_checkpoint_retry = 0;
+    return again;
+  }
   if (rc != 0) {
     cairn_warning("checkpoint at offset %llu failed: %s", (unsigned long long)srv->stream_offset,
                   cairn_store_errstr(srv->store));
@@ -429,7 +440,7 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
       int rc = replay(srv, 0, 1);
       if (rc == 0) break;
       cairn_store_rollback(srv->store);
-      if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow(srv->store) == 0) continue;
+      if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) continue;
       snprintf(err, errlen, "recovery failed: %s", cairn_store_errstr(srv->store));
       return -1;
     }

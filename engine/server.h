@@ -274,6 +274,7 @@ struct cairn_server {
   int replay_db;             /* db selected in the stream being applied */
   int replay_rc;             /* store error met while replaying */
   int ckpt_stream_db;        /* stream's selected db at the last checkpoint */
+  int in_checkpoint_retry;
 
   int shutdown_requested;
   int exit_code;

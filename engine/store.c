@@ -702,11 +702,11 @@ void cairn_store_rollback(cairn_store *s) {
   s->dirty = 0;
 }
 
-int cairn_store_grow(cairn_store *s) {
+static int grow_to(cairn_store *s, uint64_t limit) {
   if (s->txn) return -1;
-  if (s->map_size >= s->max_map_size) return -1;
+  if (s->map_size >= limit) return -1;
   uint64_t n = s->map_size * 2;
-  if (n > s->max_map_size) n = s->max_map_size;
+  if (n > limit) n = limit;
   int rc = mdb_env_set_mapsize(s->env, n);
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
@@ -716,6 +716,17 @@ int cairn_store_grow(cairn_store *s) {
   s->map_size = n;
   return 0;
 }
+
+/* Commands may use the map up to 7/8 of the ceiling; the last eighth is kept
+ * for what must never fail for lack of room: replaying acknowledged writes
+ * after a rollback or a restart, and the checkpoint commit itself (LMDB needs
+ * pages to save its free list). */
+int cairn_store_grow(cairn_store *s) {
+  uint64_t soft = s->max_map_size - s->max_map_size / 8;
+  return grow_to(s, soft > s->map_size ? soft : s->map_size);
+}
+
+int cairn_store_grow_reserve(cairn_store *s) { return grow_to(s, s->max_map_size); }
 
 uint64_t cairn_store_map_size(const cairn_store *s) { return s->map_size; }
 

@@ -131,9 +131,12 @@ uint64_t cairn_store_dirty(const cairn_store *s);
 int cairn_store_checkpoint(cairn_store *s, uint64_t offset);
 /* Aborts the open transaction: back to the last checkpoint. */
 void cairn_store_rollback(cairn_store *s);
-/* Doubles the map (up to max_map_size). Must be called with no transaction
- * open (after rollback or checkpoint). 0 ok, -1 at the ceiling. */
+/* Doubles the map, up to 7/8 of max_map_size (commands), or up to the whole
+ * of it (cairn_store_grow_reserve: replay and checkpoints, which must not
+ * fail). Must be called with no transaction open (after rollback or
+ * checkpoint). 0 ok, -1 at the ceiling. */
 int cairn_store_grow(cairn_store *s);
+int cairn_store_grow_reserve(cairn_store *s);
 uint64_t cairn_store_map_size(const cairn_store *s);
 /* Bytes of the data file actually used (last page number * page size). */
 uint64_t cairn_store_used_bytes(cairn_store *s);

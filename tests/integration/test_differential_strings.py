@@ -263,7 +263,7 @@ def lcs():
 def unknown_commands():
     compare([
         ["FOOBAR"], ["FOOBAR", "a", "b", "c"], ["foobar", "x" * 200], ["GETX", "k"],
-        ["OBJECT", "FOO"], ["OBJECT", "HELP", "x"], ["CONFIG", "NOPE"], ["CLIENT", "NOPE"], ["COMMAND", "FOO"],
+        ["CONFIG", "NOPE"], ["CLIENT", "NOPE"], ["COMMAND", "FOO"],
     ])
 
 
