@@ -121,7 +121,14 @@ int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
     if (rc < 0) return cairn_store_failed(c, rc);
     c->srv->stats.expired_keys++;
     cairn_propagate_del(c, c->db, key);
-    return 0;
+    rc = 0;
+  }
+  /* Like Redis's lookupKeyRead: only read commands count hits and misses. */
+  if (c->cmd && (c->cmd->flags & CAIRN_CMD_READONLY)) {
+    if (rc == 1)
+      c->srv->stats.keyspace_hits++;
+    else
+      c->srv->stats.keyspace_misses++;
   }
   return rc;
 }

@@ -208,7 +208,8 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "lmdb_map_size:%llu\r\n"
                    "lmdb_used_bytes:%llu\r\n"
                    "lmdb_map_grows:%llu\r\n"
-                   "rollbacks:%llu\r\n",
+                   "rollbacks:%llu\r\n"
+                   "flushed_dbs_sweeping:%d\r\n",
                    (unsigned long long)changes, (long long)srv->last_save_time,
                    srv->write_error ? "err" : "ok",
                    srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
@@ -221,7 +222,7 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
                    srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),
                    (unsigned long long)cairn_store_used_bytes(srv->store), (unsigned long long)st->map_grows,
-                   (unsigned long long)st->rollbacks);
+                   (unsigned long long)st->rollbacks, cairn_store_sweep_pending(srv->store));
 }
 
 static void sec_stats(cairn_server *srv, cairn_buf *o) {

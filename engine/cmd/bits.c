@@ -22,15 +22,6 @@ static int bit_offset_arg(cairn_ctx *c, cairn_str a, uint64_t *out) {
   return 0;
 }
 
-static int lookup_read(cairn_ctx *c, cairn_str key, cairn_value *v) {
-  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, v);
-  if (rc == 1)
-    c->srv->stats.keyspace_hits++;
-  else if (rc == 0)
-    c->srv->stats.keyspace_misses++;
-  return rc;
-}
-
 static void cmd_setbit(cairn_ctx *c) {
   cairn_str key = c->argv[1];
   uint64_t off;
@@ -75,7 +66,7 @@ static void cmd_getbit(cairn_ctx *c) {
   uint64_t off;
   if (bit_offset_arg(c, c->argv[2], &off) != 0) return;
   cairn_value v;
-  int rc = lookup_read(c, c->argv[1], &v);
+  int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   size_t byte = (size_t)(off >> 3);
   int bitval = 0;
@@ -130,7 +121,7 @@ static long long count_bits(const unsigned char *p, long long sbit, long long eb
  * before the arguments are checked. */
 static void cmd_bitcount(cairn_ctx *c) {
   cairn_value v;
-  int rc = lookup_read(c, c->argv[1], &v);
+  int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0) {
     cairn_reply_int(&c->reply, 0);
@@ -190,7 +181,7 @@ static void cmd_bitpos(cairn_ctx *c) {
     return;
   }
   cairn_value v;
-  int rc = lookup_read(c, c->argv[1], &v);
+  int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0) {
     /* A missing key is an infinite run of zero bits. */

@@ -165,22 +165,10 @@ static void cmd_get(cairn_ctx *c) {
   int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0) {
-    c->srv->stats.keyspace_misses++;
     cairn_reply_null(&c->reply);
     return;
   }
-  c->srv->stats.keyspace_hits++;
   cairn_reply_bulk(&c->reply, v.data, v.len);
-}
-
-/* A read lookup of a string key that counts keyspace hits and misses. */
-static int lookup_read(cairn_ctx *c, cairn_str key, cairn_value *v) {
-  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, v);
-  if (rc == 1)
-    c->srv->stats.keyspace_hits++;
-  else if (rc == 0)
-    c->srv->stats.keyspace_misses++;
-  return rc;
 }
 
 /* Redis's checkStringLength: a string may not grow beyond proto-max-bulk-len
@@ -216,7 +204,7 @@ static void cmd_getset(cairn_ctx *c) { set_generic(c, c->argv[1], c->argv[2], OP
 static void cmd_getdel(cairn_ctx *c) {
   cairn_str key = c->argv[1];
   cairn_value v;
-  int rc = lookup_read(c, key, &v);
+  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0) {
     cairn_reply_null(&c->reply);
@@ -242,7 +230,7 @@ static void cmd_getex(cairn_ctx *c) {
   cairn_str timearg;
   if (parse_set_flags(c, 2, OPT_TIME | OPT_PERSIST, &flags, &timearg) != 0) return;
   cairn_value v;
-  int rc = lookup_read(c, key, &v);
+  int rc = cairn_lookup_type(c, key, CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0) {
     cairn_reply_null(&c->reply);
@@ -293,13 +281,10 @@ static void cmd_mget(cairn_ctx *c) {
     cairn_value v;
     int rc = cairn_lookup(c, c->argv[j], &v);
     if (rc < 0) return;
-    if (rc == 1 && v.type == CAIRN_TYPE_STRING) {
-      c->srv->stats.keyspace_hits++;
+    if (rc == 1 && v.type == CAIRN_TYPE_STRING)
       cairn_reply_bulk(&c->reply, v.data, v.len);
-    } else {
-      if (rc == 0) c->srv->stats.keyspace_misses++;
+    else
       cairn_reply_null(&c->reply);
-    }
   }
 }
 
@@ -459,7 +444,7 @@ static void cmd_append(cairn_ctx *c) {
 
 static void cmd_strlen(cairn_ctx *c) {
   cairn_value v;
-  int rc = lookup_read(c, c->argv[1], &v);
+  int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   cairn_reply_int(&c->reply, rc == 1 ? (long long)v.len : 0);
 }
@@ -470,7 +455,7 @@ static void cmd_getrange(cairn_ctx *c) {
   if (cairn_arg_ll(c, c->argv[2], &start) != 0) return;
   if (cairn_arg_ll(c, c->argv[3], &end) != 0) return;
   cairn_value v;
-  int rc = lookup_read(c, c->argv[1], &v);
+  int rc = cairn_lookup_type(c, c->argv[1], CAIRN_TYPE_STRING, &v);
   if (rc < 0) return;
   if (rc == 0 || (start < 0 && end < 0 && start > end)) {
     cairn_reply_bulk(&c->reply, "", 0);
