@@ -279,6 +279,7 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   }
 
   size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
   for (int attempt = 0;; attempt++) {
     ctx.now_ms = cairn_mstime();
     ctx.dirty = 0;

@@ -255,6 +255,30 @@ static void flusher_idle(cairn_server *srv) {
     cairn_release_clients(srv, 0);
 }
 
+/* Hand the sync to the flusher only when it can overlap with real work. A
+ * small batch (the loop spent less than about one sync's time executing it)
+ * means the clients are waiting for their replies and nothing will arrive
+ * meanwhile: syncing inline then saves two thread wake-ups per batch.
+ * Measured (SET, 50 clients, random keys): at -P 1 inline syncs gave 54-65k
+ * SET/s against 41-43k through the thread; at -P 16 the thread gave 364k
+ * against 238k inline. */
+#define INLINE_SYNC_BELOW_US 250
+
+static void strict_commit(cairn_server *srv) {
+  int64_t busy = srv->batch_start_us ? cairn_ustime() - srv->batch_start_us : 0;
+  srv->batch_start_us = 0;
+  if (srv->fl_busy) {
+    if (srv->wal.end(srv->wal.ud) <= srv->synced_offset)
+      cairn_release_clients(srv, 0); /* a checkpoint synced everything already */
+    return;
+  }
+  if (srv->wal.end(srv->wal.ud) > srv->synced_offset && busy < INLINE_SYNC_BELOW_US) {
+    sync_wal(srv);
+    srv->stats.wal_inline_syncs++;
+  }
+  flusher_idle(srv);
+}
+
 static void on_flusher_done(uv_async_t *a) {
   cairn_server *srv = a->data;
   pthread_mutex_lock(&srv->fl_mu);
@@ -391,10 +415,8 @@ void cairn_commit_iteration(cairn_server *srv) {
   if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl_started) {
     if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
     cairn_release_clients(srv, 0);
-  } else if (!srv->fl_busy) {
-    flusher_idle(srv);
-  } else if (srv->wal.end(srv->wal.ud) <= srv->synced_offset) {
-    cairn_release_clients(srv, 0); /* a checkpoint synced everything already */
+  } else {
+    strict_commit(srv);
   }
 }
 

@@ -203,6 +203,7 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "wal_records:%llu\r\n"
                    "wal_bytes:%llu\r\n"
                    "wal_syncs:%llu\r\n"
+                   "wal_inline_syncs:%llu\r\n"
                    "wal_sync_avg_us:%llu\r\n"
                    "wal_write_error:%d\r\n"
                    "lmdb_map_size:%llu\r\n"
@@ -218,7 +219,7 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)ckpt, (unsigned long long)first, (unsigned long long)end,
                    (unsigned long long)srv->wal.disk_bytes(srv->wal.ud), srv->wal.segments(srv->wal.ud),
                    (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
-                   (unsigned long long)st->wal_syncs,
+                   (unsigned long long)st->wal_syncs, (unsigned long long)st->wal_inline_syncs,
                    (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
                    srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),
                    (unsigned long long)cairn_store_used_bytes(srv->store), (unsigned long long)st->map_grows,

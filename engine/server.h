@@ -207,6 +207,7 @@ typedef struct cairn_stats {
   uint64_t keyspace_hits, keyspace_misses;
   uint64_t net_input_bytes, net_output_bytes;
   uint64_t wal_syncs;
+  uint64_t wal_inline_syncs;
   uint64_t wal_sync_us_total;
   uint64_t wal_records;
   uint64_t wal_bytes;
@@ -259,6 +260,7 @@ struct cairn_server {
   int fl_done, fl_err;      /* set by the thread */
   int fl_stop, fl_started;
   uint64_t fl_job_end;
+  int64_t batch_start_us;   /* when the first command since the last commit ran */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
   int64_t last_checkpoint_ms;
   int write_error;          /* the WAL refused a write: -MISCONF until it works */
