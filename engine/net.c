@@ -257,6 +257,7 @@ static void protocol_error(cairn_client *c, const char *msg) {
 /* Executes every complete command in the query buffer. */
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
+  unsigned batch = 0;
   while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING)) &&
          c->qpos < c->query.len) {
     if (c->out.len > (4 << 20)) {
@@ -285,7 +286,10 @@ static void client_process(cairn_client *c) {
       c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
     }
     cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
-    c->last_interaction_ms = cairn_monotonic_ms();
+    if ((batch++ & 63) == 0) {
+      srv->now_ms = cairn_mstime();
+      c->last_interaction_ms = cairn_monotonic_ms();
+    }
     cairn_execute(srv, c, (int)c->parser.argc, c->argv);
     c->qpos += consumed;
     if (c->out.len) mark_pending(c);

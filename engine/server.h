@@ -261,6 +261,7 @@ struct cairn_server {
   int fl_stop, fl_started;
   uint64_t fl_job_end;
   int64_t batch_start_us;   /* when the first command since the last commit ran */
+  int64_t now_ms;           /* command time, refreshed every 64 commands of a client batch */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
   int64_t last_checkpoint_ms;
   int write_error;          /* the WAL refused a write: -MISCONF until it works */

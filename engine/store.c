@@ -72,9 +72,9 @@ static inline void wr64be(unsigned char *p, uint64_t v) {
   }
 }
 static inline uint64_t rd64be(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-  return v;
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
 }
 static inline void wr16be(unsigned char *p, uint16_t v) {
   p[0] = (unsigned char)(v >> 8);
@@ -125,6 +125,27 @@ size_t cairn_store_encode_key(uint16_t phys, const void *key, size_t len, unsign
   memcpy(out + KEY_PREFIX, key, CAIRN_STORE_INLINE_KEY);
   wr64be(out + KEY_PREFIX + CAIRN_STORE_INLINE_KEY, hash_seeded(key, len, 0x5bd1e9955bd1e995ULL));
   return MAX_ENCODED_KEY;
+}
+
+/* The same order as LMDB's default (memcmp, then shorter first), but the
+ * first 8 bytes — [phys db][hash] or [expiry ms], which decide almost every
+ * comparison — are compared as one big-endian word instead of through a libc
+ * call: the B-tree search of every lookup runs this ~20 times (measured 8% of
+ * a GET-heavy profile in memcmp). Being the same order, tools that open the
+ * file with the default comparator (mdb_dump, mdb_stat) still see it sorted. */
+static int key_compare(const MDB_val *a, const MDB_val *b) {
+  size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+  const unsigned char *x = a->mv_data, *y = b->mv_data;
+  if (n >= 8) {
+    uint64_t u = rd64be(x), v = rd64be(y);
+    if (u != v) return u < v ? -1 : 1;
+    int r = memcmp(x + 8, y + 8, n - 8);
+    if (r) return r;
+  } else {
+    int r = memcmp(x, y, n);
+    if (r) return r;
+  }
+  return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
 }
 
 /* Decodes a stored value. For long keys, the full key is in the value after
@@ -281,7 +302,8 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   if ((rc = mdb_txn_begin(s->env, NULL, 0, &t))) goto lmdb_fail;
   if ((rc = mdb_dbi_open(t, "keys", MDB_CREATE, &s->keys)) ||
       (rc = mdb_dbi_open(t, "expires", MDB_CREATE, &s->expires)) ||
-      (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta))) {
+      (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) ||
+      (rc = mdb_set_compare(t, s->keys, key_compare)) || (rc = mdb_set_compare(t, s->expires, key_compare))) {
     mdb_txn_abort(t);
     goto lmdb_fail;
   }
