@@ -39,6 +39,7 @@ struct cairn_store {
   MDB_env *env;
   MDB_dbi keys, expires, meta;
   MDB_txn *txn;
+  MDB_cursor *kcur;       /* on `keys`, lives and dies with txn */
   int failed;
   meta_state cur, committed;
   uint64_t dirty;
@@ -437,13 +438,82 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   return created;
 }
 
+/* The transaction's cursor on `keys`: LMDB keeps pages under a tracked
+ * cursor from being spilled, so a position found by one call stays usable
+ * across writes to other dbis; it is closed with the transaction. */
+static int keys_cursor(cairn_store *s, MDB_cursor **out) {
+  if (!s->kcur) {
+    int rc = mdb_cursor_open(s->txn, s->keys, &s->kcur);
+    if (rc) {
+      s->kcur = NULL;
+      return store_error(s, "mdb_cursor_open", rc);
+    }
+  }
+  *out = s->kcur;
+  return 0;
+}
+
+static void fill_value(unsigned char *p, uint8_t type, cairn_str key, int64_t expire_ms, const void *data,
+                       size_t len) {
+  int longkey = key.len > CAIRN_STORE_INLINE_KEY;
+  p[0] = type;
+  p[1] = longkey ? FLAG_LONGKEY : 0;
+  wr64le(p + 2, (uint64_t)expire_ms);
+  size_t off = VALUE_HEADER;
+  if (longkey) {
+    uint32_t kl = (uint32_t)key.len;
+    memcpy(p + off, &kl, 4);
+    memcpy(p + off + 4, key.p, key.len);
+    off += 4 + key.len;
+  }
+  if (len) memcpy(p + off, data, len);
+}
+
+/* One B-tree descent whether the key is new or not: the insert attempt with
+ * MDB_NOOVERWRITE either inserts, or leaves the cursor on the existing entry,
+ * which MDB_CURRENT then replaces in place. */
 int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
                     int64_t expire_ms) {
-  char *payload;
-  int rc = cairn_store_put_reserve(s, db, key, type, len, expire_ms, &payload);
-  if (rc < 0) return rc;
-  if (len) memcpy(payload, data, len);
-  return rc;
+  int rc = txn(s);
+  if (rc) return rc;
+  MDB_cursor *c = NULL;
+  if ((rc = keys_cursor(s, &c))) return rc;
+  db_state *d = &s->cur.db[db];
+  unsigned char ek[MAX_ENCODED_KEY];
+  size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
+  size_t hdr = VALUE_HEADER + (key.len > CAIRN_STORE_INLINE_KEY ? 4 + key.len : 0);
+  MDB_val k = {eklen, ek}, v = {hdr + len, NULL};
+  rc = mdb_cursor_put(c, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+  if (rc == 0) {
+    fill_value(v.mv_data, type, key, expire_ms, data, len);
+    d->keys++;
+    if (expire_ms >= 0) {
+      if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
+      d->expires++;
+    }
+    s->dirty += eklen + hdr + len + 64;
+    return 1;
+  }
+  if (rc != MDB_KEYEXIST) return store_error(s, "mdb_cursor_put", rc);
+  int64_t old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+  if (old_exp != expire_ms) {
+    if (old_exp >= 0) {
+      if ((rc = expire_index(s, d->phys, ek, eklen, old_exp, 0))) return rc;
+      d->expires--;
+    }
+    if (expire_ms >= 0) {
+      if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
+      d->expires++;
+    }
+  }
+  k.mv_size = eklen;
+  k.mv_data = ek;
+  v.mv_size = hdr + len;
+  v.mv_data = NULL;
+  if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT | MDB_RESERVE))) return store_error(s, "mdb_cursor_put", rc);
+  fill_value(v.mv_data, type, key, expire_ms, data, len);
+  s->dirty += eklen + hdr + len + 64;
+  return 0;
 }
 
 int cairn_store_del(cairn_store *s, int db, cairn_str key) {
@@ -453,11 +523,13 @@ int cairn_store_del(cairn_store *s, int db, cairn_str key) {
   unsigned char ek[MAX_ENCODED_KEY];
   size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
   MDB_val k = {eklen, ek}, v;
-  rc = mdb_get(s->txn, s->keys, &k, &v);
+  MDB_cursor *c = NULL;
+  if ((rc = keys_cursor(s, &c))) return rc;
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
   if (rc == MDB_NOTFOUND) return 0;
-  if (rc) return store_error(s, "mdb_get", rc);
+  if (rc) return store_error(s, "mdb_cursor_get", rc);
   int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
-  if ((rc = mdb_del(s->txn, s->keys, &k, NULL))) return store_error(s, "mdb_del", rc);
+  if ((rc = mdb_cursor_del(c, 0))) return store_error(s, "mdb_cursor_del", rc);
   d->keys--;
   if (exp >= 0) {
     if ((rc = expire_index(s, d->phys, ek, eklen, exp, 0))) return rc;
@@ -705,6 +777,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   if (rc) return store_error(s, "mdb_put(meta)", rc);
   rc = mdb_txn_commit(s->txn);
   s->txn = NULL;
+  s->kcur = NULL;
   if (rc) {
     s->failed = 1;
     return store_error(s, "mdb_txn_commit", rc);
@@ -719,6 +792,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
 void cairn_store_rollback(cairn_store *s) {
   if (s->txn) mdb_txn_abort(s->txn);
   s->txn = NULL;
+  s->kcur = NULL;
   s->failed = 0;
   s->cur = s->committed;
   s->dirty = 0;
