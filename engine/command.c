@@ -212,6 +212,38 @@ void cairn_propagate_free(void) {
   props_cap = 0;
 }
 
+int cairn_expire_key_at(cairn_ctx *c, cairn_str key, int64_t when_ms) {
+  cairn_store *s = c->srv->store;
+  int rc;
+  if (when_ms <= c->now_ms && !c->replaying) {
+    /* Already in the past: the key goes now, and the stream says DEL. */
+    if ((rc = cairn_store_del(s, c->db, key)) < 0) return cairn_store_failed(c, rc);
+    c->dirty++;
+    cairn_propagate_del(c, c->db, key);
+    c->custom_propagation = 1;
+    return 0;
+  }
+  if (when_ms < 0) when_ms = 0; /* replaying a past time: -1 would mean "no expiry" */
+  if ((rc = cairn_store_set_expire(s, c->db, key, when_ms)) < 0) return cairn_store_failed(c, rc);
+  c->dirty++;
+  char ms[24];
+  size_t n = cairn_ll2str(ms, when_ms);
+  cairn_str argv[3] = {{"PEXPIREAT", 9}, key, {ms, n}};
+  cairn_propagate(c, c->db, 3, argv);
+  c->custom_propagation = 1;
+  return 0;
+}
+
+int cairn_persist_key(cairn_ctx *c, cairn_str key) {
+  int rc = cairn_store_set_expire(c->srv->store, c->db, key, -1);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  c->dirty++;
+  cairn_str argv[2] = {{"PERSIST", 7}, key};
+  cairn_propagate(c, c->db, 2, argv);
+  c->custom_propagation = 1;
+  return 0;
+}
+
 /* ---------------------------------------------------------------- execute */
 
 static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {

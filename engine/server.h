@@ -184,6 +184,14 @@ void cairn_propagate(cairn_ctx *c, int db, int argc, const cairn_str *argv);
 /* Convenience: propagate a command given as C strings and cairn_str mix. */
 void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key);
 
+/* Expiry changes with their stream form, shared by EXPIRE*, GETEX, SET...:
+ * an absolute time already past deletes the key (stream: DEL) unless
+ * replaying; otherwise the expiry is set (stream: PEXPIREAT key ms). PERSIST
+ * removes it (stream: PERSIST key). The key must exist. 0, or -1 after a
+ * store error. */
+int cairn_expire_key_at(cairn_ctx *c, cairn_str key, int64_t when_ms);
+int cairn_persist_key(cairn_ctx *c, cairn_str key);
+
 /* Replies (shorthands over cairn_reply_*). */
 #define CAIRN_ERR_WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value"
 #define CAIRN_ERR_SYNTAX "syntax error"

@@ -214,32 +214,7 @@ static void expire_generic(cairn_ctx *c, int64_t basetime, int seconds) {
     cairn_reply_int(&c->reply, 0);
     return;
   }
-  cairn_store *s = cairn_ctx_store(c);
-  if (when <= c->now_ms && !c->replaying) {
-    /* Already in the past: the key goes now, and the stream says DEL. */
-    rc = cairn_store_del(s, c->db, key);
-    if (rc < 0) {
-      cairn_store_failed(c, rc);
-      return;
-    }
-    c->dirty++;
-    cairn_propagate_del(c, c->db, key);
-    c->custom_propagation = 1;
-    cairn_reply_int(&c->reply, 1);
-    return;
-  }
-  if (when < 0) when = 0; /* replaying a past time: -1 would mean "no expiry" to the store */
-  rc = cairn_store_set_expire(s, c->db, key, when);
-  if (rc < 0) {
-    cairn_store_failed(c, rc);
-    return;
-  }
-  c->dirty++;
-  char ms[24];
-  size_t n = cairn_ll2str(ms, when);
-  cairn_str argv[3] = {{"PEXPIREAT", 9}, key, {ms, n}};
-  cairn_propagate(c, c->db, 3, argv);
-  c->custom_propagation = 1;
+  if (cairn_expire_key_at(c, key, when) != 0) return;
   cairn_reply_int(&c->reply, 1);
 }
 
@@ -281,12 +256,7 @@ static void cmd_persist(cairn_ctx *c) {
     cairn_reply_int(&c->reply, 0);
     return;
   }
-  rc = cairn_store_set_expire(cairn_ctx_store(c), c->db, c->argv[1], -1);
-  if (rc < 0) {
-    cairn_store_failed(c, rc);
-    return;
-  }
-  c->dirty++;
+  if (cairn_persist_key(c, c->argv[1]) != 0) return;
   cairn_reply_int(&c->reply, 1);
 }
 

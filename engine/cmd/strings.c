@@ -240,39 +240,10 @@ static void cmd_getex(cairn_ctx *c) {
   if ((flags & OPT_TIME) && expire_arg_ms(c, timearg, flags & OPT_TIME, &when) != 0) return;
   int had_ttl = v.expire_ms >= 0;
   cairn_reply_bulk(&c->reply, v.data, v.len); /* before any write */
-  cairn_store *st = cairn_ctx_store(c);
-  if ((flags & (OPT_EXAT | OPT_PXAT)) && when <= c->now_ms && !c->replaying) {
-    rc = cairn_store_del(st, c->db, key);
-    if (rc < 0) {
-      cairn_store_failed(c, rc);
-      return;
-    }
-    c->dirty++;
-    cairn_propagate_del(c, c->db, key);
-    c->custom_propagation = 1;
-  } else if (flags & OPT_TIME) {
-    rc = cairn_store_set_expire(st, c->db, key, when);
-    if (rc < 0) {
-      cairn_store_failed(c, rc);
-      return;
-    }
-    c->dirty++;
-    char ms[24];
-    size_t n = cairn_ll2str(ms, when);
-    cairn_str argv[3] = {{"PEXPIREAT", 9}, key, {ms, n}};
-    cairn_propagate(c, c->db, 3, argv);
-    c->custom_propagation = 1;
-  } else if ((flags & OPT_PERSIST) && had_ttl) {
-    rc = cairn_store_set_expire(st, c->db, key, -1);
-    if (rc < 0) {
-      cairn_store_failed(c, rc);
-      return;
-    }
-    c->dirty++;
-    cairn_str argv[2] = {{"PERSIST", 7}, key};
-    cairn_propagate(c, c->db, 2, argv);
-    c->custom_propagation = 1;
-  }
+  if (flags & OPT_TIME)
+    cairn_expire_key_at(c, key, when);
+  else if ((flags & OPT_PERSIST) && had_ttl)
+    cairn_persist_key(c, key);
 }
 
 static void cmd_mget(cairn_ctx *c) {
