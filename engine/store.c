@@ -373,6 +373,23 @@ static int expire_index(cairn_store *s, uint16_t phys, const unsigned char *ek, 
   return 0;
 }
 
+/* Moves a key's expiry index entry from old_ms to new_ms (-1 = none) and
+ * keeps the db's expires count. */
+static int move_expiry(cairn_store *s, db_state *d, const unsigned char *ek, size_t eklen, int64_t old_ms,
+                       int64_t new_ms) {
+  int rc;
+  if (old_ms == new_ms) return 0;
+  if (old_ms >= 0) {
+    if ((rc = expire_index(s, d->phys, ek, eklen, old_ms, 0))) return rc;
+    d->expires--;
+  }
+  if (new_ms >= 0) {
+    if ((rc = expire_index(s, d->phys, ek, eklen, new_ms, 1))) return rc;
+    d->expires++;
+  }
+  return 0;
+}
+
 int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out) {
   int rc = txn(s);
   if (rc) return rc;
@@ -410,16 +427,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   } else if (rc != MDB_NOTFOUND) {
     return store_error(s, "mdb_get", rc);
   }
-  if (old_exp != expire_ms) {
-    if (old_exp >= 0) {
-      if ((rc = expire_index(s, d->phys, ek, eklen, old_exp, 0))) return rc;
-      d->expires--;
-    }
-    if (expire_ms >= 0) {
-      if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
-      d->expires++;
-    }
-  }
+  if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
   v.mv_size = hdr + len;
   v.mv_data = NULL;
   if ((rc = mdb_put(s->txn, s->keys, &k, &v, MDB_RESERVE))) return store_error(s, "mdb_put", rc);
@@ -496,16 +504,7 @@ int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const v
   }
   if (rc != MDB_KEYEXIST) return store_error(s, "mdb_cursor_put", rc);
   int64_t old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
-  if (old_exp != expire_ms) {
-    if (old_exp >= 0) {
-      if ((rc = expire_index(s, d->phys, ek, eklen, old_exp, 0))) return rc;
-      d->expires--;
-    }
-    if (expire_ms >= 0) {
-      if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
-      d->expires++;
-    }
-  }
+  if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
   k.mv_size = eklen;
   k.mv_data = ek;
   v.mv_size = hdr + len;
