@@ -577,7 +577,6 @@ static void close_walk(uv_handle_t *h, void *arg) {
 static void stop_server(cairn_server *srv) {
   if (srv->shutdown_requested == 2) return;
   srv->shutdown_requested = 2;
-  cairn_notice("User requested shutdown...");
   if (cairn_commit_checkpoint(srv) == 0)
     cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
   uv_stop(srv->loop);
