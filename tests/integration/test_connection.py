@@ -272,6 +272,23 @@ def command_line_overrides_and_bad_config():
 
 
 @test
+def output_buffer_limit_disconnects_a_client_that_does_not_read():
+    with CairnServer() as s:
+        c = s.conn()
+        assert_eq(c.call("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0"), "OK")
+        c.call("SET", "big", "x" * 100000)
+        slow = socket.create_connection(("127.0.0.1", s.port))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(encode_command("GET", "big") * 400)   # 40 MB of replies, never read
+        def gone():
+            clients = bytes(c.call("CLIENT", "LIST")).decode()
+            return clients.count("\n") == 1   # only ourselves left
+        assert_true(wait_until(gone, 10), "a client over the hard output limit must be closed")
+        slow.close()
+        assert_eq(c.call("GET", "big")[:3], b"xxx")
+
+
+@test
 def client_reply_off_skip():
     with CairnServer() as s:
         c = s.conn()
