@@ -1,8 +1,10 @@
 /* cairn-rdb-check: parses an RDB file with cairn's reader and prints a
  * canonical dump, or writes a sample RDB with cairn's writer.
  *
- *   cairn-rdb-check [--chunk N] [--aux] FILE    dump (exit 1 + message on error)
+ *   cairn-rdb-check [--chunk N] [--aux] [--types] FILE   dump (exit 1 + message on error)
  *   cairn-rdb-check --write-sample OUT          every type the writer makes
+ *   cairn-rdb-check --parse-dump FILE           a DUMP payload: "<kind> <elements...>"
+ *   cairn-rdb-check --write-dumps DIR           DIR/<kind>.dump payloads by the writer
  *
  * Dump: one line per key, lines sorted bytewise:
  *   <db> <kind> <key> <expire_ms|-1> <elements...>
@@ -59,6 +61,9 @@ static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, 
 typedef struct st {
   strv lines, elems;
   int show_aux;
+  int payload;    /* DUMP payload: lines are "<kind> <elements...>" */
+  int show_types; /* --types: print "types" line (raw type byte histogram, idle, freq) */
+  unsigned long types[256], idle, freq;
 } st;
 
 static const char *kind_name(cairn_rdb_kind k) {
@@ -98,14 +103,18 @@ static int on_zmember(void *ud, const cairn_rdb_key *k, const uint8_t *m, size_t
 }
 
 static void emit(st *s, const cairn_rdb_key *k, const char *kind) {
-  if (k->kind != CAIRN_RDB_KIND_LIST && k->kind != CAIRN_RDB_KIND_STRING)
+  s->types[k->rdb_type]++;
+  if (k->lru_idle >= 0) s->idle++;
+  if (k->lfu_freq >= 0) s->freq++;
+  if (s->elems.n > 1 && k->kind != CAIRN_RDB_KIND_LIST && k->kind != CAIRN_RDB_KIND_STRING)
     qsort(s->elems.v, s->elems.n, sizeof(char *), cmp);
   char *key = esc(k->key, k->key_len);
   size_t len = strlen(key) + 64;
   for (size_t i = 0; i < s->elems.n; i++) len += strlen(s->elems.v[i]) + 1;
   char *line = malloc(len), *q = line;
   if (!line) abort();
-  q += sprintf(q, "%llu %s %s %lld", (unsigned long long)k->db, kind, key, (long long)k->expire_ms);
+  if (s->payload) q += sprintf(q, "%s", kind);
+  else q += sprintf(q, "%llu %s %s %lld", (unsigned long long)k->db, kind, key, (long long)k->expire_ms);
   for (size_t i = 0; i < s->elems.n; i++) {
     q += sprintf(q, " %s", s->elems.v[i]);
     free(s->elems.v[i]);
@@ -124,13 +133,13 @@ static int on_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
   return 0;
 }
 
-static int dump(const char *path, size_t chunk, int show_aux) {
+static int dump(const char *path, size_t chunk, int show_aux, int show_types) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "%s: %s\n", path, strerror(errno));
     return 1;
   }
-  st s = {.show_aux = show_aux};
+  st s = {.show_aux = show_aux, .show_types = show_types};
   cairn_rdb_callbacks cb = {.on_aux = on_aux, .on_string = on_string, .on_elem = on_elem,
                             .on_field = on_field, .on_zmember = on_zmember, .on_key_end = on_key_end,
                             .on_skipped = on_skipped};
@@ -153,8 +162,14 @@ static int dump(const char *path, size_t chunk, int show_aux) {
     fprintf(stderr, "%s: %s\n", path, cairn_rdb_reader_error(r));
     rc = 1;
   }
+  if (!rc && s.show_types) {
+    printf("types");
+    for (int t = 0; t < 256; t++)
+      if (s.types[t]) printf(" %d:%lu", t, s.types[t]);
+    printf(" idle:%lu freq:%lu\n", s.idle, s.freq);
+  }
   if (!rc) {
-    qsort(s.lines.v, s.lines.n, sizeof(char *), cmp);
+    if (s.lines.n > 1) qsort(s.lines.v, s.lines.n, sizeof(char *), cmp);
     for (size_t i = 0; i < s.lines.n; i++) printf("%s\n", s.lines.v[i]);
   }
   for (size_t i = 0; i < s.lines.n; i++) free(s.lines.v[i]);
@@ -281,22 +296,95 @@ static int write_sample(const char *out) {
   return 0;
 }
 
+static int parse_dump(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "%s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  cairn_rdb_buf b = {0};
+  uint8_t chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cairn_rdb_buf_write(&b, chunk, n);
+  fclose(f);
+  st s = {.payload = 1};
+  cairn_rdb_callbacks cb = {.on_string = on_string, .on_elem = on_elem, .on_field = on_field,
+                            .on_zmember = on_zmember, .on_key_end = on_key_end, .on_skipped = on_skipped};
+  const char *msg;
+  char detail[300];
+  int rc = cairn_rdb_dump_parse(b.data, b.len, &cb, &s, 0, &msg, detail, sizeof detail);
+  if (rc) fprintf(stderr, "%s: %s (%s)\n", path, msg, detail);
+  for (size_t i = 0; i < s.lines.n; i++) {
+    if (!rc) printf("%s\n", s.lines.v[i]);
+    free(s.lines.v[i]);
+  }
+  for (size_t i = 0; i < s.elems.n; i++) free(s.elems.v[i]);
+  free(s.lines.v), free(s.elems.v), free(b.data);
+  return rc ? 1 : 0;
+}
+
+static int write_one_dump(const char *dir, const char *name, cairn_rdb_kind kind, int n) {
+  cairn_rdb_buf b = {0};
+  cairn_rdb_writer *w = cairn_rdb_writer_new(cairn_rdb_buf_write, &b, 50);
+  char v[64], path[4096];
+  W(cairn_rdb_writer_dump_begin(w, kind));
+  if (kind == CAIRN_RDB_KIND_STRING) {
+    int k = snprintf(v, sizeof v, n == 1 ? "hello world" : "%d", n);
+    W(cairn_rdb_writer_string(w, v, (size_t)k));
+  } else {
+    W(cairn_rdb_writer_coll_begin(w, (uint64_t)n));
+    for (int i = 0; i < n; i++) {
+      int k = snprintf(v, sizeof v, i % 3 ? "e%d" : "%d", i);
+      if (kind == CAIRN_RDB_KIND_HASH) W(cairn_rdb_writer_field(w, v, (size_t)k, "val", 3));
+      else if (kind == CAIRN_RDB_KIND_ZSET) W(cairn_rdb_writer_zmember(w, v, (size_t)k, i / 3.0));
+      else W(cairn_rdb_writer_elem(w, v, (size_t)k));
+    }
+    W(cairn_rdb_writer_coll_end(w));
+  }
+  W(cairn_rdb_writer_dump_end(w));
+  cairn_rdb_writer_free(w);
+  snprintf(path, sizeof path, "%s/%s.dump", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+    fprintf(stderr, "%s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  free(b.data);
+  return 0;
+}
+
+static int write_dumps(const char *dir) {
+  return write_one_dump(dir, "string", CAIRN_RDB_KIND_STRING, 1) ||
+         write_one_dump(dir, "int", CAIRN_RDB_KIND_STRING, -123456) ||
+         write_one_dump(dir, "list", CAIRN_RDB_KIND_LIST, 120) ||
+         write_one_dump(dir, "set", CAIRN_RDB_KIND_SET, 40) ||
+         write_one_dump(dir, "bigset", CAIRN_RDB_KIND_SET, 700) ||
+         write_one_dump(dir, "hash", CAIRN_RDB_KIND_HASH, 10) ||
+         write_one_dump(dir, "bighash", CAIRN_RDB_KIND_HASH, 300) ||
+         write_one_dump(dir, "zset", CAIRN_RDB_KIND_ZSET, 10) ||
+         write_one_dump(dir, "bigzset", CAIRN_RDB_KIND_ZSET, 300);
+}
+
 int main(int argc, char **argv) {
   size_t chunk = 65536;
-  int show_aux = 0;
+  int show_aux = 0, show_types = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--write-sample") && i + 1 < argc) return write_sample(argv[i + 1]);
+    if (!strcmp(argv[i], "--parse-dump") && i + 1 < argc) return parse_dump(argv[i + 1]);
+    if (!strcmp(argv[i], "--write-dumps") && i + 1 < argc) return write_dumps(argv[i + 1]);
     if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
       chunk = (size_t)strtoull(argv[++i], NULL, 10);
       if (!chunk) chunk = 1;
     } else if (!strcmp(argv[i], "--aux")) {
       show_aux = 1;
+    } else if (!strcmp(argv[i], "--types")) {
+      show_types = 1;
     } else if (i == argc - 1 && argv[i][0] != '-') {
-      return dump(argv[i], chunk, show_aux);
+      return dump(argv[i], chunk, show_aux, show_types);
     } else {
       break;
     }
   }
-  fprintf(stderr, "usage: cairn-rdb-check [--chunk N] [--aux] FILE | --write-sample OUT\n");
+  fprintf(stderr, "usage: cairn-rdb-check [--chunk N] [--aux] [--types] FILE | --write-sample OUT | --parse-dump FILE | --write-dumps DIR\n");
   return 2;
 }
