@@ -202,7 +202,7 @@ typedef struct cairn_rdb_key {
   int64_t expire_ms;          /* CAIRN_RDB_NO_EXPIRE if none */
   int64_t lru_idle;           /* IDLE seconds, -1 if none */
   int lfu_freq;               /* FREQ, -1 if none */
-  uint64_t nelems;            /* elements delivered so far (final in on_key_end) */
+  uint64_t nelems;            /* elements delivered so far (final in on_key_end; a string is 1) */
 } cairn_rdb_key;
 
 typedef struct cairn_rdb_callbacks {

@@ -568,6 +568,7 @@ static int step_value(cairn_rdb_reader *r, cur *c) {
   switch (r->key.rdb_type) {
     case CAIRN_RDB_TYPE_STRING:
       TRY(rd_string(r, c, 0, &s, &n));
+      r->key.nelems = 1;
       if (r->cb.on_string) CB(r->cb.on_string(r->ud, &r->key, s, n));
       return finish_value(r, c, NULL);
     case CAIRN_RDB_TYPE_LIST:
