@@ -117,6 +117,7 @@ static int rd_bytes(cur *c, size_t k, const uint8_t **out) {
 
 static int rd_u8(cur *c, unsigned *v) {
   const uint8_t *p;
+  *v = 0;
   TRY(rd_bytes(c, 1, &p));
   *v = p[0];
   return OK;
@@ -130,6 +131,7 @@ static uint64_t le(const uint8_t *p, int n) {
 
 static int rd_le(cur *c, int n, uint64_t *v) {
   const uint8_t *p;
+  *v = 0;
   TRY(rd_bytes(c, (size_t)n, &p));
   *v = le(p, n);
   return OK;
@@ -139,8 +141,9 @@ static int rd_le(cur *c, int n, uint64_t *v) {
 static int rd_len_enc(cairn_rdb_reader *r, cur *c, uint64_t *v, int *enc) {
   unsigned b0;
   const uint8_t *p;
-  TRY(rd_u8(c, &b0));
+  *v = 0;
   *enc = 0;
+  TRY(rd_u8(c, &b0));
   switch (b0 >> 6) {
     case 0: *v = b0 & 0x3f; return OK;
     case 1:
