@@ -1,0 +1,463 @@
+/* Streaming RDB writer (see rdb.h for the contract). */
+#include "replication/rdb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUTBUF 16384
+
+enum { PH_NEW, PH_AUX, PH_DB, PH_VALUE, PH_COLL, PH_DUMP_DONE, PH_END, PH_FAILED };
+
+struct cairn_rdb_writer {
+  cairn_rdb_write_fn fn;
+  void *ud;
+  uint64_t crc;
+  uint64_t total;             /* bytes emitted (buffered or written) */
+  int phase;
+  int dump;                   /* writing a DUMP payload */
+  int node_elems;             /* per PACKED list node; 0 = PLAIN nodes */
+  cairn_rdb_kind kind;
+  uint64_t count, done;       /* declared and written elements of the collection */
+  uint8_t *lp;                /* list: the quicklist node (listpack) being filled */
+  size_t lplen, lpcap;
+  uint32_t lpcount;
+  char err[160];
+  size_t olen;
+  uint8_t out[OUTBUF];
+};
+
+static int fail(cairn_rdb_writer *w, const char *fmt, ...) {
+  if (w->phase != PH_FAILED) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof w->err, fmt, ap);
+    va_end(ap);
+    w->phase = PH_FAILED;
+  }
+  return -1;
+}
+
+static int flush(cairn_rdb_writer *w) {
+  if (w->olen) {
+    if (w->fn(w->ud, w->out, w->olen) != 0) return fail(w, "write callback failed");
+    w->olen = 0;
+  }
+  return 0;
+}
+
+/* Appends bytes; crc selects whether they count in the checksum. */
+static int put_raw(cairn_rdb_writer *w, const void *p, size_t n, int crc) {
+  if (w->phase == PH_FAILED) return -1;
+  if (crc) w->crc = cairn_rdb_crc64(w->crc, p, n);
+  w->total += n;
+  if (n > OUTBUF - w->olen) {
+    if (flush(w)) return -1;
+    if (n >= OUTBUF) {
+      if (w->fn(w->ud, p, n) != 0) return fail(w, "write callback failed");
+      return 0;
+    }
+  }
+  memcpy(w->out + w->olen, p, n);
+  w->olen += n;
+  return 0;
+}
+static int put(cairn_rdb_writer *w, const void *p, size_t n) { return put_raw(w, p, n, 1); }
+static int put_u8(cairn_rdb_writer *w, uint8_t b) { return put(w, &b, 1); }
+
+static size_t enc_len(uint8_t *b, uint64_t v) {
+  if (v < 64) {
+    b[0] = (uint8_t)v;
+    return 1;
+  }
+  if (v < 16384) {
+    b[0] = (uint8_t)(0x40 | (v >> 8));
+    b[1] = (uint8_t)v;
+    return 2;
+  }
+  if (v <= UINT32_MAX) {
+    b[0] = 0x80;
+    for (int i = 0; i < 4; i++) b[1 + i] = (uint8_t)(v >> (24 - 8 * i));
+    return 5;
+  }
+  b[0] = 0x81;
+  for (int i = 0; i < 8; i++) b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+  return 9;
+}
+
+static int put_len(cairn_rdb_writer *w, uint64_t v) {
+  uint8_t b[9];
+  return put(w, b, enc_len(b, v));
+}
+
+static void put_le(uint8_t *b, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Canonical decimal integer (what Redis's string2ll + ll2string round trip
+ * accepts): optional '-', no leading zeros, no "-0", fits int64. */
+static int canonical_int(const uint8_t *s, size_t n, int64_t *out) {
+  if (n == 0 || n > 20) return 0;
+  size_t i = 0;
+  int neg = 0;
+  if (s[0] == '-') {
+    neg = 1;
+    i = 1;
+    if (n == 1) return 0;
+  }
+  if (s[i] == '0') {
+    if (n == 1) {
+      *out = 0;
+      return 1;
+    }
+    return 0;
+  }
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1) return 0;
+    *out = (int64_t)(0 - v);
+  } else {
+    if (v > (uint64_t)INT64_MAX) return 0;
+    *out = (int64_t)v;
+  }
+  return 1;
+}
+
+/* rdbSaveRawString without compression: int8/16/32 for canonical integers of
+ * up to 11 characters, else length + bytes. */
+static int put_string(cairn_rdb_writer *w, const void *p, size_t n) {
+  int64_t v;
+  if (n <= 11 && canonical_int(p, n, &v)) {
+    uint8_t b[5];
+    if (v >= INT8_MIN && v <= INT8_MAX) {
+      b[0] = 0xC0;
+      b[1] = (uint8_t)v;
+      return put(w, b, 2);
+    }
+    if (v >= INT16_MIN && v <= INT16_MAX) {
+      b[0] = 0xC1;
+      put_le(b + 1, (uint64_t)v, 2);
+      return put(w, b, 3);
+    }
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      b[0] = 0xC2;
+      put_le(b + 1, (uint64_t)v, 4);
+      return put(w, b, 5);
+    }
+  }
+  if (put_len(w, n)) return -1;
+  return put(w, p, n);
+}
+
+cairn_rdb_writer *cairn_rdb_writer_new(cairn_rdb_write_fn fn, void *ud, int list_node_elems) {
+  cairn_rdb_writer *w = calloc(1, sizeof(*w));
+  if (!w) return NULL;
+  w->fn = fn;
+  w->ud = ud;
+  w->node_elems = list_node_elems < 0 ? 128 : list_node_elems;
+  if (w->node_elems > 65534) w->node_elems = 65534;
+  return w;
+}
+
+void cairn_rdb_writer_free(cairn_rdb_writer *w) {
+  if (!w) return;
+  free(w->lp);
+  free(w);
+}
+
+const char *cairn_rdb_writer_error(const cairn_rdb_writer *w) { return w->err[0] ? w->err : NULL; }
+uint64_t cairn_rdb_writer_bytes(const cairn_rdb_writer *w) { return w->total; }
+
+static int misuse(cairn_rdb_writer *w, const char *what) {
+  return fail(w, "writer misuse: %s not allowed here", what);
+}
+
+int cairn_rdb_writer_aux(cairn_rdb_writer *w, const char *key, const void *val, size_t vlen) {
+  if (w->phase != PH_AUX) return misuse(w, "aux");
+  if (put_u8(w, CAIRN_RDB_OP_AUX) || put_string(w, key, strlen(key))) return -1;
+  return put_string(w, val, vlen);
+}
+
+int cairn_rdb_writer_aux_int(cairn_rdb_writer *w, const char *key, int64_t val) {
+  char b[24];
+  int n = snprintf(b, sizeof b, "%lld", (long long)val);
+  return cairn_rdb_writer_aux(w, key, b, (size_t)n);
+}
+
+int cairn_rdb_writer_begin(cairn_rdb_writer *w, const cairn_rdb_aux *aux) {
+  if (w->phase != PH_NEW || w->dump) return misuse(w, "begin");
+  char hdr[10];
+  snprintf(hdr, sizeof hdr, "REDIS%04d", CAIRN_RDB_VERSION);
+  if (put(w, hdr, 9)) return -1;
+  w->phase = PH_AUX;
+  if (!aux) return 0;
+  const char *ver = aux->redis_ver ? aux->redis_ver : "7.0.15";
+  if (cairn_rdb_writer_aux(w, "redis-ver", ver, strlen(ver)) ||
+      cairn_rdb_writer_aux_int(w, "redis-bits", (int64_t)sizeof(void *) * 8) ||
+      cairn_rdb_writer_aux_int(w, "ctime", aux->ctime) ||
+      cairn_rdb_writer_aux_int(w, "used-mem", aux->used_mem))
+    return -1;
+  if (aux->with_repl) {
+    const char *id = aux->repl_id ? aux->repl_id : "";
+    if (cairn_rdb_writer_aux_int(w, "repl-stream-db", aux->repl_stream_db) ||
+        cairn_rdb_writer_aux(w, "repl-id", id, strlen(id)) ||
+        cairn_rdb_writer_aux_int(w, "repl-offset", aux->repl_offset))
+      return -1;
+  }
+  return cairn_rdb_writer_aux_int(w, "aof-base", 0);
+}
+
+int cairn_rdb_writer_select_db(cairn_rdb_writer *w, uint32_t db, uint64_t nkeys, uint64_t nexpires) {
+  if (w->phase != PH_AUX && w->phase != PH_DB) return misuse(w, "select_db");
+  if (put_u8(w, CAIRN_RDB_OP_SELECTDB) || put_len(w, db) || put_u8(w, CAIRN_RDB_OP_RESIZEDB) ||
+      put_len(w, nkeys) || put_len(w, nexpires))
+    return -1;
+  w->phase = PH_DB;
+  return 0;
+}
+
+static int type_byte(cairn_rdb_kind kind) {
+  switch (kind) {
+    case CAIRN_RDB_KIND_STRING: return CAIRN_RDB_TYPE_STRING;
+    case CAIRN_RDB_KIND_LIST: return CAIRN_RDB_TYPE_LIST_QUICKLIST_2;
+    case CAIRN_RDB_KIND_SET: return CAIRN_RDB_TYPE_SET;
+    case CAIRN_RDB_KIND_ZSET: return CAIRN_RDB_TYPE_ZSET_2;
+    case CAIRN_RDB_KIND_HASH: return CAIRN_RDB_TYPE_HASH;
+    default: return -1;
+  }
+}
+
+int cairn_rdb_writer_key(cairn_rdb_writer *w, cairn_rdb_kind kind, const void *key, size_t klen,
+                         int64_t expire_ms) {
+  if (w->phase != PH_DB) return misuse(w, "key");
+  int t = type_byte(kind);
+  if (t < 0) return fail(w, "writer misuse: kind %d cannot be written", (int)kind);
+  if (expire_ms != CAIRN_RDB_NO_EXPIRE) {
+    uint8_t b[9];
+    b[0] = CAIRN_RDB_OP_EXPIRETIME_MS;
+    put_le(b + 1, (uint64_t)expire_ms, 8);
+    if (put(w, b, 9)) return -1;
+  }
+  if (put_u8(w, (uint8_t)t) || put_string(w, key, klen)) return -1;
+  w->kind = kind;
+  w->phase = PH_VALUE;
+  return 0;
+}
+
+int cairn_rdb_writer_dump_begin(cairn_rdb_writer *w, cairn_rdb_kind kind) {
+  if (w->phase != PH_NEW) return misuse(w, "dump_begin");
+  int t = type_byte(kind);
+  if (t < 0) return fail(w, "writer misuse: kind %d cannot be written", (int)kind);
+  w->dump = 1;
+  w->crc = 0;
+  if (put_u8(w, (uint8_t)t)) return -1;
+  w->kind = kind;
+  w->phase = PH_VALUE;
+  return 0;
+}
+
+static void value_done(cairn_rdb_writer *w) { w->phase = w->dump ? PH_DUMP_DONE : PH_DB; }
+
+int cairn_rdb_writer_string(cairn_rdb_writer *w, const void *val, size_t len) {
+  if (w->phase != PH_VALUE || w->kind != CAIRN_RDB_KIND_STRING) return misuse(w, "string");
+  if (put_string(w, val, len)) return -1;
+  value_done(w);
+  return 0;
+}
+
+int cairn_rdb_writer_coll_begin(cairn_rdb_writer *w, uint64_t count) {
+  if (w->phase != PH_VALUE || w->kind == CAIRN_RDB_KIND_STRING) return misuse(w, "coll_begin");
+  if (count == 0) return fail(w, "writer misuse: empty collection");
+  uint64_t header = count;
+  if (w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0)
+    header = (count + (uint64_t)w->node_elems - 1) / (uint64_t)w->node_elems;
+  if (put_len(w, header)) return -1;
+  w->count = count;
+  w->done = 0;
+  w->lplen = 0;
+  w->lpcount = 0;
+  w->phase = PH_COLL;
+  return 0;
+}
+
+static int coll_elem_check(cairn_rdb_writer *w, cairn_rdb_kind kind, const char *what) {
+  if (w->phase != PH_COLL || w->kind != kind) return misuse(w, what);
+  if (w->done >= w->count) return fail(w, "writer misuse: more elements than the declared %llu",
+                                       (unsigned long long)w->count);
+  return 0;
+}
+
+/* ---- listpack (one quicklist node) -------------------------------------- */
+
+static int lp_reserve(cairn_rdb_writer *w, size_t extra) {
+  if (w->lplen + extra <= w->lpcap) return 0;
+  size_t cap = w->lpcap ? w->lpcap : 1024;
+  while (cap < w->lplen + extra) cap *= 2;
+  uint8_t *p = realloc(w->lp, cap);
+  if (!p) return fail(w, "out of memory");
+  w->lp = p;
+  w->lpcap = cap;
+  return 0;
+}
+
+static size_t lp_backlen(uint8_t *b, uint64_t l) {
+  if (l <= 127) {
+    b[0] = (uint8_t)l;
+    return 1;
+  }
+  size_t n = l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t v = (uint8_t)((l >> (7 * (n - 1 - i))) & 127);
+    b[i] = i ? (uint8_t)(v | 128) : v;
+  }
+  return n;
+}
+
+static int lp_append(cairn_rdb_writer *w, const uint8_t *s, size_t n) {
+  uint8_t enc[9];
+  size_t el;
+  int64_t v;
+  const uint8_t *data = s;
+  size_t dlen = n;
+  if (canonical_int(s, n, &v)) {
+    data = NULL;
+    dlen = 0;
+    uint64_t u = (uint64_t)v;
+    if (v >= 0 && v <= 127) {
+      enc[0] = (uint8_t)v;
+      el = 1;
+    } else if (v >= -4096 && v <= 4095) {
+      u &= 0x1fff;
+      enc[0] = (uint8_t)(0xC0 | (u >> 8));
+      enc[1] = (uint8_t)u;
+      el = 2;
+    } else if (v >= INT16_MIN && v <= INT16_MAX) {
+      enc[0] = 0xF1;
+      put_le(enc + 1, u, 2);
+      el = 3;
+    } else if (v >= -8388608 && v <= 8388607) {
+      enc[0] = 0xF2;
+      put_le(enc + 1, u, 3);
+      el = 4;
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+      enc[0] = 0xF3;
+      put_le(enc + 1, u, 4);
+      el = 5;
+    } else {
+      enc[0] = 0xF4;
+      put_le(enc + 1, u, 8);
+      el = 9;
+    }
+  } else if (n < 64) {
+    enc[0] = (uint8_t)(0x80 | n);
+    el = 1;
+  } else if (n < 4096) {
+    enc[0] = (uint8_t)(0xE0 | (n >> 8));
+    enc[1] = (uint8_t)n;
+    el = 2;
+  } else {
+    if (n > UINT32_MAX - 64) return fail(w, "list element too large for a listpack");
+    enc[0] = 0xF0;
+    put_le(enc + 1, n, 4);
+    el = 5;
+  }
+  uint8_t bl[5];
+  size_t bn = lp_backlen(bl, el + dlen);
+  if (lp_reserve(w, el + dlen + bn + 1)) return -1;
+  if ((uint64_t)w->lplen + el + dlen + bn + 1 > UINT32_MAX) return fail(w, "list node too large");
+  memcpy(w->lp + w->lplen, enc, el);
+  if (dlen) memcpy(w->lp + w->lplen + el, data, dlen);
+  memcpy(w->lp + w->lplen + el + dlen, bl, bn);
+  w->lplen += el + dlen + bn;
+  w->lpcount++;
+  return 0;
+}
+
+static int lp_flush_node(cairn_rdb_writer *w) {
+  w->lp[w->lplen++] = 0xFF;
+  put_le(w->lp, w->lplen, 4);
+  put_le(w->lp + 4, w->lpcount < 65535 ? w->lpcount : 65535, 2);
+  if (put_len(w, 2) || put_len(w, w->lplen) || put(w, w->lp, w->lplen)) return -1;
+  w->lplen = 0;
+  w->lpcount = 0;
+  return 0;
+}
+
+int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
+  if (w->phase == PH_COLL && w->kind == CAIRN_RDB_KIND_SET) {
+    if (coll_elem_check(w, CAIRN_RDB_KIND_SET, "elem")) return -1;
+    if (put_string(w, v, n)) return -1;
+    w->done++;
+    return 0;
+  }
+  if (coll_elem_check(w, CAIRN_RDB_KIND_LIST, "elem")) return -1;
+  if (w->node_elems == 0) {
+    if (put_len(w, 1) || put_string(w, v, n)) return -1;
+  } else {
+    if (w->lplen == 0) {
+      if (lp_reserve(w, 6)) return -1;
+      w->lplen = 6;                    /* header, filled at flush */
+    }
+    if (lp_append(w, v, n)) return -1;
+    if (w->lpcount == (uint32_t)w->node_elems && lp_flush_node(w)) return -1;
+  }
+  w->done++;
+  return 0;
+}
+
+int cairn_rdb_writer_field(cairn_rdb_writer *w, const void *f, size_t fl, const void *v, size_t vl) {
+  if (coll_elem_check(w, CAIRN_RDB_KIND_HASH, "field")) return -1;
+  if (put_string(w, f, fl) || put_string(w, v, vl)) return -1;
+  w->done++;
+  return 0;
+}
+
+int cairn_rdb_writer_zmember(cairn_rdb_writer *w, const void *m, size_t ml, double score) {
+  if (coll_elem_check(w, CAIRN_RDB_KIND_ZSET, "zmember")) return -1;
+  if (score != score) return fail(w, "NaN score");
+  uint64_t bits;
+  memcpy(&bits, &score, 8);
+  uint8_t b[8];
+  put_le(b, bits, 8);
+  if (put_string(w, m, ml) || put(w, b, 8)) return -1;
+  w->done++;
+  return 0;
+}
+
+int cairn_rdb_writer_coll_end(cairn_rdb_writer *w) {
+  if (w->phase != PH_COLL) return misuse(w, "coll_end");
+  if (w->done != w->count)
+    return fail(w, "writer misuse: %llu elements written, %llu declared", (unsigned long long)w->done,
+                (unsigned long long)w->count);
+  if (w->kind == CAIRN_RDB_KIND_LIST && w->lpcount && lp_flush_node(w)) return -1;
+  value_done(w);
+  return 0;
+}
+
+int cairn_rdb_writer_end(cairn_rdb_writer *w) {
+  if (w->dump || (w->phase != PH_AUX && w->phase != PH_DB)) return misuse(w, "end");
+  if (put_u8(w, CAIRN_RDB_OP_EOF)) return -1;
+  uint8_t b[8];
+  put_le(b, w->crc, 8);
+  if (put_raw(w, b, 8, 0) || flush(w)) return -1;
+  w->phase = PH_END;
+  return 0;
+}
+
+int cairn_rdb_writer_dump_end(cairn_rdb_writer *w) {
+  if (!w->dump || w->phase != PH_DUMP_DONE) return misuse(w, "dump_end");
+  uint8_t v[2] = {CAIRN_RDB_VERSION & 0xff, CAIRN_RDB_VERSION >> 8};
+  if (put(w, v, 2)) return -1;
+  uint8_t b[8];
+  put_le(b, w->crc, 8);
+  if (put_raw(w, b, 8, 0) || flush(w)) return -1;
+  w->phase = PH_END;
+  return 0;
+}
