@@ -18,6 +18,12 @@ static const cairn_command *const tables[] = {
     cairn_commands_server,  cairn_commands_connection,
 };
 
+void cairn_command_table_free(void);
+
+#define MAX_EXTRA_TABLES 8
+static const cairn_command *extra_tables[MAX_EXTRA_TABLES];
+static int nextra;
+
 #define LOOKUP_SLOTS 1024 /* power of two, well above the command count */
 static const cairn_command *slots[LOOKUP_SLOTS];
 static const cairn_command **all;
@@ -29,14 +35,25 @@ static uint32_t name_hash(const char *s, size_t len) {
   return h;
 }
 
+void cairn_command_register(const cairn_command *table) {
+  if (nextra < MAX_EXTRA_TABLES) extra_tables[nextra++] = table;
+  cairn_command_table_free(); /* rebuilt at the next lookup */
+}
+
+static const cairn_command *table_at(size_t t) {
+  size_t nbuiltin = sizeof(tables) / sizeof(tables[0]);
+  return t < nbuiltin ? tables[t] : extra_tables[t - nbuiltin];
+}
+
 static void build_table(void) {
   if (all) return;
+  size_t ntables = sizeof(tables) / sizeof(tables[0]) + (size_t)nextra;
   int cap = 0;
-  for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
-    for (const cairn_command *c = tables[t]; c->name; c++) cap++;
+  for (size_t t = 0; t < ntables; t++)
+    for (const cairn_command *c = table_at(t); c->name; c++) cap++;
   all = cairn_xcalloc((size_t)cap, sizeof(*all));
-  for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-    for (const cairn_command *c = tables[t]; c->name; c++) {
+  for (size_t t = 0; t < ntables; t++) {
+    for (const cairn_command *c = table_at(t); c->name; c++) {
       all[nall++] = c;
       uint32_t h = name_hash(c->name, strlen(c->name)) & (LOOKUP_SLOTS - 1);
       while (slots[h]) h = (h + 1) & (LOOKUP_SLOTS - 1);
@@ -187,6 +204,8 @@ static void stream_raw(cairn_server *srv, const char *p, size_t len) {
   cairn_buf_append(&srv->stream, p, len);
   srv->stream_offset += len;
 }
+
+void cairn_stream_append_raw(cairn_server *srv, const void *p, size_t n) { stream_raw(srv, p, n); }
 
 /* Moves the running command's propagations into the iteration's stream,
  * wrapped in MULTI/EXEC when there is more than one. */

@@ -202,6 +202,7 @@ static int sync_wal(cairn_server *srv) {
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   srv->synced_offset = srv->wal.end(srv->wal.ud);
+  if (srv->repl_on_synced) srv->repl_on_synced(srv);
   return 0;
 }
 
@@ -292,6 +293,7 @@ static void on_flusher_done(uv_async_t *a) {
   srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - fl_started_us);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   if (srv->fl_job_end > srv->synced_offset) srv->synced_offset = srv->fl_job_end;
+  if (srv->repl_on_synced) srv->repl_on_synced(srv);
   cairn_release_clients(srv, 1);
   flusher_idle(srv);
 }
@@ -353,6 +355,7 @@ static int append_pending(cairn_server *srv) {
     /* relaxed: written (a process crash loses nothing), synced by the cron */
     srv->wal_unsynced = 1;
     srv->synced_offset = srv->wal.end(srv->wal.ud);
+    if (srv->repl_on_synced) srv->repl_on_synced(srv);
   }
   return 0;
 }
@@ -363,9 +366,11 @@ static void trim_wal(cairn_server *srv) {
   if (disk <= keep) return;
   uint64_t end = srv->wal.end(srv->wal.ud);
   uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
-  /* Never drop what the last checkpoint still needs. */
+  /* Never drop what the last checkpoint or a replica still needs. */
   uint64_t before = end > keep ? end - keep : 0;
   if (before > ckpt + 1) before = ckpt + 1;
+  uint64_t need = srv->repl_min_offset ? srv->repl_min_offset(srv) : 0;
+  if (need && before > need) before = need;
   int n = srv->wal.trim_before(srv->wal.ud, before);
   if (n > 0) cairn_verbose("backlog: trimmed %d segment(s) before offset %llu", n, (unsigned long long)before);
 }
@@ -375,6 +380,7 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
   int64_t t0 = cairn_ustime();
   int32_t sdb = srv->stream_db;
+  if (srv->repl_checkpoint) srv->repl_checkpoint(srv);
   int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, srv->stream_offset);
   if (rc == CAIRN_STORE_MAP_FULL && !srv->in_checkpoint_retry) {

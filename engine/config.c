@@ -392,6 +392,8 @@ static const directive table[] = {
      NULL},
     {"backlog-max-bytes", NULL, DT_MEM, 0, CF(backlog_max_bytes), "64gb", 0, LLONG_MAX, 0, 0, NULL},
     {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL},
+    {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL},
+    {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL},
     /* Redis compatibility: stored and reported, no effect (see the top). */
     {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL},
     {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL},

@@ -61,6 +61,10 @@ typedef struct cairn_config {
   /* expiry */
   int active_expire_effort;       /* 1..10 like redis */
 
+  /* replication (master side) */
+  int repl_ping_replica_period;   /* seconds between PINGs in the stream while replicas are attached */
+  int repl_timeout;               /* seconds without an ACK before an online replica is dropped */
+
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;
 } cairn_config;

@@ -246,16 +246,24 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "pubsub_channels:0\r\n"
                    "pubsub_patterns:0\r\n"
                    "total_error_replies:%llu\r\n"
+                   "sync_full:%llu\r\n"
+                   "sync_partial_ok:%llu\r\n"
+                   "sync_partial_err:%llu\r\n"
                    "iterations_with_writes:%llu\r\n",
                    (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
                    ops_per_sec(srv), (unsigned long long)st->net_input_bytes,
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
                    (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
                    (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_error_replies,
-                   (unsigned long long)st->iterations_with_writes);
+                   (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
+                   (unsigned long long)st->sync_partial_err, (unsigned long long)st->iterations_with_writes);
 }
 
 static void sec_replication(cairn_server *srv, cairn_buf *o) {
+  if (srv->repl_info) {
+    srv->repl_info(srv, o);
+    return;
+  }
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
   uint64_t histlen = end >= first ? end - first + 1 : 0;
   /* master_replid: replication ids arrive with the replication work; until
@@ -345,6 +353,7 @@ int cairn_info_section_default(int i) { return sections[i].in_default; }
 void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   char flags[8];
   int nf = 0;
+  if (c->flags & CAIRN_CLIENT_REPLICA) flags[nf++] = 'S';
   if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
   if (c->flags & CAIRN_CLIENT_UNIX) flags[nf++] = 'U';
   if (c->flags & CAIRN_CLIENT_NO_EVICT) flags[nf++] = 'e';

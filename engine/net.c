@@ -54,6 +54,7 @@ void cairn_client_close(cairn_client *c) {
   c->flags |= CAIRN_CLIENT_CLOSING;
   if (uv_is_closing(&c->h.handle)) return;
   cairn_server *srv = c->srv;
+  if ((c->flags & CAIRN_CLIENT_REPLICA) && srv->repl_on_close) srv->repl_on_close(c);
   pending_remove(c);
   if (c->prev)
     c->prev->next = c->next;
@@ -141,12 +142,14 @@ static void on_write_done(uv_write_t *req, int status) {
     return;
   }
   if (!c->writing) resume_reading(c);
+  if (!c->writing && (c->flags & CAIRN_CLIENT_REPLICA) && c->srv->repl_on_drained) c->srv->repl_on_drained(c);
 }
 
 /* Output-buffer limits: a client whose unsent output passes the hard limit,
  * or stays over the soft limit for soft_seconds, is disconnected. */
 static int obuf_over_limit(cairn_client *c) {
-  const cairn_obuf_limit *l = &c->srv->cfg.obuf_limits[CAIRN_CLIENT_CLASS_NORMAL];
+  const cairn_obuf_limit *l = &c->srv->cfg.obuf_limits[(c->flags & CAIRN_CLIENT_REPLICA) ? CAIRN_CLIENT_CLASS_REPLICA
+                                                                                        : CAIRN_CLIENT_CLASS_NORMAL];
   size_t used = c->out.len + c->inflight.len;
   if (l->hard_bytes && used >= (size_t)l->hard_bytes) return 1;
   if (l->soft_bytes && used >= (size_t)l->soft_bytes) {
@@ -231,6 +234,20 @@ void cairn_release_clients(cairn_server *srv, int marked_only) {
     c = next;
   }
 }
+
+int cairn_client_type(const cairn_client *c) {
+  return (c->flags & CAIRN_CLIENT_REPLICA) ? CAIRN_CLIENT_TYPE_REPLICA : CAIRN_CLIENT_TYPE_NORMAL;
+}
+
+void cairn_client_send(cairn_client *c, const void *p, size_t n) {
+  if (c->flags & CAIRN_CLIENT_CLOSING) return;
+  cairn_buf_append(&c->out, p, n);
+  c->released = c->out.len;
+  client_flush(c);
+  if (!(c->flags & CAIRN_CLIENT_CLOSING) && c->out.len) mark_pending(c);
+}
+
+size_t cairn_client_pending_bytes(const cairn_client *c) { return c->out.len + c->inflight.len; }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
@@ -515,7 +532,8 @@ static void on_cron(uv_timer_t *t) {
   if (srv->cfg.timeout > 0) {
     for (cairn_client *c = srv->clients, *next; c; c = next) {
       next = c->next;
-      if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing) {
+      if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
+          !(c->flags & CAIRN_CLIENT_REPLICA)) {
         cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
         cairn_client_close(c);
       }
@@ -551,6 +569,7 @@ static void on_cron(uv_timer_t *t) {
   }
   if (cairn_store_dirty(srv->store) && now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms)
     cairn_commit_checkpoint(srv);
+  if (srv->repl_cron) srv->repl_cron(srv);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {

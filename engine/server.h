@@ -103,7 +103,8 @@ enum {
   CAIRN_CLIENT_NO_TOUCH = 1 << 5,
   CAIRN_CLIENT_WROTE = 1 << 6,
   CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */
-  CAIRN_CLIENT_DRAINING = 1 << 8,    /* last reply sent, FIN sent, waiting for the peer's EOF */       /* wrote in this iteration: its acks wait for the WAL */
+  CAIRN_CLIENT_DRAINING = 1 << 8,    /* last reply sent, FIN sent, waiting for the peer's EOF */
+  CAIRN_CLIENT_REPLICA = 1 << 9,     /* a replica attached by SYNC/PSYNC: fed the stream */       /* wrote in this iteration: its acks wait for the WAL */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
@@ -143,6 +144,8 @@ struct cairn_client {
   int writing;
   int64_t obuf_soft_since; /* when the soft output limit was first exceeded */
   int64_t drain_since_ms;
+
+  void *repl;              /* replication state of a replica client (replication/) */
 
   cairn_client *prev, *next;      /* all clients */
   cairn_client *pending_next;     /* clients with held replies */
@@ -225,6 +228,7 @@ typedef struct cairn_stats {
   uint64_t rollbacks;
   uint64_t iterations_with_writes;
   uint64_t total_error_replies;
+  uint64_t sync_full, sync_partial_ok, sync_partial_err;
 } cairn_stats;
 
 struct cairn_server {
@@ -287,6 +291,17 @@ struct cairn_server {
   int ckpt_stream_db;        /* stream's selected db at the last checkpoint */
   int in_checkpoint_retry;
 
+  /* Replication, wired by main.c (all NULL without it). The engine calls
+   * these hooks; replication/ owns what `repl` points to. */
+  void *repl;
+  void (*repl_on_synced)(cairn_server *srv);          /* synced_offset moved on */
+  void (*repl_on_drained)(cairn_client *c);           /* a replica's output went out */
+  void (*repl_on_close)(cairn_client *c);             /* a replica client is closing */
+  void (*repl_cron)(cairn_server *srv);
+  void (*repl_info)(cairn_server *srv, cairn_buf *out); /* the INFO replication section */
+  uint64_t (*repl_min_offset)(cairn_server *srv);     /* oldest offset replicas need, 0 = none */
+  void (*repl_checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
+
   int shutdown_requested;
   int exit_code;
   cairn_stats stats;
@@ -304,6 +319,20 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
 
 void cairn_client_close(cairn_client *c);
 cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
+enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };
+int cairn_client_type(const cairn_client *c);
+/* Appends bytes to a client's output as already durable (released at once)
+ * and tries to send them: how replication feeds a replica. */
+void cairn_client_send(cairn_client *c, const void *p, size_t n);
+/* Bytes queued for a client and not yet written to its socket. */
+size_t cairn_client_pending_bytes(const cairn_client *c);
+/* Appends raw bytes to the replication stream (PING, REPLCONF GETACK): they
+ * count in the offset but carry no data change and need no SELECT. */
+void cairn_stream_append_raw(cairn_server *srv, const void *p, size_t n);
+/* Adds a table of commands (replication's SYNC, PSYNC, ...) before the first
+ * lookup; main.c calls it. */
+void cairn_command_register(const cairn_command *table);
+
 /* CLIENT LIST / CLIENT INFO line for one client. */
 void cairn_client_describe(cairn_client *c, cairn_buf *out);
 

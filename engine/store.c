@@ -835,3 +835,87 @@ uint64_t cairn_store_used_bytes(cairn_store *s) {
 
 uint64_t cairn_store_checkpoints(const cairn_store *s) { return s->checkpoints; }
 int64_t cairn_store_last_checkpoint_ms(const cairn_store *s) { return s->last_checkpoint_ms; }
+
+/* ------------------------------------------------------------ snapshots */
+
+struct cairn_store_snapshot {
+  cairn_store *s;
+  MDB_txn *txn;
+  meta_state m;
+  int stream_db;
+};
+
+int cairn_store_snapshot_open(cairn_store *s, cairn_store_snapshot **out) {
+  cairn_store_snapshot *snap = cairn_xcalloc(1, sizeof(*snap));
+  snap->s = s;
+  snap->stream_db = -1;
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn);
+  if (rc) {
+    free(snap);
+    snprintf(s->errstr, sizeof(s->errstr), "mdb_txn_begin(snapshot): %s", mdb_strerror(rc));
+    return CAIRN_STORE_IO;
+  }
+  MDB_val k = {5, "state"}, v;
+  if (mdb_get(snap->txn, s->meta, &k, &v) == 0) {
+    if (meta_parse(&snap->m, v.mv_data, v.mv_size, s->cur.databases) != 0) {
+      cairn_store_snapshot_close(snap);
+      snprintf(s->errstr, sizeof(s->errstr), "snapshot: corrupt keyspace state record");
+      return CAIRN_STORE_IO;
+    }
+  } else {
+    /* Nothing checkpointed yet: every db empty under its initial id. */
+    snap->m.databases = s->cur.databases;
+    for (int i = 0; i < snap->m.databases; i++) snap->m.db[i].phys = (uint16_t)i;
+  }
+  MDB_val ok = {6, "offset"};
+  if (mdb_get(snap->txn, s->meta, &ok, &v) == 0 && v.mv_size == 8) snap->m.offset = rd64le(v.mv_data);
+  MDB_val sk = {9, "stream_db"};
+  if (mdb_get(snap->txn, s->meta, &sk, &v) == 0 && v.mv_size == 4) {
+    int32_t d;
+    memcpy(&d, v.mv_data, 4);
+    snap->stream_db = d;
+  }
+  *out = snap;
+  return 0;
+}
+
+uint64_t cairn_store_snapshot_offset(const cairn_store_snapshot *snap) { return snap->m.offset; }
+int cairn_store_snapshot_stream_db(const cairn_store_snapshot *snap) { return snap->stream_db; }
+int cairn_store_snapshot_databases(const cairn_store_snapshot *snap) { return snap->m.databases; }
+uint64_t cairn_store_snapshot_dbsize(const cairn_store_snapshot *snap, int db) { return snap->m.db[db].keys; }
+uint64_t cairn_store_snapshot_expires(const cairn_store_snapshot *snap, int db) { return snap->m.db[db].expires; }
+
+int cairn_store_snapshot_scan(cairn_store_snapshot *snap, int db, cairn_store_snapshot_fn fn, void *ud) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(snap->txn, snap->s->keys, &c);
+  if (rc) return CAIRN_STORE_IO;
+  uint16_t phys = snap->m.db[db].phys;
+  unsigned char start[2];
+  wr16be(start, phys);
+  MDB_val k = {2, start}, v;
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  int ret = 0;
+  while (rc == 0 && k.mv_size >= KEY_PREFIX && rd16be(k.mv_data) == phys) {
+    cairn_value val;
+    cairn_str full, key;
+    decode_value(&v, &val, &full);
+    if (full.p) {
+      key = full;
+    } else {
+      key.p = (const char *)k.mv_data + KEY_PREFIX;
+      key.len = k.mv_size - KEY_PREFIX;
+    }
+    if ((ret = fn(ud, key, &val)) != 0) break;
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  if (ret) return ret;
+  if (rc != 0 && rc != MDB_NOTFOUND) return CAIRN_STORE_IO;
+  return 0;
+}
+
+void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
+  if (!snap) return;
+  mdb_txn_abort(snap->txn);
+  free(snap);
+}

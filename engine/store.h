@@ -144,6 +144,25 @@ uint64_t cairn_store_used_bytes(cairn_store *s);
 uint64_t cairn_store_checkpoints(const cairn_store *s);
 int64_t cairn_store_last_checkpoint_ms(const cairn_store *s);
 
+/* --- snapshots (full sync) -------------------------------------------------
+ * A read transaction on the last checkpoint: a consistent image of every db
+ * as of cairn_store_snapshot_offset(), readable from another thread while
+ * the loop keeps writing (the env is MDB_NOTLS). Open it on the loop thread;
+ * then one thread at a time may use it. While it is open LMDB cannot reuse
+ * the pages it sees, so the file may grow: close it promptly. */
+typedef struct cairn_store_snapshot cairn_store_snapshot;
+int cairn_store_snapshot_open(cairn_store *s, cairn_store_snapshot **out);
+uint64_t cairn_store_snapshot_offset(const cairn_store_snapshot *snap);
+int cairn_store_snapshot_stream_db(const cairn_store_snapshot *snap); /* -1 if none selected yet */
+int cairn_store_snapshot_databases(const cairn_store_snapshot *snap);
+uint64_t cairn_store_snapshot_dbsize(const cairn_store_snapshot *snap, int db);
+uint64_t cairn_store_snapshot_expires(const cairn_store_snapshot *snap, int db);
+/* Calls fn for every key of db (hash order); fn returns non-zero to stop,
+ * which is returned. Pointers are valid during the call. <0 store error. */
+typedef int (*cairn_store_snapshot_fn)(void *ud, cairn_str key, const cairn_value *val);
+int cairn_store_snapshot_scan(cairn_store_snapshot *snap, int db, cairn_store_snapshot_fn fn, void *ud);
+void cairn_store_snapshot_close(cairn_store_snapshot *snap);
+
 /* Hash used for key order (exposed for SCAN cursors and tests). */
 uint64_t cairn_store_key_hash(const void *key, size_t len);
 /* Encodes (phys db, key) into out; returns length. Exposed for unit tests. */

@@ -217,32 +217,31 @@ static void cmd_client_getname(cairn_ctx *c) {
     cairn_reply_null(&c->reply);
 }
 
-/* Client types: every cairn client is "normal" until replication and
- * pub/sub exist. Returns 1 for a known type name, setting *normal. */
-static int client_type(cairn_str t, int *normal) {
-  if (cairn_arg_is(t, "normal")) {
-    *normal = 1;
-    return 1;
-  }
-  if (cairn_arg_is(t, "master") || cairn_arg_is(t, "replica") || cairn_arg_is(t, "slave") ||
-      cairn_arg_is(t, "pubsub")) {
-    *normal = 0;
-    return 1;
-  }
-  return 0;
+/* Client type names (CLIENT LIST TYPE, CLIENT KILL TYPE). Returns 1 for a
+ * known name, setting *type to a CAIRN_CLIENT_TYPE_* value. */
+static int client_type(cairn_str t, int *type) {
+  if (cairn_arg_is(t, "normal"))
+    *type = CAIRN_CLIENT_TYPE_NORMAL;
+  else if (cairn_arg_is(t, "replica") || cairn_arg_is(t, "slave"))
+    *type = CAIRN_CLIENT_TYPE_REPLICA;
+  else if (cairn_arg_is(t, "master"))
+    *type = CAIRN_CLIENT_TYPE_MASTER;
+  else if (cairn_arg_is(t, "pubsub"))
+    *type = CAIRN_CLIENT_TYPE_PUBSUB;
+  else
+    return 0;
+  return 1;
 }
 
 static void cmd_client_list(cairn_ctx *c) {
-  int only_normal = -1; /* -1: any type */
+  int only_type = -1; /* -1: any type */
   long long *ids = NULL;
   int nids = 0;
   if (c->argc == 4 && cairn_arg_is(c->argv[2], "type")) {
-    int normal;
-    if (!client_type(c->argv[3], &normal)) {
+    if (!client_type(c->argv[3], &only_type)) {
       cairn_reply_errorf(&c->reply, "Unknown client type '%.*s'", (int)c->argv[3].len, c->argv[3].p);
       return;
     }
-    only_normal = normal;
   } else if (c->argc > 3 && cairn_arg_is(c->argv[2], "id")) {
     nids = c->argc - 3;
     ids = cairn_xcalloc((size_t)nids, sizeof(*ids));
@@ -263,12 +262,13 @@ static void cmd_client_list(cairn_ctx *c) {
       cairn_client *cl = ids[j] > 0 ? cairn_client_by_id(c->srv, (uint64_t)ids[j]) : NULL;
       if (cl && !(cl->flags & CAIRN_CLIENT_CLOSING)) cairn_client_describe(cl, &out);
     }
-  } else if (only_normal != 0) {
+  } else {
     /* Oldest first, like Redis (the server's list has the newest first). */
     cairn_client *last = c->srv->clients;
     while (last && last->next) last = last->next;
     for (cairn_client *cl = last; cl; cl = cl->prev)
-      if (!(cl->flags & CAIRN_CLIENT_CLOSING)) cairn_client_describe(cl, &out);
+      if (!(cl->flags & CAIRN_CLIENT_CLOSING) && (only_type < 0 || cairn_client_type(cl) == only_type))
+        cairn_client_describe(cl, &out);
   }
   cairn_reply_verbatim(&c->reply, out.p ? out.p : "", out.len);
   cairn_buf_free(&out);
@@ -303,7 +303,7 @@ static void cmd_client_kill(cairn_ctx *c) {
     return;
   }
   long long id = 0, maxage = 0;
-  int type_normal = -1, skipme = 1;
+  int type = -1, skipme = 1;
   const char *addr = NULL, *laddr = NULL;
   char *owned[2] = {NULL, NULL};
   int ok = 1;
@@ -319,7 +319,7 @@ static void cmd_client_kill(cairn_ctx *c) {
         ok = 0;
       }
     } else if (cairn_arg_is(opt, "type")) {
-      if (!client_type(val, &type_normal)) {
+      if (!client_type(val, &type)) {
         cairn_reply_errorf(&c->reply, "Unknown client type '%.*s'", (int)val.len, val.p);
         ok = 0;
       }
@@ -361,7 +361,7 @@ static void cmd_client_kill(cairn_ctx *c) {
       next = cl->next;
       if (cl->flags & CAIRN_CLIENT_CLOSING) continue;
       if (id && cl->id != (uint64_t)id) continue;
-      if (type_normal == 0) continue; /* no master/replica/pubsub clients yet */
+      if (type >= 0 && cairn_client_type(cl) != type) continue;
       if (addr && strcmp(addr, cl->addr) != 0) continue;
       if (laddr && strcmp(laddr, cl->laddr) != 0) continue;
       if (maxage && now - cl->created_ms < maxage * 1000) continue;

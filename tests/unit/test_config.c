@@ -524,7 +524,7 @@ static void test_get(void **state) {
   cairn_config_init(&c);
   collect out;
   const char *all[] = {"*"};
-  assert_int_equal(get(&c, &out, 1, all), 33);
+  assert_int_equal(get(&c, &out, 1, all), 35);
   assert_true(strncmp(out.text, "bind=127.0.0.1;port=6379;", 25) == 0);
 
   const char *one[] = {"port"};
