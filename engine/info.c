@@ -236,9 +236,9 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "total_net_input_bytes:%llu\r\n"
                    "total_net_output_bytes:%llu\r\n"
                    "rejected_connections:%llu\r\n"
-                   "sync_full:0\r\n"
-                   "sync_partial_ok:0\r\n"
-                   "sync_partial_err:0\r\n"
+                   "sync_full:%llu\r\n"
+                   "sync_partial_ok:%llu\r\n"
+                   "sync_partial_err:%llu\r\n"
                    "expired_keys:%llu\r\n"
                    "evicted_keys:0\r\n"
                    "keyspace_hits:%llu\r\n"
@@ -246,17 +246,14 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "pubsub_channels:0\r\n"
                    "pubsub_patterns:0\r\n"
                    "total_error_replies:%llu\r\n"
-                   "sync_full:%llu\r\n"
-                   "sync_partial_ok:%llu\r\n"
-                   "sync_partial_err:%llu\r\n"
                    "iterations_with_writes:%llu\r\n",
                    (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
                    ops_per_sec(srv), (unsigned long long)st->net_input_bytes,
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
-                   (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
-                   (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_error_replies,
                    (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
-                   (unsigned long long)st->sync_partial_err, (unsigned long long)st->iterations_with_writes);
+                   (unsigned long long)st->sync_partial_err, (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
+                   (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_error_replies,
+                   (unsigned long long)st->iterations_with_writes);
 }
 
 static void sec_replication(cairn_server *srv, cairn_buf *o) {

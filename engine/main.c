@@ -14,6 +14,7 @@
 #include "engine/server.h"
 #include "engine/util.h"
 #include "replication/backlog.h"
+#include "replication/repl.h"
 
 /* ---- the backlog behind the engine's WAL interface */
 static int wal_append(void *ud, const void *p, size_t n) { return cairn_backlog_append(ud, p, n); }
@@ -154,6 +155,10 @@ int main(int argc, char **argv) {
     cairn_warning("%s", err);
     goto out;
   }
+  if (cairn_repl_init(&srv, err, sizeof(err)) != 0) {
+    cairn_warning("%s", err);
+    goto out;
+  }
   if (cairn_server_init(&srv, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
@@ -172,6 +177,7 @@ int main(int argc, char **argv) {
   rc = cairn_server_run(&srv);
   if (srv.cfg.pidfile && *srv.cfg.pidfile) unlink(srv.cfg.pidfile);
 out:
+  cairn_repl_free(&srv);
   if (srv.loop) cairn_server_free(&srv);
   if (srv.store) cairn_store_close(srv.store);
   if (backlog) cairn_backlog_close(backlog);

@@ -54,7 +54,7 @@ void cairn_client_close(cairn_client *c) {
   c->flags |= CAIRN_CLIENT_CLOSING;
   if (uv_is_closing(&c->h.handle)) return;
   cairn_server *srv = c->srv;
-  if ((c->flags & CAIRN_CLIENT_REPLICA) && srv->repl_on_close) srv->repl_on_close(c);
+  if (c->repl && srv->repl_on_close) srv->repl_on_close(c);
   pending_remove(c);
   if (c->prev)
     c->prev->next = c->next;

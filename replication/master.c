@@ -1,0 +1,664 @@
+/* Replication, master side: SYNC, PSYNC, REPLCONF, ROLE, full sync from an
+ * LMDB snapshot, partial resync and live feeding from the backlog. See
+ * replication/repl.h for the design and ../shared/PROTOCOL.md sections 2-5
+ * and 8 for the bytes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/commit.h"
+#include "engine/log.h"
+#include "engine/server.h"
+#include "engine/store.h"
+#include "engine/util.h"
+#include "replication/rdb.h"
+#include "replication/repl.h"
+
+#define FEED_CHUNK (64 * 1024)
+#define FEED_HIGH_WATER (1024 * 1024) /* stop feeding a replica whose socket holds this much */
+#define ZERO_ID "0000000000000000000000000000000000000000"
+
+enum { R_HANDSHAKE = 0, R_WAIT_BGSAVE, R_SEND_BULK, R_ONLINE };
+static const char *state_names[] = {"handshake", "wait_bgsave", "send_bulk", "online"};
+
+typedef struct fullsync fullsync;
+
+typedef struct replica {
+  cairn_client *c;
+  int state;
+  int listening_port;
+  char ip[64];
+  int capa_eof, capa_psync2;
+  int old_sync;          /* attached with SYNC: sends no ACKs */
+  uint64_t ack_off;
+  int64_t ack_time_ms;   /* monotonic */
+  fullsync *job;
+  int bulk_fd;
+  uint64_t bulk_pos;
+  void *cursor;          /* backlog cursor, opened at feed_off */
+  uint64_t feed_off;     /* next stream offset to send */
+  struct replica *next;
+} replica;
+
+/* One RDB spooled from one snapshot, shared by every replica that asks for a
+ * full sync while it is being written or sent. */
+struct fullsync {
+  cairn_server *srv;
+  cairn_store_snapshot *snap;
+  uint64_t offset;
+  int stream_db;
+  char replid[41];
+  char path[4096];
+  pthread_t thread;
+  uv_async_t async;
+  atomic_int done;       /* set by the thread */
+  int finished;          /* seen by the loop */
+  int failed;
+  char err[4096 + 512];
+  uint64_t size;
+  int users;             /* replicas attached */
+  int closing;
+  int64_t started_ms;
+  struct fullsync *next; /* every live job, for shutdown */
+};
+
+typedef struct repl_state {
+  char replid[41];
+  char replid2[41];
+  int64_t second_off;
+  replica *replicas;
+  fullsync *job;         /* the job new full syncs join, or NULL */
+  fullsync *jobs;        /* every job not yet freed */
+  int64_t last_ping_ms;
+  int64_t last_keepalive_ms;
+  char buf[FEED_CHUNK];
+} repl_state;
+
+static repl_state *state_of(cairn_server *srv) { return srv->repl; }
+
+/* ---------------------------------------------------------------- jobs */
+
+static void job_release(fullsync *job);
+
+static int spool_write(void *ud, const void *p, size_t n) {
+  int fd = *(int *)ud;
+  const char *q = p;
+  while (n) {
+    ssize_t w = write(fd, q, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    q += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+typedef struct spool_ctx {
+  cairn_rdb_writer *w;
+  int64_t now_ms;
+} spool_ctx;
+
+static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
+  spool_ctx *sc = ud;
+  /* Keys already expired are left out: their DEL follows in the stream. */
+  if (v->expire_ms >= 0 && v->expire_ms <= sc->now_ms) return 0;
+  if (v->type != CAIRN_TYPE_STRING) return 0; /* the only type cairn stores so far */
+  if (cairn_rdb_writer_key(sc->w, CAIRN_RDB_KIND_STRING, key.p, key.len,
+                           v->expire_ms >= 0 ? v->expire_ms : CAIRN_RDB_NO_EXPIRE) != 0 ||
+      cairn_rdb_writer_string(sc->w, v->data, v->len) != 0)
+    return -1;
+  return 0;
+}
+
+/* The full-sync thread: the snapshot as an RDB into the spool file. */
+static void *spool_main(void *arg) {
+  fullsync *job = arg;
+  int fd = open(job->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    snprintf(job->err, sizeof(job->err), "cannot create %s: %s", job->path, strerror(errno));
+    job->failed = 1;
+    atomic_store(&job->done, 1);
+    uv_async_send(&job->async);
+    return NULL;
+  }
+  spool_ctx sc = {.w = cairn_rdb_writer_new(spool_write, &fd, -1), .now_ms = cairn_mstime()};
+  cairn_rdb_aux aux = {.ctime = cairn_mstime() / 1000,
+                       .with_repl = 1,
+                       .repl_stream_db = job->stream_db < 0 ? 0 : job->stream_db,
+                       .repl_id = job->replid,
+                       .repl_offset = (int64_t)job->offset};
+  int rc = sc.w ? cairn_rdb_writer_begin(sc.w, &aux) : -1;
+  for (int db = 0; rc == 0 && db < cairn_store_snapshot_databases(job->snap); db++) {
+    uint64_t n = cairn_store_snapshot_dbsize(job->snap, db);
+    if (!n) continue;
+    rc = cairn_rdb_writer_select_db(sc.w, (uint32_t)db, n, cairn_store_snapshot_expires(job->snap, db));
+    if (rc == 0) rc = cairn_store_snapshot_scan(job->snap, db, spool_key, &sc);
+  }
+  if (rc == 0) rc = cairn_rdb_writer_end(sc.w);
+  if (rc != 0)
+    snprintf(job->err, sizeof(job->err), "writing %s: %s", job->path,
+             sc.w && cairn_rdb_writer_error(sc.w) ? cairn_rdb_writer_error(sc.w) : strerror(errno));
+  else
+    job->size = cairn_rdb_writer_bytes(sc.w);
+  cairn_rdb_writer_free(sc.w);
+  if (close(fd) != 0 && rc == 0) {
+    snprintf(job->err, sizeof(job->err), "closing %s: %s", job->path, strerror(errno));
+    rc = -1;
+  }
+  job->failed = rc != 0;
+  atomic_store(&job->done, 1);
+  uv_async_send(&job->async);
+  return NULL;
+}
+
+static void pump(cairn_server *srv, replica *r);
+static void drop_replica(replica *r, const char *why);
+
+static void start_bulk(cairn_server *srv, replica *r) {
+  fullsync *job = r->job;
+  r->bulk_fd = open(job->path, O_RDONLY | O_CLOEXEC);
+  if (r->bulk_fd < 0) {
+    drop_replica(r, "cannot open the spooled RDB");
+    return;
+  }
+  char hdr[32];
+  int n = snprintf(hdr, sizeof(hdr), "$%llu\r\n", (unsigned long long)job->size);
+  cairn_client_send(r->c, hdr, (size_t)n);
+  r->state = R_SEND_BULK;
+  r->bulk_pos = 0;
+  pump(srv, r);
+}
+
+static void on_job_done(uv_async_t *a) {
+  fullsync *job = a->data;
+  if (job->finished || !atomic_load(&job->done)) return;
+  job->finished = 1;
+  pthread_join(job->thread, NULL);
+  cairn_store_snapshot_close(job->snap);
+  job->snap = NULL;
+  cairn_server *srv = job->srv;
+  repl_state *st = state_of(srv);
+  if (job->failed) {
+    cairn_warning("Full sync: %s; disconnecting the replicas waiting for it", job->err);
+  } else {
+    cairn_notice("Full sync: RDB of %llu bytes at offset %llu ready in %lld ms", (unsigned long long)job->size,
+                 (unsigned long long)job->offset, (long long)(cairn_monotonic_ms() - job->started_ms));
+  }
+  job->users++; /* hold the job while the replicas below start or go */
+  for (replica *r = st->replicas, *next; r; r = next) {
+    next = r->next;
+    if (r->job != job || r->state != R_WAIT_BGSAVE) continue;
+    if (job->failed)
+      drop_replica(r, "the full sync failed");
+    else
+      start_bulk(srv, r);
+  }
+  /* Later full syncs take a fresh snapshot: this one is getting old. */
+  if (st->job == job) st->job = NULL;
+  job_release(job);
+}
+
+static void job_unlink(fullsync *job) {
+  repl_state *st = state_of(job->srv);
+  if (!st) return;
+  for (fullsync **pp = &st->jobs; *pp; pp = &(*pp)->next) {
+    if (*pp == job) {
+      *pp = job->next;
+      break;
+    }
+  }
+}
+
+static void on_job_closed(uv_handle_t *h) {
+  fullsync *job = h->data;
+  job_unlink(job);
+  free(job);
+}
+
+static void job_release(fullsync *job) {
+  if (--job->users > 0 || !job->finished || job->closing) return;
+  cairn_server *srv = job->srv;
+  repl_state *st = state_of(srv);
+  if (st && st->job == job) st->job = NULL;
+  unlink(job->path);
+  job->closing = 1;
+  uv_close((uv_handle_t *)&job->async, on_job_closed);
+}
+
+/* Forces a checkpoint so the snapshot's offset is the current offset, opens
+ * the snapshot and starts the spool thread. */
+static fullsync *job_start(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  if (cairn_commit_checkpoint(srv) != 0) return NULL;
+  fullsync *job = cairn_xcalloc(1, sizeof(*job));
+  job->srv = srv;
+  if (cairn_store_snapshot_open(srv->store, &job->snap) != 0) {
+    free(job);
+    return NULL;
+  }
+  job->offset = cairn_store_snapshot_offset(job->snap);
+  job->stream_db = cairn_store_snapshot_stream_db(job->snap);
+  memcpy(job->replid, st->replid, sizeof(job->replid));
+  job->started_ms = cairn_monotonic_ms();
+  snprintf(job->path, sizeof(job->path), "%s/fullsync-%llu-%d.rdb", srv->cfg.dir, (unsigned long long)job->offset,
+           (int)getpid());
+  uv_async_init(srv->loop, &job->async, on_job_done);
+  job->async.data = job;
+  if (pthread_create(&job->thread, NULL, spool_main, job) != 0) {
+    cairn_store_snapshot_close(job->snap);
+    job->finished = 1;
+    job->closing = 1;
+    uv_close((uv_handle_t *)&job->async, on_job_closed);
+    return NULL;
+  }
+  cairn_notice("Full sync: snapshot at offset %llu, writing %s", (unsigned long long)job->offset, job->path);
+  st->job = job;
+  job->next = st->jobs;
+  st->jobs = job;
+  return job;
+}
+
+/* ---------------------------------------------------------------- replicas */
+
+static replica *replica_of(cairn_client *c) {
+  if (!c->repl) {
+    replica *r = cairn_xcalloc(1, sizeof(*r));
+    r->c = c;
+    r->bulk_fd = -1;
+    /* The peer's address until REPLCONF ip-address says otherwise. */
+    snprintf(r->ip, sizeof(r->ip), "%s", c->addr);
+    char *colon = strrchr(r->ip, ':');
+    if (colon) *colon = '\0';
+    c->repl = r;
+  }
+  return c->repl;
+}
+
+static void attach(cairn_server *srv, replica *r) {
+  repl_state *st = state_of(srv);
+  if (r->c->flags & CAIRN_CLIENT_REPLICA) return;
+  r->c->flags |= CAIRN_CLIENT_REPLICA;
+  r->next = st->replicas;
+  st->replicas = r;
+  r->ack_time_ms = cairn_monotonic_ms();
+}
+
+static void detach(cairn_server *srv, replica *r) {
+  repl_state *st = state_of(srv);
+  for (replica **pp = &st->replicas; *pp; pp = &(*pp)->next) {
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  }
+  if (r->bulk_fd >= 0) close(r->bulk_fd);
+  if (r->cursor) srv->wal.cursor_close(r->cursor);
+  fullsync *job = r->job;
+  r->job = NULL;
+  r->cursor = NULL;
+  r->bulk_fd = -1;
+  if (job) job_release(job);
+}
+
+static void drop_replica(replica *r, const char *why) {
+  cairn_warning("Disconnecting replica %s:%d: %s", r->ip, r->listening_port, why);
+  cairn_client_close(r->c); /* calls on_close, which detaches */
+}
+
+static void on_close(cairn_client *c) {
+  replica *r = c->repl;
+  if (!r) return;
+  if (c->flags & CAIRN_CLIENT_REPLICA) {
+    cairn_notice("Connection with replica %s:%d lost.", r->ip, r->listening_port);
+    detach(c->srv, r);
+  }
+  c->repl = NULL;
+  free(r);
+}
+
+/* Sends what the replica may have next, until its socket holds enough:
+ * the spooled RDB, then durable stream bytes from the backlog. */
+static void pump(cairn_server *srv, replica *r) {
+  repl_state *st = state_of(srv);
+  while (!(r->c->flags & CAIRN_CLIENT_CLOSING) && cairn_client_pending_bytes(r->c) < FEED_HIGH_WATER) {
+    if (r->state == R_SEND_BULK) {
+      fullsync *job = r->job;
+      uint64_t left = job->size - r->bulk_pos;
+      if (left) {
+        ssize_t n = pread(r->bulk_fd, st->buf, left < FEED_CHUNK ? left : FEED_CHUNK, (off_t)r->bulk_pos);
+        if (n <= 0) {
+          drop_replica(r, "cannot read the spooled RDB");
+          return;
+        }
+        cairn_client_send(r->c, st->buf, (size_t)n);
+        r->bulk_pos += (uint64_t)n;
+        continue;
+      }
+      close(r->bulk_fd);
+      r->bulk_fd = -1;
+      r->state = R_ONLINE;
+      r->feed_off = job->offset + 1;
+      r->ack_time_ms = cairn_monotonic_ms();
+      r->job = NULL;
+      cairn_notice("Synchronization with replica %s:%d succeeded", r->ip, r->listening_port);
+      job_release(job);
+      continue;
+    }
+    if (r->state != R_ONLINE || r->feed_off > srv->synced_offset) return;
+    if (!r->cursor) {
+      r->cursor = srv->wal.cursor_open(srv->wal.ud, r->feed_off);
+      if (!r->cursor) {
+        drop_replica(r, "its offset is no longer in the backlog");
+        return;
+      }
+    }
+    uint64_t want = srv->synced_offset - r->feed_off + 1;
+    long n = srv->wal.cursor_next(r->cursor, st->buf, want < FEED_CHUNK ? want : FEED_CHUNK);
+    if (n < 0) {
+      drop_replica(r, errno == EIO ? "a corrupt backlog record (see the backlog log lines)" : "backlog read error");
+      return;
+    }
+    if (n == 0) return;
+    cairn_client_send(r->c, st->buf, (size_t)n);
+    r->feed_off += (uint64_t)n;
+  }
+}
+
+static void on_synced(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  for (replica *r = st->replicas, *next; r; r = next) {
+    next = r->next;
+    if (r->state == R_ONLINE) pump(srv, r);
+  }
+}
+
+static void on_drained(cairn_client *c) {
+  if (c->repl) pump(c->srv, c->repl);
+}
+
+static uint64_t min_offset(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  uint64_t m = 0;
+  for (replica *r = st->replicas; r; r = r->next) {
+    uint64_t need = r->job ? r->job->offset + 1 : r->feed_off;
+    if (need && (!m || need < m)) m = need;
+  }
+  if (st->job && (!m || st->job->offset + 1 < m)) m = st->job->offset + 1;
+  return m;
+}
+
+static void cron(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  if (!st->replicas) return;
+  int64_t now = cairn_monotonic_ms();
+  if (now - st->last_keepalive_ms >= 1000) {
+    /* Keepalive newlines only before the payload starts (PROTOCOL.md 3). */
+    st->last_keepalive_ms = now;
+    for (replica *r = st->replicas; r; r = r->next)
+      if (r->state == R_WAIT_BGSAVE) cairn_client_send(r->c, "\n", 1);
+  }
+  if (now - st->last_ping_ms >= (int64_t)srv->cfg.repl_ping_replica_period * 1000) {
+    st->last_ping_ms = now;
+    cairn_stream_append_raw(srv, "*1\r\n$4\r\nping\r\n", 14);
+  }
+  for (replica *r = st->replicas, *next; r; r = next) {
+    next = r->next;
+    if (r->state == R_ONLINE && !r->old_sync && now - r->ack_time_ms > (int64_t)srv->cfg.repl_timeout * 1000)
+      drop_replica(r, "timeout (no REPLCONF ACK within repl-timeout)");
+    else
+      pump(srv, r);
+  }
+}
+
+static void put_ids(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  cairn_store_meta_put(srv->store, "replid", st->replid, 40);
+  cairn_store_meta_put(srv->store, "replid2", st->replid2, 40);
+  cairn_store_meta_put(srv->store, "second_off", &st->second_off, sizeof(st->second_off));
+}
+
+/* ---------------------------------------------------------------- INFO, ROLE */
+
+static void info(cairn_server *srv, cairn_buf *o) {
+  repl_state *st = state_of(srv);
+  int n = 0;
+  for (replica *r = st->replicas; r; r = r->next) n++;
+  uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
+  uint64_t histlen = end >= first ? end - first + 1 : 0;
+  cairn_buf_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n", n);
+  int64_t now = cairn_monotonic_ms();
+  int i = 0;
+  for (replica *r = st->replicas; r; r = r->next, i++)
+    cairn_buf_printf(o, "slave%d:ip=%s,port=%d,state=%s,offset=%llu,lag=%lld\r\n", i, r->ip, r->listening_port,
+                     state_names[r->state], (unsigned long long)r->ack_off,
+                     r->state == R_ONLINE ? (long long)((now - r->ack_time_ms) / 1000) : 0LL);
+  int64_t age = srv->wal.first_time_ms(srv->wal.ud);
+  cairn_buf_printf(o,
+                   "master_failover_state:no-failover\r\n"
+                   "master_replid:%s\r\n"
+                   "master_replid2:%s\r\n"
+                   "master_repl_offset:%llu\r\n"
+                   "second_repl_offset:%lld\r\n"
+                   "repl_backlog_active:1\r\n"
+                   "repl_backlog_size:%lld\r\n"
+                   "repl_backlog_first_byte_offset:%llu\r\n"
+                   "repl_backlog_histlen:%llu\r\n"
+                   "repl_backlog_oldest_age_seconds:%lld\r\n",
+                   st->replid, st->replid2, (unsigned long long)srv->stream_offset, (long long)st->second_off,
+                   srv->cfg.backlog_retention_bytes, (unsigned long long)first, (unsigned long long)histlen,
+                   age > 0 ? (long long)((cairn_mstime() - age) / 1000) : 0LL);
+  i = 0;
+  for (replica *r = st->replicas; r; r = r->next, i++) {
+    uint64_t behind = r->state == R_ONLINE && srv->stream_offset + 1 > r->feed_off
+                          ? srv->stream_offset + 1 - r->feed_off
+                          : 0;
+    cairn_buf_printf(o, "replica%d_bytes_behind:%llu\r\nreplica%d_feeding:%s\r\n", i, (unsigned long long)behind, i,
+                     r->state != R_ONLINE ? "rdb" : behind > FEED_HIGH_WATER ? "disk" : "live");
+  }
+}
+
+static void cmd_role(cairn_ctx *c) {
+  repl_state *st = state_of(c->srv);
+  cairn_reply_array(&c->reply, 3);
+  cairn_reply_bulk_str(&c->reply, "master");
+  cairn_reply_int(&c->reply, (long long)c->srv->stream_offset);
+  int n = 0;
+  for (replica *r = st->replicas; r; r = r->next)
+    if (r->state == R_ONLINE) n++;
+  cairn_reply_array(&c->reply, n);
+  for (replica *r = st->replicas; r; r = r->next) {
+    if (r->state != R_ONLINE) continue;
+    cairn_reply_array(&c->reply, 3);
+    cairn_reply_bulk_str(&c->reply, r->ip);
+    cairn_reply_bulk_ll(&c->reply, r->listening_port);
+    cairn_reply_bulk_ll(&c->reply, (long long)r->ack_off);
+  }
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static void cmd_replconf(cairn_ctx *c) {
+  if (!c->client) return;
+  if (c->argc % 2 == 0) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  replica *r = replica_of(c->client);
+  for (int j = 1; j < c->argc; j += 2) {
+    cairn_str opt = c->argv[j], val = c->argv[j + 1];
+    if (cairn_arg_is(opt, "ack")) {
+      /* No reply, ever: the replica does not read one. */
+      long long off;
+      if ((c->client->flags & CAIRN_CLIENT_REPLICA) && cairn_str2ll(val.p, val.len, &off) && off >= 0) {
+        if ((uint64_t)off > r->ack_off) r->ack_off = (uint64_t)off;
+        r->ack_time_ms = cairn_monotonic_ms();
+      }
+      return;
+    } else if (cairn_arg_is(opt, "getack")) {
+      return; /* only meaningful for a replica; no reply */
+    } else if (cairn_arg_is(opt, "listening-port")) {
+      long long port;
+      if (cairn_arg_ll(c, val, &port) != 0) return;
+      r->listening_port = (int)port;
+    } else if (cairn_arg_is(opt, "ip-address")) {
+      if (val.len >= sizeof(r->ip)) {
+        cairn_reply_error(&c->reply, "REPLCONF ip-address provided by replica instance is too long");
+        return;
+      }
+      memcpy(r->ip, val.p, val.len);
+      r->ip[val.len] = '\0';
+    } else if (cairn_arg_is(opt, "capa")) {
+      if (cairn_arg_is(val, "eof")) r->capa_eof = 1;
+      if (cairn_arg_is(val, "psync2")) r->capa_psync2 = 1;
+    } else if (cairn_arg_is(opt, "rdb-only") || cairn_arg_is(opt, "rdb-filter-only")) {
+      /* accepted, like Redis; cairn always sends the whole data set */
+    } else {
+      cairn_reply_errorf(&c->reply, "Unrecognized REPLCONF option: %.*s", (int)opt.len, opt.p);
+      return;
+    }
+  }
+  cairn_reply_ok(&c->reply);
+}
+
+static void full_sync(cairn_ctx *c, replica *r) {
+  cairn_server *srv = c->srv;
+  repl_state *st = state_of(srv);
+  fullsync *job = st->job;
+  if (!job || job->failed) job = job_start(srv);
+  if (!job) {
+    cairn_reply_error(&c->reply, "could not start the full sync: see the server log");
+    return;
+  }
+  srv->stats.sync_full++;
+  attach(srv, r);
+  r->job = job;
+  job->users++;
+  r->state = R_WAIT_BGSAVE;
+  cairn_notice("Replica %s:%d asks for synchronization; full resync from offset %llu", r->ip, r->listening_port,
+               (unsigned long long)job->offset);
+  if (!r->old_sync) {
+    char line[96];
+    int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %llu\r\n", job->replid, (unsigned long long)job->offset);
+    cairn_reply_raw(&c->reply, line, (size_t)n);
+  }
+  if (job->finished) start_bulk(srv, r);
+}
+
+static void cmd_psync(cairn_ctx *c) {
+  if (!c->client || (c->client->flags & CAIRN_CLIENT_REPLICA)) return;
+  cairn_server *srv = c->srv;
+  repl_state *st = state_of(srv);
+  replica *r = replica_of(c->client);
+  cairn_str id = c->argv[1];
+  long long off;
+  if (cairn_arg_ll(c, c->argv[2], &off) != 0) return;
+  int known = id.len == 40 && (!strncasecmp(id.p, st->replid, 40) ||
+                               (!strncasecmp(id.p, st->replid2, 40) && off <= st->second_off));
+  uint64_t first = srv->wal.first(srv->wal.ud);
+  if (known && off >= 1 && (uint64_t)off >= first && (uint64_t)off <= srv->stream_offset + 1) {
+    srv->stats.sync_partial_ok++;
+    attach(srv, r);
+    r->state = R_ONLINE;
+    r->feed_off = (uint64_t)off;
+    char line[64];
+    int n = r->capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", st->replid)
+                           : snprintf(line, sizeof(line), "+CONTINUE\r\n");
+    cairn_reply_raw(&c->reply, line, (size_t)n);
+    cairn_notice("Partial resynchronization request from %s:%d accepted, sending %llu bytes of backlog", r->ip,
+                 r->listening_port, (unsigned long long)(srv->stream_offset + 1 - (uint64_t)off));
+    return;
+  }
+  if (!(id.len == 1 && id.p[0] == '?')) {
+    srv->stats.sync_partial_err++;
+    cairn_notice("Partial resynchronization not accepted for %s:%d (%s, offset %lld, backlog %llu..%llu)", r->ip,
+                 r->listening_port, known ? "offset out of range" : "unknown replication id", off,
+                 (unsigned long long)first, (unsigned long long)srv->stream_offset);
+  }
+  full_sync(c, r);
+}
+
+static void cmd_sync(cairn_ctx *c) {
+  if (!c->client || (c->client->flags & CAIRN_CLIENT_REPLICA)) return;
+  replica *r = replica_of(c->client);
+  r->old_sync = 1;
+  full_sync(c, r);
+}
+
+#define F_REPL (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI)
+
+static const cairn_command repl_commands[] = {
+    {"replconf", -1, F_REPL | CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_replconf, "server",
+     "An internal command for configuring the replication stream.", "3.0.0", "", NULL},
+    {"psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
+     "replicationid offset", NULL},
+    {"sync", 1, F_REPL, 0, 0, 0, cmd_sync, "server", "An internal command used in replication.", "1.0.0", "", NULL},
+    {"role", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE | CAIRN_CMD_FAST, 0, 0, 0, cmd_role,
+     "server", "Returns the replication role.", "2.8.12", "", NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---------------------------------------------------------------- life cycle */
+
+int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
+  repl_state *st = cairn_xcalloc(1, sizeof(*st));
+  cairn_buf b = {0};
+  int rc = cairn_store_meta_get(srv->store, "replid", &b);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot read the replication id: %s", cairn_store_errstr(srv->store));
+    cairn_buf_free(&b);
+    free(st);
+    return -1;
+  }
+  if (rc == 1 && b.len == 40) {
+    memcpy(st->replid, b.p, 40);
+  } else {
+    /* A new history: kept in LMDB from the next checkpoint on, so that a
+     * restarted master is the same master to its replicas. */
+    cairn_random_hex40(st->replid);
+  }
+  memcpy(st->replid2, ZERO_ID, 41);
+  st->second_off = -1;
+  if (cairn_store_meta_get(srv->store, "replid2", &b) == 1 && b.len == 40) memcpy(st->replid2, b.p, 40);
+  if (cairn_store_meta_get(srv->store, "second_off", &b) == 1 && b.len == sizeof(int64_t))
+    memcpy(&st->second_off, b.p, sizeof(int64_t));
+  cairn_buf_free(&b);
+  st->last_ping_ms = st->last_keepalive_ms = cairn_monotonic_ms();
+  srv->repl = st;
+  srv->repl_on_synced = on_synced;
+  srv->repl_on_drained = on_drained;
+  srv->repl_on_close = on_close;
+  srv->repl_cron = cron;
+  srv->repl_info = info;
+  srv->repl_min_offset = min_offset;
+  srv->repl_checkpoint = put_ids;
+  cairn_command_register(repl_commands);
+  return 0;
+}
+
+/* After the loop has ended (every handle closed, every client gone): wait
+ * for a spool thread still running, remove its file, free what is left. */
+void cairn_repl_free(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  if (!st) return;
+  while (st->jobs) {
+    fullsync *job = st->jobs;
+    st->jobs = job->next;
+    if (!job->finished) {
+      pthread_join(job->thread, NULL);
+      cairn_store_snapshot_close(job->snap);
+    }
+    unlink(job->path);
+    free(job);
+  }
+  srv->repl = NULL;
+  free(st);
+}
