@@ -360,8 +360,12 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   }
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   if (!ctx.replaying) {
-    if (srv->nprops && client) client->flags |= CAIRN_CLIENT_WROTE;
+    int wrote = srv->nprops > 0;
     flush_props(srv);
+    if (wrote && client) {
+      client->flags |= CAIRN_CLIENT_WROTE;
+      client->woff = srv->stream_offset; /* what WAIT waits for */
+    }
   }
   if (ctx.replaying) srv->replay_db = ctx.db;
 

@@ -56,6 +56,15 @@ void cairn_client_close(cairn_client *c) {
   cairn_server *srv = c->srv;
   if (c->repl && srv->repl_on_close) srv->repl_on_close(c);
   pending_remove(c);
+  if (c->flags & CAIRN_CLIENT_RESUME) {
+    for (cairn_client **pp = &srv->resume; *pp; pp = &(*pp)->resume_next) {
+      if (*pp == c) {
+        *pp = c->resume_next;
+        break;
+      }
+    }
+    c->flags &= ~CAIRN_CLIENT_RESUME;
+  }
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -275,7 +284,8 @@ static void protocol_error(cairn_client *c, const char *msg) {
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   unsigned batch = 0;
-  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING)) &&
+  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
+                       CAIRN_CLIENT_BLOCKED)) &&
          c->qpos < c->query.len) {
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
@@ -511,7 +521,38 @@ static int start_listeners(cairn_server *srv, char *err, size_t errlen) {
 
 static void stop_server(cairn_server *srv);
 
+void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c)) {
+  c->flags |= CAIRN_CLIENT_BLOCKED;
+  c->block_deadline_ms = deadline_ms;
+  c->on_block_timeout = on_timeout;
+}
+
+/* Commands pipelined behind a blocked one run later, from the iteration's
+ * end: never inside another client's command. */
+void cairn_client_unblock(cairn_client *c) {
+  if (!(c->flags & CAIRN_CLIENT_BLOCKED)) return;
+  c->flags &= ~CAIRN_CLIENT_BLOCKED;
+  c->on_block_timeout = NULL;
+  if (c->out.len) mark_pending(c);
+  if (!(c->flags & CAIRN_CLIENT_RESUME) && c->qpos < c->query.len) {
+    c->flags |= CAIRN_CLIENT_RESUME;
+    c->resume_next = c->srv->resume;
+    c->srv->resume = c;
+  }
+}
+
+static void resume_clients(cairn_server *srv) {
+  while (srv->resume) {
+    cairn_client *c = srv->resume;
+    srv->resume = c->resume_next;
+    c->resume_next = NULL;
+    c->flags &= ~CAIRN_CLIENT_RESUME;
+    if (!(c->flags & CAIRN_CLIENT_CLOSING)) client_process(c);
+  }
+}
+
 static void on_iteration_end(cairn_server *srv) {
+  resume_clients(srv);
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
   cairn_commit_iteration(srv);
@@ -528,12 +569,15 @@ static void on_cron(uv_timer_t *t) {
   for (cairn_client *c = srv->clients, *next; c; c = next) {
     next = c->next;
     if ((c->flags & CAIRN_CLIENT_DRAINING) && now - c->drain_since_ms > 2000) cairn_client_close(c);
+    else if ((c->flags & CAIRN_CLIENT_BLOCKED) && c->block_deadline_ms && now >= c->block_deadline_ms &&
+             c->on_block_timeout)
+      c->on_block_timeout(c);
   }
   if (srv->cfg.timeout > 0) {
     for (cairn_client *c = srv->clients, *next; c; c = next) {
       next = c->next;
       if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
-          !(c->flags & CAIRN_CLIENT_REPLICA)) {
+          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED))) {
         cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
         cairn_client_close(c);
       }

@@ -101,10 +101,12 @@ enum {
   CAIRN_CLIENT_UNIX = 1 << 3,
   CAIRN_CLIENT_NO_EVICT = 1 << 4,
   CAIRN_CLIENT_NO_TOUCH = 1 << 5,
-  CAIRN_CLIENT_WROTE = 1 << 6,
+  CAIRN_CLIENT_WROTE = 1 << 6,       /* wrote in this iteration: its acks wait for the WAL */
   CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */
   CAIRN_CLIENT_DRAINING = 1 << 8,    /* last reply sent, FIN sent, waiting for the peer's EOF */
-  CAIRN_CLIENT_REPLICA = 1 << 9,     /* a replica attached by SYNC/PSYNC: fed the stream */       /* wrote in this iteration: its acks wait for the WAL */
+  CAIRN_CLIENT_REPLICA = 1 << 9,     /* a replica attached by SYNC/PSYNC: fed the stream */
+  CAIRN_CLIENT_BLOCKED = 1 << 10,    /* waiting (WAIT): its next commands wait too */
+  CAIRN_CLIENT_RESUME = 1 << 11,     /* unblocked: run its pending commands at the iteration's end */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
@@ -144,6 +146,11 @@ struct cairn_client {
   int writing;
   int64_t obuf_soft_since; /* when the soft output limit was first exceeded */
   int64_t drain_since_ms;
+  uint64_t woff;           /* stream offset after its last command (what WAIT waits for) */
+  int64_t block_deadline_ms; /* monotonic; 0 = no timeout */
+  void (*on_block_timeout)(cairn_client *c);
+  long long block_arg;     /* the blocker's own datum (WAIT: replicas wanted) */
+  cairn_client *resume_next;
 
   void *repl;              /* replication state of a replica client (replication/) */
 
@@ -282,6 +289,7 @@ struct cairn_server {
   /* clients */
   cairn_client *clients;
   cairn_client *pending;     /* clients with held replies */
+  cairn_client *resume;      /* unblocked clients with commands to run */
   uint64_t next_client_id;
   int nclients;
 
@@ -319,6 +327,12 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
 
 void cairn_client_close(cairn_client *c);
 cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
+/* Blocking: the client's reply (and its following commands) wait until
+ * cairn_client_unblock; on_timeout runs at the deadline (0 = none) and must
+ * reply and unblock. */
+void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
+void cairn_client_unblock(cairn_client *c);
+
 enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };
 int cairn_client_type(const cairn_client *c);
 /* Appends bytes to a client's output as already durable (released at once)

@@ -78,6 +78,7 @@ typedef struct repl_state {
   fullsync *jobs;        /* every job not yet freed */
   int64_t last_ping_ms;
   int64_t last_keepalive_ms;
+  int getack_pending;    /* a GETACK went into the stream since the last sync */
   char buf[FEED_CHUNK];
 } repl_state;
 
@@ -375,6 +376,7 @@ static void pump(cairn_server *srv, replica *r) {
 
 static void on_synced(cairn_server *srv) {
   repl_state *st = state_of(srv);
+  st->getack_pending = 0;
   for (replica *r = st->replicas, *next; r; r = next) {
     next = r->next;
     if (r->state == R_ONLINE) pump(srv, r);
@@ -486,6 +488,61 @@ static void cmd_role(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- commands */
 
+/* ---------------------------------------------------------------- WAIT */
+
+static int count_acked(repl_state *st, uint64_t off) {
+  int n = 0;
+  for (replica *r = st->replicas; r; r = r->next)
+    if (r->state == R_ONLINE && r->ack_off >= off) n++;
+  return n;
+}
+
+static void wait_reply(cairn_client *c, int n) {
+  cairn_reply r = {&c->out, c->resp};
+  cairn_reply_int(&r, n);
+  cairn_client_unblock(c);
+}
+
+static void wait_timeout(cairn_client *c) { wait_reply(c, count_acked(state_of(c->srv), c->woff)); }
+
+/* A replica acknowledged more: wake the WAITs it satisfies. */
+static void check_waits(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (!(c->flags & CAIRN_CLIENT_BLOCKED) || c->on_block_timeout != wait_timeout) continue;
+    int n = count_acked(st, c->woff);
+    if (n >= c->block_arg) wait_reply(c, n);
+  }
+}
+
+static void cmd_wait(cairn_ctx *c) {
+  repl_state *st = state_of(c->srv);
+  long long want, timeout;
+  if (cairn_arg_ll(c, c->argv[1], &want) != 0) return;
+  if (!cairn_str2ll(c->argv[2].p, c->argv[2].len, &timeout)) {
+    cairn_reply_error(&c->reply, "timeout is not an integer or out of range");
+    return;
+  }
+  if (timeout < 0) {
+    cairn_reply_error(&c->reply, "timeout is negative");
+    return;
+  }
+  if (!c->client) return;
+  int n = count_acked(st, c->client->woff);
+  if (n >= want) {
+    cairn_reply_int(&c->reply, n);
+    return;
+  }
+  c->client->block_arg = want;
+  cairn_client_block(c->client, timeout ? cairn_monotonic_ms() + timeout : 0, wait_timeout);
+  /* Ask the replicas where they are (one GETACK serves every WAIT until
+   * the next sync round). */
+  if (!st->getack_pending) {
+    st->getack_pending = 1;
+    cairn_stream_append_raw(c->srv, "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n", 37);
+  }
+}
+
 static void cmd_replconf(cairn_ctx *c) {
   if (!c->client) return;
   if (c->argc % 2 == 0) {
@@ -501,6 +558,7 @@ static void cmd_replconf(cairn_ctx *c) {
       if ((c->client->flags & CAIRN_CLIENT_REPLICA) && cairn_str2ll(val.p, val.len, &off) && off >= 0) {
         if ((uint64_t)off > r->ack_off) r->ack_off = (uint64_t)off;
         r->ack_time_ms = cairn_monotonic_ms();
+        check_waits(c->srv);
       }
       return;
     } else if (cairn_arg_is(opt, "getack")) {
@@ -601,6 +659,10 @@ static const cairn_command repl_commands[] = {
     {"psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
      "replicationid offset", NULL},
     {"sync", 1, F_REPL, 0, 0, 0, cmd_sync, "server", "An internal command used in replication.", "1.0.0", "", NULL},
+    {"wait", 3, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_wait, "generic",
+     "Wait for the synchronous replication of all the write commands sent in the context of the current "
+     "connection.",
+     "3.0.0", "numreplicas timeout", NULL},
     {"role", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE | CAIRN_CMD_FAST, 0, 0, 0, cmd_role,
      "server", "Returns the replication role.", "2.8.12", "", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
