@@ -131,7 +131,11 @@ cairn_store *cairn_ctx_store(cairn_ctx *c) { return c->srv->store; }
 int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
   int rc = cairn_store_get(c->srv->store, c->db, key, out);
   if (rc < 0) return cairn_store_failed(c, rc);
-  if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying) {
+  if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying && c->srv->replica_mode) {
+    /* A replica never expires keys itself: its master's DEL will come. To
+     * its readers the key is already gone. */
+    rc = 0;
+  } else if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying) {
     /* Lazy expiry: only here (and in the active cycle) do keys die; the
      * deletion goes into the stream as DEL so replicas and replay agree. */
     rc = cairn_store_del(c->srv->store, c->db, key);
@@ -314,6 +318,15 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
     }
     if (srv->cfg.requirepass && !client->authenticated && !(cmd->flags & CAIRN_CMD_NO_AUTH)) {
       cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
+      goto done;
+    }
+    if (srv->replica_mode && srv->cfg.replica_read_only && is_write_command(cmd)) {
+      cairn_reply_error(&ctx.reply, "-READONLY You can't write against a read only replica.");
+      goto done;
+    }
+    if (srv->replica_mode && !srv->master_link_up && !srv->cfg.replica_serve_stale_data &&
+        !(cmd->flags & CAIRN_CMD_STALE)) {
+      cairn_reply_error(&ctx.reply, "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
       goto done;
     }
     if (srv->write_error && is_write_command(cmd)) {

@@ -50,7 +50,9 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
       st->argv = cairn_xrealloc(st->argv, st->argv_cap * sizeof(cairn_str));
     }
     cairn_req_args(&st->parser, st->buf.p + pos, st->argv);
-    if (st->parser.argc && !is_marker(&st->argv[0])) {
+    if (st->parser.argc && is_marker(&st->argv[0])) {
+      if (st->on_marker) st->on_marker(st->ud, (int)st->parser.argc, st->argv);
+    } else if (st->parser.argc) {
       srv->replay_rc = 0;
       cairn_execute(srv, NULL, (int)st->parser.argc, st->argv);
       if (srv->replay_rc) {
@@ -58,6 +60,7 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
         break;
       }
     }
+    if (st->on_raw) st->on_raw(st->ud, st->buf.p + pos, consumed);
     pos += consumed;
     st->applied += consumed;
   }
@@ -426,10 +429,56 @@ void cairn_commit_iteration(cairn_server *srv) {
   }
 }
 
+int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) {
+  uint64_t flag = offset + 1; /* 0 would mean "no reset pending" */
+  srv->stream.len = 0;
+  srv->stream_offset = offset;
+  srv->stream_db = stream_db;
+  int rc = cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag));
+  int32_t sdb = stream_db;
+  if (rc == 0) rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
+  if (srv->repl_checkpoint) srv->repl_checkpoint(srv);
+  if (rc == 0) rc = cairn_store_checkpoint(srv->store, offset);
+  if (rc != 0) {
+    cairn_warning("new history at offset %llu: checkpoint failed: %s", (unsigned long long)offset,
+                  cairn_store_errstr(srv->store));
+    return -1;
+  }
+  if (srv->wal.reset(srv->wal.ud, offset) != 0) {
+    cairn_warning("new history at offset %llu: backlog reset failed: %s; exiting, a restart finishes it",
+                  (unsigned long long)offset, strerror(errno));
+    exit(1);
+  }
+  flag = 0;
+  cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag)); /* cleared at the next checkpoint */
+  srv->ckpt_stream_db = stream_db < 0 ? 0 : stream_db;
+  srv->replay_db = srv->ckpt_stream_db;
+  srv->synced_offset = offset;
+  srv->last_checkpoint_ms = 0; /* checkpoint (and clear the flag) at the next chance */
+  return 0;
+}
+
 /* ---------------------------------------------------------------- startup */
 
 int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
   uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
+  cairn_buf reset = {0};
+  uint64_t flag = 0;
+  if (cairn_store_meta_get(srv->store, "wal_reset", &reset) == 1 && reset.len == sizeof(flag))
+    memcpy(&flag, reset.p, sizeof(flag));
+  cairn_buf_free(&reset);
+  if (flag) {
+    /* A full sync's new history was committed but the backlog reset did not
+     * finish: finish it now (the old backlog belongs to another history). */
+    cairn_notice("finishing the backlog reset of a full sync at offset %llu", (unsigned long long)(flag - 1));
+    if (srv->wal.reset(srv->wal.ud, flag - 1) != 0) {
+      snprintf(err, errlen, "cannot reset the backlog to offset %llu: %s", (unsigned long long)(flag - 1),
+               strerror(errno));
+      return -1;
+    }
+    flag = 0;
+    cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag));
+  }
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
   cairn_buf b = {0};
   int32_t sdb = -1;

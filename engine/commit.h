@@ -35,11 +35,22 @@ typedef struct cairn_apply_state {
   cairn_str *argv;
   size_t argv_cap;
   uint64_t applied;   /* bytes consumed by complete commands */
+  /* Optional (a replica's master link): on_marker sees MULTI/EXEC/PING/
+   * REPLCONF before its bytes are passed on; on_raw gets each complete
+   * command's exact bytes once it has been applied. */
+  void *ud;
+  void (*on_marker)(void *ud, int argc, const cairn_str *argv);
+  void (*on_raw)(void *ud, const char *p, size_t n);
 } cairn_apply_state;
 
 void cairn_apply_init(cairn_apply_state *st);
 void cairn_apply_free(cairn_apply_state *st);
 int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t len);
+
+/* A replica took a new history from a full sync: the store (already loaded)
+ * is checkpointed at `offset` and the backlog restarts there. Crash-safe: a
+ * flag in the same LMDB commit makes startup finish the backlog reset. */
+int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db);
 
 /* Releases held replies: all of them (everything they saw is durable), or
  * only up to each client's sync_mark (what the finished sync covered). */

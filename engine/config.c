@@ -394,6 +394,13 @@ static const directive table[] = {
     {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL},
     {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL},
     {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL},
+    {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL},
+    {"masterauth", NULL, DT_STRING, F_EMPTY_NULL, CF(masterauth), "", 0, 0, 0, 0, NULL},
+    {"masteruser", NULL, DT_STRING, F_EMPTY_NULL, CF(masteruser), "", 0, 0, 0, 0, NULL},
+    {"replica-read-only", "slave-read-only", DT_BOOL, 0, CF(replica_read_only), "yes", 0, 1, 0, 0, NULL},
+    {"replica-serve-stale-data", "slave-serve-stale-data", DT_BOOL, 0, CF(replica_serve_stale_data), "yes", 0, 1,
+     0, 0, NULL},
+    {"replica-priority", "slave-priority", DT_INT, 0, CF(replica_priority), "100", 0, INT_MAX, 0, 0, NULL},
     /* Redis compatibility: stored and reported, no effect (see the top). */
     {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL},
     {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL},

@@ -65,6 +65,14 @@ typedef struct cairn_config {
   int repl_ping_replica_period;   /* seconds between PINGs in the stream while replicas are attached */
   int repl_timeout;               /* seconds without an ACK before an online replica is dropped */
 
+  /* replication (replica side) */
+  char *replicaof;                /* "host port", or NULL/"" for none */
+  char *masterauth;
+  char *masteruser;
+  int replica_read_only;
+  int replica_serve_stale_data;
+  int replica_priority;
+
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;
 } cairn_config;

@@ -9,6 +9,7 @@
 void cairn_propagate_flush(cairn_server *srv);
 
 long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
+  if (srv->replica_mode) return 0; /* the master's DELs do it */
   int64_t t0 = cairn_ustime();
   int64_t now = cairn_mstime();
   cairn_buf key = {0};

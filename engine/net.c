@@ -623,18 +623,16 @@ static void on_signal(uv_signal_t *s, int signum) {
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h)) {
-    if (h->type == UV_TCP || h->type == UV_NAMED_PIPE) {
-      cairn_client *c = h->data;
-      /* Client handles carry their client; listeners carry the server. */
-      if (c && (void *)c != arg) {
-        cairn_client_close(c);
-        return;
-      }
+  cairn_server *srv = arg;
+  if (uv_is_closing(h)) return;
+  /* Clients close through their own path (it frees them). */
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (&c->h.handle == h) {
+      cairn_client_close(c);
+      return;
     }
-    uv_close(h, NULL);
   }
+  uv_close(h, NULL);
 }
 
 static void stop_server(cairn_server *srv) {
@@ -647,6 +645,7 @@ static void stop_server(cairn_server *srv) {
 
 int cairn_server_run(cairn_server *srv) {
   uv_run(srv->loop, UV_RUN_DEFAULT);
+  if (srv->repl_stop) srv->repl_stop(srv); /* its handles have owners to free them */
   uv_walk(srv->loop, close_walk, srv);
   uv_run(srv->loop, UV_RUN_DEFAULT);
   cairn_notice("cairn is now ready to exit, bye bye...");

@@ -309,6 +309,11 @@ struct cairn_server {
   void (*repl_info)(cairn_server *srv, cairn_buf *out); /* the INFO replication section */
   uint64_t (*repl_min_offset)(cairn_server *srv);     /* oldest offset replicas need, 0 = none */
   void (*repl_checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
+  void (*repl_stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
+
+  void *repl_link;          /* replica side: the link to our master (replication/replica.c) */
+  int replica_mode;          /* following a master: read-only, no expiry of its own */
+  int master_link_up;
 
   int shutdown_requested;
   int exit_code;

@@ -33,6 +33,8 @@ typedef struct meta_state {
   uint16_t garbage[MAX_GARBAGE];
   uint16_t next_phys;
   uint64_t offset;
+  int nloading;                       /* a full sync being loaded: its dbs, not yet visible */
+  db_state loading[MAX_DATABASES];
 } meta_state;
 
 struct cairn_store {
@@ -216,13 +218,36 @@ static void meta_serialize(const meta_state *m, cairn_buf *b) {
     wr16be(tmp, m->garbage[i]);
     cairn_buf_append(b, tmp, 2);
   }
+  if (m->nloading) { /* optional trailing section */
+    tmp[0] = (unsigned char)m->nloading;
+    cairn_buf_append(b, tmp, 1);
+    for (int i = 0; i < m->nloading; i++) {
+      wr16be(tmp, m->loading[i].phys);
+      wr64le(tmp + 2, m->loading[i].keys);
+      wr64le(tmp + 10, m->loading[i].expires);
+      cairn_buf_append(b, tmp, 18);
+    }
+  }
 }
 
 static int meta_parse(meta_state *m, const unsigned char *p, size_t len, int databases) {
   if (len < 6 || p[0] != META_VERSION) return -1;
   int stored = p[1] + 1;
   int ng = rd16be(p + 2);
-  if (len != 6 + (size_t)stored * 18 + (size_t)ng * 2 || ng > MAX_GARBAGE) return -1;
+  size_t base = 6 + (size_t)stored * 18 + (size_t)ng * 2;
+  if (len < base || ng > MAX_GARBAGE) return -1;
+  m->nloading = 0;
+  if (len > base) {
+    int nl = p[base];
+    if (len != base + 1 + (size_t)nl * 18) return -1;
+    const unsigned char *l = p + base + 1;
+    for (int i = 0; i < nl; i++, l += 18) {
+      m->loading[i].phys = rd16be(l);
+      m->loading[i].keys = rd64le(l + 2);
+      m->loading[i].expires = rd64le(l + 10);
+    }
+    m->nloading = nl;
+  }
   m->next_phys = rd16be(p + 4);
   const unsigned char *q = p + 6;
   for (int i = 0; i < stored; i++, q += 18) {
@@ -245,6 +270,8 @@ static int meta_parse(meta_state *m, const unsigned char *p, size_t len, int dat
 static int phys_in_use(const meta_state *m, uint16_t phys) {
   for (int i = 0; i < m->databases; i++)
     if (m->db[i].phys == phys) return 1;
+  for (int i = 0; i < m->nloading; i++)
+    if (m->loading[i].phys == phys) return 1;
   for (int i = 0; i < m->ngarbage; i++)
     if (m->garbage[i] == phys) return 1;
   return 0;
@@ -340,6 +367,11 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   MDB_val ok = {6, "offset"};
   if (mdb_get(t, s->meta, &ok, &v) == 0 && v.mv_size == 8) s->cur.offset = rd64le(v.mv_data);
   if ((rc = mdb_txn_commit(t))) goto lmdb_fail;
+  /* A full sync was being loaded when the process stopped: its half-loaded
+   * dbs are swept like flushed ones; the data served before stays. */
+  for (int i = 0; i < s->cur.nloading && s->cur.ngarbage < MAX_GARBAGE; i++)
+    s->cur.garbage[s->cur.ngarbage++] = s->cur.loading[i].phys;
+  s->cur.nloading = 0;
   s->committed = s->cur;
   *out = s;
   return 0;
@@ -480,13 +512,12 @@ static void fill_value(unsigned char *p, uint8_t type, cairn_str key, int64_t ex
 /* One B-tree descent whether the key is new or not: the insert attempt with
  * MDB_NOOVERWRITE either inserts, or leaves the cursor on the existing entry,
  * which MDB_CURRENT then replaces in place. */
-int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
-                    int64_t expire_ms) {
+static int put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, const void *data, size_t len,
+                  int64_t expire_ms) {
   int rc = txn(s);
   if (rc) return rc;
   MDB_cursor *c = NULL;
   if ((rc = keys_cursor(s, &c))) return rc;
-  db_state *d = &s->cur.db[db];
   unsigned char ek[MAX_ENCODED_KEY];
   size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
   size_t hdr = VALUE_HEADER + (key.len > CAIRN_STORE_INLINE_KEY ? 4 + key.len : 0);
@@ -514,6 +545,60 @@ int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const v
   s->dirty += eklen + hdr + len + 64;
   return 0;
 }
+
+int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                    int64_t expire_ms) {
+  return put_in(s, &s->cur.db[db], key, type, data, len, expire_ms);
+}
+
+/* ------------------------------------------------------------ loading a full sync */
+
+static uint16_t fresh_phys(meta_state *m) {
+  uint16_t p = m->next_phys;
+  while (phys_in_use(m, p)) p++;
+  m->next_phys = (uint16_t)(p + 1);
+  return p;
+}
+
+int cairn_store_load_begin(cairn_store *s) {
+  int rc = txn(s);
+  if (rc) return rc;
+  meta_state *m = &s->cur;
+  if (m->nloading) cairn_store_load_finish(s, 0);
+  for (int i = 0; i < m->databases; i++) {
+    m->loading[i].phys = fresh_phys(m);
+    m->loading[i].keys = m->loading[i].expires = 0;
+  }
+  m->nloading = m->databases;
+  s->dirty += 64;
+  return 0;
+}
+
+int cairn_store_load_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                         int64_t expire_ms) {
+  if (db < 0 || db >= s->cur.nloading) return CAIRN_STORE_IO;
+  return put_in(s, &s->cur.loading[db], key, type, data, len, expire_ms);
+}
+
+int cairn_store_load_finish(cairn_store *s, int commit) {
+  int rc = txn(s);
+  if (rc) return rc;
+  meta_state *m = &s->cur;
+  for (int i = 0; i < m->nloading; i++) {
+    db_state gone = commit ? m->db[i] : m->loading[i];
+    if (commit) m->db[i] = m->loading[i];
+    while (m->ngarbage >= MAX_GARBAGE) {
+      long n = cairn_store_sweep(s, 1 << 20);
+      if (n < 0) return (int)n;
+    }
+    if (gone.keys || gone.expires || commit) m->garbage[m->ngarbage++] = gone.phys;
+  }
+  m->nloading = 0;
+  s->dirty += 64;
+  return 0;
+}
+
+int cairn_store_loading(const cairn_store *s) { return s->cur.nloading > 0; }
 
 int cairn_store_del(cairn_store *s, int db, cairn_str key) {
   int rc = txn(s);

@@ -103,6 +103,17 @@ int cairn_store_swapdb(cairn_store *s, int a, int b);
 long cairn_store_sweep(cairn_store *s, long budget);
 int cairn_store_sweep_pending(const cairn_store *s);
 
+/* --- loading a full sync ------------------------------------------------------
+ * The replica loads the master's RDB into fresh (invisible) physical dbs while
+ * the old data keeps answering; finish(commit=1) swaps them in at once and
+ * queues the old ones for the sweeper; finish(0) throws the load away. A
+ * crash during the load leaves the old data (the half load is swept at open). */
+int cairn_store_load_begin(cairn_store *s);
+int cairn_store_load_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                         int64_t expire_ms);
+int cairn_store_load_finish(cairn_store *s, int commit);
+int cairn_store_loading(const cairn_store *s);
+
 /* --- iteration (SCAN, KEYS, RANDOMKEY) -------------------------------------- */
 typedef struct cairn_store_iter cairn_store_iter;
 /* Iterates db in hash order starting at the first key whose hash >= from. */

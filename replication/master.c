@@ -20,6 +20,7 @@
 #include "engine/util.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
+#include "replication/repl_int.h"
 
 #define FEED_CHUNK (64 * 1024)
 #define FEED_HIGH_WATER (1024 * 1024) /* stop feeding a replica whose socket holds this much */
@@ -173,8 +174,10 @@ static void start_bulk(cairn_server *srv, replica *r) {
   }
   char hdr[32];
   int n = snprintf(hdr, sizeof(hdr), "$%llu\r\n", (unsigned long long)job->size);
-  cairn_client_send(r->c, hdr, (size_t)n);
   r->state = R_SEND_BULK;
+  cairn_client *c = r->c;
+  cairn_client_send(c, hdr, (size_t)n);
+  if (c->flags & CAIRN_CLIENT_CLOSING) return; /* r is gone with it */
   r->bulk_pos = 0;
   pump(srv, r);
 }
@@ -261,6 +264,9 @@ static fullsync *job_start(cairn_server *srv) {
     uv_close((uv_handle_t *)&job->async, on_job_closed);
     return NULL;
   }
+  /* Like Redis after a full resync: the next command in the stream starts
+   * with a SELECT, whatever the RDB's repl-stream-db said. */
+  srv->stream_db = -1;
   cairn_notice("Full sync: snapshot at offset %llu, writing %s", (unsigned long long)job->offset, job->path);
   st->job = job;
   job->next = st->jobs;
@@ -328,9 +334,12 @@ static void on_close(cairn_client *c) {
 
 /* Sends what the replica may have next, until its socket holds enough:
  * the spooled RDB, then durable stream bytes from the backlog. */
+/* A failed send closes the client, and closing frees r: after each send,
+ * check the client (which lives until the loop's close callback) first. */
 static void pump(cairn_server *srv, replica *r) {
   repl_state *st = state_of(srv);
-  while (!(r->c->flags & CAIRN_CLIENT_CLOSING) && cairn_client_pending_bytes(r->c) < FEED_HIGH_WATER) {
+  cairn_client *c = r->c;
+  while (!(c->flags & CAIRN_CLIENT_CLOSING) && cairn_client_pending_bytes(c) < FEED_HIGH_WATER) {
     if (r->state == R_SEND_BULK) {
       fullsync *job = r->job;
       uint64_t left = job->size - r->bulk_pos;
@@ -340,8 +349,8 @@ static void pump(cairn_server *srv, replica *r) {
           drop_replica(r, "cannot read the spooled RDB");
           return;
         }
-        cairn_client_send(r->c, st->buf, (size_t)n);
         r->bulk_pos += (uint64_t)n;
+        cairn_client_send(c, st->buf, (size_t)n);
         continue;
       }
       close(r->bulk_fd);
@@ -369,8 +378,8 @@ static void pump(cairn_server *srv, replica *r) {
       return;
     }
     if (n == 0) return;
-    cairn_client_send(r->c, st->buf, (size_t)n);
     r->feed_off += (uint64_t)n;
+    cairn_client_send(c, st->buf, (size_t)n);
   }
 }
 
@@ -400,13 +409,16 @@ static uint64_t min_offset(cairn_server *srv) {
 
 static void cron(cairn_server *srv) {
   repl_state *st = state_of(srv);
+  cairn_replica_cron(srv);
   if (!st->replicas) return;
   int64_t now = cairn_monotonic_ms();
   if (now - st->last_keepalive_ms >= 1000) {
     /* Keepalive newlines only before the payload starts (PROTOCOL.md 3). */
     st->last_keepalive_ms = now;
-    for (replica *r = st->replicas; r; r = r->next)
+    for (replica *r = st->replicas, *next; r; r = next) {
+      next = r->next;
       if (r->state == R_WAIT_BGSAVE) cairn_client_send(r->c, "\n", 1);
+    }
   }
   if (now - st->last_ping_ms >= (int64_t)srv->cfg.repl_ping_replica_period * 1000) {
     st->last_ping_ms = now;
@@ -436,7 +448,13 @@ static void info(cairn_server *srv, cairn_buf *o) {
   for (replica *r = st->replicas; r; r = r->next) n++;
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
   uint64_t histlen = end >= first ? end - first + 1 : 0;
-  cairn_buf_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n", n);
+  if (srv->replica_mode) {
+    cairn_buf_append_str(o, "# Replication\r\nrole:slave\r\n");
+    cairn_replica_info(srv, o);
+    cairn_buf_printf(o, "connected_slaves:%d\r\n", n);
+  } else {
+    cairn_buf_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n", n);
+  }
   int64_t now = cairn_monotonic_ms();
   int i = 0;
   for (replica *r = st->replicas; r; r = r->next, i++)
@@ -470,6 +488,10 @@ static void info(cairn_server *srv, cairn_buf *o) {
 
 static void cmd_role(cairn_ctx *c) {
   repl_state *st = state_of(c->srv);
+  if (c->srv->replica_mode) {
+    cairn_replica_role(c);
+    return;
+  }
   cairn_reply_array(&c->reply, 3);
   cairn_reply_bulk_str(&c->reply, "master");
   cairn_reply_int(&c->reply, (long long)c->srv->stream_offset);
@@ -525,6 +547,12 @@ static void cmd_wait(cairn_ctx *c) {
   }
   if (timeout < 0) {
     cairn_reply_error(&c->reply, "timeout is negative");
+    return;
+  }
+  if (c->srv->replica_mode) {
+    cairn_reply_error(&c->reply, "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
+                                 "if a replica is configured to be writable (which is not the default) writes to "
+                                 "replicas are just local and are not propagated.");
     return;
   }
   if (!c->client) return;
@@ -611,8 +639,17 @@ static void full_sync(cairn_ctx *c, replica *r) {
   if (job->finished) start_bulk(srv, r);
 }
 
+static int refuse_sync(cairn_ctx *c) {
+  if (c->srv->replica_mode && !c->srv->master_link_up) {
+    cairn_reply_error(&c->reply, "-NOMASTERLINK Can't SYNC while not connected with my master");
+    return 1;
+  }
+  return 0;
+}
+
 static void cmd_psync(cairn_ctx *c) {
   if (!c->client || (c->client->flags & CAIRN_CLIENT_REPLICA)) return;
+  if (refuse_sync(c)) return;
   cairn_server *srv = c->srv;
   repl_state *st = state_of(srv);
   replica *r = replica_of(c->client);
@@ -646,6 +683,7 @@ static void cmd_psync(cairn_ctx *c) {
 
 static void cmd_sync(cairn_ctx *c) {
   if (!c->client || (c->client->flags & CAIRN_CLIENT_REPLICA)) return;
+  if (refuse_sync(c)) return;
   replica *r = replica_of(c->client);
   r->old_sync = 1;
   full_sync(c, r);
@@ -667,6 +705,44 @@ static const cairn_command repl_commands[] = {
      "server", "Returns the replication role.", "2.8.12", "", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };
+
+/* ---------------------------------------------------------------- ids */
+
+const char *cairn_repl_replid(cairn_server *srv) { return state_of(srv)->replid; }
+
+void cairn_repl_adopt_id(cairn_server *srv, const char *replid) {
+  repl_state *st = state_of(srv);
+  memcpy(st->replid, replid, 40);
+  st->replid[40] = '\0';
+  memcpy(st->replid2, ZERO_ID, 41);
+  st->second_off = -1;
+  put_ids(srv);
+}
+
+void cairn_repl_continue_id(cairn_server *srv, const char *replid) {
+  repl_state *st = state_of(srv);
+  memcpy(st->replid2, st->replid, 41);
+  st->second_off = (int64_t)srv->stream_offset + 1;
+  memcpy(st->replid, replid, 40);
+  st->replid[40] = '\0';
+  put_ids(srv);
+}
+
+void cairn_repl_shift_id(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  memcpy(st->replid2, st->replid, 41);
+  st->second_off = (int64_t)srv->stream_offset + 1;
+  cairn_random_hex40(st->replid);
+  put_ids(srv);
+  srv->stream_db = -1; /* the new history starts with a SELECT */
+  cairn_notice("Setting secondary replication ID to %s, valid up to offset: %lld. New replication ID is %s",
+               st->replid2, (long long)st->second_off, st->replid);
+}
+
+void cairn_repl_drop_replicas(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  while (st->replicas) cairn_client_close(st->replicas->c);
+}
 
 /* ---------------------------------------------------------------- life cycle */
 
@@ -702,8 +778,9 @@ int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
   srv->repl_info = info;
   srv->repl_min_offset = min_offset;
   srv->repl_checkpoint = put_ids;
+  srv->repl_stop = cairn_replica_stop;
   cairn_command_register(repl_commands);
-  return 0;
+  return cairn_replica_init(srv, err, errlen);
 }
 
 /* After the loop has ended (every handle closed, every client gone): wait
@@ -711,6 +788,7 @@ int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
 void cairn_repl_free(cairn_server *srv) {
   repl_state *st = state_of(srv);
   if (!st) return;
+  cairn_replica_free(srv);
   while (st->jobs) {
     fullsync *job = st->jobs;
     st->jobs = job->next;

@@ -1,0 +1,30 @@
+/* Between the master side (master.c) and the replica side (replica.c) of
+ * replication. Not for engine/. */
+#ifndef CAIRN_REPL_INT_H
+#define CAIRN_REPL_INT_H
+
+#include "engine/server.h"
+
+/* master.c: the replication ids (PSYNC2). */
+const char *cairn_repl_replid(cairn_server *srv);
+/* A full sync from a master: take its id, forget the previous history. */
+void cairn_repl_adopt_id(cairn_server *srv, const char *replid);
+/* +CONTINUE with another id (the master was promoted or restarted as a new
+ * history): the old id stays valid up to the current offset (replid2). */
+void cairn_repl_continue_id(cairn_server *srv, const char *replid);
+/* Promotion (REPLICAOF NO ONE): a new id; the old one stays valid up to here. */
+void cairn_repl_shift_id(cairn_server *srv);
+/* Disconnects every attached replica (they come back with PSYNC). */
+void cairn_repl_drop_replicas(cairn_server *srv);
+
+/* replica.c */
+int cairn_replica_init(cairn_server *srv, char *err, size_t errlen);
+void cairn_replica_free(cairn_server *srv);
+/* The replica part of INFO replication (after role:slave). */
+void cairn_replica_info(cairn_server *srv, cairn_buf *o);
+/* ROLE on a replica. */
+void cairn_replica_role(cairn_ctx *c);
+void cairn_replica_cron(cairn_server *srv);
+void cairn_replica_stop(cairn_server *srv);
+
+#endif

@@ -1,0 +1,700 @@
+/* Replication, replica side: REPLICAOF/SLAVEOF, the handshake of
+ * ../shared/PROTOCOL.md section 2, loading a full sync into fresh physical
+ * dbs while the old data keeps answering, and applying the master's stream
+ * through the same code as recovery, appended verbatim to our own backlog (so
+ * offsets, chained replicas and a later promotion all line up). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/commit.h"
+#include "engine/log.h"
+#include "engine/server.h"
+#include "engine/util.h"
+#include "replication/rdb.h"
+#include "replication/repl_int.h"
+
+enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_TRANSFER, L_CONNECTED };
+static const char *link_state_names[] = {"none", "connect", "connecting", "handshake", "sync", "connected"};
+
+typedef struct master_link {
+  cairn_server *srv;
+  char host[256];
+  int port;
+  int state;
+  uv_tcp_t *tcp;          /* NULL when not connected; freed by its close callback */
+  uv_connect_t creq;
+  uv_getaddrinfo_t gai;
+  int gai_busy;
+  cairn_buf in;
+  int hs;                 /* handshake step */
+  int hs_pending;         /* replies still expected in step 1 */
+  int sent_auth;
+  /* full sync */
+  int eof_mode;
+  char mark[40];
+  long long left;         /* $<len> bytes still to read */
+  uint64_t got;
+  int rdb_done;
+  cairn_rdb_reader *rdb;
+  uint64_t sync_offset;
+  char sync_replid[41];
+  int stream_db;
+  int load_rc;
+  uint64_t loaded_keys, skipped_keys;
+  /* streaming */
+  cairn_apply_state apply;
+  int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
+  uv_timer_t timer;
+} master_link;
+
+static master_link *link_of(cairn_server *srv) { return srv->repl_link; }
+
+/* ---------------------------------------------------------------- plumbing */
+
+static void on_tcp_closed(uv_handle_t *h) { free(h); }
+
+static void on_written(uv_write_t *req, int status) {
+  (void)status;
+  free(req->data);
+  free(req);
+}
+
+static void link_send(master_link *L, const char *p, size_t n) {
+  if (!L->tcp) return;
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  int w = uv_try_write((uv_stream_t *)L->tcp, &b, 1);
+  if (w == UV_EAGAIN) w = 0;
+  if (w < 0 || (size_t)w == n) return;
+  char *copy = cairn_xmemdup(p + w, n - (size_t)w);
+  uv_write_t *req = cairn_xmalloc(sizeof(*req));
+  req->data = copy;
+  b = uv_buf_init(copy, (unsigned)(n - (size_t)w));
+  if (uv_write(req, (uv_stream_t *)L->tcp, &b, 1, on_written) != 0) {
+    free(copy);
+    free(req);
+  }
+}
+
+static void send_command(master_link *L, int argc, const char **argv) {
+  cairn_buf b = {0};
+  cairn_str a[8];
+  for (int i = 0; i < argc; i++) {
+    a[i].p = argv[i];
+    a[i].len = strlen(argv[i]);
+  }
+  cairn_resp_append_command(&b, argc, a);
+  link_send(L, b.p, b.len);
+  cairn_buf_free(&b);
+}
+
+static void abort_load(master_link *L) {
+  if (!L->rdb) return;
+  cairn_rdb_reader_free(L->rdb);
+  L->rdb = NULL;
+  if (L->load_rc < 0) {
+    /* The store failed under the load (map full...): back to the stream's
+     * state first; the half load is then thrown away below. */
+    char why[256];
+    cairn_commit_recover(L->srv, L->load_rc, why, sizeof(why));
+    L->load_rc = 0;
+  }
+  if (cairn_store_loading(L->srv->store)) cairn_store_load_finish(L->srv->store, 0);
+}
+
+/* Drops the connection; the timer reconnects within a second. */
+static void link_close(master_link *L, const char *why) {
+  if (why) cairn_warning("MASTER <-> REPLICA link: %s", why);
+  abort_load(L);
+  if (L->tcp) {
+    uv_read_stop((uv_stream_t *)L->tcp);
+    uv_close((uv_handle_t *)L->tcp, on_tcp_closed);
+    L->tcp = NULL;
+  }
+  L->in.len = 0;
+  cairn_apply_free(&L->apply);
+  cairn_apply_init(&L->apply);
+  if (L->state == L_CONNECTED) L->down_since_ms = cairn_monotonic_ms();
+  if (L->state != L_NONE) L->state = L_CONNECT;
+  L->srv->master_link_up = 0;
+}
+
+static void send_ack(master_link *L) {
+  char off[24];
+  cairn_ll2str(off, (long long)L->srv->stream_offset);
+  const char *argv[3] = {"REPLCONF", "ACK", off};
+  send_command(L, 3, argv);
+  L->last_ack_ms = cairn_monotonic_ms();
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+static void on_marker(void *ud, int argc, const cairn_str *argv) {
+  master_link *L = ud;
+  /* GETACK: answer with the offset before the GETACK itself (its bytes are
+   * appended after this call), like Redis. */
+  if (argc >= 2 && cairn_arg_is(argv[0], "replconf") && cairn_arg_is(argv[1], "getack")) send_ack(L);
+}
+
+static void on_raw(void *ud, const char *p, size_t n) {
+  master_link *L = ud;
+  /* Verbatim into our own stream: same bytes, same offsets as the master. */
+  cairn_stream_append_raw(L->srv, p, n);
+}
+
+static void apply_stream(master_link *L, const char *p, size_t n) {
+  cairn_server *srv = L->srv;
+  for (int tries = 0;; tries++) {
+    int rc = cairn_apply(srv, &L->apply, p, n);
+    srv->stream_db = srv->replay_db;
+    if (rc == 0) return;
+    char why[256];
+    if (tries >= 8 || cairn_commit_recover(srv, rc, why, sizeof(why)) != 0) {
+      link_close(L, "cannot apply the master's stream (see above); reconnecting");
+      return;
+    }
+    p = NULL; /* retry what is still buffered */
+    n = 0;
+  }
+}
+
+/* ---------------------------------------------------------------- full sync load */
+
+static int on_aux(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  master_link *L = ud;
+  if (kl == 14 && !memcmp(k, "repl-stream-db", 14)) {
+    long long db;
+    if (cairn_str2ll((const char *)v, vl, &db)) L->stream_db = (int)db;
+  }
+  return 0;
+}
+
+static int on_key(void *ud, const cairn_rdb_key *k) {
+  master_link *L = ud;
+  if (k->db >= (uint64_t)L->srv->cfg.databases) {
+    cairn_warning("Full sync: the master sent db %llu but 'databases' is %d", (unsigned long long)k->db,
+                  L->srv->cfg.databases);
+    return 1;
+  }
+  if (k->kind != CAIRN_RDB_KIND_STRING && L->skipped_keys++ == 0)
+    cairn_warning("Full sync: keys of types cairn does not store yet (first: '%s') are left out", k->key);
+  return 0;
+}
+
+static int on_string(void *ud, const cairn_rdb_key *k, const uint8_t *v, size_t n) {
+  master_link *L = ud;
+  cairn_str key = {(const char *)k->key, k->key_len};
+  int rc = cairn_store_load_put(L->srv->store, (int)k->db, key, CAIRN_TYPE_STRING, v, n, k->expire_ms);
+  if (rc < 0) {
+    L->load_rc = rc;
+    return 1;
+  }
+  L->loaded_keys++;
+  return 0;
+}
+
+static int on_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
+  master_link *L = ud;
+  if (L->skipped_keys++ == 0) cairn_warning("Full sync: key '%s' left out: %s", k->key, why);
+  return 0;
+}
+
+static const cairn_rdb_callbacks load_callbacks = {
+    .on_aux = on_aux, .on_key = on_key, .on_string = on_string, .on_skipped = on_skipped};
+
+static void finish_load(master_link *L) {
+  cairn_server *srv = L->srv;
+  cairn_rdb_reader_free(L->rdb);
+  L->rdb = NULL;
+  if (cairn_store_load_finish(srv->store, 1) != 0 ||
+      cairn_commit_new_history(srv, L->sync_offset, L->stream_db < 0 ? 0 : L->stream_db) != 0) {
+    link_close(L, "cannot switch to the loaded data set");
+    return;
+  }
+  cairn_repl_adopt_id(srv, L->sync_replid);
+  cairn_repl_drop_replicas(srv); /* they follow the new history with a full sync */
+  cairn_notice("MASTER <-> REPLICA sync: Finished with success: %llu keys in %lld ms%s",
+               (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
+               L->skipped_keys ? " (some keys of unsupported types left out)" : "");
+  srv->replay_db = L->stream_db < 0 ? 0 : L->stream_db;
+  L->state = L_CONNECTED;
+  srv->master_link_up = 1;
+  if (L->eof_mode) send_ack(L); /* the master waits for it before streaming */
+}
+
+/* Feeds payload bytes; returns bytes consumed, or -1 after closing the link. */
+static long long transfer(master_link *L, const char *p, size_t n) {
+  size_t used = 0;
+  if (!L->rdb_done) {
+    size_t give = n;
+    if (!L->eof_mode && (long long)give > L->left) give = (size_t)L->left;
+    long long c = cairn_rdb_reader_feed(L->rdb, p, give);
+    if (c < 0) {
+      char why[512];
+      snprintf(why, sizeof(why), "full sync failed: %s",
+               L->load_rc ? cairn_store_errstr(L->srv->store) : cairn_rdb_reader_error(L->rdb));
+      link_close(L, why);
+      return -1;
+    }
+    used = (size_t)c;
+    if (!L->eof_mode) L->left -= c;
+    L->got += (uint64_t)c;
+    if (cairn_rdb_reader_done(L->rdb)) L->rdb_done = 1;
+    /* A long load checkpoints as it goes: the old data is untouched, and a
+     * crash sweeps the half load at the next start. */
+    if (cairn_store_dirty(L->srv->store) >= (uint64_t)L->srv->cfg.checkpoint_bytes) cairn_commit_checkpoint(L->srv);
+  }
+  if (L->rdb_done) {
+    if (L->eof_mode) {
+      if (n - used < 40) return (long long)used; /* wait for the whole mark */
+      if (memcmp(p + used, L->mark, 40) != 0) {
+        link_close(L, "full sync failed: the end mark does not follow the RDB");
+        return -1;
+      }
+      used += 40;
+    } else if (L->left != 0) {
+      link_close(L, "full sync failed: the RDB ended before the announced length");
+      return -1;
+    }
+    finish_load(L);
+  } else if (!L->eof_mode && L->left == 0) {
+    link_close(L, "full sync failed: the payload ended inside the RDB");
+    return -1;
+  }
+  return (long long)used;
+}
+
+static void start_transfer(master_link *L, const char *hdr, size_t len) {
+  if (len >= 45 && !memcmp(hdr, "$EOF:", 5)) {
+    L->eof_mode = 1;
+    memcpy(L->mark, hdr + 5, 40);
+  } else {
+    long long n;
+    if (!cairn_str2ll(hdr + 1, len - 1, &n) || n < 0) {
+      link_close(L, "bad bulk length from the master");
+      return;
+    }
+    L->eof_mode = 0;
+    L->left = n;
+  }
+  L->rdb = cairn_rdb_reader_new(&load_callbacks, L, 0);
+  L->rdb_done = 0;
+  L->got = 0;
+  L->load_rc = 0;
+  L->loaded_keys = L->skipped_keys = 0;
+  L->stream_db = 0;
+  if (cairn_store_load_begin(L->srv->store) != 0) {
+    link_close(L, "cannot start loading");
+    return;
+  }
+  cairn_notice("MASTER <-> REPLICA sync: receiving %s", L->eof_mode ? "streamed RDB ($EOF framing)" : "RDB");
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static void send_psync(master_link *L) {
+  cairn_server *srv = L->srv;
+  char off[24];
+  cairn_ll2str(off, (long long)srv->stream_offset + 1);
+  const char *argv[3] = {"PSYNC", cairn_repl_replid(srv), off};
+  cairn_notice("Trying a partial resynchronization (request %s:%s).", argv[1], off);
+  send_command(L, 3, argv);
+}
+
+/* Takes one line out of L->in (without \r\n); 0 if none complete. */
+static int take_line(master_link *L, char *line, size_t cap, size_t *len) {
+  char *nl = memchr(L->in.p, '\n', L->in.len);
+  if (!nl) return 0;
+  size_t n = (size_t)(nl - L->in.p);
+  size_t keep = n && L->in.p[n - 1] == '\r' ? n - 1 : n;
+  if (keep >= cap) keep = cap - 1;
+  memcpy(line, L->in.p, keep);
+  line[keep] = '\0';
+  *len = keep;
+  cairn_buf_consume(&L->in, n + 1);
+  return 1;
+}
+
+static void process(master_link *L) {
+  cairn_server *srv = L->srv;
+  char line[1024];
+  size_t len;
+  while (L->tcp && L->in.len) {
+    if (L->state == L_HANDSHAKE) {
+      if (!take_line(L, line, sizeof(line), &len)) return;
+      if (L->hs == 0) { /* PING */
+        if (line[0] == '-' && strncmp(line, "-NOAUTH", 7) && strncmp(line, "-NOPERM", 7) &&
+            strncmp(line, "-ERR operation not permitted", 28)) {
+          char why[1100];
+          snprintf(why, sizeof(why), "error reply to PING from master: '%s'", line);
+          link_close(L, why);
+          return;
+        }
+        char port[16];
+        snprintf(port, sizeof(port), "%d", srv->tcp_port_bound ? srv->tcp_port_bound : srv->cfg.port);
+        L->hs_pending = 2;
+        L->sent_auth = 0;
+        if (srv->cfg.masterauth && *srv->cfg.masterauth) {
+          if (srv->cfg.masteruser && *srv->cfg.masteruser) {
+            const char *a[3] = {"AUTH", srv->cfg.masteruser, srv->cfg.masterauth};
+            send_command(L, 3, a);
+          } else {
+            const char *a[2] = {"AUTH", srv->cfg.masterauth};
+            send_command(L, 2, a);
+          }
+          L->sent_auth = 1;
+          L->hs_pending++;
+        }
+        const char *lp[3] = {"REPLCONF", "listening-port", port};
+        send_command(L, 3, lp);
+        const char *capa[5] = {"REPLCONF", "capa", "eof", "capa", "psync2"};
+        send_command(L, 5, capa);
+        L->hs = 1;
+      } else if (L->hs == 1) {
+        if (L->sent_auth && L->hs_pending == 3 && line[0] == '-') {
+          char why[1100];
+          snprintf(why, sizeof(why), "Unable to AUTH to MASTER: %s", line);
+          link_close(L, why);
+          return;
+        }
+        if (--L->hs_pending == 0) {
+          send_psync(L);
+          L->hs = 2;
+        }
+      } else { /* PSYNC reply */
+        if (len == 0) continue; /* keepalive */
+        if (!strncmp(line, "+FULLRESYNC ", 12)) {
+          char *sp = strchr(line + 12, ' ');
+          if (!sp || sp - (line + 12) != 40) {
+            link_close(L, "bad +FULLRESYNC reply");
+            return;
+          }
+          memcpy(L->sync_replid, line + 12, 40);
+          L->sync_replid[40] = '\0';
+          L->sync_offset = strtoull(sp + 1, NULL, 10);
+          L->state = L_TRANSFER;
+          L->rdb = NULL;
+          L->sync_start_ms = cairn_monotonic_ms();
+          cairn_notice("Full resync from master: %s:%llu", L->sync_replid, (unsigned long long)L->sync_offset);
+        } else if (!strncmp(line, "+CONTINUE", 9)) {
+          if (len >= 50 && strncasecmp(line + 10, cairn_repl_replid(srv), 40) != 0) {
+            char id[41];
+            memcpy(id, line + 10, 40);
+            id[40] = '\0';
+            cairn_repl_continue_id(srv, id);
+            cairn_repl_drop_replicas(srv);
+          }
+          cairn_notice("Successful partial resynchronization with master.");
+          L->state = L_CONNECTED;
+          srv->master_link_up = 1;
+          srv->replay_db = srv->stream_db < 0 ? 0 : srv->stream_db;
+        } else if (!strncmp(line, "-NOMASTERLINK", 13) || !strncmp(line, "-LOADING", 8)) {
+          link_close(L, "master is currently unable to PSYNC but should be in the future");
+          return;
+        } else {
+          char why[1100];
+          snprintf(why, sizeof(why), "unexpected reply to PSYNC from master: '%s'", line);
+          link_close(L, why);
+          return;
+        }
+      }
+    } else if (L->state == L_TRANSFER) {
+      if (!L->rdb) { /* the $ header, after keepalive newlines */
+        if (!take_line(L, line, sizeof(line), &len)) return;
+        if (len == 0) continue;
+        if (line[0] != '$') {
+          char why[1100];
+          snprintf(why, sizeof(why), "bad protocol from MASTER, the first byte is not '$': '%s'", line);
+          link_close(L, why);
+          return;
+        }
+        start_transfer(L, line, len);
+        continue;
+      }
+      long long used = transfer(L, L->in.p, L->in.len);
+      if (used < 0) return;
+      cairn_buf_consume(&L->in, (size_t)used);
+      if (L->state == L_TRANSFER) return; /* needs more bytes */
+    } else if (L->state == L_CONNECTED) {
+      size_t n = L->in.len;
+      L->in.len = 0;
+      apply_stream(L, L->in.p, n);
+      return;
+    } else {
+      return;
+    }
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  master_link *L = h->data;
+  cairn_buf_reserve(&L->in, 64 * 1024);
+  *buf = uv_buf_init(L->in.p + L->in.len, (unsigned)(L->in.cap - L->in.len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  master_link *L = s->data;
+  if ((uv_tcp_t *)s != L->tcp) return;
+  if (nread < 0) {
+    link_close(L, "connection lost");
+    return;
+  }
+  L->in.len += (size_t)nread;
+  L->last_io_ms = cairn_monotonic_ms();
+  process(L);
+}
+
+static void on_connected(uv_connect_t *req, int status) {
+  master_link *L = req->data;
+  if ((uv_tcp_t *)req->handle != L->tcp) return; /* a connection given up meanwhile */
+  if (status < 0) {
+    char why[256];
+    snprintf(why, sizeof(why), "error condition on socket for SYNC: %s", uv_strerror(status));
+    link_close(L, why);
+    return;
+  }
+  cairn_notice("MASTER <-> REPLICA sync started");
+  uv_tcp_nodelay(L->tcp, 1);
+  L->tcp->data = L;
+  uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read);
+  L->state = L_HANDSHAKE;
+  L->hs = 0;
+  L->last_io_ms = cairn_monotonic_ms();
+  const char *ping[1] = {"PING"};
+  send_command(L, 1, ping);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  master_link *L = req->data;
+  L->gai_busy = 0;
+  if (L->state != L_CONNECTING) {
+    if (res) uv_freeaddrinfo(res);
+    return;
+  }
+  if (status < 0 || !res) {
+    char why[512];
+    snprintf(why, sizeof(why), "cannot resolve %s: %s", L->host, uv_strerror(status));
+    if (res) uv_freeaddrinfo(res);
+    link_close(L, why);
+    return;
+  }
+  L->tcp = cairn_xcalloc(1, sizeof(uv_tcp_t));
+  uv_tcp_init(L->srv->loop, L->tcp);
+  L->tcp->data = L;
+  L->creq.data = L;
+  int rc = uv_tcp_connect(&L->creq, L->tcp, res->ai_addr, on_connected);
+  uv_freeaddrinfo(res);
+  if (rc != 0) link_close(L, uv_strerror(rc));
+}
+
+static void link_connect(master_link *L) {
+  if (L->gai_busy) return;
+  char port[16];
+  snprintf(port, sizeof(port), "%d", L->port);
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  L->state = L_CONNECTING;
+  L->gai.data = L;
+  L->gai_busy = 1;
+  L->last_io_ms = cairn_monotonic_ms();
+  if (uv_getaddrinfo(L->srv->loop, &L->gai, on_resolved, L->host, port, &hints) != 0) {
+    L->gai_busy = 0;
+    link_close(L, "cannot resolve the master's address");
+  }
+}
+
+static void on_timer(uv_timer_t *t) {
+  master_link *L = t->data;
+  int64_t now = cairn_monotonic_ms();
+  if (L->state == L_CONNECT) {
+    cairn_notice("Connecting to MASTER %s:%d", L->host, L->port);
+    link_connect(L);
+    return;
+  }
+  if (L->state >= L_CONNECTING && L->state != L_CONNECTED &&
+      now - L->last_io_ms > (int64_t)L->srv->cfg.repl_timeout * 1000) {
+    link_close(L, "timeout connecting to or syncing with the master");
+    return;
+  }
+  if (L->state == L_TRANSFER && L->rdb) {
+    /* Keep the master from timing us out while we load (PROTOCOL.md 2). */
+    link_send(L, "\n", 1);
+  }
+  if (L->state == L_CONNECTED) {
+    if (now - L->last_io_ms > (int64_t)L->srv->cfg.repl_timeout * 1000) {
+      link_close(L, "MASTER timeout: no data nor PING received");
+      return;
+    }
+    send_ack(L);
+  }
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static void set_master(cairn_server *srv, const char *host, int port) {
+  master_link *L = link_of(srv);
+  link_close(L, NULL);
+  snprintf(L->host, sizeof(L->host), "%s", host);
+  L->port = port;
+  L->state = L_CONNECT;
+  L->down_since_ms = cairn_monotonic_ms();
+  srv->replica_mode = 1;
+  srv->master_link_up = 0;
+  char value[300];
+  snprintf(value, sizeof(value), "%s %d", host, port);
+  free(srv->cfg.replicaof);
+  srv->cfg.replicaof = cairn_xstrdup(value);
+  cairn_repl_drop_replicas(srv); /* they re-attach and follow our new master through us */
+}
+
+static void unset_master(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (!srv->replica_mode) return;
+  link_close(L, NULL);
+  L->state = L_NONE;
+  srv->replica_mode = 0;
+  srv->master_link_up = 0;
+  free(srv->cfg.replicaof);
+  srv->cfg.replicaof = cairn_xstrdup("");
+  cairn_repl_shift_id(srv);
+  cairn_repl_drop_replicas(srv);
+  cairn_notice("MASTER MODE enabled (user request)");
+}
+
+static void cmd_replicaof(cairn_ctx *c) {
+  cairn_server *srv = c->srv;
+  if (cairn_arg_is(c->argv[1], "no") && cairn_arg_is(c->argv[2], "one")) {
+    unset_master(srv);
+    cairn_reply_ok(&c->reply);
+    return;
+  }
+  long long port;
+  if (cairn_arg_ll(c, c->argv[2], &port) != 0) return;
+  if (port < 0 || port > 65535) {
+    cairn_reply_error(&c->reply, "Invalid master port");
+    return;
+  }
+  char host[256];
+  snprintf(host, sizeof(host), "%.*s", (int)c->argv[1].len, c->argv[1].p);
+  master_link *L = link_of(srv);
+  if (srv->replica_mode && !strcasecmp(L->host, host) && L->port == port) {
+    cairn_reply_status(&c->reply, "OK Already connected to specified master");
+    return;
+  }
+  set_master(srv, host, (int)port);
+  cairn_notice("REPLICAOF %s:%d enabled (user request)", host, (int)port);
+  cairn_reply_ok(&c->reply);
+}
+
+void cairn_replica_role(cairn_ctx *c) {
+  master_link *L = link_of(c->srv);
+  cairn_reply_array(&c->reply, 5);
+  cairn_reply_bulk_str(&c->reply, "slave");
+  cairn_reply_bulk_str(&c->reply, L->host);
+  cairn_reply_int(&c->reply, L->port);
+  cairn_reply_bulk_str(&c->reply, link_state_names[L->state]);
+  cairn_reply_int(&c->reply, L->state == L_CONNECTED ? (long long)c->srv->stream_offset : -1);
+}
+
+void cairn_replica_info(cairn_server *srv, cairn_buf *o) {
+  master_link *L = link_of(srv);
+  int64_t now = cairn_monotonic_ms();
+  int up = L->state == L_CONNECTED;
+  cairn_buf_printf(o,
+                   "master_host:%s\r\n"
+                   "master_port:%d\r\n"
+                   "master_link_status:%s\r\n"
+                   "master_last_io_seconds_ago:%lld\r\n"
+                   "master_sync_in_progress:%d\r\n"
+                   "slave_read_repl_offset:%llu\r\n"
+                   "slave_repl_offset:%llu\r\n",
+                   L->host, L->port, up ? "up" : "down",
+                   L->tcp ? (long long)((now - L->last_io_ms) / 1000) : -1LL, L->state == L_TRANSFER,
+                   (unsigned long long)srv->stream_offset, (unsigned long long)srv->stream_offset);
+  if (L->state == L_TRANSFER)
+    cairn_buf_printf(o,
+                     "master_sync_total_bytes:%lld\r\nmaster_sync_read_bytes:%llu\r\nmaster_sync_left_bytes:%lld\r\n"
+                     "master_sync_perc:%.2f\r\nmaster_sync_last_io_seconds_ago:%lld\r\n",
+                     L->eof_mode ? -1LL : (long long)(L->got + (uint64_t)L->left), (unsigned long long)L->got,
+                     L->eof_mode ? -1LL : L->left,
+                     L->eof_mode || !(L->got + (uint64_t)L->left) ? 0.0
+                                                                  : 100.0 * (double)L->got / (double)(L->got + (uint64_t)L->left),
+                     (long long)((now - L->last_io_ms) / 1000));
+  if (!up)
+    cairn_buf_printf(o, "master_link_down_since_seconds:%lld\r\n",
+                     L->down_since_ms ? (long long)((now - L->down_since_ms) / 1000) : -1LL);
+  cairn_buf_printf(o, "slave_priority:%d\r\nslave_read_only:%d\r\nreplica_announced:1\r\n", srv->cfg.replica_priority,
+                   srv->cfg.replica_read_only);
+}
+
+static const cairn_command replica_commands[] = {
+    {"replicaof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
+     "Configure a server as replica of another, or promote it to a master.", "5.0.0", "host port", NULL},
+    {"slaveof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
+     "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "host port", NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---------------------------------------------------------------- life cycle */
+
+int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
+  master_link *L = cairn_xcalloc(1, sizeof(*L));
+  L->srv = srv;
+  cairn_apply_init(&L->apply);
+  L->apply.ud = L;
+  L->apply.on_marker = on_marker;
+  L->apply.on_raw = on_raw;
+  srv->repl_link = L;
+  cairn_command_register(replica_commands);
+  if (srv->cfg.replicaof && *srv->cfg.replicaof) {
+    char host[256];
+    int port;
+    if (sscanf(srv->cfg.replicaof, "%255s %d", host, &port) != 2 || port <= 0 || port > 65535) {
+      snprintf(err, errlen, "replicaof: expected 'host port', got '%s'", srv->cfg.replicaof);
+      return -1;
+    }
+    snprintf(L->host, sizeof(L->host), "%s", host);
+    L->port = port;
+    L->state = L_CONNECT;
+    L->down_since_ms = cairn_monotonic_ms();
+    srv->replica_mode = 1;
+  }
+  return 0;
+}
+
+/* The loop has ended: close the link and the timer with their owners'
+ * callbacks, before the server closes whatever handles are left. */
+void cairn_replica_stop(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (!L) return;
+  link_close(L, NULL);
+  L->state = L_NONE;
+  if (L->timer.data && !uv_is_closing((uv_handle_t *)&L->timer)) uv_close((uv_handle_t *)&L->timer, NULL);
+}
+
+/* The timer needs the loop: started by the first cron tick. */
+void cairn_replica_cron(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (L && !L->timer.data) {
+    uv_timer_init(srv->loop, &L->timer);
+    L->timer.data = L;
+    uv_timer_start(&L->timer, on_timer, 1, 1000);
+  }
+}
+
+void cairn_replica_free(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (!L) return;
+  abort_load(L);
+  cairn_apply_free(&L->apply);
+  L->apply.on_raw = NULL;
+  cairn_buf_free(&L->in);
+  free(L);
+  srv->repl_link = NULL;
+}
