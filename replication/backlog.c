@@ -381,6 +381,7 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
   }
   b->segs[b->nsegs - 1]->queued = 0;
 done:
+  b->active = b->segs[b->nsegs - 1];
   free(files);
   bl_manifest_free(&m);
   atomic_store(&b->first, b->segs[0]->first);
@@ -434,12 +435,17 @@ uint64_t cairn_backlog_end(const cairn_backlog *b) {
   return atomic_load_explicit(&((cairn_backlog *)b)->end, memory_order_acquire);
 }
 uint64_t cairn_backlog_disk_bytes(const cairn_backlog *b) { return atomic_load(&((cairn_backlog *)b)->disk_bytes); }
-int cairn_backlog_segment_count(const cairn_backlog *b) { return (int)b->nsegs; }
+int cairn_backlog_segment_count(const cairn_backlog *b) {
+  pthread_mutex_lock(&((cairn_backlog *)b)->mu);
+  int n = (int)b->nsegs;
+  pthread_mutex_unlock(&((cairn_backlog *)b)->mu);
+  return n;
+}
 
 int64_t cairn_backlog_first_time_ms(const cairn_backlog *b) {
-  for (size_t i = 0; i < b->nsegs; i++)
-    if (b->segs[i]->end >= b->segs[i]->first) return b->segs[i]->first_ms;
-  return 0;
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats((cairn_backlog *)b, &st);
+  return st.oldest_ms;
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -454,13 +460,13 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
     errno = EBADF;
     return -1;
   }
-  segment *s = b->segs[b->nsegs - 1];
+  segment *s = b->active;
   uint64_t rec = REC_HDR_SIZE + (uint64_t)len;
   /* Roll before a record that would push a non-empty segment past the limit;
    * a record larger than the limit gets a segment to itself. */
   if (s->end >= s->first && s->size + rec > b->segment_size) {
     if (bl_roll(b) < 0) return -1;
-    s = b->segs[b->nsegs - 1];
+    s = b->active;
   }
   uint64_t off = s->end + 1, pos = s->size;
   int64_t ms = cairn_mstime();
@@ -609,6 +615,7 @@ int cairn_backlog_reset(cairn_backlog *b, uint64_t end) {
   }
   b->nsegs = 0;
   bl_segs_push(b, s); /* cannot fail: capacity is at least 1 */
+  b->active = s;
   int rc = renameat(b->dirfd, tmp, b->dirfd, name);
   int e = errno;
   if (b->active_fd >= 0) close(b->active_fd);

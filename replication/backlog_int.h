@@ -113,6 +113,8 @@ struct cairn_backlog {
   int read_only;      /* tool: never modify files at open, no thread */
   pthread_mutex_t mu; /* segment array, sparse indexes, pins, history */
   segment **segs;     /* oldest first; the last one is active */
+  segment *active;    /* == segs[nsegs-1], for the writer without the mutex
+                       * (other threads may replace the array, never it) */
   size_t nsegs, segs_cap;
   int active_fd;
   int dir_dirty;

@@ -373,7 +373,7 @@ int bl_write_seg_header(int fd, const segment *s, uint8_t state) {
  * predecessor's data) and starts a new active segment at end+1. The sealed
  * segment is then queued for compression. */
 int bl_roll(cairn_backlog *b) {
-  segment *cur = b->segs[b->nsegs - 1];
+  segment *cur = b->active;
   int64_t now = cairn_mstime();
   cur->sealed_ms = now;
   if (bl_write_seg_header(b->active_fd, cur, SEG_STATE_SEALED) < 0 || fdatasync(b->active_fd) < 0) return -1;
@@ -390,6 +390,7 @@ int bl_roll(cairn_backlog *b) {
   pthread_mutex_lock(&b->mu);
   int pushed = bl_segs_push(b, s);
   if (pushed == 0) {
+    b->active = s;
     cur->state = SEG_STATE_SEALED;
     cur->queued = 1;
     b->mf_dirty = 1;
