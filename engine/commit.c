@@ -363,19 +363,19 @@ static int append_pending(cairn_server *srv) {
   return 0;
 }
 
-static void trim_wal(cairn_server *srv) {
-  uint64_t disk = srv->wal.disk_bytes(srv->wal.ud);
-  uint64_t keep = (uint64_t)srv->cfg.backlog_retention_bytes;
-  if (disk <= keep) return;
-  uint64_t end = srv->wal.end(srv->wal.ud);
-  uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
-  /* Never drop what the last checkpoint or a replica still needs. */
-  uint64_t before = end > keep ? end - keep : 0;
-  if (before > ckpt + 1) before = ckpt + 1;
-  uint64_t need = srv->repl_min_offset ? srv->repl_min_offset(srv) : 0;
-  if (need && before > need) before = need;
-  int n = srv->wal.trim_before(srv->wal.ud, before);
-  if (n > 0) cairn_verbose("backlog: trimmed %d segment(s) before offset %llu", n, (unsigned long long)before);
+/* Retention is the backlog's (bytes, age, hard cap, pins); the engine's part
+ * is to pin what recovery needs (everything after the checkpoint: never
+ * dropped) and what attached replicas still need (kept until the hard cap). */
+void cairn_commit_maintain_wal(cairn_server *srv) {
+  cairn_wal_retention r = {.bytes = (uint64_t)srv->cfg.backlog_retention_bytes,
+                           .max_bytes = (uint64_t)srv->cfg.backlog_max_bytes,
+                           .segment_size = (uint64_t)srv->cfg.backlog_segment_size,
+                           .seconds = srv->cfg.backlog_retention_seconds,
+                           .checkpoint_offset = cairn_store_checkpoint_offset(srv->store),
+                           .replicas_offset = srv->repl_min_offset ? srv->repl_min_offset(srv) : 0};
+  int n = srv->wal.maintain(srv->wal.ud, &r);
+  if (n > 0) cairn_verbose("backlog: retention dropped %d segment(s), first offset now %llu", n,
+                           (unsigned long long)srv->wal.first(srv->wal.ud));
 }
 
 int cairn_commit_checkpoint(cairn_server *srv) {
@@ -409,7 +409,7 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   srv->last_save_time = cairn_mstime() / 1000;
   srv->stats.checkpoints++;
   srv->stats.checkpoint_us_total += (uint64_t)(cairn_ustime() - t0);
-  trim_wal(srv);
+  cairn_commit_maintain_wal(srv);
   return 0;
 }
 

@@ -58,6 +58,10 @@ void cairn_release_clients(cairn_server *srv, int marked_only);
 /* Sets each held client's sync_mark to what it has produced so far. */
 void cairn_mark_clients(cairn_server *srv);
 
+/* Hands the backlog its retention limits and the checkpoint pin, and lets it
+ * drop segments, write its manifest and notice cairn-backlog's changes. */
+void cairn_commit_maintain_wal(cairn_server *srv);
+
 /* The flusher thread (strict durability). */
 int cairn_flusher_start(cairn_server *srv);
 void cairn_flusher_stop(cairn_server *srv);

@@ -178,6 +178,9 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
    * report the replication-stream bytes not yet covered by a checkpoint: 0
    * exactly when everything is checkpointed, which is what tools test for. */
   uint64_t changes = srv->stream_offset > ckpt ? srv->stream_offset - ckpt : 0;
+  cairn_wal_stats ws;
+  srv->wal.stats(srv->wal.ud, &ws);
+  int64_t age = ws.oldest_ms ? (cairn_mstime() - ws.oldest_ms) / 1000 : 0;
   cairn_buf_printf(o,
                    "# Persistence\r\n"
                    "loading:0\r\n"
@@ -200,6 +203,14 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "wal_last_offset:%llu\r\n"
                    "wal_disk_bytes:%llu\r\n"
                    "wal_segments:%d\r\n"
+                   "wal_oldest_age_sec:%lld\r\n"
+                   "wal_stream_bytes:%llu\r\n"
+                   "wal_raw_disk_bytes:%llu\r\n"
+                   "wal_compressed_bytes:%llu\r\n"
+                   "wal_compressed_segments:%d\r\n"
+                   "wal_compression_ratio:%.2f\r\n"
+                   "wal_pending_seals:%d\r\n"
+                   "wal_corrupt_frames:%llu\r\n"
                    "wal_records:%llu\r\n"
                    "wal_bytes:%llu\r\n"
                    "wal_syncs:%llu\r\n"
@@ -217,8 +228,10 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)st->checkpoints,
                    (unsigned long long)(st->checkpoints ? st->checkpoint_us_total / st->checkpoints : 0),
                    (unsigned long long)ckpt, (unsigned long long)first, (unsigned long long)end,
-                   (unsigned long long)srv->wal.disk_bytes(srv->wal.ud), srv->wal.segments(srv->wal.ud),
-                   (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
+                   (unsigned long long)ws.disk_bytes, ws.segments, (long long)age,
+                   (unsigned long long)ws.stream_bytes, (unsigned long long)ws.raw_disk_bytes,
+                   (unsigned long long)ws.compressed_disk_bytes, ws.compressed_segments, ws.ratio, ws.pending_seals,
+                   (unsigned long long)ws.corrupt_frames, (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
                    (unsigned long long)st->wal_syncs, (unsigned long long)st->wal_inline_syncs,
                    (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
                    srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),

@@ -46,7 +46,29 @@ static void *wal_cursor_open(void *ud, uint64_t off) {
 }
 static long wal_cursor_next(void *cur, void *buf, size_t cap) { return cairn_backlog_cursor_next(cur, buf, cap); }
 static void wal_cursor_close(void *cur) { cairn_backlog_cursor_close(cur); }
-static int wal_trim_before(void *ud, uint64_t off) { return cairn_backlog_trim_before(ud, off); }
+static int wal_maintain(void *ud, const cairn_wal_retention *r) {
+  cairn_backlog_set_retention(ud, r->bytes, r->seconds, r->max_bytes, r->segment_size);
+  cairn_backlog_pin_required(ud, "checkpoint", r->checkpoint_offset + 1);
+  if (r->replicas_offset)
+    cairn_backlog_pin(ud, "replicas", r->replicas_offset);
+  else
+    cairn_backlog_unpin(ud, "replicas");
+  return cairn_backlog_maintain(ud);
+}
+static void wal_stats(void *ud, cairn_wal_stats *st) {
+  cairn_backlog_stats b;
+  cairn_backlog_get_stats(ud, &b);
+  *st = (cairn_wal_stats){.first = b.first, .end = b.end, .stream_bytes = b.stream_bytes, .disk_bytes = b.disk_bytes,
+                          .raw_disk_bytes = b.raw_disk_bytes, .compressed_disk_bytes = b.compressed_disk_bytes,
+                          .compressed_stream_bytes = b.compressed_stream_bytes, .oldest_ms = b.oldest_ms,
+                          .ratio = b.ratio, .segments = b.segments, .compressed_segments = b.compressed_segments,
+                          .pending_seals = b.pending_seals, .corrupt_frames = b.corrupt_frames};
+}
+static void backlog_log(void *ud, int level, const char *msg) {
+  (void)ud;
+  if (level >= CAIRN_BACKLOG_LOG_WARNING) cairn_warning("%s", msg);
+  else cairn_notice("%s", msg);
+}
 static int wal_reset(void *ud, uint64_t end) { return cairn_backlog_reset(ud, end); }
 static uint64_t wal_disk_bytes(void *ud) { return cairn_backlog_disk_bytes(ud); }
 static int wal_segments(void *ud) { return cairn_backlog_segment_count(ud); }
@@ -129,13 +151,15 @@ int main(int argc, char **argv) {
   char bdir[4096];
   snprintf(bdir, sizeof(bdir), "%s/backlog", srv.cfg.dir);
   cairn_backlog_options bo = {.segment_size = (uint64_t)srv.cfg.backlog_segment_size,
-                              .start_offset = cairn_store_checkpoint_offset(srv.store)};
+                              .start_offset = cairn_store_checkpoint_offset(srv.store),
+                              .log = backlog_log};
   err[0] = '\0';
   if (cairn_backlog_open(bdir, &bo, &backlog, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
   }
   if (err[0]) cairn_warning("backlog: %s", err);
+  cairn_backlog_pin_required(backlog, "checkpoint", cairn_store_checkpoint_offset(srv.store) + 1);
   srv.wal = (cairn_wal){.ud = backlog,
                         .append = wal_append,
                         .sync = wal_sync,
@@ -146,7 +170,8 @@ int main(int argc, char **argv) {
                         .cursor_open = wal_cursor_open,
                         .cursor_next = wal_cursor_next,
                         .cursor_close = wal_cursor_close,
-                        .trim_before = wal_trim_before,
+                        .maintain = wal_maintain,
+                        .stats = wal_stats,
                         .reset = wal_reset,
                         .disk_bytes = wal_disk_bytes,
                         .segments = wal_segments,

@@ -592,6 +592,11 @@ static void on_cron(uv_timer_t *t) {
     srv->wal_unsynced = 0;
     srv->last_wal_sync_ms = now;
   }
+  if (now - srv->last_wal_maintain_ms >= 1000) {
+    /* retention by age and cairn-backlog's manifest changes, also when idle */
+    srv->last_wal_maintain_ms = now;
+    cairn_commit_maintain_wal(srv);
+  }
   if (srv->write_error && now - srv->last_wal_sync_ms >= 1000) {
     /* Let the next write try the backlog again. */
     srv->write_error = 0;

@@ -26,6 +26,21 @@ typedef struct cairn_ctx cairn_ctx;
 /* ---------------------------------------------------------------- the WAL
  * The backlog, as the engine sees it: append one record per iteration, sync,
  * read back from an offset for recovery. Offsets are replication offsets. */
+typedef struct cairn_wal_retention {
+  uint64_t bytes, max_bytes, segment_size;
+  int64_t seconds;
+  uint64_t checkpoint_offset; /* the store's checkpoint covers up to here */
+  uint64_t replicas_offset;   /* the oldest offset an attached replica needs, 0 = none */
+} cairn_wal_retention;
+
+typedef struct cairn_wal_stats {
+  uint64_t first, end, stream_bytes, disk_bytes, raw_disk_bytes, compressed_disk_bytes, compressed_stream_bytes;
+  int64_t oldest_ms;
+  double ratio;
+  int segments, compressed_segments, pending_seals;
+  uint64_t corrupt_frames;
+} cairn_wal_stats;
+
 typedef struct cairn_wal {
   void *ud;
   int (*append)(void *ud, const void *p, size_t n);
@@ -41,13 +56,18 @@ typedef struct cairn_wal {
   void *(*cursor_open)(void *ud, uint64_t offset);
   long (*cursor_next)(void *cur, void *buf, size_t cap);
   void (*cursor_close)(void *cur);
-  int (*trim_before)(void *ud, uint64_t offset);
   int (*reset)(void *ud, uint64_t end);
+  /* Retention lives in the backlog: the engine hands it the configured
+   * limits and the checkpoint offset (pinned: never dropped, it is what
+   * recovery replays from) after each checkpoint and once a second. */
+  int (*maintain)(void *ud, const cairn_wal_retention *r);
   /* for INFO */
   uint64_t (*disk_bytes)(void *ud);
   int (*segments)(void *ud);
   int64_t (*first_time_ms)(void *ud);
+  void (*stats)(void *ud, cairn_wal_stats *st);
 } cairn_wal;
+
 
 /* ---------------------------------------------------------------- commands */
 enum {
@@ -266,6 +286,7 @@ struct cairn_server {
   cairn_buf props;          /* propagations of the running command */
   int nprops;
   int64_t last_wal_sync_ms;
+  int64_t last_wal_maintain_ms;
   uint64_t synced_offset;   /* every stream byte up to here is durable */
 
   /* The flusher thread runs the WAL's fdatasync while the loop goes on

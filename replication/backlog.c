@@ -1,42 +1,14 @@
-/* Segmented write-ahead log / replication backlog (see backlog.h).
+/* The backlog: opening (manifest + directory, with repair), appending,
+ * syncing, reset and cursors. Formats and the crash-safety argument are in
+ * docs/BACKLOG.md; raw segment files are backlog_segment.c, compressed ones
+ * backlog_zseg.c, the manifest backlog_manifest.c, retention and stats
+ * backlog_retain.c, compaction backlog_compact.c.
  *
- * On-disk format (all integers little-endian):
- *
- *   segment file  <dir>/%020llu.seg, named by the offset of its first byte
- *     segment header, SEG_HDR_SIZE = 64 bytes:
- *       0  char[8] "CAIRNSEG"
- *       8  u8      version      (SEG_VERSION = 1)
- *       9  u8      format       (SEG_FORMAT_RAW = 0: plain records follow;
- *                                reserved for compressed sealed segments)
- *      10  u8      state        (SEG_STATE_ACTIVE = 0 / SEG_STATE_SEALED = 1)
- *      11  u8      reserved (0)
- *      12  u32     header size  (64; lets a later version grow the header)
- *      16  u64     first offset (must match the file name)
- *      24  i64     creation wall-clock ms
- *      32  u64     last offset  (valid when sealed: end of this segment)
- *      40  u64     record bytes (valid when sealed: file size)
- *      48  u8[12]  reserved (0)
- *      60  u32     crc32c of bytes 0..59
- *     then records, back to back, never spanning files:
- *       0  u32     type          (REC_TYPE_DATA = "CRC1" magic + type)
- *       4  u32     payload length (> 0)
- *       8  u64     offset of the payload's first byte
- *      16  i64     wall-clock ms at append
- *      24  u32     flags (0; reserved, covered by the crc)
- *      28  u32     crc32c over bytes 0..27 then the payload
- *      32  payload
- *
- * The header is rewritten once, when the segment is sealed (state, last
- * offset, size), then fsynced before its successor is created, so a sealed
- * header is a trustworthy statement of what the file holds.
- *
- * Concurrency: one writer thread, cursors on any thread. The mutex guards the
- * segment array and each segment's sparse index (the only things a cursor
- * reads from shared memory besides `end`, `first` and `gen`, which are
- * atomics). The writer touches the mutex on append only when it adds a sparse
- * index entry (every INDEX_STRIDE bytes), so appends stay lock-free in the
- * common case. Segment first offsets and the directory path never change. */
-#include "replication/backlog.h"
+ * Concurrency: one writer thread, cursors on any thread, one compression
+ * thread. The mutex guards the segment array and each raw segment's sparse
+ * index; `end`, `first`, `gen` and `disk_bytes` are atomics. The writer
+ * touches the mutex on append only when it adds a sparse index entry. */
+#include "replication/backlog_int.h"
 
 #include "engine/util.h"
 
@@ -45,465 +17,41 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#define SEG_MAGIC "CAIRNSEG"
-#define SEG_HDR_SIZE 64
-#define SEG_VERSION 1
-#define SEG_FORMAT_RAW 0
-#define SEG_STATE_ACTIVE 0
-#define SEG_STATE_SEALED 1
-
-#define REC_HDR_SIZE 32
-#define REC_TYPE_DATA 0x31435243u /* "CRC1" read as little-endian u32 */
-/* A length field is only 32 bits; keep header+payload representable. */
-#define REC_MAX_PAYLOAD ((uint64_t)UINT32_MAX - REC_HDR_SIZE)
-
-/* One sparse-index entry per INDEX_STRIDE bytes of file: seeking reads at most
- * this much plus one record, and memory is 16 bytes per 4 KiB of log (0.4%). */
-#define INDEX_STRIDE 4096
-/* Read window for scans and cursors: big sequential reads, one syscall covers
- * many small records. */
-#define WINDOW_SIZE (256 * 1024)
-
-#define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
-
-typedef struct idx_entry {
-  uint64_t off; /* offset of the record's first payload byte */
-  uint64_t pos; /* file position of the record header */
-} idx_entry;
-
-typedef struct segment {
-  uint64_t first;    /* immutable */
-  uint64_t end;      /* last offset held (first-1 when empty) */
-  uint64_t size;     /* file size = position after the last good record */
-  int64_t first_ms;  /* timestamp of the first record, 0 if none */
-  idx_entry *idx;    /* sparse index, guarded by the backlog mutex */
-  size_t nidx, idx_cap;
-  uint64_t next_idx_pos; /* add an index entry at the first record at/after this */
-} segment;
-
-struct cairn_backlog {
-  char *dir;
-  int dirfd;
-  uint64_t segment_size;
-  pthread_mutex_t mu;
-  segment **segs; /* oldest first; the last one is active */
-  size_t nsegs, segs_cap;
-  int active_fd;
-  int dir_dirty;      /* a segment was created since the last sync */
-  uint64_t disk_bytes;
-  _Atomic uint64_t end;
-  _Atomic uint64_t first;
-  _Atomic uint64_t gen; /* bumped by reset: cursors from before it are stale */
-};
+#include <zstd.h>
 
 struct cairn_backlog_cursor {
   cairn_backlog *b;
   uint64_t gen;
-  int fd;                /* own fd of the segment being read */
-  uint64_t seg_first;
+  int fd;                /* own fd of the segment file being read */
+  char name[SEG_NAME_MAX];
+  uint8_t format;
+  uint64_t seg_first, seg_last; /* seg_last: compressed files only */
   uint64_t off;          /* next byte to hand out */
+  /* raw files */
   uint64_t file_pos;     /* file position of the next record header to load */
   uint64_t next_rec_off; /* offset the record at file_pos must carry */
-  /* currently loaded record (verified), payload points into buf */
   const uint8_t *payload;
   uint64_t rec_off;
   uint32_t rec_len;
   int have_rec;
-  /* read window over the file: buf[0..buf_len) holds bytes at buf_pos.. */
   uint8_t *buf;
   size_t buf_cap, buf_len;
   uint64_t buf_pos;
+  /* compressed files */
+  zframe *frames;
+  size_t nframes;
+  long frame;            /* index of the decompressed frame in raw, -1 none */
+  uint8_t *raw, *cbuf;
+  size_t raw_cap, cbuf_cap;
+  ZSTD_DCtx *dctx;
 };
-
-/* ---- little-endian helpers --------------------------------------------- */
-
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
-static void errf(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
-/* Appends a recovery note to err (open reports repairs while succeeding);
- * notes are separated by "; " and silently truncated when err is full. */
-static void note(char *err, size_t errlen, size_t *used, const char *fmt, ...) {
-  if (!err || *used + 3 >= errlen) return;
-  if (*used) {
-    memcpy(err + *used, "; ", 3);
-    *used += 2;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(err + *used, errlen - *used, fmt, ap);
-  va_end(ap);
-  if (n > 0) *used += (size_t)n < errlen - *used ? (size_t)n : errlen - *used - 1;
-}
-
-static void seg_name(char out[SEG_NAME_LEN + 1], uint64_t first) {
-  snprintf(out, SEG_NAME_LEN + 1, "%020llu.seg", (unsigned long long)first);
-}
-
-/* ---- headers ------------------------------------------------------------ */
-
-typedef struct seg_hdr {
-  uint8_t version, format, state;
-  uint64_t first, last, bytes;
-  int64_t ctime_ms;
-} seg_hdr;
-
-static void seg_hdr_encode(uint8_t out[SEG_HDR_SIZE], const seg_hdr *h) {
-  memset(out, 0, SEG_HDR_SIZE);
-  memcpy(out, SEG_MAGIC, 8);
-  out[8] = h->version;
-  out[9] = h->format;
-  out[10] = h->state;
-  put32(out + 12, SEG_HDR_SIZE);
-  put64(out + 16, h->first);
-  put64(out + 24, (uint64_t)h->ctime_ms);
-  put64(out + 32, h->last);
-  put64(out + 40, h->bytes);
-  put32(out + 60, cairn_crc32c(0, out, 60));
-}
-
-/* Returns 0 if the header is intact and understood, else a reason. */
-static const char *seg_hdr_decode(const uint8_t in[SEG_HDR_SIZE], seg_hdr *h) {
-  if (memcmp(in, SEG_MAGIC, 8) != 0) return "bad segment magic";
-  if (get32(in + 60) != cairn_crc32c(0, in, 60)) return "segment header checksum mismatch";
-  h->version = in[8];
-  h->format = in[9];
-  h->state = in[10];
-  if (h->version != SEG_VERSION) return "unsupported segment version";
-  if (h->format != SEG_FORMAT_RAW) return "unsupported segment format";
-  if (get32(in + 12) != SEG_HDR_SIZE) return "unexpected segment header size";
-  h->first = get64(in + 16);
-  h->ctime_ms = (int64_t)get64(in + 24);
-  h->last = get64(in + 32);
-  h->bytes = get64(in + 40);
-  return NULL;
-}
-
-static void rec_hdr_encode(uint8_t out[REC_HDR_SIZE], uint32_t len, uint64_t off, int64_t ms) {
-  put32(out, REC_TYPE_DATA);
-  put32(out + 4, len);
-  put64(out + 8, off);
-  put64(out + 16, (uint64_t)ms);
-  put32(out + 24, 0);
-}
-
-/* ---- small I/O helpers ---------------------------------------------------- */
-
-/* pread that retries short reads; returns bytes read (< n only at EOF), -1 on error. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t pos) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(pos + got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (r == 0) break;
-    got += (size_t)r;
-  }
-  return (ssize_t)got;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t pos) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t w = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(pos + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (w == 0) {
-      errno = EIO;
-      return -1;
-    }
-    done += (size_t)w;
-  }
-  return 0;
-}
-
-static int open_seg_file(const cairn_backlog *b, uint64_t first, int flags) {
-  char name[SEG_NAME_LEN + 1];
-  seg_name(name, first);
-  int fd;
-  do fd = openat(b->dirfd, name, flags | O_CLOEXEC, 0644);
-  while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
-/* ---- segment bookkeeping -------------------------------------------------- */
-
-static segment *seg_new(uint64_t first) {
-  segment *s = calloc(1, sizeof(*s));
-  if (!s) return NULL;
-  s->first = first;
-  s->end = first - 1;
-  s->size = SEG_HDR_SIZE;
-  s->next_idx_pos = SEG_HDR_SIZE;
-  return s;
-}
-
-static void seg_free(segment *s) {
-  if (!s) return;
-  free(s->idx);
-  free(s);
-}
-
-/* Adds a sparse index entry if this record starts a new stride. Allocation
- * failure only costs seek speed (seeks fall back to an earlier entry or the
- * segment start), so it is not an error. Caller decides about locking. */
-static int seg_index_due(const segment *s, uint64_t pos) { return pos >= s->next_idx_pos; }
-
-static void seg_index_add(segment *s, uint64_t off, uint64_t pos) {
-  if (s->nidx == s->idx_cap) {
-    size_t ncap = s->idx_cap ? s->idx_cap * 2 : 16;
-    idx_entry *n = realloc(s->idx, ncap * sizeof(*n));
-    if (!n) return;
-    s->idx = n;
-    s->idx_cap = ncap;
-  }
-  s->idx[s->nidx].off = off;
-  s->idx[s->nidx].pos = pos;
-  s->nidx++;
-  s->next_idx_pos = pos + INDEX_STRIDE;
-}
-
-/* Records the bookkeeping for a record that is now part of segment s. */
-static void seg_note_record(segment *s, uint64_t off, uint32_t len, uint64_t pos, int64_t ms) {
-  if (s->end < s->first) s->first_ms = ms;
-  s->end = off + len - 1;
-  s->size = pos + REC_HDR_SIZE + len;
-}
-
-static int segs_push(cairn_backlog *b, segment *s) {
-  if (b->nsegs == b->segs_cap) {
-    size_t ncap = b->segs_cap ? b->segs_cap * 2 : 8;
-    segment **n = realloc(b->segs, ncap * sizeof(*n));
-    if (!n) return -1;
-    b->segs = n;
-    b->segs_cap = ncap;
-  }
-  b->segs[b->nsegs++] = s;
-  return 0;
-}
-
-/* Index of the segment holding `off` (the last one whose first <= off), or
- * -1 if off precedes every segment. Caller holds the mutex. */
-static long segs_find(const cairn_backlog *b, uint64_t off) {
-  size_t lo = 0, hi = b->nsegs;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (b->segs[mid]->first <= off) lo = mid + 1;
-    else hi = mid;
-  }
-  return (long)lo - 1;
-}
-
-/* ---- scanning ------------------------------------------------------------- */
-
-typedef struct window {
-  int fd;
-  uint8_t *buf;
-  size_t cap, len;
-  uint64_t pos;
-} window;
-
-/* Returns a pointer to n bytes at file position pos (n <= cap), reading a new
- * window when needed; NULL with *eof=1 if the file is shorter, NULL with
- * *eof=0 on an I/O error. */
-static const uint8_t *win_get(window *w, uint64_t pos, size_t n, int *eof) {
-  *eof = 0;
-  if (pos >= w->pos && pos + n <= w->pos + w->len) return w->buf + (pos - w->pos);
-  ssize_t r = pread_full(w->fd, w->buf, w->cap, pos);
-  if (r < 0) return NULL;
-  w->pos = pos;
-  w->len = (size_t)r;
-  if ((size_t)r < n) {
-    *eof = 1;
-    return NULL;
-  }
-  return w->buf;
-}
-
-/* Walks the records of segment s (open as fd, file_size bytes), filling s->end,
- * s->size, s->first_ms and the sparse index. With verify, every payload crc is
- * checked (newest segment); otherwise only record headers are read (older
- * segments: cheap). Returns 0 when the walk reached the end of the file, 1 when
- * it stopped at a bad or torn record (why says what), -1 on I/O error. */
-static int scan_segment(segment *s, int fd, uint64_t file_size, int verify, const char **why) {
-  window w = {.fd = fd, .cap = WINDOW_SIZE};
-  w.buf = malloc(w.cap);
-  if (!w.buf) return -1;
-  uint64_t pos = SEG_HDR_SIZE, expect = s->first;
-  int rc = 0, eof;
-  *why = NULL;
-  while (pos < file_size) {
-    const uint8_t *h = win_get(&w, pos, REC_HDR_SIZE, &eof);
-    if (!h) {
-      if (!eof) rc = -1;
-      else *why = "partial record header", rc = 1;
-      break;
-    }
-    uint32_t type = get32(h), len = get32(h + 4), crc = get32(h + 28);
-    uint64_t off = get64(h + 8);
-    int64_t ms = (int64_t)get64(h + 16);
-    if (type != REC_TYPE_DATA || len == 0) {
-      *why = "bad record header";
-      rc = 1;
-      break;
-    }
-    if (off != expect) {
-      *why = "record offset not contiguous";
-      rc = 1;
-      break;
-    }
-    if (pos + REC_HDR_SIZE + len > file_size) {
-      *why = "partial record payload";
-      rc = 1;
-      break;
-    }
-    if (verify) {
-      uint32_t c = cairn_crc32c(0, h, 28);
-      uint64_t p = pos + REC_HDR_SIZE, left = len;
-      while (left > 0) {
-        size_t chunk = left < w.cap ? (size_t)left : w.cap;
-        const uint8_t *d = win_get(&w, p, chunk, &eof);
-        if (!d) break;
-        c = cairn_crc32c(c, d, chunk);
-        p += chunk;
-        left -= chunk;
-      }
-      if (left > 0) {
-        if (!eof) rc = -1;
-        else *why = "partial record payload", rc = 1;
-        break;
-      }
-      if (c != crc) {
-        *why = "record checksum mismatch";
-        rc = 1;
-        break;
-      }
-    }
-    if (seg_index_due(s, pos)) seg_index_add(s, off, pos);
-    seg_note_record(s, off, len, pos, ms);
-    expect = off + len;
-    pos += REC_HDR_SIZE + (uint64_t)len;
-  }
-  free(w.buf);
-  return rc;
-}
-
-/* ---- creating and sealing segments -------------------------------------- */
-
-/* Writes a fresh segment file for `first` under `name` and returns its fd
- * (O_RDWR), or -1. The file is created exclusively so an existing segment is
- * never clobbered. */
-static int create_seg_file(cairn_backlog *b, const char *name, uint64_t first, int64_t *ctime_ms) {
-  int fd = openat(b->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
-  seg_hdr h = {.version = SEG_VERSION, .format = SEG_FORMAT_RAW, .state = SEG_STATE_ACTIVE,
-               .first = first, .ctime_ms = cairn_mstime()};
-  uint8_t buf[SEG_HDR_SIZE];
-  seg_hdr_encode(buf, &h);
-  if (pwrite_full(fd, buf, sizeof(buf), 0) < 0) {
-    int e = errno;
-    close(fd);
-    unlinkat(b->dirfd, name, 0);
-    errno = e;
-    return -1;
-  }
-  if (ctime_ms) *ctime_ms = h.ctime_ms;
-  return fd;
-}
-
-static int write_seg_header(int fd, const segment *s, int64_t ctime_ms, uint8_t state) {
-  seg_hdr h = {.version = SEG_VERSION, .format = SEG_FORMAT_RAW, .state = state,
-               .first = s->first, .ctime_ms = ctime_ms};
-  if (state == SEG_STATE_SEALED) {
-    h.last = s->end;
-    h.bytes = s->size;
-  }
-  uint8_t buf[SEG_HDR_SIZE];
-  seg_hdr_encode(buf, &h);
-  return pwrite_full(fd, buf, sizeof(buf), 0);
-}
-
-static int64_t read_ctime(int fd) {
-  uint8_t buf[SEG_HDR_SIZE];
-  seg_hdr h;
-  if (pread_full(fd, buf, sizeof(buf), 0) != SEG_HDR_SIZE || seg_hdr_decode(buf, &h)) return 0;
-  return h.ctime_ms;
-}
-
-/* Seals the active segment (header says sealed, with its last offset and
- * size; fdatasync so the successor never exists on disk before its
- * predecessor's data) and starts a new active segment at end+1. */
-static int roll(cairn_backlog *b) {
-  segment *cur = b->segs[b->nsegs - 1];
-  if (write_seg_header(b->active_fd, cur, read_ctime(b->active_fd), SEG_STATE_SEALED) < 0 ||
-      fdatasync(b->active_fd) < 0)
-    return -1;
-  segment *s = seg_new(cur->end + 1);
-  if (!s) {
-    errno = ENOMEM;
-    return -1;
-  }
-  char name[SEG_NAME_LEN + 1];
-  seg_name(name, s->first);
-  int fd = create_seg_file(b, name, s->first, NULL);
-  if (fd < 0) {
-    seg_free(s);
-    return -1;
-  }
-  pthread_mutex_lock(&b->mu);
-  int pushed = segs_push(b, s);
-  pthread_mutex_unlock(&b->mu);
-  if (pushed < 0) {
-    close(fd);
-    unlinkat(b->dirfd, name, 0);
-    seg_free(s);
-    errno = ENOMEM;
-    return -1;
-  }
-  close(b->active_fd);
-  b->active_fd = fd;
-  b->disk_bytes += SEG_HDR_SIZE;
-  b->dir_dirty = 1;
-  return 0;
-}
-
-/* ---- open / close --------------------------------------------------------- */
 
 static int mkdir_p(const char *dir) {
   char *p = strdup(dir);
@@ -522,48 +70,43 @@ static int mkdir_p(const char *dir) {
   return rc;
 }
 
-static int parse_seg_name(const char *name, uint64_t *first) {
-  if (strlen(name) != SEG_NAME_LEN || strcmp(name + 20, ".seg") != 0) return 0;
-  uint64_t v = 0;
-  for (int i = 0; i < 20; i++) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-    uint64_t d = (uint64_t)(name[i] - '0');
-    if (v > (UINT64_MAX - d) / 10) return 0;
-    v = v * 10 + d;
-  }
-  *first = v;
-  return 1;
+typedef struct dfile {
+  uint64_t first;
+  int kind; /* 1 raw, 2 compressed */
+  char name[SEG_NAME_MAX];
+} dfile;
+
+static int cmp_dfile(const void *a, const void *b) {
+  const dfile *x = a, *y = b;
+  if (x->first != y->first) return x->first < y->first ? -1 : 1;
+  return x->kind - y->kind;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Lists segment start offsets, sorted. Stray "*.seg.tmp" files (an interrupted
- * reset) are removed. */
-static int list_segments(cairn_backlog *b, uint64_t **out, size_t *n) {
+/* Lists segment files, sorted by first offset (raw before compressed).
+ * Stray temp files of interrupted writers are removed unless read_only. */
+static int list_files(cairn_backlog *b, dfile **out, size_t *n) {
   int fd = dup(b->dirfd);
-  if (fd < 0) return -1;
-  DIR *d = fdopendir(fd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
   if (!d) {
-    close(fd);
+    if (fd >= 0) close(fd);
     return -1;
   }
-  uint64_t *v = NULL;
+  rewinddir(d); /* the dup shares the directory position with dirfd */
+  dfile *v = NULL;
   size_t cnt = 0, cap = 0;
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
-    uint64_t first;
     size_t l = strlen(de->d_name);
-    if (l == SEG_NAME_LEN + 4 && strcmp(de->d_name + SEG_NAME_LEN, ".tmp") == 0) {
-      unlinkat(b->dirfd, de->d_name, 0);
+    uint64_t first;
+    if (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")) {
+      if (!b->read_only) unlinkat(b->dirfd, de->d_name, 0);
       continue;
     }
-    if (!parse_seg_name(de->d_name, &first)) continue;
+    int kind = bl_parse_name(de->d_name, &first);
+    if (!kind || l >= SEG_NAME_MAX) continue;
     if (cnt == cap) {
       cap = cap ? cap * 2 : 16;
-      uint64_t *nv = realloc(v, cap * sizeof(*nv));
+      dfile *nv = realloc(v, cap * sizeof(*nv));
       if (!nv) {
         free(v);
         closedir(d);
@@ -572,196 +115,313 @@ static int list_segments(cairn_backlog *b, uint64_t **out, size_t *n) {
       }
       v = nv;
     }
-    v[cnt++] = first;
+    v[cnt].first = first;
+    v[cnt].kind = kind;
+    memcpy(v[cnt].name, de->d_name, l + 1);
+    cnt++;
   }
   closedir(d);
-  if (cnt > 1) qsort(v, cnt, sizeof(*v), cmp_u64);
+  if (cnt > 1) qsort(v, cnt, sizeof(*v), cmp_dfile);
   *out = v;
   *n = cnt;
   return 0;
 }
 
-/* Loads segment `first` into b. newest: full verification and tail repair;
- * else header walk only. next_first is the successor's first offset (for
- * older segments) so a damaged segment can still be placed in the chain. */
-static int load_segment(cairn_backlog *b, uint64_t first, int newest, uint64_t next_first,
-                        char *err, size_t errlen, size_t *errused) {
-  char name[SEG_NAME_LEN + 1];
-  seg_name(name, first);
-  int fd = open_seg_file(b, first, newest ? O_RDWR : O_RDONLY);
+/* Loads a compressed segment: header, trailer and index must check out; a
+ * damaged one keeps its place in the chain (extent from the manifest) and
+ * readers get EIO inside it. */
+static int load_zseg(cairn_backlog *b, segment *s, const mf_seg *mf, char *err, size_t errlen, size_t *used) {
+  int fd = bl_open_at(b, s->name, O_RDONLY);
   if (fd < 0) {
-    errf(err, errlen, "%s/%s: open: %s", b->dir, name, strerror(errno));
+    bl_errf(err, errlen, "%s/%s: open: %s", b->dir, s->name, strerror(errno));
     return -1;
   }
   struct stat st;
-  if (fstat(fd, &st) < 0) {
-    errf(err, errlen, "%s/%s: stat: %s", b->dir, name, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  segment *s = seg_new(first);
-  if (!s || segs_push(b, s) < 0) {
-    seg_free(s);
-    close(fd);
-    errf(err, errlen, "%s/%s: out of memory", b->dir, name);
-    return -1;
-  }
-  uint64_t fsize = (uint64_t)st.st_size;
-  uint8_t hb[SEG_HDR_SIZE];
   seg_hdr h;
-  const char *why = NULL;
-  ssize_t r = pread_full(fd, hb, sizeof(hb), 0);
-  if (r < 0) {
-    errf(err, errlen, "%s/%s: read: %s", b->dir, name, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  if (r < SEG_HDR_SIZE && newest) {
-    /* Crash while the newest segment was being created: nothing can be in it
-     * yet. Rewrite a fresh header. */
-    int64_t now = cairn_mstime();
-    if (ftruncate(fd, 0) < 0 || write_seg_header(fd, s, now, SEG_STATE_ACTIVE) < 0 ||
-        fsync(fd) < 0) {
-      errf(err, errlen, "%s/%s: rewriting torn header: %s", b->dir, name, strerror(errno));
-      close(fd);
+  zframe *f = NULL;
+  size_t nf = 0;
+  const char *why = fstat(fd, &st) < 0 ? strerror(errno) : bl_zseg_load_index(fd, &h, &f, &nf);
+  close(fd);
+  free(f);
+  s->format = SEG_FORMAT_ZSTD;
+  s->size = (uint64_t)st.st_size;
+  if (!why && h.first != s->first) why = "segment header first offset does not match file name";
+  if (why) {
+    if (!mf) {
+      bl_errf(err, errlen, "%s/%s: %s", b->dir, s->name, why);
       return -1;
     }
-    note(err, errlen, errused, "%s/%s: torn segment header (%llu bytes) rewritten", b->dir, name,
-         (unsigned long long)fsize);
-    b->active_fd = fd;
-    b->disk_bytes += SEG_HDR_SIZE;
-    return 0;
-  }
-  if (r < SEG_HDR_SIZE) why = "short segment header";
-  else why = seg_hdr_decode(hb, &h);
-  if (!why && h.first != first) why = "segment header first offset does not match file name";
-  if (why) {
-    errf(err, errlen, "%s/%s: %s", b->dir, name, why);
-    close(fd);
-    return -1;
-  }
-
-  int rc = scan_segment(s, fd, fsize, newest, &why);
-  if (rc < 0) {
-    errf(err, errlen, "%s/%s: read: %s", b->dir, name, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  if (newest) {
-    if (rc == 1) {
-      uint64_t cut = fsize - s->size;
-      if (ftruncate(fd, (off_t)s->size) < 0 || fsync(fd) < 0) {
-        errf(err, errlen, "%s/%s: cutting torn tail: %s", b->dir, name, strerror(errno));
-        close(fd);
-        return -1;
-      }
-      note(err, errlen, errused, "%s/%s: cut %llu bytes at file position %llu (after offset %llu): %s",
-           b->dir, name, (unsigned long long)cut, (unsigned long long)s->size,
-           (unsigned long long)s->end, why);
-    }
-    if (h.state != SEG_STATE_ACTIVE) {
-      /* Sealed but never succeeded (crash between seal and the next
-       * segment's creation): we append to it again, so it is active. */
-      if (write_seg_header(fd, s, h.ctime_ms, SEG_STATE_ACTIVE) < 0 || fdatasync(fd) < 0) {
-        errf(err, errlen, "%s/%s: reopening sealed segment: %s", b->dir, name, strerror(errno));
-        close(fd);
-        return -1;
-      }
-    }
-    b->active_fd = fd;
+    bl_note(err, errlen, used, "%s/%s: %s (readers get an error inside it)", b->dir, s->name, why);
+    bl_log(b, CAIRN_BACKLOG_LOG_ERROR, "backlog: %s/%s: %s", b->dir, s->name, why);
+    s->end = mf->last;
+    s->state = mf->state;
+    s->ctime_ms = mf->created_ms;
+    s->sealed_ms = mf->sealed_ms;
   } else {
-    close(fd);
-    /* A damaged older segment stays in place: what precedes the damage is
-     * readable, cursors get EIO at it. Its extent comes from the sealed header
-     * if present, else from the successor's name. */
-    if (h.state == SEG_STATE_SEALED) {
-      s->end = h.last;
-    } else if (rc == 1) {
-      s->end = next_first - 1;
-    }
-    s->size = fsize;
+    s->end = h.last;
+    s->state = h.state;
+    s->ctime_ms = h.ctime_ms;
+    s->sealed_ms = h.sealed_ms;
   }
-  b->disk_bytes += s->size;
+  s->first_ms = s->ctime_ms;
+  atomic_fetch_add(&b->disk_bytes, s->size);
   return 0;
 }
 
-int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_backlog **out,
-                       char *err, size_t errlen) {
+static int adopt_file(cairn_backlog *b, const char *name, uint64_t first, int kind, int newest, uint64_t next_first,
+                      const mf_seg *mf, char *err, size_t errlen, size_t *used) {
+  segment *s = bl_seg_new(first);
+  if (!s || bl_segs_push(b, s) < 0) {
+    bl_seg_free(s);
+    bl_errf(err, errlen, "%s: out of memory", b->dir);
+    return -1;
+  }
+  snprintf(s->name, sizeof(s->name), "%s", name);
+  if (kind == 2) return load_zseg(b, s, mf, err, errlen, used);
+  uint64_t before = atomic_load(&b->disk_bytes);
+  int rc = bl_load_raw(b, s, newest, next_first, err, errlen, used);
+  (void)before;
+  return rc;
+}
+
+static const dfile *find_file(const dfile *v, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(v[i].name, name)) return &v[i];
+  return NULL;
+}
+
+/* Builds the chain: the manifest's sealed segments, then raw files that
+ * continue it (rolled after its last write); without a manifest, a walk over
+ * the files from the oldest, preferring at each offset the compressed file
+ * reaching furthest (a finished compaction) over raw ones. */
+static int build_chain(cairn_backlog *b, const manifest *m, int have_m, const dfile *v, size_t n, char *err,
+                       size_t errlen, size_t *used) {
+  uint64_t next = 0;
+  int started = 0;
+  if (have_m) {
+    for (size_t i = 0; i < m->nsegs; i++) {
+      const mf_seg *g = &m->segs[i];
+      if (g->state == SEG_STATE_ACTIVE || bl_parse_name(g->name, &(uint64_t){0}) == 0) break;
+      const dfile *f = find_file(v, n, g->name);
+      if (!f) {
+        /* a raw segment the manifest still lists may have been replaced by
+         * a compressed copy whose manifest write did not happen: both exist
+         * then, so a missing listed file is damage */
+        bl_errf(err, errlen, "%s: %s lists %s but the file is missing", b->dir, MANIFEST_NAME, g->name);
+        return -1;
+      }
+      if (started && g->first != next) {
+        bl_errf(err, errlen, "%s: %s is not one chain at %s", b->dir, MANIFEST_NAME, g->name);
+        return -1;
+      }
+      if (adopt_file(b, g->name, g->first, f->kind, 0, g->last + 1, g, err, errlen, used) < 0) return -1;
+      segment *s = b->segs[b->nsegs - 1];
+      if (f->kind == 1) s->state = SEG_STATE_SEALED;
+      next = s->end + 1;
+      started = 1;
+    }
+  }
+  /* the rest: raw files continuing the chain (all of them without a manifest) */
+  for (size_t i = 0; i < n; i++) {
+    const dfile *f = &v[i];
+    if (started && f->first < next) continue; /* superseded or already in */
+    if (started && f->first != next) {
+      if (f->kind == 2) continue; /* unfinished compaction output */
+      bl_errf(err, errlen, "%s: broken segment chain (gap or overlap): %s ends at offset %llu but %s starts at %llu",
+              b->dir, b->segs[b->nsegs - 1]->name, (unsigned long long)(next - 1), f->name,
+              (unsigned long long)f->first);
+      return -1;
+    }
+    if (f->kind == 2 && have_m) continue; /* not in the manifest: left over */
+    /* without a manifest, a compressed file at the same offset beats raw */
+    size_t j = i;
+    if (!have_m)
+      for (size_t k = i + 1; k < n && v[k].first == f->first; k++) j = k;
+    f = &v[j];
+    size_t nx = j + 1;
+    while (nx < n && v[nx].first == f->first) nx++;
+    int newest = f->kind == 1 && nx >= n;
+    if (f->kind == 1 && !newest) {
+      /* the next raw file decides whether this one is the newest */
+      newest = 1;
+      for (size_t k = nx; k < n; k++)
+        if (v[k].kind == 1) newest = 0;
+    }
+    uint64_t nf = 0;
+    for (size_t k = nx; k < n; k++)
+      if (v[k].kind == 1 || !have_m) {
+        nf = v[k].first;
+        break;
+      }
+    if (adopt_file(b, f->name, f->first, f->kind, newest, nf, NULL, err, errlen, used) < 0) return -1;
+    next = b->segs[b->nsegs - 1]->end + 1;
+    started = 1;
+    i = nx - 1;
+  }
+  return 0;
+}
+
+int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_backlog **out, char *err,
+                       size_t errlen) {
   if (err && errlen) err[0] = 0;
   *out = NULL;
   cairn_backlog *b = calloc(1, sizeof(*b));
   if (!b || !(b->dir = strdup(dir))) {
     free(b);
-    errf(err, errlen, "%s: out of memory", dir);
+    bl_errf(err, errlen, "%s: out of memory", dir);
     return -1;
   }
-  b->dirfd = -1;
-  b->active_fd = -1;
+  b->dirfd = b->active_fd = b->lock_fd = -1;
   b->segment_size = opt && opt->segment_size ? opt->segment_size : 64ull << 20;
+  b->read_only = opt && opt->tool;
+  b->zlevel = opt && opt->compress_level ? opt->compress_level : 3;
+  b->ret_bytes = 16ull << 30;
+  b->ret_seconds = 7 * 86400;
+  b->ret_max_bytes = 64ull << 30;
+  if (opt) {
+    b->log = opt->log;
+    b->log_ud = opt->log_ud;
+  }
   pthread_mutex_init(&b->mu, NULL);
-  uint64_t *firsts = NULL;
+  pthread_mutex_init(&b->mf_mu, NULL);
+  pthread_cond_init(&b->zcv, NULL);
+  dfile *files = NULL;
   size_t n = 0, used = 0;
+  manifest m = {0};
+  const char *why = NULL;
 
-  if (mkdir_p(dir) < 0 || (b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-    errf(err, errlen, "%s: %s", dir, strerror(errno));
+  if (b->read_only) {
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+      bl_errf(err, errlen, "%s: %s", dir, stat(dir, &st) < 0 ? strerror(errno) : "not a directory");
+      goto fail;
+    }
+  }
+  if ((!b->read_only && mkdir_p(dir) < 0) || (b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    bl_errf(err, errlen, "%s: %s", dir, strerror(errno));
     goto fail;
   }
-  if (list_segments(b, &firsts, &n) < 0) {
-    errf(err, errlen, "%s: listing segments: %s", dir, strerror(errno));
+  if (b->read_only) {
+    int fd = bl_open_at(b, LOCK_NAME, O_RDWR | O_CREAT);
+    int tries = 0;
+    while (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && ++tries < 40) usleep(50000);
+    if (fd < 0 || tries >= 40) {
+      bl_errf(err, errlen, "%s: locked: another cairn-backlog is working on this backlog", dir);
+      if (fd >= 0) close(fd);
+      errno = EWOULDBLOCK;
+      goto fail;
+    }
+    b->lock_fd = fd;
+  }
+  int mrc = bl_manifest_read(b, &m, &why);
+  if (mrc < 0) {
+    if (b->read_only) {
+      bl_errf(err, errlen, "%s/%s: %s", dir, MANIFEST_NAME, why);
+      goto fail;
+    }
+    bl_note(err, errlen, &used, "%s/%s: %s; rebuilt from the segment files (replid history and pins lost)", dir,
+            MANIFEST_NAME, why);
+    b->mf_dirty = 1;
+  }
+  if (mrc == 0) {
+    b->mf_gen = m.gen;
+    b->hist = m.hist;
+    b->nhist = m.nhist;
+    b->pins = m.pins;
+    b->npins = m.npins;
+    m.hist = NULL;
+    m.pins = NULL;
+  } else {
+    b->mf_dirty = 1;
+  }
+  if (list_files(b, &files, &n) < 0) {
+    bl_errf(err, errlen, "%s: listing segments: %s", dir, strerror(errno));
+    goto fail;
+  }
+  if (b->read_only && n == 0 && mrc != 0) {
+    bl_errf(err, errlen, "%s: not a backlog directory (no %s, no segment files)", dir, MANIFEST_NAME);
     goto fail;
   }
   if (n == 0) {
     uint64_t start = opt ? opt->start_offset : 0;
-    segment *s = seg_new(start + 1);
-    char name[SEG_NAME_LEN + 1];
-    seg_name(name, start + 1);
-    if (!s || segs_push(b, s) < 0) {
-      seg_free(s);
-      errf(err, errlen, "%s: out of memory", dir);
+    segment *s = bl_seg_new(start + 1);
+    if (!s || bl_segs_push(b, s) < 0) {
+      bl_seg_free(s);
+      bl_errf(err, errlen, "%s: out of memory", dir);
       goto fail;
     }
-    if ((b->active_fd = create_seg_file(b, name, start + 1, NULL)) < 0 || fsync(b->dirfd) < 0) {
-      errf(err, errlen, "%s/%s: create: %s", dir, name, strerror(errno));
+    if ((b->active_fd = bl_create_seg_file(b, s->name, start + 1, &s->ctime_ms)) < 0 || fsync(b->dirfd) < 0) {
+      bl_errf(err, errlen, "%s/%s: create: %s", dir, s->name, strerror(errno));
       goto fail;
     }
-    b->disk_bytes = SEG_HDR_SIZE;
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      int newest = i + 1 == n;
-      if (load_segment(b, firsts[i], newest, newest ? 0 : firsts[i + 1], err, errlen, &used) < 0)
-        goto fail;
-      if (i > 0) {
-        segment *prev = b->segs[i - 1], *cur = b->segs[i];
-        if (prev->end + 1 != cur->first) {
-          char a[SEG_NAME_LEN + 1], c[SEG_NAME_LEN + 1];
-          seg_name(a, prev->first);
-          seg_name(c, cur->first);
-          errf(err, errlen,
-               "%s: broken segment chain (gap or overlap): %s ends at offset %llu but %s starts at %llu",
-               dir, a, (unsigned long long)prev->end, c, (unsigned long long)cur->first);
-          goto fail;
-        }
-      }
-    }
+    atomic_store(&b->disk_bytes, SEG_HDR_SIZE);
+  } else if (build_chain(b, &m, mrc == 0, files, n, err, errlen, &used) < 0) {
+    goto fail;
   }
-  free(firsts);
+  if (b->nsegs == 0) {
+    bl_errf(err, errlen, "%s: no usable segment", dir);
+    goto fail;
+  }
+  segment *last = b->segs[b->nsegs - 1];
+  if (last->format != SEG_FORMAT_RAW || (!b->read_only && b->active_fd < 0)) {
+    /* every segment is compressed (a compaction or the tool covered all):
+     * start a fresh active one after it */
+    if (b->read_only) goto done;
+    segment *s = bl_seg_new(last->end + 1);
+    if (!s || bl_segs_push(b, s) < 0) {
+      bl_seg_free(s);
+      bl_errf(err, errlen, "%s: out of memory", dir);
+      goto fail;
+    }
+    if ((b->active_fd = bl_create_seg_file(b, s->name, s->first, &s->ctime_ms)) < 0 || fsync(b->dirfd) < 0) {
+      bl_errf(err, errlen, "%s/%s: create: %s", dir, s->name, strerror(errno));
+      goto fail;
+    }
+    atomic_fetch_add(&b->disk_bytes, SEG_HDR_SIZE);
+  }
+  b->segs[b->nsegs - 1]->queued = 0;
+done:
+  b->active = b->segs[b->nsegs - 1];
+  free(files);
+  bl_manifest_free(&m);
   atomic_store(&b->first, b->segs[0]->first);
   atomic_store(&b->end, b->segs[b->nsegs - 1]->end);
+  if (!b->read_only) {
+    /* Records what open found (and removes leftovers) before anything new
+     * happens; a tool holding the lock just leaves that for later. */
+    bl_manifest_flush(b, 1);
+    if (!(opt && opt->no_compress) && pthread_create(&b->zthread, NULL, bl_compress_main, b) == 0)
+      b->zthread_started = 1;
+  }
   *out = b;
   return 0;
 fail:
-  free(firsts);
+  free(files);
+  bl_manifest_free(&m);
   cairn_backlog_close(b);
   return -1;
 }
 
 void cairn_backlog_close(cairn_backlog *b) {
   if (!b) return;
+  if (b->zthread_started) {
+    pthread_mutex_lock(&b->mu);
+    b->zstop = 1;
+    pthread_cond_signal(&b->zcv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->zthread, NULL);
+  }
+  if (!b->read_only && b->dirfd >= 0 && b->nsegs && b->mf_dirty) bl_manifest_flush(b, 0);
   if (b->active_fd >= 0) close(b->active_fd);
+  if (b->lock_fd >= 0) close(b->lock_fd);
   if (b->dirfd >= 0) close(b->dirfd);
-  for (size_t i = 0; i < b->nsegs; i++) seg_free(b->segs[i]);
+  for (size_t i = 0; i < b->nsegs; i++) bl_seg_free(b->segs[i]);
   free(b->segs);
+  free(b->hist);
+  free(b->pins);
   pthread_mutex_destroy(&b->mu);
+  pthread_mutex_destroy(&b->mf_mu);
+  pthread_cond_destroy(&b->zcv);
   free(b->dir);
   free(b);
 }
@@ -774,13 +434,18 @@ uint64_t cairn_backlog_first(const cairn_backlog *b) {
 uint64_t cairn_backlog_end(const cairn_backlog *b) {
   return atomic_load_explicit(&((cairn_backlog *)b)->end, memory_order_acquire);
 }
-uint64_t cairn_backlog_disk_bytes(const cairn_backlog *b) { return b->disk_bytes; }
-int cairn_backlog_segment_count(const cairn_backlog *b) { return (int)b->nsegs; }
+uint64_t cairn_backlog_disk_bytes(const cairn_backlog *b) { return atomic_load(&((cairn_backlog *)b)->disk_bytes); }
+int cairn_backlog_segment_count(const cairn_backlog *b) {
+  pthread_mutex_lock(&((cairn_backlog *)b)->mu);
+  int n = (int)b->nsegs;
+  pthread_mutex_unlock(&((cairn_backlog *)b)->mu);
+  return n;
+}
 
 int64_t cairn_backlog_first_time_ms(const cairn_backlog *b) {
-  for (size_t i = 0; i < b->nsegs; i++)
-    if (b->segs[i]->end >= b->segs[i]->first) return b->segs[i]->first_ms;
-  return 0;
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats((cairn_backlog *)b, &st);
+  return st.oldest_ms;
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -795,20 +460,20 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
     errno = EBADF;
     return -1;
   }
-  segment *s = b->segs[b->nsegs - 1];
+  segment *s = b->active;
   uint64_t rec = REC_HDR_SIZE + (uint64_t)len;
   /* Roll before a record that would push a non-empty segment past the limit;
    * a record larger than the limit gets a segment to itself. */
   if (s->end >= s->first && s->size + rec > b->segment_size) {
-    if (roll(b) < 0) return -1;
-    s = b->segs[b->nsegs - 1];
+    if (bl_roll(b) < 0) return -1;
+    s = b->active;
   }
   uint64_t off = s->end + 1, pos = s->size;
   int64_t ms = cairn_mstime();
   uint8_t hdr[REC_HDR_SIZE];
-  rec_hdr_encode(hdr, (uint32_t)len, off, ms);
+  bl_rec_hdr_encode(hdr, (uint32_t)len, off, ms);
   uint32_t crc = cairn_crc32c(cairn_crc32c(0, hdr, 28), data, len);
-  put32(hdr + 28, crc);
+  bl_put32(hdr + 28, crc);
 
   struct iovec iov[2] = {{hdr, REC_HDR_SIZE}, {(void *)data, len}};
   int iovcnt = 2;
@@ -839,14 +504,14 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
       v->iov_len -= adv;
     }
   }
-  if (seg_index_due(s, pos)) {
+  if (bl_seg_index_due(s, pos)) {
     /* Cursor threads read the index under the mutex (it may be realloc'd). */
     pthread_mutex_lock(&b->mu);
-    seg_index_add(s, off, pos);
+    bl_seg_index_add(s, off, pos);
     pthread_mutex_unlock(&b->mu);
   }
-  seg_note_record(s, off, (uint32_t)len, pos, ms);
-  b->disk_bytes += rec;
+  bl_seg_note_record(s, off, (uint32_t)len, pos, ms);
+  atomic_fetch_add(&b->disk_bytes, rec);
   /* Release: a cursor that sees the new end also sees the bytes in the file. */
   atomic_store_explicit(&b->end, s->end, memory_order_release);
   return 0;
@@ -905,111 +570,155 @@ int cairn_backlog_sync_run(cairn_backlog_sync_token *t) {
   return rc;
 }
 
-int cairn_backlog_trim_before(cairn_backlog *b, uint64_t offset) {
-  int removed = 0;
-  pthread_mutex_lock(&b->mu);
-  /* Segment i's every byte is below offset iff its successor starts at or
-   * below offset (the successor's first is this segment's end+1). */
-  size_t k = 0;
-  while (k + 1 < b->nsegs && b->segs[k + 1]->first <= offset) k++;
-  for (size_t i = 0; i < k; i++) {
-    char name[SEG_NAME_LEN + 1];
-    seg_name(name, b->segs[i]->first);
-    /* Cursors reading this file keep their own fd: unlinking is safe. An
-     * unlink that fails (already gone) is still a removal from the backlog. */
-    unlinkat(b->dirfd, name, 0);
-    b->disk_bytes -= b->segs[i]->size;
-    seg_free(b->segs[i]);
-    removed++;
-  }
-  if (k > 0) {
-    memmove(b->segs, b->segs + k, (b->nsegs - k) * sizeof(*b->segs));
-    b->nsegs -= k;
-    atomic_store_explicit(&b->first, b->segs[0]->first, memory_order_release);
-  }
-  pthread_mutex_unlock(&b->mu);
-  /* No directory fsync: a trimmed segment resurrected by a crash is still a
-   * valid, contiguous part of the chain and just gets trimmed again. */
-  return removed;
-}
-
 int cairn_backlog_reset(cairn_backlog *b, uint64_t end) {
   /* Build the new segment under a temporary name first, so a failure leaves
-   * the old backlog intact. */
-  char name[SEG_NAME_LEN + 1], tmp[SEG_NAME_LEN + 5];
-  seg_name(name, end + 1);
+   * the old backlog intact. A tool's lock is waited for (a few seconds). */
+  char name[SEG_NAME_MAX], tmp[SEG_NAME_MAX + 8];
+  bl_raw_name(name, end + 1);
   snprintf(tmp, sizeof(tmp), "%s.tmp", name);
   unlinkat(b->dirfd, tmp, 0);
-  segment *s = seg_new(end + 1);
+  segment *s = bl_seg_new(end + 1);
   if (!s) {
     errno = ENOMEM;
     return -1;
   }
-  int fd = create_seg_file(b, tmp, end + 1, NULL);
+  pthread_mutex_lock(&b->mf_mu);
+  int lfd = -1;
+  for (int tries = 0; bl_lock_try(b, &lfd) < 0; tries++) {
+    if (errno != EWOULDBLOCK || tries > 100) {
+      int e = errno;
+      pthread_mutex_unlock(&b->mf_mu);
+      bl_seg_free(s);
+      errno = e;
+      return -1;
+    }
+    usleep(50000);
+  }
+  int fd = bl_create_seg_file(b, tmp, end + 1, &s->ctime_ms);
   if (fd < 0 || fdatasync(fd) < 0) {
     int e = errno;
     if (fd >= 0) {
       close(fd);
       unlinkat(b->dirfd, tmp, 0);
     }
-    seg_free(s);
+    bl_unlock(lfd);
+    pthread_mutex_unlock(&b->mf_mu);
+    bl_seg_free(s);
     errno = e;
     return -1;
   }
   pthread_mutex_lock(&b->mu);
   atomic_fetch_add(&b->gen, 1);
   for (size_t i = 0; i < b->nsegs; i++) {
-    char old[SEG_NAME_LEN + 1];
-    seg_name(old, b->segs[i]->first);
-    unlinkat(b->dirfd, old, 0);
-    seg_free(b->segs[i]);
+    unlinkat(b->dirfd, b->segs[i]->name, 0);
+    bl_seg_free(b->segs[i]);
   }
   b->nsegs = 0;
-  segs_push(b, s); /* cannot fail: capacity is at least 1 */
+  bl_segs_push(b, s); /* cannot fail: capacity is at least 1 */
+  b->active = s;
   int rc = renameat(b->dirfd, tmp, b->dirfd, name);
   int e = errno;
   if (b->active_fd >= 0) close(b->active_fd);
   b->active_fd = fd;
-  b->disk_bytes = SEG_HDR_SIZE;
+  atomic_store(&b->disk_bytes, SEG_HDR_SIZE);
   atomic_store_explicit(&b->first, end + 1, memory_order_release);
   atomic_store_explicit(&b->end, end, memory_order_release);
+  b->mf_dirty = 1;
   pthread_mutex_unlock(&b->mu);
+  if (rc == 0) rc = fsync(b->dirfd), e = errno;
+  if (rc == 0) bl_manifest_write(b);
+  bl_unlock(lfd);
+  pthread_mutex_unlock(&b->mf_mu);
   if (rc < 0) {
     errno = e;
     return -1;
   }
   b->dir_dirty = 0;
-  return fsync(b->dirfd);
+  return 0;
 }
 
 /* ---- cursors -------------------------------------------------------------- */
 
 /* Points the cursor at segment index i (mutex held), at the latest indexed
- * record at or before `target`. Opens the cursor's own fd. */
+ * record (raw) at or before `target`. Opens the cursor's own fd. -1 with
+ * ENOENT if the file is gone (another process changed the backlog). */
 static int cursor_enter(cairn_backlog_cursor *c, size_t i, uint64_t target) {
   cairn_backlog *b = c->b;
   segment *s = b->segs[i];
-  int fd = open_seg_file(b, s->first, O_RDONLY);
+  int fd = bl_open_at(b, s->name, O_RDONLY);
   if (fd < 0) return -1;
+  if (s->format == SEG_FORMAT_ZSTD) {
+    seg_hdr h;
+    zframe *f = NULL;
+    size_t nf = 0;
+    const char *why = bl_zseg_load_index(fd, &h, &f, &nf);
+    if (why) {
+      close(fd);
+      atomic_fetch_add(&b->corrupt_frames, 1);
+      bl_log(b, CAIRN_BACKLOG_LOG_ERROR, "backlog: %s/%s: %s; not served", b->dir, s->name, why);
+      errno = EIO;
+      return -1;
+    }
+    if (!c->dctx && !(c->dctx = ZSTD_createDCtx())) {
+      close(fd);
+      free(f);
+      errno = ENOMEM;
+      return -1;
+    }
+    free(c->frames);
+    c->frames = f;
+    c->nframes = nf;
+    c->frame = -1;
+    c->seg_last = h.last;
+  }
   if (c->fd >= 0) close(c->fd);
   c->fd = fd;
+  c->format = s->format;
+  snprintf(c->name, sizeof(c->name), "%s", s->name);
   c->seg_first = s->first;
   c->file_pos = SEG_HDR_SIZE;
   c->next_rec_off = s->first;
-  /* Binary search the sparse index for the last entry with off <= target. */
-  size_t lo = 0, hi = s->nidx;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->idx[mid].off <= target) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo > 0) {
-    c->file_pos = s->idx[lo - 1].pos;
-    c->next_rec_off = s->idx[lo - 1].off;
+  if (s->format == SEG_FORMAT_RAW) {
+    size_t lo = 0, hi = s->nidx;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (s->idx[mid].off <= target) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) {
+      c->file_pos = s->idx[lo - 1].pos;
+      c->next_rec_off = s->idx[lo - 1].off;
+    }
   }
   c->have_rec = 0;
   c->buf_len = 0;
   return 0;
+}
+
+/* Finds and enters the segment holding c->off. Files that vanished mean
+ * another process switched the manifest: adopt it and try again. */
+static int cursor_seek(cairn_backlog_cursor *c, int advancing) {
+  cairn_backlog *b = c->b;
+  for (int attempt = 0;; attempt++) {
+    int rc;
+    pthread_mutex_lock(&b->mu);
+    long i = bl_segs_find(b, c->off);
+    if (atomic_load(&b->gen) != c->gen || c->off < atomic_load(&b->first) || i < 0 ||
+        c->off > atomic_load(&b->end) + 1) {
+      errno = ERANGE;
+      rc = -1;
+    } else if (advancing && !strcmp(b->segs[i]->name, c->name)) {
+      errno = EIO; /* the file we read should have held this byte */
+      rc = -1;
+    } else {
+      rc = cursor_enter(c, (size_t)i, c->off);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (rc == 0 || errno != ENOENT || attempt >= 3) return rc;
+    pthread_mutex_lock(&b->mf_mu);
+    bl_refresh(b);
+    pthread_mutex_unlock(&b->mf_mu);
+  }
 }
 
 int cairn_backlog_cursor_open(cairn_backlog *b, uint64_t offset, cairn_backlog_cursor **out) {
@@ -1018,6 +727,7 @@ int cairn_backlog_cursor_open(cairn_backlog *b, uint64_t offset, cairn_backlog_c
   if (!c) return -1;
   c->b = b;
   c->fd = -1;
+  c->frame = -1;
   c->buf_cap = WINDOW_SIZE;
   c->buf = malloc(c->buf_cap);
   if (!c->buf) {
@@ -1025,25 +735,14 @@ int cairn_backlog_cursor_open(cairn_backlog *b, uint64_t offset, cairn_backlog_c
     errno = ENOMEM;
     return -1;
   }
-  pthread_mutex_lock(&b->mu);
   c->gen = atomic_load(&b->gen);
-  uint64_t first = atomic_load(&b->first), end = atomic_load(&b->end);
-  long i = segs_find(b, offset);
-  int rc = 0;
-  if (offset < first || offset > end + 1 || i < 0) {
-    errno = ERANGE;
-    rc = -1;
-  } else {
-    rc = cursor_enter(c, (size_t)i, offset);
-  }
-  pthread_mutex_unlock(&b->mu);
-  if (rc < 0) {
+  c->off = offset;
+  if (cursor_seek(c, 0) < 0) {
     int e = errno;
     cairn_backlog_cursor_close(c);
     errno = e;
     return -1;
   }
-  c->off = offset;
   *out = c;
   return 0;
 }
@@ -1063,36 +762,12 @@ static int cursor_fill(cairn_backlog_cursor *c, uint64_t pos, size_t n, int fres
     c->buf = nb;
     c->buf_cap = n;
   }
-  ssize_t r = pread_full(c->fd, c->buf, c->buf_cap, pos);
+  ssize_t r = bl_pread_full(c->fd, c->buf, c->buf_cap, pos);
   if (r < 0) return -1;
   c->buf_pos = pos;
   c->buf_len = (size_t)r;
   *got = (size_t)r;
   return (size_t)r >= n ? 1 : 0;
-}
-
-/* Moves the cursor to the segment holding c->off after its current file ran
- * out. Returns 0, or -1 (ERANGE if trimmed or reset away, EIO if the current
- * segment should have held the byte: it is damaged or truncated). */
-static int cursor_advance_segment(cairn_backlog_cursor *c) {
-  cairn_backlog *b = c->b;
-  int rc = 0;
-  pthread_mutex_lock(&b->mu);
-  long i = segs_find(b, c->next_rec_off);
-  if (atomic_load(&b->gen) != c->gen || c->next_rec_off < atomic_load(&b->first) || i < 0) {
-    errno = ERANGE;
-    rc = -1;
-  } else if (b->segs[i]->first <= c->seg_first) {
-    errno = EIO;
-    rc = -1;
-  } else if (b->segs[i]->first != c->next_rec_off) {
-    errno = EIO; /* the chain does not continue where this segment ended */
-    rc = -1;
-  } else {
-    rc = cursor_enter(c, (size_t)i, c->next_rec_off);
-  }
-  pthread_mutex_unlock(&b->mu);
-  return rc;
 }
 
 /* Loads and verifies the record at c->file_pos into the window. Returns 1
@@ -1112,8 +787,8 @@ static int cursor_load(cairn_backlog_cursor *c) {
       continue;
     }
     const uint8_t *h = c->buf + (c->file_pos - c->buf_pos);
-    uint32_t type = get32(h), len = get32(h + 4);
-    uint64_t off = get64(h + 8);
+    uint32_t type = bl_get32(h), len = bl_get32(h + 4);
+    uint64_t off = bl_get64(h + 8);
     if (type != REC_TYPE_DATA || len == 0 || off != c->next_rec_off) {
       if (fresh) {
         errno = EIO;
@@ -1149,7 +824,7 @@ static int cursor_load(cairn_backlog_cursor *c) {
     }
     h = c->buf + (c->file_pos - c->buf_pos);
     uint32_t crc = cairn_crc32c(cairn_crc32c(0, h, 28), h + REC_HDR_SIZE, len);
-    if (crc != get32(h + 28)) {
+    if (crc != bl_get32(h + 28)) {
       if (fresh) {
         errno = EIO;
         return -1;
@@ -1168,6 +843,42 @@ static int cursor_load(cairn_backlog_cursor *c) {
   return -1;
 }
 
+/* Makes the frame holding c->off current in a compressed file. */
+static int cursor_frame(cairn_backlog_cursor *c) {
+  size_t lo = 0, hi = c->nframes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->frames[mid].raw_first <= c->off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) {
+    errno = EIO;
+    return -1;
+  }
+  const zframe *f = &c->frames[lo - 1];
+  if (c->raw_cap < f->raw_len) {
+    uint8_t *nb = realloc(c->raw, f->raw_len);
+    if (!nb) {
+      errno = ENOMEM;
+      return -1;
+    }
+    c->raw = nb;
+    c->raw_cap = f->raw_len;
+  }
+  c->frame = -1;
+  const char *why = bl_zseg_read_frame(c->fd, f, c->dctx, &c->cbuf, &c->cbuf_cap, c->raw);
+  if (why) {
+    atomic_fetch_add(&c->b->corrupt_frames, 1);
+    bl_log(c->b, CAIRN_BACKLOG_LOG_ERROR, "backlog: %s/%s: %s at file position %llu (offsets %llu..%llu); not served",
+           c->b->dir, c->name, why, (unsigned long long)f->comp_pos, (unsigned long long)f->raw_first,
+           (unsigned long long)(f->raw_first + f->raw_len - 1));
+    errno = EIO;
+    return -1;
+  }
+  c->frame = (long)(lo - 1);
+  return 0;
+}
+
 long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
   cairn_backlog *b = c->b;
   if (atomic_load(&b->gen) != c->gen) {
@@ -1178,20 +889,36 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
   size_t copied = 0;
   if (cap > LONG_MAX) cap = LONG_MAX;
   while (copied < cap && c->off <= end) {
-    if (c->have_rec) {
-      uint64_t rec_end = c->rec_off + c->rec_len; /* one past */
-      if (c->off < rec_end) {
-        uint64_t avail = rec_end - c->off;
-        size_t n = cap - copied < avail ? cap - copied : (size_t)avail;
-        memcpy((uint8_t *)buf + copied, c->payload + (c->off - c->rec_off), n);
-        copied += n;
-        c->off += n;
-        continue;
+    int r;
+    if (c->format == SEG_FORMAT_ZSTD) {
+      if (c->frame >= 0) {
+        const zframe *f = &c->frames[c->frame];
+        if (c->off >= f->raw_first && c->off < f->raw_first + f->raw_len) {
+          uint64_t avail = f->raw_first + f->raw_len - c->off;
+          size_t n = cap - copied < avail ? cap - copied : (size_t)avail;
+          memcpy((uint8_t *)buf + copied, c->raw + (c->off - f->raw_first), n);
+          copied += n;
+          c->off += n;
+          continue;
+        }
       }
-      c->have_rec = 0;
+      r = c->off > c->seg_last ? cursor_seek(c, 1) : cursor_frame(c);
+    } else {
+      if (c->have_rec) {
+        uint64_t rec_end = c->rec_off + c->rec_len; /* one past */
+        if (c->off < rec_end) {
+          uint64_t avail = rec_end - c->off;
+          size_t n = cap - copied < avail ? cap - copied : (size_t)avail;
+          memcpy((uint8_t *)buf + copied, c->payload + (c->off - c->rec_off), n);
+          copied += n;
+          c->off += n;
+          continue;
+        }
+        c->have_rec = 0;
+      }
+      r = cursor_load(c);
+      if (r == 0) r = cursor_seek(c, 1);
     }
-    int r = cursor_load(c);
-    if (r == 0) r = cursor_advance_segment(c);
     if (r < 0) {
       if (copied > 0) break; /* hand out the good bytes; the error repeats next call */
       return -1;
@@ -1206,5 +933,9 @@ void cairn_backlog_cursor_close(cairn_backlog_cursor *c) {
   if (!c) return;
   if (c->fd >= 0) close(c->fd);
   free(c->buf);
+  free(c->frames);
+  free(c->raw);
+  free(c->cbuf);
+  ZSTD_freeDCtx(c->dctx);
   free(c);
 }

@@ -9,8 +9,11 @@
  * first = S+1, end = S.
  *
  * Files: a directory of segment files named by the offset of their first byte
- * (%020llu.seg), rolled at options.segment_size. This is the interface the
- * segmented, compressed backlog implements; callers never see files.
+ * (%020llu.seg raw, %020llu-N.zseg compressed), rolled at
+ * options.segment_size, and a MANIFEST (segments, replid history, pins).
+ * Sealed segments are compressed by a background thread in independent zstd
+ * frames of about 1 MiB of stream. docs/BACKLOG.md has the formats and the
+ * crash-safety argument; callers never see files.
  *
  * Threading: one writer (the event loop). Cursors may be used from other
  * threads; a cursor keeps the segment it reads open, so deletion underneath it
@@ -28,7 +31,19 @@ typedef struct cairn_backlog_cursor cairn_backlog_cursor;
 typedef struct cairn_backlog_options {
   uint64_t segment_size;        /* roll the active segment once it exceeds this */
   uint64_t start_offset;        /* for a new, empty backlog: end offset to start at (first = start+1) */
+  int no_compress;              /* don't start the background compression thread */
+  int compress_level;           /* zstd level for sealed segments (0: default 3) */
+  /* Tool mode: take the directory's lock for the handle's whole life (fails
+   * with EWOULDBLOCK if another tool holds it), never cut or rewrite the
+   * active segment (a server may be appending to it), no thread. */
+  int tool;
+  /* Where repairs, retention decisions and corruption are reported; level is
+   * CAIRN_BACKLOG_LOG_*. NULL: silent. */
+  void (*log)(void *ud, int level, const char *msg);
+  void *log_ud;
 } cairn_backlog_options;
+
+enum { CAIRN_BACKLOG_LOG_INFO = 0, CAIRN_BACKLOG_LOG_WARNING = 1, CAIRN_BACKLOG_LOG_ERROR = 2 };
 
 /* Opens (creating if absent) the backlog in dir. Scans the newest segment and
  * cuts a torn or corrupt tail at the last complete record, logging what was
@@ -65,8 +80,89 @@ int cairn_backlog_sync_begin(cairn_backlog *b, cairn_backlog_sync_token *t);
 int cairn_backlog_sync_run(cairn_backlog_sync_token *t);
 
 /* Drops whole segments whose every byte is below `offset` (never the active
- * one). Returns the number of segments removed. */
+ * one), ignoring pins. Returns the number of segments removed. */
 int cairn_backlog_trim_before(cairn_backlog *b, uint64_t offset);
+
+/* ---- history, pins, retention (all recorded in the manifest) ---------------
+ * The replid history: each entry says that from `offset` on the stream
+ * belongs to replid (and replid2 was the previous one). Written to the
+ * manifest at once (durable when set_history returns 0). */
+typedef struct cairn_backlog_replid {
+  char replid[41];
+  char replid2[41];
+  uint64_t offset;
+} cairn_backlog_replid;
+int cairn_backlog_set_history(cairn_backlog *b, const cairn_backlog_replid *h, size_t n);
+/* Copies up to cap entries into out; returns how many there are. */
+size_t cairn_backlog_get_history(cairn_backlog *b, cairn_backlog_replid *out, size_t cap);
+
+/* A pin says "keep every byte from offset on". Retention by bytes and age
+ * never drops a pinned segment; the hard cap (max_bytes) does, logging the
+ * pin's name, unless the pin is required (the LMDB checkpoint: the server
+ * pins "checkpoint" with pin_required): then it logs an error and keeps it.
+ * Setting a pin with an existing name moves it. Pins reach the manifest with
+ * its next write (a pin there is never newer than the real one: safe for
+ * cairn-backlog trim, which refuses to drop pinned data). */
+int cairn_backlog_pin(cairn_backlog *b, const char *name, uint64_t offset);
+int cairn_backlog_pin_required(cairn_backlog *b, const char *name, uint64_t offset);
+int cairn_backlog_unpin(cairn_backlog *b, const char *name);
+
+/* Retention: bytes on disk, age of a segment's newest byte, hard cap; 0
+ * disables a rule. segment_size (0: unchanged) applies to the next roll. */
+void cairn_backlog_set_retention(cairn_backlog *b, uint64_t bytes, int64_t seconds, uint64_t max_bytes,
+                                 uint64_t segment_size);
+/* Periodic work on the writer's thread: applies retention, writes the
+ * manifest if it changed, and adopts a manifest written by cairn-backlog
+ * (compact, trim). Returns segments dropped. */
+int cairn_backlog_maintain(cairn_backlog *b);
+
+typedef struct cairn_backlog_stats {
+  uint64_t first, end;
+  int64_t oldest_ms;          /* wall clock of the oldest retained byte (0 if empty) */
+  uint64_t stream_bytes;      /* bytes of replication stream retained (end - first + 1) */
+  uint64_t disk_bytes;        /* all segment files */
+  uint64_t raw_disk_bytes;    /* uncompressed segments (active and sealed) */
+  uint64_t compressed_disk_bytes;   /* compressed segments' files */
+  uint64_t compressed_stream_bytes; /* the stream bytes they hold */
+  double ratio;               /* compressed_stream_bytes / compressed_disk_bytes (0 if none) */
+  int segments, compressed_segments;
+  int pending_seals;          /* sealed segments waiting for compression */
+  uint64_t corrupt_frames;    /* checksum failures met by readers since open */
+} cairn_backlog_stats;
+void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st);
+
+/* Per-segment listing (cairn-backlog ls). Returns a malloc'd array (free()). */
+typedef struct cairn_backlog_seginfo {
+  char file[48];
+  uint64_t first, last, raw_bytes, disk_bytes;
+  int64_t created_ms, sealed_ms;
+  const char *state; /* "active", "sealed", "compressed", "compacted" */
+} cairn_backlog_seginfo;
+cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n);
+/* Names of the pins (as in the manifest) and their offsets; returns count. */
+size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, size_t cap);
+
+/* Checks every checksum of every segment. cb is called for each problem
+ * (file, file position, stream offset, reason); returns problems found, -1
+ * on I/O error. progress (may be NULL) gets bytes done / total. */
+long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *file, uint64_t pos,
+                                                       uint64_t offset, const char *why),
+                          void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
+
+/* Merges adjacent sealed segments smaller than target_size into segments of
+ * about target_size, recompressing at level (long: long-distance matching).
+ * New files first, then one atomic manifest switch, then the old files go.
+ * Needs a handle opened with options.tool. Returns segments written, -1 on
+ * error (err). */
+int cairn_backlog_compact(cairn_backlog *b, int level, int longdist, uint64_t target_size,
+                          void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud, char *err,
+                          size_t errlen);
+/* Drops whole sealed segments whose every byte is below `before` or whose
+ * newest byte is older than older_than_ms (0: unused). Refuses (returns -1,
+ * err names the pin) to drop what a pin needs unless force; never what a
+ * required pin needs. Returns segments dropped. */
+int cairn_backlog_drop(cairn_backlog *b, uint64_t before, int64_t older_than_ms, int force, char *err,
+                       size_t errlen);
 
 /* Total bytes on disk and segment count, for INFO. */
 uint64_t cairn_backlog_disk_bytes(const cairn_backlog *b);

@@ -208,13 +208,13 @@ static void finish_load(master_link *L) {
   cairn_server *srv = L->srv;
   cairn_rdb_reader_free(L->rdb);
   L->rdb = NULL;
+  cairn_repl_drop_replicas(srv); /* our sub-replicas follow the new history with a full sync */
   if (cairn_store_load_finish(srv->store, 1) != 0 ||
       cairn_commit_new_history(srv, L->sync_offset, L->stream_db < 0 ? 0 : L->stream_db) != 0) {
     link_close(L, "cannot switch to the loaded data set");
     return;
   }
   cairn_repl_adopt_id(srv, L->sync_replid);
-  cairn_repl_drop_replicas(srv); /* they follow the new history with a full sync */
   cairn_notice("MASTER <-> REPLICA sync: Finished with success: %llu keys in %lld ms%s",
                (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
                L->skipped_keys ? " (some keys of unsupported types left out)" : "");

@@ -57,7 +57,7 @@ static int teardown(void **state) {
 static uint8_t byte_at(uint64_t off) { return (uint8_t)(off * 131u + (off >> 9) + 7u); }
 
 static cairn_backlog *open_bl(const char *dir, uint64_t segsize, uint64_t start, char *err, size_t errlen) {
-  cairn_backlog_options o = {.segment_size = segsize, .start_offset = start};
+  cairn_backlog_options o = {.segment_size = segsize, .start_offset = start, .no_compress = 1};
   cairn_backlog *b = NULL;
   char local[512];
   if (!err) err = local, errlen = sizeof(local);
@@ -416,8 +416,17 @@ static void test_gap_is_error(void **state) {
   char p[256];
   seg_path(p, sizeof(p), f->dir, 5 * 60 + 1);
   assert_int_equal(unlink(p), 0);
-  cairn_backlog_options o = {.segment_size = 524};
+  cairn_backlog_options o = {.segment_size = 524, .no_compress = 1};
   char err[512] = "";
+  /* the manifest names the missing file */
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), -1);
+  assert_null(b);
+  assert_non_null(strstr(err, "00000000000000000301.seg"));
+  assert_non_null(strstr(err, "missing"));
+  /* without a manifest, the chain walk finds the gap */
+  char mp[300];
+  snprintf(mp, sizeof(mp), "%s/MANIFEST", f->dir);
+  assert_int_equal(unlink(mp), 0);
   assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), -1);
   assert_null(b);
   assert_non_null(strstr(err, "00000000000000000001.seg"));
@@ -614,6 +623,439 @@ static void test_append_too_big_and_sync(void **state) {
   cairn_backlog_close(b);
 }
 
+/* ---- compressed segments, manifest, retention ------------------------------ */
+
+static cairn_backlog *open_z(const char *dir, uint64_t segsize, int tool) {
+  cairn_backlog_options o = {.segment_size = segsize, .tool = tool, .no_compress = tool};
+  cairn_backlog *b = NULL;
+  char err[1024] = "";
+  if (cairn_backlog_open(dir, &o, &b, err, sizeof(err)) != 0) fail_msg("open %s: %s", dir, err);
+  return b;
+}
+
+/* Waits until the background thread compressed every sealed segment. */
+static void wait_compressed(cairn_backlog *b) {
+  for (int i = 0; i < 3000; i++) {
+    cairn_backlog_stats st;
+    cairn_backlog_get_stats(b, &st);
+    if (st.pending_seals == 0 && st.compressed_segments == st.segments - 1) return;
+    usleep(10000);
+  }
+  fail_msg("compression did not finish");
+}
+
+/* Stream bytes that compress (a text-like pattern with an offset-derived
+ * byte now and then), still a function of the offset. */
+static void append_z(cairn_backlog *b, size_t len) { append_len(b, len); }
+
+static int zseg_files(const char *dir, char names[][64], int cap) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (strstr(de->d_name, ".zseg") && !strstr(de->d_name, ".tmp") && n < cap && strlen(de->d_name) < 64)
+      memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+  closedir(d);
+  return n;
+}
+
+static void test_compress_round_trip(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
+  /* records of varied sizes, ~10 MiB: frames (1 MiB) and segments (3 MiB)
+   * cut records at many places */
+  uint64_t total = 0;
+  for (int i = 0; total < (10u << 20); i++) {
+    size_t len = 1 + (size_t)(i * 7919) % 40000;
+    append_z(b, len);
+    total += len;
+  }
+  wait_compressed(b);
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats(b, &st);
+  assert_true(st.compressed_segments >= 3);
+  assert_true(st.compressed_disk_bytes > 0 && st.ratio > 1.0);
+  assert_int_equal(st.first, 1);
+  assert_int_equal(st.end, total);
+  /* every boundary: frame starts and ends, segment starts and ends */
+  size_t n;
+  cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t pts[] = {v[i].first, v[i].first + 1, v[i].last, v[i].last > 0 ? v[i].last - 1 : 1,
+                      v[i].first + (1u << 20) - 1, v[i].first + (1u << 20), v[i].first + (1u << 20) + 1};
+    for (size_t k = 0; k < sizeof(pts) / sizeof(pts[0]); k++) {
+      if (pts[k] < st.first || pts[k] > st.end) continue;
+      cairn_backlog_cursor *c;
+      assert_int_equal(cairn_backlog_cursor_open(b, pts[k], &c), 0);
+      uint8_t buf[3000];
+      long got = cairn_backlog_cursor_next(c, buf, sizeof(buf));
+      assert_true(got > 0);
+      for (long j = 0; j < got; j++)
+        if (buf[j] != byte_at(pts[k] + (uint64_t)j)) fail_msg("mismatch at %llu", (unsigned long long)(pts[k] + (uint64_t)j));
+      cairn_backlog_cursor_close(c);
+    }
+  }
+  free(v);
+  read_check(b, 1, 777777);
+  read_check(b, 2, 4096);
+  cairn_backlog_close(b);
+  /* and after reopening, from the manifest */
+  b = open_z(f->dir, 3 << 20, 0);
+  read_check(b, 1, 1 << 20);
+  cairn_backlog_get_stats(b, &st);
+  assert_true(st.compressed_segments >= 3);
+  cairn_backlog_close(b);
+}
+
+typedef struct zwriter_arg {
+  cairn_backlog *b;
+  uint64_t total;
+} zwriter_arg;
+
+static void *zwriter_main(void *arg) {
+  zwriter_arg *w = arg;
+  uint64_t done = 0;
+  for (int i = 0; done < w->total; i++) {
+    size_t len = 1 + (size_t)(i * 104729) % 20000;
+    if (done + len > w->total) len = (size_t)(w->total - done);
+    append_len(w->b, len);
+    done += len;
+  }
+  return NULL;
+}
+
+/* A reader streams from offset 1 while the writer appends, segments roll,
+ * are sealed and get compressed under it: raw -> compressed boundaries. */
+static void test_read_while_compressing(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 1 << 20, 0);
+  zwriter_arg w = {.b = b, .total = 12u << 20};
+  cairn_backlog_cursor *c;
+  assert_int_equal(cairn_backlog_cursor_open(b, 1, &c), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, zwriter_main, &w), 0);
+  uint8_t *buf = malloc(100000);
+  uint64_t off = 1;
+  while (off <= w.total) {
+    long n = cairn_backlog_cursor_next(c, buf, 1 + (size_t)(off * 31) % 100000);
+    if (n < 0) fail_msg("reader error at %llu: errno %d", (unsigned long long)off, errno);
+    if (n == 0) {
+      usleep(100);
+      continue;
+    }
+    for (long i = 0; i < n; i++)
+      if (buf[i] != byte_at(off + (uint64_t)i)) fail_msg("mismatch at %llu", (unsigned long long)(off + (uint64_t)i));
+    off += (uint64_t)n;
+  }
+  pthread_join(t, NULL);
+  cairn_backlog_cursor_close(c);
+  wait_compressed(b);
+  /* a second pass reads the compressed segments */
+  read_check(b, 12345, 65536);
+  free(buf);
+  cairn_backlog_close(b);
+}
+
+static int bad_count;
+static char bad_last[512];
+static void on_bad(void *ud, const char *file, uint64_t pos, uint64_t offset, const char *why) {
+  (void)ud;
+  bad_count++;
+  snprintf(bad_last, sizeof(bad_last), "%s pos %llu offset %llu: %s", file, (unsigned long long)pos,
+           (unsigned long long)offset, why);
+}
+
+/* Flipped bytes in each part of a compressed segment: a frame, the index,
+ * the trailer, the header. Readers get EIO for the damaged range (never
+ * wrong bytes); verify names the file and offset. */
+static void test_corrupt_frames(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
+  while (cairn_backlog_end(b) < (7u << 20)) append_len(b, 30000);
+  wait_compressed(b);
+  cairn_backlog_close(b);
+  char names[8][64];
+  int nz = zseg_files(f->dir, names, 8);
+  assert_true(nz >= 2);
+  qsort(names, (size_t)nz, 64, (int (*)(const void *, const void *))strcmp);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", f->dir, names[1]);
+  int64_t size = file_size(path);
+  uint64_t seg_first = strtoull(names[1], NULL, 10);
+
+  /* 1: a byte inside the first frame of the second segment */
+  flip_byte(path, 64 + 100);
+  b = open_z(f->dir, 3 << 20, 0);
+  cairn_backlog_cursor *c;
+  uint8_t buf[4096];
+  assert_int_equal(cairn_backlog_cursor_open(b, seg_first + 10, &c), 0);
+  errno = 0;
+  assert_int_equal(cairn_backlog_cursor_next(c, buf, sizeof(buf)), -1);
+  assert_int_equal(errno, EIO);
+  cairn_backlog_cursor_close(c);
+  /* the next frame of the same segment is fine */
+  assert_int_equal(cairn_backlog_cursor_open(b, seg_first + (1u << 20) + 5, &c), 0);
+  long n = cairn_backlog_cursor_next(c, buf, sizeof(buf));
+  assert_true(n > 0);
+  for (long i = 0; i < n; i++) assert_int_equal(buf[i], byte_at(seg_first + (1u << 20) + 5 + (uint64_t)i));
+  cairn_backlog_cursor_close(c);
+  /* a reader coming from the previous segment stops at the damage */
+  assert_int_equal(cairn_backlog_cursor_open(b, seg_first - 100, &c), 0);
+  assert_int_equal(cairn_backlog_cursor_next(c, buf, sizeof(buf)), 100);
+  assert_int_equal(cairn_backlog_cursor_next(c, buf, sizeof(buf)), -1);
+  assert_int_equal(errno, EIO);
+  cairn_backlog_cursor_close(c);
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats(b, &st);
+  assert_true(st.corrupt_frames >= 2);
+  bad_count = 0;
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 1);
+  assert_non_null(strstr(bad_last, names[1]));
+  assert_non_null(strstr(bad_last, "pos 64 "));
+  cairn_backlog_close(b);
+  flip_byte(path, 64 + 100);
+
+  /* 2: the frame index, 3: the trailer, 4: the header */
+  uint64_t spots[] = {(uint64_t)size - 32 - 10, (uint64_t)size - 5, 20};
+  for (int k = 0; k < 3; k++) {
+    flip_byte(path, spots[k]);
+    b = open_z(f->dir, 3 << 20, 0); /* open keeps it in the chain (manifest extent) */
+    assert_int_equal(cairn_backlog_first(b), 1);
+    assert_int_equal(cairn_backlog_cursor_open(b, seg_first + 1, &c), -1);
+    assert_int_equal(errno, EIO);
+    assert_int_equal(cairn_backlog_cursor_open(b, 1, &c), 0);
+    while ((n = cairn_backlog_cursor_next(c, buf, sizeof(buf))) > 0) {
+    }
+    assert_int_equal(n, -1);
+    assert_int_equal(errno, EIO);
+    assert_int_equal(cairn_backlog_cursor_offset(c), seg_first);
+    cairn_backlog_cursor_close(c);
+    bad_count = 0;
+    assert_true(cairn_backlog_verify(b, on_bad, NULL, NULL) >= 1);
+    assert_non_null(strstr(bad_last, names[1]));
+    cairn_backlog_close(b);
+    flip_byte(path, spots[k]);
+  }
+  b = open_z(f->dir, 3 << 20, 0);
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 0);
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+}
+
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  fclose(b);
+}
+
+/* Crash points of compression and of the manifest, simulated by putting the
+ * directory in the state a crash between two steps leaves. */
+static void test_manifest_crash_points(void **state) {
+  fixture *f = *state;
+  char mf[300], mf_old[300], raw[300], raw_keep[300], p[400];
+  snprintf(mf, sizeof(mf), "%s/MANIFEST", f->dir);
+  snprintf(mf_old, sizeof(mf_old), "%s/../manifest-%d", f->dir, (int)getpid());
+  /* written without the compression thread: sealed raw segments only */
+  cairn_backlog_options o = {.segment_size = 1 << 20, .no_compress = 1};
+  char err[1024];
+  cairn_backlog *b = NULL;
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  /* one sealed segment (a crash interrupts one compression at a time) */
+  while (cairn_backlog_end(b) < (1u << 20) + 100000) append_len(b, 20000);
+  assert_int_equal(cairn_backlog_segment_count(b), 2);
+  cairn_backlog_close(b);
+  copy_file(mf, mf_old); /* the manifest before compression */
+  seg_path(raw, sizeof(raw), f->dir, 1);
+  snprintf(raw_keep, sizeof(raw_keep), "%s/../raw-%d", f->dir, (int)getpid());
+  copy_file(raw, raw_keep);
+  b = open_z(f->dir, 1 << 20, 0);
+  wait_compressed(b);
+  cairn_backlog_close(b);
+  assert_int_equal(file_size(raw), -1); /* the raw copy is gone */
+
+  /* A: crash after the compressed file's rename, before the manifest write:
+   * both copies exist, the manifest names the raw one */
+  copy_file(mf_old, mf);
+  copy_file(raw_keep, raw);
+  b = open_z(f->dir, 1 << 20, 1);
+  read_check(b, 1, 1 << 16);
+  size_t n;
+  cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
+  assert_string_equal(v[0].state, "sealed"); /* served from the raw copy */
+  free(v);
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 1 << 20, 0); /* the server: recompresses, cleans up */
+  wait_compressed(b);
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+  assert_int_equal(file_size(raw), -1);
+  char names[16][64];
+  int nz = zseg_files(f->dir, names, 16);
+  b = open_z(f->dir, 1 << 20, 1);
+  assert_int_equal(nz, cairn_backlog_segment_count(b) - 1); /* the unnamed compressed copy went */
+  cairn_backlog_close(b);
+
+  /* B: crash after the manifest write, before the raw file's unlink */
+  copy_file(raw_keep, raw);
+  b = open_z(f->dir, 1 << 20, 0);
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+  assert_int_equal(file_size(raw), -1);
+
+  /* C: a temp file of an interrupted writer */
+  snprintf(p, sizeof(p), "%s/00000000000000000001-7.zseg.tmp", f->dir);
+  copy_file(raw_keep, p);
+  b = open_z(f->dir, 1 << 20, 0);
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+  assert_int_equal(file_size(p), -1);
+
+  /* D: a torn manifest temp file and a corrupt manifest */
+  snprintf(p, sizeof(p), "%s/MANIFEST.tmp", f->dir);
+  copy_file(raw_keep, p);
+  flip_byte(mf, 30);
+  cairn_backlog *t = NULL;
+  o = (cairn_backlog_options){.tool = 1};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &t, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "corrupt manifest"));
+  o = (cairn_backlog_options){.segment_size = 1 << 20};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "rebuilt"));
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 1 << 20, 1); /* and the rebuilt manifest is good */
+  read_check(b, 1, 1 << 16);
+  cairn_backlog_close(b);
+
+  /* E: a tool holds the lock: a second tool is refused, the server waits */
+  b = open_z(f->dir, 1 << 20, 1);
+  o = (cairn_backlog_options){.tool = 1};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &t, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "locked"));
+  cairn_backlog_close(b);
+  unlink(mf_old);
+  unlink(raw_keep);
+}
+
+static char log_text[8192];
+static void capture_log(void *ud, int level, const char *msg) {
+  (void)ud, (void)level;
+  size_t l = strlen(log_text);
+  snprintf(log_text + l, sizeof(log_text) - l, "%s\n", msg);
+}
+
+static void test_retention_with_pins(void **state) {
+  fixture *f = *state;
+  cairn_backlog_options o = {.segment_size = 4096, .no_compress = 1, .log = capture_log};
+  cairn_backlog *b = NULL;
+  char err[512];
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  for (int i = 0; i < 40; i++) append_len(b, 1000); /* 3 records a segment: 14 segments */
+  int segs = cairn_backlog_segment_count(b);
+  assert_true(segs >= 13);
+  /* a replica pin in the 5th segment, the checkpoint further on */
+  cairn_backlog_pin(b, "replica-a", 4 * 3000 + 10);
+  cairn_backlog_pin_required(b, "checkpoint", 9 * 3000 + 1);
+  /* bytes retention wants everything gone: the replica pin stops it */
+  cairn_backlog_set_retention(b, 1, 0, 0, 0);
+  assert_int_equal(cairn_backlog_maintain(b), 4);
+  assert_int_equal(cairn_backlog_first(b), 4 * 3000 + 1);
+  read_check(b, cairn_backlog_first(b), 999);
+  /* the pins are in the manifest, for cairn-backlog trim */
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 4096, 1);
+  char names[8][64];
+  uint64_t offs[8];
+  int req[8];
+  assert_int_equal(cairn_backlog_pins(b, names, offs, req, 8), 2);
+  assert_string_equal(names[0], "replica-a");
+  assert_int_equal(offs[0], 4 * 3000 + 10);
+  assert_int_equal(req[1], 1);
+  /* trim refuses the replica's data without --force, never the checkpoint's */
+  assert_int_equal(cairn_backlog_drop(b, 6 * 3000, 0, 0, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "replica-a"));
+  assert_int_equal(cairn_backlog_drop(b, 6 * 3000 + 1, 0, 1, err, sizeof(err)), 2);
+  assert_int_equal(cairn_backlog_drop(b, UINT64_MAX, 0, 1, err, sizeof(err)), 3);
+  assert_non_null(strstr(err, "checkpoint"));
+  assert_int_equal(cairn_backlog_first(b), 9 * 3000 + 1);
+  cairn_backlog_close(b);
+  /* the hard cap overrides a replica pin (logged by name), not the checkpoint */
+  log_text[0] = 0;
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  for (int i = 0; i < 30; i++) append_len(b, 1000);
+  cairn_backlog_pin(b, "replica-b", 9 * 3000 + 1);
+  cairn_backlog_pin_required(b, "checkpoint", 13 * 3000 + 1);
+  cairn_backlog_set_retention(b, 0, 0, 1, 0);
+  assert_int_equal(cairn_backlog_maintain(b), 4);
+  assert_int_equal(cairn_backlog_first(b), 13 * 3000 + 1);
+  assert_non_null(strstr(log_text, "replica-b"));
+  assert_int_equal(cairn_backlog_maintain(b), 0);
+  assert_non_null(strstr(log_text, "pin 'checkpoint'"));
+  /* age: sealed segments older than the limit go, up to the checkpoint */
+  cairn_backlog_pin_required(b, "checkpoint", cairn_backlog_end(b));
+  assert_int_equal(cairn_backlog_unpin(b, "replica-b"), 0);
+  assert_int_equal(cairn_backlog_unpin(b, "replica-a"), 0); /* still there, from the manifest */
+  cairn_backlog_set_retention(b, 0, 1, 0, 0);
+  usleep(1100000);
+  assert_true(cairn_backlog_maintain(b) > 0);
+  assert_int_equal(cairn_backlog_segment_count(b), 1);
+  read_check(b, cairn_backlog_first(b), 999);
+  cairn_backlog_close(b);
+}
+
+static void test_history(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 1 << 20, 0);
+  cairn_backlog_replid h[2] = {{.offset = 1}, {.offset = 500}};
+  strcpy(h[0].replid, "8de1b7d6e4c5b0a1e2f3a4b5c6d7e8f9a0b1c2d3");
+  strcpy(h[1].replid, "1111111111111111111111111111111111111111");
+  strcpy(h[1].replid2, "8de1b7d6e4c5b0a1e2f3a4b5c6d7e8f9a0b1c2d3");
+  assert_int_equal(cairn_backlog_set_history(b, h, 2), 0);
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 1 << 20, 1);
+  cairn_backlog_replid g[4];
+  assert_int_equal(cairn_backlog_get_history(b, g, 4), 2);
+  assert_string_equal(g[0].replid, h[0].replid);
+  assert_string_equal(g[0].replid2, "");
+  assert_string_equal(g[1].replid2, h[1].replid2);
+  assert_int_equal(g[1].offset, 500);
+  cairn_backlog_close(b);
+}
+
+/* Compaction merges and recompresses; the stream reads the same. */
+static void test_compact(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 1 << 20, 0);
+  while (cairn_backlog_end(b) < (6u << 20)) append_len(b, 7000);
+  wait_compressed(b);
+  int before = cairn_backlog_segment_count(b);
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 1 << 20, 1);
+  char err[512];
+  int n = cairn_backlog_compact(b, 19, 1, 64u << 20, NULL, NULL, err, sizeof(err));
+  assert_int_equal(n, 1);
+  assert_int_equal(cairn_backlog_segment_count(b), 2);
+  read_check(b, 1, 1 << 16);
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 0);
+  cairn_backlog_close(b);
+  b = open_z(f->dir, 1 << 20, 0);
+  assert_true(before > 2);
+  assert_int_equal(cairn_backlog_segment_count(b), 2);
+  read_check(b, 1, 1 << 16);
+  read_check(b, 3000001, 1 << 16);
+  size_t cnt;
+  cairn_backlog_seginfo *v = cairn_backlog_list(b, &cnt);
+  assert_string_equal(v[0].state, "compacted");
+  free(v);
+  append_len(b, 100);
+  cairn_backlog_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_start_offset, setup, teardown),
@@ -629,6 +1071,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_append_failure_cuts_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_too_big_and_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compress_round_trip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_while_compressing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_frames, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_manifest_crash_points, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention_with_pins, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
