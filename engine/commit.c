@@ -244,6 +244,7 @@ static void flusher_start_job(cairn_server *srv) {
   cairn_mark_clients(srv);
   srv->fl_busy = 1;
   srv->fl_job_end = end;
+  srv->fl_job_history = srv->wal_history;
   fl_started_us = cairn_ustime();
   pthread_mutex_lock(&srv->fl_mu);
   srv->fl_token = token;
@@ -295,7 +296,10 @@ static void on_flusher_done(uv_async_t *a) {
   srv->stats.wal_syncs++;
   srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - fl_started_us);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
-  if (srv->fl_job_end > srv->synced_offset) srv->synced_offset = srv->fl_job_end;
+  /* A job started before the backlog restarted (a full sync on a replica)
+   * synced the old history: it says nothing about the new one. */
+  if (srv->fl_job_history == srv->wal_history && srv->fl_job_end > srv->synced_offset)
+    srv->synced_offset = srv->fl_job_end;
   if (srv->repl_on_synced) srv->repl_on_synced(srv);
   cairn_release_clients(srv, 1);
   flusher_idle(srv);
@@ -453,6 +457,7 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag)); /* cleared at the next checkpoint */
   srv->ckpt_stream_db = stream_db < 0 ? 0 : stream_db;
   srv->replay_db = srv->ckpt_stream_db;
+  srv->wal_history++;
   srv->synced_offset = offset;
   srv->last_checkpoint_ms = 0; /* checkpoint (and clear the flag) at the next chance */
   return 0;

@@ -300,6 +300,8 @@ struct cairn_server {
   int fl_done, fl_err;      /* set by the thread */
   int fl_stop, fl_started;
   uint64_t fl_job_end;
+  uint64_t wal_history;     /* bumped when the backlog restarts at a new offset (full sync) */
+  uint64_t fl_job_history;
   int64_t batch_start_us;   /* when the first command since the last commit ran */
   int64_t now_ms;           /* command time, refreshed every 64 commands of a client batch */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
