@@ -329,6 +329,11 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
       cairn_reply_error(&ctx.reply, "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
       goto done;
     }
+    if (srv->cfg.min_replicas_to_write > 0 && !srv->replica_mode && is_write_command(cmd) &&
+        srv->repl_good_replicas && srv->repl_good_replicas(srv) < srv->cfg.min_replicas_to_write) {
+      cairn_reply_error(&ctx.reply, "-NOREPLICAS Not enough good replicas to write.");
+      goto done;
+    }
     if (srv->write_error && is_write_command(cmd)) {
       cairn_reply_errorf(&ctx.reply,
                          "-MISCONF Errors writing to the backlog on disk (%s): writes are refused until "

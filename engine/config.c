@@ -394,6 +394,8 @@ static const directive table[] = {
     {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL},
     {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL},
     {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL},
+    {"min-replicas-to-write", "min-slaves-to-write", DT_INT, 0, CF(min_replicas_to_write), "0", 0, INT_MAX, 0, 0, NULL},
+    {"min-replicas-max-lag", "min-slaves-max-lag", DT_INT, 0, CF(min_replicas_max_lag), "10", 0, INT_MAX, 0, 0, NULL},
     {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL},
     {"masterauth", NULL, DT_STRING, F_EMPTY_NULL, CF(masterauth), "", 0, 0, 0, 0, NULL},
     {"masteruser", NULL, DT_STRING, F_EMPTY_NULL, CF(masteruser), "", 0, 0, 0, 0, NULL},

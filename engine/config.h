@@ -64,6 +64,8 @@ typedef struct cairn_config {
   /* replication (master side) */
   int repl_ping_replica_period;   /* seconds between PINGs in the stream while replicas are attached */
   int repl_timeout;               /* seconds without an ACK before an online replica is dropped */
+  int min_replicas_to_write;      /* refuse writes with fewer good replicas than this (0 = off) */
+  int min_replicas_max_lag;       /* a replica is good if it ACKed within this many seconds */
 
   /* replication (replica side) */
   char *replicaof;                /* "host port", or NULL/"" for none */

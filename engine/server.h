@@ -333,6 +333,7 @@ struct cairn_server {
   uint64_t (*repl_min_offset)(cairn_server *srv);     /* oldest offset replicas need, 0 = none */
   void (*repl_checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
   void (*repl_stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
+  int (*repl_good_replicas)(cairn_server *srv);       /* online and ACKed within min-replicas-max-lag */
 
   void *repl_link;          /* replica side: the link to our master (replication/replica.c) */
   int replica_mode;          /* following a master: read-only, no expiry of its own */

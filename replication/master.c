@@ -442,6 +442,15 @@ static void put_ids(cairn_server *srv) {
 
 /* ---------------------------------------------------------------- INFO, ROLE */
 
+static int good_replicas(cairn_server *srv) {
+  int64_t now = cairn_monotonic_ms();
+  int n = 0;
+  for (replica *r = state_of(srv)->replicas; r; r = r->next)
+    if (r->state == R_ONLINE && now - r->ack_time_ms <= (int64_t)srv->cfg.min_replicas_max_lag * 1000) n++;
+  return n;
+}
+
+
 static void info(cairn_server *srv, cairn_buf *o) {
   repl_state *st = state_of(srv);
   int n = 0;
@@ -455,6 +464,7 @@ static void info(cairn_server *srv, cairn_buf *o) {
   } else {
     cairn_buf_printf(o, "# Replication\r\nrole:master\r\nconnected_slaves:%d\r\n", n);
   }
+  if (srv->cfg.min_replicas_to_write > 0) cairn_buf_printf(o, "min_slaves_good_slaves:%d\r\n", good_replicas(srv));
   int64_t now = cairn_monotonic_ms();
   int i = 0;
   for (replica *r = st->replicas; r; r = r->next, i++)
@@ -779,6 +789,7 @@ int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
   srv->repl_min_offset = min_offset;
   srv->repl_checkpoint = put_ids;
   srv->repl_stop = cairn_replica_stop;
+  srv->repl_good_replicas = good_replicas;
   cairn_command_register(repl_commands);
   return cairn_replica_init(srv, err, errlen);
 }

@@ -889,5 +889,31 @@ def master_restart_replica_continues():
             assert_same_data(master, replica)
 
 
+@test(timeout=120)
+def min_replicas_to_write_and_wait():
+    with CairnServer(master_config()) as master:
+        m = master.conn()
+        assert_eq(m.call("CONFIG", "SET", "min-replicas-to-write", "1"), "OK")
+        assert_error(m.call("SET", "k", "v"), "NOREPLICAS Not enough good replicas to write.")
+        assert_eq(m.call("GET", "k"), None)            # reads are fine
+        assert_eq(m.call("WAIT", "0", "0"), 0)
+        replica = start_replica(master)
+        try:
+            wait_link_up(replica)
+            wait(lambda: m.call("SET", "k", "v") == "OK", msg="writes allowed once a replica is online")
+            t0 = time.time()
+            assert_eq(m.call("WAIT", "1", "5000"), 1)
+            assert_true(time.time() - t0 < 4, "WAIT 1 returned only at the timeout")
+            t0 = time.time()
+            assert_eq(m.call("WAIT", "2", "300"), 1)     # only one replica: the timeout answers
+            assert_true(time.time() - t0 >= 0.25)
+            assert_error(m.call("WAIT", "x", "0"), "ERR value is not an integer or out of range")
+            assert_error(m.call("WAIT", "1", "-1"), "ERR timeout is negative")
+        finally:
+            replica.stop()
+        wait(lambda: is_error(m.call("SET", "k2", "v")), timeout=20,
+             msg="writes refused again once the replica is gone")
+
+
 if __name__ == "__main__":
     run_tests()
