@@ -420,7 +420,9 @@ static void cron(cairn_server *srv) {
       if (r->state == R_WAIT_BGSAVE) cairn_client_send(r->c, "\n", 1);
     }
   }
-  if (now - st->last_ping_ms >= (int64_t)srv->cfg.repl_ping_replica_period * 1000) {
+  /* A replica passes its master's stream on unchanged: it adds no PING of
+   * its own (its offsets must stay its master's). */
+  if (!srv->replica_mode && now - st->last_ping_ms >= (int64_t)srv->cfg.repl_ping_replica_period * 1000) {
     st->last_ping_ms = now;
     cairn_stream_append_raw(srv, "*1\r\n$4\r\nping\r\n", 14);
   }

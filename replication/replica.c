@@ -90,6 +90,9 @@ static void send_command(master_link *L, int argc, const char **argv) {
   cairn_buf_free(&b);
 }
 
+static void on_marker(void *ud, int argc, const cairn_str *argv);
+static void on_raw(void *ud, const char *p, size_t n);
+
 static void abort_load(master_link *L) {
   if (!L->rdb) return;
   cairn_rdb_reader_free(L->rdb);
@@ -114,8 +117,12 @@ static void link_close(master_link *L, const char *why) {
     L->tcp = NULL;
   }
   L->in.len = 0;
+  /* A partial command of the old connection is dropped; the hooks stay. */
   cairn_apply_free(&L->apply);
   cairn_apply_init(&L->apply);
+  L->apply.ud = L;
+  L->apply.on_marker = on_marker;
+  L->apply.on_raw = on_raw;
   if (L->state == L_CONNECTED) L->down_since_ms = cairn_monotonic_ms();
   if (L->state != L_NONE) L->state = L_CONNECT;
   L->srv->master_link_up = 0;
