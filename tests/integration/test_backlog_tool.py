@@ -168,6 +168,57 @@ def tool_against_running_server():
         assert_eq(c.call("GET", "key:5"), ("v5-" + "x" * 200).encode())
 
 
+@test(timeout=300)
+def compact_while_a_replica_reads_from_an_old_offset():
+    """A replica away while many segments sealed and compressed resumes from
+    its old offset while `compact` rewrites those very segments and the
+    master keeps writing: +CONTINUE, verify clean, data equal."""
+    with CairnServer({"backlog-segment-size": "1mb"}) as m:
+        mc = m.conn()
+        write_sets(mc, "before", 2000)
+        replica = CairnServer({"replicaof": "127.0.0.1 %d" % m.port})
+        try:
+            rc = replica.conn()
+            assert_true(wait_until(lambda: b"master_link_status:up" in bytes(rc.call("INFO", "replication")), 20))
+            replica.stop()
+            write_sets(mc, "away", 60000)            # ~15 MB of stream: many sealed segments
+            wait_compressed(mc, min_segments=4)
+            stop = threading.Event()
+            def writer():
+                c = m.conn()
+                i = 0
+                while not stop.is_set() and i < 20000:
+                    c.call("SET", "during%d" % i, "x" * 100)
+                    i += 1
+            t = threading.Thread(target=writer)
+            t.start()
+            compact = subprocess.Popen([tool_path(), "compact", m.dir + "/backlog", "--target-size", "8mb"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            replica.start()
+            out, err = compact.communicate(timeout=240)
+            stop.set()
+            t.join()
+            assert_eq(compact.returncode, 0, err.decode())
+            rc = replica.conn()
+            def caught_up():
+                a = bytes(mc.call("INFO", "replication")).decode()
+                b = bytes(rc.call("INFO", "replication")).decode()
+                off = lambda t: [l for l in t.split("\r\n") if l.startswith("master_repl_offset:")][0]
+                return "master_link_status:up" in b and off(a) == off(b)
+            assert_true(wait_until(caught_up, 60), "the replica did not catch up")
+            assert_true("Successful partial resynchronization" in replica.log_text(),
+                        "the replica should have resumed with +CONTINUE")
+            assert_eq(rc.call("DBSIZE"), mc.call("DBSIZE"))
+            for k in ("before:1999", "away:0", "away:59999", "during0"):
+                v = mc.call("GET", k)
+                assert_true(v is not None, k)
+                assert_eq(rc.call("GET", k), v)
+            tool("verify", m.dir + "/backlog", check=0)
+        finally:
+            if replica.is_running():
+                replica.stop()
+
+
 @test
 def bad_input():
     r = tool("--help", check=0)
