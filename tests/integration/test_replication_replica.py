@@ -922,6 +922,34 @@ def fault_master_kill9_while_streaming():
 
 
 @test(timeout=240)
+def fault_master_kill9_during_full_sync():
+    """The master dies (SIGKILL) while it writes or sends the RDB of a full
+    sync: after its restart the replica syncs again, no acknowledged write of
+    the master is lost, and the data is equal."""
+    N = 200000
+    with CairnServer() as master:
+        load_many(master, N)
+        w = Writer(master, prefix="fs", db=2)
+        w.start()
+        wait(lambda: len(w.acked) > 100, timeout=30, msg="writer too slow")
+        with start_cairn_replica(master) as replica:
+            wait(lambda: info_of(replica).get("master_sync_in_progress") == "1" or
+                 "Full sync: snapshot" in master.log_text(), timeout=SYNC_TIMEOUT, interval=0.005,
+                 msg=lambda: "never saw the full sync start\n" + tail(replica))
+            master.kill9()
+            w.join(20)
+            acked = dict(w.acked)
+            master._fixed_port = True
+            master.start()
+            assert_acked_present(master, acked, db=2, what="restarted master")
+            wait_link_up(replica)
+            wait_converged(master, replica)
+            assert_acked_present(replica, acked, db=2)
+            assert_bulk_equal(master, replica, N)
+            assert_eq(dbsizes(replica), dbsizes(master))
+
+
+@test(timeout=240)
 def fault_replica_kill9_during_rdb_load():
     N = 200000
     with CairnServer() as master:
