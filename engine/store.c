@@ -908,6 +908,13 @@ int cairn_store_grow(cairn_store *s) {
 
 int cairn_store_grow_reserve(cairn_store *s) { return grow_to(s, s->max_map_size); }
 
+int cairn_store_make_room(cairn_store *s, uint64_t bytes) {
+  uint64_t want = cairn_store_used_bytes(s) + bytes;
+  while (s->map_size < want)
+    if (cairn_store_grow(s) != 0) return -1;
+  return 0;
+}
+
 uint64_t cairn_store_map_size(const cairn_store *s) { return s->map_size; }
 
 uint64_t cairn_store_used_bytes(cairn_store *s) {

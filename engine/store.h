@@ -148,6 +148,9 @@ void cairn_store_rollback(cairn_store *s);
  * checkpoint). 0 ok, -1 at the ceiling. */
 int cairn_store_grow(cairn_store *s);
 int cairn_store_grow_reserve(cairn_store *s);
+/* Grows the map ahead of a known bulk write (a full sync of `bytes` of RDB)
+ * so it does not run out in the middle. No transaction may be open. */
+int cairn_store_make_room(cairn_store *s, uint64_t bytes);
 uint64_t cairn_store_map_size(const cairn_store *s);
 /* Bytes of the data file actually used (last page number * page size). */
 uint64_t cairn_store_used_bytes(cairn_store *s);

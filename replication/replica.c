@@ -286,6 +286,15 @@ static void start_transfer(master_link *L, const char *hdr, size_t len) {
     L->eof_mode = 0;
     L->left = n;
   }
+  if (!L->eof_mode) {
+    /* The size is known: make the map big enough now (an RDB takes about
+     * twice its size in LMDB pages, plus room for the old data to stay),
+     * instead of failing with a full map half-way and starting over. */
+    if (cairn_commit_checkpoint(L->srv) == 0 &&
+        cairn_store_make_room(L->srv->store, 3 * (uint64_t)L->left + (64u << 20)) != 0)
+      cairn_notice("Full sync: the map cannot grow ahead to %llu bytes; it grows as needed",
+                   (unsigned long long)(3 * (uint64_t)L->left));
+  }
   L->rdb = cairn_rdb_reader_new(&load_callbacks, L, 0);
   L->rdb_done = 0;
   L->got = 0;
