@@ -22,9 +22,9 @@ import time
 E = os.environ
 ROOT = sys.argv[1]
 PREFIX = sys.argv[2]
-CAIRN_BIN = E["CAIRN_BIN"]
-REDIS_BIN = E["REDIS_BIN"]
-BENCH_BIN = E["BENCH_BIN"]
+CAIRN_BIN = E.get("CAIRN_BIN", "")
+REDIS_BIN = E.get("REDIS_BIN", "")
+BENCH_BIN = E.get("BENCH_BIN", "")
 GB = float(E.get("BENCH_REPL_GB", "1"))
 VSIZE = int(E.get("BENCH_REPL_VALUE", "1000"))
 NKEYS = int(E.get("BENCH_REPL_KEYS", "0")) or max(1000, int(round(GB * 1e9 / VSIZE)))
@@ -38,6 +38,7 @@ DISKLESS_DELAY = E.get("BENCH_REPL_REDIS_DISKLESS_DELAY", "5")
 CLIENTS = int(E.get("BENCH_REPL_CLIENTS", "50"))
 PIPELINE = int(E.get("BENCH_REPL_PIPELINE", "16"))
 SYSTEMS = E.get("BENCH_REPL_SYSTEMS", "cairn redis-disk redis-diskless").split()
+LOAD_GIVE_UP = float(E.get("BENCH_REPL_LOAD_GIVE_UP", "120"))
 SKIP_RESUME = E.get("BENCH_REPL_SKIP_RESUME", "0") == "1"
 SEED = 4
 
@@ -454,9 +455,11 @@ def cmds_rate(samples, t0, t1):
     return (a[-1]["cmds"] - a[0]["cmds"]) / (a[-1]["t"] - a[0]["t"])
 
 
-def wait_synced(master, replica, sampler, t_start, need_equal=True, on_up=None):
+def wait_synced(master, replica, sampler, t_start, need_equal=True, on_up=None, give_up=None):
     """Poll (via the sampler's samples) until the replica's link is up and its
-    offset equals the master's. Returns (t_up, t_equal) relative to t_start."""
+    offset equals the master's. Returns (t_up, t_equal) relative to t_start.
+    give_up = (seconds, callback): called once if the link is not up by then
+    (the load is stopped so that the sync can finish at all)."""
     t_up = t_eq = None
     deadline = time.monotonic() + SYNC_TIMEOUT
     last_report = time.monotonic()
@@ -466,6 +469,9 @@ def wait_synced(master, replica, sampler, t_start, need_equal=True, on_up=None):
         replica.check_alive("during sync")
         if sampler.error:
             raise BenchError("sampler: %s" % sampler.error)
+        if give_up and t_up is None and time.monotonic() - t_start > give_up[0]:
+            give_up[1]()
+            give_up = None
         s = sampler.last()
         if not s or s["t"] < t_start or "link" not in s:
             continue
@@ -524,6 +530,8 @@ def start_replica(master, replica, fresh, sampler):
     from just before the process starts). Not the REPLICAOF command: on cairn
     at this commit a REPLICAOF resets the stream-apply callbacks (see
     README), after which the replica's offset never advances."""
+    sf = master.info("stats")
+    sampler.sync_full0 = int(sf.get("sync_full", 0))
     replica.start(fresh=fresh, extra=["replicaof 127.0.0.1 %d" % master.port])
     sampler.replica = replica
     sampler.rc = Conn(replica.port, 30)
@@ -562,17 +570,26 @@ def one_sync(master, replica, loaded, kind):
             if load:
                 load.stop()
 
-        t_up, t_eq = wait_synced(master, replica, sampler, t0, on_up=on_up)
-        t_end = t0 + t_up
+        gave_up = []
+
+        def stop_load():
+            gave_up.append(time.monotonic())
+            note("  link not up after %.0fs under load: stopping the load" % (gave_up[0] - t0))
+            load.stop()
+
+        t_up, t_eq = wait_synced(master, replica, sampler, t0, on_up=on_up,
+                                 give_up=(LOAD_GIVE_UP, stop_load) if load else None)
+        t_end = gave_up[0] if gave_up else t0 + t_up
+        res["gave_up"] = (gave_up[0] - t0) if gave_up else None
         during = [s for s in sampler.samples if t0 <= s["t"] <= t0 + t_eq]
-        res = {
+        res.update({
             "t_up": t_up, "t_eq": t_eq,
             "before_rss": before_rss, "before_anon": before_anon, "before_tree": before_tree,
             "peak_rss": max(s["rss"] for s in during), "peak_anon": max(s["anon"] for s in during),
             "peak_kid_rss": max(s["kid_rss"] for s in during), "peak_kid_pd": max(s["kid_pd"] for s in during),
             "peak_tree": max(s["anon"] + s["kid_pd"] for s in during),
             "net_sent": sampler.last()["net_out"] - net0,
-        }
+        })
         if loaded:
             res["idle_rate"] = cmds_rate(sampler.samples, t_idle0, t_idle1)
             res["sync_rate"] = cmds_rate(sampler.samples, t0, t_end)
@@ -582,7 +599,7 @@ def one_sync(master, replica, loaded, kind):
             load.stop()
         sampler.finish()
     mi = master.info("stats")
-    res["sync_full"] = int(mi.get("sync_full", 0))
+    res["sync_full"] = int(mi.get("sync_full", 0)) - getattr(sampler, "sync_full0", 0)
     note("  %s %s: link up %.1fs, offsets equal %.1fs, master RSS %.0f -> %.0f MB, anon %.0f -> %.0f MB, fork child peak RSS %.0f MB (private dirty %.0f MB)%s" % (
         kind, "under load" if loaded else "idle", res["t_up"], res["t_eq"], res["before_rss"] / 1e6,
         res["peak_rss"] / 1e6, res["before_anon"] / 1e6, res["peak_anon"] / 1e6, res["peak_kid_rss"] / 1e6,
@@ -757,14 +774,15 @@ def report(results):
         L.append("Under write load (`redis-benchmark -c %d -P %d -t set -d %d -r %d` against the master, from %.0f s before the replica is started until its link is up; then killed):" % (
             CLIENTS, PIPELINE, VSIZE, NKEYS, IDLE_S + 2))
         L.append("")
-        L.append("| master | SET/s idle | SET/s during sync | during / idle | link up | offsets equal (after load stopped) | stream written during | master peak VmRSS / before | cairn RssAnon peak / before | fork child peak VmRSS | fork child Private_Dirty peak | master anon + child Private_Dirty, peak / before |")
-        L.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        L.append("| master | SET/s idle | SET/s during sync | during / idle | full syncs | link up | offsets equal (after load stopped) | stream written during | master peak VmRSS / before | cairn RssAnon peak / before | fork child peak VmRSS | fork child Private_Dirty peak | master anon + child Private_Dirty, peak / before |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for k, r in full.items():
             if "loaded" not in r:
                 continue
             i = r["loaded"]
-            L.append("| %s | %.0f | %.0f | %s | %.1f s | %.1f s | %s | %s / %s = %s | %s | %s | %s | %s |" % (
-                k, i["idle_rate"] or 0, i["sync_rate"] or 0, pct(i["sync_rate"], i["idle_rate"]), i["t_up"], i["t_eq"],
+            L.append("| %s | %.0f | %.0f | %s | %s | %.1f s%s | %.1f s | %s | %s / %s = %s | %s | %s | %s | %s |" % (
+                k, i["idle_rate"] or 0, i["sync_rate"] or 0, pct(i["sync_rate"], i["idle_rate"]), i.get("sync_full", "?"),
+                i["t_up"], (" (load stopped at %.0f s, link still down)" % i["gave_up"]) if i.get("gave_up") else "", i["t_eq"],
                 mb(i["stream_during"]),
                 mb(i["peak_rss"]), mb(i["before_rss"]), ratio(i["peak_rss"], i["before_rss"]),
                 ("%s / %s = %s" % (mb(i["peak_anon"]), mb(i["before_anon"]), ratio(i["peak_anon"], i["before_anon"]))) if k == "cairn" else "—",
@@ -803,6 +821,10 @@ def report(results):
 
 
 def main():
+    if len(sys.argv) > 3 and sys.argv[3] == "--report":
+        with open(PREFIX + ".json") as f:
+            sys.stdout.write(report(json.load(f)) + "\n")
+        return 0
     results = {"nkeys": NKEYS, "vsize": VSIZE, "resume_gb": RESUME, "systems": SYSTEMS}
     try:
         bench_full(results)
