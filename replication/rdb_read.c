@@ -11,6 +11,7 @@
  * the end of the RDB.
  */
 #include "replication/rdb.h"
+#include "replication/rdb_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -247,18 +248,6 @@ static int rd_string(cairn_rdb_reader *r, cur *c, int si, const uint8_t **s, siz
 
 /* ---- blobs ---------------------------------------------------------------- */
 
-static size_t lp_backlen(uint8_t *b, uint64_t l) {
-  if (l <= 127) {
-    b[0] = (uint8_t)l;
-    return 1;
-  }
-  size_t n = l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t v = (uint8_t)((l >> (7 * (n - 1 - i))) & 127);
-    b[i] = i ? (uint8_t)(v | 128) : v;
-  }
-  return n;
-}
 
 typedef struct lpent {
   const uint8_t *s;   /* string data, or NULL for an integer */
@@ -316,7 +305,7 @@ str:
     e->len = dl;
   }
   uint8_t bl[5];
-  size_t bn = lp_backlen(bl, el + dl);
+  size_t bn = cairn_rdb_lp_backlen(bl, el + dl);
   if (avail - el - dl < bn || memcmp(p + el + dl, bl, bn) != 0) return 0;
   return el + dl + bn;
 }

@@ -1,5 +1,6 @@
 /* CRC64 (Jones), LZF decompression and the memory sink of the RDB codec. */
 #include "replication/rdb.h"
+#include "replication/rdb_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,4 +94,20 @@ int cairn_rdb_buf_write(void *ud, const void *p, size_t n) {
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;
   return 0;
+}
+
+/* A listpack entry's backlen: the size of encoding + data, written
+ * big-endian in 7-bit groups, 1 to 5 bytes (the writer emits it, the reader
+ * checks it against what it parsed). */
+size_t cairn_rdb_lp_backlen(uint8_t *b, uint64_t l) {
+  if (l <= 127) {
+    b[0] = (uint8_t)l;
+    return 1;
+  }
+  size_t n = l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t v = (uint8_t)((l >> (7 * (n - 1 - i))) & 127);
+    b[i] = i ? (uint8_t)(v | 128) : v;
+  }
+  return n;
 }

@@ -1,5 +1,6 @@
 /* Streaming RDB writer (see rdb.h for the contract). */
 #include "replication/rdb.h"
+#include "replication/rdb_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -307,18 +308,6 @@ static int lp_reserve(cairn_rdb_writer *w, size_t extra) {
   return 0;
 }
 
-static size_t lp_backlen(uint8_t *b, uint64_t l) {
-  if (l <= 127) {
-    b[0] = (uint8_t)l;
-    return 1;
-  }
-  size_t n = l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
-  for (size_t i = 0; i < n; i++) {
-    uint8_t v = (uint8_t)((l >> (7 * (n - 1 - i))) & 127);
-    b[i] = i ? (uint8_t)(v | 128) : v;
-  }
-  return n;
-}
 
 static int lp_append(cairn_rdb_writer *w, const uint8_t *s, size_t n) {
   uint8_t enc[9];
@@ -369,7 +358,7 @@ static int lp_append(cairn_rdb_writer *w, const uint8_t *s, size_t n) {
     el = 5;
   }
   uint8_t bl[5];
-  size_t bn = lp_backlen(bl, el + dlen);
+  size_t bn = cairn_rdb_lp_backlen(bl, el + dlen);
   if (lp_reserve(w, el + dlen + bn + 1)) return -1;
   if ((uint64_t)w->lplen + el + dlen + bn + 1 > UINT32_MAX) return fail(w, "list node too large");
   memcpy(w->lp + w->lplen, enc, el);

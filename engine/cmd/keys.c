@@ -106,6 +106,24 @@ static int put_owned(cairn_ctx *c, int db, cairn_str key, const owned_value *o) 
   return 0;
 }
 
+/* COPY and MOVE: src (in the current db) to dst in dst_db, TTL and type
+ * kept. Returns 1 copied, 0 not (src missing, or dst exists and !replace),
+ * -1 after a store error. For now every value is one store entry; the
+ * collection types (issue 5) will have to copy their members too. */
+static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int replace) {
+  cairn_value v;
+  int rc = cairn_lookup(c, src, &v);
+  if (rc <= 0) return rc;
+  owned_value o;
+  own(&o, &v);
+  rc = lookup_in(c, dst_db, dst, &v);
+  if (rc == 0 || (rc == 1 && replace)) rc = put_owned(c, dst_db, dst, &o) == 0 ? 1 : -1;
+  else if (rc == 1) rc = 0;
+  if (rc == 1) c->dirty++;
+  free(o.data);
+  return rc;
+}
+
 /* ---------------------------------------------------------------- DEL, EXISTS, TYPE, TOUCH */
 
 static void del_generic(cairn_ctx *c) {
@@ -331,26 +349,8 @@ static void cmd_copy(cairn_ctx *c) {
     cairn_reply_error(&c->reply, ERR_SAMEOBJ);
     return;
   }
-  cairn_value v;
-  int rc = cairn_lookup(c, src, &v);
-  if (rc < 0) return;
-  if (rc == 0) {
-    cairn_reply_int(&c->reply, 0);
-    return;
-  }
-  owned_value o;
-  own(&o, &v);
-  rc = lookup_in(c, dst_db, dst, &v);
-  if (rc < 0) goto out;
-  if (rc == 1 && !replace) {
-    cairn_reply_int(&c->reply, 0);
-    goto out;
-  }
-  if (put_owned(c, dst_db, dst, &o) != 0) goto out;
-  c->dirty++;
-  cairn_reply_int(&c->reply, 1);
-out:
-  free(o.data);
+  int rc = copy_key(c, src, dst_db, dst, replace);
+  if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
 static void cmd_move(cairn_ctx *c) {
@@ -365,31 +365,12 @@ static void cmd_move(cairn_ctx *c) {
     return;
   }
   cairn_str key = c->argv[1];
-  cairn_value v;
-  int rc = cairn_lookup(c, key, &v);
-  if (rc < 0) return;
-  if (rc == 0) {
-    cairn_reply_int(&c->reply, 0);
+  int rc = copy_key(c, key, dst_db, key, 0);
+  if (rc == 1 && (rc = cairn_store_del(cairn_ctx_store(c), c->db, key)) < 0) {
+    cairn_store_failed(c, rc);
     return;
   }
-  owned_value o;
-  own(&o, &v);
-  rc = lookup_in(c, dst_db, key, &v);
-  if (rc < 0) goto out;
-  if (rc == 1) {
-    cairn_reply_int(&c->reply, 0);
-    goto out;
-  }
-  if (put_owned(c, dst_db, key, &o) != 0) goto out;
-  rc = cairn_store_del(cairn_ctx_store(c), c->db, key);
-  if (rc < 0) {
-    cairn_store_failed(c, rc);
-    goto out;
-  }
-  c->dirty++;
-  cairn_reply_int(&c->reply, 1);
-out:
-  free(o.data);
+  if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
 /* ---------------------------------------------------------------- KEYS, SCAN, RANDOMKEY */
