@@ -18,6 +18,7 @@
 #include "engine/server.h"
 #include "engine/store.h"
 #include "engine/util.h"
+#include "replication/backlog.h"
 #include "replication/rdb.h"
 #include "replication/repl.h"
 #include "replication/repl_int.h"
@@ -442,6 +443,29 @@ static void put_ids(cairn_server *srv) {
   cairn_store_meta_put(srv->store, "second_off", &st->second_off, sizeof(st->second_off));
 }
 
+/* The backlog's manifest keeps the replid history for operators
+ * (`cairn-backlog ls`): from which offset on the stream belongs to which id.
+ * The authoritative ids live in LMDB (put_ids); wal.ud is the backlog that
+ * main.c wired. */
+#define HISTORY_MAX 32
+static void record_history(cairn_server *srv) {
+  repl_state *st = state_of(srv);
+  cairn_backlog_replid h[HISTORY_MAX];
+  size_t n = cairn_backlog_get_history(srv->wal.ud, h, HISTORY_MAX);
+  if (n > HISTORY_MAX) n = HISTORY_MAX;
+  if (n && !strcmp(h[n - 1].replid, st->replid)) return;
+  if (n == HISTORY_MAX) {
+    memmove(h, h + 1, sizeof(h[0]) * (HISTORY_MAX - 1));
+    n--;
+  }
+  memset(&h[n], 0, sizeof(h[n]));
+  memcpy(h[n].replid, st->replid, 41);
+  memcpy(h[n].replid2, st->replid2, 41);
+  h[n].offset = srv->stream_offset + 1;
+  if (cairn_backlog_set_history(srv->wal.ud, h, n + 1) != 0)
+    cairn_warning("could not record the replication id history in the backlog manifest");
+}
+
 /* ---------------------------------------------------------------- INFO, ROLE */
 
 static int good_replicas(cairn_server *srv) {
@@ -729,6 +753,7 @@ void cairn_repl_adopt_id(cairn_server *srv, const char *replid) {
   memcpy(st->replid2, ZERO_ID, 41);
   st->second_off = -1;
   put_ids(srv);
+  record_history(srv);
 }
 
 void cairn_repl_continue_id(cairn_server *srv, const char *replid) {
@@ -738,6 +763,7 @@ void cairn_repl_continue_id(cairn_server *srv, const char *replid) {
   memcpy(st->replid, replid, 40);
   st->replid[40] = '\0';
   put_ids(srv);
+  record_history(srv);
 }
 
 void cairn_repl_shift_id(cairn_server *srv) {
@@ -746,6 +772,7 @@ void cairn_repl_shift_id(cairn_server *srv) {
   st->second_off = (int64_t)srv->stream_offset + 1;
   cairn_random_hex40(st->replid);
   put_ids(srv);
+  record_history(srv);
   srv->stream_db = -1; /* the new history starts with a SELECT */
   cairn_notice("Setting secondary replication ID to %s, valid up to offset: %lld. New replication ID is %s",
                st->replid2, (long long)st->second_off, st->replid);
@@ -783,6 +810,7 @@ int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
   cairn_buf_free(&b);
   st->last_ping_ms = st->last_keepalive_ms = cairn_monotonic_ms();
   srv->repl = st;
+  record_history(srv);
   srv->repl_on_synced = on_synced;
   srv->repl_on_drained = on_drained;
   srv->repl_on_close = on_close;
