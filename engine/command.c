@@ -14,8 +14,9 @@
 /* ---------------------------------------------------------------- table */
 
 static const cairn_command *const tables[] = {
-    cairn_commands_strings, cairn_commands_bits,       cairn_commands_keys,
-    cairn_commands_server,  cairn_commands_connection,
+    cairn_commands_strings, cairn_commands_bits, cairn_commands_keys,  cairn_commands_server,
+    cairn_commands_connection, cairn_commands_hash, cairn_commands_list, cairn_commands_set,
+    cairn_commands_zset, cairn_commands_multi, cairn_commands_pubsub,
 };
 
 void cairn_command_table_free(void);
@@ -161,6 +162,22 @@ int cairn_lookup_type(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *ou
     return -1;
   }
   return rc;
+}
+
+int cairn_lookup_coll(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *val, cairn_coll *coll) {
+  int rc = cairn_lookup_type(c, key, type, val);
+  if (rc != 1) return rc;
+  if (cairn_coll_decode(val, coll) != 0) {
+    /* Only a damaged store gets here: refuse rather than guess. */
+    cairn_reply_error(&c->reply, "-ERR corrupt collection header");
+    return -1;
+  }
+  return 1;
+}
+
+int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll *coll, int64_t expire_ms) {
+  int rc = cairn_coll_put(c->srv->store, c->db, key, type, coll, expire_ms);
+  return rc < 0 ? cairn_store_failed(c, rc) : 0;
 }
 
 /* ---------------------------------------------------------------- propagation */

@@ -107,6 +107,12 @@ extern const cairn_command cairn_commands_bits[];
 extern const cairn_command cairn_commands_keys[];
 extern const cairn_command cairn_commands_server[];
 extern const cairn_command cairn_commands_connection[];
+extern const cairn_command cairn_commands_hash[];
+extern const cairn_command cairn_commands_list[];
+extern const cairn_command cairn_commands_set[];
+extern const cairn_command cairn_commands_zset[];
+extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH UNWATCH */
+extern const cairn_command cairn_commands_pubsub[];
 
 const cairn_command *cairn_command_lookup(const char *name, size_t len);
 /* Iterates every top-level command (for COMMAND, COMMAND COUNT...). */
@@ -202,6 +208,28 @@ int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out);
 /* Same, but a key of another type gives the WRONGTYPE reply and returns -1
  * with store_rc untouched (so: `if (rc < 0) return;`). */
 int cairn_lookup_type(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *out);
+/* Collections (see store.h): lookup of a key that must hold `type` with its
+ * header decoded. 1 found, 0 absent, -1 after WRONGTYPE or a store error. */
+int cairn_lookup_coll(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *val, cairn_coll *coll);
+/* Writes a collection's header back (every modifying command ends with it;
+ * count 0 deletes the key). 0, or -1 after a store error. */
+int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll *coll, int64_t expire_ms);
+
+/* Blocking commands (BLPOP, BLMOVE, BLMPOP, BZPOPMIN, BZMPOP...), see
+ * engine/blocking.c. A handler with nothing to serve calls
+ * cairn_block_for_keys and returns without replying: the client waits until
+ * a write signals one of the keys ready, then its command runs again with
+ * the same argv (blocked clients of a key are served in the order they
+ * blocked, right after the command that made the key ready, in the same
+ * batch), or until timeout_ms (absolute unix ms, 0 = forever) when it gets a
+ * null array. Inside MULTI (c->client in a transaction) or when replaying, a
+ * blocking command must not block: cairn_can_block says so, and the handler
+ * then answers as on timeout. Every command that adds elements to a list or a
+ * sorted set calls cairn_signal_key_ready (cheap when nobody waits). */
+int cairn_can_block(cairn_ctx *c);
+void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
+void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
+
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
 cairn_store *cairn_ctx_store(cairn_ctx *c);

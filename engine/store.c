@@ -1,6 +1,7 @@
 #include "engine/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,13 @@ typedef struct meta_state {
   uint64_t offset;
   int nloading;                       /* a full sync being loaded: its dbs, not yet visible */
   db_state loading[MAX_DATABASES];
+  uint64_t next_coll;                 /* next collection id (never reused) */
+  uint64_t dead_colls;                /* retired collections queued in `dead` */
 } meta_state;
 
 struct cairn_store {
   MDB_env *env;
-  MDB_dbi keys, expires, meta;
+  MDB_dbi keys, expires, meta, elems, dead;
   MDB_txn *txn;
   MDB_cursor *kcur;       /* on `keys`, lives and dies with txn */
   int failed;
@@ -50,7 +53,17 @@ struct cairn_store {
   int64_t last_checkpoint_ms;
   cairn_buf scratch;
   char errstr[256];
+  cairn_store_touch_fn touch;
+  void *touch_ud;
 };
+
+static inline void touched(cairn_store *s, int db, cairn_str key) {
+  if (s->touch) s->touch(s->touch_ud, db, key);
+}
+
+static int retire_value(cairn_store *s, const MDB_val *old, uint8_t new_type, const void *new_data, size_t new_len,
+                        int queue_only);
+static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only);
 
 struct cairn_store_iter {
   cairn_store *s;
@@ -331,6 +344,8 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   if ((rc = mdb_dbi_open(t, "keys", MDB_CREATE, &s->keys)) ||
       (rc = mdb_dbi_open(t, "expires", MDB_CREATE, &s->expires)) ||
       (rc = mdb_dbi_open(t, "meta", MDB_CREATE, &s->meta)) ||
+      (rc = mdb_dbi_open(t, "elems", MDB_CREATE, &s->elems)) ||
+      (rc = mdb_dbi_open(t, "dead", MDB_CREATE, &s->dead)) || (rc = mdb_set_compare(t, s->elems, key_compare)) ||
       (rc = mdb_set_compare(t, s->keys, key_compare)) || (rc = mdb_set_compare(t, s->expires, key_compare))) {
     mdb_txn_abort(t);
     goto lmdb_fail;
@@ -366,6 +381,12 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   }
   MDB_val ok = {6, "offset"};
   if (mdb_get(t, s->meta, &ok, &v) == 0 && v.mv_size == 8) s->cur.offset = rd64le(v.mv_data);
+  MDB_val ck = {5, "colls"};
+  s->cur.next_coll = 1;
+  if (mdb_get(t, s->meta, &ck, &v) == 0 && v.mv_size == 16) {
+    s->cur.next_coll = rd64le(v.mv_data);
+    s->cur.dead_colls = rd64le((const unsigned char *)v.mv_data + 8);
+  }
   if ((rc = mdb_txn_commit(t))) goto lmdb_fail;
   /* A full sync was being loaded when the process stopped: its half-loaded
    * dbs are swept like flushed ones; the data served before stays. */
@@ -456,6 +477,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   if (rc == 0) {
     created = 0;
     old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+    if ((rc = retire_value(s, &v, type, NULL, 0, 0))) return rc;
   } else if (rc != MDB_NOTFOUND) {
     return store_error(s, "mdb_get", rc);
   }
@@ -475,6 +497,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   *payload = (char *)p + hdr;
   if (created) d->keys++;
   s->dirty += eklen + hdr + len + 64;
+  touched(s, db, key);
   return created;
 }
 
@@ -535,6 +558,7 @@ static int put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, cons
   }
   if (rc != MDB_KEYEXIST) return store_error(s, "mdb_cursor_put", rc);
   int64_t old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+  if ((rc = retire_value(s, &v, type, data, len, 0))) return rc;
   if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
   k.mv_size = eklen;
   k.mv_data = ek;
@@ -548,7 +572,9 @@ static int put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, cons
 
 int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
                     int64_t expire_ms) {
-  return put_in(s, &s->cur.db[db], key, type, data, len, expire_ms);
+  int rc = put_in(s, &s->cur.db[db], key, type, data, len, expire_ms);
+  if (rc >= 0) touched(s, db, key);
+  return rc;
 }
 
 /* ------------------------------------------------------------ loading a full sync */
@@ -600,7 +626,7 @@ int cairn_store_load_finish(cairn_store *s, int commit) {
 
 int cairn_store_loading(const cairn_store *s) { return s->cur.nloading > 0; }
 
-int cairn_store_del(cairn_store *s, int db, cairn_str key) {
+static int del_in(cairn_store *s, int db, cairn_str key, int keep) {
   int rc = txn(s);
   if (rc) return rc;
   db_state *d = &s->cur.db[db];
@@ -613,6 +639,10 @@ int cairn_store_del(cairn_store *s, int db, cairn_str key) {
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(s, "mdb_cursor_get", rc);
   int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+  cairn_value old;
+  cairn_coll oc;
+  decode_value(&v, &old, NULL);
+  int coll = !keep && cairn_coll_decode(&old, &oc) == 0;
   if ((rc = mdb_cursor_del(c, 0))) return store_error(s, "mdb_cursor_del", rc);
   d->keys--;
   if (exp >= 0) {
@@ -620,8 +650,13 @@ int cairn_store_del(cairn_store *s, int db, cairn_str key) {
     d->expires--;
   }
   s->dirty += eklen + 64;
+  if (coll && (rc = retire_coll(s, &oc, 0))) return rc;
+  touched(s, db, key);
   return 1;
 }
+
+int cairn_store_del(cairn_store *s, int db, cairn_str key) { return del_in(s, db, key, 0); }
+int cairn_store_del_keep(cairn_store *s, int db, cairn_str key) { return del_in(s, db, key, 1); }
 
 int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire_ms) {
   cairn_value val;
@@ -647,6 +682,7 @@ int cairn_store_flushdb(cairn_store *s, int db) {
   if (rc) return rc;
   meta_state *m = &s->cur;
   if (m->db[db].keys == 0 && m->db[db].expires == 0) return 0;
+  touched(s, db, (cairn_str){NULL, 0});
   if (m->ngarbage >= MAX_GARBAGE) {
     /* Too many flushes pending: sweep synchronously until one slot frees. */
     while (m->ngarbage >= MAX_GARBAGE) {
@@ -667,6 +703,8 @@ int cairn_store_flushdb(cairn_store *s, int db) {
 int cairn_store_swapdb(cairn_store *s, int a, int b) {
   int rc = txn(s);
   if (rc) return rc;
+  touched(s, a, (cairn_str){NULL, 0});
+  if (b != a) touched(s, b, (cairn_str){NULL, 0});
   db_state t = s->cur.db[a];
   s->cur.db[a] = s->cur.db[b];
   s->cur.db[b] = t;
@@ -674,10 +712,12 @@ int cairn_store_swapdb(cairn_store *s, int a, int b) {
   return 0;
 }
 
-int cairn_store_sweep_pending(const cairn_store *s) { return s->cur.ngarbage; }
+int cairn_store_sweep_pending(const cairn_store *s) { return s->cur.ngarbage + (s->cur.dead_colls > 0); }
+
+static long sweep_dead(cairn_store *s, long budget);
 
 long cairn_store_sweep(cairn_store *s, long budget) {
-  if (s->cur.ngarbage == 0) return 0;
+  if (s->cur.ngarbage == 0 && s->cur.dead_colls == 0) return 0;
   int rc = txn(s);
   if (rc) return rc;
   long done = 0;
@@ -691,6 +731,13 @@ long cairn_store_sweep(cairn_store *s, long budget) {
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && done < budget && k.mv_size >= 2 && rd16be(k.mv_data) == phys) {
       int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+      cairn_value old;
+      cairn_coll oc;
+      decode_value(&v, &old, NULL);
+      if (cairn_coll_decode(&old, &oc) == 0 && (rc = retire_coll(s, &oc, 1))) {
+        mdb_cursor_close(c);
+        return rc;
+      }
       if (exp >= 0) {
         unsigned char ek[MAX_ENCODED_KEY];
         size_t eklen = k.mv_size;
@@ -719,8 +766,431 @@ long cairn_store_sweep(cairn_store *s, long budget) {
       s->dirty += 64;
     }
   }
+  while (s->cur.dead_colls > 0 && done < budget) {
+    long n = sweep_dead(s, budget - done);
+    if (n < 0) return n;
+    done += n;
+  }
   return done;
 }
+
+
+/* ------------------------------------------------------------ collections */
+
+#define ELEM_PREFIX 9 /* [id u64 BE][space] */
+#define ELEM_LONG (ELEM_PREFIX + CAIRN_ELEM_INLINE + 8)
+#define RETIRE_INLINE 64 /* collections up to this many members are removed at once */
+
+void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud) {
+  s->touch = fn;
+  s->touch_ud = ud;
+}
+
+static inline void wr64le_u(unsigned char *p, uint64_t v) { wr64le(p, v); }
+
+int cairn_coll_decode(const cairn_value *v, cairn_coll *out) {
+  if (!cairn_type_is_coll(v->type) || v->len < CAIRN_COLL_HEADER) return -1;
+  const unsigned char *p = (const unsigned char *)v->data;
+  out->id = rd64le(p);
+  out->count = rd64le(p + 8);
+  out->head = rd64le(p + 16);
+  return 0;
+}
+
+static void coll_encode(const cairn_coll *c, unsigned char *p) {
+  wr64le_u(p, c->id);
+  wr64le_u(p + 8, c->count);
+  wr64le_u(p + 16, c->head);
+}
+
+void cairn_coll_init(cairn_store *s, cairn_coll *out) {
+  out->id = s->cur.next_coll++;
+  out->count = 0;
+  out->head = CAIRN_LIST_START;
+  s->dirty += 8;
+}
+
+uint64_t cairn_store_coll_garbage(const cairn_store *s) { return s->cur.dead_colls; }
+
+/* Encodes an entry key; returns its length. out holds ELEM_LONG bytes. */
+static size_t elem_key(uint64_t id, int space, const void *sub, size_t sublen, unsigned char *out) {
+  wr64be(out, id);
+  out[8] = (unsigned char)space;
+  if (sublen <= CAIRN_ELEM_INLINE) {
+    if (sublen) memcpy(out + ELEM_PREFIX, sub, sublen);
+    return ELEM_PREFIX + sublen;
+  }
+  memcpy(out + ELEM_PREFIX, sub, CAIRN_ELEM_INLINE);
+  wr64be(out + ELEM_PREFIX + CAIRN_ELEM_INLINE, hash_seeded(sub, sublen, 0x5bd1e9955bd1e995ULL));
+  return ELEM_LONG;
+}
+
+/* Splits a stored entry into sub-key and value (long sub-keys live in the
+ * value as [u32 len][sub][value]). */
+static void elem_split(const MDB_val *k, const MDB_val *v, cairn_str *sub, cairn_str *val) {
+  if (k->mv_size == ELEM_LONG) {
+    uint32_t sl;
+    memcpy(&sl, v->mv_data, 4);
+    sub->p = (const char *)v->mv_data + 4;
+    sub->len = sl;
+    val->p = sub->p + sl;
+    val->len = v->mv_size - 4 - sl;
+  } else {
+    sub->p = (const char *)k->mv_data + ELEM_PREFIX;
+    sub->len = k->mv_size - ELEM_PREFIX;
+    val->p = v->mv_data;
+    val->len = v->mv_size;
+  }
+}
+
+static int elem_prefix_is(const MDB_val *k, const unsigned char *prefix, size_t n) {
+  return k->mv_size >= n && memcmp(k->mv_data, prefix, n) == 0;
+}
+
+int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, cairn_str *val) {
+  int rc = txn(s);
+  if (rc) return rc;
+  unsigned char ek[ELEM_LONG];
+  MDB_val k = {elem_key(id, space, sub, sublen, ek), ek}, v;
+  rc = mdb_get(s->txn, s->elems, &k, &v);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, "mdb_get(elems)", rc);
+  cairn_str full;
+  elem_split(&k, &v, &full, val);
+  if (sublen > CAIRN_ELEM_INLINE && (full.len != sublen || memcmp(full.p, sub, sublen))) return 0;
+  return 1;
+}
+
+int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen) {
+  int rc = txn(s);
+  if (rc) return rc;
+  unsigned char ek[ELEM_LONG];
+  MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
+  size_t extra = sublen > CAIRN_ELEM_INLINE ? 4 + sublen : 0;
+  MDB_val v = {extra + vallen, NULL};
+  int created = 1;
+  rc = mdb_put(s->txn, s->elems, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+  if (rc == MDB_KEYEXIST) {
+    created = 0;
+    k.mv_size = elem_key(id, space, sub, sublen, ek);
+    k.mv_data = ek;
+    v.mv_size = extra + vallen;
+    v.mv_data = NULL;
+    rc = mdb_put(s->txn, s->elems, &k, &v, MDB_RESERVE);
+  }
+  if (rc) return store_error(s, "mdb_put(elems)", rc);
+  unsigned char *p = v.mv_data;
+  if (extra) {
+    uint32_t sl = (uint32_t)sublen;
+    memcpy(p, &sl, 4);
+    memcpy(p + 4, sub, sublen);
+    p += extra;
+  }
+  if (vallen) memcpy(p, val, vallen);
+  s->dirty += k.mv_size + extra + vallen + 32;
+  return created;
+}
+
+int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen) {
+  int rc = txn(s);
+  if (rc) return rc;
+  unsigned char ek[ELEM_LONG];
+  MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
+  if (sublen > CAIRN_ELEM_INLINE) {
+    cairn_str tmp;
+    if ((rc = cairn_elem_get(s, id, space, sub, sublen, &tmp)) <= 0) return rc;
+  }
+  rc = mdb_del(s->txn, s->elems, &k, NULL);
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(s, "mdb_del(elems)", rc);
+  s->dirty += k.mv_size + 32;
+  return 1;
+}
+
+struct cairn_elem_iter {
+  cairn_store *s;
+  MDB_cursor *cur;
+  unsigned char prefix[ELEM_PREFIX];
+  int reverse, state; /* state: 0 = seek pending, 1 = positioned, 2 = reseek after a delete */
+  unsigned char seek[ELEM_LONG];
+  size_t seeklen;
+  int has_from;
+};
+
+int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *from, size_t fromlen, int reverse,
+                         cairn_elem_iter **out) {
+  int rc = txn(s);
+  if (rc) return rc;
+  cairn_elem_iter *it = cairn_xcalloc(1, sizeof(*it));
+  it->s = s;
+  it->reverse = reverse;
+  wr64be(it->prefix, id);
+  it->prefix[8] = (unsigned char)space;
+  it->has_from = from != NULL;
+  if (from) {
+    /* A long from is cut to its inline prefix: exact only up to it. */
+    size_t n = fromlen > CAIRN_ELEM_INLINE ? CAIRN_ELEM_INLINE : fromlen;
+    it->seeklen = elem_key(id, space, from, n, it->seek);
+  }
+  if ((rc = mdb_cursor_open(s->txn, s->elems, &it->cur))) {
+    free(it);
+    return store_error(s, "mdb_cursor_open(elems)", rc);
+  }
+  *out = it;
+  return 0;
+}
+
+/* Positions on the first entry >= key (forward) or the last <= key (reverse). */
+static int elem_iter_seek(cairn_elem_iter *it, MDB_val *k, MDB_val *v) {
+  int rc;
+  unsigned char end[ELEM_PREFIX];
+  if (!it->reverse) {
+    if (it->seeklen) {
+      k->mv_size = it->seeklen;
+      k->mv_data = it->seek;
+    } else {
+      k->mv_size = ELEM_PREFIX;
+      k->mv_data = it->prefix;
+    }
+    return mdb_cursor_get(it->cur, k, v, MDB_SET_RANGE);
+  }
+  MDB_val want;
+  if (it->seeklen) {
+    want.mv_size = it->seeklen;
+    want.mv_data = it->seek;
+  } else {
+    /* Just past the space: [id][space + 1] (space < 255). */
+    memcpy(end, it->prefix, ELEM_PREFIX);
+    end[8]++;
+    want.mv_size = ELEM_PREFIX;
+    want.mv_data = end;
+  }
+  *k = want;
+  rc = mdb_cursor_get(it->cur, k, v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) return mdb_cursor_get(it->cur, k, v, MDB_LAST);
+  if (rc) return rc;
+  if (it->seeklen && key_compare(k, &want) == 0) return 0;
+  return mdb_cursor_get(it->cur, k, v, MDB_PREV);
+}
+
+int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val) {
+  MDB_val k, v;
+  int rc;
+  if (it->state == 0) {
+    rc = elem_iter_seek(it, &k, &v);
+  } else if (it->state == 2) {
+    /* After a delete: find the neighbour again from the deleted key. For
+     * reverse, the last entry < the deleted one. */
+    k.mv_size = it->seeklen;
+    k.mv_data = it->seek;
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    if (it->reverse) rc = rc == MDB_NOTFOUND ? mdb_cursor_get(it->cur, &k, &v, MDB_LAST)
+                                             : rc ? rc : mdb_cursor_get(it->cur, &k, &v, MDB_PREV);
+  } else {
+    rc = mdb_cursor_get(it->cur, &k, &v, it->reverse ? MDB_PREV : MDB_NEXT);
+  }
+  it->state = 1;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
+  if (!elem_prefix_is(&k, it->prefix, ELEM_PREFIX)) return 0;
+  elem_split(&k, &v, sub, val);
+  return 1;
+}
+
+int cairn_elem_iter_del(cairn_elem_iter *it) {
+  MDB_val k, v;
+  int rc = mdb_cursor_get(it->cur, &k, &v, MDB_GET_CURRENT);
+  if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
+  memcpy(it->seek, k.mv_data, k.mv_size);
+  it->seeklen = k.mv_size;
+  if ((rc = mdb_cursor_del(it->cur, 0))) return store_error(it->s, "mdb_cursor_del(elems)", rc);
+  it->s->dirty += it->seeklen + 32;
+  it->state = 2;
+  return 0;
+}
+
+void cairn_elem_iter_close(cairn_elem_iter *it) {
+  if (!it) return;
+  mdb_cursor_close(it->cur);
+  free(it);
+}
+
+/* Deletes up to budget entries of collection id (all spaces). Returns the
+ * number deleted; *gone = 1 when none is left. */
+static long delete_entries(cairn_store *s, uint64_t id, long budget, int *gone) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(s->txn, s->elems, &c);
+  if (rc) return store_error(s, "mdb_cursor_open(elems)", rc);
+  unsigned char pre[8];
+  wr64be(pre, id);
+  MDB_val k = {8, pre}, v;
+  long n = 0;
+  *gone = 0;
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && elem_prefix_is(&k, pre, 8)) {
+    if (n >= budget) {
+      mdb_cursor_close(c);
+      return n;
+    }
+    if ((rc = mdb_cursor_del(c, 0))) break;
+    n++;
+    s->dirty += 48;
+    /* Seek again rather than trust the cursor's position after a delete
+     * that may have merged pages. */
+    k.mv_size = 8;
+    k.mv_data = pre;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  }
+  mdb_cursor_close(c);
+  if (rc && rc != MDB_NOTFOUND) return store_error(s, "sweep(elems)", rc);
+  *gone = 1;
+  return n;
+}
+
+static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only) {
+  if (!queue_only && c->count <= RETIRE_INLINE) {
+    int gone;
+    long n = delete_entries(s, c->id, LONG_MAX, &gone);
+    return n < 0 ? (int)n : 0;
+  }
+  unsigned char k8[8];
+  wr64be(k8, c->id);
+  MDB_val k = {8, k8}, v = {0, ""};
+  int rc = mdb_put(s->txn, s->dead, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return 0;
+  if (rc) return store_error(s, "mdb_put(dead)", rc);
+  s->cur.dead_colls++;
+  s->dirty += 64;
+  return 0;
+}
+
+/* An existing value `old` is being replaced by (new_type, new_data): retire
+ * its collection unless the new value is the same collection's header. */
+static int retire_value(cairn_store *s, const MDB_val *old, uint8_t new_type, const void *new_data, size_t new_len,
+                        int queue_only) {
+  cairn_value ov;
+  cairn_coll oc;
+  decode_value(old, &ov, NULL);
+  if (cairn_coll_decode(&ov, &oc) != 0) return 0;
+  if (cairn_type_is_coll(new_type) && new_data && new_len >= 8 && rd64le(new_data) == oc.id) return 0;
+  /* The old value's pages are about to be overwritten: oc is a copy. */
+  return retire_coll(s, &oc, queue_only);
+}
+
+static long sweep_dead(cairn_store *s, long budget) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(s->txn, s->dead, &c);
+  if (rc) return store_error(s, "mdb_cursor_open(dead)", rc);
+  MDB_val k, v;
+  rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+  mdb_cursor_close(c);
+  if (rc == MDB_NOTFOUND) {
+    s->cur.dead_colls = 0; /* the count drifted: the table is the truth */
+    return 0;
+  }
+  if (rc) return store_error(s, "mdb_cursor_get(dead)", rc);
+  unsigned char k8[8];
+  memcpy(k8, k.mv_data, 8);
+  int gone;
+  long n = delete_entries(s, rd64be(k8), budget, &gone);
+  if (n < 0) return n;
+  if (gone) {
+    MDB_val dk = {8, k8};
+    if ((rc = mdb_del(s->txn, s->dead, &dk, NULL)) && rc != MDB_NOTFOUND) return store_error(s, "mdb_del(dead)", rc);
+    if (s->cur.dead_colls) s->cur.dead_colls--;
+    s->dirty += 64;
+    if (n == 0) n = 1; /* progress, so callers looping on the return value go on */
+  }
+  return n;
+}
+
+static int coll_put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, const cairn_coll *c,
+                       int64_t expire_ms) {
+  unsigned char h[CAIRN_COLL_HEADER];
+  coll_encode(c, h);
+  return put_in(s, d, key, type, h, sizeof(h), expire_ms);
+}
+
+int cairn_coll_put(cairn_store *s, int db, cairn_str key, uint8_t type, const cairn_coll *c, int64_t expire_ms) {
+  if (c->count == 0) return cairn_store_del(s, db, key);
+  int rc = coll_put_in(s, &s->cur.db[db], key, type, c, expire_ms);
+  if (rc >= 0) touched(s, db, key);
+  return rc;
+}
+
+int cairn_store_load_coll(cairn_store *s, int db, cairn_str key, uint8_t type, const cairn_coll *c,
+                          int64_t expire_ms) {
+  if (db < 0 || db >= s->cur.nloading) return CAIRN_STORE_IO;
+  if (c->count == 0) return 0;
+  return coll_put_in(s, &s->cur.loading[db], key, type, c, expire_ms);
+}
+
+int cairn_coll_copy(cairn_store *s, uint64_t from, uint64_t to) {
+  int rc = txn(s);
+  if (rc) return rc;
+  /* Entries go to a higher id, after the ones being read: copy in batches
+   * through a buffer so the read cursor never sees pages being split. */
+  unsigned char pre[8];
+  wr64be(pre, from);
+  unsigned char resume[ELEM_LONG];
+  size_t resumelen = 8;
+  memcpy(resume, pre, 8);
+  int skip_first = 0;
+  cairn_buf batch = {0};
+  for (;;) {
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(s->txn, s->elems, &c))) {
+      cairn_buf_free(&batch);
+      return store_error(s, "mdb_cursor_open(elems)", rc);
+    }
+    MDB_val k = {resumelen, resume}, v;
+    batch.len = 0;
+    int n = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && skip_first) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    while (rc == 0 && elem_prefix_is(&k, pre, 8) && n < 256 && batch.len < (1 << 20)) {
+      uint32_t kl = (uint32_t)k.mv_size;
+      uint64_t vl = v.mv_size;
+      cairn_buf_append(&batch, &kl, 4);
+      cairn_buf_append(&batch, &vl, 8);
+      cairn_buf_append(&batch, k.mv_data, k.mv_size);
+      cairn_buf_append(&batch, v.mv_data, v.mv_size);
+      n++;
+      rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) {
+      cairn_buf_free(&batch);
+      return store_error(s, "coll_copy", rc);
+    }
+    size_t off = 0;
+    while (off < batch.len) {
+      uint32_t kl;
+      uint64_t vl;
+      memcpy(&kl, batch.p + off, 4);
+      memcpy(&vl, batch.p + off + 4, 8);
+      unsigned char *kp = (unsigned char *)batch.p + off + 12;
+      memcpy(resume, kp, kl);
+      resumelen = kl;
+      wr64be(kp, to);
+      MDB_val nk = {kl, kp}, nv = {vl, kp + kl};
+      if ((rc = mdb_put(s->txn, s->elems, &nk, &nv, 0))) {
+        cairn_buf_free(&batch);
+        return store_error(s, "mdb_put(elems)", rc);
+      }
+      s->dirty += kl + vl + 32;
+      off += 12 + kl + vl;
+    }
+    skip_first = 1;
+    if (n < 256 && batch.len < (1 << 20)) break;
+  }
+  cairn_buf_free(&batch);
+  return 0;
+}
+
+int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
+                               void *ud);
 
 /* ------------------------------------------------------------ iteration */
 
@@ -855,8 +1325,13 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   unsigned char off[8];
   wr64le(off, offset);
   MDB_val ok = {6, "offset"}, ov = {8, off};
+  unsigned char colls[16];
+  wr64le(colls, s->cur.next_coll);
+  wr64le(colls + 8, s->cur.dead_colls);
+  MDB_val ck = {5, "colls"}, cv = {16, colls};
   int rc = mdb_put(s->txn, s->meta, &k, &v, 0);
   if (!rc) rc = mdb_put(s->txn, s->meta, &ok, &ov, 0);
+  if (!rc) rc = mdb_put(s->txn, s->meta, &ck, &cv, 0);
   cairn_buf_free(&blob);
   if (rc) return store_error(s, "mdb_put(meta)", rc);
   rc = mdb_txn_commit(s->txn);
@@ -1010,4 +1485,27 @@ void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
   if (!snap) return;
   mdb_txn_abort(snap->txn);
   free(snap);
+}
+
+int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
+                               void *ud) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(snap->txn, snap->s->elems, &c);
+  if (rc) return CAIRN_STORE_IO;
+  unsigned char pre[ELEM_PREFIX];
+  wr64be(pre, id);
+  pre[8] = (unsigned char)space;
+  MDB_val k = {ELEM_PREFIX, pre}, v;
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  int ret = 0;
+  while (rc == 0 && elem_prefix_is(&k, pre, ELEM_PREFIX)) {
+    cairn_str sub, val;
+    elem_split(&k, &v, &sub, &val);
+    if ((ret = fn(ud, sub, val)) != 0) break;
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  if (ret) return ret;
+  if (rc != 0 && rc != MDB_NOTFOUND) return CAIRN_STORE_IO;
+  return 0;
 }

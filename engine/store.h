@@ -177,6 +177,97 @@ typedef int (*cairn_store_snapshot_fn)(void *ud, cairn_str key, const cairn_valu
 int cairn_store_snapshot_scan(cairn_store_snapshot *snap, int db, cairn_store_snapshot_fn fn, void *ud);
 void cairn_store_snapshot_close(cairn_store_snapshot *snap);
 
+/* --- collections ------------------------------------------------------------
+ * A hash, list, set or sorted set is a key whose payload is a small header
+ * (cairn_coll, CAIRN_COLL_HEADER bytes) naming a collection id; each field,
+ * member or element is its own entry of the `elems` dbi:
+ *     [collection id u64 BE][space u8][sub-key]  ->  value
+ * so writing one member writes a page or two, never the collection. A space
+ * is an ordering of the collection's entries: space 0 holds the members
+ * (hash: field -> value; set: member -> ""; zset: member -> score; list:
+ * position u64 BE -> element), space 1 a second ordering (zset:
+ * [score, sortable u64 BE][member] -> ""). Sub-keys longer than
+ * CAIRN_ELEM_INLINE are stored under a prefix + hash with the whole sub-key in
+ * the value (the API hides it; ordering among such long sub-keys that share
+ * their first CAIRN_ELEM_INLINE bytes is by hash, see docs/STORAGE.md).
+ *
+ * Ids are never reused. Deleting or replacing a collection key (DEL, SET over
+ * it, expiry, FLUSHDB's sweep, RESTORE REPLACE...) retires its id: small
+ * collections are removed at once, big ones are queued and removed in bounded
+ * steps by cairn_store_sweep, so DEL of a 10M-member set costs O(1) in the
+ * loop. The header changes (count, list head) are written with
+ * cairn_coll_put: every command that modifies a collection ends with it (that
+ * is also what WATCH sees). A count of 0 deletes the key (Redis never keeps
+ * empty collections). */
+#define CAIRN_COLL_HEADER 24
+#define CAIRN_ELEM_INLINE 480
+#define CAIRN_LIST_START (UINT64_C(1) << 63) /* head position of a new list */
+
+typedef struct cairn_coll {
+  uint64_t id;
+  uint64_t count; /* members (a zset member counts once) */
+  uint64_t head;  /* lists: position of the first element; 0 otherwise */
+} cairn_coll;
+
+static inline int cairn_type_is_coll(uint8_t t) {
+  return t == CAIRN_TYPE_LIST || t == CAIRN_TYPE_SET || t == CAIRN_TYPE_ZSET || t == CAIRN_TYPE_HASH;
+}
+/* Reads the header of a collection value: 0, or -1 if v is not one. */
+int cairn_coll_decode(const cairn_value *v, cairn_coll *out);
+/* A fresh, never used id (count 0; head CAIRN_LIST_START). */
+void cairn_coll_init(cairn_store *s, cairn_coll *out);
+/* Writes the header of key (creating the key if absent, replacing a value of
+ * another id, which is retired). count == 0 deletes the key instead. Returns
+ * like cairn_store_put (1 created / 0 replaced) or cairn_store_del. */
+int cairn_coll_put(cairn_store *s, int db, cairn_str key, uint8_t type, const cairn_coll *c, int64_t expire_ms);
+/* Full-sync loading: the same into the invisible loading dbs. */
+int cairn_store_load_coll(cairn_store *s, int db, cairn_str key, uint8_t type, const cairn_coll *c,
+                          int64_t expire_ms);
+/* Copies every entry (all spaces) of collection `from` into collection `to`
+ * (COPY: O(n)). */
+int cairn_coll_copy(cairn_store *s, uint64_t from, uint64_t to);
+/* Deletes a key's entry but leaves its collection's entries alone: RENAME
+ * and MOVE hand the same header (and id) to another key. 1/0/<0. */
+int cairn_store_del_keep(cairn_store *s, int db, cairn_str key);
+/* Collections retired and still being removed by the sweeper. */
+uint64_t cairn_store_coll_garbage(const cairn_store *s);
+
+/* Entries. val pointers are valid until the next write. 1 found / 0 absent. */
+int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, cairn_str *val);
+/* 1 created, 0 replaced, <0 error. */
+int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen);
+/* 1 deleted, 0 absent, <0 error. */
+int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen);
+
+/* Ordered iteration over one space. Forward: from the first sub-key >= from
+ * (from NULL: the first). Reverse: from the last sub-key <= from, bytewise
+ * with a proper prefix sorting first (from NULL: the last). Writes through
+ * cairn_elem_put/del on the same collection while iterating are allowed; to
+ * delete what you are standing on use cairn_elem_iter_del. */
+typedef struct cairn_elem_iter cairn_elem_iter;
+int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *from, size_t fromlen, int reverse,
+                         cairn_elem_iter **out);
+/* 1 (sub/val filled, valid until the next iter call or write), 0 at the end. */
+int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val);
+/* Deletes the entry last returned by next; the next call goes on after it. */
+int cairn_elem_iter_del(cairn_elem_iter *it);
+void cairn_elem_iter_close(cairn_elem_iter *it);
+
+/* Full sync: the entries of one collection in a snapshot, in order. fn
+ * returns non-zero to stop (returned). */
+typedef int (*cairn_store_elem_fn)(void *ud, cairn_str sub, cairn_str val);
+int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
+                               void *ud);
+
+/* --- change notification (WATCH) ----------------------------------------------
+ * Called for every change through the public write functions above: a key
+ * (put, del, expiry change, collection header), or a whole db before FLUSHDB
+ * empties it or SWAPDB swaps it (key.p == NULL). Loading a full sync does not
+ * call it (the server touches everything when the load is swapped in). */
+typedef void (*cairn_store_touch_fn)(void *ud, int db, cairn_str key);
+void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud);
+
 /* Hash used for key order (exposed for SCAN cursors and tests). */
 uint64_t cairn_store_key_hash(const void *key, size_t len);
 /* Encodes (phys db, key) into out; returns length. Exposed for unit tests. */

@@ -917,6 +917,280 @@ static void test_map_full_grow(void **state) {
   assert_int_equal(cairn_store_grow(s), -1);
 }
 
+
+/* ------------------------------------------------------------ collections */
+
+static void make_coll(cairn_store *s, int db, const char *key, int n, cairn_coll *c) {
+  cairn_coll_init(s, c);
+  for (int i = 0; i < n; i++) {
+    char m[32], v[32];
+    snprintf(m, sizeof(m), "m%06d", i);
+    snprintf(v, sizeof(v), "v%d", i);
+    assert_int_equal(cairn_elem_put(s, c->id, 0, m, strlen(m), v, strlen(v)), 1);
+    c->count++;
+  }
+  assert_true(cairn_coll_put(s, db, K(key), CAIRN_TYPE_HASH, c, -1) >= 0);
+}
+
+static void test_coll_basic(void **state) {
+  fixture *f = *state;
+  cairn_coll c, got;
+  make_coll(f->s, 0, "h", 10, &c);
+  cairn_value v;
+  assert_int_equal(cairn_store_get(f->s, 0, K("h"), &v), 1);
+  assert_int_equal(v.type, CAIRN_TYPE_HASH);
+  assert_int_equal(cairn_coll_decode(&v, &got), 0);
+  assert_int_equal(got.id, c.id);
+  assert_int_equal(got.count, 10);
+  cairn_str val;
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, "m000003", 7, &val), 1);
+  assert_int_equal(val.len, 2);
+  assert_memory_equal(val.p, "v3", 2);
+  assert_int_equal(cairn_elem_get(f->s, c.id, 1, "m000003", 7, &val), 0); /* other space */
+  assert_int_equal(cairn_elem_put(f->s, c.id, 0, "m000003", 7, "new", 3), 0);  /* replaced */
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, "m000003", 7, &val), 1);
+  assert_memory_equal(val.p, "new", 3);
+  assert_int_equal(cairn_elem_del(f->s, c.id, 0, "m000003", 7), 1);
+  assert_int_equal(cairn_elem_del(f->s, c.id, 0, "m000003", 7), 0);
+  /* A string value has no collection header. */
+  put(f->s, 0, "s", "x", -1);
+  assert_int_equal(cairn_store_get(f->s, 0, K("s"), &v), 1);
+  assert_int_equal(cairn_coll_decode(&v, &got), -1);
+  /* count 0 deletes the key */
+  c.count = 0;
+  assert_int_equal(cairn_coll_put(f->s, 0, K("h"), CAIRN_TYPE_HASH, &c, -1), 1);
+  expect_absent(f->s, 0, K("h"));
+}
+
+static void test_coll_iter(void **state) {
+  fixture *f = *state;
+  cairn_coll c;
+  make_coll(f->s, 0, "h", 50, &c);
+  cairn_elem_iter *it;
+  cairn_str sub, val;
+  /* forward from a key between members */
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, "m000010x", 8, 0, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  assert_memory_equal(sub.p, "m000011", 7);
+  cairn_elem_iter_close(it);
+  /* reverse from an exact member includes it; from a prefix sorts first */
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, "m000010", 7, 1, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  assert_memory_equal(sub.p, "m000010", 7);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  assert_memory_equal(sub.p, "m000009", 7);
+  cairn_elem_iter_close(it);
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, "m00001", 6, 1, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  assert_memory_equal(sub.p, "m000009", 7);
+  cairn_elem_iter_close(it);
+  /* reverse from the end, deleting every other entry while walking */
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 1, &it), 0);
+  int n = 0, i = 49;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    char m[32];
+    snprintf(m, sizeof(m), "m%06d", i--);
+    assert_int_equal(sub.len, 7);
+    assert_memory_equal(sub.p, m, 7);
+    if (n++ % 2 == 0) assert_int_equal(cairn_elem_iter_del(it), 0);
+  }
+  cairn_elem_iter_close(it);
+  assert_int_equal(n, 50);
+  /* forward: 25 left, in order, deleting all */
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 0, &it), 0);
+  n = 0;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    char m[32];
+    snprintf(m, sizeof(m), "m%06d", 2 * n);
+    assert_memory_equal(sub.p, m, 7);
+    assert_int_equal(cairn_elem_iter_del(it), 0);
+    n++;
+  }
+  cairn_elem_iter_close(it);
+  assert_int_equal(n, 25);
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 0, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
+  cairn_elem_iter_close(it);
+  /* an empty space of an existing id, and iteration never leaks into the next id */
+  cairn_coll d;
+  make_coll(f->s, 0, "h2", 3, &d);
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 1, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
+  cairn_elem_iter_close(it);
+}
+
+static void test_coll_long_members(void **state) {
+  fixture *f = *state;
+  cairn_coll c;
+  cairn_coll_init(f->s, &c);
+  size_t n = CAIRN_ELEM_INLINE + 100;
+  char *a = malloc(n), *b = malloc(n);
+  memset(a, 'q', n);
+  memcpy(b, a, n);
+  b[n - 1] = 'r'; /* same first CAIRN_ELEM_INLINE bytes */
+  assert_int_equal(cairn_elem_put(f->s, c.id, 0, a, n, "A", 1), 1);
+  assert_int_equal(cairn_elem_put(f->s, c.id, 0, b, n, "BB", 2), 1);
+  assert_int_equal(cairn_elem_put(f->s, c.id, 0, b, n, "B", 1), 0);
+  cairn_str val, sub;
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, a, n, &val), 1);
+  assert_memory_equal(val.p, "A", 1);
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, b, n, &val), 1);
+  assert_int_equal(val.len, 1);
+  assert_memory_equal(val.p, "B", 1);
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, a, n - 1, &val), 0);
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 0, &it), 0);
+  int seen = 0;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    assert_int_equal(sub.len, n);
+    assert_true(memcmp(sub.p, a, n) == 0 || memcmp(sub.p, b, n) == 0);
+    seen++;
+  }
+  cairn_elem_iter_close(it);
+  assert_int_equal(seen, 2);
+  assert_int_equal(cairn_elem_del(f->s, c.id, 0, a, n), 1);
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, b, n, &val), 1);
+  free(a);
+  free(b);
+}
+
+/* Small collections vanish with their key; big ones are swept later. */
+static void test_coll_retire(void **state) {
+  fixture *f = *state;
+  cairn_coll small, big, big2;
+  make_coll(f->s, 0, "small", 5, &small);
+  make_coll(f->s, 0, "big", 1000, &big);
+  make_coll(f->s, 0, "big2", 300, &big2);
+  assert_int_equal(cairn_store_del(f->s, 0, K("small")), 1);
+  cairn_str val;
+  assert_int_equal(cairn_elem_get(f->s, small.id, 0, "m000001", 7, &val), 0);
+  assert_int_equal(cairn_store_del(f->s, 0, K("big")), 1);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 1);
+  assert_int_equal(cairn_store_sweep_pending(f->s), 1);
+  /* overwriting with a string retires too */
+  assert_true(put(f->s, 0, "big2", "now a string", -1) >= 0);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 2);
+  /* the garbage survives a restart */
+  reopen(f, 1);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 2);
+  assert_int_equal(cairn_elem_get(f->s, big.id, 0, "m000999", 7, &val), 1); /* not yet swept */
+  long total = 0, n;
+  int rounds = 0;
+  while ((n = cairn_store_sweep(f->s, 100)) > 0) {
+    assert_true(n <= 100);
+    total += n;
+    rounds++;
+  }
+  assert_int_equal(n, 0);
+  assert_true(total >= 1300);
+  assert_true(rounds >= 13);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 0);
+  assert_int_equal(cairn_store_sweep_pending(f->s), 0);
+  assert_int_equal(cairn_elem_get(f->s, big.id, 0, "m000999", 7, &val), 0);
+  reopen(f, 2);
+  assert_int_equal(raw_entries(f->dir, "elems"), 0);
+  assert_int_equal(raw_entries(f->dir, "dead"), 0);
+  /* ids are never reused across restarts */
+  cairn_coll again;
+  cairn_coll_init(f->s, &again);
+  assert_true(again.id > big2.id);
+}
+
+static void test_coll_flush_rename_copy(void **state) {
+  fixture *f = *state;
+  cairn_coll a, b, c;
+  make_coll(f->s, 1, "a", 200, &a);
+  make_coll(f->s, 1, "b", 3, &b);
+  /* the header can be rewritten (expiry, count) without retiring */
+  assert_int_equal(cairn_store_set_expire(f->s, 1, K("a"), 123456), 1);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 0);
+  /* RENAME: the header moves, the entries stay */
+  cairn_value v;
+  assert_int_equal(cairn_store_get(f->s, 1, K("a"), &v), 1);
+  cairn_coll moved;
+  assert_int_equal(cairn_coll_decode(&v, &moved), 0);
+  assert_true(cairn_coll_put(f->s, 1, K("z"), CAIRN_TYPE_HASH, &moved, 123456) >= 0);
+  assert_int_equal(cairn_store_del_keep(f->s, 1, K("a")), 1);
+  assert_int_equal(cairn_store_coll_garbage(f->s), 0);
+  cairn_str val;
+  assert_int_equal(cairn_elem_get(f->s, a.id, 0, "m000199", 7, &val), 1);
+  /* COPY into a fresh id */
+  cairn_coll_init(f->s, &c);
+  assert_int_equal(cairn_coll_copy(f->s, a.id, c.id), 0);
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, "m000199", 7, &val), 1);
+  assert_memory_equal(val.p, "v199", 4);
+  cairn_elem_iter *it;
+  cairn_str sub;
+  int n = 0;
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, 0, NULL, 0, 0, &it), 0);
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) n++;
+  cairn_elem_iter_close(it);
+  assert_int_equal(n, 200);
+  /* FLUSHDB: the keys are swept, and their collections with them */
+  assert_int_equal(cairn_store_flushdb(f->s, 1), 0);
+  while (cairn_store_sweep(f->s, 50) > 0) {
+  }
+  reopen(f, 3);
+  assert_int_equal(raw_entries(f->dir, "elems"), 200); /* c has no key: only its own entries remain */
+}
+
+static int snap_count(void *ud, cairn_str sub, cairn_str val) {
+  (void)sub, (void)val;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_coll_snapshot(void **state) {
+  fixture *f = *state;
+  cairn_coll c;
+  make_coll(f->s, 0, "h", 40, &c);
+  assert_int_equal(cairn_store_checkpoint(f->s, 5), 0);
+  cairn_store_snapshot *snap;
+  assert_int_equal(cairn_store_snapshot_open(f->s, &snap), 0);
+  assert_int_equal(cairn_elem_put(f->s, c.id, 0, "later", 5, "x", 1), 1); /* not in the snapshot */
+  int n = 0;
+  assert_int_equal(cairn_store_snapshot_elems(snap, c.id, 0, snap_count, &n), 0);
+  assert_int_equal(n, 40);
+  cairn_store_snapshot_close(snap);
+}
+
+typedef struct touch_log {
+  int calls, flushes;
+  char last[32];
+} touch_log;
+
+static void on_touch(void *ud, int db, cairn_str key) {
+  touch_log *t = ud;
+  (void)db;
+  t->calls++;
+  if (!key.p) {
+    t->flushes++;
+    return;
+  }
+  snprintf(t->last, sizeof(t->last), "%.*s", (int)key.len, key.p);
+}
+
+static void test_touch_hook(void **state) {
+  fixture *f = *state;
+  touch_log t = {0};
+  cairn_store_set_touch(f->s, on_touch, &t);
+  put(f->s, 0, "k", "v", -1);
+  assert_int_equal(t.calls, 1);
+  assert_string_equal(t.last, "k");
+  cairn_coll c;
+  make_coll(f->s, 0, "h", 2, &c);
+  assert_int_equal(t.calls, 2);
+  assert_string_equal(t.last, "h");
+  assert_int_equal(cairn_store_set_expire(f->s, 0, K("k"), 5), 1);
+  assert_int_equal(t.calls, 3);
+  assert_int_equal(cairn_store_del(f->s, 0, K("k")), 1);
+  assert_int_equal(cairn_store_del(f->s, 0, K("k")), 0); /* nothing changed: no call */
+  assert_int_equal(t.calls, 4);
+  assert_int_equal(cairn_store_flushdb(f->s, 0), 0);
+  assert_int_equal(t.flushes, 1);
+  cairn_store_set_touch(f->s, NULL, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
@@ -935,6 +1209,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_basic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_iter, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_long_members, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_retire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_flush_rename_copy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_snapshot, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_touch_hook, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
