@@ -33,6 +33,7 @@ test: test-deps
 
 bench: build test-deps
 	@sh tests/bench/run.sh $(BUILD)
+	@sh tests/bench/collections.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -2,6 +2,8 @@
 # cairn throughput/latency benchmark against redis-server at three durability
 # levels. Usage: sh tests/bench/run.sh BUILD_DIR   (normally via `make bench`)
 # See tests/bench/README.md for what the numbers mean and the env knobs.
+# tests/bench/collections.sh runs it with BENCH_TESTS/BENCH_SERVERS/BENCH_NAME
+# set for the collection commands.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +24,8 @@ STOP_TIMEOUT=${BENCH_STOP_TIMEOUT:-30}     # seconds between TERM and KILL
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 PY=${PYTHON:-python3}
+SERVERS=${BENCH_SERVERS:-cairn always everysec nopersist}
+NAME=${BENCH_NAME:-}
 
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 for v in N CLIENTS KEYSPACE RUN_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
@@ -36,6 +40,11 @@ case "$TESTS" in
     ''|*[!a-z0-9_,]*|,*|*,|*,,*) die "BENCH_TESTS must be a comma-separated list of redis-benchmark test names (got '$TESTS')" ;;
 esac
 TEST_LIST=$(echo "$TESTS" | tr ',' ' ')
+case " $SERVERS " in *" cairn "*) ;; *) die "BENCH_SERVERS must include cairn (got '$SERVERS')" ;; esac
+for s in $SERVERS; do
+    case "$s" in cairn|always|everysec|nopersist) ;; *) die "BENCH_SERVERS: unknown server '$s' (cairn always everysec nopersist)" ;; esac
+done
+case "$NAME" in *[!A-Za-z0-9_-]*) die "BENCH_NAME may only hold letters, digits, - and _ (got '$NAME')" ;; esac
 
 # ---- binaries ------------------------------------------------------------
 if [ -n "${CAIRN_SERVER:-}" ]; then
@@ -63,7 +72,6 @@ fi
 STANDIN=0
 [ "$(basename "$CAIRN_BIN")" = redis-server ] && STANDIN=1
 
-SERVERS="cairn always everysec nopersist"
 label() {
     case "$1" in
         cairn) echo cairn ;;
@@ -122,9 +130,16 @@ trap 'exit 129' HUP
 mkdir -p "$ROOT/raw" || die "cannot create $ROOT/raw"
 
 # ---- configs -------------------------------------------------------------
-PORTS=$("$PY" "$HERE/resp.py" ports 4) || die "could not pick free ports"
+N_SERVERS=$(echo $SERVERS | wc -w)
+PORTS=$("$PY" "$HERE/resp.py" ports "$N_SERVERS") || die "could not pick free ports"
 set -- $PORTS
-PORT_cairn=$1 PORT_always=$2 PORT_everysec=$3 PORT_nopersist=$4
+for s in $SERVERS; do
+    eval "PORT_$s=$1"
+    shift
+done
+# The preflight runs against a redis-server when there is one.
+PRE=cairn
+for s in $SERVERS; do [ "$s" = cairn ] || PRE=$s; done
 
 for s in $SERVERS; do
     mkdir "$ROOT/$s" || die "cannot create $ROOT/$s"
@@ -141,18 +156,22 @@ write_common() { # dir port
         echo 'durability strict'
     fi
 } >"$ROOT/cairn.conf"
-{
-    write_common "$ROOT/always" "$PORT_always"
-    printf 'appendonly yes\nappendfsync always\nsave ""\n'
-} >"$ROOT/always.conf"
-{
-    write_common "$ROOT/everysec" "$PORT_everysec"
-    printf 'appendonly yes\nappendfsync everysec\nsave ""\n'
-} >"$ROOT/everysec.conf"
-{
-    write_common "$ROOT/nopersist" "$PORT_nopersist"
-    printf 'appendonly no\nsave ""\n'
-} >"$ROOT/nopersist.conf"
+for s in $SERVERS; do
+    case "$s" in
+        always) {
+            write_common "$ROOT/always" "$PORT_always"
+            printf 'appendonly yes\nappendfsync always\nsave ""\n'
+        } >"$ROOT/always.conf" ;;
+        everysec) {
+            write_common "$ROOT/everysec" "$PORT_everysec"
+            printf 'appendonly yes\nappendfsync everysec\nsave ""\n'
+        } >"$ROOT/everysec.conf" ;;
+        nopersist) {
+            write_common "$ROOT/nopersist" "$PORT_nopersist"
+            printf 'appendonly no\nsave ""\n'
+        } >"$ROOT/nopersist.conf" ;;
+    esac
+done
 
 port_of() { eval "echo \$PORT_$1"; }
 pid_of() { eval "echo \$PID_$1"; }
@@ -216,8 +235,8 @@ rotate() {
 # ---- preflight: catch misspelt test names before the long runs ----------------
 for t in $TEST_LIST; do
     pre=$ROOT/raw/preflight_$t
-    $TIMEOUT_CMD "$BENCH_BIN" -h 127.0.0.1 -p "$PORT_nopersist" -c 1 -n 1 -t "$t" --csv \
-        >"$pre.csv" 2>"$pre.err" || { tail -n 20 "$pre.csv" "$pre.err" >&2; die "preflight of test '$t' against redis-nopersist failed"; }
+    $TIMEOUT_CMD "$BENCH_BIN" -h 127.0.0.1 -p "$(port_of "$PRE")" -c 1 -n 1 -t "$t" --csv \
+        >"$pre.csv" 2>"$pre.err" || { tail -n 20 "$pre.csv" "$pre.err" >&2; die "preflight of test '$t' against $(label "$PRE") failed"; }
     [ "$(grep -c -v '^"test"' "$pre.csv")" -gt 0 ] ||
         die "redis-benchmark knows no test '$t' (BENCH_TESTS=$TESTS)"
 done
@@ -227,7 +246,7 @@ MANIFEST=$ROOT/manifest
 : >"$MANIFEST"
 n_tests=$(echo $TEST_LIST | wc -w)
 n_pipes=$(echo $PIPELINES | wc -w)
-total=$((n_tests * n_pipes * 4))
+total=$((n_tests * n_pipes * N_SERVERS))
 done_runs=0
 round=0
 for p in $PIPELINES; do
@@ -239,7 +258,7 @@ for p in $PIPELINES; do
             out=$ROOT/raw/${s}_P${p}_$t.csv
             err=$ROOT/raw/${s}_P${p}_$t.err
             done_runs=$((done_runs + 1))
-            printf 'bench: [%d/%d] %-16s -t %-6s -P %-3s ' "$done_runs" "$total" "$(label "$s")" "$t" "$p" >&2
+            printf 'bench: [%d/%d] %-16s -t %-10s -P %-3s ' "$done_runs" "$total" "$(label "$s")" "$t" "$p" >&2
             # Run in the background and `wait`, so a TERM/INT to this script is
             # acted on at once (sh defers traps while a foreground child runs).
             # shellcheck disable=SC2086
@@ -292,6 +311,7 @@ STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 RESULTS=$HERE/results
 mkdir -p "$RESULTS" || die "cannot create $RESULTS"
 TABLE=$ROOT/table.md
+[ -n "$NAME" ] && STAMP=$NAME-$STAMP
 "$PY" "$HERE/table.py" "$MANIFEST" "$RESULTS/$STAMP.csv" >"$TABLE" || die "table.py failed"
 
 cpu=$(grep -m1 -i '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
@@ -315,10 +335,12 @@ REPORT=$RESULTS/$STAMP.md
     echo "- cairn: \`$CAIRN_BIN\` (git $rev)"
     echo "- redis: \`$REDIS_BIN\` — $redis_ver; $bench_ver"
     echo "- Data dirs under \`$BASE_TMP\` (filesystem: $FSTYPE; device: $(df -P "$ROOT" 2>/dev/null | awk 'NR==2 {print $1}'))"
-    echo "- Each server in its own fresh temp dir, 127.0.0.1 only. Per pipeline depth: FLUSHALL every server, then for each test run it against all four servers (order rotated each test), so SET fills the keys GET reads."
+    echo "- Each server in its own fresh temp dir, 127.0.0.1 only. Per pipeline depth: FLUSHALL every server, then for each test run it against all $N_SERVERS servers (order rotated each test), so a write test fills what the next test reads or pops (SET then GET, LPUSH/RPUSH then LPOP/RPOP, SADD then SPOP, ZADD then ZPOPMIN)."
     echo "- ops/s = redis-benchmark \"rps\" (commands/s; one MSET carries 10 keys). p50/p99 in ms, per request as timed by redis-benchmark (with -P 16, a request waits for its whole pipeline batch)."
     echo
-    echo "Commands (PORT per server: cairn=$PORT_cairn, redis-always=$PORT_always, redis-everysec=$PORT_everysec, redis-nopersist=$PORT_nopersist):"
+    ports=""
+    for s in $SERVERS; do ports="$ports${ports:+, }$(label "$s")=$(port_of "$s")"; done
+    echo "Commands (PORT per server: $ports):"
     echo
     echo '```'
     for p in $PIPELINES; do
@@ -342,7 +364,7 @@ REPORT=$RESULTS/$STAMP.md
     echo
     cat "$TABLE"
     echo
-    echo "Ratios are cairn ops/s divided by the other server's ops/s in this same run."
+    echo "Ratios are cairn ops/s divided by the other server's ops/s in this same run. Rows \"LPUSH (needed to benchmark LRANGE)\" (the fill redis-benchmark runs before each LRANGE test) are left out of the table; they are in the CSV."
     echo
     echo "## Memory"
     echo
