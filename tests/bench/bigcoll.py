@@ -153,7 +153,7 @@ class Sampler(threading.Thread):
 
 
 class Server(object):
-    def __init__(self, kind, binary, root):
+    def __init__(self, kind, binary, root, extra=()):
         self.kind = kind
         self.dir = os.path.join(root, kind)
         os.makedirs(self.dir)
@@ -165,6 +165,8 @@ class Server(object):
                 f.write("durability strict\n")
             else:
                 f.write("appendonly yes\nappendfsync always\nsave \"\"\n")
+            for line in extra:
+                f.write(line + "\n")
         self.logf = open(os.path.join(root, kind + ".log"), "wb")
         self.proc = subprocess.Popen([binary, conf], stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
@@ -248,6 +250,8 @@ def bench_ops(bench_bin, port, loaded, args):
     ]
     out = {}
     for name, cmd, n_override in ops:
+        if ("zset" if cmd[1] == "bigz" else "hash") not in args.colls:
+            continue
         for p in args.pipelines:
             n = n_override or (args.n16 if p > 1 else args.n1)
             argv = [bench_bin, "-h", "127.0.0.1", "-p", str(port), "-c", str(args.clients),
@@ -283,16 +287,18 @@ def du(path):
 
 def run_one(kind, binary, root, args):
     log("%s: starting %s" % (kind, binary))
-    s = Server(kind, binary, root)
+    s = Server(kind, binary, root, args.cairn_config if kind == "cairn" else args.redis_config)
     sampler = Sampler(s.proc.pid)
     sampler.start()
     res = {"kind": kind}
+    time.sleep(1)
+    res["mem_idle_start"] = proc_mem(s.proc.pid)
     t_all = time.time()
     try:
         first = max(1, args.size // 100)
         sampler.phase = "load"
         t0 = time.time()
-        for coll in ("zset", "hash"):
+        for coll in args.colls:
             load(s.port, coll, 0, first, args.batch, args.depth, False)
         res["load_first_s"] = time.time() - t0
         sampler.phase = "bench-start"
@@ -301,7 +307,7 @@ def run_one(kind, binary, root, args):
         res["mem_after_start_bench"] = proc_mem(s.proc.pid)
         sampler.phase = "load"
         t1 = time.time()
-        for coll in ("zset", "hash"):
+        for coll in args.colls:
             tc = time.time()
             load(s.port, coll, first, args.size, args.batch, args.depth, True)
             res["load_%s_s" % coll] = time.time() - tc
@@ -310,8 +316,8 @@ def run_one(kind, binary, root, args):
         res["load_rest_s"] = time.time() - t1
         res["mem_after_load"] = proc_mem(s.proc.pid)
         c = Conn(s.port)
-        res["zcard"] = int(c.call("ZCARD", "bigz"))
-        res["hlen"] = int(c.call("HLEN", "bigh"))
+        res["zcard"] = int(c.call("ZCARD", "bigz")) if "zset" in args.colls else 0
+        res["hlen"] = int(c.call("HLEN", "bigh")) if "hash" in args.colls else 0
         c.close()
         sampler.phase = "bench-end"
         log("%s: ZCARD %d HLEN %d; measuring (end)" % (kind, res["zcard"], res["hlen"]))
@@ -320,8 +326,8 @@ def run_one(kind, binary, root, args):
         time.sleep(3)
         res["mem_end"] = proc_mem(s.proc.pid)
         c = Conn(s.port)
-        res["zcard_end"] = int(c.call("ZCARD", "bigz"))
-        res["hlen_end"] = int(c.call("HLEN", "bigh"))
+        res["zcard_end"] = int(c.call("ZCARD", "bigz")) if "zset" in args.colls else 0
+        res["hlen_end"] = int(c.call("HLEN", "bigh")) if "hash" in args.colls else 0
         c.close()
         res["total_s"] = time.time() - t_all
         res["dir_bytes"] = du(s.dir)
@@ -360,6 +366,8 @@ def report(results, args, started):
     L.append("- cairn `durability strict` (git %s, `%s`); redis-server `appendonly yes`, "
              "`appendfsync always` when run. Machine: nproc=%d, %s. Data under `%s`." % (
                  rev, args.cairn, os.cpu_count() or 0, cpu, args.tmpdir))
+    if args.cairn_config or args.redis_config:
+        L.append("- extra config: cairn %r, redis %r" % (args.cairn_config, args.redis_config))
     L.append("- ops/s: `redis-benchmark -c %d -r LOADED -P p --csv CMD`, -n %d at -P 1, %d at -P 16 "
              "(the mid-rank ZRANGE: -n %d); \"start\" = after the first %d members of each, "
              "\"end\" = all loaded." % (args.clients, args.n1, args.n16, args.slow_n,
@@ -367,17 +375,17 @@ def report(results, args, started):
     L.append("")
     L.append("## Memory (from /proc/PID/status)")
     L.append("")
-    L.append("| server | RssAnon peak during load | RssAnon peak during measurements | RssAnon at end "
-             "| RssFile at end | VmRSS peak | data dir at end |")
-    L.append("|---|--:|--:|--:|--:|--:|--:|")
+    L.append("| server | RssAnon idle at start | RssAnon peak during load | RssAnon peak during measurements "
+             "| RssAnon at end | RssFile at end | VmRSS peak | data dir at end |")
+    L.append("|---|--:|--:|--:|--:|--:|--:|--:|")
     for r in results:
         pk = r.get("peaks", {})
         during = max(pk.get("load", {}).get("RssAnon", 0), 0)
         bench = max(pk.get("bench-start", {}).get("RssAnon", 0), pk.get("bench-end", {}).get("RssAnon", 0))
         vmrss = max([v.get("VmRSS", 0) for v in pk.values()] or [0])
         end = r.get("mem_end", {})
-        L.append("| %s | %s | %s | %s | %s | %s | %.2f GB |" % (
-            r["kind"], mb(during), mb(bench), mb(end.get("RssAnon")), mb(end.get("RssFile")),
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %.2f GB |" % (
+            r["kind"], mb(r.get("mem_idle_start", {}).get("RssAnon")), mb(during), mb(bench), mb(end.get("RssAnon")), mb(end.get("RssFile")),
             mb(vmrss), r.get("dir_bytes", 0) / 1e9))
     L.append("")
     L.append("## Load")
@@ -426,14 +434,21 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--n1", type=int, default=20000, help="requests per -P 1 run [20000]")
     ap.add_argument("--n16", type=int, default=200000, help="requests per -P 16 run [200000]")
-    ap.add_argument("--slow-n", type=int, default=2000, help="requests for the mid-rank ZRANGE [2000]")
+    ap.add_argument("--slow-n", type=int, default=200, help="requests for the mid-rank ZRANGE [200]")
+    ap.add_argument("--cairn-config", action="append", default=[],
+                    help="extra cairn.conf line, e.g. 'checkpoint-interval-ms 200' (repeatable)")
+    ap.add_argument("--redis-config", action="append", default=[], help="extra redis.conf line")
     ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--colls", default="zset,hash", help="which collections to build [zset,hash]")
     ap.add_argument("--op-timeout", type=int, default=300)
     ap.add_argument("--tmpdir", default=os.environ.get("BENCH_TMPDIR") or
                     ("/work" if os.access("/work", os.W_OK) else tempfile.gettempdir()))
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     args.pipelines = [int(x) for x in args.pipelines.split(",")]
+    args.colls = [x for x in args.colls.split(",") if x]
+    if not args.colls or any(x not in ("zset", "hash") for x in args.colls):
+        raise SystemExit("--colls: zset and/or hash")
     args.cairn = os.environ.get("CAIRN_SERVER") or os.path.join(args.build, "cairn-server")
     args.redis = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
     args.bench = os.environ.get("REDIS_BENCHMARK") or shutil.which("redis-benchmark")
