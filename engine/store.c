@@ -1117,7 +1117,7 @@ static long sweep_dead(cairn_store *s, long budget) {
   if (rc) return store_error(s, "mdb_cursor_get(dead)", rc);
   unsigned char k8[8];
   memcpy(k8, k.mv_data, 8);
-  int gone;
+  int gone = 0;
   long n = delete_entries(s, rd64be(k8), budget, &gone);
   if (n < 0) return n;
   if (gone) {
