@@ -25,7 +25,7 @@
  * the member after the gap) is picked more often than one in a crowded
  * subtree. For sets of numbered names ("user:1".."user:99999") it is close to
  * uniform per digit; for adversarial sets it can be far off. When many
- * distinct members are wanted (count * 3 > n) a single selection-sampling walk
+ * distinct members are wanted (count * 128 > n) a single selection-sampling walk
  * is used instead (exactly uniform, O(n)).
  *
  * SSCAN cursors. The cursor names a position in the member order that can be
@@ -288,7 +288,9 @@ static int ms_insert(memset_ *s, memlist *m, size_t idx) {
 
 /* `want` (< n) distinct random members, in random order. */
 static int pick_distinct(cairn_ctx *c, const cairn_coll *coll, uint64_t want, memlist *out) {
-  if (coll->count <= SMALL_SET || want * 3 > coll->count) return sample_walk(c, coll, want, out);
+  /* A walk costs about n cursor steps, a descent a dozen seeks: descents
+   * only pay when few members are wanted. */
+  if (coll->count <= SMALL_SET || want * 128 > coll->count) return sample_walk(c, coll, want, out);
   /* Big set, few wanted: random descents, duplicates dropped. The descent is
    * not uniform, so give up on it after many duplicates and walk. */
   memset_ s;
@@ -296,7 +298,7 @@ static int pick_distinct(cairn_ctx *c, const cairn_coll *coll, uint64_t want, me
   while (s.cap < want * 2) s.cap *= 2;
   s.slot = cairn_xcalloc(s.cap, sizeof(size_t));
   cairn_buf one = {0};
-  uint64_t tries = 0, limit = want * 8 + 64;
+  uint64_t tries = 0, limit = want * 4 + 64;
   int rc = 0;
   while (out->n < want && tries++ < limit) {
     if ((rc = pick_descent(c, coll->id, &one)) < 0) break;
@@ -437,7 +439,7 @@ static void cmd_smembers(cairn_ctx *c) {
 }
 
 /* SRANDMEMBER key [count]. One pick: O(n) <= 1000 steps for small sets, else
- * O(d log n). count > 0: O(n) walk when count * 3 > n or n <= 1000, else
+ * O(d log n). count > 0: O(n) walk when count * 128 > n or n <= 1000, else
  * about count picks. count < 0: |count| picks (small sets: one walk that
  * copies the <= 1000 members, then O(1) per pick). */
 static void cmd_srandmember(cairn_ctx *c) {
