@@ -41,7 +41,7 @@
  * members sharing a longer prefix, so COUNT is exceeded when more than COUNT
  * members share SCAN_CUT_MAX bytes (this also keeps cursors away from long
  * members, whose order beyond CAIRN_ELEM_INLINE bytes is not byte order).
- * Divergence: cursors are not limited to 64 bits (up to ~80 digits; a cut of
+ * Divergence: cursors are not limited to 64 bits (up to 310 digits; a cut of
  * up to 7 bytes fits in 64 bits), so a client that parses a cursor into a
  * 64-bit integer breaks; "-1" and other signs give "invalid cursor". */
 #include <ctype.h>
@@ -54,7 +54,7 @@
 
 #define SMALL_SET 1000
 #define DESCENT_MAX_DEPTH 64
-#define SCAN_CUT_MAX 32
+#define SCAN_CUT_MAX 128
 #define SCAN_CURSOR_MAX_DIGITS 1200
 
 /* ---------------------------------------------------------------- helpers */

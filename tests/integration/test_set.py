@@ -213,11 +213,18 @@ def sscan_cursor_form():
         cur, items = c.call("SSCAN", "s", "0", "MATCH", "zz*", "COUNT", "5")
         assert_eq(items, [])
         assert_true(cur != b"0")
-        # members sharing more than 32 bytes are never split: COUNT is exceeded
-        shared = b"P" * 40
+        # members sharing more than 128 bytes are never split: COUNT is exceeded
+        shared = b"P" * 130
         c.call("SADD", "g", *[shared + b"%02d" % i for i in range(30)])
         cur, items = c.call("SSCAN", "g", "0", "COUNT", "2")
         assert_eq((cur, len(items)), (b"0", 30))
+        # ... but 100 shared bytes still cut: long cursors
+        c.call("SADD", "h", *[b"Q" * 100 + b"%02d" % i for i in range(30)])
+        seen, rounds = sscan_all(c, "h", count=2)
+        assert_eq(sorted(seen), sorted(b"Q" * 100 + b"%02d" % i for i in range(30)))
+        assert_true(rounds >= 15, rounds)
+        cur, _ = c.call("SSCAN", "h", "0", "COUNT", "2")
+        assert_eq(cur, str(int.from_bytes(b"\x01" + b"Q" * 100 + b"02", "big")).encode())
 
 
 @test(timeout=300)
