@@ -335,6 +335,27 @@ def srandmember_spop_properties():
 
 
 @test(timeout=120)
+def random_picks_on_bigger_sets_spread():
+    # > 1000 members: the (smoothed) random descent, not exactly uniform but
+    # close on regular names: 30000 picks of 3000 members reach about all
+    with CairnServer({"durability": "relaxed"}) as s:
+        c = s.conn()
+        c.call("SADD", "u", *["user:%06d" % i for i in range(3000)])
+        r = c.call("SRANDMEMBER", "u", "-30000")
+        assert_eq(len(r), 30000)
+        counts = {}
+        for m in r:
+            counts[m] = counts.get(m, 0) + 1
+        assert_true(len(counts) >= 2950, len(counts))
+        assert_true(max(counts.values()) < 40, max(counts.values()))  # mean 10
+        popped = set()
+        for _ in range(300):
+            popped.add(c.call("SPOP", "u"))
+        assert_eq(len(popped), 300)
+        assert_eq(c.call("SCARD", "u"), 2700)
+
+
+@test(timeout=120)
 def spop_propagation_and_replay():
     # no checkpoint while we work: the restart after kill -9 rebuilds the sets
     # by replaying the stream, i.e. from what SPOP propagated
