@@ -111,6 +111,7 @@ static void ml_add(memlist *m, const void *p, size_t len) {
   m->off[m->n] = m->arena.len;
   m->len[m->n] = len;
   m->n++;
+  cairn_buf_reserve(&m->arena, len + 1); /* never a NULL arena, even for "" */
   cairn_buf_append(&m->arena, p, len);
 }
 
@@ -140,6 +141,7 @@ static void ml_free(memlist *m) {
 
 static void buf_set(cairn_buf *b, const void *p, size_t n) {
   b->len = 0;
+  cairn_buf_reserve(b, n + 1); /* b->p is never NULL afterwards */
   cairn_buf_append(b, p, n);
 }
 
