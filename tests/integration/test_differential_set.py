@@ -9,6 +9,7 @@ Run by hand:
     CAIRN_SERVER=build-test/cairn-server python3 tests/integration/test_differential_set.py [name...]
 """
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -208,6 +209,63 @@ def expiry_and_overwrite():
         ["SPOP", "ttl"], ["EXISTS", "ttl"], ["DEL", "s3"], ["SCARD", "s3"], ["SADD", "s3", "new"], S("SMEMBERS", "s3"),
         ["SET", "s3", "str"], ["TYPE", "s3"], ["SADD", "s3", "x"],
     ])
+
+
+def random_set_commands(seed, n):
+    rnd = random.Random(seed)
+    keys = ["k1", "k2", "k3", "k4", "str"]
+    pool = ["a", "b", "c", "d", "e", "1", "2", "10", "", "\x00", "x" * 500, "x" * 501]
+
+    def k():
+        return rnd.choice(keys)
+
+    def ms(lo=1, hi=4):
+        return [rnd.choice(pool) for _ in range(rnd.randint(lo, hi))]
+
+    def ks(lo=1, hi=3):
+        return [k() for _ in range(rnd.randint(lo, hi))]
+    cmds = [["SET", "str", "v"]]
+    for _ in range(n):
+        r = rnd.random()
+        if r < 0.25:
+            cmds.append(["SADD", k()] + ms())
+        elif r < 0.35:
+            cmds.append(["SREM", k()] + ms())
+        elif r < 0.42:
+            cmds.append(["SMOVE", k(), k(), rnd.choice(pool)])
+        elif r < 0.50:
+            cmds.append([rnd.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), k()] + ks())
+        elif r < 0.58:
+            cmds.append(S(rnd.choice(["SINTER", "SUNION", "SDIFF"]), *ks()))
+        elif r < 0.64:
+            keys_ = ks()
+            cmd = ["SINTERCARD", str(len(keys_))] + keys_
+            if rnd.random() < 0.5:
+                cmd += ["LIMIT", str(rnd.randint(0, 4))]
+            cmds.append(cmd)
+        elif r < 0.72:
+            cmds.append(["SISMEMBER", k(), rnd.choice(pool)])
+        elif r < 0.78:
+            cmds.append(["SMISMEMBER", k()] + ms())
+        elif r < 0.84:
+            cmds.append(["SCARD", k()])
+        elif r < 0.90:
+            cmds.append(S("SMEMBERS", k()))
+        elif r < 0.94:
+            cmds.append(SCAN("SSCAN", k(), "0", "COUNT", str(rnd.randint(1, 5))))
+        elif r < 0.97:
+            cmds.append(S("SPOP", k(), "100"))
+        else:
+            cmds.append(["DEL", k()])
+    return cmds
+
+
+@test
+def random_sequences():
+    for seed in (1, 2, 3):
+        cmds = random_set_commands(seed, 250)
+        compare(cmds, resp=2)
+        compare(cmds, resp=3)
 
 
 if __name__ == "__main__":
