@@ -15,10 +15,12 @@
  * O(n) <= 1000 steps). Bigger sets use a random descent (pick_descent):
  * starting from the common prefix of the first and last member under the
  * current prefix, a byte is drawn uniformly between the smallest and the
- * largest byte present at the first position where they differ, the prefix
- * grows by it, and so on until one member is left; when the drawn byte
- * starts no member, the next member after it is taken. Each level costs two
- * seeks: a pick is O(d log n), d = the number of levels (about the length
+ * largest byte present at the first position where they differ (plus one
+ * more choice, "stop here", when the first member is that prefix itself),
+ * the prefix grows by it, and so on until one member is left; a drawn byte
+ * that starts no member is drawn again (16 tries, then the member after the
+ * gap is taken). Each level costs a few seeks: a pick is O(d log n), d = the
+ * number of levels (about the length
  * that tells members apart, capped at DESCENT_MAX_DEPTH). The result is NOT
  * uniform: at each level every byte value present has the same chance, so a
  * member whose prefix is shared by few others (or a gap in the byte range:
@@ -32,9 +34,8 @@
  * strings or "user:000000".."user:002999": all within 0.5x..1.6x of the
  * mean over 300000 picks; ~4-7 us a pick). For adversarial sets (a few
  * members alone in a wide byte range next to a dense cluster) it can still
- * be far off. When many
- * distinct members are wanted (count * 128 > n) a single selection-sampling walk
- * is used instead (exactly uniform, O(n)).
+ * be far off. When many distinct members are wanted (count * 128 > n) a
+ * single selection-sampling walk is used instead (exactly uniform, O(n)).
  *
  * SSCAN cursors. The cursor names a position in the member order that can be
  * sought to: the shortest byte string s with last-returned < s <= next-member
@@ -43,9 +44,8 @@
  * base-256 digits are 0x01 followed by s (the 0x01 keeps leading zero bytes;
  * cursor 0 starts and ends an iteration). Seeking to s resumes exactly after
  * the last member returned, whatever was added or removed meanwhile, so a
- * member present for the whole iteration is returned at least once (exactly
- * once, unless the set is rewritten), and cursors survive restarts and
- * failover. s is at most SCAN_CUT_MAX bytes: a batch never stops between two
+ * member present for the whole iteration is returned (exactly once: the
+ * order never changes), and cursors survive restarts and failover. s is at most SCAN_CUT_MAX bytes: a batch never stops between two
  * members sharing a longer prefix, so COUNT is exceeded when more than COUNT
  * members share SCAN_CUT_MAX bytes (this also keeps cursors away from long
  * members, whose order beyond CAIRN_ELEM_INLINE bytes is not byte order).
