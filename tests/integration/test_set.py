@@ -401,6 +401,39 @@ def spop_propagation_and_replay():
 
 
 @test(timeout=120)
+def replica_sees_spop_as_srem():
+    # a replica attached before the sets exist gets them from the stream only:
+    # its sets must equal the master's after SPOP/SRANDMEMBER/STORE traffic
+    with CairnServer() as master, CairnServer() as replica:
+        rc = replica.conn()
+        assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK")
+        deadline = time.time() + 30
+        while b"master_link_status:up" not in rc.call("INFO", "replication"):
+            assert_true(time.time() < deadline, "replica link did not come up")
+            time.sleep(0.1)
+        mc = master.conn()
+        mc.call("SADD", "s", *["s%d" % i for i in range(40)])
+        mc.call("SADD", "b", *["b%d" % i for i in range(2500)])
+        for _ in range(5):
+            mc.call("SPOP", "s")
+            mc.call("SPOP", "b")
+        mc.call("SPOP", "s", "7")
+        mc.call("SPOP", "b", "15")
+        mc.call("SPOP", "b", "2000")
+        mc.call("SRANDMEMBER", "b", "5")
+        mc.call("SADD", "w", "1", "2")
+        mc.call("SPOP", "w", "9")
+        mc.call("SINTERSTORE", "i", "s", "b")
+        mc.call("SUNIONSTORE", "u", "s", "b")
+        mc.call("SMOVE", "s", "m", mc.call("SRANDMEMBER", "s"))
+        assert_eq(mc.call("WAIT", 1, 5000), 1)
+        for k in ("s", "b", "w", "i", "u", "m"):
+            assert_eq(smembers(rc, k) if rc.call("EXISTS", k) else None,
+                      smembers(mc, k) if mc.call("EXISTS", k) else None, k)
+        assert_eq(rc.call("SCARD", "b"), 2500 - 5 - 15 - 2000)
+
+
+@test(timeout=120)
 def durability_after_kill():
     with CairnServer({"durability": "strict"}) as s:
         c = s.conn()
