@@ -1075,7 +1075,7 @@ static long delete_entries(cairn_store *s, uint64_t id, long budget, int *gone) 
 
 static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only) {
   if (!queue_only && c->count <= RETIRE_INLINE) {
-    int gone;
+    int gone = 0;
     long n = delete_entries(s, c->id, LONG_MAX, &gone);
     return n < 0 ? (int)n : 0;
   }
