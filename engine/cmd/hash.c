@@ -377,24 +377,33 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
  * The store has no rank index (LMDB cannot seek to the k-th entry), so:
  *  - hashes of up to RAND_WALK_MAX fields: exact uniform picks of indexes,
  *    served by one ordered walk, O(n + m log m) for m picks;
- *  - bigger hashes: a pick is a seek, O(log n). We read the first and last
- *    fields, take the bytes they share (P) and the 8 bytes that follow in
- *    each (lo, hi, big-endian), draw u uniformly in [lo, hi] and return the
- *    first field >= P + u. This is NOT uniform: a field's chance is the
- *    width of the gap before it in that 64-bit space, so fields that follow
- *    a sparse region of byte values (e.g. the first field of each new
- *    leading digit in "f:0".."f:99999") come up more often. It never returns
- *    anything but existing fields, and covers every field with a non-zero
- *    chance. Positive counts need distinct fields: when count*3 > n we walk
- *    the hash once and keep each field with the exact probability of
- *    selection sampling (Knuth's algorithm S), O(n) = O(count); otherwise
- *    each pick is a seek, and a pick that was already taken moves on to the
- *    next field not taken yet (wrapping), tracked in a hash set: O(count log
- *    n) unless the picks pile up.
- * Negative counts pick with repetition (any size, like Redis). The reply
- * order of distinct picks is random for small hashes, byte order for the
- * algorithm S walk. */
+ *  - bigger hashes: a pick is a random descent of the byte trie of the
+ *    fields, O(d log n) for d levels. At prefix q (initially empty) we read
+ *    the first and the last field starting with q (two seeks), extend q by
+ *    the bytes they share, draw one of the bytes that follow (a byte no
+ *    field has is drawn again, up to RAND_REDRAWS times, so each existing
+ *    byte is about equally likely; if q itself is a field it is one more
+ *    choice) and go on with q + that byte until one field is left. Each
+ *    branch of the trie is equally likely, so the picks are uniform only
+ *    when the trie is balanced, as with random or fixed-width keys (UUIDs,
+ *    hashes, "user:000123"); with unbalanced ones a field alone in its
+ *    branch is favoured (in "f:0".."f:99999", "f:0" comes up about 1 time
+ *    in 10, each of the 5-digit fields about 1 in 100000). Every field can
+ *    come up; nothing else can. Past CAIRN_ELEM_INLINE bytes of shared
+ *    prefix (long fields ordered by hash) the first of the group is taken.
+ *    Positive counts need distinct fields: when count * RAND_SAMPLE_RATIO >
+ *    n we walk the hash once and keep each field with the exact probability
+ *    of selection sampling (Knuth's algorithm S), O(n) = O(32 count) (a walk
+ *    step is some 30x cheaper than a descent); otherwise each pick is a
+ *    descent, a field already taken (tracked in a hash set) is drawn again up
+ *    to 8 times, then the next field not taken yet is used (wrapping), so
+ *    O(count d log n) unless the picks pile up.
+ * Negative counts pick with repetition (any size, like Redis; like Redis
+ * 7.0, a huge count builds a huge reply). The reply order of distinct picks
+ * is random, except for the algorithm S walk (byte order). */
 #define RAND_WALK_MAX 1000
+#define RAND_SAMPLE_RATIO 32
+#define RAND_REDRAWS 24
 
 static uint64_t rng_state;
 
@@ -476,78 +485,124 @@ static int reply_picks_walk(cairn_ctx *c, const cairn_coll *coll, pick *picks, u
   return 0;
 }
 
-/* Big hash: the seek range (see above). */
-typedef struct rand_range {
-  cairn_buf prefix; /* P + room for 8 bytes */
-  size_t plen;
-  uint64_t lo, hi;
-} rand_range;
-
-static uint64_t take8(cairn_str s, size_t from) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; i++) v = v << 8 | (from + i < s.len ? (unsigned char)s.p[from + i] : 0);
-  return v;
-}
-
-static int rand_range_init(cairn_ctx *c, const cairn_coll *coll, rand_range *r) {
-  cairn_store *st = cairn_ctx_store(c);
+/* Big hash: a random descent of the byte trie of the fields (see above).
+ * Each level costs two seeks; fields (field + value when withvalues) are
+ * copied into `out` as [u32 flen][field][value]. 0, or -1 after an error. */
+static int first_ge(cairn_ctx *c, uint64_t id, const char *from, size_t n, int reverse, cairn_buf *out) {
   cairn_elem_iter *it;
   cairn_str f, v;
-  memset(r, 0, sizeof(*r));
-  int rc = cairn_elem_iter_open(st, coll->id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, from, n, reverse, &it);
   if (rc < 0) return failed(c, rc);
   rc = cairn_elem_iter_next(it, &f, &v);
-  if (rc > 0) cairn_buf_append(&r->prefix, f.p, f.len);
-  cairn_elem_iter_close(it);
-  if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
-  if ((rc = cairn_elem_iter_open(st, coll->id, 0, NULL, 0, 1, &it)) < 0) return failed(c, rc);
-  rc = cairn_elem_iter_next(it, &f, &v);
   if (rc > 0) {
-    cairn_str first = {r->prefix.p, r->prefix.len};
-    size_t p = 0;
-    while (p < first.len && p < f.len && first.p[p] == f.p[p]) p++;
-    r->plen = p;
-    r->lo = take8(first, p);
-    r->hi = take8(f, p);
+    out->len = 0;
+    uint32_t fl = (uint32_t)f.len;
+    cairn_buf_append(out, &fl, 4);
+    cairn_buf_append(out, f.p, f.len);
   }
   cairn_elem_iter_close(it);
-  if (rc <= 0) {
-    cairn_buf_free(&r->prefix);
-    return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
-  }
-  r->prefix.len = r->plen;
-  cairn_buf_reserve(&r->prefix, 8);
+  if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO); /* the trie says it exists */
   return 0;
 }
 
-/* Opens an iterator on a random position (the next call returns a field).
- * A seek key longer than CAIRN_ELEM_INLINE is cut by the store: still a
- * position between the first and the last field. */
-static int rand_seek(cairn_ctx *c, const cairn_coll *coll, rand_range *r, cairn_elem_iter **it) {
-  uint64_t u = r->lo + (r->hi > r->lo ? rnd_below(r->hi - r->lo + 1) : 0);
-  unsigned char *p = (unsigned char *)r->prefix.p + r->plen;
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(u >> (56 - 8 * i));
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, r->prefix.p, r->plen + 8, 0, it);
-  return rc < 0 ? failed(c, rc) : 0;
+static cairn_str rec_field(const cairn_buf *b) {
+  uint32_t fl;
+  memcpy(&fl, b->p, 4);
+  cairn_str s = {b->p + 4, fl};
+  return s;
 }
 
-/* One random field of a big hash (f, v valid until the iterator closes). */
-static int rand_one(cairn_ctx *c, const cairn_coll *coll, rand_range *r, cairn_elem_iter **it, cairn_str *f,
-                    cairn_str *v) {
-  if (rand_seek(c, coll, r, it) < 0) return -1;
-  int rc = cairn_elem_iter_next(*it, f, v);
-  if (rc == 0) { /* cannot happen (the seek is <= the last field); be safe */
-    cairn_elem_iter_close(*it);
-    rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, it);
-    if (rc < 0) return failed(c, rc);
-    rc = cairn_elem_iter_next(*it, f, v);
+typedef struct rand_state {
+  cairn_buf q, first, last, key;
+} rand_state;
+
+static void rand_state_free(rand_state *r) {
+  cairn_buf_free(&r->q);
+  cairn_buf_free(&r->first);
+  cairn_buf_free(&r->last);
+  cairn_buf_free(&r->key);
+}
+
+/* Picks one field; r->first holds it (and its value). */
+static int rand_descend(cairn_ctx *c, const cairn_coll *coll, rand_state *r) {
+  r->q.len = 0;
+  if (first_ge(c, coll->id, NULL, 0, 0, &r->first) < 0) return -1;
+  for (;;) {
+    /* last field with prefix q: reverse from q + 1 (q as a big-endian
+     * number, trailing 0xff dropped), skipping q + 1 itself */
+    size_t n = r->q.len;
+    while (n && (unsigned char)r->q.p[n - 1] == 0xff) n--;
+    if (n == 0) {
+      if (first_ge(c, coll->id, NULL, 0, 1, &r->last) < 0) return -1;
+    } else {
+      r->key.len = 0;
+      cairn_buf_append(&r->key, r->q.p, n);
+      r->key.p[n - 1] = (char)((unsigned char)r->key.p[n - 1] + 1);
+      cairn_elem_iter *it;
+      cairn_str f, v;
+      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, r->key.p, n, 1, &it);
+      if (rc < 0) return failed(c, rc);
+      while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0 && f.len >= n && memcmp(f.p, r->key.p, n) == 0) {
+      }
+      if (rc > 0) {
+        r->last.len = 0;
+        uint32_t fl = (uint32_t)f.len;
+        cairn_buf_append(&r->last, &fl, 4);
+        cairn_buf_append(&r->last, f.p, f.len);
+      }
+      cairn_elem_iter_close(it);
+      if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
+    }
+    cairn_str lo = rec_field(&r->first), hi = rec_field(&r->last);
+    size_t cp = 0;
+    while (cp < lo.len && cp < hi.len && lo.p[cp] == hi.p[cp]) cp++;
+    if (cp == lo.len && cp == hi.len) return 0; /* one field left */
+    /* Past the inline limit the store orders by hash and cuts seek keys:
+     * take the first of the group (see the cost note above). */
+    if (cp + 1 > CAIRN_ELEM_INLINE || cp >= hi.len) return 0;
+    int hib = (unsigned char)hi.p[cp], base, self = 0;
+    if (cp < lo.len) {
+      base = (unsigned char)lo.p[cp];
+    } else {
+      /* The prefix itself is a field: it is one choice, the others are the
+       * bytes from that of the field after it. */
+      cairn_elem_iter *it;
+      cairn_str f, v;
+      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, lo.p, lo.len, 0, &it);
+      if (rc < 0) return failed(c, rc);
+      if ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) rc = cairn_elem_iter_next(it, &f, &v);
+      base = rc > 0 && f.len > cp ? (unsigned char)f.p[cp] : hib;
+      cairn_elem_iter_close(it);
+      if (rc < 0) return failed(c, rc);
+      self = 1;
+    }
+    /* Seek q + b: the field found starts with q + b' for the first existing
+     * byte b' >= b. A byte that no field has is drawn again (up to
+     * RAND_REDRAWS times) so that the existing bytes are equally likely,
+     * rather than those after a gap being favoured. */
+    for (int t = 0;; t++) {
+      uint64_t k = rnd_below((uint64_t)(hib - base + 1 + self));
+      if (self && k == 0) return 0; /* the prefix itself */
+      int b = base + (int)k - self;
+      if (!self && b == base) break; /* r->first is that field */
+      r->key.len = 0;
+      cairn_buf_append(&r->key, lo.p, cp);
+      char byte = (char)b;
+      cairn_buf_append(&r->key, &byte, 1);
+      if (first_ge(c, coll->id, r->key.p, cp + 1, 0, &r->last) < 0) return -1;
+      cairn_str g = rec_field(&r->last);
+      if ((g.len > cp && (unsigned char)g.p[cp] == b) || t >= RAND_REDRAWS) {
+        cairn_buf tmp = r->first;
+        r->first = r->last;
+        r->last = tmp;
+        break;
+      }
+    }
+    /* q = the first cp + 1 bytes of the field found */
+    cairn_str nf = rec_field(&r->first);
+    r->q.len = 0;
+    cairn_buf_append(&r->q, nf.p, cp + 1 <= nf.len ? cp + 1 : nf.len);
   }
-  if (rc <= 0) {
-    cairn_elem_iter_close(*it);
-    *it = NULL;
-    return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
-  }
-  return 0;
 }
 
 /* A set of byte strings (the fields already picked). */
@@ -625,7 +680,7 @@ static void cmd_hrandfield(cairn_ctx *c) {
   uint64_t m = !with_count ? 1 : l > 0 ? (uint64_t)l : (uint64_t)(-l);
   cairn_store *st = cairn_ctx_store(c);
   cairn_elem_iter *it = NULL;
-  cairn_str f, v;
+  cairn_str f = {NULL, 0}, v = {NULL, 0};
 
   if (unique && m >= n) { /* the whole hash */
     if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
@@ -678,7 +733,7 @@ static void cmd_hrandfield(cairn_ctx *c) {
     return;
   }
 
-  if (unique && m * 3 > n) { /* selection sampling: exact, one walk */
+  if (unique && m * RAND_SAMPLE_RATIO > n) { /* selection sampling: exact, one walk */
     if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
       failed(c, rc);
       return;
@@ -702,44 +757,72 @@ static void cmd_hrandfield(cairn_ctx *c) {
     return;
   }
 
-  /* Big hash: seeks. */
-  rand_range r;
-  if (rand_range_init(c, &coll, &r) < 0) return;
+  /* Big hash: random descents. */
+  rand_state r;
+  memset(&r, 0, sizeof(r));
   strset seen;
   if (unique) strset_init(&seen, (size_t)m);
   if (with_count) cairn_reply_array(&c->reply, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
   for (uint64_t i = 0; i < m; i++) {
-    if (rand_one(c, &coll, &r, &it, &f, &v) < 0) break;
-    if (unique) {
-      /* Already taken: the next field not taken yet, wrapping at the end
-       * (there is one: m < n). */
-      while (!strset_add(&seen, f)) {
+    if (rand_descend(c, &coll, &r) < 0) break;
+    f = rec_field(&r.first);
+    int fresh = !unique || strset_add(&seen, f);
+    for (int t = 0; !fresh && t < 8; t++) { /* taken already: draw again a few times */
+      if (rand_descend(c, &coll, &r) < 0) {
+        fresh = -1;
+        break;
+      }
+      f = rec_field(&r.first);
+      fresh = strset_add(&seen, f);
+    }
+    if (fresh < 0) break;
+    if (fresh && withvalues) {
+      rc = cairn_elem_get(st, coll.id, 0, f.p, f.len, &v);
+      if (rc <= 0) {
+        failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
+        break;
+      }
+    }
+    if (!fresh) {
+      /* Already taken: the next field not taken yet from there, wrapping at
+       * the end (there is one: m < n). */
+      cairn_buf_free(&r.key);
+      cairn_buf_append(&r.key, f.p, f.len);
+      if ((rc = cairn_elem_iter_open(st, coll.id, 0, r.key.p, r.key.len, 0, &it)) < 0) {
+        failed(c, rc);
+        break;
+      }
+      int wrapped = 0;
+      for (;;) {
         rc = cairn_elem_iter_next(it, &f, &v);
-        if (rc == 0) {
+        if (rc == 0 && !wrapped) {
+          wrapped = 1;
           cairn_elem_iter_close(it);
           if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
             it = NULL;
             break;
           }
-          rc = cairn_elem_iter_next(it, &f, &v);
+          continue;
         }
-        if (rc <= 0) break;
+        if (rc <= 0 || strset_add(&seen, f)) break;
       }
-      if (rc < 0 || !it) {
+      if (rc <= 0) {
         if (it) cairn_elem_iter_close(it);
         failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
         break;
       }
+      reply_pair(c, f, v, withvalues);
+      cairn_elem_iter_close(it);
+      it = NULL;
+      continue;
     }
     if (with_count)
       reply_pair(c, f, v, withvalues);
     else
       cairn_reply_bulk(&c->reply, f.p, f.len);
-    cairn_elem_iter_close(it);
-    it = NULL;
   }
   if (unique) strset_free(&seen);
-  cairn_buf_free(&r.prefix);
+  rand_state_free(&r);
 }
 
 /* ---------------------------------------------------------------- HSCAN
