@@ -703,33 +703,33 @@ static void cmd_hrandfield(cairn_ctx *c) {
   }
 
   if (n <= RAND_WALK_MAX) {
-    pick *picks = cairn_xmalloc((size_t)m * sizeof(*picks));
-    if (unique) { /* partial Fisher-Yates over 0..n-1 */
-      uint64_t *perm = cairn_xmalloc((size_t)n * sizeof(*perm));
-      for (uint64_t i = 0; i < n; i++) perm[i] = i;
-      for (uint64_t i = 0; i < m; i++) {
-        uint64_t j = i + rnd_below(n - i), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-        picks[i].idx = perm[i];
-        picks[i].slot = i;
+    /* Picks go in chunks (one walk each) so that a huge negative count does
+     * not need a huge array besides the reply. */
+    if (with_count) cairn_reply_array(&c->reply, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
+    uint64_t chunk = m < 65536 ? m : 65536;
+    pick *picks = cairn_xmalloc((size_t)chunk * sizeof(*picks));
+    for (uint64_t done = 0; done < m; done += chunk) {
+      uint64_t k = m - done < chunk ? m - done : chunk;
+      if (unique) { /* partial Fisher-Yates over 0..n-1 (m < n: one chunk) */
+        uint64_t *perm = cairn_xmalloc((size_t)n * sizeof(*perm));
+        for (uint64_t i = 0; i < n; i++) perm[i] = i;
+        for (uint64_t i = 0; i < k; i++) {
+          uint64_t j = i + rnd_below(n - i), t = perm[i];
+          perm[i] = perm[j];
+          perm[j] = t;
+          picks[i].idx = perm[i];
+          picks[i].slot = i;
+        }
+        free(perm);
+      } else {
+        for (uint64_t i = 0; i < k; i++) {
+          picks[i].idx = rnd_below(n);
+          picks[i].slot = i;
+        }
       }
-      free(perm);
-    } else {
-      for (uint64_t i = 0; i < m; i++) {
-        picks[i].idx = rnd_below(n);
-        picks[i].slot = i;
-      }
+      if (reply_picks_walk(c, &coll, picks, k, withvalues) < 0) break;
     }
-    size_t mark = cairn_reply_defer(&c->reply);
-    rc = reply_picks_walk(c, &coll, picks, m, withvalues);
     free(picks);
-    if (rc < 0) return;
-    if (!with_count) {
-      /* the plain form replies with the bulk alone: nothing to prepend */
-      return;
-    }
-    cairn_reply_defer_array(&c->reply, mark, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
     return;
   }
 

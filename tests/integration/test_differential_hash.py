@@ -134,6 +134,21 @@ def hincrbyfloat():
 
 
 @test
+def number_forms():
+    cmds = [["HSET", "h", "i", "7", "neg", "-7", "z", "0", "f", "-0.0", "e", "1.5e3", "d", "10e-1", "big", "1e20"]]
+    for inc in ("+1", "-0", "007", "1 ", "0x1", "1e3", "9223372036854775807", "-9223372036854775808"):
+        cmds.append(["HINCRBY", "h", "i", inc])
+    for fld in ("i", "neg", "z", "f", "e", "d", "big", "new"):
+        for inc in ("+1.5", "1.", ".5", "1e", "-0", "0", "1e-3", "-1e-3", "3.0000000000000001", "1e20"):
+            cmds.append(["HINCRBYFLOAT", "h", fld, inc])
+        cmds += [["HGET", "h", fld], ["HSTRLEN", "h", fld]]
+    cmds += [["HINCRBYFLOAT", "h", "x", "0.1"], ["HINCRBYFLOAT", "h", "x", "0.2"], ["HGET", "h", "x"],
+             ["HINCRBYFLOAT", "h", "y", "-5"], ["HINCRBYFLOAT", "h", "y", "5"], ["HGET", "h", "y"],
+             ["HINCRBYFLOAT", "h", "w", "123456789012345678"], ["HINCRBYFLOAT", "h", "w", "0.5"]]
+    compare(cmds)
+
+
+@test
 def hrandfield():
     for resp in (2, 3):
         compare([

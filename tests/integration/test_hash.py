@@ -320,6 +320,9 @@ def hrandfield_small():
         assert_eq(sorted(counts), [b"a", b"b", b"c", b"d", b"e"])
         for f, k in counts.items():
             assert_true(800 < k < 1200, counts)        # uniform: 1000 each expected
+        r = c.call("HRANDFIELD", "h", "-70000", "WITHVALUES")    # more than one chunk of picks
+        assert_eq(len(r), 140000)
+        assert_eq(set(zip(r[0::2], r[1::2])), {(b"a", b"1"), (b"b", b"2"), (b"c", b"3"), (b"d", b"4"), (b"e", b"5")})
         r = c.call("HRANDFIELD", "h", "3", "WITHVALUES")
         assert_eq(len(r), 6)
         assert_eq(len(set(r[0::2])), 3)
