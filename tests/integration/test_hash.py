@@ -397,6 +397,32 @@ def hincrbyfloat_propagates_as_hset():
         assert_true("HINCRBYFLOAT" not in out.upper(), out)
 
 
+@test(timeout=120)
+def replica_from_the_stream():
+    # a replica attached before the hashes exist gets them from the stream
+    # only: HINCRBYFLOAT arrives as HSET, the hashes must end up equal
+    with CairnServer() as master, CairnServer() as replica:
+        rc = replica.conn()
+        assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK")
+        assert_true(wait_until(lambda: b"master_link_status:up" in bytes(rc.call("INFO", "replication")),
+                               timeout=30), "replica link did not come up")
+        mc = master.conn()
+        mc.call("HSET", "h", *[x for i in range(3000) for x in ("f%d" % i, "v%d" % i)])
+        mc.call("HDEL", "h", *["f%d" % i for i in range(0, 3000, 3)])
+        for i in range(20):
+            mc.call("HINCRBYFLOAT", "h", "fl", "0.1")
+            mc.call("HINCRBY", "h", "in", i)
+        mc.call("HSETNX", "h", "f1", "no")
+        mc.call("HMSET", "h2", "a", "1", "b", "2")
+        mc.call("HDEL", "h2", "a", "b")
+        mc.call("HSET", "h3", b"L" * 700, BIN)
+        assert_eq(mc.call("WAIT", 1, 5000), 1)
+        for k in ("h", "h2", "h3"):
+            assert_eq(as_dict(rc.call("HGETALL", k)), as_dict(mc.call("HGETALL", k)), k)
+        assert_eq(rc.call("HLEN", "h"), 2002)
+        assert_eq(rc.call("HGET", "h", "fl"), mc.call("HGET", "h", "fl"))
+
+
 @test
 def expiry():
     with CairnServer() as s:
