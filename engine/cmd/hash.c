@@ -486,8 +486,8 @@ static int reply_picks_walk(cairn_ctx *c, const cairn_coll *coll, pick *picks, u
 }
 
 /* Big hash: a random descent of the byte trie of the fields (see above).
- * Each level costs two seeks; fields (field + value when withvalues) are
- * copied into `out` as [u32 flen][field][value]. 0, or -1 after an error. */
+ * first_ge copies the first field >= from (reverse: the last <= from) into
+ * `out` as [u32 len][field]. 0, or -1 after an error. */
 static int first_ge(cairn_ctx *c, uint64_t id, const char *from, size_t n, int reverse, cairn_buf *out) {
   cairn_elem_iter *it;
   cairn_str f, v;
@@ -523,7 +523,7 @@ static void rand_state_free(rand_state *r) {
   cairn_buf_free(&r->key);
 }
 
-/* Picks one field; r->first holds it (and its value). */
+/* Picks one field; r->first holds it ([u32 len][field], see rec_field). */
 static int rand_descend(cairn_ctx *c, const cairn_coll *coll, rand_state *r) {
   r->q.len = 0;
   if (first_ge(c, coll->id, NULL, 0, 0, &r->first) < 0) return -1;
