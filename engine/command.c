@@ -198,6 +198,43 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
   return rc < 0 ? cairn_store_failed(c, rc) : 0;
 }
 
+int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val) {
+  unsigned char from[8];
+  uint64_t r = cairn_rand64();
+  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(r >> (56 - 8 * i));
+  uint64_t steps = cairn_rand_below(64);
+  cairn_store *st = c->srv->store;
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  cairn_str s, v;
+  int wrapped = 0, found = 0;
+  for (uint64_t i = 0; i <= steps;) {
+    rc = cairn_elem_iter_next(it, &s, &v);
+    if (rc < 0) break;
+    if (rc == 0) {
+      cairn_elem_iter_close(it);
+      it = NULL;
+      if (wrapped++) break; /* empty */
+      if ((rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) break;
+      continue;
+    }
+    if (i++ == steps) {
+      sub->len = 0;
+      cairn_buf_reserve(sub, s.len + 1);
+      cairn_buf_append(sub, s.p, s.len);
+      if (val) {
+        val->len = 0;
+        cairn_buf_reserve(val, v.len + 1);
+        cairn_buf_append(val, v.p, v.len);
+      }
+      found = 1;
+    }
+  }
+  if (it) cairn_elem_iter_close(it);
+  return rc < 0 ? cairn_store_failed(c, rc) : found;
+}
+
 /* ---------------------------------------------------------------- propagation */
 
 typedef struct prop_entry {

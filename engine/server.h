@@ -230,6 +230,14 @@ int cairn_can_block(cairn_ctx *c);
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
 
+/* A near-uniform random member of a collection's hashed member space
+ * (CAIRN_SPACE_MEMBERS): the member at or after a random hash, then a random
+ * 0..63 members further, wrapping (O(log n + 64); a member's chance is the
+ * average of 64 hash gaps, within ~12% of uniform whatever the members are).
+ * Copies the member into sub and, if val is not NULL, its value into val.
+ * 1 found, 0 empty, -1 store error (recorded). */
+int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val);
+
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
 cairn_store *cairn_ctx_store(cairn_ctx *c);
