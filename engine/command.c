@@ -469,6 +469,7 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
         !cmd_is(cmd, "watch") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
       cairn_multi_queue(client, cmd, argc, argv);
       cairn_reply_raw(&ctx.reply, "+QUEUED\r\n", 9);
+      srv->stats.commands_processed--; /* counted when EXEC runs it, like Redis */
       goto done;
     }
   } else if (!cmd) {
