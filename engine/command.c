@@ -500,9 +500,10 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
       srv->replay_rc = ctx.store_rc;
       return;
     }
-    char why[256];
+    char why[256] = "store error: the command kept failing";
     if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
       cairn_reply_error(&ctx.reply, why);
+      if (client && cmd_is(cmd, "exec")) cairn_multi_client_reset(client); /* nothing of it applied */
       break;
     }
   }
