@@ -434,5 +434,57 @@ def exec_survives_kill9():
         assert_eq(c.call("GET", "z"), b"1")
 
 
+def info_field(conn, section, name):
+    return M.info(conn, section)[name]
+
+
+@test(timeout=300)
+def exec_retried_whole_when_the_map_grows():
+    """A store error in the middle of EXEC (the LMDB map must grow) rolls
+    back and runs the whole transaction again: the replies, the data and the
+    published messages show it ran exactly once."""
+    with CairnServer({"lmdb-map-size": "1mb", "lmdb-max-map-size": "256mb"}) as s:
+        c, sub = s.conn(), s.conn()
+        sub.call("SUBSCRIBE", "tx")
+        c.call("SET", "counter", "10")
+        val = "v" * 4000
+        cmds = [["MULTI"], ["INCR", "counter"], ["PUBLISH", "tx", "start"], ["SELECT", "1"]]
+        cmds += [["SET", "k%d" % i, val] for i in range(1500)]
+        cmds += [["INCR", "counter"], ["PUBLISH", "tx", "end"], ["EXEC"]]
+        r = c.pipeline(cmds)[-1]
+        assert_eq(len(r), 1505)
+        assert_eq(r[:3], [11, 1, "OK"])
+        assert_true(all(x == "OK" for x in r[3:1503]), "SETs inside EXEC")
+        assert_eq(r[1503:], [1, 1], "db 1's counter is new: the EXEC ran once from its start db")
+        assert_true(int(info_field(c, "persistence", "lmdb_map_grows")) >= 1, "the map grew during EXEC")
+        assert_eq(sub.read_reply(), [b"message", b"tx", b"start"])
+        assert_eq(sub.read_reply(), [b"message", b"tx", b"end"])
+        assert_true(not sub.has_pending_data(0.3), "no message published twice")
+        assert_eq(c.call("DBSIZE"), 1501, "the client is in db 1 after EXEC")
+        c.call("SELECT", "0")
+        assert_eq(c.call("GET", "counter"), b"11")
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("GET", "counter"), b"11")
+        c.call("SELECT", "1")
+        assert_eq(c.call("DBSIZE"), 1501)
+
+
+@test(timeout=300)
+def exec_too_big_for_the_map_applies_nothing():
+    with CairnServer({"lmdb-map-size": "1mb", "lmdb-max-map-size": "4mb"}) as s:
+        c = s.conn()
+        val = "x" * 3000
+        cmds = [["MULTI"], ["SET", "first", "1"]] + [["SET", "b%d" % i, val] for i in range(3000)] + [["EXEC"]]
+        r = c.pipeline(cmds)[-1]
+        assert_error(r, "OOM")
+        assert_eq(c.call("EXISTS", "first", "b0", "b2999"), 0, "nothing of the transaction applied")
+        assert_eq(c.call("EXEC"), Error("ERR EXEC without MULTI"), "the transaction is gone")
+        assert_eq(c.call("SET", "after", "1"), "OK")
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("EXISTS", "first", "b0", "after"), 1)
+
+
 if __name__ == "__main__":
     run_tests()
