@@ -6,6 +6,7 @@ replication stream (MULTI ... EXEC, nothing when nothing was written), a
 cairn replica applies it all or nothing, and an acknowledged EXEC survives
 kill -9."""
 import os
+import socket
 import sys
 import threading
 import time
@@ -412,6 +413,16 @@ def replica_applies_transactions_whole():
             assert_true(len(seen) > 10, "the reader ran (%d reads)" % len(seen))
             rc = replica.conn()
             assert_eq(rc.call("MGET", "a", "b"), [str(n).encode()] * 2)
+            # a WATCH on the replica is invalidated by the master's write
+            rc.call("WATCH", "a")
+            mc.call("INCR", "a")
+            mo = M.info(mc, "replication")["master_repl_offset"]
+            M.wait(lambda: M.info(rc, "replication").get("master_repl_offset") == mo, timeout=10)
+            rc.call("MULTI")
+            rc.call("GET", "a")
+            assert_eq(rc.call("EXEC"), None, "WATCH on a replica, key written by the master")
+            mc.call("DECR", "a")
+            M.wait(lambda: rc.call("GET", "a") == str(n).encode(), timeout=10)
             # the replica's own WAL holds whole transactions: recovery replays them
             replica.restart(kill=True)
             rc = replica.conn()
@@ -432,6 +443,104 @@ def exec_survives_kill9():
         assert_eq(c.call("GET", "k199"), b"v199")
         c.call("SELECT", "1")
         assert_eq(c.call("GET", "z"), b"1")
+
+
+class SplittingProxy(threading.Thread):
+    """Forwards a replica's link to its master, but holds the master's bytes
+    right after `marker` until resume() (or drops the link with cut())."""
+
+    def __init__(self, master_port, marker):
+        super().__init__(daemon=True)
+        self.master_port, self.marker = master_port, marker
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.port = self.lsock.getsockname()[1]
+        self.paused, self.go = threading.Event(), threading.Event()
+        self.cut_link = False
+        self.done = False
+
+    def run(self):
+        while not self.done:
+            try:
+                rep, _ = self.lsock.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.master_port))
+            threading.Thread(target=self.pump, args=(rep, up, False), daemon=True).start()
+            self.pump(up, rep, True)
+
+    def pump(self, src, dst, watch):
+        seen = b""
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                if watch and not self.paused.is_set():
+                    seen = (seen + d)[-(len(self.marker) + 65536):]
+                    i = (seen).find(self.marker)
+                    if i >= 0:
+                        cut = len(d) - (len(seen) - i - len(self.marker))
+                        dst.sendall(d[:cut])
+                        self.paused.set()
+                        self.go.wait(30)
+                        if self.cut_link:
+                            break
+                        d = d[cut:]
+                dst.sendall(d)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.close()
+            except OSError:
+                pass
+
+    def resume(self):
+        self.go.set()
+
+    def cut(self):
+        self.cut_link = True
+        self.go.set()
+
+    def close(self):
+        self.done = True
+        self.go.set()
+        self.lsock.close()
+
+
+@test(timeout=120)
+def replica_holds_a_transaction_cut_by_the_network():
+    """The master's stream stops in the middle of a transaction: the replica
+    applies none of it until the rest arrives; if the link drops there, the
+    half transaction is discarded and the replica resyncs from before it."""
+    with CairnServer() as master:
+        for mode in ("resume", "cut"):
+            proxy = SplittingProxy(master.port, b"half-" + mode.encode() + b"\r\n$1\r\n1\r\n")
+            proxy.start()
+            try:
+                with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                    rc = replica.conn()
+                    M.wait(lambda: M.info(rc, "replication").get("master_link_status") == "up", timeout=20)
+                    mc = master.conn()
+                    r = mc.pipeline([["MULTI"], ["SET", "half-" + mode, "1"], ["SET", "other-" + mode, "2"],
+                                     ["EXEC"]])
+                    assert_eq(r[-1], ["OK", "OK"])
+                    assert_true(proxy.paused.wait(10), "the proxy saw the transaction")
+                    time.sleep(0.5)
+                    assert_eq(rc.call("EXISTS", "half-" + mode, "other-" + mode), 0,
+                              "half a transaction visible on the replica (%s)" % mode)
+                    if mode == "resume":
+                        proxy.resume()
+                    else:
+                        proxy.cut()
+                    M.wait(lambda: rc.call("EXISTS", "half-" + mode, "other-" + mode) == 2, timeout=20,
+                           msg="the whole transaction arrives (%s)" % mode)
+                    mo = M.info(mc, "replication")["master_repl_offset"]
+                    M.wait(lambda: M.info(rc, "replication").get("master_repl_offset") == mo, timeout=20)
+            finally:
+                proxy.close()
 
 
 def info_field(conn, section, name):
