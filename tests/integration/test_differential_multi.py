@@ -64,6 +64,10 @@ EXEC_CASES = [
     ["MULTI"], ["EXEC"], ["MULTI"], ["GET", "k"], ["TTL", "nokey"], ["EXISTS", "k"], ["EXEC"],
     # WAIT inside MULTI does not block
     ["MULTI"], ["WAIT", "0", "0"], ["EXEC"],
+    # collections inside a transaction (WRONGTYPE is a runtime error)
+    ["SET", "str", "v"], ["MULTI"], ["SADD", "set1", "a", "b", "a"], ["SCARD", "set1"], ["SADD", "str", "x"],
+    ["SISMEMBER", "set1", "b"], ["EXEC"],
+    ["WATCH", "set1"], ["SREM", "set1", "a"], ["MULTI"], ["SCARD", "set1"], ["EXEC"],
 ]
 
 

@@ -266,21 +266,38 @@ def watch_flush_and_swapdb():
 
 @test
 def watch_collection_change():
+    """Collection commands end with cairn_coll_save, which touches the key."""
     with CairnServer() as s:
         a, b = s.conn(), s.conn()
-        if is_error(b.call("HSET", "h", "f", "1")):
-            print("  (no hashes in this build: skipped)")
-            return
-        a.call("WATCH", "h")
-        b.call("HSET", "h", "g", "2")
-        a.call("MULTI")
-        a.call("PING")
-        assert_eq(a.call("EXEC"), None, "HSET on a watched hash")
-        a.call("WATCH", "h")
-        b.call("HDEL", "h", "f", "g")     # the hash goes away
-        a.call("MULTI")
-        a.call("PING")
-        assert_eq(a.call("EXEC"), None, "HDEL emptying a watched hash")
+        ran = 0
+        for add, add2, rem in ((["HSET", "h", "f", "1"], ["HSET", "h", "g", "2"], ["HDEL", "h", "f", "g"]),
+                               (["SADD", "st", "m1"], ["SADD", "st", "m2"], ["SREM", "st", "m1", "m2"]),
+                               (["RPUSH", "l", "x"], ["RPUSH", "l", "y"], ["LPOP", "l", "2"]),
+                               (["ZADD", "z", "1", "a"], ["ZADD", "z", "2", "b"], ["ZREM", "z", "a", "b"])):
+            if is_error(b.call(*add)):
+                continue
+            ran += 1
+            key = add[1]
+            a.call("WATCH", key)
+            b.call(*add2)
+            a.call("MULTI")
+            a.call("PING")
+            assert_eq(a.call("EXEC"), None, "%r on a watched key" % (add2,))
+            a.call("WATCH", key)
+            b.call(*rem)     # the collection goes away
+            assert_eq(b.call("EXISTS", key), 0)
+            a.call("MULTI")
+            a.call("PING")
+            assert_eq(a.call("EXEC"), None, "%r emptying a watched key" % (rem,))
+            # a read of the collection is no change
+            b.call(*add)
+            a.call("WATCH", key)
+            b.call("TYPE", key)
+            a.call("MULTI")
+            a.call("PING")
+            assert_eq(a.call("EXEC"), ["PONG"])
+        if not ran:
+            print("  (no collection types in this build: skipped)")
 
 
 @test
