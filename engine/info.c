@@ -260,6 +260,7 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:%ld\r\n"
                    "pubsub_patterns:%ld\r\n"
+                   "pubsubshard_channels:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "iterations_with_writes:%llu\r\n",
                    (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
