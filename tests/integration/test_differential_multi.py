@@ -6,11 +6,12 @@ Run by hand:
     CAIRN_SERVER=build-test/cairn-server python3 tests/integration/test_differential_multi.py [name...]
 """
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import test, run_tests  # noqa: E402
-from differential import compare  # noqa: E402
+from differential import compare, random_string_commands  # noqa: E402
 
 BIN = b"\x00\xff\r\n key"
 
@@ -112,6 +113,39 @@ def pubsub_single_connection_resp2():
 @test
 def pubsub_single_connection_resp3():
     compare(PUBSUB_ONE_CONN + PUBSUB_RESP3_ONLY, resp=3)
+
+
+def random_transactions(seed, n):
+    """The random string/key commands (about 30% errors: wrong arity, unknown
+    commands, bad arguments) grouped into transactions: queue-time errors make
+    EXECABORT, runtime errors are elements of EXEC's array; some transactions
+    are discarded, some watch keys that a later transaction writes."""
+    r = random.Random(seed)
+    cmds = [c for c in random_string_commands(seed, n) if isinstance(c, list)]
+    out, i = [], 0
+    while i < len(cmds):
+        k = r.randint(1, 8)
+        if r.random() < 0.2:
+            out.append(["WATCH", "k%d" % r.randint(0, 3), "k%d" % r.randint(0, 3)])
+        if r.random() < 0.15:
+            out.append(cmds[i])      # a write between WATCH and MULTI
+            i += 1
+        out.append(["MULTI"])
+        out.extend(cmds[i:i + k])
+        out.append(["DISCARD"] if r.random() < 0.1 else ["EXEC"])
+        i += k
+    return out
+
+
+@test
+def random_transactions_resp2():
+    for seed in (11, 12):
+        compare(random_transactions(seed, 1200), resp=2, name="random transactions seed=%d" % seed)
+
+
+@test
+def random_transactions_resp3():
+    compare(random_transactions(13, 800), resp=3, name="random transactions resp3 seed=13")
 
 
 if __name__ == "__main__":
