@@ -326,6 +326,8 @@ def run_one(kind, binary, root, args):
         time.sleep(3)
         res["mem_end"] = proc_mem(s.proc.pid)
         c = Conn(s.port)
+        info = c.call("INFO", "stats").decode(errors="replace")
+        res["info"] = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
         res["zcard_end"] = int(c.call("ZCARD", "bigz")) if "zset" in args.colls else 0
         res["hlen_end"] = int(c.call("HLEN", "bigh")) if "hash" in args.colls else 0
         c.close()
@@ -393,11 +395,15 @@ def report(results, args, started):
     L.append("| server | first 1% (both) | zset rest | hash rest | members/s (rest, zset / hash) | total run time |")
     L.append("|---|--:|--:|--:|--:|--:|")
     rest = args.size - max(1, args.size // 100)
+    def secs(r, k):
+        return "%.1f s" % r[k] if k in r else "-"
+
+    def rate(r, k):
+        return "%.0f" % (rest / r[k]) if r.get(k) else "-"
     for r in results:
-        L.append("| %s | %.1f s | %.1f s | %.1f s | %.0f / %.0f | %.1f s |" % (
-            r["kind"], r.get("load_first_s", 0), r.get("load_zset_s", 0), r.get("load_hash_s", 0),
-            rest / max(r.get("load_zset_s", 1e-9), 1e-9), rest / max(r.get("load_hash_s", 1e-9), 1e-9),
-            r.get("total_s", 0)))
+        L.append("| %s | %s | %s | %s | %s / %s | %s |" % (
+            r["kind"], secs(r, "load_first_s"), secs(r, "load_zset_s"), secs(r, "load_hash_s"),
+            rate(r, "load_zset_s"), rate(r, "load_hash_s"), secs(r, "total_s")))
     L.append("")
     L.append("## Speed at the start vs the end (ops/s)")
     L.append("")
@@ -418,6 +424,10 @@ def report(results, args, started):
             L.append("| " + " | ".join(cells) + " |")
     L.append("")
     for r in results:
+        info = r.get("info", {})
+        if "checkpoints" in info:
+            L.append("- %s: %s LMDB checkpoints, %.0f ms each on average (the loop waits for them)." % (
+                r["kind"], info["checkpoints"].strip(), int(info.get("checkpoint_avg_us", "0")) / 1000.0))
         L.append("- %s: ZCARD %d / HLEN %d after the load, %d / %d at the end (the ZADD/HSET "
                  "measurements add new members `x:...`)." % (
                      r["kind"], r.get("zcard", 0), r.get("hlen", 0), r.get("zcard_end", 0), r.get("hlen_end", 0)))
