@@ -304,7 +304,23 @@ static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
 
 static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
 
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
+static int exec_depth;
+
+int cairn_execute_depth(void) { return exec_depth; }
+
+/* A top-level command that made keys ready serves the clients blocked on
+ * them right away, before the next command (Redis's
+ * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
+ * re-runs would nest inside recovery. */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
+  exec_depth++;
+  execute(srv, client, argc, argv);
+  exec_depth--;
+  if (exec_depth == 0 && client && cairn_blocking_pending()) cairn_blocking_serve(srv);
+}
+
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (argc == 0) return;
   cairn_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));

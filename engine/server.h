@@ -179,6 +179,7 @@ struct cairn_client {
   cairn_client *resume_next;
 
   void *repl;              /* replication state of a replica client (replication/) */
+  void *blocking;          /* blocked on keys: engine/blocking.c's record */
 
   cairn_client *prev, *next;      /* all clients */
   cairn_client *pending_next;     /* clients with held replies */
@@ -229,6 +230,14 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
 int cairn_can_block(cairn_ctx *c);
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
+/* Core hooks of engine/blocking.c: net.c calls client_closed for a closing
+ * client blocked on keys; cairn_execute calls serve after each top-level
+ * command (a command run from inside another, e.g. by EXEC through
+ * cairn_execute, is nested: cairn_execute_depth() > 1, and never blocks). */
+void cairn_blocking_client_closed(cairn_client *c);
+int cairn_blocking_pending(void);
+void cairn_blocking_serve(cairn_server *srv);
+int cairn_execute_depth(void);
 
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
