@@ -570,10 +570,7 @@ static void cmd_lpos(cairn_ctx *c) {
                                      "second ... or use negative to start from the end of the list");
         return;
       }
-      if (rank == LLONG_MIN) {
-        cairn_reply_error(&c->reply, "value is out of range");
-        return;
-      }
+      if (rank == LLONG_MIN) rank = -1; /* 7.0's -rank wraps: the first match from the tail */
     } else if (cairn_arg_is(c->argv[j], "count") && more) {
       if (cairn_arg_ll(c, c->argv[++j], &count) != 0) return;
       if (count < 0) {
@@ -836,8 +833,12 @@ static void mpop_generic(cairn_ctx *c, int first, int blocking) {
     cairn_reply_error(&c->reply, "numkeys should be greater than 0");
     return;
   }
+  if (numkeys >= c->argc) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
   long long where_idx = first + numkeys + 1;
-  if (numkeys >= c->argc || where_idx >= c->argc) {
+  if (where_idx >= c->argc) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
   }
