@@ -231,8 +231,10 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   int64_t deadline = 0;
   if (timeout_ms > 0) {
     int64_t left = timeout_ms - cairn_mstime();
-    deadline = cairn_monotonic_ms() + (left > 0 ? left : 0);
-    if (deadline == 0) deadline = 1;
+    if (left < INT64_MAX / 4) { /* beyond that: never in practice, block forever */
+      deadline = cairn_monotonic_ms() + (left > 0 ? left : 0);
+      if (deadline == 0) deadline = 1;
+    }
   }
   cairn_client_block(cl, deadline, on_timeout);
 }

@@ -287,5 +287,24 @@ def many_keys_and_clients():
         assert_eq(p.call("LLEN", "dbk"), 0)
 
 
+@test(timeout=120)
+def served_on_writable_replica():
+    # Redis serves clients blocked on a replica when the master's stream
+    # makes their key ready (only possible with replica-read-only no)
+    with CairnServer() as m:
+        with CairnServer([("replicaof", ["127.0.0.1", m.port]), ("replica-read-only", "no")]) as r:
+            wait_until(lambda: b"master_link_status:up" in r.conn().call("INFO", "replication"), timeout=30)
+            c = r.conn()
+            c.send("BLPOP", "k", 10)
+            wait_blocked(r, "blpop", 1)
+            m.conn().call("RPUSH", "k", "a", "b")
+            assert_eq(c.read_reply(), [b"k", b"a"])
+            wait_until(lambda: r.conn().call("LRANGE", "k", 0, -1) == [b"b"], timeout=5)
+            assert_eq(m.conn().call("LRANGE", "k", 0, -1), [b"a", b"b"])
+            # read-only replica: blocking pops are writes, refused
+            r.conn().call("CONFIG", "SET", "replica-read-only", "yes")
+            assert_error(r.conn().call("BLPOP", "k", 1), "READONLY")
+
+
 if __name__ == "__main__":
     run_tests()
