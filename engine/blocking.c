@@ -57,6 +57,7 @@ struct bclient {
   waiter *w;          /* nkeys waiters, one per distinct key */
   int dead;           /* unblocked while serving: freed at the end */
   int reblocked;      /* the re-run blocked again */
+  int want_type;      /* the key type its command pops from, -1 = any */
   bclient *free_next;
 };
 
@@ -196,6 +197,13 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   bclient *bc = cairn_xcalloc(1, sizeof(*bc));
   bc->c = cl;
   bc->db = c->db;
+  /* Like Redis 7.0, a key of another type (a sorted set for BLPOP) does not
+   * wake the client: it stays blocked. */
+  bc->want_type = -1;
+  if (c->cmd && c->cmd->group) {
+    if (!strcmp(c->cmd->group, "list")) bc->want_type = CAIRN_TYPE_LIST;
+    else if (!strcmp(c->cmd->group, "sorted-set")) bc->want_type = CAIRN_TYPE_ZSET;
+  }
   /* The argv points into the query buffer, which moves on: copy it. */
   size_t bytes = 0;
   for (int i = 0; i < c->argc; i++) bytes += c->argv[i].len;
@@ -303,7 +311,9 @@ void cairn_blocking_serve(cairn_server *srv) {
       for (size_t j = 0; j < m; j++) {
         if (snap[j]->dead) continue;
         cairn_value v;
-        if (cairn_store_get(srv->store, db, name, &v) == 0) break; /* emptied: nobody else can be served */
+        int rc = cairn_store_get(srv->store, db, name, &v);
+        if (rc == 0) break; /* emptied: nobody else can be served */
+        if (rc == 1 && snap[j]->want_type >= 0 && v.type != snap[j]->want_type) continue;
         rerun(srv, snap[j]);
       }
       k->pinned = 0;
