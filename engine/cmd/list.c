@@ -476,11 +476,12 @@ static void cmd_linsert(cairn_ctx *c) {
 
 static int elem_eq(cairn_str a, cairn_str b) { return a.len == b.len && memcmp(a.p, b.p, a.len) == 0; }
 
-/* LREM: a first pass finds the span holding the elements to remove (from the
- * head for count > 0, from the tail for count < 0, everything for 0); a
- * second pass over that span only deletes them and closes the gaps by
- * moving the span's kept elements toward the far end of the span, so the
- * rest of the list never moves. O(span). */
+/* LREM: a first pass finds the span [lo, hi] holding the elements to remove
+ * (the first |count| matches from the head for count > 0, from the tail for
+ * count < 0, all of them for 0); a second pass deletes them and closes the
+ * gaps by moving the kept elements on the shorter side of the span: those
+ * before hi toward the tail, or those after lo toward the head. O(scanned +
+ * min(hi, n - lo)). */
 static void cmd_lrem(cairn_ctx *c) {
   long long count;
   if (cairn_arg_ll(c, c->argv[2], &count) != 0) return;
@@ -495,19 +496,20 @@ static void cmd_lrem(cairn_ctx *c) {
   }
   cairn_store *s = cairn_ctx_store(c);
   uint64_t limit = count == 0 ? UINT64_MAX : (count < 0 ? (uint64_t)(-(count + 1)) + 1 : (uint64_t)count);
-  int from_tail = count < 0;
   cairn_elem_iter *it;
   cairn_str sub, val;
-  /* pass 1: the position of the last element to remove, seen from our end */
-  uint64_t matches = 0, edge = 0;
-  if ((rc = cairn_elem_iter_open(s, coll.id, 0, NULL, 0, from_tail, &it)) < 0) {
+  /* pass 1: the span of the elements to remove */
+  uint64_t matches = 0, lo = UINT64_MAX, hi = 0;
+  if ((rc = cairn_elem_iter_open(s, coll.id, 0, NULL, 0, count < 0, &it)) < 0) {
     store_err(c, rc);
     return;
   }
   while (matches < limit && (rc = cairn_elem_iter_next(it, &sub, &val)) == 1) {
     if (elem_eq(val, elem)) {
+      uint64_t pos = pos_dec(sub.p);
       matches++;
-      edge = pos_dec(sub.p);
+      if (pos < lo) lo = pos;
+      if (pos > hi) hi = pos;
     }
   }
   cairn_elem_iter_close(it);
@@ -519,11 +521,14 @@ static void cmd_lrem(cairn_ctx *c) {
     cairn_reply_int(&c->reply, 0);
     return;
   }
-  /* pass 2: walk back from the edge toward our end; kept elements move by
-   * the number of removed ones seen so far (away from our end). */
+  /* pass 2: toward the tail walks back from hi (the head moves up), toward
+   * the head walks on from lo; kept elements move by the number of removed
+   * ones met so far. Outside [lo, hi] nothing is removed (removed reaches
+   * matches at the span's end). */
+  int up = hi - coll.head <= coll.head + coll.count - 1 - lo;
   unsigned char b[8];
-  pos_enc(b, edge);
-  if ((rc = cairn_elem_iter_open(s, coll.id, 0, b, 8, !from_tail, &it)) < 0) {
+  pos_enc(b, up ? hi : lo);
+  if ((rc = cairn_elem_iter_open(s, coll.id, 0, b, 8, up, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -538,7 +543,7 @@ static void cmd_lrem(cairn_ctx *c) {
       tmp.len = 0;
       cairn_buf_append(&tmp, val.p, val.len);
       if ((rc = cairn_elem_iter_del(it)) < 0) break;
-      pos_enc(b, from_tail ? pos - removed : pos + removed);
+      pos_enc(b, up ? pos + removed : pos - removed);
       if ((rc = cairn_elem_put(s, coll.id, 0, b, 8, tmp.p, tmp.len)) < 0) break;
     }
   }
@@ -549,7 +554,7 @@ static void cmd_lrem(cairn_ctx *c) {
     return;
   }
   coll.count -= removed;
-  if (!from_tail) coll.head += removed;
+  if (up) coll.head += removed;
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
   c->dirty += (long long)removed;
   cairn_reply_int(&c->reply, (long long)removed);
