@@ -306,17 +306,20 @@ static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAI
 
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
 static int exec_depth;
+static const cairn_str *top_argv; /* argv of the top-level command running */
 
-int cairn_execute_depth(void) { return exec_depth; }
+/* A command run by another one (EXEC's queued commands, whether through
+ * cairn_execute or not) has an argv of its own. */
+int cairn_ctx_is_top_level(const cairn_ctx *c) { return exec_depth == 1 && c->argv == top_argv; }
 
 /* A top-level command that made keys ready serves the clients blocked on
  * them right away, before the next command (Redis's
  * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
  * re-runs would nest inside recovery. */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
-  exec_depth++;
+  if (exec_depth++ == 0) top_argv = argv;
   execute(srv, client, argc, argv);
-  exec_depth--;
+  if (--exec_depth == 0) top_argv = NULL;
   if (exec_depth == 0 && client && cairn_blocking_pending()) cairn_blocking_serve(srv);
 }
 

@@ -232,12 +232,13 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
 /* Core hooks of engine/blocking.c: net.c calls client_closed for a closing
  * client blocked on keys; cairn_execute calls serve after each top-level
- * command (a command run from inside another, e.g. by EXEC through
- * cairn_execute, is nested: cairn_execute_depth() > 1, and never blocks). */
+ * command. A command run from inside another (EXEC's queued commands) is not
+ * top level (cairn_ctx_is_top_level: its argv is not the one cairn_execute
+ * was given at depth 1) and never blocks. */
 void cairn_blocking_client_closed(cairn_client *c);
 int cairn_blocking_pending(void);
 void cairn_blocking_serve(cairn_server *srv);
-int cairn_execute_depth(void);
+int cairn_ctx_is_top_level(const cairn_ctx *c);
 
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
