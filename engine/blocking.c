@@ -183,7 +183,7 @@ int cairn_can_block(cairn_ctx *c) {
   if (c->replaying || !c->client) return 0;
   /* A command run from inside another one (EXEC's queued commands) never
    * blocks: Redis answers as on timeout. */
-  if (cairn_execute_depth() > 1) return 0;
+  if (!cairn_ctx_is_top_level(c)) return 0;
   return 1;
 }
 
