@@ -306,5 +306,26 @@ def served_on_writable_replica():
             assert_error(r.conn().call("BLPOP", "k", 1), "READONLY")
 
 
+@test
+def multi_exec_serves_after_exec():
+    with CairnServer() as s:
+        p = s.conn()
+        if p.call("COMMAND", "INFO", "multi") == [None]:
+            print("  (MULTI not implemented yet: skipped)")
+            return
+        c = s.conn()
+        c.send("BLPOP", "q", 10)
+        wait_blocked(s, "blpop", 1)
+        # the blocked client is served after EXEC, not in the middle of it
+        r = p.pipeline([["MULTI"], ["RPUSH", "q", "a"], ["LLEN", "q"], ["RPUSH", "q", "b"], ["EXEC"],
+                        ["LRANGE", "q", 0, -1]])
+        assert_eq(r[4], [1, 1, 2])
+        assert_eq(r[5], [b"b"])
+        assert_eq(c.read_reply(), [b"q", b"a"])
+        # inside MULTI a blocking pop never blocks
+        r = p.pipeline([["MULTI"], ["BLPOP", "none", 0], ["BRPOPLPUSH", "none", "d", 0], ["EXEC"]])
+        assert_eq(r[3], [None, None])
+
+
 if __name__ == "__main__":
     run_tests()
