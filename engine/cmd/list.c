@@ -24,6 +24,7 @@
 #include "engine/util.h"
 
 enum { HEAD = 0, TAIL = 1 };
+#define SL CAIRN_SPACE_LIST
 
 static void pos_enc(unsigned char b[8], uint64_t v) {
   for (int i = 7; i >= 0; i--) {
@@ -52,7 +53,7 @@ static int push_elems(cairn_ctx *c, cairn_coll *coll, int where, const cairn_str
   for (int i = 0; i < n; i++) {
     uint64_t pos = where == HEAD ? coll->head - 1 : coll->head + coll->count;
     pos_enc(b, pos);
-    int rc = cairn_elem_put(s, coll->id, 0, b, 8, elems[i].p, elems[i].len);
+    int rc = cairn_elem_put(s, coll->id, SL, b, 8, elems[i].p, elems[i].len);
     if (rc < 0) return store_err(c, rc);
     if (where == HEAD) coll->head--;
     coll->count++;
@@ -67,11 +68,11 @@ static int pop_one(cairn_ctx *c, cairn_coll *coll, int where, cairn_buf *out) {
   unsigned char b[8];
   pos_enc(b, where == HEAD ? coll->head : coll->head + coll->count - 1);
   cairn_str v;
-  int rc = cairn_elem_get(s, coll->id, 0, b, 8, &v);
+  int rc = cairn_elem_get(s, coll->id, SL, b, 8, &v);
   if (rc < 0) return store_err(c, rc);
   out->len = 0;
   if (rc == 1) cairn_buf_append(out, v.p, v.len);
-  if ((rc = cairn_elem_del(s, coll->id, 0, b, 8)) < 0) return store_err(c, rc);
+  if ((rc = cairn_elem_del(s, coll->id, SL, b, 8)) < 0) return store_err(c, rc);
   coll->count--;
   if (where == HEAD) coll->head++;
   return 0;
@@ -81,7 +82,7 @@ static int pop_one(cairn_ctx *c, cairn_coll *coll, int where, cairn_buf *out) {
  * the iterator. O(n log N). 0, or -1 after a store error. */
 static int pop_range_reply(cairn_ctx *c, cairn_coll *coll, int where, uint64_t n) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, where == TAIL, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, SL, NULL, 0, where == TAIL, &it);
   if (rc < 0) return store_err(c, rc);
   cairn_reply_array(&c->reply, (long long)n);
   for (uint64_t i = 0; i < n; i++) {
@@ -176,7 +177,7 @@ static void pop_generic(cairn_ctx *c, int where) {
     unsigned char b[8];
     pos_enc(b, where == HEAD ? coll.head : coll.head + coll.count - 1);
     cairn_str val;
-    if ((rc = cairn_elem_get(s, coll.id, 0, b, 8, &val)) < 0) {
+    if ((rc = cairn_elem_get(s, coll.id, SL, b, 8, &val)) < 0) {
       store_err(c, rc);
       return;
     }
@@ -184,7 +185,7 @@ static void pop_generic(cairn_ctx *c, int where) {
       cairn_reply_bulk(&c->reply, val.p, val.len);
     else
       cairn_reply_null(&c->reply);
-    if ((rc = cairn_elem_del(s, coll.id, 0, b, 8)) < 0) {
+    if ((rc = cairn_elem_del(s, coll.id, SL, b, 8)) < 0) {
       store_err(c, rc);
       return;
     }
@@ -233,7 +234,7 @@ static void cmd_lindex(cairn_ctx *c) {
   unsigned char b[8];
   pos_enc(b, coll.head + (uint64_t)idx);
   cairn_str val;
-  rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, b, 8, &val);
+  rc = cairn_elem_get(cairn_ctx_store(c), coll.id, SL, b, 8, &val);
   if (rc < 0) {
     store_err(c, rc);
     return;
@@ -265,7 +266,7 @@ static void cmd_lset(cairn_ctx *c) {
   }
   unsigned char b[8];
   pos_enc(b, coll.head + (uint64_t)idx);
-  rc = cairn_elem_put(cairn_ctx_store(c), coll.id, 0, b, 8, c->argv[3].p, c->argv[3].len);
+  rc = cairn_elem_put(cairn_ctx_store(c), coll.id, SL, b, 8, c->argv[3].p, c->argv[3].len);
   if (rc < 0) {
     store_err(c, rc);
     return;
@@ -302,7 +303,7 @@ static void cmd_lrange(cairn_ctx *c) {
   unsigned char b[8];
   pos_enc(b, coll.head + (uint64_t)start);
   cairn_elem_iter *it;
-  rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, b, 8, 0, &it);
+  rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, SL, b, 8, 0, &it);
   if (rc < 0) {
     store_err(c, rc);
     return;
@@ -326,7 +327,7 @@ static void cmd_lrange(cairn_ctx *c) {
 static int trim_end(cairn_ctx *c, cairn_coll *coll, int where, uint64_t n) {
   if (!n) return 0;
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, where == TAIL, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, SL, NULL, 0, where == TAIL, &it);
   if (rc < 0) return store_err(c, rc);
   cairn_str sub, val;
   for (uint64_t i = 0; i < n; i++) {
@@ -388,7 +389,7 @@ static int shift_range(cairn_ctx *c, const cairn_coll *coll, uint64_t from, uint
   unsigned char b[8];
   pos_enc(b, coll->head + (reverse ? to - 1 : from));
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(s, coll->id, 0, b, 8, reverse, &it);
+  int rc = cairn_elem_iter_open(s, coll->id, SL, b, 8, reverse, &it);
   if (rc < 0) return store_err(c, rc);
   cairn_str sub, val;
   for (uint64_t i = 0; i < to - from; i++) {
@@ -398,7 +399,7 @@ static int shift_range(cairn_ctx *c, const cairn_coll *coll, uint64_t from, uint
     cairn_buf_append(tmp, val.p, val.len);
     if ((rc = cairn_elem_iter_del(it)) < 0) break;
     pos_enc(b, pos + (uint64_t)(int64_t)delta);
-    if ((rc = cairn_elem_put(s, coll->id, 0, b, 8, tmp->p, tmp->len)) < 0) break;
+    if ((rc = cairn_elem_put(s, coll->id, SL, b, 8, tmp->p, tmp->len)) < 0) break;
   }
   cairn_elem_iter_close(it);
   return rc < 0 ? store_err(c, rc) : 0;
@@ -427,7 +428,7 @@ static void cmd_linsert(cairn_ctx *c) {
   }
   cairn_store *s = cairn_ctx_store(c);
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(s, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(s, coll.id, SL, NULL, 0, 0, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -463,7 +464,7 @@ static void cmd_linsert(cairn_ctx *c) {
   cairn_buf_free(&tmp);
   if (rc < 0) return;
   pos_enc(b, coll.head + at);
-  if ((rc = cairn_elem_put(s, coll.id, 0, b, 8, elem.p, elem.len)) < 0) {
+  if ((rc = cairn_elem_put(s, coll.id, SL, b, 8, elem.p, elem.len)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -500,7 +501,7 @@ static void cmd_lrem(cairn_ctx *c) {
   cairn_str sub, val;
   /* pass 1: the span of the elements to remove */
   uint64_t matches = 0, lo = UINT64_MAX, hi = 0;
-  if ((rc = cairn_elem_iter_open(s, coll.id, 0, NULL, 0, count < 0, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(s, coll.id, SL, NULL, 0, count < 0, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -528,7 +529,7 @@ static void cmd_lrem(cairn_ctx *c) {
   int up = hi - coll.head <= coll.head + coll.count - 1 - lo;
   unsigned char b[8];
   pos_enc(b, up ? hi : lo);
-  if ((rc = cairn_elem_iter_open(s, coll.id, 0, b, 8, up, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(s, coll.id, SL, b, 8, up, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -544,7 +545,7 @@ static void cmd_lrem(cairn_ctx *c) {
       cairn_buf_append(&tmp, val.p, val.len);
       if ((rc = cairn_elem_iter_del(it)) < 0) break;
       pos_enc(b, up ? pos + removed : pos - removed);
-      if ((rc = cairn_elem_put(s, coll.id, 0, b, 8, tmp.p, tmp.len)) < 0) break;
+      if ((rc = cairn_elem_put(s, coll.id, SL, b, 8, tmp.p, tmp.len)) < 0) break;
     }
   }
   cairn_elem_iter_close(it);
@@ -607,7 +608,7 @@ static void cmd_lpos(cairn_ctx *c) {
   int reverse = rank < 0;
   if (reverse) rank = -rank;
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, NULL, 0, reverse, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, SL, NULL, 0, reverse, &it)) < 0) {
     store_err(c, rc);
     return;
   }
