@@ -327,5 +327,78 @@ def multi_exec_serves_after_exec():
         assert_eq(r[3], [None, None])
 
 
+@test(timeout=180)
+def stress_conservation():
+    """Clients block, time out, get served, disconnect while blocked, in
+    random order, while pushes land on a few keys: every pushed element is
+    popped exactly once or still in a list."""
+    import random
+    import select
+    rnd = random.Random(7)
+    keys = ["s%d" % i for i in range(4)]
+    with CairnServer() as s:
+        p = s.conn()
+        pushed, popped = [], []
+        conns = [s.conn() for _ in range(20)]
+        busy = {}
+        deadline = time.time() + 8
+        seq = 0
+        while time.time() < deadline:
+            for i, c in enumerate(conns):
+                if i in busy:
+                    continue
+                op = rnd.choice(["BLPOP", "BRPOP", "BLMOVE", "BLMPOP"])
+                ks = rnd.sample(keys, rnd.randint(1, 3))
+                t = rnd.choice(["0.05", "0.2", "1"])
+                if op in ("BLPOP", "BRPOP"):
+                    c.send(op, *ks, t)
+                elif op == "BLMOVE":
+                    c.send(op, ks[0], rnd.choice(keys), "left", "right", t)
+                else:
+                    c.send(op, t, len(ks), *ks, "right", "count", rnd.randint(1, 3))
+                busy[i] = op
+            vals = []
+            for _ in range(rnd.randint(1, 5)):
+                seq += 1
+                vals.append("v%d" % seq)
+            pushed.extend(vals)
+            p.call(rnd.choice(["RPUSH", "LPUSH"]), rnd.choice(keys), *vals)
+            # collect what is ready
+            ready, _, _ = select.select([conns[i].sock for i in busy], [], [], 0.02)
+            for i in list(busy):
+                c = conns[i]
+                if c.sock in ready or c.has_pending_data(0):
+                    r = c.read_reply()
+                    op = busy.pop(i)
+                    if r is None or op == "BLMOVE":
+                        continue          # timed out, or moved within our keys
+                    if op == "BLMPOP":
+                        popped.extend(x.decode() for x in r[1])
+                    else:
+                        popped.append(r[1].decode())
+            if rnd.random() < 0.1 and busy:
+                i = rnd.choice(list(busy))
+                conns[i].close()          # disconnect while (maybe) blocked
+                busy.pop(i)
+                conns[i] = s.conn()
+        for i in list(busy):
+            r = conns[i].read_reply()
+            op = busy.pop(i)
+            if r is not None and op != "BLMOVE":
+                popped.extend(x.decode() for x in (r[1] if op == "BLMPOP" else [r[1]]))
+        rest = []
+        for k in keys:
+            rest.extend(x.decode() for x in p.call("LRANGE", k, 0, -1))
+        # a client closed right after being served took its element with it:
+        # everything else is accounted for exactly once
+        seen = popped + rest
+        assert_eq(len(seen), len(set(seen)), "an element was delivered twice")
+        assert_true(set(seen) <= set(pushed))
+        lost = len(pushed) - len(seen)
+        print("  pushed %d, popped %d, left %d, unaccounted %d" % (len(pushed), len(popped), len(rest), lost))
+        assert_true(lost <= 40, "%d elements unaccounted for" % lost)
+        assert_true(len(popped) > 100, "only %d pops served" % len(popped))
+
+
 if __name__ == "__main__":
     run_tests()
