@@ -194,6 +194,7 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
     B.serving_bc->reblocked = 1;
     return;
   }
+  if (cl->blocking) bclient_detach(cl->blocking); /* never expected: a blocked client runs nothing */
   bclient *bc = cairn_xcalloc(1, sizeof(*bc));
   bc->c = cl;
   bc->db = c->db;
