@@ -400,5 +400,26 @@ def stress_conservation():
         assert_true(len(popped) > 100, "only %d pops served" % len(popped))
 
 
+@test(timeout=120)
+def replica_follows_served_pops():
+    with CairnServer() as m:
+        with CairnServer([("replicaof", ["127.0.0.1", m.port])]) as r:
+            wait_until(lambda: b"master_link_status:up" in r.conn().call("INFO", "replication"), timeout=30)
+            p = m.conn()
+            a, b, c = m.conn(), m.conn(), m.conn()
+            a.send("BRPOP", "k", 10)
+            wait_blocked(m, "brpop", 1)
+            b.send("BLMPOP", 10, 1, "k", "left", "count", 2)
+            wait_blocked(m, "blmpop", 1)
+            c.send("BLMOVE", "k", "d", "left", "left", 10)
+            wait_blocked(m, "blmove", 1)
+            p.call("RPUSH", "k", *"uvwxyz")
+            assert_eq([a.read_reply(), b.read_reply(), c.read_reply()], [[b"k", b"z"], [b"k", [b"u", b"v"]], b"w"])
+            want = (p.call("LRANGE", "k", 0, -1), p.call("LRANGE", "d", 0, -1))
+            assert_eq(want, ([b"x", b"y"], [b"w"]))
+            wait_until(lambda: (r.conn().call("LRANGE", "k", 0, -1), r.conn().call("LRANGE", "d", 0, -1)) == want,
+                       timeout=10, msg="replica converges")
+
+
 if __name__ == "__main__":
     run_tests()
