@@ -192,5 +192,52 @@ def expiry_kept():
     ])
 
 
+def random_list_commands(seed, n):
+    import random
+    rnd = random.Random(seed)
+    keys = ["a", "b", "c"]
+    vals = ["x", "y", "z", "", "1", BIN, "w" * 500]
+
+    def v():
+        return rnd.choice(vals)
+
+    def i():
+        return str(rnd.randint(-8, 8))
+
+    out = []
+    for _ in range(n):
+        k, k2 = rnd.choice(keys), rnd.choice(keys)
+        side = rnd.choice(["LEFT", "RIGHT", "left"])
+        out.append(rnd.choice([
+            ["LPUSH", k] + [v() for _ in range(rnd.randint(1, 4))],
+            ["RPUSH", k] + [v() for _ in range(rnd.randint(1, 4))],
+            ["LPUSHX", k, v()], ["RPUSHX", k, v()],
+            ["LPOP", k], ["RPOP", k], ["LPOP", k, str(rnd.randint(0, 4))], ["RPOP", k, str(rnd.randint(0, 4))],
+            ["LLEN", k], ["LINDEX", k, i()], ["LSET", k, i(), v()], ["LRANGE", k, i(), i()],
+            ["LTRIM", k, i(), str(rnd.randint(-3, 12))],
+            ["LINSERT", k, rnd.choice(["BEFORE", "AFTER"]), v(), v()],
+            ["LREM", k, str(rnd.randint(-3, 3)), v()],
+            ["LPOS", k, v()], ["LPOS", k, v(), "RANK", rnd.choice(["1", "-1", "2", "-2"]), "COUNT", str(rnd.randint(0, 3))],
+            ["LPOS", k, v(), "MAXLEN", str(rnd.randint(0, 5)), "COUNT", "0"],
+            ["LMOVE", k, k2, side, rnd.choice(["LEFT", "RIGHT"])], ["RPOPLPUSH", k, k2],
+            ["LMPOP", "2", k, k2, side, "COUNT", str(rnd.randint(1, 3))],
+            ["BLMPOP", "0.01", "1", k, side], ["BRPOPLPUSH", k, k2, "0.01"], ["BLPOP", k, k2, "0.01"],
+            ["EXISTS", k], ["TYPE", k],
+        ]))
+    for k in keys:
+        out.append(["LRANGE", k, "0", "-1"])
+    return out
+
+
+@test(timeout=300)
+def random_sequences():
+    for seed in range(4):
+        cmds = random_list_commands(seed, 600)
+        # blocking forms with 10 ms timeouts: on an empty key both servers
+        # time out (nothing else runs meanwhile)
+        compare(cmds, resp=2 if seed % 2 == 0 else 3, setup=[["RPUSH", k, "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"] for k in "abc"],
+                name="random seed %d" % seed)
+
+
 if __name__ == "__main__":
     run_tests()
