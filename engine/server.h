@@ -236,6 +236,10 @@ void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
  * top level (cairn_ctx_is_top_level: its argv is not the one cairn_execute
  * was given at depth 1) and never blocks. */
 void cairn_blocking_client_closed(cairn_client *c);
+/* When c re-runs a blocked command woken by a ready key: 1 and that key
+ * (Redis 7.0 serves a multi-key pop from the key that became ready, so try it
+ * first), else 0. */
+int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key);
 int cairn_blocking_pending(void);
 void cairn_blocking_serve(cairn_server *srv);
 int cairn_ctx_is_top_level(const cairn_ctx *c);
