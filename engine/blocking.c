@@ -18,9 +18,8 @@
  * holding only keys somebody waits on; signalling a key nobody waits on is
  * one counter test (nothing is allocated when nobody is blocked).
  *
- * Divergence from Redis 7.0 (which is what Redis 7.2 does): a woken client
- * re-runs its whole command, so BLPOP a b served because b became ready pops
- * from a if a has elements by then, where 7.0 pops from b. */
+ * A woken multi-key pop tries the key that became ready first
+ * (cairn_blocking_woken_key), as Redis 7.0 serves that key. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +67,7 @@ static struct {
   bkey **ready;
   size_t nready, ready_cap;
   bclient *serving_bc; /* the client whose command is being re-run */
+  cairn_str serving_key; /* the ready key it was woken by */
   int serving;
   bclient *graveyard;  /* freed when serving ends */
 } B;
@@ -260,6 +260,12 @@ void cairn_signal_key_ready(cairn_ctx *c, cairn_str key) {
   B.ready[B.nready++] = k;
 }
 
+int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key) {
+  if (!B.serving_bc || !c->client || B.serving_bc->c != c->client || !B.serving_key.p) return 0;
+  *key = B.serving_key;
+  return 1;
+}
+
 int cairn_blocking_pending(void) { return B.nready > 0 && !B.serving; }
 
 /* Re-runs bc's command; unblocks it unless it blocked again. */
@@ -315,7 +321,9 @@ void cairn_blocking_serve(cairn_server *srv) {
         int rc = cairn_store_get(srv->store, db, name, &v);
         if (rc == 0) break; /* emptied: nobody else can be served */
         if (rc == 1 && snap[j]->want_type >= 0 && v.type != snap[j]->want_type) continue;
+        B.serving_key = name;
         rerun(srv, snap[j]);
+        B.serving_key.p = NULL;
       }
       k->pinned = 0;
       key_release(k);

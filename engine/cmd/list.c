@@ -744,7 +744,17 @@ static void propagate_pop(cairn_ctx *c, int where, cairn_str key, long long coun
  * [key, element]) and LMPOP/BLMPOP (count >= 1: [key, [elements]]). Returns
  * 1 served, 0 all empty (nothing replied), -1 replied an error. */
 static int pop_first(cairn_ctx *c, const cairn_str *keys, int nkeys, int where, long long count) {
-  for (int j = 0; j < nkeys; j++) {
+  /* Woken by one of the keys becoming ready: that key first, like Redis 7.0
+   * (then the others in order, if it is empty by now). */
+  int first = -1;
+  cairn_str woken;
+  if (cairn_blocking_woken_key(c, &woken)) {
+    for (int j = 0; j < nkeys && first < 0; j++)
+      if (keys[j].len == woken.len && memcmp(keys[j].p, woken.p, woken.len) == 0) first = j;
+  }
+  for (int t = first < 0 ? 0 : -1; t < nkeys; t++) {
+    int j = t < 0 ? first : t;
+    if (t >= 0 && t == first) continue;
     cairn_value v;
     cairn_coll coll;
     int rc = get_list(c, keys[j], &v, &coll);

@@ -421,5 +421,22 @@ def replica_follows_served_pops():
                        timeout=10, msg="replica converges")
 
 
+@test
+def served_from_the_ready_key():
+    # Redis 7.0 serves a multi-key pop from the key that became ready: X moves
+    # b -> a first (a becomes non-empty), Y (BLPOP a b) woken by b still pops b
+    with CairnServer() as s:
+        p, x, y = s.conn(), s.conn(), s.conn()
+        x.send("BLMOVE", "b", "a", "right", "left", 10)
+        wait_blocked(s, "blmove", 1)
+        y.send("BLPOP", "a", "b", 10)
+        wait_blocked(s, "blpop", 1)
+        assert_eq(p.call("RPUSH", "b", "v1", "v2"), 2)
+        assert_eq(x.read_reply(), b"v2")
+        assert_eq(y.read_reply(), [b"b", b"v1"])
+        assert_eq(p.call("LRANGE", "a", 0, -1), [b"v2"])
+        assert_eq(p.call("EXISTS", "b"), 0)
+
+
 if __name__ == "__main__":
     run_tests()
