@@ -181,6 +181,7 @@ void cairn_blocking_client_closed(cairn_client *c) {
 
 int cairn_can_block(cairn_ctx *c) {
   if (c->replaying || !c->client) return 0;
+  if (c->client->flags & (CAIRN_CLIENT_MULTI | CAIRN_CLIENT_IN_EXEC)) return 0;
   /* A command run from inside another one (EXEC's queued commands) never
    * blocks: Redis answers as on timeout. */
   if (!cairn_ctx_is_top_level(c)) return 0;
