@@ -169,7 +169,18 @@ static int z_del(cairn_store *s, uint64_t id, const void *m, size_t mlen, double
 
 /* ---------------------------------------------------------------- ordered iterator
  * Walks space 1 in score order (or reverse), copying each member out so the
- * caller may write to the store between steps. */
+ * caller may write to the store between steps.
+ *
+ * The store orders long sub-keys (> CAIRN_ELEM_INLINE bytes) that share
+ * their first CAIRN_ELEM_INLINE bytes by hash; such entries are contiguous,
+ * so the iterator reads each such group whole and returns it sorted
+ * bytewise: the order is Redis's (score, then member bytes) for every
+ * member. */
+typedef struct zent {
+  char *sub;
+  size_t len;
+} zent;
+
 typedef struct zit {
   cairn_store *s;
   uint64_t id;
@@ -178,7 +189,11 @@ typedef struct zit {
   double score;
   cairn_buf mem;
   int pending; /* the current entry is returned again by the next zit_next */
-  int valid;
+  int at_cursor; /* the current entry is the one the store cursor stands on */
+  zent *grp;     /* a sorted group of long sub-keys being served */
+  size_t ngrp, gpos, gcap;
+  cairn_buf la;  /* lookahead: the entry read just after a group */
+  int has_la, la_eof;
 } zit;
 
 static int zit_open(zit *z, cairn_store *s, uint64_t id, int reverse, const void *from, size_t fromlen) {
@@ -201,10 +216,42 @@ static int zit_open(zit *z, cairn_store *s, uint64_t id, int reverse, const void
   return cairn_elem_iter_open(s, id, 1, from, fromlen, reverse, &z->it);
 }
 
+static void zit_free_grp(zit *z) {
+  for (size_t i = 0; i < z->ngrp; i++) free(z->grp[i].sub);
+  z->ngrp = z->gpos = 0;
+}
+
 static void zit_close(zit *z) {
   cairn_elem_iter_close(z->it);
   z->it = NULL;
+  zit_free_grp(z);
+  free(z->grp);
+  z->grp = NULL;
   cairn_buf_free(&z->mem);
+  cairn_buf_free(&z->la);
+}
+
+static int zent_cmp(const void *x, const void *y) {
+  const zent *a = x, *b = y;
+  return bcmp_str(a->sub, a->len, b->sub, b->len);
+}
+
+static int zent_cmp_rev(const void *x, const void *y) { return -zent_cmp(x, y); }
+
+static void zit_set(zit *z, const char *sub, size_t len) {
+  z->score = unsortable(rd64be(sub));
+  z->mem.len = 0;
+  cairn_buf_append(&z->mem, sub + 8, len - 8);
+}
+
+static void grp_push(zit *z, const char *sub, size_t len) {
+  if (z->ngrp == z->gcap) {
+    z->gcap = z->gcap ? z->gcap * 2 : 8;
+    z->grp = cairn_xrealloc(z->grp, z->gcap * sizeof(zent));
+  }
+  z->grp[z->ngrp].sub = cairn_xmemdup(sub, len);
+  z->grp[z->ngrp].len = len;
+  z->ngrp++;
 }
 
 static int zit_next(zit *z) {
@@ -212,23 +259,67 @@ static int zit_next(zit *z) {
     z->pending = 0;
     return 1;
   }
+  if (z->gpos < z->ngrp) {
+    zent *e = &z->grp[z->gpos++];
+    zit_set(z, e->sub, e->len);
+    z->at_cursor = 0;
+    return 1;
+  }
+  zit_free_grp(z);
   cairn_str sub, val;
-  int rc = cairn_elem_iter_next(z->it, &sub, &val);
-  if (rc <= 0) {
-    z->valid = 0;
-    return rc;
+  int rc;
+  if (z->has_la) {
+    z->has_la = 0;
+    if (z->la_eof) return 0;
+    sub.p = z->la.p;
+    sub.len = z->la.len;
+    rc = 1;
+  } else {
+    rc = cairn_elem_iter_next(z->it, &sub, &val);
+    if (rc <= 0) return rc;
   }
   if (sub.len < 8) return -1;
-  z->score = unsortable(rd64be(sub.p));
-  z->mem.len = 0;
-  cairn_buf_append(&z->mem, sub.p + 8, sub.len - 8);
-  z->valid = 1;
+  z->at_cursor = 1;
+  if (sub.len <= CAIRN_ELEM_INLINE) {
+    zit_set(z, sub.p, sub.len);
+    return 1;
+  }
+  /* A long sub-key: read its whole group, sort it. */
+  grp_push(z, sub.p, sub.len);
+  for (;;) {
+    rc = cairn_elem_iter_next(z->it, &sub, &val);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+      z->has_la = z->la_eof = 1;
+      break;
+    }
+    if (sub.len > CAIRN_ELEM_INLINE && memcmp(sub.p, z->grp[0].sub, CAIRN_ELEM_INLINE) == 0) {
+      grp_push(z, sub.p, sub.len);
+      continue;
+    }
+    z->la.len = 0;
+    cairn_buf_append(&z->la, sub.p, sub.len);
+    z->has_la = 1;
+    z->la_eof = 0;
+    break;
+  }
+  qsort(z->grp, z->ngrp, sizeof(zent), z->reverse ? zent_cmp_rev : zent_cmp);
+  z->gpos = 1;
+  zit_set(z, z->grp[0].sub, z->grp[0].len);
+  z->at_cursor = z->ngrp == 1 && !z->has_la;
   return 1;
 }
 
 /* Deletes the member last returned (both spaces). */
 static int zit_del(zit *z) {
-  int rc = cairn_elem_iter_del(z->it);
+  int rc;
+  if (z->at_cursor) {
+    rc = cairn_elem_iter_del(z->it);
+  } else {
+    static cairn_buf k;
+    skey(&k, z->score, z->mem.p, z->mem.len);
+    rc = cairn_elem_del(z->s, z->id, 1, k.p, k.len);
+  }
   if (rc < 0) return rc;
   rc = cairn_elem_del(z->s, z->id, 0, z->mem.p, z->mem.len);
   return rc < 0 ? rc : 0;
@@ -268,6 +359,9 @@ static int zit_open_rank(zit *z, cairn_store *s, uint64_t id, uint64_t n, uint64
   cairn_elem_iter_close(z->it);
   z->it = NULL;
   z->pending = 0;
+  z->has_la = z->la_eof = 0;
+  zit_free_grp(z);
+  z->reverse = reverse;
   rc = cairn_elem_iter_open(s, id, 1, key.p, key.len, reverse, &z->it);
   cairn_buf_free(&key);
   if (rc < 0) return rc;
