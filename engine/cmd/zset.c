@@ -579,17 +579,34 @@ static int zwalk_open(const zwalk *w, zit *z, cairn_store *s, uint64_t id) {
       use_from = 1;
     }
   }
+  memset(z, 0, sizeof(*z));
+  if (w->lex && !w->sorted) {
+    /* Mixed scores: no seek is possible; like Redis's small encoding
+     * (zzlIsInLexRange), nothing is in range unless the first member is
+     * <= max and the last >= min, then walk from the end. */
+    for (int last = 0; last < 2; last++) {
+      zit e;
+      int rc = zit_open(&e, s, id, last, NULL, 0);
+      if (rc >= 0) rc = zit_next(&e);
+      int ok = rc > 0 && (last ? lex_gte_min(e.mem.p, e.mem.len, w->lr) : lex_lte_max(e.mem.p, e.mem.len, w->lr));
+      zit_close(&e);
+      if (rc < 0) {
+        cairn_buf_free(&from);
+        return rc;
+      }
+      if (!ok) {
+        cairn_buf_free(&from);
+        return 0;
+      }
+    }
+  }
   int rc = zit_open(z, s, id, w->reverse, use_from ? from.p : NULL, from.len);
   cairn_buf_free(&from);
   if (rc < 0) return rc;
-  int strict = !w->lex || w->sorted;
   while ((rc = zit_next(z)) > 0) {
-    if (strict) {
-      if (!in_start(w, z)) continue;
-      if (!in_end(w, z)) return 0;
-      break;
-    }
-    if (in_start(w, z) && in_end(w, z)) break;
+    if (!in_start(w, z)) continue;
+    if (!in_end(w, z)) return 0;
+    break;
   }
   if (rc <= 0) return rc;
   z->pending = 1;
@@ -938,8 +955,8 @@ static int z_count(cairn_store *s, const cairn_coll *coll, int lex, const zrange
   int rc = zwalk_init(&w, s, coll->id, lex, sr, lr, 0);
   if (rc < 0) return rc;
   if (lex && !w.sorted) {
-    /* Mixed scores: like Redis's listpack, count from the first member in
-     * range while members stay <= max. */
+    /* Mixed scores: like Redis's small encoding, count from the first
+     * member >= min while members stay <= max. */
     zit a;
     uint64_t n = 0;
     rc = zwalk_open(&w, &a, s, coll->id);

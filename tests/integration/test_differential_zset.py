@@ -318,5 +318,161 @@ def big_set_crosses_encodings():
     ], setup=setup)
 
 
+# ---------------------------------------------------------------------------
+# Seeded random sequences (small sets: Redis keeps them in its listpack
+# encoding, whose lex-range behaviour on mixed scores cairn follows)
+
+KEYS = ["z1", "z2", "z3", "str"]
+MEMBERS = ["a", "b", "c", "d", "e", "aa", "ab", "", b"\x00x", b"\xffz", "zz", "m1", "m2"]
+SCORES = ["0", "1", "-1", "2", "2.5", "-2.5", "inf", "-inf", "+inf", "1e3", "0.1", "-0", "3", "7", "1.1"]
+BAD_SCORES = ["x", "nan", "1e400", "", "1 "]
+RANGE_ITEMS = ["-inf", "+inf", "(1", "1", "(2.5", "0", "3", "(inf", "(-inf", "2", "-1", "(0"]
+LEX_ITEMS = ["-", "+", "[a", "(a", "[b", "(c", "[", "(", "[zz", "(ab", "[m", "[d"]
+
+
+def random_zset_commands(seed, n):
+    import random
+    rnd = random.Random(seed)
+    out = []
+
+    def key():
+        return rnd.choice(KEYS) if rnd.random() < 0.93 else "nokey"
+
+    def score():
+        return rnd.choice(BAD_SCORES) if rnd.random() < 0.03 else rnd.choice(SCORES)
+
+    def rng():
+        return rnd.choice(RANGE_ITEMS) if rnd.random() < 0.97 else "x"
+
+    def lex():
+        return rnd.choice(LEX_ITEMS) if rnd.random() < 0.97 else "a"
+
+    def limit():
+        return ["LIMIT", str(rnd.randint(-1, 6)), str(rnd.randint(-1, 4))]
+
+    for _ in range(n):
+        r = rnd.random()
+        k = key()
+        if r < 0.22:
+            flags = [f for f in ("NX", "XX", "GT", "LT", "CH", "INCR") if rnd.random() < 0.12]
+            rnd.shuffle(flags)
+            pairs = []
+            for _ in range(1 if "INCR" in flags and rnd.random() < 0.9 else rnd.randint(1, 4)):
+                pairs += [score(), rnd.choice(MEMBERS)]
+            out.append(["ZADD", k] + flags + pairs)
+        elif r < 0.27:
+            out.append(["ZINCRBY", k, score(), rnd.choice(MEMBERS)])
+        elif r < 0.31:
+            out.append(["ZREM", k] + rnd.sample(MEMBERS, rnd.randint(1, 3)))
+        elif r < 0.36:
+            c = rnd.choice(["ZSCORE", "ZRANK", "ZREVRANK"])
+            out.append([c, k, rnd.choice(MEMBERS)])
+        elif r < 0.38:
+            out.append(["ZMSCORE", k] + rnd.sample(MEMBERS, 3))
+        elif r < 0.40:
+            out.append(["ZCARD", k])
+        elif r < 0.44:
+            out.append(["ZCOUNT", k, rng(), rng()])
+        elif r < 0.47:
+            out.append(["ZLEXCOUNT", k, lex(), lex()])
+        elif r < 0.57:
+            kind = rnd.choice(["rank", "score", "lex"])
+            if kind == "rank":
+                args = [str(rnd.randint(-6, 6)), str(rnd.randint(-6, 6))]
+            elif kind == "score":
+                args = [rng(), rng(), "BYSCORE"]
+            else:
+                args = [lex(), lex(), "BYLEX"]
+            if rnd.random() < 0.4:
+                args.append("REV")
+            if kind != "rank" and rnd.random() < 0.4:
+                args += limit()
+            if kind != "lex" and rnd.random() < 0.5:
+                args.append("WITHSCORES")
+            if rnd.random() < 0.2:
+                out.append(["ZRANGESTORE", rnd.choice(KEYS), k] + [a for a in args if a != "WITHSCORES"])
+            else:
+                out.append(["ZRANGE", k] + args)
+        elif r < 0.63:
+            c = rnd.choice(["ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZREVRANGE"])
+            if c == "ZREVRANGE":
+                args = [str(rnd.randint(-6, 6)), str(rnd.randint(-6, 6))]
+            elif "LEX" in c:
+                args = [lex(), lex()]
+            else:
+                args = [rng(), rng()]
+            if c != "ZREVRANGE" and rnd.random() < 0.4:
+                args += limit()
+            if "LEX" not in c and rnd.random() < 0.5:
+                args.append("WITHSCORES")
+            out.append([c, k] + args)
+        elif r < 0.68:
+            c = rnd.choice(["ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX"])
+            if c == "ZREMRANGEBYRANK":
+                out.append([c, k, str(rnd.randint(-5, 5)), str(rnd.randint(-5, 5))])
+            elif c == "ZREMRANGEBYSCORE":
+                out.append([c, k, rng(), rng()])
+            else:
+                out.append([c, k, lex(), lex()])
+        elif r < 0.73:
+            c = rnd.choice(["ZPOPMIN", "ZPOPMAX"])
+            out.append([c, k] + ([str(rnd.randint(-1, 4))] if rnd.random() < 0.5 else []))
+        elif r < 0.76:
+            ks = rnd.sample(KEYS + ["nokey"], rnd.randint(1, 3))
+            extra = ["COUNT", str(rnd.randint(0, 4))] if rnd.random() < 0.5 else []
+            out.append(["ZMPOP", str(len(ks))] + ks + [rnd.choice(["MIN", "MAX", "max"])] + extra)
+        elif r < 0.90:
+            op = rnd.choice(["ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "ZINTERCARD"])
+            ks = [rnd.choice(KEYS + ["nokey"]) for _ in range(rnd.randint(1, 3))]
+            args = [str(len(ks))] + ks
+            if op not in ("ZDIFF", "ZDIFFSTORE", "ZINTERCARD"):
+                if rnd.random() < 0.4:
+                    args += ["WEIGHTS"] + [rnd.choice(["1", "0", "-1", "2.5", "inf", "-inf", "0.5"]) for _ in ks]
+                if rnd.random() < 0.4:
+                    args += ["AGGREGATE", rnd.choice(["SUM", "MIN", "MAX", "min"])]
+            if op == "ZINTERCARD" and rnd.random() < 0.5:
+                args += ["LIMIT", str(rnd.randint(0, 3))]
+            if op in ("ZUNION", "ZINTER", "ZDIFF") and rnd.random() < 0.6:
+                args.append("WITHSCORES")
+            if op.endswith("STORE"):
+                args = [rnd.choice(KEYS)] + args
+            out.append([op] + args)
+        elif r < 0.93:
+            out.append((["ZSCAN", k, "0"] + (["MATCH", rnd.choice(["a*", "*", "m?"])] if rnd.random() < 0.5 else [])
+                        + (["COUNT", str(rnd.randint(1, 5))] if rnd.random() < 0.5 else []), "scan_all"))
+        elif r < 0.95:
+            out.append(["DEL", k])
+        elif r < 0.97:
+            out.append((["ZRANDMEMBER", k] + ([str(rnd.randint(-3, 20))] if rnd.random() < 0.7 else []),
+                        lambda v: len(v) if isinstance(v, list) else type(v).__name__))
+        else:
+            out.append(["ZRANGE", k, "0", "-1", "WITHSCORES"])
+    return out
+
+
+def _random(seed, n=2000, resp=2):
+    compare(random_zset_commands(seed, n), resp=resp, setup=[["SET", "str", "v"]], name="random seed %d" % seed)
+
+
+@test
+def random_seed_1():
+    _random(1)
+
+
+@test
+def random_seed_2():
+    _random(2)
+
+
+@test
+def random_seed_3():
+    _random(3)
+
+
+@test
+def random_resp3_seed_4():
+    _random(4, 1500, resp=3)
+
+
 if __name__ == "__main__":
     run_tests()
