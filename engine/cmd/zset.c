@@ -531,7 +531,7 @@ static int zwalk_init(zwalk *w, cairn_store *s, uint64_t id, int lex, const zran
   w->lr = lr;
   w->reverse = reverse;
   if (lex) {
-    double a, b;
+    double a = 0, b = 0;
     int rc = edge_score(s, id, 0, &a);
     if (rc < 0) return rc;
     if (rc == 0) return 0;
@@ -932,7 +932,7 @@ static void zrank_generic(cairn_ctx *c, int reverse) {
     cairn_reply_null(&c->reply);
     return;
   }
-  uint64_t r;
+  uint64_t r = 0;
   rc = z_rank(ST(c), &coll, c->argv[2], sc, &r);
   if (rc < 0) {
     failed(c, rc == -1 ? CAIRN_STORE_IO : rc);
@@ -1501,10 +1501,15 @@ static void cmd_bzmpop(cairn_ctx *c) { zmpop_generic(c, 2, 1); }
 
 /* ---------------------------------------------------------------- ZRANDMEMBER */
 
+/* xorshift64*, seeded once from the OS (one syscall per draw would make a
+ * walk of a big set slow). */
 static uint64_t rnd64(void) {
-  uint64_t r;
-  cairn_random_bytes(&r, sizeof(r));
-  return r;
+  static uint64_t x;
+  while (x == 0) cairn_random_bytes(&x, sizeof(x));
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return x * 0x2545F4914F6CDD1DULL;
 }
 
 static uint64_t rnd_below(uint64_t n) { return n ? rnd64() % n : 0; }
@@ -1813,7 +1818,7 @@ static int acc_add(acc *a, const char *m, size_t len, double score, int agg, int
   }
   if ((a->n + 1) * 2 > a->nslots) acc_grow(a);
   uint64_t h = mhash(m, len);
-  size_t slot;
+  size_t slot = 0;
   long i = acc_find(a, m, len, h, &slot);
   if (i >= 0) {
     aggregate(&a->ents[i].score, score, agg);
