@@ -340,6 +340,23 @@ def blocking_pops():
         c.call("ZADD", "src", "7", "m")
         c.call("ZUNIONSTORE", "u", "1", "src")
         assert_eq(waiter.read_reply(), [b"u", b"m", b"7"])
+        # two waiters are served in the order they blocked, one member each
+        w2 = s.conn()
+        waiter.send("BZPOPMIN", "fifo", "5")
+        time.sleep(0.1)
+        w2.send("BZPOPMIN", "fifo", "other", "5")
+        time.sleep(0.1)
+        c.call("ZADD", "fifo", "3", "only")
+        assert_eq(waiter.read_reply(), [b"fifo", b"only", b"3"])
+        assert_true(not w2.has_pending_data(0.2), "the second waiter still waits")
+        c.call("ZADD", "other", "4", "o")
+        assert_eq(w2.read_reply(), [b"other", b"o", b"4"])
+        # a key that turns into another type: the waiter gets WRONGTYPE or keeps waiting, never a crash
+        w2.send("BZPOPMAX", "wt", "0.5")
+        time.sleep(0.1)
+        c.call("SET", "wt", "string")
+        r = w2.read_reply()
+        assert_true(r is None or (hasattr(r, "message") and "WRONGTYPE" in r.message), repr(r))
         # timeout
         t = time.time()
         assert_eq(waiter.call("BZPOPMIN", "none", "0.3"), None)
