@@ -54,9 +54,8 @@
  * iterator reads such a group whole and sorts it, so the order is still
  * Redis's, at the price of holding that group in memory while it is walked.
  *
- * Known divergences: ZSCAN's cursor is the first 8 bytes of the next member
- * (big endian, 64 bits like Redis's), so members sharing their first 8 bytes
- * come back in the same call, whatever COUNT says; BYLEX on a set whose
+ * Known divergences: ZSCAN cursors longer than 7 bytes of separator are
+ * decimal strings beyond 64 bits (see cmd_zscan); BYLEX on a set whose
  * scores differ behaves like Redis's small (listpack) encoding (Redis's
  * skiplist gives layout-dependent answers there); a sorted set never stores
  * -0 (Redis's skiplist encoding, used above 128 members, keeps it and ZSCORE
@@ -2074,39 +2073,79 @@ static void cmd_zintercard(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_INTER, 1);
 
 /* ---------------------------------------------------------------- ZSCAN */
 
-/* Redis's parseScanCursorOrReply. */
-static int parse_cursor(cairn_ctx *c, cairn_str a, uint64_t *out) {
+/* ZSCAN cursors (the same scheme as HSCAN and SSCAN in cairn): the cursor
+ * is a seek key S in member order, the scan goes on with the first member
+ * >= S. After returning member `last` with `next` the following one, S is
+ * the shortest prefix of `next` greater than `last` (next[0..cp], cp = their
+ * common prefix length): a member present for the whole scan is returned at
+ * least once whatever is added or removed meanwhile, and cursors survive
+ * restarts. Members longer than CAIRN_ELEM_INLINE bytes sharing that many
+ * first bytes are in hash order in the store (no seek into such a group), so
+ * a batch never stops inside one.
+ * Decimal encoding: 0 = start (and end); |S| <= 7: the 64-bit number whose
+ * top 7 bytes are S zero padded and whose low byte is |S| (fits the uint64
+ * cursors some clients parse); |S| >= 8: "1" then each byte of S as 3 digits
+ * (at least 25 digits, never a 64-bit number). Any other 64-bit number is
+ * accepted (low byte capped at 7 = length), other digit strings are
+ * "invalid cursor". */
+static int zcursor_decode(cairn_ctx *c, cairn_str a, cairn_buf *seek) {
   char *z = cairn_xmemdup(a.p, a.len);
   char *end;
   errno = 0;
   unsigned long long v = strtoull(z, &end, 10);
   int bad = isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE;
   free(z);
-  if (bad) {
+  if (!bad) {
+    size_t n = (size_t)(v & 0xff);
+    if (n > 7) n = 7;
+    for (size_t i = 0; v && i < n; i++) {
+      char byte = (char)(v >> (56 - 8 * i));
+      cairn_buf_append(seek, &byte, 1);
+    }
+    return 0;
+  }
+  int ok = a.len >= 25 && (a.len - 1) % 3 == 0 && a.p[0] == '1';
+  for (size_t i = 1; ok && i < a.len; i += 3) {
+    int b = 0;
+    for (size_t j = 0; j < 3; j++) {
+      char ch = a.p[i + j];
+      if (ch < '0' || ch > '9') ok = 0;
+      b = b * 10 + (ch - '0');
+    }
+    if (b > 255) ok = 0;
+    char byte = (char)b;
+    if (ok) cairn_buf_append(seek, &byte, 1);
+  }
+  if (!ok) {
     cairn_reply_error(&c->reply, "invalid cursor");
     return -1;
   }
-  *out = v;
   return 0;
 }
 
-/* The cursor is the first 8 bytes of the next member (zero padded, big
- * endian): monotonic in member order, so members present for the whole scan
- * are returned at least once. Members sharing those 8 bytes come in the same
- * call. */
-static uint64_t member_cursor(const char *m, size_t len) {
-  unsigned char b[8] = {0};
-  memcpy(b, m, len < 8 ? len : 8);
-  return rd64be(b);
+static void zcursor_encode(const unsigned char *s, size_t n, cairn_buf *out) {
+  if (n <= 7) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 7; i++) v = v << 8 | (i < n ? s[i] : 0);
+    v = v << 8 | n;
+    char buf[24];
+    cairn_buf_append(out, buf, cairn_ull2str(buf, v));
+    return;
+  }
+  cairn_buf_append(out, "1", 1);
+  for (size_t i = 0; i < n; i++) {
+    char d[3] = {(char)('0' + s[i] / 100), (char)('0' + s[i] / 10 % 10), (char)('0' + s[i] % 10)};
+    cairn_buf_append(out, d, 3);
+  }
 }
 
 static void cmd_zscan(cairn_ctx *c) {
-  uint64_t cursor;
-  if (parse_cursor(c, c->argv[2], &cursor) != 0) return;
+  cairn_buf seek = {0}, items = {0}, last = {0}, cur = {0};
+  if (zcursor_decode(c, c->argv[2], &seek) != 0) goto out;
   cairn_value val;
   cairn_coll coll;
   int rc = cairn_lookup_coll(c, c->argv[1], CAIRN_TYPE_ZSET, &val, &coll);
-  if (rc < 0) return;
+  if (rc < 0) goto out;
   long long count = 10;
   cairn_str pat = {NULL, 0};
   int use_pat = 0;
@@ -2114,10 +2153,10 @@ static void cmd_zscan(cairn_ctx *c) {
     int left = c->argc - i;
     cairn_str a = c->argv[i];
     if (cairn_arg_is(a, "count") && left >= 2) {
-      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
+      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) goto out;
       if (count < 1) {
         cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-        return;
+        goto out;
       }
       i += 2;
     } else if (cairn_arg_is(a, "match") && left >= 2) {
@@ -2126,39 +2165,38 @@ static void cmd_zscan(cairn_ctx *c) {
       i += 2;
     } else {
       cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      return;
+      goto out;
     }
   }
   if (rc == 0) {
     cairn_reply_array(&c->reply, 2);
     cairn_reply_bulk(&c->reply, "0", 1);
     cairn_reply_array(&c->reply, 0);
-    return;
+    goto out;
   }
-  unsigned char from[8];
-  wr64be(from, cursor);
-  size_t fromlen = 8;
-  while (fromlen > 0 && from[fromlen - 1] == 0) fromlen--;
   cairn_elem_iter *it;
-  rc = cairn_elem_iter_open(ST(c), coll.id, 0, fromlen ? from : NULL, fromlen, 0, &it);
+  rc = cairn_elem_iter_open(ST(c), coll.id, 0, seek.len ? seek.p : NULL, seek.len, 0, &it);
   if (rc < 0) {
     failed(c, rc);
-    return;
+    goto out;
   }
-  cairn_buf out = {0};
-  cairn_reply tmp = {&out, c->reply.resp};
+  cairn_reply tmp = {&items, c->reply.resp};
   long long visited = 0, n = 0;
-  uint64_t next = 0, last = 0;
   cairn_str sub, v;
   while ((rc = cairn_elem_iter_next(it, &sub, &v)) > 0) {
-    uint64_t mc = member_cursor(sub.p, sub.len);
-    if (mc < cursor) continue;
-    if (visited >= count && mc != last) {
-      next = mc;
-      break;
+    if (visited >= count) {
+      int same_group = sub.len > CAIRN_ELEM_INLINE && last.len >= CAIRN_ELEM_INLINE &&
+                       memcmp(sub.p, last.p, CAIRN_ELEM_INLINE) == 0;
+      if (!same_group) {
+        size_t cp = 0;
+        while (cp < last.len && cp < sub.len && last.p[cp] == sub.p[cp]) cp++;
+        zcursor_encode((const unsigned char *)sub.p, cp + 1, &cur);
+        break;
+      }
     }
     visited++;
-    last = mc;
+    last.len = 0;
+    cairn_buf_append(&last, sub.p, sub.len);
     if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
     double d = 0;
     if (v.len == 8) {
@@ -2174,17 +2212,21 @@ static void cmd_zscan(cairn_ctx *c) {
   }
   cairn_elem_iter_close(it);
   if (rc < 0) {
-    cairn_buf_free(&out);
     failed(c, rc);
-    return;
+    goto out;
   }
   cairn_reply_array(&c->reply, 2);
-  char cur[24];
-  size_t cl = cairn_ull2str(cur, next);
-  cairn_reply_bulk(&c->reply, cur, cl);
+  if (cur.len)
+    cairn_reply_bulk(&c->reply, cur.p, cur.len);
+  else
+    cairn_reply_bulk(&c->reply, "0", 1);
   cairn_reply_array(&c->reply, n);
-  cairn_reply_raw(&c->reply, out.p, out.len);
-  cairn_buf_free(&out);
+  cairn_reply_raw(&c->reply, items.p, items.len);
+out:
+  cairn_buf_free(&seek);
+  cairn_buf_free(&items);
+  cairn_buf_free(&last);
+  cairn_buf_free(&cur);
 }
 
 /* ---------------------------------------------------------------- table */

@@ -202,6 +202,40 @@ def scan_all_members():
         assert_eq(cursor, b"0")
         assert_eq(len(items), 20)
         assert_error(c.call("ZSCAN", "z", "abc"), "ERR invalid cursor")
+        # members sharing a long prefix still come in batches of about COUNT,
+        # and the scan resumes exactly where it stopped even when the set
+        # changes in between
+        pre = b"session:" + b"x" * 40
+        for i in range(0, 600, 100):
+            args = ["ZADD", "s"]
+            for j in range(i, i + 100):
+                args += [str(j), pre + b"%04d" % j]
+            c.call(*args)
+        seen = set()
+        cursor = b"0"
+        calls = 0
+        while True:
+            cursor, items = c.call("ZSCAN", "s", cursor, "COUNT", "20")
+            calls += 1
+            assert_true(len(items) <= 2 * 20, "batch of %d" % (len(items) // 2))
+            seen.update(items[0::2])
+            if calls == 5:
+                c.call("ZADD", "s", "1", pre + b"0000a", "1", b"a", "1", b"zzz")
+                c.call("ZREM", "s", pre + b"0599")
+            if cursor == b"0":
+                break
+        assert_true(calls >= 30, "calls %d" % calls)
+        for j in range(599):
+            assert_true(pre + b"%04d" % j in seen, j)
+        assert_true(len(cursor) > 0)
+        # long members (> 480 bytes) sharing their first 480 bytes: never split
+        longs = [b"Q" * 500 + b"%03d" % i for i in range(30)]
+        args = ["ZADD", "q"]
+        for m in longs:
+            args += ["1", m]
+        c.call(*args)
+        cursor, items = c.call("ZSCAN", "q", "0", "COUNT", "5")
+        assert_eq((cursor, len(items) // 2), (b"0", 30))
 
 
 @test(timeout=240)
