@@ -288,6 +288,21 @@ def big_zset_200k():
               % (t_load, t_range, t_rank_mid, t_rank_end, t_revrank, t_count_small, t_count_big, t_count_mid,
                  t_byscore, t_revrange, t_tail))
         assert_true(t_rank_end < t_rank_mid + 50, "ZRANK near the end should be cheap")
+        # STORE forms write a new collection while walking the source (page
+        # splits under a live cursor)
+        r, t_rstore = timed("ZRANGESTORE", "half", "big", "0", "99999")
+        assert_eq(r, 100000)
+        r, t_ustore = timed("ZUNIONSTORE", "u", "2", "big", "half", "WEIGHTS", "1", "0.5")
+        assert_eq(r, n)
+        assert_eq(c.call("ZSCORE", "u", "member:0000010"), b"30")
+        assert_eq(c.call("ZSCORE", "u", "member:0150000"), b"300000")
+        r, t_istore = timed("ZINTERSTORE", "i", "2", "half", "big", "AGGREGATE", "MAX")
+        assert_eq(r, 100000)
+        assert_eq(c.call("ZRANGE", "i", "-1", "-1", "WITHSCORES"), [b"member:0099999", b"199998"])
+        assert_eq(c.call("ZDIFFSTORE", "dd", "2", "big", "half"), 100000)
+        assert_eq(c.call("ZRANGE", "dd", "0", "0"), [b"member:0100000"])
+        print("  200k zset: ZRANGESTORE 100k %.0fms, ZUNIONSTORE 200k+100k %.0fms, ZINTERSTORE %.0fms"
+              % (t_rstore, t_ustore, t_istore))
         assert_eq(c.call("ZREMRANGEBYRANK", "big", "0", "99999"), 100000)
         assert_eq(c.call("ZRANGE", "big", "0", "0"), [b"member:0100000"])
         assert_eq(c.call("ZPOPMIN", "big", "5")[0], b"member:0100000")
