@@ -898,15 +898,44 @@ static void cmd_zcard(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- ZRANK */
 
-/* Rank of member (ascending), walking from both ends at once. */
+/* Rank of member (ascending), walking from both ends at once. A member
+ * whose space-1 key is inline is matched on the raw entries (no copy, and
+ * the order inside long-member groups does not change a count); a long one
+ * goes through zit for its group's order. */
 static int z_rank(cairn_store *s, const cairn_coll *coll, cairn_str m, double score, uint64_t *rank) {
   cairn_buf want = {0};
   skey(&want, score, m.p, m.len);
+  int rc;
+  if (want.len <= CAIRN_ELEM_INLINE) {
+    cairn_elem_iter *it[2] = {NULL, NULL};
+    rc = cairn_elem_iter_open(s, coll->id, 1, NULL, 0, 0, &it[0]);
+    if (rc >= 0) rc = cairn_elem_iter_open(s, coll->id, 1, NULL, 0, 1, &it[1]);
+    for (uint64_t i = 0; rc >= 0 && i < coll->count; i++) {
+      for (int dir = 0; dir < 2; dir++) {
+        cairn_str sub, val;
+        rc = cairn_elem_iter_next(it[dir], &sub, &val);
+        if (rc <= 0) {
+          rc = rc < 0 ? rc : -1;
+          break;
+        }
+        if (sub.len == want.len && memcmp(sub.p, want.p, want.len) == 0) {
+          *rank = dir ? coll->count - 1 - i : i;
+          rc = 2;
+          break;
+        }
+      }
+      if (rc == 2) break;
+    }
+    cairn_elem_iter_close(it[0]);
+    cairn_elem_iter_close(it[1]);
+    cairn_buf_free(&want);
+    return rc == 2 ? 1 : rc < 0 ? rc : -1;
+  }
   zit f, b;
-  int rc = zit_open(&f, s, coll->id, 0, NULL, 0);
-  if (rc < 0) goto done0;
-  rc = zit_open(&b, s, coll->id, 1, NULL, 0);
+  rc = zit_open(&f, s, coll->id, 0, NULL, 0);
   if (rc < 0) goto done1;
+  rc = zit_open(&b, s, coll->id, 1, NULL, 0);
+  if (rc < 0) goto done2;
   for (uint64_t i = 0; i < coll->count; i++) {
     for (int dir = 0; dir < 2; dir++) {
       zit *z = dir ? &b : &f;
@@ -927,7 +956,6 @@ done2:
   zit_close(&b);
 done1:
   zit_close(&f);
-done0:
   cairn_buf_free(&want);
   return rc;
 }
