@@ -322,7 +322,7 @@ def big_set_crosses_encodings():
 # Seeded random sequences (small sets: Redis keeps them in its listpack
 # encoding, whose lex-range behaviour on mixed scores cairn follows)
 
-KEYS = ["z1", "z2", "z3", "str"]
+KEYS = ["z1", "z2", "z3", "str", "st"]
 MEMBERS = ["a", "b", "c", "d", "e", "aa", "ab", "", b"\x00x", b"\xffz", "zz", "m1", "m2"]
 SCORES = ["0", "1", "-1", "2", "2.5", "-2.5", "inf", "-inf", "+inf", "1e3", "0.1", "-0", "3", "7", "1.1"]
 BAD_SCORES = ["x", "nan", "1e400", "", "1 "]
@@ -451,7 +451,8 @@ def random_zset_commands(seed, n):
 
 
 def _random(seed, n=2000, resp=2):
-    compare(random_zset_commands(seed, n), resp=resp, setup=[["SET", "str", "v"]], name="random seed %d" % seed)
+    compare(random_zset_commands(seed, n), resp=resp, setup=[["SET", "str", "v"], ["SADD", "st", "a", "b", "zz", "m1", ""]],
+            name="random seed %d" % seed)
 
 
 @test
