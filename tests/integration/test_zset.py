@@ -170,6 +170,14 @@ def store_forms_and_sets_of_ops():
         assert_eq(c.call("ZINTERCARD", "2", "a", "b", "LIMIT", "1"), 1)
         assert_error(c.call("ZUNIONSTORE", "d", "0", "a"), "ERR at least 1 input key is needed for 'zunionstore' command")
         assert_error(c.call("ZINTERCARD", "1", "a", "LIMIT", "-1"), "ERR LIMIT can't be negative")
+        # plain sets are inputs with score 1
+        c.call("SADD", "plain", "x", "q")
+        assert_eq(c.call("ZUNION", "2", "a", "plain", "WITHSCORES"),
+                  flat((b"q", b"1"), (b"x", b"2"), (b"y", b"2"), (b"z", b"3")))
+        assert_eq(c.call("ZINTERSTORE", "d", "2", "plain", "a", "WEIGHTS", "10", "1"), 1)
+        assert_eq(c.call("ZRANGE", "d", "0", "-1", "WITHSCORES"), [b"x", b"11"])
+        assert_eq(c.call("ZDIFF", "2", "plain", "a", "WITHSCORES"), [b"q", b"1"])
+        assert_error(c.call("ZRANGE", "plain", "0", "-1"), "WRONGTYPE")
         # the destination is a source
         assert_eq(c.call("ZUNIONSTORE", "a", "2", "a", "a"), 3)
         assert_eq(c.call("ZRANGE", "a", "0", "-1", "WITHSCORES"), flat((b"x", b"2"), (b"y", b"4"), (b"z", b"6")))
