@@ -209,6 +209,7 @@ typedef struct zit {
   size_t ngrp, gpos, gcap;
   cairn_buf la;  /* lookahead: the entry read just after a group */
   int has_la, la_eof;
+  int scores_only; /* counting by score: members are neither copied nor grouped */
 } zit;
 
 static int zit_open(zit *z, cairn_store *s, uint64_t id, int reverse, const void *from, size_t fromlen) {
@@ -295,6 +296,10 @@ static int zit_next(zit *z) {
   }
   if (sub.len < 8) return -1;
   z->at_cursor = 1;
+  if (z->scores_only) {
+    z->score = unsortable(rd64be(sub.p));
+    return 1;
+  }
   if (sub.len <= CAIRN_ELEM_INLINE) {
     zit_set(z, sub.p, sub.len);
     return 1;
@@ -340,6 +345,30 @@ static int zit_del(zit *z) {
   return rc < 0 ? rc : 0;
 }
 
+/* Steps over k entries (1 if done, -1 if the collection ends first) without
+ * copying them; a long entry ends the raw stepping (it goes through zit_next
+ * with its group, whose order matters for where the walk stops). */
+static int zit_skip(zit *z, uint64_t k) {
+  while (k > 0 && !z->pending && z->gpos >= z->ngrp && !z->has_la) {
+    cairn_str sub, val;
+    int rc = cairn_elem_iter_next(z->it, &sub, &val);
+    if (rc <= 0) return rc < 0 ? rc : -1;
+    if (sub.len > CAIRN_ELEM_INLINE) {
+      z->la.len = 0;
+      cairn_buf_append(&z->la, sub.p, sub.len);
+      z->has_la = 1;
+      z->la_eof = 0;
+      break;
+    }
+    k--;
+  }
+  for (; k > 0; k--) {
+    int rc = zit_next(z);
+    if (rc <= 0) return rc < 0 ? rc : -1;
+  }
+  return 1;
+}
+
 /* Opens z in direction `reverse` so that the next zit_next returns the member
  * of ascending rank r (0 <= r < n). Walks min(r, n-1-r) entries. */
 static int zit_open_rank(zit *z, cairn_store *s, uint64_t id, uint64_t n, uint64_t r, int reverse) {
@@ -348,10 +377,9 @@ static int zit_open_rank(zit *z, cairn_store *s, uint64_t id, uint64_t n, uint64
   uint64_t steps = walk_rev ? bwd : fwd;
   int rc = zit_open(z, s, id, walk_rev, NULL, 0);
   if (rc < 0) return rc;
-  for (uint64_t i = 0; i <= steps; i++) {
-    rc = zit_next(z);
-    if (rc <= 0) return rc < 0 ? rc : -1;
-  }
+  if ((rc = zit_skip(z, steps)) < 0) return rc;
+  rc = zit_next(z);
+  if (rc <= 0) return rc < 0 ? rc : -1;
   if (walk_rev == reverse) {
     z->pending = 1;
     return 0;
@@ -362,10 +390,9 @@ static int zit_open_rank(zit *z, cairn_store *s, uint64_t id, uint64_t n, uint64
     zit_close(z);
     steps = reverse ? bwd : fwd;
     if ((rc = zit_open(z, s, id, reverse, NULL, 0)) < 0) return rc;
-    for (uint64_t i = 0; i <= steps; i++) {
-      rc = zit_next(z);
-      if (rc <= 0) return rc < 0 ? rc : -1;
-    }
+    if ((rc = zit_skip(z, steps)) < 0) return rc;
+    rc = zit_next(z);
+    if (rc <= 0) return rc < 0 ? rc : -1;
     z->pending = 1;
     return 0;
   }
@@ -1024,6 +1051,7 @@ static int z_count(cairn_store *s, const cairn_coll *coll, int lex, const zrange
   if (rc == 0) adone = 1;
   zit_open(&b, s, coll->id, 0, NULL, 0);
   zit_open(&e, s, coll->id, 1, NULL, 0);
+  a.scores_only = b.scores_only = e.scores_only = !lex;
   while (!adone && !(bdone && edone)) {
     if (!adone) {
       rc = zit_next(&a);
