@@ -40,7 +40,9 @@
  *                                      rank r; a positive count: one O(n) walk
  *                                      (selection sampling; the whole set when
  *                                      count >= n); a negative count: one O(n)
- *                                      walk per 1000 members drawn
+ *                                      walk per batch of max(1000, n/4) draws
+ *                                      (at most 1M), O(n + |count|) overall
+ *                                      for |count| up to 4M
  *   ZUNION ZINTER ZDIFF (reply forms)  O(N log n) for N input members looked up
  *                                      elsewhere, memory for the result only
  *   ZUNIONSTORE ZINTERSTORE ZDIFFSTORE O(N log n), streamed through the store:
@@ -1717,10 +1719,16 @@ static void cmd_zrandmember(cairn_ctx *c) {
     free(p);
     return;
   }
-  /* With repeats: draws of up to 1000 random ranks, each picked in one walk
+  /* With repeats: batches of random ranks, each batch picked in one walk
    * and answered in draw order. */
   cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? count * 2 : count));
-  enum { CHUNK = 1000 };
+  /* Draws per walk: at least 1000, up to n/4 so a walk costs a few steps
+   * per member drawn, at most 1M (memory). */
+  uint64_t chunk = size / 4;
+  if (chunk < 1000) chunk = 1000;
+  if (chunk > 1000000) chunk = 1000000;
+  if (chunk > count) chunk = count;
+  const size_t CHUNK = (size_t)chunk;
   uint64_t *ranks = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
   uint64_t *drawn = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
   picked *p = cairn_xcalloc(CHUNK, sizeof(picked));

@@ -290,6 +290,14 @@ def big_zset_200k():
         assert_eq(r[0], b"member:0199999")
         r, t_tail = timed("ZRANGE", "big", "-3", "-1")
         assert_eq(r, [b"member:0199997", b"member:0199998", b"member:0199999"])
+        r, t_rand_neg = timed("ZRANDMEMBER", "big", "-5000", "WITHSCORES")
+        assert_eq(len(r), 10000)
+        assert_true(all(int(r[i + 1]) == 2 * int(r[i][7:]) for i in range(0, 10000, 2)), "pairs")
+        r, t_rand_pos = timed("ZRANDMEMBER", "big", "3000")
+        assert_eq(len(set(r)), 3000)
+        r, t_rand_one = timed("ZRANDMEMBER", "big")
+        assert_true(r.startswith(b"member:"), r)
+        print("  200k zset: ZRANDMEMBER -5000 %.1fms, 3000 %.1fms, one %.1fms" % (t_rand_neg, t_rand_pos, t_rand_one))
         print("  200k zset: load %.1fs; ZRANGE mid 10 %.1fms; ZRANK mid %.1fms, near end %.1fms; ZREVRANK %.1fms; "
               "ZCOUNT 500 %.1fms, 199495 (complement) %.1fms, 100001 (half) %.1fms; ZRANGEBYSCORE LIMIT %.1fms; "
               "ZREVRANGE 0 4 %.1fms; ZRANGE -3 -1 %.1fms"
