@@ -4,8 +4,9 @@
  * ZPOPMIN ZPOPMAX BZPOPMIN BZPOPMAX ZMPOP BZMPOP ZRANDMEMBER ZUNION ZINTER
  * ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD ZSCAN.
  *
- * Layout (engine/store.h, collections): space 0 member -> score (the
- * double's 8 bytes, host order), space 1 [sortable score u64 BE][member] ->
+ * Layout (engine/store.h, collections): CAIRN_SPACE_MEMBERS (hashed: in
+ * the order of a 64-bit hash of the member) member -> score (the double's 8
+ * bytes, host order), CAIRN_SPACE_ZSCORE [sortable score u64 BE][member] ->
  * "" where sortable flips the sign bit of positives and every bit of
  * negatives (so memcmp order is numeric order). -0.0 is stored as 0.0 (what
  * Redis's small encoding does: ZSCORE says "0"). Every write changes both
@@ -56,8 +57,7 @@
  * iterator reads such a group whole and sorts it, so the order is still
  * Redis's, at the price of holding that group in memory while it is walked.
  *
- * Known divergences: ZSCAN cursors longer than 7 bytes of separator are
- * decimal strings beyond 64 bits (see cmd_zscan); BYLEX on a set whose
+ * Known divergences: BYLEX on a set whose
  * scores differ behaves like Redis's small (listpack) encoding (Redis's
  * skiplist gives layout-dependent answers there); a sorted set never stores
  * -0 (Redis's skiplist encoding, used above 128 members, keeps it and ZSCORE
@@ -145,7 +145,7 @@ static int failed(cairn_ctx *c, int rc) { return cairn_store_failed(c, rc == -1 
 /* Score of member: 1 found, 0 absent, <0 store error. */
 static int z_score(cairn_store *s, uint64_t id, const void *m, size_t mlen, double *out) {
   cairn_str v;
-  int rc = cairn_elem_get(s, id, 0, m, mlen, &v);
+  int rc = cairn_elem_get(s, id, CAIRN_SPACE_MEMBERS, m, mlen, &v);
   if (rc <= 0) return rc;
   if (v.len != 8) return 0;
   uint64_t u;
@@ -159,10 +159,10 @@ static cairn_buf kbuf; /* scratch for space-1 keys (single-threaded loop) */
 static int z_put(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
   if (score == 0) score = 0.0; /* Redis's small encoding stores -0 as the integer 0 */
   uint64_t u = dbits(score);
-  int rc = cairn_elem_put(s, id, 0, m, mlen, &u, 8);
+  int rc = cairn_elem_put(s, id, CAIRN_SPACE_MEMBERS, m, mlen, &u, 8);
   if (rc < 0) return rc;
   skey(&kbuf, score, m, mlen);
-  rc = cairn_elem_put(s, id, 1, kbuf.p, kbuf.len, "", 0);
+  rc = cairn_elem_put(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len, "", 0);
   return rc < 0 ? rc : 0;
 }
 
@@ -170,22 +170,22 @@ static int z_put(cairn_store *s, uint64_t id, const void *m, size_t mlen, double
 static int z_move(cairn_store *s, uint64_t id, const void *m, size_t mlen, double old, double score) {
   if (sortable(old) != sortable(score)) {
     skey(&kbuf, old, m, mlen);
-    int rc = cairn_elem_del(s, id, 1, kbuf.p, kbuf.len);
+    int rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len);
     if (rc < 0) return rc;
   }
   return z_put(s, id, m, mlen, score);
 }
 
 static int z_del(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
-  int rc = cairn_elem_del(s, id, 0, m, mlen);
+  int rc = cairn_elem_del(s, id, CAIRN_SPACE_MEMBERS, m, mlen);
   if (rc < 0) return rc;
   skey(&kbuf, score, m, mlen);
-  rc = cairn_elem_del(s, id, 1, kbuf.p, kbuf.len);
+  rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len);
   return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------------- ordered iterator
- * Walks space 1 in score order (or reverse), copying each member out so the
+ * Walks CAIRN_SPACE_ZSCORE in score order (or reverse), copying each member out so the
  * caller may write to the store between steps.
  *
  * The store orders long sub-keys (> CAIRN_ELEM_INLINE bytes) that share
@@ -227,11 +227,11 @@ static int zit_open(zit *z, cairn_store *s, uint64_t id, int reverse, const void
     size_t n = CAIRN_ELEM_INLINE;
     memcpy(succ, from, n);
     while (n > 0 && succ[n - 1] == 0xff) n--;
-    if (n == 0) return cairn_elem_iter_open(s, id, 1, NULL, 0, 1, &z->it);
+    if (n == 0) return cairn_elem_iter_open(s, id, CAIRN_SPACE_ZSCORE, NULL, 0, 1, &z->it);
     succ[n - 1]++;
-    return cairn_elem_iter_open(s, id, 1, succ, n, 1, &z->it);
+    return cairn_elem_iter_open(s, id, CAIRN_SPACE_ZSCORE, succ, n, 1, &z->it);
   }
-  return cairn_elem_iter_open(s, id, 1, from, fromlen, reverse, &z->it);
+  return cairn_elem_iter_open(s, id, CAIRN_SPACE_ZSCORE, from, fromlen, reverse, &z->it);
 }
 
 static void zit_free_grp(zit *z) {
@@ -340,10 +340,10 @@ static int zit_del(zit *z) {
   } else {
     static cairn_buf k;
     skey(&k, z->score, z->mem.p, z->mem.len);
-    rc = cairn_elem_del(z->s, z->id, 1, k.p, k.len);
+    rc = cairn_elem_del(z->s, z->id, CAIRN_SPACE_ZSCORE, k.p, k.len);
   }
   if (rc < 0) return rc;
-  rc = cairn_elem_del(z->s, z->id, 0, z->mem.p, z->mem.len);
+  rc = cairn_elem_del(z->s, z->id, CAIRN_SPACE_MEMBERS, z->mem.p, z->mem.len);
   return rc < 0 ? rc : 0;
 }
 
@@ -406,7 +406,7 @@ static int zit_open_rank(zit *z, cairn_store *s, uint64_t id, uint64_t n, uint64
   z->has_la = z->la_eof = 0;
   zit_free_grp(z);
   z->reverse = reverse;
-  rc = cairn_elem_iter_open(s, id, 1, key.p, key.len, reverse, &z->it);
+  rc = cairn_elem_iter_open(s, id, CAIRN_SPACE_ZSCORE, key.p, key.len, reverse, &z->it);
   cairn_buf_free(&key);
   if (rc < 0) return rc;
   rc = zit_next(z);
@@ -937,8 +937,8 @@ static int z_rank(cairn_store *s, const cairn_coll *coll, cairn_str m, double sc
   int rc;
   if (want.len <= CAIRN_ELEM_INLINE) {
     cairn_elem_iter *it[2] = {NULL, NULL};
-    rc = cairn_elem_iter_open(s, coll->id, 1, NULL, 0, 0, &it[0]);
-    if (rc >= 0) rc = cairn_elem_iter_open(s, coll->id, 1, NULL, 0, 1, &it[1]);
+    rc = cairn_elem_iter_open(s, coll->id, CAIRN_SPACE_ZSCORE, NULL, 0, 0, &it[0]);
+    if (rc >= 0) rc = cairn_elem_iter_open(s, coll->id, CAIRN_SPACE_ZSCORE, NULL, 0, 1, &it[1]);
     for (uint64_t i = 0; rc >= 0 && i < coll->count; i++) {
       for (int dir = 0; dir < 2; dir++) {
         cairn_str sub, val;
@@ -1783,12 +1783,12 @@ static int src_find(cairn_store *st, const zsrc *s, const char *m, size_t len, d
   if (!s->exists) return 0;
   if (s->type == CAIRN_TYPE_ZSET) return z_score(st, s->coll.id, m, len, out);
   cairn_str v;
-  int rc = cairn_elem_get(st, s->coll.id, 0, m, len, &v);
+  int rc = cairn_elem_get(st, s->coll.id, CAIRN_SPACE_MEMBERS, m, len, &v);
   if (rc > 0) *out = 1.0;
   return rc;
 }
 
-/* Iterates a source's members (space 0: member order), copied out. */
+/* Iterates a source's members (the hashed member space), copied out. */
 typedef struct srcit {
   cairn_elem_iter *it;
   const zsrc *src;
@@ -1799,7 +1799,7 @@ typedef struct srcit {
 static int srcit_open(srcit *si, cairn_store *st, const zsrc *s) {
   memset(si, 0, sizeof(*si));
   si->src = s;
-  return cairn_elem_iter_open(st, s->coll.id, 0, NULL, 0, 0, &si->it);
+  return cairn_elem_iter_open(st, s->coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &si->it);
 }
 
 static int srcit_next(srcit *si) {
@@ -2137,79 +2137,21 @@ static void cmd_zintercard(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_INTER, 1);
 
 /* ---------------------------------------------------------------- ZSCAN */
 
-/* ZSCAN cursors (the same scheme as HSCAN and SSCAN in cairn): the cursor
- * is a seek key S in member order, the scan goes on with the first member
- * >= S. After returning member `last` with `next` the following one, S is
- * the shortest prefix of `next` greater than `last` (next[0..cp], cp = their
- * common prefix length): a member present for the whole scan is returned at
- * least once whatever is added or removed meanwhile, and cursors survive
- * restarts. Members longer than CAIRN_ELEM_INLINE bytes sharing that many
- * first bytes are in hash order in the store (no seek into such a group), so
- * a batch never stops inside one.
- * Decimal encoding: 0 = start (and end); |S| <= 7: the 64-bit number whose
- * top 7 bytes are S zero padded and whose low byte is |S| (fits the uint64
- * cursors some clients parse); |S| >= 8: "1" then each byte of S as 3 digits
- * (at least 25 digits, never a 64-bit number). Any other 64-bit number is
- * accepted (low byte capped at 7 = length), other digit strings are
- * "invalid cursor". */
-static int zcursor_decode(cairn_ctx *c, cairn_str a, cairn_buf *seek) {
-  char *z = cairn_xmemdup(a.p, a.len);
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(z, &end, 10);
-  int bad = isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE;
-  free(z);
-  if (!bad) {
-    size_t n = (size_t)(v & 0xff);
-    if (n > 7) n = 7;
-    for (size_t i = 0; v && i < n; i++) {
-      char byte = (char)(v >> (56 - 8 * i));
-      cairn_buf_append(seek, &byte, 1);
-    }
-    return 0;
-  }
-  int ok = a.len >= 25 && (a.len - 1) % 3 == 0 && a.p[0] == '1';
-  for (size_t i = 1; ok && i < a.len; i += 3) {
-    int b = 0;
-    for (size_t j = 0; j < 3; j++) {
-      char ch = a.p[i + j];
-      if (ch < '0' || ch > '9') ok = 0;
-      b = b * 10 + (ch - '0');
-    }
-    if (b > 255) ok = 0;
-    char byte = (char)b;
-    if (ok) cairn_buf_append(seek, &byte, 1);
-  }
-  if (!ok) {
-    cairn_reply_error(&c->reply, "invalid cursor");
-    return -1;
-  }
-  return 0;
-}
-
-static void zcursor_encode(const unsigned char *s, size_t n, cairn_buf *out) {
-  if (n <= 7) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < 7; i++) v = v << 8 | (i < n ? s[i] : 0);
-    v = v << 8 | n;
-    char buf[24];
-    cairn_buf_append(out, buf, cairn_ull2str(buf, v));
-    return;
-  }
-  cairn_buf_append(out, "1", 1);
-  for (size_t i = 0; i < n; i++) {
-    char d[3] = {(char)('0' + s[i] / 100), (char)('0' + s[i] / 10 % 10), (char)('0' + s[i] % 10)};
-    cairn_buf_append(out, d, 3);
-  }
-}
-
+/* ZSCAN: the member space is in the order of a 64-bit hash of the member
+ * (CAIRN_SPACE_MEMBERS), so the cursor is the hash of the next member to
+ * visit, a plain 64-bit number like SCAN's: seeking to it resumes exactly
+ * after the last member returned whatever was added or removed meanwhile
+ * (members sharing a hash are never split across calls), so a member present
+ * for the whole iteration is returned exactly once, and cursors survive
+ * restarts. O(log n + count) per call. */
 static void cmd_zscan(cairn_ctx *c) {
-  cairn_buf seek = {0}, items = {0}, last = {0}, cur = {0};
-  if (zcursor_decode(c, c->argv[2], &seek) != 0) goto out;
+  cairn_buf items = {0};
+  uint64_t cursor;
+  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
   cairn_value val;
   cairn_coll coll;
   int rc = cairn_lookup_coll(c, c->argv[1], CAIRN_TYPE_ZSET, &val, &coll);
-  if (rc < 0) goto out;
+  if (rc < 0) return;
   long long count = 10;
   cairn_str pat = {NULL, 0};
   int use_pat = 0;
@@ -2217,10 +2159,10 @@ static void cmd_zscan(cairn_ctx *c) {
     int left = c->argc - i;
     cairn_str a = c->argv[i];
     if (cairn_arg_is(a, "count") && left >= 2) {
-      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) goto out;
+      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
       if (count < 1) {
         cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-        goto out;
+        return;
       }
       i += 2;
     } else if (cairn_arg_is(a, "match") && left >= 2) {
@@ -2229,38 +2171,35 @@ static void cmd_zscan(cairn_ctx *c) {
       i += 2;
     } else {
       cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      goto out;
+      return;
     }
   }
   if (rc == 0) {
     cairn_reply_array(&c->reply, 2);
     cairn_reply_bulk(&c->reply, "0", 1);
     cairn_reply_array(&c->reply, 0);
-    goto out;
+    return;
   }
+  unsigned char from[8];
+  wr64be(from, cursor);
   cairn_elem_iter *it;
-  rc = cairn_elem_iter_open(ST(c), coll.id, 0, seek.len ? seek.p : NULL, seek.len, 0, &it);
+  rc = cairn_elem_iter_open(ST(c), coll.id, CAIRN_SPACE_MEMBERS, cursor ? from : NULL, cursor ? 8 : 0, 0, &it);
   if (rc < 0) {
     failed(c, rc);
-    goto out;
+    return;
   }
   cairn_reply tmp = {&items, c->reply.resp};
   long long visited = 0, n = 0;
+  uint64_t next = 0, last = 0;
   cairn_str sub, v;
   while ((rc = cairn_elem_iter_next(it, &sub, &v)) > 0) {
-    if (visited >= count) {
-      int same_group = sub.len > CAIRN_ELEM_INLINE && last.len >= CAIRN_ELEM_INLINE &&
-                       memcmp(sub.p, last.p, CAIRN_ELEM_INLINE) == 0;
-      if (!same_group) {
-        size_t cp = 0;
-        while (cp < last.len && cp < sub.len && last.p[cp] == sub.p[cp]) cp++;
-        zcursor_encode((const unsigned char *)sub.p, cp + 1, &cur);
-        break;
-      }
+    uint64_t h = cairn_elem_iter_pos(it);
+    if (visited >= count && h != last) {
+      next = h; /* > last >= cursor, hence never 0 */
+      break;
     }
     visited++;
-    last.len = 0;
-    cairn_buf_append(&last, sub.p, sub.len);
+    last = h;
     if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
     double d = 0;
     if (v.len == 8) {
@@ -2277,20 +2216,15 @@ static void cmd_zscan(cairn_ctx *c) {
   cairn_elem_iter_close(it);
   if (rc < 0) {
     failed(c, rc);
-    goto out;
+  } else {
+    cairn_reply_array(&c->reply, 2);
+    char cur[24];
+    size_t cl = cairn_ull2str(cur, next);
+    cairn_reply_bulk(&c->reply, cur, cl);
+    cairn_reply_array(&c->reply, n);
+    cairn_reply_raw(&c->reply, items.p, items.len);
   }
-  cairn_reply_array(&c->reply, 2);
-  if (cur.len)
-    cairn_reply_bulk(&c->reply, cur.p, cur.len);
-  else
-    cairn_reply_bulk(&c->reply, "0", 1);
-  cairn_reply_array(&c->reply, n);
-  cairn_reply_raw(&c->reply, items.p, items.len);
-out:
-  cairn_buf_free(&seek);
   cairn_buf_free(&items);
-  cairn_buf_free(&last);
-  cairn_buf_free(&cur);
 }
 
 /* ---------------------------------------------------------------- table */
