@@ -37,13 +37,15 @@
  *                                      swept in the background)
  *   ZPOPMIN ZPOPMAX ZMPOP BZ*          O(log n) per member popped (all of
  *                                      them: O(1), retired like above)
- *   ZRANDMEMBER                        no count: O(min(r, n-r)) for the random
- *                                      rank r; a positive count: one O(n) walk
- *                                      (selection sampling; the whole set when
- *                                      count >= n); a negative count: one O(n)
- *                                      walk per batch of max(1000, n/4) draws
- *                                      (at most 1M), O(n + |count|) overall
- *                                      for |count| up to 4M
+ *   ZRANDMEMBER                        up to 1000 members: exactly uniform
+ *                                      walks (no count: O(min(r, n-r)); a count:
+ *                                      one walk per 1000 draws). Bigger sets:
+ *                                      a seek to a random member hash plus up
+ *                                      to 64 steps, O(log n + 64) per draw
+ *                                      (near uniform, see pick_hash); a
+ *                                      positive count with count*128 > n (or
+ *                                      >= n) is one O(n) walk (selection
+ *                                      sampling, or the whole set)
  *   ZUNION ZINTER ZDIFF (reply forms)  O(N log n) for N input members looked up
  *                                      elsewhere, memory for the result only
  *   ZUNIONSTORE ZINTERSTORE ZDIFFSTORE O(N log n), streamed through the store:
@@ -1572,197 +1574,6 @@ static void zmpop_generic(cairn_ctx *c, int numidx, int block) {
 static void cmd_zmpop(cairn_ctx *c) { zmpop_generic(c, 1, 0); }
 static void cmd_bzmpop(cairn_ctx *c) { zmpop_generic(c, 2, 1); }
 
-/* ---------------------------------------------------------------- ZRANDMEMBER */
-
-/* xorshift64*, seeded once from the OS (one syscall per draw would make a
- * walk of a big set slow). */
-static uint64_t rnd64(void) {
-  static uint64_t x;
-  while (x == 0) cairn_random_bytes(&x, sizeof(x));
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t rnd_below(uint64_t n) { return n ? rnd64() % n : 0; }
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-typedef struct picked {
-  char *m;
-  size_t len;
-  double score;
-} picked;
-
-/* Members at the given sorted ascending ranks (repeats allowed), in one walk
- * from the start. */
-static int pick_ranks(cairn_store *s, const cairn_coll *coll, const uint64_t *ranks, size_t k, picked *out) {
-  zit z;
-  int rc = zit_open(&z, s, coll->id, 0, NULL, 0);
-  uint64_t pos = 0;
-  size_t i = 0;
-  while (rc >= 0 && i < k) {
-    if ((rc = zit_next(&z)) <= 0) {
-      if (rc == 0) rc = CAIRN_STORE_IO;
-      break;
-    }
-    while (i < k && ranks[i] == pos) {
-      out[i].m = cairn_xmemdup(z.mem.p, z.mem.len);
-      out[i].len = z.mem.len;
-      out[i].score = z.score;
-      i++;
-    }
-    pos++;
-  }
-  zit_close(&z);
-  return rc < 0 ? rc : 0;
-}
-
-static void reply_picked(cairn_ctx *c, const picked *p, int withscores) {
-  if (withscores && c->reply.resp > 2) cairn_reply_array(&c->reply, 2);
-  cairn_reply_bulk(&c->reply, p->m, p->len);
-  if (withscores) reply_score(c, p->score);
-}
-
-static void cmd_zrandmember(cairn_ctx *c) {
-  long long l = 0;
-  int withscores = 0, with_count = c->argc >= 3;
-  if (with_count) {
-    if (cairn_arg_ll(c, c->argv[2], &l) != 0) return;
-    if (l < -LLONG_MAX) {
-      cairn_reply_errorf(&c->reply, "value is out of range, value must between %lld and %lld", -LLONG_MAX, LLONG_MAX);
-      return;
-    }
-    if (c->argc > 4 || (c->argc == 4 && !cairn_arg_is(c->argv[3], "withscores"))) {
-      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      return;
-    }
-    if (c->argc == 4) {
-      withscores = 1;
-      if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-        cairn_reply_error(&c->reply, "value is out of range");
-        return;
-      }
-    }
-  }
-  cairn_value val;
-  cairn_coll coll;
-  int rc = cairn_lookup_coll(c, c->argv[1], CAIRN_TYPE_ZSET, &val, &coll);
-  if (rc < 0) return;
-  if (!with_count) {
-    if (rc == 0) {
-      cairn_reply_null(&c->reply);
-      return;
-    }
-    zit z;
-    rc = zit_open_rank(&z, ST(c), coll.id, coll.count, rnd_below(coll.count), 0);
-    if (rc >= 0) rc = zit_next(&z);
-    if (rc > 0) cairn_reply_bulk(&c->reply, z.mem.p, z.mem.len);
-    zit_close(&z);
-    if (rc <= 0) failed(c, rc == 0 ? -1 : rc);
-    return;
-  }
-  if (rc == 0 || l == 0) {
-    cairn_reply_array(&c->reply, 0);
-    return;
-  }
-  uint64_t size = coll.count;
-  int uniq = l > 0;
-  uint64_t count = uniq ? (uint64_t)l : (uint64_t)(-l);
-  if (uniq && count >= size) {
-    /* the whole set, in order */
-    cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? size * 2 : size));
-    zit z;
-    rc = zit_open(&z, ST(c), coll.id, 0, NULL, 0);
-    while (rc >= 0 && (rc = zit_next(&z)) > 0) {
-      picked p = {z.mem.p, z.mem.len, z.score};
-      reply_picked(c, &p, withscores);
-    }
-    zit_close(&z);
-    if (rc < 0) failed(c, rc);
-    return;
-  }
-  if (uniq) {
-    /* Selection sampling (Knuth's algorithm S) in one walk, then shuffled:
-     * Redis's order is random too. */
-    picked *p = cairn_xcalloc(count, sizeof(picked));
-    uint64_t got = 0, seen = 0;
-    zit z;
-    rc = zit_open(&z, ST(c), coll.id, 0, NULL, 0);
-    while (rc >= 0 && got < count && (rc = zit_next(&z)) > 0) {
-      if (rnd_below(size - seen) < count - got) {
-        p[got].m = cairn_xmemdup(z.mem.p, z.mem.len);
-        p[got].len = z.mem.len;
-        p[got].score = z.score;
-        got++;
-      }
-      seen++;
-    }
-    zit_close(&z);
-    if (rc < 0) {
-      failed(c, rc);
-    } else {
-      for (uint64_t j = got; j > 1; j--) {
-        uint64_t t = rnd_below(j);
-        picked tmp = p[j - 1];
-        p[j - 1] = p[t];
-        p[t] = tmp;
-      }
-      cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? got * 2 : got));
-      for (uint64_t j = 0; j < got; j++) reply_picked(c, &p[j], withscores);
-    }
-    for (uint64_t j = 0; j < got; j++) free(p[j].m);
-    free(p);
-    return;
-  }
-  /* With repeats: batches of random ranks, each batch picked in one walk
-   * and answered in draw order. */
-  cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? count * 2 : count));
-  /* Draws per walk: at least 1000, up to n/4 so a walk costs a few steps
-   * per member drawn, at most 1M (memory). */
-  uint64_t chunk = size / 4;
-  if (chunk < 1000) chunk = 1000;
-  if (chunk > 1000000) chunk = 1000000;
-  if (chunk > count) chunk = count;
-  const size_t CHUNK = (size_t)chunk;
-  uint64_t *ranks = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
-  uint64_t *drawn = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
-  picked *p = cairn_xcalloc(CHUNK, sizeof(picked));
-  while (count > 0) {
-    size_t k = count > CHUNK ? CHUNK : (size_t)count;
-    count -= k;
-    for (size_t j = 0; j < k; j++) drawn[j] = ranks[j] = rnd_below(size);
-    qsort(ranks, k, sizeof(uint64_t), cmp_u64);
-    if ((rc = pick_ranks(ST(c), &coll, ranks, k, p)) < 0) {
-      failed(c, rc);
-      break;
-    }
-    for (size_t j = 0; j < k; j++) {
-      /* the pick of drawn[j]: binary search in the sorted ranks */
-      size_t lo = 0, hi = k - 1;
-      while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ranks[mid] < drawn[j])
-          lo = mid + 1;
-        else
-          hi = mid;
-      }
-      reply_picked(c, &p[lo], withscores);
-    }
-    for (size_t j = 0; j < k; j++) {
-      free(p[j].m);
-      p[j].m = NULL;
-    }
-  }
-  free(p);
-  free(drawn);
-  free(ranks);
-}
-
 /* ---------------------------------------------------------------- ZUNION ZINTER ZDIFF */
 
 enum { OP_UNION, OP_INTER, OP_DIFF };
@@ -2134,6 +1945,297 @@ static void cmd_zunion(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_UNION, 0); }
 static void cmd_zinter(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_INTER, 0); }
 static void cmd_zdiff(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_DIFF, 0); }
 static void cmd_zintercard(cairn_ctx *c) { zsetop_generic(c, 0, 1, OP_INTER, 1); }
+
+/* ---------------------------------------------------------------- ZRANDMEMBER */
+
+/* xorshift64*, seeded once from the OS (one syscall per draw would make a
+ * walk of a big set slow). */
+static uint64_t rnd64(void) {
+  static uint64_t x;
+  while (x == 0) cairn_random_bytes(&x, sizeof(x));
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rnd_below(uint64_t n) { return n ? rnd64() % n : 0; }
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct picked {
+  char *m;
+  size_t len;
+  double score;
+} picked;
+
+/* Members at the given sorted ascending ranks (repeats allowed), in one walk
+ * from the start. */
+static int pick_ranks(cairn_store *s, const cairn_coll *coll, const uint64_t *ranks, size_t k, picked *out) {
+  zit z;
+  int rc = zit_open(&z, s, coll->id, 0, NULL, 0);
+  uint64_t pos = 0;
+  size_t i = 0;
+  while (rc >= 0 && i < k) {
+    if ((rc = zit_next(&z)) <= 0) {
+      if (rc == 0) rc = CAIRN_STORE_IO;
+      break;
+    }
+    while (i < k && ranks[i] == pos) {
+      out[i].m = cairn_xmemdup(z.mem.p, z.mem.len);
+      out[i].len = z.mem.len;
+      out[i].score = z.score;
+      i++;
+    }
+    pos++;
+  }
+  zit_close(&z);
+  return rc < 0 ? rc : 0;
+}
+
+static void reply_picked(cairn_ctx *c, const picked *p, int withscores) {
+  if (withscores && c->reply.resp > 2) cairn_reply_array(&c->reply, 2);
+  cairn_reply_bulk(&c->reply, p->m, p->len);
+  if (withscores) reply_score(c, p->score);
+}
+
+#define SMALL_ZSET 1000
+#define PICK_SMOOTH 64
+
+/* A random member (with its score) of a non-empty set: seek to a uniformly
+ * random 64-bit hash in the (hashed) member space, take the member at or
+ * after it and move on a random 0..PICK_SMOOTH-1 members, wrapping. Seeking
+ * alone would give each member the chance of the hash gap before it; the
+ * extra steps average 64 gaps: within about +-12% of uniform whatever the
+ * members are. O(log n + PICK_SMOOTH). 1, or <0 store error. */
+static int pick_hash(cairn_store *st, uint64_t id, picked *out) {
+  unsigned char from[8];
+  wr64be(from, rnd64());
+  uint64_t steps = rnd_below(PICK_SMOOTH);
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
+  if (rc < 0) return rc;
+  cairn_str sub, val;
+  int wrapped = 0;
+  for (uint64_t i = 0; i <= steps;) {
+    rc = cairn_elem_iter_next(it, &sub, &val);
+    if (rc < 0) break;
+    if (rc == 0) {
+      cairn_elem_iter_close(it);
+      it = NULL;
+      if (wrapped++) {
+        rc = -1; /* empty: the header said otherwise */
+        break;
+      }
+      if ((rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) break;
+      continue;
+    }
+    if (i++ == steps) {
+      out->m = cairn_xmemdup(sub.p, sub.len);
+      out->len = sub.len;
+      out->score = 0;
+      if (val.len == 8) {
+        uint64_t u;
+        memcpy(&u, val.p, 8);
+        out->score = bitsd(u);
+      }
+      rc = 1;
+    }
+  }
+  if (it) cairn_elem_iter_close(it);
+  return rc;
+}
+
+static void cmd_zrandmember(cairn_ctx *c) {
+  long long l = 0;
+  int withscores = 0, with_count = c->argc >= 3;
+  if (with_count) {
+    if (cairn_arg_ll(c, c->argv[2], &l) != 0) return;
+    if (l < -LLONG_MAX) {
+      cairn_reply_errorf(&c->reply, "value is out of range, value must between %lld and %lld", -LLONG_MAX, LLONG_MAX);
+      return;
+    }
+    if (c->argc > 4 || (c->argc == 4 && !cairn_arg_is(c->argv[3], "withscores"))) {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+    if (c->argc == 4) {
+      withscores = 1;
+      if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
+        cairn_reply_error(&c->reply, "value is out of range");
+        return;
+      }
+    }
+  }
+  cairn_value val;
+  cairn_coll coll;
+  int rc = cairn_lookup_coll(c, c->argv[1], CAIRN_TYPE_ZSET, &val, &coll);
+  if (rc < 0) return;
+  if (!with_count) {
+    if (rc == 0) {
+      cairn_reply_null(&c->reply);
+      return;
+    }
+    if (coll.count > SMALL_ZSET) {
+      picked p;
+      if ((rc = pick_hash(ST(c), coll.id, &p)) < 0) {
+        failed(c, rc);
+        return;
+      }
+      cairn_reply_bulk(&c->reply, p.m, p.len);
+      free(p.m);
+      return;
+    }
+    zit z; /* small: exactly uniform, a walk of at most SMALL_ZSET/2 */
+    rc = zit_open_rank(&z, ST(c), coll.id, coll.count, rnd_below(coll.count), 0);
+    if (rc >= 0) rc = zit_next(&z);
+    if (rc > 0) cairn_reply_bulk(&c->reply, z.mem.p, z.mem.len);
+    zit_close(&z);
+    if (rc <= 0) failed(c, rc == 0 ? -1 : rc);
+    return;
+  }
+  if (rc == 0 || l == 0) {
+    cairn_reply_array(&c->reply, 0);
+    return;
+  }
+  uint64_t size = coll.count;
+  int uniq = l > 0;
+  uint64_t count = uniq ? (uint64_t)l : (uint64_t)(-l);
+  if (uniq && count >= size) {
+    /* the whole set, in order */
+    cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? size * 2 : size));
+    zit z;
+    rc = zit_open(&z, ST(c), coll.id, 0, NULL, 0);
+    while (rc >= 0 && (rc = zit_next(&z)) > 0) {
+      picked p = {z.mem.p, z.mem.len, z.score};
+      reply_picked(c, &p, withscores);
+    }
+    zit_close(&z);
+    if (rc < 0) failed(c, rc);
+    return;
+  }
+  if (uniq && size > SMALL_ZSET && count * 128 <= size) {
+    /* Few wanted from a big set: random hash picks, duplicates dropped;
+     * after too many duplicates, the walk below. */
+    acc seen;
+    memset(&seen, 0, sizeof(seen));
+    uint64_t tries = 0, limit = count * 4 + 64;
+    rc = 0;
+    while (seen.n < count && tries++ < limit) {
+      picked p;
+      if ((rc = pick_hash(ST(c), coll.id, &p)) < 0) break;
+      acc_add(&seen, p.m, p.len, p.score, AGG_MAX, 1);
+      free(p.m);
+    }
+    if (rc < 0) {
+      acc_free(&seen);
+      failed(c, rc);
+      return;
+    }
+    if (seen.n == count) {
+      cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? count * 2 : count));
+      for (size_t j = 0; j < seen.n; j++) {
+        picked p = {seen.ents[j].m, seen.ents[j].len, seen.ents[j].score};
+        reply_picked(c, &p, withscores);
+      }
+      acc_free(&seen);
+      return;
+    }
+    acc_free(&seen);
+  }
+  if (uniq) {
+    /* Selection sampling (Knuth's algorithm S) in one walk, then shuffled:
+     * Redis's order is random too. */
+    picked *p = cairn_xcalloc(count, sizeof(picked));
+    uint64_t got = 0, seen = 0;
+    zit z;
+    rc = zit_open(&z, ST(c), coll.id, 0, NULL, 0);
+    while (rc >= 0 && got < count && (rc = zit_next(&z)) > 0) {
+      if (rnd_below(size - seen) < count - got) {
+        p[got].m = cairn_xmemdup(z.mem.p, z.mem.len);
+        p[got].len = z.mem.len;
+        p[got].score = z.score;
+        got++;
+      }
+      seen++;
+    }
+    zit_close(&z);
+    if (rc < 0) {
+      failed(c, rc);
+    } else {
+      for (uint64_t j = got; j > 1; j--) {
+        uint64_t t = rnd_below(j);
+        picked tmp = p[j - 1];
+        p[j - 1] = p[t];
+        p[t] = tmp;
+      }
+      cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? got * 2 : got));
+      for (uint64_t j = 0; j < got; j++) reply_picked(c, &p[j], withscores);
+    }
+    for (uint64_t j = 0; j < got; j++) free(p[j].m);
+    free(p);
+    return;
+  }
+  if (size > SMALL_ZSET) {
+    /* With repeats from a big set: one hash pick per draw. */
+    cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? count * 2 : count));
+    for (uint64_t j = 0; j < count; j++) {
+      picked p;
+      if ((rc = pick_hash(ST(c), coll.id, &p)) < 0) {
+        failed(c, rc);
+        return;
+      }
+      reply_picked(c, &p, withscores);
+      free(p.m);
+    }
+    return;
+  }
+  /* With repeats from a small set: batches of random ranks, each batch
+   * picked in one walk and answered in draw order (exactly uniform). */
+  cairn_reply_array(&c->reply, (long long)((withscores && c->reply.resp == 2) ? count * 2 : count));
+  /* Draws per walk: at least 1000, up to n/4 so a walk costs a few steps
+   * per member drawn, at most 1M (memory). */
+  uint64_t chunk = size / 4;
+  if (chunk < 1000) chunk = 1000;
+  if (chunk > 1000000) chunk = 1000000;
+  if (chunk > count) chunk = count;
+  const size_t CHUNK = (size_t)chunk;
+  uint64_t *ranks = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
+  uint64_t *drawn = cairn_xmalloc(sizeof(uint64_t) * CHUNK);
+  picked *p = cairn_xcalloc(CHUNK, sizeof(picked));
+  while (count > 0) {
+    size_t k = count > CHUNK ? CHUNK : (size_t)count;
+    count -= k;
+    for (size_t j = 0; j < k; j++) drawn[j] = ranks[j] = rnd_below(size);
+    qsort(ranks, k, sizeof(uint64_t), cmp_u64);
+    if ((rc = pick_ranks(ST(c), &coll, ranks, k, p)) < 0) {
+      failed(c, rc);
+      break;
+    }
+    for (size_t j = 0; j < k; j++) {
+      /* the pick of drawn[j]: binary search in the sorted ranks */
+      size_t lo = 0, hi = k - 1;
+      while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ranks[mid] < drawn[j])
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      reply_picked(c, &p[lo], withscores);
+    }
+    for (size_t j = 0; j < k; j++) {
+      free(p[j].m);
+      p[j].m = NULL;
+    }
+  }
+  free(p);
+  free(drawn);
+  free(ranks);
+}
 
 /* ---------------------------------------------------------------- ZSCAN */
 

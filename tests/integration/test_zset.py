@@ -302,6 +302,9 @@ def big_zset_200k():
         assert_true(all(int(r[i + 1]) == 2 * int(r[i][7:]) for i in range(0, 10000, 2)), "pairs")
         r, t_rand_pos = timed("ZRANDMEMBER", "big", "3000")
         assert_eq(len(set(r)), 3000)
+        r, t_rand_few = timed("ZRANDMEMBER", "big", "100", "WITHSCORES")
+        assert_eq(len(set(r[0::2])), 100)
+        assert_true(all(int(r[i + 1]) == 2 * int(r[i][7:]) for i in range(0, 200, 2)), "pairs")
         r, t_rand_one = timed("ZRANDMEMBER", "big")
         assert_true(r.startswith(b"member:"), r)
         print("  200k zset: ZRANDMEMBER -5000 %.1fms, 3000 %.1fms, one %.1fms" % (t_rand_neg, t_rand_pos, t_rand_one))
@@ -331,6 +334,30 @@ def big_zset_200k():
         assert_eq(c.call("ZPOPMIN", "big", "5")[0], b"member:0100000")
         assert_eq(c.call("ZCARD", "big"), 99995)
         assert_eq(c.call("DEL", "big"), 1)
+
+
+@test(timeout=120)
+def random_member_spread():
+    # a big set (hash seeks): every member is drawn about as often
+    with CairnServer() as s:
+        c = s.conn(timeout=60)
+        for i in range(0, 2000, 500):
+            args = ["ZADD", "r"]
+            for j in range(i, i + 500):
+                args += [str(j), "m%d" % j]
+            c.call(*args)
+        r = c.call("ZRANDMEMBER", "r", "-40000")
+        counts = {}
+        for m in r:
+            counts[m] = counts.get(m, 0) + 1
+        assert_true(len(counts) >= 1990, "members drawn: %d of 2000" % len(counts))
+        assert_true(max(counts.values()) < 60, "max %d (mean 20)" % max(counts.values()))
+        r = c.call("ZRANDMEMBER", "r", "10")
+        assert_eq(len(set(r)), 10)
+        assert_eq(c.call("ZRANDMEMBER", "small"), None)
+        c.call("ZADD", "small", "1", "a", "2", "b")
+        seen = set(c.call("ZRANDMEMBER", "small") for _ in range(60))
+        assert_eq(seen, {b"a", b"b"})
 
 
 @test(timeout=120)
