@@ -2232,6 +2232,7 @@ static void cmd_zrandmember(cairn_ctx *c) {
       p[j].m = NULL;
     }
   }
+  for (size_t j = 0; j < CHUNK; j++) free(p[j].m); /* after a store error */
   free(p);
   free(drawn);
   free(ranks);
