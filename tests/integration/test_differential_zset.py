@@ -198,6 +198,15 @@ def zpop_and_zmpop():
         ["ZADD", "b", "1", "x", "2", "y", "3", "z"], ["BZPOPMIN", "nokey", "b", "0"], ["BZPOPMAX", "b", "0.01"],
         ["BZMPOP", "0", "2", "nokey", "b", "MIN", "COUNT", "5"], ["BZPOPMIN", "b", "-1"], ["BZPOPMIN", "b", "x"],
         ["BZMPOP", "x", "1", "b", "MIN"], ["BZMPOP", "0", "0", "b", "MIN"], ["BZPOPMIN", "s", "0"],
+        # inside MULTI the blocking forms never block: nothing to pop answers as on timeout
+        ["MULTI"], ["BZPOPMIN", "nokey", "0"], ["BZMPOP", "0", "1", "nokey", "MAX"], ["ZADD", "q2", "1", "a", "2", "b"],
+        ["BZPOPMAX", "q2", "0"], ["BZMPOP", "0", "1", "q2", "MIN", "COUNT", "5"], ["EXEC"], ["EXISTS", "q2"],
+        # WATCH: a change aborts EXEC, a no-op write does not
+        ["ZADD", "w", "1", "a"], ["WATCH", "w"], ["ZADD", "w", "1", "a"], ["ZREM", "w", "nope"], ["ZINCRBY", "w", "0", "a"],
+        ["MULTI"], ["ZCARD", "w"], ["EXEC"],
+        ["WATCH", "w"], ["ZADD", "w", "2", "a"], ["MULTI"], ["ZCARD", "w"], ["EXEC"],
+        ["WATCH", "w"], ["ZUNIONSTORE", "w", "1", "q"], ["MULTI"], ["ZCARD", "w"], ["EXEC"],
+        ["WATCH", "w"], ["ZPOPMIN", "w"], ["MULTI"], ["ZCARD", "w"], ["EXEC"], ["EXISTS", "w"],
     ])
 
 
