@@ -532,8 +532,6 @@ def propagation_to_a_redis_replica():
             for k in ("z", "y", "u", "i", "df", "rs", "lx", "wk", "nokey"):
                 assert_eq(rc.call("ZRANGE", k, "0", "-1", "WITHSCORES"), c.call("ZRANGE", k, "0", "-1", "WITHSCORES"), k)
             assert_eq(sorted(rc.call("KEYS", "*")), sorted(c.call("KEYS", "*")))
-            assert_eq(rc.call("ZRANGE", "z", "0", "-1"), [b"d", b"a", b"c", b"b", b"hi"][1:] if False else
-                      c.call("ZRANGE", "z", "0", "-1"))
             assert_true(rc.call("ZCARD", "z") >= 4 and rc.call("ZCARD", "wk") == 1, "replica has the data")
 
 
