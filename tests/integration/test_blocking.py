@@ -438,5 +438,23 @@ def served_from_the_ready_key():
         assert_eq(p.call("EXISTS", "b"), 0)
 
 
+@test
+def info_counts_blocked_clients():
+    with CairnServer() as s:
+        c = s.conn()
+        assert_true(b"blocked_clients:0\r\n" in c.call("INFO", "clients"))
+        b1, b2 = s.conn(), s.conn()
+        b1.send("BLPOP", "q1", "0")
+        b2.send("BLPOP", "q2", "30")
+        wait_until(lambda: b"blocked_clients:2\r\n" in c.call("INFO", "clients"))
+        info = c.call("INFO", "clients")
+        assert_true(b"clients_in_timeout_table:1\r\n" in info, info)
+        c.call("RPUSH", "q1", "x")
+        assert_eq(b1.read_reply(), [b"q1", b"x"])
+        wait_until(lambda: b"blocked_clients:1\r\n" in c.call("INFO", "clients"))
+        b2.close()
+        wait_until(lambda: b"blocked_clients:0\r\n" in c.call("INFO", "clients"))
+
+
 if __name__ == "__main__":
     run_tests()
