@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: E402,F401,F403
 from cairn_test import encode_command, cairn_binary  # noqa: E402
 
-ROUNDS = int(os.environ.get("CAIRN_CRASH_ROUNDS", "12"))
+ROUNDS = int(os.environ.get("CAIRN_CRASH_ROUNDS", "20"))
 
 SMALL = 5                      # small keys per type: h:0..h:4 etc.
 TYPES = ("hash", "list", "set", "zset")
