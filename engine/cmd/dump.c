@@ -294,7 +294,7 @@ void cairn_cmd_restore(cairn_ctx *c) {
   }
   cairn_str payload = c->argv[3];
   if (cairn_rdb_dump_verify(payload.p, payload.len) != 0) {
-    cairn_reply_error(&c->reply, CAIRN_RDB_DUMP_BAD);
+    cairn_reply_error(&c->reply, "DUMP payload version or checksum are wrong");
     return;
   }
 

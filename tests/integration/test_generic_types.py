@@ -1,0 +1,435 @@
+"""Generic commands over every type (issue 5): RENAME/RENAMENX/MOVE/COPY/
+TYPE/DEL/UNLINK/EXPIRE on collections (big ones timed), OBJECT, DUMP/RESTORE
+round trips with a real redis-server 7.0 for every type and encoding
+(listpack, intset, quicklist with LZF nodes, hashtable, skiplist, big values
+over the listpack limits), bad payloads, and SORT/SORT_RO.
+
+Collections are created with RESTORE of payloads DUMPed by a real
+redis-server (DUMP there, RESTORE here, DUMP here, RESTORE there, compare the
+members there), so this script does not need cairn's type commands."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairn_test import *        # noqa: E402,F401,F403
+from differential import compare  # noqa: E402
+from generic_data import build_all, contents, forge  # noqa: E402
+
+BIG = int(os.environ.get("CAIRN_BIG_COLL", "300000"))
+
+_ref = {}
+
+
+def ref():
+    """One reference redis for the whole script, with every type built."""
+    if "srv" not in _ref:
+        srv = RedisServer(shared=True)
+        c = srv.conn(timeout=120)
+        _ref["srv"], _ref["conn"] = srv, c
+        _ref["enc"] = build_all(c)
+        _ref["payload"] = {k: c.call("DUMP", k) for k in _ref["enc"]}
+    return _ref["conn"]
+
+
+def payload(key):
+    ref()
+    return _ref["payload"][key]
+
+
+def restore_all(c, keys=None):
+    for k in keys or _ref["payload"]:
+        assert_eq(c.call("RESTORE", k, 0, payload(k), "REPLACE"), "OK", k)
+
+
+def back_in_redis(c, key, name=None):
+    """DUMP key on cairn, RESTORE it into the reference redis under name,
+    return its contents there."""
+    r = ref()
+    p = c.call("DUMP", key)
+    assert_true(isinstance(p, bytes), "DUMP %s: %r" % (key, p))
+    name = name or b"back:" + (key if isinstance(key, bytes) else key.encode())
+    assert_eq(r.call("RESTORE", name, 0, p, "REPLACE"), "OK", "redis RESTORE of cairn's DUMP of %r" % key)
+    return contents(r, name)
+
+
+def info_field(c, name):
+    for line in c.call("INFO", "cairn").decode().split("\r\n"):
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError("no INFO field " + name)
+
+
+def make_big_set(key):
+    r = ref()
+    if ("big", key) not in _ref:
+        r.call("DEL", key)
+        r.call("EVAL", "for i=1,tonumber(ARGV[1]) do redis.call('SADD',KEYS[1],'m'..i) end", 1, key, BIG)
+        _ref[("big", key)] = r.call("DUMP", key)
+    return _ref[("big", key)]
+
+
+# --------------------------------------------------------------------- DUMP/RESTORE
+
+@test(timeout=300)
+def dump_restore_round_trip_every_encoding():
+    r = ref()
+    encs = _ref["enc"]
+    # every redis encoding is represented
+    for e in [b"int", b"embstr", b"raw", b"quicklist", b"intset", b"hashtable", b"listpack", b"skiplist"]:
+        assert_true(e in encs.values(), "reference data lacks encoding %r" % e)
+    with CairnServer() as s:
+        c = s.conn(timeout=60)
+        restore_all(c)
+        for k in encs:
+            want = contents(r, k)
+            assert_eq(c.call("TYPE", k), want[0], k)
+            assert_eq(back_in_redis(c, k), want, k)
+        s.restart()
+        c = s.conn(timeout=60)
+        for k in encs:
+            assert_eq(back_in_redis(c, k), contents(r, k), "after restart: %r" % k)
+        # redis converts what it loads by its own thresholds
+        for k in [b"set:intset", b"zset:lp", b"hash:lp"]:
+            assert_eq(r.call("OBJECT", "ENCODING", b"back:" + k), encs[k], k)
+        for k in [b"set:big", b"zset:big", b"hash:big", b"hash:longval", b"zset:longmember"]:
+            assert_eq(r.call("OBJECT", "ENCODING", b"back:" + k), encs[k], k)
+
+
+@test
+def restore_options_and_errors():
+    ref()
+    p = payload(b"list:small")
+    with CairnServer() as s:
+        c = s.conn()
+        c.call("SET", "k", "v")
+        assert_eq(str(c.call("RESTORE", "k", 0, p)), "BUSYKEY Target key name already exists.")
+        # options are parsed before the key is checked
+        assert_error(c.call("RESTORE", "k", 0, p, "foo"), "ERR syntax error")
+        assert_error(c.call("RESTORE", "k", 0, p, "IDLETIME"), "ERR syntax error")
+        assert_error(c.call("RESTORE", "k", 0, p, "FREQ", 1, "IDLETIME", 2), "ERR syntax error")
+        assert_eq(str(c.call("RESTORE", "n", -1, p)), "ERR Invalid TTL value, must be >= 0")
+        assert_eq(str(c.call("RESTORE", "n", "x", p)), "ERR value is not an integer or out of range")
+        assert_eq(str(c.call("RESTORE", "n", 0, p, "IDLETIME", -1)), "ERR Invalid IDLETIME value, must be >= 0")
+        assert_eq(str(c.call("RESTORE", "n", 0, p, "FREQ", 256)),
+                  "ERR Invalid FREQ value, must be >= 0 and <= 255")
+        assert_eq(c.call("RESTORE", "n", 0, p, "IDLETIME", 100), "OK")
+        assert_eq(c.call("RESTORE", "n2", 0, p, "FREQ", 5), "OK")
+        assert_eq(c.call("TYPE", "n"), "list")
+        # REPLACE over a string and over a collection
+        assert_eq(c.call("RESTORE", "k", 0, p, "REPLACE"), "OK")
+        assert_eq(c.call("TYPE", "k"), "list")
+        assert_eq(c.call("RESTORE", "k", 0, payload(b"str:emb"), "REPLACE"), "OK")
+        assert_eq(c.call("GET", "k"), b"hello")
+        # TTL relative and absolute
+        assert_eq(c.call("RESTORE", "t", 100000, p), "OK")
+        assert_true(99000 <= c.call("PTTL", "t") <= 100000)
+        at = int(time.time() * 1000) + 500000
+        assert_eq(c.call("RESTORE", "t2", at, p, "ABSTTL"), "OK")
+        assert_eq(c.call("PEXPIRETIME", "t2"), at)
+        # already expired: OK, nothing created; with REPLACE the old key goes
+        assert_eq(c.call("RESTORE", "gone", 1, p, "ABSTTL"), "OK")
+        assert_eq(c.call("EXISTS", "gone"), 0)
+        c.call("SET", "old", "v")
+        assert_eq(c.call("RESTORE", "old", 1, p, "ABSTTL", "REPLACE"), "OK")
+        assert_eq(c.call("EXISTS", "old"), 0)
+        s.restart()
+        c = s.conn()
+        assert_eq(c.call("TYPE", "t"), "list")
+        assert_true(c.call("PTTL", "t") > 90000)
+        assert_eq(c.call("PEXPIRETIME", "t2"), at)
+        assert_eq(back_in_redis(c, "t"), contents(ref(), b"list:small"))
+
+
+@test
+def restore_bad_payloads_like_redis():
+    ref()
+    good = payload(b"set:str")
+    bad_crc = good[:-1] + bytes([good[-1] ^ 1])
+    v11 = forge(good[:-10], version=11)
+    cases = [
+        (b"", "ERR DUMP payload version or checksum are wrong"),
+        (b"garbage", "ERR DUMP payload version or checksum are wrong"),
+        (bad_crc, "ERR DUMP payload version or checksum are wrong"),
+        (v11, "ERR DUMP payload version or checksum are wrong"),
+        (forge(b"\x02\x00"), "ERR Bad data format"),                    # empty set
+        (forge(b"\x02\x02\x01a\x01a"), "ERR Bad data format"),          # duplicate member
+        (forge(b"\x05\x02\x01a\x00\x00\x00\x00\x00\x00\xf0\x3f\x01a\x00\x00\x00\x00\x00\x00\xf0\x3f"),
+         "ERR Bad data format"),                                        # duplicate zset member
+        (forge(b"\xc8\x01a"), "ERR Bad data format"),                   # unknown type
+        (forge(b"\x01\x02\x01a"), "ERR Bad data format"),               # list shorter than said
+    ]
+    r = ref()
+    with CairnServer() as s:
+        c = s.conn()
+        for p, want in cases:
+            assert_eq(str(c.call("RESTORE", "bad", 0, p)), want, repr(p))
+            assert_eq(str(r.call("RESTORE", "bad", 0, p)), want, "redis agrees: %r" % p)
+            assert_eq(c.call("EXISTS", "bad"), 0)
+        # A duplicate hash field: redis 7.0 without sanitize-dump-payload
+        # loads it into a listpack with the field twice; cairn cannot hold
+        # that and refuses the payload.
+        # Redis does not check that the value ends where the footer starts
+        # (a string whose length runs into the footer, or bytes left over,
+        # load there); cairn refuses both.
+        for bad in [forge(b"\x04\x02\x01f\x01v\x01f\x01w"), forge(b"\x00\x05ab"), forge(b"\x00\x01ab")]:
+            assert_eq(str(c.call("RESTORE", "bad", 0, bad)), "ERR Bad data format", repr(bad))
+            assert_eq(c.call("EXISTS", "bad"), 0)
+        # a forged good payload loads
+        assert_eq(c.call("RESTORE", "ok", 0, forge(b"\x02\x02\x01a\x01b")), "OK")
+        assert_eq(back_in_redis(c, "ok"), ("set", [b"a", b"b"]))
+        # a failed load leaves nothing behind: the sweeper has nothing to do,
+        # and DUMP of unknown keys is nil
+        assert_eq(c.call("DUMP", "nokey"), None)
+
+
+@test
+def dump_wrong_args():
+    with CairnServer() as s:
+        c = s.conn()
+        assert_error(c.call("DUMP"), "ERR wrong number of arguments for 'dump' command")
+        assert_error(c.call("RESTORE", "k", 0), "ERR wrong number of arguments for 'restore' command")
+
+
+# --------------------------------------------------------------------- RENAME COPY MOVE TYPE DEL
+
+@test(timeout=300)
+def rename_copy_move_small_collections():
+    r = ref()
+    keys = [b"list:small", b"set:intset", b"zset:lp", b"hash:lp", b"list:big", b"zset:big"]
+    with CairnServer() as s:
+        c = s.conn(timeout=60)
+        restore_all(c, keys)
+        for k in keys:
+            want = contents(r, k)
+            assert_eq(c.call("RENAME", k, k + b":r"), "OK")
+            assert_eq(c.call("EXISTS", k), 0)
+            assert_eq(back_in_redis(c, k + b":r"), want, "RENAME " + repr(k))
+            assert_eq(c.call("RENAMENX", k + b":r", k), 1)
+            assert_eq(c.call("COPY", k, k + b":c"), 1)
+            assert_eq(c.call("COPY", k, k + b":c"), 0)
+            assert_eq(back_in_redis(c, k + b":c"), want, "COPY " + repr(k))
+            # the copy is independent: replace the original, delete it
+            assert_eq(c.call("RESTORE", k, 0, payload(b"str:emb"), "REPLACE"), "OK")
+            assert_eq(back_in_redis(c, k + b":c"), want, "copy after the original was replaced")
+            assert_eq(c.call("DEL", k), 1)
+            assert_eq(c.call("MOVE", k + b":c", 3), 1)
+            assert_eq(c.call("EXISTS", k + b":c"), 0)
+            c.call("SELECT", 3)
+            assert_eq(c.call("TYPE", k + b":c"), want[0])
+            assert_eq(back_in_redis(c, k + b":c"), want, "MOVE " + repr(k))
+            c.call("SELECT", 0)
+        # RENAME over an existing collection retires the old one
+        restore_all(c, [b"set:big", b"hash:big"])
+        assert_eq(c.call("RENAME", "set:big", "hash:big"), "OK")
+        assert_eq(c.call("TYPE", "hash:big"), "set")
+        # COPY REPLACE and COPY DB
+        restore_all(c, [b"zset:lp", b"list:small"])
+        assert_eq(c.call("COPY", "zset:lp", "list:small", "REPLACE"), 1)
+        assert_eq(c.call("COPY", "zset:lp", "zz", "DB", 5), 1)
+        assert_eq(back_in_redis(c, "list:small"), contents(r, b"zset:lp"))
+        s.restart()
+        c = s.conn()
+        assert_eq(back_in_redis(c, "hash:big"), contents(r, b"set:big"))
+        assert_eq(back_in_redis(c, "list:small"), contents(r, b"zset:lp"))
+        c.call("SELECT", 5)
+        assert_eq(back_in_redis(c, "zz"), contents(r, b"zset:lp"))
+        c.call("SELECT", 3)
+        for k in keys:
+            assert_eq(back_in_redis(c, k + b":c"), contents(r, k), "after restart " + repr(k))
+        c.call("SELECT", 0)
+        wait_until(lambda: info_field(c, "collections_sweep_pending") == 0, timeout=60)
+
+
+@test(timeout=600)
+def big_collection_generic_commands_are_o1():
+    p = make_big_set(b"bigset")
+    with CairnServer() as s:
+        c = s.conn(timeout=300)
+        assert_eq(c.call("RESTORE", "big", 0, p), "OK")
+        timings = {}
+        for name, cmd, want in [("RENAME", ["RENAME", "big", "big2"], "OK"),
+                                ("RENAMENX", ["RENAMENX", "big2", "big3"], 1),
+                                ("MOVE", ["MOVE", "big3", 1], 1),
+                                ("TYPE", ["TYPE", "big3"], "none"),
+                                ("EXPIRE", ["EXPIRE", "big3", 1000], 0)]:
+            t = time.time()
+            assert_eq(c.call(*cmd), want, name)
+            timings[name] = time.time() - t
+        c.call("SELECT", 1)
+        assert_eq(c.call("TYPE", "big3"), "set")
+        t = time.time()
+        assert_eq(c.call("EXPIRE", "big3", 1000), 1)
+        assert_eq(c.call("PERSIST", "big3"), 1)
+        timings["EXPIRE+PERSIST"] = time.time() - t
+        # COPY is O(n): correct, and the original survives the copy's deletion
+        assert_eq(c.call("COPY", "big3", "copy"), 1)
+        t = time.time()
+        assert_eq(c.call("DEL", "big3"), 1)
+        timings["DEL"] = time.time() - t
+        pending = info_field(c, "collections_sweep_pending")
+        assert_true(pending >= 1, "sweep pending after DEL: %d" % pending)
+        t = time.time()
+        assert_eq(c.call("UNLINK", "copy"), 1)
+        timings["UNLINK"] = time.time() - t
+        for k, v in timings.items():
+            assert_true(v < 0.5, "%s of a %d-member set took %.3f s" % (k, BIG, v))
+        # the server answers while the sweeper works
+        assert_eq(c.call("SET", "x", "1"), "OK")
+        wait_until(lambda: info_field(c, "collections_sweep_pending") == 0, timeout=300, interval=0.2)
+        assert_eq(c.call("DBSIZE"), 1)
+        print("  timings for %d members: %s" % (BIG, {k: "%.4f" % v for k, v in timings.items()}))
+
+
+@test(timeout=300)
+def expire_on_collections():
+    ref()
+    keys = [b"list:small", b"set:str", b"zset:lp", b"hash:lp"]
+    with CairnServer() as s:
+        c = s.conn()
+        restore_all(c, keys)
+        for k in keys:
+            assert_eq(c.call("PEXPIRE", k, 200), 1)
+            assert_true(0 < c.call("PTTL", k) <= 200)
+        restore_all(c, [b"set:big"])
+        assert_eq(c.call("EXPIRE", "set:big", 1000), 1)
+        assert_eq(c.call("TTL", "set:big"), 1000)
+        assert_eq(c.call("EXPIRE", "set:big", 10, "GT"), 0)
+        assert_eq(c.call("PERSIST", "set:big"), 1)
+        assert_eq(c.call("TTL", "set:big"), -1)
+        time.sleep(0.4)
+        for k in keys:
+            assert_eq(c.call("TYPE", k), "none")
+        assert_eq(c.call("DBSIZE"), 1)
+        # active expiry of a collection nobody reads
+        assert_eq(c.call("PEXPIRE", "set:big", 100), 1)
+        wait_until(lambda: c.call("DBSIZE") == 0, timeout=10)
+        wait_until(lambda: info_field(c, "collections_sweep_pending") == 0, timeout=60)
+        s.restart()
+        assert_eq(s.conn().call("DBSIZE"), 0)
+
+
+# --------------------------------------------------------------------- OBJECT
+
+@test
+def object_answers():
+    ref()
+    with CairnServer() as s:
+        c = s.conn()
+        restore_all(c, [b"list:small", b"set:intset", b"zset:lp", b"hash:lp"])
+        assert_eq(c.call("OBJECT", "ENCODING", "list:small"), b"quicklist")
+        assert_eq(c.call("OBJECT", "ENCODING", "set:intset"), b"hashtable")
+        assert_eq(c.call("OBJECT", "ENCODING", "zset:lp"), b"skiplist")
+        assert_eq(c.call("OBJECT", "ENCODING", "hash:lp"), b"hashtable")
+        assert_eq(c.call("OBJECT", "REFCOUNT", "hash:lp"), 1)
+        assert_eq(str(c.call("OBJECT", "IDLETIME", "hash:lp")),
+                  "ERR cairn does not record key access times, OBJECT IDLETIME is not available")
+        assert_eq(c.call("OBJECT", "IDLETIME", "nokey"), None)
+
+
+@test
+def differential_object_strings():
+    compare([["SET", "a", "123"], ["OBJECT", "ENCODING", "a"], ["OBJECT", "REFCOUNT", "a"],
+             ["SET", "a", "-5"], ["OBJECT", "ENCODING", "a"], ["OBJECT", "REFCOUNT", "a"],
+             ["SET", "a", "10000"], ["OBJECT", "REFCOUNT", "a"],
+             ["SET", "a", "9223372036854775807"], ["OBJECT", "ENCODING", "a"],
+             ["SET", "a", "9223372036854775808"], ["OBJECT", "ENCODING", "a"],
+             ["SET", "a", "0123"], ["OBJECT", "ENCODING", "a"],
+             ["SET", "a", "+1"], ["OBJECT", "ENCODING", "a"],
+             ["SET", "a", "x" * 44], ["OBJECT", "ENCODING", "a"], ["OBJECT", "REFCOUNT", "a"],
+             ["SET", "a", "x" * 45], ["OBJECT", "ENCODING", "a"],
+             ["SET", "a", ""], ["OBJECT", "ENCODING", "a"],
+             ["OBJECT", "ENCODING", "missing"], ["OBJECT", "REFCOUNT", "missing"],
+             ["OBJECT", "FREQ", "missing"], ["OBJECT", "FREQ", "a"],
+             ["OBJECT", "HELP"], ["OBJECT", "help"],
+             ["OBJECT", "foo", "a"], ["OBJECT", "ENCODING"], ["OBJECT", "ENCODING", "a", "b"],
+             ["OBJECT"], ["DUMP", "missing"], ["TYPE", "a"]], name="object strings")
+    compare([["SET", "a", "1"], ["OBJECT", "ENCODING", "a"], ["OBJECT", "FREQ", "a"],
+             ["OBJECT", "HELP"], ["OBJECT", "ENCODING", "missing"]], resp=3, name="object resp3")
+
+
+# --------------------------------------------------------------------- SORT
+
+def sort_setup():
+    """RESTORE commands (payloads from the reference redis) creating the
+    data the SORT cases use, for both servers of the differential pair."""
+    r = ref()
+    r.call("SELECT", 9)
+    r.call("FLUSHDB")
+    r.call("RPUSH", "nums", "3", "1", "2", "10", "-5", "2.5", "1e3", "  7", "0x10")
+    r.call("RPUSH", "words", "banana", "apple", "cherry", "10", "9", "Apple")
+    r.call("RPUSH", "mixed", "1", "two", "3")
+    r.call("RPUSH", "ids", "1", "2", "3", "4")
+    r.call("SADD", "sset", "c", "a", "b", "d")
+    r.call("SADD", "iset", "30", "10", "20")
+    r.call("ZADD", "zs", "3", "10", "1", "30", "2", "20", "2", "5")
+    pay = [["RESTORE", k, 0, r.call("DUMP", k)] for k in ["nums", "words", "mixed", "ids", "sset", "iset", "zs"]]
+    r.call("FLUSHDB")
+    r.call("HSET", "h_1", "f", "b", "n", "3")
+    r.call("HSET", "h_2", "f", "a", "n", "1")
+    r.call("HSET", "h_3", "f", "c", "n", "2")
+    pay += [["RESTORE", k, 0, r.call("DUMP", k)] for k in ["h_1", "h_2", "h_3"]]
+    r.call("FLUSHDB")
+    r.call("SELECT", 0)
+    return pay + [["MSET", "w_1", "40", "w_2", "20", "w_3", "30", "w_4", "10",
+                   "o_1", "one", "o_2", "two", "o_3", "three", "str", "x",
+                   "w_10", "5", "w_30", "1", "w_20", "3"]]
+
+
+@test(timeout=120)
+def differential_sort():
+    setup = sort_setup()
+    cmds = [
+        ["SORT", "nums"], ["SORT", "nums", "DESC"], ["SORT", "words", "ALPHA"], ["SORT", "words", "ALPHA", "DESC"],
+        ["SORT", "words"], ["SORT", "mixed"], ["SORT", "words", "ALPHA", "LIMIT", 1, 2],
+        ["SORT", "nums", "LIMIT", 0, 3], ["SORT", "nums", "LIMIT", -5, 3], ["SORT", "nums", "LIMIT", 7, 100],
+        ["SORT", "nums", "LIMIT", 100, 1], ["SORT", "nums", "LIMIT", 2, -1], ["SORT", "nums", "LIMIT", 2, 0],
+        ["SORT", "nums", "LIMIT", "x", 1], ["SORT", "nums", "LIMIT", 1], ["SORT", "nums", "foo"],
+        ["SORT", "str"], ["SORT", "missing"], ["SORT", "missing", "STORE", "dst"],
+        ["SORT", "ids", "BY", "w_*"], ["SORT", "ids", "BY", "w_*", "DESC"], ["SORT", "ids", "BY", "o_*", "ALPHA"],
+        ["SORT", "ids", "BY", "o_*"], ["SORT", "ids", "BY", "h_*->n"], ["SORT", "ids", "BY", "h_*->f", "ALPHA"],
+        ["SORT", "ids", "BY", "nosort"], ["SORT", "ids", "BY", "nosort", "DESC"],
+        ["SORT", "ids", "BY", "nosort", "LIMIT", 1, 2], ["SORT", "ids", "BY", "nosort", "DESC", "LIMIT", 1, 2],
+        ["SORT", "ids", "GET", "#", "GET", "o_*", "GET", "h_*->f", "GET", "nothere_*", "GET", "h_*->"],
+        ["SORT", "ids", "BY", "w_*", "GET", "o_*", "LIMIT", 1, 2],
+        ["SORT", "ids", "GET", "o_*", "STORE", "dst"], ["SORT", "dst", "BY", "nosort"], ["TYPE", "dst"],
+        ["SORT", "ids", "BY", "w_*", "STORE", "dst2"], ["SORT", "dst2", "BY", "nosort"],
+        ["SORT", "iset"], ["SORT", "iset", "DESC", "LIMIT", 0, 2], ["SORT", "sset", "ALPHA"],
+        ["SORT", "sset"], (["SORT", "sset", "BY", "nosort"], "sorted"),
+        ["SORT", "sset", "BY", "nosort", "STORE", "dst3"], ["SORT", "dst3", "BY", "nosort"],
+        ["SORT", "zs"], ["SORT", "zs", "DESC"], ["SORT", "zs", "BY", "nosort"], ["SORT", "zs", "BY", "nosort", "DESC"],
+        ["SORT", "zs", "BY", "nosort", "LIMIT", 1, 2], ["SORT", "zs", "BY", "nosort", "DESC", "LIMIT", 1, 2],
+        ["SORT", "zs", "BY", "w_*", "GET", "#"],
+        ["SORT", "ids", "STORE", "ids"], ["SORT", "ids", "BY", "nosort"],
+        ["SORT", "missing", "STORE", "dst"], ["EXISTS", "dst"],
+        ["SORT_RO", "nums"], ["SORT_RO", "ids", "BY", "w_*", "GET", "o_*"], ["SORT_RO", "ids", "STORE", "x"],
+        ["SORT_RO", "words", "ALPHA", "DESC", "LIMIT", 0, 2], ["SORT_RO", "str"],
+        ["SORT"], ["SORT_RO"],
+    ]
+    compare(cmds, setup=setup, name="sort")
+    compare([["SORT", "ids", "GET", "#", "GET", "nothere_*"], ["SORT", "nums", "DESC"]],
+            setup=setup, resp=3, name="sort resp3")
+
+
+@test(timeout=120)
+def sort_store_replaces_and_survives_restart():
+    setup = sort_setup()
+    with CairnServer() as s:
+        c = s.conn()
+        for cmd in setup:
+            assert_true(not is_error(c.call(*cmd)), repr(cmd[:2]))
+        c.call("SET", "dst", "string")
+        c.call("EXPIRE", "dst", 1000)
+        assert_eq(c.call("SORT", "nums", "DESC", "STORE", "dst"), 9)
+        assert_eq(c.call("TTL", "dst"), -1)
+        assert_eq(c.call("TYPE", "dst"), "list")
+        s.restart()
+        c = s.conn()
+        assert_eq(back_in_redis(c, "dst"),
+                  ("list", [b"1e3", b"0x10", b"10", b"  7", b"3", b"2.5", b"2", b"1", b"-5"]))
+        assert_eq(c.call("SORT", "nums", "LIMIT", 50, 1, "STORE", "dst"), 0)
+        assert_eq(c.call("EXISTS", "dst"), 0)
+
+
+if __name__ == "__main__":
+    run_tests()
