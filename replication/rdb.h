@@ -28,15 +28,21 @@ enum {
   CAIRN_RDB_TYPE_ZSET_2 = 5,
   CAIRN_RDB_TYPE_MODULE = 6,          /* rejected */
   CAIRN_RDB_TYPE_MODULE_2 = 7,        /* skipped (on_skipped) */
+  CAIRN_RDB_TYPE_HASH_ZIPMAP = 9,         /* legacy (Redis < 2.6), loaded */
+  CAIRN_RDB_TYPE_LIST_ZIPLIST = 10,       /* legacy (Redis < 3.2), loaded */
   CAIRN_RDB_TYPE_SET_INTSET = 11,
+  CAIRN_RDB_TYPE_ZSET_ZIPLIST = 12,       /* legacy (Redis < 7.0), loaded */
+  CAIRN_RDB_TYPE_HASH_ZIPLIST = 13,       /* legacy (Redis < 7.0), loaded */
+  CAIRN_RDB_TYPE_LIST_QUICKLIST = 14,     /* legacy (Redis 3.2 .. 6.2), loaded */
   CAIRN_RDB_TYPE_STREAM_LISTPACKS = 15,   /* skipped */
   CAIRN_RDB_TYPE_HASH_LISTPACK = 16,
   CAIRN_RDB_TYPE_ZSET_LISTPACK = 17,
   CAIRN_RDB_TYPE_LIST_QUICKLIST_2 = 18,
   CAIRN_RDB_TYPE_STREAM_LISTPACKS_2 = 19, /* skipped */
 };
-/* 9, 10, 12, 13, 14 (zipmap, ziplist encodings, quicklist of ziplists) are
- * rejected as "unsupported legacy encoding". */
+/* The legacy encodings 9, 10, 12, 13, 14 (zipmap, ziplists, quicklist of
+ * ziplists), which Redis 7.0 still loads from older RDBs and payloads, are
+ * read and delivered member by member like the others. */
 
 /* Opcodes (read where a type byte is expected). */
 enum {

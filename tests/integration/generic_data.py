@@ -102,3 +102,77 @@ def contents(conn, key):
     else:
         v = None
     return (t, v)
+
+
+# ---- legacy encodings (what Redis < 7.0 wrote; Redis 7.0 still loads them)
+
+def rdb_len(n):
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | (n >> 8), n & 0xFF])
+    return b"\x80" + n.to_bytes(4, "big")
+
+
+def rdb_str(b):
+    return rdb_len(len(b)) + b
+
+
+def _zl_entry(prevlen, v):
+    pl = bytes([prevlen]) if prevlen < 254 else b"\xfe" + prevlen.to_bytes(4, "little")
+    if isinstance(v, int):
+        if 0 <= v <= 12:
+            enc = bytes([0xF1 + v])
+        elif -128 <= v < 128:
+            enc = b"\xfe" + v.to_bytes(1, "little", signed=True)
+        elif -32768 <= v < 32768:
+            enc = b"\xc0" + v.to_bytes(2, "little", signed=True)
+        elif -(1 << 23) <= v < (1 << 23):
+            enc = b"\xf0" + v.to_bytes(3, "little", signed=True)
+        elif -(1 << 31) <= v < (1 << 31):
+            enc = b"\xd0" + v.to_bytes(4, "little", signed=True)
+        else:
+            enc = b"\xe0" + v.to_bytes(8, "little", signed=True)
+    else:
+        n = len(v)
+        if n < 64:
+            enc = bytes([n]) + v
+        elif n < 16384:
+            enc = bytes([0x40 | (n >> 8), n & 0xFF]) + v
+        else:
+            enc = b"\x80" + n.to_bytes(4, "big") + v
+    return pl + enc
+
+
+def ziplist(vals):
+    body, prev, tail = b"", 0, 10
+    for v in vals:
+        e = _zl_entry(prev, v)
+        tail = 10 + len(body)
+        body += e
+        prev = len(e)
+    total = 10 + len(body) + 1
+    return (total.to_bytes(4, "little") + tail.to_bytes(4, "little") + min(len(vals), 65535).to_bytes(2, "little")
+            + body + b"\xff")
+
+
+def zipmap(pairs, free=0):
+    def zl(n):
+        return bytes([n]) if n < 254 else b"\xfe" + n.to_bytes(4, "little")
+    out = bytes([min(len(pairs), 254)])
+    for k, v in pairs:
+        out += zl(len(k)) + k + zl(len(v)) + bytes([free]) + v + b"\x00" * free
+    return out + b"\xff"
+
+
+def legacy_payloads():
+    """{name: payload} of every legacy encoding, forged."""
+    return {
+        "zl:list": forge(b"\x0a" + rdb_str(ziplist([b"a", 5, -1000, 1 << 40, b"x" * 100, 12, 0, -(1 << 63),
+                                                   100000, -(1 << 20), b"", b"y" * 300]))),
+        "zl:zset": forge(b"\x0c" + rdb_str(ziplist([b"m3", b"-inf", b"m1", b"1.5", b"m2", 3, b"m4", b"1e10"]))),
+        "zl:hash": forge(b"\x0d" + rdb_str(ziplist([b"f1", b"v1", b"f2", 77, b"", b"empty", b"big", b"z" * 70]))),
+        "zm:hash": forge(b"\x09" + rdb_str(zipmap([(b"k1", b"v1"), (b"k2", b""), (b"long", b"w" * 300)]))),
+        "zm:free": forge(b"\x09" + rdb_str(zipmap([(b"a", b"1"), (b"b", b"22")], free=2))),
+        "ql:list": forge(b"\x0e" + rdb_len(2) + rdb_str(ziplist([b"n1", 1, 2])) + rdb_str(ziplist([b"n2", -3]))),
+    }

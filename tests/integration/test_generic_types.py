@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *        # noqa: E402,F401,F403
 from differential import compare  # noqa: E402
-from generic_data import build_all, contents, forge  # noqa: E402
+from generic_data import build_all, contents, forge, legacy_payloads  # noqa: E402
 
 BIG = int(os.environ.get("CAIRN_BIG_COLL", "300000"))
 
@@ -94,6 +94,25 @@ def dump_restore_round_trip_every_encoding():
             assert_eq(r.call("OBJECT", "ENCODING", b"back:" + k), encs[k], k)
         for k in [b"set:big", b"zset:big", b"hash:big", b"hash:longval", b"zset:longmember"]:
             assert_eq(r.call("OBJECT", "ENCODING", b"back:" + k), encs[k], k)
+
+
+@test
+def restore_legacy_encodings_like_redis():
+    """ziplist (list, zset, hash), zipmap, quicklist of ziplists: what older
+    Redis versions wrote, which Redis 7.0 still loads."""
+    r = ref()
+    with CairnServer() as s:
+        c = s.conn()
+        for name, p in legacy_payloads().items():
+            assert_eq(r.call("RESTORE", "legacy", 0, p, "REPLACE"), "OK", "redis loads %s" % name)
+            want = contents(r, "legacy")
+            assert_eq(c.call("RESTORE", name, 0, p), "OK", name)
+            assert_eq(back_in_redis(c, name), want, name)
+        # a broken ziplist is refused by both
+        p = legacy_payloads()["zl:hash"]
+        broken = forge(p[:-10][:8] + b"\x07" + p[:-10][9:])  # a length byte in the blob changed
+        assert_error(c.call("RESTORE", "broken", 0, broken), "ERR Bad data format")
+        assert_eq(c.call("EXISTS", "broken"), 0)
 
 
 @test
