@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "engine/buf.h"
@@ -49,6 +50,7 @@ struct cairn_store {
   meta_state cur, committed;
   uint64_t dirty;
   uint64_t map_size, max_map_size;
+  int writemap;
   uint64_t checkpoints;
   int64_t last_checkpoint_ms;
   cairn_buf scratch;
@@ -298,6 +300,21 @@ static int logical_of(const meta_state *m, uint16_t phys) {
 
 /* ------------------------------------------------------------ open/close */
 
+/* With MDB_WRITEMAP LMDB writes pages straight into the mapped file, which it
+ * only extends with ftruncate (a sparse file): a page written where the disk
+ * has no room would raise SIGBUS. Allocating the blocks up to the map size
+ * turns that into an error here, where growth can fail cleanly. */
+static int reserve_file(cairn_store *s, uint64_t bytes) {
+  if (!s->writemap) return 0;
+  int fd;
+  if (mdb_env_get_fd(s->env, &fd) != 0) return 0;
+  int rc = posix_fallocate(fd, 0, (off_t)bytes);
+  if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return 0; /* no fallocate on this fs: as before */
+  snprintf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file: %s",
+           (unsigned long long)bytes, strerror(rc));
+  return -1;
+}
+
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
   cairn_store *s = cairn_xcalloc(1, sizeof(*s));
@@ -310,13 +327,14 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     return -1;
   }
   s->map_size = opt->map_size;
+  s->writemap = opt->writemap;
   s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
   /* No map size before mdb_env_open: LMDB then adopts the size recorded in
    * the file, so a grown map persists. (A size set beforehand would win, cut
    * down only to the pages in use, and the first write would hit MAP_FULL.)
    * Only then raise it to the configured size. */
   if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
-      (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD, 0644))) {
+      (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD | (s->writemap ? MDB_WRITEMAP : 0), 0644))) {
     snprintf(err, errlen, "cannot open LMDB environment %s: %s", path, mdb_strerror(rc));
     if (s->env) mdb_env_close(s->env);
     free(s);
@@ -328,6 +346,13 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     s->map_size = info.me_mapsize; /* a grown map persists */
   } else if (info.me_mapsize < s->map_size && (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
     snprintf(err, errlen, "cannot set the LMDB map size of %s: %s", path, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
+  if (reserve_file(s, s->map_size) != 0) {
+    snprintf(err, errlen, "%s (lmdb-writemap yes reserves the whole map on disk: free space, lower lmdb-map-size or set lmdb-writemap no)",
+             s->errstr);
     mdb_env_close(s->env);
     free(s);
     return -1;
@@ -1366,6 +1391,10 @@ static int grow_to(cairn_store *s, uint64_t limit) {
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
              mdb_strerror(rc));
+    return -1;
+  }
+  if (reserve_file(s, n) != 0) {
+    mdb_env_set_mapsize(s->env, s->map_size); /* back to the size the disk holds */
     return -1;
   }
   s->map_size = n;

@@ -63,6 +63,11 @@ typedef struct cairn_store_options {
   int databases;        /* logical dbs, 1..256 */
   uint64_t map_size;    /* initial map size */
   uint64_t max_map_size;
+  /* MDB_WRITEMAP: a transaction's dirty pages live in the file's page cache,
+   * not in our heap, so a long write transaction costs no process memory.
+   * The data file is then reserved on disk (fallocate) up to the map size:
+   * a full disk is an error when the map grows, never a SIGBUS. */
+  int writemap;
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,

@@ -1191,6 +1191,48 @@ static void test_touch_hook(void **state) {
   cairn_store_set_touch(f->s, NULL, NULL);
 }
 
+/* lmdb-writemap: the data file is reserved on disk up to the map size, and
+ * growing the map reserves the new part; data survives a reopen. */
+static void test_writemap_reserve(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  /* A fresh store (the fixture's file already records a 64 MiB map). */
+  char dir[128];
+  snprintf(dir, sizeof(dir), "%s/wm", f->dir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  cairn_store_options o = {.databases = 16, .map_size = 4 * MiB, .max_map_size = 64 * MiB, .writemap = 1};
+  char err[512] = "";
+  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  char path[160];
+  snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512 >= 4 * MiB);
+  char val[2048];
+  memset(val, 'w', sizeof(val));
+  int grown = 0;
+  for (int i = 0; i < 4000; i++) {
+    char key[32];
+    snprintf(key, sizeof(key), "k%d", i);
+    int rc = cairn_store_put(f->s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1);
+    if (rc == CAIRN_STORE_MAP_FULL) {
+      cairn_store_rollback(f->s);
+      assert_int_equal(cairn_store_grow(f->s), 0);
+      grown++;
+      i = -1; /* the rollback lost everything since the last checkpoint: redo */
+      continue;
+    }
+    assert_true(rc >= 0);
+  }
+  assert_true(grown > 0);
+  assert_int_equal(cairn_store_checkpoint(f->s, 9), 0);
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512 >= cairn_store_map_size(f->s));
+  cairn_store_close(f->s);
+  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  expect_val(f->s, 0, K("k3999"), val, sizeof(val), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
@@ -1216,6 +1258,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_coll_flush_rename_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_touch_hook, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writemap_reserve, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
