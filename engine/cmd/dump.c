@@ -349,6 +349,7 @@ void cairn_cmd_restore(cairn_ctx *c) {
     }
   }
   c->dirty++;
+  if (rl.is_coll && (rl.L.type == CAIRN_TYPE_LIST || rl.L.type == CAIRN_TYPE_ZSET)) cairn_signal_key_ready(c, key);
   if (ttl && !absttl) {
     /* Propagated with the absolute time (like Redis: ttl rewritten, ABSTTL
      * appended). */

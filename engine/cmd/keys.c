@@ -35,6 +35,16 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+/* A list or sorted set appeared under key (in db): clients blocked on it
+ * (BLPOP, BZPOPMIN...) may be served. */
+static void signal_new_value(cairn_ctx *c, int db, cairn_str key, uint8_t type) {
+  if (type != CAIRN_TYPE_LIST && type != CAIRN_TYPE_ZSET) return;
+  int saved = c->db;
+  c->db = db;
+  cairn_signal_key_ready(c, key);
+  c->db = saved;
+}
+
 static const char *type_name(int found, uint8_t type) {
   if (!found) return "none";
   switch (type) {
@@ -121,7 +131,8 @@ static int put_owned(cairn_ctx *c, int db, cairn_str key, const owned_value *o) 
  * A collection copied by COPY gets a fresh id and its members are copied
  * (O(n) in the members); MOVE hands the same header over (O(1)): the caller
  * then drops src with cairn_store_del_keep. */
-static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int replace, int duplicate) {
+static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int replace, int duplicate,
+                    uint8_t *type_out) {
   cairn_value v;
   int rc = cairn_lookup(c, src, &v);
   if (rc <= 0) return rc;
@@ -151,6 +162,7 @@ static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int 
     rc = 0;
   }
   if (rc == 1) c->dirty++;
+  *type_out = o.type;
   free(o.data);
   return rc;
 }
@@ -345,6 +357,7 @@ static void rename_generic(cairn_ctx *c, int nx) {
     goto out;
   }
   c->dirty++;
+  signal_new_value(c, c->db, dst, o.type);
   if (nx)
     cairn_reply_int(&c->reply, 1);
   else
@@ -382,7 +395,9 @@ static void cmd_copy(cairn_ctx *c) {
     cairn_reply_error(&c->reply, ERR_SAMEOBJ);
     return;
   }
-  int rc = copy_key(c, src, dst_db, dst, replace, 1);
+  uint8_t type;
+  int rc = copy_key(c, src, dst_db, dst, replace, 1, &type);
+  if (rc == 1) signal_new_value(c, dst_db, dst, type);
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
@@ -398,11 +413,13 @@ static void cmd_move(cairn_ctx *c) {
     return;
   }
   cairn_str key = c->argv[1];
-  int rc = copy_key(c, key, dst_db, key, 0, 0);
+  uint8_t type;
+  int rc = copy_key(c, key, dst_db, key, 0, 0, &type);
   if (rc == 1 && (rc = cairn_store_del_keep(cairn_ctx_store(c), c->db, key)) < 0) {
     cairn_store_failed(c, rc);
     return;
   }
+  if (rc == 1) signal_new_value(c, dst_db, key, type);
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 

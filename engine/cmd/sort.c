@@ -359,6 +359,7 @@ static void sort_generic(cairn_ctx *c, int readonly) {
     if (outputlen) {
       if (cairn_coll_save(c, storekey, CAIRN_TYPE_LIST, &out, -1) != 0) goto done;
       c->dirty += outputlen;
+      cairn_signal_key_ready(c, storekey);
     } else {
       cairn_value dv;
       rc = cairn_lookup(c, storekey, &dv);
