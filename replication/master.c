@@ -127,8 +127,7 @@ static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
    * time (the writer holds at most one quicklist node). */
   cairn_coll coll;
   if (!cairn_type_is_coll(v->type) || cairn_coll_decode(v, &coll) != 0 || coll.count == 0) return 0;
-  if (cairn_rdb_writer_key(sc->w, cairn_rdb_kind_of_type(v->type), key.p, key.len, exp) != 0) return -1;
-  int rc = cairn_rdb_write_coll_snap(sc->w, sc->snap, v->type, &coll);
+  int rc = cairn_rdb_write_coll_key(sc->w, sc->snap, v->type, &coll, key.p, key.len, exp);
   return rc == 0 ? 0 : -1;
 }
 

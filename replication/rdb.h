@@ -101,7 +101,8 @@ int cairn_rdb_lzf_decompress(const void *in, size_t in_len, void *out, size_t ou
  * Encodings written (all loadable by a Redis 7.0 replica / RESTORE):
  *   STRING -> type 0 (integer-encoded like Redis when canonical, <= 11 chars
  *             and int32; never LZF); keys, members and fields too.
- *   SET    -> type 2, HASH -> type 4, ZSET -> type 5 (doubles LE),
+ *   SET    -> type 2, HASH -> type 4, ZSET -> type 5 (doubles LE), or after
+ *             cairn_rdb_writer_compact(): intset (11), listpacks (16, 17),
  *   LIST   -> type 18 with PACKED listpack nodes of up to list_node_elems
  *             elements (node count = ceil(count / list_node_elems)), or PLAIN
  *             nodes (one per element) when list_node_elems == 0.
@@ -151,6 +152,15 @@ int cairn_rdb_writer_zmember(cairn_rdb_writer *w, const void *m, size_t ml, doub
 int cairn_rdb_writer_coll_end(cairn_rdb_writer *w);
 /* EOF + CRC64 (little-endian), then flushes. */
 int cairn_rdb_writer_end(cairn_rdb_writer *w);
+
+/* The next value (key() or dump_begin()) is written in its compact encoding,
+ * one blob at coll_end: HASH as a listpack (type 16), ZSET as a listpack
+ * (type 17, members in score order: the caller's job), SET as an intset
+ * (type 11, members canonical integers in strictly increasing order: the
+ * caller's job). LIST and STRING ignore it. The caller keeps to Redis's
+ * limits (rdb_coll.c: 128 entries of <= 64 bytes, 512 integers) so a Redis
+ * 7.0 keeps the encoding when it loads the value; memory is one blob. */
+int cairn_rdb_writer_compact(cairn_rdb_writer *w);
 
 /* DUMP payload mode (no header, no key): dump_begin(kind), then exactly one
  * value (string, or coll_begin..coll_end), then dump_end() which appends the

@@ -2,6 +2,7 @@
 #include "replication/rdb_coll.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,63 +42,207 @@ static void wr64be(unsigned char *p, uint64_t v) {
   }
 }
 
-/* One member of space 0 to the writer. */
-static int write_member(cairn_rdb_writer *w, uint8_t type, cairn_str sub, cairn_str val) {
-  switch (type) {
-    case CAIRN_TYPE_LIST: return cairn_rdb_writer_elem(w, val.p, val.len);
-    case CAIRN_TYPE_SET: return cairn_rdb_writer_elem(w, sub.p, sub.len);
-    case CAIRN_TYPE_HASH: return cairn_rdb_writer_field(w, sub.p, sub.len, val.p, val.len);
-    case CAIRN_TYPE_ZSET: {
-      double d = 0;
-      if (val.len == 8) memcpy(&d, val.p, 8);
-      return cairn_rdb_writer_zmember(w, sub.p, sub.len, d);
-    }
-    default: return -1;
-  }
-}
+/* ---- writing ------------------------------------------------------------- */
 
-int cairn_rdb_write_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll) {
-  if (cairn_rdb_writer_coll_begin(w, coll->count) != 0) return -1;
+/* Members come from the live store (DUMP) or from a snapshot (full sync). */
+typedef struct src {
+  cairn_store *s;
+  cairn_store_snapshot *snap;
+} src;
+
+typedef int (*member_fn)(void *ud, cairn_str sub, cairn_str val);
+
+/* Calls fn for the entries of a space in order, at most `max` of them.
+ * Returns 0, fn's non-zero value, or a store error. */
+static int each(const src *from, uint64_t id, int space, uint64_t max, member_fn fn, void *ud) {
+  if (from->snap) {
+    /* the snapshot walks the whole space; fn stops it (max is the count) */
+    return cairn_store_snapshot_elems(from->snap, id, space, fn, ud);
+  }
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(s, coll->id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(from->s, id, space, NULL, 0, 0, &it);
   if (rc < 0) return rc;
   cairn_str sub, val;
   uint64_t n = 0;
-  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
-    if (n++ == coll->count) break; /* the header is the truth: never more */
-    if (write_member(w, type, sub, val) != 0) {
-      cairn_elem_iter_close(it);
-      return -1;
-    }
-  }
+  while (n++ < max && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0)
+    if ((rc = fn(ud, sub, val)) != 0) break;
   cairn_elem_iter_close(it);
-  if (rc < 0) return rc;
-  return cairn_rdb_writer_coll_end(w) == 0 ? 0 : -1;
+  return rc < 0 || rc > 0 ? rc : 0;
 }
 
-typedef struct snap_ctx {
+static double unsortable(const unsigned char *p) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++) u = (u << 8) | p[i];
+  u = (u >> 63) ? u & ~(UINT64_C(1) << 63) : ~u;
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Redis's string2ll: a canonical 64-bit integer (what an intset holds). */
+static int canonical_ll(const char *s, size_t n, int64_t *out) {
+  if (n == 0 || n > 20) return 0;
+  size_t i = 0;
+  int neg = s[0] == '-';
+  if (neg && n == 1) return 0;
+  i = (size_t)neg;
+  if (s[i] == '0') {
+    if (n == 1) {
+      *out = 0;
+      return 1;
+    }
+    return 0;
+  }
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1) return 0;
+    *out = (int64_t)(0 - v);
+  } else {
+    if (v > (uint64_t)INT64_MAX) return 0;
+    *out = (int64_t)v;
+  }
+  return 1;
+}
+
+/* Redis 7.0's defaults: hash-max-listpack-entries/value 128/64,
+ * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512. */
+#define LP_ENTRIES 128
+#define LP_VALUE 64
+#define INTSET_ENTRIES 512
+
+typedef struct scan_ctx {
+  uint8_t type;
+  int ok;
+  int64_t *ints;
+  size_t nints;
+} scan_ctx;
+
+static int scan_member(void *ud, cairn_str sub, cairn_str val) {
+  scan_ctx *sc = ud;
+  switch (sc->type) {
+    case CAIRN_TYPE_HASH:
+      if (sub.len > LP_VALUE || val.len > LP_VALUE) sc->ok = 0;
+      break;
+    case CAIRN_TYPE_ZSET:
+      if (sub.len > LP_VALUE) sc->ok = 0;
+      break;
+    case CAIRN_TYPE_SET: {
+      int64_t v;
+      if (!canonical_ll(sub.p, sub.len, &v)) sc->ok = 0;
+      else sc->ints[sc->nints++] = v;
+      break;
+    }
+  }
+  return sc->ok ? 0 : 1;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Whether a value fits Redis's compact encoding (scans at most 512 members);
+ * for a set, the members sorted numerically are left in sc->ints. */
+static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ctx *sc) {
+  sc->type = type;
+  sc->ok = 0;
+  sc->ints = NULL;
+  sc->nints = 0;
+  uint64_t limit = type == CAIRN_TYPE_SET ? INTSET_ENTRIES : LP_ENTRIES;
+  if (type == CAIRN_TYPE_LIST || coll->count > limit) return 0;
+  sc->ok = 1;
+  if (type == CAIRN_TYPE_SET) sc->ints = malloc(sizeof(int64_t) * (size_t)coll->count);
+  if (type == CAIRN_TYPE_SET && !sc->ints) return CAIRN_STORE_IO;
+  int rc = each(from, coll->id, 0, coll->count, scan_member, sc);
+  if (rc < 0) return rc;
+  if (sc->ok && sc->nints != coll->count && type == CAIRN_TYPE_SET) sc->ok = 0;
+  if (sc->ok && type == CAIRN_TYPE_SET) qsort(sc->ints, sc->nints, sizeof(int64_t), cmp_i64);
+  return 0;
+}
+
+typedef struct wr_ctx {
   cairn_rdb_writer *w;
   uint8_t type;
+  int space;
+  uint64_t left;
   int failed;
-} snap_ctx;
+} wr_ctx;
 
-static int snap_member(void *ud, cairn_str sub, cairn_str val) {
-  snap_ctx *sc = ud;
-  if (write_member(sc->w, sc->type, sub, val) != 0) {
-    sc->failed = 1;
+static int write_member(void *ud, cairn_str sub, cairn_str val) {
+  wr_ctx *wc = ud;
+  if (wc->left == 0) return 2; /* the header is the truth: never more */
+  wc->left--;
+  int rc;
+  switch (wc->type) {
+    case CAIRN_TYPE_LIST: rc = cairn_rdb_writer_elem(wc->w, val.p, val.len); break;
+    case CAIRN_TYPE_SET: rc = cairn_rdb_writer_elem(wc->w, sub.p, sub.len); break;
+    case CAIRN_TYPE_HASH: rc = cairn_rdb_writer_field(wc->w, sub.p, sub.len, val.p, val.len); break;
+    case CAIRN_TYPE_ZSET:
+      if (wc->space == 1) {
+        if (sub.len < 8) return 0;
+        rc = cairn_rdb_writer_zmember(wc->w, sub.p + 8, sub.len - 8, unsortable((const unsigned char *)sub.p));
+      } else {
+        double d = 0;
+        if (val.len == 8) memcpy(&d, val.p, 8);
+        rc = cairn_rdb_writer_zmember(wc->w, sub.p, sub.len, d);
+      }
+      break;
+    default: rc = -1;
+  }
+  if (rc != 0) {
+    wc->failed = 1;
     return 1;
   }
   return 0;
 }
 
-int cairn_rdb_write_coll_snap(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type,
-                              const cairn_coll *coll) {
-  if (cairn_rdb_writer_coll_begin(w, coll->count) != 0) return -1;
-  snap_ctx sc = {w, type, 0};
-  int rc = cairn_store_snapshot_elems(snap, coll->id, 0, snap_member, &sc);
-  if (sc.failed) return -1;
-  if (rc < 0) return rc;
-  return cairn_rdb_writer_coll_end(w) == 0 ? 0 : -1;
+/* key == NULL: DUMP payload (dump_begin). Returns 0, -1 writer error, or a
+ * store error (< -1). */
+static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const cairn_coll *coll, const void *key,
+                       size_t klen, int64_t expire_ms) {
+  scan_ctx sc;
+  int rc = decide(from, type, coll, &sc);
+  if (rc < 0) {
+    free(sc.ints);
+    return rc;
+  }
+  if (sc.ok && cairn_rdb_writer_compact(w) != 0) rc = -1;
+  cairn_rdb_kind kind = cairn_rdb_kind_of_type(type);
+  if (rc == 0) rc = key ? cairn_rdb_writer_key(w, kind, key, klen, expire_ms) : cairn_rdb_writer_dump_begin(w, kind);
+  if (rc == 0) rc = cairn_rdb_writer_coll_begin(w, coll->count);
+  if (rc == 0 && sc.ok && type == CAIRN_TYPE_SET) {
+    for (size_t i = 0; rc == 0 && i < sc.nints; i++) {
+      char b[24];
+      int n = snprintf(b, sizeof b, "%lld", (long long)sc.ints[i]);
+      rc = cairn_rdb_writer_elem(w, b, (size_t)n);
+    }
+  } else if (rc == 0) {
+    /* a small zset goes in score order (a listpack is kept sorted) */
+    wr_ctx wc = {w, type, sc.ok && type == CAIRN_TYPE_ZSET ? 1 : 0, coll->count, 0};
+    rc = each(from, coll->id, wc.space, coll->count, write_member, &wc);
+    if (wc.failed) rc = -1;
+    else if (rc > 0) rc = 0;
+  }
+  free(sc.ints);
+  if (rc == 0) rc = cairn_rdb_writer_coll_end(w);
+  return rc < -1 ? rc : rc ? -1 : 0;
+}
+
+int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll) {
+  src from = {s, NULL};
+  return write_value(w, &from, type, coll, NULL, 0, CAIRN_RDB_NO_EXPIRE);
+}
+
+int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
+                             const void *key, size_t klen, int64_t expire_ms) {
+  src from = {NULL, snap};
+  return write_value(w, &from, type, coll, key, klen, expire_ms);
 }
 
 void cairn_coll_loader_start(cairn_coll_loader *L, cairn_store *s, uint8_t type) {

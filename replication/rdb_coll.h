@@ -17,11 +17,15 @@ cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type);
 /* CAIRN_TYPE_* of a loaded kind (STRING..HASH). */
 uint8_t cairn_rdb_type_of_kind(cairn_rdb_kind kind);
 
-/* Writes coll_begin, every member, coll_end. Returns 0, -1 on a writer
- * error (cairn_rdb_writer_error), or a store error (< -1, a CAIRN_STORE_*). */
-int cairn_rdb_write_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll);
-int cairn_rdb_write_coll_snap(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type,
-                              const cairn_coll *coll);
+/* A collection's value, compact when Redis would keep it compact (hash or
+ * zset of <= 128 entries of <= 64 bytes: listpack; set of <= 512 integers:
+ * intset), otherwise in the plain encodings; lists as a quicklist. dump_coll
+ * starts a DUMP payload (dump_begin .. coll_end, the caller ends it);
+ * write_coll_key writes a key record from a snapshot (full sync). Returns
+ * 0, -1 on a writer error (cairn_rdb_writer_error), or a store error (< -1). */
+int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll);
+int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
+                             const void *key, size_t klen, int64_t expire_ms);
 
 /* Loading one collection. start() takes a fresh id (cairn_coll_init). Each
  * add returns 0, 1 if the member is invalid for Redis's loader (duplicate

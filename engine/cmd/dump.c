@@ -164,8 +164,7 @@ void cairn_cmd_dump(cairn_ctx *c) {
     wrc = cairn_rdb_writer_dump_begin(w, CAIRN_RDB_KIND_STRING);
     if (wrc == 0) wrc = cairn_rdb_writer_string(w, v.data, v.len);
   } else if (cairn_coll_decode(&v, &coll) == 0) {
-    wrc = cairn_rdb_writer_dump_begin(w, cairn_rdb_kind_of_type(v.type));
-    if (wrc == 0) wrc = cairn_rdb_write_coll(w, cairn_ctx_store(c), v.type, &coll);
+    wrc = cairn_rdb_dump_coll(w, cairn_ctx_store(c), v.type, &coll);
   } else {
     wrc = -1;
   }

@@ -367,6 +367,28 @@ def differential_object_strings():
              ["OBJECT", "HELP"], ["OBJECT", "ENCODING", "missing"]], resp=3, name="object resp3")
 
 
+@test
+def differential_dump_bytes_small_values():
+    """Small values DUMP byte for byte like Redis 7.0 where the member order
+    is the same on both sides: an intset, a sorted set listpack (score
+    order), a hash listpack written in field order, short strings."""
+    r = ref()
+    r.call("SELECT", 10)
+    r.call("FLUSHDB")
+    r.call("SADD", "si", 5, -3, 70000)  # 20 bytes: Redis compresses longer blobs (LZF)
+    r.call("SADD", "si16", 1, 2, 3)
+    r.call("ZADD", "z", 1, "a", 2.5, "b", "-inf", "c", 3, "d", "1e100", "e", "-0.125", "f")
+    r.call("HSET", "h", "a", "1", "b", "xyz", "c", "-5", "d", "")
+    setup = [["RESTORE", k, 0, r.call("DUMP", k)] for k in ["si", "si16", "z", "h"]]
+    r.call("FLUSHDB")
+    r.call("SELECT", 0)
+    compare([["DUMP", "si"], ["DUMP", "si16"], ["DUMP", "z"], ["DUMP", "h"],
+             ["SET", "s1", "12345"], ["DUMP", "s1"], ["SET", "s2", "-2147483648"], ["DUMP", "s2"],
+             ["SET", "s3", "hello world"], ["DUMP", "s3"], ["SET", "s4", ""], ["DUMP", "s4"],
+             ["SET", "s5", "12345678901"], ["DUMP", "s5"], ["SET", "s6", "007"], ["DUMP", "s6"]],
+            setup=setup, name="dump bytes")
+
+
 # --------------------------------------------------------------------- SORT
 
 def sort_setup():
