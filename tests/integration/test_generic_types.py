@@ -116,6 +116,35 @@ def restore_legacy_encodings_like_redis():
 
 
 @test
+def type_scan_keys_on_collections():
+    r = ref()
+    with CairnServer() as s:
+        c = s.conn()
+        restore_all(c)
+        encs = _ref["enc"]
+        for k in encs:
+            assert_eq(c.call("TYPE", k), contents(r, k)[0], k)
+        for t in ["string", "list", "set", "zset", "hash"]:
+            got, cur = [], b"0"
+            while True:
+                cur, keys = c.call("SCAN", cur, "TYPE", t, "COUNT", 7)
+                got += keys
+                if cur == b"0":
+                    break
+            prefix = (t if t != "string" else "str").encode() + b":"
+            assert_eq(sorted(got), sorted(k for k in encs if k.startswith(prefix)), "SCAN TYPE " + t)
+        assert_eq(c.call("EXISTS", *encs), len(encs))
+        assert_eq(c.call("TOUCH", "list:small", "nokey"), 1)
+        # a stream (which cairn does not store) is refused
+        r.call("XADD", "stream", "*", "f", "v")
+        assert_eq(str(c.call("RESTORE", "st", 0, r.call("DUMP", "stream"))), "ERR Bad data format")
+        r.call("DEL", "stream")
+        assert_eq(c.call("DEL", *encs), len(encs))
+        assert_eq(c.call("DBSIZE"), 0)
+        wait_until(lambda: info_field(c, "collections_sweep_pending") == 0, timeout=60)
+
+
+@test
 def restore_options_and_errors():
     ref()
     p = payload(b"list:small")
