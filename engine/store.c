@@ -1075,7 +1075,7 @@ static long delete_entries(cairn_store *s, uint64_t id, long budget, int *gone) 
 
 static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only) {
   if (!queue_only && c->count <= RETIRE_INLINE) {
-    int gone;
+    int gone = 0;
     long n = delete_entries(s, c->id, LONG_MAX, &gone);
     return n < 0 ? (int)n : 0;
   }
@@ -1117,7 +1117,7 @@ static long sweep_dead(cairn_store *s, long budget) {
   if (rc) return store_error(s, "mdb_cursor_get(dead)", rc);
   unsigned char k8[8];
   memcpy(k8, k.mv_data, 8);
-  int gone;
+  int gone = 0;
   long n = delete_entries(s, rd64be(k8), budget, &gone);
   if (n < 0) return n;
   if (gone) {
