@@ -416,6 +416,13 @@ def differential_dump_bytes_small_values():
              ["SET", "s3", "hello world"], ["DUMP", "s3"], ["SET", "s4", ""], ["DUMP", "s4"],
              ["SET", "s5", "12345678901"], ["DUMP", "s5"], ["SET", "s6", "007"], ["DUMP", "s6"]],
             setup=setup, name="dump bytes")
+    # sets made by SADD (an intset on both sides), and SORT over them
+    compare([["SADD", "s", 30, 10, 20, -5], ["DUMP", "s"], ["SORT", "s"], ["SORT", "s", "DESC", "LIMIT", 1, 2],
+             ["SADD", "w", "b", "a", "c"], ["SORT", "w", "ALPHA"], ["SORT", "w"],
+             ["SORT", "w", "BY", "nosort", "STORE", "dst"], ["SORT", "dst", "BY", "nosort"],
+             ["SADD", "s", "x"], ["SORT", "s"], ["RENAME", "s", "s2"], ["SMEMBERS", "s"],
+             (["SMEMBERS", "s2"], "sorted"), ["COPY", "s2", "s3"], ["SREM", "s2", "x"],
+             (["SMEMBERS", "s3"], "sorted"), ["SCARD", "s2"], ["TYPE", "s3"]], name="sets made by SADD")
 
 
 # --------------------------------------------------------------------- SORT
