@@ -162,6 +162,15 @@ int cairn_rdb_writer_end(cairn_rdb_writer *w);
  * 7.0 keeps the encoding when it loads the value; memory is one blob. */
 int cairn_rdb_writer_compact(cairn_rdb_writer *w);
 
+/* Lists with caller-made nodes: list_nodes(n) before coll_begin declares
+ * the number of quicklist nodes of the next list; the caller then ends each
+ * node with list_node_end() (the last one is ended by coll_end), so nodes
+ * can follow a size rule (rdb_coll.c: <= 8 KB or one element, like Redis's
+ * list-max-listpack-size -2) and the writer holds at most one node. A node
+ * holds at most 65534 elements. */
+int cairn_rdb_writer_list_nodes(cairn_rdb_writer *w, uint64_t nodes);
+int cairn_rdb_writer_list_node_end(cairn_rdb_writer *w);
+
 /* DUMP payload mode (no header, no key): dump_begin(kind), then exactly one
  * value (string, or coll_begin..coll_end), then dump_end() which appends the
  * RDB version (2 bytes LE, 10) and the CRC64 of everything before it (8 bytes

@@ -166,12 +166,46 @@ static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ct
   return 0;
 }
 
+/* List nodes follow Redis's list-max-listpack-size -2: a node ends before an
+ * element that would take it past 8 KB (an element bigger than that gets a
+ * node of its own), so the writer holds at most 8 KB or one element. */
+typedef struct node_rule {
+  size_t bytes;
+  uint32_t n;
+} node_rule;
+
+static int node_break(node_rule *r, size_t len) {
+  size_t cost = len + 11; /* entry header and back-length, at most */
+  int brk = r->n > 0 && (r->bytes + cost > 8192 || r->n >= 65534);
+  if (brk) {
+    r->bytes = 0;
+    r->n = 0;
+  }
+  r->bytes += cost;
+  r->n++;
+  return brk;
+}
+
+typedef struct count_ctx {
+  node_rule rule;
+  uint64_t nodes, left;
+} count_ctx;
+
+static int count_node(void *ud, cairn_str sub, cairn_str val) {
+  count_ctx *cc = ud;
+  if (cc->left == 0) return 2;
+  cc->left--;
+  if (node_break(&cc->rule, val.len) || cc->nodes == 0) cc->nodes++;
+  return 0;
+}
+
 typedef struct wr_ctx {
   cairn_rdb_writer *w;
   uint8_t type;
   int space;
   uint64_t left;
   int failed;
+  node_rule rule;
 } wr_ctx;
 
 static int write_member(void *ud, cairn_str sub, cairn_str val) {
@@ -180,7 +214,10 @@ static int write_member(void *ud, cairn_str sub, cairn_str val) {
   wc->left--;
   int rc;
   switch (wc->type) {
-    case CAIRN_TYPE_LIST: rc = cairn_rdb_writer_elem(wc->w, val.p, val.len); break;
+    case CAIRN_TYPE_LIST:
+      rc = node_break(&wc->rule, val.len) ? cairn_rdb_writer_list_node_end(wc->w) : 0;
+      if (rc == 0) rc = cairn_rdb_writer_elem(wc->w, val.p, val.len);
+      break;
     case CAIRN_TYPE_SET: rc = cairn_rdb_writer_elem(wc->w, sub.p, sub.len); break;
     case CAIRN_TYPE_HASH: rc = cairn_rdb_writer_field(wc->w, sub.p, sub.len, val.p, val.len); break;
     case CAIRN_TYPE_ZSET:
@@ -215,6 +252,14 @@ static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const
   if (sc.ok && cairn_rdb_writer_compact(w) != 0) rc = -1;
   cairn_rdb_kind kind = cairn_rdb_kind_of_type(type);
   if (rc == 0) rc = key ? cairn_rdb_writer_key(w, kind, key, klen, expire_ms) : cairn_rdb_writer_dump_begin(w, kind);
+  if (rc == 0 && type == CAIRN_TYPE_LIST) {
+    /* a first pass sizes the nodes (the element sizes only: big values'
+     * overflow pages are not read) */
+    count_ctx cc = {{0, 0}, 0, coll->count};
+    rc = each(from, coll->id, 0, coll->count, count_node, &cc);
+    if (rc > 0) rc = 0;
+    if (rc == 0) rc = cairn_rdb_writer_list_nodes(w, cc.nodes);
+  }
   if (rc == 0) rc = cairn_rdb_writer_coll_begin(w, coll->count);
   if (rc == 0 && sc.ok && type == CAIRN_TYPE_SET) {
     for (size_t i = 0; rc == 0 && i < sc.nints; i++) {
@@ -224,7 +269,7 @@ static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const
     }
   } else if (rc == 0) {
     /* a small zset goes in score order (a listpack is kept sorted) */
-    wr_ctx wc = {w, type, sc.ok && type == CAIRN_TYPE_ZSET ? 1 : 0, coll->count, 0};
+    wr_ctx wc = {w, type, sc.ok && type == CAIRN_TYPE_ZSET ? 1 : 0, coll->count, 0, {0, 0}};
     rc = each(from, coll->id, wc.space, coll->count, write_member, &wc);
     if (wc.failed) rc = -1;
     else if (rc > 0) rc = 0;

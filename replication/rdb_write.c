@@ -25,6 +25,8 @@ struct cairn_rdb_writer {
   uint8_t *lp;                /* list: the quicklist node (listpack) being filled */
   size_t lplen, lpcap;
   uint32_t lpcount;
+  uint64_t nodes_next;        /* cairn_rdb_writer_list_nodes() for the next list, 0 = none */
+  uint64_t nodes, nodes_done; /* this list: nodes declared by the caller (0 = by node_elems) */
   int compact_next;           /* cairn_rdb_writer_compact() was called for the next value */
   int compact;                /* this value: listpack (hash, zset) or intset (set) */
   char err[160];
@@ -295,7 +297,12 @@ int cairn_rdb_writer_coll_begin(cairn_rdb_writer *w, uint64_t count) {
   if (w->phase != PH_VALUE || w->kind == CAIRN_RDB_KIND_STRING) return misuse(w, "coll_begin");
   if (count == 0) return fail(w, "writer misuse: empty collection");
   uint64_t header = count;
-  if (w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0)
+  w->nodes = w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0 ? w->nodes_next : 0;
+  w->nodes_next = 0;
+  w->nodes_done = 0;
+  if (w->nodes)
+    header = w->nodes;
+  else if (w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0)
     header = (count + (uint64_t)w->node_elems - 1) / (uint64_t)w->node_elems;
   if (w->compact) {
     /* one blob, written at coll_end */
@@ -400,7 +407,21 @@ static int lp_flush_node(cairn_rdb_writer *w) {
   if (put_len(w, 2) || put_len(w, w->lplen) || put(w, w->lp, w->lplen)) return -1;
   w->lplen = 0;
   w->lpcount = 0;
+  w->nodes_done++;
   return 0;
+}
+
+int cairn_rdb_writer_list_nodes(cairn_rdb_writer *w, uint64_t nodes) {
+  if (w->phase != PH_NEW && w->phase != PH_DB && w->phase != PH_VALUE) return misuse(w, "list_nodes");
+  w->nodes_next = nodes;
+  return 0;
+}
+
+int cairn_rdb_writer_list_node_end(cairn_rdb_writer *w) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_LIST || !w->nodes) return misuse(w, "list_node_end");
+  if (!w->lpcount) return fail(w, "writer misuse: empty list node");
+  if (w->nodes_done >= w->nodes) return fail(w, "writer misuse: more list nodes than declared");
+  return lp_flush_node(w);
 }
 
 int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
@@ -431,7 +452,8 @@ int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
       w->lplen = 6;                    /* header, filled at flush */
     }
     if (lp_append(w, v, n)) return -1;
-    if (w->lpcount == (uint32_t)w->node_elems && lp_flush_node(w)) return -1;
+    if (!w->nodes && w->lpcount == (uint32_t)w->node_elems && lp_flush_node(w)) return -1;
+    if (w->nodes && w->lpcount == 65534) return fail(w, "writer misuse: list node of more than 65534 elements");
   }
   w->done++;
   return 0;
@@ -490,6 +512,10 @@ int cairn_rdb_writer_coll_end(cairn_rdb_writer *w) {
     return fail(w, "writer misuse: %llu elements written, %llu declared", (unsigned long long)w->done,
                 (unsigned long long)w->count);
   if (w->kind == CAIRN_RDB_KIND_LIST && w->lpcount && lp_flush_node(w)) return -1;
+  if (w->nodes && w->nodes_done != w->nodes)
+    return fail(w, "writer misuse: %llu list nodes written, %llu declared", (unsigned long long)w->nodes_done,
+                (unsigned long long)w->nodes);
+  w->nodes = 0;
   if (w->compact && w->kind == CAIRN_RDB_KIND_SET) {
     /* intset: encoding (width), length, then the values LE, ascending */
     size_t nv = w->lplen / 8;

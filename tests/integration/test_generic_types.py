@@ -400,7 +400,8 @@ def differential_object_strings():
 def differential_dump_bytes_small_values():
     """Small values DUMP byte for byte like Redis 7.0 where the member order
     is the same on both sides: an intset, a sorted set listpack (score
-    order), a hash listpack written in field order, short strings."""
+    order), a hash listpack written in field order, a one-node list, short
+    strings (Redis compresses blobs over 20 bytes with LZF, cairn does not)."""
     r = ref()
     r.call("SELECT", 10)
     r.call("FLUSHDB")
@@ -408,10 +409,11 @@ def differential_dump_bytes_small_values():
     r.call("SADD", "si16", 1, 2, 3)
     r.call("ZADD", "z", 1, "a", 2.5, "b", "-inf", "c", 3, "d", "1e100", "e", "-0.125", "f")
     r.call("HSET", "h", "a", "1", "b", "xyz", "c", "-5", "d", "")
-    setup = [["RESTORE", k, 0, r.call("DUMP", k)] for k in ["si", "si16", "z", "h"]]
+    r.call("RPUSH", "l", "a", "7", "bc")
+    setup = [["RESTORE", k, 0, r.call("DUMP", k)] for k in ["si", "si16", "z", "h", "l"]]
     r.call("FLUSHDB")
     r.call("SELECT", 0)
-    compare([["DUMP", "si"], ["DUMP", "si16"], ["DUMP", "z"], ["DUMP", "h"],
+    compare([["DUMP", "si"], ["DUMP", "si16"], ["DUMP", "z"], ["DUMP", "h"], ["DUMP", "l"],
              ["SET", "s1", "12345"], ["DUMP", "s1"], ["SET", "s2", "-2147483648"], ["DUMP", "s2"],
              ["SET", "s3", "hello world"], ["DUMP", "s3"], ["SET", "s4", ""], ["DUMP", "s4"],
              ["SET", "s5", "12345678901"], ["DUMP", "s5"], ["SET", "s6", "007"], ["DUMP", "s6"]],
