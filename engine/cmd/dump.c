@@ -118,7 +118,7 @@ const cairn_command cairn_object_subcommands[] = {
      "Inspect the internal encoding of a Redis object", "2.2.3", "key", NULL},
     {"object|freq", 3, F_RK, 2, 2, 1, cmd_object_freq, "generic",
      "Get the logarithmic access frequency counter of a Redis object", "4.0.0", "key", NULL},
-    {"object|help", 2, CAIRN_CMD_KEYSPACE, 0, 0, 0, cmd_object_help, "generic", "Show helpful text about the different subcommands",
+    {"object|help", 2, CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_object_help, "generic", "Show helpful text about the different subcommands",
      "6.2.0", "", NULL},
     {"object|idletime", 3, F_RK, 2, 2, 1, cmd_object_idletime, "generic",
      "Get the time since a Redis object was last accessed", "2.2.3", "key", NULL},
