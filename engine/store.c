@@ -803,7 +803,12 @@ long cairn_store_sweep(cairn_store *s, long budget) {
 /* ------------------------------------------------------------ collections */
 
 #define ELEM_PREFIX 9 /* [id u64 BE][space] */
-#define ELEM_LONG (ELEM_PREFIX + CAIRN_ELEM_INLINE + 8)
+#define ELEM_HASH 8   /* hashed spaces: [hash64(sub) BE] after the prefix */
+#define ELEM_LONG (ELEM_PREFIX + ELEM_HASH + CAIRN_ELEM_INLINE + 8) /* the longest encoded key */
+static inline size_t elem_hoff(int space) { return (space & CAIRN_SPACE_HASHED) ? ELEM_HASH : 0; }
+static inline size_t elem_longlen(int space) { return ELEM_PREFIX + elem_hoff(space) + CAIRN_ELEM_INLINE + 8; }
+
+uint64_t cairn_elem_hash(const void *sub, size_t len) { return hash_seeded(sub, len, 0x2545F4914F6CDD1DULL); }
 #define RETIRE_INLINE 64 /* collections up to this many members are removed at once */
 
 void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud) {
@@ -841,19 +846,25 @@ uint64_t cairn_store_coll_garbage(const cairn_store *s) { return s->cur.dead_col
 static size_t elem_key(uint64_t id, int space, const void *sub, size_t sublen, unsigned char *out) {
   wr64be(out, id);
   out[8] = (unsigned char)space;
-  if (sublen <= CAIRN_ELEM_INLINE) {
-    if (sublen) memcpy(out + ELEM_PREFIX, sub, sublen);
-    return ELEM_PREFIX + sublen;
+  size_t off = ELEM_PREFIX;
+  if (space & CAIRN_SPACE_HASHED) {
+    wr64be(out + off, cairn_elem_hash(sub, sublen));
+    off += ELEM_HASH;
   }
-  memcpy(out + ELEM_PREFIX, sub, CAIRN_ELEM_INLINE);
-  wr64be(out + ELEM_PREFIX + CAIRN_ELEM_INLINE, hash_seeded(sub, sublen, 0x5bd1e9955bd1e995ULL));
-  return ELEM_LONG;
+  if (sublen <= CAIRN_ELEM_INLINE) {
+    if (sublen) memcpy(out + off, sub, sublen);
+    return off + sublen;
+  }
+  memcpy(out + off, sub, CAIRN_ELEM_INLINE);
+  wr64be(out + off + CAIRN_ELEM_INLINE, hash_seeded(sub, sublen, 0x5bd1e9955bd1e995ULL));
+  return off + CAIRN_ELEM_INLINE + 8;
 }
 
 /* Splits a stored entry into sub-key and value (long sub-keys live in the
  * value as [u32 len][sub][value]). */
 static void elem_split(const MDB_val *k, const MDB_val *v, cairn_str *sub, cairn_str *val) {
-  if (k->mv_size == ELEM_LONG) {
+  int space = ((const unsigned char *)k->mv_data)[8];
+  if (k->mv_size == elem_longlen(space)) {
     uint32_t sl;
     memcpy(&sl, v->mv_data, 4);
     sub->p = (const char *)v->mv_data + 4;
@@ -861,8 +872,8 @@ static void elem_split(const MDB_val *k, const MDB_val *v, cairn_str *sub, cairn
     val->p = sub->p + sl;
     val->len = v->mv_size - 4 - sl;
   } else {
-    sub->p = (const char *)k->mv_data + ELEM_PREFIX;
-    sub->len = k->mv_size - ELEM_PREFIX;
+    sub->p = (const char *)k->mv_data + ELEM_PREFIX + elem_hoff(space);
+    sub->len = k->mv_size - ELEM_PREFIX - elem_hoff(space);
     val->p = v->mv_data;
     val->len = v->mv_size;
   }
@@ -941,6 +952,7 @@ struct cairn_elem_iter {
   unsigned char seek[ELEM_LONG];
   size_t seeklen;
   int has_from;
+  uint64_t pos; /* hashed spaces: hash of the entry last returned */
 };
 
 int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *from, size_t fromlen, int reverse,
@@ -953,7 +965,13 @@ int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *fro
   wr64be(it->prefix, id);
   it->prefix[8] = (unsigned char)space;
   it->has_from = from != NULL;
-  if (from) {
+  if (from && (space & CAIRN_SPACE_HASHED)) {
+    /* Hashed space: from is raw key bytes after the prefix (a position). */
+    size_t n = fromlen > ELEM_HASH + CAIRN_ELEM_INLINE ? ELEM_HASH + CAIRN_ELEM_INLINE : fromlen;
+    memcpy(it->seek, it->prefix, ELEM_PREFIX);
+    memcpy(it->seek + ELEM_PREFIX, from, n);
+    it->seeklen = ELEM_PREFIX + n;
+  } else if (from) {
     /* A long from is cut to its inline prefix: exact only up to it. */
     size_t n = fromlen > CAIRN_ELEM_INLINE ? CAIRN_ELEM_INLINE : fromlen;
     it->seeklen = elem_key(id, space, from, n, it->seek);
@@ -1019,9 +1037,13 @@ int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val) {
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
   if (!elem_prefix_is(&k, it->prefix, ELEM_PREFIX)) return 0;
+  if ((it->prefix[8] & CAIRN_SPACE_HASHED) && k.mv_size >= ELEM_PREFIX + ELEM_HASH)
+    it->pos = rd64be((const unsigned char *)k.mv_data + ELEM_PREFIX);
   elem_split(&k, &v, sub, val);
   return 1;
 }
+
+uint64_t cairn_elem_iter_pos(const cairn_elem_iter *it) { return it->pos; }
 
 int cairn_elem_iter_del(cairn_elem_iter *it) {
   MDB_val k, v;

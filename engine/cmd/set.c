@@ -2,56 +2,31 @@
  * SPOP SMOVE SINTER SINTERCARD SUNION SDIFF SINTERSTORE SUNIONSTORE
  * SDIFFSTORE SSCAN, with Redis 7.0's replies and errors.
  *
- * Storage: a set is a collection (store.h) whose space 0 holds member -> ""
- * in byte order; the header's count is SCARD. n below is the size of the set
- * a command works on, log n one B-tree seek (cairn_elem_get, an iterator
+ * Storage: a set is a collection (store.h) whose hashed member space
+ * (CAIRN_SPACE_MEMBERS) holds member -> "" in the order of a 64-bit hash of
+ * the member; the header's count is SCARD. n below is the size of the set a
+ * command works on, log n one B-tree seek (cairn_elem_get, an iterator
  * positioning). Nothing here loads a whole set into memory except
  * SRANDMEMBER/SPOP on sets of at most SMALL_SET members (bounded) and the
  * members a reply or a propagation needs anyway.
  *
- * Random picks. Members are kept in byte order with no rank index, so a
- * uniform pick of the i-th member costs a walk of i entries. Sets of at most
- * SMALL_SET (1000) members are walked with uniform indexes (exactly uniform,
- * O(n) <= 1000 steps). Bigger sets use a random descent (pick_descent):
- * starting from the common prefix of the first and last member under the
- * current prefix, a byte is drawn uniformly between the smallest and the
- * largest byte present at the first position where they differ (plus one
- * more choice, "stop here", when the first member is that prefix itself),
- * the prefix grows by it, and so on until one member is left; a drawn byte
- * that starts no member is drawn again (16 tries, then the member after the
- * gap is taken). Each level costs a few seeks: a pick is O(d log n), d = the
- * number of levels (about the length
- * that tells members apart, capped at DESCENT_MAX_DEPTH). The result is NOT
- * uniform: at each level every byte value present has the same chance, so a
- * member whose prefix is shared by few others (or a gap in the byte range:
- * the member after the gap) is picked more often than one in a crowded
- * subtree. To soften that, the pick then moves on a random 0..63 members
- * (wrapping at the end): a member's chance becomes the average of the
- * descent's chances of the 64 members up to it, so one heavily favoured
- * member spreads its weight over 64 neighbours (measured on "member:1" ..
- * "member:3000": the most picked member came out ~30x more often than the
- * mean before smoothing, 3.7x after, the least picked 0.09x; 3000 random hex
- * strings or "user:000000".."user:002999": all within 0.5x..1.6x of the
- * mean over 300000 picks; ~4-7 us a pick). For adversarial sets (a few
- * members alone in a wide byte range next to a dense cluster) it can still
- * be far off. When many distinct members are wanted (count * 128 > n) a
- * single selection-sampling walk is used instead (exactly uniform, O(n)).
+ * Random picks. Sets of at most SMALL_SET (1000) members are walked with
+ * uniform indexes (exactly uniform, O(n) <= 1000 steps). Bigger sets seek to
+ * a uniformly random 64-bit hash, take the member at or after it and move on
+ * a random 0..63 members (wrapping): O(log n + 64). Seeking alone would give
+ * each member the chance of the hash gap before it (exponentially
+ * distributed: 30000 picks of 3000 members reached only ~91% of them); the
+ * extra steps make a member's chance the average of 64 gaps, within about
+ * +-12% of uniform whatever the members are (hashes do not depend on how
+ * members look). When many distinct members are
+ * wanted (count * 128 > n) a single selection-sampling walk is used instead
+ * (exactly uniform, O(n)).
  *
- * SSCAN cursors. The cursor names a position in the member order that can be
- * sought to: the shortest byte string s with last-returned < s <= next-member
- * (the prefix of the next member up to the first byte where it differs from
- * the last one returned), written as the decimal number whose big-endian
- * base-256 digits are 0x01 followed by s (the 0x01 keeps leading zero bytes;
- * cursor 0 starts and ends an iteration). Seeking to s resumes exactly after
- * the last member returned, whatever was added or removed meanwhile, so a
- * member present for the whole iteration is returned (exactly once: the
- * order never changes), and cursors survive restarts and failover. s is at most SCAN_CUT_MAX bytes: a batch never stops between two
- * members sharing a longer prefix, so COUNT is exceeded when more than COUNT
- * members share SCAN_CUT_MAX bytes (this also keeps cursors away from long
- * members, whose order beyond CAIRN_ELEM_INLINE bytes is not byte order).
- * Divergence: cursors are not limited to 64 bits (up to 310 digits; a cut of
- * up to 7 bytes fits in 64 bits), so a client that parses a cursor into a
- * 64-bit integer breaks; "-1" and other signs give "invalid cursor". */
+ * SSCAN cursors are the hash of the next member to visit, a plain 64-bit
+ * number like SCAN's: seeking to it resumes exactly after the last member
+ * returned whatever was added or removed meanwhile (members sharing a hash are
+ * never split across calls), so a member present for the whole iteration is
+ * returned exactly once, and cursors survive restarts and failover. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,10 +36,7 @@
 #include "engine/util.h"
 
 #define SMALL_SET 1000
-#define DESCENT_MAX_DEPTH 64
-#define DESCENT_SMOOTH 64
-#define SCAN_CUT_MAX 128
-#define SCAN_CURSOR_MAX_DIGITS 1200
+#define PICK_SMOOTH 64
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -155,7 +127,7 @@ static int get_set(cairn_ctx *c, cairn_str key, cairn_coll *coll, int64_t *expir
 
 static int is_member(cairn_ctx *c, uint64_t id, cairn_str m) {
   cairn_str v;
-  int rc = cairn_elem_get(cairn_ctx_store(c), id, 0, m.p, m.len, &v);
+  int rc = cairn_elem_get(cairn_ctx_store(c), id, CAIRN_SPACE_MEMBERS, m.p, m.len, &v);
   return rc < 0 ? cairn_store_failed(c, rc) : rc;
 }
 
@@ -163,7 +135,7 @@ static int is_member(cairn_ctx *c, uint64_t id, cairn_str m) {
  * 1 found, 0 none, -1 store error (recorded). */
 static int seek_member(cairn_ctx *c, uint64_t id, const void *from, size_t fromlen, int reverse, cairn_buf *out) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, from, fromlen, reverse, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, CAIRN_SPACE_MEMBERS, from, fromlen, reverse, &it);
   if (rc < 0) return cairn_store_failed(c, rc);
   cairn_str sub, val;
   rc = cairn_elem_iter_next(it, &sub, &val);
@@ -172,12 +144,10 @@ static int seek_member(cairn_ctx *c, uint64_t id, const void *from, size_t froml
   return rc < 0 ? cairn_store_failed(c, rc) : rc;
 }
 
-static int has_prefix(const cairn_buf *b, const char *p, size_t n) { return n == 0 || (b->len >= n && memcmp(b->p, p, n) == 0); }
-
 /* The member at position idx (0-based) by walking: O(idx). */
 static int member_at(cairn_ctx *c, uint64_t id, uint64_t idx, cairn_buf *out) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it);
   if (rc < 0) return cairn_store_failed(c, rc);
   cairn_str sub, val;
   uint64_t i = 0;
@@ -191,91 +161,38 @@ static int member_at(cairn_ctx *c, uint64_t id, uint64_t idx, cairn_buf *out) {
   return rc < 0 ? cairn_store_failed(c, rc) : rc;
 }
 
-/* Random descent (see the top of the file): O(d log n), not uniform. */
-static int pick_descent(cairn_ctx *c, uint64_t id, cairn_buf *out) {
-  cairn_buf prefix = {0}, lo = {0}, hi = {0}, probe = {0};
-  int rc = seek_member(c, id, NULL, 0, 0, &lo); /* the first member with prefix */
-  if (rc <= 0) goto done;
-  for (int depth = 0; depth < DESCENT_MAX_DEPTH; depth++) {
-    /* hi: the last member starting with prefix (members continuing with
-     * many 0xff bytes may be missed: a small bias, not a failure). */
-    buf_set(&probe, prefix.p, prefix.len);
-    size_t target = prefix.len + 16;
-    if (target > CAIRN_ELEM_INLINE) target = CAIRN_ELEM_INLINE;
-    while (probe.len < target) cairn_buf_putc(&probe, (char)0xff);
-    if (probe.len <= prefix.len) break;
-    if ((rc = seek_member(c, id, probe.p, probe.len, 1, &hi)) < 0) goto done;
-    if (rc == 0 || !has_prefix(&hi, prefix.p, prefix.len)) break;
-    size_t cp = 0, lim = lo.len < hi.len ? lo.len : hi.len;
-    while (cp < lim && lo.p[cp] == hi.p[cp]) cp++;
-    if (cp >= hi.len) break; /* lo == hi: one member left */
-    /* The choices: lo itself when it is the common prefix, or a byte in
-     * [a, b], the smallest and largest present at position cp. */
-    int self = cp == lo.len, a, b = (unsigned char)hi.p[cp];
-    if (self) {
-      buf_set(&probe, lo.p, lo.len);
-      cairn_buf_putc(&probe, 0);
-      if ((rc = seek_member(c, id, probe.p, probe.len, 0, out)) < 0) goto done;
-      if (rc == 0 || out->len <= cp || !has_prefix(out, lo.p, lo.len)) break;
-      a = (unsigned char)out->p[cp];
-    } else {
-      a = (unsigned char)lo.p[cp];
+/* The member at or after a random hash, then a random 0..PICK_SMOOTH-1
+ * members further (wrapping): O(log n + PICK_SMOOTH), near uniform (see the
+ * top of the file). */
+static int pick_hash(cairn_ctx *c, uint64_t id, cairn_buf *out) {
+  unsigned char from[8];
+  uint64_t r = rnd64();
+  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(r >> (56 - 8 * i));
+  uint64_t steps = rnd_below(PICK_SMOOTH);
+  cairn_store *st = cairn_ctx_store(c);
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  cairn_str sub, val;
+  int wrapped = 0, found = 0;
+  for (uint64_t i = 0; i <= steps;) {
+    rc = cairn_elem_iter_next(it, &sub, &val);
+    if (rc < 0) break;
+    if (rc == 0) {
+      cairn_elem_iter_close(it);
+      it = NULL;
+      if (wrapped++) break; /* empty set: cannot happen, count > 0 */
+      if ((rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) break;
+      continue;
     }
-    if (b < a) break;
-    /* Bytes of [a, b] that start no member are drawn again (a few times,
-     * then the member after the gap is taken). */
-    int r = 0, hit = 0;
-    for (int attempt = 0; attempt < 16 && !hit; attempt++) {
-      r = a - self + (int)rnd_below((uint64_t)(b - a + 1 + self));
-      if (r < a) break; /* lo itself */
-      buf_set(&prefix, hi.p, cp);
-      cairn_buf_putc(&prefix, (char)r);
-      if ((rc = seek_member(c, id, prefix.p, prefix.len, 0, out)) < 0) goto done;
-      if (rc == 0) break; /* cannot happen: hi >= prefix */
-      hit = has_prefix(out, prefix.p, prefix.len);
-    }
-    if (r < a) break;
-    buf_set(&lo, out->p, out->len); /* on a miss: the member after the gap */
-    if (!hit) break;
-  }
-  /* Smoothing: move on a random 0..DESCENT_SMOOTH-1 members (wrapping), so
-   * the weight the descent gives one member spreads over its neighbours. */
-  {
-    uint64_t steps = rnd_below(DESCENT_SMOOTH);
-    cairn_elem_iter *it;
-    if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, lo.p, lo.len, 0, &it)) < 0) {
-      cairn_store_failed(c, rc);
-      goto done;
-    }
-    cairn_str sub, val;
-    int wrapped = 0;
-    for (uint64_t i = 0; i <= steps;) {
-      rc = cairn_elem_iter_next(it, &sub, &val);
-      if (rc < 0) break;
-      if (rc == 0) {
-        cairn_elem_iter_close(it);
-        if (wrapped++ || (rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, NULL, 0, 0, &it)) < 0) {
-          it = NULL;
-          break;
-        }
-        continue;
-      }
-      if (i++ == steps) buf_set(&lo, sub.p, sub.len);
-    }
-    if (it) cairn_elem_iter_close(it);
-    if (rc < 0) {
-      cairn_store_failed(c, rc);
-      goto done;
+    if (i++ == steps) {
+      buf_set(out, sub.p, sub.len);
+      found = 1;
     }
   }
-  buf_set(out, lo.p, lo.len);
-  rc = 1;
-done:
-  cairn_buf_free(&prefix);
-  cairn_buf_free(&lo);
-  cairn_buf_free(&hi);
-  cairn_buf_free(&probe);
-  return rc;
+  if (it) cairn_elem_iter_close(it);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  return found;
 }
 
 /* One random member of a non-empty set into out: 1, or -1 store error. */
@@ -285,14 +202,14 @@ static int pick_one(cairn_ctx *c, const cairn_coll *coll, cairn_buf *out) {
     if (rc == 0) rc = seek_member(c, coll->id, NULL, 0, 0, out); /* count out of step: never */
     return rc;
   }
-  return pick_descent(c, coll->id, out);
+  return pick_hash(c, coll->id, out);
 }
 
 /* Exactly `want` distinct members chosen uniformly by one walk (selection
  * sampling), in random order: O(n). */
 static int sample_walk(cairn_ctx *c, const cairn_coll *coll, uint64_t want, memlist *out) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it);
   if (rc < 0) return cairn_store_failed(c, rc);
   uint64_t left = coll->count, need = want;
   cairn_str sub, val;
@@ -332,8 +249,8 @@ static int pick_distinct(cairn_ctx *c, const cairn_coll *coll, uint64_t want, me
   /* A walk costs about n cursor steps, a descent a dozen seeks: descents
    * only pay when few members are wanted. */
   if (coll->count <= SMALL_SET || want * 128 > coll->count) return sample_walk(c, coll, want, out);
-  /* Big set, few wanted: random descents, duplicates dropped. The descent is
-   * not uniform, so give up on it after many duplicates and walk. */
+  /* Big set, few wanted: random hash seeks, duplicates dropped; after too
+   * many duplicates (a set with a few wide hash gaps), walk instead. */
   memset_ s;
   s.cap = 16;
   while (s.cap < want * 2) s.cap *= 2;
@@ -342,7 +259,7 @@ static int pick_distinct(cairn_ctx *c, const cairn_coll *coll, uint64_t want, me
   uint64_t tries = 0, limit = want * 4 + 64;
   int rc = 0;
   while (out->n < want && tries++ < limit) {
-    if ((rc = pick_descent(c, coll->id, &one)) < 0) break;
+    if ((rc = pick_hash(c, coll->id, &one)) < 0) break;
     ml_add(out, one.p, one.len);
     if (!ms_insert(&s, out, out->n - 1)) {
       out->n--;
@@ -377,7 +294,7 @@ static void cmd_sadd(cairn_ctx *c) {
       if ((rc = is_member(c, coll.id, m)) < 0) return;
       if (rc) continue;
     }
-    if ((rc = cairn_elem_put(s, coll.id, 0, m.p, m.len, "", 0)) < 0) {
+    if ((rc = cairn_elem_put(s, coll.id, CAIRN_SPACE_MEMBERS, m.p, m.len, "", 0)) < 0) {
       cairn_store_failed(c, rc);
       return;
     }
@@ -403,7 +320,7 @@ static void cmd_srem(cairn_ctx *c) {
   long long deleted = 0;
   if (rc == 1) {
     for (int j = 2; j < c->argc && coll.count > 0; j++) {
-      if ((rc = cairn_elem_del(s, coll.id, 0, c->argv[j].p, c->argv[j].len)) < 0) {
+      if ((rc = cairn_elem_del(s, coll.id, CAIRN_SPACE_MEMBERS, c->argv[j].p, c->argv[j].len)) < 0) {
         cairn_store_failed(c, rc);
         return;
       }
@@ -452,7 +369,7 @@ static void cmd_scard(cairn_ctx *c) {
 /* Replies every member of a set (a RESP3 set): O(n), streamed. */
 static int reply_all(cairn_ctx *c, const cairn_coll *coll) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it);
   if (rc < 0) return cairn_store_failed(c, rc);
   size_t mark = cairn_reply_defer(&c->reply);
   long long n = 0;
@@ -540,7 +457,7 @@ static void cmd_srandmember(cairn_ctx *c) {
     cairn_buf one = {0};
     cairn_reply_array(&c->reply, (long long)n);
     for (uint64_t i = 0; i < n; i++) {
-      if (pick_descent(c, coll.id, &one) < 0) break;
+      if (pick_hash(c, coll.id, &one) < 0) break;
       cairn_reply_bulk(&c->reply, one.p, one.len);
     }
     cairn_buf_free(&one);
@@ -549,7 +466,7 @@ static void cmd_srandmember(cairn_ctx *c) {
   if ((uint64_t)l >= coll.count) {
     /* the whole set, in Redis's reply form for this case (an array) */
     cairn_elem_iter *it;
-    if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, NULL, 0, 0, &it)) < 0) {
+    if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
       cairn_store_failed(c, rc);
       return;
     }
@@ -607,7 +524,7 @@ static void cmd_spop(cairn_ctx *c) {
     }
     cairn_buf one = {0};
     if (pick_one(c, &coll, &one) != 1) goto out1;
-    if ((rc = cairn_elem_del(s, coll.id, 0, one.p, one.len)) < 0) {
+    if ((rc = cairn_elem_del(s, coll.id, CAIRN_SPACE_MEMBERS, one.p, one.len)) < 0) {
       cairn_store_failed(c, rc);
       goto out1;
     }
@@ -647,7 +564,7 @@ static void cmd_spop(cairn_ctx *c) {
   if (pick_distinct(c, &coll, (uint64_t)l, &picked) < 0) goto out;
   for (size_t i = 0; i < picked.n; i++) {
     cairn_str m = ml_get(&picked, i);
-    if ((rc = cairn_elem_del(s, coll.id, 0, m.p, m.len)) < 0) {
+    if ((rc = cairn_elem_del(s, coll.id, CAIRN_SPACE_MEMBERS, m.p, m.len)) < 0) {
       cairn_store_failed(c, rc);
       goto out;
     }
@@ -685,7 +602,7 @@ static void cmd_smove(cairn_ctx *c) {
     cairn_reply_int(&c->reply, rc);
     return;
   }
-  if ((rc = cairn_elem_del(s, sc.id, 0, m.p, m.len)) < 0) {
+  if ((rc = cairn_elem_del(s, sc.id, CAIRN_SPACE_MEMBERS, m.p, m.len)) < 0) {
     cairn_store_failed(c, rc);
     return;
   }
@@ -700,7 +617,7 @@ static void cmd_smove(cairn_ctx *c) {
     cairn_coll_init(s, &dc);
     dexp = -1;
   }
-  if ((rc = cairn_elem_put(s, dc.id, 0, m.p, m.len, "", 0)) < 0) {
+  if ((rc = cairn_elem_put(s, dc.id, CAIRN_SPACE_MEMBERS, m.p, m.len, "", 0)) < 0) {
     cairn_store_failed(c, rc);
     return;
   }
@@ -768,7 +685,7 @@ static void sinter_generic(cairn_ctx *c, const cairn_str *keys, int n, int mode,
     if (sets[i].coll.count < sets[small].coll.count) small = i;
   uint64_t sid = sets[small].coll.id;
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(s, sid, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(s, sid, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     goto out;
@@ -795,7 +712,7 @@ static void sinter_generic(cairn_ctx *c, const cairn_str *keys, int n, int mode,
     if (mode == OUT_REPLY) {
       cairn_reply_bulk(&c->reply, m.p, m.len);
     } else if (mode == OUT_STORE) {
-      int r = cairn_elem_put(s, res.id, 0, m.p, m.len, "", 0);
+      int r = cairn_elem_put(s, res.id, CAIRN_SPACE_MEMBERS, m.p, m.len, "", 0);
       if (r < 0) {
         cairn_store_failed(c, r);
         rc = -1;
@@ -841,7 +758,7 @@ static void sunion_diff_generic(cairn_ctx *c, const cairn_str *keys, int n, int 
       if (sets[j].exists && sets[j].coll.id == sets[i].coll.id) dup = 1;
     if (dup) continue;
     cairn_elem_iter *it;
-    if ((rc = cairn_elem_iter_open(s, sets[i].coll.id, 0, NULL, 0, 0, &it)) < 0) {
+    if ((rc = cairn_elem_iter_open(s, sets[i].coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
       cairn_store_failed(c, rc);
       goto out;
     }
@@ -869,7 +786,7 @@ static void sunion_diff_generic(cairn_ctx *c, const cairn_str *keys, int n, int 
         cairn_reply_bulk(&c->reply, m.p, m.len);
         found++;
       } else {
-        int r = cairn_elem_put(s, res.id, 0, m.p, m.len, "", 0);
+        int r = cairn_elem_put(s, res.id, CAIRN_SPACE_MEMBERS, m.p, m.len, "", 0);
         if (r < 0) {
           cairn_store_failed(c, r);
           rc = -1;
@@ -943,78 +860,20 @@ static void cmd_sintercard(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- SSCAN */
 
-/* Decimal cursor -> seek bytes (see the top of the file). 0 ok (*has = 0 for
- * cursor 0), -1 invalid. */
-static int cursor_decode(cairn_str a, cairn_buf *seek, int *has) {
-  seek->len = 0;
-  *has = 0;
-  if (a.len > SCAN_CURSOR_MAX_DIGITS) return -1;
-  for (size_t i = 0; i < a.len; i++)
-    if (!isdigit((unsigned char)a.p[i])) return -1;
-  /* base 256, little-endian digits while converting */
-  cairn_buf num = {0};
-  for (size_t i = 0; i < a.len; i++) {
-    unsigned carry = (unsigned)(a.p[i] - '0');
-    for (size_t k = 0; k < num.len; k++) {
-      unsigned v = (unsigned char)num.p[k] * 10u + carry;
-      num.p[k] = (char)(v & 0xff);
-      carry = v >> 8;
-    }
-    while (carry) {
-      cairn_buf_putc(&num, (char)(carry & 0xff));
-      carry >>= 8;
-    }
-  }
-  if (num.len > 0) {
-    /* big-endian, without the leading (sentinel) byte */
-    *has = 1;
-    for (size_t k = num.len - 1; k-- > 0;) cairn_buf_putc(seek, num.p[k]);
-  }
-  cairn_buf_free(&num);
-  return 0;
-}
-
-/* 0x01 + bytes -> decimal text into out. */
-static void cursor_encode(const char *p, size_t n, cairn_buf *out) {
-  unsigned char *num = cairn_xmalloc(n + 1);
-  num[0] = 1;
-  memcpy(num + 1, p, n);
-  size_t len = n + 1, start = 0;
-  cairn_buf rev = {0};
-  while (start < len) {
-    unsigned rem = 0;
-    for (size_t k = start; k < len; k++) {
-      unsigned v = (rem << 8) | num[k];
-      num[k] = (unsigned char)(v / 10);
-      rem = v % 10;
-    }
-    cairn_buf_putc(&rev, (char)('0' + rem));
-    while (start < len && num[start] == 0) start++;
-  }
-  out->len = 0;
-  for (size_t k = rev.len; k-- > 0;) cairn_buf_putc(out, rev.p[k]);
-  cairn_buf_free(&rev);
-  free(num);
-}
-
 /* SSCAN key cursor [MATCH pattern] [COUNT count]: O(count log n) per call
  * (more when many members share SCAN_CUT_MAX bytes, see the top). */
 static void cmd_sscan(cairn_ctx *c) {
-  cairn_buf seek = {0}, last = {0}, curs = {0};
   memlist found = {0};
-  int has;
-  if (cursor_decode(c->argv[2], &seek, &has) != 0) {
-    cairn_reply_error(&c->reply, "invalid cursor");
-    goto out;
-  }
+  uint64_t cursor;
+  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
   cairn_coll coll;
   int rc = get_set(c, c->argv[1], &coll, NULL);
-  if (rc < 0) goto out;
+  if (rc < 0) return;
   if (rc == 0) {
     cairn_reply_array(&c->reply, 2);
     cairn_reply_bulk(&c->reply, "0", 1);
     cairn_reply_array(&c->reply, 0);
-    goto out;
+    return;
   }
   long long count = 10;
   cairn_str pat = {NULL, 0};
@@ -1022,10 +881,10 @@ static void cmd_sscan(cairn_ctx *c) {
   for (int i = 3; i < c->argc;) {
     int left = c->argc - i;
     if (cairn_arg_is(c->argv[i], "count") && left >= 2) {
-      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) goto out;
+      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
       if (count < 1) {
         cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-        goto out;
+        return;
       }
       i += 2;
     } else if (cairn_arg_is(c->argv[i], "match") && left >= 2) {
@@ -1034,51 +893,45 @@ static void cmd_sscan(cairn_ctx *c) {
       i += 2;
     } else {
       cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      goto out;
+      return;
     }
   }
+  unsigned char from[8];
+  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(cursor >> (56 - 8 * i));
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, has ? seek.p : NULL, seek.len, 0, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it)) < 0) {
     cairn_store_failed(c, rc);
-    goto out;
+    return;
   }
   long long visited = 0;
-  int at_end = 1;
+  uint64_t next = 0, last = 0;
   cairn_str sub, val;
   while ((rc = cairn_elem_iter_next(it, &sub, &val)) == 1) {
-    if (visited >= count) {
-      /* cut here if the next member differs from the last one within
-       * SCAN_CUT_MAX bytes: the cursor is its prefix up to that byte */
-      size_t cp = 0, lim = last.len < sub.len ? last.len : sub.len;
-      while (cp < lim && last.p[cp] == sub.p[cp]) cp++;
-      if (cp + 1 <= SCAN_CUT_MAX && cp < sub.len) {
-        cursor_encode(sub.p, cp + 1, &curs);
-        at_end = 0;
-        break;
-      }
+    uint64_t pos = cairn_elem_iter_pos(it);
+    if (visited >= count && pos != last) {
+      next = pos; /* > last >= cursor, so never 0 unless a member hashes to 0 */
+      break;
     }
     visited++;
-    buf_set(&last, sub.p, sub.len);
+    last = pos;
     if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
     ml_add(&found, sub.p, sub.len);
   }
   cairn_elem_iter_close(it);
   if (rc < 0) {
+    ml_free(&found);
     cairn_store_failed(c, rc);
-    goto out;
+    return;
   }
+  char num[24];
+  int nl = snprintf(num, sizeof(num), "%llu", (unsigned long long)next);
   cairn_reply_array(&c->reply, 2);
-  if (at_end) cairn_reply_bulk(&c->reply, "0", 1);
-  else cairn_reply_bulk(&c->reply, curs.p, curs.len);
+  cairn_reply_bulk(&c->reply, num, (size_t)nl);
   cairn_reply_array(&c->reply, (long long)found.n);
   for (size_t i = 0; i < found.n; i++) {
     cairn_str m = ml_get(&found, i);
     cairn_reply_bulk(&c->reply, m.p, m.len);
   }
-out:
-  cairn_buf_free(&seek);
-  cairn_buf_free(&last);
-  cairn_buf_free(&curs);
   ml_free(&found);
 }
 
