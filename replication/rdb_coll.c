@@ -159,7 +159,7 @@ static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ct
   sc->ok = 1;
   if (type == CAIRN_TYPE_SET) sc->ints = malloc(sizeof(int64_t) * (size_t)coll->count);
   if (type == CAIRN_TYPE_SET && !sc->ints) return CAIRN_STORE_IO;
-  int rc = each(from, coll->id, 0, coll->count, scan_member, sc);
+  int rc = each(from, coll->id, CAIRN_SPACE_MEMBERS, coll->count, scan_member, sc);
   if (rc < 0) return rc;
   if (sc->ok && sc->nints != coll->count && type == CAIRN_TYPE_SET) sc->ok = 0;
   if (sc->ok && type == CAIRN_TYPE_SET) qsort(sc->ints, sc->nints, sizeof(int64_t), cmp_i64);
@@ -221,7 +221,7 @@ static int write_member(void *ud, cairn_str sub, cairn_str val) {
     case CAIRN_TYPE_SET: rc = cairn_rdb_writer_elem(wc->w, sub.p, sub.len); break;
     case CAIRN_TYPE_HASH: rc = cairn_rdb_writer_field(wc->w, sub.p, sub.len, val.p, val.len); break;
     case CAIRN_TYPE_ZSET:
-      if (wc->space == 1) {
+      if (wc->space == CAIRN_SPACE_ZSCORE) {
         if (sub.len < 8) return 0;
         rc = cairn_rdb_writer_zmember(wc->w, sub.p + 8, sub.len - 8, unsortable((const unsigned char *)sub.p));
       } else {
@@ -256,7 +256,7 @@ static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const
     /* a first pass sizes the nodes (the element sizes only: big values'
      * overflow pages are not read) */
     count_ctx cc = {{0, 0}, 0, coll->count};
-    rc = each(from, coll->id, 0, coll->count, count_node, &cc);
+    rc = each(from, coll->id, CAIRN_SPACE_LIST, coll->count, count_node, &cc);
     if (rc > 0) rc = 0;
     if (rc == 0) rc = cairn_rdb_writer_list_nodes(w, cc.nodes);
   }
@@ -269,7 +269,10 @@ static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const
     }
   } else if (rc == 0) {
     /* a small zset goes in score order (a listpack is kept sorted) */
-    wr_ctx wc = {w, type, sc.ok && type == CAIRN_TYPE_ZSET ? 1 : 0, coll->count, 0, {0, 0}};
+    int space = type == CAIRN_TYPE_LIST                  ? CAIRN_SPACE_LIST
+                : sc.ok && type == CAIRN_TYPE_ZSET ? CAIRN_SPACE_ZSCORE
+                                                   : CAIRN_SPACE_MEMBERS;
+    wr_ctx wc = {w, type, space, coll->count, 0, {0, 0}};
     rc = each(from, coll->id, wc.space, coll->count, write_member, &wc);
     if (wc.failed) rc = -1;
     else if (rc > 0) rc = 0;
@@ -303,9 +306,9 @@ int cairn_coll_loader_elem(cairn_coll_loader *L, const void *v, size_t n) {
   if (L->type == CAIRN_TYPE_LIST) {
     unsigned char pos[8];
     wr64be(pos, L->coll.head + L->coll.count);
-    rc = cairn_elem_put(L->s, L->coll.id, 0, pos, 8, v, n);
+    rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_LIST, pos, 8, v, n);
   } else {
-    rc = cairn_elem_put(L->s, L->coll.id, 0, v, n, "", 0);
+    rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, v, n, "", 0);
   }
   if (rc < 0) return rc;
   if (rc == 0) return 1; /* duplicate set member */
@@ -314,7 +317,7 @@ int cairn_coll_loader_elem(cairn_coll_loader *L, const void *v, size_t n) {
 }
 
 int cairn_coll_loader_field(cairn_coll_loader *L, const void *f, size_t fl, const void *v, size_t vl) {
-  int rc = cairn_elem_put(L->s, L->coll.id, 0, f, fl, v, vl);
+  int rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, f, fl, v, vl);
   if (rc < 0) return rc;
   if (rc == 0) return 1;
   L->coll.count++;
@@ -324,7 +327,7 @@ int cairn_coll_loader_field(cairn_coll_loader *L, const void *f, size_t fl, cons
 int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, double score) {
   if (isnan(score)) return 1;
   if (score == 0) score = 0.0; /* no -0.0 in the index */
-  int rc = cairn_elem_put(L->s, L->coll.id, 0, m, ml, &score, 8);
+  int rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, m, ml, &score, 8);
   if (rc < 0) return rc;
   if (rc == 0) return 1;
   unsigned char stack[256];
@@ -332,7 +335,7 @@ int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, do
   if (!k) return CAIRN_STORE_IO;
   wr64be(k, cairn_score_sortable(score));
   if (ml) memcpy(k + 8, m, ml);
-  rc = cairn_elem_put(L->s, L->coll.id, 1, k, ml + 8, "", 0);
+  rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_ZSCORE, k, ml + 8, "", 0);
   if (k != stack) free(k);
   if (rc < 0) return rc;
   L->coll.count++;
@@ -340,7 +343,9 @@ int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, do
 }
 
 int cairn_coll_loader_purge(cairn_coll_loader *L) {
-  for (int space = 0; space < 2; space++) {
+  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, CAIRN_SPACE_MEMBERS};
+  for (int i = 0; i < 3; i++) {
+    int space = spaces[i];
     cairn_elem_iter *it;
     int rc = cairn_elem_iter_open(L->s, L->coll.id, space, NULL, 0, 0, &it);
     if (rc < 0) return rc;

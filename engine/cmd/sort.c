@@ -116,7 +116,7 @@ static int lookup_by_pattern(cairn_ctx *c, cairn_str pat, const char *elem, size
       cairn_coll coll;
       if (v.type == CAIRN_TYPE_HASH && cairn_coll_decode(&v, &coll) == 0) {
         cairn_str fv;
-        rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, field, fieldlen, &fv);
+        rc = cairn_elem_get(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, field, fieldlen, &fv);
         if (rc < 0) {
           found = cairn_store_failed(c, rc);
         } else if (rc == 1) {
@@ -141,7 +141,7 @@ static int load_ordered(cairn_ctx *c, uint8_t type, const cairn_coll *coll, int 
   cairn_elem_iter *it;
   int rc;
   unsigned char from[8];
-  int space = type == CAIRN_TYPE_ZSET ? 1 : 0;
+  int space = type == CAIRN_TYPE_ZSET ? CAIRN_SPACE_ZSCORE : CAIRN_SPACE_LIST;
   long long skip = start;
   if (type == CAIRN_TYPE_LIST) {
     /* positions are contiguous: seek straight to the first wanted one */
@@ -150,7 +150,7 @@ static int load_ordered(cairn_ctx *c, uint8_t type, const cairn_coll *coll, int 
       from[i] = (unsigned char)pos;
       pos >>= 8;
     }
-    rc = cairn_elem_iter_open(s, coll->id, 0, from, 8, desc, &it);
+    rc = cairn_elem_iter_open(s, coll->id, CAIRN_SPACE_LIST, from, 8, desc, &it);
     skip = 0;
   } else {
     rc = cairn_elem_iter_open(s, coll->id, space, NULL, 0, desc, &it);
@@ -174,7 +174,8 @@ static int load_ordered(cairn_ctx *c, uint8_t type, const cairn_coll *coll, int 
 
 static int load_all(cairn_ctx *c, const cairn_coll *coll, uint8_t type, sort_state *st) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, &it);
+  int space = type == CAIRN_TYPE_LIST ? CAIRN_SPACE_LIST : CAIRN_SPACE_MEMBERS;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, space, NULL, 0, 0, &it);
   if (rc < 0) return cairn_store_failed(c, rc);
   cairn_str sub, val;
   while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
@@ -348,7 +349,7 @@ static void sort_generic(cairn_ctx *c, int readonly) {
           pos[i] = (unsigned char)p;
           p >>= 8;
         }
-        rc = cairn_elem_put(s, out.id, 0, pos, 8, val.p ? val.p : "", val.len);
+        rc = cairn_elem_put(s, out.id, CAIRN_SPACE_LIST, pos, 8, val.p ? val.p : "", val.len);
         if (rc < 0) {
           cairn_store_failed(c, rc);
           goto done;
