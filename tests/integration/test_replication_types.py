@@ -214,5 +214,39 @@ def big_collections_stream_both_ways():
                 assert_true("Finished with success: 2 keys" in log, log[-2000:])
 
 
+@test(timeout=300)
+def native_sets_and_hashes_full_sync():
+    """Sets and hashes made by cairn's own commands (small and over the
+    compact limits) reach a real redis replica and a cairn replica."""
+    with CairnServer() as master:
+        mc = master.conn(timeout=60)
+        mc.pipeline([["SADD", "bigset"] + ["m%d" % i for i in range(j, j + 1000)] for j in range(0, 20000, 1000)])
+        mc.pipeline([["HSET", "bighash"] + sum([["f%d" % i, "v%d" % i] for i in range(j, j + 500)], [])
+                     for j in range(0, 10000, 500)])
+        mc.call("SADD", "ints", 3, 1, 2, -9)
+        mc.call("SADD", "strs", "b", "a")
+        mc.call("HSET", "small", "x", "1", "y", "long" * 20)
+        mc.call("EXPIRE", "small", 1000)
+        with M.start_replica(master) as replica, \
+                CairnServer([("replicaof", ["127.0.0.1", master.port])]) as cr:
+            M.wait_link_up(replica)
+            M.wait_link_up(cr)
+            M.wait_offsets_equal(master, replica)
+            M.wait_offsets_equal(master, cr)
+            for conn in (replica.conn(), cr.conn()):
+                assert_eq(conn.call("SCARD", "bigset"), 20000)
+                assert_eq(sorted(conn.call("SMEMBERS", "bigset")), sorted(mc.call("SMEMBERS", "bigset")))
+                assert_eq(conn.call("HLEN", "bighash"), 10000)
+                assert_eq(conn.call("HGET", "bighash", "f9999"), b"v9999")
+                for k in ["ints", "strs"]:
+                    assert_eq(sorted(conn.call("SMEMBERS", k)), sorted(mc.call("SMEMBERS", k)))
+                assert_eq(sorted(conn.call("HGETALL", "small")), sorted(mc.call("HGETALL", "small")))
+                assert_true(conn.call("TTL", "small") > 900)
+            rc = replica.conn()
+            assert_eq(rc.call("OBJECT", "ENCODING", "ints"), b"intset")
+            assert_eq(rc.call("OBJECT", "ENCODING", "small"), b"hashtable")  # a value over 64 bytes
+            assert_eq(rc.call("OBJECT", "ENCODING", "bigset"), b"hashtable")
+
+
 if __name__ == "__main__":
     run_tests()
