@@ -145,6 +145,34 @@ def type_scan_keys_on_collections():
 
 
 @test
+def watch_sees_generic_writes_on_collections():
+    ref()
+    with CairnServer() as s:
+        a, b = s.conn(), s.conn()
+        restore_all(a, [b"set:str", b"hash:lp", b"list:small"])
+        for cmd, watched in [(["RENAME", "set:str", "moved"], "set:str"),
+                             (["RENAME", "moved", "set:str"], "set:str"),
+                             (["RESTORE", "hash:lp", 0, payload(b"set:str"), "REPLACE"], "hash:lp"),
+                             (["COPY", "set:str", "cp"], "cp"),
+                             (["MOVE", "cp", 2], "cp"),
+                             (["SORT", "list:small", "ALPHA", "STORE", "sorted"], "sorted"),
+                             (["EXPIRE", "list:small", 1000], "list:small"),
+                             (["DEL", "set:str"], "set:str")]:
+            assert_eq(a.call("WATCH", watched), "OK")
+            assert_eq(a.call("MULTI"), "OK")
+            a.call("PING")
+            assert_true(not is_error(b.call(*cmd)), repr(cmd))
+            assert_eq(a.call("EXEC"), None, "EXEC after %r" % cmd)
+        # a DUMP, SORT without STORE or OBJECT touches nothing
+        assert_eq(a.call("WATCH", "list:small"), "OK")
+        a.call("MULTI")
+        b.call("DUMP", "list:small")
+        b.call("SORT", "list:small", "ALPHA")
+        b.call("OBJECT", "ENCODING", "list:small")
+        assert_eq(a.call("EXEC"), [])
+
+
+@test
 def restore_options_and_errors():
     ref()
     p = payload(b"list:small")
