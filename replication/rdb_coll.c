@@ -120,7 +120,7 @@ typedef struct scan_ctx {
   uint8_t type;
   int ok;
   int64_t *ints;
-  size_t nints;
+  size_t nints, cap;
 } scan_ctx;
 
 static int scan_member(void *ud, cairn_str sub, cairn_str val) {
@@ -134,7 +134,7 @@ static int scan_member(void *ud, cairn_str sub, cairn_str val) {
       break;
     case CAIRN_TYPE_SET: {
       int64_t v;
-      if (!canonical_ll(sub.p, sub.len, &v)) sc->ok = 0;
+      if (!canonical_ll(sub.p, sub.len, &v) || sc->nints == sc->cap) sc->ok = 0;
       else sc->ints[sc->nints++] = v;
       break;
     }
@@ -153,11 +153,14 @@ static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ct
   sc->type = type;
   sc->ok = 0;
   sc->ints = NULL;
-  sc->nints = 0;
+  sc->nints = sc->cap = 0;
   uint64_t limit = type == CAIRN_TYPE_SET ? INTSET_ENTRIES : LP_ENTRIES;
   if (type == CAIRN_TYPE_LIST || coll->count > limit) return 0;
   sc->ok = 1;
-  if (type == CAIRN_TYPE_SET) sc->ints = malloc(sizeof(int64_t) * (size_t)coll->count);
+  if (type == CAIRN_TYPE_SET) {
+    sc->ints = malloc(sizeof(int64_t) * (size_t)coll->count);
+    sc->cap = (size_t)coll->count;
+  }
   if (type == CAIRN_TYPE_SET && !sc->ints) return CAIRN_STORE_IO;
   int rc = each(from, coll->id, CAIRN_SPACE_MEMBERS, coll->count, scan_member, sc);
   if (rc < 0) return rc;
