@@ -110,8 +110,10 @@ static int canonical_ll(const char *s, size_t n, int64_t *out) {
   return 1;
 }
 
-/* Redis 7.0's defaults: hash-max-listpack-entries/value 128/64,
- * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512. */
+/* redis.conf's settings (7.0): hash-max-listpack-entries/value 128/64,
+ * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512 (a
+ * redis-server without a config file allows 512 hash entries; any Redis
+ * converts on load what its own settings do not allow). */
 #define LP_ENTRIES 128
 #define LP_VALUE 64
 #define INTSET_ENTRIES 512

@@ -420,6 +420,14 @@ def differential_object_strings():
              ["OBJECT", "HELP"], ["OBJECT", "help"],
              ["OBJECT", "foo", "a"], ["OBJECT", "ENCODING"], ["OBJECT", "ENCODING", "a", "b"],
              ["OBJECT"], ["DUMP", "missing"], ["TYPE", "a"]], name="object strings")
+    # collections past Redis's compact limits: the same big encodings
+    # (a redis-server without a config file has hash-max-listpack-entries
+    # 512, redis.conf sets 128: go past both)
+    compare([["HSET", "h", "f%d" % i, "v"] for i in range(600)] + [["OBJECT", "ENCODING", "h"],
+             ["HSET", "h2", "f", "x" * 65], ["OBJECT", "ENCODING", "h2"], ["OBJECT", "REFCOUNT", "h2"],
+             ["SADD", "s"] + ["m%d" % i for i in range(10)], ["OBJECT", "ENCODING", "s"],
+             ["SADD", "si"] + list(range(600)), ["OBJECT", "ENCODING", "si"],
+             ["TYPE", "h"], ["TYPE", "s"]], name="object big collections")
     compare([["SET", "a", "1"], ["OBJECT", "ENCODING", "a"], ["OBJECT", "FREQ", "a"],
              ["OBJECT", "HELP"], ["OBJECT", "ENCODING", "missing"]], resp=3, name="object resp3")
 
