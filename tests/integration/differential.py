@@ -274,8 +274,10 @@ def _split(cmd):
 
 def _run_one(conn, args, norm):
     """Returns (parsed, raw, comparable)."""
-    if norm == "scan":
+    if norm in ("scan", "zscan"):
         v = _scan_all(conn, args)
+        if norm == "zscan" and isinstance(v, tuple) and v[0] == "scan":
+            v = ("scan", sorted(set((m, _z0(sc)) for m, sc in v[1]), key=_sortkey))
         return v, v if isinstance(v, bytes) else repr(v).encode(), v
     parsed, raw = conn.call_both(*args)
     return parsed, raw, None
@@ -343,7 +345,7 @@ def _compare_on(pair, cmds, resp, setup, name, max_report, context):
             rp, rraw, rval = _run_one(rc, args, norm)
             if norm is None:
                 same = craw == rraw
-            elif norm == "scan":
+            elif norm in ("scan", "zscan"):
                 same = cval == rval
             elif isinstance(cp, Error) or isinstance(rp, Error):
                 same = craw == rraw
@@ -370,6 +372,11 @@ def _compare_on(pair, cmds, resp, setup, name, max_report, context):
             lines.append("#%d: %s" % (i, fmt_cmd(args)))
             lines.append("    cairn: %s" % (craw if isinstance(craw, str) else _short(craw)))
             lines.append("    redis: %s" % (rraw if isinstance(rraw, str) else _short(rraw)))
+            if isinstance(craw, bytes) and isinstance(rraw, bytes) and (len(craw) > 200 or len(rraw) > 200):
+                d = next((x for x in range(min(len(craw), len(rraw))) if craw[x] != rraw[x]),
+                         min(len(craw), len(rraw)))
+                lines.append("    first difference at byte %d: cairn %r / redis %r"
+                             % (d, craw[max(0, d - 40):d + 40], rraw[max(0, d - 40):d + 40]))
             if j == 0 and ctx:
                 lines.append("    preceded by:")
                 for a in ctx:
@@ -815,6 +822,111 @@ def _exec_norm(norms):
     return f
 
 
+# Signed zero scores. Redis 7.0 keeps a -0 score only in its big encodings:
+# a listpack sorted set stores an integral score as an integer, so -0 comes
+# back as "0", while a skiplist (more than 128 members, or a member longer
+# than 64 bytes) and the temporary result of ZUNION/ZINTER/ZDIFF reply "-0".
+# When False, the random generators compare "-0" and "0" in score positions
+# as equal (members are still compared exactly); the hand-written cases in
+# test_differential_types.py check -0 exactly. Set to True to compare the
+# sign in the random runs too.
+SIGNED_ZERO_SCORES = False
+
+
+def _z0(x):
+    if SIGNED_ZERO_SCORES:
+        return x
+    if isinstance(x, bytes) and x == b"-0":
+        return b"0"
+    if isinstance(x, float) and getattr(x, "text", None) == "-0":
+        return ("double", "0")
+    return x
+
+
+def _zc(x):
+    x = _z0(x)
+    return x if isinstance(x, tuple) else _canon(x)
+
+
+def _zpairs(v):
+    """Flat [m, s, m, s...] or nested [[m, s], ...]: scores at odd places."""
+    if not isinstance(v, list):
+        return _zc(v)
+    if v and all(isinstance(x, list) for x in v):
+        return (_kind(v), "nested", tuple((_canon(x[0]),) + tuple(_zc(y) for y in x[1:]) for x in v))
+    return (_kind(v), tuple(_canon(x) if i % 2 == 0 else _zc(x) for i, x in enumerate(v)))
+
+
+def _norm_zscore(v):
+    """ZSCORE / ZINCRBY / ZADD INCR: the reply is one score (or null/int)."""
+    return _zc(v)
+
+
+def _norm_zscores(v):
+    """ZMSCORE: an array of scores."""
+    if isinstance(v, list):
+        return (_kind(v), tuple(_zc(x) for x in v))
+    return _zc(v)
+
+
+def _norm_zbpop(v):
+    """BZPOPMIN/BZPOPMAX: [key, member, score]."""
+    if isinstance(v, list):
+        return (_kind(v), tuple(_canon(x) if i < 2 else _zc(x) for i, x in enumerate(v)))
+    return _canon(v)
+
+
+def _norm_zmpop(v):
+    """ZMPOP/BZMPOP: [key, [[member, score], ...]]."""
+    if isinstance(v, list) and len(v) == 2:
+        return (_kind(v), _canon(v[0]), _zpairs(v[1]))
+    return _canon(v)
+
+
+def _norm_zpairs_set(v):
+    """ZRANDMEMBER ... WITHSCORES covering the whole set: pairs as a set."""
+    if isinstance(v, list):
+        p = _zpairs(v)
+        return (p[0], sorted(set(p[-1] if p[1] == "nested" else
+                                 [p[-1][i:i + 2] for i in range(0, len(p[-1]), 2)]), key=_sortkey))
+    return _canon(v)
+
+
+NORMALIZERS["zscore"] = _norm_zscore
+NORMALIZERS["zscores"] = _norm_zscores
+NORMALIZERS["zpairs"] = _zpairs
+NORMALIZERS["zbpop"] = _norm_zbpop
+NORMALIZERS["zmpop"] = _norm_zmpop
+NORMALIZERS["zpairs_set"] = _norm_zpairs_set
+NORMALIZERS["zscan_all"] = "zscan"
+
+_ZNORM_BY_CMD = {
+    "ZSCORE": "zscore", "ZINCRBY": "zscore", "ZMSCORE": "zscores",
+    "ZPOPMIN": "zpairs", "ZPOPMAX": "zpairs", "BZPOPMIN": "zbpop", "BZPOPMAX": "zbpop",
+    "ZMPOP": "zmpop", "BZMPOP": "zmpop",
+}
+_ZWITHSCORES = {"ZRANGE", "ZRANGEBYSCORE", "ZREVRANGEBYSCORE", "ZREVRANGE", "ZUNION", "ZINTER",
+                "ZDIFF", "ZRANGEBYLEX", "ZREVRANGEBYLEX"}
+
+
+def _with_zscore_norm(cmd):
+    """Adds the score normalizer a sorted-set command's reply needs."""
+    if isinstance(cmd, tuple) or not cmd or isinstance(cmd[0], list):
+        if isinstance(cmd, tuple) and cmd[1] == "scan_all" and _b(cmd[0][0]).upper() == b"ZSCAN":
+            return (cmd[0], "zscan_all")
+        if isinstance(cmd, tuple) and cmd[1] == "pairs" and _b(cmd[0][0]).upper() == b"ZRANDMEMBER":
+            return (cmd[0], "zpairs_set")
+        return cmd
+    name = _b(cmd[0]).upper().decode("latin-1")
+    if name in _ZNORM_BY_CMD:
+        return (cmd, _ZNORM_BY_CMD[name])
+    if name == "ZADD" and any(_b(a).upper() == b"INCR" for a in cmd[2:]):
+        return (cmd, "zscore")
+    if name in _ZWITHSCORES and any(_b(a).upper() == b"WITHSCORES" for a in cmd[2:]):
+        return (cmd, "zpairs")
+    return cmd
+
+
 _MEMBERS = ["a", "b", "c", "d", "e", "f", "foo", "bar", "abc", "1", "2", "3", "10", "-3",
             "1.5", "0", "-0", ""]
 _NUMS = ["0", "1", "2", "3", "-1", "7", "10", "42", "-3", "1.5", "-2.25", "1e3", "100",
@@ -1192,6 +1304,9 @@ class _CollGen(_Gen):
 
     # -- sorted sets ------------------------------------------------------
     def zset_cmd(self):
+        return _with_zscore_norm(self._zset_cmd())
+
+    def _zset_cmd(self):
         r = self.r
         c = r.randint(-3, 47)
         if c == -3 and "zs" in self.KEYS:
@@ -1578,7 +1693,7 @@ class _CollGen(_Gen):
         for _ in range(r.randint(0, 6)):
             cmd = single()
             for _tries in range(10):
-                if isinstance(cmd, tuple) and cmd[1] in ("scan_all", "randomkey"):
+                if isinstance(cmd, tuple) and cmd[1] in ("scan_all", "zscan_all", "randomkey"):
                     cmd = single()
                 elif isinstance(cmd, list) and cmd and isinstance(cmd[0], list):
                     cmd = single()
