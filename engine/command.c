@@ -2,6 +2,7 @@
  * lazy expiry, propagation into the replication stream, and the retry after a
  * store error (rollback + replay, see commit.c). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,23 @@ int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg)
 }
 
 int cairn_arg_ll(cairn_ctx *c, cairn_str a, long long *out) { return cairn_arg_ll_msg(c, a, out, NULL); }
+
+/* Redis's parseScanCursorOrReply: strtoul, no leading space, whole string
+ * (up to a NUL) consumed, no overflow. "" is cursor 0, "-1" is 2^64-1. */
+int cairn_arg_cursor(cairn_ctx *c, cairn_str a, uint64_t *out) {
+  char *z = cairn_xmemdup(a.p, a.len);
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(z, &end, 10);
+  int bad = isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE;
+  free(z);
+  if (bad) {
+    cairn_reply_error(&c->reply, "invalid cursor");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
 
 int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out) {
   if (cairn_str2d(a.p, a.len, out)) return 0;

@@ -386,6 +386,7 @@ static const directive table[] = {
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL},
     {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL},
+    {"lmdb-writemap", NULL, DT_BOOL, F_IMMUTABLE, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL},
     {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL},
     {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL},
     {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,

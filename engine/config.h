@@ -51,6 +51,7 @@ typedef struct cairn_config {
   long long checkpoint_bytes;     /* ...or when this much has been written since the last one */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */
   long long lmdb_max_map_size;    /* hard ceiling for growth; writes fail with an error beyond it */
+  int lmdb_writemap;              /* MDB_WRITEMAP + data file reserved up to the map size */
 
   /* backlog (the write-ahead log / replication backlog) */
   long long backlog_segment_size;

@@ -143,7 +143,8 @@ int main(int argc, char **argv) {
   }
   cairn_store_options so = {.databases = srv.cfg.databases,
                             .map_size = (uint64_t)srv.cfg.lmdb_map_size,
-                            .max_map_size = (uint64_t)srv.cfg.lmdb_max_map_size};
+                            .max_map_size = (uint64_t)srv.cfg.lmdb_max_map_size,
+                            .writemap = srv.cfg.lmdb_writemap};
   if (cairn_store_open(srv.cfg.dir, &so, &srv.store, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;

@@ -263,6 +263,8 @@ int cairn_arg_is(cairn_str a, const char *lit);
 int cairn_arg_ll(cairn_ctx *c, cairn_str a, long long *out);
 int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg);
 int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out);
+/* A SCAN-family cursor (Redis's strtoul rules; "invalid cursor"). */
+int cairn_arg_cursor(cairn_ctx *c, cairn_str a, uint64_t *out);
 
 /* ---------------------------------------------------------------- server */
 typedef struct cairn_stats {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "engine/buf.h"
@@ -49,6 +50,7 @@ struct cairn_store {
   meta_state cur, committed;
   uint64_t dirty;
   uint64_t map_size, max_map_size;
+  int writemap;
   uint64_t checkpoints;
   int64_t last_checkpoint_ms;
   cairn_buf scratch;
@@ -298,6 +300,21 @@ static int logical_of(const meta_state *m, uint16_t phys) {
 
 /* ------------------------------------------------------------ open/close */
 
+/* With MDB_WRITEMAP LMDB writes pages straight into the mapped file, which it
+ * only extends with ftruncate (a sparse file): a page written where the disk
+ * has no room would raise SIGBUS. Allocating the blocks up to the map size
+ * turns that into an error here, where growth can fail cleanly. */
+static int reserve_file(cairn_store *s, uint64_t bytes) {
+  if (!s->writemap) return 0;
+  int fd;
+  if (mdb_env_get_fd(s->env, &fd) != 0) return 0;
+  int rc = posix_fallocate(fd, 0, (off_t)bytes);
+  if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return 0; /* no fallocate on this fs: as before */
+  snprintf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file: %s",
+           (unsigned long long)bytes, strerror(rc));
+  return -1;
+}
+
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
   cairn_store *s = cairn_xcalloc(1, sizeof(*s));
@@ -310,13 +327,14 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     return -1;
   }
   s->map_size = opt->map_size;
+  s->writemap = opt->writemap;
   s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
   /* No map size before mdb_env_open: LMDB then adopts the size recorded in
    * the file, so a grown map persists. (A size set beforehand would win, cut
    * down only to the pages in use, and the first write would hit MAP_FULL.)
    * Only then raise it to the configured size. */
   if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
-      (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD, 0644))) {
+      (rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NORDAHEAD | (s->writemap ? MDB_WRITEMAP : 0), 0644))) {
     snprintf(err, errlen, "cannot open LMDB environment %s: %s", path, mdb_strerror(rc));
     if (s->env) mdb_env_close(s->env);
     free(s);
@@ -328,6 +346,13 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     s->map_size = info.me_mapsize; /* a grown map persists */
   } else if (info.me_mapsize < s->map_size && (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
     snprintf(err, errlen, "cannot set the LMDB map size of %s: %s", path, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
+  if (reserve_file(s, s->map_size) != 0) {
+    snprintf(err, errlen, "%s (lmdb-writemap yes reserves the whole map on disk: free space, lower lmdb-map-size or set lmdb-writemap no)",
+             s->errstr);
     mdb_env_close(s->env);
     free(s);
     return -1;
@@ -778,7 +803,12 @@ long cairn_store_sweep(cairn_store *s, long budget) {
 /* ------------------------------------------------------------ collections */
 
 #define ELEM_PREFIX 9 /* [id u64 BE][space] */
-#define ELEM_LONG (ELEM_PREFIX + CAIRN_ELEM_INLINE + 8)
+#define ELEM_HASH 8   /* hashed spaces: [hash64(sub) BE] after the prefix */
+#define ELEM_LONG (ELEM_PREFIX + ELEM_HASH + CAIRN_ELEM_INLINE + 8) /* the longest encoded key */
+static inline size_t elem_hoff(int space) { return (space & CAIRN_SPACE_HASHED) ? ELEM_HASH : 0; }
+static inline size_t elem_longlen(int space) { return ELEM_PREFIX + elem_hoff(space) + CAIRN_ELEM_INLINE + 8; }
+
+uint64_t cairn_elem_hash(const void *sub, size_t len) { return hash_seeded(sub, len, 0x2545F4914F6CDD1DULL); }
 #define RETIRE_INLINE 64 /* collections up to this many members are removed at once */
 
 void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud) {
@@ -816,19 +846,25 @@ uint64_t cairn_store_coll_garbage(const cairn_store *s) { return s->cur.dead_col
 static size_t elem_key(uint64_t id, int space, const void *sub, size_t sublen, unsigned char *out) {
   wr64be(out, id);
   out[8] = (unsigned char)space;
-  if (sublen <= CAIRN_ELEM_INLINE) {
-    if (sublen) memcpy(out + ELEM_PREFIX, sub, sublen);
-    return ELEM_PREFIX + sublen;
+  size_t off = ELEM_PREFIX;
+  if (space & CAIRN_SPACE_HASHED) {
+    wr64be(out + off, cairn_elem_hash(sub, sublen));
+    off += ELEM_HASH;
   }
-  memcpy(out + ELEM_PREFIX, sub, CAIRN_ELEM_INLINE);
-  wr64be(out + ELEM_PREFIX + CAIRN_ELEM_INLINE, hash_seeded(sub, sublen, 0x5bd1e9955bd1e995ULL));
-  return ELEM_LONG;
+  if (sublen <= CAIRN_ELEM_INLINE) {
+    if (sublen) memcpy(out + off, sub, sublen);
+    return off + sublen;
+  }
+  memcpy(out + off, sub, CAIRN_ELEM_INLINE);
+  wr64be(out + off + CAIRN_ELEM_INLINE, hash_seeded(sub, sublen, 0x5bd1e9955bd1e995ULL));
+  return off + CAIRN_ELEM_INLINE + 8;
 }
 
 /* Splits a stored entry into sub-key and value (long sub-keys live in the
  * value as [u32 len][sub][value]). */
 static void elem_split(const MDB_val *k, const MDB_val *v, cairn_str *sub, cairn_str *val) {
-  if (k->mv_size == ELEM_LONG) {
+  int space = ((const unsigned char *)k->mv_data)[8];
+  if (k->mv_size == elem_longlen(space)) {
     uint32_t sl;
     memcpy(&sl, v->mv_data, 4);
     sub->p = (const char *)v->mv_data + 4;
@@ -836,8 +872,8 @@ static void elem_split(const MDB_val *k, const MDB_val *v, cairn_str *sub, cairn
     val->p = sub->p + sl;
     val->len = v->mv_size - 4 - sl;
   } else {
-    sub->p = (const char *)k->mv_data + ELEM_PREFIX;
-    sub->len = k->mv_size - ELEM_PREFIX;
+    sub->p = (const char *)k->mv_data + ELEM_PREFIX + elem_hoff(space);
+    sub->len = k->mv_size - ELEM_PREFIX - elem_hoff(space);
     val->p = v->mv_data;
     val->len = v->mv_size;
   }
@@ -916,6 +952,7 @@ struct cairn_elem_iter {
   unsigned char seek[ELEM_LONG];
   size_t seeklen;
   int has_from;
+  uint64_t pos; /* hashed spaces: hash of the entry last returned */
 };
 
 int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *from, size_t fromlen, int reverse,
@@ -928,7 +965,13 @@ int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *fro
   wr64be(it->prefix, id);
   it->prefix[8] = (unsigned char)space;
   it->has_from = from != NULL;
-  if (from) {
+  if (from && (space & CAIRN_SPACE_HASHED)) {
+    /* Hashed space: from is raw key bytes after the prefix (a position). */
+    size_t n = fromlen > ELEM_HASH + CAIRN_ELEM_INLINE ? ELEM_HASH + CAIRN_ELEM_INLINE : fromlen;
+    memcpy(it->seek, it->prefix, ELEM_PREFIX);
+    memcpy(it->seek + ELEM_PREFIX, from, n);
+    it->seeklen = ELEM_PREFIX + n;
+  } else if (from) {
     /* A long from is cut to its inline prefix: exact only up to it. */
     size_t n = fromlen > CAIRN_ELEM_INLINE ? CAIRN_ELEM_INLINE : fromlen;
     it->seeklen = elem_key(id, space, from, n, it->seek);
@@ -994,9 +1037,13 @@ int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val) {
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
   if (!elem_prefix_is(&k, it->prefix, ELEM_PREFIX)) return 0;
+  if ((it->prefix[8] & CAIRN_SPACE_HASHED) && k.mv_size >= ELEM_PREFIX + ELEM_HASH)
+    it->pos = rd64be((const unsigned char *)k.mv_data + ELEM_PREFIX);
   elem_split(&k, &v, sub, val);
   return 1;
 }
+
+uint64_t cairn_elem_iter_pos(const cairn_elem_iter *it) { return it->pos; }
 
 int cairn_elem_iter_del(cairn_elem_iter *it) {
   MDB_val k, v;
@@ -1050,7 +1097,7 @@ static long delete_entries(cairn_store *s, uint64_t id, long budget, int *gone) 
 
 static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only) {
   if (!queue_only && c->count <= RETIRE_INLINE) {
-    int gone;
+    int gone = 0;
     long n = delete_entries(s, c->id, LONG_MAX, &gone);
     return n < 0 ? (int)n : 0;
   }
@@ -1092,7 +1139,7 @@ static long sweep_dead(cairn_store *s, long budget) {
   if (rc) return store_error(s, "mdb_cursor_get(dead)", rc);
   unsigned char k8[8];
   memcpy(k8, k.mv_data, 8);
-  int gone;
+  int gone = 0;
   long n = delete_entries(s, rd64be(k8), budget, &gone);
   if (n < 0) return n;
   if (gone) {
@@ -1366,6 +1413,10 @@ static int grow_to(cairn_store *s, uint64_t limit) {
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
              mdb_strerror(rc));
+    return -1;
+  }
+  if (reserve_file(s, n) != 0) {
+    mdb_env_set_mapsize(s->env, s->map_size); /* back to the size the disk holds */
     return -1;
   }
   s->map_size = n;

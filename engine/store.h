@@ -63,6 +63,11 @@ typedef struct cairn_store_options {
   int databases;        /* logical dbs, 1..256 */
   uint64_t map_size;    /* initial map size */
   uint64_t max_map_size;
+  /* MDB_WRITEMAP: a transaction's dirty pages live in the file's page cache,
+   * not in our heap, so a long write transaction costs no process memory.
+   * The data file is then reserved on disk (fallocate) up to the map size:
+   * a full disk is an error when the map grows, never a SIGBUS. */
+  int writemap;
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
@@ -195,13 +200,23 @@ void cairn_store_snapshot_close(cairn_store_snapshot *snap);
  * it, expiry, FLUSHDB's sweep, RESTORE REPLACE...) retires its id: small
  * collections are removed at once, big ones are queued and removed in bounded
  * steps by cairn_store_sweep, so DEL of a 10M-member set costs O(1) in the
- * loop. The header changes (count, list head) are written with
+ * loop. Spaces flagged CAIRN_SPACE_HASHED keep their entries in the order of
+ * a 64-bit hash of the sub-key ([hash64 BE][sub-key] on disk, hidden by this
+ * API except for iteration positions): hash, set and sorted-set members use
+ * it, so *SCAN cursors are plain 64-bit numbers (the next hash to visit) that
+ * survive any change, and a random member is a seek to a random hash. The
+ * header changes (count, list head) are written with
  * cairn_coll_put: every command that modifies a collection ends with it (that
  * is also what WATCH sees). A count of 0 deletes the key (Redis never keeps
  * empty collections). */
 #define CAIRN_COLL_HEADER 24
 #define CAIRN_ELEM_INLINE 480
 #define CAIRN_LIST_START (UINT64_C(1) << 63) /* head position of a new list */
+#define CAIRN_SPACE_HASHED 0x80
+/* The spaces of each type. */
+#define CAIRN_SPACE_MEMBERS (0 | CAIRN_SPACE_HASHED) /* hash fields, set members, zset member -> score */
+#define CAIRN_SPACE_LIST 0                           /* list position -> element */
+#define CAIRN_SPACE_ZSCORE 1                         /* zset [sortable score][member] -> "" */
 
 typedef struct cairn_coll {
   uint64_t id;
@@ -242,7 +257,10 @@ int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size
 
 /* Ordered iteration over one space. Forward: from the first sub-key >= from
  * (from NULL: the first). Reverse: from the last sub-key <= from, bytewise
- * with a proper prefix sorting first (from NULL: the last). Writes through
+ * with a proper prefix sorting first (from NULL: the last). In a hashed
+ * space, from is a position instead: the 8-byte big-endian hash to start at
+ * (entries whose hash >= it, forward), and cairn_elem_iter_pos gives the
+ * hash of the entry last returned. Writes through
  * cairn_elem_put/del on the same collection while iterating are allowed; to
  * delete what you are standing on use cairn_elem_iter_del. */
 typedef struct cairn_elem_iter cairn_elem_iter;
@@ -253,6 +271,9 @@ int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val);
 /* Deletes the entry last returned by next; the next call goes on after it. */
 int cairn_elem_iter_del(cairn_elem_iter *it);
 void cairn_elem_iter_close(cairn_elem_iter *it);
+uint64_t cairn_elem_iter_pos(const cairn_elem_iter *it);
+/* The hash that orders a hashed space (fixed forever: it is the disk order). */
+uint64_t cairn_elem_hash(const void *sub, size_t len);
 
 /* Full sync: the entries of one collection in a snapshot, in order. fn
  * returns non-zero to stop (returned). */

@@ -1,6 +1,1033 @@
-/* Placeholder: filled by the hash work of issue 5. */
+/* Hash commands (Redis 7.0 semantics).
+ *
+ * A hash is a collection (engine/store.h): the key holds a header {id, count},
+ * each field is an entry of space 0, field -> value, in byte order of the
+ * field (fields longer than CAIRN_ELEM_INLINE that share their first
+ * CAIRN_ELEM_INLINE bytes are ordered among themselves by a hash). Single-field
+ * commands cost O(log n) (a B-tree read or write per field); commands that
+ * return the whole hash (HKEYS, HVALS, HGETALL) stream it from an iterator in
+ * O(n) without materialising it; HSCAN and HRANDFIELD are described at their
+ * handlers. Replies list fields in byte order, where Redis uses insertion
+ * order (small hashes) or a random order (big ones): both are unordered as
+ * far as Redis documents. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "engine/server.h"
+#include "engine/util.h"
+
+#define LD_CHARS (5 * 1024) /* Redis's MAX_LONG_DOUBLE_CHARS */
+
+static int hash_lookup(cairn_ctx *c, cairn_str key, cairn_value *val, cairn_coll *coll) {
+  return cairn_lookup_coll(c, key, CAIRN_TYPE_HASH, val, coll);
+}
+
+/* Lookup for writing: an absent key gets a fresh collection (count 0) and
+ * no expiry. 1 existed, 0 created, -1 after an error reply. */
+static int hash_lookup_write(cairn_ctx *c, cairn_str key, cairn_coll *coll, int64_t *expire_ms) {
+  cairn_value val;
+  int rc = hash_lookup(c, key, &val, coll);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    cairn_coll_init(cairn_ctx_store(c), coll);
+    *expire_ms = -1;
+    return 0;
+  }
+  *expire_ms = val.expire_ms;
+  return 1;
+}
+
+static int failed(cairn_ctx *c, int rc) { return cairn_store_failed(c, rc); }
+
+/* ---------------------------------------------------------------- HSET & co */
+
+/* HSET / HMSET: O(k log n) for k pairs. */
+static void hset_generic(cairn_ctx *c, int hmset) {
+  if (c->argc % 2 == 1) {
+    cairn_reply_arity(c);
+    return;
+  }
+  cairn_str key = c->argv[1];
+  cairn_coll coll;
+  int64_t exp;
+  if (hash_lookup_write(c, key, &coll, &exp) < 0) return;
+  cairn_store *st = cairn_ctx_store(c);
+  long long created = 0;
+  for (int i = 2; i < c->argc; i += 2) {
+    int rc = cairn_elem_put(st, coll.id, 0, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    created += rc;
+  }
+  coll.count += (uint64_t)created;
+  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
+  c->dirty += (c->argc - 2) / 2;
+  if (hmset)
+    cairn_reply_ok(&c->reply);
+  else
+    cairn_reply_int(&c->reply, created);
+}
+
+static void cmd_hset(cairn_ctx *c) { hset_generic(c, 0); }
+static void cmd_hmset(cairn_ctx *c) { hset_generic(c, 1); }
+
+static void cmd_hsetnx(cairn_ctx *c) {
+  cairn_str key = c->argv[1], field = c->argv[2], value = c->argv[3];
+  cairn_coll coll;
+  int64_t exp;
+  int rc = hash_lookup_write(c, key, &coll, &exp);
+  if (rc < 0) return;
+  cairn_store *st = cairn_ctx_store(c);
+  if (rc == 1) {
+    cairn_str v;
+    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    if (rc == 1) {
+      cairn_reply_int(&c->reply, 0);
+      return;
+    }
+  }
+  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, value.p, value.len);
+  if (rc < 0) {
+    failed(c, rc);
+    return;
+  }
+  coll.count++;
+  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
+  c->dirty++;
+  cairn_reply_int(&c->reply, 1);
+}
+
+static void cmd_hget(cairn_ctx *c) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_null(&c->reply);
+    return;
+  }
+  cairn_str v;
+  rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+  if (rc < 0) {
+    failed(c, rc);
+    return;
+  }
+  if (rc == 0)
+    cairn_reply_null(&c->reply);
+  else
+    cairn_reply_bulk(&c->reply, v.p, v.len);
+}
+
+/* O(k log n). */
+static void cmd_hmget(cairn_ctx *c) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  int found = rc;
+  cairn_reply_array(&c->reply, c->argc - 2);
+  for (int i = 2; i < c->argc; i++) {
+    cairn_str v;
+    rc = found ? cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[i].p, c->argv[i].len, &v) : 0;
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    if (rc == 0)
+      cairn_reply_null(&c->reply);
+    else
+      cairn_reply_bulk(&c->reply, v.p, v.len);
+  }
+}
+
+/* O(k log n). Deleting the last field deletes the key. */
+static void cmd_hdel(cairn_ctx *c) {
+  cairn_str key = c->argv[1];
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, key, &val, &coll);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  int64_t exp = val.expire_ms;
+  long long deleted = 0;
+  for (int i = 2; i < c->argc && coll.count > (uint64_t)deleted; i++) {
+    rc = cairn_elem_del(cairn_ctx_store(c), coll.id, 0, c->argv[i].p, c->argv[i].len);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    deleted += rc;
+  }
+  if (deleted) {
+    coll.count -= (uint64_t)deleted;
+    if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
+    c->dirty += deleted;
+  }
+  cairn_reply_int(&c->reply, deleted);
+}
+
+static void cmd_hexists(cairn_ctx *c) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  if (rc == 1) {
+    cairn_str v;
+    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+  }
+  cairn_reply_int(&c->reply, rc);
+}
+
+static void cmd_hlen(cairn_ctx *c) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  cairn_reply_int(&c->reply, rc ? (long long)coll.count : 0);
+}
+
+static void cmd_hstrlen(cairn_ctx *c) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  cairn_str v = {NULL, 0};
+  if (rc == 1) {
+    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+  }
+  cairn_reply_int(&c->reply, rc ? (long long)v.len : 0);
+}
+
+/* ---------------------------------------------------------------- whole hash */
+
+enum { WANT_KEYS = 1, WANT_VALS = 2 };
+
+/* HKEYS, HVALS, HGETALL: one ordered pass, O(n), streamed into the reply. */
+static void getall_generic(cairn_ctx *c, int what) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  if (rc == 0) {
+    if (what == (WANT_KEYS | WANT_VALS))
+      cairn_reply_map(&c->reply, 0);
+    else
+      cairn_reply_array(&c->reply, 0);
+    return;
+  }
+  if (!c->reply.buf) return; /* nobody reads it */
+  cairn_elem_iter *it;
+  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, NULL, 0, 0, &it)) < 0) {
+    failed(c, rc);
+    return;
+  }
+  /* The header is written after the elements (with their real number). */
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  cairn_str f, v;
+  while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
+    if (what & WANT_KEYS) cairn_reply_bulk(&c->reply, f.p, f.len);
+    if (what & WANT_VALS) cairn_reply_bulk(&c->reply, v.p, v.len);
+    n++;
+  }
+  cairn_elem_iter_close(it);
+  if (rc < 0) {
+    failed(c, rc);
+    return;
+  }
+  if (what == (WANT_KEYS | WANT_VALS))
+    cairn_reply_defer_map(&c->reply, mark, n);
+  else
+    cairn_reply_defer_array(&c->reply, mark, n);
+}
+
+static void cmd_hkeys(cairn_ctx *c) { getall_generic(c, WANT_KEYS); }
+static void cmd_hvals(cairn_ctx *c) { getall_generic(c, WANT_VALS); }
+static void cmd_hgetall(cairn_ctx *c) { getall_generic(c, WANT_KEYS | WANT_VALS); }
+
+/* ---------------------------------------------------------------- HINCRBY* */
+
+static void cmd_hincrby(cairn_ctx *c) {
+  cairn_str key = c->argv[1], field = c->argv[2];
+  long long incr, value = 0;
+  if (cairn_arg_ll(c, c->argv[3], &incr) != 0) return;
+  cairn_coll coll;
+  int64_t exp;
+  int rc = hash_lookup_write(c, key, &coll, &exp);
+  if (rc < 0) return;
+  cairn_store *st = cairn_ctx_store(c);
+  int exists = 0;
+  if (rc == 1) {
+    cairn_str v;
+    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    if (rc == 1) {
+      exists = 1;
+      if (!cairn_str2ll(v.p, v.len, &value)) {
+        cairn_reply_error(&c->reply, "hash value is not an integer");
+        return;
+      }
+    }
+  }
+  if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) || (incr > 0 && value > 0 && incr > LLONG_MAX - value)) {
+    cairn_reply_error(&c->reply, "increment or decrement would overflow");
+    return;
+  }
+  value += incr;
+  char buf[24];
+  size_t n = cairn_ll2str(buf, value);
+  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, buf, n);
+  if (rc < 0) {
+    failed(c, rc);
+    return;
+  }
+  if (!exists) coll.count++;
+  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
+  c->dirty++;
+  cairn_reply_int(&c->reply, value);
+}
+
+/* Long double arithmetic like Redis; propagated as HSET key field result so
+ * replicas and replay never redo the floating-point work (Redis 7.0 does the
+ * same). */
+static void cmd_hincrbyfloat(cairn_ctx *c) {
+  cairn_str key = c->argv[1], field = c->argv[2];
+  long double value = 0, incr;
+  if (!cairn_str2ld(c->argv[3].p, c->argv[3].len, &incr)) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_NOTFLOAT);
+    return;
+  }
+  if (isnan(incr) || isinf(incr)) {
+    cairn_reply_error(&c->reply, "value is NaN or Infinity");
+    return;
+  }
+  cairn_coll coll;
+  int64_t exp;
+  int rc = hash_lookup_write(c, key, &coll, &exp);
+  if (rc < 0) return;
+  cairn_store *st = cairn_ctx_store(c);
+  int exists = 0;
+  if (rc == 1) {
+    cairn_str v;
+    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    if (rc == 1) {
+      exists = 1;
+      if (!cairn_str2ld(v.p, v.len, &value)) {
+        cairn_reply_error(&c->reply, "hash value is not a float");
+        return;
+      }
+    }
+  }
+  value += incr;
+  if (isnan(value) || isinf(value)) {
+    cairn_reply_error(&c->reply, "increment would produce NaN or Infinity");
+    return;
+  }
+  char *buf = cairn_xmalloc(LD_CHARS);
+  size_t n = cairn_ld2str(buf, LD_CHARS, value);
+  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, buf, n);
+  if (rc < 0) {
+    free(buf);
+    failed(c, rc);
+    return;
+  }
+  if (!exists) coll.count++;
+  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) {
+    free(buf);
+    return;
+  }
+  c->dirty++;
+  cairn_reply_bulk(&c->reply, buf, n);
+  cairn_str argv[4] = {{"HSET", 4}, key, field, {buf, n}};
+  cairn_propagate(c, c->db, 4, argv);
+  c->custom_propagation = 1;
+  free(buf);
+}
+
+/* ---------------------------------------------------------------- HRANDFIELD
+ *
+ * The store has no rank index (LMDB cannot seek to the k-th entry), so:
+ *  - hashes of up to RAND_WALK_MAX fields: exact uniform picks of indexes,
+ *    served by one ordered walk, O(n + m log m) for m picks;
+ *  - bigger hashes: a pick is a random descent of the byte trie of the
+ *    fields, O(d log n) for d levels. At prefix q (initially empty) we read
+ *    the first and the last field starting with q (two seeks), extend q by
+ *    the bytes they share, draw one of the bytes that follow (a byte no
+ *    field has is drawn again, up to RAND_REDRAWS times, so each existing
+ *    byte is about equally likely; if q itself is a field it is one more
+ *    choice) and go on with q + that byte until one field is left. Each
+ *    branch of the trie is equally likely, so the picks are uniform only
+ *    when the trie is balanced, as with random or fixed-width keys (UUIDs,
+ *    hashes, "user:000123"); with unbalanced ones a field alone in its
+ *    branch is favoured (in "f:0".."f:99999", "f:0" comes up about 1 time
+ *    in 10, each of the 5-digit fields about 1 in 100000). Every field can
+ *    come up; nothing else can. Past CAIRN_ELEM_INLINE bytes of shared
+ *    prefix (long fields ordered by hash) the first of the group is taken.
+ *    Positive counts need distinct fields: when count * RAND_SAMPLE_RATIO >
+ *    n we walk the hash once and keep each field with the exact probability
+ *    of selection sampling (Knuth's algorithm S), O(n) = O(32 count) (a walk
+ *    step is some 30x cheaper than a descent); otherwise each pick is a
+ *    descent, a field already taken (tracked in a hash set) is drawn again up
+ *    to 8 times, then the next field not taken yet is used (wrapping), so
+ *    O(count d log n) unless the picks pile up.
+ * Negative counts pick with repetition (any size, like Redis; like Redis
+ * 7.0, a huge count builds a huge reply). The reply order of distinct picks
+ * is random, except for the algorithm S walk (byte order). */
+#define RAND_WALK_MAX 1000
+#define RAND_SAMPLE_RATIO 32
+#define RAND_REDRAWS 24
+
+static uint64_t rng_state;
+
+static uint64_t rnd64(void) {
+  if (rng_state == 0) {
+    cairn_random_bytes(&rng_state, sizeof(rng_state));
+    rng_state |= 1;
+  }
+  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0. */
+static uint64_t rnd_below(uint64_t n) {
+  uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
+  do r = rnd64();
+  while (r >= lim);
+  return r % n;
+}
+
+static void reply_pair(cairn_ctx *c, cairn_str f, cairn_str v, int withvalues) {
+  if (withvalues && c->reply.resp >= 3) cairn_reply_array(&c->reply, 2);
+  cairn_reply_bulk(&c->reply, f.p, f.len);
+  if (withvalues) cairn_reply_bulk(&c->reply, v.p, v.len);
+}
+
+typedef struct pick {
+  uint64_t idx;  /* index of the field in byte order */
+  uint64_t slot; /* position in the reply */
+} pick;
+
+static int pick_cmp(const void *a, const void *b) {
+  const pick *x = a, *y = b;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+typedef struct span {
+  size_t off, flen, vlen;
+} span;
+
+/* Small hash: serves picks (indexes) with one walk. The picked fields are
+ * copied (once each) and replied in slot order. */
+static int reply_picks_walk(cairn_ctx *c, const cairn_coll *coll, pick *picks, uint64_t m, int withvalues) {
+  qsort(picks, m, sizeof(*picks), pick_cmp);
+  span *slots = cairn_xmalloc(m * sizeof(*slots));
+  cairn_buf arena = {0};
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, &it);
+  if (rc < 0) {
+    free(slots);
+    return failed(c, rc);
+  }
+  uint64_t pos = 0, j = 0;
+  cairn_str f, v;
+  while (j < m && (rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
+    if (picks[j].idx == pos) {
+      span s = {arena.len, f.len, withvalues ? v.len : 0};
+      cairn_buf_append(&arena, f.p, f.len);
+      if (withvalues) cairn_buf_append(&arena, v.p, v.len);
+      while (j < m && picks[j].idx == pos) slots[picks[j++].slot] = s;
+    }
+    pos++;
+  }
+  cairn_elem_iter_close(it);
+  if (rc < 0 || j < m) {
+    free(slots);
+    cairn_buf_free(&arena);
+    return rc < 0 ? failed(c, rc) : failed(c, CAIRN_STORE_IO); /* count/header mismatch */
+  }
+  for (uint64_t i = 0; i < m; i++) {
+    cairn_str fs = {arena.p + slots[i].off, slots[i].flen};
+    cairn_str vs = {arena.p + slots[i].off + slots[i].flen, slots[i].vlen};
+    reply_pair(c, fs, vs, withvalues);
+  }
+  free(slots);
+  cairn_buf_free(&arena);
+  return 0;
+}
+
+/* Big hash: a random descent of the byte trie of the fields (see above).
+ * first_ge copies the first field >= from (reverse: the last <= from) into
+ * `out` as [u32 len][field]. 0, or -1 after an error. */
+static int first_ge(cairn_ctx *c, uint64_t id, const char *from, size_t n, int reverse, cairn_buf *out) {
+  cairn_elem_iter *it;
+  cairn_str f, v;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, from, n, reverse, &it);
+  if (rc < 0) return failed(c, rc);
+  rc = cairn_elem_iter_next(it, &f, &v);
+  if (rc > 0) {
+    out->len = 0;
+    uint32_t fl = (uint32_t)f.len;
+    cairn_buf_append(out, &fl, 4);
+    cairn_buf_append(out, f.p, f.len);
+  }
+  cairn_elem_iter_close(it);
+  if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO); /* the trie says it exists */
+  return 0;
+}
+
+static cairn_str rec_field(const cairn_buf *b) {
+  uint32_t fl;
+  memcpy(&fl, b->p, 4);
+  cairn_str s = {b->p + 4, fl};
+  return s;
+}
+
+typedef struct rand_state {
+  cairn_buf q, first, last, key;
+} rand_state;
+
+static void rand_state_free(rand_state *r) {
+  cairn_buf_free(&r->q);
+  cairn_buf_free(&r->first);
+  cairn_buf_free(&r->last);
+  cairn_buf_free(&r->key);
+}
+
+/* Picks one field; r->first holds it ([u32 len][field], see rec_field). */
+static int rand_descend(cairn_ctx *c, const cairn_coll *coll, rand_state *r) {
+  r->q.len = 0;
+  if (first_ge(c, coll->id, NULL, 0, 0, &r->first) < 0) return -1;
+  for (;;) {
+    /* last field with prefix q: reverse from q + 1 (q as a big-endian
+     * number, trailing 0xff dropped), skipping q + 1 itself */
+    size_t n = r->q.len;
+    while (n && (unsigned char)r->q.p[n - 1] == 0xff) n--;
+    if (n == 0) {
+      if (first_ge(c, coll->id, NULL, 0, 1, &r->last) < 0) return -1;
+    } else {
+      r->key.len = 0;
+      cairn_buf_append(&r->key, r->q.p, n);
+      r->key.p[n - 1] = (char)((unsigned char)r->key.p[n - 1] + 1);
+      cairn_elem_iter *it;
+      cairn_str f, v;
+      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, r->key.p, n, 1, &it);
+      if (rc < 0) return failed(c, rc);
+      while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0 && f.len >= n && memcmp(f.p, r->key.p, n) == 0) {
+      }
+      if (rc > 0) {
+        r->last.len = 0;
+        uint32_t fl = (uint32_t)f.len;
+        cairn_buf_append(&r->last, &fl, 4);
+        cairn_buf_append(&r->last, f.p, f.len);
+      }
+      cairn_elem_iter_close(it);
+      if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
+    }
+    cairn_str lo = rec_field(&r->first), hi = rec_field(&r->last);
+    size_t cp = 0;
+    while (cp < lo.len && cp < hi.len && lo.p[cp] == hi.p[cp]) cp++;
+    if (cp == lo.len && cp == hi.len) return 0; /* one field left */
+    /* Past the inline limit the store orders by hash and cuts seek keys:
+     * take the first of the group (see the cost note above). */
+    if (cp + 1 > CAIRN_ELEM_INLINE || cp >= hi.len) return 0;
+    int hib = (unsigned char)hi.p[cp], base, self = 0;
+    if (cp < lo.len) {
+      base = (unsigned char)lo.p[cp];
+    } else {
+      /* The prefix itself is a field: it is one choice, the others are the
+       * bytes from that of the field after it. */
+      cairn_elem_iter *it;
+      cairn_str f, v;
+      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, lo.p, lo.len, 0, &it);
+      if (rc < 0) return failed(c, rc);
+      if ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) rc = cairn_elem_iter_next(it, &f, &v);
+      base = rc > 0 && f.len > cp ? (unsigned char)f.p[cp] : hib;
+      cairn_elem_iter_close(it);
+      if (rc < 0) return failed(c, rc);
+      self = 1;
+    }
+    /* Seek q + b: the field found starts with q + b' for the first existing
+     * byte b' >= b. A byte that no field has is drawn again (up to
+     * RAND_REDRAWS times) so that the existing bytes are equally likely,
+     * rather than those after a gap being favoured. */
+    for (int t = 0;; t++) {
+      uint64_t k = rnd_below((uint64_t)(hib - base + 1 + self));
+      if (self && k == 0) return 0; /* the prefix itself */
+      int b = base + (int)k - self;
+      if (!self && b == base) break; /* r->first is that field */
+      r->key.len = 0;
+      cairn_buf_append(&r->key, lo.p, cp);
+      char byte = (char)b;
+      cairn_buf_append(&r->key, &byte, 1);
+      if (first_ge(c, coll->id, r->key.p, cp + 1, 0, &r->last) < 0) return -1;
+      cairn_str g = rec_field(&r->last);
+      if ((g.len > cp && (unsigned char)g.p[cp] == b) || t >= RAND_REDRAWS) {
+        cairn_buf tmp = r->first;
+        r->first = r->last;
+        r->last = tmp;
+        break;
+      }
+    }
+    /* q = the first cp + 1 bytes of the field found */
+    cairn_str nf = rec_field(&r->first);
+    r->q.len = 0;
+    cairn_buf_append(&r->q, nf.p, cp + 1 <= nf.len ? cp + 1 : nf.len);
+  }
+}
+
+/* A set of byte strings (the fields already picked). */
+typedef struct strset {
+  cairn_buf arena;
+  size_t *off, *len; /* slot: off = SIZE_MAX when empty */
+  size_t cap, n;
+} strset;
+
+static void strset_init(strset *s, size_t expect) {
+  memset(s, 0, sizeof(*s));
+  s->cap = 16;
+  while (s->cap < expect * 2) s->cap *= 2;
+  s->off = cairn_xmalloc(s->cap * sizeof(size_t));
+  s->len = cairn_xmalloc(s->cap * sizeof(size_t));
+  for (size_t i = 0; i < s->cap; i++) s->off[i] = SIZE_MAX;
+}
+
+static void strset_free(strset *s) {
+  free(s->off);
+  free(s->len);
+  cairn_buf_free(&s->arena);
+}
+
+/* 1 added, 0 already there. */
+static int strset_add(strset *s, cairn_str x) {
+  size_t i = (size_t)cairn_hash64(x.p, x.len, 17) & (s->cap - 1);
+  while (s->off[i] != SIZE_MAX) {
+    if (s->len[i] == x.len && memcmp(s->arena.p + s->off[i], x.p, x.len) == 0) return 0;
+    i = (i + 1) & (s->cap - 1);
+  }
+  s->off[i] = s->arena.len;
+  s->len[i] = x.len;
+  cairn_buf_append(&s->arena, x.p, x.len);
+  s->n++; /* sized for every pick up front: never more than half full */
+  return 1;
+}
+
+static void cmd_hrandfield(cairn_ctx *c) {
+  long long l = 0;
+  int withvalues = 0, with_count = c->argc >= 3;
+  if (with_count) {
+    if (cairn_arg_ll(c, c->argv[2], &l) != 0) return;
+    if (l < -LLONG_MAX) {
+      cairn_reply_error(&c->reply,
+                        "value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+      return;
+    }
+    if (c->argc > 4 || (c->argc == 4 && !cairn_arg_is(c->argv[3], "withvalues"))) {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+    if (c->argc == 4) {
+      withvalues = 1;
+      if (l < -(LLONG_MAX / 2) || l > LLONG_MAX / 2) {
+        cairn_reply_error(&c->reply, "value is out of range");
+        return;
+      }
+    }
+  }
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc < 0) return;
+  if (rc == 0 || (with_count && l == 0)) {
+    if (with_count)
+      cairn_reply_array(&c->reply, 0);
+    else
+      cairn_reply_null(&c->reply);
+    return;
+  }
+  if (!c->reply.buf) return;
+  uint64_t n = coll.count;
+  int unique = l > 0;
+  uint64_t m = !with_count ? 1 : l > 0 ? (uint64_t)l : (uint64_t)(-l);
+  cairn_store *st = cairn_ctx_store(c);
+  cairn_elem_iter *it = NULL;
+  cairn_str f = {NULL, 0}, v = {NULL, 0};
+
+  if (unique && m >= n) { /* the whole hash */
+    if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+      failed(c, rc);
+      return;
+    }
+    size_t mark = cairn_reply_defer(&c->reply);
+    long long k = 0;
+    while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
+      reply_pair(c, f, v, withvalues);
+      k++;
+    }
+    cairn_elem_iter_close(it);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    cairn_reply_defer_array(&c->reply, mark, withvalues && c->reply.resp < 3 ? k * 2 : k);
+    return;
+  }
+
+  if (n <= RAND_WALK_MAX) {
+    /* Picks go in chunks (one walk each) so that a huge negative count does
+     * not need a huge array besides the reply. */
+    if (with_count) cairn_reply_array(&c->reply, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
+    uint64_t chunk = m < 65536 ? m : 65536;
+    pick *picks = cairn_xmalloc((size_t)chunk * sizeof(*picks));
+    for (uint64_t done = 0; done < m; done += chunk) {
+      uint64_t k = m - done < chunk ? m - done : chunk;
+      if (unique) { /* partial Fisher-Yates over 0..n-1 (m < n: one chunk) */
+        uint64_t *perm = cairn_xmalloc((size_t)n * sizeof(*perm));
+        for (uint64_t i = 0; i < n; i++) perm[i] = i;
+        for (uint64_t i = 0; i < k; i++) {
+          uint64_t j = i + rnd_below(n - i), t = perm[i];
+          perm[i] = perm[j];
+          perm[j] = t;
+          picks[i].idx = perm[i];
+          picks[i].slot = i;
+        }
+        free(perm);
+      } else {
+        for (uint64_t i = 0; i < k; i++) {
+          picks[i].idx = rnd_below(n);
+          picks[i].slot = i;
+        }
+      }
+      if (reply_picks_walk(c, &coll, picks, k, withvalues) < 0) break;
+    }
+    free(picks);
+    return;
+  }
+
+  if (unique && m * RAND_SAMPLE_RATIO > n) { /* selection sampling: exact, one walk */
+    if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+      failed(c, rc);
+      return;
+    }
+    size_t mark = cairn_reply_defer(&c->reply);
+    uint64_t seen = 0, taken = 0;
+    while (taken < m && seen < n && (rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
+      if (rnd_below(n - seen) < m - taken) {
+        reply_pair(c, f, v, withvalues);
+        taken++;
+      }
+      seen++;
+    }
+    cairn_elem_iter_close(it);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    cairn_reply_defer_array(&c->reply, mark,
+                            withvalues && c->reply.resp < 3 ? (long long)taken * 2 : (long long)taken);
+    return;
+  }
+
+  /* Big hash: random descents. */
+  rand_state r;
+  memset(&r, 0, sizeof(r));
+  strset seen;
+  if (unique) strset_init(&seen, (size_t)m);
+  if (with_count) cairn_reply_array(&c->reply, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
+  for (uint64_t i = 0; i < m; i++) {
+    if (rand_descend(c, &coll, &r) < 0) break;
+    f = rec_field(&r.first);
+    int fresh = !unique || strset_add(&seen, f);
+    for (int t = 0; !fresh && t < 8; t++) { /* taken already: draw again a few times */
+      if (rand_descend(c, &coll, &r) < 0) {
+        fresh = -1;
+        break;
+      }
+      f = rec_field(&r.first);
+      fresh = strset_add(&seen, f);
+    }
+    if (fresh < 0) break;
+    if (fresh && withvalues) {
+      rc = cairn_elem_get(st, coll.id, 0, f.p, f.len, &v);
+      if (rc <= 0) {
+        failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
+        break;
+      }
+    }
+    if (!fresh) {
+      /* Already taken: the next field not taken yet from there, wrapping at
+       * the end (there is one: m < n). */
+      cairn_buf_free(&r.key);
+      cairn_buf_append(&r.key, f.p, f.len);
+      if ((rc = cairn_elem_iter_open(st, coll.id, 0, r.key.p, r.key.len, 0, &it)) < 0) {
+        failed(c, rc);
+        break;
+      }
+      int wrapped = 0;
+      for (;;) {
+        rc = cairn_elem_iter_next(it, &f, &v);
+        if (rc == 0 && !wrapped) {
+          wrapped = 1;
+          cairn_elem_iter_close(it);
+          if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+            it = NULL;
+            break;
+          }
+          continue;
+        }
+        if (rc <= 0 || strset_add(&seen, f)) break;
+      }
+      if (rc <= 0) {
+        if (it) cairn_elem_iter_close(it);
+        failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
+        break;
+      }
+      reply_pair(c, f, v, withvalues);
+      cairn_elem_iter_close(it);
+      it = NULL;
+      continue;
+    }
+    if (with_count)
+      reply_pair(c, f, v, withvalues);
+    else
+      cairn_reply_bulk(&c->reply, f.p, f.len);
+  }
+  if (unique) strset_free(&seen);
+  rand_state_free(&r);
+}
+
+/* ---------------------------------------------------------------- HSCAN
+ *
+ * Cursor = the position of the next field to visit, as a seek key S: the
+ * scan goes on with the first field >= S. After returning field `last` with
+ * `next` the following field, S is the shortest prefix of `next` that is
+ * greater than `last` (next[0..cp], cp = their common prefix length), so any
+ * field present for the whole scan is returned at least once whatever is
+ * added or removed meanwhile, and cursors survive restarts. Fields longer
+ * than CAIRN_ELEM_INLINE bytes that share that many first bytes are ordered
+ * by a hash the store does not let us seek to, so a batch never stops inside
+ * such a group (the group is returned whole by one call).
+ *
+ * Decimal encoding (client libraries treat the cursor as a string of digits):
+ *  - 0: the start (and the end in replies);
+ *  - |S| <= 7: the unsigned 64-bit number whose top 7 bytes are S padded
+ *    with zeros (big-endian) and whose low byte is |S| (1..7): it fits the
+ *    uint64 cursors some clients parse;
+ *  - |S| >= 8: "1" followed by each byte of S as 3 decimal digits (at least
+ *    25 digits, so never a 64-bit number): up to 1 + 3 * 480 digits.
+ * Any other 64-bit number is accepted (its low byte, capped at 7, gives the
+ * length), like Redis accepts any cursor; other digit strings are "invalid
+ * cursor". Cost: O(count log n) per call (plus a group of long fields). */
+
+static int cursor_decode(cairn_ctx *c, cairn_str a, cairn_buf *seek) {
+  char *z = cairn_xmemdup(a.p, a.len);
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(z, &end, 10);
+  int bad = a.len == 0 ? 0 : (isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE);
+  free(z);
+  if (!bad) {
+    size_t n = (size_t)(v & 0xff);
+    if (n > 7) n = 7;
+    for (size_t i = 0; v && i < n; i++) {
+      char b = (char)(v >> (56 - 8 * i));
+      cairn_buf_append(seek, &b, 1);
+    }
+    return 0;
+  }
+  /* long form */
+  int ok = a.len >= 25 && (a.len - 1) % 3 == 0 && a.p[0] == '1';
+  for (size_t i = 1; ok && i < a.len; i += 3) {
+    int b = 0;
+    for (size_t j = 0; j < 3; j++) {
+      char ch = a.p[i + j];
+      if (ch < '0' || ch > '9') ok = 0;
+      b = b * 10 + (ch - '0');
+    }
+    if (b > 255) ok = 0;
+    char byte = (char)b;
+    if (ok) cairn_buf_append(seek, &byte, 1);
+  }
+  if (!ok) {
+    cairn_reply_error(&c->reply, "invalid cursor");
+    return -1;
+  }
+  return 0;
+}
+
+/* Writes the cursor for seek key s (non-empty) into out. */
+static void cursor_encode(const unsigned char *s, size_t n, cairn_buf *out) {
+  if (n <= 7) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 7; i++) v = v << 8 | (i < n ? s[i] : 0);
+    v = v << 8 | n;
+    char buf[24];
+    cairn_buf_append(out, buf, cairn_ull2str(buf, v));
+    return;
+  }
+  cairn_buf_append(out, "1", 1);
+  for (size_t i = 0; i < n; i++) {
+    char d[3] = {(char)('0' + s[i] / 100), (char)('0' + s[i] / 10 % 10), (char)('0' + s[i] % 10)};
+    cairn_buf_append(out, d, 3);
+  }
+}
+
+static void cmd_hscan(cairn_ctx *c) {
+  cairn_buf seek = {0};
+  if (cursor_decode(c, c->argv[2], &seek) != 0) return;
+  cairn_value val;
+  cairn_coll coll;
+  int rc = hash_lookup(c, c->argv[1], &val, &coll);
+  if (rc <= 0) {
+    if (rc == 0) {
+      cairn_reply_array(&c->reply, 2);
+      cairn_reply_bulk(&c->reply, "0", 1);
+      cairn_reply_array(&c->reply, 0);
+    }
+    cairn_buf_free(&seek);
+    return;
+  }
+  long long count = 10;
+  cairn_str pat = {NULL, 0};
+  int use_pat = 0;
+  for (int i = 3; i < c->argc;) {
+    int left = c->argc - i;
+    cairn_str a = c->argv[i];
+    if (cairn_arg_is(a, "count") && left >= 2) {
+      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) goto out;
+      if (count < 1) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        goto out;
+      }
+      i += 2;
+    } else if (cairn_arg_is(a, "match") && left >= 2) {
+      pat = c->argv[i + 1];
+      use_pat = !(pat.len == 1 && pat.p[0] == '*');
+      i += 2;
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      goto out;
+    }
+  }
+  cairn_elem_iter *it;
+  rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, seek.len ? seek.p : NULL, seek.len, 0, &it);
+  if (rc < 0) {
+    failed(c, rc);
+    goto out;
+  }
+  cairn_buf items = {0}, last = {0}, cur = {0};
+  long long visited = 0, nitems = 0;
+  cairn_str f, v;
+  while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
+    if (visited >= count) {
+      /* Stop before f unless f and last are long fields of one group. */
+      int same_group = f.len > CAIRN_ELEM_INLINE && last.len >= CAIRN_ELEM_INLINE &&
+                       memcmp(f.p, last.p, CAIRN_ELEM_INLINE) == 0;
+      if (!same_group) {
+        size_t cp = 0;
+        while (cp < last.len && cp < f.len && last.p[cp] == f.p[cp]) cp++;
+        cursor_encode((const unsigned char *)f.p, cp + 1, &cur);
+        break;
+      }
+    }
+    visited++;
+    last.len = 0;
+    cairn_buf_append(&last, f.p, f.len);
+    if (use_pat && !cairn_glob_match(pat.p, pat.len, f.p, f.len, 0)) continue;
+    cairn_str pair[2] = {f, v};
+    for (int k = 0; k < 2; k++) {
+      /* $len\r\nbytes\r\n, the RESP2 and RESP3 form of a bulk */
+      char hdr[32];
+      hdr[0] = '$';
+      size_t hn = 1 + cairn_ull2str(hdr + 1, pair[k].len);
+      hdr[hn++] = '\r';
+      hdr[hn++] = '\n';
+      cairn_buf_append(&items, hdr, hn);
+      cairn_buf_append(&items, pair[k].p, pair[k].len);
+      cairn_buf_append(&items, "\r\n", 2);
+    }
+    nitems++;
+  }
+  cairn_elem_iter_close(it);
+  if (rc < 0) {
+    failed(c, rc);
+  } else {
+    cairn_reply_array(&c->reply, 2);
+    if (cur.len)
+      cairn_reply_bulk(&c->reply, cur.p, cur.len);
+    else
+      cairn_reply_bulk(&c->reply, "0", 1);
+    cairn_reply_array(&c->reply, nitems * 2);
+    cairn_reply_raw(&c->reply, items.p, items.len);
+  }
+  cairn_buf_free(&items);
+  cairn_buf_free(&last);
+  cairn_buf_free(&cur);
+out:
+  cairn_buf_free(&seek);
+}
+
+#define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_KEYSPACE)
+#define F_R (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
+#define F_FAST CAIRN_CMD_FAST
 
 const cairn_command cairn_commands_hash[] = {
+    {"hset", -4, F_W | F_FAST, 1, 1, 1, cmd_hset, "hash", "Set the string value of a hash field.", "2.0.0",
+     "key field value [field value ...]", NULL},
+    {"hsetnx", 4, F_W | F_FAST, 1, 1, 1, cmd_hsetnx, "hash", "Set the value of a hash field, only if the field does not exist.",
+     "2.0.0", "key field value", NULL},
+    {"hget", 3, F_R | F_FAST, 1, 1, 1, cmd_hget, "hash", "Get the value of a hash field.", "2.0.0", "key field", NULL},
+    {"hmget", -3, F_R | F_FAST, 1, 1, 1, cmd_hmget, "hash", "Get the values of all the given hash fields.", "2.0.0",
+     "key field [field ...]", NULL},
+    {"hmset", -4, F_W | F_FAST, 1, 1, 1, cmd_hmset, "hash", "Set multiple hash fields to multiple values.", "2.0.0",
+     "key field value [field value ...]", NULL},
+    {"hdel", -3, (F_W & ~CAIRN_CMD_DENYOOM) | F_FAST, 1, 1, 1, cmd_hdel, "hash", "Delete one or more hash fields.",
+     "2.0.0", "key field [field ...]", NULL},
+    {"hexists", 3, F_R | F_FAST, 1, 1, 1, cmd_hexists, "hash", "Determine if a hash field exists.", "2.0.0",
+     "key field", NULL},
+    {"hlen", 2, F_R | F_FAST, 1, 1, 1, cmd_hlen, "hash", "Get the number of fields in a hash.", "2.0.0", "key", NULL},
+    {"hstrlen", 3, F_R | F_FAST, 1, 1, 1, cmd_hstrlen, "hash", "Get the length of the value of a hash field.",
+     "3.2.0", "key field", NULL},
+    {"hkeys", 2, F_R, 1, 1, 1, cmd_hkeys, "hash", "Get all the fields in a hash.", "2.0.0", "key", NULL},
+    {"hvals", 2, F_R, 1, 1, 1, cmd_hvals, "hash", "Get all the values in a hash.", "2.0.0", "key", NULL},
+    {"hgetall", 2, F_R, 1, 1, 1, cmd_hgetall, "hash", "Get all the fields and values in a hash.", "2.0.0", "key",
+     NULL},
+    {"hincrby", 4, F_W | F_FAST, 1, 1, 1, cmd_hincrby, "hash",
+     "Increment the integer value of a hash field by the given number.", "2.0.0", "key field increment", NULL},
+    {"hincrbyfloat", 4, F_W | F_FAST, 1, 1, 1, cmd_hincrbyfloat, "hash",
+     "Increment the float value of a hash field by the given amount.", "2.6.0", "key field increment", NULL},
+    {"hrandfield", -2, F_R, 1, 1, 1, cmd_hrandfield, "hash", "Get one or multiple random fields from a hash.",
+     "6.2.0", "key [count [WITHVALUES]]", NULL},
+    {"hscan", -3, F_R, 1, 1, 1, cmd_hscan, "hash", "Incrementally iterate hash fields and associated values.",
+     "2.8.0", "key cursor [MATCH pattern] [COUNT count]", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };

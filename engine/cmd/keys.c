@@ -409,23 +409,6 @@ static void cmd_keys(cairn_ctx *c) {
   cairn_reply_defer_array(&c->reply, mark, n);
 }
 
-/* Redis's parseScanCursorOrReply: strtoul, no leading space, whole string
- * (up to a NUL) consumed, no overflow. "" is cursor 0, "-1" is 2^64-1. */
-static int parse_cursor(cairn_ctx *c, cairn_str a, uint64_t *out) {
-  char *z = cairn_xmemdup(a.p, a.len);
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(z, &end, 10);
-  int bad = isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE;
-  free(z);
-  if (bad) {
-    cairn_reply_error(&c->reply, "invalid cursor");
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 typedef struct scan_item {
   size_t off, len; /* key bytes in the arena */
   uint8_t type;
@@ -434,7 +417,7 @@ typedef struct scan_item {
 
 static void cmd_scan(cairn_ctx *c) {
   uint64_t cursor;
-  if (parse_cursor(c, c->argv[1], &cursor) != 0) return;
+  if (cairn_arg_cursor(c, c->argv[1], &cursor) != 0) return;
   long long count = 10;
   cairn_str pat = {NULL, 0}, typ = {NULL, 0};
   int use_pat = 0, use_type = 0;

@@ -1191,6 +1191,107 @@ static void test_touch_hook(void **state) {
   cairn_store_set_touch(f->s, NULL, NULL);
 }
 
+/* lmdb-writemap: the data file is reserved on disk up to the map size, and
+ * growing the map reserves the new part; data survives a reopen. */
+static void test_writemap_reserve(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  /* A fresh store (the fixture's file already records a 64 MiB map). */
+  char dir[128];
+  snprintf(dir, sizeof(dir), "%s/wm", f->dir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  cairn_store_options o = {.databases = 16, .map_size = 4 * MiB, .max_map_size = 64 * MiB, .writemap = 1};
+  char err[512] = "";
+  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  char path[160];
+  snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512 >= 4 * MiB);
+  char val[2048];
+  memset(val, 'w', sizeof(val));
+  int grown = 0;
+  for (int i = 0; i < 4000; i++) {
+    char key[32];
+    snprintf(key, sizeof(key), "k%d", i);
+    int rc = cairn_store_put(f->s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1);
+    if (rc == CAIRN_STORE_MAP_FULL) {
+      cairn_store_rollback(f->s);
+      assert_int_equal(cairn_store_grow(f->s), 0);
+      grown++;
+      i = -1; /* the rollback lost everything since the last checkpoint: redo */
+      continue;
+    }
+    assert_true(rc >= 0);
+  }
+  assert_true(grown > 0);
+  assert_int_equal(cairn_store_checkpoint(f->s, 9), 0);
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512 >= cairn_store_map_size(f->s));
+  cairn_store_close(f->s);
+  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  expect_val(f->s, 0, K("k3999"), val, sizeof(val), -1);
+}
+
+/* Hashed spaces: entries in hash order, positions are 64-bit hashes that a
+ * new iterator can resume from (SCAN cursors). */
+static void test_coll_hashed_space(void **state) {
+  fixture *f = *state;
+  cairn_coll c;
+  cairn_coll_init(f->s, &c);
+  const int n = 1000;
+  for (int i = 0; i < n; i++) {
+    char m[32];
+    snprintf(m, sizeof(m), "member:%d", i);
+    assert_int_equal(cairn_elem_put(f->s, c.id, CAIRN_SPACE_MEMBERS, m, strlen(m), m, 3), 1);
+  }
+  size_t longlen = CAIRN_ELEM_INLINE + 30;
+  char *lm = malloc(longlen);
+  memset(lm, 'L', longlen);
+  assert_int_equal(cairn_elem_put(f->s, c.id, CAIRN_SPACE_MEMBERS, lm, longlen, "long", 4), 1);
+  cairn_str val, sub;
+  assert_int_equal(cairn_elem_get(f->s, c.id, CAIRN_SPACE_MEMBERS, "member:77", 9, &val), 1);
+  assert_memory_equal(val.p, "mem", 3);
+  assert_int_equal(cairn_elem_get(f->s, c.id, CAIRN_SPACE_MEMBERS, lm, longlen, &val), 1);
+  assert_memory_equal(val.p, "long", 4);
+  /* a full pass: every member once, positions strictly increasing and equal to the hash */
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it), 0);
+  uint64_t last = 0, mid = 0;
+  int seen = 0;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    uint64_t pos = cairn_elem_iter_pos(it);
+    assert_int_equal(pos, cairn_elem_hash(sub.p, sub.len));
+    if (seen) assert_true(pos > last);
+    last = pos;
+    if (++seen == 500) mid = pos;
+  }
+  cairn_elem_iter_close(it);
+  assert_int_equal(seen, n + 1);
+  /* resume from a position: exactly the entries at or after it */
+  unsigned char from[8];
+  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(mid >> (56 - 8 * i));
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it), 0);
+  int rest = 0;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    assert_true(cairn_elem_iter_pos(it) >= mid);
+    rest++;
+  }
+  cairn_elem_iter_close(it);
+  assert_int_equal(rest, n + 1 - 499);
+  /* reverse from a position: the entries at or before it */
+  assert_int_equal(cairn_elem_iter_open(f->s, c.id, CAIRN_SPACE_MEMBERS, from, 8, 1, &it), 0);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  assert_true(cairn_elem_iter_pos(it) < mid); /* the 8-byte position sorts before the entry at mid */
+  cairn_elem_iter_close(it);
+  assert_int_equal(cairn_elem_del(f->s, c.id, CAIRN_SPACE_MEMBERS, lm, longlen), 1);
+  assert_int_equal(cairn_elem_del(f->s, c.id, CAIRN_SPACE_MEMBERS, "member:77", 9), 1);
+  assert_int_equal(cairn_elem_get(f->s, c.id, CAIRN_SPACE_MEMBERS, "member:77", 9, &val), 0);
+  /* the same sub-key in the unhashed space is a different entry */
+  assert_int_equal(cairn_elem_get(f->s, c.id, 0, "member:78", 9, &val), 0);
+  free(lm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
@@ -1216,6 +1317,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_coll_flush_rename_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_touch_hook, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writemap_reserve, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_coll_hashed_space, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
