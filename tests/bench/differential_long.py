@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--seeds", default="100-159", type=seeds_arg)
     ap.add_argument("-n", type=int, default=3000, help="commands per case [3000]")
     ap.add_argument("--resp", default="2,3", help="protocol versions, each seed runs with each [2,3]")
+    ap.add_argument("--no-multi", action="store_true", help="leave MULTI/EXEC blocks out")
     ap.add_argument("--stats", action="store_true")
     ap.add_argument("--max-report", type=int, default=5)
     a = ap.parse_args()
@@ -100,7 +101,7 @@ def main():
         for fam in families:
             for seed in a.seeds:
                 for resp in resps:
-                    cmds = COLLECTION_FAMILIES[fam](seed, a.n)
+                    cmds = COLLECTION_FAMILIES[fam](seed, a.n, multi=not a.no_multi)
                     label = "%s seed=%d resp=%d" % (fam, seed, resp)
                     t1 = time.time()
                     try:

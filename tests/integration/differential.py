@@ -826,11 +826,12 @@ def _exec_norm(norms):
 # a listpack sorted set stores an integral score as an integer, so -0 comes
 # back as "0", while a skiplist (more than 128 members, or a member longer
 # than 64 bytes) and the temporary result of ZUNION/ZINTER/ZDIFF reply "-0".
-# When False, the random generators compare "-0" and "0" in score positions
-# as equal (members are still compared exactly); the hand-written cases in
-# test_differential_types.py check -0 exactly. Set to True to compare the
-# sign in the random runs too.
-SIGNED_ZERO_SCORES = False
+# (SORT also converts a sorted set to a skiplist.) cairn follows these
+# encodings, so the sign is compared exactly (True). False compares "-0" and
+# "0" in score positions as equal (members still exactly): a knob for hunting
+# other mismatches while a signed-zero one is open; the hand-written cases in
+# test_differential_types.py check -0 exactly either way.
+SIGNED_ZERO_SCORES = True
 
 
 def _z0(x):
@@ -1724,7 +1725,7 @@ class _CollGen(_Gen):
         return out
 
 
-def _coll_commands(seed, n, keys, single, family, huge_rate=0.002):
+def _coll_commands(seed, n, keys, single, family, huge_rate=0.002, multi=True):
     g = _CollGen(seed, keys)
     g.mixed = family == "mixed"
     r = g.r
@@ -1737,7 +1738,9 @@ def _coll_commands(seed, n, keys, single, family, huge_rate=0.002):
             fam = family if family != "mixed" else r.choice(["hash", "list", "set", "zset"])
             cmd = g.huge_cmd(fam)
         elif x < 0.035:
-            out.extend(g.multi_block(lambda: single(g)))
+            blk = g.multi_block(lambda: single(g))
+            if multi:
+                out.extend(blk)
             continue
         elif x < 0.045:
             cmd = g.string_cmd() if family != "mixed" else g.generic_cmd()
@@ -1752,23 +1755,23 @@ def _coll_commands(seed, n, keys, single, family, huge_rate=0.002):
     return out
 
 
-def random_hash_commands(seed, n):
+def random_hash_commands(seed, n, multi=True):
     """n random hash commands (+ generic commands, MULTI blocks, wrong types)."""
-    return _coll_commands(seed, n, _CollGen.HASH_KEYS, _CollGen.hash_cmd, "hash")
+    return _coll_commands(seed, n, _CollGen.HASH_KEYS, _CollGen.hash_cmd, "hash", multi=multi)
 
 
-def random_list_commands(seed, n):
+def random_list_commands(seed, n, multi=True):
     """n random list commands, blocking forms only when they cannot block
     for long (data present, 0.01 s timeout, or inside MULTI)."""
-    return _coll_commands(seed, n, _CollGen.LIST_KEYS, _CollGen.list_cmd, "list")
+    return _coll_commands(seed, n, _CollGen.LIST_KEYS, _CollGen.list_cmd, "list", multi=multi)
 
 
-def random_set_commands(seed, n):
-    return _coll_commands(seed, n, _CollGen.SET_KEYS, _CollGen.set_cmd, "set")
+def random_set_commands(seed, n, multi=True):
+    return _coll_commands(seed, n, _CollGen.SET_KEYS, _CollGen.set_cmd, "set", multi=multi)
 
 
-def random_zset_commands(seed, n):
-    return _coll_commands(seed, n, _CollGen.ZSET_KEYS, _CollGen.zset_cmd, "zset")
+def random_zset_commands(seed, n, multi=True):
+    return _coll_commands(seed, n, _CollGen.ZSET_KEYS, _CollGen.zset_cmd, "zset", multi=multi)
 
 
 def _mixed_single(g):
@@ -1786,10 +1789,10 @@ def _mixed_single(g):
     return g.generic_cmd()
 
 
-def random_mixed_commands(seed, n):
+def random_mixed_commands(seed, n, multi=True):
     """n random commands of every type interleaved on one small key space, so
     WRONGTYPE errors are frequent."""
-    return _coll_commands(seed, n, _CollGen.MIXED_KEYS, _mixed_single, "mixed")
+    return _coll_commands(seed, n, _CollGen.MIXED_KEYS, _mixed_single, "mixed", multi=multi)
 
 
 COLLECTION_FAMILIES = {
