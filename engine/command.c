@@ -198,6 +198,43 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
   return rc < 0 ? cairn_store_failed(c, rc) : 0;
 }
 
+int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val) {
+  unsigned char from[8];
+  uint64_t r = cairn_rand64();
+  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(r >> (56 - 8 * i));
+  uint64_t steps = cairn_rand_below(64);
+  cairn_store *st = c->srv->store;
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
+  if (rc < 0) return cairn_store_failed(c, rc);
+  cairn_str s, v;
+  int wrapped = 0, found = 0;
+  for (uint64_t i = 0; i <= steps;) {
+    rc = cairn_elem_iter_next(it, &s, &v);
+    if (rc < 0) break;
+    if (rc == 0) {
+      cairn_elem_iter_close(it);
+      it = NULL;
+      if (wrapped++) break; /* empty */
+      if ((rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) break;
+      continue;
+    }
+    if (i++ == steps) {
+      sub->len = 0;
+      cairn_buf_reserve(sub, s.len + 1);
+      cairn_buf_append(sub, s.p, s.len);
+      if (val) {
+        val->len = 0;
+        cairn_buf_reserve(val, v.len + 1);
+        cairn_buf_append(val, v.p, v.len);
+      }
+      found = 1;
+    }
+  }
+  if (it) cairn_elem_iter_close(it);
+  return rc < 0 ? cairn_store_failed(c, rc) : found;
+}
+
 /* ---------------------------------------------------------------- propagation */
 
 typedef struct prop_entry {
@@ -322,6 +359,70 @@ static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
 
 static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
 
+static int cmd_is(const cairn_command *cmd, const char *name) { return strcmp(cmd->name, name) == 0; }
+
+/* The subcommand named by argv[1] of a container command, or NULL. */
+static const cairn_command *find_subcommand(const cairn_command *cmd, cairn_str name) {
+  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
+    const char *bar = strchr(s->name, '|');
+    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
+  }
+  return NULL;
+}
+
+/* A command refused before it ran. Inside MULTI the transaction is flagged
+ * (EXEC will abort); a refused EXEC itself ends the transaction with
+ * "-EXECABORT Transaction discarded because of: <the error>", like Redis's
+ * rejectCommand / execCommandAbort. */
+static void rejected(cairn_ctx *ctx, size_t reply_start) {
+  cairn_client *client = ctx->client;
+  if (!ctx->cmd || !cmd_is(ctx->cmd, "exec")) {
+    if (client->flags & CAIRN_CLIENT_MULTI) client->flags |= CAIRN_CLIENT_DIRTY_EXEC;
+    return;
+  }
+  cairn_multi_client_reset(client);
+  cairn_buf *b = ctx->reply.buf;
+  if (!b || b->len <= reply_start + 3) return;
+  /* "-ERR text\r\n" -> "text", "-CODE text\r\n" -> "CODE text" */
+  size_t from = reply_start + 1, to = b->len - 2;
+  if (to - from >= 4 && memcmp(b->p + from, "ERR ", 4) == 0) from += 4;
+  char *msg = cairn_xmemdup(b->p + from, to - from);
+  b->len = reply_start;
+  cairn_reply_errorf(&ctx->reply, "-EXECABORT Transaction discarded because of: %s", msg);
+  free(msg);
+}
+
+/* Runs one command of a transaction for EXEC (engine/cmd/multi.c): its reply
+ * goes into the EXEC's array, its propagation joins the EXEC's (flushed as
+ * one unit when EXEC returns), and a store error becomes the EXEC's, which is
+ * then rolled back and retried whole. */
+void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
+  cairn_server *srv = exec->srv;
+  cairn_client *client = exec->client;
+  cairn_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.srv = srv;
+  ctx.client = client;
+  ctx.cmd = cmd;
+  ctx.argc = argc;
+  ctx.argv = argv;
+  ctx.db = client->db;
+  ctx.reply.buf = exec->reply.buf;
+  ctx.reply.resp = client->resp;
+  ctx.now_ms = exec->now_ms; /* one time for the whole transaction, like Redis */
+  size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  srv->stats.commands_processed++;
+  client->last_cmd = cmd->name;
+  cmd->fn(&ctx);
+  if (ctx.store_rc) {
+    exec->store_rc = ctx.store_rc;
+    return;
+  }
+  if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
+  exec->dirty += ctx.dirty;
+  if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
+}
+
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (argc == 0) return;
   cairn_ctx ctx;
@@ -345,38 +446,87 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
     srv->stats.commands_processed++;
     if (!cmd) {
       reply_unknown(&ctx.reply, argc, argv);
-      goto done;
+      goto reject;
     }
     if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
       cairn_reply_arity(&ctx);
-      goto done;
+      goto reject;
+    }
+    int in_multi = (client->flags & CAIRN_CLIENT_MULTI) != 0;
+    int subscribed = (client->flags & CAIRN_CLIENT_PUBSUB) && client->resp == 2;
+    const cairn_command *sub = NULL;
+    if ((in_multi || subscribed) && cmd->subcommands && argc >= 2) {
+      /* Queued commands are checked in full now, subcommand included (the
+       * container's handler checks it otherwise). */
+      sub = find_subcommand(cmd, argv[1]);
+      if (!sub) {
+        char upper[64];
+        size_t n = argv[0].len < sizeof(upper) - 1 ? argv[0].len : sizeof(upper) - 1;
+        for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)argv[0].p[i]);
+        upper[n] = '\0';
+        cairn_reply_errorf(&ctx.reply, "unknown subcommand '%.*s'. Try %s HELP.",
+                           (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, upper);
+        goto reject;
+      }
+      if ((sub->arity > 0 && sub->arity != argc) || argc < -sub->arity) {
+        cairn_reply_errorf(&ctx.reply, "wrong number of arguments for '%s' command", sub->name);
+        goto reject;
+      }
     }
     if (srv->cfg.requirepass && !client->authenticated && !(cmd->flags & CAIRN_CMD_NO_AUTH)) {
       cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
-      goto done;
+      goto reject;
     }
-    if (srv->replica_mode && srv->cfg.replica_read_only && is_write_command(cmd)) {
+    if (in_multi && (cmd->flags & CAIRN_CMD_NOMULTI)) {
+      cairn_reply_error(&ctx.reply, "Command not allowed inside a transaction");
+      goto reject;
+    }
+    /* EXEC writes when one of its commands does; it is refused on a stale
+     * replica when one of them would be. */
+    int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
+    if (in_multi && cmd_is(cmd, "exec")) {
+      uint32_t any, all;
+      cairn_multi_queued_flags(client, &any, &all);
+      if (any & CAIRN_CMD_WRITE) is_write = 1;
+      if (!(all & CAIRN_CMD_STALE)) deny_stale = 1;
+    }
+    if (srv->replica_mode && srv->cfg.replica_read_only && is_write) {
       cairn_reply_error(&ctx.reply, "-READONLY You can't write against a read only replica.");
-      goto done;
+      goto reject;
     }
-    if (srv->replica_mode && !srv->master_link_up && !srv->cfg.replica_serve_stale_data &&
-        !(cmd->flags & CAIRN_CMD_STALE)) {
+    if (subscribed && !cmd_is(cmd, "ping") && !cmd_is(cmd, "subscribe") && !cmd_is(cmd, "unsubscribe") &&
+        !cmd_is(cmd, "psubscribe") && !cmd_is(cmd, "punsubscribe") && !cmd_is(cmd, "ssubscribe") &&
+        !cmd_is(cmd, "sunsubscribe") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+      cairn_reply_errorf(&ctx.reply,
+                         "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                         "allowed in this context",
+                         sub ? sub->name : cmd->name);
+      goto reject;
+    }
+    if (srv->replica_mode && !srv->master_link_up && !srv->cfg.replica_serve_stale_data && deny_stale) {
       cairn_reply_error(&ctx.reply, "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
-      goto done;
+      goto reject;
     }
-    if (srv->cfg.min_replicas_to_write > 0 && !srv->replica_mode && is_write_command(cmd) &&
+    if (srv->cfg.min_replicas_to_write > 0 && !srv->replica_mode && is_write &&
         srv->repl_good_replicas && srv->repl_good_replicas(srv) < srv->cfg.min_replicas_to_write) {
       cairn_reply_error(&ctx.reply, "-NOREPLICAS Not enough good replicas to write.");
-      goto done;
+      goto reject;
     }
-    if (srv->write_error && is_write_command(cmd)) {
+    if (srv->write_error && is_write) {
       cairn_reply_errorf(&ctx.reply,
                          "-MISCONF Errors writing to the backlog on disk (%s): writes are refused until "
                          "it works again. Check the server log.",
                          srv->write_error_msg);
-      goto done;
+      goto reject;
     }
     client->last_cmd = cmd->name;
+    if (in_multi && !cmd_is(cmd, "exec") && !cmd_is(cmd, "discard") && !cmd_is(cmd, "multi") &&
+        !cmd_is(cmd, "watch") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+      cairn_multi_queue(client, cmd, argc, argv);
+      cairn_reply_raw(&ctx.reply, "+QUEUED\r\n", 9);
+      srv->stats.commands_processed--; /* counted when EXEC runs it, like Redis */
+      goto done;
+    }
   } else if (!cmd) {
     cairn_warning("replay: unknown command '%.*s' in the stream, skipped", (int)argv[0].len, argv[0].p);
     return;
@@ -405,9 +555,10 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
       srv->replay_rc = ctx.store_rc;
       return;
     }
-    char why[256];
+    char why[256] = "store error: the command kept failing";
     if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
       cairn_reply_error(&ctx.reply, why);
+      if (client && cmd_is(cmd, "exec")) cairn_multi_client_reset(client); /* nothing of it applied */
       break;
     }
   }
@@ -421,7 +572,10 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
     }
   }
   if (ctx.replaying) srv->replay_db = ctx.db;
+  goto done;
 
+reject:
+  rejected(&ctx, reply_start);
 done:
   if (client && client->out.len > reply_start && client->out.p[reply_start] == '-')
     srv->stats.total_error_replies++;

@@ -14,23 +14,66 @@
 void cairn_apply_init(cairn_apply_state *st) {
   memset(st, 0, sizeof(*st));
   cairn_req_parser_init(&st->parser);
+  cairn_req_parser_init(&st->scan);
 }
 
 void cairn_apply_free(cairn_apply_state *st) {
   cairn_req_parser_free(&st->parser);
+  cairn_req_parser_free(&st->scan);
   cairn_buf_free(&st->buf);
   free(st->argv);
   memset(st, 0, sizeof(*st));
 }
 
 /* Stream commands that carry no data change (MULTI/EXEC mark transactions,
- * PING and REPLCONF keep replicas alive). Every record is whole, so a
- * transaction is never split across a WAL record. */
+ * PING and REPLCONF keep replicas alive). */
 static int is_marker(const cairn_str *a) {
   return cairn_arg_is(*a, "multi") || cairn_arg_is(*a, "exec") || cairn_arg_is(*a, "ping") ||
          cairn_arg_is(*a, "replconf");
 }
 
+static void apply_args(cairn_apply_state *st, size_t pos) {
+  if (st->parser.argc > st->argv_cap) {
+    st->argv_cap = st->parser.argc * 2;
+    st->argv = cairn_xrealloc(st->argv, st->argv_cap * sizeof(cairn_str));
+  }
+  cairn_req_args(&st->parser, st->buf.p + pos, st->argv);
+}
+
+/* Looks for the EXEC closing the MULTI at buf[pos]: 1 with *end just past it,
+ * 0 when more bytes are needed, -1 on a parse error. The scan resumes where
+ * the previous call stopped (st->unit_scan), so a big transaction arriving in
+ * many reads is scanned once. */
+static int find_unit_end(cairn_apply_state *st, size_t pos, size_t *end, char *err, size_t errlen) {
+  if (st->unit_scan < pos) st->unit_scan = pos;
+  while (st->unit_scan < st->buf.len) {
+    size_t consumed = 0;
+    int r = cairn_req_parse(&st->scan, st->buf.p + st->unit_scan, st->buf.len - st->unit_scan, &consumed, err,
+                            errlen);
+    if (r == CAIRN_PARSE_NEED_MORE) return 0;
+    if (r == CAIRN_PARSE_ERROR) return -1;
+    size_t at = st->unit_scan;
+    st->unit_scan += consumed;
+    if (st->scan.argc == 1 && at > pos) {
+      cairn_str a0;
+      cairn_req_args(&st->scan, st->buf.p + at, &a0);
+      if (cairn_arg_is(a0, "exec")) {
+        *end = st->unit_scan;
+        st->unit_scan = 0;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+/* A transaction of the stream (MULTI ... EXEC) is applied whole or not at
+ * all: nothing of it runs before its EXEC has arrived (a master's stream can
+ * be cut anywhere by the network; a WAL record always holds whole units), and
+ * its bytes are passed on (on_raw: our own stream and WAL) only once all of
+ * it has been applied, in one go, so it never straddles two WAL records here
+ * either. A store error in the middle leaves the unit unconsumed: the caller
+ * rolls back and retries it from its MULTI. */
 int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t len) {
   cairn_buf_append(&st->buf, p, len);
   size_t pos = 0;
@@ -45,11 +88,47 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
       rc = CAIRN_STORE_IO;
       break;
     }
-    if (st->parser.argc > st->argv_cap) {
-      st->argv_cap = st->parser.argc * 2;
-      st->argv = cairn_xrealloc(st->argv, st->argv_cap * sizeof(cairn_str));
+    apply_args(st, pos);
+    if (st->parser.argc == 1 && cairn_arg_is(st->argv[0], "multi")) {
+      size_t end = 0;
+      int u = find_unit_end(st, pos, &end, err, sizeof(err));
+      if (u < 0) {
+        cairn_warning("stream apply: %s in a transaction after stream byte %llu", err,
+                      (unsigned long long)st->applied);
+        rc = CAIRN_STORE_IO;
+        break;
+      }
+      if (u == 0) break; /* wait for the rest of the transaction */
+      cairn_pubsub_hold();
+      size_t q = pos;
+      while (q < end && rc == 0) {
+        r = cairn_req_parse(&st->parser, st->buf.p + q, end - q, &consumed, err, sizeof(err));
+        if (r != CAIRN_PARSE_OK) { /* scanned once already: cannot happen */
+          rc = CAIRN_STORE_IO;
+          break;
+        }
+        apply_args(st, q);
+        if (st->parser.argc && is_marker(&st->argv[0])) {
+          if (st->on_marker) st->on_marker(st->ud, (int)st->parser.argc, st->argv);
+        } else if (st->parser.argc) {
+          srv->replay_rc = 0;
+          cairn_execute(srv, NULL, (int)st->parser.argc, st->argv);
+          rc = srv->replay_rc;
+        }
+        q += consumed;
+      }
+      cairn_pubsub_release(rc == 0);
+      if (rc) break;
+      if (st->on_raw) {
+        for (q = pos; q < end; q += consumed) {
+          cairn_req_parse(&st->parser, st->buf.p + q, end - q, &consumed, err, sizeof(err));
+          st->on_raw(st->ud, st->buf.p + q, consumed);
+        }
+      }
+      st->applied += end - pos;
+      pos = end;
+      continue;
     }
-    cairn_req_args(&st->parser, st->buf.p + pos, st->argv);
     if (st->parser.argc && is_marker(&st->argv[0])) {
       if (st->on_marker) st->on_marker(st->ud, (int)st->parser.argc, st->argv);
     } else if (st->parser.argc) {
@@ -65,12 +144,27 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
     st->applied += consumed;
   }
   cairn_buf_consume(&st->buf, pos);
+  if (st->unit_scan) st->unit_scan -= pos;
   return rc;
 }
 
 /* Replays [checkpoint+1, WAL end] and, if with_pending, the iteration's
  * stream not yet in the WAL. Returns 0 or the store error met. */
+static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_we_go);
+
+/* The store is rebuilt to a state the clients already saw: its touches are
+ * not changes (WATCH ignores them), its PUBLISHes were delivered already. */
 static int replay(cairn_server *srv, int with_pending, int checkpoint_as_we_go) {
+  srv->recovering++;
+  int live = srv->apply_live;
+  srv->apply_live = 0;
+  int rc = replay_stream(srv, with_pending, checkpoint_as_we_go);
+  srv->apply_live = live;
+  srv->recovering--;
+  return rc;
+}
+
+static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_we_go) {
   uint64_t from = cairn_store_checkpoint_offset(srv->store) + 1;
   uint64_t end = srv->wal.end(srv->wal.ud);
   srv->replay_db = srv->ckpt_stream_db;

@@ -34,7 +34,9 @@ typedef struct cairn_apply_state {
   cairn_buf buf;
   cairn_str *argv;
   size_t argv_cap;
-  uint64_t applied;   /* bytes consumed by complete commands */
+  uint64_t applied;   /* bytes consumed by complete commands (and whole MULTI...EXEC units) */
+  cairn_req_parser scan; /* looks ahead for the EXEC of a transaction */
+  size_t unit_scan;      /* where that look-ahead resumes in buf (0 = none) */
   /* Optional (a replica's master link): on_marker sees MULTI/EXEC/PING/
    * REPLCONF before its bytes are passed on; on_raw gets each complete
    * command's exact bytes once it has been applied. */

@@ -241,6 +241,8 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
 
 static void sec_stats(cairn_server *srv, cairn_buf *o) {
   cairn_stats *st = &srv->stats;
+  long channels = 0, patterns = 0;
+  cairn_pubsub_counts(&channels, &patterns);
   cairn_buf_printf(o,
                    "# Stats\r\n"
                    "total_connections_received:%llu\r\n"
@@ -256,8 +258,9 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "evicted_keys:0\r\n"
                    "keyspace_hits:%llu\r\n"
                    "keyspace_misses:%llu\r\n"
-                   "pubsub_channels:0\r\n"
-                   "pubsub_patterns:0\r\n"
+                   "pubsub_channels:%ld\r\n"
+                   "pubsub_patterns:%ld\r\n"
+                   "pubsubshard_channels:0\r\n"
                    "total_error_replies:%llu\r\n"
                    "iterations_with_writes:%llu\r\n",
                    (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
@@ -265,7 +268,7 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
                    (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
                    (unsigned long long)st->sync_partial_err, (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
-                   (unsigned long long)st->keyspace_misses, (unsigned long long)st->total_error_replies,
+                   (unsigned long long)st->keyspace_misses, channels, patterns, (unsigned long long)st->total_error_replies,
                    (unsigned long long)st->iterations_with_writes);
 }
 
@@ -361,9 +364,12 @@ int cairn_info_section_default(int i) { return sections[i].in_default; }
 /* ---------------------------------------------------------------- CLIENT LIST */
 
 void cairn_client_describe(cairn_client *c, cairn_buf *out) {
-  char flags[8];
+  char flags[16];
   int nf = 0;
   if (c->flags & CAIRN_CLIENT_REPLICA) flags[nf++] = 'S';
+  if (c->flags & CAIRN_CLIENT_PUBSUB) flags[nf++] = 'P';
+  if (c->flags & CAIRN_CLIENT_MULTI) flags[nf++] = 'x';
+  if (c->flags & CAIRN_CLIENT_DIRTY_CAS) flags[nf++] = 'd';
   if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
   if (c->flags & CAIRN_CLIENT_UNIX) flags[nf++] = 'U';
   if (c->flags & CAIRN_CLIENT_NO_EVICT) flags[nf++] = 'e';
@@ -375,13 +381,17 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   if (uv_fileno(&c->h.handle, &fd) != 0) fd = -1;
   size_t qbuf = c->query.len - c->qpos;
   size_t qfree = c->query.cap - c->query.len;
-  size_t tot = sizeof(*c) + c->query.cap + c->out.cap + c->inflight.cap + c->argv_cap * sizeof(cairn_str);
+  size_t mmem = cairn_multi_memory(c);
+  size_t tot = sizeof(*c) + c->query.cap + c->out.cap + c->inflight.cap + c->argv_cap * sizeof(cairn_str) + mmem;
+  long nsub = 0, npsub = 0;
+  cairn_pubsub_client_counts(c, &nsub, &npsub);
   cairn_buf_printf(out,
-                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
-                   "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=0 "
+                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld psub=%ld ssub=0 "
+                   "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=0 "
                    "omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d\n",
                    (unsigned long long)c->id, c->addr, c->laddr, (int)fd, c->name ? c->name : "",
                    (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
-                   flags, c->db, qbuf, qfree, c->out.cap, c->out.cap, c->out.len, c->inflight.len, tot,
+                   flags, c->db, nsub, npsub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
+                   c->out.len, c->inflight.len, tot,
                    c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", c->resp);
 }

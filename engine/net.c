@@ -55,7 +55,18 @@ void cairn_client_close(cairn_client *c) {
   if (uv_is_closing(&c->h.handle)) return;
   cairn_server *srv = c->srv;
   if (c->repl && srv->repl_on_close) srv->repl_on_close(c);
+  cairn_multi_client_reset(c);
+  cairn_pubsub_client_reset(c);
   pending_remove(c);
+  if (c->flags & CAIRN_CLIENT_PUSHED) {
+    for (cairn_client **pp = &srv->pushed; *pp; pp = &(*pp)->push_next) {
+      if (*pp == c) {
+        *pp = c->push_next;
+        break;
+      }
+    }
+    c->flags &= ~CAIRN_CLIENT_PUSHED;
+  }
   if (c->flags & CAIRN_CLIENT_RESUME) {
     for (cairn_client **pp = &srv->resume; *pp; pp = &(*pp)->resume_next) {
       if (*pp == c) {
@@ -157,8 +168,11 @@ static void on_write_done(uv_write_t *req, int status) {
 /* Output-buffer limits: a client whose unsent output passes the hard limit,
  * or stays over the soft limit for soft_seconds, is disconnected. */
 static int obuf_over_limit(cairn_client *c) {
-  const cairn_obuf_limit *l = &c->srv->cfg.obuf_limits[(c->flags & CAIRN_CLIENT_REPLICA) ? CAIRN_CLIENT_CLASS_REPLICA
-                                                                                        : CAIRN_CLIENT_CLASS_NORMAL];
+  int type = cairn_client_type(c);
+  int cls = type == CAIRN_CLIENT_TYPE_REPLICA  ? CAIRN_CLIENT_CLASS_REPLICA
+            : type == CAIRN_CLIENT_TYPE_PUBSUB ? CAIRN_CLIENT_CLASS_PUBSUB
+                                               : CAIRN_CLIENT_CLASS_NORMAL;
+  const cairn_obuf_limit *l = &c->srv->cfg.obuf_limits[cls];
   size_t used = c->out.len + c->inflight.len;
   if (l->hard_bytes && used >= (size_t)l->hard_bytes) return 1;
   if (l->soft_bytes && used >= (size_t)l->soft_bytes) {
@@ -245,7 +259,35 @@ void cairn_release_clients(cairn_server *srv, int marked_only) {
 }
 
 int cairn_client_type(const cairn_client *c) {
-  return (c->flags & CAIRN_CLIENT_REPLICA) ? CAIRN_CLIENT_TYPE_REPLICA : CAIRN_CLIENT_TYPE_NORMAL;
+  if (c->flags & CAIRN_CLIENT_REPLICA) return CAIRN_CLIENT_TYPE_REPLICA;
+  if (c->flags & CAIRN_CLIENT_PUBSUB) return CAIRN_CLIENT_TYPE_PUBSUB;
+  return CAIRN_CLIENT_TYPE_NORMAL;
+}
+
+void cairn_client_push(cairn_client *c, const void *p, size_t n) {
+  if (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_DRAINING)) return;
+  int held = c->out.len > c->released;
+  cairn_buf_append(&c->out, p, n);
+  if (!held) c->released = c->out.len;
+  if (!(c->flags & CAIRN_CLIENT_PUSHED)) {
+    c->flags |= CAIRN_CLIENT_PUSHED;
+    c->push_next = c->srv->pushed;
+    c->srv->pushed = c;
+  }
+  mark_pending(c);
+}
+
+/* Sends what pub/sub pushed during the iteration, without waiting for the
+ * WAL (client_flush applies the output-buffer limits). Runs outside any
+ * command: closing a client or resuming its reading is safe here. */
+static void flush_pushed(cairn_server *srv) {
+  while (srv->pushed) {
+    cairn_client *c = srv->pushed;
+    srv->pushed = c->push_next;
+    c->push_next = NULL;
+    c->flags &= ~CAIRN_CLIENT_PUSHED;
+    if (!(c->flags & CAIRN_CLIENT_CLOSING)) client_flush(c);
+  }
 }
 
 void cairn_client_send(cairn_client *c, const void *p, size_t n) {
@@ -553,6 +595,7 @@ static void resume_clients(cairn_server *srv) {
 
 static void on_iteration_end(cairn_server *srv) {
   resume_clients(srv);
+  flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
   cairn_commit_iteration(srv);

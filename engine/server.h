@@ -133,6 +133,15 @@ enum {
   CAIRN_CLIENT_REPLICA = 1 << 9,     /* a replica attached by SYNC/PSYNC: fed the stream */
   CAIRN_CLIENT_BLOCKED = 1 << 10,    /* waiting (WAIT): its next commands wait too */
   CAIRN_CLIENT_RESUME = 1 << 11,     /* unblocked: run its pending commands at the iteration's end */
+  /* MULTI/EXEC (engine/cmd/multi.c). MULTI stays set while EXEC runs the
+   * queue; a blocking command must not block when either is set (see
+   * cairn_can_block). */
+  CAIRN_CLIENT_MULTI = 1 << 12,      /* inside MULTI: commands are queued */
+  CAIRN_CLIENT_DIRTY_CAS = 1 << 13,  /* a WATCHed key changed: EXEC answers a null array */
+  CAIRN_CLIENT_DIRTY_EXEC = 1 << 14, /* a command was refused while queueing: EXEC aborts */
+  CAIRN_CLIENT_IN_EXEC = 1 << 15,    /* EXEC is running the queued commands */
+  CAIRN_CLIENT_PUBSUB = 1 << 16,     /* subscribed to a channel or a pattern (engine/cmd/pubsub.c) */
+  CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
@@ -179,6 +188,10 @@ struct cairn_client {
   cairn_client *resume_next;
 
   void *repl;              /* replication state of a replica client (replication/) */
+  void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
+  void *watched;           /* WATCHed keys (engine/cmd/multi.c), NULL when none */
+  void *pubsub;            /* subscriptions (engine/cmd/pubsub.c), NULL when none */
+  cairn_client *push_next; /* on srv->pushed */
 
   cairn_client *prev, *next;      /* all clients */
   cairn_client *pending_next;     /* clients with held replies */
@@ -222,13 +235,21 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
  * the same argv (blocked clients of a key are served in the order they
  * blocked, right after the command that made the key ready, in the same
  * batch), or until timeout_ms (absolute unix ms, 0 = forever) when it gets a
- * null array. Inside MULTI (c->client in a transaction) or when replaying, a
- * blocking command must not block: cairn_can_block says so, and the handler
- * then answers as on timeout. Every command that adds elements to a list or a
+ * null array. Inside MULTI (c->client->flags & (CAIRN_CLIENT_MULTI |
+ * CAIRN_CLIENT_IN_EXEC)) or when replaying, a blocking command must not
+ * block: cairn_can_block says so, and the handler then answers as on timeout. Every command that adds elements to a list or a
  * sorted set calls cairn_signal_key_ready (cheap when nobody waits). */
 int cairn_can_block(cairn_ctx *c);
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
+
+/* A near-uniform random member of a collection's hashed member space
+ * (CAIRN_SPACE_MEMBERS): the member at or after a random hash, then a random
+ * 0..63 members further, wrapping (O(log n + 64); a member's chance is the
+ * average of 64 hash gaps, within ~12% of uniform whatever the members are).
+ * Copies the member into sub and, if val is not NULL, its value into val.
+ * 1 found, 0 empty, -1 store error (recorded). */
+int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val);
 
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
@@ -343,6 +364,7 @@ struct cairn_server {
   cairn_client *clients;
   cairn_client *pending;     /* clients with held replies */
   cairn_client *resume;      /* unblocked clients with commands to run */
+  cairn_client *pushed;      /* clients with pub/sub messages, sent at the iteration's end */
   uint64_t next_client_id;
   int nclients;
 
@@ -351,6 +373,8 @@ struct cairn_server {
   int replay_rc;             /* store error met while replaying */
   int ckpt_stream_db;        /* stream's selected db at the last checkpoint */
   int in_checkpoint_retry;
+  int recovering;            /* rebuilding the store from the stream: its touches are not changes (WATCH) */
+  int apply_live;            /* applying our master's stream (not a replay): PUBLISH reaches our subscribers */
 
   /* Replication, wired by main.c (all NULL without it). The engine calls
    * these hooks; replication/ owns what `repl` points to. */
@@ -405,6 +429,39 @@ void cairn_stream_append_raw(cairn_server *srv, const void *p, size_t n);
 /* Adds a table of commands (replication's SYNC, PSYNC, ...) before the first
  * lookup; main.c calls it. */
 void cairn_command_register(const cairn_command *table);
+
+/* Out-of-band output (pub/sub messages): appended after whatever the client
+ * already has, released at once when nothing of it waits for the WAL, and
+ * written at the end of the loop iteration without waiting for a WAL sync.
+ * The output-buffer limit of the client's class applies (a client over it is
+ * closed at that point). */
+void cairn_client_push(cairn_client *c, const void *p, size_t n);
+
+/* Transactions (engine/cmd/multi.c). cairn_execute queues the commands of a
+ * client in MULTI; EXEC runs each through cairn_execute_queued, which gathers
+ * their propagation into the EXEC's (one MULTI/EXEC unit in the stream) and
+ * hands a store error to the EXEC so that the whole transaction is retried. */
+void cairn_multi_queue(cairn_client *c, const cairn_command *cmd, int argc, const cairn_str *argv);
+/* Flags of the queued commands OR-ed (any) and AND-ed (all); 0/~0 if none. */
+void cairn_multi_queued_flags(const cairn_client *c, uint32_t *any, uint32_t *all);
+int cairn_multi_count(const cairn_client *c);     /* queued commands, -1 outside MULTI */
+size_t cairn_multi_memory(const cairn_client *c); /* bytes held by the queue */
+/* Leaves MULTI and drops every WATCH (disconnect, RESET, EXEC, DISCARD). */
+void cairn_multi_client_reset(cairn_client *c);
+/* Every watching client fails its next EXEC (a full sync replaced the data). */
+void cairn_watch_touch_all(cairn_server *srv);
+void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv);
+
+/* Pub/sub (engine/cmd/pubsub.c). */
+void cairn_pubsub_client_reset(cairn_client *c); /* unsubscribe from everything, no replies */
+void cairn_pubsub_client_counts(const cairn_client *c, long *channels, long *patterns);
+void cairn_pubsub_counts(long *channels, long *patterns); /* server-wide, for INFO */
+/* Messages published while held are delivered at cairn_pubsub_release(1) or
+ * dropped at cairn_pubsub_release(0): what a command that may be retried
+ * (EXEC, a transaction of the master's stream) publishes waits until it
+ * succeeded. Nests. */
+void cairn_pubsub_hold(void);
+void cairn_pubsub_release(int deliver);
 
 /* CLIENT LIST / CLIENT INFO line for one client. */
 void cairn_client_describe(cairn_client *c, cairn_buf *out);

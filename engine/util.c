@@ -508,3 +508,29 @@ void cairn_random_hex40(char out[41]) {
   }
   out[40] = '\0';
 }
+
+/* ---------------------------------------------------------------- fast random */
+
+static uint64_t rng_state[4];
+static int rng_seeded;
+
+static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t cairn_rand64(void) {
+  if (!rng_seeded) {
+    cairn_random_bytes(rng_state, sizeof(rng_state));
+    if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) rng_state[0] = 1;
+    rng_seeded = 1;
+  }
+  uint64_t *s = rng_state;
+  uint64_t r = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl64(s[3], 45);
+  return r;
+}
+
+uint64_t cairn_rand_below(uint64_t n) { return (uint64_t)(((unsigned __int128)cairn_rand64() * n) >> 64); }

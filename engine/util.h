@@ -60,5 +60,9 @@ void cairn_random_bytes(void *out, size_t n);
 
 /* 40 lowercase hex characters plus NUL, like Redis's run_id / replid. */
 void cairn_random_hex40(char out[41]);
+/* Fast non-cryptographic randomness for random picks (xoshiro256**, seeded
+ * from the OS once): a 64-bit value, and uniform in [0, n) for n > 0. */
+uint64_t cairn_rand64(void);
+uint64_t cairn_rand_below(uint64_t n);
 
 #endif

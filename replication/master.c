@@ -593,7 +593,7 @@ static void cmd_wait(cairn_ctx *c) {
   }
   if (!c->client) return;
   int n = count_acked(st, c->client->woff);
-  if (n >= want) {
+  if (n >= want || (c->client->flags & (CAIRN_CLIENT_MULTI | CAIRN_CLIENT_IN_EXEC))) { /* no blocking in EXEC */
     cairn_reply_int(&c->reply, n);
     return;
   }

@@ -154,7 +154,9 @@ static void on_raw(void *ud, const char *p, size_t n) {
 static void apply_stream(master_link *L, const char *p, size_t n) {
   cairn_server *srv = L->srv;
   for (int tries = 0;; tries++) {
+    srv->apply_live = 1; /* PUBLISH reaches our subscribers */
     int rc = cairn_apply(srv, &L->apply, p, n);
+    srv->apply_live = 0;
     srv->stream_db = srv->replay_db;
     if (rc == 0) return;
     char why[256];
@@ -222,6 +224,7 @@ static void finish_load(master_link *L) {
     return;
   }
   cairn_repl_adopt_id(srv, L->sync_replid);
+  cairn_watch_touch_all(srv); /* every WATCHed key may have changed */
   cairn_notice("MASTER <-> REPLICA sync: Finished with success: %llu keys in %lld ms%s",
                (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
                L->skipped_keys ? " (some keys of unsupported types left out)" : "");

@@ -10,10 +10,19 @@ static void cmd_ping(cairn_ctx *c) {
     cairn_reply_arity(c);
     return;
   }
-  if (c->argc == 2)
+  if (c->client && (c->client->flags & CAIRN_CLIENT_PUBSUB) && c->reply.resp == 2) {
+    /* subscribed RESP2 client: ["pong", message] */
+    cairn_reply_array(&c->reply, 2);
+    cairn_reply_bulk(&c->reply, "pong", 4);
+    if (c->argc == 2)
+      cairn_reply_bulk(&c->reply, c->argv[1].p, c->argv[1].len);
+    else
+      cairn_reply_bulk(&c->reply, "", 0);
+  } else if (c->argc == 2) {
     cairn_reply_bulk(&c->reply, c->argv[1].p, c->argv[1].len);
-  else
+  } else {
     cairn_reply_raw(&c->reply, "+PONG\r\n", 7);
+  }
 }
 
 static void cmd_echo(cairn_ctx *c) { cairn_reply_bulk(&c->reply, c->argv[1].p, c->argv[1].len); }
@@ -155,6 +164,8 @@ static void cmd_hello(cairn_ctx *c) {
 static void cmd_reset(cairn_ctx *c) {
   cairn_client *cl = c->client;
   if (cl) {
+    cairn_multi_client_reset(cl); /* leaves MULTI, drops WATCHes */
+    cairn_pubsub_client_reset(cl); /* unsubscribes quietly */
     cl->db = 0;
     cl->resp = 2;
     c->reply.resp = 2;

@@ -1,15 +1,14 @@
 /* Hash commands (Redis 7.0 semantics).
  *
  * A hash is a collection (engine/store.h): the key holds a header {id, count},
- * each field is an entry of space 0, field -> value, in byte order of the
- * field (fields longer than CAIRN_ELEM_INLINE that share their first
- * CAIRN_ELEM_INLINE bytes are ordered among themselves by a hash). Single-field
+ * each field is an entry of the hashed member space (CAIRN_SPACE_MEMBERS),
+ * field -> value, in the order of a 64-bit hash of the field. Single-field
  * commands cost O(log n) (a B-tree read or write per field); commands that
  * return the whole hash (HKEYS, HVALS, HGETALL) stream it from an iterator in
  * O(n) without materialising it; HSCAN and HRANDFIELD are described at their
- * handlers. Replies list fields in byte order, where Redis uses insertion
- * order (small hashes) or a random order (big ones): both are unordered as
- * far as Redis documents. */
+ * handlers. Replies list fields in hash order, where Redis uses insertion
+ * order (small hashes) or its own hash order (big ones): both are unordered
+ * as far as Redis documents. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -58,7 +57,7 @@ static void hset_generic(cairn_ctx *c, int hmset) {
   cairn_store *st = cairn_ctx_store(c);
   long long created = 0;
   for (int i = 2; i < c->argc; i += 2) {
-    int rc = cairn_elem_put(st, coll.id, 0, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len);
+    int rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -86,7 +85,7 @@ static void cmd_hsetnx(cairn_ctx *c) {
   cairn_store *st = cairn_ctx_store(c);
   if (rc == 1) {
     cairn_str v;
-    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    rc = cairn_elem_get(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, &v);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -96,7 +95,7 @@ static void cmd_hsetnx(cairn_ctx *c) {
       return;
     }
   }
-  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, value.p, value.len);
+  rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, value.p, value.len);
   if (rc < 0) {
     failed(c, rc);
     return;
@@ -117,7 +116,7 @@ static void cmd_hget(cairn_ctx *c) {
     return;
   }
   cairn_str v;
-  rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+  rc = cairn_elem_get(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, c->argv[2].p, c->argv[2].len, &v);
   if (rc < 0) {
     failed(c, rc);
     return;
@@ -138,7 +137,7 @@ static void cmd_hmget(cairn_ctx *c) {
   cairn_reply_array(&c->reply, c->argc - 2);
   for (int i = 2; i < c->argc; i++) {
     cairn_str v;
-    rc = found ? cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[i].p, c->argv[i].len, &v) : 0;
+    rc = found ? cairn_elem_get(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, c->argv[i].p, c->argv[i].len, &v) : 0;
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -164,7 +163,7 @@ static void cmd_hdel(cairn_ctx *c) {
   int64_t exp = val.expire_ms;
   long long deleted = 0;
   for (int i = 2; i < c->argc && coll.count > (uint64_t)deleted; i++) {
-    rc = cairn_elem_del(cairn_ctx_store(c), coll.id, 0, c->argv[i].p, c->argv[i].len);
+    rc = cairn_elem_del(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, c->argv[i].p, c->argv[i].len);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -186,7 +185,7 @@ static void cmd_hexists(cairn_ctx *c) {
   if (rc < 0) return;
   if (rc == 1) {
     cairn_str v;
-    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, c->argv[2].p, c->argv[2].len, &v);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -210,7 +209,7 @@ static void cmd_hstrlen(cairn_ctx *c) {
   if (rc < 0) return;
   cairn_str v = {NULL, 0};
   if (rc == 1) {
-    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, 0, c->argv[2].p, c->argv[2].len, &v);
+    rc = cairn_elem_get(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, c->argv[2].p, c->argv[2].len, &v);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -238,7 +237,7 @@ static void getall_generic(cairn_ctx *c, int what) {
   }
   if (!c->reply.buf) return; /* nobody reads it */
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, NULL, 0, 0, &it)) < 0) {
+  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
     failed(c, rc);
     return;
   }
@@ -280,7 +279,7 @@ static void cmd_hincrby(cairn_ctx *c) {
   int exists = 0;
   if (rc == 1) {
     cairn_str v;
-    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    rc = cairn_elem_get(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, &v);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -300,7 +299,7 @@ static void cmd_hincrby(cairn_ctx *c) {
   value += incr;
   char buf[24];
   size_t n = cairn_ll2str(buf, value);
-  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, buf, n);
+  rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, buf, n);
   if (rc < 0) {
     failed(c, rc);
     return;
@@ -333,7 +332,7 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
   int exists = 0;
   if (rc == 1) {
     cairn_str v;
-    rc = cairn_elem_get(st, coll.id, 0, field.p, field.len, &v);
+    rc = cairn_elem_get(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, &v);
     if (rc < 0) {
       failed(c, rc);
       return;
@@ -353,7 +352,7 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
   }
   char *buf = cairn_xmalloc(LD_CHARS);
   size_t n = cairn_ld2str(buf, LD_CHARS, value);
-  rc = cairn_elem_put(st, coll.id, 0, field.p, field.len, buf, n);
+  rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, buf, n);
   if (rc < 0) {
     free(buf);
     failed(c, rc);
@@ -377,54 +376,21 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
  * The store has no rank index (LMDB cannot seek to the k-th entry), so:
  *  - hashes of up to RAND_WALK_MAX fields: exact uniform picks of indexes,
  *    served by one ordered walk, O(n + m log m) for m picks;
- *  - bigger hashes: a pick is a random descent of the byte trie of the
- *    fields, O(d log n) for d levels. At prefix q (initially empty) we read
- *    the first and the last field starting with q (two seeks), extend q by
- *    the bytes they share, draw one of the bytes that follow (a byte no
- *    field has is drawn again, up to RAND_REDRAWS times, so each existing
- *    byte is about equally likely; if q itself is a field it is one more
- *    choice) and go on with q + that byte until one field is left. Each
- *    branch of the trie is equally likely, so the picks are uniform only
- *    when the trie is balanced, as with random or fixed-width keys (UUIDs,
- *    hashes, "user:000123"); with unbalanced ones a field alone in its
- *    branch is favoured (in "f:0".."f:99999", "f:0" comes up about 1 time
- *    in 10, each of the 5-digit fields about 1 in 100000). Every field can
- *    come up; nothing else can. Past CAIRN_ELEM_INLINE bytes of shared
- *    prefix (long fields ordered by hash) the first of the group is taken.
- *    Positive counts need distinct fields: when count * RAND_SAMPLE_RATIO >
- *    n we walk the hash once and keep each field with the exact probability
- *    of selection sampling (Knuth's algorithm S), O(n) = O(32 count) (a walk
- *    step is some 30x cheaper than a descent); otherwise each pick is a
- *    descent, a field already taken (tracked in a hash set) is drawn again up
- *    to 8 times, then the next field not taken yet is used (wrapping), so
- *    O(count d log n) unless the picks pile up.
+ *  - bigger hashes: a pick is cairn_coll_random (a seek to a random hash
+ *    plus up to 63 steps: O(log n), within ~12% of uniform whatever the
+ *    fields look like). Positive counts need distinct fields: when
+ *    count * RAND_SAMPLE_RATIO > n we walk the hash once and keep each field
+ *    with the exact probability of selection sampling (Knuth's algorithm S),
+ *    O(n) = O(32 count); otherwise a field already taken (tracked in a hash
+ *    set) is drawn again up to 8 times, then the next field not taken yet is
+ *    used (wrapping), so O(count log n) unless the picks pile up.
  * Negative counts pick with repetition (any size, like Redis; like Redis
  * 7.0, a huge count builds a huge reply). The reply order of distinct picks
  * is random, except for the algorithm S walk (byte order). */
 #define RAND_WALK_MAX 1000
 #define RAND_SAMPLE_RATIO 32
-#define RAND_REDRAWS 24
 
-static uint64_t rng_state;
-
-static uint64_t rnd64(void) {
-  if (rng_state == 0) {
-    cairn_random_bytes(&rng_state, sizeof(rng_state));
-    rng_state |= 1;
-  }
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n), n > 0. */
-static uint64_t rnd_below(uint64_t n) {
-  uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
-  do r = rnd64();
-  while (r >= lim);
-  return r % n;
-}
+static uint64_t rnd_below(uint64_t n) { return cairn_rand_below(n); }
 
 static void reply_pair(cairn_ctx *c, cairn_str f, cairn_str v, int withvalues) {
   if (withvalues && c->reply.resp >= 3) cairn_reply_array(&c->reply, 2);
@@ -453,7 +419,7 @@ static int reply_picks_walk(cairn_ctx *c, const cairn_coll *coll, pick *picks, u
   span *slots = cairn_xmalloc(m * sizeof(*slots));
   cairn_buf arena = {0};
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, NULL, 0, 0, &it);
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it);
   if (rc < 0) {
     free(slots);
     return failed(c, rc);
@@ -483,126 +449,6 @@ static int reply_picks_walk(cairn_ctx *c, const cairn_coll *coll, pick *picks, u
   free(slots);
   cairn_buf_free(&arena);
   return 0;
-}
-
-/* Big hash: a random descent of the byte trie of the fields (see above).
- * first_ge copies the first field >= from (reverse: the last <= from) into
- * `out` as [u32 len][field]. 0, or -1 after an error. */
-static int first_ge(cairn_ctx *c, uint64_t id, const char *from, size_t n, int reverse, cairn_buf *out) {
-  cairn_elem_iter *it;
-  cairn_str f, v;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), id, 0, from, n, reverse, &it);
-  if (rc < 0) return failed(c, rc);
-  rc = cairn_elem_iter_next(it, &f, &v);
-  if (rc > 0) {
-    out->len = 0;
-    uint32_t fl = (uint32_t)f.len;
-    cairn_buf_append(out, &fl, 4);
-    cairn_buf_append(out, f.p, f.len);
-  }
-  cairn_elem_iter_close(it);
-  if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO); /* the trie says it exists */
-  return 0;
-}
-
-static cairn_str rec_field(const cairn_buf *b) {
-  uint32_t fl;
-  memcpy(&fl, b->p, 4);
-  cairn_str s = {b->p + 4, fl};
-  return s;
-}
-
-typedef struct rand_state {
-  cairn_buf q, first, last, key;
-} rand_state;
-
-static void rand_state_free(rand_state *r) {
-  cairn_buf_free(&r->q);
-  cairn_buf_free(&r->first);
-  cairn_buf_free(&r->last);
-  cairn_buf_free(&r->key);
-}
-
-/* Picks one field; r->first holds it ([u32 len][field], see rec_field). */
-static int rand_descend(cairn_ctx *c, const cairn_coll *coll, rand_state *r) {
-  r->q.len = 0;
-  if (first_ge(c, coll->id, NULL, 0, 0, &r->first) < 0) return -1;
-  for (;;) {
-    /* last field with prefix q: reverse from q + 1 (q as a big-endian
-     * number, trailing 0xff dropped), skipping q + 1 itself */
-    size_t n = r->q.len;
-    while (n && (unsigned char)r->q.p[n - 1] == 0xff) n--;
-    if (n == 0) {
-      if (first_ge(c, coll->id, NULL, 0, 1, &r->last) < 0) return -1;
-    } else {
-      r->key.len = 0;
-      cairn_buf_append(&r->key, r->q.p, n);
-      r->key.p[n - 1] = (char)((unsigned char)r->key.p[n - 1] + 1);
-      cairn_elem_iter *it;
-      cairn_str f, v;
-      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, r->key.p, n, 1, &it);
-      if (rc < 0) return failed(c, rc);
-      while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0 && f.len >= n && memcmp(f.p, r->key.p, n) == 0) {
-      }
-      if (rc > 0) {
-        r->last.len = 0;
-        uint32_t fl = (uint32_t)f.len;
-        cairn_buf_append(&r->last, &fl, 4);
-        cairn_buf_append(&r->last, f.p, f.len);
-      }
-      cairn_elem_iter_close(it);
-      if (rc <= 0) return failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
-    }
-    cairn_str lo = rec_field(&r->first), hi = rec_field(&r->last);
-    size_t cp = 0;
-    while (cp < lo.len && cp < hi.len && lo.p[cp] == hi.p[cp]) cp++;
-    if (cp == lo.len && cp == hi.len) return 0; /* one field left */
-    /* Past the inline limit the store orders by hash and cuts seek keys:
-     * take the first of the group (see the cost note above). */
-    if (cp + 1 > CAIRN_ELEM_INLINE || cp >= hi.len) return 0;
-    int hib = (unsigned char)hi.p[cp], base, self = 0;
-    if (cp < lo.len) {
-      base = (unsigned char)lo.p[cp];
-    } else {
-      /* The prefix itself is a field: it is one choice, the others are the
-       * bytes from that of the field after it. */
-      cairn_elem_iter *it;
-      cairn_str f, v;
-      int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, 0, lo.p, lo.len, 0, &it);
-      if (rc < 0) return failed(c, rc);
-      if ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) rc = cairn_elem_iter_next(it, &f, &v);
-      base = rc > 0 && f.len > cp ? (unsigned char)f.p[cp] : hib;
-      cairn_elem_iter_close(it);
-      if (rc < 0) return failed(c, rc);
-      self = 1;
-    }
-    /* Seek q + b: the field found starts with q + b' for the first existing
-     * byte b' >= b. A byte that no field has is drawn again (up to
-     * RAND_REDRAWS times) so that the existing bytes are equally likely,
-     * rather than those after a gap being favoured. */
-    for (int t = 0;; t++) {
-      uint64_t k = rnd_below((uint64_t)(hib - base + 1 + self));
-      if (self && k == 0) return 0; /* the prefix itself */
-      int b = base + (int)k - self;
-      if (!self && b == base) break; /* r->first is that field */
-      r->key.len = 0;
-      cairn_buf_append(&r->key, lo.p, cp);
-      char byte = (char)b;
-      cairn_buf_append(&r->key, &byte, 1);
-      if (first_ge(c, coll->id, r->key.p, cp + 1, 0, &r->last) < 0) return -1;
-      cairn_str g = rec_field(&r->last);
-      if ((g.len > cp && (unsigned char)g.p[cp] == b) || t >= RAND_REDRAWS) {
-        cairn_buf tmp = r->first;
-        r->first = r->last;
-        r->last = tmp;
-        break;
-      }
-    }
-    /* q = the first cp + 1 bytes of the field found */
-    cairn_str nf = rec_field(&r->first);
-    r->q.len = 0;
-    cairn_buf_append(&r->q, nf.p, cp + 1 <= nf.len ? cp + 1 : nf.len);
-  }
 }
 
 /* A set of byte strings (the fields already picked). */
@@ -683,7 +529,7 @@ static void cmd_hrandfield(cairn_ctx *c) {
   cairn_str f = {NULL, 0}, v = {NULL, 0};
 
   if (unique && m >= n) { /* the whole hash */
-    if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+    if ((rc = cairn_elem_iter_open(st, coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
       failed(c, rc);
       return;
     }
@@ -734,7 +580,7 @@ static void cmd_hrandfield(cairn_ctx *c) {
   }
 
   if (unique && m * RAND_SAMPLE_RATIO > n) { /* selection sampling: exact, one walk */
-    if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+    if ((rc = cairn_elem_iter_open(st, coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
       failed(c, rc);
       return;
     }
@@ -757,38 +603,33 @@ static void cmd_hrandfield(cairn_ctx *c) {
     return;
   }
 
-  /* Big hash: random descents. */
-  rand_state r;
-  memset(&r, 0, sizeof(r));
+  /* Big hash: random picks (cairn_coll_random). */
+  cairn_buf fb = {0}, vb = {0};
   strset seen;
   if (unique) strset_init(&seen, (size_t)m);
   if (with_count) cairn_reply_array(&c->reply, withvalues && c->reply.resp < 3 ? (long long)m * 2 : (long long)m);
   for (uint64_t i = 0; i < m; i++) {
-    if (rand_descend(c, &coll, &r) < 0) break;
-    f = rec_field(&r.first);
-    int fresh = !unique || strset_add(&seen, f);
-    for (int t = 0; !fresh && t < 8; t++) { /* taken already: draw again a few times */
-      if (rand_descend(c, &coll, &r) < 0) {
+    int fresh = 0;
+    for (int t = 0; t < 9 && !fresh; t++) { /* taken already: draw again a few times */
+      if ((rc = cairn_coll_random(c, coll.id, &fb, withvalues ? &vb : NULL)) <= 0) {
+        if (rc == 0) failed(c, CAIRN_STORE_IO); /* count says it is not empty */
         fresh = -1;
         break;
       }
-      f = rec_field(&r.first);
-      fresh = strset_add(&seen, f);
+      f.p = fb.p;
+      f.len = fb.len;
+      fresh = !unique || strset_add(&seen, f);
     }
     if (fresh < 0) break;
-    if (fresh && withvalues) {
-      rc = cairn_elem_get(st, coll.id, 0, f.p, f.len, &v);
-      if (rc <= 0) {
-        failed(c, rc < 0 ? rc : CAIRN_STORE_IO);
-        break;
-      }
-    }
+    v.p = vb.p;
+    v.len = vb.len;
     if (!fresh) {
-      /* Already taken: the next field not taken yet from there, wrapping at
+      /* Still taken: the next field not taken yet from there, wrapping at
        * the end (there is one: m < n). */
-      cairn_buf_free(&r.key);
-      cairn_buf_append(&r.key, f.p, f.len);
-      if ((rc = cairn_elem_iter_open(st, coll.id, 0, r.key.p, r.key.len, 0, &it)) < 0) {
+      unsigned char from[8];
+      uint64_t h = cairn_elem_hash(fb.p, fb.len);
+      for (int k = 0; k < 8; k++) from[k] = (unsigned char)(h >> (56 - 8 * k));
+      if ((rc = cairn_elem_iter_open(st, coll.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it)) < 0) {
         failed(c, rc);
         break;
       }
@@ -798,7 +639,7 @@ static void cmd_hrandfield(cairn_ctx *c) {
         if (rc == 0 && !wrapped) {
           wrapped = 1;
           cairn_elem_iter_close(it);
-          if ((rc = cairn_elem_iter_open(st, coll.id, 0, NULL, 0, 0, &it)) < 0) {
+          if ((rc = cairn_elem_iter_open(st, coll.id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) {
             it = NULL;
             break;
           }
@@ -822,88 +663,21 @@ static void cmd_hrandfield(cairn_ctx *c) {
       cairn_reply_bulk(&c->reply, f.p, f.len);
   }
   if (unique) strset_free(&seen);
-  rand_state_free(&r);
+  cairn_buf_free(&fb);
+  cairn_buf_free(&vb);
 }
 
 /* ---------------------------------------------------------------- HSCAN
  *
- * Cursor = the position of the next field to visit, as a seek key S: the
- * scan goes on with the first field >= S. After returning field `last` with
- * `next` the following field, S is the shortest prefix of `next` that is
- * greater than `last` (next[0..cp], cp = their common prefix length), so any
- * field present for the whole scan is returned at least once whatever is
- * added or removed meanwhile, and cursors survive restarts. Fields longer
- * than CAIRN_ELEM_INLINE bytes that share that many first bytes are ordered
- * by a hash the store does not let us seek to, so a batch never stops inside
- * such a group (the group is returned whole by one call).
- *
- * Decimal encoding (client libraries treat the cursor as a string of digits):
- *  - 0: the start (and the end in replies);
- *  - |S| <= 7: the unsigned 64-bit number whose top 7 bytes are S padded
- *    with zeros (big-endian) and whose low byte is |S| (1..7): it fits the
- *    uint64 cursors some clients parse;
- *  - |S| >= 8: "1" followed by each byte of S as 3 decimal digits (at least
- *    25 digits, so never a 64-bit number): up to 1 + 3 * 480 digits.
- * Any other 64-bit number is accepted (its low byte, capped at 7, gives the
- * length), like Redis accepts any cursor; other digit strings are "invalid
- * cursor". Cost: O(count log n) per call (plus a group of long fields). */
-
-static int cursor_decode(cairn_ctx *c, cairn_str a, cairn_buf *seek) {
-  char *z = cairn_xmemdup(a.p, a.len);
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(z, &end, 10);
-  int bad = a.len == 0 ? 0 : (isspace((unsigned char)z[0]) || *end != '\0' || errno == ERANGE);
-  free(z);
-  if (!bad) {
-    size_t n = (size_t)(v & 0xff);
-    if (n > 7) n = 7;
-    for (size_t i = 0; v && i < n; i++) {
-      char b = (char)(v >> (56 - 8 * i));
-      cairn_buf_append(seek, &b, 1);
-    }
-    return 0;
-  }
-  /* long form */
-  int ok = a.len >= 25 && (a.len - 1) % 3 == 0 && a.p[0] == '1';
-  for (size_t i = 1; ok && i < a.len; i += 3) {
-    int b = 0;
-    for (size_t j = 0; j < 3; j++) {
-      char ch = a.p[i + j];
-      if (ch < '0' || ch > '9') ok = 0;
-      b = b * 10 + (ch - '0');
-    }
-    if (b > 255) ok = 0;
-    char byte = (char)b;
-    if (ok) cairn_buf_append(seek, &byte, 1);
-  }
-  if (!ok) {
-    cairn_reply_error(&c->reply, "invalid cursor");
-    return -1;
-  }
-  return 0;
-}
-
-/* Writes the cursor for seek key s (non-empty) into out. */
-static void cursor_encode(const unsigned char *s, size_t n, cairn_buf *out) {
-  if (n <= 7) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < 7; i++) v = v << 8 | (i < n ? s[i] : 0);
-    v = v << 8 | n;
-    char buf[24];
-    cairn_buf_append(out, buf, cairn_ull2str(buf, v));
-    return;
-  }
-  cairn_buf_append(out, "1", 1);
-  for (size_t i = 0; i < n; i++) {
-    char d[3] = {(char)('0' + s[i] / 100), (char)('0' + s[i] / 10 % 10), (char)('0' + s[i] % 10)};
-    cairn_buf_append(out, d, 3);
-  }
-}
+ * Cursor = the hash of the next field to visit (fields are stored in hash
+ * order), a plain 64-bit number like SCAN's: any field present for the whole
+ * scan is returned exactly once whatever is added or removed meanwhile
+ * (fields sharing a hash are never split across calls), and cursors survive
+ * restarts. Cost: O(count log n) per call. */
 
 static void cmd_hscan(cairn_ctx *c) {
-  cairn_buf seek = {0};
-  if (cursor_decode(c, c->argv[2], &seek) != 0) return;
+  uint64_t cursor;
+  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
   cairn_value val;
   cairn_coll coll;
   int rc = hash_lookup(c, c->argv[1], &val, &coll);
@@ -913,7 +687,6 @@ static void cmd_hscan(cairn_ctx *c) {
       cairn_reply_bulk(&c->reply, "0", 1);
       cairn_reply_array(&c->reply, 0);
     }
-    cairn_buf_free(&seek);
     return;
   }
   long long count = 10;
@@ -939,29 +712,25 @@ static void cmd_hscan(cairn_ctx *c) {
     }
   }
   cairn_elem_iter *it;
-  rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, 0, seek.len ? seek.p : NULL, seek.len, 0, &it);
+  unsigned char from[8];
+  for (int k = 0; k < 8; k++) from[k] = (unsigned char)(cursor >> (56 - 8 * k));
+  rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
   if (rc < 0) {
     failed(c, rc);
     goto out;
   }
-  cairn_buf items = {0}, last = {0}, cur = {0};
+  cairn_buf items = {0};
   long long visited = 0, nitems = 0;
+  uint64_t next = 0, last = 0;
   cairn_str f, v;
   while ((rc = cairn_elem_iter_next(it, &f, &v)) > 0) {
-    if (visited >= count) {
-      /* Stop before f unless f and last are long fields of one group. */
-      int same_group = f.len > CAIRN_ELEM_INLINE && last.len >= CAIRN_ELEM_INLINE &&
-                       memcmp(f.p, last.p, CAIRN_ELEM_INLINE) == 0;
-      if (!same_group) {
-        size_t cp = 0;
-        while (cp < last.len && cp < f.len && last.p[cp] == f.p[cp]) cp++;
-        cursor_encode((const unsigned char *)f.p, cp + 1, &cur);
-        break;
-      }
+    uint64_t pos = cairn_elem_iter_pos(it);
+    if (visited >= count && pos != last) {
+      next = pos; /* > last >= cursor */
+      break;
     }
     visited++;
-    last.len = 0;
-    cairn_buf_append(&last, f.p, f.len);
+    last = pos;
     if (use_pat && !cairn_glob_match(pat.p, pat.len, f.p, f.len, 0)) continue;
     cairn_str pair[2] = {f, v};
     for (int k = 0; k < 2; k++) {
@@ -981,19 +750,15 @@ static void cmd_hscan(cairn_ctx *c) {
   if (rc < 0) {
     failed(c, rc);
   } else {
+    char num[24];
     cairn_reply_array(&c->reply, 2);
-    if (cur.len)
-      cairn_reply_bulk(&c->reply, cur.p, cur.len);
-    else
-      cairn_reply_bulk(&c->reply, "0", 1);
+    cairn_reply_bulk(&c->reply, num, cairn_ull2str(num, next));
     cairn_reply_array(&c->reply, nitems * 2);
     cairn_reply_raw(&c->reply, items.p, items.len);
   }
   cairn_buf_free(&items);
-  cairn_buf_free(&last);
-  cairn_buf_free(&cur);
 out:
-  cairn_buf_free(&seek);
+  return;
 }
 
 #define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_KEYSPACE)

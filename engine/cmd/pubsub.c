@@ -1,6 +1,445 @@
-/* Placeholder: filled by the pubsub work of issue 5. */
+/* Pub/sub: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+ *
+ * Channels and patterns are tables name -> subscribers; each client keeps its
+ * own subscriptions (a table keyed by the entry, for duplicate checks, and a
+ * list, for unsubscribing from everything). Messages are written into the
+ * subscribers' output at once and sent at the end of the loop iteration
+ * without waiting for the WAL (cairn_client_push); the pubsub output-buffer
+ * class limits a slow subscriber. PUBLISH is propagated like Redis does (it
+ * goes into the stream and the WAL; replicas deliver it to their own
+ * subscribers), except on a replica, whose stream is its master's.
+ *
+ * Cost: SUBSCRIBE/UNSUBSCRIBE O(1) per channel; PUBLISH O(subscribers of the
+ * channel + patterns in use) like Redis; PUBSUB CHANNELS O(channels). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cmd/hmap.h"
 #include "engine/server.h"
+#include "engine/util.h"
+
+typedef struct psub psub;
+
+typedef struct pentry { /* a channel or a pattern with subscribers */
+  cairn_hnode h;
+  psub *subs;
+  long nsubs;
+  size_t len;
+  char name[];
+} pentry;
+
+struct psub { /* one client's subscription to one entry */
+  cairn_hnode h;  /* in the client's table, hashed by the entry's address */
+  pentry *e;
+  cairn_client *c;
+  psub *eprev, *enext; /* the entry's subscribers */
+  psub *cprev, *cnext; /* the client's subscriptions of that kind */
+};
+
+typedef struct pclient {
+  cairn_hmap chans, pats;
+  psub *clist, *plist;
+} pclient;
+
+static cairn_hmap channels, patterns;
+
+static uint64_t name_hash(cairn_str s) { return cairn_hash64(s.p, s.len, 0x70756273ULL); }
+static uint64_t ptr_hash(const void *p) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+static pentry *entry_find(cairn_hmap *t, cairn_str name, uint64_t h) {
+  for (cairn_hnode *n = cairn_hmap_chain(t, h); n; n = n->hnext) {
+    pentry *e = (pentry *)n;
+    if (n->hash == h && e->len == name.len && memcmp(e->name, name.p, name.len) == 0) return e;
+  }
+  return NULL;
+}
+
+static psub *client_find(cairn_hmap *t, const pentry *e) {
+  uint64_t h = ptr_hash(e);
+  for (cairn_hnode *n = cairn_hmap_chain(t, h); n; n = n->hnext)
+    if (((psub *)n)->e == e) return (psub *)n;
+  return NULL;
+}
+
+static long sub_count(const cairn_client *c) {
+  const pclient *pc = c->pubsub;
+  return pc ? (long)(pc->chans.n + pc->pats.n) : 0;
+}
+
+static void update_flag(cairn_client *c) {
+  if (sub_count(c) > 0) {
+    c->flags |= CAIRN_CLIENT_PUBSUB;
+  } else {
+    c->flags &= ~CAIRN_CLIENT_PUBSUB;
+    free(c->pubsub);
+    c->pubsub = NULL;
+  }
+}
+
+/* Returns 1 if newly subscribed. */
+static int subscribe(cairn_client *c, int pattern, cairn_str name) {
+  if (!c->pubsub) c->pubsub = cairn_xcalloc(1, sizeof(pclient));
+  pclient *pc = c->pubsub;
+  cairn_hmap *table = pattern ? &patterns : &channels;
+  uint64_t h = name_hash(name);
+  pentry *e = entry_find(table, name, h);
+  if (e && client_find(pattern ? &pc->pats : &pc->chans, e)) return 0;
+  if (!e) {
+    e = cairn_xcalloc(1, sizeof(*e) + name.len + 1);
+    e->h.hash = h;
+    e->len = name.len;
+    if (name.len) memcpy(e->name, name.p, name.len);
+    cairn_hmap_insert(table, &e->h);
+  }
+  psub *s = cairn_xcalloc(1, sizeof(*s));
+  s->e = e;
+  s->c = c;
+  s->h.hash = ptr_hash(e);
+  s->enext = e->subs;
+  if (e->subs) e->subs->eprev = s;
+  e->subs = s;
+  e->nsubs++;
+  psub **list = pattern ? &pc->plist : &pc->clist;
+  s->cnext = *list;
+  if (*list) (*list)->cprev = s;
+  *list = s;
+  cairn_hmap_insert(pattern ? &pc->pats : &pc->chans, &s->h);
+  c->flags |= CAIRN_CLIENT_PUBSUB;
+  return 1;
+}
+
+static void drop_sub(cairn_client *c, int pattern, psub *s) {
+  pclient *pc = c->pubsub;
+  pentry *e = s->e;
+  if (s->eprev)
+    s->eprev->enext = s->enext;
+  else
+    e->subs = s->enext;
+  if (s->enext) s->enext->eprev = s->eprev;
+  if (--e->nsubs == 0) {
+    cairn_hmap_remove(pattern ? &patterns : &channels, &e->h);
+    free(e);
+  }
+  psub **list = pattern ? &pc->plist : &pc->clist;
+  if (s->cprev)
+    s->cprev->cnext = s->cnext;
+  else
+    *list = s->cnext;
+  if (s->cnext) s->cnext->cprev = s->cprev;
+  cairn_hmap_remove(pattern ? &pc->pats : &pc->chans, &s->h);
+  free(s);
+}
+
+/* Returns 1 if it was subscribed. */
+static int unsubscribe(cairn_client *c, int pattern, cairn_str name) {
+  pclient *pc = c->pubsub;
+  if (!pc) return 0;
+  pentry *e = entry_find(pattern ? &patterns : &channels, name, name_hash(name));
+  psub *s = e ? client_find(pattern ? &pc->pats : &pc->chans, e) : NULL;
+  if (!s) return 0;
+  drop_sub(c, pattern, s);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- delivery */
+
+typedef struct held_msg {
+  cairn_client *c;
+  size_t off, len;
+} held_msg;
+
+static int hold_depth;
+static cairn_buf held_bytes;
+static held_msg *held;
+static size_t nheld, held_cap;
+
+static void deliver(cairn_client *c, const cairn_buf *msg) {
+  if (hold_depth == 0) {
+    cairn_client_push(c, msg->p, msg->len);
+    return;
+  }
+  if (nheld == held_cap) {
+    held_cap = held_cap ? held_cap * 2 : 16;
+    held = cairn_xrealloc(held, held_cap * sizeof(*held));
+  }
+  held[nheld++] = (held_msg){c, held_bytes.len, msg->len};
+  cairn_buf_append(&held_bytes, msg->p, msg->len);
+}
+
+void cairn_pubsub_hold(void) { hold_depth++; }
+
+void cairn_pubsub_release(int ok) {
+  if (hold_depth == 0 || --hold_depth > 0) return;
+  if (ok)
+    for (size_t i = 0; i < nheld; i++) cairn_client_push(held[i].c, held_bytes.p + held[i].off, held[i].len);
+  nheld = 0;
+  held_bytes.len = 0;
+  cairn_buf_shrink(&held_bytes, 64 * 1024);
+}
+
+static void forget_held(cairn_client *c) {
+  for (size_t i = 0; i < nheld; i++)
+    if (held[i].c == c) held[i].len = 0, held[i].c = NULL;
+  size_t j = 0;
+  for (size_t i = 0; i < nheld; i++)
+    if (held[i].c) held[j++] = held[i];
+  nheld = j;
+}
+
+void cairn_pubsub_client_reset(cairn_client *c) {
+  if (nheld) forget_held(c);
+  pclient *pc = c->pubsub;
+  if (pc) {
+    while (pc->clist) drop_sub(c, 0, pc->clist);
+    while (pc->plist) drop_sub(c, 1, pc->plist);
+  }
+  update_flag(c);
+}
+
+void cairn_pubsub_client_counts(const cairn_client *c, long *chans, long *pats) {
+  const pclient *pc = c->pubsub;
+  *chans = pc ? (long)pc->chans.n : 0;
+  *pats = pc ? (long)pc->pats.n : 0;
+}
+
+void cairn_pubsub_counts(long *chans, long *pats) {
+  *chans = (long)channels.n;
+  *pats = (long)patterns.n;
+}
+
+/* ["message", channel, payload] or ["pmessage", pattern, channel, payload],
+ * as a RESP2 array or a RESP3 push. */
+static void build_message(cairn_buf *b, int resp, const pentry *pat, cairn_str ch, cairn_str msg) {
+  b->len = 0;
+  cairn_reply r = {b, resp};
+  cairn_reply_push(&r, pat ? 4 : 3);
+  if (pat) {
+    cairn_reply_bulk(&r, "pmessage", 8);
+    cairn_reply_bulk(&r, pat->name, pat->len);
+  } else {
+    cairn_reply_bulk(&r, "message", 7);
+  }
+  cairn_reply_bulk(&r, ch.p, ch.len);
+  cairn_reply_bulk(&r, msg.p, msg.len);
+}
+
+static void send_to(const pentry *e, const pentry *pat, cairn_str ch, cairn_str msg, cairn_buf bufs[2]) {
+  for (psub *s = e->subs; s; s = s->enext) {
+    int v = s->c->resp == 3;
+    if (!bufs[v].len) build_message(&bufs[v], v ? 3 : 2, pat, ch, msg);
+    deliver(s->c, &bufs[v]);
+  }
+}
+
+static long publish(cairn_str ch, cairn_str msg) {
+  long receivers = 0;
+  cairn_buf bufs[2] = {{0}, {0}};
+  pentry *e = entry_find(&channels, ch, name_hash(ch));
+  if (e) {
+    send_to(e, NULL, ch, msg, bufs);
+    receivers += e->nsubs;
+  }
+  for (size_t i = 0; i < patterns.nb; i++) {
+    for (cairn_hnode *n = patterns.b[i]; n; n = n->hnext) {
+      pentry *p = (pentry *)n;
+      if (!cairn_glob_match(p->name, p->len, ch.p, ch.len, 0)) continue;
+      bufs[0].len = bufs[1].len = 0;
+      send_to(p, p, ch, msg, bufs);
+      receivers += p->nsubs;
+    }
+  }
+  cairn_buf_free(&bufs[0]);
+  cairn_buf_free(&bufs[1]);
+  return receivers;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static void reply_subscription(cairn_ctx *c, const char *kind, const cairn_str *name) {
+  cairn_reply_push(&c->reply, 3);
+  cairn_reply_bulk_str(&c->reply, kind);
+  if (name)
+    cairn_reply_bulk(&c->reply, name->p, name->len);
+  else
+    cairn_reply_null(&c->reply);
+  cairn_reply_int(&c->reply, sub_count(c->client));
+}
+
+static void do_subscribe(cairn_ctx *c, int pattern) {
+  if (!c->client) return;
+  for (int j = 1; j < c->argc; j++) {
+    subscribe(c->client, pattern, c->argv[j]);
+    reply_subscription(c, pattern ? "psubscribe" : "subscribe", &c->argv[j]);
+  }
+}
+
+static void do_unsubscribe(cairn_ctx *c, int pattern) {
+  cairn_client *cl = c->client;
+  if (!cl) return;
+  const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+  if (c->argc == 1) {
+    pclient *pc = cl->pubsub;
+    psub *first = pc ? (pattern ? pc->plist : pc->clist) : NULL;
+    if (!first) {
+      reply_subscription(c, kind, NULL);
+    } else {
+      while (pc && (pattern ? pc->plist : pc->clist)) {
+        psub *s = pattern ? pc->plist : pc->clist;
+        cairn_str name = {s->e->name, s->e->len};
+        char *copy = cairn_xmemdup(name.p, name.len);
+        name.p = copy;
+        drop_sub(cl, pattern, s);
+        reply_subscription(c, kind, &name);
+        free(copy);
+      }
+    }
+  } else {
+    for (int j = 1; j < c->argc; j++) {
+      unsubscribe(cl, pattern, c->argv[j]);
+      reply_subscription(c, kind, &c->argv[j]);
+    }
+  }
+  update_flag(cl);
+}
+
+static void cmd_subscribe(cairn_ctx *c) { do_subscribe(c, 0); }
+static void cmd_psubscribe(cairn_ctx *c) { do_subscribe(c, 1); }
+static void cmd_unsubscribe(cairn_ctx *c) { do_unsubscribe(c, 0); }
+static void cmd_punsubscribe(cairn_ctx *c) { do_unsubscribe(c, 1); }
+
+static void cmd_publish(cairn_ctx *c) {
+  cairn_server *srv = c->srv;
+  /* Replaying our own WAL: delivered long ago. Applying our master's stream:
+   * our subscribers get it. */
+  if (c->replaying && !srv->apply_live) return;
+  long n = publish(c->argv[1], c->argv[2]);
+  cairn_reply_int(&c->reply, n);
+  /* Like Redis: into the stream (replicas deliver it too), but a replica's
+   * stream is its master's, so its own clients' PUBLISHes stay local. */
+  if (!c->replaying && !srv->replica_mode) cairn_propagate(c, c->db, c->argc, c->argv);
+  c->custom_propagation = 1;
+}
+
+static void cmd_pubsub_channels(cairn_ctx *c) {
+  size_t mark = cairn_reply_defer(&c->reply);
+  long n = 0;
+  for (size_t i = 0; i < channels.nb; i++) {
+    for (cairn_hnode *h = channels.b[i]; h; h = h->hnext) {
+      pentry *e = (pentry *)h;
+      if (c->argc == 3 && !cairn_glob_match(c->argv[2].p, c->argv[2].len, e->name, e->len, 0)) continue;
+      cairn_reply_bulk(&c->reply, e->name, e->len);
+      n++;
+    }
+  }
+  cairn_reply_defer_array(&c->reply, mark, n);
+}
+
+static void cmd_pubsub_numsub(cairn_ctx *c) {
+  cairn_reply_array(&c->reply, (long long)(c->argc - 2) * 2);
+  for (int j = 2; j < c->argc; j++) {
+    pentry *e = entry_find(&channels, c->argv[j], name_hash(c->argv[j]));
+    cairn_reply_bulk(&c->reply, c->argv[j].p, c->argv[j].len);
+    cairn_reply_int(&c->reply, e ? e->nsubs : 0);
+  }
+}
+
+static void cmd_pubsub_numpat(cairn_ctx *c) { cairn_reply_int(&c->reply, (long long)patterns.n); }
+
+/* Sharded channels exist only in cluster mode: none here. */
+static void cmd_pubsub_shardchannels(cairn_ctx *c) { cairn_reply_array(&c->reply, 0); }
+
+static void cmd_pubsub_shardnumsub(cairn_ctx *c) {
+  cairn_reply_array(&c->reply, (long long)(c->argc - 2) * 2);
+  for (int j = 2; j < c->argc; j++) {
+    cairn_reply_bulk(&c->reply, c->argv[j].p, c->argv[j].len);
+    cairn_reply_int(&c->reply, 0);
+  }
+}
+
+static void cmd_pubsub_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CHANNELS [<pattern>]",
+      "    Return the currently active channels matching a <pattern> (default: '*').",
+      "NUMPAT",
+      "    Return number of subscriptions to patterns.",
+      "NUMSUB [<channel> ...]",
+      "    Return the number of subscribers for the specified channels, excluding",
+      "    pattern subscriptions(default: no channels).",
+      "SHARDCHANNELS [<pattern>]",
+      "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+      "SHARDNUMSUB [<shardchannel> ...]",
+      "    Return the number of subscribers for the specified shard level channel(s)",
+      "HELP",
+      "    Prints this help.",
+  };
+  int n = (int)(sizeof(lines) / sizeof(lines[0]));
+  cairn_reply_array(&c->reply, n);
+  for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
+}
+
+#define F_PS (CAIRN_CMD_PUBSUB | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
+
+static const cairn_command pubsub_subcommands[] = {
+    {"pubsub|channels", -2, F_PS, 0, 0, 0, cmd_pubsub_channels, "pubsub", "List active channels", "2.8.0",
+     "[pattern]", NULL},
+    {"pubsub|numsub", -2, F_PS, 0, 0, 0, cmd_pubsub_numsub, "pubsub",
+     "Get the count of subscribers for channels", "2.8.0", "[channel [channel ...]]", NULL},
+    {"pubsub|numpat", 2, F_PS, 0, 0, 0, cmd_pubsub_numpat, "pubsub", "Get the count of unique patterns pattern subscriptions",
+     "2.8.0", "", NULL},
+    {"pubsub|shardchannels", -2, F_PS, 0, 0, 0, cmd_pubsub_shardchannels, "pubsub", "List active shard channels",
+     "7.0.0", "[pattern]", NULL},
+    {"pubsub|shardnumsub", -2, F_PS, 0, 0, 0, cmd_pubsub_shardnumsub, "pubsub",
+     "Get the count of subscribers for shard channels", "7.0.0", "[shardchannel [shardchannel ...]]", NULL},
+    {"pubsub|help", 2, CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_pubsub_help, "pubsub", "Show helpful text about the different subcommands",
+     "6.2.0", "", NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void cmd_pubsub(cairn_ctx *c) {
+  const cairn_command *sub = NULL;
+  for (const cairn_command *s = pubsub_subcommands; s->name; s++)
+    if (cairn_arg_is(c->argv[1], s->name + 7)) sub = s;
+  if (!sub) {
+    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try PUBSUB HELP.",
+                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+    return;
+  }
+  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
+    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
+    return;
+  }
+  if (sub->fn != cmd_pubsub_help && ((sub->fn == cmd_pubsub_channels || sub->fn == cmd_pubsub_shardchannels) &&
+                                     c->argc > 3)) {
+    cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.",
+                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+    return;
+  }
+  if (c->client) c->client->last_cmd = sub->name;
+  sub->fn(c);
+}
 
 const cairn_command cairn_commands_pubsub[] = {
+    {"subscribe", -2, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_subscribe, "pubsub",
+     "Listen for messages published to the given channels", "2.0.0", "channel [channel ...]", NULL},
+    {"unsubscribe", -1, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_unsubscribe, "pubsub",
+     "Stop listening for messages posted to the given channels", "2.0.0", "[channel [channel ...]]", NULL},
+    {"psubscribe", -2, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_psubscribe, "pubsub",
+     "Listen for messages published to channels matching the given patterns", "2.0.0", "pattern [pattern ...]",
+     NULL},
+    {"punsubscribe", -1, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_punsubscribe, "pubsub",
+     "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
+     "[pattern [pattern ...]]", NULL},
+    {"publish", 3, F_PS | CAIRN_CMD_FAST, 0, 0, 0, cmd_publish, "pubsub", "Post a message to a channel", "2.0.0",
+     "channel message", NULL},
+    {"pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",
+     pubsub_subcommands},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -36,35 +36,10 @@
 #include "engine/util.h"
 
 #define SMALL_SET 1000
-#define PICK_SMOOTH 64
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t rng_state[4];
-static int rng_seeded;
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* xoshiro256** seeded from the OS. */
-static uint64_t rnd64(void) {
-  if (!rng_seeded) {
-    cairn_random_bytes(rng_state, sizeof(rng_state));
-    if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) rng_state[0] = 1;
-    rng_seeded = 1;
-  }
-  uint64_t *s = rng_state;
-  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return r;
-}
-
-/* Uniform in [0, n), n > 0. */
-static uint64_t rnd_below(uint64_t n) { return (uint64_t)(((unsigned __int128)rnd64() * n) >> 64); }
+static uint64_t rnd_below(uint64_t n) { return cairn_rand_below(n); }
 
 /* A list of members copied out of the store (store pointers die at the next
  * write). */
@@ -161,39 +136,7 @@ static int member_at(cairn_ctx *c, uint64_t id, uint64_t idx, cairn_buf *out) {
   return rc < 0 ? cairn_store_failed(c, rc) : rc;
 }
 
-/* The member at or after a random hash, then a random 0..PICK_SMOOTH-1
- * members further (wrapping): O(log n + PICK_SMOOTH), near uniform (see the
- * top of the file). */
-static int pick_hash(cairn_ctx *c, uint64_t id, cairn_buf *out) {
-  unsigned char from[8];
-  uint64_t r = rnd64();
-  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(r >> (56 - 8 * i));
-  uint64_t steps = rnd_below(PICK_SMOOTH);
-  cairn_store *st = cairn_ctx_store(c);
-  cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it);
-  if (rc < 0) return cairn_store_failed(c, rc);
-  cairn_str sub, val;
-  int wrapped = 0, found = 0;
-  for (uint64_t i = 0; i <= steps;) {
-    rc = cairn_elem_iter_next(it, &sub, &val);
-    if (rc < 0) break;
-    if (rc == 0) {
-      cairn_elem_iter_close(it);
-      it = NULL;
-      if (wrapped++) break; /* empty set: cannot happen, count > 0 */
-      if ((rc = cairn_elem_iter_open(st, id, CAIRN_SPACE_MEMBERS, NULL, 0, 0, &it)) < 0) break;
-      continue;
-    }
-    if (i++ == steps) {
-      buf_set(out, sub.p, sub.len);
-      found = 1;
-    }
-  }
-  if (it) cairn_elem_iter_close(it);
-  if (rc < 0) return cairn_store_failed(c, rc);
-  return found;
-}
+static int pick_hash(cairn_ctx *c, uint64_t id, cairn_buf *out) { return cairn_coll_random(c, id, out, NULL); }
 
 /* One random member of a non-empty set into out: 1, or -1 store error. */
 static int pick_one(cairn_ctx *c, const cairn_coll *coll, cairn_buf *out) {
