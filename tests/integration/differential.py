@@ -1180,8 +1180,6 @@ class _CollGen(_Gen):
                                            "-9223372036854775808", "9223372036854775807"])]
             if r.random() < 0.05:
                 cmd += r.choice([["RANK"], ["FOO", "1"], ["COUNT"]])
-            if r.random() < 0.15:
-                r.shuffle(cmd[3:]) if False else None
             return cmd
         if c in (19, 20):
             w = ["LEFT", "RIGHT", "left", "RIGHT"]
