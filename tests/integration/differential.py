@@ -1562,7 +1562,8 @@ class _CollGen(_Gen):
         if r.random() < 0.03:
             # last, so that it cannot take the next option as its argument
             cmd.append(r.choice(["FOO", "LIMIT", "BY", "GET", "STORE"]))
-        unordered = unordered or self.mixed or k == "zs"
+        # (sets move to other keys by RENAME/COPY in the zset family too)
+        unordered = unordered or self.mixed or "zs" in self.KEYS
         if by in ("nosort", "nosuch") and not store and unordered:
             # a set is not sorted without STORE: hash order
             return (cmd, "count" if limit else "set")
