@@ -359,6 +359,18 @@ static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
 
 static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
 
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
+static int exec_depth;
+static const cairn_str *top_argv; /* argv of the top-level command running */
+
+/* A command run by another one (EXEC's queued commands, whether through
+ * cairn_execute or not) has an argv of its own. */
+int cairn_ctx_is_top_level(const cairn_ctx *c) { return exec_depth == 1 && c->argv == top_argv; }
+
+/* A top-level command that made keys ready serves the clients blocked on
+ * them right away, before the next command (Redis's
+ * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
+ * re-runs would nest inside recovery. */
 static int cmd_is(const cairn_command *cmd, const char *name) { return strcmp(cmd->name, name) == 0; }
 
 /* The subcommand named by argv[1] of a container command, or NULL. */
@@ -424,6 +436,13 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
 }
 
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
+  if (exec_depth++ == 0) top_argv = argv;
+  execute(srv, client, argc, argv);
+  if (--exec_depth == 0) top_argv = NULL;
+  if (exec_depth == 0 && client && cairn_blocking_pending()) cairn_blocking_serve(srv);
+}
+
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (argc == 0) return;
   cairn_ctx ctx;
   memset(&ctx, 0, sizeof(ctx));

@@ -55,6 +55,7 @@ void cairn_client_close(cairn_client *c) {
   if (uv_is_closing(&c->h.handle)) return;
   cairn_server *srv = c->srv;
   if (c->repl && srv->repl_on_close) srv->repl_on_close(c);
+  if (c->blocking) cairn_blocking_client_closed(c);
   cairn_multi_client_reset(c);
   cairn_pubsub_client_reset(c);
   pending_remove(c);
@@ -594,6 +595,8 @@ static void resume_clients(cairn_server *srv) {
 }
 
 static void on_iteration_end(cairn_server *srv) {
+  /* Keys made ready by the master's stream (a replica): serve them now. */
+  if (cairn_blocking_pending()) cairn_blocking_serve(srv);
   resume_clients(srv);
   flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make

@@ -188,6 +188,7 @@ struct cairn_client {
   cairn_client *resume_next;
 
   void *repl;              /* replication state of a replica client (replication/) */
+  void *blocking;          /* blocked on keys: engine/blocking.c's record */
   void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
   void *watched;           /* WATCHed keys (engine/cmd/multi.c), NULL when none */
   void *pubsub;            /* subscriptions (engine/cmd/pubsub.c), NULL when none */
@@ -242,6 +243,19 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
 int cairn_can_block(cairn_ctx *c);
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
+/* Core hooks of engine/blocking.c: net.c calls client_closed for a closing
+ * client blocked on keys; cairn_execute calls serve after each top-level
+ * command. A command run from inside another (EXEC's queued commands) is not
+ * top level (cairn_ctx_is_top_level: its argv is not the one cairn_execute
+ * was given at depth 1) and never blocks. */
+void cairn_blocking_client_closed(cairn_client *c);
+/* When c re-runs a blocked command woken by a ready key: 1 and that key
+ * (Redis 7.0 serves a multi-key pop from the key that became ready, so try it
+ * first), else 0. */
+int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key);
+int cairn_blocking_pending(void);
+void cairn_blocking_serve(cairn_server *srv);
+int cairn_ctx_is_top_level(const cairn_ctx *c);
 
 /* A near-uniform random member of a collection's hashed member space
  * (CAIRN_SPACE_MEMBERS): the member at or after a random hash, then a random
