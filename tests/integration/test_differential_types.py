@@ -90,6 +90,16 @@ def regression_rename_hash():
              ["SELECT", "1"], P("HGETALL", "y"), ["HLEN", "y"]])
 
 
+@case("list")
+def regression_copy_then_pop_list():
+    # the source list shared its entries with the copy: LPOP on the copy left
+    # the source's header stale and LRANGE on the source never answered
+    compare([["LPUSH", "dst", "36", "6", "-29"], ["LMOVE", "dst", "src", "left", "RIGHT"],
+             ["COPY", "src", "l0", "REPLACE"], ["LPOP", "l0"], ["LRANGE", "src", "0", "-1"], ["LLEN", "src"],
+             ["RPUSH", "a", "1", "2", "3"], ["COPY", "a", "b"], ["RPOP", "b"], ["LPUSH", "b", "x"],
+             ["LRANGE", "a", "0", "-1"], ["LRANGE", "b", "0", "-1"], ["DEL", "a"], ["LRANGE", "b", "0", "-1"]])
+
+
 @case("list", "set", "zset")
 def regression_copy_rename_collections():
     cmds = []
