@@ -325,10 +325,12 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "checkpoint_interval_ms:%lld\r\n"
                    "checkpoint_bytes:%lld\r\n"
                    "store_dirty:%llu\r\n"
-                   "flush_sweep_pending:%d\r\n",
+                   "flush_sweep_pending:%d\r\n"
+                   "collections_sweep_pending:%llu\r\n",
                    CAIRN_VERSION, srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
                    srv->cfg.checkpoint_interval_ms, srv->cfg.checkpoint_bytes,
-                   (unsigned long long)cairn_store_dirty(srv->store), cairn_store_sweep_pending(srv->store));
+                   (unsigned long long)cairn_store_dirty(srv->store), cairn_store_sweep_pending(srv->store),
+                   (unsigned long long)cairn_store_coll_garbage(srv->store));
 }
 
 typedef struct section {

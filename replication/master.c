@@ -20,6 +20,7 @@
 #include "engine/util.h"
 #include "replication/backlog.h"
 #include "replication/rdb.h"
+#include "replication/rdb_coll.h"
 #include "replication/repl.h"
 #include "replication/repl_int.h"
 
@@ -107,6 +108,7 @@ static int spool_write(void *ud, const void *p, size_t n) {
 
 typedef struct spool_ctx {
   cairn_rdb_writer *w;
+  cairn_store_snapshot *snap;
   int64_t now_ms;
 } spool_ctx;
 
@@ -114,12 +116,19 @@ static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
   spool_ctx *sc = ud;
   /* Keys already expired are left out: their DEL follows in the stream. */
   if (v->expire_ms >= 0 && v->expire_ms <= sc->now_ms) return 0;
-  if (v->type != CAIRN_TYPE_STRING) return 0; /* the only type cairn stores so far */
-  if (cairn_rdb_writer_key(sc->w, CAIRN_RDB_KIND_STRING, key.p, key.len,
-                           v->expire_ms >= 0 ? v->expire_ms : CAIRN_RDB_NO_EXPIRE) != 0 ||
-      cairn_rdb_writer_string(sc->w, v->data, v->len) != 0)
-    return -1;
-  return 0;
+  int64_t exp = v->expire_ms >= 0 ? v->expire_ms : CAIRN_RDB_NO_EXPIRE;
+  if (v->type == CAIRN_TYPE_STRING) {
+    if (cairn_rdb_writer_key(sc->w, CAIRN_RDB_KIND_STRING, key.p, key.len, exp) != 0 ||
+        cairn_rdb_writer_string(sc->w, v->data, v->len) != 0)
+      return -1;
+    return 0;
+  }
+  /* A collection: its members are streamed from the snapshot, one at a
+   * time (the writer holds at most one quicklist node). */
+  cairn_coll coll;
+  if (!cairn_type_is_coll(v->type) || cairn_coll_decode(v, &coll) != 0 || coll.count == 0) return 0;
+  int rc = cairn_rdb_write_coll_key(sc->w, sc->snap, v->type, &coll, key.p, key.len, exp);
+  return rc == 0 ? 0 : -1;
 }
 
 /* The full-sync thread: the snapshot as an RDB into the spool file. */
@@ -133,7 +142,7 @@ static void *spool_main(void *arg) {
     uv_async_send(&job->async);
     return NULL;
   }
-  spool_ctx sc = {.w = cairn_rdb_writer_new(spool_write, &fd, -1), .now_ms = cairn_mstime()};
+  spool_ctx sc = {.w = cairn_rdb_writer_new(spool_write, &fd, -1), .snap = job->snap, .now_ms = cairn_mstime()};
   cairn_rdb_aux aux = {.ctime = cairn_mstime() / 1000,
                        .with_repl = 1,
                        .repl_stream_db = job->stream_db < 0 ? 0 : job->stream_db,

@@ -28,15 +28,21 @@ enum {
   CAIRN_RDB_TYPE_ZSET_2 = 5,
   CAIRN_RDB_TYPE_MODULE = 6,          /* rejected */
   CAIRN_RDB_TYPE_MODULE_2 = 7,        /* skipped (on_skipped) */
+  CAIRN_RDB_TYPE_HASH_ZIPMAP = 9,         /* legacy (Redis < 2.6), loaded */
+  CAIRN_RDB_TYPE_LIST_ZIPLIST = 10,       /* legacy (Redis < 3.2), loaded */
   CAIRN_RDB_TYPE_SET_INTSET = 11,
+  CAIRN_RDB_TYPE_ZSET_ZIPLIST = 12,       /* legacy (Redis < 7.0), loaded */
+  CAIRN_RDB_TYPE_HASH_ZIPLIST = 13,       /* legacy (Redis < 7.0), loaded */
+  CAIRN_RDB_TYPE_LIST_QUICKLIST = 14,     /* legacy (Redis 3.2 .. 6.2), loaded */
   CAIRN_RDB_TYPE_STREAM_LISTPACKS = 15,   /* skipped */
   CAIRN_RDB_TYPE_HASH_LISTPACK = 16,
   CAIRN_RDB_TYPE_ZSET_LISTPACK = 17,
   CAIRN_RDB_TYPE_LIST_QUICKLIST_2 = 18,
   CAIRN_RDB_TYPE_STREAM_LISTPACKS_2 = 19, /* skipped */
 };
-/* 9, 10, 12, 13, 14 (zipmap, ziplist encodings, quicklist of ziplists) are
- * rejected as "unsupported legacy encoding". */
+/* The legacy encodings 9, 10, 12, 13, 14 (zipmap, ziplists, quicklist of
+ * ziplists), which Redis 7.0 still loads from older RDBs and payloads, are
+ * read and delivered member by member like the others. */
 
 /* Opcodes (read where a type byte is expected). */
 enum {
@@ -95,7 +101,8 @@ int cairn_rdb_lzf_decompress(const void *in, size_t in_len, void *out, size_t ou
  * Encodings written (all loadable by a Redis 7.0 replica / RESTORE):
  *   STRING -> type 0 (integer-encoded like Redis when canonical, <= 11 chars
  *             and int32; never LZF); keys, members and fields too.
- *   SET    -> type 2, HASH -> type 4, ZSET -> type 5 (doubles LE),
+ *   SET    -> type 2, HASH -> type 4, ZSET -> type 5 (doubles LE), or after
+ *             cairn_rdb_writer_compact(): intset (11), listpacks (16, 17),
  *   LIST   -> type 18 with PACKED listpack nodes of up to list_node_elems
  *             elements (node count = ceil(count / list_node_elems)), or PLAIN
  *             nodes (one per element) when list_node_elems == 0.
@@ -145,6 +152,24 @@ int cairn_rdb_writer_zmember(cairn_rdb_writer *w, const void *m, size_t ml, doub
 int cairn_rdb_writer_coll_end(cairn_rdb_writer *w);
 /* EOF + CRC64 (little-endian), then flushes. */
 int cairn_rdb_writer_end(cairn_rdb_writer *w);
+
+/* The next value (key() or dump_begin()) is written in its compact encoding,
+ * one blob at coll_end: HASH as a listpack (type 16), ZSET as a listpack
+ * (type 17, members in score order: the caller's job), SET as an intset
+ * (type 11, members canonical integers in strictly increasing order: the
+ * caller's job). LIST and STRING ignore it. The caller keeps to Redis's
+ * limits (rdb_coll.c: 128 entries of <= 64 bytes, 512 integers) so a Redis
+ * 7.0 keeps the encoding when it loads the value; memory is one blob. */
+int cairn_rdb_writer_compact(cairn_rdb_writer *w);
+
+/* Lists with caller-made nodes: list_nodes(n) before coll_begin declares
+ * the number of quicklist nodes of the next list; the caller then ends each
+ * node with list_node_end() (the last one is ended by coll_end), so nodes
+ * can follow a size rule (rdb_coll.c: <= 8 KB or one element, like Redis's
+ * list-max-listpack-size -2) and the writer holds at most one node. A node
+ * holds at most 65534 elements. */
+int cairn_rdb_writer_list_nodes(cairn_rdb_writer *w, uint64_t nodes);
+int cairn_rdb_writer_list_node_end(cairn_rdb_writer *w);
 
 /* DUMP payload mode (no header, no key): dump_begin(kind), then exactly one
  * value (string, or coll_begin..coll_end), then dump_end() which appends the

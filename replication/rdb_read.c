@@ -398,6 +398,164 @@ static int parse_intset(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n)
   return OK;
 }
 
+/* ---- legacy blobs: ziplist (Redis < 7.0) and zipmap (Redis < 2.6) ---------- */
+
+/* Decodes the ziplist entry at p (avail bytes before the terminator): its
+ * total size, or 0 if malformed. prev is the previous entry's size. */
+static size_t zl_decode(const uint8_t *p, size_t avail, size_t prev, lpent *e) {
+  size_t pl, hl, dl = 0;
+  if (avail < 2) return 0;
+  if (p[0] < 254) {
+    pl = 1;
+    if (p[0] != prev) return 0;
+  } else if (p[0] == 254) {
+    if (avail < 5) return 0;
+    pl = 5;
+    if (le(p + 1, 4) != prev) return 0;
+  } else {
+    return 0;
+  }
+  const uint8_t *q = p + pl;
+  size_t left = avail - pl;
+  uint8_t b = q[0];
+  e->s = NULL;
+  switch (b >> 6) {
+    case 0: hl = 1; dl = b & 0x3f; break;
+    case 1:
+      if (left < 2) return 0;
+      hl = 2;
+      dl = ((size_t)(b & 0x3f) << 8) | q[1];
+      break;
+    case 2:
+      if (b != 0x80 || left < 5) return 0;
+      hl = 5;
+      dl = ((size_t)q[1] << 24) | ((size_t)q[2] << 16) | ((size_t)q[3] << 8) | q[4];
+      break;
+    default: {
+      int w;
+      switch (b) {
+        case 0xC0: w = 2; break;
+        case 0xD0: w = 4; break;
+        case 0xE0: w = 8; break;
+        case 0xF0: w = 3; break;
+        case 0xFE: w = 1; break;
+        default:
+          if (b >= 0xF1 && b <= 0xFD) {
+            e->v = (int64_t)(b & 0x0f) - 1;
+            return pl + 1;
+          }
+          return 0;
+      }
+      if (left < (size_t)w + 1) return 0;
+      uint64_t u = le(q + 1, w);
+      if (w < 8 && (u >> (8 * w - 1))) u -= (uint64_t)1 << (8 * w);
+      e->v = (int64_t)u;
+      return pl + 1 + (size_t)w;
+    }
+  }
+  if (dl > left - hl) return 0;
+  e->s = q + hl;
+  e->len = dl;
+  return pl + hl + dl;
+}
+
+/* mode: LP_LIST, LP_HASH or LP_ZSET, like parse_listpack. */
+static int parse_ziplist(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n, int mode) {
+  if (n < 11 || le(p, 4) != n || p[n - 1] != 0xFF || le(p + 4, 4) > n - 1) return perr(r, c, "invalid ziplist header");
+  uint64_t hdr_count = le(p + 8, 2);
+  uint64_t count = 0;
+  size_t prev = 0;
+  for (size_t pos = 10; pos < n - 1; count++) {
+    lpent e;
+    size_t k = zl_decode(p + pos, n - 1 - pos, prev, &e);
+    if (!k) return perr(r, c, "invalid ziplist entry at blob offset %zu", pos);
+    if (mode == LP_ZSET && (count & 1) && e.s && (e.len == 0 || e.len > 127))
+      return perr(r, c, "invalid zset score in ziplist");
+    prev = k;
+    pos += k;
+  }
+  if (hdr_count != 65535 && hdr_count != count) return perr(r, c, "ziplist count mismatch");
+  if (mode != LP_LIST && (count & 1)) return perr(r, c, "odd ziplist entry count for a hash/zset");
+  lpent a = {0}, e;
+  char ab[24], eb[24], sb[128];
+  size_t an, en;
+  prev = 0;
+  uint64_t i = 0;
+  for (size_t pos = 10; pos < n - 1; i++) {
+    size_t k = zl_decode(p + pos, n - 1 - pos, prev, &e);
+    prev = k;
+    pos += k;
+    if (mode == LP_LIST) {
+      const uint8_t *s = lp_text(&e, eb, &en);
+      r->key.nelems++;
+      if (r->cb.on_elem) CB(r->cb.on_elem(r->ud, &r->key, s, en));
+      continue;
+    }
+    if ((i & 1) == 0) {
+      a = e;
+      continue;
+    }
+    const uint8_t *as = lp_text(&a, ab, &an);
+    r->key.nelems++;
+    if (mode == LP_HASH) {
+      const uint8_t *es = lp_text(&e, eb, &en);
+      if (r->cb.on_field) CB(r->cb.on_field(r->ud, &r->key, as, an, es, en));
+    } else {
+      double score;
+      if (e.s) {
+        memcpy(sb, e.s, e.len);
+        sb[e.len] = 0;
+        char *end;
+        score = strtod(sb, &end);
+        if (end == sb) return perr(r, c, "invalid zset score in ziplist");
+      } else {
+        score = (double)e.v;
+      }
+      if (r->cb.on_zmember) CB(r->cb.on_zmember(r->ud, &r->key, as, an, score));
+    }
+  }
+  return OK;
+}
+
+/* A zipmap length: one byte below 254, or 254 and 4 bytes LE. Returns the
+ * bytes used, 0 if malformed. */
+static size_t zm_len(const uint8_t *p, size_t avail, size_t *len) {
+  if (avail < 1 || p[0] == 255) return 0;
+  if (p[0] < 254) {
+    *len = p[0];
+    return 1;
+  }
+  if (avail < 5) return 0;
+  *len = (size_t)le(p + 1, 4);
+  return 5;
+}
+
+static int parse_zipmap(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n) {
+  if (n < 2 || p[n - 1] != 0xFF) return perr(r, c, "invalid zipmap");
+  for (int pass = 0; pass < 2; pass++) {
+    size_t pos = 1;
+    uint64_t count = 0;
+    while (pos < n - 1) {
+      size_t kl, vl, h, avail = n - 1 - pos;
+      if (!(h = zm_len(p + pos, avail, &kl)) || kl > avail - h) return perr(r, c, "invalid zipmap key");
+      const uint8_t *k = p + pos + h;
+      pos += h + kl;
+      avail = n - 1 - pos;
+      if (!(h = zm_len(p + pos, avail, &vl)) || avail - h < 1 || vl + p[pos + h] > avail - h - 1)
+        return perr(r, c, "invalid zipmap value");
+      const uint8_t *v = p + pos + h + 1;
+      pos += h + 1 + vl + p[pos + h];
+      count++;
+      if (pass == 1) {
+        r->key.nelems++;
+        if (r->cb.on_field) CB(r->cb.on_field(r->ud, &r->key, k, kl, v, vl));
+      }
+    }
+    if (pass == 0 && p[0] < 254 && p[0] != count) return perr(r, c, "zipmap count mismatch");
+  }
+  return OK;
+}
+
 /* ---- steps ------------------------------------------------------------------ */
 
 static void reset_pending(cairn_rdb_reader *r) {
@@ -422,13 +580,18 @@ static cairn_rdb_kind kind_of(unsigned t) {
   switch (t) {
     case CAIRN_RDB_TYPE_STRING: return CAIRN_RDB_KIND_STRING;
     case CAIRN_RDB_TYPE_LIST:
+    case CAIRN_RDB_TYPE_LIST_ZIPLIST:
+    case CAIRN_RDB_TYPE_LIST_QUICKLIST:
     case CAIRN_RDB_TYPE_LIST_QUICKLIST_2: return CAIRN_RDB_KIND_LIST;
     case CAIRN_RDB_TYPE_SET:
     case CAIRN_RDB_TYPE_SET_INTSET: return CAIRN_RDB_KIND_SET;
     case CAIRN_RDB_TYPE_ZSET:
     case CAIRN_RDB_TYPE_ZSET_2:
+    case CAIRN_RDB_TYPE_ZSET_ZIPLIST:
     case CAIRN_RDB_TYPE_ZSET_LISTPACK: return CAIRN_RDB_KIND_ZSET;
     case CAIRN_RDB_TYPE_HASH:
+    case CAIRN_RDB_TYPE_HASH_ZIPMAP:
+    case CAIRN_RDB_TYPE_HASH_ZIPLIST:
     case CAIRN_RDB_TYPE_HASH_LISTPACK: return CAIRN_RDB_KIND_HASH;
     case CAIRN_RDB_TYPE_STREAM_LISTPACKS:
     case CAIRN_RDB_TYPE_STREAM_LISTPACKS_2: return CAIRN_RDB_KIND_STREAM;
@@ -441,8 +604,6 @@ static int check_type(cairn_rdb_reader *r, cur *c, unsigned t) {
   if ((int)kind_of(t) >= 0) return OK;
   c->pos--;
   if (t == CAIRN_RDB_TYPE_MODULE) return perr(r, c, "module value type 6 cannot be skipped");
-  if (t == 9 || t == 10 || t == 12 || t == 13 || t == 14)
-    return perr(r, c, "unsupported legacy encoding type %u (zipmap/ziplist)", t);
   return perr(r, c, "unknown type or opcode %u", t);
 }
 
@@ -581,6 +742,20 @@ static int step_value(cairn_rdb_reader *r, cur *c) {
       TRY(rd_string(r, c, 0, &s, &n));
       TRY(parse_listpack(r, c, s, n, r->key.rdb_type == CAIRN_RDB_TYPE_HASH_LISTPACK ? LP_HASH : LP_ZSET));
       return finish_value(r, c, NULL);
+    case CAIRN_RDB_TYPE_HASH_ZIPMAP:
+      TRY(rd_string(r, c, 0, &s, &n));
+      TRY(parse_zipmap(r, c, s, n));
+      return finish_value(r, c, NULL);
+    case CAIRN_RDB_TYPE_LIST_ZIPLIST:
+    case CAIRN_RDB_TYPE_ZSET_ZIPLIST:
+    case CAIRN_RDB_TYPE_HASH_ZIPLIST:
+      TRY(rd_string(r, c, 0, &s, &n));
+      TRY(parse_ziplist(r, c, s, n,
+                        r->key.rdb_type == CAIRN_RDB_TYPE_LIST_ZIPLIST   ? LP_LIST
+                        : r->key.rdb_type == CAIRN_RDB_TYPE_HASH_ZIPLIST ? LP_HASH
+                                                                         : LP_ZSET));
+      return finish_value(r, c, NULL);
+    case CAIRN_RDB_TYPE_LIST_QUICKLIST:
     case CAIRN_RDB_TYPE_LIST_QUICKLIST_2:
       TRY(rd_len(r, c, &r->remaining));
       if (r->remaining == 0) return finish_value(r, c, NULL);
@@ -653,6 +828,12 @@ static int step_ql_node(cairn_rdb_reader *r, cur *c) {
   uint64_t container;
   const uint8_t *s;
   size_t n;
+  if (r->key.rdb_type == CAIRN_RDB_TYPE_LIST_QUICKLIST) { /* nodes are ziplists */
+    TRY(rd_string(r, c, 0, &s, &n));
+    TRY(parse_ziplist(r, c, s, n, LP_LIST));
+    if (--r->remaining == 0) return finish_value(r, c, NULL);
+    return OK;
+  }
   TRY(rd_len(r, c, &container));
   if (container != 1 && container != 2)
     return perr(r, c, "invalid quicklist container %llu", (unsigned long long)container);

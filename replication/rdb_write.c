@@ -2,6 +2,7 @@
 #include "replication/rdb.h"
 #include "replication/rdb_int.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@ struct cairn_rdb_writer {
   uint8_t *lp;                /* list: the quicklist node (listpack) being filled */
   size_t lplen, lpcap;
   uint32_t lpcount;
+  uint64_t nodes_next;        /* cairn_rdb_writer_list_nodes() for the next list, 0 = none */
+  uint64_t nodes, nodes_done; /* this list: nodes declared by the caller (0 = by node_elems) */
+  int compact_next;           /* cairn_rdb_writer_compact() was called for the next value */
+  int compact;                /* this value: listpack (hash, zset) or intset (set) */
   char err[160];
   size_t olen;
   uint8_t out[OUTBUF];
@@ -224,21 +229,36 @@ int cairn_rdb_writer_select_db(cairn_rdb_writer *w, uint32_t db, uint64_t nkeys,
   return 0;
 }
 
-static int type_byte(cairn_rdb_kind kind) {
+static int type_byte(cairn_rdb_kind kind, int compact) {
   switch (kind) {
     case CAIRN_RDB_KIND_STRING: return CAIRN_RDB_TYPE_STRING;
     case CAIRN_RDB_KIND_LIST: return CAIRN_RDB_TYPE_LIST_QUICKLIST_2;
-    case CAIRN_RDB_KIND_SET: return CAIRN_RDB_TYPE_SET;
-    case CAIRN_RDB_KIND_ZSET: return CAIRN_RDB_TYPE_ZSET_2;
-    case CAIRN_RDB_KIND_HASH: return CAIRN_RDB_TYPE_HASH;
+    case CAIRN_RDB_KIND_SET: return compact ? CAIRN_RDB_TYPE_SET_INTSET : CAIRN_RDB_TYPE_SET;
+    case CAIRN_RDB_KIND_ZSET: return compact ? CAIRN_RDB_TYPE_ZSET_LISTPACK : CAIRN_RDB_TYPE_ZSET_2;
+    case CAIRN_RDB_KIND_HASH: return compact ? CAIRN_RDB_TYPE_HASH_LISTPACK : CAIRN_RDB_TYPE_HASH;
     default: return -1;
   }
+}
+
+/* Takes the compact flag for the value about to start. */
+static int take_compact(cairn_rdb_writer *w, cairn_rdb_kind kind) {
+  int c = w->compact_next &&
+          (kind == CAIRN_RDB_KIND_SET || kind == CAIRN_RDB_KIND_ZSET || kind == CAIRN_RDB_KIND_HASH);
+  w->compact_next = 0;
+  w->compact = c;
+  return c;
+}
+
+int cairn_rdb_writer_compact(cairn_rdb_writer *w) {
+  if (w->phase != PH_NEW && w->phase != PH_DB) return misuse(w, "compact");
+  w->compact_next = 1;
+  return 0;
 }
 
 int cairn_rdb_writer_key(cairn_rdb_writer *w, cairn_rdb_kind kind, const void *key, size_t klen,
                          int64_t expire_ms) {
   if (w->phase != PH_DB) return misuse(w, "key");
-  int t = type_byte(kind);
+  int t = type_byte(kind, take_compact(w, kind));
   if (t < 0) return fail(w, "writer misuse: kind %d cannot be written", (int)kind);
   if (expire_ms != CAIRN_RDB_NO_EXPIRE) {
     uint8_t b[9];
@@ -254,7 +274,7 @@ int cairn_rdb_writer_key(cairn_rdb_writer *w, cairn_rdb_kind kind, const void *k
 
 int cairn_rdb_writer_dump_begin(cairn_rdb_writer *w, cairn_rdb_kind kind) {
   if (w->phase != PH_NEW) return misuse(w, "dump_begin");
-  int t = type_byte(kind);
+  int t = type_byte(kind, take_compact(w, kind));
   if (t < 0) return fail(w, "writer misuse: kind %d cannot be written", (int)kind);
   w->dump = 1;
   w->crc = 0;
@@ -277,9 +297,20 @@ int cairn_rdb_writer_coll_begin(cairn_rdb_writer *w, uint64_t count) {
   if (w->phase != PH_VALUE || w->kind == CAIRN_RDB_KIND_STRING) return misuse(w, "coll_begin");
   if (count == 0) return fail(w, "writer misuse: empty collection");
   uint64_t header = count;
-  if (w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0)
+  w->nodes = w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0 ? w->nodes_next : 0;
+  w->nodes_next = 0;
+  w->nodes_done = 0;
+  if (w->nodes)
+    header = w->nodes;
+  else if (w->kind == CAIRN_RDB_KIND_LIST && w->node_elems > 0)
     header = (count + (uint64_t)w->node_elems - 1) / (uint64_t)w->node_elems;
-  if (put_len(w, header)) return -1;
+  if (w->compact) {
+    /* one blob, written at coll_end */
+    uint64_t limit = w->kind == CAIRN_RDB_KIND_SET ? 65536 : 32767;
+    if (count > limit) return fail(w, "writer misuse: %llu elements in a compact encoding", (unsigned long long)count);
+  } else if (put_len(w, header)) {
+    return -1;
+  }
   w->count = count;
   w->done = 0;
   w->lplen = 0;
@@ -376,10 +407,36 @@ static int lp_flush_node(cairn_rdb_writer *w) {
   if (put_len(w, 2) || put_len(w, w->lplen) || put(w, w->lp, w->lplen)) return -1;
   w->lplen = 0;
   w->lpcount = 0;
+  w->nodes_done++;
   return 0;
 }
 
+int cairn_rdb_writer_list_nodes(cairn_rdb_writer *w, uint64_t nodes) {
+  if (w->phase != PH_NEW && w->phase != PH_DB && w->phase != PH_VALUE) return misuse(w, "list_nodes");
+  w->nodes_next = nodes;
+  return 0;
+}
+
+int cairn_rdb_writer_list_node_end(cairn_rdb_writer *w) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_LIST || !w->nodes) return misuse(w, "list_node_end");
+  if (!w->lpcount) return fail(w, "writer misuse: empty list node");
+  if (w->nodes_done >= w->nodes) return fail(w, "writer misuse: more list nodes than declared");
+  return lp_flush_node(w);
+}
+
 int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
+  if (w->phase == PH_COLL && w->kind == CAIRN_RDB_KIND_SET && w->compact) {
+    if (coll_elem_check(w, CAIRN_RDB_KIND_SET, "elem")) return -1;
+    int64_t iv, prev;
+    if (!canonical_int((const uint8_t *)v, n, &iv)) return fail(w, "writer misuse: intset member is not an integer");
+    if (w->lplen && (memcpy(&prev, w->lp + w->lplen - 8, 8), prev >= iv))
+      return fail(w, "writer misuse: intset members not strictly increasing");
+    if (lp_reserve(w, 8)) return -1;
+    memcpy(w->lp + w->lplen, &iv, 8);
+    w->lplen += 8;
+    w->done++;
+    return 0;
+  }
   if (w->phase == PH_COLL && w->kind == CAIRN_RDB_KIND_SET) {
     if (coll_elem_check(w, CAIRN_RDB_KIND_SET, "elem")) return -1;
     if (put_string(w, v, n)) return -1;
@@ -395,7 +452,8 @@ int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
       w->lplen = 6;                    /* header, filled at flush */
     }
     if (lp_append(w, v, n)) return -1;
-    if (w->lpcount == (uint32_t)w->node_elems && lp_flush_node(w)) return -1;
+    if (!w->nodes && w->lpcount == (uint32_t)w->node_elems && lp_flush_node(w)) return -1;
+    if (w->nodes && w->lpcount == 65534) return fail(w, "writer misuse: list node of more than 65534 elements");
   }
   w->done++;
   return 0;
@@ -403,6 +461,15 @@ int cairn_rdb_writer_elem(cairn_rdb_writer *w, const void *v, size_t n) {
 
 int cairn_rdb_writer_field(cairn_rdb_writer *w, const void *f, size_t fl, const void *v, size_t vl) {
   if (coll_elem_check(w, CAIRN_RDB_KIND_HASH, "field")) return -1;
+  if (w->compact) {
+    if (w->lplen == 0) {
+      if (lp_reserve(w, 6)) return -1;
+      w->lplen = 6;
+    }
+    if (lp_append(w, f, fl) || lp_append(w, v, vl)) return -1;
+    w->done++;
+    return 0;
+  }
   if (put_string(w, f, fl) || put_string(w, v, vl)) return -1;
   w->done++;
   return 0;
@@ -411,6 +478,25 @@ int cairn_rdb_writer_field(cairn_rdb_writer *w, const void *f, size_t fl, const 
 int cairn_rdb_writer_zmember(cairn_rdb_writer *w, const void *m, size_t ml, double score) {
   if (coll_elem_check(w, CAIRN_RDB_KIND_ZSET, "zmember")) return -1;
   if (score != score) return fail(w, "NaN score");
+  if (w->compact) {
+    /* the score as Redis's listpack holds it: text (d2string), which the
+     * listpack stores as an integer when it is one */
+    char sb[32];
+    int sn;
+    if (isinf(score))
+      sn = snprintf(sb, sizeof sb, "%s", score > 0 ? "inf" : "-inf");
+    else if (score == (double)(long long)score && fabs(score) < 9007199254740992.0)
+      sn = snprintf(sb, sizeof sb, "%lld", (long long)score);
+    else
+      sn = snprintf(sb, sizeof sb, "%.17g", score);
+    if (w->lplen == 0) {
+      if (lp_reserve(w, 6)) return -1;
+      w->lplen = 6;
+    }
+    if (lp_append(w, m, ml) || lp_append(w, (const uint8_t *)sb, (size_t)sn)) return -1;
+    w->done++;
+    return 0;
+  }
   uint64_t bits;
   memcpy(&bits, &score, 8);
   uint8_t b[8];
@@ -426,6 +512,40 @@ int cairn_rdb_writer_coll_end(cairn_rdb_writer *w) {
     return fail(w, "writer misuse: %llu elements written, %llu declared", (unsigned long long)w->done,
                 (unsigned long long)w->count);
   if (w->kind == CAIRN_RDB_KIND_LIST && w->lpcount && lp_flush_node(w)) return -1;
+  if (w->nodes && w->nodes_done != w->nodes)
+    return fail(w, "writer misuse: %llu list nodes written, %llu declared", (unsigned long long)w->nodes_done,
+                (unsigned long long)w->nodes);
+  w->nodes = 0;
+  if (w->compact && w->kind == CAIRN_RDB_KIND_SET) {
+    /* intset: encoding (width), length, then the values LE, ascending */
+    size_t nv = w->lplen / 8;
+    int64_t lo, hi;
+    memcpy(&lo, w->lp, 8);
+    memcpy(&hi, w->lp + w->lplen - 8, 8);
+    unsigned width = (lo >= INT16_MIN && hi <= INT16_MAX) ? 2 : (lo >= INT32_MIN && hi <= INT32_MAX) ? 4 : 8;
+    size_t blen = 8 + nv * width;
+    uint8_t *blob = malloc(blen);
+    if (!blob) return fail(w, "out of memory");
+    put_le(blob, width, 4);
+    put_le(blob + 4, nv, 4);
+    for (size_t i = 0; i < nv; i++) {
+      int64_t v;
+      memcpy(&v, w->lp + i * 8, 8);
+      put_le(blob + 8 + i * width, (uint64_t)v, (int)width);
+    }
+    int rc = put_len(w, blen) || put(w, blob, blen);
+    free(blob);
+    if (rc) return -1;
+    w->lplen = 0;
+  } else if (w->compact) {
+    /* hash / zset listpack: 2 entries per element */
+    w->lp[w->lplen++] = 0xFF;
+    put_le(w->lp, w->lplen, 4);
+    put_le(w->lp + 4, w->count * 2 < 65535 ? w->count * 2 : 65535, 2);
+    if (put_len(w, w->lplen) || put(w, w->lp, w->lplen)) return -1;
+    w->lplen = 0;
+  }
+  w->compact = 0;
   value_done(w);
   return 0;
 }

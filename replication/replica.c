@@ -14,6 +14,7 @@
 #include "engine/server.h"
 #include "engine/util.h"
 #include "replication/rdb.h"
+#include "replication/rdb_coll.h"
 #include "replication/repl_int.h"
 
 enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_TRANSFER, L_CONNECTED };
@@ -44,6 +45,8 @@ typedef struct master_link {
   int stream_db;
   int load_rc;
   uint64_t loaded_keys, skipped_keys;
+  cairn_coll_loader coll;  /* the collection being loaded (on_key .. on_key_end) */
+  int coll_active;
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
@@ -187,8 +190,13 @@ static int on_key(void *ud, const cairn_rdb_key *k) {
                   L->srv->cfg.databases);
     return 1;
   }
-  if (k->kind != CAIRN_RDB_KIND_STRING && L->skipped_keys++ == 0)
-    cairn_warning("Full sync: keys of types cairn does not store yet (first: '%s') are left out", k->key);
+  L->coll_active = 0;
+  if (k->kind != CAIRN_RDB_KIND_STRING) {
+    /* Members arrive one by one from the reader and go straight into a fresh
+     * collection id: a big collection is never held in memory. */
+    cairn_coll_loader_start(&L->coll, L->srv->store, cairn_rdb_type_of_kind(k->kind));
+    L->coll_active = 1;
+  }
   return 0;
 }
 
@@ -204,14 +212,69 @@ static int on_string(void *ud, const cairn_rdb_key *k, const uint8_t *v, size_t 
   return 0;
 }
 
+/* After a member was added: the first one writes the header at once, so a
+ * load abandoned half-way (link lost, crash after a checkpoint) leaves a key
+ * in the loading db that the sweeper retires with its members. */
+static int coll_added(master_link *L, const cairn_rdb_key *k, int rc) {
+  if (rc == 1) {
+    cairn_warning("Full sync: duplicate member or invalid score in key '%s'", k->key);
+    return 1;
+  }
+  if (rc == 0 && L->coll.coll.count == 1) {
+    cairn_str key = {(const char *)k->key, k->key_len};
+    rc = cairn_store_load_coll(L->srv->store, (int)k->db, key, L->coll.type, &L->coll.coll, k->expire_ms);
+  }
+  if (rc < 0) {
+    L->load_rc = rc;
+    return 1;
+  }
+  return 0;
+}
+
+static int on_elem(void *ud, const cairn_rdb_key *k, const uint8_t *v, size_t n) {
+  master_link *L = ud;
+  return coll_added(L, k, cairn_coll_loader_elem(&L->coll, v, n));
+}
+
+static int on_field(void *ud, const cairn_rdb_key *k, const uint8_t *f, size_t fl, const uint8_t *v, size_t vl) {
+  master_link *L = ud;
+  return coll_added(L, k, cairn_coll_loader_field(&L->coll, f, fl, v, vl));
+}
+
+static int on_zmember(void *ud, const cairn_rdb_key *k, const uint8_t *m, size_t ml, double score) {
+  master_link *L = ud;
+  return coll_added(L, k, cairn_coll_loader_zmember(&L->coll, m, ml, score));
+}
+
+static int on_key_end(void *ud, const cairn_rdb_key *k) {
+  master_link *L = ud;
+  if (!L->coll_active) return 0;
+  L->coll_active = 0;
+  if (L->coll.coll.count == 0) return 0; /* Redis skips empty collections too */
+  cairn_str key = {(const char *)k->key, k->key_len};
+  int rc = cairn_store_load_coll(L->srv->store, (int)k->db, key, L->coll.type, &L->coll.coll, k->expire_ms);
+  if (rc < 0) {
+    L->load_rc = rc;
+    return 1;
+  }
+  L->loaded_keys++;
+  return 0;
+}
+
 static int on_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
   master_link *L = ud;
   if (L->skipped_keys++ == 0) cairn_warning("Full sync: key '%s' left out: %s", k->key, why);
   return 0;
 }
 
-static const cairn_rdb_callbacks load_callbacks = {
-    .on_aux = on_aux, .on_key = on_key, .on_string = on_string, .on_skipped = on_skipped};
+static const cairn_rdb_callbacks load_callbacks = {.on_aux = on_aux,
+                                                   .on_key = on_key,
+                                                   .on_string = on_string,
+                                                   .on_elem = on_elem,
+                                                   .on_field = on_field,
+                                                   .on_zmember = on_zmember,
+                                                   .on_key_end = on_key_end,
+                                                   .on_skipped = on_skipped};
 
 static void finish_load(master_link *L) {
   cairn_server *srv = L->srv;
@@ -227,7 +290,7 @@ static void finish_load(master_link *L) {
   cairn_watch_touch_all(srv); /* every WATCHed key may have changed */
   cairn_notice("MASTER <-> REPLICA sync: Finished with success: %llu keys in %lld ms%s",
                (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
-               L->skipped_keys ? " (some keys of unsupported types left out)" : "");
+               L->skipped_keys ? " (streams or module values left out)" : "");
   srv->replay_db = L->stream_db < 0 ? 0 : L->stream_db;
   L->state = L_CONNECTED;
   srv->master_link_up = 1;

@@ -7,10 +7,17 @@
  * it survives restarts and never misses a key that exists for the whole
  * iteration.
  *
- * Values: for now every value is one store entry (strings). RENAME, COPY and
- * MOVE copy that entry; collection types (a later issue) will keep their
- * members in separate entries, which these commands will then have to move or
- * duplicate too. */
+ * Values: a string is one store entry. A collection (list, set, zset, hash)
+ * is a key whose payload is a small header naming a collection id, its
+ * members being entries of their own (engine/store.h): RENAME and MOVE hand
+ * the same header to the new key and drop the old key with
+ * cairn_store_del_keep (O(1), no member is touched); COPY gives the copy a
+ * fresh id and copies every member (O(n)); DEL, UNLINK, expiry and
+ * overwrites retire the id, and big collections are removed by the sweeper
+ * in the background (O(1) in the command).
+ *
+ * OBJECT, DUMP, RESTORE (engine/cmd/dump.c) and SORT (engine/cmd/sort.c)
+ * live in their own files; their handlers are listed in this table. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
@@ -26,6 +34,16 @@
 #define ERR_DBRANGE "DB index is out of range"
 
 /* ---------------------------------------------------------------- helpers */
+
+/* A list or sorted set appeared under key (in db): clients blocked on it
+ * (BLPOP, BZPOPMIN...) may be served. */
+static void signal_new_value(cairn_ctx *c, int db, cairn_str key, uint8_t type) {
+  if (type != CAIRN_TYPE_LIST && type != CAIRN_TYPE_ZSET) return;
+  int saved = c->db;
+  c->db = db;
+  cairn_signal_key_ready(c, key);
+  c->db = saved;
+}
 
 static const char *type_name(int found, uint8_t type) {
   if (!found) return "none";
@@ -106,20 +124,45 @@ static int put_owned(cairn_ctx *c, int db, cairn_str key, const owned_value *o) 
   return 0;
 }
 
-/* COPY and MOVE: src (in the current db) to dst in dst_db, TTL and type
- * kept. Returns 1 copied, 0 not (src missing, or dst exists and !replace),
- * -1 after a store error. For now every value is one store entry; the
- * collection types (issue 5) will have to copy their members too. */
-static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int replace) {
+/* COPY (duplicate = 1) and MOVE (duplicate = 0): src (in the current db) to
+ * dst in dst_db, TTL and type kept. Returns 1 copied, 0 not (src missing, or
+ * dst exists and !replace), -1 after a store error.
+ *
+ * A collection copied by COPY gets a fresh id and its members are copied
+ * (O(n) in the members); MOVE hands the same header over (O(1)): the caller
+ * then drops src with cairn_store_del_keep. */
+static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int replace, int duplicate,
+                    uint8_t *type_out) {
   cairn_value v;
   int rc = cairn_lookup(c, src, &v);
   if (rc <= 0) return rc;
   owned_value o;
   own(&o, &v);
   rc = lookup_in(c, dst_db, dst, &v);
-  if (rc == 0 || (rc == 1 && replace)) rc = put_owned(c, dst_db, dst, &o) == 0 ? 1 : -1;
-  else if (rc == 1) rc = 0;
+  if (rc == 0 || (rc == 1 && replace)) {
+    cairn_coll coll;
+    cairn_value ov = {o.type, o.expire_ms, o.data, o.len};
+    if (duplicate && cairn_type_is_coll(o.type) && cairn_coll_decode(&ov, &coll) == 0) {
+      cairn_store *s = cairn_ctx_store(c);
+      cairn_coll src_coll = coll;
+      uint64_t from = coll.id;
+      cairn_coll_init(s, &coll);
+      coll.count = src_coll.count; /* same members, same list positions */
+      coll.head = src_coll.head;
+      int src_rc = cairn_coll_copy(s, from, coll.id);
+      if (src_rc < 0) rc = cairn_store_failed(c, src_rc);
+      else if ((src_rc = cairn_coll_put(s, dst_db, dst, o.type, &coll, o.expire_ms)) < 0)
+        rc = cairn_store_failed(c, src_rc);
+      else
+        rc = 1;
+    } else {
+      rc = put_owned(c, dst_db, dst, &o) == 0 ? 1 : -1;
+    }
+  } else if (rc == 1) {
+    rc = 0;
+  }
   if (rc == 1) c->dirty++;
+  *type_out = o.type;
   free(o.data);
   return rc;
 }
@@ -304,14 +347,17 @@ static void rename_generic(cairn_ctx *c, int nx) {
     cairn_reply_int(&c->reply, 0);
     goto out;
   }
-  /* The value keeps its type and TTL; put replaces whatever dst held. */
+  /* The value keeps its type and TTL; put replaces whatever dst held (a
+   * collection there is retired). A collection's header moves as is: the
+   * members stay where they are, src's entry goes without retiring them. */
   if (put_owned(c, c->db, dst, &o) != 0) goto out;
-  rc = cairn_store_del(cairn_ctx_store(c), c->db, src);
+  rc = cairn_store_del_keep(cairn_ctx_store(c), c->db, src);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     goto out;
   }
   c->dirty++;
+  signal_new_value(c, c->db, dst, o.type);
   if (nx)
     cairn_reply_int(&c->reply, 1);
   else
@@ -349,7 +395,9 @@ static void cmd_copy(cairn_ctx *c) {
     cairn_reply_error(&c->reply, ERR_SAMEOBJ);
     return;
   }
-  int rc = copy_key(c, src, dst_db, dst, replace);
+  uint8_t type;
+  int rc = copy_key(c, src, dst_db, dst, replace, 1, &type);
+  if (rc == 1) signal_new_value(c, dst_db, dst, type);
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
@@ -365,11 +413,13 @@ static void cmd_move(cairn_ctx *c) {
     return;
   }
   cairn_str key = c->argv[1];
-  int rc = copy_key(c, key, dst_db, key, 0);
-  if (rc == 1 && (rc = cairn_store_del(cairn_ctx_store(c), c->db, key)) < 0) {
+  uint8_t type;
+  int rc = copy_key(c, key, dst_db, key, 0, 0, &type);
+  if (rc == 1 && (rc = cairn_store_del_keep(cairn_ctx_store(c), c->db, key)) < 0) {
     cairn_store_failed(c, rc);
     return;
   }
+  if (rc == 1) signal_new_value(c, dst_db, key, type);
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
@@ -721,5 +771,19 @@ const cairn_command cairn_commands_keys[] = {
      "[ASYNC|SYNC]", NULL},
     {"swapdb", 3, F_W | F_FAST, 0, 0, 0, cmd_swapdb, "server", "Swaps two Redis databases", "4.0.0",
      "index1 index2", NULL},
+    {"object", -2, 0, 0, 0, 0, cairn_cmd_object, "generic", "A container for object introspection commands",
+     "2.2.3", "", cairn_object_subcommands},
+    {"dump", 2, F_R, 1, 1, 1, cairn_cmd_dump, "generic",
+     "Return a serialized version of the value stored at the specified key.", "2.6.0", "key", NULL},
+    {"restore", -4, F_W | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_restore, "generic",
+     "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0",
+     "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", NULL},
+    {"sort", -2, F_W | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_sort, "generic",
+     "Sort the elements in a list, set or sorted set", "1.0.0",
+     "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]",
+     NULL},
+    {"sort_ro", -2, F_R, 1, 1, 1, cairn_cmd_sort_ro, "generic",
+     "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0",
+     "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]", NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,0 +1,365 @@
+/* RDB <-> per-member collections (see rdb_coll.h). */
+#include "replication/rdb_coll.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/buf.h"
+
+cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type) {
+  switch (type) {
+    case CAIRN_TYPE_LIST: return CAIRN_RDB_KIND_LIST;
+    case CAIRN_TYPE_SET: return CAIRN_RDB_KIND_SET;
+    case CAIRN_TYPE_ZSET: return CAIRN_RDB_KIND_ZSET;
+    case CAIRN_TYPE_HASH: return CAIRN_RDB_KIND_HASH;
+    default: return CAIRN_RDB_KIND_STRING;
+  }
+}
+
+uint8_t cairn_rdb_type_of_kind(cairn_rdb_kind kind) {
+  switch (kind) {
+    case CAIRN_RDB_KIND_LIST: return CAIRN_TYPE_LIST;
+    case CAIRN_RDB_KIND_SET: return CAIRN_TYPE_SET;
+    case CAIRN_RDB_KIND_ZSET: return CAIRN_TYPE_ZSET;
+    case CAIRN_RDB_KIND_HASH: return CAIRN_TYPE_HASH;
+    default: return CAIRN_TYPE_STRING;
+  }
+}
+
+uint64_t cairn_score_sortable(double d) {
+  if (d == 0) d = 0.0;
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+static void wr64be(unsigned char *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (unsigned char)v;
+    v >>= 8;
+  }
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* Members come from the live store (DUMP) or from a snapshot (full sync). */
+typedef struct src {
+  cairn_store *s;
+  cairn_store_snapshot *snap;
+} src;
+
+typedef int (*member_fn)(void *ud, cairn_str sub, cairn_str val);
+
+/* Calls fn for the entries of a space in order, at most `max` of them.
+ * Returns 0, fn's non-zero value, or a store error. */
+static int each(const src *from, uint64_t id, int space, uint64_t max, member_fn fn, void *ud) {
+  if (from->snap) {
+    /* the snapshot walks the whole space; fn stops it (max is the count) */
+    return cairn_store_snapshot_elems(from->snap, id, space, fn, ud);
+  }
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(from->s, id, space, NULL, 0, 0, &it);
+  if (rc < 0) return rc;
+  cairn_str sub, val;
+  uint64_t n = 0;
+  while (n++ < max && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0)
+    if ((rc = fn(ud, sub, val)) != 0) break;
+  cairn_elem_iter_close(it);
+  return rc < 0 || rc > 0 ? rc : 0;
+}
+
+static double unsortable(const unsigned char *p) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++) u = (u << 8) | p[i];
+  u = (u >> 63) ? u & ~(UINT64_C(1) << 63) : ~u;
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* Redis's string2ll: a canonical 64-bit integer (what an intset holds). */
+static int canonical_ll(const char *s, size_t n, int64_t *out) {
+  if (n == 0 || n > 20) return 0;
+  size_t i = 0;
+  int neg = s[0] == '-';
+  if (neg && n == 1) return 0;
+  i = (size_t)neg;
+  if (s[i] == '0') {
+    if (n == 1) {
+      *out = 0;
+      return 1;
+    }
+    return 0;
+  }
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1) return 0;
+    *out = (int64_t)(0 - v);
+  } else {
+    if (v > (uint64_t)INT64_MAX) return 0;
+    *out = (int64_t)v;
+  }
+  return 1;
+}
+
+/* redis.conf's settings (7.0): hash-max-listpack-entries/value 128/64,
+ * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512 (a
+ * redis-server without a config file allows 512 hash entries; any Redis
+ * converts on load what its own settings do not allow). */
+#define LP_ENTRIES 128
+#define LP_VALUE 64
+#define INTSET_ENTRIES 512
+
+typedef struct scan_ctx {
+  uint8_t type;
+  int ok;
+  int64_t *ints;
+  size_t nints, cap;
+} scan_ctx;
+
+static int scan_member(void *ud, cairn_str sub, cairn_str val) {
+  scan_ctx *sc = ud;
+  switch (sc->type) {
+    case CAIRN_TYPE_HASH:
+      if (sub.len > LP_VALUE || val.len > LP_VALUE) sc->ok = 0;
+      break;
+    case CAIRN_TYPE_ZSET:
+      if (sub.len > LP_VALUE) sc->ok = 0;
+      break;
+    case CAIRN_TYPE_SET: {
+      int64_t v;
+      if (!canonical_ll(sub.p, sub.len, &v) || sc->nints == sc->cap) sc->ok = 0;
+      else sc->ints[sc->nints++] = v;
+      break;
+    }
+  }
+  return sc->ok ? 0 : 1;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Whether a value fits Redis's compact encoding (scans at most 512 members);
+ * for a set, the members sorted numerically are left in sc->ints. */
+static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ctx *sc) {
+  sc->type = type;
+  sc->ok = 0;
+  sc->ints = NULL;
+  sc->nints = sc->cap = 0;
+  uint64_t limit = type == CAIRN_TYPE_SET ? INTSET_ENTRIES : LP_ENTRIES;
+  if (type == CAIRN_TYPE_LIST || coll->count > limit) return 0;
+  sc->ok = 1;
+  if (type == CAIRN_TYPE_SET) {
+    sc->ints = malloc(sizeof(int64_t) * (size_t)coll->count);
+    sc->cap = (size_t)coll->count;
+  }
+  if (type == CAIRN_TYPE_SET && !sc->ints) return CAIRN_STORE_IO;
+  int rc = each(from, coll->id, CAIRN_SPACE_MEMBERS, coll->count, scan_member, sc);
+  if (rc < 0) return rc;
+  if (sc->ok && sc->nints != coll->count && type == CAIRN_TYPE_SET) sc->ok = 0;
+  if (sc->ok && type == CAIRN_TYPE_SET) qsort(sc->ints, sc->nints, sizeof(int64_t), cmp_i64);
+  return 0;
+}
+
+/* List nodes follow Redis's list-max-listpack-size -2: a node ends before an
+ * element that would take it past 8 KB (an element bigger than that gets a
+ * node of its own), so the writer holds at most 8 KB or one element. */
+typedef struct node_rule {
+  size_t bytes;
+  uint32_t n;
+} node_rule;
+
+static int node_break(node_rule *r, size_t len) {
+  size_t cost = len + 11; /* entry header and back-length, at most */
+  int brk = r->n > 0 && (r->bytes + cost > 8192 || r->n >= 65534);
+  if (brk) {
+    r->bytes = 0;
+    r->n = 0;
+  }
+  r->bytes += cost;
+  r->n++;
+  return brk;
+}
+
+typedef struct count_ctx {
+  node_rule rule;
+  uint64_t nodes, left;
+} count_ctx;
+
+static int count_node(void *ud, cairn_str sub, cairn_str val) {
+  count_ctx *cc = ud;
+  if (cc->left == 0) return 2;
+  cc->left--;
+  if (node_break(&cc->rule, val.len) || cc->nodes == 0) cc->nodes++;
+  return 0;
+}
+
+typedef struct wr_ctx {
+  cairn_rdb_writer *w;
+  uint8_t type;
+  int space;
+  uint64_t left;
+  int failed;
+  node_rule rule;
+} wr_ctx;
+
+static int write_member(void *ud, cairn_str sub, cairn_str val) {
+  wr_ctx *wc = ud;
+  if (wc->left == 0) return 2; /* the header is the truth: never more */
+  wc->left--;
+  int rc;
+  switch (wc->type) {
+    case CAIRN_TYPE_LIST:
+      rc = node_break(&wc->rule, val.len) ? cairn_rdb_writer_list_node_end(wc->w) : 0;
+      if (rc == 0) rc = cairn_rdb_writer_elem(wc->w, val.p, val.len);
+      break;
+    case CAIRN_TYPE_SET: rc = cairn_rdb_writer_elem(wc->w, sub.p, sub.len); break;
+    case CAIRN_TYPE_HASH: rc = cairn_rdb_writer_field(wc->w, sub.p, sub.len, val.p, val.len); break;
+    case CAIRN_TYPE_ZSET:
+      if (wc->space == CAIRN_SPACE_ZSCORE) {
+        if (sub.len < 8) return 0;
+        rc = cairn_rdb_writer_zmember(wc->w, sub.p + 8, sub.len - 8, unsortable((const unsigned char *)sub.p));
+      } else {
+        double d = 0;
+        if (val.len == 8) memcpy(&d, val.p, 8);
+        rc = cairn_rdb_writer_zmember(wc->w, sub.p, sub.len, d);
+      }
+      break;
+    default: rc = -1;
+  }
+  if (rc != 0) {
+    wc->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* key == NULL: DUMP payload (dump_begin). Returns 0, -1 writer error, or a
+ * store error (< -1). */
+static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const cairn_coll *coll, const void *key,
+                       size_t klen, int64_t expire_ms) {
+  scan_ctx sc;
+  int rc = decide(from, type, coll, &sc);
+  if (rc < 0) {
+    free(sc.ints);
+    return rc;
+  }
+  if (sc.ok && cairn_rdb_writer_compact(w) != 0) rc = -1;
+  cairn_rdb_kind kind = cairn_rdb_kind_of_type(type);
+  if (rc == 0) rc = key ? cairn_rdb_writer_key(w, kind, key, klen, expire_ms) : cairn_rdb_writer_dump_begin(w, kind);
+  if (rc == 0 && type == CAIRN_TYPE_LIST) {
+    /* a first pass sizes the nodes (the element sizes only: big values'
+     * overflow pages are not read) */
+    count_ctx cc = {{0, 0}, 0, coll->count};
+    rc = each(from, coll->id, CAIRN_SPACE_LIST, coll->count, count_node, &cc);
+    if (rc > 0) rc = 0;
+    if (rc == 0) rc = cairn_rdb_writer_list_nodes(w, cc.nodes);
+  }
+  if (rc == 0) rc = cairn_rdb_writer_coll_begin(w, coll->count);
+  if (rc == 0 && sc.ok && type == CAIRN_TYPE_SET) {
+    for (size_t i = 0; rc == 0 && i < sc.nints; i++) {
+      char b[24];
+      int n = snprintf(b, sizeof b, "%lld", (long long)sc.ints[i]);
+      rc = cairn_rdb_writer_elem(w, b, (size_t)n);
+    }
+  } else if (rc == 0) {
+    /* a small zset goes in score order (a listpack is kept sorted) */
+    int space = type == CAIRN_TYPE_LIST                  ? CAIRN_SPACE_LIST
+                : sc.ok && type == CAIRN_TYPE_ZSET ? CAIRN_SPACE_ZSCORE
+                                                   : CAIRN_SPACE_MEMBERS;
+    wr_ctx wc = {w, type, space, coll->count, 0, {0, 0}};
+    rc = each(from, coll->id, wc.space, coll->count, write_member, &wc);
+    if (wc.failed) rc = -1;
+    else if (rc > 0) rc = 0;
+  }
+  free(sc.ints);
+  if (rc == 0) rc = cairn_rdb_writer_coll_end(w);
+  return rc < -1 ? rc : rc ? -1 : 0;
+}
+
+int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll) {
+  src from = {s, NULL};
+  return write_value(w, &from, type, coll, NULL, 0, CAIRN_RDB_NO_EXPIRE);
+}
+
+int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
+                             const void *key, size_t klen, int64_t expire_ms) {
+  src from = {NULL, snap};
+  return write_value(w, &from, type, coll, key, klen, expire_ms);
+}
+
+void cairn_coll_loader_start(cairn_coll_loader *L, cairn_store *s, uint8_t type) {
+  L->s = s;
+  L->type = type;
+  cairn_coll_init(s, &L->coll);
+  L->coll.count = 0;
+  if (type != CAIRN_TYPE_LIST) L->coll.head = 0;
+}
+
+int cairn_coll_loader_elem(cairn_coll_loader *L, const void *v, size_t n) {
+  int rc;
+  if (L->type == CAIRN_TYPE_LIST) {
+    unsigned char pos[8];
+    wr64be(pos, L->coll.head + L->coll.count);
+    rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_LIST, pos, 8, v, n);
+  } else {
+    rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, v, n, "", 0);
+  }
+  if (rc < 0) return rc;
+  if (rc == 0) return 1; /* duplicate set member */
+  L->coll.count++;
+  return 0;
+}
+
+int cairn_coll_loader_field(cairn_coll_loader *L, const void *f, size_t fl, const void *v, size_t vl) {
+  int rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, f, fl, v, vl);
+  if (rc < 0) return rc;
+  if (rc == 0) return 1;
+  L->coll.count++;
+  return 0;
+}
+
+int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, double score) {
+  if (isnan(score)) return 1;
+  if (score == 0) score = 0.0; /* no -0.0 in the index */
+  int rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_MEMBERS, m, ml, &score, 8);
+  if (rc < 0) return rc;
+  if (rc == 0) return 1;
+  unsigned char stack[256];
+  unsigned char *k = ml + 8 <= sizeof(stack) ? stack : malloc(ml + 8);
+  if (!k) return CAIRN_STORE_IO;
+  wr64be(k, cairn_score_sortable(score));
+  if (ml) memcpy(k + 8, m, ml);
+  rc = cairn_elem_put(L->s, L->coll.id, CAIRN_SPACE_ZSCORE, k, ml + 8, "", 0);
+  if (k != stack) free(k);
+  if (rc < 0) return rc;
+  L->coll.count++;
+  return 0;
+}
+
+int cairn_coll_loader_purge(cairn_coll_loader *L) {
+  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, CAIRN_SPACE_MEMBERS};
+  for (int i = 0; i < 3; i++) {
+    int space = spaces[i];
+    cairn_elem_iter *it;
+    int rc = cairn_elem_iter_open(L->s, L->coll.id, space, NULL, 0, 0, &it);
+    if (rc < 0) return rc;
+    cairn_str sub, val;
+    while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0)
+      if ((rc = cairn_elem_iter_del(it)) < 0) break;
+    cairn_elem_iter_close(it);
+    if (rc < 0) return rc;
+  }
+  L->coll.count = 0;
+  return 0;
+}
