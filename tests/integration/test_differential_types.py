@@ -164,6 +164,16 @@ def regression_lpos_option_errors():
              ["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "abc", "MAXLEN", "0"]])
 
 
+@case("list", "multi")
+def regression_ltrim_noop_invalidates_watch():
+    # Redis's LTRIM signals the key even when it removes nothing: the
+    # transaction of a client WATCHing it fails (cairn ran it)
+    compare([["RPUSH", "l1", "a", "b"], ["WATCH", "l1"], ["LTRIM", "l1", "0", "-1"], ["MULTI"], ["PING"],
+             ["EXEC"], ["WATCH", "l1"], ["LTRIM", "l1", "-100", "9223372036854775807"], ["MULTI"],
+             ["LLEN", "l1"], ["EXEC"], ["WATCH", "nokey"], ["LTRIM", "nokey", "0", "-1"], ["MULTI"], ["PING"],
+             ["EXEC"]])
+
+
 @case("list", "zset", "multi")
 def regression_blocking_inside_multi():
     # blocking commands inside MULTI never block; an empty key gives their
