@@ -327,7 +327,7 @@ static int parse_listpack(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t 
   /* First pass validates the whole blob so a corrupt one delivers nothing. */
   uint64_t count = 0;
   for (size_t pos = 6; pos < n - 1; count++) {
-    lpent e;
+    lpent e = {0};
     size_t k = lp_decode(p + pos, n - 1 - pos, &e);
     if (!k) return perr(r, c, "invalid listpack entry at blob offset %zu", pos);
     if (mode == LP_ZSET && (count & 1) && e.s) {
@@ -337,7 +337,7 @@ static int parse_listpack(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t 
   }
   if (hdr_count != 65535 && hdr_count != count) return perr(r, c, "listpack count mismatch");
   if (mode != LP_LIST && (count & 1)) return perr(r, c, "odd listpack entry count for a hash/zset");
-  lpent a = {0}, e;
+  lpent a = {0}, e = {0};
   char ab[24], eb[24], sb[128];
   size_t an, en;
   uint64_t i = 0;
@@ -466,7 +466,7 @@ static int parse_ziplist(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n
   uint64_t count = 0;
   size_t prev = 0;
   for (size_t pos = 10; pos < n - 1; count++) {
-    lpent e;
+    lpent e = {0};
     size_t k = zl_decode(p + pos, n - 1 - pos, prev, &e);
     if (!k) return perr(r, c, "invalid ziplist entry at blob offset %zu", pos);
     if (mode == LP_ZSET && (count & 1) && e.s && (e.len == 0 || e.len > 127))
