@@ -193,6 +193,8 @@ int cairn_lookup_coll(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *va
   return 1;
 }
 
+void cairn_touch(cairn_ctx *c, cairn_str key) { cairn_store_touch(c->srv->store, c->db, key); }
+
 int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll *coll, int64_t expire_ms) {
   int rc = cairn_coll_put(c->srv->store, c->db, key, type, coll, expire_ms);
   return rc < 0 ? cairn_store_failed(c, rc) : 0;

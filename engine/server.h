@@ -265,6 +265,9 @@ int cairn_ctx_is_top_level(const cairn_ctx *c);
  * 1 found, 0 empty, -1 store error (recorded). */
 int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val);
 
+/* Signals key (in c->db) as modified for WATCH without writing it. */
+void cairn_touch(cairn_ctx *c, cairn_str key);
+
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
 cairn_store *cairn_ctx_store(cairn_ctx *c);
