@@ -131,6 +131,15 @@ def regression_zset_signed_zero_resp3():
              ["ZSCORE", "big", "a"]], resp=3)
 
 
+@case("hash", "set", "zset")
+def regression_scan_missing_key_skips_options():
+    # a missing key answers an empty scan before the options are parsed
+    compare([["HSCAN", "nokey", "0", "COUNT", "0"], ["SSCAN", "nokey", "0", "BOGUS"],
+             ["ZSCAN", "nokey", "0", "COUNT", "0"], ["ZSCAN", "nokey", "x"],
+             ["ZADD", "z", "1", "a"], ["ZSCAN", "z", "0", "COUNT", "0"], ["ZSCAN", "z", "0", "MATCH"],
+             ["ZSCAN", "z", "0", "MATCH", "a", "COUNT", "100"], ["ZSCAN", "z", "0", "NOVALUES"]])
+
+
 @case("list")
 def regression_lpos_option_errors():
     # RANK -9223372036854775808 is accepted (nil / WRONGTYPE), COUNT and
