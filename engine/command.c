@@ -193,6 +193,89 @@ int cairn_lookup_coll(cairn_ctx *c, cairn_str key, uint8_t type, cairn_value *va
   return 1;
 }
 
+void cairn_coll_scan(cairn_ctx *c, uint8_t type, int with_values, size_t (*val_text)(cairn_str raw, char *buf)) {
+  uint64_t cursor;
+  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
+  cairn_value val;
+  cairn_coll coll;
+  int rc = cairn_lookup_coll(c, c->argv[1], type, &val, &coll);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_array(&c->reply, 2);
+    cairn_reply_bulk(&c->reply, "0", 1);
+    cairn_reply_array(&c->reply, 0);
+    return;
+  }
+  long long count = 10;
+  cairn_str pat = {NULL, 0};
+  int use_pat = 0;
+  for (int i = 3; i < c->argc;) {
+    int left = c->argc - i;
+    if (cairn_arg_is(c->argv[i], "count") && left >= 2) {
+      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
+      if (count < 1) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        return;
+      }
+      i += 2;
+    } else if (cairn_arg_is(c->argv[i], "match") && left >= 2) {
+      pat = c->argv[i + 1];
+      use_pat = !(pat.len == 1 && pat.p[0] == '*');
+      i += 2;
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  }
+  unsigned char from[8];
+  for (int k = 0; k < 8; k++) from[k] = (unsigned char)(cursor >> (56 - 8 * k));
+  cairn_elem_iter *it;
+  if ((rc = cairn_elem_iter_open(c->srv->store, coll.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it)) < 0) {
+    cairn_store_failed(c, rc);
+    return;
+  }
+  /* The cursor comes first in the reply but is known last: items go to a
+   * side buffer (scan replies are bulks in RESP2 and RESP3 alike). */
+  cairn_buf items = {0};
+  cairn_reply side = {&items, c->reply.resp};
+  long long visited = 0, n = 0;
+  uint64_t next = 0, last = 0;
+  cairn_str sub, v;
+  while ((rc = cairn_elem_iter_next(it, &sub, &v)) > 0) {
+    uint64_t pos = cairn_elem_iter_pos(it);
+    if (visited >= count && pos != last) {
+      next = pos; /* > last >= cursor: members sharing a hash are never split */
+      break;
+    }
+    visited++;
+    last = pos;
+    if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
+    cairn_reply_bulk(&side, sub.p, sub.len);
+    n++;
+    if (!with_values) continue;
+    if (val_text) {
+      char num[128];
+      cairn_reply_bulk(&side, num, val_text(v, num));
+    } else {
+      cairn_reply_bulk(&side, v.p, v.len);
+    }
+    n++;
+  }
+  cairn_elem_iter_close(it);
+  if (rc < 0) {
+    cairn_store_failed(c, rc);
+  } else {
+    char cur[24];
+    cairn_reply_array(&c->reply, 2);
+    cairn_reply_bulk(&c->reply, cur, cairn_ull2str(cur, next));
+    cairn_reply_array(&c->reply, n);
+    cairn_reply_raw(&c->reply, items.p, items.len);
+  }
+  cairn_buf_free(&items);
+}
+
+void cairn_touch(cairn_ctx *c, cairn_str key) { cairn_store_touch(c->srv->store, c->db, key); }
+
 int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll *coll, int64_t expire_ms) {
   int rc = cairn_coll_put(c->srv->store, c->db, key, type, coll, expire_ms);
   return rc < 0 ? cairn_store_failed(c, rc) : 0;

@@ -265,6 +265,18 @@ int cairn_ctx_is_top_level(const cairn_ctx *c);
  * 1 found, 0 empty, -1 store error (recorded). */
 int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val);
 
+/* HSCAN / SSCAN / ZSCAN: `<cmd> key cursor [MATCH p] [COUNT n]` over the
+ * hashed member space of a collection of `type`. The cursor is the next
+ * member's 64-bit hash, so a member present for the whole scan is returned
+ * exactly once and cursors survive restarts; O(log n + count) per call.
+ * with_values: each member is followed by its value, formatted by val_text
+ * (NULL: the raw bytes). Like Redis, a missing key replies an empty scan
+ * before the options are parsed. */
+void cairn_coll_scan(cairn_ctx *c, uint8_t type, int with_values, size_t (*val_text)(cairn_str raw, char *buf));
+
+/* Signals key (in c->db) as modified for WATCH without writing it. */
+void cairn_touch(cairn_ctx *c, cairn_str key);
+
 /* Records a store error; always returns -1. */
 int cairn_store_failed(cairn_ctx *c, int rc);
 cairn_store *cairn_ctx_store(cairn_ctx *c);

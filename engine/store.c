@@ -811,6 +811,8 @@ static inline size_t elem_longlen(int space) { return ELEM_PREFIX + elem_hoff(sp
 uint64_t cairn_elem_hash(const void *sub, size_t len) { return hash_seeded(sub, len, 0x2545F4914F6CDD1DULL); }
 #define RETIRE_INLINE 64 /* collections up to this many members are removed at once */
 
+void cairn_store_touch(cairn_store *s, int db, cairn_str key) { touched(s, db, key); }
+
 void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud) {
   s->touch = fn;
   s->touch_ud = ud;

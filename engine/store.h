@@ -288,6 +288,9 @@ int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int spac
  * call it (the server touches everything when the load is swapped in). */
 typedef void (*cairn_store_touch_fn)(void *ud, int db, cairn_str key);
 void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud);
+/* Signals a key as modified without writing it (Redis's signalModifiedKey
+ * for commands that count as writes even when they change nothing). */
+void cairn_store_touch(cairn_store *s, int db, cairn_str key);
 
 /* Hash used for key order (exposed for SCAN cursors and tests). */
 uint64_t cairn_store_key_hash(const void *key, size_t len);

@@ -372,6 +372,8 @@ static void cmd_ltrim(cairn_ctx *c) {
   if (ltrim + rtrim) {
     if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
     c->dirty += ltrim + rtrim;
+  } else {
+    cairn_touch(c, key); /* like Redis: LTRIM signals the key even when nothing goes (WATCH) */
   }
   cairn_reply_ok(&c->reply);
 }
@@ -566,6 +568,7 @@ static void cmd_lrem(cairn_ctx *c) {
 /* O(scanned). */
 static void cmd_lpos(cairn_ctx *c) {
   long long rank = 1, count = -1, maxlen = 0;
+  int rank_min = 0;
   cairn_str elem = c->argv[2];
   for (int j = 3; j < c->argc; j++) {
     int more = j + 1 < c->argc;
@@ -576,15 +579,19 @@ static void cmd_lpos(cairn_ctx *c) {
                                      "second ... or use negative to start from the end of the list");
         return;
       }
-      if (rank == LLONG_MIN) rank = -1; /* 7.0's -rank wraps: the first match from the tail */
+      if (rank == LLONG_MIN) { /* 7.0's -rank wraps: matches from the tail, COUNT never reached */
+        rank = -1;
+        rank_min = 1;
+      }
     } else if (cairn_arg_is(c->argv[j], "count") && more) {
-      if (cairn_arg_ll(c, c->argv[++j], &count) != 0) return;
+      /* Redis's getPositiveLongFromObjectOrReply: one message for both */
+      if (cairn_arg_ll_msg(c, c->argv[++j], &count, "COUNT can't be negative") != 0) return;
       if (count < 0) {
         cairn_reply_error(&c->reply, "COUNT can't be negative");
         return;
       }
     } else if (cairn_arg_is(c->argv[j], "maxlen") && more) {
-      if (cairn_arg_ll(c, c->argv[++j], &maxlen) != 0) return;
+      if (cairn_arg_ll_msg(c, c->argv[++j], &maxlen, "MAXLEN can't be negative") != 0) return;
       if (maxlen < 0) {
         cairn_reply_error(&c->reply, "MAXLEN can't be negative");
         return;
@@ -594,6 +601,7 @@ static void cmd_lpos(cairn_ctx *c) {
       return;
     }
   }
+  if (rank_min && count > 0) count = 0; /* ... so every match (Redis's overflow, reproduced) */
   cairn_value v;
   cairn_coll coll;
   int rc = get_list(c, c->argv[1], &v, &coll);

@@ -805,78 +805,7 @@ static void cmd_sintercard(cairn_ctx *c) {
 
 /* SSCAN key cursor [MATCH pattern] [COUNT count]: O(count log n) per call
  * (more when many members share SCAN_CUT_MAX bytes, see the top). */
-static void cmd_sscan(cairn_ctx *c) {
-  memlist found = {0};
-  uint64_t cursor;
-  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
-  cairn_coll coll;
-  int rc = get_set(c, c->argv[1], &coll, NULL);
-  if (rc < 0) return;
-  if (rc == 0) {
-    cairn_reply_array(&c->reply, 2);
-    cairn_reply_bulk(&c->reply, "0", 1);
-    cairn_reply_array(&c->reply, 0);
-    return;
-  }
-  long long count = 10;
-  cairn_str pat = {NULL, 0};
-  int use_pat = 0;
-  for (int i = 3; i < c->argc;) {
-    int left = c->argc - i;
-    if (cairn_arg_is(c->argv[i], "count") && left >= 2) {
-      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
-      if (count < 1) {
-        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-        return;
-      }
-      i += 2;
-    } else if (cairn_arg_is(c->argv[i], "match") && left >= 2) {
-      pat = c->argv[i + 1];
-      use_pat = !(pat.len == 1 && pat.p[0] == '*');
-      i += 2;
-    } else {
-      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      return;
-    }
-  }
-  unsigned char from[8];
-  for (int i = 0; i < 8; i++) from[i] = (unsigned char)(cursor >> (56 - 8 * i));
-  cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, CAIRN_SPACE_MEMBERS, from, 8, 0, &it)) < 0) {
-    cairn_store_failed(c, rc);
-    return;
-  }
-  long long visited = 0;
-  uint64_t next = 0, last = 0;
-  cairn_str sub, val;
-  while ((rc = cairn_elem_iter_next(it, &sub, &val)) == 1) {
-    uint64_t pos = cairn_elem_iter_pos(it);
-    if (visited >= count && pos != last) {
-      next = pos; /* > last >= cursor, so never 0 unless a member hashes to 0 */
-      break;
-    }
-    visited++;
-    last = pos;
-    if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
-    ml_add(&found, sub.p, sub.len);
-  }
-  cairn_elem_iter_close(it);
-  if (rc < 0) {
-    ml_free(&found);
-    cairn_store_failed(c, rc);
-    return;
-  }
-  char num[24];
-  int nl = snprintf(num, sizeof(num), "%llu", (unsigned long long)next);
-  cairn_reply_array(&c->reply, 2);
-  cairn_reply_bulk(&c->reply, num, (size_t)nl);
-  cairn_reply_array(&c->reply, (long long)found.n);
-  for (size_t i = 0; i < found.n; i++) {
-    cairn_str m = ml_get(&found, i);
-    cairn_reply_bulk(&c->reply, m.p, m.len);
-  }
-  ml_free(&found);
-}
+static void cmd_sscan(cairn_ctx *c) { cairn_coll_scan(c, CAIRN_TYPE_SET, 0, NULL); }
 
 /* ---------------------------------------------------------------- table */
 

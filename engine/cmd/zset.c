@@ -2217,88 +2217,18 @@ static void cmd_zrandmember(cairn_ctx *c) {
  * (members sharing a hash are never split across calls), so a member present
  * for the whole iteration is returned exactly once, and cursors survive
  * restarts. O(log n + count) per call. */
-static void cmd_zscan(cairn_ctx *c) {
-  cairn_buf items = {0};
-  uint64_t cursor;
-  if (cairn_arg_cursor(c, c->argv[2], &cursor) != 0) return;
-  cairn_value val;
-  cairn_coll coll;
-  int rc = cairn_lookup_coll(c, c->argv[1], CAIRN_TYPE_ZSET, &val, &coll);
-  if (rc < 0) return;
-  long long count = 10;
-  cairn_str pat = {NULL, 0};
-  int use_pat = 0;
-  for (int i = 3; i < c->argc;) {
-    int left = c->argc - i;
-    cairn_str a = c->argv[i];
-    if (cairn_arg_is(a, "count") && left >= 2) {
-      if (cairn_arg_ll(c, c->argv[i + 1], &count) != 0) return;
-      if (count < 1) {
-        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-        return;
-      }
-      i += 2;
-    } else if (cairn_arg_is(a, "match") && left >= 2) {
-      pat = c->argv[i + 1];
-      use_pat = !(pat.len == 1 && pat.p[0] == '*');
-      i += 2;
-    } else {
-      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
-      return;
-    }
+/* A stored score (8 bytes) as Redis prints it in ZSCAN. */
+static size_t score_text(cairn_str raw, char *buf) {
+  double d = 0;
+  if (raw.len == 8) {
+    uint64_t u;
+    memcpy(&u, raw.p, 8);
+    d = bitsd(u);
   }
-  if (rc == 0) {
-    cairn_reply_array(&c->reply, 2);
-    cairn_reply_bulk(&c->reply, "0", 1);
-    cairn_reply_array(&c->reply, 0);
-    return;
-  }
-  unsigned char from[8];
-  wr64be(from, cursor);
-  cairn_elem_iter *it;
-  rc = cairn_elem_iter_open(ST(c), coll.id, CAIRN_SPACE_MEMBERS, cursor ? from : NULL, cursor ? 8 : 0, 0, &it);
-  if (rc < 0) {
-    failed(c, rc);
-    return;
-  }
-  cairn_reply tmp = {&items, c->reply.resp};
-  long long visited = 0, n = 0;
-  uint64_t next = 0, last = 0;
-  cairn_str sub, v;
-  while ((rc = cairn_elem_iter_next(it, &sub, &v)) > 0) {
-    uint64_t h = cairn_elem_iter_pos(it);
-    if (visited >= count && h != last) {
-      next = h; /* > last >= cursor, hence never 0 */
-      break;
-    }
-    visited++;
-    last = h;
-    if (use_pat && !cairn_glob_match(pat.p, pat.len, sub.p, sub.len, 0)) continue;
-    double d = 0;
-    if (v.len == 8) {
-      uint64_t u;
-      memcpy(&u, v.p, 8);
-      d = bitsd(u);
-    }
-    char num[64];
-    size_t nl = cairn_d2str(num, sizeof(num), d);
-    cairn_reply_bulk(&tmp, sub.p, sub.len);
-    cairn_reply_bulk(&tmp, num, nl);
-    n += 2;
-  }
-  cairn_elem_iter_close(it);
-  if (rc < 0) {
-    failed(c, rc);
-  } else {
-    cairn_reply_array(&c->reply, 2);
-    char cur[24];
-    size_t cl = cairn_ull2str(cur, next);
-    cairn_reply_bulk(&c->reply, cur, cl);
-    cairn_reply_array(&c->reply, n);
-    cairn_reply_raw(&c->reply, items.p, items.len);
-  }
-  cairn_buf_free(&items);
+  return cairn_d2str(buf, 128, d);
 }
+
+static void cmd_zscan(cairn_ctx *c) { cairn_coll_scan(c, CAIRN_TYPE_ZSET, 1, score_text); }
 
 /* ---------------------------------------------------------------- table */
 
