@@ -16,6 +16,11 @@ void cairn_commit_iteration(cairn_server *srv);
 
 /* Commits the store now (after making the WAL durable). 0 or -1. */
 int cairn_commit_checkpoint(cairn_server *srv);
+/* Whether a checkpoint is due now (interval, paced by the last commit time, or checkpoint-bytes). */
+int cairn_checkpoint_due(cairn_server *srv, int64_t now);
+/* The interval in force: checkpoint-interval-ms, or 10x the last commit's
+ * duration if longer (checkpoints take at most ~10% of the time). */
+int64_t cairn_checkpoint_interval(cairn_server *srv);
 
 /* After a store error (rc < 0) in a command: roll the store back to its last
  * checkpoint, grow the map if it was full, and replay the WAL and the

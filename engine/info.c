@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "engine/commit.h"
 #include "engine/server.h"
 #include "engine/store.h"
 #include "engine/util.h"
@@ -324,11 +325,14 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "durability:%s\r\n"
                    "checkpoint_interval_ms:%lld\r\n"
                    "checkpoint_bytes:%lld\r\n"
+                   "checkpoint_last_ms:%lld\r\n"
+                   "checkpoint_paced_interval_ms:%lld\r\n"
                    "store_dirty:%llu\r\n"
                    "flush_sweep_pending:%d\r\n"
                    "collections_sweep_pending:%llu\r\n",
                    CAIRN_VERSION, srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
                    srv->cfg.checkpoint_interval_ms, srv->cfg.checkpoint_bytes,
+                   (long long)cairn_store_last_checkpoint_ms(srv->store), (long long)cairn_checkpoint_interval(srv),
                    (unsigned long long)cairn_store_dirty(srv->store), cairn_store_sweep_pending(srv->store),
                    (unsigned long long)cairn_store_coll_garbage(srv->store));
 }

@@ -662,8 +662,7 @@ static void on_cron(uv_timer_t *t) {
       }
     }
   }
-  if (cairn_store_dirty(srv->store) && now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms)
-    cairn_commit_checkpoint(srv);
+  if (cairn_checkpoint_due(srv, now)) cairn_commit_checkpoint(srv);
   if (srv->repl_cron) srv->repl_cron(srv);
 }
 

@@ -469,6 +469,24 @@ def shutdown_keeps_data():
         assert_eq(parse_info(c.call("INFO", "keyspace"))["Keyspace"]["db0"], "keys=50,expires=0,avg_ttl=0")
 
 
+@test(timeout=120)
+def checkpoints_are_paced_by_their_cost():
+    # the interval in force is checkpoint-interval-ms, or 10x the last
+    # checkpoint's duration when that is longer
+    with CairnServer({"checkpoint-interval-ms": "1"}) as s:
+        c = s.conn()
+        def fields():
+            text = c.call("INFO", "cairn").decode()
+            return dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l)
+        for i in range(20):
+            c.pipeline([["SET", "k%d:%d" % (i, j), "v" * 100] for j in range(2000)])
+        f = fields()
+        last, paced = int(f["checkpoint_last_ms"]), int(f["checkpoint_paced_interval_ms"])
+        assert_eq(paced, max(1, 10 * last), f)
+        c.call("CONFIG", "SET", "checkpoint-interval-ms", "100000")
+        assert_eq(int(fields()["checkpoint_paced_interval_ms"]), max(100000, 10 * last))
+
+
 @test
 def debug_sleep():
     with CairnServer() as s:
