@@ -321,6 +321,45 @@ static const uint8_t *lp_text(const lpent *e, char *buf, size_t *n) {
 
 enum { LP_LIST, LP_HASH, LP_ZSET };
 
+/* Hands the i-th entry e of a listpack or ziplist to the callbacks: an
+ * element (list), or with the entry before it (*a) a field/value pair (hash)
+ * or a member/score pair (zset). Even entries of pairs are kept in *a. */
+static int emit_entry(cairn_rdb_reader *r, cur *c, int mode, uint64_t i, lpent *a, const lpent *e,
+                      const char *what) {
+  char ab[24], eb[24], sb[128];
+  size_t an, en;
+  if (mode == LP_LIST) {
+    const uint8_t *s = lp_text(e, eb, &en);
+    r->key.nelems++;
+    if (r->cb.on_elem) CB(r->cb.on_elem(r->ud, &r->key, s, en));
+    return OK;
+  }
+  if ((i & 1) == 0) {
+    *a = *e;
+    return OK;
+  }
+  const uint8_t *as = lp_text(a, ab, &an);
+  r->key.nelems++;
+  if (mode == LP_HASH) {
+    const uint8_t *es = lp_text(e, eb, &en);
+    if (r->cb.on_field) CB(r->cb.on_field(r->ud, &r->key, as, an, es, en));
+    return OK;
+  }
+  double score;
+  if (e->s) {
+    memcpy(sb, e->s, e->len);
+    sb[e->len] = 0;
+    char *end;
+    score = strtod(sb, &end);
+    if (end == sb) return perr(r, c, "invalid zset score in %s", what);
+  } else {
+    score = (double)e->v;
+  }
+  if (r->cb.on_zmember) CB(r->cb.on_zmember(r->ud, &r->key, as, an, score));
+  return OK;
+}
+
+
 static int parse_listpack(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n, int mode) {
   if (n < 7 || le(p, 4) != n || p[n - 1] != 0xFF) return perr(r, c, "invalid listpack header");
   uint64_t hdr_count = le(p + 4, 2);
@@ -338,39 +377,11 @@ static int parse_listpack(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t 
   if (hdr_count != 65535 && hdr_count != count) return perr(r, c, "listpack count mismatch");
   if (mode != LP_LIST && (count & 1)) return perr(r, c, "odd listpack entry count for a hash/zset");
   lpent a = {0}, e = {0};
-  char ab[24], eb[24], sb[128];
-  size_t an, en;
+  int rc;
   uint64_t i = 0;
   for (size_t pos = 6; pos < n - 1; i++) {
     pos += lp_decode(p + pos, n - 1 - pos, &e);
-    if (mode == LP_LIST) {
-      const uint8_t *s = lp_text(&e, eb, &en);
-      r->key.nelems++;
-      if (r->cb.on_elem) CB(r->cb.on_elem(r->ud, &r->key, s, en));
-      continue;
-    }
-    if ((i & 1) == 0) {
-      a = e;
-      continue;
-    }
-    const uint8_t *as = lp_text(&a, ab, &an);
-    r->key.nelems++;
-    if (mode == LP_HASH) {
-      const uint8_t *es = lp_text(&e, eb, &en);
-      if (r->cb.on_field) CB(r->cb.on_field(r->ud, &r->key, as, an, es, en));
-    } else {
-      double score;
-      if (e.s) {
-        memcpy(sb, e.s, e.len);
-        sb[e.len] = 0;
-        char *end;
-        score = strtod(sb, &end);
-        if (end == sb) return perr(r, c, "invalid zset score in listpack");
-      } else {
-        score = (double)e.v;
-      }
-      if (r->cb.on_zmember) CB(r->cb.on_zmember(r->ud, &r->key, as, an, score));
-    }
+    if ((rc = emit_entry(r, c, mode, i, &a, &e, "listpack")) != OK) return rc;
   }
   return OK;
 }
@@ -476,43 +487,15 @@ static int parse_ziplist(cairn_rdb_reader *r, cur *c, const uint8_t *p, size_t n
   }
   if (hdr_count != 65535 && hdr_count != count) return perr(r, c, "ziplist count mismatch");
   if (mode != LP_LIST && (count & 1)) return perr(r, c, "odd ziplist entry count for a hash/zset");
-  lpent a = {0}, e;
-  char ab[24], eb[24], sb[128];
-  size_t an, en;
+  lpent a = {0}, e = {0};
+  int rc;
   prev = 0;
   uint64_t i = 0;
   for (size_t pos = 10; pos < n - 1; i++) {
     size_t k = zl_decode(p + pos, n - 1 - pos, prev, &e);
     prev = k;
     pos += k;
-    if (mode == LP_LIST) {
-      const uint8_t *s = lp_text(&e, eb, &en);
-      r->key.nelems++;
-      if (r->cb.on_elem) CB(r->cb.on_elem(r->ud, &r->key, s, en));
-      continue;
-    }
-    if ((i & 1) == 0) {
-      a = e;
-      continue;
-    }
-    const uint8_t *as = lp_text(&a, ab, &an);
-    r->key.nelems++;
-    if (mode == LP_HASH) {
-      const uint8_t *es = lp_text(&e, eb, &en);
-      if (r->cb.on_field) CB(r->cb.on_field(r->ud, &r->key, as, an, es, en));
-    } else {
-      double score;
-      if (e.s) {
-        memcpy(sb, e.s, e.len);
-        sb[e.len] = 0;
-        char *end;
-        score = strtod(sb, &end);
-        if (end == sb) return perr(r, c, "invalid zset score in ziplist");
-      } else {
-        score = (double)e.v;
-      }
-      if (r->cb.on_zmember) CB(r->cb.on_zmember(r->ud, &r->key, as, an, score));
-    }
+    if ((rc = emit_entry(r, c, mode, i, &a, &e, "ziplist")) != OK) return rc;
   }
   return OK;
 }
