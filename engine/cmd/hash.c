@@ -267,6 +267,25 @@ static void cmd_hgetall(cairn_ctx *c) { getall_generic(c, WANT_KEYS | WANT_VALS)
 
 /* ---------------------------------------------------------------- HINCRBY* */
 
+/* The current value of field for HINCRBY*: 1 found (v), 0 absent (or the
+ * hash is new: existed == 0), -1 after a store error. */
+static int incr_field_get(cairn_ctx *c, const cairn_coll *coll, int existed, cairn_str field, cairn_str *v) {
+  if (!existed) return 0;
+  int rc = cairn_elem_get(cairn_ctx_store(c), coll->id, CAIRN_SPACE_MEMBERS, field.p, field.len, v);
+  return rc < 0 ? failed(c, rc) : rc;
+}
+
+/* Writes the new value of field and the header. 0, or -1 after an error. */
+static int incr_field_put(cairn_ctx *c, cairn_str key, cairn_coll *coll, int64_t exp, cairn_str field,
+                          int exists, const char *buf, size_t n) {
+  int rc = cairn_elem_put(cairn_ctx_store(c), coll->id, CAIRN_SPACE_MEMBERS, field.p, field.len, buf, n);
+  if (rc < 0) return failed(c, rc);
+  if (!exists) coll->count++;
+  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, coll, exp) < 0) return -1;
+  c->dirty++;
+  return 0;
+}
+
 static void cmd_hincrby(cairn_ctx *c) {
   cairn_str key = c->argv[1], field = c->argv[2];
   long long incr, value = 0;
@@ -275,22 +294,12 @@ static void cmd_hincrby(cairn_ctx *c) {
   int64_t exp;
   int rc = hash_lookup_write(c, key, &coll, &exp);
   if (rc < 0) return;
-  cairn_store *st = cairn_ctx_store(c);
-  int exists = 0;
-  if (rc == 1) {
-    cairn_str v;
-    rc = cairn_elem_get(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, &v);
-    if (rc < 0) {
-      failed(c, rc);
-      return;
-    }
-    if (rc == 1) {
-      exists = 1;
-      if (!cairn_str2ll(v.p, v.len, &value)) {
-        cairn_reply_error(&c->reply, "hash value is not an integer");
-        return;
-      }
-    }
+  cairn_str v;
+  int exists = incr_field_get(c, &coll, rc, field, &v);
+  if (exists < 0) return;
+  if (exists && !cairn_str2ll(v.p, v.len, &value)) {
+    cairn_reply_error(&c->reply, "hash value is not an integer");
+    return;
   }
   if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) || (incr > 0 && value > 0 && incr > LLONG_MAX - value)) {
     cairn_reply_error(&c->reply, "increment or decrement would overflow");
@@ -299,14 +308,7 @@ static void cmd_hincrby(cairn_ctx *c) {
   value += incr;
   char buf[24];
   size_t n = cairn_ll2str(buf, value);
-  rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, buf, n);
-  if (rc < 0) {
-    failed(c, rc);
-    return;
-  }
-  if (!exists) coll.count++;
-  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
-  c->dirty++;
+  if (incr_field_put(c, key, &coll, exp, field, exists, buf, n) < 0) return;
   cairn_reply_int(&c->reply, value);
 }
 
@@ -328,22 +330,12 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
   int64_t exp;
   int rc = hash_lookup_write(c, key, &coll, &exp);
   if (rc < 0) return;
-  cairn_store *st = cairn_ctx_store(c);
-  int exists = 0;
-  if (rc == 1) {
-    cairn_str v;
-    rc = cairn_elem_get(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, &v);
-    if (rc < 0) {
-      failed(c, rc);
-      return;
-    }
-    if (rc == 1) {
-      exists = 1;
-      if (!cairn_str2ld(v.p, v.len, &value)) {
-        cairn_reply_error(&c->reply, "hash value is not a float");
-        return;
-      }
-    }
+  cairn_str v;
+  int exists = incr_field_get(c, &coll, rc, field, &v);
+  if (exists < 0) return;
+  if (exists && !cairn_str2ld(v.p, v.len, &value)) {
+    cairn_reply_error(&c->reply, "hash value is not a float");
+    return;
   }
   value += incr;
   if (isnan(value) || isinf(value)) {
@@ -352,18 +344,10 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
   }
   char *buf = cairn_xmalloc(LD_CHARS);
   size_t n = cairn_ld2str(buf, LD_CHARS, value);
-  rc = cairn_elem_put(st, coll.id, CAIRN_SPACE_MEMBERS, field.p, field.len, buf, n);
-  if (rc < 0) {
-    free(buf);
-    failed(c, rc);
-    return;
-  }
-  if (!exists) coll.count++;
-  if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) {
+  if (incr_field_put(c, key, &coll, exp, field, exists, buf, n) < 0) {
     free(buf);
     return;
   }
-  c->dirty++;
   cairn_reply_bulk(&c->reply, buf, n);
   cairn_str argv[4] = {{"HSET", 4}, key, field, {buf, n}};
   cairn_propagate(c, c->db, 4, argv);
