@@ -13,7 +13,7 @@
 #include "engine/log.h"
 #include "engine/server.h"
 #include "engine/util.h"
-#include "replication/backlog.h"
+#include "replication/backlog/backlog.h"
 #include "replication/repl.h"
 
 /* ---- the backlog behind the engine's WAL interface */

@@ -18,9 +18,9 @@
 #include "engine/server.h"
 #include "engine/store.h"
 #include "engine/util.h"
-#include "replication/backlog.h"
-#include "replication/rdb.h"
-#include "replication/rdb_coll.h"
+#include "replication/backlog/backlog.h"
+#include "replication/rdb/rdb.h"
+#include "engine/rdb_coll.h"
 #include "replication/repl.h"
 #include "replication/repl_int.h"
 

@@ -13,8 +13,8 @@
 #include "engine/log.h"
 #include "engine/server.h"
 #include "engine/util.h"
-#include "replication/rdb.h"
-#include "replication/rdb_coll.h"
+#include "replication/rdb/rdb.h"
+#include "engine/rdb_coll.h"
 #include "replication/repl_int.h"
 
 enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_TRANSFER, L_CONNECTED };

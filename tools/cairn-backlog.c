@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replication/backlog.h"
+#include "replication/backlog/backlog.h"
 
 static const char *prog = "cairn-backlog";
 

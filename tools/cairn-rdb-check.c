@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replication/rdb.h"
+#include "replication/rdb/rdb.h"
 
 typedef struct strv {
   char **v;

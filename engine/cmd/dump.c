@@ -3,7 +3,7 @@
  * DUMP writes the value in the RDB format of Redis 7.0 (RDB version 10)
  * followed by the version (2 bytes LE) and a CRC64 (8 bytes LE): a payload
  * real Redis 7.0 RESTOREs. Collections are streamed from an iterator into the
- * RDB writer (replication/rdb_coll.c): sets, hashes and sorted sets are
+ * RDB writer (engine/rdb_coll.c): sets, hashes and sorted sets are
  * written in their plain encodings (types 2, 4, 5), lists as a quicklist of
  * listpack nodes (type 18); Redis converts small ones to listpack/intset
  * itself when it loads them. The payload itself is one reply, so DUMP is O(n)
@@ -19,8 +19,8 @@
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/util.h"
-#include "replication/rdb.h"
-#include "replication/rdb_coll.h"
+#include "replication/rdb/rdb.h"
+#include "engine/rdb_coll.h"
 
 /* ---------------------------------------------------------------- OBJECT */
 

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replication/backlog.h"
+#include "replication/backlog/backlog.h"
 
 static double now_s(void) {
   struct timespec ts;

@@ -1,4 +1,4 @@
-/* Unit tests for replication/backlog.c: every test runs in its own fresh
+/* Unit tests for replication/backlog/backlog.c: every test runs in its own fresh
  * directory under /tmp, removed afterwards. Stream bytes are a function of
  * their offset, so any read can be checked without remembering what was
  * written. */
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "replication/backlog.h"
+#include "replication/backlog/backlog.h"
 
 /* Same layout constants as backlog.c (the on-disk format is part of the
  * contract these tests pin down). */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replication/rdb.h"
+#include "replication/rdb/rdb.h"
 
 /* ---- a textual log of everything the reader delivers ------------------- */
 

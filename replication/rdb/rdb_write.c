@@ -1,6 +1,6 @@
 /* Streaming RDB writer (see rdb.h for the contract). */
-#include "replication/rdb.h"
-#include "replication/rdb_int.h"
+#include "replication/rdb/rdb.h"
+#include "replication/rdb/rdb_int.h"
 
 #include <math.h>
 #include <stdarg.h>

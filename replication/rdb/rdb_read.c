@@ -10,8 +10,8 @@
  * only as many as the step asks for, so the reader never consumes a byte past
  * the end of the RDB.
  */
-#include "replication/rdb.h"
-#include "replication/rdb_int.h"
+#include "replication/rdb/rdb.h"
+#include "replication/rdb/rdb_int.h"
 
 #include <math.h>
 #include <stdarg.h>

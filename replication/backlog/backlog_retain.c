@@ -6,7 +6,7 @@
  * (offset <= its last) stays, until the files exceed max-bytes: then a
  * non-required pin gives way (logged with its name); a required pin (the
  * checkpoint) never does (logged as an error). The active segment never goes. */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

@@ -16,7 +16,7 @@
  * LOCK is flock()ed by whoever changes the set of files: cairn-backlog for
  * its whole run, the server briefly around each change (it skips the change
  * and retries later while a tool holds the lock). */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

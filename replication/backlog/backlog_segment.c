@@ -19,7 +19,7 @@
  *   0 u32 type "CRC1", 4 u32 payload length (> 0), 8 u64 offset of the
  *   payload's first byte, 16 i64 wall-clock ms, 24 u32 flags (0), 28 u32
  *   crc32c over bytes 0..27 then the payload; 32 payload. */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

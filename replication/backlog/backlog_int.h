@@ -9,7 +9,7 @@
 #ifndef CAIRN_BACKLOG_INT_H
 #define CAIRN_BACKLOG_INT_H
 
-#include "replication/backlog.h"
+#include "replication/backlog/backlog.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

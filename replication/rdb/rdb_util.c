@@ -1,6 +1,6 @@
 /* CRC64 (Jones), LZF decompression and the memory sink of the RDB codec. */
-#include "replication/rdb.h"
-#include "replication/rdb_int.h"
+#include "replication/rdb/rdb.h"
+#include "replication/rdb/rdb_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>

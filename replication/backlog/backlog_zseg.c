@@ -23,7 +23,7 @@
  * A reader finds the frame holding an offset by binary search in the index
  * and decompresses only it. A frame whose crc32c or zstd checksum fails is
  * never served: the cursor gets EIO. */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

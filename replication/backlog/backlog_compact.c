@@ -7,7 +7,7 @@
  * Then one manifest write switches to them (the atomic step). Then the old
  * files are removed; a crash before that leaves files no manifest names,
  * removed the same way. Readers that have an old file open keep reading it. */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

@@ -11,7 +11,7 @@
 #define CAIRN_RDB_COLL_H
 
 #include "engine/store.h"
-#include "replication/rdb.h"
+#include "replication/rdb/rdb.h"
 
 cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type);
 /* CAIRN_TYPE_* of a loaded kind (STRING..HASH). */

@@ -8,7 +8,7 @@
  * thread. The mutex guards the segment array and each raw segment's sparse
  * index; `end`, `first`, `gen` and `disk_bytes` are atomics. The writer
  * touches the mutex on append only when it adds a sparse index entry. */
-#include "replication/backlog_int.h"
+#include "replication/backlog/backlog_int.h"
 
 #include "engine/util.h"
 

@@ -1,5 +1,5 @@
 /* RDB <-> per-member collections (see rdb_coll.h). */
-#include "replication/rdb_coll.h"
+#include "engine/rdb_coll.h"
 
 #include <math.h>
 #include <stdio.h>
