@@ -15,6 +15,7 @@
 #include "engine/config.h"
 #include "engine/resp.h"
 #include "engine/store.h"
+#include "engine/wal.h"
 
 #define CAIRN_VERSION "0.1.0"
 #define CAIRN_REDIS_VERSION "7.0.15" /* the Redis version whose behaviour cairn follows */
@@ -22,52 +23,6 @@
 typedef struct cairn_server cairn_server;
 typedef struct cairn_client cairn_client;
 typedef struct cairn_ctx cairn_ctx;
-
-/* ---------------------------------------------------------------- the WAL
- * The backlog, as the engine sees it: append one record per iteration, sync,
- * read back from an offset for recovery. Offsets are replication offsets. */
-typedef struct cairn_wal_retention {
-  uint64_t bytes, max_bytes, segment_size;
-  int64_t seconds;
-  uint64_t checkpoint_offset; /* the store's checkpoint covers up to here */
-  uint64_t replicas_offset;   /* the oldest offset an attached replica needs, 0 = none */
-} cairn_wal_retention;
-
-typedef struct cairn_wal_stats {
-  uint64_t first, end, stream_bytes, disk_bytes, raw_disk_bytes, compressed_disk_bytes, compressed_stream_bytes;
-  int64_t oldest_ms;
-  double ratio;
-  int segments, compressed_segments, pending_seals;
-  uint64_t corrupt_frames;
-} cairn_wal_stats;
-
-typedef struct cairn_wal {
-  void *ud;
-  int (*append)(void *ud, const void *p, size_t n);
-  int (*sync)(void *ud);
-  /* Split sync for the flusher thread: sync_begin (loop thread) captures what
-   * must be synced for everything appended so far and returns an opaque
-   * token (NULL + errno on error) and the offset it makes durable; sync_run
-   * (any thread) performs it and frees the token. */
-  void *(*sync_begin)(void *ud, uint64_t *end);
-  int (*sync_run)(void *token);
-  uint64_t (*first)(void *ud);
-  uint64_t (*end)(void *ud);
-  void *(*cursor_open)(void *ud, uint64_t offset);
-  long (*cursor_next)(void *cur, void *buf, size_t cap);
-  void (*cursor_close)(void *cur);
-  int (*reset)(void *ud, uint64_t end);
-  /* Retention lives in the backlog: the engine hands it the configured
-   * limits and the checkpoint offset (pinned: never dropped, it is what
-   * recovery replays from) after each checkpoint and once a second. */
-  int (*maintain)(void *ud, const cairn_wal_retention *r);
-  /* for INFO */
-  uint64_t (*disk_bytes)(void *ud);
-  int (*segments)(void *ud);
-  int64_t (*first_time_ms)(void *ud);
-  void (*stats)(void *ud, cairn_wal_stats *st);
-} cairn_wal;
-
 
 /* ---------------------------------------------------------------- commands */
 enum {
