@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 
 typedef struct bkey bkey;

@@ -1,4 +1,5 @@
 #include "engine/commit.h"
+#include "engine/pubsub.h"
 
 #include <errno.h>
 #include <pthread.h>

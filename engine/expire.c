@@ -4,9 +4,9 @@
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/stream.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
-
-void cairn_propagate_flush(cairn_server *srv);
 
 long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
   if (srv->replica_mode) return 0; /* the master's DELs do it */
@@ -24,7 +24,7 @@ long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
       rc = cairn_store_del(srv->store, db, k);
       if (rc >= 0) {
         cairn_propagate_del(&ctx, db, k);
-        cairn_propagate_flush(srv);
+        cairn_stream_flush_command(srv);
         srv->stats.expired_keys++;
         n++;
       }

@@ -12,6 +12,8 @@
 
 #include "engine/commit.h"
 #include "engine/server.h"
+#include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/store.h"
 #include "engine/util.h"
 

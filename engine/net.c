@@ -12,12 +12,15 @@
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/stream.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
+#include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 #define READ_CHUNK (16 * 1024)
 
-void cairn_command_table_free(void);
-void cairn_propagate_free(void);
 
 static void client_process(cairn_client *c);
 static void client_finish(cairn_client *c);
@@ -744,9 +747,7 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
 
 void cairn_server_free(cairn_server *srv) {
   uv_loop_close(srv->loop);
-  cairn_buf_free(&srv->stream);
-  cairn_buf_free(&srv->props);
+  cairn_stream_free(srv);
   cairn_command_table_free();
-  cairn_propagate_free();
   cairn_flusher_stop(srv);
 }

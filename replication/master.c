@@ -16,6 +16,7 @@
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/stream.h"
 #include "engine/store.h"
 #include "engine/util.h"
 #include "replication/backlog/backlog.h"

@@ -12,6 +12,8 @@
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/stream.h"
+#include "engine/multi.h"
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
 
 #define ERR_BIT_OFFSET "bit offset is not an integer or out of range"

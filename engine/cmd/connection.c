@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 static void cmd_ping(cairn_ctx *c) {

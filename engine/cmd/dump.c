@@ -18,6 +18,8 @@
 
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"

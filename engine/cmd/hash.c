@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
 
 #define LD_CHARS (5 * 1024) /* Redis's MAX_LONG_DOUBLE_CHARS */

@@ -27,6 +27,8 @@
 
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 
 #define ERR_SAMEOBJ "source and destination objects are the same"

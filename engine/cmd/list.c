@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 
 enum { HEAD = 0, TAIL = 1 };

@@ -24,6 +24,9 @@
 
 #include "engine/cmd/hmap.h"
 #include "engine/server.h"
+#include "engine/multi.h"
+#include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 /* ---------------------------------------------------------------- queue */

@@ -17,6 +17,7 @@
 
 #include "engine/cmd/hmap.h"
 #include "engine/server.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 typedef struct psub psub;

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
 
 #define SMALL_SET 1000

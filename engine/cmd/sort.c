@@ -17,6 +17,8 @@
 
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 
 typedef struct sort_item {

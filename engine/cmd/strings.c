@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
 
 /* SET/GETEX time options, parsed once for both commands. */

@@ -73,6 +73,8 @@
 #include <strings.h>
 
 #include "engine/server.h"
+#include "engine/keyspace.h"
+#include "engine/blocking.h"
 #include "engine/util.h"
 
 #define ERR_NAN "resulting score is not a number (NaN)"

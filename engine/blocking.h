@@ -1,0 +1,37 @@
+/* Clients blocked on keys (engine/blocking.c). Threads: loop thread only. */
+#ifndef CAIRN_BLOCKING_H
+#define CAIRN_BLOCKING_H
+
+#include <stdint.h>
+
+#include "engine/command.h"
+
+/* Blocking commands (BLPOP, BLMOVE, BLMPOP, BZPOPMIN, BZMPOP...), see
+ * engine/blocking.c. A handler with nothing to serve calls
+ * cairn_block_for_keys and returns without replying: the client waits until
+ * a write signals one of the keys ready, then its command runs again with
+ * the same argv (blocked clients of a key are served in the order they
+ * blocked, right after the command that made the key ready, in the same
+ * batch), or until timeout_ms (absolute unix ms, 0 = forever) when it gets a
+ * null array. Inside MULTI (c->client->flags & (CAIRN_CLIENT_MULTI |
+ * CAIRN_CLIENT_IN_EXEC)) or when replaying, a blocking command must not
+ * block: cairn_can_block says so, and the handler then answers as on timeout. Every command that adds elements to a list or a
+ * sorted set calls cairn_signal_key_ready (cheap when nobody waits). */
+int cairn_can_block(cairn_ctx *c);
+void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
+void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
+/* Core hooks of engine/blocking.c: net.c calls client_closed for a closing
+ * client blocked on keys; cairn_execute calls serve after each top-level
+ * command. A command run from inside another (EXEC's queued commands) is not
+ * top level (cairn_ctx_is_top_level: its argv is not the one cairn_execute
+ * was given at depth 1) and never blocks. */
+void cairn_blocking_client_closed(cairn_client *c);
+/* When c re-runs a blocked command woken by a ready key: 1 and that key
+ * (Redis 7.0 serves a multi-key pop from the key that became ready, so try it
+ * first), else 0. */
+int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key);
+int cairn_blocking_pending(void);
+void cairn_blocking_serve(cairn_server *srv);
+int cairn_ctx_is_top_level(const cairn_ctx *c);
+
+#endif

@@ -1,0 +1,123 @@
+/* A connected client: its buffers, its flags, and what the other modules
+ * may do with it (engine/client.c). Replies accumulate in `out`; the part
+ * that depends on a write waits for the WAL sync that covers it (held), the
+ * rest is released at once.
+ *
+ * Threads: loop thread only. */
+#ifndef CAIRN_CLIENT_H
+#define CAIRN_CLIENT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine/buf.h"
+#include "engine/resp.h"
+
+typedef struct cairn_server cairn_server;
+typedef struct cairn_client cairn_client;
+
+/* ---------------------------------------------------------------- clients */
+enum {
+  CAIRN_CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
+  CAIRN_CLIENT_CLOSING = 1 << 1,
+  CAIRN_CLIENT_PENDING_WRITE = 1 << 2,
+  CAIRN_CLIENT_UNIX = 1 << 3,
+  CAIRN_CLIENT_NO_EVICT = 1 << 4,
+  CAIRN_CLIENT_NO_TOUCH = 1 << 5,
+  CAIRN_CLIENT_WROTE = 1 << 6,       /* wrote in this iteration: its acks wait for the WAL */
+  CAIRN_CLIENT_READ_PAUSED = 1 << 7, /* output stuck: not reading its commands */
+  CAIRN_CLIENT_DRAINING = 1 << 8,    /* last reply sent, FIN sent, waiting for the peer's EOF */
+  CAIRN_CLIENT_REPLICA = 1 << 9,     /* a replica attached by SYNC/PSYNC: fed the stream */
+  CAIRN_CLIENT_BLOCKED = 1 << 10,    /* waiting (WAIT): its next commands wait too */
+  CAIRN_CLIENT_RESUME = 1 << 11,     /* unblocked: run its pending commands at the iteration's end */
+  /* MULTI/EXEC (engine/cmd/multi.c). MULTI stays set while EXEC runs the
+   * queue; a blocking command must not block when either is set (see
+   * cairn_can_block). */
+  CAIRN_CLIENT_MULTI = 1 << 12,      /* inside MULTI: commands are queued */
+  CAIRN_CLIENT_DIRTY_CAS = 1 << 13,  /* a WATCHed key changed: EXEC answers a null array */
+  CAIRN_CLIENT_DIRTY_EXEC = 1 << 14, /* a command was refused while queueing: EXEC aborts */
+  CAIRN_CLIENT_IN_EXEC = 1 << 15,    /* EXEC is running the queued commands */
+  CAIRN_CLIENT_PUBSUB = 1 << 16,     /* subscribed to a channel or a pattern (engine/cmd/pubsub.c) */
+  CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
+};
+
+enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
+
+struct cairn_client {
+  uint64_t id;
+  cairn_server *srv;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  uint32_t flags;
+  int resp;                /* 2 or 3 */
+  int db;
+  int authenticated;
+  int reply_mode;
+  char *name;              /* CLIENT SETNAME, or NULL */
+  char addr[64];           /* ip:port of the peer */
+  char laddr[64];
+  int64_t created_ms;
+  int64_t last_interaction_ms;
+  const char *last_cmd;
+
+  cairn_buf query;         /* bytes read, not yet executed: [0, query.len) */
+  size_t qpos;             /* start of the command being parsed */
+  cairn_req_parser parser;
+  cairn_str *argv;
+  size_t argv_cap;
+
+  cairn_buf out;           /* replies: [0, released) may be sent, the rest waits for the WAL */
+  size_t released;
+  size_t sync_mark;        /* out bytes that the in-flight WAL sync will release */
+  cairn_buf inflight;      /* bytes handed to uv_write, not yet confirmed */
+  uv_write_t write_req;
+  int writing;
+  int64_t obuf_soft_since; /* when the soft output limit was first exceeded */
+  int64_t drain_since_ms;
+  uint64_t woff;           /* stream offset after its last command (what WAIT waits for) */
+  int64_t block_deadline_ms; /* monotonic; 0 = no timeout */
+  void (*on_block_timeout)(cairn_client *c);
+  long long block_arg;     /* the blocker's own datum (WAIT: replicas wanted) */
+  cairn_client *resume_next;
+
+  void *repl;              /* replication state of a replica client (replication/) */
+  void *blocking;          /* blocked on keys: engine/blocking.c's record */
+  void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
+  void *watched;           /* WATCHed keys (engine/cmd/multi.c), NULL when none */
+  void *pubsub;            /* subscriptions (engine/cmd/pubsub.c), NULL when none */
+  cairn_client *push_next; /* on srv->pushed */
+
+  cairn_client *prev, *next;      /* all clients */
+  cairn_client *pending_next;     /* clients with held replies */
+};
+
+void cairn_client_close(cairn_client *c);
+cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
+/* Blocking: the client's reply (and its following commands) wait until
+ * cairn_client_unblock; on_timeout runs at the deadline (0 = none) and must
+ * reply and unblock. */
+void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
+void cairn_client_unblock(cairn_client *c);
+
+enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };
+int cairn_client_type(const cairn_client *c);
+/* Appends bytes to a client's output as already durable (released at once)
+ * and tries to send them: how replication feeds a replica. */
+void cairn_client_send(cairn_client *c, const void *p, size_t n);
+/* Bytes queued for a client and not yet written to its socket. */
+size_t cairn_client_pending_bytes(const cairn_client *c);
+/* Out-of-band output (pub/sub messages): appended after whatever the client
+ * already has, released at once when nothing of it waits for the WAL, and
+ * written at the end of the loop iteration without waiting for a WAL sync.
+ * The output-buffer limit of the client's class applies (a client over it is
+ * closed at that point). */
+void cairn_client_push(cairn_client *c, const void *p, size_t n);
+
+/* CLIENT LIST / CLIENT INFO line for one client. */
+void cairn_client_describe(cairn_client *c, cairn_buf *out);
+
+#endif

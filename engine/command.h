@@ -1,0 +1,120 @@
+/* Commands: the table every command file exports, and the contract of a
+ * handler (cairn_ctx: its arguments, its reply, its db; argument helpers;
+ * propagation into the replication stream). Execution and its checks are
+ * engine/execute.c; key access for handlers is engine/keyspace.h.
+ *
+ * Threads: everything here runs on the loop thread. */
+#ifndef CAIRN_COMMAND_H
+#define CAIRN_COMMAND_H
+
+#include <stdint.h>
+
+#include "engine/resp.h"
+
+typedef struct cairn_server cairn_server;
+typedef struct cairn_client cairn_client;
+typedef struct cairn_ctx cairn_ctx;
+
+/* ---------------------------------------------------------------- commands */
+enum {
+  CAIRN_CMD_WRITE = 1 << 0,
+  CAIRN_CMD_READONLY = 1 << 1,
+  CAIRN_CMD_DENYOOM = 1 << 2,
+  CAIRN_CMD_ADMIN = 1 << 3,
+  CAIRN_CMD_PUBSUB = 1 << 4,
+  CAIRN_CMD_NOSCRIPT = 1 << 5,
+  CAIRN_CMD_LOADING = 1 << 6,
+  CAIRN_CMD_STALE = 1 << 7,
+  CAIRN_CMD_FAST = 1 << 8,
+  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) */
+  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys */
+  CAIRN_CMD_BLOCKING = 1 << 11,
+  CAIRN_CMD_NOMULTI = 1 << 12,
+};
+
+typedef void (*cairn_cmd_fn)(cairn_ctx *c);
+
+typedef struct cairn_command {
+  const char *name;   /* lower case */
+  int arity;          /* >0 exact, <0 at least -arity */
+  uint32_t flags;
+  int first_key, last_key, key_step;  /* like Redis's legacy key spec */
+  cairn_cmd_fn fn;
+  const char *group;    /* "string", "generic", "server", "connection", ... */
+  const char *summary;  /* for COMMAND DOCS */
+  const char *since;
+  const char *args;     /* argument synopsis for COMMAND DOCS hints, e.g. "key value [EX seconds]" */
+  const struct cairn_command *subcommands; /* NULL-name terminated, or NULL */
+} cairn_command;
+
+/* Each command file exports one table, terminated by an entry with name NULL. */
+extern const cairn_command cairn_commands_strings[];
+extern const cairn_command cairn_commands_bits[];
+extern const cairn_command cairn_commands_keys[];
+extern const cairn_command cairn_commands_server[];
+extern const cairn_command cairn_commands_connection[];
+extern const cairn_command cairn_commands_hash[];
+extern const cairn_command cairn_commands_list[];
+extern const cairn_command cairn_commands_set[];
+extern const cairn_command cairn_commands_zset[];
+extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH UNWATCH */
+extern const cairn_command cairn_commands_pubsub[];
+
+/* Case-insensitive lookup by name: the command, or NULL. */
+const cairn_command *cairn_command_lookup(const char *name, size_t len);
+/* Frees the lookup index (rebuilt at the next lookup); at shutdown. */
+void cairn_command_table_free(void);
+/* Iterates every top-level command (for COMMAND, COMMAND COUNT...). */
+int cairn_command_count(void);
+const cairn_command *cairn_command_at(int i);
+
+/* Adds a table of commands (replication's SYNC, PSYNC, ...) before the first
+ * lookup; main.c calls it. */
+void cairn_command_register(const cairn_command *table);
+
+
+/* ---------------------------------------------------------------- context */
+struct cairn_ctx {
+  cairn_server *srv;
+  cairn_client *client;   /* NULL while replaying the stream */
+  const cairn_command *cmd;
+  cairn_reply reply;
+  int argc;
+  cairn_str *argv;
+  int db;
+  int replaying;          /* applying a stream: no expiry deletes, no propagation */
+  int64_t now_ms;         /* the command's time (one clock read per command) */
+  long long dirty;        /* changes made */
+  int store_rc;           /* first store error (<0), or 0 */
+  int custom_propagation; /* the handler already called cairn_propagate */
+};
+
+/* Replies (shorthands over cairn_reply_*). */
+#define CAIRN_ERR_WRONGTYPE "-WRONGTYPE Operation against a key holding the wrong kind of value"
+#define CAIRN_ERR_SYNTAX "syntax error"
+#define CAIRN_ERR_NOTINT "value is not an integer or out of range"
+#define CAIRN_ERR_NOTFLOAT "value is not a valid float"
+void cairn_reply_arity(cairn_ctx *c);  /* wrong number of arguments for '<cmd>' command */
+
+/* argument helpers: case-insensitive compare, integer parsing with the
+ * standard error reply. Return 0 on success, -1 after replying. */
+int cairn_arg_is(cairn_str a, const char *lit);
+int cairn_arg_ll(cairn_ctx *c, cairn_str a, long long *out);
+int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg);
+int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out);
+/* A SCAN-family cursor (Redis's strtoul rules; "invalid cursor"). */
+int cairn_arg_cursor(cairn_ctx *c, cairn_str a, uint64_t *out);
+
+/* Propagation. A write handler that changed data (c->dirty > 0) propagates
+ * its own argv unless it called cairn_propagate with the deterministic form
+ * (PXAT instead of EX, SET instead of INCRBYFLOAT...). Several propagations of
+ * one command go out wrapped in MULTI/EXEC. */
+void cairn_propagate(cairn_ctx *c, int db, int argc, const cairn_str *argv);
+/* Convenience: propagate a command given as C strings and cairn_str mix. */
+void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key);
+
+/* Executes one parsed command for a client (or for replay when client is
+ * NULL). */
+void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
+
+#endif

@@ -1,0 +1,282 @@
+/* The execution of one command: the checks before it runs (arity, AUTH,
+ * MULTI queueing, READONLY, MISCONF...), the handler, the retry after a store
+ * error (rollback + replay, engine/commit.c), propagation, and serving the
+ * clients its writes unblocked. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/blocking.h"
+#include "engine/commit.h"
+#include "engine/log.h"
+#include "engine/multi.h"
+#include "engine/server.h"
+#include "engine/stream.h"
+#include "engine/util.h"
+
+/* ---------------------------------------------------------------- execute */
+
+static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
+  /* Redis 7.0's text: the arguments part is capped at about 128 bytes. */
+  cairn_buf args = {0}, msg = {0};
+  for (int i = 1; i < argc && args.len < 128; i++) {
+    size_t room = 128 - args.len;
+    int n = (int)(argv[i].len < room ? argv[i].len : room);
+    cairn_buf_printf(&args, "'%.*s' ", n, argv[i].p);
+  }
+  cairn_buf_printf(&msg, "unknown command '%.*s', with args beginning with: %.*s",
+                   (int)(argv[0].len > 128 ? 128 : argv[0].len), argv[0].p, (int)args.len,
+                   args.p ? args.p : "");
+  cairn_reply_error(r, msg.p);
+  cairn_buf_free(&args);
+  cairn_buf_free(&msg);
+}
+
+static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
+
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
+
+/* A command run by another one (EXEC's queued commands, whether through
+ * cairn_execute or not) has an argv of its own. */
+int cairn_ctx_is_top_level(const cairn_ctx *c) { return c->srv->exec_depth == 1 && c->argv == c->srv->top_argv; }
+
+/* A top-level command that made keys ready serves the clients blocked on
+ * them right away, before the next command (Redis's
+ * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
+ * re-runs would nest inside recovery. */
+static int cmd_is(const cairn_command *cmd, const char *name) { return strcmp(cmd->name, name) == 0; }
+
+/* The subcommand named by argv[1] of a container command, or NULL. */
+static const cairn_command *find_subcommand(const cairn_command *cmd, cairn_str name) {
+  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
+    const char *bar = strchr(s->name, '|');
+    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
+  }
+  return NULL;
+}
+
+/* A command refused before it ran. Inside MULTI the transaction is flagged
+ * (EXEC will abort); a refused EXEC itself ends the transaction with
+ * "-EXECABORT Transaction discarded because of: <the error>", like Redis's
+ * rejectCommand / execCommandAbort. */
+static void rejected(cairn_ctx *ctx, size_t reply_start) {
+  cairn_client *client = ctx->client;
+  if (!ctx->cmd || !cmd_is(ctx->cmd, "exec")) {
+    if (client->flags & CAIRN_CLIENT_MULTI) client->flags |= CAIRN_CLIENT_DIRTY_EXEC;
+    return;
+  }
+  cairn_multi_client_reset(client);
+  cairn_buf *b = ctx->reply.buf;
+  if (!b || b->len <= reply_start + 3) return;
+  /* "-ERR text\r\n" -> "text", "-CODE text\r\n" -> "CODE text" */
+  size_t from = reply_start + 1, to = b->len - 2;
+  if (to - from >= 4 && memcmp(b->p + from, "ERR ", 4) == 0) from += 4;
+  char *msg = cairn_xmemdup(b->p + from, to - from);
+  b->len = reply_start;
+  cairn_reply_errorf(&ctx->reply, "-EXECABORT Transaction discarded because of: %s", msg);
+  free(msg);
+}
+
+/* Runs one command of a transaction for EXEC (engine/cmd/multi.c): its reply
+ * goes into the EXEC's array, its propagation joins the EXEC's (flushed as
+ * one unit when EXEC returns), and a store error becomes the EXEC's, which is
+ * then rolled back and retried whole. */
+void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
+  cairn_server *srv = exec->srv;
+  cairn_client *client = exec->client;
+  cairn_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.srv = srv;
+  ctx.client = client;
+  ctx.cmd = cmd;
+  ctx.argc = argc;
+  ctx.argv = argv;
+  ctx.db = client->db;
+  ctx.reply.buf = exec->reply.buf;
+  ctx.reply.resp = client->resp;
+  ctx.now_ms = exec->now_ms; /* one time for the whole transaction, like Redis */
+  size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  srv->stats.commands_processed++;
+  client->last_cmd = cmd->name;
+  cmd->fn(&ctx);
+  if (ctx.store_rc) {
+    exec->store_rc = ctx.store_rc;
+    return;
+  }
+  if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
+  exec->dirty += ctx.dirty;
+  if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
+}
+
+void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
+  if (srv->exec_depth++ == 0) srv->top_argv = argv;
+  execute(srv, client, argc, argv);
+  if (--srv->exec_depth == 0) srv->top_argv = NULL;
+  if (srv->exec_depth == 0 && client && cairn_blocking_pending()) cairn_blocking_serve(srv);
+}
+
+static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
+  if (argc == 0) return;
+  cairn_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.srv = srv;
+  ctx.client = client;
+  ctx.argc = argc;
+  ctx.argv = argv;
+  ctx.replaying = client == NULL;
+  ctx.db = client ? client->db : srv->replay_db;
+  ctx.reply.resp = client ? client->resp : 2;
+  ctx.reply.buf = NULL;
+  /* CLIENT REPLY OFF/SKIP: the reply is not produced at all. */
+  if (client && client->reply_mode != CAIRN_REPLY_OFF && client->reply_mode != CAIRN_REPLY_SKIP)
+    ctx.reply.buf = &client->out;
+
+  size_t reply_start = client ? client->out.len : 0;
+  const cairn_command *cmd = cairn_command_lookup(argv[0].p, argv[0].len);
+  ctx.cmd = cmd;
+  if (client) {
+    srv->stats.commands_processed++;
+    if (!cmd) {
+      reply_unknown(&ctx.reply, argc, argv);
+      goto reject;
+    }
+    if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+      cairn_reply_arity(&ctx);
+      goto reject;
+    }
+    int in_multi = (client->flags & CAIRN_CLIENT_MULTI) != 0;
+    int subscribed = (client->flags & CAIRN_CLIENT_PUBSUB) && client->resp == 2;
+    const cairn_command *sub = NULL;
+    if ((in_multi || subscribed) && cmd->subcommands && argc >= 2) {
+      /* Queued commands are checked in full now, subcommand included (the
+       * container's handler checks it otherwise). */
+      sub = find_subcommand(cmd, argv[1]);
+      if (!sub) {
+        char upper[64];
+        size_t n = argv[0].len < sizeof(upper) - 1 ? argv[0].len : sizeof(upper) - 1;
+        for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)argv[0].p[i]);
+        upper[n] = '\0';
+        cairn_reply_errorf(&ctx.reply, "unknown subcommand '%.*s'. Try %s HELP.",
+                           (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, upper);
+        goto reject;
+      }
+      if ((sub->arity > 0 && sub->arity != argc) || argc < -sub->arity) {
+        cairn_reply_errorf(&ctx.reply, "wrong number of arguments for '%s' command", sub->name);
+        goto reject;
+      }
+    }
+    if (srv->cfg.requirepass && !client->authenticated && !(cmd->flags & CAIRN_CMD_NO_AUTH)) {
+      cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
+      goto reject;
+    }
+    if (in_multi && (cmd->flags & CAIRN_CMD_NOMULTI)) {
+      cairn_reply_error(&ctx.reply, "Command not allowed inside a transaction");
+      goto reject;
+    }
+    /* EXEC writes when one of its commands does; it is refused on a stale
+     * replica when one of them would be. */
+    int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
+    if (in_multi && cmd_is(cmd, "exec")) {
+      uint32_t any, all;
+      cairn_multi_queued_flags(client, &any, &all);
+      if (any & CAIRN_CMD_WRITE) is_write = 1;
+      if (!(all & CAIRN_CMD_STALE)) deny_stale = 1;
+    }
+    if (srv->replica_mode && srv->cfg.replica_read_only && is_write) {
+      cairn_reply_error(&ctx.reply, "-READONLY You can't write against a read only replica.");
+      goto reject;
+    }
+    if (subscribed && !cmd_is(cmd, "ping") && !cmd_is(cmd, "subscribe") && !cmd_is(cmd, "unsubscribe") &&
+        !cmd_is(cmd, "psubscribe") && !cmd_is(cmd, "punsubscribe") && !cmd_is(cmd, "ssubscribe") &&
+        !cmd_is(cmd, "sunsubscribe") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+      cairn_reply_errorf(&ctx.reply,
+                         "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                         "allowed in this context",
+                         sub ? sub->name : cmd->name);
+      goto reject;
+    }
+    if (srv->replica_mode && !srv->master_link_up && !srv->cfg.replica_serve_stale_data && deny_stale) {
+      cairn_reply_error(&ctx.reply, "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+      goto reject;
+    }
+    if (srv->cfg.min_replicas_to_write > 0 && !srv->replica_mode && is_write &&
+        srv->repl_good_replicas && srv->repl_good_replicas(srv) < srv->cfg.min_replicas_to_write) {
+      cairn_reply_error(&ctx.reply, "-NOREPLICAS Not enough good replicas to write.");
+      goto reject;
+    }
+    if (srv->write_error && is_write) {
+      cairn_reply_errorf(&ctx.reply,
+                         "-MISCONF Errors writing to the backlog on disk (%s): writes are refused until "
+                         "it works again. Check the server log.",
+                         srv->write_error_msg);
+      goto reject;
+    }
+    client->last_cmd = cmd->name;
+    if (in_multi && !cmd_is(cmd, "exec") && !cmd_is(cmd, "discard") && !cmd_is(cmd, "multi") &&
+        !cmd_is(cmd, "watch") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+      cairn_multi_queue(client, cmd, argc, argv);
+      cairn_reply_raw(&ctx.reply, "+QUEUED\r\n", 9);
+      srv->stats.commands_processed--; /* counted when EXEC runs it, like Redis */
+      goto done;
+    }
+  } else if (!cmd) {
+    cairn_warning("replay: unknown command '%.*s' in the stream, skipped", (int)argv[0].len, argv[0].p);
+    return;
+  }
+
+  size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
+  for (int attempt = 0;; attempt++) {
+    /* One clock read per few commands of a client's batch (net.c keeps
+     * srv->now_ms fresh); a retry or a replay reads the clock itself. */
+    ctx.now_ms = (client && attempt == 0 && srv->now_ms) ? srv->now_ms : cairn_mstime();
+    ctx.dirty = 0;
+    ctx.store_rc = 0;
+    ctx.custom_propagation = 0;
+    srv->nprops = 0;
+    srv->props.len = 0;
+    cmd->fn(&ctx);
+    if (ctx.store_rc == 0) break;
+    /* The store failed mid-command: nothing of it may survive. Undo its
+     * replies and propagations, return the store to the state the stream
+     * describes (rollback + replay), then run it again. */
+    srv->nprops = 0;
+    srv->props.len = 0;
+    if (ctx.reply.buf) ctx.reply.buf->len = reply_mark;
+    if (ctx.replaying) {
+      srv->replay_rc = ctx.store_rc;
+      return;
+    }
+    char why[256] = "store error: the command kept failing";
+    if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
+      cairn_reply_error(&ctx.reply, why);
+      if (client && cmd_is(cmd, "exec")) cairn_multi_client_reset(client); /* nothing of it applied */
+      break;
+    }
+  }
+  if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
+  if (!ctx.replaying) {
+    int wrote = srv->nprops > 0;
+    cairn_stream_flush_command(srv);
+    if (wrote && client) {
+      client->flags |= CAIRN_CLIENT_WROTE;
+      client->woff = srv->stream_offset; /* what WAIT waits for */
+    }
+  }
+  if (ctx.replaying) srv->replay_db = ctx.db;
+  goto done;
+
+reject:
+  rejected(&ctx, reply_start);
+done:
+  if (client && client->out.len > reply_start && client->out.p[reply_start] == '-')
+    srv->stats.total_error_replies++;
+  if (client) {
+    if (client->reply_mode == CAIRN_REPLY_SKIP_NEXT)
+      client->reply_mode = CAIRN_REPLY_SKIP;
+    else if (client->reply_mode == CAIRN_REPLY_SKIP)
+      client->reply_mode = CAIRN_REPLY_ON;
+  }
+}
