@@ -120,4 +120,17 @@ void cairn_client_push(cairn_client *c, const void *p, size_t n);
 /* CLIENT LIST / CLIENT INFO line for one client. */
 void cairn_client_describe(cairn_client *c, cairn_buf *out);
 
+/* For engine/listen.c: accepts a connection on listener and makes it a
+ * client (or answers -ERR/-DENIED and closes it: maxclients, protected mode). */
+void cairn_client_accept(cairn_server *srv, uv_stream_t *listener);
+
+/* For engine/loop.c, at the end of each iteration, outside any command:
+ * run the pending commands of unblocked clients; send pub/sub pushes. */
+void cairn_clients_resume(cairn_server *srv);
+void cairn_clients_flush_pushed(cairn_server *srv);
+
+/* Held replies and the WAL (engine/commit.c tells through srv->on_sync, which
+ * engine/loop.c points here): see cairn_sync_event in engine/commit.h. */
+void cairn_clients_on_sync(cairn_server *srv, int event);
+
 #endif

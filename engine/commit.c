@@ -282,6 +282,10 @@ int cairn_commit_recover(cairn_server *srv, int rc, char *why, size_t whylen) {
 
 /* ---------------------------------------------------------------- commit */
 
+static void notify(cairn_server *srv, cairn_sync_event ev) {
+  if (srv->on_sync) srv->on_sync(srv, ev);
+}
+
 static void fatal_sync(cairn_server *srv, int err) {
   cairn_warning("fdatasync of the backlog failed: %s. Acknowledging writes is impossible; exiting. "
                 "A restart recovers everything that reached the disk.",
@@ -336,7 +340,7 @@ static void flusher_start_job(cairn_server *srv) {
   uint64_t end = 0;
   void *token = srv->wal.sync_begin(srv->wal.ud, &end);
   if (!token) fatal_sync(srv, errno);
-  cairn_mark_clients(srv);
+  notify(srv, CAIRN_SYNC_STARTED);
   srv->fl_busy = 1;
   srv->fl_job_end = end;
   srv->fl_job_history = srv->wal_history;
@@ -352,7 +356,7 @@ static void flusher_idle(cairn_server *srv) {
   if (srv->wal.end(srv->wal.ud) > srv->synced_offset)
     flusher_start_job(srv);
   else
-    cairn_release_clients(srv, 0);
+    notify(srv, CAIRN_SYNC_ALL_DURABLE);
 }
 
 /* Hand the sync to the flusher only when it can overlap with real work. A
@@ -369,7 +373,7 @@ static void strict_commit(cairn_server *srv) {
   srv->batch_start_us = 0;
   if (srv->fl_busy) {
     if (srv->wal.end(srv->wal.ud) <= srv->synced_offset)
-      cairn_release_clients(srv, 0); /* a checkpoint synced everything already */
+      notify(srv, CAIRN_SYNC_ALL_DURABLE); /* a checkpoint synced everything already */
     return;
   }
   if (srv->wal.end(srv->wal.ud) > srv->synced_offset && busy < INLINE_SYNC_BELOW_US) {
@@ -396,16 +400,25 @@ static void on_flusher_done(uv_async_t *a) {
   if (srv->fl_job_history == srv->wal_history && srv->fl_job_end > srv->synced_offset)
     srv->synced_offset = srv->fl_job_end;
   if (srv->repl_on_synced) srv->repl_on_synced(srv);
-  cairn_release_clients(srv, 1);
+  notify(srv, CAIRN_SYNC_MARKED_DURABLE);
   flusher_idle(srv);
 }
 
-int cairn_flusher_start(cairn_server *srv) {
+int cairn_flusher_start(cairn_server *srv, char *err, size_t errlen) {
+  int rc = uv_async_init(srv->loop, &srv->fl_async, on_flusher_done);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the backlog flusher: uv_async_init: %s", uv_strerror(rc));
+    return -1;
+  }
+  srv->fl_async.data = srv;
   pthread_mutex_init(&srv->fl_mu, NULL);
   pthread_cond_init(&srv->fl_cv, NULL);
-  uv_async_init(srv->loop, &srv->fl_async, on_flusher_done);
-  srv->fl_async.data = srv;
-  if (pthread_create(&srv->flusher, NULL, flusher_main, srv) != 0) return -1;
+  if ((rc = pthread_create(&srv->flusher, NULL, flusher_main, srv)) != 0) {
+    snprintf(err, errlen, "cannot start the backlog flusher thread: %s", strerror(rc));
+    pthread_mutex_destroy(&srv->fl_mu);
+    pthread_cond_destroy(&srv->fl_cv);
+    return -1;
+  }
   srv->fl_started = 1;
   return 0;
 }
@@ -438,8 +451,7 @@ static void wal_append_failed(cairn_server *srv, int err) {
   srv->stream_offset = end;
   restore_consistency(srv, 0);
   srv->stream_db = srv->replay_db;
-  for (cairn_client *c = srv->pending; c; c = c->pending_next)
-    if (c->out.len > c->released) c->flags |= CAIRN_CLIENT_CLOSING;
+  notify(srv, CAIRN_SYNC_LOST);
 }
 
 static int append_pending(cairn_server *srv) {
@@ -532,12 +544,26 @@ int cairn_checkpoint_due(cairn_server *srv, int64_t now) {
   return now - srv->last_checkpoint_ms >= cairn_checkpoint_interval(srv);
 }
 
+void cairn_commit_cron(cairn_server *srv, int64_t now) {
+  if (srv->wal_unsynced && now - srv->last_wal_sync_ms >= 1000) sync_wal(srv);
+  if (now - srv->last_wal_maintain_ms >= 1000) {
+    /* retention by age and cairn-backlog's manifest changes, also when idle */
+    srv->last_wal_maintain_ms = now;
+    cairn_commit_maintain_wal(srv);
+  }
+  if (srv->write_error && now - srv->last_wal_sync_ms >= 1000) {
+    /* Let the next write try the backlog again. */
+    srv->write_error = 0;
+    srv->last_wal_sync_ms = now;
+  }
+}
+
 void cairn_commit_iteration(cairn_server *srv) {
   append_pending(srv);
   if (cairn_checkpoint_due(srv, cairn_monotonic_ms())) cairn_commit_checkpoint(srv);
   if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl_started) {
     if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
-    cairn_release_clients(srv, 0);
+    notify(srv, CAIRN_SYNC_ALL_DURABLE);
   } else {
     strict_commit(srv);
   }

@@ -59,18 +59,26 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
  * flag in the same LMDB commit makes startup finish the backlog reset. */
 int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db);
 
-/* Releases held replies: all of them (everything they saw is durable), or
- * only up to each client's sync_mark (what the finished sync covered). */
-void cairn_release_clients(cairn_server *srv, int marked_only);
-/* Sets each held client's sync_mark to what it has produced so far. */
-void cairn_mark_clients(cairn_server *srv);
+/* What the commit tells the holder of replies through srv->on_sync (never
+ * NULL once the server is initialised; engine/client.c's
+ * cairn_clients_on_sync). The commit knows nothing of clients. */
+typedef enum cairn_sync_event {
+  CAIRN_SYNC_STARTED,        /* a sync began: it covers every reply produced so far (mark them) */
+  CAIRN_SYNC_MARKED_DURABLE, /* that sync finished: release what was marked */
+  CAIRN_SYNC_ALL_DURABLE,    /* everything produced so far is durable: release it all */
+  CAIRN_SYNC_LOST,           /* the WAL refused the writes held replies depend on: never send them */
+} cairn_sync_event;
+
+/* The cron's share (engine/loop.c): relaxed mode's once-a-second sync,
+ * retention, the MISCONF retry, a due checkpoint. */
+void cairn_commit_cron(cairn_server *srv, int64_t now_ms);
 
 /* Hands the backlog its retention limits and the checkpoint pin, and lets it
  * drop segments, write its manifest and notice cairn-backlog's changes. */
 void cairn_commit_maintain_wal(cairn_server *srv);
 
-/* The flusher thread (strict durability). */
-int cairn_flusher_start(cairn_server *srv);
+/* The flusher thread (strict durability). start: 0, or -1 with err. */
+int cairn_flusher_start(cairn_server *srv, char *err, size_t errlen);
 void cairn_flusher_stop(cairn_server *srv);
 
 #endif

@@ -87,6 +87,7 @@ struct cairn_server {
   int64_t last_wal_sync_ms;
   int64_t last_wal_maintain_ms;
   uint64_t synced_offset;   /* every stream byte up to here is durable */
+  void (*on_sync)(cairn_server *srv, int event); /* held replies (cairn_sync_event, engine/commit.h) */
 
   /* The flusher thread runs the WAL's fdatasync while the loop goes on
    * serving; replies wait for the sync that covers what they saw. */
@@ -147,7 +148,12 @@ struct cairn_server {
   int64_t last_save_time;    /* unix seconds of the last checkpoint */
 };
 
-/* Starts listeners, recovers, runs the loop until SHUTDOWN/SIGTERM. */
+/* engine/listen.c: binds every configured address and the Unix socket. 0,
+ * or -1 with err. */
+int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen);
+
+/* engine/loop.c. init starts listeners, the flusher, timers and signals (0,
+ * or -1 with err); run runs the loop until SHUTDOWN/SIGTERM. */
 int cairn_server_init(cairn_server *srv, char *err, size_t errlen);
 int cairn_server_run(cairn_server *srv);
 void cairn_server_free(cairn_server *srv);

@@ -266,9 +266,16 @@ static fullsync *job_start(cairn_server *srv) {
   job->started_ms = cairn_monotonic_ms();
   snprintf(job->path, sizeof(job->path), "%s/fullsync-%llu-%d.rdb", srv->cfg.dir, (unsigned long long)job->offset,
            (int)getpid());
-  uv_async_init(srv->loop, &job->async, on_job_done);
+  int rc = uv_async_init(srv->loop, &job->async, on_job_done);
+  if (rc != 0) {
+    cairn_warning("Full sync: cannot start the snapshot writer: uv_async_init: %s", uv_strerror(rc));
+    cairn_store_snapshot_close(job->snap);
+    free(job);
+    return NULL;
+  }
   job->async.data = job;
-  if (pthread_create(&job->thread, NULL, spool_main, job) != 0) {
+  if ((rc = pthread_create(&job->thread, NULL, spool_main, job)) != 0) {
+    cairn_warning("Full sync: cannot start the snapshot writer thread: %s", strerror(rc));
     cairn_store_snapshot_close(job->snap);
     job->finished = 1;
     job->closing = 1;

@@ -1,5 +1,7 @@
-/* The event loop: listeners, clients, reading and parsing requests, releasing
- * held replies after the iteration's commit, the cron, signals. */
+/* Clients: accepting a connection, reading and parsing its requests,
+ * executing them, holding replies until the WAL sync that covers them,
+ * writing them out under the output-buffer limits, blocking and resuming,
+ * closing (engine/client.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,18 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/blocking.h"
+#include "engine/client.h"
 #include "engine/commit.h"
 #include "engine/log.h"
-#include "engine/server.h"
-#include "engine/stream.h"
-#include "engine/keyspace.h"
-#include "engine/blocking.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
+#include "engine/server.h"
 #include "engine/util.h"
 
 #define READ_CHUNK (16 * 1024)
-
 
 static void client_process(cairn_client *c);
 static void client_finish(cairn_client *c);
@@ -132,7 +132,10 @@ static void client_finish(cairn_client *c) {
   c->flags |= CAIRN_CLIENT_DRAINING;
   c->drain_since_ms = cairn_monotonic_ms();
   uv_read_stop(&c->h.stream);
-  uv_read_start(&c->h.stream, on_drain_alloc, on_drain_read);
+  if (uv_read_start(&c->h.stream, on_drain_alloc, on_drain_read) != 0) {
+    cairn_client_close(c); /* cannot wait for the peer's EOF: close now */
+    return;
+  }
   uv_shutdown_t *req = cairn_xmalloc(sizeof(*req));
   if (uv_shutdown(req, &c->h.stream, on_shutdown_done) != 0) {
     free(req);
@@ -144,7 +147,13 @@ static void client_finish(cairn_client *c) {
 static void resume_reading(cairn_client *c) {
   if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) return;
   c->flags &= ~CAIRN_CLIENT_READ_PAUSED;
-  uv_read_start(&c->h.stream, on_alloc, on_read);
+  int rc = uv_read_start(&c->h.stream, on_alloc, on_read);
+  if (rc != 0) {
+    cairn_verbose("Closing client id=%llu addr=%s: cannot read: %s", (unsigned long long)c->id, c->addr,
+                  uv_strerror(rc));
+    cairn_client_close(c);
+    return;
+  }
   client_process(c);
   if (c->out.len) mark_pending(c);
 }
@@ -239,11 +248,13 @@ static void client_flush(cairn_client *c) {
   }
 }
 
-void cairn_mark_clients(cairn_server *srv) {
+static void mark_clients(cairn_server *srv) {
   for (cairn_client *c = srv->pending; c; c = c->pending_next) c->sync_mark = c->out.len;
 }
 
-void cairn_release_clients(cairn_server *srv, int marked_only) {
+/* Releases held replies: all of them (everything they saw is durable), or
+ * only up to each client's sync_mark (what the finished sync covered). */
+static void release_clients(cairn_server *srv, int marked_only) {
   cairn_client *c = srv->pending;
   srv->pending = NULL;
   while (c) {
@@ -284,7 +295,7 @@ void cairn_client_push(cairn_client *c, const void *p, size_t n) {
 /* Sends what pub/sub pushed during the iteration, without waiting for the
  * WAL (client_flush applies the output-buffer limits). Runs outside any
  * command: closing a client or resuming its reading is safe here. */
-static void flush_pushed(cairn_server *srv) {
+void cairn_clients_flush_pushed(cairn_server *srv) {
   while (srv->pushed) {
     cairn_client *c = srv->pushed;
     srv->pushed = c->push_next;
@@ -303,6 +314,26 @@ void cairn_client_send(cairn_client *c, const void *p, size_t n) {
 }
 
 size_t cairn_client_pending_bytes(const cairn_client *c) { return c->out.len + c->inflight.len; }
+
+void cairn_clients_on_sync(cairn_server *srv, int event) {
+  switch (event) {
+  case CAIRN_SYNC_STARTED:
+    mark_clients(srv);
+    break;
+  case CAIRN_SYNC_MARKED_DURABLE:
+    release_clients(srv, 1);
+    break;
+  case CAIRN_SYNC_ALL_DURABLE:
+    release_clients(srv, 0);
+    break;
+  case CAIRN_SYNC_LOST:
+    /* The held replies depend on writes that will never be durable: those
+     * clients are closed unanswered at the next release. */
+    for (cairn_client *c = srv->pending; c; c = c->pending_next)
+      if (c->out.len > c->released) c->flags |= CAIRN_CLIENT_CLOSING;
+    break;
+  }
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
@@ -394,6 +425,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   client_process(c);
 }
 
+/* ---------------------------------------------------------------- accept */
+
 static int addr_is_local(const struct sockaddr_storage *ss) {
   if (ss->ss_family == AF_INET) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
@@ -434,21 +467,19 @@ static const char *protected_mode_msg =
     "authentication password for the default user. NOTE: You only need to do one of the above things in "
     "order for the server to start accepting connections from the outside.\r\n";
 
-static void on_connection(uv_stream_t *listener, int status) {
-  cairn_server *srv = listener->data;
-  if (status < 0) {
-    cairn_warning("accept: %s", uv_strerror(status));
-    return;
-  }
+void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
   cairn_client *c = cairn_xcalloc(1, sizeof(*c));
   c->srv = srv;
   int is_unix = listener->type == UV_NAMED_PIPE;
-  if (is_unix)
-    uv_pipe_init(srv->loop, &c->h.pipe, 0);
-  else
-    uv_tcp_init(srv->loop, &c->h.tcp);
+  int rc = is_unix ? uv_pipe_init(srv->loop, &c->h.pipe, 0) : uv_tcp_init(srv->loop, &c->h.tcp);
+  if (rc != 0) {
+    cairn_warning("accept: cannot create a client handle: %s", uv_strerror(rc));
+    free(c);
+    return;
+  }
   c->h.handle.data = c;
-  if (uv_accept(listener, &c->h.stream) != 0) {
+  if ((rc = uv_accept(listener, &c->h.stream)) != 0) {
+    cairn_warning("accept: %s", uv_strerror(rc));
     uv_close(&c->h.handle, on_client_closed);
     return;
   }
@@ -471,8 +502,10 @@ static void on_connection(uv_stream_t *listener, int status) {
     }
     len = sizeof(ss);
     if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) format_addr(&ss, c->laddr, sizeof(c->laddr));
-    uv_tcp_nodelay(&c->h.tcp, 1);
-    if (srv->cfg.tcp_keepalive > 0) uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive);
+    if ((rc = uv_tcp_nodelay(&c->h.tcp, 1)) != 0)
+      cairn_verbose("TCP_NODELAY on client %s: %s", c->addr, uv_strerror(rc));
+    if (srv->cfg.tcp_keepalive > 0 && (rc = uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive)) != 0)
+      cairn_verbose("SO_KEEPALIVE on client %s: %s", c->addr, uv_strerror(rc));
   }
   c->authenticated = srv->cfg.requirepass == NULL;
   c->next = srv->clients;
@@ -493,79 +526,14 @@ static void on_connection(uv_stream_t *listener, int status) {
     mark_pending(c);
     return;
   }
-  uv_read_start(&c->h.stream, on_alloc, on_read);
+  if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) != 0) {
+    cairn_warning("Closing client id=%llu addr=%s: cannot read: %s", (unsigned long long)c->id, c->addr,
+                  uv_strerror(rc));
+    cairn_client_close(c);
+  }
 }
 
-/* ---------------------------------------------------------------- listeners */
-
-static int listen_tcp(cairn_server *srv, const char *addr, int optional, char *err, size_t errlen) {
-  if (srv->nlisteners >= (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0]))) return 0;
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  if (strchr(addr, ':')) {
-    if (uv_ip6_addr(addr, srv->cfg.port, (struct sockaddr_in6 *)&ss) != 0) goto bad;
-  } else if (uv_ip4_addr(addr, srv->cfg.port, (struct sockaddr_in *)&ss) != 0) {
-    goto bad;
-  }
-  uv_tcp_t *l = &srv->listeners[srv->nlisteners];
-  uv_tcp_init(srv->loop, l);
-  l->data = srv;
-  int rc = uv_tcp_bind(l, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)l, srv->cfg.tcp_backlog, on_connection);
-  if (rc != 0) {
-    uv_close((uv_handle_t *)l, NULL);
-    if (optional) {
-      cairn_notice("Could not listen on %s:%d (optional): %s", addr, srv->cfg.port, uv_strerror(rc));
-      return 0;
-    }
-    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, srv->cfg.port,
-             uv_strerror(rc));
-    return -1;
-  }
-  srv->nlisteners++;
-  return 0;
-bad:
-  snprintf(err, errlen, "Invalid bind address '%s'", addr);
-  return -1;
-}
-
-static int start_listeners(cairn_server *srv, char *err, size_t errlen) {
-  if (srv->cfg.port > 0) {
-    char *copy = cairn_xstrdup(srv->cfg.bind ? srv->cfg.bind : "127.0.0.1");
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-      int optional = tok[0] == '-';
-      if (listen_tcp(srv, optional ? tok + 1 : tok, optional, err, errlen) != 0) {
-        free(copy);
-        return -1;
-      }
-    }
-    free(copy);
-  }
-  if (srv->cfg.unixsocket && *srv->cfg.unixsocket) {
-    unlink(srv->cfg.unixsocket);
-    uv_pipe_init(srv->loop, &srv->unix_listener, 0);
-    srv->unix_listener.data = srv;
-    int rc = uv_pipe_bind(&srv->unix_listener, srv->cfg.unixsocket);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->unix_listener, srv->cfg.tcp_backlog, on_connection);
-    if (rc != 0) {
-      snprintf(err, errlen, "Failed opening Unix socket %s: %s", srv->cfg.unixsocket, uv_strerror(rc));
-      uv_close((uv_handle_t *)&srv->unix_listener, NULL);
-      return -1;
-    }
-    if (srv->cfg.unixsocketperm) chmod(srv->cfg.unixsocket, (mode_t)srv->cfg.unixsocketperm);
-    srv->has_unix = 1;
-  }
-  if (srv->nlisteners == 0 && !srv->has_unix) {
-    snprintf(err, errlen, "Configured to not listen anywhere, exiting.");
-    return -1;
-  }
-  return 0;
-}
-
-/* ---------------------------------------------------------------- hooks */
-
-static void stop_server(cairn_server *srv);
+/* ---------------------------------------------------------------- blocking */
 
 void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c)) {
   c->flags |= CAIRN_CLIENT_BLOCKED;
@@ -587,7 +555,7 @@ void cairn_client_unblock(cairn_client *c) {
   }
 }
 
-static void resume_clients(cairn_server *srv) {
+void cairn_clients_resume(cairn_server *srv) {
   while (srv->resume) {
     cairn_client *c = srv->resume;
     srv->resume = c->resume_next;
@@ -597,157 +565,3 @@ static void resume_clients(cairn_server *srv) {
   }
 }
 
-static void on_iteration_end(cairn_server *srv) {
-  /* Keys made ready by the master's stream (a replica): serve them now. */
-  if (cairn_blocking_pending()) cairn_blocking_serve(srv);
-  resume_clients(srv);
-  flush_pushed(srv);
-  /* Releasing replies can resume a paused client, whose commands then make
-   * new replies: commit again so nothing waits for the next wake-up. */
-  cairn_commit_iteration(srv);
-  for (int i = 0; i < 16 && srv->stream.len; i++) cairn_commit_iteration(srv);
-  if (srv->shutdown_requested) stop_server(srv);
-}
-
-static void on_prepare(uv_prepare_t *h) { on_iteration_end(h->data); }
-static void on_check(uv_check_t *h) { on_iteration_end(h->data); }
-
-static void on_cron(uv_timer_t *t) {
-  cairn_server *srv = t->data;
-  int64_t now = cairn_monotonic_ms();
-  for (cairn_client *c = srv->clients, *next; c; c = next) {
-    next = c->next;
-    if ((c->flags & CAIRN_CLIENT_DRAINING) && now - c->drain_since_ms > 2000) cairn_client_close(c);
-    else if ((c->flags & CAIRN_CLIENT_BLOCKED) && c->block_deadline_ms && now >= c->block_deadline_ms &&
-             c->on_block_timeout)
-      c->on_block_timeout(c);
-  }
-  if (srv->cfg.timeout > 0) {
-    for (cairn_client *c = srv->clients, *next; c; c = next) {
-      next = c->next;
-      if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
-          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED))) {
-        cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
-        cairn_client_close(c);
-      }
-    }
-  }
-  if (srv->wal_unsynced && now - srv->last_wal_sync_ms >= 1000) {
-    if (srv->wal.sync(srv->wal.ud) != 0) {
-      cairn_warning("fdatasync of the backlog failed: %s; exiting", strerror(errno));
-      exit(1);
-    }
-    srv->stats.wal_syncs++;
-    srv->wal_unsynced = 0;
-    srv->last_wal_sync_ms = now;
-  }
-  if (now - srv->last_wal_maintain_ms >= 1000) {
-    /* retention by age and cairn-backlog's manifest changes, also when idle */
-    srv->last_wal_maintain_ms = now;
-    cairn_commit_maintain_wal(srv);
-  }
-  if (srv->write_error && now - srv->last_wal_sync_ms >= 1000) {
-    /* Let the next write try the backlog again. */
-    srv->write_error = 0;
-    srv->last_wal_sync_ms = now;
-  }
-  int64_t budget_us = 25000LL * srv->cfg.active_expire_effort / (srv->cfg.hz > 0 ? srv->cfg.hz : 10);
-  if (budget_us > 100000) budget_us = 100000;
-  cairn_expire_cycle(srv, budget_us);
-  if (cairn_store_sweep_pending(srv->store)) {
-    int64_t t0 = cairn_ustime();
-    while (cairn_store_sweep_pending(srv->store) && cairn_ustime() - t0 < 5000) {
-      long n = cairn_store_sweep(srv->store, 1000);
-      if (n < 0) {
-        char why[256];
-        cairn_commit_recover(srv, (int)n, why, sizeof(why));
-        break;
-      }
-    }
-  }
-  if (cairn_checkpoint_due(srv, now)) cairn_commit_checkpoint(srv);
-  if (srv->repl_cron) srv->repl_cron(srv);
-}
-
-static void on_signal(uv_signal_t *s, int signum) {
-  cairn_server *srv = s->data;
-  cairn_warning("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
-  srv->shutdown_requested = 1;
-}
-
-static void close_walk(uv_handle_t *h, void *arg) {
-  cairn_server *srv = arg;
-  if (uv_is_closing(h)) return;
-  /* Clients close through their own path (it frees them). */
-  for (cairn_client *c = srv->clients; c; c = c->next) {
-    if (&c->h.handle == h) {
-      cairn_client_close(c);
-      return;
-    }
-  }
-  uv_close(h, NULL);
-}
-
-static void stop_server(cairn_server *srv) {
-  if (srv->shutdown_requested == 2) return;
-  srv->shutdown_requested = 2;
-  if (cairn_commit_checkpoint(srv) == 0)
-    cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
-  uv_stop(srv->loop);
-}
-
-int cairn_server_run(cairn_server *srv) {
-  uv_run(srv->loop, UV_RUN_DEFAULT);
-  if (srv->repl_stop) srv->repl_stop(srv); /* its handles have owners to free them */
-  uv_walk(srv->loop, close_walk, srv);
-  uv_run(srv->loop, UV_RUN_DEFAULT);
-  cairn_notice("cairn is now ready to exit, bye bye...");
-  return srv->exit_code;
-}
-
-/* ---------------------------------------------------------------- init */
-
-int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
-  srv->loop = uv_default_loop();
-  srv->start_ms = cairn_mstime();
-  cairn_random_hex40(srv->run_id);
-  srv->stream_db = -1;
-  srv->last_checkpoint_ms = cairn_monotonic_ms();
-  srv->last_wal_sync_ms = cairn_monotonic_ms();
-  srv->last_save_time = cairn_mstime() / 1000;
-  if (start_listeners(srv, err, errlen) != 0) return -1;
-  for (int i = 0; i < srv->nlisteners; i++) {
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getsockname(&srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
-      srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  }
-  if (cairn_flusher_start(srv) != 0) {
-    snprintf(err, errlen, "cannot start the backlog flusher thread");
-    return -1;
-  }
-  uv_prepare_init(srv->loop, &srv->prepare);
-  srv->prepare.data = srv;
-  uv_prepare_start(&srv->prepare, on_prepare);
-  uv_check_init(srv->loop, &srv->check);
-  srv->check.data = srv;
-  uv_check_start(&srv->check, on_check);
-  uv_timer_init(srv->loop, &srv->cron);
-  srv->cron.data = srv;
-  int hz = srv->cfg.hz > 0 ? srv->cfg.hz : 10;
-  uv_timer_start(&srv->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
-  uv_signal_init(srv->loop, &srv->sigterm);
-  srv->sigterm.data = srv;
-  uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
-  uv_signal_init(srv->loop, &srv->sigint);
-  srv->sigint.data = srv;
-  uv_signal_start(&srv->sigint, on_signal, SIGINT);
-  return 0;
-}
-
-void cairn_server_free(cairn_server *srv) {
-  uv_loop_close(srv->loop);
-  cairn_stream_free(srv);
-  cairn_command_table_free();
-  cairn_flusher_stop(srv);
-}

@@ -1,0 +1,162 @@
+/* The server's life cycle and its loop: start-up (listeners, flusher,
+ * timers, signals), the end of each iteration (serve unblocked clients, send
+ * pub/sub pushes, commit), the cron, shutdown. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/blocking.h"
+#include "engine/client.h"
+#include "engine/commit.h"
+#include "engine/keyspace.h"
+#include "engine/log.h"
+#include "engine/server.h"
+#include "engine/stream.h"
+#include "engine/util.h"
+
+static void stop_server(cairn_server *srv);
+
+static void on_iteration_end(cairn_server *srv) {
+  /* Keys made ready by the master's stream (a replica): serve them now. */
+  if (cairn_blocking_pending()) cairn_blocking_serve(srv);
+  cairn_clients_resume(srv);
+  cairn_clients_flush_pushed(srv);
+  /* Releasing replies can resume a paused client, whose commands then make
+   * new replies: commit again so nothing waits for the next wake-up. */
+  cairn_commit_iteration(srv);
+  for (int i = 0; i < 16 && srv->stream.len; i++) cairn_commit_iteration(srv);
+  if (srv->shutdown_requested) stop_server(srv);
+}
+
+static void on_prepare(uv_prepare_t *h) { on_iteration_end(h->data); }
+static void on_check(uv_check_t *h) { on_iteration_end(h->data); }
+
+static void on_cron(uv_timer_t *t) {
+  cairn_server *srv = t->data;
+  int64_t now = cairn_monotonic_ms();
+  for (cairn_client *c = srv->clients, *next; c; c = next) {
+    next = c->next;
+    if ((c->flags & CAIRN_CLIENT_DRAINING) && now - c->drain_since_ms > 2000) cairn_client_close(c);
+    else if ((c->flags & CAIRN_CLIENT_BLOCKED) && c->block_deadline_ms && now >= c->block_deadline_ms &&
+             c->on_block_timeout)
+      c->on_block_timeout(c);
+  }
+  if (srv->cfg.timeout > 0) {
+    for (cairn_client *c = srv->clients, *next; c; c = next) {
+      next = c->next;
+      if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
+          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED))) {
+        cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+        cairn_client_close(c);
+      }
+    }
+  }
+  cairn_commit_cron(srv, now);
+  int64_t budget_us = 25000LL * srv->cfg.active_expire_effort / (srv->cfg.hz > 0 ? srv->cfg.hz : 10);
+  if (budget_us > 100000) budget_us = 100000;
+  cairn_expire_cycle(srv, budget_us);
+  if (cairn_store_sweep_pending(srv->store)) {
+    int64_t t0 = cairn_ustime();
+    while (cairn_store_sweep_pending(srv->store) && cairn_ustime() - t0 < 5000) {
+      long n = cairn_store_sweep(srv->store, 1000);
+      if (n < 0) {
+        char why[256];
+        cairn_commit_recover(srv, (int)n, why, sizeof(why));
+        break;
+      }
+    }
+  }
+  if (cairn_checkpoint_due(srv, now)) cairn_commit_checkpoint(srv);
+  if (srv->repl_cron) srv->repl_cron(srv);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  cairn_server *srv = s->data;
+  cairn_warning("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  srv->shutdown_requested = 1;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  cairn_server *srv = arg;
+  if (uv_is_closing(h)) return;
+  /* Clients close through their own path (it frees them). */
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (&c->h.handle == h) {
+      cairn_client_close(c);
+      return;
+    }
+  }
+  uv_close(h, NULL);
+}
+
+static void stop_server(cairn_server *srv) {
+  if (srv->shutdown_requested == 2) return;
+  srv->shutdown_requested = 2;
+  if (cairn_commit_checkpoint(srv) == 0)
+    cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
+  uv_stop(srv->loop);
+}
+
+int cairn_server_run(cairn_server *srv) {
+  uv_run(srv->loop, UV_RUN_DEFAULT); /* returns after uv_stop (shutdown) */
+  if (srv->repl_stop) srv->repl_stop(srv); /* its handles have owners to free them */
+  uv_walk(srv->loop, close_walk, srv);
+  uv_run(srv->loop, UV_RUN_DEFAULT);
+  cairn_notice("cairn is now ready to exit, bye bye...");
+  return srv->exit_code;
+}
+
+/* ---------------------------------------------------------------- init */
+
+int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
+  srv->loop = uv_default_loop();
+  srv->start_ms = cairn_mstime();
+  cairn_random_hex40(srv->run_id);
+  srv->stream_db = -1;
+  srv->last_checkpoint_ms = cairn_monotonic_ms();
+  srv->last_wal_sync_ms = cairn_monotonic_ms();
+  srv->last_save_time = cairn_mstime() / 1000;
+  if (cairn_listeners_start(srv, err, errlen) != 0) return -1;
+  for (int i = 0; i < srv->nlisteners; i++) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
+      srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  }
+  srv->on_sync = cairn_clients_on_sync;
+  if (cairn_flusher_start(srv, err, errlen) != 0) return -1;
+  int hz = srv->cfg.hz > 0 ? srv->cfg.hz : 10;
+  int rc;
+  const char *what = "prepare handle";
+  srv->prepare.data = srv->check.data = srv->cron.data = srv->sigterm.data = srv->sigint.data = srv;
+  if ((rc = uv_prepare_init(srv->loop, &srv->prepare)) || (rc = uv_prepare_start(&srv->prepare, on_prepare))) goto fail;
+  what = "check handle";
+  if ((rc = uv_check_init(srv->loop, &srv->check)) || (rc = uv_check_start(&srv->check, on_check))) goto fail;
+  what = "cron timer";
+  if ((rc = uv_timer_init(srv->loop, &srv->cron)) ||
+      (rc = uv_timer_start(&srv->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz))))
+    goto fail;
+  what = "SIGTERM handler";
+  if ((rc = uv_signal_init(srv->loop, &srv->sigterm)) || (rc = uv_signal_start(&srv->sigterm, on_signal, SIGTERM)))
+    goto fail;
+  what = "SIGINT handler";
+  if ((rc = uv_signal_init(srv->loop, &srv->sigint)) || (rc = uv_signal_start(&srv->sigint, on_signal, SIGINT)))
+    goto fail;
+  return 0;
+fail:
+  snprintf(err, errlen, "cannot start the event loop's %s: %s", what, uv_strerror(rc));
+  return -1;
+}
+
+void cairn_server_free(cairn_server *srv) {
+  int rc = uv_loop_close(srv->loop);
+  if (rc != 0) cairn_warning("event loop closed with handles still open: %s", uv_strerror(rc));
+  cairn_stream_free(srv);
+  cairn_command_table_free();
+  cairn_flusher_stop(srv);
+}
