@@ -61,7 +61,7 @@ struct bclient {
   bclient *free_next;
 };
 
-static struct {
+struct cairn_blocking {
   bkey **slots;
   size_t nslots, nkeys;
   long nblocked;       /* clients blocked on keys */
@@ -71,65 +71,80 @@ static struct {
   cairn_str serving_key; /* the ready key it was woken by */
   int serving;
   bclient *graveyard;  /* freed when serving ends */
-} B;
+};
+
+/* The server's blocking state, made at the first use. */
+static cairn_blocking *state_of(cairn_server *srv) {
+  if (!srv->blocking) srv->blocking = cairn_xcalloc(1, sizeof(*srv->blocking));
+  return srv->blocking;
+}
+
+void cairn_blocking_free(cairn_server *srv) {
+  cairn_blocking *B = srv->blocking;
+  if (!B) return;
+  free(B->slots);
+  free(B->ready);
+  free(B);
+  srv->blocking = NULL;
+}
 
 static uint64_t key_hash(int db, const char *p, size_t len) { return cairn_hash64(p, len, (uint64_t)db * 0x9e3779b97f4a7c15ULL + 1); }
 
-static bkey *key_find(int db, const char *p, size_t len, uint64_t h) {
-  if (!B.nslots) return NULL;
-  for (bkey *k = B.slots[h & (B.nslots - 1)]; k; k = k->hnext)
+static bkey *key_find(cairn_blocking *B, int db, const char *p, size_t len, uint64_t h) {
+  if (!B->nslots) return NULL;
+  for (bkey *k = B->slots[h & (B->nslots - 1)]; k; k = k->hnext)
     if (k->hash == h && k->db == db && k->len == len && memcmp(k->name, p, len) == 0) return k;
   return NULL;
 }
 
-static void table_grow(void) {
-  size_t n = B.nslots ? B.nslots * 2 : 16;
+static void table_grow(cairn_blocking *B) {
+  size_t n = B->nslots ? B->nslots * 2 : 16;
   bkey **slots = cairn_xcalloc(n, sizeof(*slots));
-  for (size_t i = 0; i < B.nslots; i++) {
-    for (bkey *k = B.slots[i], *next; k; k = next) {
+  for (size_t i = 0; i < B->nslots; i++) {
+    for (bkey *k = B->slots[i], *next; k; k = next) {
       next = k->hnext;
       k->hnext = slots[k->hash & (n - 1)];
       slots[k->hash & (n - 1)] = k;
     }
   }
-  free(B.slots);
-  B.slots = slots;
-  B.nslots = n;
+  free(B->slots);
+  B->slots = slots;
+  B->nslots = n;
 }
 
-static bkey *key_get(int db, const char *p, size_t len) {
+static bkey *key_get(cairn_blocking *B, int db, const char *p, size_t len) {
   uint64_t h = key_hash(db, p, len);
-  bkey *k = key_find(db, p, len, h);
+  bkey *k = key_find(B, db, p, len, h);
   if (k) return k;
-  if (B.nkeys >= B.nslots) table_grow();
+  if (B->nkeys >= B->nslots) table_grow(B);
   k = cairn_xcalloc(1, sizeof(*k));
   k->db = db;
   k->hash = h;
   k->len = len;
   k->name = cairn_xmalloc(len ? len : 1);
   memcpy(k->name, p, len);
-  k->hnext = B.slots[h & (B.nslots - 1)];
-  B.slots[h & (B.nslots - 1)] = k;
-  B.nkeys++;
+  k->hnext = B->slots[h & (B->nslots - 1)];
+  B->slots[h & (B->nslots - 1)] = k;
+  B->nkeys++;
   return k;
 }
 
 /* Frees a key nobody waits on any more (unless the ready list holds it). */
-static void key_release(bkey *k) {
+static void key_release(cairn_blocking *B, bkey *k) {
   if (k->nwait || k->ready || k->pinned) return;
-  for (bkey **pp = &B.slots[k->hash & (B.nslots - 1)]; *pp; pp = &(*pp)->hnext) {
+  for (bkey **pp = &B->slots[k->hash & (B->nslots - 1)]; *pp; pp = &(*pp)->hnext) {
     if (*pp == k) {
       *pp = k->hnext;
       break;
     }
   }
-  B.nkeys--;
+  B->nkeys--;
   free(k->name);
   free(k);
-  if (B.nkeys == 0) {
-    free(B.slots);
-    B.slots = NULL;
-    B.nslots = 0;
+  if (B->nkeys == 0) {
+    free(B->slots);
+    B->slots = NULL;
+    B->nslots = 0;
   }
 }
 
@@ -140,7 +155,7 @@ static void bclient_free(bclient *bc) {
 }
 
 /* Takes bc out of every queue; the client is no longer blocked on keys. */
-static void bclient_detach(bclient *bc) {
+static void bclient_detach(cairn_blocking *B, bclient *bc) {
   for (int i = 0; i < bc->nkeys; i++) {
     waiter *w = &bc->w[i];
     bkey *k = w->key;
@@ -153,15 +168,15 @@ static void bclient_detach(bclient *bc) {
     else
       k->tail = w->prev;
     k->nwait--;
-    key_release(k);
+    key_release(B, k);
   }
   bc->nkeys = 0;
   bc->c->blocking = NULL;
   bc->dead = 1;
-  B.nblocked--;
-  if (B.serving) {
-    bc->free_next = B.graveyard;
-    B.graveyard = bc;
+  B->nblocked--;
+  if (B->serving) {
+    bc->free_next = B->graveyard;
+    B->graveyard = bc;
   } else {
     bclient_free(bc);
   }
@@ -170,14 +185,15 @@ static void bclient_detach(bclient *bc) {
 static void on_timeout(cairn_client *c) {
   bclient *bc = c->blocking;
   if (!bc) return;
+  cairn_blocking *B = state_of(c->srv);
   cairn_reply r = {&c->out, c->resp};
   if (c->reply_mode != CAIRN_REPLY_OFF && c->reply_mode != CAIRN_REPLY_SKIP) cairn_reply_null_array(&r);
-  bclient_detach(bc);
+  bclient_detach(B, bc);
   cairn_client_unblock(c);
 }
 
 void cairn_blocking_client_closed(cairn_client *c) {
-  if (c->blocking) bclient_detach(c->blocking);
+  if (c->blocking) bclient_detach(state_of(c->srv), c->blocking);
 }
 
 int cairn_can_block(cairn_ctx *c) {
@@ -191,12 +207,13 @@ int cairn_can_block(cairn_ctx *c) {
 
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms) {
   cairn_client *cl = c->client;
-  if (B.serving_bc && B.serving_bc->c == cl) {
+  cairn_blocking *B = state_of(c->srv);
+  if (B->serving_bc && B->serving_bc->c == cl) {
     /* A woken client found nothing: it stays where it was. */
-    B.serving_bc->reblocked = 1;
+    B->serving_bc->reblocked = 1;
     return;
   }
-  if (cl->blocking) bclient_detach(cl->blocking); /* never expected: a blocked client runs nothing */
+  if (cl->blocking) bclient_detach(B, cl->blocking); /* never expected: a blocked client runs nothing */
   bclient *bc = cairn_xcalloc(1, sizeof(*bc));
   bc->c = cl;
   bc->db = c->db;
@@ -221,7 +238,7 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   bc->argc = c->argc;
   bc->w = cairn_xcalloc((size_t)nkeys, sizeof(waiter));
   for (int i = 0; i < nkeys; i++) {
-    bkey *k = key_get(c->db, keys[i].p, keys[i].len);
+    bkey *k = key_get(B, c->db, keys[i].p, keys[i].len);
     int dup = 0;
     for (int j = 0; j < bc->nkeys; j++)
       if (bc->w[j].key == k) dup = 1;
@@ -238,7 +255,7 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
     k->nwait++;
   }
   cl->blocking = bc;
-  B.nblocked++;
+  B->nblocked++;
   int64_t deadline = 0;
   if (timeout_ms > 0) {
     int64_t left = timeout_ms - cairn_mstime();
@@ -251,30 +268,36 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
 }
 
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key) {
-  if (B.nblocked == 0) return;
-  bkey *k = key_find(c->db, key.p, key.len, key_hash(c->db, key.p, key.len));
+  cairn_blocking *B = c->srv->blocking;
+  if (!B || B->nblocked == 0) return;
+  bkey *k = key_find(B, c->db, key.p, key.len, key_hash(c->db, key.p, key.len));
   if (!k || k->ready || !k->nwait) return;
-  if (B.nready == B.ready_cap) {
-    B.ready_cap = B.ready_cap ? B.ready_cap * 2 : 8;
-    B.ready = cairn_xrealloc(B.ready, B.ready_cap * sizeof(*B.ready));
+  if (B->nready == B->ready_cap) {
+    B->ready_cap = B->ready_cap ? B->ready_cap * 2 : 8;
+    B->ready = cairn_xrealloc(B->ready, B->ready_cap * sizeof(*B->ready));
   }
   k->ready = 1;
-  B.ready[B.nready++] = k;
+  B->ready[B->nready++] = k;
 }
 
 int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key) {
-  if (!B.serving_bc || !c->client || B.serving_bc->c != c->client || !B.serving_key.p) return 0;
-  *key = B.serving_key;
+  const cairn_blocking *B = c->srv->blocking;
+  if (!B || !B->serving_bc || !c->client || B->serving_bc->c != c->client || !B->serving_key.p) return 0;
+  *key = B->serving_key;
   return 1;
 }
 
-int cairn_blocking_pending(void) { return B.nready > 0 && !B.serving; }
+int cairn_blocking_pending(cairn_server *srv) {
+  cairn_blocking *B = srv->blocking;
+  return B && B->nready > 0 && !B->serving;
+}
 
 /* Re-runs bc's command; unblocks it unless it blocked again. */
 static void rerun(cairn_server *srv, bclient *bc) {
+  cairn_blocking *B = srv->blocking;
   cairn_client *cl = bc->c;
   bc->reblocked = 0;
-  B.serving_bc = bc;
+  B->serving_bc = bc;
   int db = cl->db;
   cl->db = bc->db;
   /* The command runs as if arriving now (its reply and propagation go
@@ -282,10 +305,10 @@ static void rerun(cairn_server *srv, bclient *bc) {
   srv->now_ms = cairn_mstime();
   cairn_execute(srv, cl, bc->argc, bc->argv);
   if (cl->db == bc->db) cl->db = db;
-  B.serving_bc = NULL;
+  B->serving_bc = NULL;
   if (bc->dead) return; /* closed meanwhile (output limit) */
   if (!bc->reblocked) {
-    bclient_detach(bc);
+    bclient_detach(B, bc);
     cairn_client_unblock(cl);
   }
 }
@@ -294,15 +317,16 @@ static void rerun(cairn_server *srv, bclient *bc) {
  * those made ready while serving them (BLMOVE pushes), in signal order. Cost:
  * one re-run per woken client, while the key exists. */
 void cairn_blocking_serve(cairn_server *srv) {
-  if (B.serving || B.nready == 0) return;
-  B.serving = 1;
+  cairn_blocking *B = srv->blocking;
+  if (!B || B->serving || B->nready == 0) return;
+  B->serving = 1;
   bclient **snap = NULL;
   size_t snapcap = 0;
-  while (B.nready) {
-    bkey **list = B.ready;
-    size_t n = B.nready;
-    B.ready = NULL;
-    B.nready = B.ready_cap = 0;
+  while (B->nready) {
+    bkey **list = B->ready;
+    size_t n = B->nready;
+    B->ready = NULL;
+    B->nready = B->ready_cap = 0;
     for (size_t i = 0; i < n; i++) {
       bkey *k = list[i];
       k->ready = 0;
@@ -323,20 +347,20 @@ void cairn_blocking_serve(cairn_server *srv) {
         int rc = cairn_store_get(srv->store, db, name, &v);
         if (rc == 0) break; /* emptied: nobody else can be served */
         if (rc == 1 && snap[j]->want_type >= 0 && v.type != snap[j]->want_type) continue;
-        B.serving_key = name;
+        B->serving_key = name;
         rerun(srv, snap[j]);
-        B.serving_key.p = NULL;
+        B->serving_key.p = NULL;
       }
       k->pinned = 0;
-      key_release(k);
+      key_release(B, k);
     }
     free(list);
   }
   free(snap);
-  B.serving = 0;
-  while (B.graveyard) {
-    bclient *bc = B.graveyard;
-    B.graveyard = bc->free_next;
+  B->serving = 0;
+  while (B->graveyard) {
+    bclient *bc = B->graveyard;
+    B->graveyard = bc->free_next;
     bclient_free(bc);
   }
 }

@@ -6,6 +6,8 @@
 
 #include "engine/command.h"
 
+typedef struct cairn_blocking cairn_blocking; /* engine/blocking.c: srv->blocking */
+
 /* Blocking commands (BLPOP, BLMOVE, BLMPOP, BZPOPMIN, BZMPOP...), see
  * engine/blocking.c. A handler with nothing to serve calls
  * cairn_block_for_keys and returns without replying: the client waits until
@@ -30,7 +32,9 @@ void cairn_blocking_client_closed(cairn_client *c);
  * (Redis 7.0 serves a multi-key pop from the key that became ready, so try it
  * first), else 0. */
 int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key);
-int cairn_blocking_pending(void);
+int cairn_blocking_pending(cairn_server *srv);
+/* Frees the server's blocking state (shutdown, after every client closed). */
+void cairn_blocking_free(cairn_server *srv);
 void cairn_blocking_serve(cairn_server *srv);
 int cairn_ctx_is_top_level(const cairn_ctx *c);
 

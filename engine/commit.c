@@ -100,7 +100,7 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
         break;
       }
       if (u == 0) break; /* wait for the rest of the transaction */
-      cairn_pubsub_hold();
+      cairn_pubsub_hold(srv);
       size_t q = pos;
       while (q < end && rc == 0) {
         r = cairn_req_parse(&st->parser, st->buf.p + q, end - q, &consumed, err, sizeof(err));
@@ -118,7 +118,7 @@ int cairn_apply(cairn_server *srv, cairn_apply_state *st, const char *p, size_t 
         }
         q += consumed;
       }
-      cairn_pubsub_release(rc == 0);
+      cairn_pubsub_release(srv, rc == 0);
       if (rc) break;
       if (st->on_raw) {
         for (q = pos; q < end; q += consumed) {
@@ -334,8 +334,6 @@ static void *flusher_main(void *arg) {
   return NULL;
 }
 
-static int64_t fl_started_us;
-
 static void flusher_start_job(cairn_server *srv) {
   uint64_t end = 0;
   void *token = srv->wal.sync_begin(srv->wal.ud, &end);
@@ -344,7 +342,7 @@ static void flusher_start_job(cairn_server *srv) {
   srv->fl_busy = 1;
   srv->fl_job_end = end;
   srv->fl_job_history = srv->wal_history;
-  fl_started_us = cairn_ustime();
+  srv->fl_started_us = cairn_ustime();
   pthread_mutex_lock(&srv->fl_mu);
   srv->fl_token = token;
   pthread_cond_signal(&srv->fl_cv);
@@ -393,7 +391,7 @@ static void on_flusher_done(uv_async_t *a) {
   if (err) fatal_sync(srv, err);
   srv->fl_busy = 0;
   srv->stats.wal_syncs++;
-  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - fl_started_us);
+  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - srv->fl_started_us);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   /* A job started before the backlog restarted (a full sync on a replica)
    * synced the old history: it says nothing about the new one. */

@@ -114,7 +114,7 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   if (srv->exec_depth++ == 0) srv->top_argv = argv;
   execute(srv, client, argc, argv);
   if (--srv->exec_depth == 0) srv->top_argv = NULL;
-  if (srv->exec_depth == 0 && client && cairn_blocking_pending()) cairn_blocking_serve(srv);
+  if (srv->exec_depth == 0 && client && cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
 }
 
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {

@@ -73,30 +73,25 @@ static void executable_path(char *out, size_t cap) {
  * rate is measured against the oldest sample of the last 5 seconds. The first
  * INFO after a quiet period therefore reports 0: the number only means
  * something when INFO is polled, which is how monitoring tools use it. */
-#define OPS_SAMPLES 16
-static struct {
-  int64_t ms;
-  uint64_t count;
-} ops_ring[OPS_SAMPLES];
-static int ops_n, ops_head;
+#define OPS_SAMPLES CAIRN_OPS_SAMPLES
 
 static long long ops_per_sec(cairn_server *srv) {
   int64_t now = cairn_monotonic_ms();
   uint64_t count = srv->stats.commands_processed;
   long long rate = 0;
-  for (int i = 0; i < ops_n; i++) {
-    int idx = (ops_head - ops_n + i + OPS_SAMPLES) % OPS_SAMPLES;
-    int64_t dt = now - ops_ring[idx].ms;
+  for (int i = 0; i < srv->ops.n; i++) {
+    int idx = (srv->ops.head - srv->ops.n + i + OPS_SAMPLES) % OPS_SAMPLES;
+    int64_t dt = now - srv->ops.ring[idx].ms;
     if (dt > 5000) continue;
-    if (dt >= 100) rate = (long long)((count - ops_ring[idx].count) * 1000 / (uint64_t)dt);
+    if (dt >= 100) rate = (long long)((count - srv->ops.ring[idx].count) * 1000 / (uint64_t)dt);
     break;
   }
-  int last = (ops_head - 1 + OPS_SAMPLES) % OPS_SAMPLES;
-  if (ops_n == 0 || now - ops_ring[last].ms >= 100) {
-    ops_ring[ops_head].ms = now;
-    ops_ring[ops_head].count = count;
-    ops_head = (ops_head + 1) % OPS_SAMPLES;
-    if (ops_n < OPS_SAMPLES) ops_n++;
+  int last = (srv->ops.head - 1 + OPS_SAMPLES) % OPS_SAMPLES;
+  if (srv->ops.n == 0 || now - srv->ops.ring[last].ms >= 100) {
+    srv->ops.ring[srv->ops.head].ms = now;
+    srv->ops.ring[srv->ops.head].count = count;
+    srv->ops.head = (srv->ops.head + 1) % OPS_SAMPLES;
+    if (srv->ops.n < OPS_SAMPLES) srv->ops.n++;
   }
   return rate;
 }
@@ -253,7 +248,7 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
 static void sec_stats(cairn_server *srv, cairn_buf *o) {
   cairn_stats *st = &srv->stats;
   long channels = 0, patterns = 0;
-  cairn_pubsub_counts(&channels, &patterns);
+  cairn_pubsub_counts(srv, &channels, &patterns);
   cairn_buf_printf(o,
                    "# Stats\r\n"
                    "total_connections_received:%llu\r\n"

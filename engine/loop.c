@@ -15,6 +15,8 @@
 #include "engine/commit.h"
 #include "engine/keyspace.h"
 #include "engine/log.h"
+#include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/util.h"
@@ -23,7 +25,7 @@ static void stop_server(cairn_server *srv);
 
 static void on_iteration_end(cairn_server *srv) {
   /* Keys made ready by the master's stream (a replica): serve them now. */
-  if (cairn_blocking_pending()) cairn_blocking_serve(srv);
+  if (cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
   cairn_clients_resume(srv);
   cairn_clients_flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make
@@ -157,6 +159,9 @@ void cairn_server_free(cairn_server *srv) {
   int rc = uv_loop_close(srv->loop);
   if (rc != 0) cairn_warning("event loop closed with handles still open: %s", uv_strerror(rc));
   cairn_stream_free(srv);
+  cairn_blocking_free(srv);
+  cairn_pubsub_free(srv);
+  cairn_watch_free(srv);
   cairn_command_table_free();
   cairn_flusher_stop(srv);
 }

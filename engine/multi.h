@@ -7,6 +7,8 @@
 
 #include "engine/command.h"
 
+typedef struct cairn_watch cairn_watch; /* engine/cmd/multi.c: srv->watch */
+
 /* Transactions (engine/cmd/multi.c). cairn_execute queues the commands of a
  * client in MULTI; EXEC runs each through cairn_execute_queued, which gathers
  * their propagation into the EXEC's (one MULTI/EXEC unit in the stream) and
@@ -21,5 +23,7 @@ void cairn_multi_client_reset(cairn_client *c);
 /* Every watching client fails its next EXEC (a full sync replaced the data). */
 void cairn_watch_touch_all(cairn_server *srv);
 void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv);
+/* Frees the server's WATCH table (shutdown, after every client closed). */
+void cairn_watch_free(cairn_server *srv);
 
 #endif

@@ -25,6 +25,7 @@
 #include "engine/wal.h"
 
 #define CAIRN_VERSION "0.1.0"
+#define CAIRN_OPS_SAMPLES 16
 #define CAIRN_REDIS_VERSION "7.0.15" /* the Redis version whose behaviour cairn follows */
 
 typedef struct cairn_server cairn_server;
@@ -102,6 +103,7 @@ struct cairn_server {
   uint64_t fl_job_end;
   uint64_t wal_history;     /* bumped when the backlog restarts at a new offset (full sync) */
   uint64_t fl_job_history;
+  int64_t fl_started_us;    /* when the job in flight was handed over */
   int64_t batch_start_us;   /* when the first command since the last commit ran */
   int64_t now_ms;           /* command time, refreshed every 64 commands of a client batch */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
@@ -142,9 +144,21 @@ struct cairn_server {
   int replica_mode;          /* following a master: read-only, no expiry of its own */
   int master_link_up;
 
+  /* Module state, owned by each module (NULL until first used). */
+  struct cairn_blocking *blocking; /* engine/blocking.c */
+  struct cairn_pubsub *pubsub;     /* engine/cmd/pubsub.c */
+  struct cairn_watch *watch;       /* engine/cmd/multi.c (WATCH) */
+
   int shutdown_requested;
   int exit_code;
   cairn_stats stats;
+  struct {                   /* (time, commands) samples for instantaneous_ops_per_sec (engine/info.c) */
+    struct {
+      int64_t ms;
+      uint64_t count;
+    } ring[CAIRN_OPS_SAMPLES];
+    int n, head;
+  } ops;
   int64_t last_save_time;    /* unix seconds of the last checkpoint */
 };
 

@@ -128,14 +128,29 @@ struct wnode {
   unsigned recheck : 1; /* its db was flushed or swapped: EXEC checks whether it appeared */
 };
 
-static cairn_hmap watch_table;
+/* The server's WATCH table (srv->watch): watched (db, key) -> watchers. */
+struct cairn_watch {
+  cairn_hmap keys;
+};
+
+static cairn_watch *watch_of(cairn_server *srv) {
+  if (!srv->watch) srv->watch = cairn_xcalloc(1, sizeof(*srv->watch));
+  return srv->watch;
+}
+
+void cairn_watch_free(cairn_server *srv) {
+  if (!srv->watch) return;
+  free(srv->watch->keys.b); /* empty once every client closed */
+  free(srv->watch);
+  srv->watch = NULL;
+}
 
 static uint64_t wkey_hash(int db, cairn_str key) {
   return cairn_hash64(key.p, key.len, (uint64_t)db * 0x9e3779b97f4a7c15ULL + 1);
 }
 
-static wkey *wkey_find(int db, cairn_str key, uint64_t h) {
-  for (cairn_hnode *n = cairn_hmap_chain(&watch_table, h); n; n = n->hnext) {
+static wkey *wkey_find(cairn_watch *W, int db, cairn_str key, uint64_t h) {
+  for (cairn_hnode *n = cairn_hmap_chain(&W->keys, h); n; n = n->hnext) {
     wkey *k = (wkey *)n;
     if (n->hash == h && k->db == db && k->len == key.len && memcmp(k->key, key.p, key.len) == 0) return k;
   }
@@ -151,8 +166,9 @@ static int key_present(cairn_server *srv, int db, const char *key, size_t len) {
 static void on_touch(void *ud, int db, cairn_str key) {
   cairn_server *srv = ud;
   if (srv->recovering) return; /* the store is rebuilt to what was already seen */
+  cairn_watch *W = watch_of(srv);
   if (key.p) {
-    wkey *k = wkey_find(db, key, wkey_hash(db, key));
+    wkey *k = wkey_find(W, db, key, wkey_hash(db, key));
     if (!k) return;
     int present = -1;
     for (wnode *n = k->watchers; n; n = n->knext) {
@@ -172,8 +188,8 @@ static void on_touch(void *ud, int db, cairn_str key) {
   /* FLUSHDB / FLUSHALL / SWAPDB, before the change: the watchers of keys that
    * exist are invalidated; the others are rechecked at EXEC (SWAPDB may bring
    * the key in from the other db). */
-  for (size_t i = 0; i < watch_table.nb; i++) {
-    for (cairn_hnode *e = watch_table.b[i]; e; e = e->hnext) {
+  for (size_t i = 0; i < W->keys.nb; i++) {
+    for (cairn_hnode *e = W->keys.b[i]; e; e = e->hnext) {
       wkey *k = (wkey *)e;
       if (k->db != db) continue;
       int present = key_present(srv, db, k->key, k->len);
@@ -192,6 +208,7 @@ static void on_touch(void *ud, int db, cairn_str key) {
 
 static void watch_key(cairn_ctx *c, cairn_str key) {
   cairn_client *cl = c->client;
+  cairn_watch *W = watch_of(c->srv);
   int db = c->db;
   for (wnode *n = cl->watched; n; n = n->cnext)
     if (n->k->db == db && n->k->len == key.len && memcmp(n->k->key, key.p, key.len) == 0) return;
@@ -202,15 +219,15 @@ static void watch_key(cairn_ctx *c, cairn_str key) {
     return;
   }
   uint64_t h = wkey_hash(db, key);
-  wkey *k = wkey_find(db, key, h);
+  wkey *k = wkey_find(W, db, key, h);
   if (!k) {
     k = cairn_xcalloc(1, sizeof(*k) + key.len + 1);
     k->h.hash = h;
     k->db = db;
     k->len = key.len;
     if (key.len) memcpy(k->key, key.p, key.len);
-    if (watch_table.n == 0) cairn_store_set_touch(c->srv->store, on_touch, c->srv);
-    cairn_hmap_insert(&watch_table, &k->h);
+    if (W->keys.n == 0) cairn_store_set_touch(c->srv->store, on_touch, c->srv);
+    cairn_hmap_insert(&W->keys, &k->h);
   }
   wnode *n = cairn_xcalloc(1, sizeof(*n));
   n->k = k;
@@ -226,6 +243,7 @@ static void watch_key(cairn_ctx *c, cairn_str key) {
 
 static void unwatch_all(cairn_client *cl) {
   cairn_server *srv = cl->srv;
+  cairn_watch *W = watch_of(srv);
   wnode *n = cl->watched;
   cl->watched = NULL;
   while (n) {
@@ -237,9 +255,9 @@ static void unwatch_all(cairn_client *cl) {
       k->watchers = n->knext;
     if (n->knext) n->knext->kprev = n->kprev;
     if (!k->watchers) {
-      cairn_hmap_remove(&watch_table, &k->h);
+      cairn_hmap_remove(&W->keys, &k->h);
       free(k);
-      if (watch_table.n == 0) cairn_store_set_touch(srv->store, NULL, NULL);
+      if (W->keys.n == 0) cairn_store_set_touch(srv->store, NULL, NULL);
     }
     free(n);
     n = next;
@@ -263,9 +281,9 @@ static int watched_changed(cairn_ctx *c) {
 }
 
 void cairn_watch_touch_all(cairn_server *srv) {
-  (void)srv;
-  for (size_t i = 0; i < watch_table.nb; i++)
-    for (cairn_hnode *e = watch_table.b[i]; e; e = e->hnext)
+  cairn_watch *W = watch_of(srv);
+  for (size_t i = 0; i < W->keys.nb; i++)
+    for (cairn_hnode *e = W->keys.b[i]; e; e = e->hnext)
       for (wnode *n = ((wkey *)e)->watchers; n; n = n->knext) n->c->flags |= CAIRN_CLIENT_DIRTY_CAS;
 }
 
@@ -326,11 +344,11 @@ static void cmd_exec(cairn_ctx *c) {
   int n = m ? m->count : 0;
   cairn_reply_array(&c->reply, n);
   cl->flags |= CAIRN_CLIENT_IN_EXEC;
-  cairn_pubsub_hold();
+  cairn_pubsub_hold(c->srv);
   for (int i = 0; i < n && !c->store_rc; i++)
     cairn_execute_queued(c, m->cmds[i].cmd, m->cmds[i].argc, m->cmds[i].argv);
   cl->flags &= ~CAIRN_CLIENT_IN_EXEC;
-  cairn_pubsub_release(c->store_rc == 0);
+  cairn_pubsub_release(c->srv, c->store_rc == 0);
   if (c->store_rc) {
     /* Rolled back and run again by cairn_execute: start from the same db. */
     cl->db = m->db_at_exec;

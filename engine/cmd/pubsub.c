@@ -43,7 +43,25 @@ typedef struct pclient {
   psub *clist, *plist;
 } pclient;
 
-static cairn_hmap channels, patterns;
+/* The server's pub/sub state (srv->pubsub), made at the first use. */
+typedef struct held_msg {
+  cairn_client *c;
+  size_t off, len;
+} held_msg;
+
+struct cairn_pubsub {
+  cairn_hmap channels, patterns; /* name -> pentry */
+  /* messages published while held (cairn_pubsub_hold) */
+  int hold_depth;
+  cairn_buf held_bytes;
+  held_msg *held;
+  size_t nheld, held_cap;
+};
+
+static cairn_pubsub *state_of(cairn_server *srv) {
+  if (!srv->pubsub) srv->pubsub = cairn_xcalloc(1, sizeof(*srv->pubsub));
+  return srv->pubsub;
+}
 
 static uint64_t name_hash(cairn_str s) { return cairn_hash64(s.p, s.len, 0x70756273ULL); }
 static uint64_t ptr_hash(const void *p) {
@@ -88,7 +106,8 @@ static void update_flag(cairn_client *c) {
 static int subscribe(cairn_client *c, int pattern, cairn_str name) {
   if (!c->pubsub) c->pubsub = cairn_xcalloc(1, sizeof(pclient));
   pclient *pc = c->pubsub;
-  cairn_hmap *table = pattern ? &patterns : &channels;
+  cairn_pubsub *P = state_of(c->srv);
+  cairn_hmap *table = pattern ? &P->patterns : &P->channels;
   uint64_t h = name_hash(name);
   pentry *e = entry_find(table, name, h);
   if (e && client_find(pattern ? &pc->pats : &pc->chans, e)) return 0;
@@ -118,6 +137,7 @@ static int subscribe(cairn_client *c, int pattern, cairn_str name) {
 
 static void drop_sub(cairn_client *c, int pattern, psub *s) {
   pclient *pc = c->pubsub;
+  cairn_pubsub *P = state_of(c->srv);
   pentry *e = s->e;
   if (s->eprev)
     s->eprev->enext = s->enext;
@@ -125,7 +145,7 @@ static void drop_sub(cairn_client *c, int pattern, psub *s) {
     e->subs = s->enext;
   if (s->enext) s->enext->eprev = s->eprev;
   if (--e->nsubs == 0) {
-    cairn_hmap_remove(pattern ? &patterns : &channels, &e->h);
+    cairn_hmap_remove(pattern ? &P->patterns : &P->channels, &e->h);
     free(e);
   }
   psub **list = pattern ? &pc->plist : &pc->clist;
@@ -142,7 +162,8 @@ static void drop_sub(cairn_client *c, int pattern, psub *s) {
 static int unsubscribe(cairn_client *c, int pattern, cairn_str name) {
   pclient *pc = c->pubsub;
   if (!pc) return 0;
-  pentry *e = entry_find(pattern ? &patterns : &channels, name, name_hash(name));
+  cairn_pubsub *P = state_of(c->srv);
+  pentry *e = entry_find(pattern ? &P->patterns : &P->channels, name, name_hash(name));
   psub *s = e ? client_find(pattern ? &pc->pats : &pc->chans, e) : NULL;
   if (!s) return 0;
   drop_sub(c, pattern, s);
@@ -151,51 +172,44 @@ static int unsubscribe(cairn_client *c, int pattern, cairn_str name) {
 
 /* ---------------------------------------------------------------- delivery */
 
-typedef struct held_msg {
-  cairn_client *c;
-  size_t off, len;
-} held_msg;
-
-static int hold_depth;
-static cairn_buf held_bytes;
-static held_msg *held;
-static size_t nheld, held_cap;
-
 static void deliver(cairn_client *c, const cairn_buf *msg) {
-  if (hold_depth == 0) {
+  cairn_pubsub *P = state_of(c->srv);
+  if (P->hold_depth == 0) {
     cairn_client_push(c, msg->p, msg->len);
     return;
   }
-  if (nheld == held_cap) {
-    held_cap = held_cap ? held_cap * 2 : 16;
-    held = cairn_xrealloc(held, held_cap * sizeof(*held));
+  if (P->nheld == P->held_cap) {
+    P->held_cap = P->held_cap ? P->held_cap * 2 : 16;
+    P->held = cairn_xrealloc(P->held, P->held_cap * sizeof(*P->held));
   }
-  held[nheld++] = (held_msg){c, held_bytes.len, msg->len};
-  cairn_buf_append(&held_bytes, msg->p, msg->len);
+  P->held[P->nheld++] = (held_msg){c, P->held_bytes.len, msg->len};
+  cairn_buf_append(&P->held_bytes, msg->p, msg->len);
 }
 
-void cairn_pubsub_hold(void) { hold_depth++; }
+void cairn_pubsub_hold(cairn_server *srv) { state_of(srv)->hold_depth++; }
 
-void cairn_pubsub_release(int ok) {
-  if (hold_depth == 0 || --hold_depth > 0) return;
+void cairn_pubsub_release(cairn_server *srv, int ok) {
+  cairn_pubsub *P = state_of(srv);
+  if (P->hold_depth == 0 || --P->hold_depth > 0) return;
   if (ok)
-    for (size_t i = 0; i < nheld; i++) cairn_client_push(held[i].c, held_bytes.p + held[i].off, held[i].len);
-  nheld = 0;
-  held_bytes.len = 0;
-  cairn_buf_shrink(&held_bytes, 64 * 1024);
+    for (size_t i = 0; i < P->nheld; i++) cairn_client_push(P->held[i].c, P->held_bytes.p + P->held[i].off, P->held[i].len);
+  P->nheld = 0;
+  P->held_bytes.len = 0;
+  cairn_buf_shrink(&P->held_bytes, 64 * 1024);
 }
 
-static void forget_held(cairn_client *c) {
-  for (size_t i = 0; i < nheld; i++)
-    if (held[i].c == c) held[i].len = 0, held[i].c = NULL;
+static void forget_held(cairn_pubsub *P, cairn_client *c) {
+  for (size_t i = 0; i < P->nheld; i++)
+    if (P->held[i].c == c) P->held[i].len = 0, P->held[i].c = NULL;
   size_t j = 0;
-  for (size_t i = 0; i < nheld; i++)
-    if (held[i].c) held[j++] = held[i];
-  nheld = j;
+  for (size_t i = 0; i < P->nheld; i++)
+    if (P->held[i].c) P->held[j++] = P->held[i];
+  P->nheld = j;
 }
 
 void cairn_pubsub_client_reset(cairn_client *c) {
-  if (nheld) forget_held(c);
+  cairn_pubsub *P = c->srv->pubsub;
+  if (P && P->nheld) forget_held(P, c);
   pclient *pc = c->pubsub;
   if (pc) {
     while (pc->clist) drop_sub(c, 0, pc->clist);
@@ -210,9 +224,10 @@ void cairn_pubsub_client_counts(const cairn_client *c, long *chans, long *pats) 
   *pats = pc ? (long)pc->pats.n : 0;
 }
 
-void cairn_pubsub_counts(long *chans, long *pats) {
-  *chans = (long)channels.n;
-  *pats = (long)patterns.n;
+void cairn_pubsub_counts(cairn_server *srv, long *chans, long *pats) {
+  cairn_pubsub *P = state_of(srv);
+  *chans = (long)P->channels.n;
+  *pats = (long)P->patterns.n;
 }
 
 /* ["message", channel, payload] or ["pmessage", pattern, channel, payload],
@@ -239,16 +254,17 @@ static void send_to(const pentry *e, const pentry *pat, cairn_str ch, cairn_str 
   }
 }
 
-static long publish(cairn_str ch, cairn_str msg) {
+static long publish(cairn_server *srv, cairn_str ch, cairn_str msg) {
+  cairn_pubsub *P = state_of(srv);
   long receivers = 0;
   cairn_buf bufs[2] = {{0}, {0}};
-  pentry *e = entry_find(&channels, ch, name_hash(ch));
+  pentry *e = entry_find(&P->channels, ch, name_hash(ch));
   if (e) {
     send_to(e, NULL, ch, msg, bufs);
     receivers += e->nsubs;
   }
-  for (size_t i = 0; i < patterns.nb; i++) {
-    for (cairn_hnode *n = patterns.b[i]; n; n = n->hnext) {
+  for (size_t i = 0; i < P->patterns.nb; i++) {
+    for (cairn_hnode *n = P->patterns.b[i]; n; n = n->hnext) {
       pentry *p = (pentry *)n;
       if (!cairn_glob_match(p->name, p->len, ch.p, ch.len, 0)) continue;
       bufs[0].len = bufs[1].len = 0;
@@ -259,6 +275,17 @@ static long publish(cairn_str ch, cairn_str msg) {
   cairn_buf_free(&bufs[0]);
   cairn_buf_free(&bufs[1]);
   return receivers;
+}
+
+void cairn_pubsub_free(cairn_server *srv) {
+  cairn_pubsub *P = srv->pubsub;
+  if (!P) return;
+  free(P->channels.b); /* empty once every client closed */
+  free(P->patterns.b);
+  cairn_buf_free(&P->held_bytes);
+  free(P->held);
+  free(P);
+  srv->pubsub = NULL;
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -320,7 +347,7 @@ static void cmd_publish(cairn_ctx *c) {
   /* Replaying our own WAL: delivered long ago. Applying our master's stream:
    * our subscribers get it. */
   if (c->replaying && !srv->apply_live) return;
-  long n = publish(c->argv[1], c->argv[2]);
+  long n = publish(srv, c->argv[1], c->argv[2]);
   cairn_reply_int(&c->reply, n);
   /* Like Redis: into the stream (replicas deliver it too), but a replica's
    * stream is its master's, so its own clients' PUBLISHes stay local. */
@@ -329,10 +356,11 @@ static void cmd_publish(cairn_ctx *c) {
 }
 
 static void cmd_pubsub_channels(cairn_ctx *c) {
+  cairn_pubsub *P = state_of(c->srv);
   size_t mark = cairn_reply_defer(&c->reply);
   long n = 0;
-  for (size_t i = 0; i < channels.nb; i++) {
-    for (cairn_hnode *h = channels.b[i]; h; h = h->hnext) {
+  for (size_t i = 0; i < P->channels.nb; i++) {
+    for (cairn_hnode *h = P->channels.b[i]; h; h = h->hnext) {
       pentry *e = (pentry *)h;
       if (c->argc == 3 && !cairn_glob_match(c->argv[2].p, c->argv[2].len, e->name, e->len, 0)) continue;
       cairn_reply_bulk(&c->reply, e->name, e->len);
@@ -343,15 +371,16 @@ static void cmd_pubsub_channels(cairn_ctx *c) {
 }
 
 static void cmd_pubsub_numsub(cairn_ctx *c) {
+  cairn_pubsub *P = state_of(c->srv);
   cairn_reply_array(&c->reply, (long long)(c->argc - 2) * 2);
   for (int j = 2; j < c->argc; j++) {
-    pentry *e = entry_find(&channels, c->argv[j], name_hash(c->argv[j]));
+    pentry *e = entry_find(&P->channels, c->argv[j], name_hash(c->argv[j]));
     cairn_reply_bulk(&c->reply, c->argv[j].p, c->argv[j].len);
     cairn_reply_int(&c->reply, e ? e->nsubs : 0);
   }
 }
 
-static void cmd_pubsub_numpat(cairn_ctx *c) { cairn_reply_int(&c->reply, (long long)patterns.n); }
+static void cmd_pubsub_numpat(cairn_ctx *c) { cairn_reply_int(&c->reply, (long long)state_of(c->srv)->patterns.n); }
 
 /* Sharded channels exist only in cluster mode: none here. */
 static void cmd_pubsub_shardchannels(cairn_ctx *c) { cairn_reply_array(&c->reply, 0); }

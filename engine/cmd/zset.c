@@ -158,23 +158,25 @@ static int z_score(cairn_store *s, uint64_t id, const void *m, size_t mlen, doub
   return 1;
 }
 
-static cairn_buf kbuf; /* scratch for space-1 keys (single-threaded loop) */
-
 static int z_put(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
   if (score == 0) score = 0.0; /* Redis's small encoding stores -0 as the integer 0 */
   uint64_t u = dbits(score);
   int rc = cairn_elem_put(s, id, CAIRN_SPACE_MEMBERS, m, mlen, &u, 8);
   if (rc < 0) return rc;
-  skey(&kbuf, score, m, mlen);
-  rc = cairn_elem_put(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len, "", 0);
+  cairn_buf k = {0};
+  skey(&k, score, m, mlen);
+  rc = cairn_elem_put(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len, "", 0);
+  cairn_buf_free(&k);
   return rc < 0 ? rc : 0;
 }
 
 /* Changes the score of an existing member. */
 static int z_move(cairn_store *s, uint64_t id, const void *m, size_t mlen, double old, double score) {
   if (sortable(old) != sortable(score)) {
-    skey(&kbuf, old, m, mlen);
-    int rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len);
+    cairn_buf k = {0};
+    skey(&k, old, m, mlen);
+    int rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len);
+    cairn_buf_free(&k);
     if (rc < 0) return rc;
   }
   return z_put(s, id, m, mlen, score);
@@ -183,8 +185,10 @@ static int z_move(cairn_store *s, uint64_t id, const void *m, size_t mlen, doubl
 static int z_del(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
   int rc = cairn_elem_del(s, id, CAIRN_SPACE_MEMBERS, m, mlen);
   if (rc < 0) return rc;
-  skey(&kbuf, score, m, mlen);
-  rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, kbuf.p, kbuf.len);
+  cairn_buf k = {0};
+  skey(&k, score, m, mlen);
+  rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len);
+  cairn_buf_free(&k);
   return rc < 0 ? rc : 0;
 }
 
