@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/commit.h"
+#include "engine/info.h"
 #include "engine/server.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"

@@ -172,7 +172,4 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen);
 int cairn_server_run(cairn_server *srv);
 void cairn_server_free(cairn_server *srv);
 
-/* INFO text for a section ("default", "all", a section name). */
-void cairn_info(cairn_server *srv, const char *section, cairn_buf *out);
-
 #endif

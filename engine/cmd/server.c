@@ -13,14 +13,10 @@
 
 #include "engine/commit.h"
 #include "engine/log.h"
+#include "engine/info.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
-/* engine/info.c */
-int cairn_info_section_index(const char *name);
-int cairn_info_section_count(void);
-const char *cairn_info_section_name(int i);
-int cairn_info_section_default(int i);
 
 /* ---------------------------------------------------------------- helpers */
 
