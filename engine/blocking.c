@@ -2,7 +2,7 @@
  * BZPOPMIN, BZPOPMAX, BZMPOP): the generic part.
  *
  * A handler that finds nothing to serve calls cairn_block_for_keys: the
- * client is blocked (net.c's cairn_client_block: its pipelined commands wait,
+ * client is blocked (client.c's cairn_client_block: its pipelined commands wait,
  * the cron enforces the deadline) and a copy of its argv is kept here. Every
  * write that adds elements calls cairn_signal_key_ready; after the command
  * that did it (cairn_execute, at the top level), cairn_blocking_serve walks
@@ -12,7 +12,7 @@
  * unblocked) or finds nothing and calls cairn_block_for_keys again, which
  * then keeps the client where it was in every queue. The reply of a served
  * client is held until the WAL sync like any write's (cairn_execute marks the
- * client WROTE, net.c holds pending output until the commit).
+ * client WROTE, client.c holds pending output until the commit).
  *
  * Memory: a hash table from (db, key) to the FIFO of its blocked clients,
  * holding only keys somebody waits on; signalling a key nobody waits on is

@@ -22,7 +22,7 @@ typedef struct cairn_blocking cairn_blocking; /* engine/blocking.c: srv->blockin
 int cairn_can_block(cairn_ctx *c);
 void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_t timeout_ms);
 void cairn_signal_key_ready(cairn_ctx *c, cairn_str key);
-/* Core hooks of engine/blocking.c: net.c calls client_closed for a closing
+/* Core hooks of engine/blocking.c: client.c calls client_closed for a closing
  * client blocked on keys; cairn_execute calls serve after each top-level
  * command. A command run from inside another (EXEC's queued commands) is not
  * top level (cairn_ctx_is_top_level: its argv is not the one cairn_execute

@@ -229,7 +229,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
   if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
   for (int attempt = 0;; attempt++) {
-    /* One clock read per few commands of a client's batch (net.c keeps
+    /* One clock read per few commands of a client's batch (client.c keeps
      * srv->now_ms fresh); a retry or a replay reads the clock itself. */
     ctx.now_ms = (client && attempt == 0 && srv->now_ms) ? srv->now_ms : cairn_mstime();
     ctx.dirty = 0;

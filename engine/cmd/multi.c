@@ -1,6 +1,6 @@
 /* Transactions: MULTI EXEC DISCARD WATCH UNWATCH (Redis 7.0 semantics).
  *
- * Queueing happens in cairn_execute (engine/command.c): a client in MULTI has
+ * Queueing happens in cairn_execute (engine/execute.c): a client in MULTI has
  * every command checked (existence, arity, subcommand, NOMULTI, context) and
  * queued with +QUEUED; a refusal flags the transaction (EXEC then answers
  * -EXECABORT). EXEC runs the queue through cairn_execute_queued: the replies

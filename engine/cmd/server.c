@@ -1019,7 +1019,7 @@ static void cmd_bgsave(cairn_ctx *c) {
 }
 
 /* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. cairn always checkpoints on
- * the way out (stop_server in net.c) and a shutdown never waits for replicas,
+ * the way out (stop_server in loop.c) and a shutdown never waits for replicas,
  * so NOSAVE/SAVE/NOW/FORCE only need to parse; nothing is ever in progress for
  * ABORT. No reply on success: the server exits after this iteration's commit. */
 static void cmd_shutdown(cairn_ctx *c) {
