@@ -1,6 +1,7 @@
-/* Replication, replica side: REPLICAOF/SLAVEOF, the handshake of
- * ../shared/PROTOCOL.md section 2, loading a full sync into fresh physical
- * dbs while the old data keeps answering, and applying the master's stream
+/* Replication, replica side: REPLICAOF/SLAVEOF, the link that drives the
+ * handshake of ../shared/PROTOCOL.md section 2 (the state machine is in
+ * handshake.c), loading a full sync into fresh physical dbs while the old
+ * data keeps answering, and applying the master's stream
  * through the same code as recovery, appended verbatim to our own backlog (so
  * offsets, chained replicas and a later promotion all line up). */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"
+#include "replication/handshake.h"
 #include "replication/repl_int.h"
 
 enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_TRANSFER, L_CONNECTED };
@@ -32,9 +34,7 @@ typedef struct master_link {
   uv_getaddrinfo_t gai;
   int gai_busy;
   cairn_buf in;
-  int hs;                 /* handshake step */
-  int hs_pending;         /* replies still expected in step 1 */
-  int sent_auth;
+  cairn_hs hs;            /* the handshake (handshake.h), in L_HANDSHAKE */
   /* full sync */
   int eof_mode;
   char mark[40];
@@ -378,13 +378,56 @@ static void start_transfer(master_link *L, const char *hdr, size_t len) {
 
 /* ---------------------------------------------------------------- handshake */
 
-static void send_psync(master_link *L) {
+/* Sends what the handshake has to send now, with the values of this moment. */
+static void handshake_send(master_link *L) {
   cairn_server *srv = L->srv;
-  char off[24];
-  cairn_ll2str(off, (long long)srv->stream_offset + 1);
-  const char *argv[3] = {"PSYNC", cairn_repl_replid(srv), off};
-  cairn_notice("Trying a partial resynchronization (request %s:%s).", argv[1], off);
-  send_command(L, 3, argv);
+  cairn_hs_params p = {.masteruser = srv->cfg.masteruser,
+                       .masterauth = srv->cfg.masterauth,
+                       .listening_port = srv->tcp_port_bound ? srv->tcp_port_bound : srv->cfg.port,
+                       .replid = cairn_repl_replid(srv),
+                       .offset = srv->stream_offset};
+  cairn_hs_cmd c;
+  while (cairn_hs_next_command(&L->hs, &p, &c)) {
+    if (L->hs.state == CAIRN_HS_WAIT_PSYNC)
+      cairn_notice("Trying a partial resynchronization (request %s:%s).", c.argv[1], c.argv[2]);
+    send_command(L, c.argc, c.argv);
+  }
+}
+
+/* Feeds one reply line to the handshake and acts on it; 0 once the link is closed. */
+static int handshake_reply(master_link *L, const char *line, size_t len) {
+  cairn_server *srv = L->srv;
+  cairn_hs_result r;
+  switch (cairn_hs_feed(&L->hs, line, len, &r)) {
+  case CAIRN_HS_WAIT:
+    break;
+  case CAIRN_HS_SEND:
+    handshake_send(L);
+    break;
+  case CAIRN_HS_FULLSYNC:
+    memcpy(L->sync_replid, r.replid, sizeof(L->sync_replid));
+    L->sync_offset = r.offset;
+    L->state = L_TRANSFER;
+    L->rdb = NULL;
+    L->sync_start_ms = cairn_monotonic_ms();
+    cairn_notice("Full resync from master: %s:%llu", L->sync_replid, (unsigned long long)L->sync_offset);
+    break;
+  case CAIRN_HS_CONTINUE:
+    if (r.new_id) {
+      cairn_repl_continue_id(srv, r.replid);
+      cairn_repl_drop_replicas(srv);
+    }
+    cairn_notice("Successful partial resynchronization with master.");
+    L->state = L_CONNECTED;
+    srv->master_link_up = 1;
+    srv->replay_db = srv->stream_db < 0 ? 0 : srv->stream_db;
+    break;
+  case CAIRN_HS_RETRY:
+  case CAIRN_HS_FAIL:
+    link_close(L, r.why);
+    return 0;
+  }
+  return 1;
 }
 
 /* Takes one line out of L->in (without \r\n); 0 if none complete. */
@@ -402,88 +445,12 @@ static int take_line(master_link *L, char *line, size_t cap, size_t *len) {
 }
 
 static void process(master_link *L) {
-  cairn_server *srv = L->srv;
   char line[1024];
   size_t len;
   while (L->tcp && L->in.len) {
     if (L->state == L_HANDSHAKE) {
       if (!take_line(L, line, sizeof(line), &len)) return;
-      if (L->hs == 0) { /* PING */
-        if (line[0] == '-' && strncmp(line, "-NOAUTH", 7) && strncmp(line, "-NOPERM", 7) &&
-            strncmp(line, "-ERR operation not permitted", 28)) {
-          char why[1100];
-          snprintf(why, sizeof(why), "error reply to PING from master: '%s'", line);
-          link_close(L, why);
-          return;
-        }
-        char port[16];
-        snprintf(port, sizeof(port), "%d", srv->tcp_port_bound ? srv->tcp_port_bound : srv->cfg.port);
-        L->hs_pending = 2;
-        L->sent_auth = 0;
-        if (srv->cfg.masterauth && *srv->cfg.masterauth) {
-          if (srv->cfg.masteruser && *srv->cfg.masteruser) {
-            const char *a[3] = {"AUTH", srv->cfg.masteruser, srv->cfg.masterauth};
-            send_command(L, 3, a);
-          } else {
-            const char *a[2] = {"AUTH", srv->cfg.masterauth};
-            send_command(L, 2, a);
-          }
-          L->sent_auth = 1;
-          L->hs_pending++;
-        }
-        const char *lp[3] = {"REPLCONF", "listening-port", port};
-        send_command(L, 3, lp);
-        const char *capa[5] = {"REPLCONF", "capa", "eof", "capa", "psync2"};
-        send_command(L, 5, capa);
-        L->hs = 1;
-      } else if (L->hs == 1) {
-        if (L->sent_auth && L->hs_pending == 3 && line[0] == '-') {
-          char why[1100];
-          snprintf(why, sizeof(why), "Unable to AUTH to MASTER: %s", line);
-          link_close(L, why);
-          return;
-        }
-        if (--L->hs_pending == 0) {
-          send_psync(L);
-          L->hs = 2;
-        }
-      } else { /* PSYNC reply */
-        if (len == 0) continue; /* keepalive */
-        if (!strncmp(line, "+FULLRESYNC ", 12)) {
-          char *sp = strchr(line + 12, ' ');
-          if (!sp || sp - (line + 12) != 40) {
-            link_close(L, "bad +FULLRESYNC reply");
-            return;
-          }
-          memcpy(L->sync_replid, line + 12, 40);
-          L->sync_replid[40] = '\0';
-          L->sync_offset = strtoull(sp + 1, NULL, 10);
-          L->state = L_TRANSFER;
-          L->rdb = NULL;
-          L->sync_start_ms = cairn_monotonic_ms();
-          cairn_notice("Full resync from master: %s:%llu", L->sync_replid, (unsigned long long)L->sync_offset);
-        } else if (!strncmp(line, "+CONTINUE", 9)) {
-          if (len >= 50 && strncasecmp(line + 10, cairn_repl_replid(srv), 40) != 0) {
-            char id[41];
-            memcpy(id, line + 10, 40);
-            id[40] = '\0';
-            cairn_repl_continue_id(srv, id);
-            cairn_repl_drop_replicas(srv);
-          }
-          cairn_notice("Successful partial resynchronization with master.");
-          L->state = L_CONNECTED;
-          srv->master_link_up = 1;
-          srv->replay_db = srv->stream_db < 0 ? 0 : srv->stream_db;
-        } else if (!strncmp(line, "-NOMASTERLINK", 13) || !strncmp(line, "-LOADING", 8)) {
-          link_close(L, "master is currently unable to PSYNC but should be in the future");
-          return;
-        } else {
-          char why[1100];
-          snprintf(why, sizeof(why), "unexpected reply to PSYNC from master: '%s'", line);
-          link_close(L, why);
-          return;
-        }
-      }
+      if (!handshake_reply(L, line, len)) return;
     } else if (L->state == L_TRANSFER) {
       if (!L->rdb) { /* the $ header, after keepalive newlines */
         if (!take_line(L, line, sizeof(line), &len)) return;
@@ -546,10 +513,9 @@ static void on_connected(uv_connect_t *req, int status) {
   L->tcp->data = L;
   uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read);
   L->state = L_HANDSHAKE;
-  L->hs = 0;
+  cairn_hs_init(&L->hs);
   L->last_io_ms = cairn_monotonic_ms();
-  const char *ping[1] = {"PING"};
-  send_command(L, 1, ping);
+  handshake_send(L);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
