@@ -509,9 +509,15 @@ static void on_connected(uv_connect_t *req, int status) {
     return;
   }
   cairn_notice("MASTER <-> REPLICA sync started");
-  uv_tcp_nodelay(L->tcp, 1);
+  int rc = uv_tcp_nodelay(L->tcp, 1);
+  if (rc != 0) cairn_verbose("TCP_NODELAY on the master link: %s", uv_strerror(rc));
   L->tcp->data = L;
-  uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read);
+  if ((rc = uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read)) != 0) {
+    char why[256];
+    snprintf(why, sizeof(why), "cannot read from the master: %s", uv_strerror(rc));
+    link_close(L, why);
+    return;
+  }
   L->state = L_HANDSHAKE;
   cairn_hs_init(&L->hs);
   L->last_io_ms = cairn_monotonic_ms();
@@ -533,10 +539,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     return;
   }
   L->tcp = cairn_xcalloc(1, sizeof(uv_tcp_t));
-  uv_tcp_init(L->srv->loop, L->tcp);
+  int rc = uv_tcp_init(L->srv->loop, L->tcp);
+  if (rc != 0) {
+    free(L->tcp); /* never initialised: nothing to close */
+    L->tcp = NULL;
+    uv_freeaddrinfo(res);
+    link_close(L, uv_strerror(rc));
+    return;
+  }
   L->tcp->data = L;
   L->creq.data = L;
-  int rc = uv_tcp_connect(&L->creq, L->tcp, res->ai_addr, on_connected);
+  rc = uv_tcp_connect(&L->creq, L->tcp, res->ai_addr, on_connected);
   uv_freeaddrinfo(res);
   if (rc != 0) link_close(L, uv_strerror(rc));
 }
@@ -732,9 +745,14 @@ void cairn_replica_stop(cairn_server *srv) {
 void cairn_replica_cron(cairn_server *srv) {
   master_link *L = link_of(srv);
   if (L && !L->timer.data) {
-    uv_timer_init(srv->loop, &L->timer);
+    int rc = uv_timer_init(srv->loop, &L->timer);
+    if (rc != 0) {
+      cairn_warning("replication: cannot create the master link's timer: %s (retrying)", uv_strerror(rc));
+      return;
+    }
     L->timer.data = L;
-    uv_timer_start(&L->timer, on_timer, 1, 1000);
+    if ((rc = uv_timer_start(&L->timer, on_timer, 1, 1000)) != 0)
+      cairn_warning("replication: cannot start the master link's timer: %s", uv_strerror(rc));
   }
 }
 
