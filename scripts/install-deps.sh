@@ -3,7 +3,7 @@
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
 BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev"
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils"
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 missing=""
