@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_test import test, run_tests  # noqa: E402
+from cairn_test import test, run_tests, assert_true  # noqa: E402
 from differential import compare  # noqa: E402
 
 BIN = b"\x00\xff\r\n\x01 bin"

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_test import test, run_tests, Conn  # noqa: E402
+from cairn_test import test, run_tests, Conn, assert_true  # noqa: E402
 from differential import compare, get_pair  # noqa: E402
 
 BIN = b"\x00\xff\r\n m"
