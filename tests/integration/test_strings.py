@@ -19,14 +19,8 @@ LLMAX = 2 ** 63 - 1
 LLMIN = -2 ** 63
 
 
-def err(reply, text):
-    """Fails unless reply is exactly the error `text`."""
-    assert_true(is_error(reply), "expected error %r, got %r" % (text, reply))
-    assert_eq(reply.message, text)
-
-
-def arity(reply, cmd):
-    err(reply, "ERR wrong number of arguments for '%s' command" % cmd)
+err = assert_error_text
+arity = assert_arity_error
 
 
 def pttl(c, key):
