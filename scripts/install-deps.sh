@@ -3,7 +3,10 @@
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
 BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev"
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils"
+# Tests: redis-server is the differential reference; redis-tools gives redis-cli,
+# redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
+# (test_cli.py). A test whose tool is missing fails, it does not skip.
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 missing=""

@@ -16,6 +16,8 @@ Pieces:
   * RedisServer     the same for a real redis-server (reference for the
                     differential tests).
   * test / run_tests / assert_eq / wait_until   a tiny test runner.
+  * info / info_field / parse_info / wait_link_up / wait_offsets_equal
+                    INFO parsing and replication waits shared by the scripts.
 """
 
 import atexit
@@ -41,7 +43,9 @@ __all__ = [
     "CairnServer", "RedisServer", "Server", "ServerFailure", "StartFailure",
     "test", "run_tests", "assert_eq", "assert_error", "assert_true",
     "wait_until", "add_cleanup", "free_port", "cairn_binary", "redis_binary",
-    "SANITIZER_PATTERNS",
+    "SANITIZER_PATTERNS", "assert_error_text", "assert_arity_error",
+    "parse_info", "parse_info_sections", "info", "info_field", "server_info",
+    "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
 ]
 
 START_TIMEOUT = 10.0      # seconds to wait for PING -> PONG after spawn
@@ -1142,9 +1146,21 @@ def assert_error(reply, prefix=None, msg=None):
                                 " starting with %r" % prefix if prefix else "", reply))
 
 
+def assert_error_text(reply, text):
+    """Fails unless reply is exactly the error `text` (without the '-')."""
+    assert_true(is_error(reply), "expected error %r, got %r" % (text, reply))
+    assert_eq(reply.message, text)
+
+
+def assert_arity_error(reply, cmd):
+    """Fails unless reply is Redis's wrong-number-of-arguments error for cmd."""
+    assert_error_text(reply, "ERR wrong number of arguments for '%s' command" % cmd)
+
+
 def wait_until(fn, timeout=10, interval=0.05, msg=None):
     """Calls fn until it returns a truthy value (returned); AssertionError
-    after `timeout` seconds."""
+    after `timeout` seconds. msg may be a callable, evaluated on failure (so
+    a log excerpt in it is current)."""
     deadline = time.time() + timeout
     last = None
     while True:
@@ -1156,9 +1172,139 @@ def wait_until(fn, timeout=10, interval=0.05, msg=None):
             if time.time() >= deadline:
                 raise
         if time.time() >= deadline:
+            text = msg() if callable(msg) else (msg or "wait_until")
             raise AssertionError("%s (timed out after %ss; last value %r)"
-                                 % (msg or "wait_until", timeout, last))
+                                 % (text, timeout, last))
         time.sleep(interval)
+
+
+def scan_key(conn, cmd, key, count=None, match=None, each=None):
+    """Iterates HSCAN/SSCAN/ZSCAN `cmd` on key from cursor 0 to the end.
+    Returns (all items of every reply, flat, in reply order; number of calls).
+    each(calls, cursor), if given, runs after every call."""
+    cursor = b"0"
+    out = []
+    rounds = 0
+    while True:
+        args = [cmd, key, cursor]
+        if match is not None:
+            args += ["MATCH", match]
+        if count is not None:
+            args += ["COUNT", count]
+        r = conn.call(*args)
+        assert_true(isinstance(r, list) and len(r) == 2, r)
+        cursor, items = r
+        assert_true(cursor.isdigit(), cursor)
+        out.extend(items)
+        rounds += 1
+        if each:
+            each(rounds, cursor)
+        if cursor == b"0":
+            return out, rounds
+        assert_true(rounds < 1000000)
+
+
+# ---------------------------------------------------------------------------
+# INFO and replication helpers
+# ---------------------------------------------------------------------------
+
+def parse_info(text):
+    """The text of an INFO reply (bytes or str) -> {field: value} (str
+    values) over all its sections; '# Section' headers, blank lines and lines
+    without ':' are skipped."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    out = {}
+    for line in text.split("\r\n"):
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        k, v = line.split(":", 1)
+        out[k] = v
+    return out
+
+
+def parse_info_sections(text):
+    """The text of an INFO reply -> {section title: {field: value}}; fails
+    unless the text ends with CRLF."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    sections, cur = {}, None
+    assert text.endswith("\r\n"), repr(text[-20:])
+    for line in text.split("\r\n"):
+        if line.startswith("# "):
+            cur = line[2:]
+            sections[cur] = {}
+        elif line:
+            k, _, v = line.partition(":")
+            sections[cur][k] = v
+    return sections
+
+
+def info(conn, section=None):
+    """INFO [section] on conn, parsed by parse_info; fails unless the reply
+    is a bulk string."""
+    args = ("INFO",) if section is None else ("INFO", section)
+    r = conn.call(*args)
+    assert_true(isinstance(r, bytes), "INFO %s: %r" % (section, r))
+    return parse_info(r)
+
+
+def info_field(conn, name, section="all"):
+    """One INFO field (str); AssertionError if the section has no such field."""
+    i = info(conn, section)
+    if name not in i:
+        raise AssertionError("no %s in INFO %s" % (name, section))
+    return i[name]
+
+
+def server_info(server, section="replication"):
+    """info() of a Server on a new connection (authenticated if the server
+    has requirepass), closed afterwards."""
+    c = server.conn(password=server.password)
+    try:
+        return info(c, section)
+    finally:
+        c.close()
+
+
+def log_tail(server, n=5000):
+    """The last n characters of the server's current log, with a header."""
+    return "---- %s log tail ----\n%s" % (server.log_path, server.log_text()[-n:])
+
+
+def link_up(target):
+    """True if target (a Server or a Conn) is a replica whose link to its
+    master is up (role:slave, master_link_status:up)."""
+    i = server_info(target) if isinstance(target, Server) else info(target, "replication")
+    return i.get("role") == "slave" and i.get("master_link_status") == "up"
+
+
+def wait_link_up(replica, timeout=30):
+    """Waits until the replica Server's link to its master is up (asked on a
+    new connection each time, so a restart or dropped client does not matter)."""
+    wait_until(lambda: link_up(replica), timeout=timeout, interval=0.1,
+               msg=lambda: "replica link did not come up\n" + log_tail(replica))
+
+
+def wait_offsets_equal(master, replica, timeout=30):
+    """Waits until the replica's link is up and its master_repl_offset equals
+    the master's; returns that offset."""
+    mc, rc = master.conn(password=master.password), replica.conn(password=replica.password)
+    last = {}
+
+    def same():
+        m = int(info(mc, "replication")["master_repl_offset"])
+        ri = info(rc, "replication")
+        last.update(master=m, replica=ri.get("master_repl_offset"), link=ri.get("master_link_status"))
+        ok = str(m) == ri.get("master_repl_offset") and ri.get("master_link_status") == "up"
+        return (m,) if ok else None     # a tuple: offset 0 is a valid answer
+
+    try:
+        return wait_until(same, timeout=timeout, interval=0.1,
+                          msg=lambda: "offsets did not converge: %r\n%s" % (last, log_tail(replica, 4000)))[0]
+    finally:
+        mc.close()
+        rc.close()
 
 
 def _alarm(signum, frame):

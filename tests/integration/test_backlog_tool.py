@@ -47,15 +47,6 @@ def add_pin(path, name, offset):
         f.write(body + b"crc32c %08x\n" % crc32c(body))
 
 
-def info(c):
-    out = {}
-    for line in c.call("INFO", "persistence").decode().split("\r\n"):
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
-
-
 def write_sets(c, prefix, n, size=200):
     for base in range(0, n, 500):
         cmds = [["SET", "%s:%d" % (prefix, i), ("v%d-" % i) + "x" * size] for i in range(base, min(n, base + 500))]
@@ -65,7 +56,7 @@ def write_sets(c, prefix, n, size=200):
 
 def wait_compressed(c, min_segments=2):
     def done():
-        i = info(c)
+        i = info(c, "persistence")
         return int(i["wal_pending_seals"]) == 0 and int(i["wal_compressed_segments"]) >= min_segments and i
     return wait_until(done, timeout=60, msg="sealed segments compressed")
 
@@ -87,7 +78,7 @@ def tool_against_running_server():
         r = tool("verify", bdir, check=0)
         assert_true(r.stdout.startswith(b"ok:"), r.stdout)
 
-        end0 = int(info(c)["wal_last_offset"])
+        end0 = int(info(c, "persistence")["wal_last_offset"])
         r = tool("dump", bdir, "--from", 1, "--to", end0, check=0)
         lines = r.stdout.decode().splitlines()
         sets = [l for l in lines if '"SET"' in l]
@@ -133,7 +124,7 @@ def tool_against_running_server():
         tool("verify", bdir, check=0)
         after = tool("dump", bdir, "--from", 1, "--to", end0, "--raw", check=0).stdout
         assert_true(after == before, "the stream differs after compaction")
-        end1 = int(info(c)["wal_last_offset"])
+        end1 = int(info(c, "persistence")["wal_last_offset"])
         assert_true(end1 > end0)
         whole = tool("dump", bdir, "--from", 1, "--to", end1, "--raw", check=0).stdout
         assert_eq(len(whole), end1)
@@ -178,8 +169,7 @@ def compact_while_a_replica_reads_from_an_old_offset():
         write_sets(mc, "before", 2000)
         replica = CairnServer({"replicaof": "127.0.0.1 %d" % m.port})
         try:
-            rc = replica.conn()
-            assert_true(wait_until(lambda: b"master_link_status:up" in bytes(rc.call("INFO", "replication")), 20))
+            wait_link_up(replica, timeout=20)
             replica.stop()
             write_sets(mc, "away", 60000)            # ~15 MB of stream: many sealed segments
             wait_compressed(mc, min_segments=4)
@@ -201,10 +191,8 @@ def compact_while_a_replica_reads_from_an_old_offset():
             assert_eq(compact.returncode, 0, err.decode())
             rc = replica.conn()
             def caught_up():
-                a = bytes(mc.call("INFO", "replication")).decode()
-                b = bytes(rc.call("INFO", "replication")).decode()
-                off = lambda t: [l for l in t.split("\r\n") if l.startswith("master_repl_offset:")][0]
-                return "master_link_status:up" in b and off(a) == off(b)
+                a, b = info(mc, "replication"), info(rc, "replication")
+                return b.get("master_link_status") == "up" and a["master_repl_offset"] == b["master_repl_offset"]
             assert_true(wait_until(caught_up, 60), "the replica did not catch up")
             assert_true("Successful partial resynchronization" in replica.log_text(),
                         "the replica should have resumed with +CONTINUE")

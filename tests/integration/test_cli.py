@@ -1,5 +1,6 @@
 """redis-cli against cairn: one-shot mode, and interactive mode (hints built
-from COMMAND DOCS) through tmux when it is installed."""
+from COMMAND DOCS) through tmux. Both redis-cli (redis-tools) and tmux are
+installed by scripts/install-deps.sh --with-tests; a missing one fails."""
 import os
 import shutil
 import subprocess
@@ -10,6 +11,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: F401,F403
 
 CLI = shutil.which("redis-cli")
+INSTALL_HINT = "install it with: sh scripts/install-deps.sh --with-tests"
+
+
+def require_tool(name, path):
+    """Fails the test (instead of passing without checking anything) when
+    a tool it drives is missing."""
+    assert_true(path, "%s not found on PATH: %s" % (name, INSTALL_HINT))
 
 
 def cli(s, *args, stdin=None):
@@ -20,9 +28,7 @@ def cli(s, *args, stdin=None):
 
 @test
 def one_shot_commands():
-    if not CLI:
-        print("  note: redis-cli not installed, skipped")
-        return
+    require_tool("redis-cli", CLI)
     with CairnServer() as s:
         assert_eq(cli(s, "PING"), (0, "PONG\n"))
         assert_eq(cli(s, "SET", "greeting", "hello world"), (0, "OK\n"))
@@ -58,12 +64,8 @@ def _tmux(*args):
 
 @test(timeout=120)
 def interactive_hints():
-    if not CLI:
-        print("  note: redis-cli not installed, skipped")
-        return
-    if not shutil.which("tmux"):
-        print("  note: tmux not installed, interactive redis-cli test skipped")
-        return
+    require_tool("redis-cli", CLI)
+    require_tool("tmux", shutil.which("tmux"))
     with CairnServer() as s:
         session = "cairn-cli-%d" % os.getpid()
         env_home = os.path.join(s.tmp, "home")

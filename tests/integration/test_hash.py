@@ -17,13 +17,8 @@ WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 BIN = b"\x00\xff\r\n\x01 bin"
 
 
-def err(reply, text):
-    assert_true(is_error(reply), "expected error %r, got %r" % (text, reply))
-    assert_eq(reply.message, text)
-
-
-def arity(reply, cmd):
-    err(reply, "ERR wrong number of arguments for '%s' command" % cmd)
+err = assert_error_text
+arity = assert_arity_error
 
 
 def as_dict(flat):
@@ -33,26 +28,8 @@ def as_dict(flat):
 
 def scan_all(c, key, count=None, match=None, check=None):
     """Full HSCAN iteration: list of (field, value) in reply order."""
-    cursor = b"0"
-    out = []
-    rounds = 0
-    while True:
-        args = ["HSCAN", key, cursor]
-        if match is not None:
-            args += ["MATCH", match]
-        if count is not None:
-            args += ["COUNT", count]
-        r = c.call(*args)
-        assert_true(isinstance(r, list) and len(r) == 2, r)
-        cursor, items = r
-        assert_true(cursor.isdigit(), cursor)
-        out += list(zip(items[0::2], items[1::2]))
-        rounds += 1
-        if check:
-            check(rounds, cursor)
-        if cursor == b"0":
-            return out
-        assert_true(rounds < 1000000)
+    items, _ = scan_key(c, "HSCAN", key, count=count, match=match, each=check)
+    return list(zip(items[0::2], items[1::2]))
 
 
 @test
@@ -390,8 +367,7 @@ def hincrbyfloat_propagates_as_hset():
         assert_eq(c.call("HINCRBYFLOAT", "h", "f", "10.5"), b"10.5")
         assert_eq(c.call("HINCRBYFLOAT", "h", "f", "0.25"), b"10.75")
         assert_eq(c.call("HINCRBY", "h", "i", "3"), 3)
-        end = int(dict(l.split(":", 1) for l in bytes(c.call("INFO", "all")).decode().splitlines()
-                       if ":" in l)["wal_last_offset"])
+        end = int(info(c, "all")["wal_last_offset"])
         tool = os.path.join(os.environ.get("CAIRN_BUILD_DIR", os.path.dirname(cairn_binary())), "cairn-backlog")
         r = subprocess.run([tool, "dump", os.path.join(s.dir, "backlog"), "--from", "1", "--to", str(end)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
@@ -410,8 +386,7 @@ def replica_from_the_stream():
     with CairnServer() as master, CairnServer() as replica:
         rc = replica.conn()
         assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK")
-        assert_true(wait_until(lambda: b"master_link_status:up" in bytes(rc.call("INFO", "replication")),
-                               timeout=30), "replica link did not come up")
+        wait_link_up(replica, timeout=30)
         mc = master.conn()
         mc.call("HSET", "h", *[x for i in range(3000) for x in ("f%d" % i, "v%d" % i)])
         mc.call("HDEL", "h", *["f%d" % i for i in range(0, 3000, 3)])

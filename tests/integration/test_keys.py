@@ -9,15 +9,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_test import (CairnServer, Error, Status, assert_eq, assert_true,  # noqa: E402
+from cairn_test import (CairnServer, Status, assert_eq, assert_error_text, assert_true,  # noqa: E402
                         run_tests, test, wait_until)
 
 BIN = b"\x00\xff\r\n key"
 
 
-def err(reply, text):
-    assert_true(isinstance(reply, Error), "expected error %r, got %r" % (text, reply))
-    assert_eq(str(reply), text)
+err = assert_error_text
 
 
 def status(reply, text):

@@ -17,13 +17,8 @@ BIN = b"\x00\xff\r\n\x01 bin\x00"
 LONG = bytes(range(256)) * 3          # 768 bytes, longer than CAIRN_ELEM_INLINE
 
 
-def err(reply, text):
-    assert_true(is_error(reply), "expected error %r, got %r" % (text, reply))
-    assert_eq(reply.message, text)
-
-
-def arity(reply, cmd):
-    err(reply, "ERR wrong number of arguments for '%s' command" % cmd)
+err = assert_error_text
+arity = assert_arity_error
 
 
 @test

@@ -9,19 +9,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cairn_test                       # noqa: E402
 from cairn_test import *                # noqa: E402,F401,F403
 
-_n_before = len(cairn_test._TESTS)
-import test_replication_master as M     # noqa: E402
-del cairn_test._TESTS[_n_before:]
 
 CTX_ERR = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
            "allowed in this context")
-
-
-def info(conn):
-    return M.info(conn, "stats")
 
 
 @test
@@ -117,7 +109,7 @@ def pubsub_subcommands_info_client_list():
         assert_eq(c.call("PUBSUB", "CHANNELS", "a", "b"),
                   Error("ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP."))
         assert_eq(c.call("PUBLISH", "ch2", "m"), 3)
-        i = info(c)
+        i = info(c, "stats")
         assert_eq((i["pubsub_channels"], i["pubsub_patterns"]), ("3", "2"))
         lines = c.call("CLIENT", "LIST").decode().splitlines()
         fields = [dict(kv.split("=", 1) for kv in l.split(" ")) for l in lines]
@@ -133,7 +125,7 @@ def pubsub_subcommands_info_client_list():
         assert_eq(a.read_reply(), [b"message", b"ch2", b"m"])
         assert_eq(a.call("RESET"), "RESET")
         assert_eq(c.call("PUBSUB", "CHANNELS"), [])
-        i = info(c)
+        i = info(c, "stats")
         assert_eq((i["pubsub_channels"], i["pubsub_patterns"]), ("0", "0"))
 
 
@@ -188,7 +180,7 @@ def slow_subscriber_disconnected():
 def publish_reaches_replica_subscribers():
     with CairnServer() as master:
         with CairnServer([("replicaof", ["127.0.0.1", master.port])]) as replica:
-            M.wait(lambda: M.info(replica.conn(), "replication").get("master_link_status") == "up", timeout=20)
+            wait_link_up(replica, timeout=20)
             rs = replica.conn()
             rs.call("SUBSCRIBE", "events")
             rp = replica.conn(resp=3)
@@ -202,8 +194,8 @@ def publish_reaches_replica_subscribers():
             other = replica.conn()
             assert_eq(other.call("PUBLISH", "events", "local"), 2)
             assert_eq(rs.read_reply(), [b"message", b"events", b"local"])
-            mo = int(M.info(mc, "replication")["master_repl_offset"])
-            M.wait(lambda: M.info(other, "replication").get("master_repl_offset") == str(mo), timeout=10)
+            mo = int(info(mc, "replication")["master_repl_offset"])
+            wait_until(lambda: info(other, "replication").get("master_repl_offset") == str(mo), timeout=10)
             # restarting the replica replays its WAL: no message is delivered again
             replica.restart()
             rs = replica.conn()

@@ -2,7 +2,7 @@
 cairn's reader (tools/cairn-rdb-check) and must equal what Redis itself
 reports for every key; files and DUMP payloads cairn's writer makes must load
 into Redis with exactly the expected keys, values and TTLs (and pass
-redis-check-rdb when it is installed)."""
+redis-check-rdb, from redis-tools: scripts/install-deps.sh --with-tests)."""
 import glob
 import os
 import shutil
@@ -147,9 +147,10 @@ def populate(c):
 
 
 def check_rdb_ok(path):
-    if not shutil.which("redis-check-rdb"):
-        return
-    p = subprocess.run(["redis-check-rdb", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    checker = shutil.which("redis-check-rdb")
+    assert_true(checker is not None, "redis-check-rdb not found: install redis-tools "
+                "(sh scripts/install-deps.sh --with-tests)")
+    p = subprocess.run([checker, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     out = p.stdout.decode(errors="replace")
     assert_true(p.returncode == 0 and "RDB looks OK" in out, "redis-check-rdb %s:\n%s" % (path, out))
 

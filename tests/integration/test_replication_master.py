@@ -64,72 +64,6 @@ def start_replica(master):
 
 
 # ---------------------------------------------------------------------------
-# INFO helpers
-# ---------------------------------------------------------------------------
-
-def info(conn, section):
-    r = conn.call("INFO", section)
-    assert_true(isinstance(r, bytes), "INFO %s: %r" % (section, r))
-    out = {}
-    for line in r.decode("utf-8", "replace").split("\r\n"):
-        if not line or line.startswith("#") or ":" not in line:
-            continue
-        k, v = line.split(":", 1)
-        out[k] = v
-    return out
-
-
-def link_up(replica_conn):
-    i = info(replica_conn, "replication")
-    return i.get("role") == "slave" and i.get("master_link_status") == "up"
-
-
-def wait_link_up(replica, timeout=SYNC_TIMEOUT):
-    c = replica.conn()
-    try:
-        wait(lambda: link_up(c), timeout=timeout,
-             msg=lambda: "replica link did not come up\n" + replica.log_text()[-4000:])
-    finally:
-        c.close()
-
-
-def wait_offsets_equal(master, replica, timeout=SYNC_TIMEOUT):
-    """Waits until the replica's link is up and its master_repl_offset equals
-    the master's; returns that offset."""
-    mc, rc = master.conn(), replica.conn()
-    last = {}
-
-    def same():
-        m = int(info(mc, "replication")["master_repl_offset"])
-        ri = info(rc, "replication")
-        last.update(master=m, replica=ri.get("master_repl_offset"), link=ri.get("master_link_status"))
-        ok = str(m) == ri.get("master_repl_offset") and ri.get("master_link_status") == "up"
-        return (m,) if ok else None     # a tuple: offset 0 is a valid answer
-
-    try:
-        return wait(same, timeout=timeout,
-                    msg=lambda: "offsets did not converge: %r\n%s" % (last, replica.log_text()[-4000:]))[0]
-    finally:
-        mc.close()
-        rc.close()
-
-
-def wait(fn, timeout=10, interval=0.1, msg=None):
-    """Like wait_until, but msg may be a callable, evaluated on failure (so a
-    log excerpt in it is current)."""
-    deadline = time.time() + timeout
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.time() >= deadline:
-            text = msg() if callable(msg) else (msg or "condition")
-            raise AssertionError("%s (timed out after %ss; last value %r)" % (text, timeout, last))
-        time.sleep(interval)
-
-
-# ---------------------------------------------------------------------------
 # Dataset helpers
 # ---------------------------------------------------------------------------
 
@@ -533,7 +467,7 @@ def partial_resync_after_link_cut():
                 off1 = int(info(mc, "replication")["master_repl_offset"])
                 # more writes while the link is being re-established
                 random_writes(master, 300, seed=22)
-                wait(lambda: replica_log_counts(replica)["partial_ok"] == 1,
+                wait_until(lambda: replica_log_counts(replica)["partial_ok"] == 1,
                      timeout=SYNC_TIMEOUT, interval=0.1,
                      msg=lambda: "no partial resync in the replica log\n" + replica.log_text()[-4000:])
                 wait_link_up(replica)
@@ -558,7 +492,7 @@ def partial_resync_after_link_cut():
                 # the alias `slave` works too
                 assert_eq(mc.call("CLIENT", "KILL", "TYPE", "slave"), 1, "CLIENT KILL TYPE slave")
                 random_writes(master, 100, seed=23)
-                wait(lambda: replica_log_counts(replica)["partial_ok"] == 2,
+                wait_until(lambda: replica_log_counts(replica)["partial_ok"] == 2,
                      timeout=SYNC_TIMEOUT, interval=0.1,
                      msg=lambda: "no second partial resync\n" + replica.log_text()[-4000:])
                 wait_offsets_equal(master, replica)
@@ -582,7 +516,7 @@ def info_and_role_on_master():
             assert_eq(mc.call("SET", "a", "1"), "OK")
             with start_replica(master) as replica:
                 wait_link_up(replica)
-                wait(lambda: "state=online" in info(mc, "replication").get("slave0", ""),
+                wait_until(lambda: "state=online" in info(mc, "replication").get("slave0", ""),
                      timeout=SYNC_TIMEOUT, interval=0.1, msg="slave0 not online")
                 assert_eq(mc.call("SET", "b", "2"), "OK")
                 off = wait_offsets_equal(master, replica)
@@ -590,7 +524,7 @@ def info_and_role_on_master():
                 def acked():
                     m = re.search(r",offset=(\d+),", info(mc, "replication").get("slave0", ""))
                     return m is not None and int(m.group(1)) >= off
-                wait(acked, timeout=10, msg="ACK offset did not reach %d" % off)
+                wait_until(acked, timeout=10, msg="ACK offset did not reach %d" % off)
                 i = info(mc, "replication")
                 assert_eq(i.get("role"), "master")
                 assert_eq(i.get("connected_slaves"), "1")
@@ -632,7 +566,7 @@ def info_and_role_on_master():
                 assert_true(isinstance(rep[2], bytes) and rep[2].isdigit() and int(rep[2]) >= off,
                             "ROLE replica offset %r (>= %d)" % (rep[2], off))
             # replica gone: connected_slaves drops back to 0
-            wait(lambda: info(mc, "replication").get("connected_slaves") == "0",
+            wait_until(lambda: info(mc, "replication").get("connected_slaves") == "0",
                  timeout=10, interval=0.1, msg="connected_slaves did not drop to 0")
             assert_eq(mc.call("ROLE")[2], [])
         finally:
@@ -673,7 +607,7 @@ def handshake_by_hand():
                 except (ValueError, IndexError, AssertionError):
                     return None    # incomplete
                 return cmds if any(c[0].upper() == b"SET" for c in cmds) else None
-            cmds = wait(got_stream, timeout=10, interval=0.01,
+            cmds = wait_until(got_stream, timeout=10, interval=0.01,
                         msg=lambda: "SELECT + SET did not arrive on the stream: %r" % (r.buf[:200],))
             cmds = [[c[0].upper()] + c[1:] for c in cmds]
             assert_eq(cmds, want, "stream after SET k v (a SELECT must come first after a FULLRESYNC)")
@@ -689,7 +623,7 @@ def handshake_by_hand():
             assert_true(not tail.startswith((b"+", b"-", b":")), "REPLCONF ACK got a reply: %r" % (tail[:80],))
             parse_stream(r.buf)      # only commands (pings) after it
             slave0 = "ip=127.0.0.1,port=1234,state=online,offset=%d," % ack
-            wait(lambda: info(mc, "replication").get("slave0", "").startswith(slave0),
+            wait_until(lambda: info(mc, "replication").get("slave0", "").startswith(slave0),
                  timeout=5, interval=0.05,
                  msg=lambda: "slave0 line %r, expected %r..." % (info(mc, "replication").get("slave0"), slave0))
             # unknown REPLCONF option (on a normal connection: a replica that
@@ -822,7 +756,7 @@ def replica_disconnects_during_full_sync():
         try:
             assert_eq(mc.call("PING"), "PONG")
             assert_eq(mc.call("SET", "after", "drops"), "OK")
-            wait(lambda: info(mc, "replication").get("connected_slaves") == "0", timeout=10,
+            wait_until(lambda: info(mc, "replication").get("connected_slaves") == "0", timeout=10,
                  msg=lambda: "dropped replicas still counted: %r" % (info(mc, "replication"),))
         finally:
             mc.close()
@@ -870,7 +804,7 @@ def master_restart_replica_continues():
             finally:
                 mc.close()
             random_writes(master, 300, seed=32)
-            wait(lambda: replica_log_counts(replica)["partial_ok"] == lc0["partial_ok"] + 1,
+            wait_until(lambda: replica_log_counts(replica)["partial_ok"] == lc0["partial_ok"] + 1,
                  timeout=SYNC_TIMEOUT, interval=0.1,
                  msg=lambda: "replica did not resume with a partial resync\n" + replica.log_text()[-4000:])
             wait_offsets_equal(master, replica)
@@ -900,7 +834,7 @@ def min_replicas_to_write_and_wait():
         replica = start_replica(master)
         try:
             wait_link_up(replica)
-            wait(lambda: m.call("SET", "k", "v") == "OK", msg="writes allowed once a replica is online")
+            wait_until(lambda: m.call("SET", "k", "v") == "OK", msg="writes allowed once a replica is online")
             t0 = time.time()
             assert_eq(m.call("WAIT", "1", "5000"), 1)
             assert_true(time.time() - t0 < 4, "WAIT 1 returned only at the timeout")
@@ -911,7 +845,7 @@ def min_replicas_to_write_and_wait():
             assert_error(m.call("WAIT", "1", "-1"), "ERR timeout is negative")
         finally:
             replica.stop()
-        wait(lambda: is_error(m.call("SET", "k2", "v")), timeout=20,
+        wait_until(lambda: is_error(m.call("SET", "k2", "v")), timeout=20,
              msg="writes refused again once the replica is gone")
 
 

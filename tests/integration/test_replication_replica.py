@@ -35,7 +35,7 @@ _n_before = len(cairn_test._TESTS)
 import test_replication_master as M     # noqa: E402
 del cairn_test._TESTS[_n_before:]
 
-info, wait, stats, snapshot = M.info, M.wait, M.stats, M.snapshot
+stats, snapshot = M.stats, M.snapshot
 assert_same_data, random_writes = M.assert_same_data, M.random_writes
 partial_requests = M.partial_requests
 
@@ -75,14 +75,6 @@ def set_replicaof(server, master):
     server.extra_config = items
 
 
-def info_of(server, section="replication"):
-    c = server.conn(password=server.password)
-    try:
-        return info(c, section)
-    finally:
-        c.close()
-
-
 def log_count(server, text, all_starts=True):
     return server.log_text(all_starts=all_starts).count(text)
 
@@ -93,32 +85,18 @@ def counts(server, all_starts=True):
             "partial_ok": t.count(LOG_PARTIAL_OK)}
 
 
-def tail(server, n=5000):
-    return "---- %s log tail ----\n%s" % (server.log_path, server.log_text()[-n:])
-
-
-def link_up(server):
-    i = info_of(server)
-    return i.get("role") == "slave" and i.get("master_link_status") == "up"
-
-
-def wait_link_up(replica, timeout=SYNC_TIMEOUT):
-    wait(lambda: link_up(replica), timeout=timeout, interval=0.1,
-         msg=lambda: "replica link did not come up\n" + tail(replica))
-
-
 def wait_converged(master, *replicas, timeout=SYNC_TIMEOUT):
     """Waits until every replica's link is up and its master_repl_offset (and
     slave_repl_offset) equals the master's; returns the offset."""
     last = {}
 
     def same():
-        m = int(info_of(master)["master_repl_offset"])
+        m = int(server_info(master)["master_repl_offset"])
         last.clear()
         last["master"] = m
         ok = True
         for r in replicas:
-            ri = info_of(r)
+            ri = server_info(r)
             last[r.port] = (ri.get("master_repl_offset"), ri.get("slave_repl_offset"),
                             ri.get("master_link_status"))
             if not (ri.get("master_link_status") == "up" and ri.get("master_repl_offset") == str(m)
@@ -126,9 +104,9 @@ def wait_converged(master, *replicas, timeout=SYNC_TIMEOUT):
                 ok = False
         return (m,) if ok else None
 
-    return wait(same, timeout=timeout, interval=0.1,
+    return wait_until(same, timeout=timeout, interval=0.1,
                 msg=lambda: "offsets did not converge: %r\n%s" % (
-                    last, "\n".join(tail(r, 3000) for r in replicas)))[0]
+                    last, "\n".join(log_tail(r, 3000) for r in replicas)))[0]
 
 
 def load_data(master, dbs=(0, 5, 15), seed=1, big=True):
@@ -283,13 +261,13 @@ def full_sync_cairn_to_cairn():
     with CairnServer() as master:
         load_data(master, dbs=(0, 5, 15))
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             off = wait_converged(master, replica)
             snap = assert_same_data(master, replica)
             assert_eq(sorted(snap), [0, 5, 15])
             assert_eq(len(snap[5][b"big\x00value"][0]), 1 << 20, "1 MB value")
             assert_true(snap[5][b"big\x00value"][1] > 4000000, "1 MB value keeps its TTL")
-            mi, ri = info_of(master), info_of(replica)
+            mi, ri = server_info(master), server_info(replica)
             assert_eq(ri["master_replid"], mi["master_replid"], "replica's master_replid = master's")
             assert_eq(ri.get("role"), "slave")
             assert_eq(ri.get("master_host"), "127.0.0.1")
@@ -328,12 +306,12 @@ def replicaof_command_then_stream():
             assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK Already connected to specified master")
         finally:
             rc.close()
-        wait_link_up(replica)
+        wait_link_up(replica, SYNC_TIMEOUT)
         random_writes(master, 300, seed=21)
         wait_converged(master, replica)
         assert_same_data(master, replica)
         with start_cairn_replica(replica) as sub:
-            wait_link_up(sub)
+            wait_link_up(sub, SYNC_TIMEOUT)
             random_writes(master, 200, seed=22)
             wait_converged(master, replica, sub)
             assert_same_data(master, sub)
@@ -352,11 +330,11 @@ def masterauth_and_repl_timeout():
         mc = master.conn(password="s3cret")
         assert_eq(mc.call("SET", "k", "v"), "OK")
         with start_cairn_replica(master, {"masterauth": "wrong"}) as bad:
-            wait(lambda: "AUTH" in bad.log_text(), timeout=10, msg=lambda: "no AUTH error\n" + tail(bad))
+            wait_until(lambda: "AUTH" in bad.log_text(), timeout=10, msg=lambda: "no AUTH error\n" + log_tail(bad))
             time.sleep(1.5)
-            assert_eq(info_of(bad).get("master_link_status"), "down", "wrong masterauth: link down")
+            assert_eq(server_info(bad).get("master_link_status"), "down", "wrong masterauth: link down")
         with start_cairn_replica(master, {"masterauth": "s3cret", "repl-timeout": 3}) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             wait_converged(master, replica)
             rc = replica.conn()
             try:
@@ -369,8 +347,8 @@ def masterauth_and_repl_timeout():
                 os.kill(master.pid, 19)         # SIGSTOP
                 try:
                     t0 = time.time()
-                    wait(lambda: info(rc, "replication").get("master_link_status") == "down", timeout=10,
-                         msg=lambda: "replica did not time out a frozen master\n" + tail(replica))
+                    wait_until(lambda: info(rc, "replication").get("master_link_status") == "down", timeout=10,
+                         msg=lambda: "replica did not time out a frozen master\n" + log_tail(replica))
                     dt = time.time() - t0
                     assert_true(dt >= 1.5, "link dropped after only %.1fs (repl-timeout 3)" % dt)
                     assert_eq(rc.call("GET", "k"), b"v", "stale reads while the master is frozen")
@@ -378,8 +356,8 @@ def masterauth_and_repl_timeout():
                     os.kill(master.pid, 18)     # SIGCONT
                 # ...and continues partially once it is back
                 assert_eq(mc.call("SET", "k2", "v2"), "OK")
-                wait(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
-                     timeout=SYNC_TIMEOUT, msg=lambda: "no resync after SIGCONT\n" + tail(replica))
+                wait_until(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
+                     timeout=SYNC_TIMEOUT, msg=lambda: "no resync after SIGCONT\n" + log_tail(replica))
                 wait_converged(master, replica)
                 assert_eq(counts(replica)["full"], c0["full"], "+CONTINUE after the frozen master came back")
                 assert_eq(rc.call("GET", "k2"), b"v2")
@@ -396,7 +374,7 @@ def stream_commands_and_expiry():
     with CairnServer() as master:
         load_data(master, dbs=(0, 1, 5), seed=3, big=False)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             mc = master.conn()
             try:
                 cmds = [["SELECT", 0], ["SET", "f", "1.5"], ["INCRBYFLOAT", "f", "2.25"],
@@ -425,7 +403,7 @@ def stream_commands_and_expiry():
                     mc.call("SELECT", 2)
                     assert_eq(mc.call("GET", "short"), None)
                     wait_converged(master, replica)
-                    wait(lambda: master_dbsize(mc, 2) == replica_dbsize(rc, 2), timeout=15,
+                    wait_until(lambda: master_dbsize(mc, 2) == replica_dbsize(rc, 2), timeout=15,
                          msg=lambda: "DBSIZE db 2: master %d, replica %d" % (master_dbsize(mc, 2),
                                                                            replica_dbsize(rc, 2)))
                 finally:
@@ -464,13 +442,13 @@ def live_writes_during_full_sync():
                 saw_sync = [False]
 
                 def up():
-                    i = info_of(replica)
+                    i = server_info(replica)
                     if i.get("master_sync_in_progress") == "1":
                         saw_sync[0] = True
                     return i.get("master_link_status") == "up"
                 n0 = len(w.acked)
-                wait(up, timeout=SYNC_TIMEOUT, interval=0.05,
-                     msg=lambda: "link did not come up\n" + tail(replica))
+                wait_until(up, timeout=SYNC_TIMEOUT, interval=0.05,
+                     msg=lambda: "link did not come up\n" + log_tail(replica))
                 n_during = len(w.acked) - n0
                 time.sleep(0.5)
                 acked = w.finish()
@@ -530,7 +508,7 @@ def partial_resync_after_client_kill():
     with CairnServer() as master:
         load_data(master, seed=3)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             random_writes(master, 200, seed=21)
             wait_converged(master, replica)
             mc = master.conn()
@@ -543,8 +521,8 @@ def partial_resync_after_client_kill():
                 assert_eq(rep[0], 1, "CLIENT KILL TYPE replica")
                 off1 = int(info(mc, "replication")["master_repl_offset"])
                 random_writes(master, 300, seed=22)
-                wait(lambda: counts(replica)["partial_ok"] == 1, timeout=SYNC_TIMEOUT,
-                     msg=lambda: "no partial resync\n" + tail(replica))
+                wait_until(lambda: counts(replica)["partial_ok"] == 1, timeout=SYNC_TIMEOUT,
+                     msg=lambda: "no partial resync\n" + log_tail(replica))
                 wait_converged(master, replica)
                 after = stats(mc)
                 assert_eq(after["sync_partial_ok"], before["sync_partial_ok"] + 1, "sync_partial_ok")
@@ -560,8 +538,8 @@ def partial_resync_after_client_kill():
                 # twice in a row
                 assert_eq(mc.call("CLIENT", "KILL", "TYPE", "slave"), 1)
                 random_writes(master, 100, seed=23)
-                wait(lambda: counts(replica)["partial_ok"] == 2, timeout=SYNC_TIMEOUT,
-                     msg=lambda: "no second partial resync\n" + tail(replica))
+                wait_until(lambda: counts(replica)["partial_ok"] == 2, timeout=SYNC_TIMEOUT,
+                     msg=lambda: "no second partial resync\n" + log_tail(replica))
                 wait_converged(master, replica)
                 assert_eq(stats(mc)["sync_partial_ok"], before["sync_partial_ok"] + 2)
             finally:
@@ -578,7 +556,7 @@ def replica_restart_continues():
     with CairnServer() as master:
         load_data(master, seed=4)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             random_writes(master, 200, seed=41)
             wait_converged(master, replica)
             for kill in (False, True):
@@ -593,12 +571,12 @@ def replica_restart_continues():
                     replica.stop()
                 random_writes(master, 300, seed=43 + kill)
                 replica.start()
-                wait(lambda: counts(replica, all_starts=False)["partial_ok"] == 1
+                wait_until(lambda: counts(replica, all_starts=False)["partial_ok"] == 1
                      or counts(replica, all_starts=False)["full"] > 0,
-                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync (%s)\n%s" % (what, tail(replica)))
+                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync (%s)\n%s" % (what, log_tail(replica)))
                 c = counts(replica, all_starts=False)
                 assert_eq((c["partial_ok"], c["full"]), (1, 0),
-                          "after %s the replica resumes with +CONTINUE, no full sync\n%s" % (what, tail(replica)))
+                          "after %s the replica resumes with +CONTINUE, no full sync\n%s" % (what, log_tail(replica)))
                 wait_converged(master, replica)
                 st = stats_of(master)
                 assert_eq(st["sync_full"], full0, "sync_full after %s" % what)
@@ -619,10 +597,10 @@ def master_restart_replica_continues():
     with CairnServer() as master:
         load_data(master, seed=5)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             random_writes(master, 200, seed=51)
             wait_converged(master, replica)
-            replid = info_of(master)["master_replid"]
+            replid = server_info(master)["master_replid"]
             for kill in (False, True):
                 what = "master kill -9" if kill else "master graceful restart"
                 c0 = counts(replica)
@@ -631,14 +609,14 @@ def master_restart_replica_continues():
                     master.restart(kill=True)
                 else:
                     master.restart()
-                mi = info_of(master)
+                mi = server_info(master)
                 assert_eq(mi["master_replid"], replid, "the master keeps its replid across a %s" % what)
                 random_writes(master, 300, seed=53 + kill)
-                wait(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
-                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync (%s)\n%s" % (what, tail(replica)))
+                wait_until(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
+                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync (%s)\n%s" % (what, log_tail(replica)))
                 c = counts(replica)
                 assert_eq((c["partial_ok"] - c0["partial_ok"], c["full"] - c0["full"]), (1, 0),
-                          "after a %s the replica resumes with +CONTINUE\n%s" % (what, tail(replica)))
+                          "after a %s the replica resumes with +CONTINUE\n%s" % (what, log_tail(replica)))
                 wait_converged(master, replica)
                 st = stats_of(master)
                 assert_eq((st["sync_full"], st["sync_partial_ok"]), (0, 1), "master stats after a %s" % what)
@@ -656,14 +634,14 @@ def chain_of_three():
     with CairnServer({"repl-ping-replica-period": 1}) as a, \
             start_cairn_replica(a, {"repl-ping-replica-period": 1}) as b:
         load_data(a, seed=6)
-        wait_link_up(b)
+        wait_link_up(b, SYNC_TIMEOUT)
         with start_cairn_replica(b) as c:
-            wait_link_up(c)
+            wait_link_up(c, SYNC_TIMEOUT)
             random_writes(a, 500, seed=61)
             time.sleep(2.5)        # a few ping periods
             off = wait_converged(a, b)
             wait_converged(a, c)
-            ia, ib, ic = info_of(a), info_of(b), info_of(c)
+            ia, ib, ic = server_info(a), server_info(b), server_info(c)
             assert_eq((ib["master_replid"], ic["master_replid"]), (ia["master_replid"],) * 2, "replids")
             assert_same_data(a, c)
             assert_same_data(a, b)
@@ -671,16 +649,16 @@ def chain_of_three():
             cb0, cc0 = counts(b), counts(c)
             b.restart()
             random_writes(a, 300, seed=62)
-            wait(lambda: counts(b)["partial_ok"] > cb0["partial_ok"] or counts(b)["full"] > cb0["full"],
-                 timeout=SYNC_TIMEOUT, msg=lambda: "B did not resync\n" + tail(b))
-            wait(lambda: counts(c)["partial_ok"] > cc0["partial_ok"] or counts(c)["full"] > cc0["full"],
-                 timeout=SYNC_TIMEOUT, msg=lambda: "C did not resync\n" + tail(c))
+            wait_until(lambda: counts(b)["partial_ok"] > cb0["partial_ok"] or counts(b)["full"] > cb0["full"],
+                 timeout=SYNC_TIMEOUT, msg=lambda: "B did not resync\n" + log_tail(b))
+            wait_until(lambda: counts(c)["partial_ok"] > cc0["partial_ok"] or counts(c)["full"] > cc0["full"],
+                 timeout=SYNC_TIMEOUT, msg=lambda: "C did not resync\n" + log_tail(c))
             wait_converged(a, b)
             wait_converged(a, c)
             cb, cc = counts(b), counts(c)
             assert_eq((cb["partial_ok"] - cb0["partial_ok"], cb["full"] - cb0["full"]), (1, 0),
                       "B resumes partially after its restart")
-            assert_eq(cc["full"] - cc0["full"], 0, "C does not full-sync after B's restart\n" + tail(c))
+            assert_eq(cc["full"] - cc0["full"], 0, "C does not full-sync after B's restart\n" + log_tail(c))
             assert_true(cc["partial_ok"] > cc0["partial_ok"], "C resumes partially")
             assert_same_data(a, c)
             assert_true(off > 0)
@@ -696,11 +674,11 @@ def promotion_and_old_master_rejoins():
     try:
         load_data(a, seed=7)
         with start_cairn_replica(a) as b, start_cairn_replica(a) as c:
-            wait_link_up(b)
-            wait_link_up(c)
+            wait_link_up(b, SYNC_TIMEOUT)
+            wait_link_up(c, SYNC_TIMEOUT)
             random_writes(a, 300, seed=71)
             off = wait_converged(a, b, c)
-            old_id = info_of(a)["master_replid"]
+            old_id = server_info(a)["master_replid"]
             a.stop()
             off_a = off
             # promote B
@@ -724,14 +702,14 @@ def promotion_and_old_master_rejoins():
                 assert_eq(cconn.call("REPLICAOF", "127.0.0.1", b.port), "OK")
             finally:
                 cconn.close()
-            wait(lambda: counts(c)["partial_ok"] > cc0["partial_ok"] or counts(c)["full"] > cc0["full"],
-                 timeout=SYNC_TIMEOUT, msg=lambda: "C did not resync with B\n" + tail(c))
+            wait_until(lambda: counts(c)["partial_ok"] > cc0["partial_ok"] or counts(c)["full"] > cc0["full"],
+                 timeout=SYNC_TIMEOUT, msg=lambda: "C did not resync with B\n" + log_tail(c))
             cc = counts(c)
             assert_eq((cc["partial_ok"] - cc0["partial_ok"], cc["full"] - cc0["full"]), (1, 0),
-                      "C continues partially with the promoted B\n" + tail(c))
+                      "C continues partially with the promoted B\n" + log_tail(c))
             random_writes(b, 300, seed=72)
             wait_converged(b, c)
-            ic = info_of(c)
+            ic = server_info(c)
             assert_eq(ic["master_replid"], new_id, "C follows B's new replid")
             assert_eq(ic["master_replid2"], old_id, "C keeps A's replid as replid2")
             assert_same_data(b, c)
@@ -741,15 +719,15 @@ def promotion_and_old_master_rejoins():
             set_replicaof(a, b)
             a._fixed_port = True
             a.start()
-            wait(lambda: counts(a, all_starts=False)["partial_ok"] > 0 or counts(a, all_starts=False)["full"] > 0,
-                 timeout=SYNC_TIMEOUT, msg=lambda: "A did not resync with B\n" + tail(a))
+            wait_until(lambda: counts(a, all_starts=False)["partial_ok"] > 0 or counts(a, all_starts=False)["full"] > 0,
+                 timeout=SYNC_TIMEOUT, msg=lambda: "A did not resync with B\n" + log_tail(a))
             ca = counts(a, all_starts=False)
             print("  note: old master A rejoining B: partial=%d full=%d (A's offset %d, B's second_repl_offset %d)"
                   % (ca["partial_ok"], ca["full"], off_a, off + 1))
             wait_converged(b, a, c)
             assert_same_data(b, a)
             assert_eq((ca["partial_ok"], ca["full"]), (1, 0),
-                      "A (history = B's replid2) should continue partially\n" + tail(a))
+                      "A (history = B's replid2) should continue partially\n" + log_tail(a))
             assert_eq(stats_of(b)["sync_full"], 0, "no full sync on B")
     finally:
         a.stop()
@@ -770,7 +748,7 @@ def readonly_and_masterdown():
                 start_cairn_replica(master, {"replica-serve-stale-data": "no"}) as r2, \
                 start_cairn_replica(master, {"replica-read-only": "no"}) as r3:
             for r in (r1, r2, r3):
-                wait_link_up(r)
+                wait_link_up(r, SYNC_TIMEOUT)
             wait_converged(master, r1, r2, r3)
             c1, c2, c3 = r1.conn(), r2.conn(), r3.conn()
             try:
@@ -783,7 +761,7 @@ def readonly_and_masterdown():
                 assert_eq(c3.call("SET", "local", "1"), "OK")
                 assert_eq(c3.call("GET", "local"), b"1")
                 master.stop()
-                wait(lambda: info(c2, "replication").get("master_link_status") == "down", timeout=15,
+                wait_until(lambda: info(c2, "replication").get("master_link_status") == "down", timeout=15,
                      msg="replica did not notice the master is gone")
                 assert_eq(c1.call("GET", "k"), b"v", "serve-stale-data yes: stale reads work")
                 assert_eq(c1.call("SET", "x", "1"), Error(READONLY_ERR))
@@ -796,8 +774,8 @@ def readonly_and_masterdown():
                 assert_eq(c2.call("ROLE")[0], b"slave")
                 master._fixed_port = True     # same port again
                 master.start()
-                wait(lambda: info(c2, "replication").get("master_link_status") == "up", timeout=SYNC_TIMEOUT,
-                     msg=lambda: "link did not come back\n" + tail(r2))
+                wait_until(lambda: info(c2, "replication").get("master_link_status") == "up", timeout=SYNC_TIMEOUT,
+                     msg=lambda: "link did not come back\n" + log_tail(r2))
                 assert_eq(c2.call("GET", "k"), b"v", "reads work again once the link is up")
             finally:
                 for c in (c1, c2, c3):
@@ -811,8 +789,8 @@ def readonly_and_masterdown():
 @test(timeout=120)
 def wait_with_cairn_replicas():
     with CairnServer() as master, start_cairn_replica(master) as r1, start_cairn_replica(master) as r2:
-        wait_link_up(r1)
-        wait_link_up(r2)
+        wait_link_up(r1, SYNC_TIMEOUT)
+        wait_link_up(r2, SYNC_TIMEOUT)
         wait_converged(master, r1, r2)
         mc = master.conn()
         try:
@@ -823,7 +801,7 @@ def wait_with_cairn_replicas():
             assert_true(dt < 1.9, "WAIT 2 took %.2fs (should be answered by GETACK/ACKs)" % dt)
             assert_eq(mc.call("WAIT", 0, 0), 2, "WAIT 0 0")
             r2.stop()
-            wait(lambda: info(mc, "replication").get("connected_slaves") == "1", timeout=10)
+            wait_until(lambda: info(mc, "replication").get("connected_slaves") == "1", timeout=10)
             assert_eq(mc.call("SET", "w", "2"), "OK")
             t0 = time.time()
             assert_eq(mc.call("WAIT", 2, 2000), 1, "WAIT 2 2000 with one replica left")
@@ -858,12 +836,12 @@ def replica_of_real_redis():
                     for r in mc.pipeline(cmds):
                         assert_eq(r, "OK")
                 with start_cairn_replica(master) as replica:
-                    wait_link_up(replica)
+                    wait_link_up(replica, SYNC_TIMEOUT)
                     assert_true(("receiving streamed RDB" in replica.log_text()) == (diskless == "yes"),
-                                "framing %s\n%s" % (framing, tail(replica)))
+                                "framing %s\n%s" % (framing, log_tail(replica)))
                     wait_converged(master, replica)
                     assert_same_data(master, replica)
-                    ri, mi = info_of(replica), info_of(master)
+                    ri, mi = server_info(replica), server_info(master)
                     assert_eq(ri["master_replid"], mi["master_replid"], "replid (%s)" % framing)
                     random_writes(master, 500, seed=91)
                     wait_converged(master, replica)
@@ -871,8 +849,8 @@ def replica_of_real_redis():
                     before = stats(mc)
                     assert_eq(mc.call("CLIENT", "KILL", "TYPE", "replica"), 1)
                     random_writes(master, 300, seed=92)
-                    wait(lambda: counts(replica)["partial_ok"] == 1 or counts(replica)["full"] > 1,
-                         timeout=SYNC_TIMEOUT, msg=lambda: "no resync\n" + tail(replica))
+                    wait_until(lambda: counts(replica)["partial_ok"] == 1 or counts(replica)["full"] > 1,
+                         timeout=SYNC_TIMEOUT, msg=lambda: "no resync\n" + log_tail(replica))
                     wait_converged(master, replica)
                     after = stats(mc)
                     assert_eq(after["sync_partial_ok"], before["sync_partial_ok"] + 1,
@@ -898,11 +876,11 @@ def fault_master_kill9_while_streaming():
     with CairnServer() as master:
         load_data(master, seed=10, big=False)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             wait_converged(master, replica)
             w = Writer(master, prefix="s", db=3)
             w.start()
-            wait(lambda: len(w.acked) > 300, timeout=30, msg="writer too slow")
+            wait_until(lambda: len(w.acked) > 300, timeout=30, msg="writer too slow")
             master.kill9()
             w.join(20)
             acked = dict(w.acked)
@@ -912,13 +890,13 @@ def fault_master_kill9_while_streaming():
             master.start()
             assert_acked_present(master, acked, db=3, what="restarted master")
             random_writes(master, 100, seed=101)
-            wait(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
-                 timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + tail(replica))
+            wait_until(lambda: counts(replica)["partial_ok"] > c0["partial_ok"] or counts(replica)["full"] > c0["full"],
+                 timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + log_tail(replica))
             wait_converged(master, replica)
             assert_acked_present(replica, acked, db=3)
             assert_same_data(master, replica)
             c = counts(replica)
-            assert_eq(c["full"] - c0["full"], 0, "a master kill -9 should end in +CONTINUE\n" + tail(replica))
+            assert_eq(c["full"] - c0["full"], 0, "a master kill -9 should end in +CONTINUE\n" + log_tail(replica))
 
 
 @test(timeout=240)
@@ -931,18 +909,18 @@ def fault_master_kill9_during_full_sync():
         load_many(master, N)
         w = Writer(master, prefix="fs", db=2)
         w.start()
-        wait(lambda: len(w.acked) > 100, timeout=30, msg="writer too slow")
+        wait_until(lambda: len(w.acked) > 100, timeout=30, msg="writer too slow")
         with start_cairn_replica(master) as replica:
-            wait(lambda: info_of(replica).get("master_sync_in_progress") == "1" or
+            wait_until(lambda: server_info(replica).get("master_sync_in_progress") == "1" or
                  "Full sync: snapshot" in master.log_text(), timeout=SYNC_TIMEOUT, interval=0.005,
-                 msg=lambda: "never saw the full sync start\n" + tail(replica))
+                 msg=lambda: "never saw the full sync start\n" + log_tail(replica))
             master.kill9()
             w.join(20)
             acked = dict(w.acked)
             master._fixed_port = True
             master.start()
             assert_acked_present(master, acked, db=2, what="restarted master")
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             wait_converged(master, replica)
             assert_acked_present(replica, acked, db=2)
             assert_bulk_equal(master, replica, N)
@@ -965,15 +943,15 @@ def fault_replica_kill9_during_rdb_load():
             rc.close()
 
             def in_transfer():
-                i = info_of(replica)
+                i = server_info(replica)
                 return i.get("master_sync_in_progress") == "1" and int(i.get("master_sync_read_bytes", "0")) > 0
 
             # 1. cut the link mid-RDB from the master
             rc = replica.conn()
             assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK")
             rc.close()
-            wait(in_transfer, timeout=SYNC_TIMEOUT, interval=0.01,
-                 msg=lambda: "never saw the transfer\n" + tail(replica))
+            wait_until(in_transfer, timeout=SYNC_TIMEOUT, interval=0.01,
+                 msg=lambda: "never saw the transfer\n" + log_tail(replica))
             mc = master.conn()
             killed = mc.call("CLIENT", "KILL", "TYPE", "replica")
             mc.close()
@@ -983,8 +961,8 @@ def fault_replica_kill9_during_rdb_load():
             if killed == 1 and not link_up(replica):
                 assert_eq(got, b"data", "old data answers while the load is aborted/retried")
             # 2. kill -9 during the (second) load
-            wait(in_transfer, timeout=SYNC_TIMEOUT, interval=0.01,
-                 msg=lambda: "never saw the second transfer\n" + tail(replica))
+            wait_until(in_transfer, timeout=SYNC_TIMEOUT, interval=0.01,
+                 msg=lambda: "never saw the second transfer\n" + log_tail(replica))
             replica.kill9()
             # restarted as a plain master (REPLICAOF was a command): the old
             # data must be intact, no half load visible
@@ -1016,20 +994,20 @@ def fault_replica_kill9_while_streaming():
     with CairnServer() as master:
         load_data(master, seed=12, big=False)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             wait_converged(master, replica)
             w = Writer(master, prefix="k9", db=0)
             w.start()
             try:
-                wait(lambda: len(w.acked) > 200, timeout=30, msg="writer too slow")
+                wait_until(lambda: len(w.acked) > 200, timeout=30, msg="writer too slow")
                 c0 = counts(replica)
                 replica.kill9()
                 n = len(w.acked)
-                wait(lambda: len(w.acked) > n + 200, timeout=30, msg="writer too slow")
+                wait_until(lambda: len(w.acked) > n + 200, timeout=30, msg="writer too slow")
                 replica.start()
-                wait(lambda: counts(replica, all_starts=False)["partial_ok"] > 0
+                wait_until(lambda: counts(replica, all_starts=False)["partial_ok"] > 0
                      or counts(replica, all_starts=False)["full"] > 0,
-                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + tail(replica))
+                     timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + log_tail(replica))
                 time.sleep(0.3)
             finally:
                 acked = w.finish()
@@ -1038,7 +1016,7 @@ def fault_replica_kill9_while_streaming():
             assert_acked_present(replica, acked)
             assert_same_data(master, replica)
             c = counts(replica, all_starts=False)
-            assert_eq((c["partial_ok"], c["full"]), (1, 0), "resumes with +CONTINUE after kill -9\n" + tail(replica))
+            assert_eq((c["partial_ok"], c["full"]), (1, 0), "resumes with +CONTINUE after kill -9\n" + log_tail(replica))
             assert_true(counts(replica)["full"] == c0["full"])
 
 
@@ -1051,10 +1029,10 @@ def long_outage_many_segments():
     with CairnServer({"backlog-segment-size": "1mb"}) as master:
         load_data(master, seed=13, big=False)
         with start_cairn_replica(master) as replica:
-            wait_link_up(replica)
+            wait_link_up(replica, SYNC_TIMEOUT)
             wait_converged(master, replica)
             replica.stop()
-            off0 = int(info_of(master)["master_repl_offset"])
+            off0 = int(server_info(master)["master_repl_offset"])
             rnd = random.Random(13)
             c = master.conn(timeout=60)
             try:
@@ -1079,11 +1057,11 @@ def long_outage_many_segments():
             print("  note: master data dir has %d files" % len(bdir))
             full0 = stats_of(master)["sync_full"]
             replica.start()
-            wait(lambda: counts(replica, all_starts=False)["partial_ok"] > 0
+            wait_until(lambda: counts(replica, all_starts=False)["partial_ok"] > 0
                  or counts(replica, all_starts=False)["full"] > 0,
-                 timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + tail(replica))
+                 timeout=SYNC_TIMEOUT, msg=lambda: "replica did not resync\n" + log_tail(replica))
             cr = counts(replica, all_starts=False)
-            assert_eq((cr["partial_ok"], cr["full"]), (1, 0), "+CONTINUE after the outage\n" + tail(replica))
+            assert_eq((cr["partial_ok"], cr["full"]), (1, 0), "+CONTINUE after the outage\n" + log_tail(replica))
             t0 = time.time()
             wait_converged(master, replica, timeout=60)
             print("  note: caught up %d MB in %.1fs" % ((off1 - off0) >> 20, time.time() - t0))

@@ -36,14 +36,6 @@ def stream_commands(s, c):
     return out
 
 
-def info_field(c, name):
-    text = c.call("INFO", "all").decode()
-    for line in text.splitlines():
-        if line.startswith(name + ":"):
-            return line.split(":", 1)[1]
-    raise AssertionError("no %s in INFO" % name)
-
-
 def smembers(c, key):
     r = c.call("SMEMBERS", key)
     assert_true(isinstance(r, list), r)
@@ -51,26 +43,8 @@ def smembers(c, key):
 
 
 def sscan_all(c, key, count=None, match=None, during=None):
-    cursor = b"0"
-    seen = []
-    rounds = 0
-    while True:
-        args = ["SSCAN", key, cursor]
-        if match is not None:
-            args += ["MATCH", match]
-        if count is not None:
-            args += ["COUNT", count]
-        r = c.call(*args)
-        assert_true(isinstance(r, list) and len(r) == 2, r)
-        cursor, items = r
-        assert_true(cursor.isdigit(), cursor)
-        seen.extend(items)
-        rounds += 1
-        if during:
-            during(rounds)
-        if cursor == b"0":
-            return seen, rounds
-        assert_true(rounds < 1000000)
+    return scan_key(c, "SSCAN", key, count=count, match=match,
+                    each=(lambda rounds, cursor: during(rounds)) if during else None)
 
 
 @test
@@ -411,10 +385,7 @@ def replica_sees_spop_as_srem():
     with CairnServer() as master, CairnServer() as replica:
         rc = replica.conn()
         assert_eq(rc.call("REPLICAOF", "127.0.0.1", master.port), "OK")
-        deadline = time.time() + 30
-        while b"master_link_status:up" not in rc.call("INFO", "replication"):
-            assert_true(time.time() < deadline, "replica link did not come up")
-            time.sleep(0.1)
+        wait_link_up(replica, timeout=30)
         mc = master.conn()
         mc.call("SADD", "s", *["s%d" % i for i in range(40)])
         mc.call("SADD", "b", *["b%d" % i for i in range(2500)])

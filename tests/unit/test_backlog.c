@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cairn_unit.h"
 #include "replication/backlog/backlog.h"
 
 /* Same layout constants as backlog.c (the on-disk format is part of the
@@ -30,26 +30,22 @@
 #define REC_HDR 32
 
 typedef struct fixture {
-  char dir[64];
+  cairn_tmpdir tmp;
+  const char *dir; /* tmp.path */
 } fixture;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   if (!f) return -1;
-  strcpy(f->dir, "/tmp/cairn-backlog-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  if (cairn_tmpdir_make(&f->tmp, "backlog") != 0) return -1;
+  f->dir = f->tmp.path;
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture *f = *state;
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  cairn_tmpdir_remove(&f->tmp);
   free(f);
   return 0;
 }
@@ -283,7 +279,7 @@ static void tear_at_every_byte(fixture *f, int pre) {
   build_for_tear(sub, pre, lastlen, path, sizeof(path), &before, &after, &end_before);
   assert_int_equal(after - before, REC_HDR + (int64_t)lastlen);
   for (int64_t len = before; len <= after; len++) {
-    nftw(sub, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    cairn_rmtree(sub);
     build_for_tear(sub, pre, lastlen, path, sizeof(path), &before, &after, &end_before);
     assert_int_equal(truncate(path, len), 0);
     char err[512] = "";

@@ -13,24 +13,14 @@
 
 #include <cmocka.h>
 
+#include "cairn_unit.h"
 #include "engine/config.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct tmpdir {
-  char path[64];
-} tmpdir;
+static void tmpdir_make(cairn_tmpdir *t) { assert_int_equal(cairn_tmpdir_make(t, "test-config"), 0); }
 
-static void tmpdir_make(tmpdir *t) {
-  strcpy(t->path, "/tmp/cairn-test-config-XXXXXX");
-  assert_non_null(mkdtemp(t->path));
-}
-
-static void tmpdir_remove(tmpdir *t) {
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
-  assert_int_equal(system(cmd), 0);
-}
+static void tmpdir_remove(cairn_tmpdir *t) { assert_int_equal(cairn_tmpdir_remove(t), 0); }
 
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
@@ -178,7 +168,7 @@ static void test_defaults(void **state) {
 
 static void test_load_good_file(void **state) {
   (void)state;
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char path[128];
   snprintf(path, sizeof(path), "%s/cairn.conf", t.path);
@@ -239,7 +229,7 @@ static void test_load_good_file(void **state) {
 
 /* Loads a one-file config and expects the error text exactly. */
 static void expect_file_error(const char *text, const char *want_suffix) {
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char path[128], want[512];
   snprintf(path, sizeof(path), "%s/bad.conf", t.path);
@@ -351,7 +341,7 @@ static void test_args(void **state) {
   assert_int_equal(c.port, 6380);
 
   /* File then args: args win. */
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char path[128];
   snprintf(path, sizeof(path), "%s/c.conf", t.path);
@@ -581,7 +571,7 @@ static void all_values(const cairn_config *c, collect *out) {
 
 static void test_rewrite_round_trip(void **state) {
   (void)state;
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char path[128];
   snprintf(path, sizeof(path), "%s/cairn.conf", t.path);
@@ -676,7 +666,7 @@ static void test_rewrite_round_trip(void **state) {
 
 static void test_rewrite_missing_file(void **state) {
   (void)state;
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char path[128];
   snprintf(path, sizeof(path), "%s/cairn.conf", t.path);
@@ -730,7 +720,7 @@ static void test_shipped_conf(void **state) {
     p = strchr(eq, ';') + 1;
   }
   /* CONFIG REWRITE of an unchanged shipped file changes nothing. */
-  tmpdir t;
+  cairn_tmpdir t;
   tmpdir_make(&t);
   char copy[128];
   snprintf(copy, sizeof(copy), "%s/cairn.conf", t.path);

@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +17,15 @@
 
 #include "engine/buf.h"
 #include "engine/store.h"
+#include "cairn_unit.h"
 
 #define MiB (1024ULL * 1024ULL)
 
 typedef struct fixture {
-  char dir[64];
+  cairn_tmpdir tmp;
+  const char *dir; /* tmp.path */
   cairn_store *s;
 } fixture;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
 
 static cairn_store *open_store(const char *dir, int databases, uint64_t map, uint64_t max) {
   cairn_store_options o = {.databases = databases, .map_size = map, .max_map_size = max};
@@ -42,8 +38,8 @@ static cairn_store *open_store(const char *dir, int databases, uint64_t map, uin
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof(*f));
   if (!f) return -1;
-  strcpy(f->dir, "/tmp/cairn-store-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
+  if (cairn_tmpdir_make(&f->tmp, "store") != 0) return -1;
+  f->dir = f->tmp.path;
   f->s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
   *state = f;
   return 0;
@@ -52,7 +48,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *f = *state;
   cairn_store_close(f->s);
-  nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  cairn_tmpdir_remove(&f->tmp);
   free(f);
   return 0;
 }
