@@ -51,6 +51,38 @@ static void test_str2ll_rejects(void **state) {
   assert_false(cairn_str2ll("1\0002", 3, &v));
 }
 
+/* The edges every caller relies on (command arguments, intset members in
+ * RDB files, listpack integer entries). */
+static void test_str2ll_edges(void **state) {
+  (void)state;
+  long long v = 7;
+  assert_false(cairn_str2ll("", 0, &v));
+  assert_false(ll("-", &v));
+  assert_false(ll("-0", &v));
+  assert_false(ll("007", &v));
+  assert_false(ll(" 1", &v));
+  assert_false(ll("1 ", &v));
+  assert_int_equal(v, 7);
+  assert_true(ll("9223372036854775807", &v));
+  assert_true(v == LLONG_MAX);
+  assert_false(ll("9223372036854775808", &v));
+  assert_true(ll("-9223372036854775808", &v));
+  assert_true(v == LLONG_MIN);
+  assert_false(ll("-9223372036854775809", &v));
+  /* 21 digits, 21 characters with a minus, and a long run of digits. */
+  assert_false(ll("100000000000000000000", &v));
+  assert_false(ll("999999999999999999999", &v));
+  assert_false(ll("-10000000000000000000", &v));
+  assert_false(ll("-100000000000000000000", &v));
+  assert_false(ll("123456789012345678901234567890", &v));
+  assert_true(v == LLONG_MIN);
+  /* "0" alone is canonical; a 20-digit value over the range is not. */
+  assert_true(ll("0", &v));
+  assert_int_equal(v, 0);
+  assert_false(ll("18446744073709551615", &v));
+  assert_false(ll("18446744073709551616", &v));
+}
+
 static void test_str2ull(void **state) {
   (void)state;
   unsigned long long v;
@@ -342,7 +374,8 @@ static void test_time_and_random(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects), cmocka_unit_test(test_str2ull),
+      cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects),
+      cmocka_unit_test(test_str2ll_edges), cmocka_unit_test(test_str2ull),
       cmocka_unit_test(test_ll2str),         cmocka_unit_test(test_str2ld),         cmocka_unit_test(test_str2d),
       cmocka_unit_test(test_ld2str),         cmocka_unit_test(test_d2str),          cmocka_unit_test(test_glob),
       cmocka_unit_test(test_crc32c),         cmocka_unit_test(test_hash64),         cmocka_unit_test(test_parse_memory),
