@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "engine/buf.h"
 #include "engine/util.h"
 
 static int ll(const char *s, long long *out) { return cairn_str2ll(s, strlen(s), out); }
@@ -372,10 +374,33 @@ static void test_time_and_random(void **state) {
   assert_true(nonzero > 900);
 }
 
+/* The cairn_buf helpers that config.c, the backlog manifest and
+ * cairn-backlog share. */
+static void test_buf_text(void **state) {
+  (void)state;
+  cairn_buf b = {0};
+  char *s = cairn_buf_take_str(&b);
+  assert_string_equal(s, "");
+  free(s);
+  assert_int_equal(cairn_buf_try_printf(&b, "%s %d", "gen", 42), 0);
+  cairn_buf_printf(&b, "|%0300d|", 7);
+  assert_int_equal(b.len, 6 + 302);
+  assert_string_equal(cairn_buf_cstr(&b) + 300, "0000007|");
+  assert_int_equal(b.len, 6 + 302);
+  cairn_buf_free(&b);
+  const char raw[] = "a\\\"\n\r\t\a\b\x01\x7f\xff ~";
+  cairn_buf_append_repr(&b, raw, sizeof(raw) - 1);
+  s = cairn_buf_take_str(&b);
+  assert_string_equal(s, "\"a\\\\\\\"\\n\\r\\t\\a\\b\\x01\\x7f\\xff ~\"");
+  assert_null(b.p);
+  assert_int_equal(b.len, 0);
+  free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects),
-      cmocka_unit_test(test_str2ll_edges), cmocka_unit_test(test_str2ull),
+      cmocka_unit_test(test_str2ll_edges), cmocka_unit_test(test_buf_text), cmocka_unit_test(test_str2ull),
       cmocka_unit_test(test_ll2str),         cmocka_unit_test(test_str2ld),         cmocka_unit_test(test_str2d),
       cmocka_unit_test(test_ld2str),         cmocka_unit_test(test_d2str),          cmocka_unit_test(test_glob),
       cmocka_unit_test(test_crc32c),         cmocka_unit_test(test_hash64),         cmocka_unit_test(test_parse_memory),
