@@ -73,8 +73,12 @@ static void argvec_free(argvec *v) {
 }
 
 /* Splits a config line into arguments with the rules of Redis's
- * sdssplitargs (cairn_split_args, which inline commands use too). Returns 0,
- * or -1 for unbalanced quotes (out is then left empty). */
+ * sdssplitargs (cairn_split_args, which inline commands use too): blanks
+ * separate arguments; "double quotes" understand \n \r \t \b \a \xHH and
+ * backslash-anything; 'single quotes' understand only \'; a closing quote must
+ * be followed by a blank or the end of the line; a quote may open in the
+ * middle of a token (ab"c d" is one argument "abc d"). Returns 0, or -1 for
+ * unbalanced quotes (out is then left empty). */
 static int split_args(const char *line, argvec *out) {
   memset(out, 0, sizeof(*out));
   cairn_buf text = {0};
