@@ -84,7 +84,7 @@ static int split_args(const char *line, argvec *out) {
   cairn_buf text = {0};
   size_t *offs = NULL, *lens = NULL, cap = 0;
   int argc = cairn_split_args(line, strlen(line), &text, &offs, &lens, &cap);
-  for (int i = 0; i < argc; i++) argvec_push(out, text.p + offs[i], lens[i]);
+  for (int i = 0; i < argc; i++) argvec_push(out, text.p ? text.p + offs[i] : "", lens[i]);
   cairn_buf_free(&text);
   free(offs);
   free(lens);
