@@ -36,29 +36,105 @@ char *cairn_xmemdup(const void *p, size_t n) {
   return q;
 }
 
-void cairn_buf_grow(cairn_buf *b, size_t n) {
+/* The capacity that holds n more bytes: 256 to start, doubling up to 1 MiB,
+ * then growing by half. */
+static size_t grown_cap(const cairn_buf *b, size_t n) {
   size_t need = b->len + n;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < need) cap = cap < (1u << 20) ? cap * 2 : cap + cap / 2;
+  return cap;
+}
+
+void cairn_buf_grow(cairn_buf *b, size_t n) {
+  size_t cap = grown_cap(b, n);
   b->p = cairn_xrealloc(b->p, cap);
   b->cap = cap;
 }
 
+int cairn_buf_try_reserve(cairn_buf *b, size_t n) {
+  if (b->cap - b->len >= n) return 0;
+  size_t cap = grown_cap(b, n);
+  char *p = realloc(b->p, cap);
+  if (!p) return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
 void cairn_buf_append_str(cairn_buf *b, const char *s) { cairn_buf_append(b, s, strlen(s)); }
+
+/* Formats at the end of b; try: a failed allocation returns -1 instead of
+ * aborting. Returns -1 as well when the format itself fails. */
+static int buf_vprintf(cairn_buf *b, int try, const char *fmt, va_list ap) {
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+  int rc = 0;
+  if (n < 0) {
+    rc = -1;
+  } else {
+    if ((size_t)n >= b->cap - b->len || !b->p) {
+      if (!try)
+        cairn_buf_reserve(b, (size_t)n + 1);
+      else if (cairn_buf_try_reserve(b, (size_t)n + 1) != 0)
+        rc = -1;
+      if (rc == 0) vsnprintf(b->p + b->len, b->cap - b->len, fmt, again);
+    }
+    if (rc == 0) b->len += (size_t)n;
+  }
+  va_end(again);
+  return rc;
+}
 
 void cairn_buf_printf(cairn_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+  buf_vprintf(b, 0, fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n >= b->cap - b->len || !b->p) {
-    cairn_buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
+}
+
+int cairn_buf_try_printf(cairn_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = buf_vprintf(b, 1, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+void cairn_buf_append_repr(cairn_buf *b, const void *p, size_t n) {
+  const unsigned char *s = p;
+  cairn_buf_putc(b, '"');
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = s[i];
+    switch (c) {
+      case '\\': cairn_buf_append(b, "\\\\", 2); break;
+      case '"': cairn_buf_append(b, "\\\"", 2); break;
+      case '\n': cairn_buf_append(b, "\\n", 2); break;
+      case '\r': cairn_buf_append(b, "\\r", 2); break;
+      case '\t': cairn_buf_append(b, "\\t", 2); break;
+      case '\a': cairn_buf_append(b, "\\a", 2); break;
+      case '\b': cairn_buf_append(b, "\\b", 2); break;
+      default:
+        if (c >= 32 && c < 127)
+          cairn_buf_putc(b, (char)c);
+        else
+          cairn_buf_printf(b, "\\x%02x", c);
+    }
   }
-  b->len += (size_t)n;
+  cairn_buf_putc(b, '"');
+}
+
+char *cairn_buf_cstr(cairn_buf *b) {
+  cairn_buf_reserve(b, 1);
+  b->p[b->len] = '\0';
+  return b->p;
+}
+
+char *cairn_buf_take_str(cairn_buf *b) {
+  char *s = cairn_buf_cstr(b);
+  b->p = NULL;
+  b->len = b->cap = 0;
+  return s;
 }
 
 void cairn_buf_consume(cairn_buf *b, size_t n) {

@@ -1,6 +1,7 @@
 /* A growable byte buffer. The one allocation primitive for query buffers,
  * reply buffers and the replication stream. Out of memory aborts the process
- * with a message, like Redis's zmalloc: there is no sane way to go on. */
+ * with a message, like Redis's zmalloc: there is no sane way to go on (the
+ * cairn_buf_try_* functions are for the few callers that can). */
 #ifndef CAIRN_BUF_H
 #define CAIRN_BUF_H
 
@@ -21,6 +22,9 @@ char *cairn_xmemdup(const void *p, size_t n); /* NUL-terminated copy */
 
 /* Ensures room for n more bytes. */
 void cairn_buf_grow(cairn_buf *b, size_t n);
+/* Like cairn_buf_reserve, for callers that recover from running out of
+ * memory (the backlog's threads): returns 0, or -1 with the buffer unchanged. */
+int cairn_buf_try_reserve(cairn_buf *b, size_t n);
 
 static inline void cairn_buf_reserve(cairn_buf *b, size_t n) {
   if (b->cap - b->len < n) cairn_buf_grow(b, n);
@@ -36,6 +40,18 @@ static inline void cairn_buf_putc(cairn_buf *b, char c) {
 }
 void cairn_buf_append_str(cairn_buf *b, const char *s);
 void cairn_buf_printf(cairn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cairn_buf_printf that does not abort: returns 0, or -1 (the buffer
+ * unchanged) when memory runs out or the format fails. */
+int cairn_buf_try_printf(cairn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends p[0..n) in double quotes the way Redis's sdscatrepr does (what
+ * redis-cli MONITOR shows and redis.conf reads back): \\ \" \n \r \t \a \b,
+ * other bytes outside 32..126 as \xHH. */
+void cairn_buf_append_repr(cairn_buf *b, const void *p, size_t n);
+/* Writes a NUL after the contents (not counted in len) and returns b->p. */
+char *cairn_buf_cstr(cairn_buf *b);
+/* Hands over the contents as a NUL-terminated heap string ("" when empty;
+ * never NULL) and leaves the buffer empty. */
+char *cairn_buf_take_str(cairn_buf *b);
 /* Removes the first n bytes. */
 void cairn_buf_consume(cairn_buf *b, size_t n);
 /* Inserts n bytes at position pos. */

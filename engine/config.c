@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,88 +36,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/buf.h"
+#include "engine/resp.h"
 #include "engine/util.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small infrastructure                                                     */
 /* ------------------------------------------------------------------------ */
-
-/* Allocation failure in configuration handling is not recoverable in any
- * useful way; fail loudly instead of threading ENOMEM everywhere. */
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) abort();
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n ? n : 1, size);
-  if (!p) abort();
-  return p;
-}
-
-static void *xrealloc(void *p, size_t n) {
-  void *q = realloc(p, n ? n : 1);
-  if (!q) abort();
-  return q;
-}
-
-static char *xstrndup(const char *s, size_t n) {
-  char *p = xmalloc(n + 1);
-  memcpy(p, s, n);
-  p[n] = '\0';
-  return p;
-}
-
-static char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
-
-/* Growable string used to build values and lines. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const void *data, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...) {
-  char tmp[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if ((size_t)n < sizeof(tmp)) {
-    sb_put(b, tmp, (size_t)n);
-    return;
-  }
-  char *big = xmalloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(big, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  sb_put(b, big, (size_t)n);
-  free(big);
-}
-
-/* Always returns a heap string (possibly ""), so callers can free it. */
-static char *sb_take(sbuf *b) {
-  if (!b->p) return xstrdup("");
-  char *p = b->p;
-  b->p = NULL;
-  b->len = b->cap = 0;
-  return p;
-}
 
 /* One argument: bytes plus length (quoted config arguments may hold NULs). */
 typedef struct carg {
@@ -134,9 +58,9 @@ typedef struct argvec {
 } argvec;
 
 static void argvec_push(argvec *v, const char *p, size_t n) {
-  v->argv = xrealloc(v->argv, sizeof(char *) * (size_t)(v->argc + 1));
-  v->lens = xrealloc(v->lens, sizeof(size_t) * (size_t)(v->argc + 1));
-  v->argv[v->argc] = xstrndup(p, n);
+  v->argv = cairn_xrealloc(v->argv, sizeof(char *) * (size_t)(v->argc + 1));
+  v->lens = cairn_xrealloc(v->lens, sizeof(size_t) * (size_t)(v->argc + 1));
+  v->argv[v->argc] = cairn_xmemdup(p, n);
   v->lens[v->argc] = n;
   v->argc++;
 }
@@ -148,89 +72,23 @@ static void argvec_free(argvec *v) {
   memset(v, 0, sizeof(*v));
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Splits a config line into arguments with the rules of Redis's
- * sdssplitargs: blanks separate arguments; "double quotes" understand
- * \n \r \t \b \a \xHH and backslash-anything; 'single quotes' understand only
- * \'; a closing quote must be followed by a blank or the end of the line; a
- * quote may open in the middle of a token (ab"c d" is one argument "abc d").
- * Returns 0, or -1 for unbalanced quotes (out is then left empty). */
+ * sdssplitargs (cairn_split_args, which inline commands use too): blanks
+ * separate arguments; "double quotes" understand \n \r \t \b \a \xHH and
+ * backslash-anything; 'single quotes' understand only \'; a closing quote must
+ * be followed by a blank or the end of the line; a quote may open in the
+ * middle of a token (ab"c d" is one argument "abc d"). Returns 0, or -1 for
+ * unbalanced quotes (out is then left empty). */
 static int split_args(const char *line, argvec *out) {
-  const char *p = line;
   memset(out, 0, sizeof(*out));
-  sbuf cur = {0};
-  for (;;) {
-    while (*p && isspace((unsigned char)*p)) p++;
-    if (!*p) break;
-    int in_dq = 0, in_sq = 0, done = 0;
-    cur.len = 0;
-    if (cur.p) cur.p[0] = '\0';
-    while (!done) {
-      if (in_dq) {
-        if (p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-          char ch = (char)(hexval(p[2]) * 16 + hexval(p[3]));
-          sb_put(&cur, &ch, 1);
-          p += 3;
-        } else if (p[0] == '\\' && p[1]) {
-          p++;
-          char ch;
-          switch (*p) {
-          case 'n': ch = '\n'; break;
-          case 'r': ch = '\r'; break;
-          case 't': ch = '\t'; break;
-          case 'b': ch = '\b'; break;
-          case 'a': ch = '\a'; break;
-          default: ch = *p; break;
-          }
-          sb_put(&cur, &ch, 1);
-        } else if (p[0] == '"') {
-          if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
-          done = 1;
-        } else if (!p[0]) {
-          goto unbalanced;
-        } else {
-          sb_put(&cur, p, 1);
-        }
-      } else if (in_sq) {
-        if (p[0] == '\\' && p[1] == '\'') {
-          p++;
-          sb_put(&cur, "'", 1);
-        } else if (p[0] == '\'') {
-          if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
-          done = 1;
-        } else if (!p[0]) {
-          goto unbalanced;
-        } else {
-          sb_put(&cur, p, 1);
-        }
-      } else {
-        switch (*p) {
-        case ' ':
-        case '\n':
-        case '\r':
-        case '\t':
-        case '\0': done = 1; break;
-        case '"': in_dq = 1; break;
-        case '\'': in_sq = 1; break;
-        default: sb_put(&cur, p, 1); break;
-        }
-      }
-      if (*p) p++;
-    }
-    argvec_push(out, cur.p ? cur.p : "", cur.len);
-  }
-  free(cur.p);
-  return 0;
-unbalanced:
-  free(cur.p);
-  argvec_free(out);
-  return -1;
+  cairn_buf text = {0};
+  size_t *offs = NULL, *lens = NULL, cap = 0;
+  int argc = cairn_split_args(line, strlen(line), &text, &offs, &lens, &cap);
+  for (int i = 0; i < argc; i++) argvec_push(out, text.p ? text.p + offs[i] : "", lens[i]);
+  cairn_buf_free(&text);
+  free(offs);
+  free(lens);
+  return argc < 0 ? -1 : 0;
 }
 
 /* Splits a CONFIG SET value of a multi-argument directive on single spaces,
@@ -242,7 +100,7 @@ static int split_spaces(const char *s, size_t len, carg **out) {
   int n = 1;
   for (size_t i = 0; i < len; i++)
     if (s[i] == ' ') n++;
-  carg *a = xmalloc(sizeof(carg) * (size_t)n);
+  carg *a = cairn_xmalloc(sizeof(carg) * (size_t)n);
   int k = 0;
   size_t start = 0;
   for (size_t i = 0; i <= len; i++) {
@@ -257,52 +115,29 @@ static int split_spaces(const char *s, size_t len, carg **out) {
   return n;
 }
 
-/* Appends s in the quoted form split_args reads back (Redis sdscatrepr). */
-static void sb_repr(sbuf *b, const char *s, size_t n) {
-  sb_put(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    switch (c) {
-    case '\\': sb_puts(b, "\\\\"); break;
-    case '"': sb_puts(b, "\\\""); break;
-    case '\n': sb_puts(b, "\\n"); break;
-    case '\r': sb_puts(b, "\\r"); break;
-    case '\t': sb_puts(b, "\\t"); break;
-    case '\a': sb_puts(b, "\\a"); break;
-    case '\b': sb_puts(b, "\\b"); break;
-    default:
-      if (isprint(c))
-        sb_put(b, &s[i], 1);
-      else
-        sb_printf(b, "\\x%02x", c);
-    }
-  }
-  sb_put(b, "\"", 1);
-}
-
 /* Appends s bare when it reads back unchanged, quoted otherwise. */
-static void sb_arg(sbuf *b, const char *s) {
+static void append_arg(cairn_buf *b, const char *s) {
   int plain = *s != '\0';
   for (const char *p = s; *p && plain; p++)
     if (!isgraph((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '\\') plain = 0;
   if (plain)
-    sb_puts(b, s);
+    cairn_buf_append_str(b, s);
   else
-    sb_repr(b, s, strlen(s));
+    cairn_buf_append_repr(b, s, strlen(s));
 }
 
 /* Memory values in CONFIG REWRITE use the largest binary unit that divides
  * them exactly, as Redis does ("1gb", "64mb", "1000" stays "1000"). */
-static void sb_memory(sbuf *b, long long v) {
+static void append_memory(cairn_buf *b, long long v) {
   const long long kb = 1024, mb = kb * 1024, gb = mb * 1024;
   if (v && v % gb == 0)
-    sb_printf(b, "%lldgb", v / gb);
+    cairn_buf_printf(b, "%lldgb", v / gb);
   else if (v && v % mb == 0)
-    sb_printf(b, "%lldmb", v / mb);
+    cairn_buf_printf(b, "%lldmb", v / mb);
   else if (v && v % kb == 0)
-    sb_printf(b, "%lldkb", v / kb);
+    cairn_buf_printf(b, "%lldkb", v / kb);
   else
-    sb_printf(b, "%lld", v);
+    cairn_buf_printf(b, "%lld", v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,7 +298,7 @@ static void get_value(const cairn_config *c, const directive *d, pval *v) {
   case DT_BIND:
   case DT_SAVE: {
     const char *s = *(char **)f;
-    v->s = xstrdup(s ? s : "");
+    v->s = cairn_xstrdup(s ? s : "");
     break;
   }
   case DT_OBUF: memcpy(v->ob, f, sizeof(v->ob)); break;
@@ -499,28 +334,28 @@ static void set_value(cairn_config *c, const directive *d, pval *v) {
 
 /* The CONFIG GET text of a value; a heap string. */
 static char *format_value(const directive *d, const pval *v) {
-  sbuf b = {0};
+  cairn_buf b = {0};
   switch (d->type) {
-  case DT_BOOL: sb_puts(&b, v->n ? "yes" : "no"); break;
+  case DT_BOOL: cairn_buf_append_str(&b, v->n ? "yes" : "no"); break;
   case DT_INT:
   case DT_LL:
   case DT_MEM:
     if (d->flags & F_OCTAL)
-      sb_printf(&b, "%llo", (unsigned long long)v->n);
+      cairn_buf_printf(&b, "%llo", (unsigned long long)v->n);
     else
-      sb_printf(&b, "%lld", v->n);
+      cairn_buf_printf(&b, "%lld", v->n);
     break;
-  case DT_ENUM: sb_puts(&b, d->enums[v->n]); break;
+  case DT_ENUM: cairn_buf_append_str(&b, d->enums[v->n]); break;
   case DT_STRING:
   case DT_BIND:
-  case DT_SAVE: sb_puts(&b, v->s ? v->s : ""); break;
+  case DT_SAVE: cairn_buf_append_str(&b, v->s ? v->s : ""); break;
   case DT_OBUF:
     for (int k = 0; k < CAIRN_CLIENT_CLASS_COUNT; k++)
-      sb_printf(&b, "%s%s %lld %lld %lld", k ? " " : "", obuf_get_names[k], v->ob[k].hard_bytes, v->ob[k].soft_bytes,
+      cairn_buf_printf(&b, "%s%s %lld %lld %lld", k ? " " : "", obuf_get_names[k], v->ob[k].hard_bytes, v->ob[k].soft_bytes,
                 v->ob[k].soft_seconds);
     break;
   }
-  return sb_take(&b);
+  return cairn_buf_take_str(&b);
 }
 
 static int values_equal(const directive *d, const pval *a, const pval *b) {
@@ -640,16 +475,16 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
       }
     }
     {
-      sbuf b = {0};
-      sb_puts(&b, "argument(s) must be one of the following: ");
-      for (int i = 0; d->enums[i]; i++) sb_printf(&b, "%s%s", i ? ", " : "", d->enums[i]);
-      snprintf(reason, rlen, "%s", b.p);
-      free(b.p);
+      cairn_buf b = {0};
+      cairn_buf_append_str(&b, "argument(s) must be one of the following: ");
+      for (int i = 0; d->enums[i]; i++) cairn_buf_printf(&b, "%s%s", i ? ", " : "", d->enums[i]);
+      snprintf(reason, rlen, "%s", cairn_buf_cstr(&b));
+      cairn_buf_free(&b);
     }
     return 0;
   case DT_STRING:
     free(v->s);
-    v->s = xstrndup(argv[0].p, argv[0].len);
+    v->s = cairn_xmemdup(argv[0].p, argv[0].len);
     return 1;
   case DT_BIND: {
     if (argc > 16) {
@@ -657,37 +492,37 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
       return 0;
     }
     if (argc == 1 && argv[0].len == 0) argc = 0;
-    sbuf b = {0};
+    cairn_buf b = {0};
     for (int i = 0; i < argc; i++) {
-      if (i) sb_put(&b, " ", 1);
-      sb_put(&b, argv[i].p, argv[i].len);
+      if (i) cairn_buf_append(&b, " ", 1);
+      cairn_buf_append(&b, argv[i].p, argv[i].len);
     }
     free(v->s);
-    v->s = sb_take(&b);
+    v->s = cairn_buf_take_str(&b);
     return 1;
   }
   case DT_SAVE: {
     if (argc == 1 && argv[0].len == 0) argc = 0;
     long long nums[2];
-    sbuf b = {0};
+    cairn_buf b = {0};
     if (argc % 2) goto bad_save;
     for (int i = 0; i < argc; i += 2) {
       if (!arg_strtoll(argv[i], &nums[0]) || !arg_strtoll(argv[i + 1], &nums[1]) || nums[0] < 1 || nums[1] < 0)
         goto bad_save;
-      sb_printf(&b, "%s%lld %lld", b.len ? " " : "", nums[0], nums[1]);
+      cairn_buf_printf(&b, "%s%lld %lld", b.len ? " " : "", nums[0], nums[1]);
     }
     if (append && argc && v->s && v->s[0]) {
-      sbuf all = {0};
-      sb_printf(&all, "%s %s", v->s, b.p);
-      free(b.p);
+      cairn_buf all = {0};
+      cairn_buf_printf(&all, "%s %s", v->s, cairn_buf_cstr(&b));
+      cairn_buf_free(&b);
       b = all;
     }
     /* With no pairs (`save ""`) everything read so far is cleared. */
     free(v->s);
-    v->s = sb_take(&b);
+    v->s = cairn_buf_take_str(&b);
     return 1;
   bad_save:
-    free(b.p);
+    cairn_buf_free(&b);
     snprintf(reason, rlen, "Invalid save parameters");
     return 0;
   }
@@ -740,7 +575,7 @@ static void default_value(const directive *d, pval *v) {
     memset(&av, 0, sizeof(av));
     argvec_push(&av, d->def, strlen(d->def));
   }
-  carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
+  carg *args = cairn_xcalloc((size_t)av.argc + 1, sizeof(carg));
   for (int i = 0; i < av.argc; i++) args[i] = (carg){av.argv[i], av.lens[i]};
   ok = parse_value(d, v, av.argc, args, 0, reason, sizeof(reason));
   free(args);
@@ -749,7 +584,7 @@ static void default_value(const directive *d, pval *v) {
     fprintf(stderr, "cairn: bad default for %s: %s\n", d->name, reason);
     abort();
   }
-  if (!v->s && (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE)) v->s = xstrdup("");
+  if (!v->s && (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE)) v->s = cairn_xstrdup("");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -792,7 +627,7 @@ typedef struct load_session {
 /* Applies one directive read from a file or the command line. */
 static int apply_directive(cairn_config *c, const directive *d, int argc, char **argv, const size_t *lens,
                            load_session *ls, char *reason, size_t rlen) {
-  carg *args = xcalloc((size_t)argc + 1, sizeof(carg));
+  carg *args = cairn_xcalloc((size_t)argc + 1, sizeof(carg));
   for (int i = 0; i < argc; i++) args[i] = (carg){argv[i], lens[i]};
   pval v;
   get_value(c, d, &v);
@@ -820,8 +655,8 @@ static int read_lines(const char *path, char ***lines_out, int *n_out) {
   errno = 0;
   while ((len = getline(&buf, &cap, f)) >= 0) {
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-    lines = xrealloc(lines, sizeof(char *) * (size_t)(n + 1));
-    lines[n++] = xstrndup(buf, (size_t)len);
+    lines = cairn_xrealloc(lines, sizeof(char *) * (size_t)(n + 1));
+    lines[n++] = cairn_xmemdup(buf, (size_t)len);
   }
   int err = ferror(f) ? (errno ? errno : EIO) : 0;
   free(buf);
@@ -868,7 +703,7 @@ int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t 
   for (int i = 0; i < n && rc == 0; i++) {
     int is_dir;
     size_t cap = strlen(lines[i]) + 1;
-    char *text = xmalloc(cap);
+    char *text = cairn_xmalloc(cap);
     directive_text(lines[i], text, cap, &is_dir);
     if (is_dir) {
       argvec av;
@@ -894,7 +729,7 @@ int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t 
     /* Absolute, because the server may chdir into `dir` before a REWRITE. */
     char *abs = realpath(path, NULL);
     free(c->config_file);
-    c->config_file = abs ? abs : xstrdup(path);
+    c->config_file = abs ? abs : cairn_xstrdup(path);
   }
   return rc;
 }
@@ -969,8 +804,8 @@ int cairn_config_set(cairn_config *c, int npairs, const char **names, const size
     snprintf(err, errlen, "ERR wrong number of arguments for 'config|set' command");
     return -1;
   }
-  const directive **ds = xmalloc(sizeof(*ds) * (size_t)npairs);
-  pval *vals = xmalloc(sizeof(*vals) * (size_t)npairs);
+  const directive **ds = cairn_xmalloc(sizeof(*ds) * (size_t)npairs);
+  pval *vals = cairn_xmalloc(sizeof(*vals) * (size_t)npairs);
   int unknown = -1, bad = -1, parsed = 0, rc = 0;
   const char *why = NULL;
   for (int i = 0; i < npairs; i++) {
@@ -1109,7 +944,7 @@ typedef struct linelist {
 } linelist;
 
 static void ll_add(linelist *l, char *line) {
-  l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+  l->v = cairn_xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
   l->v[l->n++] = line;
 }
 
@@ -1123,55 +958,55 @@ static void ll_free(linelist *l) {
  * a class gets a line when it differs from the default or when want_class
  * says the file already had a line for it. */
 static void render_lines(const directive *d, const pval *v, const pval *def, const int *want_class, linelist *out) {
-  sbuf b = {0};
+  cairn_buf b = {0};
   switch (d->type) {
-  case DT_BOOL: sb_printf(&b, "%s %s", d->name, v->n ? "yes" : "no"); break;
+  case DT_BOOL: cairn_buf_printf(&b, "%s %s", d->name, v->n ? "yes" : "no"); break;
   case DT_INT:
   case DT_LL:
     if (d->flags & F_OCTAL)
-      sb_printf(&b, "%s %llo", d->name, (unsigned long long)v->n);
+      cairn_buf_printf(&b, "%s %llo", d->name, (unsigned long long)v->n);
     else
-      sb_printf(&b, "%s %lld", d->name, v->n);
+      cairn_buf_printf(&b, "%s %lld", d->name, v->n);
     break;
   case DT_MEM:
-    sb_printf(&b, "%s ", d->name);
-    sb_memory(&b, v->n);
+    cairn_buf_printf(&b, "%s ", d->name);
+    append_memory(&b, v->n);
     break;
-  case DT_ENUM: sb_printf(&b, "%s %s", d->name, d->enums[v->n]); break;
+  case DT_ENUM: cairn_buf_printf(&b, "%s %s", d->name, d->enums[v->n]); break;
   case DT_STRING:
-    sb_printf(&b, "%s ", d->name);
-    sb_repr(&b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);
+    cairn_buf_printf(&b, "%s ", d->name);
+    cairn_buf_append_repr(&b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);
     break;
   case DT_BIND: {
-    sb_puts(&b, d->name);
+    cairn_buf_append_str(&b, d->name);
     argvec av;
     if (v->s && v->s[0] && split_args(v->s, &av) == 0) {
       for (int i = 0; i < av.argc; i++) {
-        sb_put(&b, " ", 1);
-        sb_arg(&b, av.argv[i]);
+        cairn_buf_append(&b, " ", 1);
+        append_arg(&b, av.argv[i]);
       }
       argvec_free(&av);
     } else {
-      sb_puts(&b, " \"\"");
+      cairn_buf_append_str(&b, " \"\"");
     }
     break;
   }
   case DT_SAVE: {
     const char *s = v->s ? v->s : "";
     if (!*s) {
-      sb_printf(&b, "%s \"\"", d->name);
+      cairn_buf_printf(&b, "%s \"\"", d->name);
       break;
     }
     /* One line per <seconds> <changes> pair, like Redis writes them. */
     long long a, n;
     int off = 0;
     while (sscanf(s, "%lld %lld%n", &a, &n, &off) == 2) {
-      sbuf l = {0};
-      sb_printf(&l, "%s %lld %lld", d->name, a, n);
-      ll_add(out, sb_take(&l));
+      cairn_buf l = {0};
+      cairn_buf_printf(&l, "%s %lld %lld", d->name, a, n);
+      ll_add(out, cairn_buf_take_str(&l));
       s += off;
     }
-    free(b.p);
+    cairn_buf_free(&b);
     return;
   }
   case DT_OBUF:
@@ -1180,18 +1015,18 @@ static void render_lines(const directive *d, const pval *v, const pval *def, con
       int differs = o->hard_bytes != z->hard_bytes || o->soft_bytes != z->soft_bytes ||
                     o->soft_seconds != z->soft_seconds;
       if (!differs && !(want_class && want_class[k])) continue;
-      sbuf l = {0};
-      sb_printf(&l, "%s %s ", d->name, obuf_class_names[k]);
-      sb_memory(&l, o->hard_bytes);
-      sb_put(&l, " ", 1);
-      sb_memory(&l, o->soft_bytes);
-      sb_printf(&l, " %lld", o->soft_seconds);
-      ll_add(out, sb_take(&l));
+      cairn_buf l = {0};
+      cairn_buf_printf(&l, "%s %s ", d->name, obuf_class_names[k]);
+      append_memory(&l, o->hard_bytes);
+      cairn_buf_append(&l, " ", 1);
+      append_memory(&l, o->soft_bytes);
+      cairn_buf_printf(&l, " %lld", o->soft_seconds);
+      ll_add(out, cairn_buf_take_str(&l));
     }
-    free(b.p);
+    cairn_buf_free(&b);
     return;
   }
-  ll_add(out, sb_take(&b));
+  ll_add(out, cairn_buf_take_str(&b));
 }
 
 /* Writes data to path atomically: a temporary file in the same directory,
@@ -1199,7 +1034,7 @@ static void render_lines(const directive *d, const pval *v, const pval *def, con
  * survives a crash. The file keeps the old file's permission bits. */
 static int write_atomically(const char *path, const char *data, size_t len) {
   size_t plen = strlen(path);
-  char *tmp = xmalloc(plen + 16);
+  char *tmp = cairn_xmalloc(plen + 16);
   snprintf(tmp, plen + 16, "%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) {
@@ -1235,7 +1070,7 @@ static int write_atomically(const char *path, const char *data, size_t len) {
   if (rename(tmp, path) != 0) goto fail;
   free(tmp);
   {
-    char *dir = xstrdup(path);
+    char *dir = cairn_xstrdup(path);
     char *slash = strrchr(dir, '/');
     if (slash == dir)
       slash[1] = '\0';
@@ -1283,13 +1118,13 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
   }
 
   /* Which directive owns each line (-1: comment, blank or unparseable). */
-  int *owner = xmalloc(sizeof(int) * (size_t)(n + 1));
+  int *owner = cairn_xmalloc(sizeof(int) * (size_t)(n + 1));
   int has_signature = 0;
   for (int i = 0; i < n; i++) {
     owner[i] = -1;
     int is_dir;
     size_t cap = strlen(lines[i]) + 1;
-    char *text = xmalloc(cap);
+    char *text = cairn_xmalloc(cap);
     directive_text(lines[i], text, cap, &is_dir);
     if (!is_dir) {
       if (strcmp(text, REWRITE_SIGNATURE) == 0) has_signature = 1;
@@ -1334,7 +1169,7 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
           want_class[CAIRN_CLIENT_CLASS_REPLICA] = 1;
         if (strcasecmp(av.argv[1], "pubsub") == 0) want_class[CAIRN_CLIENT_CLASS_PUBSUB] = 1;
       }
-      carg *args = xcalloc((size_t)av.argc + 1, sizeof(carg));
+      carg *args = cairn_xcalloc((size_t)av.argc + 1, sizeof(carg));
       for (int a = 1; a < av.argc; a++) args[a - 1] = (carg){av.argv[a], av.lens[a]};
       int append = d->type == DT_SAVE && ls.save_seen;
       if (!parse_value(d, &file, av.argc - 1, args, append, reason, sizeof(reason)))
@@ -1349,42 +1184,42 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
     } else if (present[i] || !values_equal(d, &cur, &def)) {
       render_lines(d, &cur, &def, want_class, &fresh[i]);
       if (!present[i])
-        for (int k = 0; k < fresh[i].n; k++) ll_add(&appended, xstrdup(fresh[i].v[k]));
+        for (int k = 0; k < fresh[i].n; k++) ll_add(&appended, cairn_xstrdup(fresh[i].v[k]));
     }
     pval_free(&cur);
     pval_free(&def);
     pval_free(&file);
   }
 
-  sbuf out = {0};
+  cairn_buf out = {0};
   int seen[NDIRECTIVES] = {0};
   for (int k = 0; k < n; k++) {
     int i = owner[k];
     if (i < 0 || keep[i]) {
-      sb_puts(&out, lines[k]);
-      sb_put(&out, "\n", 1);
+      cairn_buf_append_str(&out, lines[k]);
+      cairn_buf_append(&out, "\n", 1);
       continue;
     }
     int slot = seen[i]++;
     if (slot < fresh[i].n) {
-      sb_puts(&out, fresh[i].v[slot]);
-      sb_put(&out, "\n", 1);
+      cairn_buf_append_str(&out, fresh[i].v[slot]);
+      cairn_buf_append(&out, "\n", 1);
     }
     if (k == last_line[i]) {
       for (int j = slot + 1; j < fresh[i].n; j++) {
-        sb_puts(&out, fresh[i].v[j]);
-        sb_put(&out, "\n", 1);
+        cairn_buf_append_str(&out, fresh[i].v[j]);
+        cairn_buf_append(&out, "\n", 1);
       }
     }
   }
   if (appended.n) {
     if (!has_signature) {
-      if (n > 0 && lines[n - 1][0] != '\0') sb_put(&out, "\n", 1);
-      sb_puts(&out, REWRITE_SIGNATURE "\n");
+      if (n > 0 && lines[n - 1][0] != '\0') cairn_buf_append(&out, "\n", 1);
+      cairn_buf_append_str(&out, REWRITE_SIGNATURE "\n");
     }
     for (int k = 0; k < appended.n; k++) {
-      sb_puts(&out, appended.v[k]);
-      sb_put(&out, "\n", 1);
+      cairn_buf_append_str(&out, appended.v[k]);
+      cairn_buf_append(&out, "\n", 1);
     }
   }
 
@@ -1393,7 +1228,7 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
     snprintf(err, errlen, "ERR Rewriting config file: %s", strerror(errno));
     rc = -1;
   }
-  free(out.p);
+  cairn_buf_free(&out);
   ll_free(&appended);
   for (int i = 0; i < NDIRECTIVES; i++) ll_free(&fresh[i]);
   free(owner);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/buf.h"
+#include "engine/util.h"
 
 cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type) {
   switch (type) {
@@ -79,37 +80,6 @@ static double unsortable(const unsigned char *p) {
   return d;
 }
 
-/* Redis's string2ll: a canonical 64-bit integer (what an intset holds). */
-static int canonical_ll(const char *s, size_t n, int64_t *out) {
-  if (n == 0 || n > 20) return 0;
-  size_t i = 0;
-  int neg = s[0] == '-';
-  if (neg && n == 1) return 0;
-  i = (size_t)neg;
-  if (s[i] == '0') {
-    if (n == 1) {
-      *out = 0;
-      return 1;
-    }
-    return 0;
-  }
-  uint64_t v = 0;
-  for (; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return 0;
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > (UINT64_MAX - d) / 10) return 0;
-    v = v * 10 + d;
-  }
-  if (neg) {
-    if (v > (uint64_t)INT64_MAX + 1) return 0;
-    *out = (int64_t)(0 - v);
-  } else {
-    if (v > (uint64_t)INT64_MAX) return 0;
-    *out = (int64_t)v;
-  }
-  return 1;
-}
-
 /* redis.conf's settings (7.0): hash-max-listpack-entries/value 128/64,
  * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512 (a
  * redis-server without a config file allows 512 hash entries; any Redis
@@ -135,8 +105,9 @@ static int scan_member(void *ud, cairn_str sub, cairn_str val) {
       if (sub.len > LP_VALUE) sc->ok = 0;
       break;
     case CAIRN_TYPE_SET: {
-      int64_t v;
-      if (!canonical_ll(sub.p, sub.len, &v) || sc->nints == sc->cap) sc->ok = 0;
+      /* An intset holds canonical 64-bit integers (Redis's string2ll). */
+      long long v;
+      if (!cairn_str2ll(sub.p, sub.len, &v) || sc->nints == sc->cap) sc->ok = 0;
       else sc->ints[sc->nints++] = v;
       break;
     }

@@ -44,7 +44,9 @@ static int parse_canonical_magnitude(const char *p, size_t len, unsigned long lo
 }
 
 int cairn_str2ll(const char *s, size_t len, long long *out) {
-  if (len == 0) return 0;
+  /* Like string2ll's LONG_STR_SIZE check: 21 or more characters never fit
+   * (this only saves scanning a long value; the overflow checks agree). */
+  if (len == 0 || len > 20) return 0;
   int neg = 0;
   if (s[0] == '-') {
     neg = 1;

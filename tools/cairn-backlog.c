@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/buf.h"
+#include "engine/resp.h"
 #include "replication/backlog/backlog.h"
 
 static const char *prog = "cairn-backlog";
@@ -196,75 +198,19 @@ static int cmd_verify(cairn_backlog *b, const char *dir) {
 
 /* ---- dump ------------------------------------------------------------------------ */
 
-/* Quotes like redis-cli's MONITOR output (sdscatrepr). */
-static void put_repr(FILE *f, const uint8_t *p, size_t n) {
-  fputc('"', f);
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = p[i];
-    switch (c) {
-      case '\\': fputs("\\\\", f); break;
-      case '"': fputs("\\\"", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
-      case '\a': fputs("\\a", f); break;
-      case '\b': fputs("\\b", f); break;
-      default:
-        if (c >= 32 && c < 127) fputc(c, f);
-        else fprintf(f, "\\x%02x", c);
-    }
-  }
-  fputc('"', f);
-}
-
-/* Parses one RESP command (array of bulk strings, or an inline line) at
- * p[0..n). Returns bytes consumed, 0 if incomplete, -1 if malformed. */
-typedef struct arg {
-  const uint8_t *p;
-  size_t n;
-} arg;
-
-static long read_line(const uint8_t *p, size_t n, size_t from, long long *num) {
-  const uint8_t *e = memchr(p + from, '\n', n - from);
-  if (!e) return 0;
-  if (e == p + from || e[-1] != '\r') return -1;
-  char tmp[32];
-  size_t l = (size_t)(e - (p + from)) - 1;
-  if (l == 0 || l >= sizeof(tmp)) return -1;
-  memcpy(tmp, p + from, l);
-  tmp[l] = 0;
-  char *end;
-  *num = strtoll(tmp + 1, &end, 10);
-  if (*end) return -1;
-  return (long)(e - p) + 1;
-}
-
-static long parse_cmd(const uint8_t *p, size_t n, arg **argv, size_t *argc, size_t *cap) {
+/* Parses one command of the stream at p[0..n) with the server's request
+ * parser (the stream holds nothing but RESP arrays of bulk strings, so an
+ * inline command there is as malformed as any other non-array). Returns bytes
+ * consumed, 0 if incomplete, -1 if malformed. */
+static long parse_cmd(cairn_req_parser *rp, const char *p, size_t n) {
   if (n == 0) return 0;
   if (p[0] != '*') return -1;
-  long long cnt;
-  long pos = read_line(p, n, 0, &cnt);
-  if (pos <= 0) return pos;
-  if (cnt < 0 || cnt > 1 << 20) return -1;
-  if ((size_t)cnt > *cap) {
-    *cap = (size_t)cnt;
-    *argv = realloc(*argv, *cap * sizeof(arg));
-    if (!*argv) die("out of memory");
-  }
-  *argc = (size_t)cnt;
-  for (long long i = 0; i < cnt; i++) {
-    if ((size_t)pos >= n) return 0;
-    if (p[pos] != '$') return -1;
-    long long len;
-    long np = read_line(p, n, (size_t)pos, &len);
-    if (np <= 0) return np;
-    if (len < 0) return -1;
-    if ((size_t)np + (size_t)len + 2 > n) return 0;
-    (*argv)[i].p = p + np;
-    (*argv)[i].n = (size_t)len;
-    pos = np + (long)len + 2;
-  }
-  return pos;
+  size_t used;
+  char err[128];
+  int r = cairn_req_parse(rp, p, n, &used, err, sizeof(err));
+  if (r == CAIRN_PARSE_NEED_MORE) return 0;
+  if (r != CAIRN_PARSE_OK) return -1;
+  return (long)used;
 }
 
 static int cmd_dump(cairn_backlog *b, uint64_t from, uint64_t to, int raw) {
@@ -290,11 +236,15 @@ static int cmd_dump(cairn_backlog *b, uint64_t from, uint64_t to, int raw) {
   }
   cairn_backlog_cursor *c;
   if (cairn_backlog_cursor_open(b, start, &c) != 0) die("cannot read from offset %llu: %s", (unsigned long long)start, strerror(errno));
-  size_t cap = 1 << 20, len = 0, bufcap = 4 << 20;
-  uint8_t *buf = malloc(bufcap), *chunk = malloc(cap);
-  arg *argv = NULL;
-  size_t argc = 0, argcap = 0;
-  uint64_t off = start, buf_off = start; /* offset of buf[0] */
+  size_t cap = 1 << 20;
+  char *chunk = cairn_xmalloc(cap);
+  cairn_buf buf = {0}, line = {0};
+  cairn_buf_reserve(&buf, 4 << 20);
+  cairn_req_parser rp;
+  cairn_req_parser_init(&rp);
+  cairn_str *argv = NULL;
+  size_t argcap = 0;
+  uint64_t off = start, buf_off = start; /* offset of buf.p[0] */
   int rc = 0;
   while (off <= to) {
     uint64_t want = to - off + 1;
@@ -310,50 +260,55 @@ static int cmd_dump(cairn_backlog *b, uint64_t from, uint64_t to, int raw) {
       if (fwrite(chunk, 1, (size_t)r, stdout) != (size_t)r) die("write: %s", strerror(errno));
       continue;
     }
-    if (len + (size_t)r > bufcap) {
-      while (len + (size_t)r > bufcap) bufcap *= 2;
-      if (!(buf = realloc(buf, bufcap))) die("out of memory");
-    }
-    memcpy(buf + len, chunk, (size_t)r);
-    len += (size_t)r;
+    cairn_buf_append(&buf, chunk, (size_t)r);
     size_t pos = 0;
     for (;;) {
-      long used = parse_cmd(buf + pos, len - pos, &argv, &argc, &argcap);
+      long used = parse_cmd(&rp, buf.p + pos, buf.len - pos);
       if (used == 0) break;
       if (used < 0) {
         fprintf(stderr, "%s: not a RESP command at offset %llu\n", prog, (unsigned long long)(buf_off + pos));
         rc = 1;
         goto out;
       }
+      if (rp.argc > argcap) {
+        argcap = rp.argc;
+        argv = cairn_xrealloc(argv, argcap * sizeof(*argv));
+      }
+      size_t argc = rp.argc;
+      cairn_req_args(&rp, buf.p + pos, argv);
       uint64_t cmd_off = buf_off + pos;
-      if (argc == 2 && argv[0].n == 6 && !strncasecmp((const char *)argv[0].p, "select", 6)) {
+      if (argc == 2 && argv[0].len == 6 && !strncasecmp(argv[0].p, "select", 6)) {
         char t[24];
-        size_t l = argv[1].n < sizeof(t) - 1 ? argv[1].n : sizeof(t) - 1;
+        size_t l = argv[1].len < sizeof(t) - 1 ? argv[1].len : sizeof(t) - 1;
         memcpy(t, argv[1].p, l);
         t[l] = 0;
         db = strtoll(t, NULL, 10);
       }
       if (cmd_off >= from) {
-        if (db >= 0) printf("%llu [%lld]", (unsigned long long)cmd_off, (long long)db);
-        else printf("%llu [?]", (unsigned long long)cmd_off);
+        /* Quoted like redis-cli's MONITOR output (sdscatrepr). */
+        line.len = 0;
+        if (db >= 0) cairn_buf_printf(&line, "%llu [%lld]", (unsigned long long)cmd_off, (long long)db);
+        else cairn_buf_printf(&line, "%llu [?]", (unsigned long long)cmd_off);
         for (size_t i = 0; i < argc; i++) {
-          putchar(' ');
-          put_repr(stdout, argv[i].p, argv[i].n);
+          cairn_buf_putc(&line, ' ');
+          cairn_buf_append_repr(&line, argv[i].p, argv[i].len);
         }
-        putchar('\n');
+        cairn_buf_putc(&line, '\n');
+        fwrite(line.p, 1, line.len, stdout);
       }
       pos += (size_t)used;
     }
-    memmove(buf, buf + pos, len - pos);
-    len -= pos;
+    cairn_buf_consume(&buf, pos);
     buf_off += pos;
   }
-  if (!raw && len && rc == 0 && to == end)
-    fprintf(stderr, "%s: %zu bytes of an incomplete command at the end\n", prog, len);
+  if (!raw && buf.len && rc == 0 && to == end)
+    fprintf(stderr, "%s: %zu bytes of an incomplete command at the end\n", prog, buf.len);
 out:
-  free(buf);
+  cairn_buf_free(&buf);
+  cairn_buf_free(&line);
   free(chunk);
   free(argv);
+  cairn_req_parser_free(&rp);
   cairn_backlog_cursor_close(c);
   if (fflush(stdout) != 0) die("write: %s", strerror(errno));
   return rc;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/buf.h"
 #include "replication/rdb/rdb.h"
 
 typedef struct strv {
@@ -29,15 +30,13 @@ typedef struct strv {
 static void push(strv *s, char *x) {
   if (s->n == s->cap) {
     s->cap = s->cap ? s->cap * 2 : 16;
-    s->v = realloc(s->v, s->cap * sizeof(char *));
-    if (!s->v) abort();
+    s->v = cairn_xrealloc(s->v, s->cap * sizeof(char *));
   }
   s->v[s->n++] = x;
 }
 
 static char *esc(const uint8_t *p, size_t n) {
-  char *o = malloc(n * 4 + 1), *q = o;
-  if (!o) abort();
+  char *o = cairn_xmalloc(n * 4 + 1), *q = o;
   for (size_t i = 0; i < n; i++) {
     if (p[i] > 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '=') *q++ = (char)p[i];
     else q += sprintf(q, "\\x%02x", p[i]);
@@ -48,8 +47,7 @@ static char *esc(const uint8_t *p, size_t n) {
 
 static char *cat3(const char *a, const char *sep, const char *b) {
   size_t la = strlen(a), ls = strlen(sep), lb = strlen(b);
-  char *o = malloc(la + ls + lb + 1);
-  if (!o) abort();
+  char *o = cairn_xmalloc(la + ls + lb + 1);
   memcpy(o, a, la);
   memcpy(o + la, sep, ls);
   memcpy(o + la + ls, b, lb + 1);
@@ -111,8 +109,7 @@ static void emit(st *s, const cairn_rdb_key *k, const char *kind) {
   char *key = esc(k->key, k->key_len);
   size_t len = strlen(key) + 64;
   for (size_t i = 0; i < s->elems.n; i++) len += strlen(s->elems.v[i]) + 1;
-  char *line = malloc(len), *q = line;
-  if (!line) abort();
+  char *line = cairn_xmalloc(len), *q = line;
   if (s->payload) q += sprintf(q, "%s", kind);
   else q += sprintf(q, "%llu %s %s %lld", (unsigned long long)k->db, kind, key, (long long)k->expire_ms);
   for (size_t i = 0; i < s->elems.n; i++) {
@@ -144,7 +141,7 @@ static int dump(const char *path, size_t chunk, int show_aux, int show_types) {
                             .on_field = on_field, .on_zmember = on_zmember, .on_key_end = on_key_end,
                             .on_skipped = on_skipped};
   cairn_rdb_reader *r = cairn_rdb_reader_new(&cb, &s, 0);
-  uint8_t *buf = malloc(chunk);
+  uint8_t *buf = cairn_xmalloc(chunk);
   size_t n;
   int rc = 0;
   uint64_t total = 0;

@@ -18,13 +18,13 @@
  * and retries later while a tool holds the lock). */
 #include "replication/backlog/backlog_int.h"
 
+#include "engine/buf.h"
 #include "engine/util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,63 +159,35 @@ int bl_manifest_read(cairn_backlog *b, manifest *m, const char **why) {
   return 0;
 }
 
-/* Appends formatted text to a growing buffer. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *s, const char *fmt, ...) {
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      s->oom = 1;
-      return;
-    }
-    if (s->p && s->len + (size_t)n < s->cap) {
-      s->len += (size_t)n;
-      return;
-    }
-    size_t nc = (s->cap + (size_t)n + 1) * 2;
-    char *np = realloc(s->p, nc);
-    if (!np) {
-      s->oom = 1;
-      return;
-    }
-    s->p = np;
-    s->cap = nc;
-  }
-}
-
 int bl_manifest_write(cairn_backlog *b) {
-  sbuf s = {0};
+  /* Out of memory is not fatal here: the write fails, mf_dirty stays set
+   * and the next attempt retries (oom collects every printf's failure). */
+  cairn_buf s = {0};
+  int oom = 0;
   pthread_mutex_lock(&b->mu);
   uint64_t gen = b->mf_gen + 1;
-  sb_printf(&s, "cairn-backlog-manifest 1\ngeneration %llu\n", (unsigned long long)gen);
+  oom |= cairn_buf_try_printf(&s, "cairn-backlog-manifest 1\ngeneration %llu\n", (unsigned long long)gen);
   for (size_t i = 0; i < b->nsegs; i++) {
     segment *g = b->segs[i];
     int active = i + 1 == b->nsegs;
     uint64_t end = active ? atomic_load(&b->end) : g->end;
-    sb_printf(&s, "segment %llu %llu %s %llu %llu %lld %lld %s\n", (unsigned long long)g->first,
-              (unsigned long long)end, state_name(active ? SEG_STATE_ACTIVE : g->state),
-              (unsigned long long)(end + 1 - g->first), (unsigned long long)(active ? 0 : g->size),
-              (long long)g->ctime_ms, (long long)g->sealed_ms, g->name);
+    oom |= cairn_buf_try_printf(&s, "segment %llu %llu %s %llu %llu %lld %lld %s\n", (unsigned long long)g->first,
+                                (unsigned long long)end, state_name(active ? SEG_STATE_ACTIVE : g->state),
+                                (unsigned long long)(end + 1 - g->first), (unsigned long long)(active ? 0 : g->size),
+                                (long long)g->ctime_ms, (long long)g->sealed_ms, g->name);
   }
   for (size_t i = 0; i < b->nhist; i++)
-    sb_printf(&s, "replid %s %s %llu\n", b->hist[i].replid[0] ? b->hist[i].replid : "-",
-              b->hist[i].replid2[0] ? b->hist[i].replid2 : "-", (unsigned long long)b->hist[i].offset);
+    oom |= cairn_buf_try_printf(&s, "replid %s %s %llu\n", b->hist[i].replid[0] ? b->hist[i].replid : "-",
+                                b->hist[i].replid2[0] ? b->hist[i].replid2 : "-",
+                                (unsigned long long)b->hist[i].offset);
   for (size_t i = 0; i < b->npins; i++)
-    sb_printf(&s, "pin %s %llu %d\n", b->pins[i].name, (unsigned long long)b->pins[i].offset, b->pins[i].required);
+    oom |= cairn_buf_try_printf(&s, "pin %s %llu %d\n", b->pins[i].name, (unsigned long long)b->pins[i].offset,
+                                b->pins[i].required);
   b->mf_dirty = 0;
   pthread_mutex_unlock(&b->mu);
-  if (!s.oom) sb_printf(&s, "crc32c %08x\n", (unsigned)cairn_crc32c(0, s.p, s.len));
-  if (s.oom) {
-    free(s.p);
+  if (!oom) oom |= cairn_buf_try_printf(&s, "crc32c %08x\n", (unsigned)cairn_crc32c(0, s.p, s.len));
+  if (oom) {
+    cairn_buf_free(&s);
     b->mf_dirty = 1;
     errno = ENOMEM;
     return -1;
@@ -237,7 +209,7 @@ int bl_manifest_write(cairn_backlog *b) {
     close(fd);
     errno = e;
   }
-  free(s.p);
+  cairn_buf_free(&s);
   if (rc < 0) {
     int e = errno;
     unlinkat(b->dirfd, MANIFEST_TMP, 0);

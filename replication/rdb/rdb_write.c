@@ -2,6 +2,8 @@
 #include "replication/rdb/rdb.h"
 #include "replication/rdb/rdb_int.h"
 
+#include "engine/util.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,35 +106,9 @@ static void put_le(uint8_t *b, uint64_t v, int n) {
 /* Canonical decimal integer (what Redis's string2ll + ll2string round trip
  * accepts): optional '-', no leading zeros, no "-0", fits int64. */
 static int canonical_int(const uint8_t *s, size_t n, int64_t *out) {
-  if (n == 0 || n > 20) return 0;
-  size_t i = 0;
-  int neg = 0;
-  if (s[0] == '-') {
-    neg = 1;
-    i = 1;
-    if (n == 1) return 0;
-  }
-  if (s[i] == '0') {
-    if (n == 1) {
-      *out = 0;
-      return 1;
-    }
-    return 0;
-  }
-  uint64_t v = 0;
-  for (; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return 0;
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > (UINT64_MAX - d) / 10) return 0;
-    v = v * 10 + d;
-  }
-  if (neg) {
-    if (v > (uint64_t)INT64_MAX + 1) return 0;
-    *out = (int64_t)(0 - v);
-  } else {
-    if (v > (uint64_t)INT64_MAX) return 0;
-    *out = (int64_t)v;
-  }
+  long long v;
+  if (!cairn_str2ll((const char *)s, n, &v)) return 0;
+  *out = v;
   return 1;
 }
 

@@ -907,25 +907,30 @@ static void test_callback_abort(void **st) {
   free(b.data);
 }
 
+/* The value test_dump_payloads writes: "hello", or three members. */
+static void write_dump_value(cairn_rdb_writer *w, int kind) {
+  if (kind == CAIRN_RDB_KIND_STRING) {
+    assert_int_equal(cairn_rdb_writer_string(w, "hello", 5), 0);
+  } else {
+    assert_int_equal(cairn_rdb_writer_coll_begin(w, 3), 0);
+    for (int i = 0; i < 3; i++) {
+      char m[8];
+      snprintf(m, sizeof m, "m%d", i);
+      if (kind == CAIRN_RDB_KIND_HASH) assert_int_equal(cairn_rdb_writer_field(w, m, 2, "v", 1), 0);
+      else if (kind == CAIRN_RDB_KIND_ZSET) assert_int_equal(cairn_rdb_writer_zmember(w, m, 2, i), 0);
+      else assert_int_equal(cairn_rdb_writer_elem(w, m, 2), 0);
+    }
+    assert_int_equal(cairn_rdb_writer_coll_end(w), 0);
+  }
+}
+
 static void test_dump_payloads(void **st) {
   /* string, and every collection kind */
   for (int kind = CAIRN_RDB_KIND_STRING; kind <= CAIRN_RDB_KIND_HASH; kind++) {
     bb b = {0};
     cairn_rdb_writer *w = cairn_rdb_writer_new(cairn_rdb_buf_write, &b, 2);
     assert_int_equal(cairn_rdb_writer_dump_begin(w, (cairn_rdb_kind)kind), 0);
-    if (kind == CAIRN_RDB_KIND_STRING) {
-      assert_int_equal(cairn_rdb_writer_string(w, "hello", 5), 0);
-    } else {
-      assert_int_equal(cairn_rdb_writer_coll_begin(w, 3), 0);
-      for (int i = 0; i < 3; i++) {
-        char m[8];
-        snprintf(m, sizeof m, "m%d", i);
-        if (kind == CAIRN_RDB_KIND_HASH) assert_int_equal(cairn_rdb_writer_field(w, m, 2, "v", 1), 0);
-        else if (kind == CAIRN_RDB_KIND_ZSET) assert_int_equal(cairn_rdb_writer_zmember(w, m, 2, i), 0);
-        else assert_int_equal(cairn_rdb_writer_elem(w, m, 2), 0);
-      }
-      assert_int_equal(cairn_rdb_writer_coll_end(w), 0);
-    }
+    write_dump_value(w, kind);
     assert_int_equal(cairn_rdb_writer_end(w), -1);   /* not in dump mode */
     cairn_rdb_writer_free(w);
     w = NULL;
@@ -934,19 +939,7 @@ static void test_dump_payloads(void **st) {
     b = (bb){0};
     w = cairn_rdb_writer_new(cairn_rdb_buf_write, &b, 2);
     assert_int_equal(cairn_rdb_writer_dump_begin(w, (cairn_rdb_kind)kind), 0);
-    if (kind == CAIRN_RDB_KIND_STRING) {
-      assert_int_equal(cairn_rdb_writer_string(w, "hello", 5), 0);
-    } else {
-      assert_int_equal(cairn_rdb_writer_coll_begin(w, 3), 0);
-      for (int i = 0; i < 3; i++) {
-        char m[8];
-        snprintf(m, sizeof m, "m%d", i);
-        if (kind == CAIRN_RDB_KIND_HASH) assert_int_equal(cairn_rdb_writer_field(w, m, 2, "v", 1), 0);
-        else if (kind == CAIRN_RDB_KIND_ZSET) assert_int_equal(cairn_rdb_writer_zmember(w, m, 2, i), 0);
-        else assert_int_equal(cairn_rdb_writer_elem(w, m, 2), 0);
-      }
-      assert_int_equal(cairn_rdb_writer_coll_end(w), 0);
-    }
+    write_dump_value(w, kind);
     assert_int_equal(cairn_rdb_writer_dump_end(w), 0);
     cairn_rdb_writer_free(w);
     assert_int_equal(b.data[b.len - 10], 10);

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "engine/buf.h"
 #include "engine/util.h"
 
 static int ll(const char *s, long long *out) { return cairn_str2ll(s, strlen(s), out); }
@@ -49,6 +51,38 @@ static void test_str2ll_rejects(void **state) {
     assert_int_equal(v, 7); /* untouched on failure */
   }
   assert_false(cairn_str2ll("1\0002", 3, &v));
+}
+
+/* The edges every caller relies on (command arguments, intset members in
+ * RDB files, listpack integer entries). */
+static void test_str2ll_edges(void **state) {
+  (void)state;
+  long long v = 7;
+  assert_false(cairn_str2ll("", 0, &v));
+  assert_false(ll("-", &v));
+  assert_false(ll("-0", &v));
+  assert_false(ll("007", &v));
+  assert_false(ll(" 1", &v));
+  assert_false(ll("1 ", &v));
+  assert_int_equal(v, 7);
+  assert_true(ll("9223372036854775807", &v));
+  assert_true(v == LLONG_MAX);
+  assert_false(ll("9223372036854775808", &v));
+  assert_true(ll("-9223372036854775808", &v));
+  assert_true(v == LLONG_MIN);
+  assert_false(ll("-9223372036854775809", &v));
+  /* 21 digits, 21 characters with a minus, and a long run of digits. */
+  assert_false(ll("100000000000000000000", &v));
+  assert_false(ll("999999999999999999999", &v));
+  assert_false(ll("-10000000000000000000", &v));
+  assert_false(ll("-100000000000000000000", &v));
+  assert_false(ll("123456789012345678901234567890", &v));
+  assert_true(v == LLONG_MIN);
+  /* "0" alone is canonical; a 20-digit value over the range is not. */
+  assert_true(ll("0", &v));
+  assert_int_equal(v, 0);
+  assert_false(ll("18446744073709551615", &v));
+  assert_false(ll("18446744073709551616", &v));
 }
 
 static void test_str2ull(void **state) {
@@ -340,9 +374,33 @@ static void test_time_and_random(void **state) {
   assert_true(nonzero > 900);
 }
 
+/* The cairn_buf helpers that config.c, the backlog manifest and
+ * cairn-backlog share. */
+static void test_buf_text(void **state) {
+  (void)state;
+  cairn_buf b = {0};
+  char *s = cairn_buf_take_str(&b);
+  assert_string_equal(s, "");
+  free(s);
+  assert_int_equal(cairn_buf_try_printf(&b, "%s %d", "gen", 42), 0);
+  cairn_buf_printf(&b, "|%0300d|", 7);
+  assert_int_equal(b.len, 6 + 302);
+  assert_string_equal(cairn_buf_cstr(&b) + 300, "0000007|");
+  assert_int_equal(b.len, 6 + 302);
+  cairn_buf_free(&b);
+  const char raw[] = "a\\\"\n\r\t\a\b\x01\x7f\xff ~";
+  cairn_buf_append_repr(&b, raw, sizeof(raw) - 1);
+  s = cairn_buf_take_str(&b);
+  assert_string_equal(s, "\"a\\\\\\\"\\n\\r\\t\\a\\b\\x01\\x7f\\xff ~\"");
+  assert_null(b.p);
+  assert_int_equal(b.len, 0);
+  free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects), cmocka_unit_test(test_str2ull),
+      cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects),
+      cmocka_unit_test(test_str2ll_edges), cmocka_unit_test(test_buf_text), cmocka_unit_test(test_str2ull),
       cmocka_unit_test(test_ll2str),         cmocka_unit_test(test_str2ld),         cmocka_unit_test(test_str2d),
       cmocka_unit_test(test_ld2str),         cmocka_unit_test(test_d2str),          cmocka_unit_test(test_glob),
       cmocka_unit_test(test_crc32c),         cmocka_unit_test(test_hash64),         cmocka_unit_test(test_parse_memory),
