@@ -1,4 +1,5 @@
 #include "engine/resp.h"
+#include "engine/util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -41,34 +42,6 @@ static void push_arg(cairn_req_parser *p, size_t off, size_t len) {
 }
 
 /* Strict decimal parse of a header number (Redis string2ll semantics). */
-static int parse_ll(const char *s, size_t len, long long *out) {
-  if (len == 0 || len > 20) return 0;
-  size_t i = 0;
-  int neg = 0;
-  if (s[0] == '-') {
-    neg = 1;
-    i = 1;
-    if (len == 1) return 0;
-  }
-  /* Like string2ll: no leading zeros, and "-0" is not a number either. */
-  if (s[i] == '0' && (len - i > 1 || neg)) return 0;
-  unsigned long long v = 0;
-  for (; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9') return 0;
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > (18446744073709551615ULL - d) / 10) return 0;
-    v = v * 10 + d;
-  }
-  if (neg) {
-    if (v > 9223372036854775808ULL) return 0;
-    *out = (long long)(0 - v);
-  } else {
-    if (v > 9223372036854775807ULL) return 0;
-    *out = (long long)v;
-  }
-  return 1;
-}
-
 static int fail(char *err, size_t errlen, const char *msg) {
   snprintf(err, errlen, "%s", msg);
   return CAIRN_PARSE_ERROR;
@@ -123,7 +96,7 @@ int cairn_req_parse(cairn_req_parser *p, const char *buf, size_t len, size_t *co
     size_t hdr = (size_t)(cr - buf);
     if (hdr + 2 > len) return CAIRN_PARSE_NEED_MORE;
     long long n;
-    if (!parse_ll(buf + 1, hdr - 1, &n) || n > 2147483647LL) {
+    if (!cairn_str2ll(buf + 1, hdr - 1, &n) || n > 2147483647LL) {
       parser_reset(p);
       return fail(err, errlen, "Protocol error: invalid multibulk length");
     }
@@ -162,7 +135,7 @@ int cairn_req_parse(cairn_req_parser *p, const char *buf, size_t len, size_t *co
         return fail(err, errlen, msg);
       }
       long long n;
-      if (!parse_ll(buf + p->pos + 1, hdr - 1, &n) || n < 0 ||
+      if (!cairn_str2ll(buf + p->pos + 1, hdr - 1, &n) || n < 0 ||
           (p->max_bulk_len > 0 && n > p->max_bulk_len)) {
         parser_reset(p);
         return fail(err, errlen, "Protocol error: invalid bulk length");
