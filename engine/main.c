@@ -10,6 +10,7 @@
 
 #include "engine/commit.h"
 #include "engine/config.h"
+#include "engine/fault.h"
 #include "engine/log.h"
 #include "engine/server.h"
 #include "engine/util.h"
@@ -82,6 +83,18 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   cairn_notice("cairn %s starting (pid %d), Redis %s semantics", CAIRN_VERSION, (int)getpid(),
                CAIRN_REDIS_VERSION);
+  const char *faults = getenv("CAIRN_FAULTS");
+  if (faults && cairn_fault_arm(faults, err, sizeof(err)) != 0) {
+    cairn_warning("CAIRN_FAULTS: %s; refusing to start", err);
+    cairn_config_free(&srv.cfg);
+    cairn_log_close();
+    return 1;
+  }
+  if (cairn_fault_armed(-1)) {
+    char what[1024];
+    cairn_warning("FAULT INJECTION ARMED by CAIRN_FAULTS: %s. This server fails on purpose: for tests only.",
+                  cairn_fault_describe(what, sizeof(what)));
+  }
 
   int rc = 1;
   cairn_backlog *backlog = NULL;
@@ -109,9 +122,13 @@ int main(int argc, char **argv) {
   }
   if (err[0]) cairn_warning("backlog: %s", err);
   cairn_backlog_pin_required(backlog, "checkpoint", cairn_store_checkpoint_offset(srv.store) + 1);
-  /* The engine reaches the backlog through srv.wal only; replication gets
-   * the backlog itself (the replid history in its manifest). */
+  /* The engine reaches the backlog through srv.wal only; with a WAL fault
+   * armed, through the fault wrapper in front of it. Replication gets the
+   * backlog itself (the replid history in its manifest). */
   cairn_backlog_wal(backlog, &srv.wal);
+  if (cairn_fault_armed(CAIRN_FAULT_WAL_APPEND) || cairn_fault_armed(CAIRN_FAULT_WAL_SYNC) ||
+      cairn_fault_armed(CAIRN_FAULT_WAL_READ))
+    cairn_fault_wal(&srv.wal, &srv.wal);
   if (cairn_commit_startup(&srv, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
