@@ -10,69 +10,18 @@
 
 #include "engine/commit.h"
 #include "engine/config.h"
+#include "engine/fault.h"
 #include "engine/log.h"
 #include "engine/server.h"
 #include "engine/util.h"
 #include "replication/backlog/backlog.h"
 #include "replication/repl.h"
 
-/* ---- the backlog behind the engine's WAL interface */
-static int wal_append(void *ud, const void *p, size_t n) { return cairn_backlog_append(ud, p, n); }
-static int wal_sync(void *ud) { return cairn_backlog_sync(ud); }
-static void *wal_sync_begin(void *ud, uint64_t *end) {
-  cairn_backlog_sync_token *t = malloc(sizeof(*t));
-  if (!t) return NULL;
-  if (cairn_backlog_sync_begin(ud, t) != 0) {
-    int e = errno;
-    free(t);
-    errno = e;
-    return NULL;
-  }
-  *end = t->end;
-  return t;
-}
-static int wal_sync_run(void *token) {
-  int rc = cairn_backlog_sync_run(token);
-  int e = errno;
-  free(token);
-  errno = e;
-  return rc;
-}
-static uint64_t wal_first(void *ud) { return cairn_backlog_first(ud); }
-static uint64_t wal_end(void *ud) { return cairn_backlog_end(ud); }
-static void *wal_cursor_open(void *ud, uint64_t off) {
-  cairn_backlog_cursor *c = NULL;
-  return cairn_backlog_cursor_open(ud, off, &c) == 0 ? c : NULL;
-}
-static long wal_cursor_next(void *cur, void *buf, size_t cap) { return cairn_backlog_cursor_next(cur, buf, cap); }
-static void wal_cursor_close(void *cur) { cairn_backlog_cursor_close(cur); }
-static int wal_maintain(void *ud, const cairn_wal_retention *r) {
-  cairn_backlog_set_retention(ud, r->bytes, r->seconds, r->max_bytes, r->segment_size);
-  cairn_backlog_pin_required(ud, "checkpoint", r->checkpoint_offset + 1);
-  if (r->replicas_offset)
-    cairn_backlog_pin(ud, "replicas", r->replicas_offset);
-  else
-    cairn_backlog_unpin(ud, "replicas");
-  return cairn_backlog_maintain(ud);
-}
-static void wal_stats(void *ud, cairn_wal_stats *st) {
-  cairn_backlog_stats b;
-  cairn_backlog_get_stats(ud, &b);
-  *st = (cairn_wal_stats){.first = b.first, .end = b.end, .stream_bytes = b.stream_bytes, .disk_bytes = b.disk_bytes,
-                          .raw_disk_bytes = b.raw_disk_bytes, .compressed_disk_bytes = b.compressed_disk_bytes,
-                          .compressed_stream_bytes = b.compressed_stream_bytes, .oldest_ms = b.oldest_ms,
-                          .ratio = b.ratio, .segments = b.segments, .compressed_segments = b.compressed_segments,
-                          .pending_seals = b.pending_seals, .corrupt_frames = b.corrupt_frames};
-}
 static void backlog_log(void *ud, int level, const char *msg) {
   (void)ud;
   if (level >= CAIRN_BACKLOG_LOG_WARNING) cairn_warning("%s", msg);
   else cairn_notice("%s", msg);
 }
-static int wal_reset(void *ud, uint64_t end) { return cairn_backlog_reset(ud, end); }
-static uint64_t wal_disk_bytes(void *ud) { return cairn_backlog_disk_bytes(ud); }
-static int wal_segments(void *ud) { return cairn_backlog_segment_count(ud); }
-static int64_t wal_first_time_ms(void *ud) { return cairn_backlog_first_time_ms(ud); }
 
 static void usage(void) {
   fprintf(stderr,
@@ -134,6 +83,18 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   cairn_notice("cairn %s starting (pid %d), Redis %s semantics", CAIRN_VERSION, (int)getpid(),
                CAIRN_REDIS_VERSION);
+  const char *faults = getenv("CAIRN_FAULTS");
+  if (faults && cairn_fault_arm(faults, err, sizeof(err)) != 0) {
+    cairn_warning("CAIRN_FAULTS: %s; refusing to start", err);
+    cairn_config_free(&srv.cfg);
+    cairn_log_close();
+    return 1;
+  }
+  if (cairn_fault_armed(-1)) {
+    char what[1024];
+    cairn_warning("FAULT INJECTION ARMED by CAIRN_FAULTS: %s. This server fails on purpose: for tests only.",
+                  cairn_fault_describe(what, sizeof(what)));
+  }
 
   int rc = 1;
   cairn_backlog *backlog = NULL;
@@ -161,27 +122,18 @@ int main(int argc, char **argv) {
   }
   if (err[0]) cairn_warning("backlog: %s", err);
   cairn_backlog_pin_required(backlog, "checkpoint", cairn_store_checkpoint_offset(srv.store) + 1);
-  srv.wal = (cairn_wal){.ud = backlog,
-                        .append = wal_append,
-                        .sync = wal_sync,
-                        .sync_begin = wal_sync_begin,
-                        .sync_run = wal_sync_run,
-                        .first = wal_first,
-                        .end = wal_end,
-                        .cursor_open = wal_cursor_open,
-                        .cursor_next = wal_cursor_next,
-                        .cursor_close = wal_cursor_close,
-                        .maintain = wal_maintain,
-                        .stats = wal_stats,
-                        .reset = wal_reset,
-                        .disk_bytes = wal_disk_bytes,
-                        .segments = wal_segments,
-                        .first_time_ms = wal_first_time_ms};
+  /* The engine reaches the backlog through srv.wal only; with a WAL fault
+   * armed, through the fault wrapper in front of it. Replication gets the
+   * backlog itself (the replid history in its manifest). */
+  cairn_backlog_wal(backlog, &srv.wal);
+  if (cairn_fault_armed(CAIRN_FAULT_WAL_APPEND) || cairn_fault_armed(CAIRN_FAULT_WAL_SYNC) ||
+      cairn_fault_armed(CAIRN_FAULT_WAL_READ))
+    cairn_fault_wal(&srv.wal, &srv.wal);
   if (cairn_commit_startup(&srv, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
   }
-  if (cairn_repl_init(&srv, err, sizeof(err)) != 0) {
+  if (cairn_repl_init(&srv, backlog, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
   }

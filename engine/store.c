@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "engine/buf.h"
+#include "engine/fault.h"
 #include "engine/util.h"
 
 #define VALUE_HEADER 10          /* [type][flags][expire i64 LE] */
@@ -490,6 +491,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
                             int64_t expire_ms, char **payload) {
   int rc = txn(s);
   if (rc) return rc;
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_put", rc);
   db_state *d = &s->cur.db[db];
   unsigned char ek[MAX_ENCODED_KEY];
   size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
@@ -564,6 +566,7 @@ static int put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, cons
                   int64_t expire_ms) {
   int rc = txn(s);
   if (rc) return rc;
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_cursor_put", rc);
   MDB_cursor *c = NULL;
   if ((rc = keys_cursor(s, &c))) return rc;
   unsigned char ek[MAX_ENCODED_KEY];
@@ -903,6 +906,7 @@ int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size
                    size_t vallen) {
   int rc = txn(s);
   if (rc) return rc;
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_put(elems)", rc);
   unsigned char ek[ELEM_LONG];
   MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
   size_t extra = sublen > CAIRN_ELEM_INLINE ? 4 + sublen : 0;
@@ -1383,7 +1387,10 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   if (!rc) rc = mdb_put(s->txn, s->meta, &ck, &cv, 0);
   cairn_buf_free(&blob);
   if (rc) return store_error(s, "mdb_put(meta)", rc);
-  rc = mdb_txn_commit(s->txn);
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_COMMIT)))
+    mdb_txn_abort(s->txn); /* injected: as a failed commit, which frees the transaction too */
+  else
+    rc = mdb_txn_commit(s->txn);
   s->txn = NULL;
   s->kcur = NULL;
   if (rc) {

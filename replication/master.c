@@ -83,6 +83,7 @@ typedef struct repl_state {
   int64_t last_ping_ms;
   int64_t last_keepalive_ms;
   int getack_pending;    /* a GETACK went into the stream since the last sync */
+  cairn_backlog *backlog; /* behind srv->wal (main.c): for the replid history only */
   char buf[FEED_CHUNK];
 } repl_state;
 
@@ -462,13 +463,13 @@ static void put_ids(cairn_server *srv) {
 
 /* The backlog's manifest keeps the replid history for operators
  * (`cairn-backlog ls`): from which offset on the stream belongs to which id.
- * The authoritative ids live in LMDB (put_ids); wal.ud is the backlog that
- * main.c wired. */
+ * The authoritative ids live in LMDB (put_ids); main.c hands us the backlog
+ * (cairn_repl_init), the stream itself is read through srv->wal. */
 #define HISTORY_MAX 32
 static void record_history(cairn_server *srv) {
   repl_state *st = state_of(srv);
   cairn_backlog_replid h[HISTORY_MAX];
-  size_t n = cairn_backlog_get_history(srv->wal.ud, h, HISTORY_MAX);
+  size_t n = cairn_backlog_get_history(st->backlog, h, HISTORY_MAX);
   if (n > HISTORY_MAX) n = HISTORY_MAX;
   if (n && !strcmp(h[n - 1].replid, st->replid)) return;
   if (n == HISTORY_MAX) {
@@ -479,7 +480,7 @@ static void record_history(cairn_server *srv) {
   memcpy(h[n].replid, st->replid, 41);
   memcpy(h[n].replid2, st->replid2, 41);
   h[n].offset = srv->stream_offset + 1;
-  if (cairn_backlog_set_history(srv->wal.ud, h, n + 1) != 0)
+  if (cairn_backlog_set_history(st->backlog, h, n + 1) != 0)
     cairn_warning("could not record the replication id history in the backlog manifest");
 }
 
@@ -802,8 +803,9 @@ void cairn_repl_drop_replicas(cairn_server *srv) {
 
 /* ---------------------------------------------------------------- life cycle */
 
-int cairn_repl_init(cairn_server *srv, char *err, size_t errlen) {
+int cairn_repl_init(cairn_server *srv, cairn_backlog *backlog, char *err, size_t errlen) {
   repl_state *st = cairn_xcalloc(1, sizeof(*st));
+  st->backlog = backlog;
   cairn_buf b = {0};
   int rc = cairn_store_meta_get(srv->store, "replid", &b);
   if (rc < 0) {

@@ -19,10 +19,12 @@
 #include <stddef.h>
 
 #include "engine/server.h"
+#include "replication/backlog/backlog.h"
 
 /* Loads (or creates) the replication id from the store, registers the
- * commands and installs the hooks. 0, or -1 with err. */
-int cairn_repl_init(cairn_server *srv, char *err, size_t errlen);
+ * commands and installs the hooks. backlog is the one behind srv->wal: its
+ * manifest keeps the replid history for operators. 0, or -1 with err. */
+int cairn_repl_init(cairn_server *srv, cairn_backlog *backlog, char *err, size_t errlen);
 /* Frees what is left (call after the loop ended and clients are closed). */
 void cairn_repl_free(cairn_server *srv);
 

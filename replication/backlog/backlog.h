@@ -185,4 +185,9 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap);
 uint64_t cairn_backlog_cursor_offset(const cairn_backlog_cursor *c); /* next byte to be read */
 void cairn_backlog_cursor_close(cairn_backlog_cursor *c);
 
+/* Fills *out with the engine's WAL interface (engine/wal.h) backed by b
+ * (backlog_wal.c): out->ud is b. b must outlive every use of *out. */
+struct cairn_wal;
+void cairn_backlog_wal(cairn_backlog *b, struct cairn_wal *out);
+
 #endif

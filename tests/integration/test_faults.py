@@ -1,0 +1,441 @@
+"""Failure paths of the WAL and the store, driven by fault injection.
+
+The server reads CAIRN_FAULTS at startup (engine/fault.h has the syntax):
+  wal.append / wal.sync / wal.read / store.commit / store.put = N[:once|:always|:xK][:ERROR]
+Each test arms one point, checks what the server does at that moment (exact
+replies, log lines, exit codes) and then restarts it without faults to check
+that nothing acknowledged was lost.
+
+Call counting, for a fresh data dir: the startup sync is wal.sync call 1; a
+client writing one command at a time makes one append (and, with durability
+strict, one inline sync) per command; cairn_store_put & co. count one
+store.put per key written; every checkpoint commit is a store.commit call.
+"""
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairn_test import *  # noqa: E402,F401,F403
+from cairn_test import encode_command  # noqa: E402
+
+NO_CHECKPOINTS = {"checkpoint-interval-ms": 86400000, "checkpoint-bytes": "1gb"}
+
+
+def start_with_faults(server_or_config, faults, **kw):
+    """Starts a CairnServer (a new one from a config dict, or a stopped one)
+    with CAIRN_FAULTS set in its environment; the variable is removed again
+    at once, so later (re)starts run without faults."""
+    old = os.environ.get("CAIRN_FAULTS")
+    os.environ["CAIRN_FAULTS"] = faults
+    try:
+        if isinstance(server_or_config, CairnServer):
+            server_or_config.start()
+            return server_or_config
+        return CairnServer(server_or_config, **kw)
+    finally:
+        if old is None:
+            del os.environ["CAIRN_FAULTS"]
+        else:
+            os.environ["CAIRN_FAULTS"] = old
+
+
+def info(conn, section="persistence"):
+    out = {}
+    for line in conn.call("INFO", section).decode().split("\r\n"):
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def log_lines(server, pattern, all_starts=False):
+    return [l for l in server.log_text(all_starts).splitlines() if re.search(pattern, l)]
+
+
+def assert_log(server, pattern, count=None, all_starts=False):
+    got = log_lines(server, pattern, all_starts)
+    if count is None:
+        assert_true(got, "no log line matches %r\n%s" % (pattern, server.log_text(all_starts)))
+    else:
+        assert_eq(len(got), count, "log lines matching %r:\n%s" % (pattern, "\n".join(got)))
+    return got
+
+
+def write_gets_no_reply(conn, *cmd):
+    """Sends one command; True if the server closed the connection without a
+    reply (the write was never acknowledged)."""
+    try:
+        r = conn.call(*cmd)
+    except (ConnectionError, OSError):
+        return True
+    raise AssertionError("%r got a reply: %r" % (cmd, r))
+
+
+def check_keys(conn, present, absent=()):
+    for k, v in present.items():
+        assert_eq(conn.call("GET", k), v.encode() if isinstance(v, str) else v, "GET %s" % k)
+    for k in absent:
+        assert_eq(conn.call("GET", k), None, "GET %s (never acknowledged)" % k)
+
+
+def armed_warning(server, text):
+    assert_log(server, re.escape("FAULT INJECTION ARMED by CAIRN_FAULTS: %s. This server fails on purpose" % text), 1)
+
+
+# --------------------------------------------------------------------- arming
+
+@test(timeout=60)
+def a_bad_spec_refuses_to_start():
+    code, out = None, None
+    old = os.environ.get("CAIRN_FAULTS")
+    os.environ["CAIRN_FAULTS"] = "wal.apend=3"
+    try:
+        code, out = CairnServer.expect_start_failure()
+    finally:
+        if old is None:
+            del os.environ["CAIRN_FAULTS"]
+        else:
+            os.environ["CAIRN_FAULTS"] = old
+    assert_eq(code, 1)
+    assert_true("CAIRN_FAULTS: unknown fault point 'wal.apend' (known: wal.append, wal.sync, wal.read, "
+                "store.commit, store.put); refusing to start" in out, out)
+
+
+@test(timeout=60)
+def no_faults_no_warning():
+    with CairnServer() as s:
+        assert_eq(s.conn().call("SET", "k", "v"), "OK")
+        assert_log(s, "FAULT INJECTION", 0)
+        assert_log(s, "fault injection", 0)
+
+
+# ------------------------------------------------------ (a) WAL append failure
+
+MISCONF = ("MISCONF Errors writing to the backlog on disk (No space left on device): writes are refused "
+           "until it works again. Check the server log.")
+
+
+@test(timeout=120)
+def wal_append_failure_gives_misconf_then_recovers():
+    # appends 1-3 work, 4-6 fail with ENOSPC, 7 on work again
+    with start_with_faults({"durability": "strict"}, "wal.append=4:x3:ENOSPC") as s:
+        armed_warning(s, "wal.append fails calls 4 to 6 with ENOSPC")
+        c = s.conn()
+        for i in (1, 2, 3):
+            assert_eq(c.call("SET", "k%d" % i, "v%d" % i), "OK")
+        # The 4th append fails: the client holding the reply is disconnected,
+        # it never sees +OK.
+        assert_true(write_gets_no_reply(c, "SET", "k4", "v4"))
+        # Writes are refused with -MISCONF for about a second after that. If
+        # the machine was so slow that the window passed, the next write tries
+        # the backlog again and fails the same way (appends 5 and 6), which is
+        # what the loop allows; a later one must then see -MISCONF.
+        misconf, dropped = None, 1
+        for attempt in range(3):
+            c = s.conn()
+            try:
+                r = c.call("SET", "k5", "v5")
+            except (ConnectionError, OSError):
+                dropped += 1
+                continue
+            misconf = r
+            break
+        assert_true(is_error(misconf), "no -MISCONF reply: %r" % (misconf,))
+        assert_eq(misconf, MISCONF)
+        assert_log(s, r"# backlog append of \d+ bytes at offset \d+ failed: No space left on device; "
+                      r"refusing writes until it works", dropped)
+        # Reads still work, and the failed write is gone (rolled back).
+        check_keys(c, {"k1": "v1", "k2": "v2", "k3": "v3"}, absent=["k4", "k5"])
+        ip = info(c)
+        assert_eq(ip["wal_write_error"], "1")
+        assert_eq(ip["aof_last_write_status"], "err")
+        # Writes that only read pass: -MISCONF is for writes.
+        assert_eq(c.call("EXISTS", "k1"), 1)
+        # After a second the backlog is tried again: the fault is spent
+        # (appends 5 and 6 were the retries or are used up here).
+        def write_works():
+            try:
+                r = s.conn().call("SET", "after", "ok")
+            except (ConnectionError, OSError):
+                return False
+            return r == "OK"
+        wait_until(write_works, timeout=15, msg="writes never worked again")
+        c = s.conn()
+        assert_eq(info(c)["wal_write_error"], "0")
+        assert_eq(c.call("SET", "after2", "ok2"), "OK")
+        s.restart()  # graceful, checked
+        c = s.conn()
+        check_keys(c, {"k1": "v1", "k2": "v2", "k3": "v3", "after": "ok", "after2": "ok2"}, absent=["k4", "k5"])
+        assert_log(s, "FAULT INJECTION", 0)  # the restart runs without faults
+
+
+@test(timeout=120)
+def wal_append_failure_inside_a_pipeline_drops_the_whole_iteration():
+    # A pipeline lands in one loop iteration, so one record: when its append
+    # fails none of its writes may be acknowledged or survive.
+    with start_with_faults(NO_CHECKPOINTS, "wal.append=2:once:EIO") as s:
+        c = s.conn()
+        assert_eq(c.call("SET", "before", "1"), "OK")
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"".join(encode_command("SET", "p%d" % i, "x") for i in range(20)))
+        data = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        sock.close()
+        assert_eq(data, b"", "replies of a failed append reached the client")
+        c = s.conn()
+        for i in range(20):
+            assert_eq(c.call("GET", "p%d" % i), None)
+        assert_log(s, r"backlog append of \d+ bytes at offset \d+ failed: Input/output error", 1)
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("GET", "before"), b"1")
+        assert_eq(c.call("DBSIZE"), 1)
+
+
+# ------------------------------------------------------ (b) fsync failure
+
+FATAL_SYNC = ("# fdatasync of the backlog failed: Input/output error. Acknowledging writes is impossible; "
+              "exiting. A restart recovers everything that reached the disk.")
+
+
+@test(timeout=120)
+def wal_sync_failure_exits_without_acknowledging():
+    # sync 1 is the startup sync, 2-4 the writes of k1-k3 (inline syncs), 5 fails
+    with start_with_faults({"durability": "strict"}, "wal.sync=5:once") as s:
+        c = s.conn()
+        for i in (1, 2, 3):
+            assert_eq(c.call("SET", "k%d" % i, "v%d" % i), "OK")
+        assert_true(write_gets_no_reply(c, "SET", "k4", "v4"))
+        s.wait_exit(timeout=10, expect_code=1)
+        assert_log(s, re.escape(FATAL_SYNC) + "$", 1)
+        assert_log(s, r"fault injection: wal.sync call 5 fails with EIO$", 1)
+        s.start()
+        c = s.conn()
+        # every acknowledged write is back; k4 was appended (only its sync
+        # failed, and a kill loses no page cache), so it may be there, whole
+        check_keys(c, {"k1": "v1", "k2": "v2", "k3": "v3"})
+        assert_true(c.call("GET", "k4") in (None, b"v4"))
+        assert_eq(c.call("SET", "k5", "v5"), "OK")
+
+
+@test(timeout=180)
+def wal_sync_failure_under_pipelining_loses_no_acknowledged_write():
+    # Pipelined batches: syncs run on the flusher thread (sync_run) as well as
+    # inline; the 30th sync fails wherever it runs.
+    with start_with_faults({"durability": "strict"}, "wal.sync=30") as s:
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sent, acked, buf, i = [], 0, b"", 0
+        deadline = time.time() + 60
+        try:
+            while time.time() < deadline:
+                batch = []
+                for _ in range(50):
+                    batch.append(("SET", "p%d" % i, "v%d" % i))
+                    i += 1
+                sock.sendall(b"".join(encode_command(*b) for b in batch))
+                sent.extend(batch)
+                while acked < len(sent) - 25:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError
+                    buf += chunk
+                    n = buf.count(b"\r\n")
+                    cut = buf.rfind(b"\r\n") + 2 if n else 0
+                    assert_eq(buf[:cut], b"+OK\r\n" * n)
+                    acked += n
+                    buf = buf[cut:]
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sock.close()
+        assert_true(time.time() < deadline, "the server never failed its 30th sync")
+        s.wait_exit(timeout=10, expect_code=1)
+        assert_log(s, re.escape(FATAL_SYNC) + "$", 1)
+        assert_true(acked < len(sent), "every write was acknowledged although a sync failed")
+        s.start()
+        c = s.conn()
+        for _, k, v in sent[:acked]:
+            assert_eq(c.call("GET", k), v.encode(), "acknowledged %s lost" % k)
+        for _, k, v in sent[acked:]:
+            assert_true(c.call("GET", k) in (None, v.encode()))
+
+
+@test(timeout=120)
+def wal_sync_failure_in_relaxed_mode_exits_from_the_cron():
+    # relaxed: acknowledged once written, synced about once a second by the
+    # cron (net.c), which exits on a failed sync with its own log line.
+    with start_with_faults(dict(NO_CHECKPOINTS, durability="relaxed"), "wal.sync=2") as s:
+        c = s.conn()
+        for i in range(5):
+            assert_eq(c.call("SET", "r%d" % i, "v%d" % i), "OK")
+        s.wait_exit(timeout=10, expect_code=1)
+        assert_log(s, r"# fdatasync of the backlog failed: Input/output error; exiting$", 1)
+        s.start()
+        check_keys(s.conn(), {"r%d" % i: "v%d" % i for i in range(5)})
+
+
+# ------------------------------------------------------ (c) checkpoint commit failure
+
+CKPT_FAILED = r"# checkpoint at offset (\d+) failed: mdb_txn_commit: Input/output error$"
+
+
+@test(timeout=120)
+def failed_checkpoint_is_retried_and_loses_nothing():
+    with start_with_faults({"checkpoint-interval-ms": 50}, "store.commit=1:once") as s:
+        c = s.conn()
+        for i in range(10):
+            assert_eq(c.call("SET", "c%d" % i, "v%d" % i), "OK")
+        wait_until(lambda: log_lines(s, CKPT_FAILED), timeout=10, msg="no failed checkpoint")
+        # the store was rolled back to the last checkpoint and replayed: the
+        # data is all there, and the next checkpoint commits
+        check_keys(c, {"c%d" % i: "v%d" % i for i in range(10)})
+        def all_checkpointed():
+            ip = info(c)
+            return int(ip["checkpoints"]) >= 1 and ip["checkpoint_offset"] == ip["wal_last_offset"]
+        wait_until(all_checkpointed, timeout=10, msg="no checkpoint after the failure")
+        assert_true(int(info(c)["rollbacks"]) >= 1)
+        assert_eq(c.call("SET", "later", "x"), "OK")
+        s.restart(kill=True)
+        c = s.conn()
+        check_keys(c, dict({"c%d" % i: "v%d" % i for i in range(10)}, later="x"))
+        assert_log(s, CKPT_FAILED, 1, all_starts=True)
+
+
+@test(timeout=120)
+def checkpoints_failing_forever_leave_everything_in_the_backlog():
+    # Retention would keep only ~1 MB of backlog; the checkpoint pin keeps
+    # everything after the last good checkpoint (there is none).
+    cfg = {"checkpoint-interval-ms": 200, "backlog-segment-size": "1mb", "backlog-retention-bytes": "1mb"}
+    with start_with_faults(cfg, "store.commit=1") as s:
+        c = s.conn()
+        # Incompressible (retention counts disk bytes), and few: while the
+        # checkpoint fails, every iteration that wrote retries it, and each
+        # failure rolls back and replays the whole backlog.
+        values = [os.urandom(90000) for _ in range(40)]
+        for i, v in enumerate(values):
+            assert_eq(c.call("SET", "f%d" % i, v), "OK")
+        time.sleep(1.5)  # retention runs once a second
+        ip = info(c)
+        assert_eq(ip["checkpoints"], "0")
+        assert_eq(ip["checkpoint_offset"], "0")
+        assert_eq(ip["wal_first_offset"], "1")
+        assert_true(int(ip["wal_segments"]) >= 3, ip)
+        assert_true(len(log_lines(s, CKPT_FAILED)) >= 2)
+        # the checkpoint at shutdown fails too; the exit is still clean (0)
+        s.stop()
+        assert_log(s, "Checkpoint at offset .* before exit", 0)
+        assert_log(s, r"# checkpoint at offset %s failed: mdb_txn_commit" % ip["wal_last_offset"])
+        s.start()
+        assert_log(s, r"\* recovery: replaying \d+ backlog bytes from offset 1$", 1)
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), 40)
+        for i, v in enumerate(values):
+            assert_eq(c.call("GET", "f%d" % i), v)
+        ip = info(c)
+        assert_eq(ip["checkpoint_offset"], ip["wal_last_offset"])
+        # once a checkpoint works, retention drops what it no longer needs
+        wait_until(lambda: int(info(c)["wal_first_offset"]) > 1, timeout=10,
+                   msg="retention never dropped a segment: the test proves nothing")
+
+
+# ------------------------------------------------------ (d) MDB_TXN_FULL from a put
+
+@test(timeout=120)
+def txn_full_is_retried_after_rollback_and_replay():
+    with start_with_faults(NO_CHECKPOINTS, "store.put=3:once") as s:
+        c = s.conn()
+        armed_warning(s, "store.put fails call 3 only with MDB_TXN_FULL")
+        assert_eq(c.call("SET", "a", "1"), "OK")  # put 1
+        assert_eq(c.call("SET", "b", "2"), "OK")  # put 2
+        ip = info(c)
+        assert_eq(ip["checkpoints"], "0")
+        assert_eq(c.call("SET", "c", "3"), "OK")  # put 3 fails, the retry works
+        assert_log(s, "fault injection: store.put call 3 fails with MDB_TXN_FULL", 1)
+        ip = info(c)
+        assert_eq(ip["rollbacks"], "1")
+        # TXN_FULL checkpoints at once (a fresh transaction for the retry)
+        assert_eq(ip["checkpoints"], "1")
+        check_keys(c, {"a": "1", "b": "2", "c": "3"})
+        assert_eq(c.call("DBSIZE"), 3)
+        s.restart(kill=True)
+        c = s.conn()
+        check_keys(c, {"a": "1", "b": "2", "c": "3"})
+        assert_eq(c.call("DBSIZE"), 3)
+
+
+@test(timeout=120)
+def txn_full_in_the_middle_of_exec_runs_it_once():
+    with start_with_faults(NO_CHECKPOINTS, "store.put=3:once") as s:
+        c = s.conn()
+        assert_eq(c.call("SET", "before", "0"), "OK")  # put 1
+        assert_eq(c.call("MULTI"), "OK")
+        assert_eq(c.call("INCR", "n"), "QUEUED")      # put 2
+        assert_eq(c.call("INCR", "n"), "QUEUED")      # put 3 fails: EXEC runs again
+        assert_eq(c.call("RPUSH", "l", "a", "b"), "QUEUED")
+        assert_eq(c.call("EXEC"), [1, 2, 2])
+        assert_eq(c.call("GET", "n"), b"2")
+        assert_eq(c.call("LRANGE", "l", 0, -1), [b"a", b"b"])
+        assert_eq(info(c)["rollbacks"], "1")
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("GET", "n"), b"2")
+        assert_eq(c.call("LRANGE", "l", 0, -1), [b"a", b"b"])
+        assert_eq(c.call("GET", "before"), b"0")
+
+
+@test(timeout=120)
+def a_put_that_keeps_failing_gives_an_error_and_changes_nothing():
+    # Every put fails (also those of the replay): the store cannot be brought
+    # back to the backlog's state, so the server exits; the backlog has every
+    # acknowledged write.
+    with start_with_faults(NO_CHECKPOINTS, "store.put=2:always:EIO") as s:
+        c = s.conn()
+        assert_eq(c.call("SET", "a", "1"), "OK")
+        assert_true(write_gets_no_reply(c, "SET", "b", "2"))
+        s.wait_exit(timeout=10, expect_code=1)
+        assert_log(s, r"# cannot restore the store to the backlog's state \(mdb_cursor_put: Input/output error\); "
+                      r"exiting\. Nothing acknowledged is lost: the backlog holds it and a restart replays it\.$", 1)
+        s.start()
+        c = s.conn()
+        check_keys(c, {"a": "1"}, absent=["b"])
+
+
+# ------------------------------------------------------ (e) read failure during recovery
+
+@test(timeout=120)
+def wal_read_failure_during_recovery_refuses_to_start():
+    with CairnServer(NO_CHECKPOINTS) as s:
+        c = s.conn()
+        for i in range(50):
+            assert_eq(c.call("SET", "r%d" % i, "v%d" % i), "OK")
+        assert_eq(info(c)["checkpoint_offset"], "0")
+        s.kill9()  # no checkpoint: a restart must replay the backlog
+        try:
+            start_with_faults(s, "wal.read=1:once")
+            raise AssertionError("the server started although recovery could not read the backlog")
+        except StartFailure:
+            pass
+        assert_eq(s.proc.returncode, 1)
+        assert_log(s, r"# replay: backlog read error at offset 1: Input/output error$", 1)
+        # Today the second line has no reason: cairn_commit_startup reports
+        # the store's error text, which is empty when the backlog failed (the
+        # cause is the line above). A better message updates this line.
+        assert_log(s, r"# recovery failed: $", 1)
+        assert_log(s, "Ready to accept connections", 0)
+        s.start()
+        c = s.conn()
+        check_keys(c, {"r%d" % i: "v%d" % i for i in range(50)})
+
+
+if __name__ == "__main__":
+    run_tests()
