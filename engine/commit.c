@@ -165,7 +165,14 @@ static int replay(cairn_server *srv, int with_pending, int checkpoint_as_we_go) 
   return rc;
 }
 
+/* Why the last replay failed: the backlog's error when it was the backlog,
+ * else the store's. */
+static const char *replay_errstr(cairn_server *srv) {
+  return srv->replay_error[0] ? srv->replay_error : cairn_store_errstr(srv->store);
+}
+
 static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_we_go) {
+  srv->replay_error[0] = '\0';
   uint64_t from = cairn_store_checkpoint_offset(srv->store) + 1;
   uint64_t end = srv->wal.end(srv->wal.ud);
   srv->replay_db = srv->ckpt_stream_db;
@@ -175,8 +182,9 @@ static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_
   if (from <= end) {
     void *cur = srv->wal.cursor_open(srv->wal.ud, from);
     if (!cur) {
-      cairn_warning("replay: cannot read the backlog from offset %llu: %s", (unsigned long long)from,
-                    strerror(errno));
+      snprintf(srv->replay_error, sizeof(srv->replay_error), "cannot read the backlog from offset %llu: %s",
+               (unsigned long long)from, strerror(errno));
+      cairn_warning("replay: %s", srv->replay_error);
       cairn_apply_free(&st);
       return CAIRN_STORE_IO;
     }
@@ -187,8 +195,9 @@ static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_
     for (;;) {
       long n = srv->wal.cursor_next(cur, chunk, cap);
       if (n < 0) {
-        cairn_warning("replay: backlog read error at offset %llu: %s",
-                      (unsigned long long)(from + done), strerror(errno));
+        snprintf(srv->replay_error, sizeof(srv->replay_error), "backlog read error at offset %llu: %s",
+                 (unsigned long long)(from + done), strerror(errno));
+        cairn_warning("replay: %s", srv->replay_error);
         rc = CAIRN_STORE_IO;
         break;
       }
@@ -216,7 +225,9 @@ static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_
     free(chunk);
     srv->wal.cursor_close(cur);
     if (rc == 0 && st.buf.len) {
-      cairn_warning("replay: the backlog ends with %zu bytes of an incomplete command", st.buf.len);
+      snprintf(srv->replay_error, sizeof(srv->replay_error),
+               "the backlog ends with %zu bytes of an incomplete command", st.buf.len);
+      cairn_warning("replay: %s", srv->replay_error);
       rc = CAIRN_STORE_IO;
     }
   }
@@ -241,7 +252,7 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
     }
     cairn_warning("cannot restore the store to the backlog's state (%s); exiting. Nothing acknowledged "
                   "is lost: the backlog holds it and a restart replays it.",
-                  cairn_store_errstr(srv->store));
+                  replay_errstr(srv));
     exit(1);
   }
 }
@@ -657,7 +668,7 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
       if (rc == 0) break;
       cairn_store_rollback(srv->store);
       if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) continue;
-      snprintf(err, errlen, "recovery failed: %s", cairn_store_errstr(srv->store));
+      snprintf(err, errlen, "recovery failed: %s", replay_errstr(srv));
       return -1;
     }
     srv->stream_db = srv->replay_db;
