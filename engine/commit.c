@@ -327,21 +327,21 @@ static int sync_wal(cairn_server *srv) {
 
 static void *flusher_main(void *arg) {
   cairn_server *srv = arg;
-  pthread_mutex_lock(&srv->fl_mu);
+  pthread_mutex_lock(&srv->fl.mu);
   for (;;) {
-    while (!srv->fl_token && !srv->fl_stop) pthread_cond_wait(&srv->fl_cv, &srv->fl_mu);
-    if (!srv->fl_token) break;
-    void *token = srv->fl_token;
-    srv->fl_token = NULL;
-    pthread_mutex_unlock(&srv->fl_mu);
+    while (!srv->fl.token && !srv->fl.stop) pthread_cond_wait(&srv->fl.cv, &srv->fl.mu);
+    if (!srv->fl.token) break;
+    void *token = srv->fl.token;
+    srv->fl.token = NULL;
+    pthread_mutex_unlock(&srv->fl.mu);
     int rc = srv->wal.sync_run(token);
     int err = rc ? errno : 0;
-    pthread_mutex_lock(&srv->fl_mu);
-    srv->fl_done = 1;
-    srv->fl_err = err ? err : (rc ? EIO : 0);
-    uv_async_send(&srv->fl_async);
+    pthread_mutex_lock(&srv->fl.mu);
+    srv->fl.done = 1;
+    srv->fl.err = err ? err : (rc ? EIO : 0);
+    uv_async_send(&srv->fl.async);
   }
-  pthread_mutex_unlock(&srv->fl_mu);
+  pthread_mutex_unlock(&srv->fl.mu);
   return NULL;
 }
 
@@ -350,14 +350,14 @@ static void flusher_start_job(cairn_server *srv) {
   void *token = srv->wal.sync_begin(srv->wal.ud, &end);
   if (!token) fatal_sync(srv, errno);
   notify(srv, CAIRN_SYNC_STARTED);
-  srv->fl_busy = 1;
-  srv->fl_job_end = end;
-  srv->fl_job_history = srv->wal_history;
-  srv->fl_started_us = cairn_ustime();
-  pthread_mutex_lock(&srv->fl_mu);
-  srv->fl_token = token;
-  pthread_cond_signal(&srv->fl_cv);
-  pthread_mutex_unlock(&srv->fl_mu);
+  srv->fl.busy = 1;
+  srv->fl.job_end = end;
+  srv->fl.job_history = srv->wal_history;
+  srv->fl.started_us = cairn_ustime();
+  pthread_mutex_lock(&srv->fl.mu);
+  srv->fl.token = token;
+  pthread_cond_signal(&srv->fl.cv);
+  pthread_mutex_unlock(&srv->fl.mu);
 }
 
 /* What to do with held replies now that no sync is in flight. */
@@ -380,7 +380,7 @@ static void flusher_idle(cairn_server *srv) {
 static void strict_commit(cairn_server *srv) {
   int64_t busy = srv->batch_start_us ? cairn_ustime() - srv->batch_start_us : 0;
   srv->batch_start_us = 0;
-  if (srv->fl_busy) {
+  if (srv->fl.busy) {
     if (srv->wal.end(srv->wal.ud) <= srv->synced_offset)
       notify(srv, CAIRN_SYNC_ALL_DURABLE); /* a checkpoint synced everything already */
     return;
@@ -394,54 +394,54 @@ static void strict_commit(cairn_server *srv) {
 
 static void on_flusher_done(uv_async_t *a) {
   cairn_server *srv = a->data;
-  pthread_mutex_lock(&srv->fl_mu);
-  int done = srv->fl_done, err = srv->fl_err;
-  srv->fl_done = 0;
-  pthread_mutex_unlock(&srv->fl_mu);
-  if (!done || !srv->fl_busy) return;
+  pthread_mutex_lock(&srv->fl.mu);
+  int done = srv->fl.done, err = srv->fl.err;
+  srv->fl.done = 0;
+  pthread_mutex_unlock(&srv->fl.mu);
+  if (!done || !srv->fl.busy) return;
   if (err) fatal_sync(srv, err);
-  srv->fl_busy = 0;
+  srv->fl.busy = 0;
   srv->stats.wal_syncs++;
-  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - srv->fl_started_us);
+  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - srv->fl.started_us);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   /* A job started before the backlog restarted (a full sync on a replica)
    * synced the old history: it says nothing about the new one. */
-  if (srv->fl_job_history == srv->wal_history && srv->fl_job_end > srv->synced_offset)
-    srv->synced_offset = srv->fl_job_end;
+  if (srv->fl.job_history == srv->wal_history && srv->fl.job_end > srv->synced_offset)
+    srv->synced_offset = srv->fl.job_end;
   if (srv->repl_on_synced) srv->repl_on_synced(srv);
   notify(srv, CAIRN_SYNC_MARKED_DURABLE);
   flusher_idle(srv);
 }
 
 int cairn_flusher_start(cairn_server *srv, char *err, size_t errlen) {
-  int rc = uv_async_init(srv->loop, &srv->fl_async, on_flusher_done);
+  int rc = uv_async_init(srv->loop, &srv->fl.async, on_flusher_done);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start the backlog flusher: uv_async_init: %s", uv_strerror(rc));
     return -1;
   }
-  srv->fl_async.data = srv;
-  pthread_mutex_init(&srv->fl_mu, NULL);
-  pthread_cond_init(&srv->fl_cv, NULL);
-  if ((rc = pthread_create(&srv->flusher, NULL, flusher_main, srv)) != 0) {
+  srv->fl.async.data = srv;
+  pthread_mutex_init(&srv->fl.mu, NULL);
+  pthread_cond_init(&srv->fl.cv, NULL);
+  if ((rc = pthread_create(&srv->fl.thread, NULL, flusher_main, srv)) != 0) {
     snprintf(err, errlen, "cannot start the backlog flusher thread: %s", strerror(rc));
-    pthread_mutex_destroy(&srv->fl_mu);
-    pthread_cond_destroy(&srv->fl_cv);
+    pthread_mutex_destroy(&srv->fl.mu);
+    pthread_cond_destroy(&srv->fl.cv);
     return -1;
   }
-  srv->fl_started = 1;
+  srv->fl.started = 1;
   return 0;
 }
 
 void cairn_flusher_stop(cairn_server *srv) {
-  if (!srv->fl_started) return;
-  pthread_mutex_lock(&srv->fl_mu);
-  srv->fl_stop = 1;
-  pthread_cond_signal(&srv->fl_cv);
-  pthread_mutex_unlock(&srv->fl_mu);
-  pthread_join(srv->flusher, NULL);
-  srv->fl_started = 0;
-  pthread_mutex_destroy(&srv->fl_mu);
-  pthread_cond_destroy(&srv->fl_cv);
+  if (!srv->fl.started) return;
+  pthread_mutex_lock(&srv->fl.mu);
+  srv->fl.stop = 1;
+  pthread_cond_signal(&srv->fl.cv);
+  pthread_mutex_unlock(&srv->fl.mu);
+  pthread_join(srv->fl.thread, NULL);
+  srv->fl.started = 0;
+  pthread_mutex_destroy(&srv->fl.mu);
+  pthread_cond_destroy(&srv->fl.cv);
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -570,7 +570,7 @@ void cairn_commit_cron(cairn_server *srv, int64_t now) {
 void cairn_commit_iteration(cairn_server *srv) {
   append_pending(srv);
   if (cairn_checkpoint_due(srv, cairn_monotonic_ms())) cairn_commit_checkpoint(srv);
-  if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl_started) {
+  if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl.started) {
     if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
     notify(srv, CAIRN_SYNC_ALL_DURABLE);
   } else {

@@ -91,19 +91,22 @@ struct cairn_server {
   void (*on_sync)(cairn_server *srv, int event); /* held replies (cairn_sync_event, engine/commit.h) */
 
   /* The flusher thread runs the WAL's fdatasync while the loop goes on
-   * serving; replies wait for the sync that covers what they saw. */
-  pthread_t flusher;
-  pthread_mutex_t fl_mu;
-  pthread_cond_t fl_cv;
-  uv_async_t fl_async;
-  void *fl_token;           /* job handed to the thread, NULL when none */
-  int fl_busy;              /* a job is in flight (loop thread's view) */
-  int fl_done, fl_err;      /* set by the thread */
-  int fl_stop, fl_started;
-  uint64_t fl_job_end;
+   * serving; replies wait for the sync that covers what they saw
+   * (engine/commit.c). mu guards token, done, err and stop. */
+  struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uv_async_t async;       /* the thread's "done" to the loop */
+    void *token;            /* job handed to the thread, NULL when none */
+    int busy;               /* a job is in flight (loop thread's view) */
+    int done, err;          /* set by the thread */
+    int stop, started;
+    uint64_t job_end;       /* the offset the job in flight makes durable */
+    uint64_t job_history;   /* wal_history when it started */
+    int64_t started_us;     /* when it was handed over */
+  } fl;
   uint64_t wal_history;     /* bumped when the backlog restarts at a new offset (full sync) */
-  uint64_t fl_job_history;
-  int64_t fl_started_us;    /* when the job in flight was handed over */
   int64_t batch_start_us;   /* when the first command since the last commit ran */
   int64_t now_ms;           /* command time, refreshed every 64 commands of a client batch */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
