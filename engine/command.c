@@ -2,6 +2,8 @@
  * commands, iteration for COMMAND) and the argument helpers of handlers. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,36 @@ int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out) {
   if (cairn_str2d(a.p, a.len, out)) return 0;
   cairn_reply_error(&c->reply, CAIRN_ERR_NOTFLOAT);
   return -1;
+}
+
+const char *cairn_timeout_parse(const char *s, size_t len, int unit, long long *ms) {
+  long long t;
+  if (unit == CAIRN_TIMEOUT_SECONDS) {
+    long double secs;
+    if (!cairn_str2ld(s, len, &secs)) return "timeout is not a float or out of range";
+    long double v = ceill(secs * 1000.0);
+    /* (long long) of a value out of range is LLONG_MIN on x86: Redis 7.0
+     * says "timeout is negative" for 1e30 or inf. */
+    t = v < 9223372036854775808.0L && v >= -9223372036854775808.0L ? (long long)v : LLONG_MIN;
+  } else if (!cairn_str2ll(s, len, &t)) {
+    return "timeout is not an integer or out of range";
+  }
+  if (t < 0) return "timeout is negative";
+  *ms = t;
+  return NULL;
+}
+
+int cairn_arg_timeout(cairn_ctx *c, cairn_str a, int64_t *abs_ms) {
+  long long t;
+  const char *err = cairn_timeout_parse(a.p, a.len, CAIRN_TIMEOUT_SECONDS, &t);
+  if (err) {
+    cairn_reply_error(&c->reply, err);
+    return -1;
+  }
+  /* Redis 7.0 adds the time unchecked (it wraps, and blocks for ever): the
+   * same wait, without the overflow. */
+  *abs_ms = t == 0 ? 0 : t > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + t;
+  return 0;
 }
 
 static void command_fullname(const cairn_command *cmd, char *buf, size_t cap) {

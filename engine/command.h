@@ -105,6 +105,19 @@ int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out);
 /* A SCAN-family cursor (Redis's strtoul rules; "invalid cursor"). */
 int cairn_arg_cursor(cairn_ctx *c, cairn_str a, uint64_t *out);
 
+/* A blocking command's timeout, Redis 7.0.15's getTimeoutFromObjectOrReply
+ * (src/timeout.c). CAIRN_TIMEOUT_SECONDS: a long double (string2ld rules)
+ * times 1000, rounded up (ceill: 0.0001 is 1 ms, not 0 = forever);
+ * CAIRN_TIMEOUT_MILLISECONDS: an integer. A value beyond long long converts
+ * to LLONG_MIN as on x86, hence "timeout is negative". Returns NULL with
+ * *ms >= 0 (relative, 0 = forever), or the error text. */
+enum { CAIRN_TIMEOUT_SECONDS, CAIRN_TIMEOUT_MILLISECONDS };
+const char *cairn_timeout_parse(const char *s, size_t len, int unit, long long *ms);
+/* The same for handlers, in seconds: *abs_ms is the unix time in ms when it
+ * expires (c->now_ms + timeout, capped at INT64_MAX), 0 = forever. 0, or -1
+ * after replying the error. */
+int cairn_arg_timeout(cairn_ctx *c, cairn_str a, int64_t *abs_ms);
+
 /* Propagation. A write handler that changed data (c->dirty > 0) propagates
  * its own argv unless it called cairn_propagate with the deterministic form
  * (PXAT instead of EX, SET instead of INCRBYFLOAT...). Several propagations of

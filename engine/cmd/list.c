@@ -710,34 +710,6 @@ static void cmd_rpoplpush(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- blocking */
 
-/* Redis 7.0's getTimeoutFromObjectOrReply for seconds: a long double, times
- * 1000, truncated; values beyond long long are "negative" in 7.0 (the cast
- * gives LLONG_MIN on x86). Absolute unix ms, 0 = forever. */
-static int timeout_arg(cairn_ctx *c, cairn_str a, int64_t *abs_ms) {
-  long double v;
-  if (!cairn_str2ld(a.p, a.len, &v)) {
-    cairn_reply_error(&c->reply, "timeout is not a float or out of range");
-    return -1;
-  }
-  v *= 1000.0L;
-  long long t;
-  if (!(v < 9223372036854775808.0L && v >= -9223372036854775808.0L))
-    t = LLONG_MIN;
-  else
-    t = (long long)v;
-  if (t < 0) {
-    cairn_reply_error(&c->reply, "timeout is negative");
-    return -1;
-  }
-  if (t > 0) {
-    int64_t now = c->now_ms;
-    *abs_ms = t > INT64_MAX - now ? INT64_MAX : now + t;
-  } else {
-    *abs_ms = 0;
-  }
-  return 0;
-}
-
 static void propagate_pop(cairn_ctx *c, int where, cairn_str key, long long count) {
   char num[24];
   cairn_str argv[3] = {{where == HEAD ? "LPOP" : "RPOP", 4}, key, {num, 0}};
@@ -797,7 +769,7 @@ static int pop_first(cairn_ctx *c, const cairn_str *keys, int nkeys, int where, 
 
 static void bpop_generic(cairn_ctx *c, int where) {
   int64_t timeout;
-  if (timeout_arg(c, c->argv[c->argc - 1], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
   int nkeys = c->argc - 2;
   if (pop_first(c, c->argv + 1, nkeys, where, -1) != 0) return;
   if (!cairn_can_block(c)) {
@@ -841,13 +813,13 @@ static void cmd_blmove(cairn_ctx *c) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
   }
-  if (timeout_arg(c, c->argv[5], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[5], &timeout) != 0) return;
   bmove_generic(c, from, to, timeout, 1);
 }
 
 static void cmd_brpoplpush(cairn_ctx *c) {
   int64_t timeout;
-  if (timeout_arg(c, c->argv[3], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[3], &timeout) != 0) return;
   bmove_generic(c, TAIL, HEAD, timeout, 0);
 }
 
@@ -887,7 +859,7 @@ static void mpop_generic(cairn_ctx *c, int first, int blocking) {
     }
   }
   if (count == -1) count = 1;
-  if (blocking && timeout_arg(c, c->argv[1], &timeout) != 0) return;
+  if (blocking && cairn_arg_timeout(c, c->argv[1], &timeout) != 0) return;
   const cairn_str *keys = c->argv + first + 1;
   int rc = pop_first(c, keys, (int)numkeys, where, count);
   if (rc != 0) return;

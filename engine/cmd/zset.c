@@ -1463,28 +1463,6 @@ static void zpop_minmax(cairn_ctx *c, int max) {
 static void cmd_zpopmin(cairn_ctx *c) { zpop_minmax(c, 0); }
 static void cmd_zpopmax(cairn_ctx *c) { zpop_minmax(c, 1); }
 
-/* getTimeoutFromObjectOrReply (seconds, as a long double): absolute unix ms,
- * 0 = forever. 0 or -1 after replying. */
-static int parse_timeout(cairn_ctx *c, cairn_str a, int64_t *out) {
-  long double ld;
-  if (!cairn_str2ld(a.p, a.len, &ld)) {
-    cairn_reply_error(&c->reply, "timeout is not a float or out of range");
-    return -1;
-  }
-  long double ms = ceill(ld * 1000.0L);
-  long long t;
-  if (!(ms < 9.2e18L && ms > -9.2e18L))
-    t = LLONG_MIN; /* what the conversion gives on x86 */
-  else
-    t = (long long)ms;
-  if (t < 0) {
-    cairn_reply_error(&c->reply, "timeout is negative");
-    return -1;
-  }
-  *out = t > 0 ? c->now_ms + t : 0;
-  return 0;
-}
-
 /* BZPOPMIN/BZPOPMAX/BZMPOP core: keys[0..nkeys). count -1 = single pop. */
 static void bzpop_generic(cairn_ctx *c, const cairn_str *keys, int nkeys, int max, long long count, int64_t timeout,
                           int zmpop) {
@@ -1518,7 +1496,7 @@ static void bzpop_generic(cairn_ctx *c, const cairn_str *keys, int nkeys, int ma
 
 static void bzpop_minmax(cairn_ctx *c, int max) {
   int64_t timeout;
-  if (parse_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
   bzpop_generic(c, c->argv + 1, c->argc - 2, max, -1, timeout, 0);
 }
 
@@ -1565,7 +1543,7 @@ static void zmpop_generic(cairn_ctx *c, int numidx, int block) {
   const cairn_str *keys = c->argv + numidx + 1;
   if (block) {
     int64_t timeout;
-    if (parse_timeout(c, c->argv[1], &timeout) != 0) return;
+    if (cairn_arg_timeout(c, c->argv[1], &timeout) != 0) return;
     bzpop_generic(c, keys, (int)numkeys, max, count, timeout, 1);
     return;
   }

@@ -1,0 +1,122 @@
+/* Unit tests for engine/command.c: the blocking-timeout parser (Redis
+ * 7.0.15's getTimeoutFromObjectOrReply, src/timeout.c; the replies were
+ * checked against a real redis-server 7.0.15). */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/buf.h"
+#include "engine/command.h"
+
+static const char *secs(const char *s, long long *ms) {
+  *ms = -42;
+  return cairn_timeout_parse(s, strlen(s), CAIRN_TIMEOUT_SECONDS, ms);
+}
+
+static void test_timeout_seconds_round_up(void **state) {
+  (void)state;
+  long long ms;
+  /* 0.0001 s is 1 ms (ceill), not 0 = block for ever */
+  assert_null(secs("0.0001", &ms));
+  assert_int_equal(ms, 1);
+  assert_null(secs("0", &ms));
+  assert_int_equal(ms, 0);
+  assert_null(secs("0.0", &ms));
+  assert_int_equal(ms, 0);
+  assert_null(secs("0.5", &ms));
+  assert_int_equal(ms, 500);
+  assert_null(secs("1", &ms));
+  assert_int_equal(ms, 1000);
+  assert_null(secs("1.0001", &ms));
+  assert_int_equal(ms, 1001);
+  assert_null(secs("1.5e1", &ms));
+  assert_int_equal(ms, 15000);
+  assert_null(secs("0x10", &ms)); /* strtold takes hex, like Redis's string2ld */
+  assert_int_equal(ms, 16000);
+  assert_null(secs("1e-400", &ms)); /* a long double, not a double: 1 ms */
+  assert_int_equal(ms, 1);
+  /* ceill(-0.1) is -0: 0 = for ever, as in Redis 7.0 */
+  assert_null(secs("-0.0001", &ms));
+  assert_int_equal(ms, 0);
+  /* large but within long long */
+  assert_null(secs("9223372036854775", &ms));
+  assert_true(ms == 9223372036854775000LL);
+}
+
+static void test_timeout_seconds_errors(void **state) {
+  (void)state;
+  long long ms;
+  assert_string_equal(secs("-1", &ms), "timeout is negative");
+  assert_string_equal(secs("-0.5", &ms), "timeout is negative");
+  assert_string_equal(secs("abc", &ms), "timeout is not a float or out of range");
+  assert_string_equal(secs("", &ms), "timeout is not a float or out of range");
+  assert_string_equal(secs(" 1", &ms), "timeout is not a float or out of range");
+  assert_string_equal(secs("1 ", &ms), "timeout is not a float or out of range");
+  assert_string_equal(secs("nan", &ms), "timeout is not a float or out of range");
+  assert_string_equal(secs("1e5000", &ms), "timeout is not a float or out of range");
+  /* beyond long long: the x86 conversion gives LLONG_MIN, so "negative" */
+  assert_string_equal(secs("1e30", &ms), "timeout is negative");
+  assert_string_equal(secs("9223372036854775.808", &ms), "timeout is negative");
+  assert_string_equal(secs("inf", &ms), "timeout is negative");
+  assert_string_equal(secs("-inf", &ms), "timeout is negative");
+  assert_int_equal(ms, -42); /* untouched on error */
+}
+
+static void test_timeout_milliseconds(void **state) {
+  (void)state;
+  long long ms = -42;
+  assert_null(cairn_timeout_parse("1500", 4, CAIRN_TIMEOUT_MILLISECONDS, &ms));
+  assert_int_equal(ms, 1500);
+  assert_null(cairn_timeout_parse("0", 1, CAIRN_TIMEOUT_MILLISECONDS, &ms));
+  assert_int_equal(ms, 0);
+  assert_string_equal(cairn_timeout_parse("0.5", 3, CAIRN_TIMEOUT_MILLISECONDS, &ms),
+                      "timeout is not an integer or out of range");
+  assert_string_equal(cairn_timeout_parse("-1", 2, CAIRN_TIMEOUT_MILLISECONDS, &ms), "timeout is negative");
+}
+
+static int arg_timeout(cairn_ctx *c, const char *s, int64_t *abs_ms) {
+  cairn_str a = {s, strlen(s)};
+  return cairn_arg_timeout(c, a, abs_ms);
+}
+
+static void test_arg_timeout(void **state) {
+  (void)state;
+  cairn_buf out = {0};
+  cairn_ctx c;
+  memset(&c, 0, sizeof(c));
+  c.reply.buf = &out;
+  c.reply.resp = 2;
+  c.now_ms = 1700000000000LL;
+  int64_t t = -1;
+  assert_int_equal(arg_timeout(&c, "0.0001", &t), 0);
+  assert_true(t == c.now_ms + 1);
+  assert_int_equal(arg_timeout(&c, "0", &t), 0);
+  assert_true(t == 0);
+  assert_int_equal(arg_timeout(&c, "2.5", &t), 0);
+  assert_true(t == c.now_ms + 2500);
+  /* now + timeout beyond int64: the latest time there is (Redis 7.0 wraps
+   * and blocks for ever) */
+  assert_int_equal(arg_timeout(&c, "9223372036854775", &t), 0);
+  assert_true(t == INT64_MAX);
+  assert_int_equal(out.len, 0);
+  assert_int_equal(arg_timeout(&c, "-1", &t), -1);
+  assert_int_equal(arg_timeout(&c, "x", &t), -1);
+  const char *want = "-ERR timeout is negative\r\n-ERR timeout is not a float or out of range\r\n";
+  assert_int_equal(out.len, strlen(want));
+  assert_memory_equal(out.p, want, out.len);
+  cairn_buf_free(&out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_timeout_seconds_round_up), cmocka_unit_test(test_timeout_seconds_errors),
+      cmocka_unit_test(test_timeout_milliseconds),     cmocka_unit_test(test_arg_timeout),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
