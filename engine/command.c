@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/client.h"
 #include "engine/command.h"
 #include "engine/util.h"
 
@@ -160,6 +161,49 @@ int cairn_arg_timeout(cairn_ctx *c, cairn_str a, int64_t *abs_ms) {
   *abs_ms = t == 0 ? 0 : t > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + t;
   return 0;
 }
+
+/* ---------------------------------------------------------------- subcommands */
+
+const cairn_command *cairn_subcommand_find(const cairn_command *cmd, cairn_str name) {
+  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
+    const char *bar = strchr(s->name, '|');
+    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
+  }
+  return NULL;
+}
+
+/* "... '<argv[1], at most 128 bytes>'. Try <CONTAINER> HELP." */
+static void reply_subcommand_error(cairn_ctx *c, const char *what) {
+  char upper[64];
+  size_t n = strlen(c->cmd->name);
+  if (n > sizeof(upper) - 1) n = sizeof(upper) - 1;
+  for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)c->cmd->name[i]);
+  upper[n] = '\0';
+  cairn_reply_errorf(&c->reply, "%s '%.*s'. Try %s HELP.", what, (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len),
+                     c->argv[1].p, upper);
+}
+
+void cairn_reply_unknown_subcommand(cairn_ctx *c) { reply_subcommand_error(c, "unknown subcommand"); }
+
+void cairn_reply_subcommand_syntax_error(cairn_ctx *c) {
+  reply_subcommand_error(c, "unknown subcommand or wrong number of arguments for");
+}
+
+void cairn_subcommand_dispatch(cairn_ctx *c) {
+  const cairn_command *sub = cairn_subcommand_find(c->cmd, c->argv[1]);
+  if (!sub) {
+    cairn_reply_unknown_subcommand(c);
+    return;
+  }
+  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
+    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
+    return;
+  }
+  if (c->client) c->client->last_cmd = sub->name;
+  sub->fn(c);
+}
+
+/* ---------------------------------------------------------------- errors */
 
 static void command_fullname(const cairn_command *cmd, char *buf, size_t cap) {
   snprintf(buf, cap, "%s", cmd->name);

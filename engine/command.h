@@ -72,6 +72,21 @@ const cairn_command *cairn_command_at(int i);
  * lookup; main.c calls it. */
 void cairn_command_register(const cairn_command *table);
 
+/* Subcommands. A container command (CONFIG, CLIENT, OBJECT...) has a table
+ * of entries named "container|sub", like Redis's full names. */
+/* The subcommand of container `cmd` named `name` (case-insensitive, without
+ * the "container|" part), or NULL. */
+const cairn_command *cairn_subcommand_find(const cairn_command *cmd, cairn_str name);
+/* Redis's "unknown subcommand '<argv[1]>'. Try <CONTAINER> HELP." */
+void cairn_reply_unknown_subcommand(cairn_ctx *c);
+/* Redis's addReplySubcommandSyntaxError: "unknown subcommand or wrong
+ * number of arguments for '<argv[1]>'. Try <CONTAINER> HELP." */
+void cairn_reply_subcommand_syntax_error(cairn_ctx *c);
+/* The handler of a container: runs the subcommand argv[1] names after
+ * checking its arity (replies an error otherwise). */
+void cairn_subcommand_dispatch(cairn_ctx *c);
+
+
 
 /* ---------------------------------------------------------------- context */
 struct cairn_ctx {

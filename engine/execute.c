@@ -2,7 +2,6 @@
  * MULTI queueing, READONLY, MISCONF...), the handler, the retry after a store
  * error (rollback + replay, engine/commit.c), propagation, and serving the
  * clients its writes unblocked. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,15 +46,6 @@ int cairn_ctx_is_top_level(const cairn_ctx *c) { return c->srv->exec_depth == 1 
  * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
  * re-runs would nest inside recovery. */
 static int cmd_is(const cairn_command *cmd, const char *name) { return strcmp(cmd->name, name) == 0; }
-
-/* The subcommand named by argv[1] of a container command, or NULL. */
-static const cairn_command *find_subcommand(const cairn_command *cmd, cairn_str name) {
-  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
-    const char *bar = strchr(s->name, '|');
-    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
-  }
-  return NULL;
-}
 
 /* A command refused before it ran. Inside MULTI the transaction is flagged
  * (EXEC will abort); a refused EXEC itself ends the transaction with
@@ -152,14 +142,9 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     if ((in_multi || subscribed) && cmd->subcommands && argc >= 2) {
       /* Queued commands are checked in full now, subcommand included (the
        * container's handler checks it otherwise). */
-      sub = find_subcommand(cmd, argv[1]);
+      sub = cairn_subcommand_find(cmd, argv[1]);
       if (!sub) {
-        char upper[64];
-        size_t n = argv[0].len < sizeof(upper) - 1 ? argv[0].len : sizeof(upper) - 1;
-        for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)argv[0].p[i]);
-        upper[n] = '\0';
-        cairn_reply_errorf(&ctx.reply, "unknown subcommand '%.*s'. Try %s HELP.",
-                           (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, upper);
+        cairn_reply_unknown_subcommand(&ctx);
         goto reject;
       }
       if ((sub->arity > 0 && sub->arity != argc) || argc < -sub->arity) {

@@ -129,23 +129,6 @@ const cairn_command cairn_object_subcommands[] = {
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
-void cairn_cmd_object(cairn_ctx *c) {
-  const cairn_command *sub = NULL;
-  for (const cairn_command *s = cairn_object_subcommands; s->name; s++)
-    if (cairn_arg_is(c->argv[1], s->name + 7)) sub = s;
-  if (!sub) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try OBJECT HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
-    return;
-  }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
-}
-
 /* ---------------------------------------------------------------- DUMP */
 
 /* DUMP: O(n) in the value's members (the payload is built in memory: it is

@@ -773,7 +773,7 @@ const cairn_command cairn_commands_keys[] = {
      "[ASYNC|SYNC]", NULL},
     {"swapdb", 3, F_W | F_FAST, 0, 0, 0, cmd_swapdb, "server", "Swaps two Redis databases", "4.0.0",
      "index1 index2", NULL},
-    {"object", -2, 0, 0, 0, 0, cairn_cmd_object, "generic", "A container for object introspection commands",
+    {"object", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "generic", "A container for object introspection commands",
      "2.2.3", "", cairn_object_subcommands},
     {"dump", 2, F_R, 1, 1, 1, cairn_cmd_dump, "generic",
      "Return a serialized version of the value stored at the specified key.", "2.6.0", "key", NULL},

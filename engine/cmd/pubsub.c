@@ -404,27 +404,14 @@ static const cairn_command pubsub_subcommands[] = {
     {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
+/* PUBSUB CHANNELS and SHARDCHANNELS take one pattern at most: more is
+ * Redis's syntax error (not the arity one). */
 static void cmd_pubsub(cairn_ctx *c) {
-  const cairn_command *sub = NULL;
-  for (const cairn_command *s = pubsub_subcommands; s->name; s++)
-    if (cairn_arg_is(c->argv[1], s->name + 7)) sub = s;
-  if (!sub) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try PUBSUB HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+  if (c->argc > 3 && (cairn_arg_is(c->argv[1], "channels") || cairn_arg_is(c->argv[1], "shardchannels"))) {
+    cairn_reply_subcommand_syntax_error(c);
     return;
   }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (sub->fn != cmd_pubsub_help && ((sub->fn == cmd_pubsub_channels || sub->fn == cmd_pubsub_shardchannels) &&
-                                     c->argc > 3)) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
+  cairn_subcommand_dispatch(c);
 }
 
 const cairn_command cairn_commands_pubsub[] = {

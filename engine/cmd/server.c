@@ -2,8 +2,9 @@
  * SHUTDOWN DEBUG. Replies and errors follow Redis 7.0.
  *
  * Container commands (CONFIG, CLIENT, COMMAND) have subcommand tables whose
- * entries are named "container|sub" like Redis's full names; dispatch_sub
- * finds the entry, checks its arity and runs it. */
+ * entries are named "container|sub" like Redis's full names;
+ * cairn_subcommand_dispatch (engine/command.c) finds the entry, checks its
+ * arity and runs it. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,37 +35,6 @@ static void reply_help(cairn_ctx *c, const char *cmd, const char *const *lines) 
   for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
   cairn_reply_status(&c->reply, "HELP");
   cairn_reply_status(&c->reply, "    Prints this help.");
-}
-
-static const char *sub_short_name(const cairn_command *sub) {
-  const char *bar = strchr(sub->name, '|');
-  return bar ? bar + 1 : sub->name;
-}
-
-static const cairn_command *find_sub(const cairn_command *cmd, cairn_str name) {
-  if (!cmd->subcommands) return NULL;
-  for (const cairn_command *s = cmd->subcommands; s->name; s++)
-    if (cairn_arg_is(name, sub_short_name(s))) return s;
-  return NULL;
-}
-
-static void dispatch_sub(cairn_ctx *c) {
-  const cairn_command *sub = find_sub(c->cmd, c->argv[1]);
-  if (!sub) {
-    char upper[64];
-    size_t n = c->argv[0].len < sizeof(upper) - 1 ? c->argv[0].len : sizeof(upper) - 1;
-    for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)c->argv[0].p[i]);
-    upper[n] = '\0';
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try %s HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p, upper);
-    return;
-  }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
 }
 
 /* NUL-terminated copy of an argument (for APIs taking C strings). */
@@ -566,7 +536,7 @@ static const cairn_command *lookup_any(cairn_str name) {
   const cairn_command *parent = cairn_command_lookup(name.p, (size_t)(bar - name.p));
   if (!parent) return NULL;
   cairn_str rest = {bar + 1, name.len - (size_t)(bar - name.p) - 1};
-  return find_sub(parent, rest);
+  return cairn_subcommand_find(parent, rest);
 }
 
 /* ---- COMMAND DOCS: arguments from the synopsis string.
@@ -835,7 +805,7 @@ static void reply_all_info(cairn_reply *r) {
 
 static void cmd_command(cairn_ctx *c) {
   if (c->argc > 1)
-    dispatch_sub(c);
+    cairn_subcommand_dispatch(c);
   else
     reply_all_info(&c->reply);
 }
@@ -938,7 +908,7 @@ static void cmd_command_getkeys(cairn_ctx *c) {
   int argc = c->argc - 2;
   cairn_str *argv = c->argv + 2;
   if (cmd && cmd->subcommands && argc >= 2) {
-    const cairn_command *sub = find_sub(cmd, argv[1]);
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
     if (sub) cmd = sub;
   }
   if (!cmd) {
@@ -1074,8 +1044,7 @@ static void cmd_debug(cairn_ctx *c) {
     cairn_reply_ok(&c->reply);
     return;
   }
-  cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
-                     (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+  cairn_reply_subcommand_syntax_error(c);
 }
 
 /* ---------------------------------------------------------------- tables */
@@ -1145,9 +1114,11 @@ static const cairn_command command_subs[] = {
 const cairn_command cairn_commands_server[] = {
     {"info", -1, F_LS, 0, 0, 0, cmd_info, "server", "Get information and statistics about the server", "1.0.0",
      "[section [section ...]]", NULL},
-    {"config", -2, 0, 0, 0, 0, dispatch_sub, "server", "A container for server configuration commands", "2.0.0", "",
+    {"config", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server", "A container for server configuration commands",
+     "2.0.0", "",
      config_subs},
-    {"client", -2, 0, 0, 0, 0, dispatch_sub, "connection", "A container for client connection commands", "2.4.0", "",
+    {"client", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "connection", "A container for client connection commands",
+     "2.4.0", "",
      client_subs},
     {"command", -1, F_LS, 0, 0, 0, cmd_command, "server", "Get array of Redis command details", "2.8.13", "",
      command_subs},

@@ -1,6 +1,7 @@
 /* Unit tests for engine/command.c: the blocking-timeout parser (Redis
  * 7.0.15's getTimeoutFromObjectOrReply, src/timeout.c; the replies were
- * checked against a real redis-server 7.0.15). */
+ * checked against a real redis-server 7.0.15) and the subcommand lookup and
+ * errors of container commands. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,10 +114,85 @@ static void test_arg_timeout(void **state) {
   cairn_buf_free(&out);
 }
 
+/* ---------------------------------------------------------------- subcommands */
+
+static int ran; /* which fake handler ran */
+static void fn_get(cairn_ctx *c) { ran = 1; }
+static void fn_help(cairn_ctx *c) { ran = 2; }
+
+static const cairn_command fake_subs[] = {
+    {.name = "fake|get", .arity = -3, .fn = fn_get},
+    {.name = "fake|help", .arity = 2, .fn = fn_help},
+    {.name = NULL},
+};
+static const cairn_command fake = {.name = "fake", .arity = -2, .fn = cairn_subcommand_dispatch, .subcommands = fake_subs};
+
+static void test_subcommand_find(void **state) {
+  (void)state;
+  cairn_str get = {"GeT", 3}, help = {"help", 4}, none = {"fake|get", 8};
+  assert_ptr_equal(cairn_subcommand_find(&fake, get), &fake_subs[0]);
+  assert_ptr_equal(cairn_subcommand_find(&fake, help), &fake_subs[1]);
+  assert_null(cairn_subcommand_find(&fake, none));
+  assert_null(cairn_subcommand_find(&fake_subs[0], get)); /* not a container */
+}
+
+static void dispatch(cairn_buf *out, int argc, cairn_str *argv) {
+  cairn_ctx c;
+  memset(&c, 0, sizeof(c));
+  c.reply.buf = out;
+  c.reply.resp = 2;
+  c.cmd = &fake;
+  c.argc = argc;
+  c.argv = argv;
+  ran = 0;
+  fake.fn(&c);
+}
+
+static void test_subcommand_dispatch(void **state) {
+  (void)state;
+  cairn_buf out = {0};
+  cairn_str a1[] = {{"FAKE", 4}, {"get", 3}, {"x", 1}};
+  dispatch(&out, 3, a1);
+  assert_int_equal(ran, 1);
+  assert_int_equal(out.len, 0);
+  dispatch(&out, 2, a1);
+  assert_int_equal(ran, 0);
+  const char *want = "-ERR wrong number of arguments for 'fake|get' command\r\n";
+  assert_int_equal(out.len, strlen(want));
+  assert_memory_equal(out.p, want, out.len);
+  out.len = 0;
+  cairn_str a2[] = {{"fake", 4}, {"nope", 4}};
+  dispatch(&out, 2, a2);
+  assert_int_equal(ran, 0);
+  want = "-ERR unknown subcommand 'nope'. Try FAKE HELP.\r\n";
+  assert_int_equal(out.len, strlen(want));
+  assert_memory_equal(out.p, want, out.len);
+  out.len = 0;
+  /* the name in the error is capped at 128 bytes, like Redis's */
+  char long_name[200];
+  memset(long_name, 'a', sizeof(long_name));
+  cairn_str a3[] = {{"fake", 4}, {long_name, sizeof(long_name)}};
+  dispatch(&out, 2, a3);
+  assert_int_equal(out.len, strlen("-ERR unknown subcommand ''. Try FAKE HELP.\r\n") + 128);
+  out.len = 0;
+  cairn_ctx c;
+  memset(&c, 0, sizeof(c));
+  c.reply.buf = &out;
+  c.cmd = &fake;
+  c.argc = 2;
+  c.argv = a2;
+  cairn_reply_subcommand_syntax_error(&c);
+  want = "-ERR unknown subcommand or wrong number of arguments for 'nope'. Try FAKE HELP.\r\n";
+  assert_int_equal(out.len, strlen(want));
+  assert_memory_equal(out.p, want, out.len);
+  cairn_buf_free(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_seconds_round_up), cmocka_unit_test(test_timeout_seconds_errors),
       cmocka_unit_test(test_timeout_milliseconds),     cmocka_unit_test(test_arg_timeout),
+      cmocka_unit_test(test_subcommand_find),          cmocka_unit_test(test_subcommand_dispatch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
