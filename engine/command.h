@@ -16,21 +16,29 @@ typedef struct cairn_client cairn_client;
 typedef struct cairn_ctx cairn_ctx;
 
 /* ---------------------------------------------------------------- commands */
+/* Command flags: one property each. A name in quotes is Redis's flag,
+ * listed by COMMAND INFO under that name; KEYSPACE gives the @keyspace
+ * category. */
 enum {
-  CAIRN_CMD_WRITE = 1 << 0,
-  CAIRN_CMD_READONLY = 1 << 1,
-  CAIRN_CMD_DENYOOM = 1 << 2,
-  CAIRN_CMD_ADMIN = 1 << 3,
-  CAIRN_CMD_PUBSUB = 1 << 4,
-  CAIRN_CMD_NOSCRIPT = 1 << 5,
-  CAIRN_CMD_LOADING = 1 << 6,
-  CAIRN_CMD_STALE = 1 << 7,
-  CAIRN_CMD_FAST = 1 << 8,
-  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) */
-  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys */
-  CAIRN_CMD_BLOCKING = 1 << 11,
-  CAIRN_CMD_NOMULTI = 1 << 12,
+  CAIRN_CMD_WRITE = 1 << 0,     /* may change keys ("write") */
+  CAIRN_CMD_READONLY = 1 << 1,  /* reads keys, never changes them ("readonly") */
+  CAIRN_CMD_DENYOOM = 1 << 2,   /* may grow the data set ("denyoom") */
+  CAIRN_CMD_ADMIN = 1 << 3,     /* "admin" */
+  CAIRN_CMD_PUBSUB = 1 << 4,    /* "pubsub" */
+  CAIRN_CMD_NOSCRIPT = 1 << 5,  /* "noscript" */
+  CAIRN_CMD_LOADING = 1 << 6,   /* runs while the data set loads ("loading") */
+  CAIRN_CMD_STALE = 1 << 7,     /* runs on a replica whose link is down ("stale") */
+  CAIRN_CMD_FAST = 1 << 8,      /* O(1) or O(log N) ("fast") */
+  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) ("no_auth") */
+  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys (the @keyspace category) */
+  CAIRN_CMD_BLOCKING = 1 << 11, /* may block the client ("blocking") */
+  CAIRN_CMD_NOMULTI = 1 << 12,  /* refused inside MULTI ("no_multi") */
 };
+
+/* Shorthands for the tables, one meaning each. */
+#define CAIRN_F_WRITE (CAIRN_CMD_WRITE | CAIRN_CMD_KEYSPACE)   /* a write command on keys */
+#define CAIRN_F_READ (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE) /* a read-only command on keys */
+#define CAIRN_F_LOADING_STALE (CAIRN_CMD_LOADING | CAIRN_CMD_STALE) /* needs no current data set */
 
 typedef void (*cairn_cmd_fn)(cairn_ctx *c);
 
@@ -47,7 +55,25 @@ typedef struct cairn_command {
   const struct cairn_command *subcommands; /* NULL-name terminated, or NULL */
 } cairn_command;
 
-/* Each command file exports one table, terminated by an entry with name NULL. */
+/* One table entry, in the struct's order; a container adds
+ * `.subcommands = table` after args. Unnamed fields are zero. */
+#define CAIRN_CMD(name_, arity_, flags_, first_, last_, step_, fn_, group_, summary_, since_, args_, ...) \
+  {.name = (name_),                                                                                    \
+   .arity = (arity_),                                                                                  \
+   .flags = (flags_),                                                                                  \
+   .first_key = (first_),                                                                              \
+   .last_key = (last_),                                                                                \
+   .key_step = (step_),                                                                                \
+   .fn = (fn_),                                                                                        \
+   .group = (group_),                                                                                  \
+   .summary = (summary_),                                                                              \
+   .since = (since_),                                                                                  \
+   .args = (args_),                                                                                    \
+   __VA_ARGS__}
+/* The entry that ends a table. */
+#define CAIRN_CMD_END {.name = NULL}
+
+/* Each command file exports one table, terminated by CAIRN_CMD_END. */
 extern const cairn_command cairn_commands_strings[];
 extern const cairn_command cairn_commands_bits[];
 extern const cairn_command cairn_commands_keys[];

@@ -121,11 +121,12 @@ static void fn_get(cairn_ctx *c) { ran = 1; }
 static void fn_help(cairn_ctx *c) { ran = 2; }
 
 static const cairn_command fake_subs[] = {
-    {.name = "fake|get", .arity = -3, .fn = fn_get},
-    {.name = "fake|help", .arity = 2, .fn = fn_help},
-    {.name = NULL},
+    CAIRN_CMD("fake|get", -3, 0, 0, 0, 0, fn_get, "server", "Get", "1.0.0", "parameter"),
+    CAIRN_CMD("fake|help", 2, 0, 0, 0, 0, fn_help, "server", "Help", "1.0.0", ""),
+    CAIRN_CMD_END,
 };
-static const cairn_command fake = {.name = "fake", .arity = -2, .fn = cairn_subcommand_dispatch, .subcommands = fake_subs};
+static const cairn_command fake = CAIRN_CMD("fake", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server",
+                                            "A container", "1.0.0", "", .subcommands = fake_subs);
 
 static void test_subcommand_find(void **state) {
   (void)state;
