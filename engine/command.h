@@ -18,7 +18,7 @@ typedef struct cairn_ctx cairn_ctx;
 /* ---------------------------------------------------------------- commands */
 /* Command flags: one property each. A name in quotes is Redis's flag,
  * listed by COMMAND INFO under that name; KEYSPACE gives the @keyspace
- * category. */
+ * category; the last three mark execute's special cases and are not shown. */
 enum {
   CAIRN_CMD_WRITE = 1 << 0,     /* may change keys ("write") */
   CAIRN_CMD_READONLY = 1 << 1,  /* reads keys, never changes them ("readonly") */
@@ -33,6 +33,11 @@ enum {
   CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys (the @keyspace category) */
   CAIRN_CMD_BLOCKING = 1 << 11, /* may block the client ("blocking") */
   CAIRN_CMD_NOMULTI = 1 << 12,  /* refused inside MULTI ("no_multi") */
+  /* cairn's own, for execute's special cases: */
+  CAIRN_CMD_ALLOW_SUBSCRIBED = 1 << 13, /* allowed in RESP2 subscribed mode */
+  CAIRN_CMD_NOT_QUEUED = 1 << 14,       /* runs at once inside MULTI, never queued */
+  CAIRN_CMD_RUNS_QUEUED = 1 << 15,      /* EXEC: runs the queued commands; writes when one of them
+                                         * does; refused, it discards the transaction */
 };
 
 /* Shorthands for the tables, one meaning each. */
@@ -111,7 +116,6 @@ void cairn_reply_subcommand_syntax_error(cairn_ctx *c);
 /* The handler of a container: runs the subcommand argv[1] names after
  * checking its arity (replies an error otherwise). */
 void cairn_subcommand_dispatch(cairn_ctx *c);
-
 
 
 /* ---------------------------------------------------------------- context */

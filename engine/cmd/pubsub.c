@@ -414,17 +414,20 @@ static void cmd_pubsub(cairn_ctx *c) {
 }
 
 const cairn_command cairn_commands_pubsub[] = {
-    CAIRN_CMD("subscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_subscribe,
-              "pubsub", "Listen for messages published to the given channels", "2.0.0", "channel [channel ...]"),
-    CAIRN_CMD("unsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
-              cmd_unsubscribe, "pubsub", "Stop listening for messages posted to the given channels", "2.0.0",
-              "[channel [channel ...]]"),
-    CAIRN_CMD("psubscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_psubscribe,
-              "pubsub", "Listen for messages published to channels matching the given patterns", "2.0.0",
+    CAIRN_CMD("subscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_subscribe, "pubsub",
+              "Listen for messages published to the given channels", "2.0.0", "channel [channel ...]"),
+    CAIRN_CMD("unsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_unsubscribe, "pubsub",
+              "Stop listening for messages posted to the given channels", "2.0.0", "[channel [channel ...]]"),
+    CAIRN_CMD("psubscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_psubscribe, "pubsub",
+              "Listen for messages published to channels matching the given patterns", "2.0.0",
               "pattern [pattern ...]"),
-    CAIRN_CMD("punsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
-              cmd_punsubscribe, "pubsub", "Stop listening for messages posted to channels matching the given patterns",
-              "2.0.0", "[pattern [pattern ...]]"),
+    CAIRN_CMD("punsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_punsubscribe, "pubsub",
+              "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
+              "[pattern [pattern ...]]"),
     CAIRN_CMD("publish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_publish, "pubsub",
               "Post a message to a channel", "2.0.0", "channel message"),
     CAIRN_CMD("pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",

@@ -1,7 +1,7 @@
 /* Unit tests for engine/command.c: the blocking-timeout parser (Redis
  * 7.0.15's getTimeoutFromObjectOrReply, src/timeout.c; the replies were
- * checked against a real redis-server 7.0.15) and the subcommand lookup and
- * errors of container commands. */
+ * checked against a real redis-server 7.0.15), the subcommand lookup and
+ * errors of container commands, and the flags of execute's special cases. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,11 +189,36 @@ static void test_subcommand_dispatch(void **state) {
   cairn_buf_free(&out);
 }
 
+/* ---------------------------------------------------------------- flags */
+
+/* The commands execute treats apart, by flag; these were the lists of names
+ * it compared with before (less SSUBSCRIBE and SUNSUBSCRIBE, which cairn
+ * does not have). */
+static void flagged(uint32_t flag, const char *want) {
+  char got[256] = "";
+  for (int i = 0; i < cairn_command_count(); i++) {
+    const cairn_command *c = cairn_command_at(i);
+    if (!(c->flags & flag)) continue;
+    if (got[0]) strcat(got, " ");
+    strcat(got, c->name);
+    for (const cairn_command *s = c->subcommands; s && s->name; s++) assert_false(s->flags & flag);
+  }
+  assert_string_equal(got, want);
+}
+
+static void test_special_flags(void **state) {
+  (void)state;
+  flagged(CAIRN_CMD_ALLOW_SUBSCRIBED, "ping quit reset subscribe unsubscribe psubscribe punsubscribe");
+  flagged(CAIRN_CMD_NOT_QUEUED, "quit reset multi exec discard watch");
+  flagged(CAIRN_CMD_RUNS_QUEUED, "exec");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_seconds_round_up), cmocka_unit_test(test_timeout_seconds_errors),
       cmocka_unit_test(test_timeout_milliseconds),     cmocka_unit_test(test_arg_timeout),
       cmocka_unit_test(test_subcommand_find),          cmocka_unit_test(test_subcommand_dispatch),
+      cmocka_unit_test(test_special_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
