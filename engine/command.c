@@ -2,10 +2,13 @@
  * commands, iteration for COMMAND) and the argument helpers of handlers. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/client.h"
 #include "engine/command.h"
 #include "engine/util.h"
 
@@ -128,6 +131,79 @@ int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out) {
   cairn_reply_error(&c->reply, CAIRN_ERR_NOTFLOAT);
   return -1;
 }
+
+const char *cairn_timeout_parse(const char *s, size_t len, int unit, long long *ms) {
+  long long t;
+  if (unit == CAIRN_TIMEOUT_SECONDS) {
+    long double secs;
+    if (!cairn_str2ld(s, len, &secs)) return "timeout is not a float or out of range";
+    long double v = ceill(secs * 1000.0);
+    /* (long long) of a value out of range is LLONG_MIN on x86: Redis 7.0
+     * says "timeout is negative" for 1e30 or inf. */
+    t = v < 9223372036854775808.0L && v >= -9223372036854775808.0L ? (long long)v : LLONG_MIN;
+  } else if (!cairn_str2ll(s, len, &t)) {
+    return "timeout is not an integer or out of range";
+  }
+  if (t < 0) return "timeout is negative";
+  *ms = t;
+  return NULL;
+}
+
+int cairn_arg_timeout(cairn_ctx *c, cairn_str a, int64_t *abs_ms) {
+  long long t;
+  const char *err = cairn_timeout_parse(a.p, a.len, CAIRN_TIMEOUT_SECONDS, &t);
+  if (err) {
+    cairn_reply_error(&c->reply, err);
+    return -1;
+  }
+  /* Redis 7.0 adds the time unchecked (it wraps, and blocks for ever): the
+   * same wait, without the overflow. */
+  *abs_ms = t == 0 ? 0 : t > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + t;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- subcommands */
+
+const cairn_command *cairn_subcommand_find(const cairn_command *cmd, cairn_str name) {
+  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
+    const char *bar = strchr(s->name, '|');
+    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
+  }
+  return NULL;
+}
+
+/* "... '<argv[1], at most 128 bytes>'. Try <CONTAINER> HELP." */
+static void reply_subcommand_error(cairn_ctx *c, const char *what) {
+  char upper[64];
+  size_t n = strlen(c->cmd->name);
+  if (n > sizeof(upper) - 1) n = sizeof(upper) - 1;
+  for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)c->cmd->name[i]);
+  upper[n] = '\0';
+  cairn_reply_errorf(&c->reply, "%s '%.*s'. Try %s HELP.", what, (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len),
+                     c->argv[1].p, upper);
+}
+
+void cairn_reply_unknown_subcommand(cairn_ctx *c) { reply_subcommand_error(c, "unknown subcommand"); }
+
+void cairn_reply_subcommand_syntax_error(cairn_ctx *c) {
+  reply_subcommand_error(c, "unknown subcommand or wrong number of arguments for");
+}
+
+void cairn_subcommand_dispatch(cairn_ctx *c) {
+  const cairn_command *sub = cairn_subcommand_find(c->cmd, c->argv[1]);
+  if (!sub) {
+    cairn_reply_unknown_subcommand(c);
+    return;
+  }
+  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
+    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
+    return;
+  }
+  if (c->client) c->client->last_cmd = sub->name;
+  sub->fn(c);
+}
+
+/* ---------------------------------------------------------------- errors */
 
 static void command_fullname(const cairn_command *cmd, char *buf, size_t cap) {
   snprintf(buf, cap, "%s", cmd->name);

@@ -16,21 +16,34 @@ typedef struct cairn_client cairn_client;
 typedef struct cairn_ctx cairn_ctx;
 
 /* ---------------------------------------------------------------- commands */
+/* Command flags: one property each. A name in quotes is Redis's flag,
+ * listed by COMMAND INFO under that name; KEYSPACE gives the @keyspace
+ * category; the last three mark execute's special cases and are not shown. */
 enum {
-  CAIRN_CMD_WRITE = 1 << 0,
-  CAIRN_CMD_READONLY = 1 << 1,
-  CAIRN_CMD_DENYOOM = 1 << 2,
-  CAIRN_CMD_ADMIN = 1 << 3,
-  CAIRN_CMD_PUBSUB = 1 << 4,
-  CAIRN_CMD_NOSCRIPT = 1 << 5,
-  CAIRN_CMD_LOADING = 1 << 6,
-  CAIRN_CMD_STALE = 1 << 7,
-  CAIRN_CMD_FAST = 1 << 8,
-  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) */
-  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys */
-  CAIRN_CMD_BLOCKING = 1 << 11,
-  CAIRN_CMD_NOMULTI = 1 << 12,
+  CAIRN_CMD_WRITE = 1 << 0,     /* may change keys ("write") */
+  CAIRN_CMD_READONLY = 1 << 1,  /* reads keys, never changes them ("readonly") */
+  CAIRN_CMD_DENYOOM = 1 << 2,   /* may grow the data set ("denyoom") */
+  CAIRN_CMD_ADMIN = 1 << 3,     /* "admin" */
+  CAIRN_CMD_PUBSUB = 1 << 4,    /* "pubsub" */
+  CAIRN_CMD_NOSCRIPT = 1 << 5,  /* "noscript" */
+  CAIRN_CMD_LOADING = 1 << 6,   /* runs while the data set loads ("loading") */
+  CAIRN_CMD_STALE = 1 << 7,     /* runs on a replica whose link is down ("stale") */
+  CAIRN_CMD_FAST = 1 << 8,      /* O(1) or O(log N) ("fast") */
+  CAIRN_CMD_NO_AUTH = 1 << 9,   /* allowed before AUTH (AUTH, HELLO, QUIT...) ("no_auth") */
+  CAIRN_CMD_KEYSPACE = 1 << 10, /* reads or writes keys (the @keyspace category) */
+  CAIRN_CMD_BLOCKING = 1 << 11, /* may block the client ("blocking") */
+  CAIRN_CMD_NOMULTI = 1 << 12,  /* refused inside MULTI ("no_multi") */
+  /* cairn's own, for execute's special cases: */
+  CAIRN_CMD_ALLOW_SUBSCRIBED = 1 << 13, /* allowed in RESP2 subscribed mode */
+  CAIRN_CMD_NOT_QUEUED = 1 << 14,       /* runs at once inside MULTI, never queued */
+  CAIRN_CMD_RUNS_QUEUED = 1 << 15,      /* EXEC: runs the queued commands; writes when one of them
+                                         * does; refused, it discards the transaction */
 };
+
+/* Shorthands for the tables, one meaning each. */
+#define CAIRN_F_WRITE (CAIRN_CMD_WRITE | CAIRN_CMD_KEYSPACE)   /* a write command on keys */
+#define CAIRN_F_READ (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE) /* a read-only command on keys */
+#define CAIRN_F_LOADING_STALE (CAIRN_CMD_LOADING | CAIRN_CMD_STALE) /* needs no current data set */
 
 typedef void (*cairn_cmd_fn)(cairn_ctx *c);
 
@@ -47,7 +60,25 @@ typedef struct cairn_command {
   const struct cairn_command *subcommands; /* NULL-name terminated, or NULL */
 } cairn_command;
 
-/* Each command file exports one table, terminated by an entry with name NULL. */
+/* One table entry, in the struct's order; a container adds
+ * `.subcommands = table` after args. Unnamed fields are zero. */
+#define CAIRN_CMD(name_, arity_, flags_, first_, last_, step_, fn_, group_, summary_, since_, args_, ...) \
+  {.name = (name_),                                                                                    \
+   .arity = (arity_),                                                                                  \
+   .flags = (flags_),                                                                                  \
+   .first_key = (first_),                                                                              \
+   .last_key = (last_),                                                                                \
+   .key_step = (step_),                                                                                \
+   .fn = (fn_),                                                                                        \
+   .group = (group_),                                                                                  \
+   .summary = (summary_),                                                                              \
+   .since = (since_),                                                                                  \
+   .args = (args_),                                                                                    \
+   __VA_ARGS__}
+/* The entry that ends a table. */
+#define CAIRN_CMD_END {.name = NULL}
+
+/* Each command file exports one table, terminated by CAIRN_CMD_END. */
 extern const cairn_command cairn_commands_strings[];
 extern const cairn_command cairn_commands_bits[];
 extern const cairn_command cairn_commands_keys[];
@@ -71,6 +102,20 @@ const cairn_command *cairn_command_at(int i);
 /* Adds a table of commands (replication's SYNC, PSYNC, ...) before the first
  * lookup; main.c calls it. */
 void cairn_command_register(const cairn_command *table);
+
+/* Subcommands. A container command (CONFIG, CLIENT, OBJECT...) has a table
+ * of entries named "container|sub", like Redis's full names. */
+/* The subcommand of container `cmd` named `name` (case-insensitive, without
+ * the "container|" part), or NULL. */
+const cairn_command *cairn_subcommand_find(const cairn_command *cmd, cairn_str name);
+/* Redis's "unknown subcommand '<argv[1]>'. Try <CONTAINER> HELP." */
+void cairn_reply_unknown_subcommand(cairn_ctx *c);
+/* Redis's addReplySubcommandSyntaxError: "unknown subcommand or wrong
+ * number of arguments for '<argv[1]>'. Try <CONTAINER> HELP." */
+void cairn_reply_subcommand_syntax_error(cairn_ctx *c);
+/* The handler of a container: runs the subcommand argv[1] names after
+ * checking its arity (replies an error otherwise). */
+void cairn_subcommand_dispatch(cairn_ctx *c);
 
 
 /* ---------------------------------------------------------------- context */
@@ -104,6 +149,19 @@ int cairn_arg_ll_msg(cairn_ctx *c, cairn_str a, long long *out, const char *msg)
 int cairn_arg_double(cairn_ctx *c, cairn_str a, double *out);
 /* A SCAN-family cursor (Redis's strtoul rules; "invalid cursor"). */
 int cairn_arg_cursor(cairn_ctx *c, cairn_str a, uint64_t *out);
+
+/* A blocking command's timeout, Redis 7.0.15's getTimeoutFromObjectOrReply
+ * (src/timeout.c). CAIRN_TIMEOUT_SECONDS: a long double (string2ld rules)
+ * times 1000, rounded up (ceill: 0.0001 is 1 ms, not 0 = forever);
+ * CAIRN_TIMEOUT_MILLISECONDS: an integer. A value beyond long long converts
+ * to LLONG_MIN as on x86, hence "timeout is negative". Returns NULL with
+ * *ms >= 0 (relative, 0 = forever), or the error text. */
+enum { CAIRN_TIMEOUT_SECONDS, CAIRN_TIMEOUT_MILLISECONDS };
+const char *cairn_timeout_parse(const char *s, size_t len, int unit, long long *ms);
+/* The same for handlers, in seconds: *abs_ms is the unix time in ms when it
+ * expires (c->now_ms + timeout, capped at INT64_MAX), 0 = forever. 0, or -1
+ * after replying the error. */
+int cairn_arg_timeout(cairn_ctx *c, cairn_str a, int64_t *abs_ms);
 
 /* Propagation. A write handler that changed data (c->dirty > 0) propagates
  * its own argv unless it called cairn_propagate with the deterministic form

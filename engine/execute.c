@@ -2,7 +2,6 @@
  * MULTI queueing, READONLY, MISCONF...), the handler, the retry after a store
  * error (rollback + replay, engine/commit.c), propagation, and serving the
  * clients its writes unblocked. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,20 +41,6 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
  * cairn_execute or not) has an argv of its own. */
 int cairn_ctx_is_top_level(const cairn_ctx *c) { return c->srv->exec_depth == 1 && c->argv == c->srv->top_argv; }
 
-/* A top-level command that made keys ready serves the clients blocked on
- * them right away, before the next command (Redis's
- * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
- * re-runs would nest inside recovery. */
-static int cmd_is(const cairn_command *cmd, const char *name) { return strcmp(cmd->name, name) == 0; }
-
-/* The subcommand named by argv[1] of a container command, or NULL. */
-static const cairn_command *find_subcommand(const cairn_command *cmd, cairn_str name) {
-  for (const cairn_command *s = cmd->subcommands; s && s->name; s++) {
-    const char *bar = strchr(s->name, '|');
-    if (cairn_arg_is(name, bar ? bar + 1 : s->name)) return s;
-  }
-  return NULL;
-}
 
 /* A command refused before it ran. Inside MULTI the transaction is flagged
  * (EXEC will abort); a refused EXEC itself ends the transaction with
@@ -63,7 +48,7 @@ static const cairn_command *find_subcommand(const cairn_command *cmd, cairn_str 
  * rejectCommand / execCommandAbort. */
 static void rejected(cairn_ctx *ctx, size_t reply_start) {
   cairn_client *client = ctx->client;
-  if (!ctx->cmd || !cmd_is(ctx->cmd, "exec")) {
+  if (!ctx->cmd || !(ctx->cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
     if (client->flags & CAIRN_CLIENT_MULTI) client->flags |= CAIRN_CLIENT_DIRTY_EXEC;
     return;
   }
@@ -110,6 +95,10 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
 }
 
+/* A top-level command that made keys ready serves the clients blocked on
+ * them right away, before the next command (Redis's
+ * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
+ * re-runs would nest inside recovery. */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (srv->exec_depth++ == 0) srv->top_argv = argv;
   execute(srv, client, argc, argv);
@@ -152,14 +141,9 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     if ((in_multi || subscribed) && cmd->subcommands && argc >= 2) {
       /* Queued commands are checked in full now, subcommand included (the
        * container's handler checks it otherwise). */
-      sub = find_subcommand(cmd, argv[1]);
+      sub = cairn_subcommand_find(cmd, argv[1]);
       if (!sub) {
-        char upper[64];
-        size_t n = argv[0].len < sizeof(upper) - 1 ? argv[0].len : sizeof(upper) - 1;
-        for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)argv[0].p[i]);
-        upper[n] = '\0';
-        cairn_reply_errorf(&ctx.reply, "unknown subcommand '%.*s'. Try %s HELP.",
-                           (int)(argv[1].len > 128 ? 128 : argv[1].len), argv[1].p, upper);
+        cairn_reply_unknown_subcommand(&ctx);
         goto reject;
       }
       if ((sub->arity > 0 && sub->arity != argc) || argc < -sub->arity) {
@@ -178,7 +162,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     /* EXEC writes when one of its commands does; it is refused on a stale
      * replica when one of them would be. */
     int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
-    if (in_multi && cmd_is(cmd, "exec")) {
+    if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
       uint32_t any, all;
       cairn_multi_queued_flags(client, &any, &all);
       if (any & CAIRN_CMD_WRITE) is_write = 1;
@@ -188,9 +172,8 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       cairn_reply_error(&ctx.reply, "-READONLY You can't write against a read only replica.");
       goto reject;
     }
-    if (subscribed && !cmd_is(cmd, "ping") && !cmd_is(cmd, "subscribe") && !cmd_is(cmd, "unsubscribe") &&
-        !cmd_is(cmd, "psubscribe") && !cmd_is(cmd, "punsubscribe") && !cmd_is(cmd, "ssubscribe") &&
-        !cmd_is(cmd, "sunsubscribe") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+    if (subscribed && !(cmd->flags & CAIRN_CMD_ALLOW_SUBSCRIBED)) {
+      /* Redis's text, SSUBSCRIBE and SUNSUBSCRIBE included. */
       cairn_reply_errorf(&ctx.reply,
                          "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                          "allowed in this context",
@@ -214,8 +197,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       goto reject;
     }
     client->last_cmd = cmd->name;
-    if (in_multi && !cmd_is(cmd, "exec") && !cmd_is(cmd, "discard") && !cmd_is(cmd, "multi") &&
-        !cmd_is(cmd, "watch") && !cmd_is(cmd, "quit") && !cmd_is(cmd, "reset")) {
+    if (in_multi && !(cmd->flags & CAIRN_CMD_NOT_QUEUED)) {
       cairn_multi_queue(client, cmd, argc, argv);
       cairn_reply_raw(&ctx.reply, "+QUEUED\r\n", 9);
       srv->stats.commands_processed--; /* counted when EXEC runs it, like Redis */
@@ -252,7 +234,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     char why[256] = "store error: the command kept failing";
     if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
       cairn_reply_error(&ctx.reply, why);
-      if (client && cmd_is(cmd, "exec")) cairn_multi_client_reset(client); /* nothing of it applied */
+      if (client && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) cairn_multi_client_reset(client); /* nothing of it applied */
       break;
     }
   }

@@ -312,19 +312,16 @@ static void cmd_bitop(cairn_ctx *c) {
   cairn_reply_int(&c->reply, (long long)maxlen);
 }
 
-#define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_KEYSPACE)
-#define F_R (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
-
 const cairn_command cairn_commands_bits[] = {
-    {"setbit", 4, F_W, 1, 1, 1, cmd_setbit, "bitmap", "Sets or clears the bit at offset in the string value stored at key.",
-     "2.2.0", "key offset value", NULL},
-    {"getbit", 3, F_R | CAIRN_CMD_FAST, 1, 1, 1, cmd_getbit, "bitmap", "Returns the bit value at offset in the string value stored at key.",
-     "2.2.0", "key offset", NULL},
-    {"bitcount", -2, F_R, 1, 1, 1, cmd_bitcount, "bitmap", "Count set bits in a string.", "2.6.0",
-     "key [start end [BYTE|BIT]]", NULL},
-    {"bitpos", -3, F_R, 1, 1, 1, cmd_bitpos, "bitmap", "Find first bit set or clear in a string.", "2.8.7",
-     "key bit [start [end [BYTE|BIT]]]", NULL},
-    {"bitop", -4, F_W, 2, -1, 1, cmd_bitop, "bitmap", "Perform bitwise operations between strings.", "2.6.0",
-     "operation destkey key [key ...]", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("setbit", 4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_setbit, "bitmap",
+              "Sets or clears the bit at offset in the string value stored at key.", "2.2.0", "key offset value"),
+    CAIRN_CMD("getbit", 3, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_getbit, "bitmap",
+              "Returns the bit value at offset in the string value stored at key.", "2.2.0", "key offset"),
+    CAIRN_CMD("bitcount", -2, CAIRN_F_READ, 1, 1, 1, cmd_bitcount, "bitmap", "Count set bits in a string.", "2.6.0",
+              "key [start end [BYTE|BIT]]"),
+    CAIRN_CMD("bitpos", -3, CAIRN_F_READ, 1, 1, 1, cmd_bitpos, "bitmap", "Find first bit set or clear in a string.",
+              "2.8.7", "key bit [start [end [BYTE|BIT]]]"),
+    CAIRN_CMD("bitop", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 2, -1, 1, cmd_bitop, "bitmap",
+              "Perform bitwise operations between strings.", "2.6.0", "operation destkey key [key ...]"),
+    CAIRN_CMD_END,
 };

@@ -114,37 +114,19 @@ static void cmd_object_help(cairn_ctx *c) {
   for (size_t i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
 }
 
-#define F_RK (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
 const cairn_command cairn_object_subcommands[] = {
-    {"object|encoding", 3, F_RK, 2, 2, 1, cmd_object_encoding, "generic",
-     "Inspect the internal encoding of a Redis object", "2.2.3", "key", NULL},
-    {"object|freq", 3, F_RK, 2, 2, 1, cmd_object_freq, "generic",
-     "Get the logarithmic access frequency counter of a Redis object", "4.0.0", "key", NULL},
-    {"object|help", 2, CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_object_help, "generic",
-     "Show helpful text about the different subcommands", "6.2.0", "", NULL},
-    {"object|idletime", 3, F_RK, 2, 2, 1, cmd_object_idletime, "generic",
-     "Get the time since a Redis object was last accessed", "2.2.3", "key", NULL},
-    {"object|refcount", 3, F_RK, 2, 2, 1, cmd_object_refcount, "generic",
-     "Get the number of references to the value of the key", "2.2.3", "key", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("object|encoding", 3, CAIRN_F_READ, 2, 2, 1, cmd_object_encoding, "generic",
+              "Inspect the internal encoding of a Redis object", "2.2.3", "key"),
+    CAIRN_CMD("object|freq", 3, CAIRN_F_READ, 2, 2, 1, cmd_object_freq, "generic",
+              "Get the logarithmic access frequency counter of a Redis object", "4.0.0", "key"),
+    CAIRN_CMD("object|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_object_help, "generic",
+              "Show helpful text about the different subcommands", "6.2.0", ""),
+    CAIRN_CMD("object|idletime", 3, CAIRN_F_READ, 2, 2, 1, cmd_object_idletime, "generic",
+              "Get the time since a Redis object was last accessed", "2.2.3", "key"),
+    CAIRN_CMD("object|refcount", 3, CAIRN_F_READ, 2, 2, 1, cmd_object_refcount, "generic",
+              "Get the number of references to the value of the key", "2.2.3", "key"),
+    CAIRN_CMD_END,
 };
-
-void cairn_cmd_object(cairn_ctx *c) {
-  const cairn_command *sub = NULL;
-  for (const cairn_command *s = cairn_object_subcommands; s->name; s++)
-    if (cairn_arg_is(c->argv[1], s->name + 7)) sub = s;
-  if (!sub) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try OBJECT HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
-    return;
-  }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
-}
 
 /* ---------------------------------------------------------------- DUMP */
 

@@ -6,7 +6,6 @@
 
 #include "engine/server.h"
 
-void cairn_cmd_object(cairn_ctx *c);
 extern const cairn_command cairn_object_subcommands[];
 void cairn_cmd_dump(cairn_ctx *c);
 void cairn_cmd_restore(cairn_ctx *c);

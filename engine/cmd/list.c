@@ -710,34 +710,6 @@ static void cmd_rpoplpush(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- blocking */
 
-/* Redis 7.0's getTimeoutFromObjectOrReply for seconds: a long double, times
- * 1000, truncated; values beyond long long are "negative" in 7.0 (the cast
- * gives LLONG_MIN on x86). Absolute unix ms, 0 = forever. */
-static int timeout_arg(cairn_ctx *c, cairn_str a, int64_t *abs_ms) {
-  long double v;
-  if (!cairn_str2ld(a.p, a.len, &v)) {
-    cairn_reply_error(&c->reply, "timeout is not a float or out of range");
-    return -1;
-  }
-  v *= 1000.0L;
-  long long t;
-  if (!(v < 9223372036854775808.0L && v >= -9223372036854775808.0L))
-    t = LLONG_MIN;
-  else
-    t = (long long)v;
-  if (t < 0) {
-    cairn_reply_error(&c->reply, "timeout is negative");
-    return -1;
-  }
-  if (t > 0) {
-    int64_t now = c->now_ms;
-    *abs_ms = t > INT64_MAX - now ? INT64_MAX : now + t;
-  } else {
-    *abs_ms = 0;
-  }
-  return 0;
-}
-
 static void propagate_pop(cairn_ctx *c, int where, cairn_str key, long long count) {
   char num[24];
   cairn_str argv[3] = {{where == HEAD ? "LPOP" : "RPOP", 4}, key, {num, 0}};
@@ -797,7 +769,7 @@ static int pop_first(cairn_ctx *c, const cairn_str *keys, int nkeys, int where, 
 
 static void bpop_generic(cairn_ctx *c, int where) {
   int64_t timeout;
-  if (timeout_arg(c, c->argv[c->argc - 1], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
   int nkeys = c->argc - 2;
   if (pop_first(c, c->argv + 1, nkeys, where, -1) != 0) return;
   if (!cairn_can_block(c)) {
@@ -841,13 +813,13 @@ static void cmd_blmove(cairn_ctx *c) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
   }
-  if (timeout_arg(c, c->argv[5], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[5], &timeout) != 0) return;
   bmove_generic(c, from, to, timeout, 1);
 }
 
 static void cmd_brpoplpush(cairn_ctx *c) {
   int64_t timeout;
-  if (timeout_arg(c, c->argv[3], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[3], &timeout) != 0) return;
   bmove_generic(c, TAIL, HEAD, timeout, 0);
 }
 
@@ -887,7 +859,7 @@ static void mpop_generic(cairn_ctx *c, int first, int blocking) {
     }
   }
   if (count == -1) count = 1;
-  if (blocking && timeout_arg(c, c->argv[1], &timeout) != 0) return;
+  if (blocking && cairn_arg_timeout(c, c->argv[1], &timeout) != 0) return;
   const cairn_str *keys = c->argv + first + 1;
   int rc = pop_first(c, keys, (int)numkeys, where, count);
   if (rc != 0) return;
@@ -903,61 +875,59 @@ static void cmd_blmpop(cairn_ctx *c) { mpop_generic(c, 2, 1); }
 
 /* ---------------------------------------------------------------- table */
 
-#define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_KEYSPACE)
-#define F_WM (CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_KEYSPACE)
-#define F_R (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
-#define F_FAST CAIRN_CMD_FAST
-#define F_BLOCK (CAIRN_CMD_BLOCKING | CAIRN_CMD_NOSCRIPT)
-
 const cairn_command cairn_commands_list[] = {
-    {"lpush", -3, F_WM | F_FAST, 1, 1, 1, cmd_lpush, "list", "Prepend one or multiple elements to a list", "1.0.0",
-     "key element [element ...]", NULL},
-    {"rpush", -3, F_WM | F_FAST, 1, 1, 1, cmd_rpush, "list", "Append one or multiple elements to a list", "1.0.0",
-     "key element [element ...]", NULL},
-    {"lpushx", -3, F_WM | F_FAST, 1, 1, 1, cmd_lpushx, "list", "Prepend an element to a list, only if the list exists",
-     "2.2.0", "key element [element ...]", NULL},
-    {"rpushx", -3, F_WM | F_FAST, 1, 1, 1, cmd_rpushx, "list", "Append an element to a list, only if the list exists",
-     "2.2.0", "key element [element ...]", NULL},
-    {"lpop", -2, F_W | F_FAST, 1, 1, 1, cmd_lpop, "list", "Remove and get the first elements in a list", "1.0.0",
-     "key [count]", NULL},
-    {"rpop", -2, F_W | F_FAST, 1, 1, 1, cmd_rpop, "list", "Remove and get the last elements in a list", "1.0.0",
-     "key [count]", NULL},
-    {"llen", 2, F_R | F_FAST, 1, 1, 1, cmd_llen, "list", "Get the length of a list", "1.0.0", "key", NULL},
-    {"lindex", 3, F_R, 1, 1, 1, cmd_lindex, "list", "Get an element from a list by its index", "1.0.0", "key index",
-     NULL},
-    {"lset", 4, F_WM, 1, 1, 1, cmd_lset, "list", "Set the value of an element in a list by its index", "1.0.0",
-     "key index element", NULL},
-    {"lrange", 4, F_R, 1, 1, 1, cmd_lrange, "list", "Get a range of elements from a list", "1.0.0", "key start stop",
-     NULL},
-    {"ltrim", 4, F_W, 1, 1, 1, cmd_ltrim, "list", "Trim a list to the specified range", "1.0.0", "key start stop",
-     NULL},
-    {"linsert", 5, F_WM, 1, 1, 1, cmd_linsert, "list", "Insert an element before or after another element in a list",
-     "2.2.0", "key BEFORE|AFTER pivot element", NULL},
-    {"lrem", 4, F_W, 1, 1, 1, cmd_lrem, "list", "Remove elements from a list", "1.0.0", "key count element", NULL},
-    {"lpos", -3, F_R, 1, 1, 1, cmd_lpos, "list", "Return the index of matching elements on a list", "6.0.6",
-     "key element [RANK rank] [COUNT num-matches] [MAXLEN len]", NULL},
-    {"lmove", 5, F_WM, 1, 2, 1, cmd_lmove, "list",
-     "Pop an element from a list, push it to another list and return it", "6.2.0",
-     "source destination LEFT|RIGHT LEFT|RIGHT", NULL},
-    {"rpoplpush", 3, F_WM, 1, 2, 1, cmd_rpoplpush, "list",
-     "Remove the last element in a list, prepend it to another list and return it", "1.2.0", "source destination",
-     NULL},
-    {"lmpop", -4, F_W, 0, 0, 0, cmd_lmpop, "list", "Pop elements from a list", "7.0.0",
-     "numkeys key [key ...] LEFT|RIGHT [COUNT count]", NULL},
-    {"blpop", -3, F_W | F_BLOCK, 1, -2, 1, cmd_blpop, "list",
-     "Remove and get the first element in a list, or block until one is available", "2.0.0",
-     "key [key ...] timeout", NULL},
-    {"brpop", -3, F_W | F_BLOCK, 1, -2, 1, cmd_brpop, "list",
-     "Remove and get the last element in a list, or block until one is available", "2.0.0",
-     "key [key ...] timeout", NULL},
-    {"blmove", 6, F_WM | F_BLOCK, 1, 2, 1, cmd_blmove, "list",
-     "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0",
-     "source destination LEFT|RIGHT LEFT|RIGHT timeout", NULL},
-    {"brpoplpush", 4, F_WM | F_BLOCK, 1, 2, 1, cmd_brpoplpush, "list",
-     "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0",
-     "source destination timeout", NULL},
-    {"blmpop", -5, F_W | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_blmpop, "list",
-     "Pop elements from a list, or block until one is available", "7.0.0",
-     "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("lpush", -3, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_lpush, "list",
+              "Prepend one or multiple elements to a list", "1.0.0", "key element [element ...]"),
+    CAIRN_CMD("rpush", -3, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_rpush, "list",
+              "Append one or multiple elements to a list", "1.0.0", "key element [element ...]"),
+    CAIRN_CMD("lpushx", -3, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_lpushx, "list",
+              "Prepend an element to a list, only if the list exists", "2.2.0", "key element [element ...]"),
+    CAIRN_CMD("rpushx", -3, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_rpushx, "list",
+              "Append an element to a list, only if the list exists", "2.2.0", "key element [element ...]"),
+    CAIRN_CMD("lpop", -2, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_lpop, "list",
+              "Remove and get the first elements in a list", "1.0.0", "key [count]"),
+    CAIRN_CMD("rpop", -2, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_rpop, "list",
+              "Remove and get the last elements in a list", "1.0.0", "key [count]"),
+    CAIRN_CMD("llen", 2, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_llen, "list", "Get the length of a list", "1.0.0",
+              "key"),
+    CAIRN_CMD("lindex", 3, CAIRN_F_READ, 1, 1, 1, cmd_lindex, "list", "Get an element from a list by its index",
+              "1.0.0", "key index"),
+    CAIRN_CMD("lset", 4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_lset, "list",
+              "Set the value of an element in a list by its index", "1.0.0", "key index element"),
+    CAIRN_CMD("lrange", 4, CAIRN_F_READ, 1, 1, 1, cmd_lrange, "list", "Get a range of elements from a list", "1.0.0",
+              "key start stop"),
+    CAIRN_CMD("ltrim", 4, CAIRN_F_WRITE, 1, 1, 1, cmd_ltrim, "list", "Trim a list to the specified range", "1.0.0",
+              "key start stop"),
+    CAIRN_CMD("linsert", 5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_linsert, "list",
+              "Insert an element before or after another element in a list", "2.2.0", "key BEFORE|AFTER pivot element"),
+    CAIRN_CMD("lrem", 4, CAIRN_F_WRITE, 1, 1, 1, cmd_lrem, "list", "Remove elements from a list", "1.0.0",
+              "key count element"),
+    CAIRN_CMD("lpos", -3, CAIRN_F_READ, 1, 1, 1, cmd_lpos, "list", "Return the index of matching elements on a list",
+              "6.0.6", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    CAIRN_CMD("lmove", 5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 2, 1, cmd_lmove, "list",
+              "Pop an element from a list, push it to another list and return it", "6.2.0",
+              "source destination LEFT|RIGHT LEFT|RIGHT"),
+    CAIRN_CMD("rpoplpush", 3, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 2, 1, cmd_rpoplpush, "list",
+              "Remove the last element in a list, prepend it to another list and return it", "1.2.0",
+              "source destination"),
+    CAIRN_CMD("lmpop", -4, CAIRN_F_WRITE, 0, 0, 0, cmd_lmpop, "list", "Pop elements from a list", "7.0.0",
+              "numkeys key [key ...] LEFT|RIGHT [COUNT count]"),
+    CAIRN_CMD("blpop", -3, CAIRN_F_WRITE | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 1, -2, 1, cmd_blpop, "list",
+              "Remove and get the first element in a list, or block until one is available", "2.0.0",
+              "key [key ...] timeout"),
+    CAIRN_CMD("brpop", -3, CAIRN_F_WRITE | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 1, -2, 1, cmd_brpop, "list",
+              "Remove and get the last element in a list, or block until one is available", "2.0.0",
+              "key [key ...] timeout"),
+    CAIRN_CMD("blmove", 6, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 1, 2, 1,
+              cmd_blmove, "list",
+              "Pop an element from a list, push it to another list and return it; or block until one is available",
+              "6.2.0", "source destination LEFT|RIGHT LEFT|RIGHT timeout"),
+    CAIRN_CMD("brpoplpush", 4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 1, 2, 1,
+              cmd_brpoplpush, "list",
+              "Pop an element from a list, push it to another list and return it; or block until one is available",
+              "2.2.0", "source destination timeout"),
+    CAIRN_CMD("blmpop", -5, CAIRN_F_WRITE | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_blmpop, "list",
+              "Pop elements from a list, or block until one is available", "7.0.0",
+              "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"),
+    CAIRN_CMD_END,
 };

@@ -415,61 +415,51 @@ static void cmd_pubsub_help(cairn_ctx *c) {
   for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
 }
 
-#define F_PS (CAIRN_CMD_PUBSUB | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
-
 static const cairn_command pubsub_subcommands[] = {
-    {"pubsub|channels", -2, F_PS, 0, 0, 0, cmd_pubsub_channels, "pubsub", "List active channels", "2.8.0",
-     "[pattern]", NULL},
-    {"pubsub|numsub", -2, F_PS, 0, 0, 0, cmd_pubsub_numsub, "pubsub",
-     "Get the count of subscribers for channels", "2.8.0", "[channel [channel ...]]", NULL},
-    {"pubsub|numpat", 2, F_PS, 0, 0, 0, cmd_pubsub_numpat, "pubsub", "Get the count of unique patterns pattern subscriptions",
-     "2.8.0", "", NULL},
-    {"pubsub|shardchannels", -2, F_PS, 0, 0, 0, cmd_pubsub_shardchannels, "pubsub", "List active shard channels",
-     "7.0.0", "[pattern]", NULL},
-    {"pubsub|shardnumsub", -2, F_PS, 0, 0, 0, cmd_pubsub_shardnumsub, "pubsub",
-     "Get the count of subscribers for shard channels", "7.0.0", "[shardchannel [shardchannel ...]]", NULL},
-    {"pubsub|help", 2, CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_pubsub_help, "pubsub", "Show helpful text about the different subcommands",
-     "6.2.0", "", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("pubsub|channels", -2, CAIRN_CMD_PUBSUB | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_channels, "pubsub",
+              "List active channels", "2.8.0", "[pattern]"),
+    CAIRN_CMD("pubsub|numsub", -2, CAIRN_CMD_PUBSUB | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_numsub, "pubsub",
+              "Get the count of subscribers for channels", "2.8.0", "[channel [channel ...]]"),
+    CAIRN_CMD("pubsub|numpat", 2, CAIRN_CMD_PUBSUB | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_numpat, "pubsub",
+              "Get the count of unique patterns pattern subscriptions", "2.8.0", ""),
+    CAIRN_CMD("pubsub|shardchannels", -2, CAIRN_CMD_PUBSUB | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_shardchannels,
+              "pubsub", "List active shard channels", "7.0.0", "[pattern]"),
+    CAIRN_CMD("pubsub|shardnumsub", -2, CAIRN_CMD_PUBSUB | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_shardnumsub,
+              "pubsub", "Get the count of subscribers for shard channels", "7.0.0",
+              "[shardchannel [shardchannel ...]]"),
+    CAIRN_CMD("pubsub|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_pubsub_help, "pubsub",
+              "Show helpful text about the different subcommands", "6.2.0", ""),
+    CAIRN_CMD_END,
 };
 
+/* PUBSUB CHANNELS and SHARDCHANNELS take one pattern at most: more is
+ * Redis's syntax error (not the arity one). */
 static void cmd_pubsub(cairn_ctx *c) {
-  const cairn_command *sub = NULL;
-  for (const cairn_command *s = pubsub_subcommands; s->name; s++)
-    if (cairn_arg_is(c->argv[1], s->name + 7)) sub = s;
-  if (!sub) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try PUBSUB HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+  if (c->argc > 3 && (cairn_arg_is(c->argv[1], "channels") || cairn_arg_is(c->argv[1], "shardchannels"))) {
+    cairn_reply_subcommand_syntax_error(c);
     return;
   }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (sub->fn != cmd_pubsub_help && ((sub->fn == cmd_pubsub_channels || sub->fn == cmd_pubsub_shardchannels) &&
-                                     c->argc > 3)) {
-    cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
+  cairn_subcommand_dispatch(c);
 }
 
 const cairn_command cairn_commands_pubsub[] = {
-    {"subscribe", -2, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_subscribe, "pubsub",
-     "Listen for messages published to the given channels", "2.0.0", "channel [channel ...]", NULL},
-    {"unsubscribe", -1, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_unsubscribe, "pubsub",
-     "Stop listening for messages posted to the given channels", "2.0.0", "[channel [channel ...]]", NULL},
-    {"psubscribe", -2, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_psubscribe, "pubsub",
-     "Listen for messages published to channels matching the given patterns", "2.0.0", "pattern [pattern ...]",
-     NULL},
-    {"punsubscribe", -1, F_PS | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_punsubscribe, "pubsub",
-     "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
-     "[pattern [pattern ...]]", NULL},
-    {"publish", 3, F_PS | CAIRN_CMD_FAST, 0, 0, 0, cmd_publish, "pubsub", "Post a message to a channel", "2.0.0",
-     "channel message", NULL},
-    {"pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",
-     pubsub_subcommands},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("subscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_subscribe, "pubsub",
+              "Listen for messages published to the given channels", "2.0.0", "channel [channel ...]"),
+    CAIRN_CMD("unsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_unsubscribe, "pubsub",
+              "Stop listening for messages posted to the given channels", "2.0.0", "[channel [channel ...]]"),
+    CAIRN_CMD("psubscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_psubscribe, "pubsub",
+              "Listen for messages published to channels matching the given patterns", "2.0.0",
+              "pattern [pattern ...]"),
+    CAIRN_CMD("punsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_punsubscribe, "pubsub",
+              "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
+              "[pattern [pattern ...]]"),
+    CAIRN_CMD("publish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_publish, "pubsub",
+              "Post a message to a channel", "2.0.0", "channel message"),
+    CAIRN_CMD("pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",
+              .subcommands = pubsub_subcommands),
+    CAIRN_CMD_END,
 };

@@ -2,8 +2,9 @@
  * SHUTDOWN DEBUG. Replies and errors follow Redis 7.0.
  *
  * Container commands (CONFIG, CLIENT, COMMAND) have subcommand tables whose
- * entries are named "container|sub" like Redis's full names; dispatch_sub
- * finds the entry, checks its arity and runs it. */
+ * entries are named "container|sub" like Redis's full names;
+ * cairn_subcommand_dispatch (engine/command.c) finds the entry, checks its
+ * arity and runs it. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,37 +31,6 @@ static void reply_help(cairn_ctx *c, const char *cmd, const char *const *lines) 
   for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
   cairn_reply_status(&c->reply, "HELP");
   cairn_reply_status(&c->reply, "    Prints this help.");
-}
-
-static const char *sub_short_name(const cairn_command *sub) {
-  const char *bar = strchr(sub->name, '|');
-  return bar ? bar + 1 : sub->name;
-}
-
-static const cairn_command *find_sub(const cairn_command *cmd, cairn_str name) {
-  if (!cmd->subcommands) return NULL;
-  for (const cairn_command *s = cmd->subcommands; s->name; s++)
-    if (cairn_arg_is(name, sub_short_name(s))) return s;
-  return NULL;
-}
-
-static void dispatch_sub(cairn_ctx *c) {
-  const cairn_command *sub = find_sub(c->cmd, c->argv[1]);
-  if (!sub) {
-    char upper[64];
-    size_t n = c->argv[0].len < sizeof(upper) - 1 ? c->argv[0].len : sizeof(upper) - 1;
-    for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)c->argv[0].p[i]);
-    upper[n] = '\0';
-    cairn_reply_errorf(&c->reply, "unknown subcommand '%.*s'. Try %s HELP.",
-                       (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p, upper);
-    return;
-  }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
-    return;
-  }
-  if (c->client) c->client->last_cmd = sub->name;
-  sub->fn(c);
 }
 
 /* NUL-terminated copy of an argument (for APIs taking C strings). */
@@ -562,7 +532,7 @@ static const cairn_command *lookup_any(cairn_str name) {
   const cairn_command *parent = cairn_command_lookup(name.p, (size_t)(bar - name.p));
   if (!parent) return NULL;
   cairn_str rest = {bar + 1, name.len - (size_t)(bar - name.p) - 1};
-  return find_sub(parent, rest);
+  return cairn_subcommand_find(parent, rest);
 }
 
 /* ---- COMMAND DOCS: arguments from the synopsis string.
@@ -831,7 +801,7 @@ static void reply_all_info(cairn_reply *r) {
 
 static void cmd_command(cairn_ctx *c) {
   if (c->argc > 1)
-    dispatch_sub(c);
+    cairn_subcommand_dispatch(c);
   else
     reply_all_info(&c->reply);
 }
@@ -934,7 +904,7 @@ static void cmd_command_getkeys(cairn_ctx *c) {
   int argc = c->argc - 2;
   cairn_str *argv = c->argv + 2;
   if (cmd && cmd->subcommands && argc >= 2) {
-    const cairn_command *sub = find_sub(cmd, argv[1]);
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
     if (sub) cmd = sub;
   }
   if (!cmd) {
@@ -1070,95 +1040,96 @@ static void cmd_debug(cairn_ctx *c) {
     cairn_reply_ok(&c->reply);
     return;
   }
-  cairn_reply_errorf(&c->reply, "unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
-                     (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p);
+  cairn_reply_subcommand_syntax_error(c);
 }
 
 /* ---------------------------------------------------------------- tables */
 
-#define F_ADM (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
-#define F_LS (CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
-#define F_CLI (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE)
-#define END {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}
-
 static const cairn_command config_subs[] = {
-    {"config|get", -3, F_ADM, 0, 0, 0, cmd_config_get, "server", "Get the values of configuration parameters",
-     "2.0.0", "parameter [parameter ...]", NULL},
-    {"config|set", -4, F_ADM, 0, 0, 0, cmd_config_set, "server", "Set configuration parameters to the given values",
-     "2.0.0", "parameter value [parameter value ...]", NULL},
-    {"config|resetstat", 2, F_ADM, 0, 0, 0, cmd_config_resetstat, "server", "Reset the stats returned by INFO",
-     "2.0.0", "", NULL},
-    {"config|rewrite", 2, F_ADM, 0, 0, 0, cmd_config_rewrite, "server",
-     "Rewrite the configuration file with the in memory configuration", "2.8.0", "", NULL},
-    {"config|help", 2, F_LS, 0, 0, 0, cmd_config_help, "server", "Show helpful text about the different subcommands",
-     "5.0.0", "", NULL},
-    END,
+    CAIRN_CMD("config|get", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_config_get,
+              "server", "Get the values of configuration parameters", "2.0.0", "parameter [parameter ...]"),
+    CAIRN_CMD("config|set", -4, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_config_set,
+              "server", "Set configuration parameters to the given values", "2.0.0",
+              "parameter value [parameter value ...]"),
+    CAIRN_CMD("config|resetstat", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_config_resetstat, "server", "Reset the stats returned by INFO", "2.0.0", ""),
+    CAIRN_CMD("config|rewrite", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_config_rewrite, "server", "Rewrite the configuration file with the in memory configuration", "2.8.0",
+              ""),
+    CAIRN_CMD("config|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_config_help, "server",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD_END,
 };
 
 static const cairn_command client_subs[] = {
-    {"client|id", 2, F_CLI, 0, 0, 0, cmd_client_id, "connection", "Returns the client ID for the current connection",
-     "5.0.0", "", NULL},
-    {"client|setname", 3, F_CLI, 0, 0, 0, cmd_client_setname, "connection", "Set the current connection name",
-     "2.6.9", "connection-name", NULL},
-    {"client|getname", 2, F_CLI, 0, 0, 0, cmd_client_getname, "connection", "Get the current connection name",
-     "2.6.9", "", NULL},
-    {"client|list", -2, F_ADM, 0, 0, 0, cmd_client_list, "connection", "Get the list of client connections",
-     "2.4.0", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]", NULL},
-    {"client|info", 2, F_CLI, 0, 0, 0, cmd_client_info, "connection",
-     "Returns information about the current client connection.", "6.2.0", "", NULL},
-    {"client|kill", -3, F_ADM, 0, 0, 0, cmd_client_kill, "connection", "Kill the connection of a client", "2.4.0",
-     "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] "
-     "[LADDR ip:port] [SKIPME yes/no] [MAXAGE maxage]",
-     NULL},
-    {"client|no-evict", 3, F_ADM, 0, 0, 0, cmd_client_no_evict, "connection", "Set client eviction mode for the current connection",
-     "7.0.0", "ON|OFF", NULL},
-    {"client|no-touch", 3, F_CLI, 0, 0, 0, cmd_client_no_touch, "connection",
-     "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0",
-     "ON|OFF", NULL},
-    {"client|reply", 3, F_CLI, 0, 0, 0, cmd_client_reply, "connection",
-     "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP", NULL},
-    {"client|help", 2, F_LS, 0, 0, 0, cmd_client_help, "connection",
-     "Show helpful text about the different subcommands", "5.0.0", "", NULL},
-    END,
+    CAIRN_CMD("client|id", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_id, "connection",
+              "Returns the client ID for the current connection", "5.0.0", ""),
+    CAIRN_CMD("client|setname", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_setname,
+              "connection", "Set the current connection name", "2.6.9", "connection-name"),
+    CAIRN_CMD("client|getname", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_getname,
+              "connection", "Get the current connection name", "2.6.9", ""),
+    CAIRN_CMD("client|list", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_list,
+              "connection", "Get the list of client connections", "2.4.0",
+              "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"),
+    CAIRN_CMD("client|info", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_info, "connection",
+              "Returns information about the current client connection.", "6.2.0", ""),
+    CAIRN_CMD("client|kill", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_kill,
+              "connection", "Kill the connection of a client", "2.4.0",
+              "ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] "
+              "[LADDR ip:port] [SKIPME yes/no] [MAXAGE maxage]"),
+    CAIRN_CMD("client|no-evict", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_no_evict, "connection", "Set client eviction mode for the current connection", "7.0.0",
+              "ON|OFF"),
+    CAIRN_CMD("client|no-touch", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_no_touch,
+              "connection",
+              "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0",
+              "ON|OFF"),
+    CAIRN_CMD("client|reply", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_reply, "connection",
+              "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP"),
+    CAIRN_CMD("client|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_help, "connection",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD_END,
 };
 
 static const cairn_command command_subs[] = {
-    {"command|count", 2, F_LS, 0, 0, 0, cmd_command_count, "server", "Get total number of Redis commands", "2.8.13",
-     "", NULL},
-    {"command|info", -2, F_LS, 0, 0, 0, cmd_command_info, "server", "Get array of specific Redis command details, or all when no argument is given.",
-     "2.8.13", "[command-name [command-name ...]]", NULL},
-    {"command|docs", -2, F_LS, 0, 0, 0, cmd_command_docs, "server", "Get array of specific Redis command documentation",
-     "7.0.0", "[command-name [command-name ...]]", NULL},
-    {"command|list", -2, F_LS, 0, 0, 0, cmd_command_list, "server", "Get an array of Redis command names", "7.0.0",
-     "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]", NULL},
-    {"command|getkeys", -4, F_LS, 0, 0, 0, cmd_command_getkeys, "server", "Extract keys given a full Redis command",
-     "2.8.13", "command [arg [arg ...]]", NULL},
-    {"command|help", 2, F_LS, 0, 0, 0, cmd_command_help, "server", "Show helpful text about the different subcommands",
-     "5.0.0", "", NULL},
-    END,
+    CAIRN_CMD("command|count", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_count, "server",
+              "Get total number of Redis commands", "2.8.13", ""),
+    CAIRN_CMD("command|info", -2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_info, "server",
+              "Get array of specific Redis command details, or all when no argument is given.", "2.8.13",
+              "[command-name [command-name ...]]"),
+    CAIRN_CMD("command|docs", -2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_docs, "server",
+              "Get array of specific Redis command documentation", "7.0.0", "[command-name [command-name ...]]"),
+    CAIRN_CMD("command|list", -2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_list, "server",
+              "Get an array of Redis command names", "7.0.0",
+              "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
+    CAIRN_CMD("command|getkeys", -4, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_getkeys, "server",
+              "Extract keys given a full Redis command", "2.8.13", "command [arg [arg ...]]"),
+    CAIRN_CMD("command|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_help, "server",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD_END,
 };
 
 const cairn_command cairn_commands_server[] = {
-    {"info", -1, F_LS, 0, 0, 0, cmd_info, "server", "Get information and statistics about the server", "1.0.0",
-     "[section [section ...]]", NULL},
-    {"config", -2, 0, 0, 0, 0, dispatch_sub, "server", "A container for server configuration commands", "2.0.0", "",
-     config_subs},
-    {"client", -2, 0, 0, 0, 0, dispatch_sub, "connection", "A container for client connection commands", "2.4.0", "",
-     client_subs},
-    {"command", -1, F_LS, 0, 0, 0, cmd_command, "server", "Get array of Redis command details", "2.8.13", "",
-     command_subs},
-    {"time", 1, F_LS | CAIRN_CMD_FAST, 0, 0, 0, cmd_time, "server", "Return the current server time", "2.6.0", "",
-     NULL},
-    {"lastsave", 1, F_LS | CAIRN_CMD_FAST, 0, 0, 0, cmd_lastsave, "server",
-     "Get the UNIX time stamp of the last successful save to disk", "1.0.0", "", NULL},
-    {"save", 1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI, 0, 0, 0, cmd_save, "server",
-     "Synchronously save the dataset to disk", "1.0.0", "", NULL},
-    {"bgsave", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, "server",
-     "Asynchronously save the dataset to disk", "1.0.0", "[SCHEDULE]", NULL},
-    {"shutdown", -1, F_ADM | CAIRN_CMD_NOMULTI, 0, 0, 0, cmd_shutdown, "server",
-     "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
-     "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NULL},
-    {"debug", -2, F_ADM, 0, 0, 0, cmd_debug, "server", "A container for debugging commands", "1.0.0",
-     "subcommand [argument]", NULL},
-    END,
+    CAIRN_CMD("info", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_info, "server",
+              "Get information and statistics about the server", "1.0.0", "[section [section ...]]"),
+    CAIRN_CMD("config", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server",
+              "A container for server configuration commands", "2.0.0", "", .subcommands = config_subs),
+    CAIRN_CMD("client", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "connection",
+              "A container for client connection commands", "2.4.0", "", .subcommands = client_subs),
+    CAIRN_CMD("command", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command, "server",
+              "Get array of Redis command details", "2.8.13", "", .subcommands = command_subs),
+    CAIRN_CMD("time", 1, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_time, "server",
+              "Return the current server time", "2.6.0", ""),
+    CAIRN_CMD("lastsave", 1, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_lastsave, "server",
+              "Get the UNIX time stamp of the last successful save to disk", "1.0.0", ""),
+    CAIRN_CMD("save", 1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI, 0, 0, 0, cmd_save, "server",
+              "Synchronously save the dataset to disk", "1.0.0", ""),
+    CAIRN_CMD("bgsave", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, "server",
+              "Asynchronously save the dataset to disk", "1.0.0", "[SCHEDULE]"),
+    CAIRN_CMD("shutdown", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_shutdown, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
+              "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    CAIRN_CMD("debug", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_debug, "server",
+              "A container for debugging commands", "1.0.0", "subcommand [argument]"),
+    CAIRN_CMD_END,
 };

@@ -1467,28 +1467,6 @@ static void zpop_minmax(cairn_ctx *c, int max) {
 static void cmd_zpopmin(cairn_ctx *c) { zpop_minmax(c, 0); }
 static void cmd_zpopmax(cairn_ctx *c) { zpop_minmax(c, 1); }
 
-/* getTimeoutFromObjectOrReply (seconds, as a long double): absolute unix ms,
- * 0 = forever. 0 or -1 after replying. */
-static int parse_timeout(cairn_ctx *c, cairn_str a, int64_t *out) {
-  long double ld;
-  if (!cairn_str2ld(a.p, a.len, &ld)) {
-    cairn_reply_error(&c->reply, "timeout is not a float or out of range");
-    return -1;
-  }
-  long double ms = ceill(ld * 1000.0L);
-  long long t;
-  if (!(ms < 9.2e18L && ms > -9.2e18L))
-    t = LLONG_MIN; /* what the conversion gives on x86 */
-  else
-    t = (long long)ms;
-  if (t < 0) {
-    cairn_reply_error(&c->reply, "timeout is negative");
-    return -1;
-  }
-  *out = t > 0 ? c->now_ms + t : 0;
-  return 0;
-}
-
 /* BZPOPMIN/BZPOPMAX/BZMPOP core: keys[0..nkeys). count -1 = single pop. */
 static void bzpop_generic(cairn_ctx *c, const cairn_str *keys, int nkeys, int max, long long count, int64_t timeout,
                           int zmpop) {
@@ -1522,7 +1500,7 @@ static void bzpop_generic(cairn_ctx *c, const cairn_str *keys, int nkeys, int ma
 
 static void bzpop_minmax(cairn_ctx *c, int max) {
   int64_t timeout;
-  if (parse_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
+  if (cairn_arg_timeout(c, c->argv[c->argc - 1], &timeout) != 0) return;
   bzpop_generic(c, c->argv + 1, c->argc - 2, max, -1, timeout, 0);
 }
 
@@ -1569,7 +1547,7 @@ static void zmpop_generic(cairn_ctx *c, int numidx, int block) {
   const cairn_str *keys = c->argv + numidx + 1;
   if (block) {
     int64_t timeout;
-    if (parse_timeout(c, c->argv[1], &timeout) != 0) return;
+    if (cairn_arg_timeout(c, c->argv[1], &timeout) != 0) return;
     bzpop_generic(c, keys, (int)numkeys, max, count, timeout, 1);
     return;
   }
@@ -2238,95 +2216,95 @@ static void cmd_zscan(cairn_ctx *c) { cairn_coll_scan(c, CAIRN_TYPE_ZSET, 1, sco
 
 /* ---------------------------------------------------------------- table */
 
-#define F_W (CAIRN_CMD_WRITE | CAIRN_CMD_KEYSPACE)
-#define F_R (CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
-#define F_FAST CAIRN_CMD_FAST
-#define F_OOM CAIRN_CMD_DENYOOM
-#define F_BLK CAIRN_CMD_BLOCKING
-#define G "sorted-set"
-
 const cairn_command cairn_commands_zset[] = {
-    {"zadd", -4, F_W | F_OOM | F_FAST, 1, 1, 1, cmd_zadd, G,
-     "Add one or more members to a sorted set, or update its score if it already exists", "1.2.0",
-     "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]", NULL},
-    {"zincrby", 4, F_W | F_OOM | F_FAST, 1, 1, 1, cmd_zincrby, G, "Increment the score of a member in a sorted set",
-     "1.2.0", "key increment member", NULL},
-    {"zrem", -3, F_W | F_FAST, 1, 1, 1, cmd_zrem, G, "Remove one or more members from a sorted set", "1.2.0",
-     "key member [member ...]", NULL},
-    {"zscore", 3, F_R | F_FAST, 1, 1, 1, cmd_zscore, G, "Get the score associated with the given member in a sorted set",
-     "1.2.0", "key member", NULL},
-    {"zmscore", -3, F_R | F_FAST, 1, 1, 1, cmd_zmscore, G,
-     "Get the score associated with the given members in a sorted set", "6.2.0", "key member [member ...]", NULL},
-    {"zcard", 2, F_R | F_FAST, 1, 1, 1, cmd_zcard, G, "Get the number of members in a sorted set", "1.2.0", "key",
-     NULL},
-    {"zcount", 4, F_R | F_FAST, 1, 1, 1, cmd_zcount, G, "Count the members in a sorted set with scores within the given values",
-     "2.0.0", "key min max", NULL},
-    {"zlexcount", 4, F_R | F_FAST, 1, 1, 1, cmd_zlexcount, G,
-     "Count the number of members in a sorted set between a given lexicographical range", "2.8.9", "key min max",
-     NULL},
-    {"zrank", 3, F_R | F_FAST, 1, 1, 1, cmd_zrank, G, "Determine the index of a member in a sorted set", "2.0.0",
-     "key member", NULL},
-    {"zrevrank", 3, F_R | F_FAST, 1, 1, 1, cmd_zrevrank, G,
-     "Determine the index of a member in a sorted set, with scores ordered from high to low", "2.0.0", "key member",
-     NULL},
-    {"zrange", -4, F_R, 1, 1, 1, cmd_zrange, G, "Return a range of members in a sorted set", "1.2.0",
-     "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]", NULL},
-    {"zrangestore", -5, F_W | F_OOM, 1, 2, 1, cmd_zrangestore, G, "Store a range of members from sorted set into another key",
-     "6.2.0", "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]", NULL},
-    {"zrevrange", -4, F_R, 1, 1, 1, cmd_zrevrange, G,
-     "Return a range of members in a sorted set, by index, with scores ordered from high to low", "1.2.0",
-     "key start stop [WITHSCORES]", NULL},
-    {"zrangebyscore", -4, F_R, 1, 1, 1, cmd_zrangebyscore, G, "Return a range of members in a sorted set, by score",
-     "1.0.5", "key min max [WITHSCORES] [LIMIT offset count]", NULL},
-    {"zrevrangebyscore", -4, F_R, 1, 1, 1, cmd_zrevrangebyscore, G,
-     "Return a range of members in a sorted set, by score, with scores ordered from high to low", "2.2.0",
-     "key max min [WITHSCORES] [LIMIT offset count]", NULL},
-    {"zrangebylex", -4, F_R, 1, 1, 1, cmd_zrangebylex, G,
-     "Return a range of members in a sorted set, by lexicographical range", "2.8.9", "key min max [LIMIT offset count]",
-     NULL},
-    {"zrevrangebylex", -4, F_R, 1, 1, 1, cmd_zrevrangebylex, G,
-     "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
-     "2.8.9", "key max min [LIMIT offset count]", NULL},
-    {"zremrangebyrank", 4, F_W, 1, 1, 1, cmd_zremrangebyrank, G,
-     "Remove all members in a sorted set within the given indexes", "2.0.0", "key start stop", NULL},
-    {"zremrangebyscore", 4, F_W, 1, 1, 1, cmd_zremrangebyscore, G,
-     "Remove all members in a sorted set within the given scores", "1.2.0", "key min max", NULL},
-    {"zremrangebylex", 4, F_W, 1, 1, 1, cmd_zremrangebylex, G,
-     "Remove all members in a sorted set between the given lexicographical range", "2.8.9", "key min max", NULL},
-    {"zpopmin", -2, F_W | F_FAST, 1, 1, 1, cmd_zpopmin, G,
-     "Remove and return members with the lowest scores in a sorted set", "5.0.0", "key [count]", NULL},
-    {"zpopmax", -2, F_W | F_FAST, 1, 1, 1, cmd_zpopmax, G,
-     "Remove and return members with the highest scores in a sorted set", "5.0.0", "key [count]", NULL},
-    {"bzpopmin", -3, F_W | F_FAST | F_BLK, 1, -2, 1, cmd_bzpopmin, G,
-     "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-     "5.0.0", "key [key ...] timeout", NULL},
-    {"bzpopmax", -3, F_W | F_FAST | F_BLK, 1, -2, 1, cmd_bzpopmax, G,
-     "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-     "5.0.0", "key [key ...] timeout", NULL},
-    {"zmpop", -4, F_W, 0, 0, 0, cmd_zmpop, G, "Remove and return members with scores in a sorted set", "7.0.0",
-     "numkeys key [key ...] MIN|MAX [COUNT count]", NULL},
-    {"bzmpop", -5, F_W | F_BLK, 0, 0, 0, cmd_bzmpop, G,
-     "Remove and return members with scores in a sorted set or block until one is available", "7.0.0",
-     "timeout numkeys key [key ...] MIN|MAX [COUNT count]", NULL},
-    {"zrandmember", -2, F_R, 1, 1, 1, cmd_zrandmember, G, "Get one or multiple random elements from a sorted set",
-     "6.2.0", "key [count [WITHSCORES]]", NULL},
-    {"zunion", -3, F_R, 0, 0, 0, cmd_zunion, G, "Add multiple sorted sets", "6.2.0",
-     "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", NULL},
-    {"zinter", -3, F_R, 0, 0, 0, cmd_zinter, G, "Intersect multiple sorted sets", "6.2.0",
-     "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", NULL},
-    {"zdiff", -3, F_R, 0, 0, 0, cmd_zdiff, G, "Subtract multiple sorted sets", "6.2.0",
-     "numkeys key [key ...] [WITHSCORES]", NULL},
-    {"zunionstore", -4, F_W | F_OOM, 1, 1, 1, cmd_zunionstore, G, "Add multiple sorted sets and store the resulting sorted set in a new key",
-     "2.0.0", "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]", NULL},
-    {"zinterstore", -4, F_W | F_OOM, 1, 1, 1, cmd_zinterstore, G,
-     "Intersect multiple sorted sets and store the resulting sorted set in a new key", "2.0.0",
-     "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]", NULL},
-    {"zdiffstore", -4, F_W | F_OOM, 1, 1, 1, cmd_zdiffstore, G,
-     "Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0",
-     "destination numkeys key [key ...]", NULL},
-    {"zintercard", -3, F_R, 0, 0, 0, cmd_zintercard, G, "Intersect multiple sorted sets and return the cardinality of the result",
-     "7.0.0", "numkeys key [key ...] [LIMIT limit]", NULL},
-    {"zscan", -3, F_R, 1, 1, 1, cmd_zscan, G, "Incrementally iterate sorted sets elements and associated scores",
-     "2.8.0", "key cursor [MATCH pattern] [COUNT count]", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("zadd", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_zadd, "sorted-set",
+              "Add one or more members to a sorted set, or update its score if it already exists", "1.2.0",
+              "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"),
+    CAIRN_CMD("zincrby", 4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_zincrby, "sorted-set",
+              "Increment the score of a member in a sorted set", "1.2.0", "key increment member"),
+    CAIRN_CMD("zrem", -3, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_zrem, "sorted-set",
+              "Remove one or more members from a sorted set", "1.2.0", "key member [member ...]"),
+    CAIRN_CMD("zscore", 3, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zscore, "sorted-set",
+              "Get the score associated with the given member in a sorted set", "1.2.0", "key member"),
+    CAIRN_CMD("zmscore", -3, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zmscore, "sorted-set",
+              "Get the score associated with the given members in a sorted set", "6.2.0", "key member [member ...]"),
+    CAIRN_CMD("zcard", 2, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zcard, "sorted-set",
+              "Get the number of members in a sorted set", "1.2.0", "key"),
+    CAIRN_CMD("zcount", 4, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zcount, "sorted-set",
+              "Count the members in a sorted set with scores within the given values", "2.0.0", "key min max"),
+    CAIRN_CMD("zlexcount", 4, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zlexcount, "sorted-set",
+              "Count the number of members in a sorted set between a given lexicographical range", "2.8.9",
+              "key min max"),
+    CAIRN_CMD("zrank", 3, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zrank, "sorted-set",
+              "Determine the index of a member in a sorted set", "2.0.0", "key member"),
+    CAIRN_CMD("zrevrank", 3, CAIRN_F_READ | CAIRN_CMD_FAST, 1, 1, 1, cmd_zrevrank, "sorted-set",
+              "Determine the index of a member in a sorted set, with scores ordered from high to low", "2.0.0",
+              "key member"),
+    CAIRN_CMD("zrange", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrange, "sorted-set",
+              "Return a range of members in a sorted set", "1.2.0",
+              "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
+    CAIRN_CMD("zrangestore", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 2, 1, cmd_zrangestore, "sorted-set",
+              "Store a range of members from sorted set into another key", "6.2.0",
+              "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"),
+    CAIRN_CMD("zrevrange", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrevrange, "sorted-set",
+              "Return a range of members in a sorted set, by index, with scores ordered from high to low", "1.2.0",
+              "key start stop [WITHSCORES]"),
+    CAIRN_CMD("zrangebyscore", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrangebyscore, "sorted-set",
+              "Return a range of members in a sorted set, by score", "1.0.5",
+              "key min max [WITHSCORES] [LIMIT offset count]"),
+    CAIRN_CMD("zrevrangebyscore", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrevrangebyscore, "sorted-set",
+              "Return a range of members in a sorted set, by score, with scores ordered from high to low", "2.2.0",
+              "key max min [WITHSCORES] [LIMIT offset count]"),
+    CAIRN_CMD("zrangebylex", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrangebylex, "sorted-set",
+              "Return a range of members in a sorted set, by lexicographical range", "2.8.9",
+              "key min max [LIMIT offset count]"),
+    CAIRN_CMD("zrevrangebylex", -4, CAIRN_F_READ, 1, 1, 1, cmd_zrevrangebylex, "sorted-set",
+              "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+              "2.8.9", "key max min [LIMIT offset count]"),
+    CAIRN_CMD("zremrangebyrank", 4, CAIRN_F_WRITE, 1, 1, 1, cmd_zremrangebyrank, "sorted-set",
+              "Remove all members in a sorted set within the given indexes", "2.0.0", "key start stop"),
+    CAIRN_CMD("zremrangebyscore", 4, CAIRN_F_WRITE, 1, 1, 1, cmd_zremrangebyscore, "sorted-set",
+              "Remove all members in a sorted set within the given scores", "1.2.0", "key min max"),
+    CAIRN_CMD("zremrangebylex", 4, CAIRN_F_WRITE, 1, 1, 1, cmd_zremrangebylex, "sorted-set",
+              "Remove all members in a sorted set between the given lexicographical range", "2.8.9", "key min max"),
+    CAIRN_CMD("zpopmin", -2, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_zpopmin, "sorted-set",
+              "Remove and return members with the lowest scores in a sorted set", "5.0.0", "key [count]"),
+    CAIRN_CMD("zpopmax", -2, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_zpopmax, "sorted-set",
+              "Remove and return members with the highest scores in a sorted set", "5.0.0", "key [count]"),
+    CAIRN_CMD("bzpopmin", -3, CAIRN_F_WRITE | CAIRN_CMD_FAST | CAIRN_CMD_BLOCKING, 1, -2, 1, cmd_bzpopmin, "sorted-set",
+              "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+              "5.0.0", "key [key ...] timeout"),
+    CAIRN_CMD("bzpopmax", -3, CAIRN_F_WRITE | CAIRN_CMD_FAST | CAIRN_CMD_BLOCKING, 1, -2, 1, cmd_bzpopmax, "sorted-set",
+              "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+              "5.0.0", "key [key ...] timeout"),
+    CAIRN_CMD("zmpop", -4, CAIRN_F_WRITE, 0, 0, 0, cmd_zmpop, "sorted-set",
+              "Remove and return members with scores in a sorted set", "7.0.0",
+              "numkeys key [key ...] MIN|MAX [COUNT count]"),
+    CAIRN_CMD("bzmpop", -5, CAIRN_F_WRITE | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_bzmpop, "sorted-set",
+              "Remove and return members with scores in a sorted set or block until one is available", "7.0.0",
+              "timeout numkeys key [key ...] MIN|MAX [COUNT count]"),
+    CAIRN_CMD("zrandmember", -2, CAIRN_F_READ, 1, 1, 1, cmd_zrandmember, "sorted-set",
+              "Get one or multiple random elements from a sorted set", "6.2.0", "key [count [WITHSCORES]]"),
+    CAIRN_CMD("zunion", -3, CAIRN_F_READ, 0, 0, 0, cmd_zunion, "sorted-set", "Add multiple sorted sets", "6.2.0",
+              "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"),
+    CAIRN_CMD("zinter", -3, CAIRN_F_READ, 0, 0, 0, cmd_zinter, "sorted-set", "Intersect multiple sorted sets", "6.2.0",
+              "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]"),
+    CAIRN_CMD("zdiff", -3, CAIRN_F_READ, 0, 0, 0, cmd_zdiff, "sorted-set", "Subtract multiple sorted sets", "6.2.0",
+              "numkeys key [key ...] [WITHSCORES]"),
+    CAIRN_CMD("zunionstore", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_zunionstore, "sorted-set",
+              "Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0",
+              "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]"),
+    CAIRN_CMD("zinterstore", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_zinterstore, "sorted-set",
+              "Intersect multiple sorted sets and store the resulting sorted set in a new key", "2.0.0",
+              "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX]"),
+    CAIRN_CMD("zdiffstore", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cmd_zdiffstore, "sorted-set",
+              "Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0",
+              "destination numkeys key [key ...]"),
+    CAIRN_CMD("zintercard", -3, CAIRN_F_READ, 0, 0, 0, cmd_zintercard, "sorted-set",
+              "Intersect multiple sorted sets and return the cardinality of the result", "7.0.0",
+              "numkeys key [key ...] [LIMIT limit]"),
+    CAIRN_CMD("zscan", -3, CAIRN_F_READ, 1, 1, 1, cmd_zscan, "sorted-set",
+              "Incrementally iterate sorted sets elements and associated scores", "2.8.0",
+              "key cursor [MATCH pattern] [COUNT count]"),
+    CAIRN_CMD_END,
 };
