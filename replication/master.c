@@ -595,12 +595,9 @@ static void cmd_wait(cairn_ctx *c) {
   repl_state *st = state_of(c->srv);
   long long want, timeout;
   if (cairn_arg_ll(c, c->argv[1], &want) != 0) return;
-  if (!cairn_str2ll(c->argv[2].p, c->argv[2].len, &timeout)) {
-    cairn_reply_error(&c->reply, "timeout is not an integer or out of range");
-    return;
-  }
-  if (timeout < 0) {
-    cairn_reply_error(&c->reply, "timeout is negative");
+  const char *terr = cairn_timeout_parse(c->argv[2].p, c->argv[2].len, CAIRN_TIMEOUT_MILLISECONDS, &timeout);
+  if (terr) {
+    cairn_reply_error(&c->reply, terr);
     return;
   }
   if (c->srv->replica_mode) {
@@ -746,18 +743,18 @@ static void cmd_sync(cairn_ctx *c) {
 #define F_REPL (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI)
 
 static const cairn_command repl_commands[] = {
-    {"replconf", -1, F_REPL | CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_replconf, "server",
-     "An internal command for configuring the replication stream.", "3.0.0", "", NULL},
-    {"psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
-     "replicationid offset", NULL},
-    {"sync", 1, F_REPL, 0, 0, 0, cmd_sync, "server", "An internal command used in replication.", "1.0.0", "", NULL},
-    {"wait", 3, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_wait, "generic",
-     "Wait for the synchronous replication of all the write commands sent in the context of the current "
-     "connection.",
-     "3.0.0", "numreplicas timeout", NULL},
-    {"role", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_LOADING | CAIRN_CMD_STALE | CAIRN_CMD_FAST, 0, 0, 0, cmd_role,
-     "server", "Returns the replication role.", "2.8.12", "", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("replconf", -1, F_REPL | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_replconf, "server",
+              "An internal command for configuring the replication stream.", "3.0.0", ""),
+    CAIRN_CMD("psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
+              "replicationid offset"),
+    CAIRN_CMD("sync", 1, F_REPL, 0, 0, 0, cmd_sync, "server", "An internal command used in replication.", "1.0.0", ""),
+    CAIRN_CMD("wait", 3, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_wait, "generic",
+              "Wait for the synchronous replication of all the write commands sent in the context of the current "
+              "connection.",
+              "3.0.0", "numreplicas timeout"),
+    CAIRN_CMD("role", 1, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE | CAIRN_CMD_FAST, 0, 0, 0, cmd_role, "server",
+              "Returns the replication role.", "2.8.12", ""),
+    CAIRN_CMD_END,
 };
 
 /* ---------------------------------------------------------------- ids */

@@ -697,11 +697,11 @@ void cairn_replica_info(cairn_server *srv, cairn_buf *o) {
 }
 
 static const cairn_command replica_commands[] = {
-    {"replicaof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
-     "Configure a server as replica of another, or promote it to a master.", "5.0.0", "host port", NULL},
-    {"slaveof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
-     "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "host port", NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+    CAIRN_CMD("replicaof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
+              "Configure a server as replica of another, or promote it to a master.", "5.0.0", "host port"),
+    CAIRN_CMD("slaveof", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_replicaof, "server",
+              "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "host port"),
+    CAIRN_CMD_END,
 };
 
 /* ---------------------------------------------------------------- life cycle */
