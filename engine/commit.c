@@ -259,11 +259,11 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
 
 static int append_pending(cairn_server *srv);
 
-int cairn_commit_recover(cairn_server *srv, int rc, char *why, size_t whylen) {
+int cairn_commit_recover(cairn_server *srv, int rc, int may_use_reserve, char *why, size_t whylen) {
   int toofull = 0;
   cairn_store_rollback(srv->store);
   if (rc == CAIRN_STORE_MAP_FULL) {
-    if (cairn_store_grow(srv->store) == 0) {
+    if (cairn_store_grow(srv->store) == 0 || (may_use_reserve && cairn_store_grow_reserve(srv->store) == 0)) {
       srv->stats.map_grows++;
       cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
     } else {
@@ -521,7 +521,7 @@ int cairn_commit_checkpoint(cairn_server *srv) {
     cairn_warning("checkpoint at offset %llu failed: %s", (unsigned long long)srv->stream_offset,
                   cairn_store_errstr(srv->store));
     char why[256];
-    cairn_commit_recover(srv, rc, why, sizeof(why));
+    cairn_commit_recover(srv, rc, 0, why, sizeof(why));
     return -1;
   }
   srv->ckpt_stream_db = srv->stream_db;

@@ -25,8 +25,14 @@ int64_t cairn_checkpoint_interval(cairn_server *srv);
 /* After a store error (rc < 0) in a command: roll the store back to its last
  * checkpoint, grow the map if it was full, and replay the WAL and the
  * iteration's pending stream so the store again matches the stream. Returns 0
- * if the command may be retried, -1 with the error reply text in why. */
-int cairn_commit_recover(cairn_server *srv, int rc, char *why, size_t whylen);
+ * if the command may be retried, -1 with the error reply text in why.
+ *
+ * The map grows up to 7/8 of lmdb-max-map-size for commands that add data
+ * (DENYOOM); work that may not be refused for lack of room (DEL and every
+ * other command without DENYOOM, like Redis's maxmemory rule; expiry; the
+ * sweep of deleted collections) passes may_use_reserve and may grow into the
+ * last eighth, which otherwise only replay and checkpoints use. */
+int cairn_commit_recover(cairn_server *srv, int rc, int may_use_reserve, char *why, size_t whylen);
 
 /* At startup: replay the WAL from the store's checkpoint to its end. */
 int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen);

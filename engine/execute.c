@@ -232,7 +232,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       return;
     }
     char why[256] = "store error: the command kept failing";
-    if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, why, sizeof(why)) != 0) {
+    if (attempt >= 16 || cairn_commit_recover(srv, ctx.store_rc, !(cmd->flags & CAIRN_CMD_DENYOOM), why, sizeof(why)) != 0) {
       cairn_reply_error(&ctx.reply, why);
       if (client && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) cairn_multi_client_reset(client); /* nothing of it applied */
       break;

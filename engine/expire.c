@@ -31,7 +31,7 @@ long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
     }
     if (rc < 0) {
       char why[256];
-      cairn_commit_recover(srv, rc, why, sizeof(why));
+      cairn_commit_recover(srv, rc, 1, why, sizeof(why));
       break;
     }
     if ((n & 15) == 0 && cairn_ustime() - t0 >= budget_us) break;

@@ -68,7 +68,7 @@ static void on_cron(uv_timer_t *t) {
       long n = cairn_store_sweep(srv->store, 1000);
       if (n < 0) {
         char why[256];
-        cairn_commit_recover(srv, (int)n, why, sizeof(why));
+        cairn_commit_recover(srv, (int)n, 1, why, sizeof(why));
         break;
       }
     }

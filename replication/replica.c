@@ -106,7 +106,7 @@ static void abort_load(master_link *L) {
     /* The store failed under the load (map full...): back to the stream's
      * state first; the half load is then thrown away below. */
     char why[256];
-    cairn_commit_recover(L->srv, L->load_rc, why, sizeof(why));
+    cairn_commit_recover(L->srv, L->load_rc, 0, why, sizeof(why));
     L->load_rc = 0;
   }
   if (cairn_store_loading(L->srv->store)) cairn_store_load_finish(L->srv->store, 0);
@@ -165,7 +165,7 @@ static void apply_stream(master_link *L, const char *p, size_t n) {
     srv->stream_db = srv->replay_db;
     if (rc == 0) return;
     char why[256];
-    if (tries >= 8 || cairn_commit_recover(srv, rc, why, sizeof(why)) != 0) {
+    if (tries >= 8 || cairn_commit_recover(srv, rc, 0, why, sizeof(why)) != 0) {
       link_close(L, "cannot apply the master's stream (see above); reconnecting");
       return;
     }
