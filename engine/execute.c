@@ -71,17 +71,14 @@ static void rejected(cairn_ctx *ctx, size_t reply_start) {
 void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
   cairn_server *srv = exec->srv;
   cairn_client *client = exec->client;
-  cairn_ctx ctx;
-  memset(&ctx, 0, sizeof(ctx));
-  ctx.srv = srv;
-  ctx.client = client;
-  ctx.cmd = cmd;
-  ctx.argc = argc;
-  ctx.argv = argv;
-  ctx.db = client->db;
-  ctx.reply.buf = exec->reply.buf;
-  ctx.reply.resp = client->resp;
-  ctx.now_ms = exec->now_ms; /* one time for the whole transaction, like Redis */
+  cairn_ctx ctx = {.srv = srv,
+                   .client = client,
+                   .cmd = cmd,
+                   .argc = argc,
+                   .argv = argv,
+                   .db = client->db,
+                   .reply = {.buf = exec->reply.buf, .resp = client->resp},
+                   .now_ms = exec->now_ms}; /* one time for the whole transaction, like Redis */
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
   srv->stats.commands_processed++;
   client->last_cmd = cmd->name;
@@ -108,16 +105,13 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
 
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (argc == 0) return;
-  cairn_ctx ctx;
-  memset(&ctx, 0, sizeof(ctx));
-  ctx.srv = srv;
-  ctx.client = client;
-  ctx.argc = argc;
-  ctx.argv = argv;
-  ctx.replaying = client == NULL;
-  ctx.db = client ? client->db : srv->replay_db;
-  ctx.reply.resp = client ? client->resp : 2;
-  ctx.reply.buf = NULL;
+  cairn_ctx ctx = {.srv = srv,
+                   .client = client,
+                   .argc = argc,
+                   .argv = argv,
+                   .replaying = client == NULL,
+                   .db = client ? client->db : srv->replay_db,
+                   .reply = {.buf = NULL, .resp = client ? client->resp : 2}};
   /* CLIENT REPLY OFF/SKIP: the reply is not produced at all. */
   if (client && client->reply_mode != CAIRN_REPLY_OFF && client->reply_mode != CAIRN_REPLY_SKIP)
     ctx.reply.buf = &client->out;

@@ -20,10 +20,13 @@
 #include <string.h>
 
 #include "cairn_unit.h"
+#include "engine/blocking.h"
 #include "engine/client.h"
 #include "engine/command.h"
 #include "engine/commit.h"
 #include "engine/config.h"
+#include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/store.h"
 #include "engine/stream.h"
@@ -129,6 +132,9 @@ static void server_crash(cairn_server *srv) {
   cairn_store_rollback(srv->store);
   cairn_store_close(srv->store);
   cairn_stream_free(srv);
+  cairn_blocking_free(srv);
+  cairn_pubsub_free(srv);
+  cairn_watch_free(srv);
   cairn_config_free(&srv->cfg);
   free(srv);
 }
