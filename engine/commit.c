@@ -360,8 +360,20 @@ static void flusher_start_job(cairn_server *srv) {
   pthread_mutex_unlock(&srv->fl.mu);
 }
 
-/* What to do with held replies now that no sync is in flight. */
+/* What to do with held replies now that no sync is in flight.
+ *
+ * Called from strict_commit (the iteration's end, after append_pending) and
+ * from on_flusher_done, which runs in the middle of an iteration: the
+ * flusher's wake-up is one more event of the poll phase, and a client's read
+ * callback earlier in the same poll (or a client resumed by the release just
+ * before) may already have executed commands whose stream is still in
+ * srv->stream, not in the WAL. Releasing every reply then would acknowledge
+ * writes that a kill -9 before the iteration's end loses; marking clients for
+ * a new job would tie those replies to a sync that does not cover them. So
+ * with stream pending, do nothing: cairn_commit_iteration runs before the
+ * loop sleeps, appends the stream and comes back here. */
 static void flusher_idle(cairn_server *srv) {
+  if (srv->stream.len) return;
   if (srv->wal.end(srv->wal.ud) > srv->synced_offset)
     flusher_start_job(srv);
   else

@@ -215,5 +215,55 @@ def restart_keeps_ttls_and_dbs():
         assert_eq(c.call("GET", "b"), b"2")
 
 
+@test(timeout=120)
+def reply_released_by_the_flusher_waits_for_the_iterations_append():
+    # Regression (kill9_strict_collections_lose_no_acknowledged_write lost 27
+    # acknowledged ops once): with durability strict the flusher thread's
+    # wake-up is an event of the poll phase like a client's read. When a
+    # client's commands ran earlier in the same poll, their stream was still
+    # in memory when on_flusher_done -> flusher_idle released every held
+    # reply; a kill -9 before the iteration's end then lost acknowledged
+    # writes. The events are lined up with DEBUG SLEEP so that one poll
+    # returns [B's SET, the flusher's wake-up, D's DEBUG SLEEP], and the
+    # server stalls in D's sleep right after the release.
+    #   E: BLPOP q 0.3 + DEBUG SLEEP 1: its timeout (cron, after A's sleep)
+    #      resumes it in the next iteration's prepare hook, before the poll:
+    #      the flusher's sync of A's record finishes during that sleep.
+    #   A: SET a + DEBUG SLEEP 0.6: a long batch, so its sync goes to the
+    #      flusher thread at the iteration's end.
+    #   B: SET x, sent during A's sleep: readable before the flusher's
+    #      wake-up, so it runs first in the same poll.
+    #   D: DEBUG SLEEP 2, sent during E's sleep: after the wake-up.
+    # B's reply must not arrive before SET x is in the backlog (with the bug it
+    # came at ~1.65s, during D's sleep, which ends at ~3.65s), so x must
+    # survive a kill -9 right after the reply. Under heavy load the events
+    # may line up differently; the test then passes without exercising the
+    # race, it never fails a correct server.
+    with CairnServer({"durability": "strict", "checkpoint-interval-ms": 100000,
+                      "hz": 10}) as s:
+        conns = {n: s.conn(timeout=15) for n in "ABDE"}
+        for c in conns.values():
+            assert_eq(c.call("PING"), "PONG")
+        t0 = time.time()
+
+        def at(t):
+            time.sleep(max(0.0, t0 + t - time.time()))
+
+        conns["E"].send_raw(encode_command("BLPOP", "q", "0.3") + encode_command("DEBUG", "SLEEP", "1"))
+        at(0.05)
+        conns["A"].send_raw(encode_command("SET", "a", "1") + encode_command("DEBUG", "SLEEP", "0.6"))
+        at(0.3)
+        conns["B"].send_raw(encode_command("SET", "x", "1"))
+        at(1.0)
+        conns["D"].send_raw(encode_command("DEBUG", "SLEEP", "2"))
+        assert_eq(conns["B"].read_reply(), "OK")
+        got = time.time() - t0
+        s.kill9()
+        s.start()
+        assert_eq(s.conn().call("GET", "x"), b"1",
+                  "SET x was acknowledged %.2fs after the start (D's sleep ends at about 3.65s) "
+                  "and lost by kill -9" % got)
+
+
 if __name__ == "__main__":
     run_tests()
