@@ -95,7 +95,12 @@ struct cairn_client {
   cairn_client *pending_next;     /* clients with held replies */
 };
 
+/* Closes a client: detaches it from blocking, MULTI/WATCH, pub/sub and
+ * replication, unlinks it from every server list and closes its handle; the
+ * memory is freed in the close callback (so c stays valid until the loop
+ * runs again). Idempotent. */
 void cairn_client_close(cairn_client *c);
+/* The client with that id (CLIENT KILL ID, UNBLOCK), or NULL. O(clients). */
 cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
 /* Blocking: the client's reply (and its following commands) wait until
  * cairn_client_unblock; on_timeout runs at the deadline (0 = none) and must
@@ -103,6 +108,7 @@ cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
 void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
 void cairn_client_unblock(cairn_client *c);
 
+/* The output-buffer class of a client (client-output-buffer-limit). */
 enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };
 int cairn_client_type(const cairn_client *c);
 /* Appends bytes to a client's output as already durable (released at once)
@@ -117,7 +123,8 @@ size_t cairn_client_pending_bytes(const cairn_client *c);
  * closed at that point). */
 void cairn_client_push(cairn_client *c, const void *p, size_t n);
 
-/* CLIENT LIST / CLIENT INFO line for one client. */
+/* CLIENT LIST / CLIENT INFO line for one client, appended to out
+ * (engine/info.c). */
 void cairn_client_describe(cairn_client *c, cairn_buf *out);
 
 /* For engine/listen.c: accepts a connection on listener and makes it a
