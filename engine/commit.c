@@ -370,8 +370,9 @@ static void flusher_start_job(cairn_server *srv) {
  * srv->stream, not in the WAL. Releasing every reply then would acknowledge
  * writes that a kill -9 before the iteration's end loses; marking clients for
  * a new job would tie those replies to a sync that does not cover them. So
- * with stream pending, do nothing: cairn_commit_iteration runs before the
- * loop sleeps, appends the stream and comes back here. */
+ * with stream pending (on_flusher_done appends it first; only a refused append
+ * leaves it), do nothing: cairn_commit_iteration runs before the loop sleeps,
+ * appends the stream and comes back here. */
 static void flusher_idle(cairn_server *srv) {
   if (srv->stream.len) return;
   if (srv->wal.end(srv->wal.ud) > srv->synced_offset)
@@ -422,6 +423,12 @@ static void on_flusher_done(uv_async_t *a) {
     srv->synced_offset = srv->fl.job_end;
   if (srv->repl_on_synced) srv->repl_on_synced(srv);
   notify(srv, CAIRN_SYNC_MARKED_DURABLE);
+  /* This runs in the middle of an iteration (see flusher_idle): commands
+   * that ran earlier in this poll phase, or in a client the release above
+   * resumed, may have left stream that is not in the WAL yet. Append it now
+   * (between commands, so every transaction stays whole) and the next job
+   * covers it, instead of waiting for the iteration's end to start a sync. */
+  if (srv->stream.len && append_pending(srv) != 0) return;
   flusher_idle(srv);
 }
 
