@@ -1,8 +1,11 @@
 /* Group commit, checkpoints, rollback and recovery (docs/DURABILITY.md).
  *
  * The backlog (WAL) record is the point of durability; LMDB is the checkpoint.
- * One event-loop iteration = one WAL record = one fdatasync, after which the
- * iteration's held replies are released. */
+ * One event-loop iteration = one WAL record = one fdatasync (group commit),
+ * after which the iteration's held replies are released; a sync finishing on
+ * the flusher thread mid-iteration appends what the iteration wrote so far as
+ * a record of its own. A reply never leaves before a finished sync covers its
+ * write. */
 #ifndef CAIRN_COMMIT_H
 #define CAIRN_COMMIT_H
 
