@@ -34,22 +34,23 @@ trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start() { # name binary -> prints the port
-    port=$(free_port)
+start() { # name binary: sets PORT (not in a subshell: PIDS must reach cleanup)
+    PORT=$(free_port)
     mkdir -p "$TMP/$1"
-    "$2" --port "$port" --dir "$TMP/$1" --logfile "$TMP/$1.log" >/dev/null 2>&1 &
+    "$2" --port "$PORT" --dir "$TMP/$1" --logfile "$TMP/$1.log" >/dev/null 2>&1 &
     PIDS="$PIDS $!"
     i=0
-    until redis-cli -p "$port" PING >/dev/null 2>&1; do
+    until redis-cli -p "$PORT" PING >/dev/null 2>&1; do
         i=$((i + 1))
-        [ $i -lt 300 ] || die "$1 did not answer PING on port $port (log: $TMP/$1.log)"
+        [ $i -lt 300 ] || die "$1 did not answer PING on port $PORT (log: $TMP/$1.log)"
         sleep 0.1
     done
-    echo "$port"
 }
 
-PA=$(start a "$A")
-PB=$(start b "$B")
+start a "$A"
+PA=$PORT
+start b "$B"
+PB=$PORT
 
 rps() { # port test pipeline -> ops/s
     redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -r "$KEYSPACE" -t "$2" -P "$3" -q --csv 2>/dev/null |
