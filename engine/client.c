@@ -57,7 +57,7 @@ void cairn_client_close(cairn_client *c) {
   c->flags |= CAIRN_CLIENT_CLOSING;
   if (uv_is_closing(&c->h.handle)) return;
   cairn_server *srv = c->srv;
-  if (c->repl && srv->repl_on_close) srv->repl_on_close(c);
+  if (c->repl && srv->repl_hooks.on_close) srv->repl_hooks.on_close(c);
   if (c->blocking) cairn_blocking_client_closed(c);
   cairn_multi_client_reset(c);
   cairn_pubsub_client_reset(c);
@@ -175,7 +175,7 @@ static void on_write_done(uv_write_t *req, int status) {
     return;
   }
   if (!c->writing) resume_reading(c);
-  if (!c->writing && (c->flags & CAIRN_CLIENT_REPLICA) && c->srv->repl_on_drained) c->srv->repl_on_drained(c);
+  if (!c->writing && (c->flags & CAIRN_CLIENT_REPLICA) && c->srv->repl_hooks.on_drained) c->srv->repl_hooks.on_drained(c);
 }
 
 /* Output-buffer limits: a client whose unsent output passes the hard limit,

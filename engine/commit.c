@@ -315,7 +315,7 @@ static int sync_wal(cairn_server *srv) {
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   srv->synced_offset = srv->wal.end(srv->wal.ud);
-  if (srv->repl_on_synced) srv->repl_on_synced(srv);
+  if (srv->repl_hooks.on_synced) srv->repl_hooks.on_synced(srv);
   return 0;
 }
 
@@ -421,7 +421,7 @@ static void on_flusher_done(uv_async_t *a) {
    * synced the old history: it says nothing about the new one. */
   if (srv->fl.job_history == srv->wal_history && srv->fl.job_end > srv->synced_offset)
     srv->synced_offset = srv->fl.job_end;
-  if (srv->repl_on_synced) srv->repl_on_synced(srv);
+  if (srv->repl_hooks.on_synced) srv->repl_hooks.on_synced(srv);
   notify(srv, CAIRN_SYNC_MARKED_DURABLE);
   /* This runs in the middle of an iteration (see flusher_idle): commands
    * that ran earlier in this poll phase, or in a client the release above
@@ -497,7 +497,7 @@ static int append_pending(cairn_server *srv) {
     /* relaxed: written (a process crash loses nothing), synced by the cron */
     srv->wal_unsynced = 1;
     srv->synced_offset = srv->wal.end(srv->wal.ud);
-    if (srv->repl_on_synced) srv->repl_on_synced(srv);
+    if (srv->repl_hooks.on_synced) srv->repl_hooks.on_synced(srv);
   }
   return 0;
 }
@@ -511,7 +511,7 @@ void cairn_commit_maintain_wal(cairn_server *srv) {
                            .segment_size = (uint64_t)srv->cfg.backlog_segment_size,
                            .seconds = srv->cfg.backlog_retention_seconds,
                            .checkpoint_offset = cairn_store_checkpoint_offset(srv->store),
-                           .replicas_offset = srv->repl_min_offset ? srv->repl_min_offset(srv) : 0};
+                           .replicas_offset = srv->repl_hooks.min_offset ? srv->repl_hooks.min_offset(srv) : 0};
   int n = srv->wal.maintain(srv->wal.ud, &r);
   if (n > 0) cairn_verbose("backlog: retention dropped %d segment(s), first offset now %llu", n,
                            (unsigned long long)srv->wal.first(srv->wal.ud));
@@ -522,7 +522,7 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
   int64_t t0 = cairn_ustime();
   int32_t sdb = srv->stream_db;
-  if (srv->repl_checkpoint) srv->repl_checkpoint(srv);
+  if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
   int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, srv->stream_offset);
   if (rc == CAIRN_STORE_MAP_FULL && !srv->in_checkpoint_retry) {
@@ -605,7 +605,7 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   int rc = cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag));
   int32_t sdb = stream_db;
   if (rc == 0) rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
-  if (srv->repl_checkpoint) srv->repl_checkpoint(srv);
+  if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, offset);
   if (rc != 0) {
     cairn_warning("new history at offset %llu: checkpoint failed: %s", (unsigned long long)offset,

@@ -179,7 +179,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       goto reject;
     }
     if (srv->cfg.min_replicas_to_write > 0 && !srv->replica_mode && is_write &&
-        srv->repl_good_replicas && srv->repl_good_replicas(srv) < srv->cfg.min_replicas_to_write) {
+        srv->repl_hooks.good_replicas && srv->repl_hooks.good_replicas(srv) < srv->cfg.min_replicas_to_write) {
       cairn_reply_error(&ctx.reply, "-NOREPLICAS Not enough good replicas to write.");
       goto reject;
     }

@@ -280,8 +280,8 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
 }
 
 static void sec_replication(cairn_server *srv, cairn_buf *o) {
-  if (srv->repl_info) {
-    srv->repl_info(srv, o);
+  if (srv->repl_hooks.info) {
+    srv->repl_hooks.info(srv, o);
     return;
   }
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);

@@ -74,7 +74,7 @@ static void on_cron(uv_timer_t *t) {
     }
   }
   if (cairn_checkpoint_due(srv, now)) cairn_commit_checkpoint(srv);
-  if (srv->repl_cron) srv->repl_cron(srv);
+  if (srv->repl_hooks.cron) srv->repl_hooks.cron(srv);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -106,7 +106,7 @@ static void stop_server(cairn_server *srv) {
 
 int cairn_server_run(cairn_server *srv) {
   uv_run(srv->loop, UV_RUN_DEFAULT); /* returns after uv_stop (shutdown) */
-  if (srv->repl_stop) srv->repl_stop(srv); /* its handles have owners to free them */
+  if (srv->repl_hooks.stop) srv->repl_hooks.stop(srv); /* its handles have owners to free them */
   uv_walk(srv->loop, close_walk, srv);
   uv_run(srv->loop, UV_RUN_DEFAULT);
   cairn_notice("cairn is now ready to exit, bye bye...");
@@ -157,6 +157,13 @@ fail:
 
 void cairn_server_free(cairn_server *srv) {
   int rc = uv_loop_close(srv->loop);
+  if (rc == UV_EBUSY) {
+    /* Start-up failed half-way (cairn_server_run never ran): close what
+     * was opened, then the loop. */
+    uv_walk(srv->loop, close_walk, srv);
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(srv->loop);
+  }
   if (rc != 0) cairn_warning("event loop closed with handles still open: %s", uv_strerror(rc));
   cairn_stream_free(srv);
   cairn_blocking_free(srv);

@@ -134,15 +134,17 @@ struct cairn_server {
   /* Replication, wired by main.c (all NULL without it). The engine calls
    * these hooks; replication/ owns what `repl` points to. */
   void *repl;
-  void (*repl_on_synced)(cairn_server *srv);          /* synced_offset moved on */
-  void (*repl_on_drained)(cairn_client *c);           /* a replica's output went out */
-  void (*repl_on_close)(cairn_client *c);             /* a replica client is closing */
-  void (*repl_cron)(cairn_server *srv);
-  void (*repl_info)(cairn_server *srv, cairn_buf *out); /* the INFO replication section */
-  uint64_t (*repl_min_offset)(cairn_server *srv);     /* oldest offset replicas need, 0 = none */
-  void (*repl_checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
-  void (*repl_stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
-  int (*repl_good_replicas)(cairn_server *srv);       /* online and ACKed within min-replicas-max-lag */
+  struct {
+    void (*on_synced)(cairn_server *srv);          /* synced_offset moved on */
+    void (*on_drained)(cairn_client *c);           /* a replica's output went out */
+    void (*on_close)(cairn_client *c);             /* a replica client is closing */
+    void (*cron)(cairn_server *srv);
+    void (*info)(cairn_server *srv, cairn_buf *out); /* the INFO replication section */
+    uint64_t (*min_offset)(cairn_server *srv);     /* oldest offset replicas need, 0 = none */
+    void (*checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
+    void (*stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
+    int (*good_replicas)(cairn_server *srv);       /* online and ACKed within min-replicas-max-lag */
+  } repl_hooks;
 
   void *repl_link;          /* replica side: the link to our master (replication/replica.c) */
   int replica_mode;          /* following a master: read-only, no expiry of its own */

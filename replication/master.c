@@ -827,15 +827,15 @@ int cairn_repl_init(cairn_server *srv, cairn_backlog *backlog, char *err, size_t
   st->last_ping_ms = st->last_keepalive_ms = cairn_monotonic_ms();
   srv->repl = st;
   record_history(srv);
-  srv->repl_on_synced = on_synced;
-  srv->repl_on_drained = on_drained;
-  srv->repl_on_close = on_close;
-  srv->repl_cron = cron;
-  srv->repl_info = info;
-  srv->repl_min_offset = min_offset;
-  srv->repl_checkpoint = put_ids;
-  srv->repl_stop = cairn_replica_stop;
-  srv->repl_good_replicas = good_replicas;
+  srv->repl_hooks.on_synced = on_synced;
+  srv->repl_hooks.on_drained = on_drained;
+  srv->repl_hooks.on_close = on_close;
+  srv->repl_hooks.cron = cron;
+  srv->repl_hooks.info = info;
+  srv->repl_hooks.min_offset = min_offset;
+  srv->repl_hooks.checkpoint = put_ids;
+  srv->repl_hooks.stop = cairn_replica_stop;
+  srv->repl_hooks.good_replicas = good_replicas;
   cairn_command_register(repl_commands);
   return cairn_replica_init(srv, err, errlen);
 }
