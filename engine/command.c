@@ -195,8 +195,8 @@ void cairn_subcommand_dispatch(cairn_ctx *c) {
     cairn_reply_unknown_subcommand(c);
     return;
   }
-  if ((sub->arity > 0 && sub->arity != c->argc) || c->argc < -sub->arity) {
-    cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", sub->name);
+  if (!cairn_arity_ok(sub, c->argc)) {
+    cairn_reply_arity_of(&c->reply, sub);
     return;
   }
   if (c->client) c->client->last_cmd = sub->name;
@@ -205,13 +205,9 @@ void cairn_subcommand_dispatch(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- errors */
 
-static void command_fullname(const cairn_command *cmd, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s", cmd->name);
+void cairn_reply_arity_of(cairn_reply *r, const cairn_command *cmd) {
+  cairn_reply_errorf(r, "wrong number of arguments for '%s' command", cmd->name);
 }
 
-void cairn_reply_arity(cairn_ctx *c) {
-  char name[64];
-  command_fullname(c->cmd, name, sizeof(name));
-  cairn_reply_errorf(&c->reply, "wrong number of arguments for '%s' command", name);
-}
+void cairn_reply_arity(cairn_ctx *c) { cairn_reply_arity_of(&c->reply, c->cmd); }
 

@@ -139,7 +139,15 @@ struct cairn_ctx {
 #define CAIRN_ERR_SYNTAX "syntax error"
 #define CAIRN_ERR_NOTINT "value is not an integer or out of range"
 #define CAIRN_ERR_NOTFLOAT "value is not a valid float"
-void cairn_reply_arity(cairn_ctx *c);  /* wrong number of arguments for '<cmd>' command */
+/* Whether argc arguments (the name included) fit cmd's arity: exactly
+ * `arity` when > 0, at least -arity otherwise. */
+static inline int cairn_arity_ok(const cairn_command *cmd, int argc) {
+  return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+/* "wrong number of arguments for '<name>' command", for cmd (a subcommand's
+ * name is "container|sub", as Redis says it). */
+void cairn_reply_arity_of(cairn_reply *r, const cairn_command *cmd);
+void cairn_reply_arity(cairn_ctx *c); /* the same for the running command */
 
 /* argument helpers: case-insensitive compare, integer parsing with the
  * standard error reply. Return 0 on success, -1 after replying. */

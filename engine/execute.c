@@ -125,7 +125,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       reply_unknown(&ctx.reply, argc, argv);
       goto reject;
     }
-    if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+    if (!cairn_arity_ok(cmd, argc)) {
       cairn_reply_arity(&ctx);
       goto reject;
     }
@@ -140,8 +140,8 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
         cairn_reply_unknown_subcommand(&ctx);
         goto reject;
       }
-      if ((sub->arity > 0 && sub->arity != argc) || argc < -sub->arity) {
-        cairn_reply_errorf(&ctx.reply, "wrong number of arguments for '%s' command", sub->name);
+      if (!cairn_arity_ok(sub, argc)) {
+        cairn_reply_arity_of(&ctx.reply, sub);
         goto reject;
       }
     }

@@ -911,7 +911,7 @@ static void cmd_command_getkeys(cairn_ctx *c) {
     cairn_reply_error(&c->reply, "Invalid command specified");
     return;
   }
-  if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+  if (!cairn_arity_ok(cmd, argc)) {
     cairn_reply_error(&c->reply, "Invalid number of arguments specified for command");
     return;
   }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A temporary directory /tmp/cairn-<name>-XXXXXX. */
+/* A temporary directory /tmp/cairn-<name>-<6 random characters>. */
 typedef struct cairn_tmpdir {
   char path[64];
 } cairn_tmpdir;
@@ -24,7 +24,8 @@ static inline int cairn_unit_rm_cb(const char *p, const struct stat *sb, int fla
  * Returns 0 on success, like nftw(). */
 static inline int cairn_rmtree(const char *dir) { return nftw(dir, cairn_unit_rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
-/* Creates a new empty directory /tmp/cairn-<name>-XXXXXX in t->path.
+/* Creates a new empty directory in t->path, named from mkdtemp's template
+ * (its six trailing X are replaced by random characters).
  * Returns 0, or -1 if it could not be created. */
 static inline int cairn_tmpdir_make(cairn_tmpdir *t, const char *name) {
   int n = snprintf(t->path, sizeof(t->path), "/tmp/cairn-%s-XXXXXX", name);

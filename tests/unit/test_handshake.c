@@ -377,7 +377,7 @@ static void test_psync_unexpected(void **state) {
  * to 1023 bytes, which fit). */
 static void test_long_reply(void **state) {
   fixture *t = *state;
-  char line[2000];
+  char line[2000]; /* "-" and 1998 filler bytes */
   memset(line, 'x', sizeof(line) - 1);
   line[0] = '-';
   line[sizeof(line) - 1] = '\0';
