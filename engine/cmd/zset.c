@@ -158,25 +158,44 @@ static int z_score(cairn_store *s, uint64_t id, const void *m, size_t mlen, doub
   return 1;
 }
 
+/* A space-1 key for one store call: on the stack for members of up to 248
+ * bytes (no allocation per member on the write path), on the heap beyond. */
+typedef struct zkey {
+  unsigned char small[256];
+  unsigned char *p;
+  size_t len;
+} zkey;
+
+static void zkey_make(zkey *k, double score, const void *m, size_t mlen) {
+  k->len = 8 + mlen;
+  k->p = k->len <= sizeof(k->small) ? k->small : cairn_xmalloc(k->len);
+  wr64be(k->p, sortable(score));
+  if (mlen) memcpy(k->p + 8, m, mlen);
+}
+
+static void zkey_done(zkey *k) {
+  if (k->p != k->small) free(k->p);
+}
+
 static int z_put(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
   if (score == 0) score = 0.0; /* Redis's small encoding stores -0 as the integer 0 */
   uint64_t u = dbits(score);
   int rc = cairn_elem_put(s, id, CAIRN_SPACE_MEMBERS, m, mlen, &u, 8);
   if (rc < 0) return rc;
-  cairn_buf k = {0};
-  skey(&k, score, m, mlen);
+  zkey k;
+  zkey_make(&k, score, m, mlen);
   rc = cairn_elem_put(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len, "", 0);
-  cairn_buf_free(&k);
+  zkey_done(&k);
   return rc < 0 ? rc : 0;
 }
 
 /* Changes the score of an existing member. */
 static int z_move(cairn_store *s, uint64_t id, const void *m, size_t mlen, double old, double score) {
   if (sortable(old) != sortable(score)) {
-    cairn_buf k = {0};
-    skey(&k, old, m, mlen);
+    zkey k;
+    zkey_make(&k, old, m, mlen);
     int rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len);
-    cairn_buf_free(&k);
+    zkey_done(&k);
     if (rc < 0) return rc;
   }
   return z_put(s, id, m, mlen, score);
@@ -185,10 +204,10 @@ static int z_move(cairn_store *s, uint64_t id, const void *m, size_t mlen, doubl
 static int z_del(cairn_store *s, uint64_t id, const void *m, size_t mlen, double score) {
   int rc = cairn_elem_del(s, id, CAIRN_SPACE_MEMBERS, m, mlen);
   if (rc < 0) return rc;
-  cairn_buf k = {0};
-  skey(&k, score, m, mlen);
+  zkey k;
+  zkey_make(&k, score, m, mlen);
   rc = cairn_elem_del(s, id, CAIRN_SPACE_ZSCORE, k.p, k.len);
-  cairn_buf_free(&k);
+  zkey_done(&k);
   return rc < 0 ? rc : 0;
 }
 
