@@ -362,7 +362,7 @@ static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   unsigned batch = 0;
   while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
-                       CAIRN_CLIENT_BLOCKED)) &&
+                       CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED)) &&
          c->qpos < c->query.len) {
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
@@ -395,6 +395,7 @@ static void client_process(cairn_client *c) {
       c->last_interaction_ms = cairn_monotonic_ms();
     }
     cairn_execute(srv, c, (int)c->parser.argc, c->argv);
+    if (c->flags & CAIRN_CLIENT_STALLED) break; /* runs again from qpos when unstalled */
     c->qpos += consumed;
     if (c->out.len) mark_pending(c);
   }
@@ -553,6 +554,33 @@ void cairn_client_unblock(cairn_client *c) {
     c->resume_next = c->srv->resume;
     c->srv->resume = c;
   }
+}
+
+void cairn_client_stall(cairn_client *c) {
+  if (c->flags & CAIRN_CLIENT_STALLED) return;
+  c->flags |= CAIRN_CLIENT_STALLED;
+  if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) uv_read_stop(&c->h.stream);
+  c->srv->stalled++;
+}
+
+void cairn_clients_unstall(cairn_server *srv) {
+  if (!srv->stalled) return;
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (!(c->flags & CAIRN_CLIENT_STALLED)) continue;
+    c->flags &= ~CAIRN_CLIENT_STALLED;
+    srv->stalled--;
+    if (c->flags & CAIRN_CLIENT_CLOSING) continue;
+    if (!(c->flags & CAIRN_CLIENT_READ_PAUSED) && uv_read_start(&c->h.stream, on_alloc, on_read) != 0) {
+      cairn_client_close(c);
+      continue;
+    }
+    if (!(c->flags & CAIRN_CLIENT_RESUME)) {
+      c->flags |= CAIRN_CLIENT_RESUME;
+      c->resume_next = srv->resume;
+      srv->resume = c;
+    }
+  }
+  srv->stalled = 0;
 }
 
 void cairn_clients_resume(cairn_server *srv) {

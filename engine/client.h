@@ -39,6 +39,7 @@ enum {
   CAIRN_CLIENT_IN_EXEC = 1 << 15,    /* EXEC is running the queued commands */
   CAIRN_CLIENT_PUBSUB = 1 << 16,     /* subscribed to a channel or a pattern (engine/cmd/pubsub.c) */
   CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
+  CAIRN_CLIENT_STALLED = 1 << 18,    /* a write waits for room in the store's overlay */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };
@@ -107,6 +108,11 @@ cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
  * reply and unblock. */
 void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
 void cairn_client_unblock(cairn_client *c);
+/* The command being run is not run now: the client stops being read and its
+ * command runs again once the overlay is under budget (cairn_clients_unstall,
+ * srv->on_store_room). */
+void cairn_client_stall(cairn_client *c);
+void cairn_clients_unstall(cairn_server *srv);
 
 /* The output-buffer class of a client (client-output-buffer-limit). */
 enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };

@@ -204,13 +204,21 @@ static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_
       if (n == 0) break;
       done += (uint64_t)n;
       if ((rc = cairn_apply(srv, &st, chunk, (size_t)n)) != 0) break;
-      if (checkpoint_as_we_go && st.buf.len == 0 &&
-          cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes) {
-        /* A long replay commits as it goes, so the transaction stays small
-         * and a crash during recovery does not start over. */
+      if (checkpoint_as_we_go && st.buf.len == 0 && cairn_checkpoint_needed(srv)) {
+        /* A long replay hands layers to the store thread as it goes (a
+         * crash during recovery then does not start over), and waits for
+         * it when the overlay reaches its budget (nothing is served yet). */
         srv->stream_db = srv->replay_db;
         srv->stream_offset = from - 1 + st.applied;
-        if (cairn_commit_checkpoint(srv) != 0) {
+        if (cairn_commit_checkpoint(srv) != 0 && cairn_store_frozen_layers(srv->store) == 0) {
+          rc = CAIRN_STORE_IO;
+          break;
+        }
+        if (cairn_store_overlay_bytes(srv->store) >= (uint64_t)srv->cfg.overlay_max_memory &&
+            cairn_store_wait(srv->store) != 0) {
+          char why[200];
+          cairn_store_drain_error(srv->store, why, sizeof(why));
+          snprintf(srv->replay_error, sizeof(srv->replay_error), "writing the store failed: %s", why);
           rc = CAIRN_STORE_IO;
           break;
         }
@@ -246,7 +254,6 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
     int rc = replay(srv, with_pending, 0);
     if (rc == 0) return;
     if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) {
-      srv->stats.map_grows++;
       cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
       continue;
     }
@@ -264,7 +271,6 @@ int cairn_commit_recover(cairn_server *srv, int rc, int may_use_reserve, char *w
   cairn_store_rollback(srv->store);
   if (rc == CAIRN_STORE_MAP_FULL) {
     if (cairn_store_grow(srv->store) == 0 || (may_use_reserve && cairn_store_grow_reserve(srv->store) == 0)) {
-      srv->stats.map_grows++;
       cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
     } else {
       toofull = 1;
@@ -510,13 +516,17 @@ void cairn_commit_maintain_wal(cairn_server *srv) {
                            .max_bytes = (uint64_t)srv->cfg.backlog_max_bytes,
                            .segment_size = (uint64_t)srv->cfg.backlog_segment_size,
                            .seconds = srv->cfg.backlog_retention_seconds,
-                           .checkpoint_offset = cairn_store_checkpoint_offset(srv->store),
+                           .checkpoint_offset = cairn_store_durable_offset(srv->store),
                            .replicas_offset = srv->repl_hooks.min_offset ? srv->repl_hooks.min_offset(srv) : 0};
   int n = srv->wal.maintain(srv->wal.ud, &r);
   if (n > 0) cairn_verbose("backlog: retention dropped %d segment(s), first offset now %llu", n,
                            (unsigned long long)srv->wal.first(srv->wal.ud));
 }
 
+/* Freezes the overlay's active layer at the stream's offset and hands it to
+ * the store thread (engine/store.h): nothing here waits for LMDB. The WAL
+ * is synced first, so LMDB never gets ahead of what the backlog holds on
+ * disk. */
 int cairn_commit_checkpoint(cairn_server *srv) {
   if (append_pending(srv) != 0) return -1;
   if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
@@ -525,17 +535,7 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
   int rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, srv->stream_offset);
-  if (rc == CAIRN_STORE_MAP_FULL && !srv->in_checkpoint_retry) {
-    /* The commit itself needs pages (LMDB's free list): use the reserve,
-     * restore the transaction and commit again. */
-    cairn_store_rollback(srv->store);
-    if (cairn_store_grow_reserve(srv->store) == 0) srv->stats.map_grows++;
-    restore_consistency(srv, 0);
-    srv->in_checkpoint_retry = 1;
-    int again = cairn_commit_checkpoint(srv);
-    srv->in_checkpoint_retry = 0;
-    return again;
-  }
+  if (rc == CAIRN_STORE_TXN_FULL) return -1; /* layers pile up behind a stuck drain: the active one goes on */
   if (rc != 0) {
     cairn_warning("checkpoint at offset %llu failed: %s", (unsigned long long)srv->stream_offset,
                   cairn_store_errstr(srv->store));
@@ -545,35 +545,88 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   }
   srv->ckpt_stream_db = srv->stream_db;
   srv->last_checkpoint_ms = cairn_monotonic_ms();
-  srv->last_save_time = cairn_mstime() / 1000;
   srv->stats.checkpoints++;
   srv->stats.checkpoint_us_total += (uint64_t)(cairn_ustime() - t0);
-  cairn_commit_maintain_wal(srv);
   return 0;
 }
 
-/* Checkpoints may take at most about 1/CKPT_DUTY of the time: the interval
- * stretches to CKPT_DUTY times the last commit's duration when that is longer
- * than checkpoint-interval-ms (a 440 ms commit on a randomly written 10M-member
- * set waits 4.4 s: the pages written twice in a row get coalesced instead of
- * the loop spending half its time in msync). checkpoint-bytes still bounds
- * what a restart replays. */
-#define CKPT_DUTY 10
+/* What the store thread finished: drained layers are released, the backlog
+ * may drop what LMDB now holds on disk, stalled writers go on. A drain
+ * error is logged (once per kind) and retried by the cron. */
+void cairn_commit_poll_store(cairn_server *srv) {
+  int n = cairn_store_poll(srv->store);
+  uint64_t grows = cairn_store_map_grows(srv->store);
+  if (grows != srv->map_grows_seen) {
+    srv->map_grows_seen = grows;
+    cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+  }
+  if (n > 0) {
+    srv->last_save_time = cairn_mstime() / 1000;
+    if (srv->store_error) {
+      cairn_notice("the store thread writes to LMDB again (offset %llu on disk)",
+                   (unsigned long long)cairn_store_durable_offset(srv->store));
+      srv->store_error = 0;
+    }
+    cairn_commit_maintain_wal(srv);
+  } else if (n < 0 && !srv->store_error) {
+    char why[256];
+    cairn_store_drain_error(srv->store, why, sizeof(why));
+    cairn_warning("writing checkpoint layers into LMDB failed: %s (%s); the backlog keeps everything after "
+                  "offset %llu, retrying every second",
+                  why,
+                  cairn_store_full(srv->store) ? "the map is at lmdb-max-map-size: writes that add data are refused"
+                                               : "see the error",
+                  (unsigned long long)cairn_store_durable_offset(srv->store));
+    srv->store_error = 1;
+  }
+  if (srv->on_store_room && cairn_store_overlay_bytes(srv->store) < (uint64_t)srv->cfg.overlay_max_memory)
+    srv->on_store_room(srv);
+}
 
-int64_t cairn_checkpoint_interval(cairn_server *srv) {
-  int64_t interval = srv->cfg.checkpoint_interval_ms;
-  int64_t paced = cairn_store_last_checkpoint_ms(srv->store) * CKPT_DUTY;
-  return paced > interval ? paced : interval;
+static void on_store_async(uv_async_t *a) { cairn_commit_poll_store(a->data); }
+static void store_notify(void *ud) { uv_async_send(ud); }
+
+int cairn_commit_store_start(cairn_server *srv, char *err, size_t errlen) {
+  int rc = uv_async_init(srv->loop, &srv->store_async, on_store_async);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot watch the store thread: uv_async_init: %s", uv_strerror(rc));
+    return -1;
+  }
+  srv->store_async.data = srv;
+  cairn_store_set_notify(srv->store, store_notify, &srv->store_async);
+  return 0;
+}
+
+void cairn_commit_store_stop(cairn_server *srv) {
+  if (srv->store) cairn_store_set_notify(srv->store, NULL, NULL);
+}
+
+/* The active layer is frozen when it is as big as a checkpoint may be
+ * (checkpoint-bytes, or what one LMDB transaction can take), or, with no
+ * drain in flight, after checkpoint-interval-ms: while a drain runs the
+ * layer grows, so overwrites of hot keys coalesce. */
+int cairn_checkpoint_needed(cairn_server *srv) {
+  return cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes || cairn_store_layer_full(srv->store);
 }
 
 int cairn_checkpoint_due(cairn_server *srv, int64_t now) {
   if (!cairn_store_dirty(srv->store)) return 0;
-  if (cairn_store_dirty(srv->store) >= (uint64_t)srv->cfg.checkpoint_bytes) return 1;
-  return now - srv->last_checkpoint_ms >= cairn_checkpoint_interval(srv);
+  if (cairn_checkpoint_needed(srv)) return 1;
+  /* writers wait for room: the active layer is what must go */
+  if (srv->stalled && cairn_store_frozen_layers(srv->store) == 0) return 1;
+  /* (with the drain stopped by an error, freeze anyway: a later layer's
+   * deletes may be what lets it fit) */
+  if (cairn_store_frozen_layers(srv->store) > 0 && !srv->store_error) return 0;
+  return now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms;
 }
 
 void cairn_commit_cron(cairn_server *srv, int64_t now) {
   if (srv->wal_unsynced && now - srv->last_wal_sync_ms >= 1000) sync_wal(srv);
+  if (srv->store_error && now - srv->last_store_retry_ms >= 1000) {
+    srv->last_store_retry_ms = now;
+    cairn_store_retry(srv->store);
+  }
+  cairn_commit_poll_store(srv);
   if (now - srv->last_wal_maintain_ms >= 1000) {
     /* retention by age and cairn-backlog's manifest changes, also when idle */
     srv->last_wal_maintain_ms = now;
@@ -607,6 +660,14 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   if (rc == 0) rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, offset);
+  /* The store must hold the new history on disk before the backlog is
+   * reset: wait for the store thread (once per full sync). */
+  if (rc == 0 && cairn_store_wait(srv->store) != 0) {
+    char why[256];
+    cairn_store_drain_error(srv->store, why, sizeof(why));
+    cairn_warning("new history at offset %llu: writing the store failed: %s", (unsigned long long)offset, why);
+    return -1;
+  }
   if (rc != 0) {
     cairn_warning("new history at offset %llu: checkpoint failed: %s", (unsigned long long)offset,
                   cairn_store_errstr(srv->store));

@@ -17,13 +17,22 @@
  * checkpoint, release held replies. Idempotent within an iteration. */
 void cairn_commit_iteration(cairn_server *srv);
 
-/* Commits the store now (after making the WAL durable). 0 or -1. */
+/* Checkpoints (after making the WAL durable): freezes the store's active
+ * overlay layer at the stream's offset for the store thread, which writes
+ * it into LMDB in the background. 0 or -1. */
 int cairn_commit_checkpoint(cairn_server *srv);
-/* Whether a checkpoint is due now (interval, paced by the last commit time, or checkpoint-bytes). */
+/* Whether a checkpoint is due now (checkpoint-bytes, the LMDB transaction
+ * limit, or checkpoint-interval-ms with no drain in flight), and whether it
+ * is needed whatever the time (the first two). */
 int cairn_checkpoint_due(cairn_server *srv, int64_t now);
-/* The interval in force: checkpoint-interval-ms, or 10x the last commit's
- * duration if longer (checkpoints take at most ~10% of the time). */
-int64_t cairn_checkpoint_interval(cairn_server *srv);
+int cairn_checkpoint_needed(cairn_server *srv);
+/* The store thread's side (engine/store.h): start watches it (an async
+ * handle woken after each drain); poll releases what it finished, lets the
+ * backlog drop what is on disk and resumes stalled writers (srv->on_store_room);
+ * the cron calls it too and retries a failed drain every second. */
+int cairn_commit_store_start(cairn_server *srv, char *err, size_t errlen);
+void cairn_commit_store_stop(cairn_server *srv);
+void cairn_commit_poll_store(cairn_server *srv);
 
 /* After a store error (rc < 0) in a command: roll the store back to its last
  * checkpoint, grow the map if it was full, and replay the WAL and the

@@ -219,6 +219,7 @@ static const directive table[] = {
     {"durability", NULL, DT_ENUM, 0, CF(durability), "strict", 0, 0, 0, 0, durability_names},
     {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "1000", 1, 86400000, 0, 0, NULL},
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL},
+    {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL},
     {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL},
     {"lmdb-writemap", NULL, DT_BOOL, F_IMMUTABLE, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL},

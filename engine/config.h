@@ -48,7 +48,8 @@ typedef struct cairn_config {
   /* durability and storage */
   int durability;                 /* enum cairn_durability */
   long long checkpoint_interval_ms; /* LMDB checkpoint at most this often when writing */
-  long long checkpoint_bytes;     /* ...or when this much has been written since the last one */
+  long long checkpoint_bytes;     /* ...or when the overlay's active layer holds this much */
+  long long overlay_max_memory;   /* the write overlay's budget: writers wait beyond it */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */
   long long lmdb_max_map_size;    /* hard ceiling for growth; writes fail with an error beyond it */
   int lmdb_writemap;              /* MDB_WRITEMAP + data file reserved up to the map size */

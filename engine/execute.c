@@ -190,6 +190,22 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->write_error_msg);
       goto reject;
     }
+    if ((cmd->flags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
+      cairn_reply_errorf(&ctx.reply,
+                         "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "
+                         "%lld bytes)",
+                         srv->cfg.lmdb_max_map_size);
+      goto reject;
+    }
+    if (is_write && !in_multi && srv->exec_depth == 1 &&
+        cairn_store_overlay_bytes(srv->store) >= (uint64_t)srv->cfg.overlay_max_memory) {
+      /* The store thread is behind: this client waits (its connection is
+       * not read) until a layer is on disk (engine/client.c). */
+      srv->stats.commands_processed--;
+      srv->stats.writer_stalls++;
+      cairn_client_stall(client);
+      return;
+    }
     client->last_cmd = cmd->name;
     if (in_multi && !(cmd->flags & CAIRN_CMD_NOT_QUEUED)) {
       cairn_multi_queue(client, cmd, argc, argv);

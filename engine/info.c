@@ -180,9 +180,9 @@ static void sec_memory(cairn_server *srv, cairn_buf *o) {
 static void sec_persistence(cairn_server *srv, cairn_buf *o) {
   cairn_stats *st = &srv->stats;
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
-  uint64_t ckpt = cairn_store_checkpoint_offset(srv->store);
+  uint64_t ckpt = cairn_store_durable_offset(srv->store);
   /* rdb_changes_since_last_save: the store counts dirty bytes, not writes, so
-   * report the replication-stream bytes not yet covered by a checkpoint: 0
+   * report the replication-stream bytes LMDB does not hold on disk yet: 0
    * exactly when everything is checkpointed, which is what tools test for. */
   uint64_t changes = srv->stream_offset > ckpt ? srv->stream_offset - ckpt : 0;
   cairn_wal_stats ws;
@@ -195,7 +195,7 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "rdb_changes_since_last_save:%llu\r\n"
                    "rdb_bgsave_in_progress:0\r\n"
                    "rdb_last_save_time:%lld\r\n"
-                   "rdb_last_bgsave_status:ok\r\n"
+                   "rdb_last_bgsave_status:%s\r\n"
                    "rdb_last_bgsave_time_sec:-1\r\n"
                    "rdb_current_bgsave_time_sec:-1\r\n"
                    "aof_enabled:0\r\n"
@@ -226,11 +226,12 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "wal_write_error:%d\r\n"
                    "lmdb_map_size:%llu\r\n"
                    "lmdb_used_bytes:%llu\r\n"
+                   "lmdb_live_bytes:%llu\r\n"
                    "lmdb_map_grows:%llu\r\n"
                    "rollbacks:%llu\r\n"
                    "flushed_dbs_sweeping:%d\r\n",
                    (unsigned long long)changes, (long long)srv->last_save_time,
-                   srv->write_error ? "err" : "ok",
+                   srv->store_error ? "err" : "ok", srv->write_error ? "err" : "ok",
                    srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
                    (unsigned long long)st->checkpoints,
                    (unsigned long long)(st->checkpoints ? st->checkpoint_us_total / st->checkpoints : 0),
@@ -242,7 +243,8 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)st->wal_syncs, (unsigned long long)st->wal_inline_syncs,
                    (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
                    srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),
-                   (unsigned long long)cairn_store_used_bytes(srv->store), (unsigned long long)st->map_grows,
+                   (unsigned long long)cairn_store_used_bytes(srv->store),
+                   (unsigned long long)cairn_store_live_bytes(srv->store), (unsigned long long)cairn_store_map_grows(srv->store),
                    (unsigned long long)st->rollbacks, cairn_store_sweep_pending(srv->store));
 }
 
@@ -324,15 +326,34 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "checkpoint_interval_ms:%lld\r\n"
                    "checkpoint_bytes:%lld\r\n"
                    "checkpoint_last_ms:%lld\r\n"
-                   "checkpoint_paced_interval_ms:%lld\r\n"
                    "store_dirty:%llu\r\n"
+                   "overlay_bytes:%llu\r\n"
+                   "overlay_max_memory:%lld\r\n"
+                   "overlay_active_entries:%llu\r\n"
+                   "overlay_frozen_layers:%d\r\n"
+                   "overlay_dead_range_jumps:%llu\r\n"
+                   "store_drains:%llu\r\n"
+                   "store_drain_last_ms:%lld\r\n"
+                   "store_drains_failed:%llu\r\n"
+                   "store_drain_error:%d\r\n"
+                   "store_full:%d\r\n"
+                   "store_offset_on_disk:%llu\r\n"
+                   "writer_stalls:%llu\r\n"
+                   "loop_longest_iteration_us:%llu\r\n"
                    "flush_sweep_pending:%d\r\n"
                    "collections_sweep_pending:%llu\r\n",
                    CAIRN_VERSION, srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
                    srv->cfg.checkpoint_interval_ms, srv->cfg.checkpoint_bytes,
-                   (long long)cairn_store_last_checkpoint_ms(srv->store), (long long)cairn_checkpoint_interval(srv),
-                   (unsigned long long)cairn_store_dirty(srv->store), cairn_store_sweep_pending(srv->store),
-                   (unsigned long long)cairn_store_coll_garbage(srv->store));
+                   (long long)cairn_store_last_checkpoint_ms(srv->store),
+                   (unsigned long long)cairn_store_dirty(srv->store),
+                   (unsigned long long)cairn_store_overlay_bytes(srv->store), srv->cfg.overlay_max_memory,
+                   (unsigned long long)cairn_store_dirty_entries(srv->store),
+                   cairn_store_frozen_layers(srv->store), (unsigned long long)cairn_store_range_jumps(srv->store),
+                   (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
+                   (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,
+                   cairn_store_full(srv->store), (unsigned long long)cairn_store_durable_offset(srv->store),
+                   (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.longest_iteration_us,
+                   cairn_store_sweep_pending(srv->store), (unsigned long long)cairn_store_coll_garbage(srv->store));
 }
 
 typedef struct section {

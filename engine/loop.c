@@ -35,7 +35,24 @@ static void on_iteration_end(cairn_server *srv) {
   if (srv->shutdown_requested) stop_server(srv);
 }
 
-static void on_prepare(uv_prepare_t *h) { on_iteration_end(h->data); }
+/* The loop's longest iteration (INFO cairn loop_longest_iteration_us): the
+ * time between two prepare phases (the loop about to poll) minus the time
+ * spent waiting in poll. */
+static void measure_iteration(cairn_server *srv) {
+  int64_t now = cairn_ustime();
+  uint64_t idle = uv_metrics_idle_time(srv->loop) / 1000;
+  if (srv->iteration_start_us) {
+    int64_t busy = now - srv->iteration_start_us - (int64_t)(idle - srv->iteration_idle_us);
+    if (busy > 0 && (uint64_t)busy > srv->stats.longest_iteration_us) srv->stats.longest_iteration_us = (uint64_t)busy;
+  }
+  srv->iteration_start_us = now;
+  srv->iteration_idle_us = idle;
+}
+
+static void on_prepare(uv_prepare_t *h) {
+  on_iteration_end(h->data);
+  measure_iteration(h->data);
+}
 static void on_check(uv_check_t *h) { on_iteration_end(h->data); }
 
 static void on_cron(uv_timer_t *t) {
@@ -99,13 +116,20 @@ static void close_walk(uv_handle_t *h, void *arg) {
 static void stop_server(cairn_server *srv) {
   if (srv->shutdown_requested == 2) return;
   srv->shutdown_requested = 2;
-  if (cairn_commit_checkpoint(srv) == 0)
-    cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
+  if (cairn_commit_checkpoint(srv) == 0 || cairn_store_frozen_layers(srv->store)) {
+    if (cairn_store_wait(srv->store) == 0)
+      cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
+    else
+      cairn_warning("the last checkpoint could not be written into LMDB; the backlog holds everything after "
+                    "offset %llu and the next start replays it",
+                    (unsigned long long)cairn_store_durable_offset(srv->store));
+  }
   uv_stop(srv->loop);
 }
 
 int cairn_server_run(cairn_server *srv) {
   uv_run(srv->loop, UV_RUN_DEFAULT); /* returns after uv_stop (shutdown) */
+  cairn_commit_store_stop(srv);       /* the store thread no longer wakes the loop */
   if (srv->repl_hooks.stop) srv->repl_hooks.stop(srv); /* its handles have owners to free them */
   uv_walk(srv->loop, close_walk, srv);
   uv_run(srv->loop, UV_RUN_DEFAULT);
@@ -131,7 +155,10 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
       srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   }
   srv->on_sync = cairn_clients_on_sync;
+  srv->on_store_room = cairn_clients_unstall;
+  if (uv_loop_configure(srv->loop, UV_METRICS_IDLE_TIME) != 0) cairn_verbose("no loop idle-time metrics");
   if (cairn_flusher_start(srv, err, errlen) != 0) return -1;
+  if (cairn_commit_store_start(srv, err, errlen) != 0) return -1;
   int hz = srv->cfg.hz > 0 ? srv->cfg.hz : 10;
   int rc;
   const char *what = "prepare handle";

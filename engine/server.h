@@ -45,9 +45,10 @@ typedef struct cairn_stats {
   uint64_t wal_sync_us_total;
   uint64_t wal_records;
   uint64_t wal_bytes;
-  uint64_t checkpoints;
-  uint64_t checkpoint_us_total;
-  uint64_t map_grows;
+  uint64_t checkpoints;          /* layers frozen */
+  uint64_t checkpoint_us_total;  /* loop time spent freezing them (WAL sync included) */
+  uint64_t writer_stalls;        /* write commands held back by the overlay's budget */
+  uint64_t longest_iteration_us; /* the loop's longest iteration since start */
   uint64_t rollbacks;
   uint64_t iterations_with_writes;
   uint64_t total_error_replies;
@@ -111,6 +112,13 @@ struct cairn_server {
   int64_t now_ms;           /* command time, refreshed every 64 commands of a client batch */
   int wal_unsynced;         /* relaxed mode: appended but not synced */
   int64_t last_checkpoint_ms;
+  uv_async_t store_async;   /* the store thread finished a drain (engine/commit.c) */
+  int store_error;          /* the last drain failed: retried by the cron */
+  uint64_t map_grows_seen;
+  int64_t last_store_retry_ms;
+  void (*on_store_room)(cairn_server *srv); /* the overlay is under budget again: resume stalled writers */
+  int64_t iteration_start_us;
+  uint64_t iteration_idle_us;
   int write_error;          /* the WAL refused a write: -MISCONF until it works */
   char write_error_msg[256];
 
@@ -119,6 +127,7 @@ struct cairn_server {
   cairn_client *pending;     /* clients with held replies */
   cairn_client *resume;      /* unblocked clients with commands to run */
   cairn_client *pushed;      /* clients with pub/sub messages, sent at the iteration's end */
+  int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
   uint64_t next_client_id;
   int nclients;
 

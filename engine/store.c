@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "engine/buf.h"
 #include "engine/fault.h"
+#include "engine/overlay.h"
 #include "engine/util.h"
 
 #define VALUE_HEADER 10          /* [type][flags][expire i64 LE] */
@@ -42,14 +44,40 @@ typedef struct meta_state {
   uint64_t dead_colls;                /* retired collections queued in `dead` */
 } meta_state;
 
+/* A frozen layer of the overlay: every write between two checkpoints, with
+ * the keyspace state and the stream offset they end at. The store thread
+ * drains it into LMDB in one transaction; the loop releases it once the
+ * commit is visible to its read snapshot. */
+typedef struct layer {
+  ov_layer *ov;
+  meta_state *meta;
+  struct layer *next;   /* newer */
+  int drained;          /* set by the store thread (under mu) */
+  int64_t drain_us;
+} layer;
+
+#define MAX_FROZEN 32
+#define LAYER_MAX_PAGES 65536 /* see cairn_store_layer_full */
+#define DEAD_RANGES 8
+#define RANGE_KEY 528
+
+/* A run of keys known to be absent ([lo, hi], both inclusive) in the merged
+ * view: a seek that lands in it jumps past it instead of stepping over the
+ * tombstones one by one (a queue popped from its head, the expiry index
+ * drained from its start, a sweep: each would otherwise be quadratic). */
+typedef struct dead_range {
+  int used;
+  unsigned dbi;
+  size_t lolen, hilen;
+  unsigned char lo[RANGE_KEY], hi[RANGE_KEY];
+} dead_range;
+
 struct cairn_store {
   MDB_env *env;
   MDB_dbi keys, expires, meta, elems, dead;
-  MDB_txn *txn;
-  MDB_cursor *kcur;       /* on `keys`, lives and dies with txn */
+  MDB_txn *rtxn;          /* the loop's read snapshot of the last drained commit */
   int failed;
   meta_state cur, committed;
-  uint64_t dirty;
   uint64_t map_size, max_map_size;
   int writemap;
   uint64_t checkpoints;
@@ -58,6 +86,40 @@ struct cairn_store {
   char errstr[256];
   cairn_store_touch_fn touch;
   void *touch_ud;
+
+  /* the overlay: the active layer (written by commands) above the frozen
+   * ones (oldest first), above LMDB */
+  ov_layer *active;
+  layer *oldest, *newest;
+  int nfrozen;
+  uint64_t frozen_bytes;
+  uint64_t layer_seq;
+  uint64_t fail_seq;      /* layer_seq when a drain last failed at the map's ceiling */
+  int fail_seen;          /* the loop has dealt with the last drain error */
+  int open_cursors;       /* merged cursors alive: layers are not released under them */
+  dead_range ranges[DEAD_RANGES];
+  int nranges, next_range;
+  uint64_t range_jumps;
+
+  /* the store thread (fields under mu) */
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;       /* wakes the thread */
+  pthread_cond_t done_cv;  /* wakes cairn_store_wait */
+  int thread_started, stop;
+  layer *draining;         /* the layer the thread works on */
+  int drain_rc;            /* error of the last drain (the thread then pauses) */
+  char drain_err[256];
+  int paused;
+  int hold;                /* quiesce: do not start a drain */
+  int notifying;           /* the thread is calling notify */
+  int full;                /* the map is at its ceiling */
+  void (*notify)(void *ud);
+  void *notify_ud;
+  uint64_t drains_failed;
+  uint64_t grows;
+  uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
+  uint64_t bytes_drained;
 };
 
 static inline void touched(cairn_store *s, int db, cairn_str key) {
@@ -68,9 +130,10 @@ static int retire_value(cairn_store *s, const MDB_val *old, uint8_t new_type, co
                         int queue_only);
 static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only);
 
+struct kv_cursor;
 struct cairn_store_iter {
   cairn_store *s;
-  MDB_cursor *cur;
+  struct kv_cursor *cur;
   uint16_t phys;
   int started;
   unsigned char seek[KEY_PREFIX];
@@ -203,15 +266,354 @@ static int store_error(cairn_store *s, const char *what, int rc) {
 
 const char *cairn_store_errstr(const cairn_store *s) { return s->errstr; }
 
-static int txn(cairn_store *s) {
-  if (s->failed) return CAIRN_STORE_IO;
-  if (s->txn) return 0;
-  int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
-  if (rc) {
-    s->txn = NULL;
-    return store_error(s, "mdb_txn_begin", rc);
+/* ------------------------------------------------------------ the merged view
+ *
+ * Every read and write of the keyspace goes through these: a write lands in
+ * the active layer of the overlay; a read looks in the active layer, then
+ * the frozen ones from the newest, then the loop's LMDB read snapshot. A
+ * tombstone in a layer hides what is below it. */
+
+static int check_failed(cairn_store *s) { return s->failed ? CAIRN_STORE_IO : 0; }
+
+static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
+  ov_node *n = ov_find(s->active, dbi, k, kl);
+  if (n || !s->oldest) return n;
+  /* frozen layers: the newest match wins (there are few layers) */
+  ov_node *found = NULL;
+  for (layer *L = s->oldest; L; L = L->next) {
+    ov_node *m = ov_find(L->ov, dbi, k, kl);
+    if (m) found = m;
   }
+  return found;
+}
+
+/* 0 (v filled) or MDB_NOTFOUND, or an LMDB error of the snapshot read. */
+static int kv_get(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v) {
+  ov_node *n = layers_find(s, dbi, k->mv_data, k->mv_size);
+  if (n) {
+    if (ov_is_tomb(n)) return MDB_NOTFOUND;
+    v->mv_data = (void *)n->val;
+    v->mv_size = n->vlen;
+    return 0;
+  }
+  MDB_val kk = *k;
+  return mdb_get(s->rtxn, dbi, &kk, v);
+}
+
+static void range_invalidate(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
+  for (int i = 0; i < DEAD_RANGES; i++) {
+    dead_range *r = &s->ranges[i];
+    if (!r->used || r->dbi != dbi) continue;
+    if (ov_cmp(dbi, r->lo, r->lolen, dbi, k, kl) <= 0 && ov_cmp(dbi, k, kl, dbi, r->hi, r->hilen) <= 0) {
+      r->used = 0;
+      s->nranges--;
+    }
+  }
+}
+
+/* Writes k in the active layer: a value of v->mv_size bytes, copied from
+ * v->mv_data, or left for the caller to fill when reserve (v->mv_data is
+ * then set to the area). */
+static int kv_put(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v, int reserve) {
+  if (s->nranges) range_invalidate(s, dbi, k->mv_data, k->mv_size);
+  unsigned char *p = ov_put(s->active, dbi, k->mv_data, k->mv_size, v->mv_size, 0, NULL);
+  if (!reserve && v->mv_size) memcpy(p, v->mv_data, v->mv_size);
+  v->mv_data = p;
   return 0;
+}
+
+/* Writes a tombstone (whether or not k exists below). */
+static void kv_tomb(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
+  ov_put(s->active, dbi, k, kl, 0, 1, NULL);
+}
+
+/* 0 deleted, MDB_NOTFOUND absent. */
+static int kv_del(cairn_store *s, MDB_dbi dbi, const MDB_val *k) {
+  MDB_val v;
+  int rc = kv_get(s, dbi, k, &v);
+  if (rc) return rc;
+  kv_tomb(s, dbi, k->mv_data, k->mv_size);
+  return 0;
+}
+
+/* ---- merged cursor */
+
+typedef struct kv_cursor {
+  cairn_store *s;
+  MDB_dbi dbi;
+  MDB_cursor *base;
+  int bok;                 /* base positioned on an entry */
+  MDB_val bk, bv;
+  int n;                   /* overlay layers, newest first; ov[0] is the active one */
+  ov_layer *ov[MAX_FROZEN + 1];
+  ov_node *pos[MAX_FROZEN + 1];
+  uint64_t ver;            /* version of the active layer when pos[0] was set */
+  int dir;                 /* 1 forward, -1 backward */
+  int have;
+  const unsigned char *ck; /* the current entry */
+  size_t ckl;
+  MDB_val cv;
+} kv_cursor;
+
+static int kv_cursor_open(cairn_store *s, MDB_dbi dbi, kv_cursor **out) {
+  kv_cursor *c = cairn_xcalloc(1, sizeof(*c));
+  int rc = mdb_cursor_open(s->rtxn, dbi, &c->base);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  c->s = s;
+  c->dbi = dbi;
+  c->ov[c->n++] = s->active;
+  /* newest first */
+  layer *stack[MAX_FROZEN];
+  int k = 0;
+  for (layer *L = s->oldest; L && k < MAX_FROZEN; L = L->next) stack[k++] = L;
+  while (k > 0) c->ov[c->n++] = stack[--k]->ov;
+  s->open_cursors++;
+  *out = c;
+  return 0;
+}
+
+static void kv_cursor_close(kv_cursor *c) {
+  if (!c) return;
+  mdb_cursor_close(c->base);
+  c->s->open_cursors--;
+  free(c);
+}
+
+static inline int in_dbi(const kv_cursor *c, const ov_node *n) { return n && n->dbi == c->dbi; }
+
+enum { SEEK_GE, SEEK_GT, SEEK_LE, SEEK_LT };
+
+static ov_node *ov_seek_mode(ov_layer *L, unsigned dbi, const void *k, size_t kl, int mode) {
+  switch (mode) {
+  case SEEK_GE: return ov_seek_ge(L, dbi, k, kl);
+  case SEEK_GT: return ov_seek_gt(L, dbi, k, kl);
+  case SEEK_LE: return ov_seek_le(L, dbi, k, kl);
+  default: return ov_seek_lt(L, dbi, k, kl);
+  }
+}
+
+/* Positions the base cursor; k == NULL: the first (GE) or last (LE/LT) entry. */
+static int base_seek(kv_cursor *c, const void *k, size_t kl, int mode) {
+  int rc;
+  if (!k || !kl) {
+    rc = mdb_cursor_get(c->base, &c->bk, &c->bv, mode == SEEK_GE || mode == SEEK_GT ? MDB_FIRST : MDB_LAST);
+  } else {
+    c->bk.mv_data = (void *)k;
+    c->bk.mv_size = kl;
+    rc = mdb_cursor_get(c->base, &c->bk, &c->bv, MDB_SET_RANGE);
+    if (rc == 0) {
+      int cmp = ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, k, kl);
+      if (mode == SEEK_GT && cmp == 0) rc = mdb_cursor_get(c->base, &c->bk, &c->bv, MDB_NEXT);
+      else if ((mode == SEEK_LE && cmp > 0) || mode == SEEK_LT)
+        rc = mdb_cursor_get(c->base, &c->bk, &c->bv, MDB_PREV);
+    } else if (rc == MDB_NOTFOUND && (mode == SEEK_LE || mode == SEEK_LT)) {
+      rc = mdb_cursor_get(c->base, &c->bk, &c->bv, MDB_LAST);
+    }
+  }
+  c->bok = rc == 0;
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void range_record(cairn_store *s, unsigned dbi, const void *lo, size_t lolen, const void *hi, size_t hilen) {
+  if (lolen > RANGE_KEY || hilen > RANGE_KEY) return;
+  /* extend a range it touches */
+  for (int i = 0; i < DEAD_RANGES; i++) {
+    dead_range *r = &s->ranges[i];
+    if (!r->used || r->dbi != dbi) continue;
+    if (ov_cmp(dbi, lo, lolen, dbi, r->hi, r->hilen) <= 0 && ov_cmp(dbi, r->lo, r->lolen, dbi, hi, hilen) <= 0) {
+      if (ov_cmp(dbi, lo, lolen, dbi, r->lo, r->lolen) < 0) {
+        memmove(r->lo, lo, lolen);
+        r->lolen = lolen;
+      }
+      if (ov_cmp(dbi, hi, hilen, dbi, r->hi, r->hilen) > 0) {
+        memmove(r->hi, hi, hilen);
+        r->hilen = hilen;
+      }
+      return;
+    }
+  }
+  int i = s->next_range;
+  s->next_range = (s->next_range + 1) % DEAD_RANGES;
+  dead_range *r = &s->ranges[i];
+  if (!r->used) s->nranges++;
+  r->used = 1;
+  r->dbi = dbi;
+  memcpy(r->lo, lo, lolen);
+  r->lolen = lolen;
+  memcpy(r->hi, hi, hilen);
+  r->hilen = hilen;
+}
+
+static const dead_range *range_find(cairn_store *s, unsigned dbi, const void *k, size_t kl) {
+  if (!s->nranges) return NULL;
+  for (int i = 0; i < DEAD_RANGES; i++) {
+    const dead_range *r = &s->ranges[i];
+    if (r->used && r->dbi == dbi && ov_cmp(dbi, r->lo, r->lolen, dbi, k, kl) <= 0 &&
+        ov_cmp(dbi, k, kl, dbi, r->hi, r->hilen) <= 0)
+      return r;
+  }
+  return NULL;
+}
+
+/* Settles on the next live entry in the cursor's direction, skipping
+ * tombstones. from/fromlen: where the move started (recorded with the
+ * skipped tombstones as a dead range). 0, MDB_NOTFOUND, or an error. */
+static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
+  const unsigned char *first_skip = NULL, *last_skip = NULL;
+  size_t first_len = 0, last_len = 0;
+  int rc = 0;
+  for (;;) {
+    /* the best candidate: smallest key forward, largest backward; on a tie
+     * the newest layer (lowest index) wins, the base last */
+    int best = -2; /* -2 none, -1 base, i overlay */
+    const unsigned char *bk = NULL;
+    size_t bl = 0;
+    for (int i = 0; i < c->n; i++) {
+      ov_node *p = c->pos[i];
+      if (!in_dbi(c, p)) continue;
+      if (best == -2 || c->dir * ov_cmp(0, ov_key(p), p->klen, 0, bk, bl) < 0) {
+        best = i;
+        bk = ov_key(p);
+        bl = p->klen;
+      }
+    }
+    if (c->bok && (best == -2 || c->dir * ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, bk, bl) < 0)) {
+      best = -1;
+      bk = c->bk.mv_data;
+      bl = c->bk.mv_size;
+    }
+    if (best == -2) {
+      c->have = 0;
+      rc = MDB_NOTFOUND;
+      break;
+    }
+    if (best >= 0 && ov_is_tomb(c->pos[best])) {
+      if (!first_skip) {
+        first_skip = bk;
+        first_len = bl;
+      }
+      last_skip = bk;
+      last_len = bl;
+      /* step every source standing on this key */
+      for (int i = 0; i < c->n; i++) {
+        ov_node *p = c->pos[i];
+        if (in_dbi(c, p) && ov_cmp(0, ov_key(p), p->klen, 0, bk, bl) == 0)
+          c->pos[i] = c->dir > 0 ? ov_next(p) : ov_prev(p);
+      }
+      if (c->bok && ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, bk, bl) == 0) {
+        int r = mdb_cursor_get(c->base, &c->bk, &c->bv, c->dir > 0 ? MDB_NEXT : MDB_PREV);
+        c->bok = r == 0;
+        if (r && r != MDB_NOTFOUND) return r;
+      }
+      continue;
+    }
+    c->have = 1;
+    c->ck = bk;
+    c->ckl = bl;
+    if (best >= 0) {
+      c->cv.mv_data = (void *)c->pos[best]->val;
+      c->cv.mv_size = c->pos[best]->vlen;
+    } else {
+      c->cv = c->bv;
+    }
+    break;
+  }
+  if (last_skip) {
+    /* everything from the start of the move to the last tombstone is gone */
+    const void *a = from ? from : first_skip, *b = last_skip;
+    size_t al = from ? fromlen : first_len, bl = last_len;
+    if (c->dir < 0) {
+      a = last_skip;
+      al = last_len;
+      b = from ? from : first_skip;
+      bl = from ? fromlen : first_len;
+    }
+    range_record(c->s, c->dbi, a, al, b, bl);
+  }
+  return rc;
+}
+
+/* Seeks in mode (SEEK_GE/GT forward, SEEK_LE/LT backward); k NULL or empty:
+ * the first (forward) or the last (backward) entry of the dbi. */
+static int kv_seek(kv_cursor *c, const void *k, size_t kl, int mode) {
+  unsigned char last[1];
+  c->dir = mode == SEEK_GE || mode == SEEK_GT ? 1 : -1;
+  /* GE/LE include k: no live key lies between it and the first tombstone */
+  const void *from = mode == SEEK_GE || mode == SEEK_LE ? k : NULL;
+  size_t fromlen = from ? kl : 0;
+  const dead_range *r = k && kl ? range_find(c->s, c->dbi, k, kl) : NULL;
+  if (r) {
+    c->s->range_jumps++;
+    if (c->dir > 0) {
+      from = r->lo;
+      fromlen = r->lolen;
+      k = r->hi;
+      kl = r->hilen;
+      mode = SEEK_GT;
+    } else {
+      from = r->hi;
+      fromlen = r->hilen;
+      k = r->lo;
+      kl = r->lolen;
+      mode = SEEK_LT;
+    }
+  }
+  for (int i = 0; i < c->n; i++) {
+    if (k && kl) {
+      c->pos[i] = ov_seek_mode(c->ov[i], c->dbi, k, kl, mode);
+    } else if (c->dir > 0) {
+      c->pos[i] = ov_seek_ge(c->ov[i], c->dbi, last, 0);
+    } else {
+      c->pos[i] = ov_seek_lt(c->ov[i], c->dbi + 1, last, 0);
+    }
+  }
+  c->ver = ov_layer_version(c->ov[0]);
+  int rc = base_seek(c, k, kl, mode);
+  if (rc) return rc;
+  /* a range jump: remember the range's edge as this move's start, so the
+   * tombstones found next extend the same range */
+  return kv_resolve(c, from, from ? fromlen : 0);
+}
+
+/* Moves one live entry in the cursor's direction (after writes in between:
+ * the active layer is looked up again from the current key). */
+static int kv_step(kv_cursor *c) {
+  if (!c->have) return MDB_NOTFOUND;
+  const unsigned char *ck = c->ck;
+  size_t ckl = c->ckl;
+  int fwd = c->dir > 0;
+  for (int i = 0; i < c->n; i++) {
+    if (i == 0 && ov_layer_version(c->ov[0]) != c->ver) {
+      c->pos[0] = fwd ? ov_seek_gt(c->ov[0], c->dbi, ck, ckl) : ov_seek_lt(c->ov[0], c->dbi, ck, ckl);
+      c->ver = ov_layer_version(c->ov[0]);
+      continue;
+    }
+    ov_node *p = c->pos[i];
+    if (in_dbi(c, p) && ov_cmp(0, ov_key(p), p->klen, 0, ck, ckl) == 0) c->pos[i] = fwd ? ov_next(p) : ov_prev(p);
+  }
+  if (c->bok && ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, ck, ckl) == 0) {
+    int r = mdb_cursor_get(c->base, &c->bk, &c->bv, fwd ? MDB_NEXT : MDB_PREV);
+    c->bok = r == 0;
+    if (r && r != MDB_NOTFOUND) return r;
+  }
+  return kv_resolve(c, NULL, 0);
+}
+
+/* The current entry: 0, or MDB_NOTFOUND when the cursor is off the end. */
+static int kv_current(const kv_cursor *c, MDB_val *k, MDB_val *v) {
+  if (!c->have) return MDB_NOTFOUND;
+  k->mv_data = (void *)c->ck;
+  k->mv_size = c->ckl;
+  if (v) *v = c->cv;
+  return 0;
+}
+
+/* Deletes the current entry; the next kv_step goes on after it. */
+static void kv_cursor_del(kv_cursor *c) {
+  if (c->have) kv_tomb(c->s, c->dbi, c->ck, c->ckl);
 }
 
 /* ------------------------------------------------------------ meta blob */
@@ -315,6 +717,8 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
            (unsigned long long)bytes, strerror(rc));
   return -1;
 }
+
+static void *store_thread(void *arg);
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
@@ -420,6 +824,20 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     s->cur.garbage[s->cur.ngarbage++] = s->cur.loading[i].phys;
   s->cur.nloading = 0;
   s->committed = s->cur;
+  if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn))) goto lmdb_fail;
+  s->active = ov_layer_new(0);
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  pthread_cond_init(&s->done_cv, NULL);
+  if ((rc = pthread_create(&s->thread, NULL, store_thread, s)) != 0) {
+    snprintf(err, errlen, "cannot start the store thread: %s", strerror(rc));
+    mdb_txn_abort(s->rtxn);
+    ov_layer_free(s->active);
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+  }
+  s->thread_started = 1;
   *out = s;
   return 0;
 lmdb_fail:
@@ -431,7 +849,26 @@ lmdb_fail:
 
 void cairn_store_close(cairn_store *s) {
   if (!s) return;
-  if (s->txn) mdb_txn_abort(s->txn);
+  if (s->thread_started) {
+    /* the layer being drained finishes; the others are left to the WAL */
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->done_cv);
+  }
+  while (s->oldest) {
+    layer *L = s->oldest;
+    s->oldest = L->next;
+    ov_layer_free(L->ov);
+    free(L->meta);
+    free(L);
+  }
+  ov_layer_free(s->active);
+  if (s->rtxn) mdb_txn_abort(s->rtxn);
   mdb_env_close(s->env);
   cairn_buf_free(&s->scratch);
   free(s);
@@ -446,9 +883,10 @@ static int expire_index(cairn_store *s, uint16_t phys, const unsigned char *ek, 
   wr16be(buf + 8, phys);
   memcpy(buf + 10, ek, eklen);
   MDB_val k = {10 + eklen, buf}, v = {0, ""};
-  int rc = add ? mdb_put(s->txn, s->expires, &k, &v, 0) : mdb_del(s->txn, s->expires, &k, NULL);
-  if (rc == MDB_NOTFOUND) return 0;
-  if (rc) return store_error(s, add ? "mdb_put(expires)" : "mdb_del(expires)", rc);
+  if (add)
+    kv_put(s, s->expires, &k, &v, 0);
+  else
+    kv_tomb(s, s->expires, buf, 10 + eklen);
   return 0;
 }
 
@@ -470,11 +908,11 @@ static int move_expiry(cairn_store *s, db_state *d, const unsigned char *ek, siz
 }
 
 int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   unsigned char ek[MAX_ENCODED_KEY];
   MDB_val k = {cairn_store_encode_key(s->cur.db[db].phys, key.p, key.len, ek), ek}, v;
-  rc = mdb_get(s->txn, s->keys, &k, &v);
+  rc = kv_get(s, s->keys, &k, &v);
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(s, "mdb_get", rc);
   cairn_str full;
@@ -489,7 +927,7 @@ int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out) {
  * dirty pages on a later write, so a reserved area does not outlive it. */
 int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type, size_t len,
                             int64_t expire_ms, char **payload) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_put", rc);
   db_state *d = &s->cur.db[db];
@@ -500,7 +938,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   MDB_val k = {eklen, ek}, v;
   int created = 1;
   int64_t old_exp = -1;
-  rc = mdb_get(s->txn, s->keys, &k, &v);
+  rc = kv_get(s, s->keys, &k, &v);
   if (rc == 0) {
     created = 0;
     old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
@@ -511,7 +949,7 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
   v.mv_size = hdr + len;
   v.mv_data = NULL;
-  if ((rc = mdb_put(s->txn, s->keys, &k, &v, MDB_RESERVE))) return store_error(s, "mdb_put", rc);
+  kv_put(s, s->keys, &k, &v, 1);
   unsigned char *p = v.mv_data;
   p[0] = type;
   p[1] = longkey ? FLAG_LONGKEY : 0;
@@ -523,24 +961,8 @@ int cairn_store_put_reserve(cairn_store *s, int db, cairn_str key, uint8_t type,
   }
   *payload = (char *)p + hdr;
   if (created) d->keys++;
-  s->dirty += eklen + hdr + len + 64;
   touched(s, db, key);
   return created;
-}
-
-/* The transaction's cursor on `keys`: LMDB keeps pages under a tracked
- * cursor from being spilled, so a position found by one call stays usable
- * across writes to other dbis; it is closed with the transaction. */
-static int keys_cursor(cairn_store *s, MDB_cursor **out) {
-  if (!s->kcur) {
-    int rc = mdb_cursor_open(s->txn, s->keys, &s->kcur);
-    if (rc) {
-      s->kcur = NULL;
-      return store_error(s, "mdb_cursor_open", rc);
-    }
-  }
-  *out = s->kcur;
-  return 0;
 }
 
 static void fill_value(unsigned char *p, uint8_t type, cairn_str key, int64_t expire_ms, const void *data,
@@ -559,43 +981,35 @@ static void fill_value(unsigned char *p, uint8_t type, cairn_str key, int64_t ex
   if (len) memcpy(p + off, data, len);
 }
 
-/* One B-tree descent whether the key is new or not: the insert attempt with
- * MDB_NOOVERWRITE either inserts, or leaves the cursor on the existing entry,
- * which MDB_CURRENT then replaces in place. */
 static int put_in(cairn_store *s, db_state *d, cairn_str key, uint8_t type, const void *data, size_t len,
                   int64_t expire_ms) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
-  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_cursor_put", rc);
-  MDB_cursor *c = NULL;
-  if ((rc = keys_cursor(s, &c))) return rc;
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "store put", rc);
   unsigned char ek[MAX_ENCODED_KEY];
   size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
   size_t hdr = VALUE_HEADER + (key.len > CAIRN_STORE_INLINE_KEY ? 4 + key.len : 0);
-  MDB_val k = {eklen, ek}, v = {hdr + len, NULL};
-  rc = mdb_cursor_put(c, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
-  if (rc == 0) {
-    fill_value(v.mv_data, type, key, expire_ms, data, len);
+  MDB_val k = {eklen, ek}, v;
+  rc = kv_get(s, s->keys, &k, &v);
+  int created = rc == MDB_NOTFOUND;
+  if (rc && !created) return store_error(s, "mdb_get", rc);
+  if (created) {
     d->keys++;
     if (expire_ms >= 0) {
       if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
       d->expires++;
     }
-    s->dirty += eklen + hdr + len + 64;
-    return 1;
+  } else {
+    int64_t old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
+    if ((rc = retire_value(s, &v, type, data, len, 0))) return rc;
+    if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
   }
-  if (rc != MDB_KEYEXIST) return store_error(s, "mdb_cursor_put", rc);
-  int64_t old_exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
-  if ((rc = retire_value(s, &v, type, data, len, 0))) return rc;
-  if ((rc = move_expiry(s, d, ek, eklen, old_exp, expire_ms))) return rc;
-  k.mv_size = eklen;
-  k.mv_data = ek;
   v.mv_size = hdr + len;
-  v.mv_data = NULL;
-  if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT | MDB_RESERVE))) return store_error(s, "mdb_cursor_put", rc);
+  kv_put(s, s->keys, &k, &v, 1);
+  /* data may be the old value itself: it stays valid (the overlay never
+   * overwrites in place, LMDB's snapshot never changes under us) */
   fill_value(v.mv_data, type, key, expire_ms, data, len);
-  s->dirty += eklen + hdr + len + 64;
-  return 0;
+  return created;
 }
 
 int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
@@ -615,7 +1029,7 @@ static uint16_t fresh_phys(meta_state *m) {
 }
 
 int cairn_store_load_begin(cairn_store *s) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   if (m->nloading) cairn_store_load_finish(s, 0);
@@ -624,7 +1038,6 @@ int cairn_store_load_begin(cairn_store *s) {
     m->loading[i].keys = m->loading[i].expires = 0;
   }
   m->nloading = m->databases;
-  s->dirty += 64;
   return 0;
 }
 
@@ -635,7 +1048,7 @@ int cairn_store_load_put(cairn_store *s, int db, cairn_str key, uint8_t type, co
 }
 
 int cairn_store_load_finish(cairn_store *s, int commit) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   for (int i = 0; i < m->nloading; i++) {
@@ -648,36 +1061,32 @@ int cairn_store_load_finish(cairn_store *s, int commit) {
     if (gone.keys || gone.expires || commit) m->garbage[m->ngarbage++] = gone.phys;
   }
   m->nloading = 0;
-  s->dirty += 64;
   return 0;
 }
 
 int cairn_store_loading(const cairn_store *s) { return s->cur.nloading > 0; }
 
 static int del_in(cairn_store *s, int db, cairn_str key, int keep) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   db_state *d = &s->cur.db[db];
   unsigned char ek[MAX_ENCODED_KEY];
   size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
   MDB_val k = {eklen, ek}, v;
-  MDB_cursor *c = NULL;
-  if ((rc = keys_cursor(s, &c))) return rc;
-  rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+  rc = kv_get(s, s->keys, &k, &v);
   if (rc == MDB_NOTFOUND) return 0;
-  if (rc) return store_error(s, "mdb_cursor_get", rc);
+  if (rc) return store_error(s, "mdb_get", rc);
   int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
   cairn_value old;
   cairn_coll oc;
   decode_value(&v, &old, NULL);
   int coll = !keep && cairn_coll_decode(&old, &oc) == 0;
-  if ((rc = mdb_cursor_del(c, 0))) return store_error(s, "mdb_cursor_del", rc);
+  kv_tomb(s, s->keys, ek, eklen);
   d->keys--;
   if (exp >= 0) {
     if ((rc = expire_index(s, d->phys, ek, eklen, exp, 0))) return rc;
     d->expires--;
   }
-  s->dirty += eklen + 64;
   if (coll && (rc = retire_coll(s, &oc, 0))) return rc;
   touched(s, db, key);
   return 1;
@@ -691,11 +1100,8 @@ int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire
   int rc = cairn_store_get(s, db, key, &val);
   if (rc <= 0) return rc;
   if (val.expire_ms == expire_ms) return 1;
-  /* The payload points into LMDB's pages: copy it before rewriting. */
-  s->scratch.len = 0;
-  cairn_buf_append(&s->scratch, val.data, val.len);
-  rc = cairn_store_put(s, db, key, val.type, s->scratch.p, s->scratch.len, expire_ms);
-  cairn_buf_shrink(&s->scratch, 1 << 20);
+  /* val.data stays valid while the put rewrites the key (see put_in) */
+  rc = cairn_store_put(s, db, key, val.type, val.data, val.len, expire_ms);
   return rc < 0 ? rc : 1;
 }
 
@@ -706,7 +1112,7 @@ int cairn_store_databases(const cairn_store *s) { return s->cur.databases; }
 /* ------------------------------------------------------------ flush / swap / sweep */
 
 int cairn_store_flushdb(cairn_store *s, int db) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   if (m->db[db].keys == 0 && m->db[db].expires == 0) return 0;
@@ -724,19 +1130,17 @@ int cairn_store_flushdb(cairn_store *s, int db) {
   m->db[db].phys = p;
   m->next_phys = (uint16_t)(p + 1);
   m->db[db].keys = m->db[db].expires = 0;
-  s->dirty += 64;
   return 0;
 }
 
 int cairn_store_swapdb(cairn_store *s, int a, int b) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   touched(s, a, (cairn_str){NULL, 0});
   if (b != a) touched(s, b, (cairn_str){NULL, 0});
   db_state t = s->cur.db[a];
   s->cur.db[a] = s->cur.db[b];
   s->cur.db[b] = t;
-  s->dirty += 64;
   return 0;
 }
 
@@ -746,52 +1150,42 @@ static long sweep_dead(cairn_store *s, long budget);
 
 long cairn_store_sweep(cairn_store *s, long budget) {
   if (s->cur.ngarbage == 0 && s->cur.dead_colls == 0) return 0;
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   long done = 0;
   while (s->cur.ngarbage > 0 && done < budget) {
     uint16_t phys = s->cur.garbage[0];
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(s->txn, s->keys, &c))) return store_error(s, "mdb_cursor_open", rc);
+    kv_cursor *c;
+    if ((rc = kv_cursor_open(s, s->keys, &c))) return store_error(s, "mdb_cursor_open", rc);
     unsigned char start[2];
     wr16be(start, phys);
-    MDB_val k = {2, start}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && done < budget && k.mv_size >= 2 && rd16be(k.mv_data) == phys) {
+    MDB_val k = {0, NULL}, v = {0, NULL};
+    rc = kv_seek(c, start, 2, SEEK_GE);
+    while (rc == 0 && done < budget && kv_current(c, &k, &v) == 0 && k.mv_size >= 2 && rd16be(k.mv_data) == phys) {
       int64_t exp = (int64_t)rd64le((const unsigned char *)v.mv_data + 2);
       cairn_value old;
       cairn_coll oc;
       decode_value(&v, &old, NULL);
       if (cairn_coll_decode(&old, &oc) == 0 && (rc = retire_coll(s, &oc, 1))) {
-        mdb_cursor_close(c);
+        kv_cursor_close(c);
         return rc;
       }
-      if (exp >= 0) {
-        unsigned char ek[MAX_ENCODED_KEY];
-        size_t eklen = k.mv_size;
-        memcpy(ek, k.mv_data, eklen);
-        if ((rc = mdb_cursor_del(c, 0))) break;
-        mdb_cursor_close(c);
-        if ((rc = expire_index(s, phys, ek, eklen, exp, 0))) return rc;
-        if ((rc = mdb_cursor_open(s->txn, s->keys, &c))) return store_error(s, "mdb_cursor_open", rc);
-        k.mv_size = eklen;
-        k.mv_data = ek;
-        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-      } else {
-        if ((rc = mdb_cursor_del(c, 0))) break;
-        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-        if (rc == EINVAL || rc == MDB_NOTFOUND) rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+      if (exp >= 0 && (rc = expire_index(s, phys, k.mv_data, k.mv_size, exp, 0))) {
+        kv_cursor_close(c);
+        return rc;
       }
+      kv_cursor_del(c);
       done++;
-      s->dirty += 64;
+      rc = kv_step(c);
     }
-    mdb_cursor_close(c);
+    int gone = rc == MDB_NOTFOUND || (rc == 0 && (kv_current(c, &k, NULL) != 0 || k.mv_size < 2 ||
+                                                  rd16be(k.mv_data) != phys));
+    kv_cursor_close(c);
     if (rc != 0 && rc != MDB_NOTFOUND) return store_error(s, "sweep", rc);
-    if (rc == MDB_NOTFOUND || k.mv_size < 2 || rd16be(k.mv_data) != phys) {
+    if (gone) {
       /* This flushed db is gone: forget it. */
       memmove(s->cur.garbage, s->cur.garbage + 1, sizeof(uint16_t) * (size_t)(s->cur.ngarbage - 1));
       s->cur.ngarbage--;
-      s->dirty += 64;
     }
   }
   while (s->cur.dead_colls > 0 && done < budget) {
@@ -842,7 +1236,6 @@ void cairn_coll_init(cairn_store *s, cairn_coll *out) {
   out->id = s->cur.next_coll++;
   out->count = 0;
   out->head = CAIRN_LIST_START;
-  s->dirty += 8;
 }
 
 uint64_t cairn_store_coll_garbage(const cairn_store *s) { return s->cur.dead_colls; }
@@ -889,11 +1282,11 @@ static int elem_prefix_is(const MDB_val *k, const unsigned char *prefix, size_t 
 }
 
 int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, cairn_str *val) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   unsigned char ek[ELEM_LONG];
   MDB_val k = {elem_key(id, space, sub, sublen, ek), ek}, v;
-  rc = mdb_get(s->txn, s->elems, &k, &v);
+  rc = kv_get(s, s->elems, &k, &v);
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(s, "mdb_get(elems)", rc);
   cairn_str full;
@@ -904,24 +1297,18 @@ int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size
 
 int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
                    size_t vallen) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
-  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "mdb_put(elems)", rc);
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "store put(elems)", rc);
   unsigned char ek[ELEM_LONG];
   MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
   size_t extra = sublen > CAIRN_ELEM_INLINE ? 4 + sublen : 0;
-  MDB_val v = {extra + vallen, NULL};
-  int created = 1;
-  rc = mdb_put(s->txn, s->elems, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
-  if (rc == MDB_KEYEXIST) {
-    created = 0;
-    k.mv_size = elem_key(id, space, sub, sublen, ek);
-    k.mv_data = ek;
-    v.mv_size = extra + vallen;
-    v.mv_data = NULL;
-    rc = mdb_put(s->txn, s->elems, &k, &v, MDB_RESERVE);
-  }
-  if (rc) return store_error(s, "mdb_put(elems)", rc);
+  MDB_val v;
+  rc = kv_get(s, s->elems, &k, &v);
+  if (rc && rc != MDB_NOTFOUND) return store_error(s, "mdb_get(elems)", rc);
+  int created = rc == MDB_NOTFOUND;
+  v.mv_size = extra + vallen;
+  kv_put(s, s->elems, &k, &v, 1);
   unsigned char *p = v.mv_data;
   if (extra) {
     uint32_t sl = (uint32_t)sublen;
@@ -930,12 +1317,11 @@ int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size
     p += extra;
   }
   if (vallen) memcpy(p, val, vallen);
-  s->dirty += k.mv_size + extra + vallen + 32;
   return created;
 }
 
 int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   unsigned char ek[ELEM_LONG];
   MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
@@ -943,34 +1329,31 @@ int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size
     cairn_str tmp;
     if ((rc = cairn_elem_get(s, id, space, sub, sublen, &tmp)) <= 0) return rc;
   }
-  rc = mdb_del(s->txn, s->elems, &k, NULL);
+  rc = kv_del(s, s->elems, &k);
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(s, "mdb_del(elems)", rc);
-  s->dirty += k.mv_size + 32;
   return 1;
 }
 
 struct cairn_elem_iter {
   cairn_store *s;
-  MDB_cursor *cur;
+  kv_cursor *cur;
   unsigned char prefix[ELEM_PREFIX];
-  int reverse, state; /* state: 0 = seek pending, 1 = positioned, 2 = reseek after a delete */
+  int reverse, started;
   unsigned char seek[ELEM_LONG];
   size_t seeklen;
-  int has_from;
   uint64_t pos; /* hashed spaces: hash of the entry last returned */
 };
 
 int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *from, size_t fromlen, int reverse,
                          cairn_elem_iter **out) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   cairn_elem_iter *it = cairn_xcalloc(1, sizeof(*it));
   it->s = s;
   it->reverse = reverse;
   wr64be(it->prefix, id);
   it->prefix[8] = (unsigned char)space;
-  it->has_from = from != NULL;
   if (from && (space & CAIRN_SPACE_HASHED)) {
     /* Hashed space: from is raw key bytes after the prefix (a position). */
     size_t n = fromlen > ELEM_HASH + CAIRN_ELEM_INLINE ? ELEM_HASH + CAIRN_ELEM_INLINE : fromlen;
@@ -982,7 +1365,7 @@ int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *fro
     size_t n = fromlen > CAIRN_ELEM_INLINE ? CAIRN_ELEM_INLINE : fromlen;
     it->seeklen = elem_key(id, space, from, n, it->seek);
   }
-  if ((rc = mdb_cursor_open(s->txn, s->elems, &it->cur))) {
+  if ((rc = kv_cursor_open(s, s->elems, &it->cur))) {
     free(it);
     return store_error(s, "mdb_cursor_open(elems)", rc);
   }
@@ -990,58 +1373,32 @@ int cairn_elem_iter_open(cairn_store *s, uint64_t id, int space, const void *fro
   return 0;
 }
 
-/* Positions on the first entry >= key (forward) or the last <= key (reverse). */
-static int elem_iter_seek(cairn_elem_iter *it, MDB_val *k, MDB_val *v) {
-  int rc;
-  unsigned char end[ELEM_PREFIX];
+/* Positions on the first entry >= from (forward) or the last <= from (reverse). */
+static int elem_iter_seek(cairn_elem_iter *it) {
   if (!it->reverse) {
-    if (it->seeklen) {
-      k->mv_size = it->seeklen;
-      k->mv_data = it->seek;
-    } else {
-      k->mv_size = ELEM_PREFIX;
-      k->mv_data = it->prefix;
-    }
-    return mdb_cursor_get(it->cur, k, v, MDB_SET_RANGE);
+    if (it->seeklen) return kv_seek(it->cur, it->seek, it->seeklen, SEEK_GE);
+    return kv_seek(it->cur, it->prefix, ELEM_PREFIX, SEEK_GE);
   }
-  MDB_val want;
-  if (it->seeklen) {
-    want.mv_size = it->seeklen;
-    want.mv_data = it->seek;
-  } else {
-    /* Just past the space: [id][space + 1] (space < 255). */
-    memcpy(end, it->prefix, ELEM_PREFIX);
-    end[8]++;
-    want.mv_size = ELEM_PREFIX;
-    want.mv_data = end;
-  }
-  *k = want;
-  rc = mdb_cursor_get(it->cur, k, v, MDB_SET_RANGE);
-  if (rc == MDB_NOTFOUND) return mdb_cursor_get(it->cur, k, v, MDB_LAST);
-  if (rc) return rc;
-  if (it->seeklen && key_compare(k, &want) == 0) return 0;
-  return mdb_cursor_get(it->cur, k, v, MDB_PREV);
+  if (it->seeklen) return kv_seek(it->cur, it->seek, it->seeklen, SEEK_LE);
+  /* Just past the space: [id][space + 1] (space < 255). */
+  unsigned char end[ELEM_PREFIX];
+  memcpy(end, it->prefix, ELEM_PREFIX);
+  end[8]++;
+  return kv_seek(it->cur, end, ELEM_PREFIX, SEEK_LT);
 }
 
 int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val) {
-  MDB_val k, v;
   int rc;
-  if (it->state == 0) {
-    rc = elem_iter_seek(it, &k, &v);
-  } else if (it->state == 2) {
-    /* After a delete: find the neighbour again from the deleted key. For
-     * reverse, the last entry < the deleted one. */
-    k.mv_size = it->seeklen;
-    k.mv_data = it->seek;
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
-    if (it->reverse) rc = rc == MDB_NOTFOUND ? mdb_cursor_get(it->cur, &k, &v, MDB_LAST)
-                                             : rc ? rc : mdb_cursor_get(it->cur, &k, &v, MDB_PREV);
+  if (!it->started) {
+    it->started = 1;
+    rc = elem_iter_seek(it);
   } else {
-    rc = mdb_cursor_get(it->cur, &k, &v, it->reverse ? MDB_PREV : MDB_NEXT);
+    rc = kv_step(it->cur);
   }
-  it->state = 1;
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
+  MDB_val k = {0, NULL}, v = {0, NULL};
+  kv_current(it->cur, &k, &v);
   if (!elem_prefix_is(&k, it->prefix, ELEM_PREFIX)) return 0;
   if ((it->prefix[8] & CAIRN_SPACE_HASHED) && k.mv_size >= ELEM_PREFIX + ELEM_HASH)
     it->pos = rd64be((const unsigned char *)k.mv_data + ELEM_PREFIX);
@@ -1052,50 +1409,40 @@ int cairn_elem_iter_next(cairn_elem_iter *it, cairn_str *sub, cairn_str *val) {
 uint64_t cairn_elem_iter_pos(const cairn_elem_iter *it) { return it->pos; }
 
 int cairn_elem_iter_del(cairn_elem_iter *it) {
-  MDB_val k, v;
-  int rc = mdb_cursor_get(it->cur, &k, &v, MDB_GET_CURRENT);
-  if (rc) return store_error(it->s, "mdb_cursor_get(elems)", rc);
-  memcpy(it->seek, k.mv_data, k.mv_size);
-  it->seeklen = k.mv_size;
-  if ((rc = mdb_cursor_del(it->cur, 0))) return store_error(it->s, "mdb_cursor_del(elems)", rc);
-  it->s->dirty += it->seeklen + 32;
-  it->state = 2;
+  MDB_val k = {0, NULL};
+  if (kv_current(it->cur, &k, NULL) != 0) return store_error(it->s, "mdb_cursor_del(elems)", EINVAL);
+  kv_cursor_del(it->cur);
   return 0;
 }
 
 void cairn_elem_iter_close(cairn_elem_iter *it) {
   if (!it) return;
-  mdb_cursor_close(it->cur);
+  kv_cursor_close(it->cur);
   free(it);
 }
 
 /* Deletes up to budget entries of collection id (all spaces). Returns the
  * number deleted; *gone = 1 when none is left. */
 static long delete_entries(cairn_store *s, uint64_t id, long budget, int *gone) {
-  MDB_cursor *c;
-  int rc = mdb_cursor_open(s->txn, s->elems, &c);
+  kv_cursor *c;
+  int rc = kv_cursor_open(s, s->elems, &c);
   if (rc) return store_error(s, "mdb_cursor_open(elems)", rc);
   unsigned char pre[8];
   wr64be(pre, id);
-  MDB_val k = {8, pre}, v;
+  MDB_val k = {0, NULL};
   long n = 0;
   *gone = 0;
-  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  while (rc == 0 && elem_prefix_is(&k, pre, 8)) {
+  rc = kv_seek(c, pre, 8, SEEK_GE);
+  while (rc == 0 && kv_current(c, &k, NULL) == 0 && elem_prefix_is(&k, pre, 8)) {
     if (n >= budget) {
-      mdb_cursor_close(c);
+      kv_cursor_close(c);
       return n;
     }
-    if ((rc = mdb_cursor_del(c, 0))) break;
+    kv_cursor_del(c);
     n++;
-    s->dirty += 48;
-    /* Seek again rather than trust the cursor's position after a delete
-     * that may have merged pages. */
-    k.mv_size = 8;
-    k.mv_data = pre;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    rc = kv_step(c);
   }
-  mdb_cursor_close(c);
+  kv_cursor_close(c);
   if (rc && rc != MDB_NOTFOUND) return store_error(s, "sweep(elems)", rc);
   *gone = 1;
   return n;
@@ -1109,12 +1456,14 @@ static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only) {
   }
   unsigned char k8[8];
   wr64be(k8, c->id);
-  MDB_val k = {8, k8}, v = {0, ""};
-  int rc = mdb_put(s->txn, s->dead, &k, &v, MDB_NOOVERWRITE);
-  if (rc == MDB_KEYEXIST) return 0;
-  if (rc) return store_error(s, "mdb_put(dead)", rc);
+  MDB_val k = {8, k8}, v;
+  int rc = kv_get(s, s->dead, &k, &v);
+  if (rc == 0) return 0;
+  if (rc != MDB_NOTFOUND) return store_error(s, "mdb_get(dead)", rc);
+  v.mv_size = 0;
+  v.mv_data = "";
+  kv_put(s, s->dead, &k, &v, 0);
   s->cur.dead_colls++;
-  s->dirty += 64;
   return 0;
 }
 
@@ -1127,32 +1476,32 @@ static int retire_value(cairn_store *s, const MDB_val *old, uint8_t new_type, co
   decode_value(old, &ov, NULL);
   if (cairn_coll_decode(&ov, &oc) != 0) return 0;
   if (cairn_type_is_coll(new_type) && new_data && new_len >= 8 && rd64le(new_data) == oc.id) return 0;
-  /* The old value's pages are about to be overwritten: oc is a copy. */
   return retire_coll(s, &oc, queue_only);
 }
 
 static long sweep_dead(cairn_store *s, long budget) {
-  MDB_cursor *c;
-  int rc = mdb_cursor_open(s->txn, s->dead, &c);
+  kv_cursor *c;
+  int rc = kv_cursor_open(s, s->dead, &c);
   if (rc) return store_error(s, "mdb_cursor_open(dead)", rc);
-  MDB_val k, v;
-  rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-  mdb_cursor_close(c);
+  MDB_val k = {0, NULL};
+  rc = kv_seek(c, NULL, 0, SEEK_GE);
+  unsigned char k8[8];
+  if (rc == 0) {
+    kv_current(c, &k, NULL);
+    memcpy(k8, k.mv_data, 8);
+  }
+  kv_cursor_close(c);
   if (rc == MDB_NOTFOUND) {
     s->cur.dead_colls = 0; /* the count drifted: the table is the truth */
     return 0;
   }
   if (rc) return store_error(s, "mdb_cursor_get(dead)", rc);
-  unsigned char k8[8];
-  memcpy(k8, k.mv_data, 8);
   int gone = 0;
   long n = delete_entries(s, rd64be(k8), budget, &gone);
   if (n < 0) return n;
   if (gone) {
-    MDB_val dk = {8, k8};
-    if ((rc = mdb_del(s->txn, s->dead, &dk, NULL)) && rc != MDB_NOTFOUND) return store_error(s, "mdb_del(dead)", rc);
+    kv_tomb(s, s->dead, k8, 8);
     if (s->cur.dead_colls) s->cur.dead_colls--;
-    s->dirty += 64;
     if (n == 0) n = 1; /* progress, so callers looping on the return value go on */
   }
   return n;
@@ -1179,66 +1528,27 @@ int cairn_store_load_coll(cairn_store *s, int db, cairn_str key, uint8_t type, c
   return coll_put_in(s, &s->cur.loading[db], key, type, c, expire_ms);
 }
 
+/* Entries go to a higher id, after the ones being read: the cursor follows
+ * the merged view, so it re-finds its place after each write. */
 int cairn_coll_copy(cairn_store *s, uint64_t from, uint64_t to) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
-  /* Entries go to a higher id, after the ones being read: copy in batches
-   * through a buffer so the read cursor never sees pages being split. */
   unsigned char pre[8];
   wr64be(pre, from);
-  unsigned char resume[ELEM_LONG];
-  size_t resumelen = 8;
-  memcpy(resume, pre, 8);
-  int skip_first = 0;
-  cairn_buf batch = {0};
-  for (;;) {
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(s->txn, s->elems, &c))) {
-      cairn_buf_free(&batch);
-      return store_error(s, "mdb_cursor_open(elems)", rc);
-    }
-    MDB_val k = {resumelen, resume}, v;
-    batch.len = 0;
-    int n = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && skip_first) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    while (rc == 0 && elem_prefix_is(&k, pre, 8) && n < 256 && batch.len < (1 << 20)) {
-      uint32_t kl = (uint32_t)k.mv_size;
-      uint64_t vl = v.mv_size;
-      cairn_buf_append(&batch, &kl, 4);
-      cairn_buf_append(&batch, &vl, 8);
-      cairn_buf_append(&batch, k.mv_data, k.mv_size);
-      cairn_buf_append(&batch, v.mv_data, v.mv_size);
-      n++;
-      rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) {
-      cairn_buf_free(&batch);
-      return store_error(s, "coll_copy", rc);
-    }
-    size_t off = 0;
-    while (off < batch.len) {
-      uint32_t kl;
-      uint64_t vl;
-      memcpy(&kl, batch.p + off, 4);
-      memcpy(&vl, batch.p + off + 4, 8);
-      unsigned char *kp = (unsigned char *)batch.p + off + 12;
-      memcpy(resume, kp, kl);
-      resumelen = kl;
-      wr64be(kp, to);
-      MDB_val nk = {kl, kp}, nv = {vl, kp + kl};
-      if ((rc = mdb_put(s->txn, s->elems, &nk, &nv, 0))) {
-        cairn_buf_free(&batch);
-        return store_error(s, "mdb_put(elems)", rc);
-      }
-      s->dirty += kl + vl + 32;
-      off += 12 + kl + vl;
-    }
-    skip_first = 1;
-    if (n < 256 && batch.len < (1 << 20)) break;
+  kv_cursor *c;
+  if ((rc = kv_cursor_open(s, s->elems, &c))) return store_error(s, "mdb_cursor_open(elems)", rc);
+  unsigned char nk[ELEM_LONG];
+  MDB_val k = {0, NULL}, v = {0, NULL};
+  rc = kv_seek(c, pre, 8, SEEK_GE);
+  while (rc == 0 && kv_current(c, &k, &v) == 0 && elem_prefix_is(&k, pre, 8)) {
+    memcpy(nk, k.mv_data, k.mv_size);
+    wr64be(nk, to);
+    MDB_val kk = {k.mv_size, nk}, vv = v;
+    kv_put(s, s->elems, &kk, &vv, 0);
+    rc = kv_step(c);
   }
-  cairn_buf_free(&batch);
+  kv_cursor_close(c);
+  if (rc && rc != MDB_NOTFOUND) return store_error(s, "coll_copy", rc);
   return 0;
 }
 
@@ -1248,14 +1558,14 @@ int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int spac
 /* ------------------------------------------------------------ iteration */
 
 int cairn_store_iter_open(cairn_store *s, int db, uint64_t from, cairn_store_iter **out) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   cairn_store_iter *it = cairn_xcalloc(1, sizeof(*it));
   it->s = s;
   it->phys = s->cur.db[db].phys;
   wr16be(it->seek, it->phys);
   wr64be(it->seek + 2, from);
-  if ((rc = mdb_cursor_open(s->txn, s->keys, &it->cur))) {
+  if ((rc = kv_cursor_open(s, s->keys, &it->cur))) {
     free(it);
     return store_error(s, "mdb_cursor_open", rc);
   }
@@ -1264,18 +1574,17 @@ int cairn_store_iter_open(cairn_store *s, int db, uint64_t from, cairn_store_ite
 }
 
 int cairn_store_iter_next(cairn_store_iter *it, cairn_str *key, cairn_value *val, uint64_t *hash) {
-  MDB_val k, v;
+  MDB_val k = {0, NULL}, v = {0, NULL};
   int rc;
   if (!it->started) {
     it->started = 1;
-    k.mv_size = KEY_PREFIX;
-    k.mv_data = it->seek;
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    rc = kv_seek(it->cur, it->seek, KEY_PREFIX, SEEK_GE);
   } else {
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    rc = kv_step(it->cur);
   }
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(it->s, "mdb_cursor_get", rc);
+  kv_current(it->cur, &k, &v);
   const unsigned char *kp = k.mv_data;
   if (k.mv_size < KEY_PREFIX || rd16be(kp) != it->phys) return 0;
   cairn_str full;
@@ -1292,21 +1601,27 @@ int cairn_store_iter_next(cairn_store_iter *it, cairn_str *key, cairn_value *val
 
 void cairn_store_iter_close(cairn_store_iter *it) {
   if (!it) return;
-  mdb_cursor_close(it->cur);
+  kv_cursor_close(it->cur);
   free(it);
 }
 
 /* ------------------------------------------------------------ expiry */
 
 int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf *keybuf) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   for (;;) {
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(s->txn, s->expires, &c))) return store_error(s, "mdb_cursor_open", rc);
-    MDB_val k, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    mdb_cursor_close(c);
+    kv_cursor *c;
+    if ((rc = kv_cursor_open(s, s->expires, &c))) return store_error(s, "mdb_cursor_open", rc);
+    MDB_val k = {0, NULL};
+    unsigned char kb[8 + 2 + MAX_ENCODED_KEY];
+    rc = kv_seek(c, NULL, 0, SEEK_GE);
+    if (rc == 0) {
+      kv_current(c, &k, NULL);
+      memcpy(kb, k.mv_data, k.mv_size);
+      k.mv_data = kb;
+    }
+    kv_cursor_close(c);
     if (rc == MDB_NOTFOUND) return 0;
     if (rc) return store_error(s, "mdb_cursor_get", rc);
     const unsigned char *p = k.mv_data;
@@ -1315,7 +1630,7 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
     int l = logical_of(&s->cur, phys);
     if (l < 0) {
       /* Belongs to a flushed db being swept: drop the index entry only. */
-      if ((rc = mdb_del(s->txn, s->expires, &k, NULL))) return store_error(s, "mdb_del(expires)", rc);
+      kv_tomb(s, s->expires, k.mv_data, k.mv_size);
       continue;
     }
     const unsigned char *ek = p + 10;
@@ -1323,7 +1638,7 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
     keybuf->len = 0;
     if (eklen == MAX_ENCODED_KEY) {
       MDB_val kk = {eklen, (void *)ek}, vv;
-      if ((rc = mdb_get(s->txn, s->keys, &kk, &vv))) return store_error(s, "mdb_get", rc);
+      if ((rc = kv_get(s, s->keys, &kk, &vv))) return store_error(s, "mdb_get", rc);
       cairn_value val;
       cairn_str full;
       decode_value(&vv, &val, &full);
@@ -1336,15 +1651,13 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
   }
 }
 
-/* ------------------------------------------------------------ meta & txn */
-
-uint64_t cairn_store_checkpoint_offset(const cairn_store *s) { return s->committed.offset; }
+/* ------------------------------------------------------------ meta */
 
 int cairn_store_meta_get(cairn_store *s, const char *name, cairn_buf *out) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   MDB_val k = {strlen(name), (void *)name}, v;
-  rc = mdb_get(s->txn, s->meta, &k, &v);
+  rc = kv_get(s, s->meta, &k, &v);
   if (rc == MDB_NOTFOUND) return 0;
   if (rc) return store_error(s, "mdb_get(meta)", rc);
   out->len = 0;
@@ -1353,69 +1666,360 @@ int cairn_store_meta_get(cairn_store *s, const char *name, cairn_buf *out) {
 }
 
 int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t len) {
-  int rc = txn(s);
+  int rc = check_failed(s);
   if (rc) return rc;
   MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)p};
-  if ((rc = mdb_put(s->txn, s->meta, &k, &v, 0))) return store_error(s, "mdb_put(meta)", rc);
-  s->dirty += len + 64;
+  kv_put(s, s->meta, &k, &v, 0);
   return 0;
 }
 
-uint64_t cairn_store_dirty(const cairn_store *s) { return s->dirty; }
+/* ------------------------------------------------------------ the store thread
+ *
+ * It owns LMDB's write transaction. It takes the oldest frozen layer that is
+ * not drained, writes its entries in key order (the layer is sorted: pages
+ * are visited in order, each touched once), commits (synced: LMDB's commit
+ * syncs the data pages, then the meta page), marks the layer drained and
+ * tells the loop (notify). An error pauses it until the loop has dealt with
+ * it (cairn_store_poll): a full map is grown there, where no reader is in
+ * the middle of a command. */
 
+/* Writes layers[0..n) (oldest first, consecutive) in one transaction: a
+ * merge in key order where the newest layer's entry wins. Several layers
+ * at once when the thread is behind (more rewrites coalesce) or after the
+ * map filled up (a later layer's deletes may be what makes it fit); the
+ * commit's offset is the newest layer's, true of all of them. */
+static int drain_layers(cairn_store *s, layer **layers, int nl) {
+  MDB_txn *w;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &w);
+  if (rc) {
+    snprintf(s->drain_err, sizeof(s->drain_err), "mdb_txn_begin: %s", mdb_strerror(rc));
+    return rc;
+  }
+  const char *what = "mdb_put";
+  ov_node *pos[MAX_FROZEN];
+  for (int i = 0; i < nl; i++) pos[i] = ov_first(layers[i]->ov);
+  for (;;) {
+    ov_node *n = NULL;
+    for (int i = nl - 1; i >= 0; i--) /* newest first: it wins ties */
+      if (pos[i] && (!n || ov_cmp(pos[i]->dbi, ov_key(pos[i]), pos[i]->klen, n->dbi, ov_key(n), n->klen) < 0))
+        n = pos[i];
+    if (!n) break;
+    for (int i = 0; i < nl; i++)
+      if (pos[i] && pos[i] != n && ov_cmp(pos[i]->dbi, ov_key(pos[i]), pos[i]->klen, n->dbi, ov_key(n), n->klen) == 0)
+        pos[i] = ov_next(pos[i]);
+    for (int i = 0; i < nl; i++)
+      if (pos[i] == n) pos[i] = ov_next(n);
+    MDB_val k = {n->klen, (void *)ov_key(n)};
+    if (ov_is_tomb(n)) {
+      rc = mdb_del(w, n->dbi, &k, NULL);
+      if (rc == MDB_NOTFOUND) rc = 0;
+      what = "mdb_del";
+    } else {
+      MDB_val v = {n->vlen, (void *)n->val};
+      rc = mdb_put(w, n->dbi, &k, &v, 0);
+      what = "mdb_put";
+    }
+    if (rc) break;
+  }
+  if (!rc && (rc = cairn_fault(CAIRN_FAULT_STORE_COMMIT))) {
+    what = "mdb_txn_commit";
+    mdb_txn_abort(w);
+  } else if (!rc) {
+    what = "mdb_txn_commit";
+    rc = mdb_txn_commit(w);
+  } else {
+    mdb_txn_abort(w);
+  }
+  if (rc) snprintf(s->drain_err, sizeof(s->drain_err), "%s: %s", what, mdb_strerror(rc));
+  return rc;
+}
+
+/* Pages on LMDB's free list (reusable once no reader sees them): what
+ * mdb_stat -f sums. Read after each commit, on this thread. */
+static uint64_t count_free_pages(cairn_store *s) {
+  MDB_txn *t;
+  if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t)) return 0;
+  MDB_cursor *c;
+  uint64_t n = 0;
+  if (mdb_cursor_open(t, 0, &c) == 0) {
+    MDB_val k, v;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+      if (v.mv_size >= sizeof(size_t)) n += *(const size_t *)v.mv_data;
+    mdb_cursor_close(c);
+  }
+  mdb_txn_abort(t);
+  return n;
+}
+
+static void *store_thread(void *arg) {
+  cairn_store *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    layer *L = NULL;
+    while (!s->stop) {
+      if (!s->paused && !s->hold)
+        for (L = s->oldest; L && L->drained; L = L->next) {
+        }
+      if (L) break;
+      pthread_cond_wait(&s->cv, &s->mu);
+    }
+    if (s->stop) break;
+    /* the undrained layers waiting, as many as one transaction takes */
+    layer *batch[MAX_FROZEN];
+    int nb = 0;
+    uint64_t pages = 0;
+    for (layer *x = L; x && nb < MAX_FROZEN; x = x->next) {
+      uint64_t p = ov_layer_entries(x->ov) + ov_layer_bytes(x->ov) / 4096;
+      if (nb && pages + p > 2 * LAYER_MAX_PAGES - LAYER_MAX_PAGES / 4) break;
+      batch[nb++] = x;
+      pages += p;
+    }
+    s->draining = L;
+    pthread_mutex_unlock(&s->mu);
+    int64_t t0 = cairn_ustime();
+    int rc = drain_layers(s, batch, nb);
+    uint64_t free_pages = rc ? 0 : count_free_pages(s);
+    pthread_mutex_lock(&s->mu);
+    if (!rc) s->free_pages = free_pages;
+    s->draining = NULL;
+    if (rc) {
+      s->drain_rc = rc;
+      s->paused = 1;
+      s->fail_seen = 0;
+      s->drains_failed++;
+    } else {
+      for (int i = 0; i < nb; i++) {
+        batch[i]->drained = 1;
+        batch[i]->drain_us = cairn_ustime() - t0;
+      }
+    }
+    pthread_cond_broadcast(&s->done_cv);
+    void (*notify)(void *) = s->notify;
+    void *ud = s->notify_ud;
+    s->notifying = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (notify) notify(ud);
+    pthread_mutex_lock(&s->mu);
+    s->notifying = 0;
+    pthread_cond_broadcast(&s->done_cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+/* Waits for a notify call in progress: once this returns with fn == NULL,
+ * the old ud is never touched again (the loop may close its handle). */
+void cairn_store_set_notify(cairn_store *s, void (*fn)(void *ud), void *ud) {
+  pthread_mutex_lock(&s->mu);
+  while (s->notifying) pthread_cond_wait(&s->done_cv, &s->mu);
+  s->notify = fn;
+  s->notify_ud = ud;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* The loop's snapshot moves to the newest commit. Nothing may point into the
+ * old one: called between commands, with no cursor open. */
+static int renew_snapshot(cairn_store *s) {
+  mdb_txn_reset(s->rtxn);
+  int rc = mdb_txn_renew(s->rtxn);
+  if (rc) return store_error(s, "mdb_txn_renew", rc);
+  return 0;
+}
+
+static int grow_to(cairn_store *s, uint64_t limit);
+
+int cairn_store_poll(cairn_store *s) {
+  if (s->open_cursors) return 0;
+  pthread_mutex_lock(&s->mu);
+  int drained = 0;
+  for (layer *L = s->oldest; L && L->drained; L = L->next) drained++;
+  int rc = s->paused ? s->drain_rc : 0;
+  pthread_mutex_unlock(&s->mu);
+  if (drained) {
+    if (renew_snapshot(s) != 0) return -1;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < drained; i++) {
+      layer *L = s->oldest;
+      s->oldest = L->next;
+      if (!s->oldest) s->newest = NULL;
+      s->nfrozen--;
+      s->frozen_bytes -= ov_layer_bytes(L->ov);
+      s->bytes_drained += ov_layer_bytes(L->ov);
+      s->committed = *L->meta;
+      s->checkpoints++;
+      s->last_checkpoint_ms = L->drain_us / 1000;
+      ov_layer_free(L->ov);
+      free(L->meta);
+      free(L);
+    }
+    pthread_mutex_unlock(&s->mu);
+    /* Full when the map cannot grow and what LMDB holds (free pages not
+     * counted) reaches 7/8 of it: the last eighth is kept for writes that
+     * may not be refused (deletes, expiry, replay), whose drains free
+     * pages again. */
+    s->full = s->map_size >= s->max_map_size && cairn_store_live_bytes(s) > s->max_map_size - s->max_map_size / 8;
+  }
+  if (rc && s->fail_seen) return -1; /* known: cairn_store_retry deals with it */
+  if (rc) {
+    s->fail_seen = 1;
+    if (rc == MDB_MAP_FULL) {
+      /* Grow where no reader holds a pointer into the map, then resume. */
+      mdb_txn_reset(s->rtxn);
+      int grew = grow_to(s, s->max_map_size) == 0;
+      int r2 = mdb_txn_renew(s->rtxn);
+      if (r2) return store_error(s, "mdb_txn_renew", r2);
+      s->full = !grew;
+      if (!grew) {
+        s->fail_seq = s->layer_seq;
+        return -1; /* stays paused: cairn_store_retry once a new layer may make it fit */
+      }
+    } else {
+      return -1; /* stays paused: the caller logs and retries later */
+    }
+    pthread_mutex_lock(&s->mu);
+    s->paused = 0;
+    s->drain_rc = 0;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+  }
+  return drained;
+}
+
+int cairn_store_drain_error(const cairn_store *s, char *out, size_t len) {
+  pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+  int rc = s->paused ? s->drain_rc : 0;
+  if (rc && out) snprintf(out, len, "%s", s->drain_err);
+  pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+  return rc ? (rc == MDB_MAP_FULL ? CAIRN_STORE_MAP_FULL : CAIRN_STORE_IO) : 0;
+}
+
+void cairn_store_retry(cairn_store *s) {
+  pthread_mutex_lock(&s->mu);
+  int rc = s->paused ? s->drain_rc : 0;
+  pthread_mutex_unlock(&s->mu);
+  if (!rc) return;
+  if (rc == MDB_MAP_FULL && s->open_cursors == 0) {
+    mdb_txn_reset(s->rtxn);
+    int grew = grow_to(s, s->max_map_size) == 0;
+    if (mdb_txn_renew(s->rtxn) != 0) return;
+    s->full = !grew;
+    /* at the ceiling: try again only with a layer frozen since (its
+     * deletes, drained with the failed layer, may make it fit) */
+    if (!grew && s->fail_seq == s->layer_seq) return;
+    s->fail_seq = s->layer_seq;
+  }
+  pthread_mutex_lock(&s->mu);
+  s->paused = 0;
+  s->drain_rc = 0;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+int cairn_store_wait(cairn_store *s) {
+  for (;;) {
+    int n = cairn_store_poll(s);
+    if (n < 0) return -1;
+    pthread_mutex_lock(&s->mu);
+    int left = s->nfrozen, paused = s->paused, undrained = 0;
+    for (layer *L = s->oldest; L; L = L->next) undrained += !L->drained;
+    if (left && undrained && !paused) pthread_cond_wait(&s->done_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (!left) return 0;
+    if (paused) {
+      cairn_store_poll(s);
+      pthread_mutex_lock(&s->mu);
+      paused = s->paused;
+      pthread_mutex_unlock(&s->mu);
+      if (paused) return -1;
+    }
+  }
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+uint64_t cairn_store_checkpoint_offset(const cairn_store *s) {
+  return s->newest ? s->newest->meta->offset : s->committed.offset;
+}
+uint64_t cairn_store_durable_offset(const cairn_store *s) { return s->committed.offset; }
+
+uint64_t cairn_store_dirty(const cairn_store *s) {
+  return ov_layer_entries(s->active) ? ov_layer_bytes(s->active) : 0;
+}
+uint64_t cairn_store_dirty_entries(const cairn_store *s) { return ov_layer_entries(s->active); }
+
+/* LMDB refuses a transaction that dirties more than 128Ki pages
+ * (MDB_TXN_FULL) and a layer must go into LMDB in one transaction (its
+ * offset is only true of all of it). Each entry dirties at most one leaf
+ * page, plus the pages of its value: freeze before the estimate nears it. */
+int cairn_store_layer_full(const cairn_store *s) {
+  return ov_layer_entries(s->active) + ov_layer_bytes(s->active) / 4096 >= LAYER_MAX_PAGES;
+}
+uint64_t cairn_store_overlay_bytes(const cairn_store *s) { return ov_layer_bytes(s->active) + s->frozen_bytes; }
+int cairn_store_frozen_layers(const cairn_store *s) { return s->nfrozen; }
+int cairn_store_full(const cairn_store *s) { return s->full; }
+uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_failed; }
+uint64_t cairn_store_range_jumps(const cairn_store *s) { return s->range_jumps; }
+
+static void reset_ranges(cairn_store *s) {
+  for (int i = 0; i < DEAD_RANGES; i++) s->ranges[i].used = 0;
+  s->nranges = 0;
+}
+
+/* Freezes the active layer as the state at `offset` and hands it to the
+ * store thread. */
 int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   if (s->failed) return CAIRN_STORE_IO;
-  if (!s->txn) {
-    if (offset == s->committed.offset) return 0;
-    int rc = txn(s);
-    if (rc) return rc;
-  }
-  int64_t t0 = cairn_monotonic_ms();
+  if (ov_layer_entries(s->active) == 0 && offset == cairn_store_checkpoint_offset(s)) return 0;
+  if (s->nfrozen >= MAX_FROZEN) return CAIRN_STORE_TXN_FULL; /* the drain is stuck: keep writing the active one */
   s->cur.offset = offset;
   cairn_buf blob = {0};
   meta_serialize(&s->cur, &blob);
-  MDB_val k = {5, "state"}, v = {blob.len, blob.p};
+  cairn_store_meta_put(s, "state", blob.p, blob.len);
+  cairn_buf_free(&blob);
   unsigned char off[8];
   wr64le(off, offset);
-  MDB_val ok = {6, "offset"}, ov = {8, off};
+  cairn_store_meta_put(s, "offset", off, 8);
   unsigned char colls[16];
   wr64le(colls, s->cur.next_coll);
   wr64le(colls + 8, s->cur.dead_colls);
-  MDB_val ck = {5, "colls"}, cv = {16, colls};
-  int rc = mdb_put(s->txn, s->meta, &k, &v, 0);
-  if (!rc) rc = mdb_put(s->txn, s->meta, &ok, &ov, 0);
-  if (!rc) rc = mdb_put(s->txn, s->meta, &ck, &cv, 0);
-  cairn_buf_free(&blob);
-  if (rc) return store_error(s, "mdb_put(meta)", rc);
-  if ((rc = cairn_fault(CAIRN_FAULT_STORE_COMMIT)))
-    mdb_txn_abort(s->txn); /* injected: as a failed commit, which frees the transaction too */
+  cairn_store_meta_put(s, "colls", colls, 16);
+  layer *L = cairn_xcalloc(1, sizeof(*L));
+  L->ov = s->active;
+  L->meta = cairn_xmalloc(sizeof(meta_state));
+  *L->meta = s->cur;
+  s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
+  pthread_mutex_lock(&s->mu);
+  if (s->newest)
+    s->newest->next = L;
   else
-    rc = mdb_txn_commit(s->txn);
-  s->txn = NULL;
-  s->kcur = NULL;
-  if (rc) {
-    s->failed = 1;
-    return store_error(s, "mdb_txn_commit", rc);
-  }
-  s->committed = s->cur;
-  s->dirty = 0;
-  s->checkpoints++;
-  s->last_checkpoint_ms = cairn_monotonic_ms() - t0;
+    s->oldest = L;
+  s->newest = L;
+  s->nfrozen++;
+  s->frozen_bytes += ov_layer_bytes(L->ov);
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
   return 0;
 }
 
+/* Back to the newest frozen state (or the committed one): the active layer
+ * is dropped. */
 void cairn_store_rollback(cairn_store *s) {
-  if (s->txn) mdb_txn_abort(s->txn);
-  s->txn = NULL;
-  s->kcur = NULL;
+  ov_layer_free(s->active);
+  s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
   s->failed = 0;
-  s->cur = s->committed;
-  s->dirty = 0;
+  s->cur = s->newest ? *s->newest->meta : s->committed;
+  reset_ranges(s);
 }
 
+/* The map can only change size with no transaction alive in the process
+ * (mdb_env_set_mapsize may move the mapping): the store thread is idle
+ * (paused by an error, or held by quiesce) and the loop's snapshot reset. */
 static int grow_to(cairn_store *s, uint64_t limit) {
-  if (s->txn) return -1;
-  if (s->map_size >= limit) return -1;
+  if (s->map_size >= limit) {
+    snprintf(s->errstr, sizeof(s->errstr), "the LMDB map is at its ceiling (lmdb-max-map-size, %llu bytes)",
+             (unsigned long long)s->max_map_size);
+    return -1;
+  }
   uint64_t n = s->map_size * 2;
   if (n > limit) n = limit;
   int rc = mdb_env_set_mapsize(s->env, n);
@@ -1429,19 +2033,47 @@ static int grow_to(cairn_store *s, uint64_t limit) {
     return -1;
   }
   s->map_size = n;
+  s->grows++;
   return 0;
 }
+
+uint64_t cairn_store_map_grows(const cairn_store *s) { return s->grows; }
 
 /* Commands may use the map up to 7/8 of the ceiling; the last eighth is kept
  * for what must never fail for lack of room: replaying acknowledged writes
  * after a rollback or a restart, and the checkpoint commit itself (LMDB needs
  * pages to save its free list). */
-int cairn_store_grow(cairn_store *s) {
-  uint64_t soft = s->max_map_size - s->max_map_size / 8;
-  return grow_to(s, soft > s->map_size ? soft : s->map_size);
+static void quiesce(cairn_store *s) {
+  pthread_mutex_lock(&s->mu);
+  s->hold++;
+  while (s->draining) pthread_cond_wait(&s->done_cv, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  mdb_txn_reset(s->rtxn);
 }
 
-int cairn_store_grow_reserve(cairn_store *s) { return grow_to(s, s->max_map_size); }
+static void unquiesce(cairn_store *s) {
+  int rc = mdb_txn_renew(s->rtxn);
+  if (rc) store_error(s, "mdb_txn_renew", rc);
+  pthread_mutex_lock(&s->mu);
+  s->hold--;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int grow_held(cairn_store *s, uint64_t limit) {
+  quiesce(s);
+  int rc = grow_to(s, limit);
+  unquiesce(s);
+  if (rc == 0) s->full = 0;
+  return rc;
+}
+
+int cairn_store_grow(cairn_store *s) {
+  uint64_t soft = s->max_map_size - s->max_map_size / 8;
+  return grow_held(s, soft > s->map_size ? soft : s->map_size);
+}
+
+int cairn_store_grow_reserve(cairn_store *s) { return grow_held(s, s->max_map_size); }
 
 int cairn_store_make_room(cairn_store *s, uint64_t bytes) {
   uint64_t want = cairn_store_used_bytes(s) + bytes;
@@ -1461,6 +2093,17 @@ uint64_t cairn_store_used_bytes(cairn_store *s) {
 }
 
 uint64_t cairn_store_checkpoints(const cairn_store *s) { return s->checkpoints; }
+
+uint64_t cairn_store_live_bytes(cairn_store *s) {
+  uint64_t used = cairn_store_used_bytes(s);
+  pthread_mutex_lock(&s->mu);
+  uint64_t fp = s->free_pages;
+  pthread_mutex_unlock(&s->mu);
+  MDB_stat st;
+  mdb_env_stat(s->env, &st);
+  uint64_t fb = fp * st.ms_psize;
+  return fb < used ? used - fb : 0;
+}
 int64_t cairn_store_last_checkpoint_ms(const cairn_store *s) { return s->last_checkpoint_ms; }
 
 /* ------------------------------------------------------------ snapshots */

@@ -14,14 +14,21 @@
  * and FLUSHDB/FLUSHALL give the db a fresh id and sweep the old one in the
  * background (cairn_store_sweep), in bounded steps, never stalling the loop.
  *
- * Transactions: the store keeps ONE write transaction open across event-loop
- * iterations. Every read and write below runs in it (reads see all writes so
- * far). cairn_store_checkpoint commits it, recording the replication offset it
- * covers; cairn_store_rollback aborts it, returning to the last checkpoint.
- * Durability between checkpoints comes from the backlog (see DURABILITY.md).
+ * The write overlay (docs/STORAGE.md): every write lands in memory, in the
+ * active layer of a sorted overlay above a read snapshot of LMDB; every read
+ * sees the overlay merged with LMDB (read-your-writes, tombstones hide
+ * deleted entries). cairn_store_checkpoint freezes the active layer with the
+ * replication offset it ends at and hands it to the store thread, which owns
+ * LMDB's write transaction: it writes the layer in key order and commits it
+ * (synced) in the background; cairn_store_poll, on the loop thread, then
+ * moves the loop's snapshot to that commit and frees the layer. The loop
+ * never waits for LMDB. cairn_store_rollback drops the active layer,
+ * returning to the newest frozen state. Durability between checkpoints comes
+ * from the backlog (see DURABILITY.md).
  *
- * Pointers handed out (cairn_value.data, iterator keys) point into LMDB pages
- * and stay valid only until the next write through this store. */
+ * Pointers handed out (cairn_value.data, iterator keys) point into the
+ * overlay or into the snapshot's pages; both stay valid until the next
+ * cairn_store_poll/wait/rollback (later writes never overwrite in place). */
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
 
@@ -134,31 +141,67 @@ void cairn_store_iter_close(cairn_store_iter *it);
 int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf *keybuf);
 
 /* --- meta and transactions ---------------------------------------------------- */
-/* Replication offset covered by the last checkpoint (0 for a new store). */
+/* Replication offset of the newest checkpointed state, frozen or on disk
+ * (0 for a new store). */
 uint64_t cairn_store_checkpoint_offset(const cairn_store *s);
 /* Small named values stored in the same transaction as the data. */
 int cairn_store_meta_get(cairn_store *s, const char *name, cairn_buf *out); /* 1/0/<0 */
 int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t len);
 
-/* Writes since the last checkpoint (0 = nothing to commit). */
+/* Bytes held by the active layer (0 = nothing to checkpoint), and its entries. */
 uint64_t cairn_store_dirty(const cairn_store *s);
-/* Commits the open transaction, recording `offset` as covered. <0 on error
- * (the transaction is then aborted: roll back and replay). */
+uint64_t cairn_store_dirty_entries(const cairn_store *s);
+/* The active layer is as big as one LMDB transaction may safely be: freeze it. */
+int cairn_store_layer_full(const cairn_store *s);
+/* Freezes the active layer as the state at `offset` and queues it for the
+ * store thread; returns at once. CAIRN_STORE_TXN_FULL when too many layers
+ * wait already (the drain is stuck): the active layer just goes on. */
 int cairn_store_checkpoint(cairn_store *s, uint64_t offset);
-/* Aborts the open transaction: back to the last checkpoint. */
+/* Drops the active layer: back to the newest frozen state, whose offset
+ * cairn_store_checkpoint_offset then gives (replay from there). */
 void cairn_store_rollback(cairn_store *s);
-/* Doubles the map, up to 7/8 of max_map_size (commands), or up to the whole
- * of it (cairn_store_grow_reserve: replay and checkpoints, which must not
- * fail). Must be called with no transaction open (after rollback or
- * checkpoint). 0 ok, -1 at the ceiling. */
+/* The offset of the newest state LMDB holds on disk (what a crash returns
+ * to; the backlog must keep everything after it). */
+uint64_t cairn_store_durable_offset(const cairn_store *s);
+
+/* The store thread. notify is called from it after each drain (success or
+ * error): the server wakes its loop (uv_async_send) and calls
+ * cairn_store_poll there, between commands. poll releases drained layers
+ * (returns how many), grows the map when the drain ran out of room, and
+ * returns -1 when the drain is stopped by an error (cairn_store_drain_error
+ * says which; cairn_store_retry tries again). cairn_store_wait blocks until
+ * every frozen layer is on disk (SAVE, shutdown, tests): 0, or -1 on a drain
+ * error. */
+void cairn_store_set_notify(cairn_store *s, void (*fn)(void *ud), void *ud);
+int cairn_store_poll(cairn_store *s);
+int cairn_store_wait(cairn_store *s);
+int cairn_store_drain_error(const cairn_store *s, char *out, size_t len);
+void cairn_store_retry(cairn_store *s);
+/* Memory held by the overlay (active + frozen layers), frozen layers
+ * waiting, failed drains, dead-range jumps (seeks that skipped a run of
+ * deleted entries at once). */
+uint64_t cairn_store_overlay_bytes(const cairn_store *s);
+int cairn_store_frozen_layers(const cairn_store *s);
+uint64_t cairn_store_drains_failed(const cairn_store *s);
+uint64_t cairn_store_range_jumps(const cairn_store *s);
+/* The map cannot grow any more and a drain needed it to: writes that grow
+ * the data set must be refused. */
+int cairn_store_full(const cairn_store *s);
+/* Doubles the map, up to 7/8 of max_map_size, or up to the whole of it
+ * (cairn_store_grow_reserve). Waits for a drain in flight. 0 ok, -1 at the
+ * ceiling. */
 int cairn_store_grow(cairn_store *s);
 int cairn_store_grow_reserve(cairn_store *s);
 /* Grows the map ahead of a known bulk write (a full sync of `bytes` of RDB)
  * so it does not run out in the middle. No transaction may be open. */
 int cairn_store_make_room(cairn_store *s, uint64_t bytes);
 uint64_t cairn_store_map_size(const cairn_store *s);
-/* Bytes of the data file actually used (last page number * page size). */
+uint64_t cairn_store_map_grows(const cairn_store *s); /* since open */
+/* Bytes of the data file actually used (last page number * page size: a
+ * high-water mark), and the part of it holding data (minus LMDB's free
+ * pages, as of the last drain). */
 uint64_t cairn_store_used_bytes(cairn_store *s);
+uint64_t cairn_store_live_bytes(cairn_store *s);
 /* Number of checkpoints committed since start, and the time the last took. */
 uint64_t cairn_store_checkpoints(const cairn_store *s);
 int64_t cairn_store_last_checkpoint_ms(const cairn_store *s);

@@ -250,11 +250,21 @@ static void job_release(fullsync *job) {
   uv_close((uv_handle_t *)&job->async, on_job_closed);
 }
 
-/* Forces a checkpoint so the snapshot's offset is the current offset, opens
- * the snapshot and starts the spool thread. */
+/* Forces a checkpoint and waits for the store thread to write it, so the
+ * snapshot's offset is the current offset (what FULLRESYNC announces, like
+ * Redis's BGSAVE start); opens the snapshot and starts the spool thread.
+ * The wait is the one time the loop waits for LMDB: one layer's drain, once
+ * per full sync (docs/DECISIONS.md). */
 static fullsync *job_start(cairn_server *srv) {
   repl_state *st = state_of(srv);
-  if (cairn_commit_checkpoint(srv) != 0) return NULL;
+  if (cairn_commit_checkpoint(srv) != 0 && cairn_store_frozen_layers(srv->store) == 0) return NULL;
+  if (cairn_store_wait(srv->store) != 0) {
+    char why[256];
+    cairn_store_drain_error(srv->store, why, sizeof(why));
+    cairn_warning("Full sync: the snapshot cannot be taken, writing the store failed: %s", why);
+    return NULL;
+  }
+  cairn_commit_poll_store(srv);
   fullsync *job = cairn_xcalloc(1, sizeof(*job));
   job->srv = srv;
   if (cairn_store_snapshot_open(srv->store, &job->snap) != 0) {

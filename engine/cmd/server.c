@@ -965,11 +965,12 @@ static void cmd_time(cairn_ctx *c) {
 
 static void cmd_lastsave(cairn_ctx *c) { cairn_reply_int(&c->reply, c->srv->last_save_time); }
 
-/* SAVE and BGSAVE both checkpoint the store synchronously: a checkpoint is
- * an LMDB commit of what the backlog already holds durably, not a snapshot
- * written by a child, so there is nothing to run in the background. */
+/* A checkpoint freezes the write overlay and hands it to the store thread
+ * (an LMDB commit of what the backlog already holds durably, not a snapshot
+ * written by a child). BGSAVE returns at once; SAVE waits until LMDB holds
+ * everything on disk, like Redis's SAVE blocks. */
 static int checkpoint_now(cairn_ctx *c) {
-  if (cairn_commit_checkpoint(c->srv) != 0) {
+  if (cairn_commit_checkpoint(c->srv) != 0 && cairn_store_frozen_layers(c->srv->store) == 0) {
     cairn_reply_error(&c->reply, "checkpoint failed, see the server log");
     return -1;
   }
@@ -977,7 +978,15 @@ static int checkpoint_now(cairn_ctx *c) {
 }
 
 static void cmd_save(cairn_ctx *c) {
-  if (checkpoint_now(c) == 0) cairn_reply_ok(&c->reply);
+  if (checkpoint_now(c) != 0) return;
+  if (cairn_store_wait(c->srv->store) != 0) {
+    char why[256];
+    cairn_store_drain_error(c->srv->store, why, sizeof(why));
+    cairn_reply_errorf(&c->reply, "writing the store failed: %s", why);
+    return;
+  }
+  cairn_commit_poll_store(c->srv);
+  cairn_reply_ok(&c->reply);
 }
 
 static void cmd_bgsave(cairn_ctx *c) {

@@ -557,10 +557,10 @@ def replica_holds_a_transaction_cut_by_the_network():
 
 
 @test(timeout=300)
-def exec_retried_whole_when_the_map_grows():
-    """A store error in the middle of EXEC (the LMDB map must grow) rolls
-    back and runs the whole transaction again: the replies, the data and the
-    published messages show it ran exactly once."""
+def exec_runs_once_while_the_map_grows():
+    """A big EXEC on a small map: it runs once, into the overlay (replies,
+    data and published messages show it), and the store thread grows the
+    map as it writes it into LMDB."""
     with CairnServer({"lmdb-map-size": "1mb", "lmdb-max-map-size": "256mb"}) as s:
         c, sub = s.conn(), s.conn()
         sub.call("SUBSCRIBE", "tx")
@@ -574,7 +574,8 @@ def exec_retried_whole_when_the_map_grows():
         assert_eq(r[:3], [11, 1, "OK"])
         assert_true(all(x == "OK" for x in r[3:1503]), "SETs inside EXEC")
         assert_eq(r[1503:], [1, 1], "db 1's counter is new: the EXEC ran once from its start db")
-        assert_true(int(info_field(c, "lmdb_map_grows", "persistence")) >= 1, "the map grew during EXEC")
+        assert_eq(c.call("SAVE"), "OK")
+        assert_true(int(info_field(c, "lmdb_map_grows", "persistence")) >= 1, "the map grew")
         assert_eq(sub.read_reply(), [b"message", b"tx", b"start"])
         assert_eq(sub.read_reply(), [b"message", b"tx", b"end"])
         assert_true(not sub.has_pending_data(0.3), "no message published twice")
@@ -589,19 +590,23 @@ def exec_retried_whole_when_the_map_grows():
 
 
 @test(timeout=300)
-def exec_too_big_for_the_map_applies_nothing():
+def exec_beyond_the_map_ceiling_is_kept_and_later_writes_refused():
+    """An EXEC that LMDB cannot hold at lmdb-max-map-size: it was accepted
+    into the overlay and stays readable (acknowledged writes are never
+    dropped); the store says it is full and refuses writes that add data
+    until room comes back; deletes still work."""
     with CairnServer({"lmdb-map-size": "1mb", "lmdb-max-map-size": "4mb"}) as s:
         c = s.conn()
         val = "x" * 3000
         cmds = [["MULTI"], ["SET", "first", "1"]] + [["SET", "b%d" % i, val] for i in range(3000)] + [["EXEC"]]
         r = c.pipeline(cmds)[-1]
-        assert_error(r, "OOM")
-        assert_eq(c.call("EXISTS", "first", "b0", "b2999"), 0, "nothing of the transaction applied")
-        assert_eq(c.call("EXEC"), Error("ERR EXEC without MULTI"), "the transaction is gone")
-        assert_eq(c.call("SET", "after", "1"), "OK")
-        s.restart(kill=True)
-        c = s.conn()
-        assert_eq(c.call("EXISTS", "first", "b0", "after"), 1)
+        assert_eq(len(r), 3001)
+        assert_error(c.call("SAVE"), "ERR writing the store failed: mdb_put: MDB_MAP_FULL")
+        assert_eq(info(c, "cairn")["store_full"], "1")
+        assert_error(c.call("SET", "more", "1"), "OOM command not allowed: the store is full")
+        assert_eq(c.call("GET", "first"), b"1")
+        assert_eq(c.call("EXISTS", "b0", "b2999"), 2)
+        assert_eq(c.call("DEL", "b0"), 1)
 
 
 if __name__ == "__main__":

@@ -53,9 +53,17 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* A checkpoint on disk: freeze the overlay's active layer, then wait for
+ * the store thread to write it into LMDB. */
+static int ckpt(cairn_store *s, uint64_t offset) {
+  int rc = cairn_store_checkpoint(s, offset);
+  if (rc) return rc;
+  return cairn_store_wait(s);
+}
+
 /* Checkpoints, closes and reopens the fixture's store. */
 static void reopen(fixture *f, uint64_t offset) {
-  assert_int_equal(cairn_store_checkpoint(f->s, offset), 0);
+  assert_int_equal(ckpt(f->s, offset), 0);
   cairn_store_close(f->s);
   f->s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
 }
@@ -471,7 +479,7 @@ static void test_flushdb_sweep(void **state) {
   assert_int_equal(cairn_store_dbsize(s, 0), 2);
 
   /* On disk nothing was deleted; the pending sweep survives a restart. */
-  assert_int_equal(cairn_store_checkpoint(s, 11), 0);
+  assert_int_equal(ckpt(s, 11), 0);
   cairn_store_close(s);
   assert_int_equal(raw_entries(f->dir, "keys"), 1000 + 10 + 10 + 2);
   assert_int_equal(raw_entries(f->dir, "expires"), 334 + 10 + 1);
@@ -509,7 +517,7 @@ static void test_flushdb_sweep(void **state) {
   assert_int_equal(cairn_store_dbsize(s, 2), 0);
 
   /* The swept keys' expiry entries went with them. */
-  assert_int_equal(cairn_store_checkpoint(s, 12), 0);
+  assert_int_equal(ckpt(s, 12), 0);
   cairn_store_close(s);
   assert_int_equal(raw_entries(f->dir, "keys"), 2 + 10);
   assert_int_equal(raw_entries(f->dir, "expires"), 1 + 10);
@@ -715,14 +723,14 @@ static void test_checkpoint_reopen(void **state) {
   fill(s, 0, "k", 100, 4);
   fill(s, 9, "n", 10, 0);
   assert_int_equal(cairn_store_meta_put(s, "replid", "abc", 3), 0);
-  assert_int_equal(cairn_store_checkpoint(s, 12345), 0);
+  assert_int_equal(ckpt(s, 12345), 0);
   assert_int_equal(cairn_store_checkpoint_offset(s), 12345);
   assert_int_equal(cairn_store_checkpoints(s), 1);
   assert_int_equal(cairn_store_dirty(s), 0);
   assert_true(cairn_store_last_checkpoint_ms(s) >= 0);
   /* Nothing to commit at the same offset; a new offset alone is recorded. */
-  assert_int_equal(cairn_store_checkpoint(s, 12345), 0);
-  assert_int_equal(cairn_store_checkpoint(s, 12346), 0);
+  assert_int_equal(ckpt(s, 12345), 0);
+  assert_int_equal(ckpt(s, 12346), 0);
   assert_int_equal(cairn_store_checkpoint_offset(s), 12346);
   cairn_store_close(s);
   f->s = s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
@@ -771,7 +779,7 @@ static void test_rollback(void **state) {
   cairn_store *s = f->s;
   fill(s, 0, "k", 50, 5);
   assert_int_equal(put(s, 1, "one", "1", -1), 1);
-  assert_int_equal(cairn_store_checkpoint(s, 7), 0);
+  assert_int_equal(ckpt(s, 7), 0);
 
   assert_int_equal(put(s, 0, "k1", "changed", 5), 0);
   assert_int_equal(put(s, 0, "new", "x", 3), 1);
@@ -853,36 +861,24 @@ static void test_map_full_grow(void **state) {
   cairn_store *s = f->s;
   assert_int_equal(cairn_store_map_size(s), 1 * MiB);
 
+  /* Writes land in the overlay and never meet a full map; the store
+   * thread meets it when it writes a layer, and cairn_store_wait/poll grow
+   * the map (doubling) and let it go on. */
   enum { N = 3000, VLEN = 4000, BATCH = 100 };
   char *val = malloc(VLEN);
   char key[32];
-  int committed = 0, grows = 0, i = 0;
-  while (i < N) {
+  for (int i = 0; i < N;) {
     snprintf(key, sizeof(key), "key:%d", i);
     memset(val, 'a' + i % 26, VLEN);
     int rc = cairn_store_put(s, i % 4, K(key), CAIRN_TYPE_STRING, val, VLEN, i % 10 ? -1 : 100000 + i);
-    if (rc == CAIRN_STORE_MAP_FULL) {
-      /* The transaction is unusable until rolled back. */
-      assert_true(cairn_store_put(s, 0, K("x"), CAIRN_TYPE_STRING, "x", 1, -1) < 0);
-      assert_int_equal(cairn_store_grow(s), -1); /* transaction still open */
-      cairn_store_rollback(s);
-      uint64_t before = cairn_store_map_size(s);
-      assert_int_equal(cairn_store_grow(s), 0);
-      assert_int_equal(cairn_store_map_size(s), before * 2);
-      grows++;
-      assert_true(grows < 20);
-      i = committed; /* redo everything since the last checkpoint */
-      continue;
-    }
     assert_int_equal(rc, 1);
     i++;
-    if (i % BATCH == 0) {
-      assert_int_equal(cairn_store_checkpoint(s, (uint64_t)i), 0);
-      committed = i;
-    }
+    if (i % BATCH == 0) assert_int_equal(ckpt(s, (uint64_t)i), 0);
   }
+  int grows = 0;
+  for (uint64_t m = cairn_store_map_size(s); m > 1 * MiB; m /= 2) grows++;
   assert_true(grows >= 3);
-  assert_int_equal(cairn_store_checkpoint(s, N), 0);
+  assert_int_equal(ckpt(s, N), 0);
   uint64_t grown = cairn_store_map_size(s);
   assert_true(grown >= 16 * MiB);
 
@@ -899,7 +895,7 @@ static void test_map_full_grow(void **state) {
   for (int d = 0; d < 4; d++) total += cairn_store_dbsize(s, d), expires += cairn_store_expires_count(s, d);
   assert_int_equal(total, N);
   assert_int_equal(expires, N / 10);
-  for (i = 0; i < N; i++) {
+  for (int i = 0; i < N; i++) {
     snprintf(key, sizeof(key), "key:%d", i);
     memset(val, 'a' + i % 26, VLEN);
     expect_val(s, i % 4, K(key), val, VLEN, i % 10 ? -1 : 100000 + i);
@@ -1140,7 +1136,7 @@ static void test_coll_snapshot(void **state) {
   fixture *f = *state;
   cairn_coll c;
   make_coll(f->s, 0, "h", 40, &c);
-  assert_int_equal(cairn_store_checkpoint(f->s, 5), 0);
+  assert_int_equal(ckpt(f->s, 5), 0);
   cairn_store_snapshot *snap;
   assert_int_equal(cairn_store_snapshot_open(f->s, &snap), 0);
   assert_int_equal(cairn_elem_put(f->s, c.id, 0, "later", 5, "x", 1), 1); /* not in the snapshot */
@@ -1187,6 +1183,36 @@ static void test_touch_hook(void **state) {
   cairn_store_set_touch(f->s, NULL, NULL);
 }
 
+/* At the ceiling: the store thread cannot write the layer; the store says
+ * it is full and why, nothing written is lost from the merged view, and a
+ * delete still works (the overlay takes it). */
+static void test_map_ceiling(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  char dir[128];
+  snprintf(dir, sizeof(dir), "%s/ceiling", f->dir);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  f->s = open_store(dir, 16, 1 * MiB, 2 * MiB);
+  char val[4000];
+  memset(val, 'c', sizeof(val));
+  for (int i = 0; i < 1000; i++) {
+    char key[32];
+    snprintf(key, sizeof(key), "c%d", i);
+    assert_int_equal(cairn_store_put(f->s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1), 1);
+  }
+  assert_int_equal(cairn_store_checkpoint(f->s, 1), 0);
+  assert_int_equal(cairn_store_wait(f->s), -1);
+  char why[256] = "";
+  assert_int_equal(cairn_store_drain_error(f->s, why, sizeof(why)), CAIRN_STORE_MAP_FULL);
+  assert_non_null(strstr(why, "MDB_MAP_FULL"));
+  assert_true(cairn_store_full(f->s));
+  assert_int_equal(cairn_store_durable_offset(f->s), 0);
+  assert_int_equal(cairn_store_checkpoint_offset(f->s), 1);
+  expect_val(f->s, 0, K("c999"), val, sizeof(val), -1);
+  assert_int_equal(cairn_store_del(f->s, 0, K("c999")), 1);
+  expect_absent(f->s, 0, K("c999"));
+}
+
 /* lmdb-writemap: the data file is reserved on disk up to the map size, and
  * growing the map reserves the new part; data survives a reopen. */
 static void test_writemap_reserve(void **state) {
@@ -1206,22 +1232,14 @@ static void test_writemap_reserve(void **state) {
   assert_true((uint64_t)st.st_blocks * 512 >= 4 * MiB);
   char val[2048];
   memset(val, 'w', sizeof(val));
-  int grown = 0;
   for (int i = 0; i < 4000; i++) {
     char key[32];
     snprintf(key, sizeof(key), "k%d", i);
-    int rc = cairn_store_put(f->s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1);
-    if (rc == CAIRN_STORE_MAP_FULL) {
-      cairn_store_rollback(f->s);
-      assert_int_equal(cairn_store_grow(f->s), 0);
-      grown++;
-      i = -1; /* the rollback lost everything since the last checkpoint: redo */
-      continue;
-    }
-    assert_true(rc >= 0);
+    assert_true(cairn_store_put(f->s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1) >= 0);
   }
+  assert_int_equal(ckpt(f->s, 9), 0); /* the store thread grew the map as it wrote */
+  int grown = cairn_store_map_size(f->s) > 4 * MiB;
   assert_true(grown > 0);
-  assert_int_equal(cairn_store_checkpoint(f->s, 9), 0);
   assert_int_equal(stat(path, &st), 0);
   assert_true((uint64_t)st.st_blocks * 512 >= cairn_store_map_size(f->s));
   cairn_store_close(f->s);
@@ -1306,6 +1324,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_map_ceiling, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_basic, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_iter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_long_members, setup, teardown),

@@ -1,0 +1,73 @@
+/* One layer of the write overlay (engine/store.c keeps a stack of them above
+ * LMDB; docs/STORAGE.md "The write overlay").
+ *
+ * A layer is a sorted map of (dbi, key) -> value or tombstone, in memory: a
+ * skiplist whose nodes and values live in the layer's arena. Nothing is ever
+ * freed before the whole layer is (ov_layer_free releases a few big blocks,
+ * never one call per entry), so:
+ *   - a node, its key and every value it ever pointed to stay valid for the
+ *     layer's life: a pointer handed out survives later writes, and an
+ *     iterator standing on a node survives insertions (it sees them);
+ *   - overwriting a key allocates a new value and leaves the old one (the
+ *     bytes are counted in ov_layer_bytes, which is what the memory budget
+ *     and the freeze threshold look at).
+ * Order: dbi first, then the key bytewise with a shorter prefix first (LMDB's
+ * default order, which cairn's comparator in store.c equals).
+ *
+ * Threads: one writer (the loop thread, while the layer is the active one);
+ * once frozen a layer is read-only and may be read by several threads. */
+#ifndef CAIRN_OVERLAY_H
+#define CAIRN_OVERLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OV_MAX_LEVEL 24
+
+typedef struct ov_node {
+  struct ov_node *prev;       /* level 0, backwards (NULL for the first node) */
+  const unsigned char *val;   /* NULL for a tombstone */
+  size_t vlen;
+  uint16_t klen;
+  uint8_t dbi;
+  uint8_t level;
+  struct ov_node *next[];     /* `level` forward pointers, then the key bytes */
+} ov_node;
+
+typedef struct ov_layer ov_layer;
+
+ov_layer *ov_layer_new(uint64_t seed);
+void ov_layer_free(ov_layer *L);
+
+static inline const unsigned char *ov_key(const ov_node *n) { return (const unsigned char *)(n->next + n->level); }
+static inline int ov_is_tomb(const ov_node *n) { return n->val == NULL; }
+
+/* Compares (dbi, key) pairs: <0, 0, >0. */
+int ov_cmp(unsigned dbi_a, const void *a, size_t alen, unsigned dbi_b, const void *b, size_t blen);
+
+/* The node of exactly (dbi, key), or NULL. */
+ov_node *ov_find(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+/* First node >= (dbi, key) / > (dbi, key); last node <= / < it. NULL when
+ * there is none (the caller checks the dbi of what it gets). */
+ov_node *ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_node *ov_first(const ov_layer *L);
+static inline ov_node *ov_next(const ov_node *n) { return n->next[0]; }
+static inline ov_node *ov_prev(const ov_node *n) { return n->prev; }
+
+/* Sets (dbi, key) to a value of vlen bytes, returned uninitialised for the
+ * caller to fill (tomb = 1: a tombstone, returns NULL). *created tells
+ * whether a node was added (the layer's structure changed). */
+unsigned char *ov_put(ov_layer *L, unsigned dbi, const void *key, size_t klen, size_t vlen, int tomb,
+                      int *created);
+
+size_t ov_layer_bytes(const ov_layer *L);     /* arena bytes in use (the memory it holds) */
+size_t ov_layer_entries(const ov_layer *L);   /* nodes (keys, tombstones included) */
+size_t ov_layer_tombs(const ov_layer *L);
+/* Bumped whenever a node is added: iterators re-seek the active layer when
+ * it moved under them. */
+uint64_t ov_layer_version(const ov_layer *L);
+
+#endif
