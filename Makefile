@@ -4,7 +4,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 CONF ?= conf/cairn.conf
 
-.PHONY: all deps test-deps build run test unit bench clean
+.PHONY: all deps test-deps build run test unit bench bench-scale clean
 
 all: build
 
@@ -34,6 +34,11 @@ test: test-deps
 bench: build test-deps
 	@sh tests/bench/run.sh $(BUILD)
 	@sh tests/bench/collections.sh $(BUILD)
+
+# cairn and redis-server (appendfsync always) at 10M keys: load, kill -9 and
+# restart, space per key. Knobs SCALE_*: tests/bench/README.md. Long (minutes).
+bench-scale: build test-deps
+	@sh tests/bench/scale.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
