@@ -21,8 +21,14 @@
  *               tools to look for AOF files or run BGREWRITEAOF).
  *   daemonize   only "no" is accepted: cairn always runs in the foreground.
  *   io-threads  accepted (1..128), cairn's I/O model ignores it.
+ * and the rest of Redis 7.0's parameters that its test suite and common tools
+ * set or read (lazyfree-*, activedefrag, aof-*, repl-diskless-*, cluster-*,
+ * ...), each validated exactly like Redis validates it (same bounds, same
+ * error text) and documented in conf/cairn.conf as accepted-but-ignored.
  * cairn_config has no fields for these, so they live in one file-static
- * block shared by every cairn_config (the server has exactly one). */
+ * block shared by every cairn_config (the server has exactly one).
+ * Parameters cairn may act on (encoding thresholds, maxmemory*, slowlog-*,
+ * latency-*, notify-keyspace-events) have fields in cairn_config. */
 #include "engine/config.h"
 
 #include <ctype.h>
@@ -37,6 +43,7 @@
 #include <unistd.h>
 
 #include "engine/buf.h"
+#include "engine/rdb_coll.h"
 #include "engine/resp.h"
 #include "engine/util.h"
 
@@ -154,13 +161,18 @@ enum dtype {
   DT_BIND,   /* char * field, 0..16 addresses joined by spaces */
   DT_OBUF,   /* cairn_obuf_limit[3], groups of <class> <hard> <soft> <secs> */
   DT_SAVE,   /* char * field, pairs of <seconds> <changes> (compat only) */
+  DT_NOTIFY, /* int field, notify-keyspace-events class letters */
+  DT_PCTL,   /* char * field, percentiles 0..100 separated by spaces */
 };
 
 #define F_IMMUTABLE 0x01  /* CONFIG SET refuses it */
 #define F_OCTAL 0x02      /* integer read and shown in octal */
 #define F_EMPTY_NULL 0x04 /* an empty string is stored as NULL */
 #define F_COMPAT 0x08     /* lives in the compat block, not in cairn_config */
-#define F_ONLY_NO 0x10    /* boolean that only accepts "no" */
+#define F_ONLY_NO 0x10    /* boolean that only accepts "no" (why: the directive's note) */
+#define F_HIDDEN 0x20     /* CONFIG GET shows it only when asked by exact name (Redis's HIDDEN_CONFIG) */
+#define F_PERCENT 0x40    /* memory value that also takes "N%" (stored as -N) */
+#define F_PROTECTED 0x80  /* CONFIG SET refuses it (Redis's PROTECTED_CONFIG with enable-protected-configs no) */
 
 typedef struct directive {
   const char *name;
@@ -172,6 +184,7 @@ typedef struct directive {
   long long min, max;      /* accepted range (numbers) */
   long long lo, hi;        /* stored value is clamped into [lo, hi] when hi > 0 */
   const char *const *enums;
+  const char *note;        /* F_ONLY_NO: the reason "yes" is refused */
 } directive;
 
 typedef struct compat_block {
@@ -179,72 +192,244 @@ typedef struct compat_block {
   int appendonly;
   int daemonize;
   int io_threads;
+  /* memory and lazy freeing */
+  int lazyfree_lazy_eviction, lazyfree_lazy_expire, lazyfree_lazy_server_del, lazyfree_lazy_user_del,
+      lazyfree_lazy_user_flush, replica_lazy_flush;
+  int activedefrag, active_defrag_cycle_min, active_defrag_cycle_max, active_defrag_threshold_lower,
+      active_defrag_threshold_upper;
+  long long active_defrag_ignore_bytes, active_defrag_max_scan_fields;
+  int activerehashing, dynamic_hz, jemalloc_bg_thread, lfu_log_factor, lfu_decay_time;
+  long long hll_sparse_max_bytes, stream_node_max_bytes, stream_node_max_entries, tracking_table_max_keys;
+  long long busy_reply_threshold, acllog_max_len;
+  int acl_pubsub_default, sanitize_dump_payload;
+  /* RDB and AOF */
+  int rdbcompression, rdbchecksum, rdb_del_sync_files, rdb_save_incremental_fsync, stop_writes_on_bgsave_error;
+  char *dbfilename, *appendfilename, *appenddirname;
+  int appendfsync, aof_load_truncated, aof_use_rdb_preamble, aof_timestamp_enabled, aof_rewrite_incremental_fsync,
+      aof_disable_auto_gc, no_appendfsync_on_rewrite, auto_aof_rewrite_percentage;
+  long long auto_aof_rewrite_min_size;
+  /* replication */
+  long long repl_backlog_size, repl_backlog_ttl;
+  int repl_diskless_sync, repl_diskless_sync_delay, repl_diskless_sync_max_replicas, repl_diskless_load,
+      repl_disable_tcp_nodelay, replica_announce_port, replica_announced, replica_ignore_maxmemory,
+      replica_ignore_disk_write_errors, propagation_error_behavior;
+  char *replica_announce_ip;
+  /* cluster */
+  int cluster_enabled, cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port,
+      cluster_replica_validity_factor, cluster_migration_barrier, cluster_require_full_coverage,
+      cluster_replica_no_failover, cluster_allow_reads_when_down, cluster_allow_pubsubshard_when_down,
+      cluster_allow_replica_migration, cluster_preferred_endpoint_type;
+  long long cluster_node_timeout, cluster_link_sendbuf_limit;
+  char *cluster_config_file, *cluster_announce_ip, *cluster_announce_hostname;
+  /* process */
+  int shutdown_timeout, crash_log_enabled, crash_memcheck_enabled, io_threads_do_reads;
+  char *proc_title_template, *ignore_warnings, *bind_source_addr;
+  /* hidden (test hooks in Redis) */
+  int rdb_key_save_delay, key_load_delay, watchdog_period;
+  long long loading_process_events_interval_bytes;
 } compat_block;
 
 static compat_block compat;
 
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 static const char *const durability_names[] = {"strict", "relaxed", NULL};
+static const char *const maxmemory_policy_names[] = {"volatile-lru",   "volatile-lfu", "volatile-random",
+                                                     "volatile-ttl",   "allkeys-lru",  "allkeys-lfu",
+                                                     "allkeys-random", "noeviction",   NULL};
+static const char *const appendfsync_names[] = {"everysec", "always", "no", NULL};
+static const char *const diskless_load_names[] = {"disabled", "on-empty-db", "swapdb", NULL};
+static const char *const endpoint_type_names[] = {"ip", "hostname", "unknown-endpoint", NULL};
+static const char *const propagation_error_names[] = {"ignore", "panic", "panic-on-replicas", NULL};
+static const char *const acl_pubsub_names[] = {"allchannels", "resetchannels", NULL};
+static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
 
 #define CF(field) offsetof(cairn_config, field)
 #define CP(field) offsetof(compat_block, field)
+/* Compatibility entries (no effect, see the top), by type. */
+#define XB(name, alias, fl, field, def) {name, alias, DT_BOOL, F_COMPAT | (fl), CP(field), def, 0, 1, 0, 0, NULL, NULL}
+#define XI(name, alias, fl, field, def, lo, hi) {name, alias, DT_INT, F_COMPAT | (fl), CP(field), def, lo, hi, 0, 0, NULL, NULL}
+#define XL(name, alias, fl, field, def, lo, hi) {name, alias, DT_LL, F_COMPAT | (fl), CP(field), def, lo, hi, 0, 0, NULL, NULL}
+#define XM(name, alias, fl, field, def, lo, hi) {name, alias, DT_MEM, F_COMPAT | (fl), CP(field), def, lo, hi, 0, 0, NULL, NULL}
+#define XE(name, alias, fl, field, def, names) {name, alias, DT_ENUM, F_COMPAT | (fl), CP(field), def, 0, 0, 0, 0, names, NULL}
+#define XS(name, alias, fl, field, def) {name, alias, DT_STRING, F_COMPAT | (fl), CP(field), def, 0, 0, 0, 0, NULL, NULL}
 #define GB (1024LL * 1024 * 1024)
 #define MB (1024LL * 1024)
 
 /* Order here is the order of CONFIG GET replies and of appended REWRITE lines. */
 static const directive table[] = {
-    {"bind", NULL, DT_BIND, F_IMMUTABLE, CF(bind), "127.0.0.1", 0, 0, 0, 0, NULL},
-    {"port", NULL, DT_INT, F_IMMUTABLE, CF(port), "6379", 0, 65535, 0, 0, NULL},
-    {"unixsocket", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(unixsocket), "", 0, 0, 0, 0, NULL},
-    {"unixsocketperm", NULL, DT_INT, F_IMMUTABLE | F_OCTAL, CF(unixsocketperm), "0", 0, 0777, 0, 0, NULL},
-    {"tcp-backlog", NULL, DT_INT, F_IMMUTABLE, CF(tcp_backlog), "511", 0, INT_MAX, 0, 0, NULL},
-    {"tcp-keepalive", NULL, DT_INT, 0, CF(tcp_keepalive), "300", 0, INT_MAX, 0, 0, NULL},
-    {"timeout", NULL, DT_INT, 0, CF(timeout), "0", 0, INT_MAX, 0, 0, NULL},
+    {"bind", NULL, DT_BIND, F_IMMUTABLE, CF(bind), "127.0.0.1", 0, 0, 0, 0, NULL, NULL},
+    {"port", NULL, DT_INT, F_IMMUTABLE, CF(port), "6379", 0, 65535, 0, 0, NULL, NULL},
+    {"unixsocket", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(unixsocket), "", 0, 0, 0, 0, NULL, NULL},
+    {"unixsocketperm", NULL, DT_INT, F_IMMUTABLE | F_OCTAL, CF(unixsocketperm), "0", 0, 0777, 0, 0, NULL, NULL},
+    {"tcp-backlog", NULL, DT_INT, F_IMMUTABLE, CF(tcp_backlog), "511", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"tcp-keepalive", NULL, DT_INT, 0, CF(tcp_keepalive), "300", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"timeout", NULL, DT_INT, 0, CF(timeout), "0", 0, INT_MAX, 0, 0, NULL, NULL},
     /* Redis checks maxclients as an unsigned int; cairn stores an int. */
-    {"maxclients", NULL, DT_INT, 0, CF(maxclients), "10000", 1, 4294967295LL, 1, INT_MAX, NULL},
-    {"protected-mode", NULL, DT_BOOL, 0, CF(protected_mode), "yes", 0, 1, 0, 0, NULL},
-    {"requirepass", NULL, DT_STRING, F_EMPTY_NULL, CF(requirepass), "", 0, 0, 0, 0, NULL},
-    {"proto-max-bulk-len", NULL, DT_MEM, 0, CF(proto_max_bulk_len), "512mb", MB, LLONG_MAX, 0, 0, NULL},
+    {"maxclients", NULL, DT_INT, 0, CF(maxclients), "10000", 1, 4294967295LL, 1, INT_MAX, NULL, NULL},
+    {"protected-mode", NULL, DT_BOOL, 0, CF(protected_mode), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"requirepass", NULL, DT_STRING, F_EMPTY_NULL, CF(requirepass), "", 0, 0, 0, 0, NULL, NULL},
+    {"proto-max-bulk-len", NULL, DT_MEM, 0, CF(proto_max_bulk_len), "512mb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"client-query-buffer-limit", NULL, DT_MEM, 0, CF(client_query_buffer_limit), "1gb", MB, LLONG_MAX, 0, 0,
-     NULL},
+     NULL, NULL},
     {"client-output-buffer-limit", NULL, DT_OBUF, 0, CF(obuf_limits),
-     "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 0, 0, 0, 0, NULL},
-    {"dir", NULL, DT_STRING, F_IMMUTABLE, CF(dir), ".", 0, 0, 0, 0, NULL},
-    {"logfile", NULL, DT_STRING, F_IMMUTABLE, CF(logfile), "", 0, 0, 0, 0, NULL},
-    {"loglevel", NULL, DT_ENUM, 0, CF(loglevel), "notice", 0, 0, 0, 0, loglevel_names},
-    {"pidfile", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(pidfile), "", 0, 0, 0, 0, NULL},
-    {"databases", NULL, DT_INT, F_IMMUTABLE, CF(databases), "16", 1, 256, 0, 0, NULL},
+     "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 0, 0, 0, 0, NULL, NULL},
+    {"dir", NULL, DT_STRING, F_IMMUTABLE, CF(dir), ".", 0, 0, 0, 0, NULL, NULL},
+    {"logfile", NULL, DT_STRING, F_IMMUTABLE, CF(logfile), "", 0, 0, 0, 0, NULL, NULL},
+    {"loglevel", NULL, DT_ENUM, 0, CF(loglevel), "notice", 0, 0, 0, 0, loglevel_names, NULL},
+    {"pidfile", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(pidfile), "", 0, 0, 0, 0, NULL, NULL},
+    {"databases", NULL, DT_INT, F_IMMUTABLE, CF(databases), "16", 1, 256, 0, 0, NULL, NULL},
     /* Like Redis: any non-negative value is accepted and clamped to 1..500. */
-    {"hz", NULL, DT_INT, 0, CF(hz), "10", 0, INT_MAX, 1, 500, NULL},
-    {"durability", NULL, DT_ENUM, 0, CF(durability), "strict", 0, 0, 0, 0, durability_names},
-    {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "1000", 1, 86400000, 0, 0, NULL},
-    {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL},
-    {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL},
-    {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL},
-    {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL},
-    {"lmdb-writemap", NULL, DT_BOOL, F_IMMUTABLE, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL},
-    {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL},
-    {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL},
+    {"hz", NULL, DT_INT, 0, CF(hz), "10", 0, INT_MAX, 1, 500, NULL, NULL},
+    {"durability", NULL, DT_ENUM, 0, CF(durability), "strict", 0, 0, 0, 0, durability_names, NULL},
+    {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "1000", 1, 86400000, 0, 0, NULL, NULL},
+    {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL, NULL},
+    {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-writemap", NULL, DT_BOOL, F_IMMUTABLE, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL, NULL},
+    {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,
-     NULL},
-    {"backlog-max-bytes", NULL, DT_MEM, 0, CF(backlog_max_bytes), "64gb", 0, LLONG_MAX, 0, 0, NULL},
-    {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL},
-    {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL},
-    {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL},
-    {"min-replicas-to-write", "min-slaves-to-write", DT_INT, 0, CF(min_replicas_to_write), "0", 0, INT_MAX, 0, 0, NULL},
-    {"min-replicas-max-lag", "min-slaves-max-lag", DT_INT, 0, CF(min_replicas_max_lag), "10", 0, INT_MAX, 0, 0, NULL},
-    {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL},
-    {"masterauth", NULL, DT_STRING, F_EMPTY_NULL, CF(masterauth), "", 0, 0, 0, 0, NULL},
-    {"masteruser", NULL, DT_STRING, F_EMPTY_NULL, CF(masteruser), "", 0, 0, 0, 0, NULL},
-    {"replica-read-only", "slave-read-only", DT_BOOL, 0, CF(replica_read_only), "yes", 0, 1, 0, 0, NULL},
+     NULL, NULL},
+    {"backlog-max-bytes", NULL, DT_MEM, 0, CF(backlog_max_bytes), "64gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
+    {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL, NULL},
+    {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL, NULL},
+    {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL, NULL},
+    {"min-replicas-to-write", "min-slaves-to-write", DT_INT, 0, CF(min_replicas_to_write), "0", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"min-replicas-max-lag", "min-slaves-max-lag", DT_INT, 0, CF(min_replicas_max_lag), "10", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL, NULL},
+    {"masterauth", NULL, DT_STRING, F_EMPTY_NULL, CF(masterauth), "", 0, 0, 0, 0, NULL, NULL},
+    {"masteruser", NULL, DT_STRING, F_EMPTY_NULL, CF(masteruser), "", 0, 0, 0, 0, NULL, NULL},
+    {"replica-read-only", "slave-read-only", DT_BOOL, 0, CF(replica_read_only), "yes", 0, 1, 0, 0, NULL, NULL},
     {"replica-serve-stale-data", "slave-serve-stale-data", DT_BOOL, 0, CF(replica_serve_stale_data), "yes", 0, 1,
-     0, 0, NULL},
-    {"replica-priority", "slave-priority", DT_INT, 0, CF(replica_priority), "100", 0, INT_MAX, 0, 0, NULL},
+     0, 0, NULL, NULL},
+    {"replica-priority", "slave-priority", DT_INT, 0, CF(replica_priority), "100", 0, INT_MAX, 0, 0, NULL, NULL},
+    /* Redis encoding thresholds and other parameters with a field in
+     * cairn_config (conf/cairn.conf says what each does in cairn). */
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", DT_LL, 0, CF(hash_max_listpack_entries), "512", 0,
+     LONG_MAX, 0, 0, NULL, NULL},
+    {"hash-max-listpack-value", "hash-max-ziplist-value", DT_MEM, 0, CF(hash_max_listpack_value), "64", 0, LONG_MAX,
+     0, 0, NULL, NULL},
+    {"zset-max-listpack-entries", "zset-max-ziplist-entries", DT_LL, 0, CF(zset_max_listpack_entries), "128", 0,
+     LONG_MAX, 0, 0, NULL, NULL},
+    {"zset-max-listpack-value", "zset-max-ziplist-value", DT_MEM, 0, CF(zset_max_listpack_value), "64", 0, LONG_MAX,
+     0, 0, NULL, NULL},
+    {"set-max-intset-entries", NULL, DT_LL, 0, CF(set_max_intset_entries), "512", 0, LONG_MAX, 0, 0, NULL, NULL},
+    {"list-max-listpack-size", "list-max-ziplist-size", DT_INT, 0, CF(list_max_listpack_size), "-2", INT_MIN,
+     INT_MAX, 0, 0, NULL, NULL},
+    {"list-compress-depth", NULL, DT_INT, 0, CF(list_compress_depth), "0", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"maxmemory", NULL, DT_MEM, 0, CF(maxmemory), "0", 0, LLONG_MAX, 0, 0, NULL, NULL},
+    {"maxmemory-policy", NULL, DT_ENUM, 0, CF(maxmemory_policy), "noeviction", 0, 0, 0, 0, maxmemory_policy_names,
+     NULL},
+    {"maxmemory-samples", NULL, DT_INT, 0, CF(maxmemory_samples), "5", 1, INT_MAX, 0, 0, NULL, NULL},
+    {"maxmemory-eviction-tenacity", NULL, DT_INT, 0, CF(maxmemory_eviction_tenacity), "10", 0, 100, 0, 0, NULL,
+     NULL},
+    {"maxmemory-clients", NULL, DT_MEM, F_PERCENT, CF(maxmemory_clients), "0", -100, LLONG_MAX, 0, 0, NULL, NULL},
+    {"slowlog-log-slower-than", NULL, DT_LL, 0, CF(slowlog_log_slower_than), "10000", -1, LLONG_MAX, 0, 0, NULL,
+     NULL},
+    {"slowlog-max-len", NULL, DT_LL, 0, CF(slowlog_max_len), "128", 0, LONG_MAX, 0, 0, NULL, NULL},
+    {"latency-monitor-threshold", NULL, DT_LL, 0, CF(latency_monitor_threshold), "0", 0, LLONG_MAX, 0, 0, NULL,
+     NULL},
+    {"latency-tracking", NULL, DT_BOOL, 0, CF(latency_tracking), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"latency-tracking-info-percentiles", NULL, DT_PCTL, 0, CF(latency_tracking_info_percentiles), "50 99 99.9", 0,
+     0, 0, 0, NULL, NULL},
+    {"notify-keyspace-events", NULL, DT_NOTIFY, 0, CF(notify_keyspace_events), "", 0, 0, 0, 0, NULL, NULL},
     /* Redis compatibility: stored and reported, no effect (see the top). */
-    {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL},
-    {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL},
-    {"daemonize", NULL, DT_BOOL, F_COMPAT | F_IMMUTABLE | F_ONLY_NO, CP(daemonize), "no", 0, 1, 0, 0, NULL},
-    {"io-threads", NULL, DT_INT, F_COMPAT | F_IMMUTABLE, CP(io_threads), "1", 1, 128, 0, 0, NULL},
+    {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL, NULL},
+    {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL, NULL},
+    {"daemonize", NULL, DT_BOOL, F_COMPAT | F_IMMUTABLE | F_ONLY_NO, CP(daemonize), "no", 0, 1, 0, 0, NULL,
+     "argument must be 'no' (cairn always runs in the foreground)"},
+    {"io-threads", NULL, DT_INT, F_COMPAT | F_IMMUTABLE, CP(io_threads), "1", 1, 128, 0, 0, NULL, NULL},
+    XB("io-threads-do-reads", NULL, F_IMMUTABLE, io_threads_do_reads, "no"),
+    XB("lazyfree-lazy-eviction", NULL, 0, lazyfree_lazy_eviction, "no"),
+    XB("lazyfree-lazy-expire", NULL, 0, lazyfree_lazy_expire, "no"),
+    XB("lazyfree-lazy-server-del", NULL, 0, lazyfree_lazy_server_del, "no"),
+    XB("lazyfree-lazy-user-del", NULL, 0, lazyfree_lazy_user_del, "no"),
+    XB("lazyfree-lazy-user-flush", NULL, 0, lazyfree_lazy_user_flush, "no"),
+    XB("replica-lazy-flush", "slave-lazy-flush", 0, replica_lazy_flush, "no"),
+    {"activedefrag", NULL, DT_BOOL, F_COMPAT | F_ONLY_NO, CP(activedefrag), "no", 0, 1, 0, 0, NULL,
+     "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like "
+     "the one shipped by default with the Redis source distribution"},
+    XI("active-defrag-cycle-min", NULL, 0, active_defrag_cycle_min, "1", 1, 99),
+    XI("active-defrag-cycle-max", NULL, 0, active_defrag_cycle_max, "25", 1, 99),
+    XI("active-defrag-threshold-lower", NULL, 0, active_defrag_threshold_lower, "10", 0, 1000),
+    XI("active-defrag-threshold-upper", NULL, 0, active_defrag_threshold_upper, "100", 0, 1000),
+    XM("active-defrag-ignore-bytes", NULL, 0, active_defrag_ignore_bytes, "104857600", 1, LLONG_MAX),
+    XL("active-defrag-max-scan-fields", NULL, 0, active_defrag_max_scan_fields, "1000", 1, LONG_MAX),
+    XB("activerehashing", NULL, 0, activerehashing, "yes"),
+    XB("dynamic-hz", NULL, 0, dynamic_hz, "yes"),
+    XB("jemalloc-bg-thread", NULL, 0, jemalloc_bg_thread, "yes"),
+    XI("lfu-log-factor", NULL, 0, lfu_log_factor, "10", 0, INT_MAX),
+    XI("lfu-decay-time", NULL, 0, lfu_decay_time, "1", 0, INT_MAX),
+    XM("hll-sparse-max-bytes", NULL, 0, hll_sparse_max_bytes, "3000", 0, LONG_MAX),
+    XM("stream-node-max-bytes", NULL, 0, stream_node_max_bytes, "4096", 0, LONG_MAX),
+    XL("stream-node-max-entries", NULL, 0, stream_node_max_entries, "100", 0, LLONG_MAX),
+    XL("tracking-table-max-keys", NULL, 0, tracking_table_max_keys, "1000000", 0, LONG_MAX),
+    XL("busy-reply-threshold", "lua-time-limit", 0, busy_reply_threshold, "5000", 0, LONG_MAX),
+    XL("acllog-max-len", NULL, 0, acllog_max_len, "128", 0, LONG_MAX),
+    XE("acl-pubsub-default", NULL, 0, acl_pubsub_default, "resetchannels", acl_pubsub_names),
+    XE("sanitize-dump-payload", NULL, 0, sanitize_dump_payload, "no", sanitize_names),
+    XB("rdbcompression", NULL, 0, rdbcompression, "yes"),
+    XB("rdbchecksum", NULL, F_IMMUTABLE, rdbchecksum, "yes"),
+    XB("rdb-del-sync-files", NULL, 0, rdb_del_sync_files, "no"),
+    XB("rdb-save-incremental-fsync", NULL, 0, rdb_save_incremental_fsync, "yes"),
+    XB("stop-writes-on-bgsave-error", NULL, 0, stop_writes_on_bgsave_error, "yes"),
+    XS("dbfilename", NULL, F_PROTECTED, dbfilename, "dump.rdb"),
+    XS("appendfilename", NULL, F_IMMUTABLE, appendfilename, "appendonly.aof"),
+    XS("appenddirname", NULL, F_IMMUTABLE, appenddirname, "appendonlydir"),
+    XE("appendfsync", NULL, 0, appendfsync, "everysec", appendfsync_names),
+    XB("aof-load-truncated", NULL, 0, aof_load_truncated, "yes"),
+    XB("aof-use-rdb-preamble", NULL, 0, aof_use_rdb_preamble, "yes"),
+    XB("aof-timestamp-enabled", NULL, 0, aof_timestamp_enabled, "no"),
+    XB("aof-rewrite-incremental-fsync", NULL, 0, aof_rewrite_incremental_fsync, "yes"),
+    XB("aof-disable-auto-gc", NULL, 0, aof_disable_auto_gc, "no"),
+    XB("no-appendfsync-on-rewrite", NULL, 0, no_appendfsync_on_rewrite, "no"),
+    XI("auto-aof-rewrite-percentage", NULL, 0, auto_aof_rewrite_percentage, "100", 0, INT_MAX),
+    XM("auto-aof-rewrite-min-size", NULL, 0, auto_aof_rewrite_min_size, "64mb", 0, LLONG_MAX),
+    XM("repl-backlog-size", NULL, 0, repl_backlog_size, "1mb", 1, LLONG_MAX),
+    XL("repl-backlog-ttl", NULL, 0, repl_backlog_ttl, "3600", 0, LONG_MAX),
+    XB("repl-diskless-sync", NULL, 0, repl_diskless_sync, "yes"),
+    XI("repl-diskless-sync-delay", NULL, 0, repl_diskless_sync_delay, "5", 0, INT_MAX),
+    XI("repl-diskless-sync-max-replicas", NULL, 0, repl_diskless_sync_max_replicas, "0", 0, INT_MAX),
+    XE("repl-diskless-load", NULL, 0, repl_diskless_load, "disabled", diskless_load_names),
+    XB("repl-disable-tcp-nodelay", NULL, 0, repl_disable_tcp_nodelay, "no"),
+    XS("replica-announce-ip", "slave-announce-ip", F_EMPTY_NULL, replica_announce_ip, ""),
+    XI("replica-announce-port", "slave-announce-port", 0, replica_announce_port, "0", 0, 65535),
+    XB("replica-announced", NULL, 0, replica_announced, "yes"),
+    XB("replica-ignore-maxmemory", "slave-ignore-maxmemory", 0, replica_ignore_maxmemory, "yes"),
+    XB("replica-ignore-disk-write-errors", NULL, 0, replica_ignore_disk_write_errors, "no"),
+    XE("propagation-error-behavior", NULL, 0, propagation_error_behavior, "ignore", propagation_error_names),
+    {"cluster-enabled", NULL, DT_BOOL, F_COMPAT | F_IMMUTABLE | F_ONLY_NO, CP(cluster_enabled), "no", 0, 1, 0, 0, NULL,
+     "argument must be 'no' (cairn has no cluster mode)"},
+    XS("cluster-config-file", NULL, F_IMMUTABLE, cluster_config_file, "nodes.conf"),
+    XI("cluster-port", NULL, F_IMMUTABLE, cluster_port, "0", 0, 65535),
+    XL("cluster-node-timeout", NULL, 0, cluster_node_timeout, "15000", 0, LLONG_MAX),
+    XS("cluster-announce-ip", NULL, F_EMPTY_NULL, cluster_announce_ip, ""),
+    XS("cluster-announce-hostname", NULL, F_EMPTY_NULL, cluster_announce_hostname, ""),
+    XI("cluster-announce-port", NULL, 0, cluster_announce_port, "0", 0, 65535),
+    XI("cluster-announce-bus-port", NULL, 0, cluster_announce_bus_port, "0", 0, 65535),
+    XI("cluster-announce-tls-port", NULL, 0, cluster_announce_tls_port, "0", 0, 65535),
+    XI("cluster-replica-validity-factor", "cluster-slave-validity-factor", 0, cluster_replica_validity_factor, "10", 0,
+       INT_MAX),
+    XI("cluster-migration-barrier", NULL, 0, cluster_migration_barrier, "1", 0, INT_MAX),
+    XB("cluster-require-full-coverage", NULL, 0, cluster_require_full_coverage, "yes"),
+    XB("cluster-replica-no-failover", "cluster-slave-no-failover", 0, cluster_replica_no_failover, "no"),
+    XB("cluster-allow-reads-when-down", NULL, 0, cluster_allow_reads_when_down, "no"),
+    XB("cluster-allow-pubsubshard-when-down", NULL, 0, cluster_allow_pubsubshard_when_down, "yes"),
+    XB("cluster-allow-replica-migration", NULL, 0, cluster_allow_replica_migration, "yes"),
+    XM("cluster-link-sendbuf-limit", NULL, 0, cluster_link_sendbuf_limit, "0", 0, LLONG_MAX),
+    XE("cluster-preferred-endpoint-type", NULL, 0, cluster_preferred_endpoint_type, "ip", endpoint_type_names),
+    XI("shutdown-timeout", NULL, 0, shutdown_timeout, "10", 0, INT_MAX),
+    XB("crash-log-enabled", NULL, 0, crash_log_enabled, "yes"),
+    XB("crash-memcheck-enabled", NULL, 0, crash_memcheck_enabled, "yes"),
+    XS("proc-title-template", NULL, 0, proc_title_template, "{title} {listen-addr} {server-mode}"),
+    XS("ignore-warnings", NULL, 0, ignore_warnings, ""),
+    XS("bind-source-addr", NULL, F_EMPTY_NULL, bind_source_addr, ""),
+    XI("rdb-key-save-delay", NULL, F_HIDDEN, rdb_key_save_delay, "0", INT_MIN, INT_MAX),
+    XI("key-load-delay", NULL, F_HIDDEN, key_load_delay, "0", INT_MIN, INT_MAX),
+    XI("watchdog-period", NULL, F_HIDDEN, watchdog_period, "0", 0, INT_MAX),
+    XL("loading-process-events-interval-bytes", NULL, F_HIDDEN, loading_process_events_interval_bytes, "2097152",
+       1024, INT_MAX),
 };
 
 #define NDIRECTIVES ((int)(sizeof(table) / sizeof(table[0])))
@@ -253,15 +438,103 @@ static const char *const obuf_class_names[CAIRN_CLIENT_CLASS_COUNT] = {"normal",
 /* CONFIG GET spells the replica class "slave", like Redis 7.0 does. */
 static const char *const obuf_get_names[CAIRN_CLIENT_CLASS_COUNT] = {"normal", "slave", "pubsub"};
 
-static int is_multi_arg(const directive *d) { return d->type == DT_BIND || d->type == DT_OBUF || d->type == DT_SAVE; }
+static int is_multi_arg(const directive *d) {
+  return d->type == DT_BIND || d->type == DT_OBUF || d->type == DT_SAVE || d->type == DT_PCTL;
+}
 
-static const directive *lookup(const char *name, size_t len) {
+static int is_string_type(const directive *d) {
+  return d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE || d->type == DT_PCTL;
+}
+
+/* The directive called name (or its alias); *matched, when given, gets the
+ * table's spelling of the name that matched (Redis names an alias in its
+ * errors as the alias). */
+static const directive *lookup_as(const char *name, size_t len, const char **matched) {
   for (int i = 0; i < NDIRECTIVES; i++) {
     const directive *d = &table[i];
-    if (strlen(d->name) == len && strncasecmp(d->name, name, len) == 0) return d;
-    if (d->alias && strlen(d->alias) == len && strncasecmp(d->alias, name, len) == 0) return d;
+    const char *hit = NULL;
+    if (strlen(d->name) == len && strncasecmp(d->name, name, len) == 0)
+      hit = d->name;
+    else if (d->alias && strlen(d->alias) == len && strncasecmp(d->alias, name, len) == 0)
+      hit = d->alias;
+    if (hit) {
+      if (matched) *matched = hit;
+      return d;
+    }
   }
   return NULL;
+}
+
+static const directive *lookup(const char *name, size_t len) { return lookup_as(name, len, NULL); }
+
+const char *cairn_config_directive_name(int i) { return i >= 0 && i < NDIRECTIVES ? table[i].name : NULL; }
+
+/* Redis's keyspaceEventsStringToFlags: -1 for an unknown letter. */
+static int notify_parse(const char *p, size_t n) {
+  int flags = 0;
+  for (size_t i = 0; i < n; i++) {
+    switch (p[i]) {
+    case 'A': flags |= CAIRN_NOTIFY_ALL; break;
+    case 'g': flags |= CAIRN_NOTIFY_GENERIC; break;
+    case '$': flags |= CAIRN_NOTIFY_STRING; break;
+    case 'l': flags |= CAIRN_NOTIFY_LIST; break;
+    case 's': flags |= CAIRN_NOTIFY_SET; break;
+    case 'h': flags |= CAIRN_NOTIFY_HASH; break;
+    case 'z': flags |= CAIRN_NOTIFY_ZSET; break;
+    case 'x': flags |= CAIRN_NOTIFY_EXPIRED; break;
+    case 'e': flags |= CAIRN_NOTIFY_EVICTED; break;
+    case 'K': flags |= CAIRN_NOTIFY_KEYSPACE; break;
+    case 'E': flags |= CAIRN_NOTIFY_KEYEVENT; break;
+    case 't': flags |= CAIRN_NOTIFY_STREAM; break;
+    case 'm': flags |= CAIRN_NOTIFY_KEY_MISS; break;
+    case 'd': flags |= CAIRN_NOTIFY_MODULE; break;
+    case 'n': flags |= CAIRN_NOTIFY_NEW; break;
+    default: return -1;
+    }
+  }
+  return flags;
+}
+
+/* Redis's keyspaceEventsFlagsToString: "A" when every class of A is set,
+ * else the class letters in a fixed order; then K, E and m. */
+void cairn_config_notify_format(int flags, char *buf) {
+  static const struct {
+    int bit;
+    char c;
+  } classes[] = {{CAIRN_NOTIFY_GENERIC, 'g'}, {CAIRN_NOTIFY_STRING, '$'},  {CAIRN_NOTIFY_LIST, 'l'},
+                 {CAIRN_NOTIFY_SET, 's'},     {CAIRN_NOTIFY_HASH, 'h'},    {CAIRN_NOTIFY_ZSET, 'z'},
+                 {CAIRN_NOTIFY_EXPIRED, 'x'}, {CAIRN_NOTIFY_EVICTED, 'e'}, {CAIRN_NOTIFY_STREAM, 't'},
+                 {CAIRN_NOTIFY_MODULE, 'd'},  {CAIRN_NOTIFY_NEW, 'n'}};
+  int n = 0;
+  if ((flags & CAIRN_NOTIFY_ALL) == CAIRN_NOTIFY_ALL) {
+    buf[n++] = 'A'; /* n is not shown next to A (Redis 7.0 does the same) */
+  } else {
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+      if (flags & classes[i].bit) buf[n++] = classes[i].c;
+  }
+  if (flags & CAIRN_NOTIFY_KEYSPACE) buf[n++] = 'K';
+  if (flags & CAIRN_NOTIFY_KEYEVENT) buf[n++] = 'E';
+  if (flags & CAIRN_NOTIFY_KEY_MISS) buf[n++] = 'm';
+  buf[n] = '\0';
+}
+
+/* A percentile the way Redis prints latency-tracking-info-percentiles:
+ * "%f" with trailing zeros (and a trailing dot) removed. */
+static void append_percentile(cairn_buf *b, double v) {
+  char t[128];
+  int n = snprintf(t, sizeof(t), "%f", v);
+  if (strchr(t, '.')) {
+    while (n > 0 && t[n - 1] == '0') n--;
+    if (n > 0 && t[n - 1] == '.') n--;
+  }
+  cairn_buf_append(b, t, (size_t)n);
+}
+
+/* Tells the RDB writer (DUMP, full sync) the encoding thresholds. */
+static void publish_limits(const cairn_config *c) {
+  cairn_rdb_limits l = {c->hash_max_listpack_entries, c->hash_max_listpack_value, c->zset_max_listpack_entries,
+                        c->zset_max_listpack_value, c->set_max_intset_entries};
+  cairn_rdb_coll_set_limits(&l);
 }
 
 /* The storage of d: inside c, or inside the compat block. */
@@ -292,11 +565,13 @@ static void get_value(const cairn_config *c, const directive *d, pval *v) {
   switch (d->type) {
   case DT_BOOL:
   case DT_INT:
+  case DT_NOTIFY:
   case DT_ENUM: v->n = *(int *)f; break;
   case DT_LL:
   case DT_MEM: v->n = *(long long *)f; break;
   case DT_STRING:
   case DT_BIND:
+  case DT_PCTL:
   case DT_SAVE: {
     const char *s = *(char **)f;
     v->s = cairn_xstrdup(s ? s : "");
@@ -312,11 +587,13 @@ static void set_value(cairn_config *c, const directive *d, pval *v) {
   switch (d->type) {
   case DT_BOOL:
   case DT_INT:
+  case DT_NOTIFY:
   case DT_ENUM: *(int *)f = (int)v->n; break;
   case DT_LL:
   case DT_MEM: *(long long *)f = v->n; break;
   case DT_STRING:
   case DT_BIND:
+  case DT_PCTL:
   case DT_SAVE: {
     char **sp = f;
     free(*sp);
@@ -343,12 +620,21 @@ static char *format_value(const directive *d, const pval *v) {
   case DT_MEM:
     if (d->flags & F_OCTAL)
       cairn_buf_printf(&b, "%llo", (unsigned long long)v->n);
+    else if ((d->flags & F_PERCENT) && v->n < 0)
+      cairn_buf_printf(&b, "%lld%%", -v->n);
     else
       cairn_buf_printf(&b, "%lld", v->n);
     break;
   case DT_ENUM: cairn_buf_append_str(&b, d->enums[v->n]); break;
+  case DT_NOTIFY: {
+    char t[24];
+    cairn_config_notify_format((int)v->n, t);
+    cairn_buf_append_str(&b, t);
+    break;
+  }
   case DT_STRING:
   case DT_BIND:
+  case DT_PCTL:
   case DT_SAVE: cairn_buf_append_str(&b, v->s ? v->s : ""); break;
   case DT_OBUF:
     for (int k = 0; k < CAIRN_CLIENT_CLASS_COUNT; k++)
@@ -424,7 +710,7 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
   case DT_BOOL:
     if (arg_is(argv[0], "yes")) {
       if (d->flags & F_ONLY_NO) {
-        snprintf(reason, rlen, "argument must be 'no' (cairn always runs in the foreground)");
+        snprintf(reason, rlen, "%s", d->note);
         return 0;
       }
       v->n = 1;
@@ -444,8 +730,19 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
         snprintf(reason, rlen, "argument couldn't be parsed as an octal number");
         return 0;
       }
+    } else if ((d->flags & F_PERCENT) && argv[0].len > 1 && argv[0].p[argv[0].len - 1] == '%') {
+      /* Redis's PERCENT_CONFIG: "N%" is stored as -N */
+      if (!cairn_str2ll(argv[0].p, argv[0].len - 1, &n) || n < 0) {
+        snprintf(reason, rlen, "argument must be a memory or percent value");
+        return 0;
+      }
+      n = -n;
     } else if (d->type == DT_MEM) {
       if (!arg_memory(argv[0], &n)) {
+        if (d->flags & F_PERCENT) {
+          snprintf(reason, rlen, "argument must be a memory or percent value");
+          return 0;
+        }
         snprintf(reason, rlen, "argument must be a memory value");
         return 0;
       }
@@ -487,6 +784,39 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
     free(v->s);
     v->s = cairn_xmemdup(argv[0].p, argv[0].len);
     return 1;
+  case DT_NOTIFY: {
+    int flags = notify_parse(argv[0].p, argv[0].len);
+    if (flags < 0) {
+      snprintf(reason, rlen, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+      return 0;
+    }
+    v->n = flags;
+    return 1;
+  }
+  case DT_PCTL: {
+    /* Redis's setConfigLatencyTrackingInfoPercentilesOutputOption: a
+     * single "" (or nothing) is the empty list. */
+    if (argc == 1 && argv[0].len == 0) argc = 0;
+    cairn_buf b = {0};
+    for (int i = 0; i < argc; i++) {
+      double p;
+      if (!cairn_str2d(argv[i].p, argv[i].len, &p)) {
+        cairn_buf_free(&b);
+        snprintf(reason, rlen, "Invalid latency-tracking-info-percentiles parameters");
+        return 0;
+      }
+      if (p > 100.0 || p < 0.0) {
+        cairn_buf_free(&b);
+        snprintf(reason, rlen, "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]");
+        return 0;
+      }
+      if (i) cairn_buf_append(&b, " ", 1);
+      append_percentile(&b, p);
+    }
+    free(v->s);
+    v->s = cairn_buf_take_str(&b);
+    return 1;
+  }
   case DT_BIND: {
     if (argc > 16) {
       snprintf(reason, rlen, "Too many bind addresses specified.");
@@ -585,7 +915,7 @@ static void default_value(const directive *d, pval *v) {
     fprintf(stderr, "cairn: bad default for %s: %s\n", d->name, reason);
     abort();
   }
-  if (!v->s && (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE)) v->s = cairn_xstrdup("");
+  if (!v->s && is_string_type(d)) v->s = cairn_xstrdup("");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -600,12 +930,15 @@ void cairn_config_init(cairn_config *c) {
     set_value(c, &table[i], &v); /* frees a compat string left by an earlier init */
     pval_free(&v);
   }
+  publish_limits(c);
 }
 
 void cairn_config_free(cairn_config *c) {
   for (int i = 0; i < NDIRECTIVES; i++) {
     const directive *d = &table[i];
-    if (d->type == DT_STRING || d->type == DT_BIND || d->type == DT_SAVE) {
+    /* The compat block is shared by every cairn_config (tests hold several
+     * at once): its strings stay, reachable, until the next init. */
+    if (is_string_type(d) && !(d->flags & F_COMPAT)) {
       char **sp = field_of(c, d);
       free(*sp);
       *sp = NULL;
@@ -726,6 +1059,7 @@ int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t 
     free(text);
   }
   free_lines(lines, n);
+  publish_limits(c);
   if (rc == 0) {
     /* Absolute, because the server may chdir into `dir` before a REWRITE. */
     char *abs = realpath(path, NULL);
@@ -785,6 +1119,7 @@ int cairn_config_apply_args(cairn_config *c, int argc, char **argv, char *err, s
       rc = -1;
     }
     argvec_free(&av);
+    publish_limits(c);
     if (rc) return -1;
   }
   return 0;
@@ -806,11 +1141,12 @@ int cairn_config_set(cairn_config *c, int npairs, const char **names, const size
     return -1;
   }
   const directive **ds = cairn_xmalloc(sizeof(*ds) * (size_t)npairs);
+  const char **as = cairn_xmalloc(sizeof(*as) * (size_t)npairs);
   pval *vals = cairn_xmalloc(sizeof(*vals) * (size_t)npairs);
   int unknown = -1, bad = -1, parsed = 0, rc = 0;
   const char *why = NULL;
   for (int i = 0; i < npairs; i++) {
-    ds[i] = lookup(names[i], namelens[i]);
+    ds[i] = lookup_as(names[i], namelens[i], &as[i]);
     if (!ds[i]) {
       if (unknown < 0 && bad < 0) unknown = i;
       continue;
@@ -821,8 +1157,14 @@ int cairn_config_set(cairn_config *c, int npairs, const char **names, const size
       bad = i;
       continue;
     }
+    if (ds[i]->flags & F_PROTECTED) {
+      why = "can't set protected config";
+      bad = i;
+      continue;
+    }
+    /* Like Redis, a name and its alias are different parameters here. */
     for (int j = 0; j < i; j++) {
-      if (ds[j] == ds[i]) {
+      if (ds[j] == ds[i] && as[j] == as[i]) {
         why = "duplicate parameter";
         bad = i;
         break;
@@ -853,15 +1195,17 @@ int cairn_config_set(cairn_config *c, int npairs, const char **names, const size
     int ok = parse_value(d, &vals[i], argc, args, 0, reason, sizeof(reason));
     if (args != &one) free(args);
     if (!ok) {
-      snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", d->name, reason);
+      snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", as[i], reason);
       rc = -1;
       goto done;
     }
   }
   for (int i = 0; i < npairs; i++) set_value(c, ds[i], &vals[i]);
+  publish_limits(c);
 done:
   for (int i = 0; i < parsed; i++) pval_free(&vals[i]);
   free(vals);
+  free(as);
   free(ds);
   return rc;
 }
@@ -874,41 +1218,45 @@ static int has_glob(const char *p, size_t n) {
 
 /* Like Redis: a pattern without glob characters is a direct (case-insensitive)
  * lookup and the reply echoes the name as it was asked; a glob is matched
- * against every name and alias. */
+ * against every name and every alias, and a name and its alias are separate
+ * parameters (CONFIG GET * lists both hash-max-listpack-entries and
+ * hash-max-ziplist-entries). Hidden directives answer only to their exact
+ * name. Slot 2i is directive i's name, 2i+1 its alias. */
 int cairn_config_get(const cairn_config *c, int npatterns, const char **patterns, const size_t *patlens,
                      cairn_config_emit_fn emit, void *ud) {
-  char asked[NDIRECTIVES][64];
-  const char *show[NDIRECTIVES] = {0};
+  char asked[2 * NDIRECTIVES][64];
+  const char *show[2 * NDIRECTIVES] = {0};
   for (int p = 0; p < npatterns; p++) {
     const char *pat = patterns[p];
     size_t plen = patlens[p];
     if (!has_glob(pat, plen)) {
-      const directive *d = lookup(pat, plen);
+      const char *matched;
+      const directive *d = lookup_as(pat, plen, &matched);
       if (!d) continue;
-      int i = (int)(d - table);
-      if (show[i]) continue;
-      memcpy(asked[i], pat, plen); /* plen == strlen(name or alias) < 64 */
-      asked[i][plen] = '\0';
-      show[i] = asked[i];
+      int slot = 2 * (int)(d - table) + (matched == d->alias);
+      if (show[slot]) continue;
+      memcpy(asked[slot], pat, plen); /* plen == strlen(name or alias) < 64 */
+      asked[slot][plen] = '\0';
+      show[slot] = asked[slot];
       continue;
     }
     for (int i = 0; i < NDIRECTIVES; i++) {
-      if (show[i]) continue;
       const directive *d = &table[i];
-      if (cairn_glob_match(pat, plen, d->name, strlen(d->name), 1))
-        show[i] = d->name;
-      else if (d->alias && cairn_glob_match(pat, plen, d->alias, strlen(d->alias), 1))
-        show[i] = d->alias;
+      if (d->flags & F_HIDDEN) continue;
+      if (!show[2 * i] && cairn_glob_match(pat, plen, d->name, strlen(d->name), 1)) show[2 * i] = d->name;
+      if (d->alias && !show[2 * i + 1] && cairn_glob_match(pat, plen, d->alias, strlen(d->alias), 1))
+        show[2 * i + 1] = d->alias;
     }
   }
   int emitted = 0;
-  for (int i = 0; i < NDIRECTIVES; i++) {
-    if (!show[i]) continue;
+  for (int slot = 0; slot < 2 * NDIRECTIVES; slot++) {
+    if (!show[slot]) continue;
+    const directive *d = &table[slot / 2];
     pval v;
-    get_value(c, &table[i], &v);
-    char *text = format_value(&table[i], &v);
+    get_value(c, d, &v);
+    char *text = format_value(d, &v);
     pval_free(&v);
-    if (emit) emit(ud, show[i], text, strlen(text));
+    if (emit) emit(ud, show[slot], text, strlen(text));
     free(text);
     emitted++;
   }
@@ -971,9 +1319,25 @@ static void render_lines(const directive *d, const pval *v, const pval *def, con
     break;
   case DT_MEM:
     cairn_buf_printf(&b, "%s ", d->name);
-    append_memory(&b, v->n);
+    if ((d->flags & F_PERCENT) && v->n < 0)
+      cairn_buf_printf(&b, "%lld%%", -v->n);
+    else
+      append_memory(&b, v->n);
     break;
   case DT_ENUM: cairn_buf_printf(&b, "%s %s", d->name, d->enums[v->n]); break;
+  case DT_NOTIFY: {
+    char t[24];
+    cairn_config_notify_format((int)v->n, t);
+    cairn_buf_printf(&b, "%s ", d->name);
+    cairn_buf_append_repr(&b, t, strlen(t));
+    break;
+  }
+  case DT_PCTL:
+    if (v->s && v->s[0])
+      cairn_buf_printf(&b, "%s %s", d->name, v->s);
+    else
+      cairn_buf_printf(&b, "%s \"\"", d->name);
+    break;
   case DT_STRING:
     cairn_buf_printf(&b, "%s ", d->name);
     cairn_buf_append_repr(&b, v->s ? v->s : "", v->s ? strlen(v->s) : 0);

@@ -21,6 +21,33 @@ typedef struct cairn_obuf_limit {
 
 enum { CAIRN_CLIENT_CLASS_NORMAL = 0, CAIRN_CLIENT_CLASS_REPLICA, CAIRN_CLIENT_CLASS_PUBSUB, CAIRN_CLIENT_CLASS_COUNT };
 
+/* maxmemory-policy values, in Redis's order. */
+enum cairn_maxmemory_policy {
+  CAIRN_MAXMEMORY_VOLATILE_LRU = 0, CAIRN_MAXMEMORY_VOLATILE_LFU, CAIRN_MAXMEMORY_VOLATILE_RANDOM,
+  CAIRN_MAXMEMORY_VOLATILE_TTL, CAIRN_MAXMEMORY_ALLKEYS_LRU, CAIRN_MAXMEMORY_ALLKEYS_LFU,
+  CAIRN_MAXMEMORY_ALLKEYS_RANDOM, CAIRN_MAXMEMORY_NOEVICTION
+};
+
+/* notify-keyspace-events classes: Redis's bits (server.h NOTIFY_*). */
+#define CAIRN_NOTIFY_KEYSPACE (1 << 0) /* K */
+#define CAIRN_NOTIFY_KEYEVENT (1 << 1) /* E */
+#define CAIRN_NOTIFY_GENERIC (1 << 2)  /* g */
+#define CAIRN_NOTIFY_STRING (1 << 3)   /* $ */
+#define CAIRN_NOTIFY_LIST (1 << 4)     /* l */
+#define CAIRN_NOTIFY_SET (1 << 5)      /* s */
+#define CAIRN_NOTIFY_HASH (1 << 6)     /* h */
+#define CAIRN_NOTIFY_ZSET (1 << 7)     /* z */
+#define CAIRN_NOTIFY_EXPIRED (1 << 8)  /* x */
+#define CAIRN_NOTIFY_EVICTED (1 << 9)  /* e */
+#define CAIRN_NOTIFY_STREAM (1 << 10)  /* t */
+#define CAIRN_NOTIFY_KEY_MISS (1 << 11) /* m */
+#define CAIRN_NOTIFY_MODULE (1 << 13)  /* d */
+#define CAIRN_NOTIFY_NEW (1 << 14)     /* n */
+/* A: every class but m and n */
+#define CAIRN_NOTIFY_ALL                                                                                         \
+  (CAIRN_NOTIFY_GENERIC | CAIRN_NOTIFY_STRING | CAIRN_NOTIFY_LIST | CAIRN_NOTIFY_SET | CAIRN_NOTIFY_HASH |        \
+   CAIRN_NOTIFY_ZSET | CAIRN_NOTIFY_EXPIRED | CAIRN_NOTIFY_EVICTED | CAIRN_NOTIFY_STREAM | CAIRN_NOTIFY_MODULE)
+
 typedef struct cairn_config {
   /* network */
   char *bind;                     /* space separated addresses, "127.0.0.1 -::1" like redis */
@@ -77,6 +104,32 @@ typedef struct cairn_config {
   int replica_serve_stale_data;
   int replica_priority;
 
+  /* Redis encoding thresholds. cairn keeps every collection in its one
+   * per-member layout whatever these say; DUMP and full sync use them to
+   * choose the RDB encoding a Redis would have (engine/rdb_coll.c). */
+  long long hash_max_listpack_entries;
+  long long hash_max_listpack_value;
+  long long zset_max_listpack_entries;
+  long long zset_max_listpack_value;
+  long long set_max_intset_entries;
+  int list_max_listpack_size;
+  int list_compress_depth;
+
+  /* memory (accepted and reported; see conf/cairn.conf for what applies) */
+  long long maxmemory;
+  int maxmemory_policy;           /* enum cairn_maxmemory_policy */
+  int maxmemory_samples;
+  int maxmemory_eviction_tenacity;
+  long long maxmemory_clients;    /* bytes, or -percent */
+
+  /* monitoring */
+  long long slowlog_log_slower_than; /* microseconds, -1 = off */
+  long long slowlog_max_len;
+  long long latency_monitor_threshold; /* milliseconds, 0 = off */
+  int latency_tracking;           /* per-command latency histograms (INFO latencystats) */
+  char *latency_tracking_info_percentiles; /* canonical "50 99 99.9" */
+  int notify_keyspace_events;     /* CAIRN_NOTIFY_* bits */
+
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;
 } cairn_config;
@@ -118,6 +171,14 @@ int cairn_config_get(const cairn_config *c, int npatterns, const char **patterns
  * changed directives in place and appending new ones. -1 + err on failure
  * (e.g. "ERR The server is running without a config file"). */
 int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen);
+
+/* The i-th directive's canonical name (0 <= i), NULL past the last: for
+ * tests and documentation checks. */
+const char *cairn_config_directive_name(int i);
+
+/* The canonical text of notify-keyspace-events flags (Redis's
+ * keyspaceEventsFlagsToString), into buf (at least 20 bytes). */
+void cairn_config_notify_format(int flags, char *buf);
 
 /* Human form of one directive's value (as CONFIG GET shows it) into buf. */
 int cairn_config_format(const cairn_config *c, const char *name, char *buf, size_t cap);

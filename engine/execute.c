@@ -9,6 +9,7 @@
 
 #include "engine/blocking.h"
 #include "engine/commit.h"
+#include "engine/info.h"
 #include "engine/log.h"
 #include "engine/multi.h"
 #include "engine/server.h"
@@ -82,7 +83,12 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
   srv->stats.commands_processed++;
   client->last_cmd = cmd->name;
+  int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
+  if (ctx.reply.buf)
+    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
+                           ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
+                           ctx.reply.buf->len - start);
   if (ctx.store_rc) {
     exec->store_rc = ctx.store_rc;
     return;
@@ -220,6 +226,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
 
   size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
   if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
+  int64_t t0 = client ? cairn_monotonic_ns() : 0;
   for (int attempt = 0;; attempt++) {
     /* One clock read per few commands of a client's batch (client.c keeps
      * srv->now_ms fresh); a retry or a replay reads the clock itself. */
@@ -258,10 +265,15 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   }
   if (ctx.replaying) srv->replay_db = ctx.db;
+  if (client)
+    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
+                           client->out.p ? client->out.p + reply_start : NULL, client->out.len - reply_start);
   goto done;
 
 reject:
   rejected(&ctx, reply_start);
+  cairn_info_record_call(srv, cmd, argc, argv, 0, 1, client->out.p ? client->out.p + reply_start : NULL,
+                         client->out.len - reply_start);
 done:
   if (client && client->out.len > reply_start && client->out.p[reply_start] == '-')
     srv->stats.total_error_replies++;

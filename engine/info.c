@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -97,6 +98,237 @@ static long long ops_per_sec(cairn_server *srv) {
   return rate;
 }
 
+/* ---------------------------------------------------------------- call statistics */
+
+/* Latency histogram of one command: log-linear buckets over nanoseconds,
+ * 32 sub-buckets per power of two (values within about 3% share a bucket),
+ * from 1 ns to 2^40 ns (18 minutes; longer calls land in the last bucket).
+ * A percentile is reported as the upper edge of the bucket that holds it,
+ * like HdrHistogram's value_at_percentile (Redis uses 2 significant digits;
+ * cairn's numbers are coarser, never invented). */
+#define LAT_SUB_BITS 5
+#define LAT_SUB (1 << LAT_SUB_BITS)
+#define LAT_EXPS 41
+#define LAT_BUCKETS (LAT_EXPS * LAT_SUB)
+
+typedef struct callstat {
+  const cairn_command *cmd; /* NULL: free slot */
+  uint64_t calls, ns, rejected, failed;
+  uint32_t *hist;           /* LAT_BUCKETS counters, allocated at the first timed call */
+  uint64_t hist_count;
+} callstat;
+
+typedef struct errorstat {
+  char code[32];            /* "" : free slot */
+  uint64_t count;
+} errorstat;
+
+#define CALLSTAT_SLOTS 1024 /* more than every command and subcommand */
+#define ERRORSTAT_SLOTS 128 /* Redis caps distinct error codes at 128 too */
+
+struct cairn_callstats {
+  callstat cmds[CALLSTAT_SLOTS];
+  errorstat errs[ERRORSTAT_SLOTS];
+  int nerrs;
+};
+
+static int lat_bucket(uint64_t ns) {
+  if (ns < LAT_SUB) return (int)ns;
+  int e = 63 - __builtin_clzll(ns); /* >= LAT_SUB_BITS */
+  int sub = (int)((ns >> (e - LAT_SUB_BITS)) & (LAT_SUB - 1));
+  int idx = (e - LAT_SUB_BITS + 1) * LAT_SUB + sub;
+  return idx < LAT_BUCKETS ? idx : LAT_BUCKETS - 1;
+}
+
+/* The largest value that falls into bucket idx. */
+static uint64_t lat_bucket_top(int idx) {
+  if (idx < LAT_SUB) return (uint64_t)idx;
+  int e = idx / LAT_SUB - 1 + LAT_SUB_BITS, sub = idx % LAT_SUB;
+  uint64_t lo = ((uint64_t)(LAT_SUB + sub)) << (e - LAT_SUB_BITS);
+  return lo + (UINT64_C(1) << (e - LAT_SUB_BITS)) - 1;
+}
+
+static callstat *callstat_of(struct cairn_callstats *cs, const cairn_command *cmd) {
+  uintptr_t h = ((uintptr_t)cmd >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 20;
+  for (int i = 0; i < CALLSTAT_SLOTS; i++) {
+    callstat *e = &cs->cmds[(h + (uintptr_t)i) & (CALLSTAT_SLOTS - 1)];
+    if (e->cmd == cmd) return e;
+    if (!e->cmd) {
+      e->cmd = cmd;
+      return e;
+    }
+  }
+  return NULL;
+}
+
+static void errorstat_add(struct cairn_callstats *cs, const char *reply, size_t len) {
+  /* "-CODE message\r\n": the code is the first word */
+  size_t n = 0;
+  while (1 + n < len && n < sizeof(cs->errs[0].code) - 1 && reply[1 + n] != ' ' && reply[1 + n] != '\r') n++;
+  for (int i = 0; i < cs->nerrs; i++) {
+    if (strlen(cs->errs[i].code) == n && memcmp(cs->errs[i].code, reply + 1, n) == 0) {
+      cs->errs[i].count++;
+      return;
+    }
+  }
+  if (cs->nerrs == ERRORSTAT_SLOTS) return; /* like Redis: codes past the 128th are not tracked */
+  errorstat *e = &cs->errs[cs->nerrs++];
+  memcpy(e->code, reply + 1, n);
+  e->code[n] = '\0';
+  e->count = 1;
+}
+
+void cairn_info_record_call(cairn_server *srv, const cairn_command *cmd, int argc, const cairn_str *argv, uint64_t ns,
+                            int rejected, const char *reply, size_t len) {
+  if (!srv->callstats) srv->callstats = cairn_xcalloc(1, sizeof(*srv->callstats));
+  struct cairn_callstats *cs = srv->callstats;
+  int is_error = reply && len > 0 && reply[0] == '-';
+  if (is_error) errorstat_add(cs, reply, len);
+  if (!cmd) return;
+  if (cmd->subcommands && argc >= 2) {
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
+    if (sub) cmd = sub;
+  }
+  callstat *e = callstat_of(cs, cmd);
+  if (!e) return;
+  if (rejected) {
+    e->rejected++;
+    return;
+  }
+  e->calls++;
+  e->ns += ns;
+  if (is_error) e->failed++;
+  if (srv->cfg.latency_tracking) {
+    if (!e->hist) e->hist = cairn_xcalloc(LAT_BUCKETS, sizeof(uint32_t));
+    e->hist[lat_bucket(ns)]++;
+    e->hist_count++;
+  }
+}
+
+void cairn_info_free_calls(cairn_server *srv) {
+  if (!srv->callstats) return;
+  for (int i = 0; i < CALLSTAT_SLOTS; i++) free(srv->callstats->cmds[i].hist);
+  free(srv->callstats);
+  srv->callstats = NULL;
+}
+
+void cairn_info_reset_calls(cairn_server *srv) { cairn_info_free_calls(srv); }
+
+/* Redis's section order: by command name. */
+static int cmp_callstat(const void *a, const void *b) {
+  const callstat *x = *(const callstat *const *)a, *y = *(const callstat *const *)b;
+  return strcmp(x->cmd->name, y->cmd->name);
+}
+
+static int sorted_calls(cairn_server *srv, const callstat **out) {
+  int n = 0;
+  if (!srv->callstats) return 0;
+  for (int i = 0; i < CALLSTAT_SLOTS; i++) {
+    const callstat *e = &srv->callstats->cmds[i];
+    if (e->cmd && (e->calls || e->rejected || e->failed)) out[n++] = e;
+  }
+  qsort(out, (size_t)n, sizeof(*out), cmp_callstat);
+  return n;
+}
+
+/* Redis's trimDoubleString of "%f". */
+static void percentile_name(char *buf, size_t cap, double p) {
+  int n = snprintf(buf, cap, "%f", p);
+  if (strchr(buf, '.')) {
+    while (n > 0 && buf[n - 1] == '0') buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '.') buf[--n] = '\0';
+  }
+}
+
+static uint64_t hist_value_at(const callstat *e, double pct) {
+  double exact = pct / 100.0 * (double)e->hist_count;
+  uint64_t want = (uint64_t)exact;
+  if ((double)want < exact || want == 0) want++;
+  uint64_t seen = 0;
+  for (int i = 0; i < LAT_BUCKETS; i++) {
+    seen += e->hist[i];
+    if (seen >= want) return lat_bucket_top(i);
+  }
+  return lat_bucket_top(LAT_BUCKETS - 1);
+}
+
+static void sec_commandstats(cairn_server *srv, cairn_buf *o) {
+  const callstat *v[CALLSTAT_SLOTS];
+  int n = sorted_calls(srv, v);
+  cairn_buf_append_str(o, "# Commandstats\r\n");
+  for (int i = 0; i < n; i++) {
+    const callstat *e = v[i];
+    uint64_t usec = e->ns / 1000;
+    cairn_buf_printf(o, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+                     e->cmd->name, (unsigned long long)e->calls, (unsigned long long)usec,
+                     e->calls ? (double)usec / (double)e->calls : 0.0, (unsigned long long)e->rejected,
+                     (unsigned long long)e->failed);
+  }
+}
+
+static void sec_errorstats(cairn_server *srv, cairn_buf *o) {
+  cairn_buf_append_str(o, "# Errorstats\r\n");
+  if (!srv->callstats) return;
+  for (int i = 0; i < srv->callstats->nerrs; i++)
+    cairn_buf_printf(o, "errorstat_%s:count=%llu\r\n", srv->callstats->errs[i].code,
+                     (unsigned long long)srv->callstats->errs[i].count);
+}
+
+static void sec_latencystats(cairn_server *srv, cairn_buf *o) {
+  const callstat *v[CALLSTAT_SLOTS];
+  int n = sorted_calls(srv, v);
+  cairn_buf_append_str(o, "# Latencystats\r\n");
+  const char *pcts = srv->cfg.latency_tracking_info_percentiles ? srv->cfg.latency_tracking_info_percentiles : "";
+  for (int i = 0; i < n; i++) {
+    const callstat *e = v[i];
+    if (!e->hist || !e->hist_count) continue;
+    cairn_buf_printf(o, "latency_percentiles_usec_%s:", e->cmd->name);
+    const char *p = pcts;
+    int first = 1;
+    while (*p) {
+      char *end;
+      double pct = strtod(p, &end);
+      if (end == p) break;
+      char name[64];
+      percentile_name(name, sizeof(name), pct);
+      cairn_buf_printf(o, "%sp%s=%.3f", first ? "" : ",", name, (double)hist_value_at(e, pct) / 1000.0);
+      first = 0;
+      p = end;
+      while (*p == ' ') p++;
+    }
+    cairn_buf_append_str(o, "\r\n");
+  }
+}
+
+static void sec_cpu(cairn_server *srv, cairn_buf *o) {
+  struct rusage self, children;
+  memset(&self, 0, sizeof(self));
+  memset(&children, 0, sizeof(children));
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+#define TV(t) ((double)(t).tv_sec + (double)(t).tv_usec / 1000000.0)
+  cairn_buf_printf(o,
+                   "# CPU\r\n"
+                   "used_cpu_sys:%.6f\r\n"
+                   "used_cpu_user:%.6f\r\n"
+                   "used_cpu_sys_children:%.6f\r\n"
+                   "used_cpu_user_children:%.6f\r\n",
+                   TV(self.ru_stime), TV(self.ru_utime), TV(children.ru_stime), TV(children.ru_utime));
+#ifdef RUSAGE_THREAD
+  struct rusage main_thread;
+  memset(&main_thread, 0, sizeof(main_thread));
+  /* INFO runs on the loop thread: this is the main thread's share */
+  getrusage(RUSAGE_THREAD, &main_thread);
+  cairn_buf_printf(o, "used_cpu_sys_main_thread:%.6f\r\nused_cpu_user_main_thread:%.6f\r\n", TV(main_thread.ru_stime),
+                   TV(main_thread.ru_utime));
+#endif
+#undef TV
+}
+
+static void sec_modules(cairn_server *srv, cairn_buf *o) { cairn_buf_append_str(o, "# Modules\r\n"); }
+
+static void sec_cluster(cairn_server *srv, cairn_buf *o) { cairn_buf_append_str(o, "# Cluster\r\ncluster_enabled:0\r\n"); }
+
 /* ---------------------------------------------------------------- sections */
 
 static void sec_server(cairn_server *srv, cairn_buf *o) {
@@ -160,20 +392,26 @@ static void sec_memory(cairn_server *srv, cairn_buf *o) {
   char h_used[32], h_rss[32];
   bytes_human(h_used, sizeof(h_used), used);
   bytes_human(h_rss, sizeof(h_rss), rss);
+  /* maxmemory is reported as configured; cairn does not enforce it (the
+   * keyspace is bounded by lmdb-max-map-size, see conf/cairn.conf) */
+  char h_max[32], policy[24];
+  bytes_human(h_max, sizeof(h_max), (unsigned long long)srv->cfg.maxmemory);
+  cairn_config_format(&srv->cfg, "maxmemory-policy", policy, sizeof(policy));
   cairn_buf_printf(o,
                    "# Memory\r\n"
                    "used_memory:%llu\r\n"
                    "used_memory_human:%s\r\n"
                    "used_memory_rss:%llu\r\n"
                    "used_memory_rss_human:%s\r\n"
-                   "maxmemory:0\r\n"
-                   "maxmemory_human:0B\r\n"
-                   "maxmemory_policy:noeviction\r\n"
+                   "maxmemory:%lld\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
                    "mem_allocator:libc\r\n"
                    "lazyfree_pending_objects:0\r\n"
                    "lmdb_map_size:%llu\r\n"
                    "lmdb_used_bytes:%llu\r\n",
-                   used, h_used, rss, h_rss, (unsigned long long)cairn_store_map_size(srv->store),
+                   used, h_used, rss, h_rss, srv->cfg.maxmemory, h_max, policy,
+                   (unsigned long long)cairn_store_map_size(srv->store),
                    (unsigned long long)cairn_store_used_bytes(srv->store));
 }
 
@@ -360,12 +598,21 @@ typedef struct section {
   const char *name;
   void (*fn)(cairn_server *, cairn_buf *);
   int in_default;
+  int in_all;    /* "all" has every section but the modules' own ("everything" has those too) */
 } section;
 
+/* Redis 7.0's order and default set (server clients memory persistence
+ * stats replication cpu module_list errorstats cluster keyspace), then
+ * commandstats and latencystats (in "all"), then cairn's own. Redis's
+ * "modules" section is the module list (cairn has none: an empty section). */
 static const section sections[] = {
-    {"server", sec_server, 1},           {"clients", sec_clients, 1}, {"memory", sec_memory, 1},
-    {"persistence", sec_persistence, 1}, {"stats", sec_stats, 1},     {"replication", sec_replication, 1},
-    {"keyspace", sec_keyspace, 1},       {"cairn", sec_cairn, 0},
+    {"server", sec_server, 1, 1},           {"clients", sec_clients, 1, 1},
+    {"memory", sec_memory, 1, 1},           {"persistence", sec_persistence, 1, 1},
+    {"stats", sec_stats, 1, 1},             {"replication", sec_replication, 1, 1},
+    {"cpu", sec_cpu, 1, 1},                 {"modules", sec_modules, 1, 1},
+    {"errorstats", sec_errorstats, 1, 1},   {"cluster", sec_cluster, 1, 1},
+    {"keyspace", sec_keyspace, 1, 1},       {"commandstats", sec_commandstats, 0, 1},
+    {"latencystats", sec_latencystats, 0, 1}, {"cairn", sec_cairn, 0, 1},
 };
 #define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
 
@@ -377,7 +624,7 @@ void cairn_info(cairn_server *srv, const char *section, cairn_buf *out) {
   int def = !strcasecmp(section, "default");
   for (int i = 0; i < NSECTIONS; i++) {
     const struct section *s = &sections[i];
-    if (!(all || (def && s->in_default) || !strcasecmp(section, s->name))) continue;
+    if (!((all && s->in_all) || (def && s->in_default) || !strcasecmp(section, s->name))) continue;
     if (out->len) cairn_buf_append(out, "\r\n", 2);
     s->fn(srv, out);
   }

@@ -3,7 +3,11 @@
 #ifndef CAIRN_INFO_H
 #define CAIRN_INFO_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "engine/buf.h"
+#include "engine/command.h"
 
 typedef struct cairn_server cairn_server;
 
@@ -15,5 +19,20 @@ int cairn_info_section_index(const char *name);
 int cairn_info_section_count(void);
 const char *cairn_info_section_name(int i);
 int cairn_info_section_default(int i);
+
+/* Per-command statistics, for INFO commandstats, errorstats and
+ * latencystats. record is called once per command a client sent (a command
+ * run by EXEC counts as its own call, the EXEC too): cmd is the command or
+ * container run (NULL when unknown; the subcommand is found from argv, so
+ * CONFIG GET counts as config|get), ns its handler's duration, rejected
+ * when it was refused before running (arity, unknown, MISCONF...), and
+ * reply/len the reply it produced (an error reply counts under its code, the
+ * word after '-'). Cheap: a lookup in a small open-addressing table. */
+void cairn_info_record_call(cairn_server *srv, const cairn_command *cmd, int argc, const cairn_str *argv, uint64_t ns,
+                            int rejected, const char *reply, size_t len);
+/* CONFIG RESETSTAT. */
+void cairn_info_reset_calls(cairn_server *srv);
+/* Frees srv->callstats (at shutdown). */
+void cairn_info_free_calls(cairn_server *srv);
 
 #endif

@@ -80,17 +80,33 @@ static double unsortable(const unsigned char *p) {
   return d;
 }
 
-/* redis.conf's settings (7.0): hash-max-listpack-entries/value 128/64,
- * zset-max-listpack-entries/value 128/64, set-max-intset-entries 512 (a
- * redis-server without a config file allows 512 hash entries; any Redis
- * converts on load what its own settings do not allow). */
-#define LP_ENTRIES 128
-#define LP_VALUE 64
-#define INTSET_ENTRIES 512
+/* The encoding thresholds (hash-max-listpack-entries/value,
+ * zset-max-listpack-entries/value, set-max-intset-entries), published by
+ * engine/config.c whenever the configuration changes (Redis 7.0's defaults
+ * 512/64, 128/64, 512 until then). A value is written compact when a Redis
+ * with these settings would hold it compact; any Redis converts on load what
+ * its own settings do not allow. The full-sync thread reads them too: each
+ * is one relaxed atomic word. */
+static long long lim_hash_entries = 512, lim_hash_value = 64, lim_zset_entries = 128, lim_zset_value = 64,
+                 lim_intset_entries = 512;
+
+void cairn_rdb_coll_set_limits(const cairn_rdb_limits *l) {
+  __atomic_store_n(&lim_hash_entries, l->hash_entries, __ATOMIC_RELAXED);
+  __atomic_store_n(&lim_hash_value, l->hash_value, __ATOMIC_RELAXED);
+  __atomic_store_n(&lim_zset_entries, l->zset_entries, __ATOMIC_RELAXED);
+  __atomic_store_n(&lim_zset_value, l->zset_value, __ATOMIC_RELAXED);
+  __atomic_store_n(&lim_intset_entries, l->intset_entries, __ATOMIC_RELAXED);
+}
+
+static uint64_t lim(long long *v) {
+  long long x = __atomic_load_n(v, __ATOMIC_RELAXED);
+  return x < 0 ? 0 : (uint64_t)x;
+}
 
 typedef struct scan_ctx {
   uint8_t type;
   int ok;
+  uint64_t max_value; /* longest field/value/member of a compact hash or zset */
   int64_t *ints;
   size_t nints, cap;
 } scan_ctx;
@@ -99,10 +115,10 @@ static int scan_member(void *ud, cairn_str sub, cairn_str val) {
   scan_ctx *sc = ud;
   switch (sc->type) {
     case CAIRN_TYPE_HASH:
-      if (sub.len > LP_VALUE || val.len > LP_VALUE) sc->ok = 0;
+      if (sub.len > sc->max_value || val.len > sc->max_value) sc->ok = 0;
       break;
     case CAIRN_TYPE_ZSET:
-      if (sub.len > LP_VALUE) sc->ok = 0;
+      if (sub.len > sc->max_value) sc->ok = 0;
       break;
     case CAIRN_TYPE_SET: {
       /* An intset holds canonical 64-bit integers (Redis's string2ll). */
@@ -120,14 +136,17 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Whether a value fits Redis's compact encoding (scans at most 512 members);
+/* Whether a value fits Redis's compact encoding (scans at most the threshold's number of members);
  * for a set, the members sorted numerically are left in sc->ints. */
 static int decide(const src *from, uint8_t type, const cairn_coll *coll, scan_ctx *sc) {
   sc->type = type;
   sc->ok = 0;
   sc->ints = NULL;
   sc->nints = sc->cap = 0;
-  uint64_t limit = type == CAIRN_TYPE_SET ? INTSET_ENTRIES : LP_ENTRIES;
+  uint64_t limit = type == CAIRN_TYPE_SET    ? lim(&lim_intset_entries)
+                   : type == CAIRN_TYPE_HASH ? lim(&lim_hash_entries)
+                                             : lim(&lim_zset_entries);
+  sc->max_value = type == CAIRN_TYPE_HASH ? lim(&lim_hash_value) : lim(&lim_zset_value);
   if (type == CAIRN_TYPE_LIST || coll->count > limit) return 0;
   sc->ok = 1;
   if (type == CAIRN_TYPE_SET) {

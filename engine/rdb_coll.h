@@ -27,6 +27,13 @@ int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const
 int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
                              const void *key, size_t klen, int64_t expire_ms);
 
+/* Redis's encoding thresholds the writer follows (from the configuration:
+ * engine/config.c publishes them). Thread-safe. */
+typedef struct cairn_rdb_limits {
+  long long hash_entries, hash_value, zset_entries, zset_value, intset_entries;
+} cairn_rdb_limits;
+void cairn_rdb_coll_set_limits(const cairn_rdb_limits *l);
+
 /* Loading one collection. start() takes a fresh id (cairn_coll_init). Each
  * add returns 0, 1 if the member is invalid for Redis's loader (duplicate
  * member or field, NaN score: the payload is corrupt), or a store error < 0.

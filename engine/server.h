@@ -163,6 +163,7 @@ struct cairn_server {
   struct cairn_blocking *blocking; /* engine/blocking.c */
   struct cairn_pubsub *pubsub;     /* engine/cmd/pubsub.c */
   struct cairn_watch *watch;       /* engine/cmd/multi.c (WATCH) */
+  struct cairn_callstats *callstats; /* engine/info.c: per-command and per-error counts (INFO commandstats...) */
 
   int shutdown_requested;
   int exit_code;

@@ -361,6 +361,12 @@ int64_t cairn_monotonic_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t cairn_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* ------------------------------------------------------------------------ */
 /* 64-bit hash                                                              */
 /* ------------------------------------------------------------------------ */

@@ -46,6 +46,8 @@ int cairn_parse_memory(const char *s, long long *out);
 int64_t cairn_mstime(void);
 int64_t cairn_ustime(void);
 int64_t cairn_monotonic_ms(void);
+/* Monotonic nanoseconds (command durations). */
+int64_t cairn_monotonic_ns(void);
 
 /* 64-bit non-cryptographic hash (stable across runs and machines). */
 uint64_t cairn_hash64(const void *data, size_t len, uint64_t seed);

@@ -6,6 +6,7 @@
  * cairn_subcommand_dispatch (engine/command.c) finds the entry, checks its
  * arity and runs it. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/info.h"
+#include "engine/keyspace.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
@@ -128,6 +130,7 @@ static void cmd_config_set(cairn_ctx *c) {
 
 static void cmd_config_resetstat(cairn_ctx *c) {
   memset(&c->srv->stats, 0, sizeof(c->srv->stats));
+  cairn_info_reset_calls(c->srv);
   cairn_reply_ok(&c->reply);
 }
 
@@ -1052,6 +1055,85 @@ static void cmd_debug(cairn_ctx *c) {
   cairn_reply_subcommand_syntax_error(c);
 }
 
+/* ---------------------------------------------------------------- MEMORY */
+
+/* Bytes LMDB spends on one entry besides its key and data: the node header
+ * (8), the entry key's prefix (collection id, space) and the cell pointer. */
+#define ENTRY_OVERHEAD 24
+
+/* MEMORY USAGE key [SAMPLES count]: what the key takes in the store, in
+ * bytes, estimated like Redis does: the key's own entry (key, header or
+ * string value, overhead), plus, for a collection, its entry count times
+ * the average size of the first `count` members (default 5, 0 = all) in
+ * their main space; a sorted set's score index doubles its members. It is
+ * data bytes in LMDB's pages, not allocator bytes: page slack is not
+ * counted. */
+static void cmd_memory_usage(cairn_ctx *c) {
+  long long samples = 5;
+  for (int j = 3; j < c->argc; j++) {
+    if (cairn_arg_is(c->argv[j], "samples") && j + 1 < c->argc) {
+      if (!cairn_str2ll(c->argv[j + 1].p, c->argv[j + 1].len, &samples)) {
+        cairn_reply_error(&c->reply, "value is not an integer or out of range");
+        return;
+      }
+      if (samples < 0) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        return;
+      }
+      if (samples == 0) samples = LLONG_MAX;
+      j++;
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  }
+  cairn_value v;
+  int rc = cairn_lookup(c, c->argv[2], &v);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_null(&c->reply);
+    return;
+  }
+  unsigned long long total = c->argv[2].len + v.len + ENTRY_OVERHEAD + (v.expire_ms >= 0 ? ENTRY_OVERHEAD + 16 : 0);
+  cairn_coll coll;
+  if (cairn_type_is_coll(v.type) && cairn_coll_decode(&v, &coll) == 0 && coll.count > 0) {
+    int space = v.type == CAIRN_TYPE_LIST ? CAIRN_SPACE_LIST : CAIRN_SPACE_MEMBERS;
+    cairn_elem_iter *it;
+    rc = cairn_elem_iter_open(c->srv->store, coll.id, space, NULL, 0, 0, &it);
+    if (rc < 0) {
+      c->store_rc = rc;
+      return;
+    }
+    cairn_str sub, val;
+    unsigned long long seen = 0, bytes = 0;
+    while ((long long)seen < samples && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+      bytes += sub.len + val.len + ENTRY_OVERHEAD;
+      seen++;
+    }
+    cairn_elem_iter_close(it);
+    if (rc < 0) {
+      c->store_rc = rc;
+      return;
+    }
+    if (seen) {
+      unsigned long long per = bytes / seen, n = coll.count;
+      total += per * n;
+      if (v.type == CAIRN_TYPE_ZSET) total += per * n; /* the score index holds every member again */
+    }
+  }
+  cairn_reply_int(&c->reply, (long long)total);
+}
+
+static void cmd_memory_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "USAGE <key> [SAMPLES <count>]",
+      "    Return memory in bytes used by <key> and its value. Nested values are",
+      "    sampled up to <count> times (default: 5, 0 means sample all).",
+      NULL,
+  };
+  reply_help(c, "MEMORY", lines);
+}
+
 /* ---------------------------------------------------------------- tables */
 
 static const cairn_command config_subs[] = {
@@ -1118,6 +1200,14 @@ static const cairn_command command_subs[] = {
     CAIRN_CMD_END,
 };
 
+static const cairn_command memory_subs[] = {
+    CAIRN_CMD("memory|usage", -3, CAIRN_F_READ, 2, 2, 1, cmd_memory_usage, "server",
+              "Estimate the memory usage of a key", "4.0.0", "key [SAMPLES count]"),
+    CAIRN_CMD("memory|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_memory_help, "server",
+              "Show helpful text about the different subcommands", "4.0.0", ""),
+    CAIRN_CMD_END,
+};
+
 const cairn_command cairn_commands_server[] = {
     CAIRN_CMD("info", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_info, "server",
               "Get information and statistics about the server", "1.0.0", "[section [section ...]]"),
@@ -1127,6 +1217,8 @@ const cairn_command cairn_commands_server[] = {
               "A container for client connection commands", "2.4.0", "", .subcommands = client_subs),
     CAIRN_CMD("command", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command, "server",
               "Get array of Redis command details", "2.8.13", "", .subcommands = command_subs),
+    CAIRN_CMD("memory", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server",
+              "A container for memory diagnostics commands", "4.0.0", "", .subcommands = memory_subs),
     CAIRN_CMD("time", 1, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_time, "server",
               "Return the current server time", "2.6.0", ""),
     CAIRN_CMD("lastsave", 1, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_lastsave, "server",

@@ -18,7 +18,8 @@ def info_sections_and_fields():
         raw = c.call("INFO")
         assert_true(isinstance(raw, bytes))
         info = parse_info_sections(raw)
-        assert_eq(list(info), ["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "Keyspace"])
+        assert_eq(list(info), ["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules",
+                               "Errorstats", "Cluster", "Keyspace"])
         # sections separated by exactly one blank line
         assert_true("\r\n\r\n# Clients\r\n" in raw.decode())
         srv = info["Server"]

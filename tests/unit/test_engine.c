@@ -24,6 +24,7 @@
 #include "engine/client.h"
 #include "engine/command.h"
 #include "engine/commit.h"
+#include "engine/info.h"
 #include "engine/config.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
@@ -135,6 +136,7 @@ static void server_crash(cairn_server *srv) {
   cairn_blocking_free(srv);
   cairn_pubsub_free(srv);
   cairn_watch_free(srv);
+  cairn_info_free_calls(srv);
   cairn_config_free(&srv->cfg);
   free(srv);
 }
