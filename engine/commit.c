@@ -579,8 +579,10 @@ void cairn_commit_poll_store(cairn_server *srv) {
                   (unsigned long long)cairn_store_durable_offset(srv->store));
     srv->store_error = 1;
   }
-  if (srv->on_store_room && cairn_store_overlay_bytes(srv->store) < (uint64_t)srv->cfg.overlay_max_memory)
-    srv->on_store_room(srv);
+  if (cairn_store_overlay_bytes(srv->store) < (uint64_t)srv->cfg.overlay_max_memory) {
+    if (srv->on_store_room) srv->on_store_room(srv);
+    if (srv->repl_hooks.on_store_room) srv->repl_hooks.on_store_room(srv);
+  }
 }
 
 static void on_store_async(uv_async_t *a) { cairn_commit_poll_store(a->data); }

@@ -153,6 +153,7 @@ struct cairn_server {
     void (*checkpoint)(cairn_server *srv);         /* before each checkpoint commit (ids into meta) */
     void (*stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
     int (*good_replicas)(cairn_server *srv);       /* online and ACKed within min-replicas-max-lag */
+    void (*on_store_room)(cairn_server *srv);      /* the overlay is under budget again (replica link) */
   } repl_hooks;
 
   void *repl_link;          /* replica side: the link to our master (replication/replica.c) */

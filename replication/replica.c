@@ -52,6 +52,7 @@ typedef struct master_link {
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
+  int read_stalled;       /* not reading: the store's overlay is at its budget */
   uv_timer_t timer;
 } master_link;
 
@@ -118,6 +119,7 @@ static void link_close(master_link *L, const char *why) {
   abort_load(L);
   if (L->tcp) {
     uv_read_stop((uv_stream_t *)L->tcp);
+    L->read_stalled = 0;
     uv_close((uv_handle_t *)L->tcp, on_tcp_closed);
     L->tcp = NULL;
   }
@@ -319,7 +321,7 @@ static long long transfer(master_link *L, const char *p, size_t n) {
     if (cairn_rdb_reader_done(L->rdb)) L->rdb_done = 1;
     /* A long load checkpoints as it goes: the old data is untouched, and a
      * crash sweeps the half load at the next start. */
-    if (cairn_store_dirty(L->srv->store) >= (uint64_t)L->srv->cfg.checkpoint_bytes) cairn_commit_checkpoint(L->srv);
+    if (cairn_checkpoint_needed(L->srv)) cairn_commit_checkpoint(L->srv);
   }
   if (L->rdb_done) {
     if (L->eof_mode) {
@@ -496,6 +498,26 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   L->in.len += (size_t)nread;
   L->last_io_ms = cairn_monotonic_ms();
+  process(L);
+  /* Applying faster than the store thread writes LMDB: stop reading the
+   * master until a layer is on disk (the master's stream waits in its
+   * socket buffer and backlog; cairn_replica_store_room resumes). */
+  if (L->tcp && (uv_tcp_t *)s == L->tcp &&
+      cairn_store_overlay_bytes(L->srv->store) >= (uint64_t)L->srv->cfg.overlay_max_memory) {
+    uv_read_stop(s);
+    L->read_stalled = 1;
+  }
+}
+
+static void on_store_room(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (!L || !L->read_stalled || !L->tcp) return;
+  L->read_stalled = 0;
+  L->last_io_ms = cairn_monotonic_ms();
+  if (uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read) != 0) {
+    link_close(L, "cannot read from the master");
+    return;
+  }
   process(L);
 }
 
@@ -714,6 +736,7 @@ int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
   L->apply.on_marker = on_marker;
   L->apply.on_raw = on_raw;
   srv->repl_link = L;
+  srv->repl_hooks.on_store_room = on_store_room;
   cairn_command_register(replica_commands);
   if (srv->cfg.replicaof && *srv->cfg.replicaof) {
     char host[256];

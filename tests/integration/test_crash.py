@@ -138,6 +138,54 @@ def kill9_strict_loses_no_acknowledged_write():
     crash_rounds("strict", ROUNDS, 1234)
 
 
+@test(timeout=600)
+def kill9_while_the_store_thread_writes_lmdb():
+    """The store thread is writing a frozen layer into LMDB (its commit in
+    flight) when the process dies: every acknowledged write is there after
+    the restart, nothing else changed. A preloaded keyspace makes each drain
+    take a while; small layers keep one in flight most of the time; the
+    killer waits until INFO shows a frozen layer before it kills."""
+    rnd = random.Random(4242)
+    state = {"ctr_acked": 0, "ctr_sent": 0}
+    cfg = {"checkpoint-interval-ms": 5, "checkpoint-bytes": "512kb"}
+    in_flight = 0
+    rounds = max(4, ROUNDS // 2)
+    with CairnServer(cfg) as s:
+        c = s.conn()
+        for b in range(0, 60000, 2000):
+            c.pipeline([["MSET"] + sum([["pre:%d" % i, "p" * 100] for i in range(b, b + 200)], [])
+                        for _ in range(1)] + [["SET", "pre:%d" % i, "q%d" % i] for i in range(b + 200, b + 2000)])
+        c.close()
+        for r in range(rounds):
+            watcher = s.conn()
+            seen = []
+            orig = s.kill9
+
+            def kill_when_draining():
+                deadline = time.time() + 2
+                while time.time() < deadline:
+                    f = info(watcher, "cairn")
+                    if int(f["overlay_frozen_layers"]) > 0:
+                        seen.append(1)
+                        break
+                orig()
+
+            s.kill9 = kill_when_draining
+            try:
+                sent, replies = pipeline_until_killed(s.port, 1000 + r, rnd, rnd.uniform(0.1, 0.4), s)
+            finally:
+                s.kill9 = orig
+            in_flight += len(seen)
+            s.start()
+            c = s.conn()
+            verify(c, 1000 + r, sent, replies, state)
+            assert_eq(c.call("GET", "pre:59999"), b"q59999")
+            assert_eq(c.call("GET", "pre:0"), b"p" * 100)
+            c.close()
+    assert_true(in_flight * 2 >= rounds, "a drain was in flight at only %d of %d kills" % (in_flight, rounds))
+    print("  %d rounds, a layer in the store thread's hands at %d kills" % (rounds, in_flight))
+
+
 @test(timeout=300)
 def kill9_relaxed_loses_no_acknowledged_write():
     # relaxed only delays fdatasync: a process crash (not a power loss) loses nothing

@@ -1306,6 +1306,175 @@ static void test_coll_hashed_space(void **state) {
   free(lm);
 }
 
+/* ------------------------------------------------------------ the overlay
+ *
+ * The merged view: entries in LMDB (after a checkpoint the store thread
+ * wrote), in frozen layers (a checkpoint not waited for) and in the active
+ * layer, with tombstones, read in both directions, written while iterating,
+ * rolled back. A byte array is the model: pos[i] = value or 0 (absent). */
+
+#define OVN 400
+static unsigned char model_val[OVN];
+
+static void pos_key(int i, unsigned char *out) {
+  uint64_t v = (uint64_t)i;
+  for (int b = 7; b >= 0; b--) out[7 - b] = (unsigned char)(v >> (8 * b));
+}
+
+static void ov_set(cairn_store *s, uint64_t id, int i, unsigned char v) {
+  unsigned char k[8];
+  pos_key(i, k);
+  if (v) {
+    assert_true(cairn_elem_put(s, id, CAIRN_SPACE_LIST, k, 8, &v, 1) >= 0);
+  } else {
+    assert_true(cairn_elem_del(s, id, CAIRN_SPACE_LIST, k, 8) >= 0);
+  }
+  model_val[i] = v;
+}
+
+static void ov_check(cairn_store *s, uint64_t id) {
+  for (int reverse = 0; reverse < 2; reverse++) {
+    cairn_elem_iter *it;
+    assert_int_equal(cairn_elem_iter_open(s, id, CAIRN_SPACE_LIST, NULL, 0, reverse, &it), 0);
+    cairn_str sub, val;
+    int i = reverse ? OVN - 1 : 0;
+    while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+      while (i >= 0 && i < OVN && !model_val[i]) i += reverse ? -1 : 1;
+      assert_true(i >= 0 && i < OVN);
+      unsigned char k[8];
+      pos_key(i, k);
+      assert_int_equal(sub.len, 8);
+      assert_memory_equal(sub.p, k, 8);
+      assert_int_equal(val.len, 1);
+      assert_int_equal((unsigned char)val.p[0], model_val[i]);
+      i += reverse ? -1 : 1;
+    }
+    while (i >= 0 && i < OVN && !model_val[i]) i += reverse ? -1 : 1;
+    assert_true(i < 0 || i >= OVN); /* nothing left out */
+    cairn_elem_iter_close(it);
+  }
+  for (int i = 0; i < OVN; i++) {
+    unsigned char k[8];
+    pos_key(i, k);
+    cairn_str v;
+    int rc = cairn_elem_get(s, id, CAIRN_SPACE_LIST, k, 8, &v);
+    assert_int_equal(rc, model_val[i] ? 1 : 0);
+    if (rc) assert_int_equal((unsigned char)v.p[0], model_val[i]);
+  }
+}
+
+static void test_overlay_merge(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_coll c;
+  cairn_coll_init(s, &c);
+  memset(model_val, 0, sizeof(model_val));
+  srand(777);
+  /* in LMDB: every other position */
+  for (int i = 0; i < OVN; i += 2) ov_set(s, c.id, i, (unsigned char)(1 + rand() % 200));
+  assert_int_equal(ckpt(s, 10), 0);
+  assert_int_equal(cairn_store_overlay_bytes(s), 0);
+  ov_check(s, c.id);
+  /* a frozen layer on top, not written yet: deletes and overwrites of LMDB's
+   * entries, new ones in between */
+  for (int i = 0; i < OVN; i += 3) ov_set(s, c.id, i, (i % 2) ? (unsigned char)(1 + rand() % 200) : 0);
+  assert_int_equal(cairn_store_checkpoint(s, 20), 0);
+  /* the active layer: more of the same, over both */
+  for (int i = 1; i < OVN; i += 5) ov_set(s, c.id, i, (i % 7) ? (unsigned char)(1 + rand() % 200) : 0);
+  ov_check(s, c.id);
+  assert_true(cairn_store_overlay_bytes(s) > 0);
+
+  /* writes while iterating: an entry added ahead of the cursor is seen (as
+   * LMDB's cursors see it), one deleted through the iterator is not */
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+  cairn_str sub, val;
+  int seen_new = 0, n = 0;
+  while (cairn_elem_iter_next(it, &sub, &val) == 1) {
+    int i = (int)(((const unsigned char *)sub.p)[6] << 8 | ((const unsigned char *)sub.p)[7]);
+    if (i == OVN - 1) seen_new = 1;
+    if (n++ == 10) ov_set(s, c.id, OVN - 1, 9); /* ahead of the cursor */
+    if (i % 4 == 0) {
+      assert_int_equal(cairn_elem_iter_del(it), 0);
+      model_val[i] = 0;
+    }
+  }
+  cairn_elem_iter_close(it);
+  assert_true(seen_new);
+  ov_check(s, c.id);
+
+  /* rollback drops the active layer only: back to the frozen state */
+  unsigned char saved[OVN];
+  memcpy(saved, model_val, sizeof(saved));
+  assert_int_equal(cairn_store_checkpoint(s, 30), 0);
+  ov_set(s, c.id, 5, 0);
+  ov_set(s, c.id, 6, 77);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 30);
+  cairn_store_rollback(s);
+  memcpy(model_val, saved, sizeof(saved));
+  ov_check(s, c.id);
+  /* all of it into LMDB: the same view, the overlay empty */
+  assert_int_equal(cairn_store_wait(s), 0);
+  assert_int_equal(cairn_store_durable_offset(s), 30);
+  assert_int_equal(cairn_store_overlay_bytes(s), 0);
+  ov_check(s, c.id);
+  /* and after a reopen */
+  cairn_store_close(s);
+  f->s = s = open_store(f->dir, 16, 64 * MiB, 1024 * MiB);
+  ov_check(s, c.id);
+}
+
+/* A queue popped from its head: each pop deletes the first entry, so the
+ * next seek from the start meets every tombstone before it. Dead ranges
+ * make it jump them: the pops stay correct and take constant work. */
+static void test_overlay_dead_ranges(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_coll c;
+  cairn_coll_init(s, &c);
+  enum { Q = 3000 };
+  for (int i = 0; i < Q; i++) {
+    unsigned char k[8];
+    pos_key(i, k);
+    assert_int_equal(cairn_elem_put(s, c.id, CAIRN_SPACE_LIST, k, 8, "x", 1), 1);
+  }
+  assert_int_equal(ckpt(s, 5), 0);
+  uint64_t jumps0 = cairn_store_range_jumps(s);
+  for (int i = 0; i < Q - 1; i++) {
+    cairn_elem_iter *it;
+    assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+    cairn_str sub, val;
+    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+    unsigned char k[8];
+    pos_key(i, k);
+    assert_memory_equal(sub.p, k, 8);
+    assert_int_equal(cairn_elem_iter_del(it), 0);
+    cairn_elem_iter_close(it);
+    if (i == Q / 2) {
+      /* an entry written back into the dead run is seen again */
+      unsigned char k2[8];
+      pos_key(i - 10, k2);
+      assert_int_equal(cairn_elem_put(s, c.id, CAIRN_SPACE_LIST, k2, 8, "y", 1), 1);
+      assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+      assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+      assert_memory_equal(sub.p, k2, 8);
+      assert_int_equal(cairn_elem_iter_del(it), 0);
+      cairn_elem_iter_close(it);
+    }
+  }
+  assert_true(cairn_store_range_jumps(s) - jumps0 >= Q / 2);
+  /* from the end, backwards: the last one is still there */
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 1, &it), 0);
+  cairn_str sub, val;
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  unsigned char k[8];
+  pos_key(Q - 1, k);
+  assert_memory_equal(sub.p, k, 8);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
+  cairn_elem_iter_close(it);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
@@ -1334,6 +1503,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_touch_hook, setup, teardown),
       cmocka_unit_test_setup_teardown(test_writemap_reserve, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_hashed_space, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlay_dead_ranges, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

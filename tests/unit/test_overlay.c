@@ -1,0 +1,195 @@
+/* Unit tests for engine/overlay.c: one layer of the write overlay, driven
+ * directly (the merge with LMDB is tested through the store in
+ * test_store.c). A sorted array is the model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/overlay.h"
+
+static int cmp_key(unsigned dbi, const char *k, const ov_node *n) {
+  return ov_cmp(dbi, k, strlen(k), n->dbi, ov_key(n), n->klen);
+}
+
+static void put_str(ov_layer *L, unsigned dbi, const char *k, const char *v) {
+  int created = -1;
+  unsigned char *p = ov_put(L, dbi, k, strlen(k), strlen(v), 0, &created);
+  assert_non_null(p);
+  memcpy(p, v, strlen(v));
+}
+
+static void test_order_and_overwrite(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new(7);
+  assert_int_equal(ov_layer_bytes(L), 0); /* an empty layer holds no arena block */
+  assert_null(ov_first(L));
+  put_str(L, 2, "b", "1");
+  put_str(L, 2, "a", "2");
+  put_str(L, 1, "z", "3");
+  put_str(L, 2, "ab", "4");
+  put_str(L, 2, "", "5");
+  /* dbi first, then bytes, a prefix first */
+  const char *want[] = {"z", "", "a", "ab", "b"};
+  unsigned dbis[] = {1, 2, 2, 2, 2};
+  int i = 0;
+  for (ov_node *n = ov_first(L); n; n = ov_next(n), i++) {
+    assert_int_equal(cmp_key(dbis[i], want[i], n), 0);
+    if (i) assert_ptr_equal(ov_prev(n) != NULL, 1);
+  }
+  assert_int_equal(i, 5);
+  assert_int_equal(ov_layer_entries(L), 5);
+  /* an overwrite leaves the old value where it was (pointers stay valid) */
+  ov_node *a = ov_find(L, 2, "a", 1);
+  const unsigned char *old = a->val;
+  uint64_t ver = ov_layer_version(L);
+  int created = -1;
+  unsigned char *p = ov_put(L, 2, "a", 1, 3, 0, &created);
+  memcpy(p, "new", 3);
+  assert_int_equal(created, 0);
+  assert_int_equal(ov_layer_version(L), ver); /* no node added */
+  assert_memory_equal(old, "2", 1);
+  assert_memory_equal(ov_find(L, 2, "a", 1)->val, "new", 3);
+  assert_int_equal(ov_layer_entries(L), 5);
+  assert_true(ov_layer_bytes(L) > 0);
+  ov_layer_free(L);
+}
+
+static void test_tombstones(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new(1);
+  put_str(L, 3, "k", "v");
+  int created = -1;
+  assert_null(ov_put(L, 3, "k", 1, 0, 1, &created));
+  assert_int_equal(created, 0);
+  ov_node *n = ov_find(L, 3, "k", 1);
+  assert_true(ov_is_tomb(n));
+  assert_int_equal(ov_layer_tombs(L), 1);
+  /* a tombstone for a key the layer never had is a node of its own */
+  assert_null(ov_put(L, 3, "gone", 4, 0, 1, &created));
+  assert_int_equal(created, 1);
+  assert_int_equal(ov_layer_tombs(L), 2);
+  put_str(L, 3, "k", "back");
+  assert_false(ov_is_tomb(ov_find(L, 3, "k", 1)));
+  assert_int_equal(ov_layer_tombs(L), 1);
+  /* an empty value is not a tombstone */
+  put_str(L, 3, "e", "");
+  assert_false(ov_is_tomb(ov_find(L, 3, "e", 1)));
+  assert_int_equal(ov_find(L, 3, "e", 1)->vlen, 0);
+  ov_layer_free(L);
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* Random keys against a sorted array: every seek mode lands where the
+ * model says, both directions walk the same order. */
+static void test_seeks_against_a_model(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new(99);
+  enum { N = 5000 };
+  static int keys[N];
+  int n = 0;
+  srand(12345);
+  for (int i = 0; i < N; i++) {
+    int k = rand() % 20000;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%08d", k);
+    int created = 0;
+    unsigned char *p = ov_put(L, 5, buf, 8, 4, 0, &created);
+    memcpy(p, buf + 4, 4);
+    if (created) keys[n++] = k;
+  }
+  qsort(keys, (size_t)n, sizeof(int), cmp_int);
+  assert_int_equal(ov_layer_entries(L), (size_t)n);
+  int i = 0;
+  ov_node *last = NULL;
+  for (ov_node *x = ov_first(L); x; x = ov_next(x), i++) {
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%08d", keys[i]);
+    assert_memory_equal(ov_key(x), buf, 8);
+    last = x;
+  }
+  assert_int_equal(i, n);
+  for (ov_node *x = last; x; x = ov_prev(x)) i--;
+  assert_int_equal(i, 0);
+  for (int probe = -1; probe <= 20001; probe += 7) {
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%08d", probe < 0 ? 0 : probe);
+    int lo = 0;
+    while (lo < n && keys[lo] < probe) lo++; /* first >= probe */
+    ov_node *ge = ov_seek_ge(L, 5, buf, 8), *gt = ov_seek_gt(L, 5, buf, 8);
+    ov_node *le = ov_seek_le(L, 5, buf, 8), *lt = ov_seek_lt(L, 5, buf, 8);
+    int exact = lo < n && keys[lo] == probe;
+    if (lo < n) {
+      char w[16];
+      snprintf(w, sizeof(w), "%08d", keys[lo]);
+      assert_memory_equal(ov_key(ge), w, 8);
+    } else {
+      assert_null(ge);
+    }
+    int gi = exact ? lo + 1 : lo;
+    if (gi < n) {
+      char w[16];
+      snprintf(w, sizeof(w), "%08d", keys[gi]);
+      assert_memory_equal(ov_key(gt), w, 8);
+    } else {
+      assert_null(gt);
+    }
+    int li = exact ? lo : lo - 1;
+    if (li >= 0) {
+      char w[16];
+      snprintf(w, sizeof(w), "%08d", keys[li]);
+      assert_memory_equal(ov_key(le), w, 8);
+    } else {
+      assert_null(le);
+    }
+    if (lo - 1 >= 0) {
+      char w[16];
+      snprintf(w, sizeof(w), "%08d", keys[lo - 1]);
+      assert_memory_equal(ov_key(lt), w, 8);
+    } else {
+      assert_null(lt);
+    }
+  }
+  /* another dbi is outside: seeks return its neighbours' nodes, which the
+   * caller recognises by their dbi */
+  ov_node *x = ov_seek_ge(L, 6, "", 0);
+  assert_null(x);
+  x = ov_seek_lt(L, 6, "", 0);
+  assert_non_null(x);
+  assert_int_equal(x->dbi, 5);
+  ov_layer_free(L);
+}
+
+/* Big values get blocks of their own; the layer's bytes count them. */
+static void test_big_values_and_bytes(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new(3);
+  size_t big = 3u << 20;
+  unsigned char *p = ov_put(L, 1, "big", 3, big, 0, NULL);
+  memset(p, 'b', big);
+  put_str(L, 1, "small", "s");
+  assert_true(ov_layer_bytes(L) >= big);
+  assert_int_equal(ov_find(L, 1, "big", 3)->vlen, big);
+  assert_memory_equal(ov_find(L, 1, "small", 5)->val, "s", 1);
+  ov_layer_free(L);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_order_and_overwrite),
+      cmocka_unit_test(test_tombstones),
+      cmocka_unit_test(test_seeks_against_a_model),
+      cmocka_unit_test(test_big_values_and_bytes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
