@@ -28,6 +28,7 @@ typedef struct ov_node {
   struct ov_node *prev;       /* level 0, backwards (NULL for the first node) */
   const unsigned char *val;   /* NULL for a tombstone */
   size_t vlen;
+  uint64_t pfx;               /* the key's first 8 bytes, big-endian, zero-padded: most comparisons end here */
   uint16_t klen;
   uint8_t dbi;
   uint8_t level;
