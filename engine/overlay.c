@@ -24,16 +24,35 @@ typedef struct slot {
   ov_node *n;
 } slot;
 
+/* The order index: a B+tree whose nodes keep, per slot, the entry's dbi
+ * and first 16 key bytes inline (most comparisons end there, without
+ * touching the entry), and the entry. An inner node's slot i is the
+ * smallest entry of child i (the leftmost path's may be stale-high: a
+ * smaller key still goes to child 0). Nodes only ever split. */
+#define BT_MAX 32
+
+typedef struct bt_node {
+  uint16_t n;
+  uint8_t leaf;
+  uint8_t dbi[BT_MAX];
+  uint64_t p1[BT_MAX], p2[BT_MAX];
+  ov_node *e[BT_MAX];
+} bt_node;
+
+typedef struct bt_inner {
+  bt_node h;
+  bt_node *child[BT_MAX];
+} bt_inner;
+
 struct ov_layer {
   slot *tab;
   size_t tab_cap, tab_used;
   arena_block *blocks;   /* blocks[0] is the one being filled */
-  size_t bytes;          /* sum of block sizes */
+  size_t bytes;          /* sum of block sizes (and the hash table) */
   size_t entries, tombs;
   uint64_t version;
-  uint64_t rng;
-  int level;             /* highest level in use */
-  ov_node *head;         /* sentinel with OV_MAX_LEVEL pointers */
+  bt_node *root;
+  ov_node *first, *last;
 };
 
 static void *arena_alloc(ov_layer *L, size_t n) {
@@ -66,13 +85,8 @@ static void *arena_alloc(ov_layer *L, size_t n) {
 }
 
 ov_layer *ov_layer_new(uint64_t seed) {
-  ov_layer *L = cairn_xcalloc(1, sizeof(*L));
-  L->rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
-  L->level = 1;
-  /* (the head outside the arena: an empty layer holds no block) */
-  L->head = cairn_xcalloc(1, sizeof(ov_node) + OV_MAX_LEVEL * sizeof(ov_node *));
-  L->head->level = OV_MAX_LEVEL;
-  return L;
+  (void)seed;
+  return cairn_xcalloc(1, sizeof(ov_layer));
 }
 
 void ov_layer_free(ov_layer *L) {
@@ -84,7 +98,6 @@ void ov_layer_free(ov_layer *L) {
     free(b);
     b = n;
   }
-  free(L->head);
   free(L);
 }
 
@@ -96,41 +109,176 @@ int ov_cmp(unsigned dbi_a, const void *a, size_t alen, unsigned dbi_b, const voi
   return alen < blen ? -1 : alen > blen;
 }
 
-static inline uint64_t prefix_of(const void *key, size_t klen) {
+static inline uint64_t be_word(const unsigned char *key, size_t klen, size_t off) {
   unsigned char b[8] = {0};
-  memcpy(b, key, klen < 8 ? klen : 8);
+  if (klen > off) memcpy(b, key + off, klen - off < 8 ? klen - off : 8);
   return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
          (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | b[7];
 }
 
-static inline int node_cmp(const ov_node *n, unsigned dbi, const void *key, size_t klen) {
-  return ov_cmp(n->dbi, ov_key(n), n->klen, dbi, key, klen);
+/* A probe: the key being looked for, with its inline prefixes. The 8-byte
+ * words order like the bytes they hold (zero padding sorts a shorter key
+ * first; equal words fall back to the whole key). */
+typedef struct probe {
+  unsigned dbi;
+  uint64_t p1, p2;
+  const unsigned char *key;
+  size_t klen;
+} probe;
+
+static inline probe probe_of(unsigned dbi, const void *key, size_t klen) {
+  probe q = {dbi, be_word(key, klen, 0), be_word(key, klen, 8), key, klen};
+  return q;
 }
 
-/* node_cmp with the probe's prefix computed once: the 8-byte prefixes
- * order like the bytes they hold (zero padding sorts a shorter key first,
- * and equal prefixes fall back to the whole key). */
-static inline int node_cmp_p(const ov_node *n, unsigned dbi, uint64_t pfx, const void *key, size_t klen) {
-  if (n->dbi != dbi) return n->dbi < dbi ? -1 : 1;
-  if (n->pfx != pfx) return n->pfx < pfx ? -1 : 1;
-  return ov_cmp(0, ov_key(n), n->klen, 0, key, klen);
+static inline int slot_cmp(const bt_node *x, int i, const probe *q) {
+  if (x->dbi[i] != q->dbi) return x->dbi[i] < q->dbi ? -1 : 1;
+  if (x->p1[i] != q->p1) return x->p1[i] < q->p1 ? -1 : 1;
+  if (x->p2[i] != q->p2) return x->p2[i] < q->p2 ? -1 : 1;
+  return ov_cmp(0, x->e[i]->key, x->e[i]->klen, 0, q->key, q->klen);
 }
 
-/* Fills upd[i] with the last node < (dbi, key) at each level; returns the
- * first node >= it (or NULL). */
-static ov_node *search(const ov_layer *L, unsigned dbi, const void *key, size_t klen, ov_node **upd) {
-  ov_node *x = L->head;
-  uint64_t pfx = prefix_of(key, klen);
-  for (int i = L->level - 1; i >= 0; i--) {
-    ov_node *nx;
-    while ((nx = x->next[i]) && node_cmp_p(nx, dbi, pfx, key, klen) < 0) x = nx;
-    if (upd) upd[i] = x;
+/* First slot >= q. */
+static inline int lower_bound(const bt_node *x, const probe *q) {
+  int lo = 0, hi = x->n;
+  while (lo < hi) {
+    int mid = (lo + hi) >> 1;
+    if (slot_cmp(x, mid, q) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  return x->next[0];
+  return lo;
+}
+
+/* The child of an inner node whose range holds q. */
+static inline int child_of(const bt_node *x, const probe *q) {
+  int j = lower_bound(x, q);
+  if (j < x->n && slot_cmp(x, j, q) == 0) return j;
+  return j > 0 ? j - 1 : 0;
+}
+
+/* The first entry >= q, or NULL. */
+static ov_node *tree_ge(const ov_layer *L, const probe *q) {
+  const bt_node *x = L->root;
+  if (!x) return NULL;
+  while (!x->leaf) x = ((const bt_inner *)x)->child[child_of(x, q)];
+  int j = lower_bound(x, q);
+  if (j < x->n) return x->e[j];
+  return x->n ? x->e[x->n - 1]->next : NULL;
+}
+
+static inline int entry_cmp(const ov_node *n, const probe *q) {
+  if (n->dbi != q->dbi) return n->dbi < q->dbi ? -1 : 1;
+  if (n->p1 != q->p1) return n->p1 < q->p1 ? -1 : 1;
+  if (n->p2 != q->p2) return n->p2 < q->p2 ? -1 : 1;
+  return ov_cmp(0, n->key, n->klen, 0, q->key, q->klen);
 }
 
 ov_node *ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
-  return search(L, dbi, key, klen, NULL);
+  probe q = probe_of(dbi, key, klen);
+  return tree_ge(L, &q);
+}
+
+ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+  probe q = probe_of(dbi, key, klen);
+  ov_node *n = tree_ge(L, &q);
+  if (n && entry_cmp(n, &q) == 0) n = n->next;
+  return n;
+}
+
+ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+  probe q = probe_of(dbi, key, klen);
+  ov_node *n = tree_ge(L, &q);
+  if (n && entry_cmp(n, &q) == 0) return n;
+  return n ? n->prev : L->last;
+}
+
+ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+  probe q = probe_of(dbi, key, klen);
+  ov_node *n = tree_ge(L, &q);
+  return n ? n->prev : L->last;
+}
+
+ov_node *ov_first(const ov_layer *L) { return L->first; }
+
+static bt_node *node_new(ov_layer *L, int leaf) {
+  size_t sz = leaf ? sizeof(bt_node) : sizeof(bt_inner);
+  bt_node *x = arena_alloc(L, sz);
+  memset(x, 0, sz);
+  x->leaf = (uint8_t)leaf;
+  return x;
+}
+
+static void slot_set(bt_node *x, int j, ov_node *e, bt_node *child) {
+  x->dbi[j] = e->dbi;
+  x->p1[j] = e->p1;
+  x->p2[j] = e->p2;
+  x->e[j] = e;
+  if (!x->leaf) ((bt_inner *)x)->child[j] = child;
+}
+
+static void slot_move(bt_node *dst, int dj, bt_node *src, int sj, int count) {
+  memmove(&dst->dbi[dj], &src->dbi[sj], (size_t)count);
+  memmove(&dst->p1[dj], &src->p1[sj], (size_t)count * sizeof(uint64_t));
+  memmove(&dst->p2[dj], &src->p2[sj], (size_t)count * sizeof(uint64_t));
+  memmove(&dst->e[dj], &src->e[sj], (size_t)count * sizeof(ov_node *));
+  if (!src->leaf)
+    memmove(&((bt_inner *)dst)->child[dj], &((bt_inner *)src)->child[sj], (size_t)count * sizeof(bt_node *));
+}
+
+/* Inserts slot (e, child) at j; a full node splits first. Returns the new
+ * right sibling (its slot 0 is its separator), or NULL. */
+static bt_node *insert_at(ov_layer *L, bt_node *x, int j, ov_node *e, bt_node *child) {
+  bt_node *y = NULL;
+  if (x->n == BT_MAX) {
+    int h = BT_MAX / 2;
+    y = node_new(L, x->leaf);
+    slot_move(y, 0, x, h, x->n - h);
+    y->n = (uint16_t)(x->n - h);
+    x->n = (uint16_t)h;
+    if (j > h) {
+      x = y;
+      j -= h;
+    }
+  }
+  slot_move(x, j + 1, x, j, x->n - j);
+  slot_set(x, j, e, child);
+  x->n++;
+  return y;
+}
+
+static bt_node *insert_rec(ov_layer *L, bt_node *x, const probe *q, ov_node *e) {
+  if (x->leaf) return insert_at(L, x, lower_bound(x, q), e, NULL);
+  int c = child_of(x, q);
+  bt_node *r = insert_rec(L, ((bt_inner *)x)->child[c], q, e);
+  if (!r) return NULL;
+  return insert_at(L, x, c + 1, r->e[0], r);
+}
+
+/* Adds e (a key not in the layer) to the order: the list and the tree. */
+static void order_add(ov_layer *L, const probe *q, ov_node *e) {
+  ov_node *succ = tree_ge(L, q);
+  ov_node *pred = succ ? succ->prev : L->last;
+  e->prev = pred;
+  e->next = succ;
+  if (pred)
+    pred->next = e;
+  else
+    L->first = e;
+  if (succ)
+    succ->prev = e;
+  else
+    L->last = e;
+  if (!L->root) L->root = node_new(L, 1);
+  bt_node *r = insert_rec(L, L->root, q, e);
+  if (r) {
+    bt_node *root = node_new(L, 0);
+    slot_set(root, 0, L->root->e[0], L->root);
+    slot_set(root, 1, r->e[0], r);
+    root->n = 2;
+    L->root = root;
+  }
 }
 
 static uint64_t key_hash(unsigned dbi, const void *key, size_t klen) {
@@ -189,68 +337,22 @@ ov_node *ov_find(const ov_layer *L, unsigned dbi, const void *key, size_t klen) 
   return tab_find(L, key_hash(dbi, key, klen), dbi, key, klen);
 }
 
-ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
-  ov_node *n = search(L, dbi, key, klen, NULL);
-  if (n && node_cmp(n, dbi, key, klen) == 0) n = n->next[0];
-  return n;
-}
-
-ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
-  ov_node *upd[OV_MAX_LEVEL];
-  search(L, dbi, key, klen, upd);
-  return upd[0] == L->head ? NULL : upd[0];
-}
-
-ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
-  ov_node *upd[OV_MAX_LEVEL];
-  ov_node *n = search(L, dbi, key, klen, upd);
-  if (n && node_cmp(n, dbi, key, klen) == 0) return n;
-  return upd[0] == L->head ? NULL : upd[0];
-}
-
-ov_node *ov_first(const ov_layer *L) { return L->head->next[0]; }
-
-static int random_level(ov_layer *L) {
-  /* xorshift64; each level with probability 1/4 */
-  uint64_t x = L->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  L->rng = x;
-  int lvl = 1;
-  while (lvl < OV_MAX_LEVEL && (x & 3) == 0) {
-    lvl++;
-    x >>= 2;
-  }
-  return lvl;
-}
-
 unsigned char *ov_put(ov_layer *L, unsigned dbi, const void *key, size_t klen, size_t vlen, int tomb,
                       int *created) {
   uint64_t h = key_hash(dbi, key, klen);
   ov_node *n = tab_find(L, h, dbi, key, klen);
   if (!n) {
-    ov_node *upd[OV_MAX_LEVEL];
-    search(L, dbi, key, klen, upd);
-    int lvl = random_level(L);
-    if (lvl > L->level) {
-      for (int i = L->level; i < lvl; i++) upd[i] = L->head;
-      L->level = lvl;
-    }
-    n = arena_alloc(L, sizeof(ov_node) + (size_t)lvl * sizeof(ov_node *) + klen);
-    n->level = (uint8_t)lvl;
+    n = arena_alloc(L, sizeof(ov_node) + klen);
+    probe q = probe_of(dbi, key, klen);
     n->dbi = (uint8_t)dbi;
     n->klen = (uint16_t)klen;
-    n->pfx = prefix_of(key, klen);
+    n->p1 = q.p1;
+    n->p2 = q.p2;
     n->val = NULL;
     n->vlen = 0;
-    if (klen) memcpy((unsigned char *)(n->next + lvl), key, klen);
-    for (int i = 0; i < lvl; i++) {
-      n->next[i] = upd[i]->next[i];
-      upd[i]->next[i] = n;
-    }
-    n->prev = upd[0] == L->head ? NULL : upd[0];
-    if (n->next[0]) n->next[0]->prev = n;
+    if (klen) memcpy(n->key, key, klen);
+    q.key = n->key;
+    order_add(L, &q, n);
     tab_add(L, h, n);
     L->entries++;
     L->version++;

@@ -1,13 +1,16 @@
 /* One layer of the write overlay (engine/store.c keeps a stack of them above
  * LMDB; docs/STORAGE.md "The write overlay").
  *
- * A layer is a sorted map of (dbi, key) -> value or tombstone, in memory: a
- * skiplist whose nodes and values live in the layer's arena. Nothing is ever
- * freed before the whole layer is (ov_layer_free releases a few big blocks,
- * never one call per entry), so:
- *   - a node, its key and every value it ever pointed to stay valid for the
- *     layer's life: a pointer handed out survives later writes, and an
- *     iterator standing on a node survives insertions (it sees them);
+ * A layer is a sorted map of (dbi, key) -> value or tombstone, in memory:
+ * entries (ov_node) in a doubly linked list in key order, found by a
+ * B+tree of wide nodes (the order index: a new key pays one descent of a
+ * few cache-friendly nodes) and by a hash index (point lookups and
+ * overwrites pay a probe). Entries, keys, values and tree nodes live in the
+ * layer's arena; nothing is freed before the whole layer is (ov_layer_free
+ * releases a few big blocks, never one call per entry), so:
+ *   - an entry, its key and every value it ever pointed to stay valid for
+ *     the layer's life: a pointer handed out survives later writes, and an
+ *     iterator standing on an entry survives insertions (it sees them);
  *   - overwriting a key allocates a new value and leaves the old one (the
  *     bytes are counted in ov_layer_bytes, which is what the memory budget
  *     and the freeze threshold look at).
@@ -22,17 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OV_MAX_LEVEL 24
-
 typedef struct ov_node {
-  struct ov_node *prev;       /* level 0, backwards (NULL for the first node) */
-  const unsigned char *val;   /* NULL for a tombstone */
+  struct ov_node *prev, *next; /* key order (NULL at the ends) */
+  const unsigned char *val;    /* NULL for a tombstone */
   size_t vlen;
-  uint64_t pfx;               /* the key's first 8 bytes, big-endian, zero-padded: most comparisons end here */
+  uint64_t p1, p2;             /* the key's bytes 0-7 and 8-15, big-endian, zero-padded */
   uint16_t klen;
   uint8_t dbi;
-  uint8_t level;
-  struct ov_node *next[];     /* `level` forward pointers, then the key bytes */
+  unsigned char key[];
 } ov_node;
 
 typedef struct ov_layer ov_layer;
@@ -40,7 +40,7 @@ typedef struct ov_layer ov_layer;
 ov_layer *ov_layer_new(uint64_t seed);
 void ov_layer_free(ov_layer *L);
 
-static inline const unsigned char *ov_key(const ov_node *n) { return (const unsigned char *)(n->next + n->level); }
+static inline const unsigned char *ov_key(const ov_node *n) { return n->key; }
 static inline int ov_is_tomb(const ov_node *n) { return n->val == NULL; }
 
 /* Compares (dbi, key) pairs: <0, 0, >0. */
@@ -55,7 +55,7 @@ ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t kle
 ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
 ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
 ov_node *ov_first(const ov_layer *L);
-static inline ov_node *ov_next(const ov_node *n) { return n->next[0]; }
+static inline ov_node *ov_next(const ov_node *n) { return n->next; }
 static inline ov_node *ov_prev(const ov_node *n) { return n->prev; }
 
 /* Sets (dbi, key) to a value of vlen bytes, returned uninitialised for the

@@ -1696,6 +1696,7 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
     return rc;
   }
   const char *what = "mdb_put";
+  MDB_cursor *curs[16] = {0};
   ov_node *pos[MAX_FROZEN];
   for (int i = 0; i < nl; i++) pos[i] = ov_first(layers[i]->ov);
   for (;;) {
@@ -1710,17 +1711,33 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
     for (int i = 0; i < nl; i++)
       if (pos[i] == n) pos[i] = ov_next(n);
     MDB_val k = {n->klen, (void *)ov_key(n)};
+    /* One cursor per dbi, kept across puts: the keys come in order, and
+     * LMDB's cursor lookup starts from the current page when the key falls
+     * in it (a descent from the root otherwise). */
+    if (n->dbi >= 16) {
+      rc = EINVAL;
+      break;
+    }
+    if (!curs[n->dbi] && (rc = mdb_cursor_open(w, n->dbi, &curs[n->dbi]))) {
+      what = "mdb_cursor_open";
+      break;
+    }
+    MDB_cursor *cur = curs[n->dbi];
     if (ov_is_tomb(n)) {
-      rc = mdb_del(w, n->dbi, &k, NULL);
+      MDB_val v;
+      rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+      if (rc == 0) rc = mdb_cursor_del(cur, 0);
       if (rc == MDB_NOTFOUND) rc = 0;
       what = "mdb_del";
     } else {
       MDB_val v = {n->vlen, (void *)n->val};
-      rc = mdb_put(w, n->dbi, &k, &v, 0);
+      rc = mdb_cursor_put(cur, &k, &v, 0);
       what = "mdb_put";
     }
     if (rc) break;
   }
+  for (int i = 0; i < 16; i++)
+    if (curs[i]) mdb_cursor_close(curs[i]);
   if (!rc && (rc = cairn_fault(CAIRN_FAULT_STORE_COMMIT))) {
     what = "mdb_txn_commit";
     mdb_txn_abort(w);

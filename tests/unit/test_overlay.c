@@ -170,6 +170,57 @@ static void test_seeks_against_a_model(void **state) {
   ov_layer_free(L);
 }
 
+/* Keys arriving in order, in reverse order and interleaved across dbis:
+ * the tree splits at its edges (the leftmost path's separators go stale
+ * high); order and seeks stay right, and long shared prefixes (longer than
+ * the 16 inline bytes) compare on the whole key. */
+static void test_edges_and_long_prefixes(void **state) {
+  (void)state;
+  for (int mode = 0; mode < 3; mode++) {
+    ov_layer *L = ov_layer_new(0);
+    enum { N = 4000 };
+    for (int i = 0; i < N; i++) {
+      int k = mode == 0 ? i : mode == 1 ? N - 1 - i : (i * 7919) % N;
+      char buf[64];
+      int n = snprintf(buf, sizeof(buf), "same-prefix-longer-than-16:%06d", k);
+      unsigned char *p = ov_put(L, (unsigned)(1 + k % 3), buf, (size_t)n, 1, 0, NULL);
+      p[0] = 'v';
+    }
+    assert_int_equal(ov_layer_entries(L), N);
+    int count = 0;
+    ov_node *prev = NULL;
+    for (ov_node *x = ov_first(L); x; x = ov_next(x), count++) {
+      if (prev) assert_true(ov_cmp(prev->dbi, ov_key(prev), prev->klen, x->dbi, ov_key(x), x->klen) < 0);
+      assert_ptr_equal(ov_prev(x), prev);
+      prev = x;
+    }
+    assert_int_equal(count, N);
+    for (int k = 0; k < N; k += 37) {
+      char buf[64];
+      int n = snprintf(buf, sizeof(buf), "same-prefix-longer-than-16:%06d", k);
+      unsigned dbi = (unsigned)(1 + k % 3);
+      ov_node *x = ov_seek_ge(L, dbi, buf, (size_t)n);
+      assert_non_null(x);
+      assert_int_equal(x->dbi, dbi);
+      assert_int_equal(x->klen, n);
+      assert_memory_equal(ov_key(x), buf, (size_t)n);
+      assert_ptr_equal(ov_find(L, dbi, buf, (size_t)n), x);
+      assert_ptr_equal(ov_seek_le(L, dbi, buf, (size_t)n), x);
+      assert_ptr_equal(ov_seek_gt(L, dbi, buf, (size_t)n), ov_next(x));
+      assert_ptr_equal(ov_seek_lt(L, dbi, buf, (size_t)n), ov_prev(x));
+      buf[n - 1] = 'z'; /* between two keys: the model is a walk from x */
+      ov_node *want = ov_next(x), *wle = x;
+      while (want && ov_cmp(want->dbi, ov_key(want), want->klen, dbi, buf, (size_t)n) < 0) {
+        wle = want;
+        want = ov_next(want);
+      }
+      assert_ptr_equal(ov_seek_ge(L, dbi, buf, (size_t)n), want);
+      assert_ptr_equal(ov_seek_le(L, dbi, buf, (size_t)n), wle);
+    }
+    ov_layer_free(L);
+  }
+}
+
 /* Big values get blocks of their own; the layer's bytes count them. */
 static void test_big_values_and_bytes(void **state) {
   (void)state;
@@ -189,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_order_and_overwrite),
       cmocka_unit_test(test_tombstones),
       cmocka_unit_test(test_seeks_against_a_model),
+      cmocka_unit_test(test_edges_and_long_prefixes),
       cmocka_unit_test(test_big_values_and_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
