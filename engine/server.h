@@ -130,6 +130,7 @@ struct cairn_server {
   int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
   uint64_t next_client_id;
   int nclients;
+  int nmonitors;             /* clients in MONITOR mode (engine/monitor.c) */
 
   /* replay (recovery, rollback) */
   int replay_db;             /* db selected in the stream being applied */

@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/info.h"
 #include "engine/keyspace.h"
+#include "engine/monitor.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
@@ -1055,6 +1056,23 @@ static void cmd_debug(cairn_ctx *c) {
   cairn_reply_subcommand_syntax_error(c);
 }
 
+/* ---------------------------------------------------------------- MONITOR */
+
+/* MONITOR: from now on the client receives every command the server runs
+ * (engine/monitor.c). Like Redis: refused inside MULTI (the client expects
+ * one reply per command), and a second MONITOR is ignored without a reply. */
+static void cmd_monitor(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  if (!cl) return;
+  if (cl->flags & CAIRN_CLIENT_MULTI) {
+    cairn_reply_error(&c->reply, "MONITOR isn't allowed for DENY BLOCKING client");
+    return;
+  }
+  if (cl->flags & (CAIRN_CLIENT_MONITOR | CAIRN_CLIENT_REPLICA)) return;
+  cairn_monitor_add(cl);
+  cairn_reply_ok(&c->reply);
+}
+
 /* ---------------------------------------------------------------- MEMORY */
 
 /* Bytes LMDB spends on one entry besides its key and data: the node header
@@ -1230,6 +1248,8 @@ const cairn_command cairn_commands_server[] = {
     CAIRN_CMD("shutdown", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI | CAIRN_F_LOADING_STALE, 0, 0, 0,
               cmd_shutdown, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
               "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    CAIRN_CMD("monitor", 1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_monitor, "server",
+              "Listen for all requests received by the server in real time", "1.0.0", ""),
     CAIRN_CMD("debug", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_debug, "server",
               "A container for debugging commands", "1.0.0", "subcommand [argument]"),
     CAIRN_CMD_END,

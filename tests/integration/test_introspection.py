@@ -1,0 +1,114 @@
+"""Introspection, differential against redis-server 7.0 where the replies are
+deterministic: MONITOR (what is shown, in which order, with which db,
+redactions), ...
+
+Run by hand:
+    CAIRN_SERVER=build-test/cairn-server python3 tests/integration/test_introspection.py [name...]
+"""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairn_test import *  # noqa: F401,F403,E402
+from differential import get_pair  # noqa: E402
+
+
+def _monitor_lines(server, commands):
+    """Runs commands on a fresh connection while another one MONITORs;
+    returns what the monitor received, timestamps and ports masked."""
+    m = server.conn()
+    assert_eq(m.call("MONITOR"), "OK")
+    m.send("MONITOR")          # a second MONITOR is ignored, without a reply
+    assert_eq(m.call("PING"), "PONG")
+    c = server.conn()
+    for cmd in commands:
+        c.call(*cmd)
+    c.call("SELECT", "0")
+    c.call("ECHO", "the-end")
+    lines = []
+    while True:
+        r = m.read_reply()
+        line = re.sub(r"^(\d+)\.(\d{6}) \[(\d+) 127\.0\.0\.1:\d+\] ", r"T [\3 A] ", str(r))
+        assert_true(line.startswith("T ["), "bad monitor line %r" % r)
+        lines.append(line)
+        if line.endswith('"ECHO" "the-end"'):
+            break
+    m.close()
+    c.close()
+    return lines
+
+
+MONITOR_CASES = [
+    ["MULTI"], ["SET", "foo", "bar"], ["EXEC"],
+    ["MULTI"], ["SYNTAX", "err"], ["EXEC"],
+    ["MULTI"], ["SET", "a"], ["EXEC"],
+    ["CONFIG", "GET", "maxmemory"], ["CLIENT", "LIST"], ["CLIENT", "ID"],
+    ["AUTH", "x"], ["AUTH", "a", "b"], ["HELLO", "2", "AUTH", "x", "y"],
+    ["HELLO", "2", "SETNAME", "n", "AUTH", "x", "y"],
+    ["WATCH", "a"], ["SET", b"a\x01\"b\n\\\t", "b", "EX", "100"], ["GET", "nosuch"],
+    ["SELECT", "3"], ["SET", "x", "y"],
+    ["MULTI"], ["MONITOR"], ["SELECT", "4"], ["EXEC"],
+    ["nocommand"], ["GET"],
+]
+
+
+@test
+def monitor_shows_commands_like_redis():
+    pair = get_pair()
+    got = _monitor_lines(pair.cairn, MONITOR_CASES)
+    want = _monitor_lines(pair.redis, MONITOR_CASES)
+    assert_eq(got, want)
+    # spot checks of the interesting parts
+    assert_true('T [0 A] "SET" "foo" "bar"' in got)
+    assert_true('T [0 A] "AUTH" "(redacted)" "(redacted)"' in got)
+    assert_true('T [3 A] "SET" "x" "y"' in got)
+    assert_true(not any('"CONFIG"' in l or '"LIST"' in l for l in got))  # admin: not shown
+
+
+@test
+def monitor_client_flags_reset_and_close():
+    with CairnServer() as s:
+        m = s.conn()
+        assert_eq(m.call("MONITOR"), "OK")
+        c = s.conn()
+        line = [l for l in c.call("CLIENT", "LIST").decode().splitlines() if "cmd=monitor" in l]
+        assert_eq(len(line), 1)
+        assert_true(" flags=O " in line[0], line[0])
+        # MONITOR inside MULTI is refused at EXEC
+        assert_eq(c.call("MULTI"), "OK")
+        assert_eq(c.call("MONITOR"), "QUEUED")
+        r = c.call("EXEC")
+        assert_eq(r, [Error("ERR MONITOR isn't allowed for DENY BLOCKING client")])
+        c.call("ECHO", "sync")
+        while "sync" not in str(m.read_reply()):
+            pass
+        # RESET ends monitoring: nothing more arrives
+        assert_eq(m.call("RESET"), "RESET")
+        c.call("SET", "k", "v")
+        assert_eq(m.call("PING"), "PONG")
+        # a closed monitor is forgotten
+        m2 = s.conn()
+        m2.call("MONITOR")
+        m2.close()
+        time.sleep(0.1)
+        assert_eq(c.call("SET", "k", "v2"), "OK")
+        # a blocked command is shown once, when it is sent
+        m3 = s.conn()
+        m3.call("MONITOR")
+        b = s.conn()
+        b.send("BLPOP", "list", "0")
+        time.sleep(0.1)
+        c.call("RPUSH", "list", "x")
+        assert_eq(b.read_reply(), [b"list", b"x"])
+        c.call("ECHO", "end")
+        lines = []
+        while not lines or "ECHO" not in lines[-1]:
+            lines.append(str(m3.read_reply()))
+        assert_eq([l.split("] ", 1)[1] for l in lines],
+                  ['"BLPOP" "list" "0"', '"RPUSH" "list" "x"', '"ECHO" "end"'])
+
+
+if __name__ == "__main__":
+    run_tests()
