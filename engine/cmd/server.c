@@ -95,6 +95,56 @@ static void cmd_config_get(cairn_ctx *c) {
   free(lens);
 }
 
+/* The values a CONFIG SET is about to replace, kept to undo it when applying
+ * fails (a port that cannot be listened on). */
+typedef struct config_old {
+  int n, cap;
+  char **names, **vals;
+  size_t *nlens, *vlens;
+} config_old;
+
+static void config_old_pair(void *ud, const char *name, const char *value, size_t valuelen) {
+  config_old *o = ud;
+  if (o->n == o->cap) {
+    o->cap = o->cap ? o->cap * 2 : 8;
+    o->names = cairn_xrealloc(o->names, sizeof(char *) * (size_t)o->cap);
+    o->vals = cairn_xrealloc(o->vals, sizeof(char *) * (size_t)o->cap);
+    o->nlens = cairn_xrealloc(o->nlens, sizeof(size_t) * (size_t)o->cap);
+    o->vlens = cairn_xrealloc(o->vlens, sizeof(size_t) * (size_t)o->cap);
+  }
+  o->names[o->n] = cairn_xstrdup(name);
+  o->nlens[o->n] = strlen(name);
+  o->vals[o->n] = cairn_xmemdup(value, valuelen);
+  o->vlens[o->n] = valuelen;
+  o->n++;
+}
+
+static void config_emit_old_values(const cairn_config *cfg, int np, const char **names, const size_t *nlens,
+                                   config_old *o) {
+  for (int i = 0; i < np; i++) {
+    /* A name with glob characters is no parameter: CONFIG SET refuses it. */
+    if (memchr(names[i], '*', nlens[i]) || memchr(names[i], '?', nlens[i]) || memchr(names[i], '[', nlens[i]))
+      continue;
+    cairn_config_get(cfg, 1, &names[i], &nlens[i], config_old_pair, o);
+  }
+}
+
+static void config_old_free(config_old *o) {
+  for (int i = 0; i < o->n; i++) {
+    free(o->names[i]);
+    free(o->vals[i]);
+  }
+  free(o->names);
+  free(o->vals);
+  free(o->nlens);
+  free(o->vlens);
+}
+
+static int listeners_changed(const cairn_server *srv, int old_port, const char *old_bind) {
+  const char *b = srv->cfg.bind ? srv->cfg.bind : "";
+  return srv->cfg.port != old_port || strcmp(b, old_bind ? old_bind : "") != 0;
+}
+
 static void cmd_config_set(cairn_ctx *c) {
   if ((c->argc - 2) % 2 != 0) {
     cairn_reply_error(&c->reply, "wrong number of arguments for 'config|set' command");
@@ -114,8 +164,25 @@ static void cmd_config_set(cairn_ctx *c) {
   char err[512];
   cairn_server *srv = c->srv;
   int old_hz = srv->cfg.hz;
+  int old_port = srv->cfg.port;
+  char *old_bind = srv->cfg.bind ? cairn_xstrdup(srv->cfg.bind) : NULL;
+  config_old old = {0};
+  config_emit_old_values(&srv->cfg, np, names, nlens, &old);
   if (cairn_config_set(&srv->cfg, np, names, nlens, vals, vlens, err, sizeof(err)) != 0) {
     cairn_reply_errorf(&c->reply, "-%s", err);
+  } else if (listeners_changed(srv, old_port, old_bind) &&
+             cairn_listeners_rebind(srv, old_port, old_bind, err, sizeof(err)) != 0) {
+    /* Applying failed: every parameter of the request goes back (Redis's
+     * restoreBackupConfig), and the listeners are the old ones again. */
+    const char *which = srv->cfg.port != old_port ? "port" : "bind";
+    cairn_warning("CONFIG SET %s failed: %s", which, err);
+    char ignored[512];
+    if (cairn_config_set(&srv->cfg, old.n, (const char **)old.names, old.nlens, (const char **)old.vals, old.vlens,
+                         ignored, sizeof(ignored)) != 0)
+      cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
+    cairn_reply_errorf(&c->reply, "CONFIG SET failed (possibly related to argument '%s') - %s", which,
+                       !strcmp(which, "port") ? "Unable to listen on this port. Check server logs."
+                                              : "Failed to bind to specified addresses.");
   } else {
     /* Runtime effects; every other directive is read where it is used. */
     cairn_log_set_level(srv->cfg.loglevel);
@@ -127,6 +194,8 @@ static void cmd_config_set(cairn_ctx *c) {
   free(vals);
   free(nlens);
   free(vlens);
+  free(old_bind);
+  config_old_free(&old);
 }
 
 static void cmd_config_resetstat(cairn_ctx *c) {

@@ -7,6 +7,7 @@ Run by hand:
 """
 import os
 import re
+import socket
 import sys
 import time
 
@@ -108,6 +109,85 @@ def monitor_client_flags_reset_and_close():
             lines.append(str(m3.read_reply()))
         assert_eq([l.split("] ", 1)[1] for l in lines],
                   ['"BLPOP" "list" "0"', '"RPUSH" "list" "x"', '"ECHO" "end"'])
+
+
+@test
+def config_set_port_and_bind_at_runtime():
+    with CairnServer() as s:
+        c = s.conn()
+        c.call("SET", "k", "v")
+        new = free_port()
+        assert_eq(c.call("CONFIG", "SET", "port", str(new)), "OK")
+        # the connection made before stays; new ones go to the new port
+        assert_eq(c.call("GET", "k"), b"v")
+        with Conn(port=new) as c2:
+            assert_eq(c2.call("GET", "k"), b"v")
+            assert_eq(parse_info_sections(c2.call("INFO", "server"))["Server"]["tcp_port"], str(new))
+        try:
+            Conn(port=s.port, timeout=1).ping()
+            raise AssertionError("the old port still accepts connections")
+        except OSError:
+            pass
+        # a port in use: the whole CONFIG SET is undone, the listener stays
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        used = busy.getsockname()[1]
+        maxmem = c.call("CONFIG", "GET", "maxmemory")
+        r = c.call("CONFIG", "SET", "maxmemory", "10000001", "port", str(used), "client-query-buffer-limit", "10m")
+        assert_eq(r, Error("ERR CONFIG SET failed (possibly related to argument 'port') - "
+                           "Unable to listen on this port. Check server logs."))
+        assert_eq(c.call("CONFIG", "GET", "maxmemory"), maxmem)
+        assert_eq(c.call("CONFIG", "GET", "port"), [b"port", str(new).encode()])
+        with Conn(port=new) as c2:
+            assert_eq(c2.ping(), "PONG")
+        busy.close()
+        # bind: an address that is not ours fails and is undone
+        r = c.call("CONFIG", "SET", "bind", "192.0.2.1")
+        assert_eq(r, Error("ERR CONFIG SET failed (possibly related to argument 'bind') - "
+                           "Failed to bind to specified addresses."))
+        assert_eq(c.call("CONFIG", "GET", "bind"), [b"bind", b"127.0.0.1"])
+        assert_eq(c.call("CONFIG", "SET", "bind", "127.0.0.1 -::1", "port", str(s.port)), "OK")
+        with Conn(port=s.port) as c2:
+            assert_eq(c2.ping(), "PONG")
+        # the harness stops the server on its configured port
+        assert_eq(c.call("CONFIG", "SET", "bind", "127.0.0.1"), "OK")
+
+
+@test
+def config_set_percent_and_round_trip():
+    pair = get_pair()
+    for srv in (pair.cairn, pair.redis):
+        with srv.conn() as c:
+            r = c.call("CONFIG", "SET", "maxmemory", "10000001", "maxmemory-clients", "200%",
+                       "client-query-buffer-limit", "invalid")
+            assert_eq(r, Error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - "
+                               "percentage argument must be less or equal to 100"), srv.kind)
+            assert_eq(c.call("CONFIG", "GET", "maxmemory"), [b"maxmemory", b"0"], srv.kind)
+            assert_eq(c.call("CONFIG", "SET", "maxmemory-clients", "-5"),
+                      Error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - "
+                            "argument must be a memory or percent value"), srv.kind)
+    # every parameter CONFIG GET * lists can be set to the value it has
+    # (what config tools do), except Redis's own startup-only ones
+    startup_only = {"daemonize", "io-threads", "io-threads-do-reads", "tcp-backlog", "unixsocket", "unixsocketperm",
+                    "pidfile", "logfile", "dir", "dbfilename", "databases", "rdbchecksum", "appendfilename",
+                    "appenddirname", "cluster-enabled", "cluster-config-file", "cluster-port", "replicaof",
+                    "slaveof", "supervised", "syslog-enabled", "syslog-ident", "syslog-facility", "always-show-logo",
+                    "disable-thp", "set-proc-title", "aclfile", "enable-protected-configs", "enable-debug-command",
+                    "enable-module-command", "oom-score-adj", "oom-score-adj-values", "requirepass",
+                    "socket-mark-id"}
+    with pair.cairn.conn() as c:
+        r = c.call("CONFIG", "GET", "*")
+        before = dict(zip(r[::2], r[1::2]))
+        for k, v in before.items():
+            if k.decode() in startup_only or k.decode().startswith("tls-"):
+                continue
+            assert_eq(c.call("CONFIG", "SET", k, v), "OK", k)
+        r = c.call("CONFIG", "GET", "*")
+        assert_eq(dict(zip(r[::2], r[1::2])), before)
+        assert_eq(c.call("CONFIG", "SET", "lmdb-writemap", "no" if before[b"lmdb-writemap"] == b"yes" else "yes"),
+                  Error("ERR CONFIG SET failed (possibly related to argument 'lmdb-writemap') - "
+                        "can't set immutable config"))
 
 
 if __name__ == "__main__":
