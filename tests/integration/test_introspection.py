@@ -190,5 +190,48 @@ def config_set_percent_and_round_trip():
                         "can't set immutable config"))
 
 
+GETKEYS_CASES = [
+    ("set", "k", "v"), ("set", "k", "v", "nx", "get"), ("mset", "k1", "v1", "k2", "v2"),
+    ("LMOVE", "k1", "k2", "left", "right"), ("sort", "k1", "store", "k2", "get", "x", "store", "k3"),
+    ("sort", "k1", "limit", "store", "x", "store", "k3"), ("sort_ro", "k", "by", "x"),
+    ("zunionstore", "t", "2", "a", "b"), ("zunionstore", "t", "x", "a"), ("zunionstore", "t", "5", "a"),
+    ("zunionstore", "t", "-1", "a"), ("zinter", "0", "a"), ("zdiff", "2", "a", "b", "withscores"),
+    ("lmpop", "2", "a", "b", "left"), ("blmpop", "0", "1", "a", "left"), ("bzmpop", "1", "2", "a", "b", "min"),
+    ("sintercard", "2", "a", "b", "limit", "1"), ("memory", "usage", "k"), ("config", "get", "x"),
+    ("config", "nosuch", "x"), ("lcs", "k1", "k2"), ("get", "k", "x"), ("set", "k"), ("del", "a", "b", "c"),
+    ("rename", "a", "b"), ("object", "encoding", "k"), ("hset", "h", "f", "v"), ("ping",), ("nosuch",),
+    ("cluster", "info"), ("zunionstore", "t", "260") + tuple("key%d" % i for i in range(260)),
+]
+
+
+@test
+def command_getkeys_and_flags_like_redis():
+    pair = get_pair()
+    a, b = pair.cairn.conn(), pair.redis.conn()
+    for cmd in GETKEYS_CASES:
+        for sub in ("GETKEYS", "GETKEYSANDFLAGS"):
+            assert_eq(a.call_raw("COMMAND", sub, *cmd), b.call_raw("COMMAND", sub, *cmd), repr((sub,) + cmd))
+    a3, b3 = pair.cairn.conn(resp=3), pair.redis.conn(resp=3)
+    assert_eq(a3.call_raw("COMMAND", "GETKEYSANDFLAGS", "lmove", "a", "b", "left", "left"),
+              b3.call_raw("COMMAND", "GETKEYSANDFLAGS", "lmove", "a", "b", "left", "left"))
+
+
+@test
+def command_info_key_specs_and_movablekeys():
+    pair = get_pair()
+    a, b = pair.cairn.conn(), pair.redis.conn()
+    for name in ["zunionstore", "sort", "sort_ro", "zdiff", "zinter", "sintercard", "lmpop", "blmpop", "zmpop",
+                 "bzmpop", "zintercard", "set", "get", "lmove", "mset"]:
+        x, y = a.call("COMMAND", "INFO", name)[0], b.call("COMMAND", "INFO", name)[0]
+        assert_eq(x[2], y[2], name)     # flags, movablekeys included
+        assert_eq(x[8], y[8], name)     # key specs
+    # CLUSTER exists as in a Redis without cluster mode
+    for cmd in [("cluster", "info"), ("cluster", "help"), ("cluster", "info", "x"), ("cluster", "nosuch"),
+                ("cluster",)]:
+        assert_eq(a.call_raw(*cmd), b.call_raw(*cmd), repr(cmd))
+    cmd = ("command", "list", "filterby", "pattern", "cl*help")   # Redis lists in its dict's order
+    assert_eq(sorted(a.call(*cmd)), sorted(b.call(*cmd)))
+
+
 if __name__ == "__main__":
     run_tests()
