@@ -15,6 +15,7 @@
 #include "engine/client.h"
 #include "engine/commit.h"
 #include "engine/log.h"
+#include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
@@ -61,6 +62,7 @@ void cairn_client_close(cairn_client *c) {
   if (c->blocking) cairn_blocking_client_closed(c);
   cairn_multi_client_reset(c);
   cairn_pubsub_client_reset(c);
+  cairn_monitor_remove(c);
   pending_remove(c);
   if (c->flags & CAIRN_CLIENT_PUSHED) {
     for (cairn_client **pp = &srv->pushed; *pp; pp = &(*pp)->push_next) {

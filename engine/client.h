@@ -40,6 +40,7 @@ enum {
   CAIRN_CLIENT_PUBSUB = 1 << 16,     /* subscribed to a channel or a pattern (engine/cmd/pubsub.c) */
   CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
   CAIRN_CLIENT_STALLED = 1 << 18,    /* a write waits for room in the store's overlay */
+  CAIRN_CLIENT_MONITOR = 1 << 24,    /* MONITOR: sent every command the server runs (engine/monitor.c) */
 };
 
 enum { CAIRN_REPLY_ON = 0, CAIRN_REPLY_OFF, CAIRN_REPLY_SKIP_NEXT, CAIRN_REPLY_SKIP };

@@ -173,6 +173,9 @@ enum dtype {
 #define F_HIDDEN 0x20     /* CONFIG GET shows it only when asked by exact name (Redis's HIDDEN_CONFIG) */
 #define F_PERCENT 0x40    /* memory value that also takes "N%" (stored as -N) */
 #define F_PROTECTED 0x80  /* CONFIG SET refuses it (Redis's PROTECTED_CONFIG with enable-protected-configs no) */
+#define F_SAME_ONLY 0x100 /* cairn's own startup-only number or boolean: CONFIG SET accepts only the value in
+                           * effect (a no-op, so that a CONFIG GET * / CONFIG SET round trip works), any other
+                           * value is refused as immutable */
 
 typedef struct directive {
   const char *name;
@@ -257,8 +260,8 @@ static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
 
 /* Order here is the order of CONFIG GET replies and of appended REWRITE lines. */
 static const directive table[] = {
-    {"bind", NULL, DT_BIND, F_IMMUTABLE, CF(bind), "127.0.0.1", 0, 0, 0, 0, NULL, NULL},
-    {"port", NULL, DT_INT, F_IMMUTABLE, CF(port), "6379", 0, 65535, 0, 0, NULL, NULL},
+    {"bind", NULL, DT_BIND, 0, CF(bind), "127.0.0.1", 0, 0, 0, 0, NULL, NULL},
+    {"port", NULL, DT_INT, 0, CF(port), "6379", 0, 65535, 0, 0, NULL, NULL},
     {"unixsocket", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(unixsocket), "", 0, 0, 0, 0, NULL, NULL},
     {"unixsocketperm", NULL, DT_INT, F_IMMUTABLE | F_OCTAL, CF(unixsocketperm), "0", 0, 0777, 0, 0, NULL, NULL},
     {"tcp-backlog", NULL, DT_INT, F_IMMUTABLE, CF(tcp_backlog), "511", 0, INT_MAX, 0, 0, NULL, NULL},
@@ -285,8 +288,8 @@ static const directive table[] = {
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
-    {"lmdb-max-map-size", NULL, DT_MEM, F_IMMUTABLE, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
-    {"lmdb-writemap", NULL, DT_BOOL, F_IMMUTABLE, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"lmdb-max-map-size", NULL, DT_MEM, F_SAME_ONLY, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-writemap", NULL, DT_BOOL, F_SAME_ONLY, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
     {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL, NULL},
     {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,
@@ -751,7 +754,9 @@ static int parse_value(const directive *d, pval *v, int argc, const carg *argv, 
       return 0;
     }
     if (n < d->min || n > d->max) {
-      if (d->flags & F_OCTAL)
+      if ((d->flags & F_PERCENT) && n < 0)
+        snprintf(reason, rlen, "percentage argument must be less or equal to %lld", -d->min);
+      else if (d->flags & F_OCTAL)
         snprintf(reason, rlen, "argument must be between %llo and %llo inclusive", (unsigned long long)d->min,
                  (unsigned long long)d->max);
       else
@@ -1198,6 +1203,19 @@ int cairn_config_set(cairn_config *c, int npairs, const char **names, const size
       snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", as[i], reason);
       rc = -1;
       goto done;
+    }
+    if (d->flags & F_SAME_ONLY) {
+      pval cur;
+      memset(&cur, 0, sizeof(cur));
+      get_value(c, d, &cur);
+      int same = cur.n == vals[i].n;
+      pval_free(&cur);
+      if (!same) {
+        snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%.*s') - can't set immutable config",
+                 (int)namelens[i], names[i]);
+        rc = -1;
+        goto done;
+      }
     }
   }
   for (int i = 0; i < npairs; i++) set_value(c, ds[i], &vals[i]);

@@ -11,6 +11,7 @@
 #include "engine/commit.h"
 #include "engine/info.h"
 #include "engine/log.h"
+#include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/server.h"
 #include "engine/stream.h"
@@ -93,6 +94,7 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
     exec->store_rc = ctx.store_rc;
     return;
   }
+  if (cairn_monitor_wants(srv, client, cmd, argc, argv)) cairn_monitor_feed(srv, client, client->db, argc, argv);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   exec->dirty += ctx.dirty;
   if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
@@ -265,6 +267,11 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   }
   if (ctx.replaying) srv->replay_db = ctx.db;
+  /* MONITOR: after it ran; a blocked command re-run when its key is ready
+   * was shown when it first ran. */
+  cairn_str woken;
+  if (cairn_monitor_wants(srv, client, cmd, argc, argv) && !cairn_blocking_woken_key(&ctx, &woken))
+    cairn_monitor_feed(srv, client, client->db, argc, argv);
   if (client)
     cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
                            client->out.p ? client->out.p + reply_start : NULL, client->out.len - reply_start);

@@ -647,6 +647,7 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   char flags[16];
   int nf = 0;
   if (c->flags & CAIRN_CLIENT_REPLICA) flags[nf++] = 'S';
+  if (c->flags & CAIRN_CLIENT_MONITOR) flags[nf++] = 'O';
   if (c->flags & CAIRN_CLIENT_PUBSUB) flags[nf++] = 'P';
   if (c->flags & CAIRN_CLIENT_MULTI) flags[nf++] = 'x';
   if (c->flags & CAIRN_CLIENT_DIRTY_CAS) flags[nf++] = 'd';

@@ -21,55 +21,97 @@ static void on_connection(uv_stream_t *listener, int status) {
   cairn_client_accept(listener->data, listener);
 }
 
-static int listen_tcp(cairn_server *srv, const char *addr, int optional, char *err, size_t errlen) {
+static void on_listener_closed(uv_handle_t *h) { free(h); }
+
+/* Closes every TCP listener (its handle is freed once closed). */
+static void close_tcp_listeners(cairn_server *srv) {
+  for (int i = 0; i < srv->nlisteners; i++) uv_close((uv_handle_t *)srv->listeners[i], on_listener_closed);
+  srv->nlisteners = 0;
+}
+
+static int listen_tcp(cairn_server *srv, const char *addr, int port, int optional, char *err, size_t errlen) {
   if (srv->nlisteners >= (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0]))) return 0;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof(ss));
   if (strchr(addr, ':')) {
-    if (uv_ip6_addr(addr, srv->cfg.port, (struct sockaddr_in6 *)&ss) != 0) goto bad;
-  } else if (uv_ip4_addr(addr, srv->cfg.port, (struct sockaddr_in *)&ss) != 0) {
+    if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0) goto bad;
+  } else if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0) {
     goto bad;
   }
-  uv_tcp_t *l = &srv->listeners[srv->nlisteners];
+  uv_tcp_t *l = cairn_xcalloc(1, sizeof(*l));
   int rc = uv_tcp_init(srv->loop, l);
   if (rc != 0) {
-    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, srv->cfg.port,
-             uv_strerror(rc));
+    free(l);
+    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, port, uv_strerror(rc));
     return -1;
   }
   l->data = srv;
   rc = uv_tcp_bind(l, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0) rc = uv_listen((uv_stream_t *)l, srv->cfg.tcp_backlog, on_connection);
   if (rc != 0) {
-    uv_close((uv_handle_t *)l, NULL);
+    uv_close((uv_handle_t *)l, on_listener_closed);
     if (optional) {
-      cairn_notice("Could not listen on %s:%d (optional): %s", addr, srv->cfg.port, uv_strerror(rc));
+      cairn_notice("Could not listen on %s:%d (optional): %s", addr, port, uv_strerror(rc));
       return 0;
     }
-    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, srv->cfg.port,
-             uv_strerror(rc));
+    snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, port, uv_strerror(rc));
     return -1;
   }
-  srv->nlisteners++;
+  srv->listeners[srv->nlisteners++] = l;
   return 0;
 bad:
   snprintf(err, errlen, "Invalid bind address '%s'", addr);
   return -1;
 }
 
-int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen) {
-  if (srv->cfg.port > 0) {
-    char *copy = cairn_xstrdup(srv->cfg.bind ? srv->cfg.bind : "127.0.0.1");
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-      int optional = tok[0] == '-';
-      if (listen_tcp(srv, optional ? tok + 1 : tok, optional, err, errlen) != 0) {
-        free(copy);
-        return -1;
-      }
-    }
-    free(copy);
+/* Listens on every address of bind ("-addr": optional) at port. */
+static int listen_all_tcp(cairn_server *srv, int port, const char *bind, char *err, size_t errlen) {
+  if (port <= 0) return 0;
+  char *copy = cairn_xstrdup(bind ? bind : "127.0.0.1");
+  char *save = NULL;
+  int rc = 0;
+  for (char *tok = strtok_r(copy, " ", &save); tok && rc == 0; tok = strtok_r(NULL, " ", &save)) {
+    int optional = tok[0] == '-';
+    rc = listen_tcp(srv, optional ? tok + 1 : tok, port, optional, err, errlen);
   }
+  free(copy);
+  return rc;
+}
+
+static void note_bound_port(cairn_server *srv) {
+  srv->tcp_port_bound = 0;
+  for (int i = 0; i < srv->nlisteners; i++) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
+      srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  }
+}
+
+int cairn_listeners_rebind(cairn_server *srv, int old_port, const char *old_bind, char *err, size_t errlen) {
+  close_tcp_listeners(srv);
+  char why[256];
+  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, why, sizeof(why)) == 0) {
+    note_bound_port(srv);
+    return 0;
+  }
+  close_tcp_listeners(srv);
+  char again[256];
+  if (listen_all_tcp(srv, old_port, old_bind, again, sizeof(again)) != 0)
+    cairn_warning("Failed to restore the old listeners after a failed CONFIG SET: %s", again);
+  note_bound_port(srv);
+  snprintf(err, errlen, "%s", why);
+  return -1;
+}
+
+void cairn_listeners_free(cairn_server *srv) {
+  /* The shutdown walk closed them without a callback: the loop is closed now. */
+  for (int i = 0; i < srv->nlisteners; i++) free(srv->listeners[i]);
+  srv->nlisteners = 0;
+}
+
+int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen) {
+  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, err, errlen) != 0) return -1;
   if (srv->cfg.unixsocket && *srv->cfg.unixsocket) {
     unlink(srv->cfg.unixsocket);
     int rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0);

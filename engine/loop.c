@@ -152,7 +152,7 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
   for (int i = 0; i < srv->nlisteners; i++) {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (uv_tcp_getsockname(&srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getsockname(srv->listeners[i], (struct sockaddr *)&ss, &len) == 0)
       srv->tcp_port_bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   }
   srv->on_sync = cairn_clients_on_sync;
@@ -193,6 +193,7 @@ void cairn_server_free(cairn_server *srv) {
     rc = uv_loop_close(srv->loop);
   }
   if (rc != 0) cairn_warning("event loop closed with handles still open: %s", uv_strerror(rc));
+  if (rc == 0) cairn_listeners_free(srv);
   cairn_stream_free(srv);
   cairn_blocking_free(srv);
   cairn_pubsub_free(srv);

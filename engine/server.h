@@ -65,7 +65,7 @@ struct cairn_server {
   uint16_t tcp_port_bound;
 
   /* listeners */
-  uv_tcp_t listeners[16];
+  uv_tcp_t *listeners[16];  /* the TCP listeners (engine/listen.c owns them) */
   int nlisteners;
   uv_pipe_t unix_listener;
   int has_unix;
@@ -130,6 +130,7 @@ struct cairn_server {
   int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
   uint64_t next_client_id;
   int nclients;
+  int nmonitors;             /* clients in MONITOR mode (engine/monitor.c) */
 
   /* replay (recovery, rollback) */
   int replay_db;             /* db selected in the stream being applied */
@@ -182,6 +183,13 @@ struct cairn_server {
 /* engine/listen.c: binds every configured address and the Unix socket. 0,
  * or -1 with err. */
 int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen);
+/* CONFIG SET port/bind: closes the TCP listeners and listens on the
+ * configured port and addresses; when that fails, listens again on
+ * old_port/old_bind and returns -1 with err (Redis's changeListenPort /
+ * changeBindAddr). */
+int cairn_listeners_rebind(cairn_server *srv, int old_port, const char *old_bind, char *err, size_t errlen);
+/* Frees the listener handles the shutdown walk closed (cairn_server_free). */
+void cairn_listeners_free(cairn_server *srv);
 
 /* engine/loop.c. init starts listeners, the flusher, timers and signals (0,
  * or -1 with err); run runs the loop until SHUTDOWN/SIGTERM. */

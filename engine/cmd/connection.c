@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/server.h"
+#include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/util.h"
@@ -168,6 +169,7 @@ static void cmd_reset(cairn_ctx *c) {
   if (cl) {
     cairn_multi_client_reset(cl); /* leaves MULTI, drops WATCHes */
     cairn_pubsub_client_reset(cl); /* unsubscribes quietly */
+    cairn_monitor_remove(cl);
     cl->db = 0;
     cl->resp = 2;
     c->reply.resp = 2;

@@ -17,6 +17,8 @@
 #include "engine/log.h"
 #include "engine/info.h"
 #include "engine/keyspace.h"
+#include "engine/keyspecs.h"
+#include "engine/monitor.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
@@ -94,6 +96,56 @@ static void cmd_config_get(cairn_ctx *c) {
   free(lens);
 }
 
+/* The values a CONFIG SET is about to replace, kept to undo it when applying
+ * fails (a port that cannot be listened on). */
+typedef struct config_old {
+  int n, cap;
+  char **names, **vals;
+  size_t *nlens, *vlens;
+} config_old;
+
+static void config_old_pair(void *ud, const char *name, const char *value, size_t valuelen) {
+  config_old *o = ud;
+  if (o->n == o->cap) {
+    o->cap = o->cap ? o->cap * 2 : 8;
+    o->names = cairn_xrealloc(o->names, sizeof(char *) * (size_t)o->cap);
+    o->vals = cairn_xrealloc(o->vals, sizeof(char *) * (size_t)o->cap);
+    o->nlens = cairn_xrealloc(o->nlens, sizeof(size_t) * (size_t)o->cap);
+    o->vlens = cairn_xrealloc(o->vlens, sizeof(size_t) * (size_t)o->cap);
+  }
+  o->names[o->n] = cairn_xstrdup(name);
+  o->nlens[o->n] = strlen(name);
+  o->vals[o->n] = cairn_xmemdup(value, valuelen);
+  o->vlens[o->n] = valuelen;
+  o->n++;
+}
+
+static void config_emit_old_values(const cairn_config *cfg, int np, const char **names, const size_t *nlens,
+                                   config_old *o) {
+  for (int i = 0; i < np; i++) {
+    /* A name with glob characters is no parameter: CONFIG SET refuses it. */
+    if (memchr(names[i], '*', nlens[i]) || memchr(names[i], '?', nlens[i]) || memchr(names[i], '[', nlens[i]))
+      continue;
+    cairn_config_get(cfg, 1, &names[i], &nlens[i], config_old_pair, o);
+  }
+}
+
+static void config_old_free(config_old *o) {
+  for (int i = 0; i < o->n; i++) {
+    free(o->names[i]);
+    free(o->vals[i]);
+  }
+  free(o->names);
+  free(o->vals);
+  free(o->nlens);
+  free(o->vlens);
+}
+
+static int listeners_changed(const cairn_server *srv, int old_port, const char *old_bind) {
+  const char *b = srv->cfg.bind ? srv->cfg.bind : "";
+  return srv->cfg.port != old_port || strcmp(b, old_bind ? old_bind : "") != 0;
+}
+
 static void cmd_config_set(cairn_ctx *c) {
   if ((c->argc - 2) % 2 != 0) {
     cairn_reply_error(&c->reply, "wrong number of arguments for 'config|set' command");
@@ -113,8 +165,25 @@ static void cmd_config_set(cairn_ctx *c) {
   char err[512];
   cairn_server *srv = c->srv;
   int old_hz = srv->cfg.hz;
+  int old_port = srv->cfg.port;
+  char *old_bind = srv->cfg.bind ? cairn_xstrdup(srv->cfg.bind) : NULL;
+  config_old old = {0};
+  config_emit_old_values(&srv->cfg, np, names, nlens, &old);
   if (cairn_config_set(&srv->cfg, np, names, nlens, vals, vlens, err, sizeof(err)) != 0) {
     cairn_reply_errorf(&c->reply, "-%s", err);
+  } else if (listeners_changed(srv, old_port, old_bind) &&
+             cairn_listeners_rebind(srv, old_port, old_bind, err, sizeof(err)) != 0) {
+    /* Applying failed: every parameter of the request goes back (Redis's
+     * restoreBackupConfig), and the listeners are the old ones again. */
+    const char *which = srv->cfg.port != old_port ? "port" : "bind";
+    cairn_warning("CONFIG SET %s failed: %s", which, err);
+    char ignored[512];
+    if (cairn_config_set(&srv->cfg, old.n, (const char **)old.names, old.nlens, (const char **)old.vals, old.vlens,
+                         ignored, sizeof(ignored)) != 0)
+      cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
+    cairn_reply_errorf(&c->reply, "CONFIG SET failed (possibly related to argument '%s') - %s", which,
+                       !strcmp(which, "port") ? "Unable to listen on this port. Check server logs."
+                                              : "Failed to bind to specified addresses.");
   } else {
     /* Runtime effects; every other directive is read where it is used. */
     cairn_log_set_level(srv->cfg.loglevel);
@@ -126,6 +195,8 @@ static void cmd_config_set(cairn_ctx *c) {
   free(vals);
   free(nlens);
   free(vlens);
+  free(old_bind);
+  config_old_free(&old);
 }
 
 static void cmd_config_resetstat(cairn_ctx *c) {
@@ -435,9 +506,98 @@ static void reply_cmd_flags(cairn_reply *r, const cairn_command *cmd) {
   int n = 0;
   for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
     if (cmd->flags & flag_names[i].flag) n++;
-  cairn_reply_set(r, n);
+  const cairn_keyspecs *ks = cairn_keyspecs_of(cmd);
+  int movable = ks && ks->movablekeys;
+  cairn_reply_set(r, n + movable);
   for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
     if (cmd->flags & flag_names[i].flag) cairn_reply_status(r, flag_names[i].name);
+  if (movable) cairn_reply_status(r, "movablekeys");
+}
+
+/* Space-separated words as a set of status replies ("RW access delete"). */
+static void reply_words(cairn_reply *r, const char *words) {
+  int n = 0;
+  for (const char *p = words; *p;) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    n++;
+    while (*p && *p != ' ') p++;
+  }
+  cairn_reply_set(r, n);
+  for (const char *p = words; *p;) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    const char *w = p;
+    while (*p && *p != ' ') p++;
+    cairn_reply_raw(r, "+", 1);
+    cairn_reply_raw(r, w, (size_t)(p - w));
+    cairn_reply_raw(r, "\r\n", 2);
+  }
+}
+
+/* Key specs as Redis 7.0's COMMAND INFO shows them, from the table. */
+static void reply_table_key_specs(cairn_reply *r, const cairn_keyspecs *ks) {
+  cairn_reply_array(r, ks->n);
+  for (int i = 0; i < ks->n; i++) {
+    const cairn_keyspec *sp = &ks->specs[i];
+    cairn_reply_map(r, 3 + (sp->notes != NULL));
+    if (sp->notes) {
+      cairn_reply_bulk_str(r, "notes");
+      cairn_reply_bulk_str(r, sp->notes);
+    }
+    cairn_reply_bulk_str(r, "flags");
+    reply_words(r, sp->flags);
+    cairn_reply_bulk_str(r, "begin_search");
+    cairn_reply_map(r, 2);
+    cairn_reply_bulk_str(r, "type");
+    if (sp->bs == CAIRN_BS_INDEX) {
+      cairn_reply_bulk_str(r, "index");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 1);
+      cairn_reply_bulk_str(r, "index");
+      cairn_reply_int(r, sp->bs_index);
+    } else if (sp->bs == CAIRN_BS_KEYWORD) {
+      cairn_reply_bulk_str(r, "keyword");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 2);
+      cairn_reply_bulk_str(r, "keyword");
+      cairn_reply_bulk_str(r, sp->bs_keyword);
+      cairn_reply_bulk_str(r, "startfrom");
+      cairn_reply_int(r, sp->bs_startfrom);
+    } else {
+      cairn_reply_bulk_str(r, "unknown");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 0);
+    }
+    cairn_reply_bulk_str(r, "find_keys");
+    cairn_reply_map(r, 2);
+    cairn_reply_bulk_str(r, "type");
+    if (sp->fk == CAIRN_FK_RANGE) {
+      cairn_reply_bulk_str(r, "range");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 3);
+      cairn_reply_bulk_str(r, "lastkey");
+      cairn_reply_int(r, sp->lastkey);
+      cairn_reply_bulk_str(r, "keystep");
+      cairn_reply_int(r, sp->keystep);
+      cairn_reply_bulk_str(r, "limit");
+      cairn_reply_int(r, sp->limit);
+    } else if (sp->fk == CAIRN_FK_KEYNUM) {
+      cairn_reply_bulk_str(r, "keynum");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 3);
+      cairn_reply_bulk_str(r, "keynumidx");
+      cairn_reply_int(r, sp->keynumidx);
+      cairn_reply_bulk_str(r, "firstkey");
+      cairn_reply_int(r, sp->firstkey);
+      cairn_reply_bulk_str(r, "keystep");
+      cairn_reply_int(r, sp->keystep);
+    } else {
+      cairn_reply_bulk_str(r, "unknown");
+      cairn_reply_bulk_str(r, "spec");
+      cairn_reply_map(r, 0);
+    }
+  }
 }
 
 /* ACL categories derived from the flags and the group, in Redis's category
@@ -466,8 +626,14 @@ static void reply_acl_categories(cairn_reply *r, const cairn_command *cmd) {
   for (int i = 0; i < n; i++) cairn_reply_status(r, cats[i]);
 }
 
-/* One key spec from the legacy (first, last, step) triple. */
+/* The key specs: Redis 7.0's (engine/keyspecs.c), or, for a command the
+ * table does not know, one spec from the legacy (first, last, step) triple. */
 static void reply_key_specs(cairn_reply *r, const cairn_command *cmd) {
+  const cairn_keyspecs *ks = cairn_keyspecs_of(cmd);
+  if (ks) {
+    reply_table_key_specs(r, ks);
+    return;
+  }
   if (cmd->first_key <= 0) {
     cairn_reply_array(r, 0);
     return;
@@ -902,37 +1068,49 @@ static void cmd_command_list(cairn_ctx *c) {
   cairn_reply_defer_array(&c->reply, mark, n);
 }
 
-static void cmd_command_getkeys(cairn_ctx *c) {
+/* COMMAND GETKEYS / GETKEYSANDFLAGS <command> [args...]: Redis 7.0's
+ * getKeysSubcommandImpl over the key specs (engine/getkeys.c). */
+static void command_getkeys(cairn_ctx *c, int with_flags) {
   const cairn_command *cmd = cairn_command_lookup(c->argv[2].p, c->argv[2].len);
   int argc = c->argc - 2;
   cairn_str *argv = c->argv + 2;
-  if (cmd && cmd->subcommands && argc >= 2) {
-    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
-    if (sub) cmd = sub;
-  }
+  if (cmd && cmd->subcommands && argc >= 2) cmd = cairn_subcommand_find(cmd, argv[1]);
   if (!cmd) {
     cairn_reply_error(&c->reply, "Invalid command specified");
+    return;
+  }
+  const cairn_keyspecs *ks = cairn_keyspecs_of(cmd);
+  if (!(ks ? ks->n > 0 : cmd->first_key > 0)) {
+    cairn_reply_error(&c->reply, "The command has no key arguments");
     return;
   }
   if (!cairn_arity_ok(cmd, argc)) {
     cairn_reply_error(&c->reply, "Invalid number of arguments specified for command");
     return;
   }
-  if (cmd->first_key <= 0 || cmd->first_key >= argc) {
-    cairn_reply_error(&c->reply, "The command has no key arguments");
+  cairn_keyref *keys = NULL;
+  int n = cairn_command_keys(cmd, argc, argv, &keys);
+  if (n <= 0) {
+    cairn_reply_error(&c->reply, "Invalid arguments specified for command");
+    free(keys);
     return;
   }
-  int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-  if (last >= argc) last = argc - 1;
-  int step = cmd->key_step > 0 ? cmd->key_step : 1;
-  size_t mark = cairn_reply_defer(&c->reply);
-  long long n = 0;
-  for (int i = cmd->first_key; i <= last; i += step) {
-    cairn_reply_bulk(&c->reply, argv[i].p, argv[i].len);
-    n++;
+  cairn_reply_array(&c->reply, n);
+  for (int i = 0; i < n; i++) {
+    cairn_str k = argv[keys[i].pos];
+    if (with_flags) {
+      cairn_reply_array(&c->reply, 2);
+      cairn_reply_bulk(&c->reply, k.p, k.len);
+      reply_words(&c->reply, keys[i].flags);
+    } else {
+      cairn_reply_bulk(&c->reply, k.p, k.len);
+    }
   }
-  cairn_reply_defer_array(&c->reply, mark, n);
+  free(keys);
 }
+
+static void cmd_command_getkeys(cairn_ctx *c) { command_getkeys(c, 0); }
+static void cmd_command_getkeysandflags(cairn_ctx *c) { command_getkeys(c, 1); }
 
 static void cmd_command_help(cairn_ctx *c) {
   static const char *const lines[] = {
@@ -952,6 +1130,8 @@ static void cmd_command_help(cairn_ctx *c) {
       "    commands are returned.",
       "GETKEYS <full-command>",
       "    Return the keys from a full Redis command.",
+      "GETKEYSANDFLAGS <full-command>",
+      "    Return the keys and the access flags from a full Redis command.",
       NULL,
   };
   reply_help(c, "COMMAND", lines);
@@ -1055,6 +1235,23 @@ static void cmd_debug(cairn_ctx *c) {
   cairn_reply_subcommand_syntax_error(c);
 }
 
+/* ---------------------------------------------------------------- MONITOR */
+
+/* MONITOR: from now on the client receives every command the server runs
+ * (engine/monitor.c). Like Redis: refused inside MULTI (the client expects
+ * one reply per command), and a second MONITOR is ignored without a reply. */
+static void cmd_monitor(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  if (!cl) return;
+  if (cl->flags & CAIRN_CLIENT_MULTI) {
+    cairn_reply_error(&c->reply, "MONITOR isn't allowed for DENY BLOCKING client");
+    return;
+  }
+  if (cl->flags & (CAIRN_CLIENT_MONITOR | CAIRN_CLIENT_REPLICA)) return;
+  cairn_monitor_add(cl);
+  cairn_reply_ok(&c->reply);
+}
+
 /* ---------------------------------------------------------------- MEMORY */
 
 /* Bytes LMDB spends on one entry besides its key and data: the node header
@@ -1134,6 +1331,12 @@ static void cmd_memory_help(cairn_ctx *c) {
   reply_help(c, "MEMORY", lines);
 }
 
+/* ---------------------------------------------------------------- CLUSTER */
+
+/* cairn has no cluster mode: like a Redis 7.0 started with cluster-enabled
+ * no, every CLUSTER subcommand (HELP included) answers this. */
+static void cmd_cluster_disabled(cairn_ctx *c) { cairn_reply_error(&c->reply, "This instance has cluster support disabled"); }
+
 /* ---------------------------------------------------------------- tables */
 
 static const cairn_command config_subs[] = {
@@ -1195,8 +1398,41 @@ static const cairn_command command_subs[] = {
               "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),
     CAIRN_CMD("command|getkeys", -4, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_getkeys, "server",
               "Extract keys given a full Redis command", "2.8.13", "command [arg [arg ...]]"),
+    CAIRN_CMD("command|getkeysandflags", -4, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_getkeysandflags, "server",
+              "Extract keys and access flags given a full Redis command", "7.0.0", "command [arg [arg ...]]"),
     CAIRN_CMD("command|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_command_help, "server",
               "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD_END,
+};
+
+static const cairn_command cluster_subs[] = {
+    CAIRN_CMD("cluster|addslots", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Assign new hash slots to receiving node", "3.0.0", ""),
+    CAIRN_CMD("cluster|addslotsrange", -4, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Assign new hash slots to receiving node", "7.0.0", ""),
+    CAIRN_CMD("cluster|bumpepoch", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Advance the cluster config epoch", "3.0.0", ""),
+    CAIRN_CMD("cluster|count-failure-reports", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Return the number of failure reports active for a given node", "3.0.0", ""),
+    CAIRN_CMD("cluster|countkeysinslot", 3, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Return the number of local keys in the specified hash slot", "3.0.0", ""),
+    CAIRN_CMD("cluster|delslots", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Set hash slots as unbound in receiving node", "3.0.0", ""),
+    CAIRN_CMD("cluster|delslotsrange", -4, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Set hash slots as unbound in receiving node", "7.0.0", ""),
+    CAIRN_CMD("cluster|failover", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Forces a replica to perform a manual failover of its master.", "3.0.0", ""),
+    CAIRN_CMD("cluster|flushslots", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Delete a node's own slots information", "3.0.0", ""),
+    CAIRN_CMD("cluster|forget", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Remove a node from the nodes table", "3.0.0", ""),
+    CAIRN_CMD("cluster|getkeysinslot", 4, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Return local key names in the specified hash slot", "3.0.0", ""),
+    CAIRN_CMD("cluster|help", 2, CAIRN_CMD_LOADING | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD("cluster|info", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Provides info about Redis Cluster node state", "3.0.0", ""),
+    CAIRN_CMD("cluster|keyslot", 3, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Returns the hash slot of the specified key", "3.0.0", ""),
+    CAIRN_CMD("cluster|links", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Returns a list of all TCP links to and from peer nodes in cluster", "7.0.0", ""),
+    CAIRN_CMD("cluster|meet", -4, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Force a node cluster to handshake with another node", "3.0.0", ""),
+    CAIRN_CMD("cluster|myid", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Return the node id", "3.0.0", ""),
+    CAIRN_CMD("cluster|nodes", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Get Cluster config for the node", "3.0.0", ""),
+    CAIRN_CMD("cluster|replicas", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "List replica nodes of the specified master node", "5.0.0", ""),
+    CAIRN_CMD("cluster|replicate", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Reconfigure a node as a replica of the specified master node", "3.0.0", ""),
+    CAIRN_CMD("cluster|reset", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Reset a Redis Cluster node", "3.0.0", ""),
+    CAIRN_CMD("cluster|saveconfig", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Forces the node to save cluster state on disk", "3.0.0", ""),
+    CAIRN_CMD("cluster|set-config-epoch", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Set the configuration epoch in a new node", "3.0.0", ""),
+    CAIRN_CMD("cluster|setslot", -4, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Bind a hash slot to a specific node", "3.0.0", ""),
+    CAIRN_CMD("cluster|shards", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Get array of cluster slots to node mappings", "7.0.0", ""),
+    CAIRN_CMD("cluster|slaves", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "List replica nodes of the specified master node", "3.0.0", ""),
+    CAIRN_CMD("cluster|slots", 2, CAIRN_CMD_STALE, 0, 0, 0, cmd_cluster_disabled, "cluster", "Get array of Cluster slot to node mappings", "3.0.0", ""),
     CAIRN_CMD_END,
 };
 
@@ -1230,6 +1466,10 @@ const cairn_command cairn_commands_server[] = {
     CAIRN_CMD("shutdown", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI | CAIRN_F_LOADING_STALE, 0, 0, 0,
               cmd_shutdown, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
               "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    CAIRN_CMD("cluster", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "cluster", "A container for cluster commands",
+              "3.0.0", "", .subcommands = cluster_subs),
+    CAIRN_CMD("monitor", 1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_monitor, "server",
+              "Listen for all requests received by the server in real time", "1.0.0", ""),
     CAIRN_CMD("debug", -2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_debug, "server",
               "A container for debugging commands", "1.0.0", "subcommand [argument]"),
     CAIRN_CMD_END,

@@ -114,7 +114,7 @@ def config_get_set():
         assert_eq(c.call("CONFIG", "SET", "maxclients", "abc"),
                   Error("ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
                         "argument couldn't be parsed into an integer"))
-        assert_error(c.call("CONFIG", "SET", "port", "1234"), "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config")
+        assert_error(c.call("CONFIG", "SET", "dir", "/tmp"), "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set immutable config")
         assert_eq(c.call("CONFIG", "SET", "maxclients"), Error("ERR wrong number of arguments for 'config|set' command"))
         assert_eq(c.call("CONFIG", "SET", "maxclients", "1", "hz"),
                   Error("ERR wrong number of arguments for 'config|set' command"))
