@@ -384,26 +384,32 @@ static void bf_set(unsigned char *p, uint64_t off, int bits, uint64_t v) {
   }
 }
 
-/* Overflow of value + incr in an unsigned field of `bits` bits: 1 above,
- * -1 below, 0 none; *res is the value to store under WRAP/SAT. */
+/* Overflow of value + incr in a field of `bits` bits: 1 above, -1 below, 0
+ * none; *res is the value to store under WRAP/SAT. These are Redis's tests
+ * (checkUnsignedBitfieldOverflow / checkSignedBitfieldOverflow) with their
+ * 64-bit wraparound: e.g. a SET of min-1 into an i63 wraps Redis's
+ * "max - value" and saturates to the maximum; cairn answers the same. */
 static int bf_overflow_u(uint64_t value, int64_t incr, int bits, int how, uint64_t *res) {
   uint64_t max = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
-  uint64_t wrapped = (value + (uint64_t)incr) & max;
+  int64_t maxincr = (int64_t)(max - value), minincr = (int64_t)((uint64_t)0 - value);
   int ow = 0;
-  if (value > max || (incr > 0 && (uint64_t)incr > max - value))
+  if (value > max || (incr > 0 && incr > maxincr))
     ow = 1;
-  else if (incr < 0 && (uint64_t)0 - (uint64_t)incr > value)
+  else if (incr < 0 && incr < minincr)
     ow = -1;
-  if (ow) *res = how == BF_WRAP ? wrapped : (ow > 0 ? max : 0);
+  if (ow) *res = how == BF_WRAP ? (value + (uint64_t)incr) & max : (ow > 0 ? max : 0);
   return ow;
 }
 
 static int bf_overflow_i(int64_t value, int64_t incr, int bits, int how, int64_t *res) {
   int64_t max = bits == 64 ? INT64_MAX : (int64_t)(((uint64_t)1 << (bits - 1)) - 1);
   int64_t min = -max - 1;
-  /* The exact sum in 128 bits decides; WRAP keeps the low bits, sign-extended. */
-  __int128 sum = (__int128)value + incr;
-  int ow = sum > max ? 1 : sum < min ? -1 : 0;
+  int64_t maxincr = (int64_t)((uint64_t)max - (uint64_t)value), minincr = (int64_t)((uint64_t)min - (uint64_t)value);
+  int ow = 0;
+  if (value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr))
+    ow = 1;
+  else if (value < min || (bits != 64 && incr < minincr) || (value < 0 && incr < 0 && incr < minincr))
+    ow = -1;
   if (ow) {
     if (how == BF_WRAP) {
       uint64_t u = (uint64_t)value + (uint64_t)incr;
