@@ -170,21 +170,22 @@ int cairn_hll_to_dense(cairn_buf *b) {
   memcpy(dense, b->p, CAIRN_HLL_HDR); /* magic and cache */
   dense[4] = CAIRN_HLL_DENSE;
   long idx = 0;
+  int valid = 1;
   while (p < end) {
-    if (is_zero(p)) {
-      idx += zero_len(p);
-      p++;
-    } else if (is_xzero(p)) {
-      idx += xzero_len(p, end);
-      p += 2;
-    } else {
-      int run = val_len(p), v = val_value(p);
-      if (idx + run > HLL_REGS) break;
-      while (run--) dense_put(dense, idx++, (uint8_t)v);
-      p++;
+    int run = is_zero(p) ? zero_len(p) : is_xzero(p) ? xzero_len(p, end) : val_len(p);
+    if (idx + run > HLL_REGS) {
+      valid = 0; /* an opcode past the last register */
+      break;
     }
+    if (is_val(p)) {
+      int v = val_value(p);
+      while (run--) dense_put(dense, idx++, (uint8_t)v);
+    } else {
+      idx += run;
+    }
+    p += is_xzero(p) ? 2 : 1;
   }
-  if (idx != HLL_REGS) {
+  if (!valid || idx != HLL_REGS) {
     free(dense);
     return -1;
   }
@@ -418,21 +419,18 @@ int cairn_hll_merge(uint8_t *max, const void *v, size_t len) {
   const uint8_t *q = p + CAIRN_HLL_HDR, *end = p + len;
   long i = 0;
   while (q < end) {
-    if (is_zero(q)) {
-      i += zero_len(q);
-      q++;
-    } else if (is_xzero(q)) {
-      i += xzero_len(q, end);
-      q += 2;
-    } else {
-      int run = val_len(q), val = val_value(q);
-      if (i + run > HLL_REGS) break;
+    int run = is_zero(q) ? zero_len(q) : is_xzero(q) ? xzero_len(q, end) : val_len(q);
+    if (i + run > HLL_REGS) return -1; /* an opcode past the last register */
+    if (is_val(q)) {
+      int val = val_value(q);
       while (run--) {
         if (val > max[i]) max[i] = (uint8_t)val;
         i++;
       }
-      q++;
+    } else {
+      i += run;
     }
+    q += is_xzero(q) ? 2 : 1;
   }
   return i == HLL_REGS ? 0 : -1;
 }
@@ -484,6 +482,10 @@ void cairn_cmd_pfadd(cairn_ctx *c) {
   for (int j = 2; j < c->argc; j++) {
     int r = cairn_hll_add(&b, c->argv[j].p, c->argv[j].len, smax);
     if (r < 0) {
+      /* Like Redis, what the elements before the corrupt spot changed
+       * stays (and is propagated: replaying the command does the same). */
+      if (updated && hll_store(c, c->argv[1], &b, expire) < 0) goto out;
+      c->dirty += updated;
       cairn_reply_error(&c->reply, ERR_INVALID_HLL);
       goto out;
     }

@@ -14,6 +14,8 @@
  * becomes dense when a value above 32 is needed or when it would grow past
  * hll-sparse-max-bytes. The estimate is Ertl's improved estimator, as Redis
  * computes it (same floating-point steps, so the same counts).
+ * A sparse value whose opcodes run past the last register is corrupt (the
+ * check of Redis's CVE-2025-32023 fix, which Debian's 7.0.15 carries).
  *
  * Pure functions (no server): tests/unit/test_hll.c. */
 #ifndef CAIRN_CMD_HLL_H
