@@ -76,6 +76,7 @@
 #include "engine/keyspace.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
+#include "engine/cmd/types.h"
 
 #define ERR_NAN "resulting score is not a number (NaN)"
 #define ERR_MINMAX_FLOAT "min or max is not a float"
@@ -2233,6 +2234,62 @@ static size_t score_text(cairn_str raw, char *buf) {
 
 static void cmd_zscan(cairn_ctx *c) { cairn_coll_scan(c, CAIRN_TYPE_ZSET, 1, score_text); }
 
+/* ---------------------------------------------------------------- for geo.c (engine/cmd/types.h) */
+
+void cairn_zset_zadd_argv(cairn_ctx *c, int argc, cairn_str *argv) {
+  int oargc = c->argc;
+  cairn_str *oargv = c->argv;
+  long long before = c->dirty;
+  c->argc = argc;
+  c->argv = argv;
+  zadd_generic(c, 0);
+  c->argc = oargc;
+  c->argv = oargv;
+  if (c->dirty > before && c->store_rc == 0) {
+    cairn_propagate(c, c->db, argc, argv);
+    c->custom_propagation = 1;
+  }
+}
+
+int cairn_zset_open(cairn_ctx *c, cairn_str key, uint64_t *id) {
+  cairn_value val;
+  cairn_coll coll;
+  int rc = cairn_lookup_coll(c, key, CAIRN_TYPE_ZSET, &val, &coll);
+  if (rc == 1) *id = coll.id;
+  return rc;
+}
+
+int cairn_zset_score(cairn_ctx *c, uint64_t id, cairn_str member, double *out) {
+  int rc = z_score(ST(c), id, member.p, member.len, out);
+  return rc < 0 ? failed(c, rc) : rc;
+}
+
+int cairn_zset_range(cairn_ctx *c, uint64_t id, double min, double max, cairn_zset_range_fn fn, void *ud) {
+  unsigned char from[8];
+  wr64be(from, sortable(min));
+  zit z;
+  int rc = zit_open(&z, ST(c), id, 0, from, 8);
+  if (rc < 0) {
+    zit_close(&z);
+    return failed(c, rc);
+  }
+  while ((rc = zit_next(&z)) > 0) {
+    if (!(z.score < max)) break;
+    if (z.score < min) continue;
+    if (fn(ud, z.mem.p, z.mem.len, z.score)) break;
+  }
+  zit_close(&z);
+  return rc < 0 ? failed(c, rc) : 0;
+}
+
+void cairn_zset_store(cairn_ctx *c, cairn_str dst, size_t n, const cairn_str *members, const double *scores) {
+  emitter e;
+  emit_begin(&e, c, 1, 0);
+  for (size_t i = 0; i < n; i++)
+    if (emit_one(&e, members[i].p, members[i].len, scores[i]) < 0) return;
+  emit_end(&e, dst);
+}
+
 /* ---------------------------------------------------------------- table */
 
 const cairn_command cairn_commands_zset[] = {
@@ -2325,5 +2382,47 @@ const cairn_command cairn_commands_zset[] = {
     CAIRN_CMD("zscan", -3, CAIRN_F_READ, 1, 1, 1, cmd_zscan, "sorted-set",
               "Incrementally iterate sorted sets elements and associated scores", "2.8.0",
               "key cursor [MATCH pattern] [COUNT count]"),
+    /* GEO indexes are sorted sets (engine/cmd/geo.c). */
+    CAIRN_CMD("geoadd", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_geoadd, "geo",
+              "Add one or more geospatial items in the geospatial index represented using a sorted set", "3.2.0",
+              "key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]"),
+    CAIRN_CMD("geodist", -4, CAIRN_F_READ, 1, 1, 1, cairn_cmd_geodist, "geo",
+              "Returns the distance between two members of a geospatial index", "3.2.0",
+              "key member1 member2 [M|KM|FT|MI]"),
+    CAIRN_CMD("geohash", -2, CAIRN_F_READ, 1, 1, 1, cairn_cmd_geohash, "geo",
+              "Returns members of a geospatial index as standard geohash strings", "3.2.0", "key [member [member ...]]"),
+    CAIRN_CMD("geopos", -2, CAIRN_F_READ, 1, 1, 1, cairn_cmd_geopos, "geo",
+              "Returns longitude and latitude of members of a geospatial index", "3.2.0", "key [member [member ...]]"),
+    CAIRN_CMD("georadius", -6, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_georadius, "geo",
+              "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance "
+              "from a point",
+              "3.2.0",
+              "key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] "
+              "[ASC|DESC] [STORE key] [STOREDIST key]"),
+    CAIRN_CMD("georadius_ro", -6, CAIRN_F_READ, 1, 1, 1, cairn_cmd_georadius_ro, "geo",
+              "A read-only variant for GEORADIUS", "3.2.10",
+              "key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] "
+              "[ASC|DESC]"),
+    CAIRN_CMD("georadiusbymember", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_georadiusbymember, "geo",
+              "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance "
+              "from a member",
+              "3.2.0",
+              "key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC|DESC] "
+              "[STORE key] [STOREDIST key]"),
+    CAIRN_CMD("georadiusbymember_ro", -5, CAIRN_F_READ, 1, 1, 1, cairn_cmd_georadiusbymember_ro, "geo",
+              "A read-only variant for GEORADIUSBYMEMBER", "3.2.10",
+              "key member radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC|DESC]"),
+    CAIRN_CMD("geosearch", -7, CAIRN_F_READ, 1, 1, 1, cairn_cmd_geosearch, "geo",
+              "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a "
+              "circle.",
+              "6.2.0",
+              "key FROMMEMBER member|FROMLONLAT longitude latitude BYRADIUS radius M|KM|FT|MI|BYBOX width height "
+              "M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"),
+    CAIRN_CMD("geosearchstore", -8, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 2, 1, cairn_cmd_geosearchstore, "geo",
+              "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a "
+              "circle, and store the result in another key.",
+              "6.2.0",
+              "destination source FROMMEMBER member|FROMLONLAT longitude latitude BYRADIUS radius M|KM|FT|MI|BYBOX "
+              "width height M|KM|FT|MI [ASC|DESC] [COUNT count [ANY]] [STOREDIST]"),
     CAIRN_CMD_END,
 };
