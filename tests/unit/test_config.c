@@ -413,8 +413,8 @@ static void test_set_errors(void **state) {
   SET_ERR(&c, "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and "
               "4294967295 inclusive",
           "maxclients", "-1");
-  SET_ERR(&c, "ERR CONFIG SET failed (possibly related to argument 'Port') - can't set immutable config", "Port",
-          "7000");
+  SET_ERR(&c, "ERR CONFIG SET failed (possibly related to argument 'Databases') - can't set immutable config",
+          "Databases", "7");
   SET_ERR(&c, "ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config",
           "daemonize", "no");
   SET_ERR(&c, "ERR CONFIG SET failed (possibly related to argument 'durability') - argument(s) must be one of the "
