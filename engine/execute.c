@@ -12,6 +12,7 @@
 #include "engine/info.h"
 #include "engine/log.h"
 #include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/util.h"
@@ -227,6 +228,9 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
   if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
   int64_t t0 = client ? cairn_monotonic_ns() : 0;
+  /* Keyspace notifications of an attempt that is rolled back are dropped. */
+  int hold_notify = srv->cfg.notify_keyspace_events != 0;
+  if (hold_notify) cairn_pubsub_hold(srv);
   for (int attempt = 0;; attempt++) {
     /* One clock read per few commands of a client's batch (client.c keeps
      * srv->now_ms fresh); a retry or a replay reads the clock itself. */
@@ -244,7 +248,12 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     srv->nprops = 0;
     srv->props.len = 0;
     if (ctx.reply.buf) ctx.reply.buf->len = reply_mark;
+    if (hold_notify) {
+      cairn_pubsub_release(srv, 0);
+      cairn_pubsub_hold(srv);
+    }
     if (ctx.replaying) {
+      if (hold_notify) cairn_pubsub_release(srv, 0);
       srv->replay_rc = ctx.store_rc;
       return;
     }
@@ -255,6 +264,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       break;
     }
   }
+  if (hold_notify) cairn_pubsub_release(srv, ctx.store_rc == 0);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   if (!ctx.replaying) {
     int wrote = srv->nprops > 0;
