@@ -325,14 +325,18 @@ void cairn_pubsub_free(cairn_server *srv) {
 
 /* ---------------------------------------------------------------- commands */
 
+/* Like Redis (CLIENT_PUSHING), the confirmations are sent even under
+ * CLIENT REPLY OFF/SKIP, which leave c->reply without a buffer. */
 static void reply_subscription(cairn_ctx *c, const char *kind, const cairn_str *name) {
-  cairn_reply_push(&c->reply, 3);
-  cairn_reply_bulk_str(&c->reply, kind);
+  cairn_reply r = c->reply;
+  if (!r.buf) r.buf = &c->client->out;
+  cairn_reply_push(&r, 3);
+  cairn_reply_bulk_str(&r, kind);
   if (name)
-    cairn_reply_bulk(&c->reply, name->p, name->len);
+    cairn_reply_bulk(&r, name->p, name->len);
   else
-    cairn_reply_null(&c->reply);
-  cairn_reply_int(&c->reply, sub_count(c->client));
+    cairn_reply_null(&r);
+  cairn_reply_int(&r, sub_count(c->client));
 }
 
 static void do_subscribe(cairn_ctx *c, int pattern) {
