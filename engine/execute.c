@@ -9,6 +9,7 @@
 
 #include "engine/blocking.h"
 #include "engine/commit.h"
+#include "engine/diag.h"
 #include "engine/info.h"
 #include "engine/log.h"
 #include "engine/multi.h"
@@ -86,10 +87,11 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
+  uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
-    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
-                           ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
+    cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
                            ctx.reply.buf->len - start);
+  cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
   if (ctx.store_rc) {
     exec->store_rc = ctx.store_rc;
     return;
@@ -275,9 +277,12 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   }
   if (ctx.replaying) srv->replay_db = ctx.db;
-  if (client)
-    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
-                           client->out.p ? client->out.p + reply_start : NULL, client->out.len - reply_start);
+  if (client) {
+    uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
+    cairn_info_record_call(srv, cmd, argc, argv, ns, 0, client->out.p ? client->out.p + reply_start : NULL,
+                           client->out.len - reply_start);
+    cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
+  }
   goto done;
 
 reject:
