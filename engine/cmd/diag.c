@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/blocking.h"
 #include "engine/client.h"
 #include "engine/diag.h"
 #include "engine/info.h"
@@ -210,7 +211,7 @@ void cairn_diag_record_call(cairn_server *srv, cairn_client *client, const cairn
   cairn_latency_sample(srv, (cmd->flags & CAIRN_CMD_FAST) ? "fast-command" : "command", us / 1000);
   if (srv->cfg.slowlog_log_slower_than < 0 || us < srv->cfg.slowlog_log_slower_than) return;
   if (cmd->flags & CAIRN_CMD_RUNS_QUEUED) return; /* EXEC: its commands are logged */
-  if (client->blocking) return;                   /* logged when served */
+  if (cairn_blocking_waits(client)) return;      /* logged when served */
   slowlog_push(srv, client, cmd, argc, argv, us);
 }
 
