@@ -287,6 +287,13 @@ int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key) {
   return 1;
 }
 
+int cairn_blocking_waits(const cairn_client *c) {
+  const bclient *bc = c->blocking;
+  if (!bc) return 0;
+  const cairn_blocking *B = c->srv->blocking;
+  return !(B && B->serving_bc == bc && !bc->reblocked);
+}
+
 int cairn_blocking_pending(cairn_server *srv) {
   cairn_blocking *B = srv->blocking;
   return B && B->nready > 0 && !B->serving;

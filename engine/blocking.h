@@ -33,6 +33,10 @@ void cairn_blocking_client_closed(cairn_client *c);
  * first), else 0. */
 int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key);
 int cairn_blocking_pending(cairn_server *srv);
+/* Whether client c waits on keys after its command ran (blocked by it, or
+ * blocked again while being served); 0 while its blocked command is being
+ * served (the slow log records the command then, like Redis). */
+int cairn_blocking_waits(const cairn_client *c);
 /* Frees the server's blocking state (shutdown, after every client closed). */
 void cairn_blocking_free(cairn_server *srv);
 void cairn_blocking_serve(cairn_server *srv);

@@ -90,6 +90,7 @@ extern const cairn_command cairn_commands_set[];
 extern const cairn_command cairn_commands_zset[];
 extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH UNWATCH */
 extern const cairn_command cairn_commands_pubsub[];
+extern const cairn_command cairn_commands_diag[];   /* SLOWLOG LATENCY */
 
 /* Case-insensitive lookup by name: the command, or NULL. */
 const cairn_command *cairn_command_lookup(const char *name, size_t len);

@@ -9,10 +9,12 @@
 
 #include "engine/blocking.h"
 #include "engine/commit.h"
+#include "engine/diag.h"
 #include "engine/info.h"
 #include "engine/log.h"
 #include "engine/monitor.h"
 #include "engine/multi.h"
+#include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/util.h"
@@ -86,10 +88,11 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
+  uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
-    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
-                           ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
+    cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
                            ctx.reply.buf->len - start);
+  cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
   if (ctx.store_rc) {
     exec->store_rc = ctx.store_rc;
     return;
@@ -229,6 +232,9 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   size_t reply_mark = ctx.reply.buf ? ctx.reply.buf->len : 0;
   if (!srv->batch_start_us && client) srv->batch_start_us = cairn_ustime();
   int64_t t0 = client ? cairn_monotonic_ns() : 0;
+  /* Keyspace notifications of an attempt that is rolled back are dropped. */
+  int hold_notify = srv->cfg.notify_keyspace_events != 0;
+  if (hold_notify) cairn_pubsub_hold(srv);
   for (int attempt = 0;; attempt++) {
     /* One clock read per few commands of a client's batch (client.c keeps
      * srv->now_ms fresh); a retry or a replay reads the clock itself. */
@@ -246,7 +252,12 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     srv->nprops = 0;
     srv->props.len = 0;
     if (ctx.reply.buf) ctx.reply.buf->len = reply_mark;
+    if (hold_notify) {
+      cairn_pubsub_release(srv, 0);
+      cairn_pubsub_hold(srv);
+    }
     if (ctx.replaying) {
+      if (hold_notify) cairn_pubsub_release(srv, 0);
       srv->replay_rc = ctx.store_rc;
       return;
     }
@@ -257,6 +268,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       break;
     }
   }
+  if (hold_notify) cairn_pubsub_release(srv, ctx.store_rc == 0);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   if (!ctx.replaying) {
     int wrote = srv->nprops > 0;
@@ -272,9 +284,12 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   cairn_str woken;
   if (cairn_monitor_wants(srv, client, cmd, argc, argv) && !cairn_blocking_woken_key(&ctx, &woken))
     cairn_monitor_feed(srv, client, client->db, argc, argv);
-  if (client)
-    cairn_info_record_call(srv, cmd, argc, argv, (uint64_t)(cairn_monotonic_ns() - t0), 0,
-                           client->out.p ? client->out.p + reply_start : NULL, client->out.len - reply_start);
+  if (client) {
+    uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
+    cairn_info_record_call(srv, cmd, argc, argv, ns, 0, client->out.p ? client->out.p + reply_start : NULL,
+                           client->out.len - reply_start);
+    cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
+  }
   goto done;
 
 reject:

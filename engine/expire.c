@@ -6,6 +6,7 @@
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
@@ -26,6 +27,7 @@ long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
         cairn_propagate_del(&ctx, db, k);
         cairn_stream_flush_command(srv);
         srv->stats.expired_keys++;
+        cairn_notify_srv(srv, db, CAIRN_NOTIFY_EXPIRED, "expired", k);
         n++;
       }
     }

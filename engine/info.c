@@ -205,6 +205,41 @@ void cairn_info_record_call(cairn_server *srv, const cairn_command *cmd, int arg
   }
 }
 
+static int sorted_calls(cairn_server *srv, const callstat **out);
+
+int cairn_info_latency_cdf(cairn_server *srv, const cairn_command *cmd, uint64_t *calls, uint64_t *usec, uint64_t *cum,
+                           int cap) {
+  if (!srv->callstats) return -1;
+  callstat *e = NULL;
+  for (int i = 0; i < CALLSTAT_SLOTS && !e; i++)
+    if (srv->callstats->cmds[i].cmd == cmd) e = &srv->callstats->cmds[i];
+  if (!e || !e->hist || !e->hist_count) return -1;
+  *calls = e->hist_count;
+  int n = 0, b = 0;
+  uint64_t seen = 0, prev = 0;
+  /* Redis's hdr_iter_log(1024 ns, base 2): the cumulative count below
+   * 1024 * 2^k ns, reported in microseconds, where it grew. 2^(10+k) is a
+   * bucket edge here, so the counts are exact. */
+  for (int k = 0; k + 10 < LAT_EXPS && n < cap && seen < e->hist_count; k++) {
+    uint64_t edge = UINT64_C(1) << (10 + k);
+    while (b < LAT_BUCKETS && (lat_bucket_top(b) < edge || b == LAT_BUCKETS - 1)) seen += e->hist[b++];
+    if (seen > prev) {
+      usec[n] = edge / 1000;
+      cum[n++] = seen;
+    }
+    prev = seen;
+  }
+  return n;
+}
+
+int cairn_info_timed_commands(cairn_server *srv, const cairn_command **out, int cap) {
+  const callstat *v[CALLSTAT_SLOTS];
+  int n = sorted_calls(srv, v), m = 0;
+  for (int i = 0; i < n && m < cap; i++)
+    if (v[i]->hist && v[i]->hist_count) out[m++] = v[i]->cmd;
+  return m;
+}
+
 void cairn_info_free_calls(cairn_server *srv) {
   if (!srv->callstats) return;
   for (int i = 0; i < CALLSTAT_SLOTS; i++) free(srv->callstats->cmds[i].hist);

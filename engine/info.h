@@ -30,6 +30,15 @@ int cairn_info_section_default(int i);
  * word after '-'). Cheap: a lookup in a small open-addressing table. */
 void cairn_info_record_call(cairn_server *srv, const cairn_command *cmd, int argc, const cairn_str *argv, uint64_t ns,
                             int rejected, const char *reply, size_t len);
+/* LATENCY HISTOGRAM: the latency histogram of cmd (a command or
+ * subcommand), as Redis 7.0 reports it: *calls, and the cumulative count of
+ * calls faster than 1024 * 2^k ns at each k where it grows (usec[i] is that
+ * bound in microseconds: 1, 2, 4, 8, 16, 32, 65, 131...). Returns the
+ * number of points (at most cap), -1 when cmd has no timed call. */
+int cairn_info_latency_cdf(cairn_server *srv, const cairn_command *cmd, uint64_t *calls, uint64_t *usec, uint64_t *cum,
+                           int cap);
+/* The commands and subcommands with timed calls, by name; returns the count. */
+int cairn_info_timed_commands(cairn_server *srv, const cairn_command **out, int cap);
 /* CONFIG RESETSTAT. */
 void cairn_info_reset_calls(cairn_server *srv);
 /* Frees srv->callstats (at shutdown). */

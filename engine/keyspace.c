@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/util.h"
 
@@ -32,6 +33,7 @@ int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
     if (rc < 0) return cairn_store_failed(c, rc);
     c->srv->stats.expired_keys++;
     cairn_propagate_del(c, c->db, key);
+    cairn_notify(c, CAIRN_NOTIFY_EXPIRED, "expired", key);
     rc = 0;
   }
   /* Like Redis's lookupKeyRead: only read commands count hits and misses. */
@@ -40,6 +42,7 @@ int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
       c->srv->stats.keyspace_hits++;
     else
       c->srv->stats.keyspace_misses++;
+    if (rc == 0) cairn_notify(c, CAIRN_NOTIFY_KEY_MISS, "keymiss", key);
   }
   return rc;
 }
@@ -149,7 +152,14 @@ void cairn_touch(cairn_ctx *c, cairn_str key) { cairn_store_touch(c->srv->store,
 
 int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll *coll, int64_t expire_ms) {
   int rc = cairn_coll_put(c->srv->store, c->db, key, type, coll, expire_ms);
+  if (rc == 1 && coll->count > 0) cairn_notify(c, CAIRN_NOTIFY_NEW, "new", key);
   return rc < 0 ? cairn_store_failed(c, rc) : 0;
+}
+
+int cairn_key_put(cairn_ctx *c, int db, cairn_str key, uint8_t type, const void *data, size_t len, int64_t expire_ms) {
+  int rc = cairn_store_put(c->srv->store, db, key, type, data, len, expire_ms);
+  if (rc == 1) cairn_notify_db(c, db, CAIRN_NOTIFY_NEW, "new", key);
+  return rc;
 }
 
 int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val) {
@@ -198,6 +208,7 @@ int cairn_expire_key_at(cairn_ctx *c, cairn_str key, int64_t when_ms) {
     c->dirty++;
     cairn_propagate_del(c, c->db, key);
     c->custom_propagation = 1;
+    cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
     return 0;
   }
   if (when_ms < 0) when_ms = 0; /* replaying a past time: -1 would mean "no expiry" */
@@ -208,6 +219,7 @@ int cairn_expire_key_at(cairn_ctx *c, cairn_str key, int64_t when_ms) {
   cairn_str argv[3] = {{"PEXPIREAT", 9}, key, {ms, n}};
   cairn_propagate(c, c->db, 3, argv);
   c->custom_propagation = 1;
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "expire", key);
   return 0;
 }
 
@@ -218,6 +230,7 @@ int cairn_persist_key(cairn_ctx *c, cairn_str key) {
   cairn_str argv[2] = {{"PERSIST", 7}, key};
   cairn_propagate(c, c->db, 2, argv);
   c->custom_propagation = 1;
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "persist", key);
   return 0;
 }
 

@@ -48,6 +48,11 @@ int cairn_coll_random(cairn_ctx *c, uint64_t id, cairn_buf *sub, cairn_buf *val)
  * before the options are parsed. */
 void cairn_coll_scan(cairn_ctx *c, uint8_t type, int with_values, size_t (*val_text)(cairn_str raw, char *buf));
 
+/* cairn_store_put for handlers: the same arguments and result (1 created,
+ * 0 replaced, <0 error, not recorded), and a created key fires the 'new'
+ * keyspace notification (cairn_coll_save does the same for collections). */
+int cairn_key_put(cairn_ctx *c, int db, cairn_str key, uint8_t type, const void *data, size_t len, int64_t expire_ms);
+
 /* Signals key (in c->db) as modified for WATCH without writing it. */
 void cairn_touch(cairn_ctx *c, cairn_str key);
 
@@ -58,7 +63,8 @@ cairn_store *cairn_ctx_store(cairn_ctx *c);
 /* Expiry changes with their stream form, shared by EXPIRE*, GETEX, SET...:
  * an absolute time already past deletes the key (stream: DEL) unless
  * replaying; otherwise the expiry is set (stream: PEXPIREAT key ms). PERSIST
- * removes it (stream: PERSIST key). The key must exist. 0, or -1 after a
+ * removes it (stream: PERSIST key). The key must exist. Each fires its
+ * keyspace notification ('del', 'expire', 'persist'). 0, or -1 after a
  * store error. */
 int cairn_expire_key_at(cairn_ctx *c, cairn_str key, int64_t when_ms);
 int cairn_persist_key(cairn_ctx *c, cairn_str key);

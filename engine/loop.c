@@ -13,6 +13,7 @@
 #include "engine/blocking.h"
 #include "engine/client.h"
 #include "engine/commit.h"
+#include "engine/diag.h"
 #include "engine/info.h"
 #include "engine/keyspace.h"
 #include "engine/log.h"
@@ -199,6 +200,7 @@ void cairn_server_free(cairn_server *srv) {
   cairn_pubsub_free(srv);
   cairn_watch_free(srv);
   cairn_info_free_calls(srv);
+  cairn_diag_free(srv);
   cairn_command_table_free();
   cairn_flusher_stop(srv);
 }

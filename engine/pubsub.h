@@ -16,6 +16,17 @@ void cairn_pubsub_counts(cairn_server *srv, long *channels, long *patterns); /* 
  * succeeded. Nests. */
 void cairn_pubsub_hold(cairn_server *srv);
 void cairn_pubsub_release(cairn_server *srv, int deliver);
+/* Keyspace notifications (Redis 7.0's notifyKeyspaceEvent, src/notify.c):
+ * when notify-keyspace-events enables `type` (a CAIRN_NOTIFY_* class bit),
+ * publishes `event` on __keyspace@<db>__:<key> (K) and `key` on
+ * __keyevent@<db>__:<event> (E). Handlers call cairn_notify after the write
+ * (c->db); replaying our own WAL notifies nobody, applying our master's
+ * stream does (like a Redis replica). cairn_notify_db is for callers without
+ * a command context (the expiry cycle). */
+void cairn_notify(cairn_ctx *c, int type, const char *event, cairn_str key);
+void cairn_notify_db(cairn_ctx *c, int db, int type, const char *event, cairn_str key);
+void cairn_notify_srv(cairn_server *srv, int db, int type, const char *event, cairn_str key);
+
 /* Frees the server's pub/sub state (shutdown, after every client closed). */
 void cairn_pubsub_free(cairn_server *srv);
 

@@ -166,6 +166,7 @@ struct cairn_server {
   struct cairn_pubsub *pubsub;     /* engine/cmd/pubsub.c */
   struct cairn_watch *watch;       /* engine/cmd/multi.c (WATCH) */
   struct cairn_callstats *callstats; /* engine/info.c: per-command and per-error counts (INFO commandstats...) */
+  struct cairn_diag *diag;         /* engine/cmd/diag.c: slow log, latency monitor */
 
   int shutdown_requested;
   int exit_code;

@@ -5,6 +5,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 #include "engine/cmd/types.h"
 
@@ -53,14 +54,14 @@ static void cmd_setbit(cairn_ctx *c) {
   unsigned char b = (unsigned char)buf[byte];
   b = (unsigned char)((b & ~(1u << bit)) | ((unsigned)on << bit));
   buf[byte] = (char)b;
-  rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, buf, newlen,
-                       rc == 1 ? v.expire_ms : -1);
+  rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, buf, newlen, rc == 1 ? v.expire_ms : -1);
   if (buf != stack) free(buf);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     return;
   }
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "setbit", key);
   cairn_reply_int(&c->reply, old);
 }
 
@@ -267,7 +268,10 @@ static void cmd_bitop(cairn_ctx *c) {
       cairn_store_failed(c, rc);
       return;
     }
-    if (rc == 1) c->dirty++;
+    if (rc == 1) {
+      c->dirty++;
+      cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", dest);
+    }
     cairn_reply_int(&c->reply, 0);
     return;
   }
@@ -303,13 +307,14 @@ static void cmd_bitop(cairn_ctx *c) {
       break;
     }
   }
-  int rc = cairn_store_put(st, c->db, dest, CAIRN_TYPE_STRING, res, maxlen, -1);
+  int rc = cairn_key_put(c, c->db, dest, CAIRN_TYPE_STRING, res, maxlen, -1);
   free(res);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     return;
   }
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "set", dest);
   cairn_reply_int(&c->reply, (long long)maxlen);
 }
 

@@ -19,6 +19,7 @@
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
@@ -317,6 +318,7 @@ void cairn_cmd_restore(cairn_ctx *c) {
       c->dirty++;
       cairn_propagate_del(c, c->db, key);
       c->custom_propagation = 1;
+      cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
     }
     cairn_reply_ok(&c->reply);
     goto out;
@@ -325,13 +327,16 @@ void cairn_cmd_restore(cairn_ctx *c) {
   if (rl.is_coll) {
     if (cairn_coll_save(c, key, rl.L.type, &rl.L.coll, exp) != 0) goto out;
   } else {
-    int rc = cairn_store_put(s, c->db, key, CAIRN_TYPE_STRING, rl.str, rl.slen, exp);
+    int rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, rl.str, rl.slen, exp);
     if (rc < 0) {
       cairn_store_failed(c, rc);
       goto out;
     }
   }
   c->dirty++;
+  /* REPLACE: Redis deletes the old key and adds the new one ('new' too). */
+  if (exists) cairn_notify(c, CAIRN_NOTIFY_NEW, "new", key);
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "restore", key);
   if (rl.is_coll && (rl.L.type == CAIRN_TYPE_LIST || rl.L.type == CAIRN_TYPE_ZSET)) cairn_signal_key_ready(c, key);
   if (ttl && !absttl) {
     /* Propagated with the absolute time (like Redis: ttl rewritten, ABSTTL

@@ -18,6 +18,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 #define LD_CHARS (5 * 1024) /* Redis's MAX_LONG_DOUBLE_CHARS */
@@ -68,6 +69,7 @@ static void hset_generic(cairn_ctx *c, int hmset) {
   coll.count += (uint64_t)created;
   if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
   c->dirty += (c->argc - 2) / 2;
+  cairn_notify(c, CAIRN_NOTIFY_HASH, "hset", key);
   if (hmset)
     cairn_reply_ok(&c->reply);
   else
@@ -104,6 +106,7 @@ static void cmd_hsetnx(cairn_ctx *c) {
   coll.count++;
   if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_HASH, "hset", key);
   cairn_reply_int(&c->reply, 1);
 }
 
@@ -175,6 +178,8 @@ static void cmd_hdel(cairn_ctx *c) {
     coll.count -= (uint64_t)deleted;
     if (cairn_coll_save(c, key, CAIRN_TYPE_HASH, &coll, exp) < 0) return;
     c->dirty += deleted;
+    cairn_notify(c, CAIRN_NOTIFY_HASH, "hdel", key);
+    if (coll.count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
   }
   cairn_reply_int(&c->reply, deleted);
 }
@@ -310,6 +315,7 @@ static void cmd_hincrby(cairn_ctx *c) {
   char buf[24];
   size_t n = cairn_ll2str(buf, value);
   if (incr_field_put(c, key, &coll, exp, field, exists, buf, n) < 0) return;
+  cairn_notify(c, CAIRN_NOTIFY_HASH, "hincrby", key);
   cairn_reply_int(&c->reply, value);
 }
 
@@ -349,6 +355,7 @@ static void cmd_hincrbyfloat(cairn_ctx *c) {
     free(buf);
     return;
   }
+  cairn_notify(c, CAIRN_NOTIFY_HASH, "hincrbyfloat", key);
   cairn_reply_bulk(&c->reply, buf, n);
   cairn_str argv[4] = {{"HSET", 4}, key, field, {buf, n}};
   cairn_propagate(c, c->db, 4, argv);

@@ -20,6 +20,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 #include "engine/cmd/hll.h"
 #include "engine/cmd/types.h"
@@ -463,7 +464,7 @@ static int hll_lookup(cairn_ctx *c, cairn_str key, cairn_buf *b, int64_t *expire
 }
 
 static int hll_store(cairn_ctx *c, cairn_str key, const cairn_buf *b, int64_t expire) {
-  int rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, b->p, b->len, expire);
+  int rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, b->p, b->len, expire); /* fires "new" */
   if (rc < 0) return cairn_store_failed(c, rc);
   return 0;
 }
@@ -495,6 +496,7 @@ void cairn_cmd_pfadd(cairn_ctx *c) {
     cairn_hll_cache_invalidate(b.p);
     if (hll_store(c, c->argv[1], &b, expire) < 0) goto out;
     c->dirty += updated;
+    cairn_notify(c, CAIRN_NOTIFY_STRING, "pfadd", c->argv[1]);
   }
   cairn_reply_int(&c->reply, updated ? 1 : 0);
 out:
@@ -574,6 +576,7 @@ void cairn_cmd_pfmerge(cairn_ctx *c) {
   cairn_hll_cache_invalidate(b.p);
   if (hll_store(c, c->argv[1], &b, expire) < 0) goto out;
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "pfadd", c->argv[1]); /* PFMERGE's event, as in Redis */
   cairn_reply_ok(&c->reply);
 out:
   free(max);

@@ -28,6 +28,7 @@
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 
@@ -123,6 +124,8 @@ static void own(owned_value *o, const cairn_value *v) {
 static int put_owned(cairn_ctx *c, int db, cairn_str key, const owned_value *o) {
   int rc = cairn_store_put(cairn_ctx_store(c), db, key, o->type, o->data, o->len, o->expire_ms);
   if (rc < 0) return cairn_store_failed(c, rc);
+  /* Redis deletes what dst held and adds the key anew: always 'new'. */
+  cairn_notify_db(c, db, CAIRN_NOTIFY_NEW, "new", key);
   return 0;
 }
 
@@ -157,6 +160,7 @@ static int copy_key(cairn_ctx *c, cairn_str src, int dst_db, cairn_str dst, int 
         rc = cairn_store_failed(c, src_rc);
       else
         rc = 1;
+      if (rc == 1) cairn_notify_db(c, dst_db, CAIRN_NOTIFY_NEW, "new", dst);
     } else {
       rc = put_owned(c, dst_db, dst, &o) == 0 ? 1 : -1;
     }
@@ -186,6 +190,7 @@ static void del_generic(cairn_ctx *c) {
     if (rc > 0) {
       c->dirty++;
       n++;
+      cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", c->argv[j]);
     }
   }
   cairn_reply_int(&c->reply, n);
@@ -360,6 +365,8 @@ static void rename_generic(cairn_ctx *c, int nx) {
   }
   c->dirty++;
   signal_new_value(c, c->db, dst, o.type);
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "rename_from", src);
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "rename_to", dst);
   if (nx)
     cairn_reply_int(&c->reply, 1);
   else
@@ -399,7 +406,10 @@ static void cmd_copy(cairn_ctx *c) {
   }
   uint8_t type;
   int rc = copy_key(c, src, dst_db, dst, replace, 1, &type);
-  if (rc == 1) signal_new_value(c, dst_db, dst, type);
+  if (rc == 1) {
+    signal_new_value(c, dst_db, dst, type);
+    cairn_notify_db(c, dst_db, CAIRN_NOTIFY_GENERIC, "copy_to", dst);
+  }
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 
@@ -421,7 +431,11 @@ static void cmd_move(cairn_ctx *c) {
     cairn_store_failed(c, rc);
     return;
   }
-  if (rc == 1) signal_new_value(c, dst_db, key, type);
+  if (rc == 1) {
+    signal_new_value(c, dst_db, key, type);
+    cairn_notify(c, CAIRN_NOTIFY_GENERIC, "move_from", key);
+    cairn_notify_db(c, dst_db, CAIRN_NOTIFY_GENERIC, "move_to", key);
+  }
   if (rc >= 0) cairn_reply_int(&c->reply, rc);
 }
 

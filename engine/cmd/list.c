@@ -22,6 +22,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 
@@ -113,6 +114,12 @@ static int where_arg(cairn_str a, int *where) {
 
 /* ---------------------------------------------------------------- push */
 
+/* The events of a pop (Redis's): "lpop"/"rpop", then "del" if the list is gone. */
+static void notify_popped(cairn_ctx *c, int where, cairn_str key, const cairn_coll *coll) {
+  cairn_notify(c, CAIRN_NOTIFY_LIST, where == HEAD ? "lpop" : "rpop", key);
+  if (coll->count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
+}
+
 static void push_generic(cairn_ctx *c, int where, int xx) {
   cairn_value v;
   cairn_coll coll;
@@ -134,6 +141,7 @@ static void push_generic(cairn_ctx *c, int where, int xx) {
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, expire) < 0) return;
   c->dirty += n;
   cairn_signal_key_ready(c, key);
+  cairn_notify(c, CAIRN_NOTIFY_LIST, where == HEAD ? "lpush" : "rpush", key);
   cairn_reply_int(&c->reply, (long long)coll.count);
 }
 
@@ -200,6 +208,7 @@ static void pop_generic(cairn_ctx *c, int where) {
   }
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
   c->dirty += count;
+  notify_popped(c, where, key, &coll);
 }
 
 static void cmd_lpop(cairn_ctx *c) { pop_generic(c, HEAD); }
@@ -275,6 +284,7 @@ static void cmd_lset(cairn_ctx *c) {
   }
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_LIST, "lset", key);
   cairn_reply_ok(&c->reply);
 }
 
@@ -377,6 +387,8 @@ static void cmd_ltrim(cairn_ctx *c) {
   } else {
     cairn_touch(c, key); /* like Redis: LTRIM signals the key even when nothing goes (WATCH) */
   }
+  cairn_notify(c, CAIRN_NOTIFY_LIST, "ltrim", key);
+  if (coll.count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
   cairn_reply_ok(&c->reply);
 }
 
@@ -476,6 +488,7 @@ static void cmd_linsert(cairn_ctx *c) {
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
   c->dirty++;
   cairn_signal_key_ready(c, key);
+  cairn_notify(c, CAIRN_NOTIFY_LIST, "linsert", key);
   cairn_reply_int(&c->reply, (long long)coll.count);
 }
 
@@ -562,6 +575,10 @@ static void cmd_lrem(cairn_ctx *c) {
   if (up) coll.head += removed;
   if (cairn_coll_save(c, key, CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return;
   c->dirty += (long long)removed;
+  if (removed) {
+    cairn_notify(c, CAIRN_NOTIFY_LIST, "lrem", key);
+    if (coll.count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
+  }
   cairn_reply_int(&c->reply, (long long)removed);
 }
 
@@ -687,6 +704,8 @@ static int move_one(cairn_ctx *c, cairn_str src, cairn_str dst, int from, int to
   if (cairn_coll_save(c, src, CAIRN_TYPE_LIST, &scoll, sv.expire_ms) < 0) goto fail;
   c->dirty++;
   cairn_signal_key_ready(c, dst);
+  cairn_notify(c, CAIRN_NOTIFY_LIST, to == HEAD ? "lpush" : "rpush", dst);
+  notify_popped(c, from, src, &scoll);
   cairn_reply_bulk(&c->reply, e.p, e.len);
   cairn_buf_free(&tmp);
   return 1;
@@ -762,6 +781,7 @@ static int pop_first(cairn_ctx *c, const cairn_str *keys, int nkeys, int where, 
     if (cairn_coll_save(c, keys[j], CAIRN_TYPE_LIST, &coll, v.expire_ms) < 0) return -1;
     c->dirty += n;
     propagate_pop(c, where, keys[j], count < 0 ? -1 : n);
+    notify_popped(c, where, keys[j], &coll);
     return 1;
   }
   return 0;

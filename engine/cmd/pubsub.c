@@ -277,6 +277,41 @@ static long publish(cairn_server *srv, cairn_str ch, cairn_str msg) {
   return receivers;
 }
 
+/* ---------------------------------------------------------------- keyspace notifications */
+
+void cairn_notify_srv(cairn_server *srv, int db, int type, const char *event, cairn_str key) {
+  int flags = srv->cfg.notify_keyspace_events;
+  if (!(flags & type)) return;
+  cairn_str ev = {event, strlen(event)};
+  char dbs[24];
+  size_t dblen = cairn_ll2str(dbs, db);
+  cairn_buf ch = {0};
+  if (flags & CAIRN_NOTIFY_KEYSPACE) {
+    cairn_buf_append(&ch, "__keyspace@", 11);
+    cairn_buf_append(&ch, dbs, dblen);
+    cairn_buf_append(&ch, "__:", 3);
+    cairn_buf_append(&ch, key.p, key.len);
+    publish(srv, (cairn_str){ch.p, ch.len}, ev);
+  }
+  if (flags & CAIRN_NOTIFY_KEYEVENT) {
+    ch.len = 0;
+    cairn_buf_append(&ch, "__keyevent@", 11);
+    cairn_buf_append(&ch, dbs, dblen);
+    cairn_buf_append(&ch, "__:", 3);
+    cairn_buf_append(&ch, ev.p, ev.len);
+    publish(srv, (cairn_str){ch.p, ch.len}, key);
+  }
+  cairn_buf_free(&ch);
+}
+
+void cairn_notify_db(cairn_ctx *c, int db, int type, const char *event, cairn_str key) {
+  if (!(c->srv->cfg.notify_keyspace_events & type)) return;
+  if (c->replaying && !c->srv->apply_live) return; /* our own WAL: notified long ago */
+  cairn_notify_srv(c->srv, db, type, event, key);
+}
+
+void cairn_notify(cairn_ctx *c, int type, const char *event, cairn_str key) { cairn_notify_db(c, c->db, type, event, key); }
+
 void cairn_pubsub_free(cairn_server *srv) {
   cairn_pubsub *P = srv->pubsub;
   if (!P) return;
@@ -290,14 +325,18 @@ void cairn_pubsub_free(cairn_server *srv) {
 
 /* ---------------------------------------------------------------- commands */
 
+/* Like Redis (CLIENT_PUSHING), the confirmations are sent even under
+ * CLIENT REPLY OFF/SKIP, which leave c->reply without a buffer. */
 static void reply_subscription(cairn_ctx *c, const char *kind, const cairn_str *name) {
-  cairn_reply_push(&c->reply, 3);
-  cairn_reply_bulk_str(&c->reply, kind);
+  cairn_reply r = c->reply;
+  if (!r.buf) r.buf = &c->client->out;
+  cairn_reply_push(&r, 3);
+  cairn_reply_bulk_str(&r, kind);
   if (name)
-    cairn_reply_bulk(&c->reply, name->p, name->len);
+    cairn_reply_bulk(&r, name->p, name->len);
   else
-    cairn_reply_null(&c->reply);
-  cairn_reply_int(&c->reply, sub_count(c->client));
+    cairn_reply_null(&r);
+  cairn_reply_int(&r, sub_count(c->client));
 }
 
 static void do_subscribe(cairn_ctx *c, int pattern) {

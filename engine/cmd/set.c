@@ -34,6 +34,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 #define SMALL_SET 1000
@@ -223,6 +224,12 @@ static int pick_distinct(cairn_ctx *c, const cairn_coll *coll, uint64_t want, me
 /* ---------------------------------------------------------------- commands */
 
 /* SADD key member...: O(k log n). */
+/* "srem"/"spop", then "del" if the set is gone (Redis's order). */
+static void notify_removed(cairn_ctx *c, const char *event, cairn_str key, const cairn_coll *coll) {
+  cairn_notify(c, CAIRN_NOTIFY_SET, event, key);
+  if (coll->count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
+}
+
 static void cmd_sadd(cairn_ctx *c) {
   cairn_store *s = cairn_ctx_store(c);
   cairn_coll coll;
@@ -250,6 +257,7 @@ static void cmd_sadd(cairn_ctx *c) {
   if (added) {
     if (cairn_coll_save(c, c->argv[1], CAIRN_TYPE_SET, &coll, exp) < 0) return;
     c->dirty += added;
+    cairn_notify(c, CAIRN_NOTIFY_SET, "sadd", c->argv[1]);
   }
   cairn_reply_int(&c->reply, added);
 }
@@ -276,6 +284,7 @@ static void cmd_srem(cairn_ctx *c) {
     if (deleted) {
       if (cairn_coll_save(c, c->argv[1], CAIRN_TYPE_SET, &coll, exp) < 0) return;
       c->dirty += deleted;
+      notify_removed(c, "srem", c->argv[1], &coll);
     }
   }
   cairn_reply_int(&c->reply, deleted);
@@ -478,6 +487,7 @@ static void cmd_spop(cairn_ctx *c) {
     cairn_str m = {one.p, one.len};
     propagate_srem(c, key, m);
     c->custom_propagation = 1;
+    notify_removed(c, "spop", key, &coll);
     cairn_reply_bulk(&c->reply, one.p, one.len);
   out1:
     cairn_buf_free(&one);
@@ -502,6 +512,8 @@ static void cmd_spop(cairn_ctx *c) {
     c->dirty += (long long)coll.count + 1;
     cairn_propagate_del(c, c->db, key);
     c->custom_propagation = 1;
+    cairn_notify(c, CAIRN_NOTIFY_SET, "spop", key);
+    cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
     return;
   }
   memlist picked = {0};
@@ -516,6 +528,7 @@ static void cmd_spop(cairn_ctx *c) {
   }
   if (cairn_coll_save(c, key, CAIRN_TYPE_SET, &coll, exp) < 0) goto out;
   c->dirty += (long long)picked.n + 1;
+  notify_removed(c, "spop", key, &coll);
   cairn_reply_set(&c->reply, (long long)picked.n);
   for (size_t i = 0; i < picked.n; i++) {
     cairn_str m = ml_get(&picked, i);
@@ -557,6 +570,7 @@ static void cmd_smove(cairn_ctx *c) {
   sc.count--;
   if (cairn_coll_save(c, src, CAIRN_TYPE_SET, &sc, sexp) < 0) return;
   c->dirty++;
+  notify_removed(c, "srem", src, &sc);
   if (!dst_exists) {
     cairn_coll_init(s, &dc);
     dexp = -1;
@@ -569,6 +583,7 @@ static void cmd_smove(cairn_ctx *c) {
     dc.count++;
     if (cairn_coll_save(c, dst, CAIRN_TYPE_SET, &dc, dexp) < 0) return;
     c->dirty++;
+    cairn_notify(c, CAIRN_NOTIFY_SET, "sadd", dst);
   }
   cairn_reply_int(&c->reply, 1);
 }
@@ -603,6 +618,12 @@ static void store_result(cairn_ctx *c, cairn_str dst, const cairn_coll *res) {
     return;
   }
   if (res->count > 0 || rc == 1) c->dirty++; /* count 0: rc 1 = a key was deleted */
+  if (res->count > 0) {
+    if (rc == 1) cairn_notify(c, CAIRN_NOTIFY_NEW, "new", dst);
+    cairn_notify(c, CAIRN_NOTIFY_SET, c->cmd->name, dst); /* sinterstore, sunionstore, sdiffstore */
+  } else if (rc == 1) {
+    cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", dst);
+  }
   cairn_reply_int(&c->reply, (long long)res->count);
 }
 

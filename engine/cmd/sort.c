@@ -18,6 +18,7 @@
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 
@@ -363,6 +364,7 @@ static void sort_generic(cairn_ctx *c, int readonly) {
       if (cairn_coll_save(c, storekey, CAIRN_TYPE_LIST, &out, -1) != 0) goto done;
       c->dirty += outputlen;
       cairn_signal_key_ready(c, storekey);
+      cairn_notify(c, CAIRN_NOTIFY_LIST, "sortstore", storekey);
     } else {
       cairn_value dv;
       rc = cairn_lookup(c, storekey, &dv);
@@ -374,6 +376,7 @@ static void sort_generic(cairn_ctx *c, int readonly) {
           goto done;
         }
         c->dirty++;
+        cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", storekey);
       }
     }
     cairn_reply_int(&c->reply, outputlen);

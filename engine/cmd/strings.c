@@ -6,6 +6,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/util.h"
 
 /* SET/GETEX time options, parsed once for both commands. */
@@ -146,10 +147,12 @@ static int set_generic(cairn_ctx *c, cairn_str key, cairn_str val, int flags, in
   }
   int64_t exp = when_ms;
   if ((flags & OPT_KEEPTTL) && found) exp = old.expire_ms;
-  int rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, val.p, val.len, exp);
+  int rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, val.p, val.len, exp);
   if (rc < 0) return cairn_store_failed(c, rc);
   c->dirty++;
   propagate_set(c, key, val, when_ms, flags);
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "set", key);
+  if (when_ms >= 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "expire", key);
   if (!(flags & OPT_GET) && reply_ok) cairn_reply_ok(&c->reply);
   return 1;
 }
@@ -220,6 +223,7 @@ static void cmd_getdel(cairn_ctx *c) {
   c->dirty++;
   cairn_propagate_del(c, c->db, key);
   c->custom_propagation = 1;
+  cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
 }
 
 /* GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]. Like Redis: options are
@@ -265,7 +269,6 @@ static void mset_generic(cairn_ctx *c, int nx) {
     cairn_reply_arity(c);
     return;
   }
-  cairn_store *st = cairn_ctx_store(c);
   if (nx) {
     for (int j = 1; j < c->argc; j += 2) {
       cairn_value v;
@@ -279,12 +282,13 @@ static void mset_generic(cairn_ctx *c, int nx) {
   }
   for (int j = 1; j < c->argc; j += 2) {
     cairn_str val = c->argv[j + 1];
-    int rc = cairn_store_put(st, c->db, c->argv[j], CAIRN_TYPE_STRING, val.p, val.len, -1);
+    int rc = cairn_key_put(c, c->db, c->argv[j], CAIRN_TYPE_STRING, val.p, val.len, -1);
     if (rc < 0) {
       cairn_store_failed(c, rc);
       return;
     }
     c->dirty++;
+    cairn_notify(c, CAIRN_NOTIFY_STRING, "set", c->argv[j]);
   }
   if (nx)
     cairn_reply_int(&c->reply, 1);
@@ -317,12 +321,13 @@ static void incr_generic(cairn_ctx *c, long long incr) {
   value += incr;
   char buf[24];
   size_t n = cairn_ll2str(buf, value);
-  rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, buf, n, exp);
+  rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, buf, n, exp);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     return;
   }
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "incrby", key);
   cairn_reply_int(&c->reply, value);
 }
 static void cmd_incr(cairn_ctx *c) { incr_generic(c, 1); }
@@ -364,12 +369,13 @@ static void cmd_incrbyfloat(cairn_ctx *c) {
   }
   char buf[LD_CHARS];
   size_t n = cairn_ld2str(buf, sizeof(buf), value);
-  rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, buf, n, exp);
+  rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, buf, n, exp);
   if (rc < 0) {
     cairn_store_failed(c, rc);
     return;
   }
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "incrbyfloat", key);
   cairn_reply_bulk(&c->reply, buf, n);
   cairn_str argv[4] = {{"SET", 3}, key, {buf, n}, {"KEEPTTL", 7}};
   cairn_propagate(c, c->db, 4, argv);
@@ -386,7 +392,7 @@ static int put_patched(cairn_ctx *c, cairn_str key, const char *old, size_t olen
   if (olen) memcpy(buf, old, olen);
   if (newlen > olen) memset(buf + olen, 0, newlen - olen);
   if (plen) memcpy(buf + at, patch, plen);
-  int rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, buf, newlen, exp);
+  int rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, buf, newlen, exp);
   if (buf != stack) free(buf);
   if (rc < 0) return cairn_store_failed(c, rc);
   return 0;
@@ -399,7 +405,7 @@ static void cmd_append(cairn_ctx *c) {
   if (rc < 0) return;
   size_t total;
   if (rc == 0) {
-    rc = cairn_store_put(cairn_ctx_store(c), c->db, key, CAIRN_TYPE_STRING, app.p, app.len, -1);
+    rc = cairn_key_put(c, c->db, key, CAIRN_TYPE_STRING, app.p, app.len, -1);
     if (rc < 0) {
       cairn_store_failed(c, rc);
       return;
@@ -411,6 +417,7 @@ static void cmd_append(cairn_ctx *c) {
     if (put_patched(c, key, v.data, v.len, total, v.len, app.p, app.len, v.expire_ms) != 0) return;
   }
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "append", key);
   cairn_reply_int(&c->reply, (long long)total);
 }
 
@@ -469,6 +476,7 @@ static void cmd_setrange(cairn_ctx *c) {
                   rc == 1 ? v.expire_ms : -1) != 0)
     return;
   c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STRING, "setrange", key);
   cairn_reply_int(&c->reply, (long long)newlen);
 }
 

@@ -74,6 +74,7 @@
 
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 #include "engine/cmd/types.h"
@@ -736,6 +737,7 @@ static void emit_end(emitter *e, cairn_str dstkey) {
     if (cairn_coll_save(c, dstkey, CAIRN_TYPE_ZSET, &e->dst, -1) < 0) return;
     c->dirty++;
     cairn_signal_key_ready(c, dstkey);
+    cairn_notify(c, CAIRN_NOTIFY_ZSET, "zrangestore", dstkey);
     cairn_reply_int(&c->reply, e->n);
     return;
   }
@@ -749,8 +751,15 @@ static void emit_end(emitter *e, cairn_str dstkey) {
       return;
     }
     c->dirty++;
+    cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", dstkey);
   }
   cairn_reply_int(&c->reply, 0);
+}
+
+/* A removal's events (Redis's): the command's, then "del" if the set is gone. */
+static void notify_removed(cairn_ctx *c, const char *event, cairn_str key, const cairn_coll *coll) {
+  cairn_notify(c, CAIRN_NOTIFY_ZSET, event, key);
+  if (coll->count == 0) cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", key);
 }
 
 /* ---------------------------------------------------------------- ZADD ZINCRBY */
@@ -865,6 +874,7 @@ save:
     if (cairn_coll_save(c, key, CAIRN_TYPE_ZSET, &coll, expire) < 0) goto out;
     c->dirty += added + updated;
     if (added) cairn_signal_key_ready(c, key);
+    cairn_notify(c, CAIRN_NOTIFY_ZSET, (flags & ZF_INCR) ? "zincr" : "zadd", key);
   }
 out:
   free(scores);
@@ -904,6 +914,7 @@ static void cmd_zrem(cairn_ctx *c) {
   if (deleted) {
     if (cairn_coll_save(c, c->argv[1], CAIRN_TYPE_ZSET, &coll, expire) < 0) return;
     c->dirty += deleted;
+    notify_removed(c, "zrem", c->argv[1], &coll);
   }
   cairn_reply_int(&c->reply, deleted);
 }
@@ -1395,6 +1406,7 @@ static void zremrange_generic(cairn_ctx *c, int rangetype) {
     coll.count -= deleted;
     if (cairn_coll_save(c, key, CAIRN_TYPE_ZSET, &coll, expire) < 0) goto out;
     c->dirty += (long long)deleted;
+    notify_removed(c, c->cmd->name, key, &coll); /* zremrangebyrank, ...byscore, ...bylex */
   }
   cairn_reply_int(&c->reply, (long long)deleted);
 out:
@@ -1444,6 +1456,7 @@ static long long zpop(cairn_ctx *c, cairn_str key, cairn_coll *coll, int64_t exp
   coll->count -= (uint64_t)n;
   if (cairn_coll_save(c, key, CAIRN_TYPE_ZSET, coll, expire) < 0) return -1;
   c->dirty += n;
+  if (n > 0) notify_removed(c, max ? "zpopmax" : "zpopmin", key, coll);
   return n;
 }
 
@@ -1922,6 +1935,7 @@ static void zsetop_generic(cairn_ctx *c, int has_dst, int numidx, int op, int ca
       if (cairn_coll_save(c, dst, CAIRN_TYPE_ZSET, &a.coll, -1) < 0) goto out;
       c->dirty++;
       cairn_signal_key_ready(c, dst);
+      cairn_notify(c, CAIRN_NOTIFY_ZSET, c->cmd->name, dst); /* zunionstore, zinterstore, zdiffstore */
       cairn_reply_int(&c->reply, (long long)a.coll.count);
     } else {
       cairn_value v;
@@ -1930,6 +1944,7 @@ static void zsetop_generic(cairn_ctx *c, int has_dst, int numidx, int op, int ca
       if (rc > 0) {
         if ((rc = cairn_store_del(st, c->db, dst)) < 0) goto fail;
         c->dirty++;
+        cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", dst);
       }
       cairn_reply_int(&c->reply, 0);
     }
