@@ -321,6 +321,7 @@ static int sync_wal(cairn_server *srv) {
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   srv->synced_offset = srv->wal.end(srv->wal.ud);
+  cairn_store_wal_synced(srv->store, srv->synced_offset);
   if (srv->repl_hooks.on_synced) srv->repl_hooks.on_synced(srv);
   return 0;
 }
@@ -425,8 +426,10 @@ static void on_flusher_done(uv_async_t *a) {
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   /* A job started before the backlog restarted (a full sync on a replica)
    * synced the old history: it says nothing about the new one. */
-  if (srv->fl.job_history == srv->wal_history && srv->fl.job_end > srv->synced_offset)
+  if (srv->fl.job_history == srv->wal_history && srv->fl.job_end > srv->synced_offset) {
     srv->synced_offset = srv->fl.job_end;
+    cairn_store_wal_synced(srv->store, srv->synced_offset);
+  }
   if (srv->repl_hooks.on_synced) srv->repl_hooks.on_synced(srv);
   notify(srv, CAIRN_SYNC_MARKED_DURABLE);
   /* This runs in the middle of an iteration (see flusher_idle): commands
@@ -524,12 +527,12 @@ void cairn_commit_maintain_wal(cairn_server *srv) {
 }
 
 /* Freezes the overlay's active layer at the stream's offset and hands it to
- * the store thread (engine/store.h): nothing here waits for LMDB. The WAL
- * is synced first, so LMDB never gets ahead of what the backlog holds on
- * disk. */
+ * the store thread (engine/store.h): nothing here waits for the disk. The
+ * store thread writes the layer once the backlog is synced past its offset
+ * (cairn_store_wal_synced, told by every sync), so LMDB never gets ahead of
+ * what the backlog holds on disk. */
 int cairn_commit_checkpoint(cairn_server *srv) {
   if (append_pending(srv) != 0) return -1;
-  if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
   int64_t t0 = cairn_ustime();
   int32_t sdb = srv->stream_db;
   if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
@@ -586,6 +589,16 @@ void cairn_commit_poll_store(cairn_server *srv) {
 }
 
 static void on_store_async(uv_async_t *a) { cairn_commit_poll_store(a->data); }
+
+int cairn_commit_wait_store(cairn_server *srv) {
+  if (append_pending(srv) != 0) return -1;
+  /* the store thread writes only what the backlog holds on disk: sync it
+   * here (the flusher's completion is an event this wait would block) */
+  if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset || srv->fl.busy) sync_wal(srv);
+  int rc = cairn_store_wait(srv->store);
+  cairn_commit_poll_store(srv);
+  return rc;
+}
 static void store_notify(void *ud) { uv_async_send(ud); }
 
 int cairn_commit_store_start(cairn_server *srv, char *err, size_t errlen) {
@@ -661,9 +674,13 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   int32_t sdb = stream_db;
   if (rc == 0) rc = cairn_store_meta_put(srv->store, "stream_db", &sdb, sizeof(sdb));
   if (srv->repl_hooks.checkpoint) srv->repl_hooks.checkpoint(srv);
+  /* The new history is what the store holds, not the backlog: no sync
+   * stands before it, nor before the old history's layers still waiting
+   * (their offsets may be past the new one). The store must hold it on
+   * disk before the backlog is reset: wait for the store thread (once per
+   * full sync); the gate follows the new backlog afterwards. */
+  cairn_store_wal_synced(srv->store, UINT64_MAX);
   if (rc == 0) rc = cairn_store_checkpoint(srv->store, offset);
-  /* The store must hold the new history on disk before the backlog is
-   * reset: wait for the store thread (once per full sync). */
   if (rc == 0 && cairn_store_wait(srv->store) != 0) {
     char why[256];
     cairn_store_drain_error(srv->store, why, sizeof(why));
@@ -686,6 +703,7 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   srv->replay_db = srv->ckpt_stream_db;
   srv->wal_history++;
   srv->synced_offset = offset;
+  cairn_store_wal_synced(srv->store, offset);
   srv->last_checkpoint_ms = 0; /* checkpoint (and clear the flag) at the next chance */
   return 0;
 }
@@ -741,6 +759,9 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
     return -1;
   }
   srv->stream_offset = ckpt;
+  /* What the backlog holds is on disk (it was read from there): the store
+   * thread may write the replayed layers as they come. */
+  cairn_store_wal_synced(srv->store, end);
   if (end > ckpt) {
     cairn_notice("recovery: replaying %llu backlog bytes from offset %llu", (unsigned long long)(end - ckpt),
                  (unsigned long long)ckpt + 1);
@@ -770,5 +791,6 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
     return -1;
   }
   srv->synced_offset = end;
+  cairn_store_wal_synced(srv->store, end);
   return 0;
 }

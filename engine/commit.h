@@ -33,6 +33,10 @@ int cairn_checkpoint_needed(cairn_server *srv);
 int cairn_commit_store_start(cairn_server *srv, char *err, size_t errlen);
 void cairn_commit_store_stop(cairn_server *srv);
 void cairn_commit_poll_store(cairn_server *srv);
+/* Blocks until every frozen layer is in LMDB (SAVE, shutdown, a full
+ * sync's snapshot), after syncing the backlog so the thread may write them.
+ * 0, or -1 on a drain error (cairn_store_drain_error says which). */
+int cairn_commit_wait_store(cairn_server *srv);
 
 /* After a store error (rc < 0) in a command: roll the store back to its last
  * checkpoint, grow the map if it was full, and replay the WAL and the

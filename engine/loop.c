@@ -119,7 +119,7 @@ static void stop_server(cairn_server *srv) {
   if (srv->shutdown_requested == 2) return;
   srv->shutdown_requested = 2;
   if (cairn_commit_checkpoint(srv) == 0 || cairn_store_frozen_layers(srv->store)) {
-    if (cairn_store_wait(srv->store) == 0)
+    if (cairn_commit_wait_store(srv) == 0)
       cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
     else
       cairn_warning("the last checkpoint could not be written into LMDB; the backlog holds everything after "

@@ -248,17 +248,10 @@ static bt_node *insert_at(ov_layer *L, bt_node *x, int j, ov_node *e, bt_node *c
   return y;
 }
 
-static bt_node *insert_rec(ov_layer *L, bt_node *x, const probe *q, ov_node *e) {
-  if (x->leaf) return insert_at(L, x, lower_bound(x, q), e, NULL);
-  int c = child_of(x, q);
-  bt_node *r = insert_rec(L, ((bt_inner *)x)->child[c], q, e);
-  if (!r) return NULL;
-  return insert_at(L, x, c + 1, r->e[0], r);
-}
-
-/* Adds e (a key not in the layer) to the order: the list and the tree. */
-static void order_add(ov_layer *L, const probe *q, ov_node *e) {
-  ov_node *succ = tree_ge(L, q);
+/* Links e into the list before the leaf's slot j (in one descent with the
+ * tree insert: the leaf knows its neighbours). */
+static void link_at(ov_layer *L, const bt_node *x, int j, ov_node *e) {
+  ov_node *succ = j < x->n ? x->e[j] : (x->n ? x->e[x->n - 1]->next : NULL);
   ov_node *pred = succ ? succ->prev : L->last;
   e->prev = pred;
   e->next = succ;
@@ -270,6 +263,22 @@ static void order_add(ov_layer *L, const probe *q, ov_node *e) {
     succ->prev = e;
   else
     L->last = e;
+}
+
+static bt_node *insert_rec(ov_layer *L, bt_node *x, const probe *q, ov_node *e) {
+  if (x->leaf) {
+    int j = lower_bound(x, q);
+    link_at(L, x, j, e);
+    return insert_at(L, x, j, e, NULL);
+  }
+  int c = child_of(x, q);
+  bt_node *r = insert_rec(L, ((bt_inner *)x)->child[c], q, e);
+  if (!r) return NULL;
+  return insert_at(L, x, c + 1, r->e[0], r);
+}
+
+/* Adds e (a key not in the layer) to the order: the list and the tree. */
+static void order_add(ov_layer *L, const probe *q, ov_node *e) {
   if (!L->root) L->root = node_new(L, 1);
   bt_node *r = insert_rec(L, L->root, q, e);
   if (r) {
@@ -333,14 +342,24 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
   L->tab_used++;
 }
 
+uint64_t ov_hash(unsigned dbi, const void *key, size_t klen) { return key_hash(dbi, key, klen); }
+
+ov_node *ov_find_h(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {
+  return tab_find(L, h, dbi, key, klen);
+}
+
 ov_node *ov_find(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   return tab_find(L, key_hash(dbi, key, klen), dbi, key, klen);
 }
 
 unsigned char *ov_put(ov_layer *L, unsigned dbi, const void *key, size_t klen, size_t vlen, int tomb,
                       int *created) {
-  uint64_t h = key_hash(dbi, key, klen);
-  ov_node *n = tab_find(L, h, dbi, key, klen);
+  return ov_put_h(L, key_hash(dbi, key, klen), NULL, 0, dbi, key, klen, vlen, tomb, created);
+}
+
+unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absent, unsigned dbi, const void *key,
+                        size_t klen, size_t vlen, int tomb, int *created) {
+  ov_node *n = known ? known : known_absent ? NULL : tab_find(L, h, dbi, key, klen);
   if (!n) {
     n = arena_alloc(L, sizeof(ov_node) + klen);
     probe q = probe_of(dbi, key, klen);

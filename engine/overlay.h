@@ -64,6 +64,14 @@ static inline ov_node *ov_prev(const ov_node *n) { return n->prev; }
 unsigned char *ov_put(ov_layer *L, unsigned dbi, const void *key, size_t klen, size_t vlen, int tomb,
                       int *created);
 
+/* The same with the key's hash computed once for several layers
+ * (ov_hash), and what the caller already knows of this layer: the node of
+ * the key (known), or that the key is absent (known_absent). */
+uint64_t ov_hash(unsigned dbi, const void *key, size_t klen);
+ov_node *ov_find_h(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen);
+unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absent, unsigned dbi, const void *key,
+                        size_t klen, size_t vlen, int tomb, int *created);
+
 size_t ov_layer_bytes(const ov_layer *L);     /* arena bytes in use (the memory it holds) */
 size_t ov_layer_entries(const ov_layer *L);   /* nodes (keys, tombstones included) */
 size_t ov_layer_tombs(const ov_layer *L);

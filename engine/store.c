@@ -97,6 +97,14 @@ struct cairn_store {
   uint64_t fail_seq;      /* layer_seq when a drain last failed at the map's ceiling */
   int fail_seen;          /* the loop has dealt with the last drain error */
   int open_cursors;       /* merged cursors alive: layers are not released under them */
+  struct {                /* the active layer's answer to the last lookup (layers_find) */
+    int valid;
+    unsigned dbi;
+    uint64_t h;
+    size_t klen;
+    unsigned char key[64];
+    ov_node *node;
+  } memo;
   dead_range ranges[DEAD_RANGES];
   int nranges, next_range;
   uint64_t range_jumps;
@@ -113,6 +121,8 @@ struct cairn_store {
   int paused;
   int hold;                /* quiesce: do not start a drain */
   int notifying;           /* the thread is calling notify */
+  int wal_gate;            /* drain only layers at or below wal_synced (set once the server tells) */
+  uint64_t wal_synced;
   int full;                /* the map is at its ceiling */
   void (*notify)(void *ud);
   void *notify_ud;
@@ -275,16 +285,38 @@ const char *cairn_store_errstr(const cairn_store *s) { return s->errstr; }
 
 static int check_failed(cairn_store *s) { return s->failed ? CAIRN_STORE_IO : 0; }
 
+/* The key's hash is computed once for every layer; what the active layer
+ * said is remembered for a put of the same key that follows (put_in: a
+ * lookup, then the write), so the put does not probe again. */
 static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
-  ov_node *n = ov_find(s->active, dbi, k, kl);
+  uint64_t h = ov_hash(dbi, k, kl);
+  ov_node *n = ov_find_h(s->active, h, dbi, k, kl);
+  if (kl <= sizeof(s->memo.key)) {
+    s->memo.valid = 1;
+    s->memo.dbi = dbi;
+    s->memo.h = h;
+    s->memo.klen = kl;
+    memcpy(s->memo.key, k, kl);
+    s->memo.node = n;
+  }
   if (n || !s->oldest) return n;
   /* frozen layers: the newest match wins (there are few layers) */
   ov_node *found = NULL;
   for (layer *L = s->oldest; L; L = L->next) {
-    ov_node *m = ov_find(L->ov, dbi, k, kl);
+    ov_node *m = ov_find_h(L->ov, h, dbi, k, kl);
     if (m) found = m;
   }
   return found;
+}
+
+static unsigned char *active_put(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl, size_t vlen, int tomb) {
+  unsigned char *p;
+  if (s->memo.valid && s->memo.dbi == dbi && s->memo.klen == kl && memcmp(s->memo.key, k, kl) == 0)
+    p = ov_put_h(s->active, s->memo.h, s->memo.node, s->memo.node == NULL, dbi, k, kl, vlen, tomb, NULL);
+  else
+    p = ov_put(s->active, dbi, k, kl, vlen, tomb, NULL);
+  s->memo.valid = 0;
+  return p;
 }
 
 /* 0 (v filled) or MDB_NOTFOUND, or an LMDB error of the snapshot read. */
@@ -316,16 +348,14 @@ static void range_invalidate(cairn_store *s, MDB_dbi dbi, const void *k, size_t 
  * then set to the area). */
 static int kv_put(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v, int reserve) {
   if (s->nranges) range_invalidate(s, dbi, k->mv_data, k->mv_size);
-  unsigned char *p = ov_put(s->active, dbi, k->mv_data, k->mv_size, v->mv_size, 0, NULL);
+  unsigned char *p = active_put(s, dbi, k->mv_data, k->mv_size, v->mv_size, 0);
   if (!reserve && v->mv_size) memcpy(p, v->mv_data, v->mv_size);
   v->mv_data = p;
   return 0;
 }
 
 /* Writes a tombstone (whether or not k exists below). */
-static void kv_tomb(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
-  ov_put(s->active, dbi, k, kl, 0, 1, NULL);
-}
+static void kv_tomb(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) { active_put(s, dbi, k, kl, 0, 1); }
 
 /* 0 deleted, MDB_NOTFOUND absent. */
 static int kv_del(cairn_store *s, MDB_dbi dbi, const MDB_val *k) {
@@ -1773,24 +1803,29 @@ static void *store_thread(void *arg) {
   pthread_mutex_lock(&s->mu);
   for (;;) {
     layer *L = NULL;
+    /* the undrained layers waiting, as many as one transaction takes, and
+     * only those the backlog holds on disk (LMDB must never be ahead of
+     * it: the loop tells how far it synced, cairn_store_wal_synced) */
+    layer *batch[MAX_FROZEN];
+    int nb = 0;
     while (!s->stop) {
+      L = NULL;
+      nb = 0;
       if (!s->paused && !s->hold)
         for (L = s->oldest; L && L->drained; L = L->next) {
         }
-      if (L) break;
+      uint64_t pages = 0;
+      for (layer *x = L; x && nb < MAX_FROZEN; x = x->next) {
+        if (s->wal_gate && x->meta->offset > s->wal_synced) break;
+        uint64_t p = ov_layer_entries(x->ov) + ov_layer_bytes(x->ov) / 4096;
+        if (nb && pages + p > 2 * LAYER_MAX_PAGES - LAYER_MAX_PAGES / 4) break;
+        batch[nb++] = x;
+        pages += p;
+      }
+      if (nb) break;
       pthread_cond_wait(&s->cv, &s->mu);
     }
     if (s->stop) break;
-    /* the undrained layers waiting, as many as one transaction takes */
-    layer *batch[MAX_FROZEN];
-    int nb = 0;
-    uint64_t pages = 0;
-    for (layer *x = L; x && nb < MAX_FROZEN; x = x->next) {
-      uint64_t p = ov_layer_entries(x->ov) + ov_layer_bytes(x->ov) / 4096;
-      if (nb && pages + p > 2 * LAYER_MAX_PAGES - LAYER_MAX_PAGES / 4) break;
-      batch[nb++] = x;
-      pages += p;
-    }
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
@@ -1826,6 +1861,14 @@ static void *store_thread(void *arg) {
 
 /* Waits for a notify call in progress: once this returns with fn == NULL,
  * the old ud is never touched again (the loop may close its handle). */
+void cairn_store_wal_synced(cairn_store *s, uint64_t offset) {
+  pthread_mutex_lock(&s->mu);
+  s->wal_gate = 1;
+  s->wal_synced = offset;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
 void cairn_store_set_notify(cairn_store *s, void (*fn)(void *ud), void *ud) {
   pthread_mutex_lock(&s->mu);
   while (s->notifying) pthread_cond_wait(&s->done_cv, &s->mu);
@@ -2007,6 +2050,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   L->meta = cairn_xmalloc(sizeof(meta_state));
   *L->meta = s->cur;
   s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
+  s->memo.valid = 0;
   pthread_mutex_lock(&s->mu);
   if (s->newest)
     s->newest->next = L;
@@ -2025,6 +2069,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
 void cairn_store_rollback(cairn_store *s) {
   ov_layer_free(s->active);
   s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
+  s->memo.valid = 0;
   s->failed = 0;
   s->cur = s->newest ? *s->newest->meta : s->committed;
   reset_ranges(s);

@@ -173,6 +173,12 @@ uint64_t cairn_store_durable_offset(const cairn_store *s);
  * every frozen layer is on disk (SAVE, shutdown, tests): 0, or -1 on a drain
  * error. */
 void cairn_store_set_notify(cairn_store *s, void (*fn)(void *ud), void *ud);
+/* The backlog is durable up to offset: the store thread writes a layer into
+ * LMDB only once its offset is covered (LMDB is never ahead of the WAL).
+ * Until the first call, layers are written at once (tests without a WAL).
+ * A waiter (cairn_store_wait) must have synced the WAL past what it waits
+ * for, or it waits for the next sync. */
+void cairn_store_wal_synced(cairn_store *s, uint64_t offset);
 int cairn_store_poll(cairn_store *s);
 int cairn_store_wait(cairn_store *s);
 int cairn_store_drain_error(const cairn_store *s, char *out, size_t len);

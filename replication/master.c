@@ -258,13 +258,12 @@ static void job_release(fullsync *job) {
 static fullsync *job_start(cairn_server *srv) {
   repl_state *st = state_of(srv);
   if (cairn_commit_checkpoint(srv) != 0 && cairn_store_frozen_layers(srv->store) == 0) return NULL;
-  if (cairn_store_wait(srv->store) != 0) {
+  if (cairn_commit_wait_store(srv) != 0) {
     char why[256];
     cairn_store_drain_error(srv->store, why, sizeof(why));
     cairn_warning("Full sync: the snapshot cannot be taken, writing the store failed: %s", why);
     return NULL;
   }
-  cairn_commit_poll_store(srv);
   fullsync *job = cairn_xcalloc(1, sizeof(*job));
   job->srv = srv;
   if (cairn_store_snapshot_open(srv->store, &job->snap) != 0) {

@@ -1162,13 +1162,12 @@ static int checkpoint_now(cairn_ctx *c) {
 
 static void cmd_save(cairn_ctx *c) {
   if (checkpoint_now(c) != 0) return;
-  if (cairn_store_wait(c->srv->store) != 0) {
+  if (cairn_commit_wait_store(c->srv) != 0) {
     char why[256];
     cairn_store_drain_error(c->srv->store, why, sizeof(why));
     cairn_reply_errorf(&c->reply, "writing the store failed: %s", why);
     return;
   }
-  cairn_commit_poll_store(c->srv);
   cairn_reply_ok(&c->reply);
 }
 
