@@ -47,6 +47,8 @@ typedef struct bt_inner {
 struct ov_layer {
   slot *tab;
   size_t tab_cap, tab_used;
+  slot *old;             /* the table before the last growth, moved over a slice per insert */
+  size_t old_cap, old_next;
   arena_block *blocks;   /* blocks[0] is the one being filled */
   size_t bytes;          /* sum of block sizes (and the hash table) */
   size_t entries, tombs;
@@ -92,6 +94,7 @@ ov_layer *ov_layer_new(uint64_t seed) {
 void ov_layer_free(ov_layer *L) {
   if (!L) return;
   free(L->tab);
+  free(L->old);
   arena_block *b = L->blocks;
   while (b) {
     arena_block *n = b->next;
@@ -309,14 +312,22 @@ static uint64_t key_hash(unsigned dbi, const void *key, size_t klen) {
   return h ^ (h >> 32);
 }
 
-static ov_node *tab_find(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {
-  if (!L->tab) return NULL;
-  size_t mask = L->tab_cap - 1;
+static ov_node *probe_table(const slot *tab, size_t cap, uint64_t h, unsigned dbi, const void *key, size_t klen) {
+  size_t mask = cap - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const slot *s = &L->tab[i];
+    const slot *s = &tab[i];
     if (!s->n) return NULL;
     if (s->h == h && s->n->dbi == dbi && s->n->klen == klen && memcmp(ov_key(s->n), key, klen) == 0) return s->n;
   }
+}
+
+/* The new table first; while a growth is being moved over, the old one
+ * too (it is left whole until the move ends: its probe chains stay valid). */
+static ov_node *tab_find(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {
+  if (!L->tab) return NULL;
+  ov_node *n = probe_table(L->tab, L->tab_cap, h, dbi, key, klen);
+  if (!n && L->old) n = probe_table(L->old, L->old_cap, h, dbi, key, klen);
+  return n;
 }
 
 static void tab_insert(slot *tab, size_t cap, uint64_t h, ov_node *n) {
@@ -327,15 +338,38 @@ static void tab_insert(slot *tab, size_t cap, uint64_t h, ov_node *n) {
   tab[i].n = n;
 }
 
+/* Growth is spread over the inserts that follow it (like Redis's dict
+ * rehash): each moves a slice of the old table, so no insert pays for
+ * copying a million slots at once. The new table has twice the slots (a
+ * quarter full): the move ends long before it fills up again. */
+#define REHASH_SLICE 256
+
+static void tab_move_slice(ov_layer *L) {
+  size_t end = L->old_next + REHASH_SLICE;
+  if (end > L->old_cap) end = L->old_cap;
+  for (size_t i = L->old_next; i < end; i++)
+    if (L->old[i].n && !probe_table(L->tab, L->tab_cap, L->old[i].h, L->old[i].n->dbi, L->old[i].n->key,
+                                    L->old[i].n->klen))
+      tab_insert(L->tab, L->tab_cap, L->old[i].h, L->old[i].n);
+  L->old_next = end;
+  if (end == L->old_cap) {
+    free(L->old);
+    L->bytes -= L->old_cap * sizeof(slot);
+    L->old = NULL;
+    L->old_cap = L->old_next = 0;
+  }
+}
+
 static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
+  if (L->old) tab_move_slice(L);
   if ((L->tab_used + 1) * 2 > L->tab_cap) {
+    while (L->old) tab_move_slice(L); /* (cannot happen: the move ends first) */
     size_t cap = L->tab_cap ? L->tab_cap * 2 : 1024;
-    slot *t = cairn_xcalloc(cap, sizeof(slot));
-    for (size_t i = 0; i < L->tab_cap; i++)
-      if (L->tab[i].n) tab_insert(t, cap, L->tab[i].h, L->tab[i].n);
-    free(L->tab);
-    L->bytes += (cap - L->tab_cap) * sizeof(slot);
-    L->tab = t;
+    L->old = L->tab;
+    L->old_cap = L->tab_cap;
+    L->old_next = 0;
+    L->tab = cairn_xcalloc(cap, sizeof(slot));
+    L->bytes += cap * sizeof(slot);
     L->tab_cap = cap;
   }
   tab_insert(L->tab, L->tab_cap, h, n);
