@@ -558,10 +558,13 @@ void cairn_client_unblock(cairn_client *c) {
   }
 }
 
-void cairn_client_stall(cairn_client *c) {
+void cairn_client_stall(cairn_client *c, int stop_reading) {
   if (c->flags & CAIRN_CLIENT_STALLED) return;
   c->flags |= CAIRN_CLIENT_STALLED;
-  if (!(c->flags & CAIRN_CLIENT_READ_PAUSED)) uv_read_stop(&c->h.stream);
+  if (stop_reading && !(c->flags & CAIRN_CLIENT_READ_PAUSED)) {
+    uv_read_stop(&c->h.stream);
+    c->flags |= CAIRN_CLIENT_STALL_READ;
+  }
   c->srv->stalled++;
 }
 
@@ -569,10 +572,11 @@ void cairn_clients_unstall(cairn_server *srv) {
   if (!srv->stalled) return;
   for (cairn_client *c = srv->clients; c; c = c->next) {
     if (!(c->flags & CAIRN_CLIENT_STALLED)) continue;
-    c->flags &= ~CAIRN_CLIENT_STALLED;
+    int reread = (c->flags & CAIRN_CLIENT_STALL_READ) && !(c->flags & CAIRN_CLIENT_READ_PAUSED);
+    c->flags &= ~(CAIRN_CLIENT_STALLED | CAIRN_CLIENT_STALL_READ);
     srv->stalled--;
     if (c->flags & CAIRN_CLIENT_CLOSING) continue;
-    if (!(c->flags & CAIRN_CLIENT_READ_PAUSED) && uv_read_start(&c->h.stream, on_alloc, on_read) != 0) {
+    if (reread && uv_read_start(&c->h.stream, on_alloc, on_read) != 0) {
       cairn_client_close(c);
       continue;
     }

@@ -40,6 +40,7 @@ enum {
   CAIRN_CLIENT_PUBSUB = 1 << 16,     /* subscribed to a channel or a pattern (engine/cmd/pubsub.c) */
   CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
   CAIRN_CLIENT_STALLED = 1 << 18,    /* a write waits for room in the store's overlay */
+  CAIRN_CLIENT_STALL_READ = 1 << 19, /* ...and its connection is not read meanwhile */
   CAIRN_CLIENT_MONITOR = 1 << 24,    /* MONITOR: sent every command the server runs (engine/monitor.c) */
 };
 
@@ -109,10 +110,11 @@ cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
  * reply and unblock. */
 void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
 void cairn_client_unblock(cairn_client *c);
-/* The command being run is not run now: the client stops being read and its
- * command runs again once the overlay is under budget (cairn_clients_unstall,
- * srv->on_store_room). */
-void cairn_client_stall(cairn_client *c);
+/* The command being run is not run now: it runs again when the client is
+ * unstalled (cairn_clients_unstall, srv->on_store_room: at the next
+ * iteration when throttled, once the overlay is under budget when at it);
+ * stop_reading: meanwhile its connection is not read (at the budget). */
+void cairn_client_stall(cairn_client *c, int stop_reading);
 void cairn_clients_unstall(cairn_server *srv);
 
 /* The output-buffer class of a client (client-output-buffer-limit). */

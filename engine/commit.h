@@ -37,6 +37,13 @@ void cairn_commit_poll_store(cairn_server *srv);
  * sync's snapshot), after syncing the backlog so the thread may write them.
  * 0, or -1 on a drain error (cairn_store_drain_error says which). */
 int cairn_commit_wait_store(cairn_server *srv);
+/* Whether a client's write command may run now (0) or must wait as the
+ * overlay fills: -1 for the next iteration (throttled), -2 until a layer is
+ * on disk (at the budget); the caller stalls the client; new_iteration renews the
+ * iteration's quota and resumes throttled writers (engine/loop.c). */
+int cairn_commit_write_admitted(cairn_server *srv);
+void cairn_commit_new_iteration(cairn_server *srv);
+void cairn_commit_after_iteration(cairn_server *srv);
 
 /* After a store error (rc < 0) in a command: roll the store back to its last
  * checkpoint, grow the map if it was full, and replay the WAL and the

@@ -208,13 +208,13 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->cfg.lmdb_max_map_size);
       goto reject;
     }
-    if (is_write && !in_multi && srv->exec_depth == 1 &&
-        cairn_store_overlay_bytes(srv->store) >= (uint64_t)srv->cfg.overlay_max_memory) {
-      /* The store thread is behind: this client waits (its connection is
-       * not read) until a layer is on disk (engine/client.c). */
+    int admit;
+    if (is_write && !in_multi && srv->exec_depth == 1 && (admit = cairn_commit_write_admitted(srv)) != 0) {
+      /* The store thread is behind: this client waits for the next
+       * iteration (throttled), or, at the budget, until a layer is on disk
+       * with its connection not read (engine/client.c, engine/commit.c). */
       srv->stats.commands_processed--;
-      srv->stats.writer_stalls++;
-      cairn_client_stall(client);
+      cairn_client_stall(client, admit == -2);
       return;
     }
     client->last_cmd = cmd->name;

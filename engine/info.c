@@ -612,6 +612,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_full:%d\r\n"
                    "store_offset_on_disk:%llu\r\n"
                    "writer_stalls:%llu\r\n"
+                   "writer_throttled:%llu\r\n"
                    "loop_longest_iteration_us:%llu\r\n"
                    "flush_sweep_pending:%d\r\n"
                    "collections_sweep_pending:%llu\r\n",
@@ -625,7 +626,8 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,
                    cairn_store_full(srv->store), (unsigned long long)cairn_store_durable_offset(srv->store),
-                   (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.longest_iteration_us,
+                   (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.writer_throttled,
+                   (unsigned long long)srv->stats.longest_iteration_us,
                    cairn_store_sweep_pending(srv->store), (unsigned long long)cairn_store_coll_garbage(srv->store));
 }
 

@@ -28,12 +28,14 @@ static void stop_server(cairn_server *srv);
 static void on_iteration_end(cairn_server *srv) {
   /* Keys made ready by the master's stream (a replica): serve them now. */
   if (cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
+  cairn_commit_new_iteration(srv); /* a new write quota; throttled writers go on */
   cairn_clients_resume(srv);
   cairn_clients_flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
   cairn_commit_iteration(srv);
   for (int i = 0; i < 16 && srv->stream.len; i++) cairn_commit_iteration(srv);
+  cairn_commit_after_iteration(srv);
   if (srv->shutdown_requested) stop_server(srv);
 }
 

@@ -47,7 +47,8 @@ typedef struct cairn_stats {
   uint64_t wal_bytes;
   uint64_t checkpoints;          /* layers frozen */
   uint64_t checkpoint_us_total;  /* loop time spent freezing them (WAL sync included) */
-  uint64_t writer_stalls;        /* write commands held back by the overlay's budget */
+  uint64_t writer_stalls;        /* write commands held back at the overlay's budget */
+  uint64_t writer_throttled;     /* ...and past half of it, by the iteration's quota */
   uint64_t longest_iteration_us; /* the loop's longest iteration since start */
   uint64_t rollbacks;
   uint64_t iterations_with_writes;
@@ -128,6 +129,14 @@ struct cairn_server {
   cairn_client *resume;      /* unblocked clients with commands to run */
   cairn_client *pushed;      /* clients with pub/sub messages, sent at the iteration's end */
   int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
+  double write_tokens;       /* the write token bucket (engine/commit.c) */
+  int64_t write_tokens_us;
+  double drain_rate;         /* entries/s the store thread writes (averaged over its commits) */
+  uint64_t drained_seen;
+  int64_t drain_rate_us;
+  int throttled;             /* a writer waits for a token */
+  uv_timer_t throttle_timer;
+  int throttle_timer_init;
   uint64_t next_client_id;
   int nclients;
   int nmonitors;             /* clients in MONITOR mode (engine/monitor.c) */

@@ -130,6 +130,7 @@ struct cairn_store {
   uint64_t grows;
   uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
   uint64_t bytes_drained;
+  uint64_t entries_drained;
 };
 
 static inline void touched(cairn_store *s, int db, cairn_str key) {
@@ -1905,6 +1906,7 @@ int cairn_store_poll(cairn_store *s) {
       s->nfrozen--;
       s->frozen_bytes -= ov_layer_bytes(L->ov);
       s->bytes_drained += ov_layer_bytes(L->ov);
+      s->entries_drained += ov_layer_entries(L->ov);
       s->committed = *L->meta;
       s->checkpoints++;
       s->last_checkpoint_ms = L->drain_us / 1000;
@@ -2021,6 +2023,7 @@ int cairn_store_frozen_layers(const cairn_store *s) { return s->nfrozen; }
 int cairn_store_full(const cairn_store *s) { return s->full; }
 uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_failed; }
 uint64_t cairn_store_range_jumps(const cairn_store *s) { return s->range_jumps; }
+uint64_t cairn_store_drained_entries(const cairn_store *s) { return s->entries_drained; }
 
 static void reset_ranges(cairn_store *s) {
   for (int i = 0; i < DEAD_RANGES; i++) s->ranges[i].used = 0;

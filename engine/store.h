@@ -190,6 +190,7 @@ uint64_t cairn_store_overlay_bytes(const cairn_store *s);
 int cairn_store_frozen_layers(const cairn_store *s);
 uint64_t cairn_store_drains_failed(const cairn_store *s);
 uint64_t cairn_store_range_jumps(const cairn_store *s);
+uint64_t cairn_store_drained_entries(const cairn_store *s); /* entries of released layers, since open */
 /* The map cannot grow any more and a drain needed it to: writes that grow
  * the data set must be refused. */
 int cairn_store_full(const cairn_store *s);
