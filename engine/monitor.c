@@ -31,29 +31,6 @@ int cairn_monitor_wants(const cairn_server *srv, const cairn_client *c, const ca
   return !(cmd->flags & CAIRN_CMD_ADMIN);
 }
 
-/* Redis's sdscatrepr: the argument in double quotes, with \\ \" \n \r \t
- * \a \b escaped and other non-printable bytes as \xHH. */
-static void append_repr(cairn_buf *b, const char *p, size_t n) {
-  cairn_buf_append(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)p[i];
-    switch (ch) {
-    case '\\': cairn_buf_append(b, "\\\\", 2); break;
-    case '"': cairn_buf_append(b, "\\\"", 2); break;
-    case '\n': cairn_buf_append(b, "\\n", 2); break;
-    case '\r': cairn_buf_append(b, "\\r", 2); break;
-    case '\t': cairn_buf_append(b, "\\t", 2); break;
-    case '\a': cairn_buf_append(b, "\\a", 2); break;
-    case '\b': cairn_buf_append(b, "\\b", 2); break;
-    default:
-      if (isprint(ch))
-        cairn_buf_append(b, (const char *)&ch, 1);
-      else
-        cairn_buf_printf(b, "\\x%02x", ch);
-    }
-  }
-  cairn_buf_append(b, "\"", 1);
-}
 
 /* Which arguments hide credentials (Redis's redactClientCommandArgument
  * calls in AUTH, HELLO and MIGRATE). */
@@ -99,9 +76,9 @@ void cairn_monitor_feed(cairn_server *srv, cairn_client *c, int db, int argc, co
   mark_redacted(argc, argv, red);
   for (int i = 0; i < argc; i++) {
     if (red[i])
-      append_repr(&line, "(redacted)", 10);
+      cairn_buf_append_repr(&line, "(redacted)", 10);
     else
-      append_repr(&line, argv[i].p, argv[i].len);
+      cairn_buf_append_repr(&line, argv[i].p, argv[i].len);
     if (i != argc - 1) cairn_buf_append(&line, " ", 1);
   }
   cairn_buf_append(&line, "\r\n", 2);
