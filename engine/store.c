@@ -91,6 +91,7 @@ struct cairn_store {
    * ones (oldest first), above LMDB */
   ov_layer *active;
   layer *oldest, *newest;
+  layer *to_free;         /* released by the loop, freed by the store thread (under mu) */
   int nfrozen;
   uint64_t frozen_bytes;
   uint64_t layer_seq;
@@ -750,6 +751,7 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
 }
 
 static void *store_thread(void *arg);
+static void free_layers(struct layer *L);
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
@@ -891,13 +893,8 @@ void cairn_store_close(cairn_store *s) {
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->done_cv);
   }
-  while (s->oldest) {
-    layer *L = s->oldest;
-    s->oldest = L->next;
-    ov_layer_free(L->ov);
-    free(L->meta);
-    free(L);
-  }
+  free_layers(s->to_free);
+  free_layers(s->oldest);
   ov_layer_free(s->active);
   if (s->rtxn) mdb_txn_abort(s->rtxn);
   mdb_env_close(s->env);
@@ -1799,10 +1796,27 @@ static uint64_t count_free_pages(cairn_store *s) {
   return n;
 }
 
+static void free_layers(layer *L) {
+  while (L) {
+    layer *next = L->next;
+    ov_layer_free(L->ov);
+    free(L->meta);
+    free(L);
+    L = next;
+  }
+}
+
 static void *store_thread(void *arg) {
   cairn_store *s = arg;
   pthread_mutex_lock(&s->mu);
   for (;;) {
+    if (s->to_free) {
+      layer *F = s->to_free;
+      s->to_free = NULL;
+      pthread_mutex_unlock(&s->mu);
+      free_layers(F);
+      pthread_mutex_lock(&s->mu);
+    }
     layer *L = NULL;
     /* the undrained layers waiting, as many as one transaction takes, and
      * only those the backlog holds on disk (LMDB must never be ahead of
@@ -1823,10 +1837,11 @@ static void *store_thread(void *arg) {
         batch[nb++] = x;
         pages += p;
       }
-      if (nb) break;
+      if (nb || s->to_free) break;
       pthread_cond_wait(&s->cv, &s->mu);
     }
     if (s->stop) break;
+    if (!nb) continue; /* woken to free layers */
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
@@ -1910,10 +1925,12 @@ int cairn_store_poll(cairn_store *s) {
       s->committed = *L->meta;
       s->checkpoints++;
       s->last_checkpoint_ms = L->drain_us / 1000;
-      ov_layer_free(L->ov);
-      free(L->meta);
-      free(L);
+      /* freed by the store thread: releasing a layer's arena and hash
+       * table (hundreds of MB) is not the loop's work */
+      L->next = s->to_free;
+      s->to_free = L;
     }
+    pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     /* Full when the map cannot grow and what LMDB holds (free pages not
      * counted) reaches 7/8 of it: the last eighth is kept for writes that

@@ -506,6 +506,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       cairn_store_overlay_bytes(L->srv->store) >= (uint64_t)L->srv->cfg.overlay_max_memory) {
     uv_read_stop(s);
     L->read_stalled = 1;
+    L->srv->stats.writer_stalls++; /* the master's stream is this server's writer */
   }
 }
 

@@ -1069,5 +1069,30 @@ def long_outage_many_segments():
             assert_same_data(master, replica)
 
 
+@test(timeout=300)
+def replica_with_a_tiny_overlay_budget_catches_up():
+    """A replica whose store thread cannot keep up with its master's stream
+    (1 MB overlay budget): it stops reading the link at the budget and goes
+    on when a layer is on disk; it reaches the master's offset with every
+    key, and its data survives a kill -9."""
+    with CairnServer() as master:
+        with start_cairn_replica(master, {"overlay-max-memory": "1mb", "checkpoint-bytes": "128kb"}) as r:
+            wait_offsets_equal(master, r)
+            mc = master.conn()
+            for b in range(0, 30000, 3000):
+                mc.pipeline([["SET", "bp:%d" % i, "v%d" % i + "y" * 100] for i in range(b, b + 3000)])
+            off = wait_offsets_equal(master, r, timeout=120)
+            rc = r.conn()
+            assert_eq(rc.call("DBSIZE"), mc.call("DBSIZE"))
+            f = info(rc, "cairn")
+            assert_true(int(f["store_drains"]) > 3, f)
+            assert_true(int(f["writer_stalls"]) > 0, "the link never waited for the store thread: %r" % f)
+            r.restart(kill=True)
+            rc = r.conn()
+            assert_eq(rc.call("GET", "bp:29999"), ("v29999" + "y" * 100).encode())
+            assert_eq(rc.call("DBSIZE"), 30000)
+            assert_true(wait_offsets_equal(master, r) >= off)
+
+
 if __name__ == "__main__":
     run_tests()
