@@ -184,6 +184,10 @@ def outage(m, r, n, concurrent):
             bg.kill()
             bg.wait()
     cont = open(m.log, errors="replace").read().count("accepted, sending") > accepted0
+    ri = info(r.port, "cairn")
+    print("catchup: replica after catch-up: %s" % ", ".join(
+        "%s=%s" % (k, ri.get(k)) for k in ("store_drains", "store_drain_last_ms", "writer_stalls",
+                                           "loop_longest_iteration_us", "overlay_bytes")), file=sys.stderr)
     return {"missed_bytes": missed, "accept_s": accept_s, "catch_s": catch_s, "continue": cont,
             "during_bytes": during, "during_s": during_s}
 
