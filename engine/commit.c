@@ -547,6 +547,13 @@ int cairn_commit_checkpoint(cairn_server *srv) {
     return -1;
   }
   srv->ckpt_stream_db = srv->stream_db;
+  if (srv->ndirty_marks == 64) { /* keep the newest: the count is then only late */
+    memmove(srv->dirty_marks, srv->dirty_marks + 1, sizeof(srv->dirty_marks[0]) * 63);
+    srv->ndirty_marks--;
+  }
+  srv->dirty_marks[srv->ndirty_marks].offset = srv->stream_offset;
+  srv->dirty_marks[srv->ndirty_marks].dirty = srv->dirty;
+  srv->ndirty_marks++;
   srv->last_checkpoint_ms = cairn_monotonic_ms();
   srv->stats.checkpoints++;
   srv->stats.checkpoint_us_total += (uint64_t)(cairn_ustime() - t0);
@@ -562,6 +569,16 @@ void cairn_commit_poll_store(cairn_server *srv) {
   if (grows != srv->map_grows_seen) {
     srv->map_grows_seen = grows;
     cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+  }
+  /* the changes LMDB now holds: those made up to the newest freeze it
+   * covers (cairn_store_wait may have released the layers already) */
+  uint64_t durable = cairn_store_durable_offset(srv->store);
+  int k = 0;
+  while (k < srv->ndirty_marks && srv->dirty_marks[k].offset <= durable) srv->dirty_saved = srv->dirty_marks[k++].dirty;
+  if (k) {
+    memmove(srv->dirty_marks, srv->dirty_marks + k, sizeof(srv->dirty_marks[0]) * (size_t)(srv->ndirty_marks - k));
+    srv->ndirty_marks -= k;
+    srv->last_save_time = cairn_mstime() / 1000;
   }
   if (n > 0) {
     srv->last_save_time = cairn_mstime() / 1000;
@@ -766,6 +783,8 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
   srv->ckpt_stream_db = stream_db < 0 ? 0 : stream_db;
   srv->replay_db = srv->ckpt_stream_db;
   srv->wal_history++;
+  srv->ndirty_marks = 0; /* the new history's changes start from what the store now holds */
+  srv->dirty_saved = srv->dirty;
   srv->synced_offset = offset;
   cairn_store_wal_synced(srv->store, offset);
   srv->last_checkpoint_ms = 0; /* checkpoint (and clear the flag) at the next chance */

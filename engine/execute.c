@@ -270,6 +270,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   }
   if (hold_notify) cairn_pubsub_release(srv, ctx.store_rc == 0);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
+  if (ctx.dirty > 0 && !srv->recovering) srv->dirty += (uint64_t)ctx.dirty; /* Redis's server.dirty */
   if (!ctx.replaying) {
     int wrote = srv->nprops > 0;
     cairn_stream_flush_command(srv);

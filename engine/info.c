@@ -454,10 +454,9 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
   cairn_stats *st = &srv->stats;
   uint64_t first = srv->wal.first(srv->wal.ud), end = srv->wal.end(srv->wal.ud);
   uint64_t ckpt = cairn_store_durable_offset(srv->store);
-  /* rdb_changes_since_last_save: the store counts dirty bytes, not writes, so
-   * report the replication-stream bytes LMDB does not hold on disk yet: 0
-   * exactly when everything is checkpointed, which is what tools test for. */
-  uint64_t changes = srv->stream_offset > ckpt ? srv->stream_offset - ckpt : 0;
+  /* rdb_changes_since_last_save: Redis's count of changes (server.dirty)
+   * made since the last checkpoint LMDB holds on disk. */
+  uint64_t changes = srv->dirty - srv->dirty_saved;
   cairn_wal_stats ws;
   srv->wal.stats(srv->wal.ud, &ws);
   int64_t age = ws.oldest_ms ? (cairn_mstime() - ws.oldest_ms) / 1000 : 0;

@@ -188,6 +188,12 @@ struct cairn_server {
     int n, head;
   } ops;
   int64_t last_save_time;    /* unix seconds of the last checkpoint */
+  uint64_t dirty;            /* changes made by commands since start (Redis's server.dirty) */
+  uint64_t dirty_saved;      /* ...of which LMDB holds on disk: INFO's rdb_changes_since_last_save is the rest */
+  struct {
+    uint64_t offset, dirty;
+  } dirty_marks[64];         /* (stream offset, dirty) at each freeze not yet on disk */
+  int ndirty_marks;
 };
 
 /* engine/listen.c: binds every configured address and the Unix socket. 0,

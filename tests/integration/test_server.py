@@ -490,6 +490,12 @@ def save_waits_until_lmdb_holds_everything():
         f = info(c, "cairn")
         assert_eq(f["overlay_frozen_layers"], "0")
         assert_eq(f["store_offset_on_disk"], p["wal_last_offset"])
+        # rdb_changes_since_last_save counts changes like Redis's dirty
+        c.call("SET", "s1", "x")
+        c.call("SETBIT", "bits", "3", "1")
+        c.call("SETBIT", "bits", "3", "1")  # no change: not counted
+        c.call("MSET", "a", "1", "b", "2")
+        assert_eq(info(c, "persistence")["rdb_changes_since_last_save"], "4")
 
 
 @test
