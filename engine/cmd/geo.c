@@ -383,7 +383,7 @@ static void georadius_generic(cairn_ctx *c, int src_idx, int flags) {
   }
   if (!exists) {
     if (storekey)
-      cairn_zset_store(c, *storekey, 0, NULL, NULL); /* deletes it, replies 0 */
+      cairn_zset_store(c, *storekey, 0, NULL, NULL, NULL); /* deletes it ("del"), replies 0 */
     else
       cairn_reply_array(&c->reply, 0);
     return;
@@ -434,7 +434,8 @@ static void georadius_generic(cairn_ctx *c, int src_idx, int flags) {
       members[i] = (cairn_str){g.pts[i].member, g.pts[i].len};
       scores[i] = storedist ? g.pts[i].dist / shape.conversion : g.pts[i].score;
     }
-    cairn_zset_store(c, *storekey, returned, members, scores);
+    cairn_zset_store(c, *storekey, returned, members, scores,
+                     (flags & G_SEARCH) ? "geosearchstore" : "georadiusstore"); /* Redis's events */
     free(members);
     free(scores);
   }

@@ -45,6 +45,7 @@ typedef int (*cairn_zset_range_fn)(void *ud, const char *m, size_t len, double s
 int cairn_zset_range(cairn_ctx *c, uint64_t id, double min, double max, cairn_zset_range_fn fn, void *ud);
 /* Replaces dst by a sorted set of n members (n == 0 deletes it) and
  * replies the count, like ZRANGESTORE's destination. */
-void cairn_zset_store(cairn_ctx *c, cairn_str dst, size_t n, const cairn_str *members, const double *scores);
+void cairn_zset_store(cairn_ctx *c, cairn_str dst, size_t n, const cairn_str *members, const double *scores,
+                      const char *event);
 
 #endif

@@ -697,6 +697,7 @@ typedef struct emitter {
   cairn_coll dst;
   long long n;
   size_t mark;
+  const char *event; /* the store's keyspace event: zrangestore, or geo's */
 } emitter;
 
 static void emit_begin(emitter *e, cairn_ctx *c, int store, int withscores) {
@@ -737,7 +738,7 @@ static void emit_end(emitter *e, cairn_str dstkey) {
     if (cairn_coll_save(c, dstkey, CAIRN_TYPE_ZSET, &e->dst, -1) < 0) return;
     c->dirty++;
     cairn_signal_key_ready(c, dstkey);
-    cairn_notify(c, CAIRN_NOTIFY_ZSET, "zrangestore", dstkey);
+    cairn_notify(c, CAIRN_NOTIFY_ZSET, e->event ? e->event : "zrangestore", dstkey);
     cairn_reply_int(&c->reply, e->n);
     return;
   }
@@ -2297,9 +2298,11 @@ int cairn_zset_range(cairn_ctx *c, uint64_t id, double min, double max, cairn_zs
   return rc < 0 ? failed(c, rc) : 0;
 }
 
-void cairn_zset_store(cairn_ctx *c, cairn_str dst, size_t n, const cairn_str *members, const double *scores) {
+void cairn_zset_store(cairn_ctx *c, cairn_str dst, size_t n, const cairn_str *members, const double *scores,
+                      const char *event) {
   emitter e;
   emit_begin(&e, c, 1, 0);
+  e.event = event;
   for (size_t i = 0; i < n; i++)
     if (emit_one(&e, members[i].p, members[i].len, scores[i]) < 0) return;
   emit_end(&e, dst);

@@ -96,6 +96,12 @@ def differential_every_family():
         # sort and restore
         [["RPUSH", "sl", "3", "1", "2"], ["SORT", "sl", "STORE", "dst"], ["SORT", "nokey", "STORE", "dst"],
          ["SORT", "nokey", "STORE", "dst"], ["SET", "str", "abc"]],
+        # HyperLogLog and geo (on strings and sorted sets)
+        [["PFADD", "hll", "a", "b"], ["PFADD", "hll", "a"], ["PFADD", "hll2", "c"], ["PFMERGE", "hll3", "hll", "hll2"],
+         ["PFCOUNT", "hll"], ["GEOADD", "g", "13.36", "38.11", "p", "15.08", "37.50", "c"],
+         ["GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"],
+         ["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "gr"],
+         ["GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"]],
     ]
     for i, cmds in enumerate(cases):
         got = same_events("KEA", cmds, name="case %d" % i)
