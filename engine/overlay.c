@@ -25,7 +25,7 @@ typedef struct slot {
 } slot;
 
 /* The order index: a B+tree whose nodes keep, per slot, the entry's dbi
- * and first 16 key bytes inline (most comparisons end there, without
+ * and first 15 key bytes inline, in two order words (most comparisons end there, without
  * touching the entry), and the entry. An inner node's slot i is the
  * smallest entry of child i (the leftmost path's may be stale-high: a
  * smaller key still goes to child 0). Nodes only ever split. */
@@ -34,8 +34,8 @@ typedef struct slot {
 typedef struct bt_node {
   uint16_t n;
   uint8_t leaf;
-  uint8_t dbi[BT_MAX];
-  uint64_t p1[BT_MAX], p2[BT_MAX];
+  struct bt_node *lprev, *lnext; /* leaves: the neighbouring leaves (key order) */
+  uint64_t k1[BT_MAX], k2[BT_MAX]; /* the entries' order words (ov_node.k1/k2) */
   ov_node *e[BT_MAX];
 } bt_node;
 
@@ -54,7 +54,7 @@ struct ov_layer {
   size_t entries, tombs;
   uint64_t version;
   bt_node *root;
-  ov_node *first, *last;
+  bt_node *lfirst, *llast; /* the leftmost and rightmost leaves */
 };
 
 static void *arena_alloc(ov_layer *L, size_t n) {
@@ -119,25 +119,26 @@ static inline uint64_t be_word(const unsigned char *key, size_t klen, size_t off
          (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | b[7];
 }
 
-/* A probe: the key being looked for, with its inline prefixes. The 8-byte
- * words order like the bytes they hold (zero padding sorts a shorter key
- * first; equal words fall back to the whole key). */
+/* A probe: the key being looked for, with its order words: k1 = the dbi
+ * in the top byte and key bytes 0-6, k2 = key bytes 7-14, big-endian and
+ * zero-padded. They order like (dbi, bytes) (zero padding sorts a shorter
+ * key first; equal words fall back to the whole key), and one 8-byte
+ * compare ends nearly every comparison. */
 typedef struct probe {
   unsigned dbi;
-  uint64_t p1, p2;
+  uint64_t k1, k2;
   const unsigned char *key;
   size_t klen;
 } probe;
 
 static inline probe probe_of(unsigned dbi, const void *key, size_t klen) {
-  probe q = {dbi, be_word(key, klen, 0), be_word(key, klen, 8), key, klen};
+  probe q = {dbi, (uint64_t)dbi << 56 | be_word(key, klen, 0) >> 8, be_word(key, klen, 7), key, klen};
   return q;
 }
 
 static inline int slot_cmp(const bt_node *x, int i, const probe *q) {
-  if (x->dbi[i] != q->dbi) return x->dbi[i] < q->dbi ? -1 : 1;
-  if (x->p1[i] != q->p1) return x->p1[i] < q->p1 ? -1 : 1;
-  if (x->p2[i] != q->p2) return x->p2[i] < q->p2 ? -1 : 1;
+  if (x->k1[i] != q->k1) return x->k1[i] < q->k1 ? -1 : 1;
+  if (x->k2[i] != q->k2) return x->k2[i] < q->k2 ? -1 : 1;
   return ov_cmp(0, x->e[i]->key, x->e[i]->klen, 0, q->key, q->klen);
 }
 
@@ -161,49 +162,75 @@ static inline int child_of(const bt_node *x, const probe *q) {
   return j > 0 ? j - 1 : 0;
 }
 
-/* The first entry >= q, or NULL. */
-static ov_node *tree_ge(const ov_layer *L, const probe *q) {
+static const ov_pos POS_END = {NULL, 0};
+
+/* The position of the first entry >= q (POS_END when none). */
+static ov_pos tree_ge(const ov_layer *L, const probe *q) {
   const bt_node *x = L->root;
-  if (!x) return NULL;
+  if (!x) return POS_END;
   while (!x->leaf) x = ((const bt_inner *)x)->child[child_of(x, q)];
   int j = lower_bound(x, q);
-  if (j < x->n) return x->e[j];
-  return x->n ? x->e[x->n - 1]->next : NULL;
+  if (j < x->n) return (ov_pos){x, j};
+  if (x->lnext) return (ov_pos){x->lnext, 0}; /* a leaf right of another is never empty */
+  return POS_END;
 }
 
 static inline int entry_cmp(const ov_node *n, const probe *q) {
-  if (n->dbi != q->dbi) return n->dbi < q->dbi ? -1 : 1;
-  if (n->p1 != q->p1) return n->p1 < q->p1 ? -1 : 1;
-  if (n->p2 != q->p2) return n->p2 < q->p2 ? -1 : 1;
+  if (n->k1 != q->k1) return n->k1 < q->k1 ? -1 : 1;
+  if (n->k2 != q->k2) return n->k2 < q->k2 ? -1 : 1;
   return ov_cmp(0, n->key, n->klen, 0, q->key, q->klen);
 }
 
-ov_node *ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+ov_node *ov_at(ov_pos p) { return p.leaf ? ((const bt_node *)p.leaf)->e[p.i] : NULL; }
+
+ov_pos ov_pos_next(ov_pos p) {
+  const bt_node *x = p.leaf;
+  if (!x) return p;
+  if (p.i + 1 < x->n) return (ov_pos){x, p.i + 1};
+  return x->lnext ? (ov_pos){x->lnext, 0} : POS_END;
+}
+
+ov_pos ov_pos_prev(ov_pos p) {
+  const bt_node *x = p.leaf;
+  if (!x) return p;
+  if (p.i > 0) return (ov_pos){x, p.i - 1};
+  return x->lprev ? (ov_pos){x->lprev, x->lprev->n - 1} : POS_END;
+}
+
+static ov_pos pos_last(const ov_layer *L) {
+  const bt_node *x = L->llast;
+  return x && x->n ? (ov_pos){x, x->n - 1} : POS_END;
+}
+
+ov_pos ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   probe q = probe_of(dbi, key, klen);
   return tree_ge(L, &q);
 }
 
-ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+ov_pos ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   probe q = probe_of(dbi, key, klen);
-  ov_node *n = tree_ge(L, &q);
-  if (n && entry_cmp(n, &q) == 0) n = n->next;
-  return n;
+  ov_pos p = tree_ge(L, &q);
+  if (p.leaf && entry_cmp(ov_at(p), &q) == 0) p = ov_pos_next(p);
+  return p;
 }
 
-ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+ov_pos ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   probe q = probe_of(dbi, key, klen);
-  ov_node *n = tree_ge(L, &q);
-  if (n && entry_cmp(n, &q) == 0) return n;
-  return n ? n->prev : L->last;
+  ov_pos p = tree_ge(L, &q);
+  if (p.leaf && entry_cmp(ov_at(p), &q) == 0) return p;
+  return p.leaf ? ov_pos_prev(p) : pos_last(L);
 }
 
-ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+ov_pos ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   probe q = probe_of(dbi, key, klen);
-  ov_node *n = tree_ge(L, &q);
-  return n ? n->prev : L->last;
+  ov_pos p = tree_ge(L, &q);
+  return p.leaf ? ov_pos_prev(p) : pos_last(L);
 }
 
-ov_node *ov_first(const ov_layer *L) { return L->first; }
+ov_pos ov_first(const ov_layer *L) {
+  const bt_node *x = L->lfirst;
+  return x && x->n ? (ov_pos){x, 0} : POS_END;
+}
 
 static bt_node *node_new(ov_layer *L, int leaf) {
   size_t sz = leaf ? sizeof(bt_node) : sizeof(bt_inner);
@@ -214,17 +241,15 @@ static bt_node *node_new(ov_layer *L, int leaf) {
 }
 
 static void slot_set(bt_node *x, int j, ov_node *e, bt_node *child) {
-  x->dbi[j] = e->dbi;
-  x->p1[j] = e->p1;
-  x->p2[j] = e->p2;
+  x->k1[j] = e->k1;
+  x->k2[j] = e->k2;
   x->e[j] = e;
   if (!x->leaf) ((bt_inner *)x)->child[j] = child;
 }
 
 static void slot_move(bt_node *dst, int dj, bt_node *src, int sj, int count) {
-  memmove(&dst->dbi[dj], &src->dbi[sj], (size_t)count);
-  memmove(&dst->p1[dj], &src->p1[sj], (size_t)count * sizeof(uint64_t));
-  memmove(&dst->p2[dj], &src->p2[sj], (size_t)count * sizeof(uint64_t));
+  memmove(&dst->k1[dj], &src->k1[sj], (size_t)count * sizeof(uint64_t));
+  memmove(&dst->k2[dj], &src->k2[sj], (size_t)count * sizeof(uint64_t));
   memmove(&dst->e[dj], &src->e[sj], (size_t)count * sizeof(ov_node *));
   if (!src->leaf)
     memmove(&((bt_inner *)dst)->child[dj], &((bt_inner *)src)->child[sj], (size_t)count * sizeof(bt_node *));
@@ -240,6 +265,15 @@ static bt_node *insert_at(ov_layer *L, bt_node *x, int j, ov_node *e, bt_node *c
     slot_move(y, 0, x, h, x->n - h);
     y->n = (uint16_t)(x->n - h);
     x->n = (uint16_t)h;
+    if (x->leaf) { /* y goes right of x in the chain of leaves */
+      y->lprev = x;
+      y->lnext = x->lnext;
+      if (x->lnext)
+        x->lnext->lprev = y;
+      else
+        L->llast = y;
+      x->lnext = y;
+    }
     if (j > h) {
       x = y;
       j -= h;
@@ -251,38 +285,17 @@ static bt_node *insert_at(ov_layer *L, bt_node *x, int j, ov_node *e, bt_node *c
   return y;
 }
 
-/* Links e into the list before the leaf's slot j (in one descent with the
- * tree insert: the leaf knows its neighbours). */
-static void link_at(ov_layer *L, const bt_node *x, int j, ov_node *e) {
-  ov_node *succ = j < x->n ? x->e[j] : (x->n ? x->e[x->n - 1]->next : NULL);
-  ov_node *pred = succ ? succ->prev : L->last;
-  e->prev = pred;
-  e->next = succ;
-  if (pred)
-    pred->next = e;
-  else
-    L->first = e;
-  if (succ)
-    succ->prev = e;
-  else
-    L->last = e;
-}
-
 static bt_node *insert_rec(ov_layer *L, bt_node *x, const probe *q, ov_node *e) {
-  if (x->leaf) {
-    int j = lower_bound(x, q);
-    link_at(L, x, j, e);
-    return insert_at(L, x, j, e, NULL);
-  }
+  if (x->leaf) return insert_at(L, x, lower_bound(x, q), e, NULL);
   int c = child_of(x, q);
   bt_node *r = insert_rec(L, ((bt_inner *)x)->child[c], q, e);
   if (!r) return NULL;
   return insert_at(L, x, c + 1, r->e[0], r);
 }
 
-/* Adds e (a key not in the layer) to the order: the list and the tree. */
+/* Adds e (a key not in the layer) to the order. */
 static void order_add(ov_layer *L, const probe *q, ov_node *e) {
-  if (!L->root) L->root = node_new(L, 1);
+  if (!L->root) L->root = L->lfirst = L->llast = node_new(L, 1);
   bt_node *r = insert_rec(L, L->root, q, e);
   if (r) {
     bt_node *root = node_new(L, 0);
@@ -399,8 +412,8 @@ unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absen
     probe q = probe_of(dbi, key, klen);
     n->dbi = (uint8_t)dbi;
     n->klen = (uint16_t)klen;
-    n->p1 = q.p1;
-    n->p2 = q.p2;
+    n->k1 = q.k1;
+    n->k2 = q.k2;
     n->val = NULL;
     n->vlen = 0;
     if (klen) memcpy(n->key, key, klen);

@@ -2,15 +2,17 @@
  * LMDB; docs/STORAGE.md "The write overlay").
  *
  * A layer is a sorted map of (dbi, key) -> value or tombstone, in memory:
- * entries (ov_node) in a doubly linked list in key order, found by a
- * B+tree of wide nodes (the order index: a new key pays one descent of a
- * few cache-friendly nodes) and by a hash index (point lookups and
- * overwrites pay a probe). Entries, keys, values and tree nodes live in the
+ * entries (ov_node) ordered by a B+tree of wide nodes whose leaves are
+ * chained (a new key pays one descent of a few cache-friendly nodes; an
+ * iteration walks positions, ov_pos, along the leaves) and found by a hash
+ * index (point lookups and overwrites pay a probe). Entries, keys, values and tree nodes live in the
  * layer's arena; nothing is freed before the whole layer is (ov_layer_free
  * releases a few big blocks, never one call per entry), so:
  *   - an entry, its key and every value it ever pointed to stay valid for
- *     the layer's life: a pointer handed out survives later writes, and an
- *     iterator standing on an entry survives insertions (it sees them);
+ *     the layer's life: a pointer handed out survives later writes. A
+ *     position (ov_pos) is valid until the next insertion of a key into
+ *     the layer (ov_layer_version changes): a frozen layer's positions stay
+ *     valid, the active layer's must be sought again;
  *   - overwriting a key allocates a new value and leaves the old one (the
  *     bytes are counted in ov_layer_bytes, which is what the memory budget
  *     and the freeze threshold look at).
@@ -26,10 +28,9 @@
 #include <stdint.h>
 
 typedef struct ov_node {
-  struct ov_node *prev, *next; /* key order (NULL at the ends) */
   const unsigned char *val;    /* NULL for a tombstone */
   size_t vlen;
-  uint64_t p1, p2;             /* the key's bytes 0-7 and 8-15, big-endian, zero-padded */
+  uint64_t k1, k2;             /* order words: dbi and key bytes 0-6; key bytes 7-14 (overlay.c, probe) */
   uint16_t klen;
   uint8_t dbi;
   unsigned char key[];
@@ -48,15 +49,22 @@ int ov_cmp(unsigned dbi_a, const void *a, size_t alen, unsigned dbi_b, const voi
 
 /* The node of exactly (dbi, key), or NULL. */
 ov_node *ov_find(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
-/* First node >= (dbi, key) / > (dbi, key); last node <= / < it. NULL when
- * there is none (the caller checks the dbi of what it gets). */
-ov_node *ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
-ov_node *ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
-ov_node *ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
-ov_node *ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
-ov_node *ov_first(const ov_layer *L);
-static inline ov_node *ov_next(const ov_node *n) { return n->next; }
-static inline ov_node *ov_prev(const ov_node *n) { return n->prev; }
+/* A position in the layer's order: an entry, or the end (leaf == NULL). */
+typedef struct ov_pos {
+  const void *leaf;
+  int i;
+} ov_pos;
+
+/* First entry >= (dbi, key) / > (dbi, key); last entry <= / < it; the end
+ * when there is none (the caller checks the dbi of what it gets). */
+ov_pos ov_seek_ge(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_pos ov_seek_gt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_pos ov_seek_le(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_pos ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+ov_pos ov_first(const ov_layer *L);
+ov_pos ov_pos_next(ov_pos p); /* the end stays the end */
+ov_pos ov_pos_prev(ov_pos p);
+ov_node *ov_at(ov_pos p);     /* NULL at the end */
 
 /* Sets (dbi, key) to a value of vlen bytes, returned uninitialised for the
  * caller to fill (tomb = 1: a tombstone, returns NULL). *created tells

@@ -378,7 +378,7 @@ typedef struct kv_cursor {
   MDB_val bk, bv;
   int n;                   /* overlay layers, newest first; ov[0] is the active one */
   ov_layer *ov[MAX_FROZEN + 1];
-  ov_node *pos[MAX_FROZEN + 1];
+  ov_pos pos[MAX_FROZEN + 1]; /* frozen layers' stay valid; the active one's until it gains a key */
   uint64_t ver;            /* version of the active layer when pos[0] was set */
   int dir;                 /* 1 forward, -1 backward */
   int have;
@@ -418,7 +418,7 @@ static inline int in_dbi(const kv_cursor *c, const ov_node *n) { return n && n->
 
 enum { SEEK_GE, SEEK_GT, SEEK_LE, SEEK_LT };
 
-static ov_node *ov_seek_mode(ov_layer *L, unsigned dbi, const void *k, size_t kl, int mode) {
+static ov_pos ov_seek_mode(ov_layer *L, unsigned dbi, const void *k, size_t kl, int mode) {
   switch (mode) {
   case SEEK_GE: return ov_seek_ge(L, dbi, k, kl);
   case SEEK_GT: return ov_seek_gt(L, dbi, k, kl);
@@ -504,7 +504,7 @@ static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
     const unsigned char *bk = NULL;
     size_t bl = 0;
     for (int i = 0; i < c->n; i++) {
-      ov_node *p = c->pos[i];
+      ov_node *p = ov_at(c->pos[i]);
       if (!in_dbi(c, p)) continue;
       if (best == -2 || c->dir * ov_cmp(0, ov_key(p), p->klen, 0, bk, bl) < 0) {
         best = i;
@@ -522,7 +522,7 @@ static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
       rc = MDB_NOTFOUND;
       break;
     }
-    if (best >= 0 && ov_is_tomb(c->pos[best])) {
+    if (best >= 0 && ov_is_tomb(ov_at(c->pos[best]))) {
       if (!first_skip) {
         first_skip = bk;
         first_len = bl;
@@ -531,9 +531,9 @@ static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
       last_len = bl;
       /* step every source standing on this key */
       for (int i = 0; i < c->n; i++) {
-        ov_node *p = c->pos[i];
+        ov_node *p = ov_at(c->pos[i]);
         if (in_dbi(c, p) && ov_cmp(0, ov_key(p), p->klen, 0, bk, bl) == 0)
-          c->pos[i] = c->dir > 0 ? ov_next(p) : ov_prev(p);
+          c->pos[i] = c->dir > 0 ? ov_pos_next(c->pos[i]) : ov_pos_prev(c->pos[i]);
       }
       if (c->bok && ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, bk, bl) == 0) {
         int r = mdb_cursor_get(c->base, &c->bk, &c->bv, c->dir > 0 ? MDB_NEXT : MDB_PREV);
@@ -546,8 +546,9 @@ static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
     c->ck = bk;
     c->ckl = bl;
     if (best >= 0) {
-      c->cv.mv_data = (void *)c->pos[best]->val;
-      c->cv.mv_size = c->pos[best]->vlen;
+      ov_node *w = ov_at(c->pos[best]);
+      c->cv.mv_data = (void *)w->val;
+      c->cv.mv_size = w->vlen;
     } else {
       c->cv = c->bv;
     }
@@ -623,8 +624,9 @@ static int kv_step(kv_cursor *c) {
       c->ver = ov_layer_version(c->ov[0]);
       continue;
     }
-    ov_node *p = c->pos[i];
-    if (in_dbi(c, p) && ov_cmp(0, ov_key(p), p->klen, 0, ck, ckl) == 0) c->pos[i] = fwd ? ov_next(p) : ov_prev(p);
+    ov_node *p = ov_at(c->pos[i]);
+    if (in_dbi(c, p) && ov_cmp(0, ov_key(p), p->klen, 0, ck, ckl) == 0)
+      c->pos[i] = fwd ? ov_pos_next(c->pos[i]) : ov_pos_prev(c->pos[i]);
   }
   if (c->bok && ov_cmp(0, c->bk.mv_data, c->bk.mv_size, 0, ck, ckl) == 0) {
     int r = mdb_cursor_get(c->base, &c->bk, &c->bv, fwd ? MDB_NEXT : MDB_PREV);
@@ -1725,19 +1727,20 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   }
   const char *what = "mdb_put";
   MDB_cursor *curs[16] = {0};
-  ov_node *pos[MAX_FROZEN];
+  ov_pos pos[MAX_FROZEN];
   for (int i = 0; i < nl; i++) pos[i] = ov_first(layers[i]->ov);
   for (;;) {
     ov_node *n = NULL;
-    for (int i = nl - 1; i >= 0; i--) /* newest first: it wins ties */
-      if (pos[i] && (!n || ov_cmp(pos[i]->dbi, ov_key(pos[i]), pos[i]->klen, n->dbi, ov_key(n), n->klen) < 0))
-        n = pos[i];
+    for (int i = nl - 1; i >= 0; i--) { /* newest first: it wins ties */
+      ov_node *e = ov_at(pos[i]);
+      if (e && (!n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) < 0)) n = e;
+    }
     if (!n) break;
-    for (int i = 0; i < nl; i++)
-      if (pos[i] && pos[i] != n && ov_cmp(pos[i]->dbi, ov_key(pos[i]), pos[i]->klen, n->dbi, ov_key(n), n->klen) == 0)
-        pos[i] = ov_next(pos[i]);
-    for (int i = 0; i < nl; i++)
-      if (pos[i] == n) pos[i] = ov_next(n);
+    for (int i = 0; i < nl; i++) { /* every layer standing on that key moves on */
+      ov_node *e = ov_at(pos[i]);
+      if (e && (e == n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) == 0))
+        pos[i] = ov_pos_next(pos[i]);
+    }
     MDB_val k = {n->klen, (void *)ov_key(n)};
     /* One cursor per dbi, kept across puts: the keys come in order, and
      * LMDB's cursor lookup starts from the current page when the key falls

@@ -18,6 +18,19 @@ static int cmp_key(unsigned dbi, const char *k, const ov_node *n) {
   return ov_cmp(dbi, k, strlen(k), n->dbi, ov_key(n), n->klen);
 }
 
+/* Entry-level helpers over the positional API (ov_pos). */
+static ov_node *sge(const ov_layer *L, unsigned d, const void *k, size_t n) { return ov_at(ov_seek_ge(L, d, k, n)); }
+static ov_node *sgt(const ov_layer *L, unsigned d, const void *k, size_t n) { return ov_at(ov_seek_gt(L, d, k, n)); }
+static ov_node *sle(const ov_layer *L, unsigned d, const void *k, size_t n) { return ov_at(ov_seek_le(L, d, k, n)); }
+static ov_node *slt(const ov_layer *L, unsigned d, const void *k, size_t n) { return ov_at(ov_seek_lt(L, d, k, n)); }
+static ov_node *first_of(const ov_layer *L) { return ov_at(ov_first(L)); }
+static ov_node *next_of(const ov_layer *L, const ov_node *x) {
+  return ov_at(ov_pos_next(ov_seek_ge(L, x->dbi, ov_key(x), x->klen)));
+}
+static ov_node *prev_of(const ov_layer *L, const ov_node *x) {
+  return ov_at(ov_pos_prev(ov_seek_ge(L, x->dbi, ov_key(x), x->klen)));
+}
+
 static void put_str(ov_layer *L, unsigned dbi, const char *k, const char *v) {
   int created = -1;
   unsigned char *p = ov_put(L, dbi, k, strlen(k), strlen(v), 0, &created);
@@ -29,7 +42,7 @@ static void test_order_and_overwrite(void **state) {
   (void)state;
   ov_layer *L = ov_layer_new(7);
   assert_int_equal(ov_layer_bytes(L), 0); /* an empty layer holds no arena block */
-  assert_null(ov_first(L));
+  assert_null(first_of(L));
   put_str(L, 2, "b", "1");
   put_str(L, 2, "a", "2");
   put_str(L, 1, "z", "3");
@@ -39,9 +52,9 @@ static void test_order_and_overwrite(void **state) {
   const char *want[] = {"z", "", "a", "ab", "b"};
   unsigned dbis[] = {1, 2, 2, 2, 2};
   int i = 0;
-  for (ov_node *n = ov_first(L); n; n = ov_next(n), i++) {
+  for (ov_node *n = first_of(L); n; n = next_of(L, n), i++) {
     assert_int_equal(cmp_key(dbis[i], want[i], n), 0);
-    if (i) assert_ptr_equal(ov_prev(n) != NULL, 1);
+    if (i) assert_ptr_equal(prev_of(L, n) != NULL, 1);
   }
   assert_int_equal(i, 5);
   assert_int_equal(ov_layer_entries(L), 5);
@@ -112,22 +125,33 @@ static void test_seeks_against_a_model(void **state) {
   assert_int_equal(ov_layer_entries(L), (size_t)n);
   int i = 0;
   ov_node *last = NULL;
-  for (ov_node *x = ov_first(L); x; x = ov_next(x), i++) {
+  for (ov_node *x = first_of(L); x; x = next_of(L, x), i++) {
     char buf[16];
     snprintf(buf, sizeof(buf), "%08d", keys[i]);
     assert_memory_equal(ov_key(x), buf, 8);
     last = x;
   }
   assert_int_equal(i, n);
-  for (ov_node *x = last; x; x = ov_prev(x)) i--;
+  for (ov_node *x = last; x; x = prev_of(L, x)) i--;
+  assert_int_equal(i, 0);
+  /* the same walk with positions, both ways */
+  ov_pos pp = ov_first(L), lastp = pp;
+  for (i = 0; ov_at(pp); pp = ov_pos_next(pp), i++) {
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%08d", keys[i]);
+    assert_memory_equal(ov_key(ov_at(pp)), buf, 8);
+    lastp = pp;
+  }
+  assert_int_equal(i, n);
+  for (pp = lastp; ov_at(pp); pp = ov_pos_prev(pp)) i--;
   assert_int_equal(i, 0);
   for (int probe = -1; probe <= 20001; probe += 7) {
     char buf[16];
     snprintf(buf, sizeof(buf), "%08d", probe < 0 ? 0 : probe);
     int lo = 0;
     while (lo < n && keys[lo] < probe) lo++; /* first >= probe */
-    ov_node *ge = ov_seek_ge(L, 5, buf, 8), *gt = ov_seek_gt(L, 5, buf, 8);
-    ov_node *le = ov_seek_le(L, 5, buf, 8), *lt = ov_seek_lt(L, 5, buf, 8);
+    ov_node *ge = sge(L, 5, buf, 8), *gt = sgt(L, 5, buf, 8);
+    ov_node *le = sle(L, 5, buf, 8), *lt = slt(L, 5, buf, 8);
     int exact = lo < n && keys[lo] == probe;
     if (lo < n) {
       char w[16];
@@ -162,9 +186,9 @@ static void test_seeks_against_a_model(void **state) {
   }
   /* another dbi is outside: seeks return its neighbours' nodes, which the
    * caller recognises by their dbi */
-  ov_node *x = ov_seek_ge(L, 6, "", 0);
+  ov_node *x = sge(L, 6, "", 0);
   assert_null(x);
-  x = ov_seek_lt(L, 6, "", 0);
+  x = slt(L, 6, "", 0);
   assert_non_null(x);
   assert_int_equal(x->dbi, 5);
   ov_layer_free(L);
@@ -173,7 +197,7 @@ static void test_seeks_against_a_model(void **state) {
 /* Keys arriving in order, in reverse order and interleaved across dbis:
  * the tree splits at its edges (the leftmost path's separators go stale
  * high); order and seeks stay right, and long shared prefixes (longer than
- * the 16 inline bytes) compare on the whole key. */
+ * the 15 inline bytes) compare on the whole key. */
 static void test_edges_and_long_prefixes(void **state) {
   (void)state;
   for (int mode = 0; mode < 3; mode++) {
@@ -189,9 +213,9 @@ static void test_edges_and_long_prefixes(void **state) {
     assert_int_equal(ov_layer_entries(L), N);
     int count = 0;
     ov_node *prev = NULL;
-    for (ov_node *x = ov_first(L); x; x = ov_next(x), count++) {
+    for (ov_node *x = first_of(L); x; x = next_of(L, x), count++) {
       if (prev) assert_true(ov_cmp(prev->dbi, ov_key(prev), prev->klen, x->dbi, ov_key(x), x->klen) < 0);
-      assert_ptr_equal(ov_prev(x), prev);
+      assert_ptr_equal(prev_of(L, x), prev);
       prev = x;
     }
     assert_int_equal(count, N);
@@ -199,23 +223,23 @@ static void test_edges_and_long_prefixes(void **state) {
       char buf[64];
       int n = snprintf(buf, sizeof(buf), "same-prefix-longer-than-16:%06d", k);
       unsigned dbi = (unsigned)(1 + k % 3);
-      ov_node *x = ov_seek_ge(L, dbi, buf, (size_t)n);
+      ov_node *x = sge(L, dbi, buf, (size_t)n);
       assert_non_null(x);
       assert_int_equal(x->dbi, dbi);
       assert_int_equal(x->klen, n);
       assert_memory_equal(ov_key(x), buf, (size_t)n);
       assert_ptr_equal(ov_find(L, dbi, buf, (size_t)n), x);
-      assert_ptr_equal(ov_seek_le(L, dbi, buf, (size_t)n), x);
-      assert_ptr_equal(ov_seek_gt(L, dbi, buf, (size_t)n), ov_next(x));
-      assert_ptr_equal(ov_seek_lt(L, dbi, buf, (size_t)n), ov_prev(x));
+      assert_ptr_equal(sle(L, dbi, buf, (size_t)n), x);
+      assert_ptr_equal(sgt(L, dbi, buf, (size_t)n), next_of(L, x));
+      assert_ptr_equal(slt(L, dbi, buf, (size_t)n), prev_of(L, x));
       buf[n - 1] = 'z'; /* between two keys: the model is a walk from x */
-      ov_node *want = ov_next(x), *wle = x;
+      ov_node *want = next_of(L, x), *wle = x;
       while (want && ov_cmp(want->dbi, ov_key(want), want->klen, dbi, buf, (size_t)n) < 0) {
         wle = want;
-        want = ov_next(want);
+        want = next_of(L, want);
       }
-      assert_ptr_equal(ov_seek_ge(L, dbi, buf, (size_t)n), want);
-      assert_ptr_equal(ov_seek_le(L, dbi, buf, (size_t)n), wle);
+      assert_ptr_equal(sge(L, dbi, buf, (size_t)n), want);
+      assert_ptr_equal(sle(L, dbi, buf, (size_t)n), wle);
     }
     ov_layer_free(L);
   }
