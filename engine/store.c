@@ -92,6 +92,7 @@ struct cairn_store {
   ov_layer *active;
   layer *oldest, *newest;
   layer *to_free;         /* released by the loop, freed by the store thread (under mu) */
+  uint64_t free_pending_bytes; /* their memory, counted in the overlay until freed (mu; read relaxed) */
   int nfrozen;
   uint64_t frozen_bytes;
   uint64_t layer_seq;
@@ -1816,9 +1817,23 @@ static void *store_thread(void *arg) {
     if (s->to_free) {
       layer *F = s->to_free;
       s->to_free = NULL;
+      uint64_t bytes = 0;
+      for (layer *x = F; x; x = x->next) bytes += ov_layer_bytes(x->ov);
       pthread_mutex_unlock(&s->mu);
       free_layers(F);
       pthread_mutex_lock(&s->mu);
+      __atomic_sub_fetch(&s->free_pending_bytes, bytes, __ATOMIC_RELAXED);
+      pthread_cond_broadcast(&s->done_cv);
+      if (s->notify) { /* memory came back: writers may go on */
+        s->notifying = 1;
+        void (*notify)(void *) = s->notify;
+        void *ud = s->notify_ud;
+        pthread_mutex_unlock(&s->mu);
+        notify(ud);
+        pthread_mutex_lock(&s->mu);
+        s->notifying = 0;
+        pthread_cond_broadcast(&s->done_cv);
+      }
     }
     layer *L = NULL;
     /* the undrained layers waiting, as many as one transaction takes, and
@@ -1932,6 +1947,7 @@ int cairn_store_poll(cairn_store *s) {
        * table (hundreds of MB) is not the loop's work */
       L->next = s->to_free;
       s->to_free = L;
+      __atomic_add_fetch(&s->free_pending_bytes, ov_layer_bytes(L->ov), __ATOMIC_RELAXED); /* held until freed */
     }
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -2004,9 +2020,12 @@ int cairn_store_wait(cairn_store *s) {
     pthread_mutex_lock(&s->mu);
     int left = s->nfrozen, paused = s->paused, undrained = 0;
     for (layer *L = s->oldest; L; L = L->next) undrained += !L->drained;
-    if (left && undrained && !paused) pthread_cond_wait(&s->done_cv, &s->mu);
+    int freeing = s->to_free != NULL || s->free_pending_bytes > 0;
+    if ((left && undrained && !paused) || (!left && freeing)) pthread_cond_wait(&s->done_cv, &s->mu);
+    freeing = s->to_free != NULL || s->free_pending_bytes > 0;
     pthread_mutex_unlock(&s->mu);
-    if (!left) return 0;
+    if (!left && !freeing) return 0; /* on disk, and the memory given back */
+    if (!left) continue;
     if (paused) {
       cairn_store_poll(s);
       pthread_mutex_lock(&s->mu);
@@ -2038,7 +2057,9 @@ uint64_t cairn_store_dirty_entries(const cairn_store *s) { return ov_layer_entri
 int cairn_store_layer_full(const cairn_store *s) {
   return ov_layer_entries(s->active) + ov_layer_bytes(s->active) / 4096 >= LAYER_MAX_PAGES;
 }
-uint64_t cairn_store_overlay_bytes(const cairn_store *s) { return ov_layer_bytes(s->active) + s->frozen_bytes; }
+uint64_t cairn_store_overlay_bytes(const cairn_store *s) {
+  return ov_layer_bytes(s->active) + s->frozen_bytes + __atomic_load_n(&s->free_pending_bytes, __ATOMIC_RELAXED);
+}
 int cairn_store_frozen_layers(const cairn_store *s) { return s->nfrozen; }
 int cairn_store_full(const cairn_store *s) { return s->full; }
 uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_failed; }
