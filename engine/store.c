@@ -58,6 +58,7 @@ typedef struct layer {
 
 #define MAX_FROZEN 32
 #define LAYER_MAX_PAGES (1 << 22) /* see cairn_store_layer_full */
+#define MERGE_MAX_BYTES (128u << 20) /* layers merged into one transaction, at most (one layer always) */
 #define DEAD_RANGES 8
 #define RANGE_KEY 528
 
@@ -1847,11 +1848,15 @@ static void *store_thread(void *arg) {
       if (!s->paused && !s->hold)
         for (L = s->oldest; L && L->drained; L = L->next) {
         }
-      uint64_t pages = 0;
+      uint64_t pages = 0, merged = 0;
       for (layer *x = L; x && nb < MAX_FROZEN; x = x->next) {
         if (s->wal_gate && x->meta->offset > s->wal_synced) break;
         uint64_t p = ov_layer_entries(x->ov) + ov_layer_bytes(x->ov) / 4096;
         if (nb && pages + p > 2 * LAYER_MAX_PAGES - LAYER_MAX_PAGES / 4) break;
+        /* a merge stays short enough that writers waiting at the budget
+         * do not wait long for its commit */
+        if (nb && merged + ov_layer_bytes(x->ov) > MERGE_MAX_BYTES) break;
+        merged += ov_layer_bytes(x->ov);
         batch[nb++] = x;
         pages += p;
       }
