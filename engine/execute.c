@@ -208,6 +208,24 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->cfg.lmdb_max_map_size);
       goto reject;
     }
+    if (srv->pause_type != CAIRN_PAUSE_OFF && !(client->flags & CAIRN_CLIENT_REPLICA) && srv->exec_depth == 1) {
+      /* CLIENT PAUSE: checked after every rejection, before queueing, like
+       * Redis 7.0's processCommand; a blocked command re-run because its key
+       * became ready is served, not paused (handleClientsBlockedOnKeys). */
+      int may_replicate = is_write || (cmd->flags & CAIRN_CMD_MAY_REPLICATE);
+      if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
+        uint32_t any, all;
+        cairn_multi_queued_flags(client, &any, &all);
+        if (any & CAIRN_CMD_MAY_REPLICATE) may_replicate = 1;
+      }
+      cairn_str woken;
+      if ((srv->pause_type == CAIRN_PAUSE_ALL || may_replicate) && !cairn_blocking_woken_key(&ctx, &woken)) {
+        srv->stats.commands_processed--; /* counted when it runs */
+        client->last_cmd = cmd->name;   /* CLIENT LIST cmd= names the postponed command */
+        cairn_client_postpone(client);
+        return;
+      }
+    }
     int admit;
     if (is_write && !in_multi && srv->exec_depth == 1 && (admit = cairn_commit_write_admitted(srv)) != 0) {
       /* The store thread is behind: this client waits for the next

@@ -406,7 +406,7 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
    * blocking paths stay free of bookkeeping. */
   int blocked = 0, timed = 0;
   for (cairn_client *c = srv->clients; c; c = c->next) {
-    if (!(c->flags & CAIRN_CLIENT_BLOCKED)) continue;
+    if (!(c->flags & (CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED))) continue; /* paused: Redis counts them */
     blocked++;
     if (c->block_deadline_ms) timed++;
   }
@@ -687,6 +687,7 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   if (c->flags & CAIRN_CLIENT_MONITOR) flags[nf++] = 'O';
   if (c->flags & CAIRN_CLIENT_PUBSUB) flags[nf++] = 'P';
   if (c->flags & CAIRN_CLIENT_MULTI) flags[nf++] = 'x';
+  if (c->flags & (CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED)) flags[nf++] = 'b';
   if (c->flags & CAIRN_CLIENT_DIRTY_CAS) flags[nf++] = 'd';
   if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
   if (c->flags & CAIRN_CLIENT_UNIX) flags[nf++] = 'U';

@@ -73,7 +73,7 @@ static void on_cron(uv_timer_t *t) {
     for (cairn_client *c = srv->clients, *next; c; c = next) {
       next = c->next;
       if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
-          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED))) {
+          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED))) {
         cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
         cairn_client_close(c);
       }

@@ -449,6 +449,40 @@ static void cmd_client_reply(cairn_ctx *c) {
   }
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL], Redis 7.0's order of checks: the mode,
+ * then the timeout (milliseconds; 0 ends the pause at once). */
+static void cmd_client_pause(cairn_ctx *c) {
+  if (c->argc > 4) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  int type = CAIRN_PAUSE_ALL;
+  if (c->argc == 4) {
+    if (cairn_arg_is(c->argv[3], "write")) {
+      type = CAIRN_PAUSE_WRITE;
+    } else if (!cairn_arg_is(c->argv[3], "all")) {
+      cairn_reply_error(&c->reply, "CLIENT PAUSE mode must be WRITE or ALL");
+      return;
+    }
+  }
+  long long ms;
+  const char *err = cairn_timeout_parse(c->argv[2].p, c->argv[2].len, CAIRN_TIMEOUT_MILLISECONDS, &ms);
+  if (err) {
+    cairn_reply_error(&c->reply, err);
+    return;
+  }
+  /* Redis 7.0 adds the unix time unchecked: a timeout that overflows ends
+   * the pause at once. The same, without the overflow. */
+  int64_t now = cairn_monotonic_ms();
+  cairn_clients_pause(c->srv, ms > LLONG_MAX - cairn_mstime() ? now : now + ms, type);
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_client_unpause(cairn_ctx *c) {
+  cairn_clients_unpause(c->srv);
+  cairn_reply_ok(&c->reply);
+}
+
 static void cmd_client_help(cairn_ctx *c) {
   static const char *const lines[] = {
       "GETNAME",
@@ -477,6 +511,10 @@ static void cmd_client_help(cairn_ctx *c) {
       "    Return information about client connections. Options:",
       "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
       "      Return clients of specified type.",
+      "UNPAUSE",
+      "    Stop the current client pause, resuming traffic.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Suspend all, or just write, clients for <timeout> milliseconds.",
       "REPLY (ON|OFF|SKIP)",
       "    Control the replies sent to the current connection.",
       "SETNAME <name>",
@@ -1377,6 +1415,11 @@ static const cairn_command client_subs[] = {
               "connection",
               "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0",
               "ON|OFF"),
+    CAIRN_CMD("client|pause", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_pause, "connection", "Stop processing commands from clients for some time", "2.9.50",
+              "timeout [WRITE|ALL]"),
+    CAIRN_CMD("client|unpause", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_unpause, "connection", "Resume processing of clients that were paused", "6.2.0", ""),
     CAIRN_CMD("client|reply", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_reply, "connection",
               "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP"),
     CAIRN_CMD("client|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_help, "connection",
