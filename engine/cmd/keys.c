@@ -724,6 +724,9 @@ static void cmd_swapdb(cairn_ctx *c) {
       cairn_store_failed(c, rc);
       return;
     }
+    /* Clients blocked on a key that the swap brought in wake up (Redis 7.0). */
+    cairn_signal_db_ready(c, a);
+    cairn_signal_db_ready(c, b);
   }
   c->dirty++;
   cairn_reply_ok(&c->reply);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/blocking.h"
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/info.h"
@@ -483,6 +484,27 @@ static void cmd_client_unpause(cairn_ctx *c) {
   cairn_reply_ok(&c->reply);
 }
 
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void cmd_client_unblock(cairn_ctx *c) {
+  if (c->argc > 4) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  long long id;
+  if (cairn_arg_ll(c, c->argv[2], &id) != 0) return;
+  int timeout = 1;
+  if (c->argc == 4) {
+    if (cairn_arg_is(c->argv[3], "error")) {
+      timeout = 0;
+    } else if (!cairn_arg_is(c->argv[3], "timeout")) {
+      cairn_reply_error(&c->reply, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      return;
+    }
+  }
+  cairn_client *target = id > 0 ? cairn_client_by_id(c->srv, (uint64_t)id) : NULL;
+  cairn_reply_int(&c->reply, target && cairn_blocking_unblock(target, timeout) ? 1 : 0);
+}
+
 static void cmd_client_help(cairn_ctx *c) {
   static const char *const lines[] = {
       "GETNAME",
@@ -519,6 +541,8 @@ static void cmd_client_help(cairn_ctx *c) {
       "    Control the replies sent to the current connection.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
       "NO-EVICT (ON|OFF)",
       "    Protect current client connection from eviction.",
       "NO-TOUCH (ON|OFF)",
@@ -1420,6 +1444,9 @@ static const cairn_command client_subs[] = {
               "timeout [WRITE|ALL]"),
     CAIRN_CMD("client|unpause", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
               cmd_client_unpause, "connection", "Resume processing of clients that were paused", "6.2.0", ""),
+    CAIRN_CMD("client|unblock", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_unblock, "connection", "Unblock a client blocked in a blocking command from a different connection",
+              "5.0.0", "client-id [TIMEOUT|ERROR]"),
     CAIRN_CMD("client|reply", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_reply, "connection",
               "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP"),
     CAIRN_CMD("client|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_help, "connection",
