@@ -19,6 +19,7 @@
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -62,6 +63,7 @@ void cairn_client_close(cairn_client *c) {
   if (c->blocking) cairn_blocking_client_closed(c);
   cairn_multi_client_reset(c);
   cairn_pubsub_client_reset(c);
+  cairn_tracking_client_closed(c);
   cairn_monitor_remove(c);
   pending_remove(c);
   if (c->flags & CAIRN_CLIENT_PUSHED) {

@@ -94,6 +94,7 @@ struct cairn_client {
   void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
   void *watched;           /* WATCHed keys (engine/cmd/multi.c), NULL when none */
   void *pubsub;            /* subscriptions (engine/cmd/pubsub.c), NULL when none */
+  void *tracking;          /* CLIENT TRACKING state (engine/tracking.c), NULL when off */
   cairn_client *push_next; /* on srv->pushed */
 
   cairn_client *prev, *next;      /* all clients */

@@ -17,6 +17,7 @@
 #include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/stream.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 /* ---------------------------------------------------------------- execute */
@@ -88,6 +89,7 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
+  if (client->tracking) cairn_tracking_after_call(&ctx);
   uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
     cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
@@ -108,9 +110,18 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
  * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
  * re-runs would nest inside recovery. */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
-  if (srv->exec_depth++ == 0) srv->top_argv = argv;
+  cairn_client *cur = srv->cur_client;
+  if (srv->exec_depth++ == 0) {
+    srv->top_argv = argv;
+    srv->cur_client = client;
+  }
   execute(srv, client, argc, argv);
-  if (--srv->exec_depth == 0) srv->top_argv = NULL;
+  if (--srv->exec_depth == 0) {
+    srv->top_argv = NULL;
+    if (srv->tracking && client && !(client->flags & (CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED)))
+      cairn_tracking_after_command(srv, client, cairn_command_lookup(argv[0].p, argv[0].len));
+    srv->cur_client = cur;
+  }
   if (srv->exec_depth == 0 && client && cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
 }
 
@@ -287,6 +298,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   }
   if (hold_notify) cairn_pubsub_release(srv, ctx.store_rc == 0);
+  if (client && client->tracking && ctx.store_rc == 0) cairn_tracking_after_call(&ctx);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   if (!ctx.replaying) {
     int wrote = srv->nprops > 0;

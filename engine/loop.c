@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/blocking.h"
+#include "engine/tracking.h"
 #include "engine/client.h"
 #include "engine/commit.h"
 #include "engine/diag.h"
@@ -30,6 +31,7 @@ static void on_iteration_end(cairn_server *srv) {
   if (cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
   cairn_commit_new_iteration(srv); /* a new write quota; throttled writers go on */
   cairn_clients_resume(srv);
+  if (srv->tracking) cairn_tracking_iteration_end(srv); /* BCAST, tracking-table-max-keys */
   cairn_clients_flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
@@ -199,6 +201,7 @@ void cairn_server_free(cairn_server *srv) {
   if (rc == 0) cairn_listeners_free(srv);
   cairn_stream_free(srv);
   cairn_blocking_free(srv);
+  cairn_tracking_free(srv);
   cairn_pubsub_free(srv);
   cairn_watch_free(srv);
   cairn_info_free_calls(srv);

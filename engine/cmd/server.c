@@ -21,6 +21,7 @@
 #include "engine/keyspecs.h"
 #include "engine/monitor.h"
 #include "engine/server.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 
@@ -507,6 +508,10 @@ static void cmd_client_unblock(cairn_ctx *c) {
 
 static void cmd_client_help(cairn_ctx *c) {
   static const char *const lines[] = {
+      "CACHING (YES|NO)",
+      "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+      "GETREDIR",
+      "    Return the client ID we are redirecting to when tracking is enabled.",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -543,6 +548,11 @@ static void cmd_client_help(cairn_ctx *c) {
       "    Assign the name <name> to the current connection.",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
       "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Control server assisted client side caching.",
+      "TRACKINGINFO",
+      "    Report tracking status for the current connection.",
       "NO-EVICT (ON|OFF)",
       "    Protect current client connection from eviction.",
       "NO-TOUCH (ON|OFF)",
@@ -1447,6 +1457,16 @@ static const cairn_command client_subs[] = {
     CAIRN_CMD("client|unblock", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
               cmd_client_unblock, "connection", "Unblock a client blocked in a blocking command from a different connection",
               "5.0.0", "client-id [TIMEOUT|ERROR]"),
+    CAIRN_CMD("client|tracking", -3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_tracking,
+              "connection", "Enable or disable server assisted client side caching support", "6.0.0",
+              "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    CAIRN_CMD("client|caching", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_caching,
+              "connection", "Instruct the server about tracking or not keys in the next request", "6.0.0", "YES|NO"),
+    CAIRN_CMD("client|getredir", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_getredir,
+              "connection", "Get tracking notifications redirection client ID if any", "6.0.0", ""),
+    CAIRN_CMD("client|trackinginfo", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cairn_cmd_client_trackinginfo, "connection",
+              "Return information about server assisted client side caching for the current connection", "6.2.0", ""),
     CAIRN_CMD("client|reply", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_reply, "connection",
               "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP"),
     CAIRN_CMD("client|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_help, "connection",
