@@ -518,7 +518,7 @@ void cairn_cmd_client_tracking(cairn_ctx *c) {
       goto out;
     }
     if (optin && optout) {
-      cairn_reply_error(&c->reply, "You can't use both OPTIN and OPTOUT");
+      cairn_reply_error(&c->reply, "You can't specify both OPTIN mode and OPTOUT mode");
       goto out;
     }
     if (tc && ((optin && tc->optout) || (optout && tc->optin))) {
