@@ -429,6 +429,10 @@ static void disable(cairn_client *c) {
   cairn_touch_hooks_update(c->srv);
 }
 
+void cairn_tracking_client_reset(cairn_client *c) {
+  if (c->tracking) disable(c);
+}
+
 void cairn_tracking_client_closed(cairn_client *c) {
   if (c->tracking) disable(c);
   struct cairn_tracking *T = c->srv->tracking;

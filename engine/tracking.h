@@ -43,6 +43,8 @@ void cairn_tracking_flush(cairn_ctx *c);
 /* engine/loop.c, at the end of each iteration: BCAST messages, and the
  * tracking-table-max-keys limit. */
 void cairn_tracking_iteration_end(cairn_server *srv);
+/* RESET: tracking off. */
+void cairn_tracking_client_reset(cairn_client *c);
 /* A client is closing. */
 void cairn_tracking_client_closed(cairn_client *c);
 /* Installs the store's touch hook when WATCH (srv->touch_watch) or tracking

@@ -78,6 +78,10 @@ def errors():
         drain(c, 0.05)
         send(c, "CLIENT", "TRACKINGINFO")
         res.append(ids_out(drain(c, 0.05), oid))
+        send(c, "RESET")
+        drain(c, 0.05)
+        send(c, "CLIENT", "TRACKINGINFO")
+        res.append(drain(c, 0.05))
         return res
     both(sc)
 
