@@ -25,6 +25,8 @@
 
 #include "engine/server.h"
 #include "engine/blocking.h"
+#include "engine/info.h"
+#include "engine/keyspace.h"
 #include "engine/util.h"
 
 typedef struct bkey bkey;
@@ -267,17 +269,56 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   cairn_client_block(cl, deadline, on_timeout);
 }
 
-void cairn_signal_key_ready(cairn_ctx *c, cairn_str key) {
-  cairn_blocking *B = c->srv->blocking;
-  if (!B || B->nblocked == 0) return;
-  bkey *k = key_find(B, c->db, key.p, key.len, key_hash(c->db, key.p, key.len));
-  if (!k || k->ready || !k->nwait) return;
+static void key_ready(cairn_blocking *B, bkey *k) {
+  if (k->ready || !k->nwait) return;
   if (B->nready == B->ready_cap) {
     B->ready_cap = B->ready_cap ? B->ready_cap * 2 : 8;
     B->ready = cairn_xrealloc(B->ready, B->ready_cap * sizeof(*B->ready));
   }
   k->ready = 1;
   B->ready[B->nready++] = k;
+}
+
+void cairn_signal_key_ready(cairn_ctx *c, cairn_str key) {
+  cairn_blocking *B = c->srv->blocking;
+  if (!B || B->nblocked == 0) return;
+  bkey *k = key_find(B, c->db, key.p, key.len, key_hash(c->db, key.p, key.len));
+  if (k) key_ready(B, k);
+}
+
+void cairn_signal_db_ready(cairn_ctx *c, int db) {
+  cairn_blocking *B = c->srv->blocking;
+  if (!B || B->nblocked == 0) return;
+  for (size_t i = 0; i < B->nslots; i++) {
+    for (bkey *k = B->slots[i]; k; k = k->hnext) {
+      if (k->db != db || k->ready || !k->nwait) continue;
+      cairn_value v;
+      int rc = cairn_store_get(c->srv->store, db, (cairn_str){k->name, k->len}, &v);
+      if (rc < 0) {
+        cairn_store_failed(c, rc);
+        return;
+      }
+      if (rc == 1) key_ready(B, k);
+    }
+  }
+}
+
+int cairn_blocking_unblock(cairn_client *c, int timeout) {
+  if (!(c->flags & CAIRN_CLIENT_BLOCKED)) return 0;
+  if (timeout && c->on_block_timeout) {
+    c->on_block_timeout(c); /* replies and unblocks */
+    if (c->flags & CAIRN_CLIENT_BLOCKED) cairn_client_unblock(c);
+    return 1;
+  }
+  if (c->reply_mode != CAIRN_REPLY_OFF && c->reply_mode != CAIRN_REPLY_SKIP) {
+    static const char err[] = "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n";
+    cairn_buf_append(&c->out, err, sizeof(err) - 1);
+    cairn_info_record_call(c->srv, NULL, 0, NULL, 0, 0, err, sizeof(err) - 1); /* errorstat_UNBLOCKED */
+    c->srv->stats.total_error_replies++;
+  }
+  if (c->blocking) bclient_detach(state_of(c->srv), c->blocking);
+  cairn_client_unblock(c);
+  return 1;
 }
 
 int cairn_blocking_woken_key(const cairn_ctx *c, cairn_str *key) {

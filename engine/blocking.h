@@ -37,6 +37,15 @@ int cairn_blocking_pending(cairn_server *srv);
  * blocked again while being served); 0 while its blocked command is being
  * served (the slow log records the command then, like Redis). */
 int cairn_blocking_waits(const cairn_client *c);
+/* SWAPDB: every key of db that clients wait on and that exists now (of any
+ * type, expired or not: Redis 7.0's scanDatabaseForReadyKeys) is ready. */
+void cairn_signal_db_ready(cairn_ctx *c, int db);
+/* CLIENT UNBLOCK: ends c's wait, whatever it waits for (keys, WAIT), with
+ * its timeout reply (timeout) or, else, the error
+ * "-UNBLOCKED client unblocked via CLIENT UNBLOCK". 1, or 0 when c is not
+ * blocked (a client postponed by CLIENT PAUSE is not: Redis 7.0.15 crashes
+ * on it, 7.2 answers 0). */
+int cairn_blocking_unblock(cairn_client *c, int timeout);
 /* Frees the server's blocking state (shutdown, after every client closed). */
 void cairn_blocking_free(cairn_server *srv);
 void cairn_blocking_serve(cairn_server *srv);

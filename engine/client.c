@@ -19,6 +19,7 @@
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -62,6 +63,7 @@ void cairn_client_close(cairn_client *c) {
   if (c->blocking) cairn_blocking_client_closed(c);
   cairn_multi_client_reset(c);
   cairn_pubsub_client_reset(c);
+  cairn_tracking_client_closed(c);
   cairn_monitor_remove(c);
   pending_remove(c);
   if (c->flags & CAIRN_CLIENT_PUSHED) {
@@ -364,7 +366,7 @@ static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   unsigned batch = 0;
   while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
-                       CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED)) &&
+                       CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED)) &&
          c->qpos < c->query.len) {
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
@@ -397,7 +399,8 @@ static void client_process(cairn_client *c) {
       c->last_interaction_ms = cairn_monotonic_ms();
     }
     cairn_execute(srv, c, (int)c->parser.argc, c->argv);
-    if (c->flags & CAIRN_CLIENT_STALLED) break; /* runs again from qpos when unstalled */
+    if (c->flags & (CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED))
+      break; /* runs again from qpos when unstalled / unpaused */
     c->qpos += consumed;
     if (c->out.len) mark_pending(c);
   }
@@ -587,6 +590,79 @@ void cairn_clients_unstall(cairn_server *srv) {
     }
   }
   srv->stalled = 0;
+}
+
+/* ---------------------------------------------------------------- CLIENT PAUSE */
+
+int cairn_clients_paused(const cairn_server *srv) { return srv->pause_type != CAIRN_PAUSE_OFF; }
+
+void cairn_client_postpone(cairn_client *c) {
+  c->flags |= CAIRN_CLIENT_POSTPONED;
+  c->postpone_seq = ++c->srv->postpone_seq;
+}
+
+static int by_postpone_seq(const void *a, const void *b) {
+  const cairn_client *x = *(cairn_client *const *)a, *y = *(cairn_client *const *)b;
+  return x->postpone_seq < y->postpone_seq ? -1 : x->postpone_seq > y->postpone_seq;
+}
+
+/* Every postponed client runs its commands again at the iteration's end, in
+ * the order they were postponed (each checks the pause again). */
+static void resume_postponed(cairn_server *srv) {
+  size_t n = 0, cap = 0;
+  cairn_client **v = NULL;
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (!(c->flags & CAIRN_CLIENT_POSTPONED)) continue;
+    c->flags &= ~CAIRN_CLIENT_POSTPONED;
+    if (c->flags & CAIRN_CLIENT_CLOSING) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      v = cairn_xrealloc(v, cap * sizeof(*v));
+    }
+    v[n++] = c;
+  }
+  if (n) qsort(v, n, sizeof(*v), by_postpone_seq);
+  for (size_t i = n; i-- > 0;) { /* pushed at the head: the first postponed ends up first */
+    cairn_client *c = v[i];
+    if (c->flags & CAIRN_CLIENT_RESUME) continue;
+    c->flags |= CAIRN_CLIENT_RESUME;
+    c->resume_next = srv->resume;
+    srv->resume = c;
+  }
+  free(v);
+}
+
+static void on_pause_timer(uv_timer_t *t) {
+  cairn_server *srv = t->data;
+  if (srv->pause_type == CAIRN_PAUSE_OFF) return;
+  int64_t now = cairn_monotonic_ms();
+  if (now < srv->pause_end_ms) {
+    uv_timer_start(&srv->pause_timer, on_pause_timer, (uint64_t)(srv->pause_end_ms - now), 0);
+    return;
+  }
+  cairn_clients_unpause(srv);
+}
+
+void cairn_clients_pause(cairn_server *srv, int64_t end_ms, int type) {
+  /* Redis 7.0: the stricter type and the later end of the two. */
+  if (srv->pause_type == CAIRN_PAUSE_OFF || end_ms > srv->pause_end_ms) srv->pause_end_ms = end_ms;
+  if (type > srv->pause_type) srv->pause_type = type;
+  if (!srv->pause_timer_init) {
+    uv_timer_init(srv->loop, &srv->pause_timer);
+    srv->pause_timer.data = srv;
+    srv->pause_timer_init = 1;
+  }
+  int64_t now = cairn_monotonic_ms();
+  uv_timer_start(&srv->pause_timer, on_pause_timer,
+                 (uint64_t)(srv->pause_end_ms > now ? srv->pause_end_ms - now : 0), 0);
+}
+
+void cairn_clients_unpause(cairn_server *srv) {
+  if (srv->pause_type == CAIRN_PAUSE_OFF) return;
+  srv->pause_type = CAIRN_PAUSE_OFF;
+  srv->pause_end_ms = 0;
+  if (srv->pause_timer_init) uv_timer_stop(&srv->pause_timer);
+  resume_postponed(srv);
 }
 
 void cairn_clients_resume(cairn_server *srv) {

@@ -41,6 +41,7 @@ enum {
   CAIRN_CLIENT_PUSHED = 1 << 17,     /* on srv->pushed: has pub/sub messages to send */
   CAIRN_CLIENT_STALLED = 1 << 18,    /* a write waits for room in the store's overlay */
   CAIRN_CLIENT_STALL_READ = 1 << 19, /* ...and its connection is not read meanwhile */
+  CAIRN_CLIENT_POSTPONED = 1 << 20,  /* its command waits for CLIENT PAUSE to end (Redis's BLOCKED_POSTPONE) */
   CAIRN_CLIENT_MONITOR = 1 << 24,    /* MONITOR: sent every command the server runs (engine/monitor.c) */
 };
 
@@ -86,12 +87,14 @@ struct cairn_client {
   void (*on_block_timeout)(cairn_client *c);
   long long block_arg;     /* the blocker's own datum (WAIT: replicas wanted) */
   cairn_client *resume_next;
+  uint64_t postpone_seq;   /* order of postponement: resumed first postponed first */
 
   void *repl;              /* replication state of a replica client (replication/) */
   void *blocking;          /* blocked on keys: engine/blocking.c's record */
   void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
   void *watched;           /* WATCHed keys (engine/cmd/multi.c), NULL when none */
   void *pubsub;            /* subscriptions (engine/cmd/pubsub.c), NULL when none */
+  void *tracking;          /* CLIENT TRACKING state (engine/tracking.c), NULL when off */
   cairn_client *push_next; /* on srv->pushed */
 
   cairn_client *prev, *next;      /* all clients */
@@ -116,6 +119,23 @@ void cairn_client_unblock(cairn_client *c);
  * stop_reading: meanwhile its connection is not read (at the budget). */
 void cairn_client_stall(cairn_client *c, int stop_reading);
 void cairn_clients_unstall(cairn_server *srv);
+
+/* CLIENT PAUSE (Redis 7.0's pauseClients): until end_ms (monotonic), the
+ * commands of every client but replicas (ALL), or only the commands that
+ * may change data or reach the replication stream (WRITE: write commands,
+ * EXEC of such, PUBLISH, PFCOUNT...), are not run: the client is postponed
+ * (CAIRN_CLIENT_POSTPONED, counted in blocked_clients, flag 'b') with its
+ * command and the ones behind it still queued, and runs them once the pause
+ * ends. A new pause keeps the stricter type and the later end of the two
+ * (Redis 7.0). Meanwhile keys do not expire (lazily they
+ * only look gone, like on a replica; the active cycle stops). */
+enum { CAIRN_PAUSE_OFF = 0, CAIRN_PAUSE_WRITE, CAIRN_PAUSE_ALL };
+void cairn_clients_pause(cairn_server *srv, int64_t end_ms, int type);
+void cairn_clients_unpause(cairn_server *srv);
+/* Whether a pause (of any type) is in effect: expiry waits. */
+int cairn_clients_paused(const cairn_server *srv);
+/* Postpones the command being run (execute's check). */
+void cairn_client_postpone(cairn_client *c);
 
 /* The output-buffer class of a client (client-output-buffer-limit). */
 enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };

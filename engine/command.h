@@ -38,6 +38,9 @@ enum {
   CAIRN_CMD_NOT_QUEUED = 1 << 14,       /* runs at once inside MULTI, never queued */
   CAIRN_CMD_RUNS_QUEUED = 1 << 15,      /* EXEC: runs the queued commands; writes when one of them
                                          * does; refused, it discards the transaction */
+  CAIRN_CMD_MAY_REPLICATE = 1 << 16,    /* not a write but may reach the replication stream (PUBLISH,
+                                         * PFCOUNT...): paused by CLIENT PAUSE WRITE, Redis's
+                                         * CMD_MAY_REPLICATE */
 };
 
 /* Shorthands for the tables, one meaning each. */

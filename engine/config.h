@@ -62,6 +62,7 @@ typedef struct cairn_config {
   char *requirepass;              /* NULL = no password */
   long long proto_max_bulk_len;
   long long client_query_buffer_limit;
+  long long tracking_table_max_keys; /* CLIENT TRACKING's table (engine/tracking.c); 0 = no limit */
   cairn_obuf_limit obuf_limits[CAIRN_CLIENT_CLASS_COUNT];
 
   /* process */

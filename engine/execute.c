@@ -17,6 +17,7 @@
 #include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/stream.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 /* ---------------------------------------------------------------- execute */
@@ -88,6 +89,7 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
   client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
+  if (client->tracking) cairn_tracking_after_call(&ctx);
   uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
     cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
@@ -108,9 +110,18 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
  * handleClientsBlockedOnKeys). Replay (client NULL) never serves: the
  * re-runs would nest inside recovery. */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
-  if (srv->exec_depth++ == 0) srv->top_argv = argv;
+  cairn_client *cur = srv->cur_client;
+  if (srv->exec_depth++ == 0) {
+    srv->top_argv = argv;
+    srv->cur_client = client;
+  }
   execute(srv, client, argc, argv);
-  if (--srv->exec_depth == 0) srv->top_argv = NULL;
+  if (--srv->exec_depth == 0) {
+    srv->top_argv = NULL;
+    if (srv->tracking && client && !(client->flags & (CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED)))
+      cairn_tracking_after_command(srv, client, cairn_command_lookup(argv[0].p, argv[0].len));
+    srv->cur_client = cur;
+  }
   if (srv->exec_depth == 0 && client && cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
 }
 
@@ -208,6 +219,24 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->cfg.lmdb_max_map_size);
       goto reject;
     }
+    if (srv->pause_type != CAIRN_PAUSE_OFF && !(client->flags & CAIRN_CLIENT_REPLICA) && srv->exec_depth == 1) {
+      /* CLIENT PAUSE: checked after every rejection, before queueing, like
+       * Redis 7.0's processCommand; a blocked command re-run because its key
+       * became ready is served, not paused (handleClientsBlockedOnKeys). */
+      int may_replicate = is_write || (cmd->flags & CAIRN_CMD_MAY_REPLICATE);
+      if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
+        uint32_t any, all;
+        cairn_multi_queued_flags(client, &any, &all);
+        if (any & CAIRN_CMD_MAY_REPLICATE) may_replicate = 1;
+      }
+      cairn_str woken;
+      if ((srv->pause_type == CAIRN_PAUSE_ALL || may_replicate) && !cairn_blocking_woken_key(&ctx, &woken)) {
+        srv->stats.commands_processed--; /* counted when it runs */
+        client->last_cmd = cmd->name;   /* CLIENT LIST cmd= names the postponed command */
+        cairn_client_postpone(client);
+        return;
+      }
+    }
     int admit;
     if (is_write && !in_multi && srv->exec_depth == 1 && (admit = cairn_commit_write_admitted(srv)) != 0) {
       /* The store thread is behind: this client waits for the next
@@ -269,6 +298,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   }
   if (hold_notify) cairn_pubsub_release(srv, ctx.store_rc == 0);
+  if (client && client->tracking && ctx.store_rc == 0) cairn_tracking_after_call(&ctx);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   if (ctx.dirty > 0 && !srv->recovering) srv->dirty += (uint64_t)ctx.dirty; /* Redis's server.dirty */
   if (!ctx.replaying) {

@@ -11,6 +11,7 @@
 
 long cairn_expire_cycle(cairn_server *srv, int64_t budget_us) {
   if (srv->replica_mode) return 0; /* the master's DELs do it */
+  if (cairn_clients_paused(srv)) return 0; /* CLIENT PAUSE: nothing expires meanwhile */
   int64_t t0 = cairn_ustime();
   int64_t now = cairn_mstime();
   cairn_buf key = {0};

@@ -14,6 +14,7 @@
 #include "engine/commit.h"
 #include "engine/info.h"
 #include "engine/server.h"
+#include "engine/tracking.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/store.h"
@@ -406,7 +407,7 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
    * blocking paths stay free of bookkeeping. */
   int blocked = 0, timed = 0;
   for (cairn_client *c = srv->clients; c; c = c->next) {
-    if (!(c->flags & CAIRN_CLIENT_BLOCKED)) continue;
+    if (!(c->flags & (CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED))) continue; /* paused: Redis counts them */
     blocked++;
     if (c->block_deadline_ms) timed++;
   }
@@ -416,9 +417,9 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
                    "cluster_connections:0\r\n"
                    "maxclients:%d\r\n"
                    "blocked_clients:%d\r\n"
-                   "tracking_clients:0\r\n"
+                   "tracking_clients:%d\r\n"
                    "clients_in_timeout_table:%d\r\n",
-                   srv->nclients, srv->cfg.maxclients, blocked, timed);
+                   srv->nclients, srv->cfg.maxclients, blocked, cairn_tracking_clients(srv), timed);
 }
 
 static void sec_memory(cairn_server *srv, cairn_buf *o) {
@@ -542,6 +543,9 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "pubsub_channels:%ld\r\n"
                    "pubsub_patterns:%ld\r\n"
                    "pubsubshard_channels:0\r\n"
+                   "tracking_total_keys:%llu\r\n"
+                   "tracking_total_items:%llu\r\n"
+                   "tracking_total_prefixes:%llu\r\n"
                    "total_error_replies:%llu\r\n"
                    "iterations_with_writes:%llu\r\n",
                    (unsigned long long)st->connections_received, (unsigned long long)st->commands_processed,
@@ -549,7 +553,9 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
                    (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
                    (unsigned long long)st->sync_partial_err, (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
-                   (unsigned long long)st->keyspace_misses, channels, patterns, (unsigned long long)st->total_error_replies,
+                   (unsigned long long)st->keyspace_misses, channels, patterns, cairn_tracking_total_keys(srv),
+                   cairn_tracking_total_items(srv), cairn_tracking_total_prefixes(srv),
+                   (unsigned long long)st->total_error_replies,
                    (unsigned long long)st->iterations_with_writes);
 }
 
@@ -686,6 +692,8 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   if (c->flags & CAIRN_CLIENT_MONITOR) flags[nf++] = 'O';
   if (c->flags & CAIRN_CLIENT_PUBSUB) flags[nf++] = 'P';
   if (c->flags & CAIRN_CLIENT_MULTI) flags[nf++] = 'x';
+  if (c->flags & (CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED)) flags[nf++] = 'b';
+  cairn_tracking_flags(c, flags, &nf);
   if (c->flags & CAIRN_CLIENT_DIRTY_CAS) flags[nf++] = 'd';
   if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
   if (c->flags & CAIRN_CLIENT_UNIX) flags[nf++] = 'U';
@@ -705,10 +713,10 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   cairn_buf_printf(out,
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld psub=%ld ssub=0 "
                    "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=0 "
-                   "omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=-1 resp=%d\n",
+                   "omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=%lld resp=%d\n",
                    (unsigned long long)c->id, c->addr, c->laddr, (int)fd, c->name ? c->name : "",
                    (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
                    flags, c->db, nsub, npsub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
                    c->out.len, c->inflight.len, tot,
-                   c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", c->resp);
+                   c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", cairn_tracking_redir(c), c->resp);
 }

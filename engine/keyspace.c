@@ -22,9 +22,11 @@ cairn_store *cairn_ctx_store(cairn_ctx *c) { return c->srv->store; }
 int cairn_lookup(cairn_ctx *c, cairn_str key, cairn_value *out) {
   int rc = cairn_store_get(c->srv->store, c->db, key, out);
   if (rc < 0) return cairn_store_failed(c, rc);
-  if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying && c->srv->replica_mode) {
+  if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying &&
+      (c->srv->replica_mode || cairn_clients_paused(c->srv))) {
     /* A replica never expires keys itself: its master's DEL will come. To
-     * its readers the key is already gone. */
+     * its readers the key is already gone. Same during CLIENT PAUSE (Redis
+     * 7.0: no DEL may reach the stream while paused): it expires after. */
     rc = 0;
   } else if (rc == 1 && out->expire_ms >= 0 && out->expire_ms <= c->now_ms && !c->replaying) {
     /* Lazy expiry: only here (and in the active cycle) do keys die; the

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/blocking.h"
+#include "engine/tracking.h"
 #include "engine/client.h"
 #include "engine/commit.h"
 #include "engine/diag.h"
@@ -30,6 +31,7 @@ static void on_iteration_end(cairn_server *srv) {
   if (cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
   cairn_commit_new_iteration(srv); /* a new write quota; throttled writers go on */
   cairn_clients_resume(srv);
+  if (srv->tracking) cairn_tracking_iteration_end(srv); /* BCAST, tracking-table-max-keys */
   cairn_clients_flush_pushed(srv);
   /* Releasing replies can resume a paused client, whose commands then make
    * new replies: commit again so nothing waits for the next wake-up. */
@@ -73,7 +75,7 @@ static void on_cron(uv_timer_t *t) {
     for (cairn_client *c = srv->clients, *next; c; c = next) {
       next = c->next;
       if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout * 1000 && !c->writing &&
-          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED))) {
+          !(c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED))) {
         cairn_verbose("Closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
         cairn_client_close(c);
       }
@@ -199,6 +201,7 @@ void cairn_server_free(cairn_server *srv) {
   if (rc == 0) cairn_listeners_free(srv);
   cairn_stream_free(srv);
   cairn_blocking_free(srv);
+  cairn_tracking_free(srv);
   cairn_pubsub_free(srv);
   cairn_watch_free(srv);
   cairn_info_free_calls(srv);

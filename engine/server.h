@@ -128,7 +128,15 @@ struct cairn_server {
   cairn_client *pending;     /* clients with held replies */
   cairn_client *resume;      /* unblocked clients with commands to run */
   cairn_client *pushed;      /* clients with pub/sub messages, sent at the iteration's end */
+  cairn_client *cur_client;  /* the client whose top-level command runs (tracking's NOLOOP and order) */
+  void (*touch_watch)(void *ud, int db, cairn_str key); /* WATCH's store touch hook, NULL when unused */
+  struct cairn_tracking *tracking; /* engine/tracking.c */
   int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
+  int pause_type;            /* CLIENT PAUSE: CAIRN_PAUSE_OFF/WRITE/ALL (engine/client.c) */
+  int64_t pause_end_ms;      /* monotonic */
+  uint64_t postpone_seq;
+  uv_timer_t pause_timer;
+  int pause_timer_init;
   double write_tokens;       /* the write token bucket (engine/commit.c) */
   int64_t write_tokens_us;
   double drain_rate;         /* entries/s the store thread writes (averaged over its commits) */

@@ -601,7 +601,7 @@ const cairn_command cairn_commands_bits[] = {
     /* HyperLogLog values are strings (engine/cmd/hll.c). */
     CAIRN_CMD("pfadd", -2, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cairn_cmd_pfadd, "hyperloglog",
               "Adds the specified elements to the specified HyperLogLog.", "2.8.9", "key [element [element ...]]"),
-    CAIRN_CMD("pfcount", -2, CAIRN_F_READ, 1, -1, 1, cairn_cmd_pfcount, "hyperloglog",
+    CAIRN_CMD("pfcount", -2, CAIRN_F_READ | CAIRN_CMD_MAY_REPLICATE, 1, -1, 1, cairn_cmd_pfcount, "hyperloglog",
               "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", "2.8.9",
               "key [key ...]"),
     CAIRN_CMD("pfmerge", -2, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, -1, 1, cairn_cmd_pfmerge, "hyperloglog",

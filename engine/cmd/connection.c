@@ -6,6 +6,7 @@
 #include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 static void cmd_ping(cairn_ctx *c) {
@@ -170,6 +171,7 @@ static void cmd_reset(cairn_ctx *c) {
     cairn_multi_client_reset(cl); /* leaves MULTI, drops WATCHes */
     cairn_pubsub_client_reset(cl); /* unsubscribes quietly */
     cairn_monitor_remove(cl);
+    cairn_tracking_client_reset(cl); /* CLIENT TRACKING off */
     cl->db = 0;
     cl->resp = 2;
     c->reply.resp = 2;

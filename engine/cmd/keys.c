@@ -29,6 +29,7 @@
 #include "engine/server.h"
 #include "engine/keyspace.h"
 #include "engine/pubsub.h"
+#include "engine/tracking.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
 
@@ -691,6 +692,7 @@ static void cmd_flushdb(cairn_ctx *c) {
     cairn_store_failed(c, rc);
     return;
   }
+  cairn_tracking_flush(c);
   c->dirty++;
   cairn_reply_ok(&c->reply);
 }
@@ -706,6 +708,7 @@ static void cmd_flushall(cairn_ctx *c) {
       return;
     }
   }
+  cairn_tracking_flush(c);
   c->dirty++;
   cairn_reply_ok(&c->reply);
 }
@@ -724,6 +727,9 @@ static void cmd_swapdb(cairn_ctx *c) {
       cairn_store_failed(c, rc);
       return;
     }
+    /* Clients blocked on a key that the swap brought in wake up (Redis 7.0). */
+    cairn_signal_db_ready(c, a);
+    cairn_signal_db_ready(c, b);
   }
   c->dirty++;
   cairn_reply_ok(&c->reply);

@@ -27,6 +27,7 @@
 #include "engine/multi.h"
 #include "engine/keyspace.h"
 #include "engine/pubsub.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 /* ---------------------------------------------------------------- queue */
@@ -226,7 +227,10 @@ static void watch_key(cairn_ctx *c, cairn_str key) {
     k->db = db;
     k->len = key.len;
     if (key.len) memcpy(k->key, key.p, key.len);
-    if (W->keys.n == 0) cairn_store_set_touch(c->srv->store, on_touch, c->srv);
+    if (W->keys.n == 0) {
+      c->srv->touch_watch = on_touch;
+      cairn_touch_hooks_update(c->srv);
+    }
     cairn_hmap_insert(&W->keys, &k->h);
   }
   wnode *n = cairn_xcalloc(1, sizeof(*n));
@@ -257,7 +261,10 @@ static void unwatch_all(cairn_client *cl) {
     if (!k->watchers) {
       cairn_hmap_remove(&W->keys, &k->h);
       free(k);
-      if (W->keys.n == 0) cairn_store_set_touch(srv->store, NULL, NULL);
+      if (W->keys.n == 0) {
+        srv->touch_watch = NULL;
+        cairn_touch_hooks_update(srv);
+      }
     }
     free(n);
     n = next;

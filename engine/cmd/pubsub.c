@@ -496,7 +496,7 @@ const cairn_command cairn_commands_pubsub[] = {
               CAIRN_CMD_ALLOW_SUBSCRIBED, 0, 0, 0, cmd_punsubscribe, "pubsub",
               "Stop listening for messages posted to channels matching the given patterns", "2.0.0",
               "[pattern [pattern ...]]"),
-    CAIRN_CMD("publish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_publish, "pubsub",
+    CAIRN_CMD("publish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_MAY_REPLICATE, 0, 0, 0, cmd_publish, "pubsub",
               "Post a message to a channel", "2.0.0", "channel message"),
     CAIRN_CMD("pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",
               .subcommands = pubsub_subcommands),

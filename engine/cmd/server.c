@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/blocking.h"
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/info.h"
@@ -20,6 +21,7 @@
 #include "engine/keyspecs.h"
 #include "engine/monitor.h"
 #include "engine/server.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 
@@ -449,8 +451,67 @@ static void cmd_client_reply(cairn_ctx *c) {
   }
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL], Redis 7.0's order of checks: the mode,
+ * then the timeout (milliseconds; 0 ends the pause at once). */
+static void cmd_client_pause(cairn_ctx *c) {
+  if (c->argc > 4) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  int type = CAIRN_PAUSE_ALL;
+  if (c->argc == 4) {
+    if (cairn_arg_is(c->argv[3], "write")) {
+      type = CAIRN_PAUSE_WRITE;
+    } else if (!cairn_arg_is(c->argv[3], "all")) {
+      cairn_reply_error(&c->reply, "CLIENT PAUSE mode must be WRITE or ALL");
+      return;
+    }
+  }
+  long long ms;
+  const char *err = cairn_timeout_parse(c->argv[2].p, c->argv[2].len, CAIRN_TIMEOUT_MILLISECONDS, &ms);
+  if (err) {
+    cairn_reply_error(&c->reply, err);
+    return;
+  }
+  /* Redis 7.0 adds the unix time unchecked: a timeout that overflows ends
+   * the pause at once. The same, without the overflow. */
+  int64_t now = cairn_monotonic_ms();
+  cairn_clients_pause(c->srv, ms > LLONG_MAX - cairn_mstime() ? now : now + ms, type);
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_client_unpause(cairn_ctx *c) {
+  cairn_clients_unpause(c->srv);
+  cairn_reply_ok(&c->reply);
+}
+
+/* CLIENT UNBLOCK client-id [TIMEOUT|ERROR] */
+static void cmd_client_unblock(cairn_ctx *c) {
+  if (c->argc > 4) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  long long id;
+  if (cairn_arg_ll(c, c->argv[2], &id) != 0) return;
+  int timeout = 1;
+  if (c->argc == 4) {
+    if (cairn_arg_is(c->argv[3], "error")) {
+      timeout = 0;
+    } else if (!cairn_arg_is(c->argv[3], "timeout")) {
+      cairn_reply_error(&c->reply, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      return;
+    }
+  }
+  cairn_client *target = id > 0 ? cairn_client_by_id(c->srv, (uint64_t)id) : NULL;
+  cairn_reply_int(&c->reply, target && cairn_blocking_unblock(target, timeout) ? 1 : 0);
+}
+
 static void cmd_client_help(cairn_ctx *c) {
   static const char *const lines[] = {
+      "CACHING (YES|NO)",
+      "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+      "GETREDIR",
+      "    Return the client ID we are redirecting to when tracking is enabled.",
       "GETNAME",
       "    Return the name of the current connection.",
       "ID",
@@ -477,10 +538,21 @@ static void cmd_client_help(cairn_ctx *c) {
       "    Return information about client connections. Options:",
       "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
       "      Return clients of specified type.",
+      "UNPAUSE",
+      "    Stop the current client pause, resuming traffic.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Suspend all, or just write, clients for <timeout> milliseconds.",
       "REPLY (ON|OFF|SKIP)",
       "    Control the replies sent to the current connection.",
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Control server assisted client side caching.",
+      "TRACKINGINFO",
+      "    Report tracking status for the current connection.",
       "NO-EVICT (ON|OFF)",
       "    Protect current client connection from eviction.",
       "NO-TOUCH (ON|OFF)",
@@ -1377,6 +1449,24 @@ static const cairn_command client_subs[] = {
               "connection",
               "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.", "7.2.0",
               "ON|OFF"),
+    CAIRN_CMD("client|pause", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_pause, "connection", "Stop processing commands from clients for some time", "2.9.50",
+              "timeout [WRITE|ALL]"),
+    CAIRN_CMD("client|unpause", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_unpause, "connection", "Resume processing of clients that were paused", "6.2.0", ""),
+    CAIRN_CMD("client|unblock", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cmd_client_unblock, "connection", "Unblock a client blocked in a blocking command from a different connection",
+              "5.0.0", "client-id [TIMEOUT|ERROR]"),
+    CAIRN_CMD("client|tracking", -3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_tracking,
+              "connection", "Enable or disable server assisted client side caching support", "6.0.0",
+              "ON|OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    CAIRN_CMD("client|caching", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_caching,
+              "connection", "Instruct the server about tracking or not keys in the next request", "6.0.0", "YES|NO"),
+    CAIRN_CMD("client|getredir", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cairn_cmd_client_getredir,
+              "connection", "Get tracking notifications redirection client ID if any", "6.0.0", ""),
+    CAIRN_CMD("client|trackinginfo", 2, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0,
+              cairn_cmd_client_trackinginfo, "connection",
+              "Return information about server assisted client side caching for the current connection", "6.2.0", ""),
     CAIRN_CMD("client|reply", 3, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_reply, "connection",
               "Instruct the server whether to reply to commands", "3.2.0", "ON|OFF|SKIP"),
     CAIRN_CMD("client|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_client_help, "connection",
