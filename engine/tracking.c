@@ -203,6 +203,20 @@ void cairn_touch_hooks_update(cairn_server *srv) {
     cairn_store_set_touch(srv->store, NULL, NULL);
 }
 
+/* Frees every remembered key and its table. */
+static void free_keys(struct cairn_tracking *T) {
+  for (size_t i = 0; i < T->keys.nb; i++) {
+    cairn_hnode *e = T->keys.b[i];
+    while (e) {
+      cairn_hnode *next = e->hnext;
+      free(((tkey *)e)->ids);
+      free(e);
+      e = next;
+    }
+  }
+  free(T->keys.b);
+}
+
 void cairn_tracking_flush(cairn_ctx *c) {
   cairn_server *srv = c->srv;
   struct cairn_tracking *T = srv->tracking;
@@ -216,16 +230,7 @@ void cairn_tracking_flush(cairn_ctx *c) {
         send_null(srv, cl);
     }
   }
-  for (size_t i = 0; i < T->keys.nb; i++) {
-    cairn_hnode *e = T->keys.b[i];
-    while (e) {
-      cairn_hnode *next = e->hnext;
-      free(((tkey *)e)->ids);
-      free(e);
-      e = next;
-    }
-  }
-  free(T->keys.b);
+  free_keys(T);
   memset(&T->keys, 0, sizeof(T->keys));
   T->items = 0;
   cairn_touch_hooks_update(srv);
@@ -444,16 +449,7 @@ void cairn_tracking_free(cairn_server *srv) {
   if (!T) return;
   for (cairn_client *c = srv->clients; c; c = c->next)
     if (c->tracking) disable(c);
-  for (size_t i = 0; i < T->keys.nb; i++) {
-    cairn_hnode *e = T->keys.b[i];
-    while (e) {
-      cairn_hnode *next = e->hnext;
-      free(((tkey *)e)->ids);
-      free(e);
-      e = next;
-    }
-  }
-  free(T->keys.b);
+  free_keys(T);
   while (T->npfx) prefix_free(T, T->pfx[0]);
   free(T->pfx);
   for (size_t i = 0; i < T->npend; i++) free(T->pend[i].key);
