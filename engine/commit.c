@@ -595,7 +595,6 @@ void cairn_commit_poll_store(cairn_server *srv) {
                    (unsigned long long)cairn_store_durable_offset(srv->store));
       srv->store_error = 0;
     }
-    cairn_commit_maintain_wal(srv);
   } else if (n < 0 && !srv->store_error) {
     char why[256];
     cairn_store_drain_error(srv->store, why, sizeof(why));
@@ -606,6 +605,12 @@ void cairn_commit_poll_store(cairn_server *srv) {
                                                : "see the error",
                   (unsigned long long)cairn_store_durable_offset(srv->store));
     srv->store_error = 1;
+  }
+  /* LMDB holds more on disk (here, or in a cairn_store_wait that released
+   * the layers itself): the backlog's checkpoint pin moves on */
+  if (durable != srv->durable_seen) {
+    srv->durable_seen = durable;
+    cairn_commit_maintain_wal(srv);
   }
   if (cairn_store_overlay_bytes(srv->store) < (uint64_t)srv->cfg.overlay_max_memory) {
     if (srv->on_store_room) srv->on_store_room(srv);

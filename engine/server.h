@@ -116,6 +116,7 @@ struct cairn_server {
   uv_async_t store_async;   /* the store thread finished a drain (engine/commit.c) */
   int store_error;          /* the last drain failed: retried by the cron */
   uint64_t map_grows_seen;
+  uint64_t durable_seen;    /* LMDB's durable offset when the backlog's pins were last updated */
   int64_t last_store_retry_ms;
   void (*on_store_room)(cairn_server *srv); /* the overlay is under budget again: resume stalled writers */
   int64_t iteration_start_us;
