@@ -276,7 +276,7 @@ cairn_fields() { # file
     {
         "$PY" "$HERE/scale.py" info "$PORT_cairn" 2>/dev/null
         "$PY" "$HERE/scale.py" info "$PORT_cairn" cairn 2>/dev/null
-    } | awk -F: 'NF >= 2 && tolower($1) ~ /overlay|iteration|checkpoint|drain/ && !seen[$0]++' >"$1"
+    } | awk -F: 'NF >= 2 && tolower($1) ~ /overlay|iteration|checkpoint|drain|writer_|store_full|lmdb_live/ && !seen[$0]++' >"$1"
 }
 
 # run_bench SERVER FILE TEST N: redis-benchmark in the background (BENCH_PID).
