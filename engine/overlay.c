@@ -16,7 +16,7 @@ typedef struct arena_block {
 } arena_block;
 
 /* The point-lookup index: open addressing over (hash, node), so a GET or
- * an overwrite costs a probe, not a skiplist descent (the descent is paid
+ * an overwrite costs a probe, not a tree descent (the descent is paid
  * once, when a key enters the layer). Grown at half full; growing reads
  * only the table (hashes are kept in it). */
 typedef struct slot {
@@ -86,8 +86,7 @@ static void *arena_alloc(ov_layer *L, size_t n) {
   return p;
 }
 
-ov_layer *ov_layer_new(uint64_t seed) {
-  (void)seed;
+ov_layer *ov_layer_new(void) {
   return cairn_xcalloc(1, sizeof(ov_layer));
 }
 

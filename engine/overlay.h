@@ -38,7 +38,7 @@ typedef struct ov_node {
 
 typedef struct ov_layer ov_layer;
 
-ov_layer *ov_layer_new(uint64_t seed);
+ov_layer *ov_layer_new(void);
 void ov_layer_free(ov_layer *L);
 
 static inline const unsigned char *ov_key(const ov_node *n) { return n->key; }

@@ -155,7 +155,6 @@ struct cairn_server {
   int replay_rc;             /* store error met while replaying */
   char replay_error[256];    /* why the last replay failed when the backlog was the cause, else "" */
   int ckpt_stream_db;        /* stream's selected db at the last checkpoint */
-  int in_checkpoint_retry;
   int recovering;            /* rebuilding the store from the stream: its touches are not changes (WATCH) */
   int apply_live;            /* applying our master's stream (not a replay): PUBLISH reaches our subscribers */
 

@@ -83,7 +83,6 @@ struct cairn_store {
   int writemap;
   uint64_t checkpoints;
   int64_t last_checkpoint_ms;
-  cairn_buf scratch;
   char errstr[256];
   cairn_store_touch_fn touch;
   void *touch_ud;
@@ -132,7 +131,6 @@ struct cairn_store {
   uint64_t drains_failed;
   uint64_t grows;
   uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
-  uint64_t bytes_drained;
   uint64_t entries_drained;
 };
 
@@ -862,7 +860,7 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   s->cur.nloading = 0;
   s->committed = s->cur;
   if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn))) goto lmdb_fail;
-  s->active = ov_layer_new(0);
+  s->active = ov_layer_new();
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_cond_init(&s->done_cv, NULL);
@@ -902,7 +900,6 @@ void cairn_store_close(cairn_store *s) {
   ov_layer_free(s->active);
   if (s->rtxn) mdb_txn_abort(s->rtxn);
   mdb_env_close(s->env);
-  cairn_buf_free(&s->scratch);
   free(s);
 }
 
@@ -1927,6 +1924,30 @@ static int renew_snapshot(cairn_store *s) {
 
 static int grow_to(cairn_store *s, uint64_t limit);
 
+/* After the thread stopped on MDB_MAP_FULL (so no write transaction is
+ * open): doubles the map where no reader holds a pointer into it. 1 grown,
+ * 0 at the ceiling (the store is then full), -1 the snapshot is lost. */
+static int grow_between_commands(cairn_store *s) {
+  mdb_txn_reset(s->rtxn);
+  int grew = grow_to(s, s->max_map_size) == 0;
+  int rc = mdb_txn_renew(s->rtxn);
+  if (rc) {
+    store_error(s, "mdb_txn_renew", rc);
+    return -1;
+  }
+  s->full = !grew;
+  return grew;
+}
+
+/* Lets the paused store thread go on. */
+static void resume_thread(cairn_store *s) {
+  pthread_mutex_lock(&s->mu);
+  s->paused = 0;
+  s->drain_rc = 0;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
 int cairn_store_poll(cairn_store *s) {
   if (s->open_cursors) return 0;
   pthread_mutex_lock(&s->mu);
@@ -1943,7 +1964,6 @@ int cairn_store_poll(cairn_store *s) {
       if (!s->oldest) s->newest = NULL;
       s->nfrozen--;
       s->frozen_bytes -= ov_layer_bytes(L->ov);
-      s->bytes_drained += ov_layer_bytes(L->ov);
       s->entries_drained += ov_layer_entries(L->ov);
       s->committed = *L->meta;
       s->checkpoints++;
@@ -1965,25 +1985,14 @@ int cairn_store_poll(cairn_store *s) {
   if (rc && s->fail_seen) return -1; /* known: cairn_store_retry deals with it */
   if (rc) {
     s->fail_seen = 1;
-    if (rc == MDB_MAP_FULL) {
-      /* Grow where no reader holds a pointer into the map, then resume. */
-      mdb_txn_reset(s->rtxn);
-      int grew = grow_to(s, s->max_map_size) == 0;
-      int r2 = mdb_txn_renew(s->rtxn);
-      if (r2) return store_error(s, "mdb_txn_renew", r2);
-      s->full = !grew;
-      if (!grew) {
-        s->fail_seq = s->layer_seq;
-        return -1; /* stays paused: cairn_store_retry once a new layer may make it fit */
-      }
-    } else {
-      return -1; /* stays paused: the caller logs and retries later */
+    if (rc != MDB_MAP_FULL) return -1; /* stays paused: the caller logs and retries later */
+    int grew = grow_between_commands(s);
+    if (grew < 0) return -1;
+    if (!grew) {
+      s->fail_seq = s->layer_seq;
+      return -1; /* stays paused: cairn_store_retry once a new layer may make it fit */
     }
-    pthread_mutex_lock(&s->mu);
-    s->paused = 0;
-    s->drain_rc = 0;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    resume_thread(s);
   }
   return drained;
 }
@@ -2002,20 +2011,14 @@ void cairn_store_retry(cairn_store *s) {
   pthread_mutex_unlock(&s->mu);
   if (!rc) return;
   if (rc == MDB_MAP_FULL && s->open_cursors == 0) {
-    mdb_txn_reset(s->rtxn);
-    int grew = grow_to(s, s->max_map_size) == 0;
-    if (mdb_txn_renew(s->rtxn) != 0) return;
-    s->full = !grew;
+    int grew = grow_between_commands(s);
+    if (grew < 0) return;
     /* at the ceiling: try again only with a layer frozen since (its
      * deletes, drained with the failed layer, may make it fit) */
     if (!grew && s->fail_seq == s->layer_seq) return;
     s->fail_seq = s->layer_seq;
   }
-  pthread_mutex_lock(&s->mu);
-  s->paused = 0;
-  s->drain_rc = 0;
-  pthread_cond_signal(&s->cv);
-  pthread_mutex_unlock(&s->mu);
+  resume_thread(s);
 }
 
 int cairn_store_wait(cairn_store *s) {
@@ -2098,7 +2101,8 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   L->ov = s->active;
   L->meta = cairn_xmalloc(sizeof(meta_state));
   *L->meta = s->cur;
-  s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
+  s->active = ov_layer_new();
+  s->layer_seq++;
   s->memo.valid = 0;
   pthread_mutex_lock(&s->mu);
   if (s->newest)
@@ -2117,7 +2121,8 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
  * is dropped. */
 void cairn_store_rollback(cairn_store *s) {
   ov_layer_free(s->active);
-  s->active = ov_layer_new(++s->layer_seq * 0x9E3779B97F4A7C15ULL);
+  s->active = ov_layer_new();
+  s->layer_seq++;
   s->memo.valid = 0;
   s->failed = 0;
   s->cur = s->newest ? *s->newest->meta : s->committed;

@@ -40,7 +40,7 @@ static void put_str(ov_layer *L, unsigned dbi, const char *k, const char *v) {
 
 static void test_order_and_overwrite(void **state) {
   (void)state;
-  ov_layer *L = ov_layer_new(7);
+  ov_layer *L = ov_layer_new();
   assert_int_equal(ov_layer_bytes(L), 0); /* an empty layer holds no arena block */
   assert_null(first_of(L));
   put_str(L, 2, "b", "1");
@@ -76,7 +76,7 @@ static void test_order_and_overwrite(void **state) {
 
 static void test_tombstones(void **state) {
   (void)state;
-  ov_layer *L = ov_layer_new(1);
+  ov_layer *L = ov_layer_new();
   put_str(L, 3, "k", "v");
   int created = -1;
   assert_null(ov_put(L, 3, "k", 1, 0, 1, &created));
@@ -107,7 +107,7 @@ static int cmp_int(const void *a, const void *b) {
  * model says, both directions walk the same order. */
 static void test_seeks_against_a_model(void **state) {
   (void)state;
-  ov_layer *L = ov_layer_new(99);
+  ov_layer *L = ov_layer_new();
   enum { N = 5000 };
   static int keys[N];
   int n = 0;
@@ -201,7 +201,7 @@ static void test_seeks_against_a_model(void **state) {
 static void test_edges_and_long_prefixes(void **state) {
   (void)state;
   for (int mode = 0; mode < 3; mode++) {
-    ov_layer *L = ov_layer_new(0);
+    ov_layer *L = ov_layer_new();
     enum { N = 4000 };
     for (int i = 0; i < N; i++) {
       int k = mode == 0 ? i : mode == 1 ? N - 1 - i : (i * 7919) % N;
@@ -248,7 +248,7 @@ static void test_edges_and_long_prefixes(void **state) {
 /* Big values get blocks of their own; the layer's bytes count them. */
 static void test_big_values_and_bytes(void **state) {
   (void)state;
-  ov_layer *L = ov_layer_new(3);
+  ov_layer *L = ov_layer_new();
   size_t big = 3u << 20;
   unsigned char *p = ov_put(L, 1, "big", 3, big, 0, NULL);
   memset(p, 'b', big);
