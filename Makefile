@@ -4,7 +4,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 CONF ?= conf/cairn.conf
 
-.PHONY: all deps test-deps build run test unit bench bench-scale clean
+.PHONY: all deps test-deps build run test unit bench bench-scale compat clean
 
 all: build
 
@@ -39,6 +39,13 @@ bench: build test-deps
 # restart, space per key. Knobs SCALE_*: tests/bench/README.md. Long (minutes).
 bench-scale: build test-deps
 	@sh tests/bench/scale.sh $(BUILD)
+
+# Redis 7.0.15's own test suite (../shared/redis-suite) against a fresh cairn,
+# each unit's count next to real Redis's. UNITS=@core, @extra or unit names.
+UNITS ?= @all
+compat: build
+	@sh scripts/install-deps.sh --with-compat
+	@sh tests/compat/run.sh $(BUILD) $(UNITS)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

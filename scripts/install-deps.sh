@@ -9,6 +9,8 @@ BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev 
 TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
+# make compat: Redis's own Tcl test suite needs tclsh.
+[ "${1:-}" = "--with-compat" ] && want="$want $TEST_PKGS tcl"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
