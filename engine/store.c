@@ -99,13 +99,16 @@ struct cairn_store {
   uint64_t fail_seq;      /* layer_seq when a drain last failed at the map's ceiling */
   int fail_seen;          /* the loop has dealt with the last drain error */
   int open_cursors;       /* merged cursors alive: layers are not released under them */
-  struct {                /* the active layer's answer to the last lookup (layers_find) */
+  struct {                /* the last lookup of a key (layers_find, kv_get) */
     int valid;
     unsigned dbi;
     uint64_t h;
     size_t klen;
     unsigned char key[64];
-    ov_node *node;
+    ov_node *node;          /* the active layer's answer */
+    int have_result;        /* kv_get's whole answer below: */
+    int rc;                 /* 0 or MDB_NOTFOUND */
+    MDB_val v;              /* the value, in a layer or the snapshot */
   } memo;
   dead_range ranges[DEAD_RANGES];
   int nranges, next_range;
@@ -295,6 +298,7 @@ static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t k
   ov_node *n = ov_find_h(s->active, h, dbi, k, kl);
   if (kl <= sizeof(s->memo.key)) {
     s->memo.valid = 1;
+    s->memo.have_result = 0;
     s->memo.dbi = dbi;
     s->memo.h = h;
     s->memo.klen = kl;
@@ -311,9 +315,13 @@ static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t k
   return found;
 }
 
+static int memo_is(const cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
+  return s->memo.valid && s->memo.dbi == dbi && s->memo.klen == kl && memcmp(s->memo.key, k, kl) == 0;
+}
+
 static unsigned char *active_put(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl, size_t vlen, int tomb) {
   unsigned char *p;
-  if (s->memo.valid && s->memo.dbi == dbi && s->memo.klen == kl && memcmp(s->memo.key, k, kl) == 0)
+  if (memo_is(s, dbi, k, kl))
     p = ov_put_h(s->active, s->memo.h, s->memo.node, s->memo.node == NULL, dbi, k, kl, vlen, tomb, NULL);
   else
     p = ov_put(s->active, dbi, k, kl, vlen, tomb, NULL);
@@ -322,16 +330,34 @@ static unsigned char *active_put(cairn_store *s, MDB_dbi dbi, const void *k, siz
 }
 
 /* 0 (v filled) or MDB_NOTFOUND, or an LMDB error of the snapshot read. */
+/* A command reads a key and then writes it (SET looks the old value up, then
+ * put_in reads it again for its type and TTL): the second lookup is answered
+ * from the memo, which every write, freeze, rollback and snapshot renewal
+ * forgets. Pointers stay valid meanwhile (layers are append-only, the
+ * snapshot does not move). */
 static int kv_get(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v) {
-  ov_node *n = layers_find(s, dbi, k->mv_data, k->mv_size);
-  if (n) {
-    if (ov_is_tomb(n)) return MDB_NOTFOUND;
-    v->mv_data = (void *)n->val;
-    v->mv_size = n->vlen;
-    return 0;
+  if (s->memo.have_result && memo_is(s, dbi, k->mv_data, k->mv_size)) {
+    if (s->memo.rc == 0) *v = s->memo.v;
+    return s->memo.rc;
   }
-  MDB_val kk = *k;
-  return mdb_get(s->rtxn, dbi, &kk, v);
+  ov_node *n = layers_find(s, dbi, k->mv_data, k->mv_size);
+  int rc;
+  if (n) {
+    rc = ov_is_tomb(n) ? MDB_NOTFOUND : 0;
+    if (rc == 0) {
+      v->mv_data = (void *)n->val;
+      v->mv_size = n->vlen;
+    }
+  } else {
+    MDB_val kk = *k;
+    rc = mdb_get(s->rtxn, dbi, &kk, v);
+  }
+  if ((rc == 0 || rc == MDB_NOTFOUND) && memo_is(s, dbi, k->mv_data, k->mv_size)) {
+    s->memo.have_result = 1;
+    s->memo.rc = rc;
+    if (rc == 0) s->memo.v = *v;
+  }
+  return rc;
 }
 
 static void range_invalidate(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
@@ -1916,6 +1942,7 @@ void cairn_store_set_notify(cairn_store *s, void (*fn)(void *ud), void *ud) {
 /* The loop's snapshot moves to the newest commit. Nothing may point into the
  * old one: called between commands, with no cursor open. */
 static int renew_snapshot(cairn_store *s) {
+  s->memo.valid = 0;
   mdb_txn_reset(s->rtxn);
   int rc = mdb_txn_renew(s->rtxn);
   if (rc) return store_error(s, "mdb_txn_renew", rc);
@@ -1928,6 +1955,7 @@ static int grow_to(cairn_store *s, uint64_t limit);
  * open): doubles the map where no reader holds a pointer into it. 1 grown,
  * 0 at the ceiling (the store is then full), -1 the snapshot is lost. */
 static int grow_between_commands(cairn_store *s) {
+  s->memo.valid = 0;
   mdb_txn_reset(s->rtxn);
   int grew = grow_to(s, s->max_map_size) == 0;
   int rc = mdb_txn_renew(s->rtxn);
@@ -2166,6 +2194,7 @@ static void quiesce(cairn_store *s) {
   s->hold++;
   while (s->draining) pthread_cond_wait(&s->done_cv, &s->mu);
   pthread_mutex_unlock(&s->mu);
+  s->memo.valid = 0;
   mdb_txn_reset(s->rtxn);
 }
 

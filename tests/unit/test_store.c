@@ -207,6 +207,36 @@ static void test_put_get_del(void **state) {
   assert_int_equal(cairn_store_databases(s), 16);
 }
 
+/* A lookup's answer is remembered for the write that follows it (SET reads
+ * the old value, then writes): the memo must follow every change under it.
+ * The answer comes from the active layer, a frozen one or the snapshot, and
+ * each of those moves: a put, a freeze, a drain (the layer freed, the
+ * snapshot renewed), a rollback. ASan catches a memo left pointing into a
+ * freed layer. */
+static void test_lookup_memo(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  expect_absent(s, 0, K("m"));                     /* memo: absent in the snapshot */
+  assert_int_equal(put(s, 0, "m", "one", -1), 1);  /* created: the memo said absent */
+  expect_str(s, 0, "m", "one", -1);                /* memo: the active layer */
+  assert_int_equal(put(s, 0, "m", "two", -1), 0);
+  expect_str(s, 0, "m", "two", -1);
+  assert_int_equal(cairn_store_checkpoint(s, 5), 0);
+  expect_str(s, 0, "m", "two", -1);                /* memo: a frozen layer */
+  assert_int_equal(cairn_store_wait(s), 0);        /* that layer drained and freed */
+  expect_str(s, 0, "m", "two", -1);                /* memo: the renewed snapshot */
+  assert_int_equal(put(s, 0, "m", "three", -1), 0);
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+  expect_str(s, 0, "m", "three", -1);
+  cairn_store_rollback(s);                         /* the active layer dropped */
+  expect_str(s, 0, "m", "two", -1);
+  assert_int_equal(cairn_store_del(s, 0, K("m")), 1);
+  expect_absent(s, 0, K("m"));
+  assert_int_equal(put(s, 0, "m", "four", -1), 1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 1);
+  expect_str(s, 0, "m", "four", -1);
+}
+
 static void test_expiry_counts(void **state) {
   fixture *f = *state;
   cairn_store *s = f->s;
@@ -1478,6 +1508,7 @@ static void test_overlay_dead_ranges(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
+      cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_counts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
