@@ -2,9 +2,11 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 TEST_BUILD ?= build-test
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 15
 CONF ?= conf/cairn.conf
 
-.PHONY: all deps test-deps build run test unit bench bench-scale compat clean
+.PHONY: all deps test-deps build run test unit bench bench-scale compat fuzz fuzz-build clean
 
 all: build
 
@@ -30,6 +32,20 @@ test: test-deps
 	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory fuzz-build
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz), built with clang in their own tree. `make
+# test` runs each for FUZZ_SECONDS; `make fuzz` for FUZZ_LONG seconds each.
+fuzz-build: test-deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCAIRN_FUZZ=ON -DCAIRN_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+FUZZ_LONG ?= 3600
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-build FUZZ_SECONDS=$(FUZZ_LONG)
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build test-deps
 	@sh tests/bench/run.sh $(BUILD)
@@ -48,4 +64,4 @@ compat: build
 	@sh tests/compat/run.sh $(BUILD) $(UNITS)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

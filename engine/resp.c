@@ -160,6 +160,7 @@ int cairn_req_parse(cairn_req_parser *p, const char *buf, size_t len, size_t *co
 
 void cairn_req_args(const cairn_req_parser *p, const char *buf, cairn_str *argv) {
   const char *base = p->is_inline ? p->inline_buf : buf;
+  if (!base) base = ""; /* an inline line of empty arguments ("" "") copied no byte */
   for (size_t i = 0; i < p->argc; i++) {
     argv[i].p = base + p->arg_off[i];
     argv[i].len = p->arg_len[i];

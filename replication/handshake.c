@@ -1,6 +1,7 @@
 /* The replica's handshake as a pure state machine: see handshake.h. */
 #include "replication/handshake.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +104,22 @@ static cairn_hs_event ping_reply(cairn_hs *hs, const char *line, size_t len, cai
 /* "<40-char id> <offset>", after "+FULLRESYNC ". The id ends at the first
  * space; the offset is read like Redis's strtoll would (leading blanks, sign,
  * then digits; no digits is 0; what follows is ignored). */
+/* A replication id is 40 hex digits (Redis makes them so): anything else
+ * would end up in the MANIFEST, INFO and the next PSYNC, so it is refused. */
+static int is_replid(const char *id) {
+  for (int i = 0; i < REPLID_LEN; i++)
+    if (!isxdigit((unsigned char)id[i])) return 0;
+  return 1;
+}
+
 static cairn_hs_event fullresync(cairn_hs *hs, const char *args, cairn_hs_result *out) {
   size_t idlen = strcspn(args, " ");
   if (args[idlen] != ' ' || idlen != REPLID_LEN) {
     snprintf(out->why, sizeof(out->why), "bad +FULLRESYNC reply");
+    return finish(hs, CAIRN_HS_FAIL);
+  }
+  if (!is_replid(args)) {
+    snprintf(out->why, sizeof(out->why), "bad +FULLRESYNC reply: the replication id is not 40 hex digits");
     return finish(hs, CAIRN_HS_FAIL);
   }
   memcpy(out->replid, args, REPLID_LEN);
@@ -120,6 +133,10 @@ static cairn_hs_event fullresync(cairn_hs *hs, const char *args, cairn_hs_result
 static cairn_hs_event continue_reply(cairn_hs *hs, const char *line, size_t len, cairn_hs_result *out) {
   const char *id = line + CONTINUE_ID_AT;
   out->new_id = len >= CONTINUE_ID_AT + REPLID_LEN && strncasecmp(id, hs->replid, REPLID_LEN) != 0;
+  if (out->new_id && !is_replid(id)) {
+    snprintf(out->why, sizeof(out->why), "bad +CONTINUE reply: the new replication id is not 40 hex digits");
+    return finish(hs, CAIRN_HS_FAIL);
+  }
   if (out->new_id) {
     memcpy(out->replid, id, REPLID_LEN);
     out->replid[REPLID_LEN] = '\0';

@@ -6,7 +6,8 @@ BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev 
 # Tests: redis-server is the differential reference; redis-tools gives redis-cli,
 # redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
 # (test_cli.py). A test whose tool is missing fails, it does not skip.
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux"
+# clang and its runtime (libFuzzer, sanitizers) build the fuzz targets.
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 # make compat: Redis's own Tcl test suite needs tclsh.

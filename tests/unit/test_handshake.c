@@ -316,6 +316,17 @@ static void test_fullresync_bad_id(void **state) {
   /* Without the space after the keyword, or in lower case, it is no FULLRESYNC at all. */
   const char *other[] = {"+FULLRESYNC", "+fullresync " MASTER_ID " 1"};
   psync_answers(*state, other, NELEM(other), CAIRN_HS_FAIL, "unexpected reply to PSYNC from master: '%s'");
+  /* 40 characters that are not all hex digits (found by fuzz_handshake): an
+   * id is written to the MANIFEST and INFO and sent back in PSYNC. */
+  const char *nothex[] = {
+      "+FULLRESYNC fedcba9876543210fedcba9876543210fedcba9g 664",
+      "+FULLRESYNC fedcba9876543210fedcba98\r\n543210fedcba98 664",
+  };
+  psync_answers(*state, nothex, NELEM(nothex), CAIRN_HS_FAIL,
+                "bad +FULLRESYNC reply: the replication id is not 40 hex digits");
+  const char *badcont[] = {"+CONTINUE fedcba9876543210fedcba9876543210fedcba9\x01"};
+  psync_answers(*state, badcont, NELEM(badcont), CAIRN_HS_FAIL,
+                "bad +CONTINUE reply: the new replication id is not 40 hex digits");
 }
 
 /* The offset is read as leniently as Redis's strtoll reads it: this pins the

@@ -476,6 +476,22 @@ static void test_inline_basic(void **state) {
   parse_once(S("PING"), &r);
   assert_int_equal(r.rc, CAIRN_PARSE_NEED_MORE);
   result_free(&r);
+
+  /* Only empty quoted arguments: nothing was copied, yet every argument
+   * points somewhere (found by fuzz_resp under UBSan). */
+  cairn_req_parser p;
+  cairn_req_parser_init(&p);
+  char line[] = "\"\" ''\r\n";
+  size_t consumed;
+  char err[ERRLEN];
+  assert_int_equal(cairn_req_parse(&p, line, strlen(line), &consumed, err, sizeof(err)), CAIRN_PARSE_OK);
+  assert_int_equal(p.argc, 2);
+  cairn_str argv[2];
+  cairn_req_args(&p, line, argv);
+  assert_non_null(argv[0].p);
+  assert_non_null(argv[1].p);
+  assert_int_equal(argv[0].len + argv[1].len, 0);
+  cairn_req_parser_free(&p);
 }
 
 static void test_inline_empty_lines(void **state) {
