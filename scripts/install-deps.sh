@@ -7,7 +7,8 @@ BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev 
 # redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
 # (test_cli.py). A test whose tool is missing fails, it does not skip.
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz targets.
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev"
+# prometheus-redis-exporter: test_exporter.py scrapes cairn with it.
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 # make compat: Redis's own Tcl test suite needs tclsh.
@@ -22,9 +23,10 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# redis-server's package starts a system service on install; cairn's tests start
-# their own instances on free ports, so keep the packaged one from auto-starting.
-if echo "$missing" | grep -q redis-server && [ ! -e /usr/sbin/policy-rc.d ]; then
+# redis-server's and the exporter's packages start system services on install;
+# cairn's tests start their own instances on free ports, so keep the packaged
+# ones from auto-starting.
+if echo "$missing" | grep -qE "redis-server|prometheus-redis-exporter" && [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
