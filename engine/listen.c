@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,53 @@
 #include "engine/log.h"
 #include "engine/server.h"
 #include "engine/util.h"
+
+/* ---------------------------------------------------------------- files */
+
+/* Descriptors kept for cairn's own files beyond the clients (LMDB, backlog
+ * segments, the log, listeners): Redis's CONFIG_MIN_RESERVED_FDS. */
+#define RESERVED_FDS 32
+
+int cairn_files_for_clients(int maxclients, int log) {
+  rlim_t want = (rlim_t)maxclients + RESERVED_FDS;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return maxclients; /* unknown: trust the setting */
+  rlim_t old = rl.rlim_cur;
+  if (old >= want) return maxclients;
+  /* Like Redis: try the wanted limit, then smaller ones in steps of 16,
+   * never below what we have. The hard limit is only ever raised (which
+   * needs privileges), never lowered. */
+  rlim_t hard = rl.rlim_max, best = want;
+  int setrlimit_error = 0;
+  while (best > old) {
+    struct rlimit nl = {.rlim_cur = best, .rlim_max = best > hard ? best : hard};
+    if (setrlimit(RLIMIT_NOFILE, &nl) == 0) break;
+    setrlimit_error = errno;
+    if (best < old + 16) {
+      best = old;
+      break;
+    }
+    best -= 16;
+  }
+  if (best < old) best = old;
+  if (best >= want) {
+    if (log) cairn_notice("Increased maximum number of open files to %llu (it was originally set to %llu).",
+                          (unsigned long long)best, (unsigned long long)old);
+    return maxclients;
+  }
+  int clients = best > RESERVED_FDS ? (int)(best - RESERVED_FDS) : 0;
+  if (log) {
+    cairn_warning("You requested maxclients of %d requiring at least %llu max file descriptors.", maxclients,
+                  (unsigned long long)want);
+    cairn_warning("Server can't set maximum open files to %llu because of OS error: %s.", (unsigned long long)want,
+                  strerror(setrlimit_error ? setrlimit_error : EPERM));
+    if (clients > 0)
+      cairn_warning("Current maximum open files is %llu. maxclients has been reduced to %d to compensate for "
+                    "low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+                    (unsigned long long)best, clients);
+  }
+  return clients;
+}
 
 static void on_connection(uv_stream_t *listener, int status) {
   if (status < 0) {

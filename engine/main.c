@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,16 @@ int main(int argc, char **argv) {
 
   int rc = 1;
   cairn_backlog *backlog = NULL;
+  int clients = cairn_files_for_clients(srv.cfg.maxclients, 1);
+  if (clients < 1) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    cairn_warning("Your current 'ulimit -n' of %llu is not enough for the server to start. Please increase your "
+                  "open file limit to at least %d. Exiting.",
+                  (unsigned long long)rl.rlim_cur, srv.cfg.maxclients + 32);
+    goto out;
+  }
+  srv.cfg.maxclients = clients;
   if (mkdir_p(srv.cfg.dir) != 0) {
     cairn_warning("Can't create the data directory %s: %s", srv.cfg.dir, strerror(errno));
     goto out;

@@ -204,6 +204,12 @@ struct cairn_server {
   int ndirty_marks;
 };
 
+/* engine/listen.c: makes room for maxclients connections in the process's
+ * file descriptor limit (raising it as far as the hard limit allows, like
+ * Redis's adjustOpenFilesLimit) and returns how many clients fit: maxclients,
+ * or fewer (0 when not even the reserved descriptors fit). log: say what was
+ * done or why not, in Redis's words. */
+int cairn_files_for_clients(int maxclients, int log);
 /* engine/listen.c: binds every configured address and the Unix socket. 0,
  * or -1 with err. */
 int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen);

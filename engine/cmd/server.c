@@ -171,8 +171,20 @@ static void cmd_config_set(cairn_ctx *c) {
   char *old_bind = srv->cfg.bind ? cairn_xstrdup(srv->cfg.bind) : NULL;
   config_old old = {0};
   config_emit_old_values(&srv->cfg, np, names, nlens, &old);
+  int old_maxclients = srv->cfg.maxclients, fit = 0;
   if (cairn_config_set(&srv->cfg, np, names, nlens, vals, vlens, err, sizeof(err)) != 0) {
     cairn_reply_errorf(&c->reply, "-%s", err);
+  } else if (srv->cfg.maxclients > old_maxclients &&
+             (fit = cairn_files_for_clients(srv->cfg.maxclients, 0)) < srv->cfg.maxclients) {
+    /* Redis's updateMaxclients: the file limit cannot grow that far */
+    char ignored[512];
+    if (cairn_config_set(&srv->cfg, old.n, (const char **)old.names, old.nlens, (const char **)old.vals, old.vlens,
+                         ignored, sizeof(ignored)) != 0)
+      cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
+    cairn_reply_errorf(&c->reply,
+                       "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not "
+                       "able to handle the specified number of clients, try with %d",
+                       fit);
   } else if (listeners_changed(srv, old_port, old_bind) &&
              cairn_listeners_rebind(srv, old_port, old_bind, err, sizeof(err)) != 0) {
     /* Applying failed: every parameter of the request goes back (Redis's
