@@ -418,6 +418,7 @@ static void on_synced(cairn_server *srv) {
     next = r->next;
     if (r->state == R_ONLINE) pump(srv, r);
   }
+  cairn_replica_synced(srv);
 }
 
 static void on_drained(cairn_client *c) {

@@ -25,6 +25,9 @@ void cairn_replica_info(cairn_server *srv, cairn_buf *o);
 /* ROLE on a replica. */
 void cairn_replica_role(cairn_ctx *c);
 void cairn_replica_cron(cairn_server *srv);
+/* The WAL synced further (engine/commit.c's on_synced, through master.c):
+ * an acknowledgement the master asked for goes out now. */
+void cairn_replica_synced(cairn_server *srv);
 void cairn_replica_stop(cairn_server *srv);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct master_link {
   cairn_hs hs;            /* the handshake (handshake.h), in L_HANDSHAKE */
   /* full sync */
   int eof_mode;
+  int ack_wanted;         /* a GETACK waits for the WAL to sync */
   char mark[40];
   long long left;         /* $<len> bytes still to read */
   uint64_t got;
@@ -135,9 +136,18 @@ static void link_close(master_link *L, const char *why) {
   L->srv->master_link_up = 0;
 }
 
+/* REPLCONF ACK names the offset this replica has on disk (its WAL synced
+ * through it), not merely applied: a WAIT that counts this replica then
+ * means the write survives this replica's crash too (docs/DURABILITY.md,
+ * "Across a failover"). */
+static uint64_t acked_offset(const cairn_server *srv) {
+  return srv->synced_offset < srv->stream_offset ? srv->synced_offset : srv->stream_offset;
+}
+
 static void send_ack(master_link *L) {
   char off[24];
-  cairn_ll2str(off, (long long)L->srv->stream_offset);
+  L->ack_wanted = 0;
+  cairn_ll2str(off, (long long)acked_offset(L->srv));
   const char *argv[3] = {"REPLCONF", "ACK", off};
   send_command(L, 3, argv);
   L->last_ack_ms = cairn_monotonic_ms();
@@ -147,9 +157,20 @@ static void send_ack(master_link *L) {
 
 static void on_marker(void *ud, int argc, const cairn_str *argv) {
   master_link *L = ud;
-  /* GETACK: answer with the offset before the GETACK itself (its bytes are
-   * appended after this call), like Redis. */
-  if (argc >= 2 && cairn_arg_is(argv[0], "replconf") && cairn_arg_is(argv[1], "getack")) send_ack(L);
+  /* GETACK: answer with the offset on disk; when what came before the
+   * GETACK is not synced yet, as soon as the group commit has synced it
+   * (cairn_replica_synced), at the end of this iteration. */
+  if (argc >= 2 && cairn_arg_is(argv[0], "replconf") && cairn_arg_is(argv[1], "getack")) {
+    if (L->srv->synced_offset >= L->srv->stream_offset)
+      send_ack(L);
+    else
+      L->ack_wanted = 1;
+  }
+}
+
+void cairn_replica_synced(cairn_server *srv) {
+  master_link *L = srv->repl_link;
+  if (L && L->ack_wanted && L->state == L_CONNECTED) send_ack(L);
 }
 
 static void on_raw(void *ud, const char *p, size_t n) {
