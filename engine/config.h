@@ -131,6 +131,12 @@ typedef struct cairn_config {
   char *latency_tracking_info_percentiles; /* canonical "50 99 99.9" */
   int notify_keyspace_events;     /* CAIRN_NOTIFY_* bits */
 
+  /* ACL (engine/acl.h) */
+  char *aclfile;                  /* NULL/"" = users live in the configuration (user directives) */
+  char ***acl_users;              /* `user <name> <rules...>` directives in order: each a NULL-terminated
+                                   * argv starting with the name */
+  int nacl_users;
+
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;
 } cairn_config;
