@@ -129,8 +129,9 @@ void cairn_acl_log_reply(cairn_acl *acl, cairn_reply *r, long long count, int64_
  * requirepass, then the `user` directives or the aclfile (not both).
  * 0, or -1 with the reason in err (startup stops). */
 int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen);
-/* CONFIG SET requirepass: the default user's password follows. */
-void cairn_acl_requirepass_changed(cairn_server *srv);
+/* After CONFIG SET: the default user's password follows requirepass, new
+ * users acl-pubsub-default. */
+void cairn_acl_config_changed(cairn_server *srv);
 /* A new connection: the default user, authenticated when it needs no
  * password. */
 void cairn_acl_client_init(cairn_server *srv, cairn_client *c);

@@ -53,8 +53,10 @@ int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen) {
   return 0;
 }
 
-void cairn_acl_requirepass_changed(cairn_server *srv) {
-  if (srv->acl) cairn_acl_set_default_password(srv->acl, srv->cfg.requirepass);
+void cairn_acl_config_changed(cairn_server *srv) {
+  if (!srv->acl) return;
+  cairn_acl_set_pubsub_default(srv->acl, pubsub_default_all(srv));
+  cairn_acl_set_default_password(srv->acl, srv->cfg.requirepass);
 }
 
 void cairn_acl_client_init(cairn_server *srv, cairn_client *c) {
