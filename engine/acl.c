@@ -84,7 +84,7 @@ uint32_t cairn_acl_command_categories(const cairn_command *cmd) {
 #define ID_SLOTS 4096
 
 static struct {
-  int n;
+  int n, ntop;
   const cairn_command *cmd[MAX_CMDS];
   int parent[MAX_CMDS];   /* id of the container, or -1 */
   int nsubs[MAX_CMDS];    /* a container's subcommands follow it: ids id+1..id+nsubs */
@@ -113,14 +113,11 @@ static void id_add(const cairn_command *c, int parent) {
 }
 
 static void ids_build(void) {
+  /* still the same table? (a registration rebuilds it) */
   int total = cairn_command_count();
-  if (ids.n && ids.cmd[0] == cairn_command_at(0)) {
-    /* still the same table? (a registration rebuilds it) */
-    int tops = 0;
-    for (int i = 0; i < ids.n; i++) tops += ids.parent[i] < 0;
-    if (tops == total) return;
-  }
+  if (ids.n && ids.ntop == total && ids.cmd[0] == cairn_command_at(0)) return;
   memset(&ids, 0, sizeof(ids));
+  ids.ntop = total;
   for (int i = 0; i < total; i++) {
     const cairn_command *c = cairn_command_at(i);
     int id = ids.n;
