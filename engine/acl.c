@@ -915,6 +915,24 @@ int cairn_acl_check(const cairn_acl_user *u, const cairn_command *cmd, int argc,
   return relevant;
 }
 
+int cairn_acl_unrestricted_read(const cairn_acl_user *u, const cairn_command *cmd, int argc, const cairn_str *argv) {
+  if (!u) return 1;
+  int id = id_of(cmd);
+  if (id < 0) return 1;
+  keycache kc = {0};
+  int ok = 0;
+  for (int i = 0; i < u->nsels && !ok; i++) {
+    const selector *s = u->sels[i];
+    int pos = 0;
+    if (sel_check(s, cmd, id, argc, argv, &pos, &kc) != CAIRN_ACL_OK) continue;
+    if (s->flags & SEL_ALLKEYS) ok = 1;
+    for (int j = 0; j < s->npats && !ok; j++)
+      if ((s->pats[j].flags & PERM_READ) && s->pats[j].len == 1 && s->pats[j].p[0] == '*') ok = 1;
+  }
+  free(kc.refs);
+  return ok;
+}
+
 int cairn_acl_channel_allowed(const cairn_acl_user *u, const char *ch, size_t len, int is_pattern) {
   for (int i = 0; i < u->nsels; i++) {
     if (u->sels[i]->flags & SEL_ALLCHANNELS) return 1;

@@ -94,6 +94,10 @@ void cairn_acl_reply_getuser(cairn_reply *r, const cairn_acl_user *u);
  * the reason; *errpos: the argument (key or channel) that was refused. */
 int cairn_acl_check(const cairn_acl_user *u, const cairn_command *cmd, int argc, const cairn_str *argv, int *errpos);
 
+/* Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess for reads: one selector
+ * both allows the command and may read every key (~*, %R~* or allkeys). */
+int cairn_acl_unrestricted_read(const cairn_acl_user *u, const cairn_command *cmd, int argc, const cairn_str *argv);
+
 /* Whether the user's pub/sub clients must go after its channels changed:
  * a channel (or pattern, literally) a client has is not allowed any more. */
 int cairn_acl_channel_allowed(const cairn_acl_user *u, const char *ch, size_t len, int is_pattern);
@@ -142,6 +146,9 @@ const char *cairn_acl_client_username(const cairn_client *c);
  * subcommand is found here). 1: allowed; 0: refused, logged, with the
  * NOPERM reply in ctx (at_exec: EXEC's wording for a queued command). */
 int cairn_acl_permit(cairn_ctx *ctx, const cairn_command *cmd, int argc, cairn_str *argv, int at_exec);
+/* For SORT's BY/GET patterns: whether the running command's client may read
+ * any key (no client or no user: yes). */
+int cairn_acl_client_reads_any_key(cairn_ctx *ctx);
 /* AUTH / HELLO AUTH: 1 and the client is now that user, or 0 (logged). */
 int cairn_acl_authenticate(cairn_ctx *ctx, cairn_str user, cairn_str pass);
 

@@ -123,6 +123,11 @@ int cairn_acl_permit(cairn_ctx *ctx, const cairn_command *cmd, int argc, cairn_s
   return 0;
 }
 
+int cairn_acl_client_reads_any_key(cairn_ctx *ctx) {
+  if (!ctx->client || !ctx->client->user) return 1;
+  return cairn_acl_unrestricted_read(ctx->client->user, ctx->cmd, ctx->argc, ctx->argv);
+}
+
 int cairn_acl_authenticate(cairn_ctx *ctx, cairn_str user, cairn_str pass) {
   cairn_server *srv = ctx->srv;
   if (!srv->acl) srv->acl = cairn_acl_new();

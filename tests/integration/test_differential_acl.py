@@ -157,5 +157,17 @@ def auth_and_noperm():
     ], fresh=True)
 
 
+@test
+def sort_patterns_need_full_read_access():
+    compare([
+        ["SET", "v1", "1"], ["LPUSH", "mylist", "1"],
+        ["ACL", "SETUSER", "tsa", "on", "nopass", "(+sort ~mylist)", "(+sort ~mylist %R~*)", "+acl|setuser"],
+        ["ACL", "SETUSER", "tsb", "on", "nopass", "(+sort ~mylist ~v*)", "(+sort ~mylist %W~*)"],
+        ["AUTH", "tsb", "x"], ["SORT", "mylist", "BY", "v*"], ["SORT", "mylist", "GET", "#"],
+        ["SORT", "mylist", "BY", "nosort"], ["SORT", "mylist"],
+        ["AUTH", "tsa", "x"], ["SORT", "mylist", "BY", "v*"], ["SORT", "mylist", "GET", "v*"],
+    ], fresh=True)
+
+
 if __name__ == "__main__":
     run_tests(globals())
