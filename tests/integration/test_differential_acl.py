@@ -169,5 +169,60 @@ def sort_patterns_need_full_read_access():
     ], fresh=True)
 
 
+def D(*args):
+    return ["ACL", "DRYRUN", "ct"] + list(args)
+
+
+@test
+def key_permissions_by_key_spec():
+    """%R~ / %W~ against the key specs' access/insert/update/delete flags
+    (the cases of Redis 7.0's unit/acl-v2, which runs only on a server it
+    starts itself)."""
+    cmds = [["ACL", "SETUSER", "ct", "+@all", "%R~read*", "%W~write*", "%RW~rw*"], N("ACL", "GETUSER", "ct")]
+    for k in ("read", "write", "rw", "nothing"):
+        cmds += [D("GET", k), D("SET", k, "v"), D("SET", k, "v", "GET"), D("APPEND", k, "v"), D("INCR", k),
+                 D("DEL", k), D("EXISTS", k), D("TOUCH", k), D("TYPE", k), D("MEMORY", "USAGE", k),
+                 D("HEXISTS", k, "f"), D("HSTRLEN", k, "f"), D("SISMEMBER", k, "m"), D("STRLEN", k),
+                 D("HLEN", k), D("LLEN", k), D("SCARD", k), D("ZCARD", k), D("ZCOUNT", k, "0", "1"),
+                 D("PFCOUNT", k, "read"), D("SINTERCARD", "2", k, "read"), D("ZINTERCARD", "2", k, "read"),
+                 D("BITFIELD", k, "GET", "u8", "0"), D("BITFIELD", k, "SET", "u8", "0", "1"),
+                 D("BITFIELD_RO", k, "GET", "u8", "0"), D("LMOVE", k, "write", "LEFT", "RIGHT"),
+                 D("RENAME", k, "write"), D("COPY", k, "write"), D("SORT", k, "STORE", "write"),
+                 D("SORT", "read", "STORE", k), D("GEORADIUS", k, "0", "0", "1", "m", "STORE", "write"),
+                 D("GEORADIUS", "read", "0", "0", "1", "m", "STOREDIST", k),
+                 D("ZUNIONSTORE", k, "1", "read"), D("ZUNIONSTORE", "write", "2", "read", k),
+                 D("OBJECT", "ENCODING", k), D("DUMP", k), D("RESTORE", k, "0", "x")]
+    cmds += [D("SET", "v"), D("SET"), ["ACL", "DRYRUN", "nouser", "GET", "x"], D("nosuchcmd", "x"),
+             D("CONFIG", "GET", "x"), D("CONFIG"), D("CONFIG", "NOSUCH")]
+    compare(cmds, fresh=True)
+
+
+@test
+def selectors_and_their_log():
+    compare([
+        ["ACL", "SETUSER", "s2", "(~key1 +get )", "( ~key2 +get )", "( ~key3 +get)", "(~key4 +get)"],
+        ["ACL", "SETUSER", "s2", "(~key5", "+get", ")", "(", "~key6", "+get", ")", "(", "~key7", "+get)"],
+        N("ACL", "GETUSER", "s2"),
+        ["ACL", "SETUSER", "bad", " () "], ["ACL", "SETUSER", "bad", "("], ["ACL", "SETUSER", "bad", ")"],
+        ["ACL", "SETUSER", "bad", "on", "(this-is-invalid)"], ["ACL", "SETUSER", "bad", "on", "(&* &fail)"],
+        ["ACL", "GETUSER", "bad"],
+        ["ACL", "SETUSER", "sd", "(~x +get)", "(~y +set)"], ["ACL", "SETUSER", "sd", "clearselectors"],
+        N("ACL", "GETUSER", "sd"),
+        ["ACL", "SETUSER", "info", "-@all", "+get", "resetchannels", "&channel1", "%R~foo1", "%W~bar1", "~baz1"],
+        ["ACL", "SETUSER", "info", "(-@all +set resetchannels &channel2 %R~foo2 %W~bar2 ~baz2)"],
+        N("ACL", "GETUSER", "info"), N("ACL", "LIST"),
+        ["ACL", "SETUSER", "lt", "on", "nopass", "+mget", "~key", "(+mget ~key ~otherkey)"],
+        ["ACL", "SETUSER", "lt2", "on", "nopass", "+get", "%R~a*", "(+set %W~a*)"],
+        ["ACL", "LOG", "RESET"],
+        ["AUTH", "lt", "x"], ["GET", "key"], ["MGET", "otherkey", "someotherkey"],
+        ["MGET", "key", "otherkey", "someotherkey"], ["MGET", "key", "otherkey"],
+        ["AUTH", "lt2", "x"], ["SET", "a1", "v"], ["GET", "a1"], ["APPEND", "a1", "v"], ["SET", "b", "v"],
+        ["AUTH", "default", "x"],
+        (["ACL", "LOG"], lambda v: [[x for i, x in enumerate(e) if i % 2 == 1 and e[i - 1] in
+                                      (b"count", b"reason", b"context", b"object", b"username")]
+                                     for e in v] if isinstance(v, list) else v),
+    ], fresh=True)
+
+
 if __name__ == "__main__":
     run_tests(globals())
