@@ -374,9 +374,7 @@ static void cmd_acl_dryrun(cairn_ctx *c) {
   int argc = c->argc - 3;
   cairn_str *argv = c->argv + 3;
   const cairn_command *cmd = cairn_command_lookup(argv[0].p, argv[0].len);
-  if (cmd && cmd->subcommands) {
-    cmd = argc >= 2 ? cairn_subcommand_find(cmd, argv[1]) : NULL;
-  }
+  if (cmd && cmd->subcommands && argc >= 2) cmd = cairn_subcommand_find(cmd, argv[1]);
   if (!cmd) {
     cairn_reply_errorf(&c->reply, "Command '%.*s' not found", (int)argv[0].len, argv[0].p);
     return;
