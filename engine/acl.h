@@ -146,6 +146,10 @@ const char *cairn_acl_client_username(const cairn_client *c);
  * subcommand is found here). 1: allowed; 0: refused, logged, with the
  * NOPERM reply in ctx (at_exec: EXEC's wording for a queued command). */
 int cairn_acl_permit(cairn_ctx *ctx, const cairn_command *cmd, int argc, cairn_str *argv, int at_exec);
+/* CONFIG REWRITE: the `user` lines for the configuration file, every user
+ * as ACL LIST shows it, or none when an aclfile holds the users (malloc'ed
+ * array of malloc'ed lines). */
+char **cairn_acl_config_lines(cairn_server *srv, int *n);
 /* For SORT's BY/GET patterns: whether the running command's client may read
  * any key (no client or no user: yes). */
 int cairn_acl_client_reads_any_key(cairn_ctx *ctx);

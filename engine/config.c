@@ -1521,6 +1521,12 @@ fail:
  * file are appended, under the signature comment, only when they differ from
  * their default. */
 int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
+  return cairn_config_rewrite_users(c, NULL, 0, err, errlen);
+}
+
+#define OWNER_USER (-2) /* a `user` line, replaced by the current users */
+
+int cairn_config_rewrite_users(const cairn_config *c, char *const *users, int nusers, char *err, size_t errlen) {
   if (!c->config_file) {
     snprintf(err, errlen, "ERR The server is running without a config file");
     return -1;
@@ -1552,6 +1558,7 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
       if (split_args(text, &av) == 0) {
         const directive *d = av.argc ? lookup(av.argv[0], av.lens[0]) : NULL;
         if (d) owner[i] = (int)(d - table);
+        if (users && av.argc && strcasecmp(av.argv[0], "user") == 0) owner[i] = OWNER_USER;
         argvec_free(&av);
       }
     }
@@ -1612,8 +1619,19 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
 
   cairn_buf out = {0};
   int seen[NDIRECTIVES] = {0};
+  int users_written = 0;
   for (int k = 0; k < n; k++) {
     int i = owner[k];
+    if (i == OWNER_USER) {
+      /* the users go where the first user line was (Redis's
+       * rewriteConfigUserOption); the other user lines go away */
+      for (int j = 0; j < nusers && !users_written; j++) {
+        cairn_buf_append_str(&out, users[j]);
+        cairn_buf_append(&out, "\n", 1);
+      }
+      users_written = 1;
+      continue;
+    }
     if (i < 0 || keep[i]) {
       cairn_buf_append_str(&out, lines[k]);
       cairn_buf_append(&out, "\n", 1);
@@ -1631,6 +1649,8 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
       }
     }
   }
+  if (users && !users_written)
+    for (int j = 0; j < nusers; j++) ll_add(&appended, cairn_xstrdup(users[j]));
   if (appended.n) {
     if (!has_signature) {
       if (n > 0 && lines[n - 1][0] != '\0') cairn_buf_append(&out, "\n", 1);

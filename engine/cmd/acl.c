@@ -123,6 +123,24 @@ int cairn_acl_permit(cairn_ctx *ctx, const cairn_command *cmd, int argc, cairn_s
   return 0;
 }
 
+char **cairn_acl_config_lines(cairn_server *srv, int *n) {
+  *n = 0;
+  if (!srv->acl || srv->cfg.aclfile) return cairn_xcalloc(1, sizeof(char *));
+  int nu = cairn_acl_user_count(srv->acl);
+  char **lines = cairn_xcalloc((size_t)nu + 1, sizeof(char *));
+  for (int i = 0; i < nu; i++) {
+    cairn_acl_user *u = cairn_acl_user_at(srv->acl, i);
+    char *d = cairn_acl_describe_user(u);
+    cairn_buf b = {0};
+    cairn_buf_printf(&b, "user %s %s", cairn_acl_user_name(u), d);
+    cairn_buf_putc(&b, '\0');
+    lines[i] = b.p;
+    free(d);
+  }
+  *n = nu;
+  return lines;
+}
+
 int cairn_acl_client_reads_any_key(cairn_ctx *ctx) {
   if (!ctx->client || !ctx->client->user) return 1;
   return cairn_acl_unrestricted_read(ctx->client->user, ctx->cmd, ctx->argc, ctx->argv);

@@ -211,7 +211,12 @@ static void cmd_config_resetstat(cairn_ctx *c) {
 
 static void cmd_config_rewrite(cairn_ctx *c) {
   char err[512];
-  if (cairn_config_rewrite(&c->srv->cfg, err, sizeof(err)) != 0) {
+  int nusers = 0;
+  char **users = cairn_acl_config_lines(c->srv, &nusers); /* the `user` lines */
+  int rc = cairn_config_rewrite_users(&c->srv->cfg, users, nusers, err, sizeof(err));
+  for (int i = 0; i < nusers; i++) free(users[i]);
+  free(users);
+  if (rc != 0) {
     cairn_warning("CONFIG REWRITE failed: %s", err);
     cairn_reply_errorf(&c->reply, "-%s", err);
     return;

@@ -236,6 +236,20 @@ def user_directives():
                            "user sp on nopass resetchannels -@all (~x resetchannels -@all +get)"])
         assert_error(a.call("FLUSHALL"), "NOPERM this user has no permissions to run the 'flushall' command")
         assert_error(a.call("ACL", "SAVE"), "ERR This Redis instance is not configured to use an ACL file.")
+        # CONFIG REWRITE writes the current users in place of the user lines
+        assert_eq(a.call("ACL", "SETUSER", "new", "on", ">np", "+get", "~n*"), "OK")
+        assert_eq(a.call("ACL", "DELUSER", "sp"), 1)
+        assert_eq(a.call("CONFIG", "REWRITE"), "OK")
+        text = open(s.conf_path).read()
+        users = [l for l in text.splitlines() if l.startswith("user ")]
+        assert_eq(users, ["user " + x for x in [s_(y)[5:] for y in a.call("ACL", "LIST")]])
+    # (the harness writes its own config at each start: the rewritten lines
+    # are given to a new server)
+    with CairnServer(users) as s2:
+        a = s2.conn()
+        assert_eq(sorted(s_(x) for x in a.call("ACL", "USERS")), ["default", "new", "ro"])
+        assert_error(a.call("FLUSHALL"), "NOPERM this user has no permissions to run the 'flushall' command")
+        assert_eq(as_user(s2, "new", "np").call("GET", "n1"), None)
     code, out = CairnServer.expect_start_failure(["user x on +nosuch"])
     assert_true("Unknown command or category name in ACL" in out, out)
 
