@@ -133,9 +133,10 @@ void cairn_acl_log_reply(cairn_acl *acl, cairn_reply *r, long long count, int64_
  * requirepass, then the `user` directives or the aclfile (not both).
  * 0, or -1 with the reason in err (startup stops). */
 int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen);
-/* After CONFIG SET: the default user's password follows requirepass, new
- * users acl-pubsub-default. */
-void cairn_acl_config_changed(cairn_server *srv);
+/* After CONFIG SET of these parameters: when requirepass is one, the
+ * default user's password follows it (only then: ACL SETUSER default may
+ * have changed it since); acl-pubsub-default applies to new users. */
+void cairn_acl_config_changed(cairn_server *srv, int n, const char *const *names, const size_t *lens);
 /* A new connection: the default user, authenticated when it needs no
  * password. */
 void cairn_acl_client_init(cairn_server *srv, cairn_client *c);

@@ -53,10 +53,13 @@ int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen) {
   return 0;
 }
 
-void cairn_acl_config_changed(cairn_server *srv) {
+void cairn_acl_config_changed(cairn_server *srv, int n, const char *const *names, const size_t *lens) {
   if (!srv->acl) return;
-  cairn_acl_set_pubsub_default(srv->acl, pubsub_default_all(srv));
-  cairn_acl_set_default_password(srv->acl, srv->cfg.requirepass);
+  for (int i = 0; i < n; i++) {
+    cairn_str name = {names[i], lens[i]};
+    if (cairn_arg_is(name, "acl-pubsub-default")) cairn_acl_set_pubsub_default(srv->acl, pubsub_default_all(srv));
+    if (cairn_arg_is(name, "requirepass")) cairn_acl_set_default_password(srv->acl, srv->cfg.requirepass);
+  }
 }
 
 void cairn_acl_client_init(cairn_server *srv, cairn_client *c) {

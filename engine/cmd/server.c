@@ -190,7 +190,7 @@ static void cmd_config_set(cairn_ctx *c) {
   } else {
     /* Runtime effects; every other directive is read where it is used. */
     cairn_log_set_level(srv->cfg.loglevel);
-    cairn_acl_config_changed(srv);
+    cairn_acl_config_changed(srv, np, names, nlens);
     if (srv->cfg.hz != old_hz && srv->cfg.hz > 0 && uv_is_active((uv_handle_t *)&srv->cron))
       uv_timer_set_repeat(&srv->cron, (uint64_t)(1000 / srv->cfg.hz));
     cairn_reply_ok(&c->reply);

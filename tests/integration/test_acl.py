@@ -162,6 +162,11 @@ def requirepass_is_the_default_users_password():
         # RESET goes back to the default user (not authenticated: it has a password)
         assert_eq(h.call("RESET"), "RESET")
         assert_error(h.call("GET", "k"), "NOAUTH Authentication required.")
+        # a password given by ACL SETUSER stays when another parameter is set
+        assert_eq(a.call("AUTH", "s3cret"), "OK")
+        assert_eq(a.call("ACL", "SETUSER", "default", ">other"), "OK")
+        assert_eq(a.call("CONFIG", "SET", "hz", "11"), "OK")
+        assert_eq(s.conn().call("AUTH", "other"), "OK")
         # no password again: every connection is the authenticated default user
         assert_eq(c.call("CONFIG", "SET", "requirepass", ""), "OK")
         assert_eq(s.conn().call("GET", "k"), None)
