@@ -30,7 +30,17 @@ static int pubsub_default_all(cairn_server *srv) {
   return cairn_config_format(&srv->cfg, "acl-pubsub-default", buf, sizeof(buf)) >= 0 && !strcmp(buf, "allchannels");
 }
 
+/* The aclfile's path: a relative one is in `dir`, as in Redis (which has
+ * changed into `dir` when it reads it). */
+static const char *aclfile_path(cairn_server *srv, char *buf, size_t cap) {
+  const char *f = srv->cfg.aclfile;
+  if (!f || f[0] == '/' || !srv->cfg.dir) return f;
+  snprintf(buf, cap, "%s/%s", srv->cfg.dir, f);
+  return buf;
+}
+
 int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen) {
+  char path[4096];
   if (!srv->acl) srv->acl = cairn_acl_new();
   cairn_acl_set_pubsub_default(srv->acl, pubsub_default_all(srv));
   cairn_acl_set_default_password(srv->acl, srv->cfg.requirepass);
@@ -43,7 +53,7 @@ int cairn_acl_startup(cairn_server *srv, char *err, size_t errlen) {
   }
   if (cairn_acl_load_config_users(srv->acl, srv->cfg.acl_users, srv->cfg.nacl_users, err, errlen) != 0) return -1;
   if (srv->cfg.aclfile) {
-    char *e = cairn_acl_load_file(srv->acl, srv->cfg.aclfile, NULL, NULL);
+    char *e = cairn_acl_load_file(srv->acl, aclfile_path(srv, path, sizeof(path)), NULL, NULL);
     if (e) {
       snprintf(err, errlen, "Aborting startup because of ACL errors: %s", e);
       free(e);
@@ -363,7 +373,8 @@ static void cmd_acl_load(cairn_ctx *c) {
     cairn_reply_error(&c->reply, NO_ACLFILE);
     return;
   }
-  char *e = cairn_acl_load_file(acl_of(c), c->srv->cfg.aclfile, user_gone, c);
+  char path[4096];
+  char *e = cairn_acl_load_file(acl_of(c), aclfile_path(c->srv, path, sizeof(path)), user_gone, c);
   if (e) {
     cairn_reply_error(&c->reply, e);
     free(e);
@@ -377,8 +388,10 @@ static void cmd_acl_save(cairn_ctx *c) {
     cairn_reply_error(&c->reply, NO_ACLFILE);
     return;
   }
-  if (cairn_acl_save_file(acl_of(c), c->srv->cfg.aclfile) != 0) {
-    cairn_warning("ACL SAVE to %s: %s", c->srv->cfg.aclfile, strerror(errno));
+  char buf[4096];
+  const char *path = aclfile_path(c->srv, buf, sizeof(buf));
+  if (cairn_acl_save_file(acl_of(c), path) != 0) {
+    cairn_warning("ACL SAVE to %s: %s", path, strerror(errno));
     cairn_reply_error(&c->reply,
                       "There was an error trying to save the ACLs. Please check the server logs for more information");
     return;

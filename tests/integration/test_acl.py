@@ -229,6 +229,18 @@ def aclfile_save_load_restart():
 
 
 @test
+def relative_aclfile_is_in_dir():
+    with CairnServer({"aclfile": "users.acl"}, start=False) as s:
+        write(os.path.join(s.dir, "users.acl"), "user zed on nopass +@all ~*\n")
+        s.start()
+        a = s.conn()
+        assert_eq(sorted(s_(x) for x in a.call("ACL", "USERS")), ["default", "zed"])
+        assert_eq(a.call("ACL", "SETUSER", "yan", "on"), "OK")
+        assert_eq(a.call("ACL", "SAVE"), "OK")
+        assert_true("user yan on" in open(os.path.join(s.dir, "users.acl")).read(), "ACL SAVE wrote elsewhere")
+
+
+@test
 def user_directives():
     with CairnServer(["user default on nopass ~* &* +@all -flushall", "user ro on >r %R~* +@read",
                       'user "sp" on nopass "(+get ~x)"']) as s:
