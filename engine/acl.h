@@ -142,6 +142,9 @@ void cairn_acl_config_changed(cairn_server *srv, int n, const char *const *names
 void cairn_acl_client_init(cairn_server *srv, cairn_client *c);
 /* Whether c must AUTH before running commands (-NOAUTH). */
 int cairn_acl_auth_required(cairn_server *srv, const cairn_client *c);
+/* Whether the default user needs no password (AUTH <password>'s error,
+ * protected mode). */
+int cairn_acl_default_nopass(cairn_server *srv);
 const char *cairn_acl_client_username(const cairn_client *c);
 /* The permission check before cmd runs (cmd: the top-level command; its
  * subcommand is found here). 1: allowed; 0: refused, logged, with the

@@ -526,7 +526,7 @@ void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
     mark_pending(c);
     return;
   }
-  if (srv->cfg.protected_mode && cairn_acl_user_nopass(cairn_acl_default_user(srv->acl)) && !local) {
+  if (srv->cfg.protected_mode && cairn_acl_default_nopass(srv) && !local) {
     srv->stats.rejected_connections++;
     cairn_buf_append_str(&c->out, protected_mode_msg);
     c->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;

@@ -84,6 +84,11 @@ int cairn_acl_auth_required(cairn_server *srv, const cairn_client *c) {
   return !cairn_acl_user_nopass(d) || !cairn_acl_user_enabled(d);
 }
 
+int cairn_acl_default_nopass(cairn_server *srv) {
+  if (!srv->acl) srv->acl = cairn_acl_new();
+  return cairn_acl_user_nopass(cairn_acl_default_user(srv->acl));
+}
+
 const char *cairn_acl_client_username(const cairn_client *c) {
   return c && c->user ? cairn_acl_user_name(c->user) : "default";
 }

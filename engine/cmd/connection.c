@@ -60,7 +60,7 @@ static void cmd_auth(cairn_ctx *c) {
   if (c->argc == 3) {
     user = c->argv[1];
     pass = c->argv[2];
-  } else if (cairn_acl_user_nopass(cairn_acl_default_user(c->srv->acl))) {
+  } else if (cairn_acl_default_nopass(c->srv)) {
     cairn_reply_error(&c->reply,
                       "AUTH <password> called without any password configured for the default user. "
                       "Are you sure your configuration is correct?");
