@@ -177,11 +177,11 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
       goto reject;
     }
-    if (!cairn_acl_permit(&ctx, cmd, argc, argv, 0)) goto reject; /* -NOPERM, logged */
     if (in_multi && (cmd->flags & CAIRN_CMD_NOMULTI)) {
       cairn_reply_error(&ctx.reply, "Command not allowed inside a transaction");
       goto reject;
     }
+    if (!cairn_acl_permit(&ctx, cmd, argc, argv, 0)) goto reject; /* -NOPERM, logged (Redis's order) */
     /* EXEC writes when one of its commands does; it is refused on a stale
      * replica when one of them would be. */
     int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
