@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/blocking.h"
+#include "engine/acl.h"
 #include "engine/client.h"
 #include "engine/commit.h"
 #include "engine/log.h"
@@ -380,7 +381,7 @@ static void client_process(cairn_client *c) {
     size_t consumed = 0;
     char err[128];
     c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
-    c->parser.unauthenticated = srv->cfg.requirepass && !c->authenticated;
+    c->parser.unauthenticated = cairn_acl_auth_required(srv, c);
     int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, &consumed, err,
                              sizeof(err));
     if (rc == CAIRN_PARSE_NEED_MORE) break;
@@ -513,7 +514,7 @@ void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
     if (srv->cfg.tcp_keepalive > 0 && (rc = uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive)) != 0)
       cairn_verbose("SO_KEEPALIVE on client %s: %s", c->addr, uv_strerror(rc));
   }
-  c->authenticated = srv->cfg.requirepass == NULL;
+  cairn_acl_client_init(srv, c);
   c->next = srv->clients;
   if (srv->clients) srv->clients->prev = c;
   srv->clients = c;
@@ -525,7 +526,7 @@ void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
     mark_pending(c);
     return;
   }
-  if (srv->cfg.protected_mode && !srv->cfg.requirepass && !local) {
+  if (srv->cfg.protected_mode && cairn_acl_default_nopass(srv) && !local) {
     srv->stats.rejected_connections++;
     cairn_buf_append_str(&c->out, protected_mode_msg);
     c->flags |= CAIRN_CLIENT_CLOSE_AFTER_REPLY;

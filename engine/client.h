@@ -60,6 +60,7 @@ struct cairn_client {
   int resp;                /* 2 or 3 */
   int db;
   int authenticated;
+  struct cairn_acl_user *user; /* its ACL user (engine/acl.h); NULL: not checked (internal clients) */
   int reply_mode;
   char *name;              /* CLIENT SETNAME, or NULL */
   char addr[64];           /* ip:port of the peer */

@@ -303,6 +303,7 @@ static const directive table[] = {
     {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL, NULL},
     {"masterauth", NULL, DT_STRING, F_EMPTY_NULL, CF(masterauth), "", 0, 0, 0, 0, NULL, NULL},
     {"masteruser", NULL, DT_STRING, F_EMPTY_NULL, CF(masteruser), "", 0, 0, 0, 0, NULL, NULL},
+    {"aclfile", NULL, DT_STRING, F_IMMUTABLE | F_EMPTY_NULL, CF(aclfile), "", 0, 0, 0, 0, NULL, NULL},
     {"replica-read-only", "slave-read-only", DT_BOOL, 0, CF(replica_read_only), "yes", 0, 1, 0, 0, NULL, NULL},
     {"replica-serve-stale-data", "slave-serve-stale-data", DT_BOOL, 0, CF(replica_serve_stale_data), "yes", 0, 1,
      0, 0, NULL, NULL},
@@ -951,6 +952,13 @@ void cairn_config_free(cairn_config *c) {
   }
   free(c->config_file);
   c->config_file = NULL;
+  for (int i = 0; i < c->nacl_users; i++) {
+    for (char **a = c->acl_users[i]; *a; a++) free(*a);
+    free(c->acl_users[i]);
+  }
+  free(c->acl_users);
+  c->acl_users = NULL;
+  c->nacl_users = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -962,6 +970,23 @@ void cairn_config_free(cairn_config *c) {
 typedef struct load_session {
   int save_seen;
 } load_session;
+
+/* `user <name> <rules...>` (repeatable, kept in order for engine/acl.c at
+ * startup, like Redis's ACLAppendUserForLoading). 1: it was one (0 added,
+ * -1 malformed in *bad), 0: another directive. */
+static int take_user_directive(cairn_config *c, const argvec *av, int *bad) {
+  *bad = 0;
+  if (av->argc < 1 || strcasecmp(av->argv[0], "user") != 0) return 0;
+  if (av->argc < 2) {
+    *bad = 1;
+    return 1;
+  }
+  char **u = cairn_xcalloc((size_t)av->argc, sizeof(char *));
+  for (int i = 1; i < av->argc; i++) u[i - 1] = cairn_xmemdup(av->argv[i], av->lens[i]);
+  c->acl_users = cairn_xrealloc(c->acl_users, sizeof(char **) * (size_t)(c->nacl_users + 1));
+  c->acl_users[c->nacl_users++] = u;
+  return 1;
+}
 
 /* Applies one directive read from a file or the command line. */
 static int apply_directive(cairn_config *c, const directive *d, int argc, char **argv, const size_t *lens,
@@ -1051,7 +1076,13 @@ int cairn_config_load_file(cairn_config *c, const char *path, char *err, size_t 
         rc = -1;
       } else {
         const directive *d = av.argc ? lookup(av.argv[0], av.lens[0]) : NULL;
-        if (!d) {
+        int bad_user;
+        if (take_user_directive(c, &av, &bad_user)) {
+          if (bad_user) {
+            snprintf(err, errlen, "%s:%d: Bad directive or wrong number of arguments", path, i + 1);
+            rc = -1;
+          }
+        } else if (!d) {
           snprintf(err, errlen, "%s:%d: Bad directive or wrong number of arguments", path, i + 1);
           rc = -1;
         } else if (apply_directive(c, d, av.argc - 1, av.argv + 1, av.lens + 1, &ls, reason, sizeof(reason)) != 0) {
@@ -1115,8 +1146,13 @@ int cairn_config_apply_args(cairn_config *c, int argc, char **argv, char *err, s
       i++;
     }
     const directive *d = lookup(av.argv[0], av.lens[0]);
-    int rc = 0;
-    if (!d) {
+    int rc = 0, bad_user;
+    if (take_user_directive(c, &av, &bad_user)) {
+      if (bad_user) {
+        snprintf(err, errlen, "--user: Bad directive or wrong number of arguments");
+        rc = -1;
+      }
+    } else if (!d) {
       snprintf(err, errlen, "--%s: Bad directive or wrong number of arguments", av.argv[0]);
       rc = -1;
     } else if (apply_directive(c, d, av.argc - 1, av.argv + 1, av.lens + 1, &ls, reason, sizeof(reason)) != 0) {
@@ -1485,6 +1521,12 @@ fail:
  * file are appended, under the signature comment, only when they differ from
  * their default. */
 int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
+  return cairn_config_rewrite_users(c, NULL, 0, err, errlen);
+}
+
+#define OWNER_USER (-2) /* a `user` line, replaced by the current users */
+
+int cairn_config_rewrite_users(const cairn_config *c, char *const *users, int nusers, char *err, size_t errlen) {
   if (!c->config_file) {
     snprintf(err, errlen, "ERR The server is running without a config file");
     return -1;
@@ -1516,6 +1558,7 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
       if (split_args(text, &av) == 0) {
         const directive *d = av.argc ? lookup(av.argv[0], av.lens[0]) : NULL;
         if (d) owner[i] = (int)(d - table);
+        if (users && av.argc && strcasecmp(av.argv[0], "user") == 0) owner[i] = OWNER_USER;
         argvec_free(&av);
       }
     }
@@ -1576,8 +1619,19 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
 
   cairn_buf out = {0};
   int seen[NDIRECTIVES] = {0};
+  int users_written = 0;
   for (int k = 0; k < n; k++) {
     int i = owner[k];
+    if (i == OWNER_USER) {
+      /* the users go where the first user line was (Redis's
+       * rewriteConfigUserOption); the other user lines go away */
+      for (int j = 0; j < nusers && !users_written; j++) {
+        cairn_buf_append_str(&out, users[j]);
+        cairn_buf_append(&out, "\n", 1);
+      }
+      users_written = 1;
+      continue;
+    }
     if (i < 0 || keep[i]) {
       cairn_buf_append_str(&out, lines[k]);
       cairn_buf_append(&out, "\n", 1);
@@ -1595,6 +1649,8 @@ int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen) {
       }
     }
   }
+  if (users && !users_written)
+    for (int j = 0; j < nusers; j++) ll_add(&appended, cairn_xstrdup(users[j]));
   if (appended.n) {
     if (!has_signature) {
       if (n > 0 && lines[n - 1][0] != '\0') cairn_buf_append(&out, "\n", 1);

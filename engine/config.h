@@ -131,6 +131,12 @@ typedef struct cairn_config {
   char *latency_tracking_info_percentiles; /* canonical "50 99 99.9" */
   int notify_keyspace_events;     /* CAIRN_NOTIFY_* bits */
 
+  /* ACL (engine/acl.h) */
+  char *aclfile;                  /* NULL/"" = users live in the configuration (user directives) */
+  char ***acl_users;              /* `user <name> <rules...>` directives in order: each a NULL-terminated
+                                   * argv starting with the name */
+  int nacl_users;
+
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;
 } cairn_config;
@@ -172,6 +178,10 @@ int cairn_config_get(const cairn_config *c, int npatterns, const char **patterns
  * changed directives in place and appending new ones. -1 + err on failure
  * (e.g. "ERR The server is running without a config file"). */
 int cairn_config_rewrite(const cairn_config *c, char *err, size_t errlen);
+/* The same, with the `user` lines replaced by users[0..nusers) (full
+ * "user <name> <rules>" lines, in place of the first user line, or appended):
+ * Redis's rewrite of the ACL users. users NULL: the file's user lines stay. */
+int cairn_config_rewrite_users(const cairn_config *c, char *const *users, int nusers, char *err, size_t errlen);
 
 /* The i-th directive's canonical name (0 <= i), NULL past the last: for
  * tests and documentation checks. */

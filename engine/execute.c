@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/acl.h"
 #include "engine/blocking.h"
 #include "engine/commit.h"
 #include "engine/diag.h"
@@ -85,6 +86,11 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
                    .reply = {.buf = exec->reply.buf, .resp = client->resp},
                    .now_ms = exec->now_ms}; /* one time for the whole transaction, like Redis */
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
+  /* ACLs are checked again when EXEC runs the command, like Redis. */
+  if (!cairn_acl_permit(&ctx, cmd, argc, argv, 1)) {
+    srv->stats.total_error_replies++;
+    return;
+  }
   srv->stats.commands_processed++;
   client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
@@ -167,7 +173,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
         goto reject;
       }
     }
-    if (srv->cfg.requirepass && !client->authenticated && !(cmd->flags & CAIRN_CMD_NO_AUTH)) {
+    if (!(cmd->flags & CAIRN_CMD_NO_AUTH) && cairn_acl_auth_required(srv, client)) {
       cairn_reply_error(&ctx.reply, "-NOAUTH Authentication required.");
       goto reject;
     }
@@ -175,6 +181,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       cairn_reply_error(&ctx.reply, "Command not allowed inside a transaction");
       goto reject;
     }
+    if (!cairn_acl_permit(&ctx, cmd, argc, argv, 0)) goto reject; /* -NOPERM, logged (Redis's order) */
     /* EXEC writes when one of its commands does; it is refused on a stale
      * replica when one of them would be. */
     int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);

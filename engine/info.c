@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "engine/acl.h"
 #include "engine/commit.h"
 #include "engine/info.h"
 #include "engine/server.h"
@@ -713,10 +714,10 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   cairn_buf_printf(out,
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld psub=%ld ssub=0 "
                    "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=0 "
-                   "omem=%zu tot-mem=%zu events=r%s cmd=%s user=default redir=%lld resp=%d\n",
+                   "omem=%zu tot-mem=%zu events=r%s cmd=%s user=%s redir=%lld resp=%d\n",
                    (unsigned long long)c->id, c->addr, c->laddr, (int)fd, c->name ? c->name : "",
                    (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
                    flags, c->db, nsub, npsub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
                    c->out.len, c->inflight.len, tot,
-                   c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", cairn_tracking_redir(c), c->resp);
+                   c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", cairn_acl_client_username(c), cairn_tracking_redir(c), c->resp);
 }

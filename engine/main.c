@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/acl.h"
 #include "engine/commit.h"
 #include "engine/config.h"
 #include "engine/fault.h"
@@ -148,6 +149,10 @@ int main(int argc, char **argv) {
     cairn_warning("%s", err);
     goto out;
   }
+  if (cairn_acl_startup(&srv, err, sizeof(err)) != 0) {
+    cairn_warning("%s", err);
+    goto out;
+  }
   if (cairn_server_init(&srv, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
@@ -170,6 +175,7 @@ out:
   if (srv.loop) cairn_server_free(&srv);
   if (srv.store) cairn_store_close(srv.store);
   if (backlog) cairn_backlog_close(backlog);
+  cairn_acl_free(srv.acl);
   cairn_config_free(&srv.cfg);
   cairn_log_close();
   return rc;

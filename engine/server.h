@@ -181,6 +181,7 @@ struct cairn_server {
   /* Module state, owned by each module (NULL until first used). */
   struct cairn_blocking *blocking; /* engine/blocking.c */
   struct cairn_pubsub *pubsub;     /* engine/cmd/pubsub.c */
+  struct cairn_acl *acl;           /* ACL users and log (engine/acl.h) */
   struct cairn_watch *watch;       /* engine/cmd/multi.c (WATCH) */
   struct cairn_callstats *callstats; /* engine/info.c: per-command and per-error counts (INFO commandstats...) */
   struct cairn_diag *diag;         /* engine/cmd/diag.c: slow log, latency monitor */

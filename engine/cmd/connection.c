@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/acl.h"
 #include "engine/server.h"
 #include "engine/monitor.h"
 #include "engine/multi.h"
@@ -48,18 +49,6 @@ static void cmd_select(cairn_ctx *c) {
   cairn_reply_ok(&c->reply);
 }
 
-/* Compares a password with requirepass in constant time for equal lengths. */
-static int password_ok(cairn_server *srv, cairn_str user, cairn_str pass) {
-  if (user.p && !cairn_arg_is(user, "default")) return 0;
-  const char *want = srv->cfg.requirepass;
-  if (!want) return 1;
-  size_t n = strlen(want);
-  if (pass.len != n) return 0;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(want[i] ^ pass.p[i]);
-  return diff == 0;
-}
-
 #define ERR_WRONGPASS "-WRONGPASS invalid username-password pair or user is disabled."
 
 static void cmd_auth(cairn_ctx *c) {
@@ -67,21 +56,20 @@ static void cmd_auth(cairn_ctx *c) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
   }
-  cairn_str user = {NULL, 0}, pass = c->argv[1];
+  cairn_str user = {"default", 7}, pass = c->argv[1];
   if (c->argc == 3) {
     user = c->argv[1];
     pass = c->argv[2];
-  } else if (!c->srv->cfg.requirepass) {
+  } else if (cairn_acl_default_nopass(c->srv)) {
     cairn_reply_error(&c->reply,
                       "AUTH <password> called without any password configured for the default user. "
                       "Are you sure your configuration is correct?");
     return;
   }
-  if (!password_ok(c->srv, user, pass)) {
+  if (!cairn_acl_authenticate(c, user, pass)) {
     cairn_reply_error(&c->reply, ERR_WRONGPASS);
     return;
   }
-  if (c->client) c->client->authenticated = 1;
   cairn_reply_ok(&c->reply);
 }
 
@@ -119,11 +107,10 @@ static void cmd_hello(cairn_ctx *c) {
     }
   }
   if (has_auth) {
-    if (!password_ok(c->srv, user, pass)) {
+    if (!cairn_acl_authenticate(c, user, pass)) {
       cairn_reply_error(&c->reply, ERR_WRONGPASS);
       return;
     }
-    if (cl) cl->authenticated = 1;
   }
   if (cl && !cl->authenticated) {
     cairn_reply_error(&c->reply,
@@ -175,7 +162,7 @@ static void cmd_reset(cairn_ctx *c) {
     cl->db = 0;
     cl->resp = 2;
     c->reply.resp = 2;
-    cl->authenticated = c->srv->cfg.requirepass == NULL;
+    cairn_acl_client_init(c->srv, cl); /* back to the default user, like Redis's RESET */
     cl->reply_mode = CAIRN_REPLY_ON;
     cl->flags &= ~(CAIRN_CLIENT_NO_EVICT | CAIRN_CLIENT_NO_TOUCH);
     free(cl->name);

@@ -502,3 +502,14 @@ const cairn_command cairn_commands_pubsub[] = {
               .subcommands = pubsub_subcommands),
     CAIRN_CMD_END,
 };
+
+int cairn_pubsub_client_any(cairn_client *c, int (*fn)(void *ud, const char *name, size_t len, int is_pattern),
+                            void *ud) {
+  pclient *pc = c->pubsub;
+  if (!pc) return 0;
+  for (psub *s = pc->clist; s; s = s->cnext)
+    if (fn(ud, s->e->name, s->e->len, 0)) return 1;
+  for (psub *s = pc->plist; s; s = s->cnext)
+    if (fn(ud, s->e->name, s->e->len, 1)) return 1;
+  return 0;
+}

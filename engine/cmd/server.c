@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/acl.h"
 #include "engine/blocking.h"
 #include "engine/commit.h"
 #include "engine/log.h"
@@ -201,6 +202,7 @@ static void cmd_config_set(cairn_ctx *c) {
   } else {
     /* Runtime effects; every other directive is read where it is used. */
     cairn_log_set_level(srv->cfg.loglevel);
+    cairn_acl_config_changed(srv, np, names, nlens);
     if (srv->cfg.hz != old_hz && srv->cfg.hz > 0 && uv_is_active((uv_handle_t *)&srv->cron))
       uv_timer_set_repeat(&srv->cron, (uint64_t)(1000 / srv->cfg.hz));
     cairn_reply_ok(&c->reply);
@@ -221,7 +223,12 @@ static void cmd_config_resetstat(cairn_ctx *c) {
 
 static void cmd_config_rewrite(cairn_ctx *c) {
   char err[512];
-  if (cairn_config_rewrite(&c->srv->cfg, err, sizeof(err)) != 0) {
+  int nusers = 0;
+  char **users = cairn_acl_config_lines(c->srv, &nusers); /* the `user` lines */
+  int rc = cairn_config_rewrite_users(&c->srv->cfg, users, nusers, err, sizeof(err));
+  for (int i = 0; i < nusers; i++) free(users[i]);
+  free(users);
+  if (rc != 0) {
     cairn_warning("CONFIG REWRITE failed: %s", err);
     cairn_reply_errorf(&c->reply, "-%s", err);
     return;
@@ -358,6 +365,7 @@ static void cmd_client_kill(cairn_ctx *c) {
   }
   long long id = 0, maxage = 0;
   int type = -1, skipme = 1;
+  struct cairn_acl_user *kill_user = NULL;
   const char *addr = NULL, *laddr = NULL;
   char *owned[2] = {NULL, NULL};
   int ok = 1;
@@ -384,7 +392,8 @@ static void cmd_client_kill(cairn_ctx *c) {
       free(owned[1]);
       laddr = owned[1] = arg_cstr(val);
     } else if (cairn_arg_is(opt, "user")) {
-      if (!cairn_arg_is(val, "default")) {
+      kill_user = c->srv->acl ? cairn_acl_user_get(c->srv->acl, val.p, val.len) : NULL;
+      if (!kill_user) {
         cairn_reply_errorf(&c->reply, "No such user '%.*s'", (int)val.len, val.p);
         ok = 0;
       }
@@ -418,6 +427,7 @@ static void cmd_client_kill(cairn_ctx *c) {
       if (type >= 0 && cairn_client_type(cl) != type) continue;
       if (addr && strcmp(addr, cl->addr) != 0) continue;
       if (laddr && strcmp(laddr, cl->laddr) != 0) continue;
+      if (kill_user && cl->user != kill_user) continue;
       if (maxage && now - cl->created_ms < maxage * 1000) continue;
       if (skipme && cl == c->client) continue;
       kill_client(c, cl);
@@ -684,30 +694,18 @@ static void reply_table_key_specs(cairn_reply *r, const cairn_keyspecs *ks) {
   }
 }
 
-/* ACL categories derived from the flags and the group, in Redis's category
- * order (keyspace read write ... fast slow blocking dangerous connection). */
+/* ACL categories (engine/acl.c), in Redis's category order. */
 static void reply_acl_categories(cairn_reply *r, const cairn_command *cmd) {
-  const char *cats[12];
+  uint32_t m = cairn_acl_command_categories(cmd);
   int n = 0;
-  const char *g = cmd->group ? cmd->group : "";
-  int container = cmd->subcommands != NULL;
-  if (!strcmp(g, "generic") && (cmd->flags & CAIRN_CMD_KEYSPACE)) cats[n++] = "@keyspace";
-  if (cmd->flags & CAIRN_CMD_READONLY) cats[n++] = "@read";
-  if (cmd->flags & CAIRN_CMD_WRITE) cats[n++] = "@write";
-  if (!strcmp(g, "set")) cats[n++] = "@set";
-  if (!strcmp(g, "sorted-set")) cats[n++] = "@sortedset";
-  if (!strcmp(g, "list")) cats[n++] = "@list";
-  if (!strcmp(g, "hash")) cats[n++] = "@hash";
-  if (!strcmp(g, "string")) cats[n++] = "@string";
-  if (!strcmp(g, "bitmap")) cats[n++] = "@bitmap";
-  if (cmd->flags & CAIRN_CMD_PUBSUB) cats[n++] = "@pubsub";
-  if (cmd->flags & CAIRN_CMD_ADMIN) cats[n++] = "@admin";
-  cats[n++] = (cmd->flags & CAIRN_CMD_FAST) && !container ? "@fast" : "@slow";
-  if (cmd->flags & CAIRN_CMD_BLOCKING) cats[n++] = "@blocking";
-  if (cmd->flags & CAIRN_CMD_ADMIN) cats[n++] = "@dangerous";
-  if (!strcmp(g, "connection") && !container) cats[n++] = "@connection";
+  for (int i = 0; i < CAIRN_ACL_NCATS; i++) n += (m >> i) & 1;
   cairn_reply_set(r, n);
-  for (int i = 0; i < n; i++) cairn_reply_status(r, cats[i]);
+  for (int i = 0; i < CAIRN_ACL_NCATS; i++)
+    if ((m >> i) & 1) {
+      char name[40];
+      snprintf(name, sizeof(name), "@%s", cairn_acl_category_name(i));
+      cairn_reply_status(r, name);
+    }
 }
 
 /* The key specs: Redis 7.0's (engine/keyspecs.c), or, for a command the

@@ -515,7 +515,7 @@ static void test_get(void **state) {
   collect out;
   const char *all[] = {"*"};
   /* every directive but the 4 hidden ones, and every alias (listed apart) */
-  assert_int_equal(get(&c, &out, 1, all), 163);
+  assert_int_equal(get(&c, &out, 1, all), 164);
   assert_true(strncmp(out.text, "bind=127.0.0.1;port=6379;", 25) == 0);
 
   const char *one[] = {"port"};
@@ -558,7 +558,7 @@ static void test_get(void **state) {
                                 "67108864 60 pubsub 33554432 8388608 60;save=;appendonly=no;");
   /* A NULL emitter just counts. */
   size_t l = 1;
-  assert_int_equal(cairn_config_get(&c, 1, all, &l, NULL, NULL), 163);
+  assert_int_equal(cairn_config_get(&c, 1, all, &l, NULL, NULL), 164);
   cairn_config_free(&c);
 }
 
@@ -651,6 +651,47 @@ static void test_rewrite_redis_params(void **state) {
 }
 
 /* ---- CONFIG REWRITE ----------------------------------------------------- */
+
+/* `user` directives: kept in order for ACL; a rewrite with users replaces
+ * them where the first one was, a plain rewrite keeps them. */
+static void test_user_directives(void **state) {
+  (void)state;
+  cairn_tmpdir t;
+  tmpdir_make(&t);
+  char path[128];
+  snprintf(path, sizeof(path), "%s/cairn.conf", t.path);
+  write_file(path, "port 7001\nuser alice on >pw ~a*\nhz 20\nuser \"bob\" on \"(+get ~b*)\"\n");
+  cairn_config c;
+  cairn_config_init(&c);
+  char err[256];
+  assert_int_equal(cairn_config_load_file(&c, path, err, sizeof(err)), 0);
+  assert_int_equal(c.nacl_users, 2);
+  assert_string_equal(c.acl_users[0][0], "alice");
+  assert_string_equal(c.acl_users[0][2], ">pw");
+  assert_null(c.acl_users[0][4]);
+  assert_string_equal(c.acl_users[1][2], "(+get ~b*)");
+  SET_OK(&c, "hz", "30");
+  assert_int_equal(cairn_config_rewrite(&c, err, sizeof(err)), 0);
+  FILE *f = fopen(path, "r");
+  char text[512] = {0};
+  assert_true(fread(text, 1, sizeof(text) - 1, f) > 0);
+  fclose(f);
+  assert_non_null(strstr(text, "user alice on >pw ~a*\nhz 30\nuser \"bob\""));
+  char *users[] = {"user default on nopass ~* &* +@all", "user carol off resetchannels -@all"};
+  assert_int_equal(cairn_config_rewrite_users(&c, users, 2, err, sizeof(err)), 0);
+  f = fopen(path, "r");
+  memset(text, 0, sizeof(text));
+  assert_true(fread(text, 1, sizeof(text) - 1, f) > 0);
+  fclose(f);
+  assert_string_equal(text, "port 7001\nuser default on nopass ~* &* +@all\nuser carol off resetchannels -@all\nhz 30\n");
+  cairn_config_free(&c);
+  write_file(path, "user\n");
+  cairn_config_init(&c);
+  assert_int_equal(cairn_config_load_file(&c, path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, ":1: Bad directive or wrong number of arguments"));
+  cairn_config_free(&c);
+  tmpdir_remove(&t);
+}
 
 static void test_rewrite_no_file(void **state) {
   (void)state;
@@ -843,7 +884,7 @@ int main(void) {
       cmocka_unit_test(test_set_ok),          cmocka_unit_test(test_set_errors),
       cmocka_unit_test(test_set_all_or_nothing), cmocka_unit_test(test_get), cmocka_unit_test(test_redis_params),
       cmocka_unit_test(test_rewrite_redis_params),
-      cmocka_unit_test(test_rewrite_no_file), cmocka_unit_test(test_rewrite_round_trip),
+      cmocka_unit_test(test_user_directives), cmocka_unit_test(test_rewrite_no_file), cmocka_unit_test(test_rewrite_round_trip),
       cmocka_unit_test(test_rewrite_missing_file), cmocka_unit_test(test_shipped_conf),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
