@@ -7,8 +7,9 @@ BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev 
 # redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
 # (test_cli.py). A test whose tool is missing fails, it does not skip.
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz targets.
-# prometheus-redis-exporter: test_exporter.py scrapes cairn with it.
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter"
+# prometheus-redis-exporter: test_exporter.py scrapes cairn with it; nftables:
+# test_netfaults.py drops packets inside the network namespaces it makes.
+TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter nftables"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 # make compat: Redis's own Tcl test suite needs tclsh.

@@ -46,6 +46,7 @@ __all__ = [
     "SANITIZER_PATTERNS", "assert_error_text", "assert_arity_error",
     "parse_info", "parse_info_sections", "info", "info_field", "server_info",
     "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
+    "strings_snapshot", "assert_same_strings",
 ]
 
 START_TIMEOUT = 10.0      # seconds to wait for PING -> PONG after spawn
@@ -1238,6 +1239,68 @@ def parse_info_sections(text):
             k, _, v = line.partition(":")
             sections[cur][k] = v
     return sections
+
+
+def strings_snapshot(server, dbs=16):
+    """{db: {key: (value, pttl)}} of every db (strings only)."""
+    c = server.conn(timeout=30)
+    out = {}
+    try:
+        for db in range(dbs):
+            assert_eq(c.call("SELECT", db), "OK")
+            keys, cursor = set(), b"0"
+            while True:
+                r = c.call("SCAN", cursor, "COUNT", 500)
+                assert_true(isinstance(r, list), "SCAN reply %r" % (r,))
+                cursor, batch = r
+                keys.update(batch)
+                if cursor == b"0":
+                    break
+            keys = sorted(keys)
+            d = {}
+            for i in range(0, len(keys), 200):
+                chunk = keys[i:i + 200]
+                cmds = []
+                for k in chunk:
+                    cmds.append(["GET", k])
+                    cmds.append(["PTTL", k])
+                rep = c.pipeline(cmds)
+                for j, k in enumerate(chunk):
+                    d[k] = (rep[2 * j], rep[2 * j + 1])
+            if d:
+                out[db] = d
+    finally:
+        c.close()
+    return out
+
+
+def assert_same_strings(master, replica, expect_nonempty=True, ttl_tolerance_ms=2000):
+    """Fails unless replica holds exactly master's string keys (values, and
+    TTLs within ttl_tolerance_ms) in every db; returns master's snapshot."""
+    m, r = strings_snapshot(master), strings_snapshot(replica)
+    if expect_nonempty:
+        assert_true(m, "master has no keys at all")
+    assert_eq(sorted(r.keys()), sorted(m.keys()), "non-empty dbs differ (replica vs master)")
+    for db in m:
+        mk, rk = m[db], r[db]
+        missing = sorted(set(mk) - set(rk))[:5]
+        extra = sorted(set(rk) - set(mk))[:5]
+        assert_true(not missing and not extra,
+                    "db %d: keys differ: missing on replica %r, extra on replica %r (%d vs %d keys)"
+                    % (db, missing, extra, len(rk), len(mk)))
+        for k, (mv, mt) in mk.items():
+            rv, rt = rk[k]
+            if rv != mv:
+                raise AssertionError("db %d key %r: replica value %r... (%s bytes) != master %r... (%s bytes)"
+                                     % (db, k, (rv or b"")[:40], len(rv or b""), (mv or b"")[:40], len(mv or b"")))
+            assert_true(isinstance(mt, int) and isinstance(rt, int),
+                        "db %d key %r: PTTL replies %r / %r" % (db, k, mt, rt))
+            if mt < 0 or rt < 0:
+                assert_eq(rt, mt, "db %d key %r: PTTL on replica vs master" % (db, k))
+            else:
+                assert_true(abs(mt - rt) <= ttl_tolerance_ms,
+                            "db %d key %r: PTTL replica %d vs master %d" % (db, k, rt, mt))
+    return m
 
 
 def info(conn, section=None):
