@@ -122,6 +122,10 @@ static void bitfield_keys(int argc, const cairn_str *argv, keyvec *k) {
 static int by_specs(const cairn_keyspecs *ks, int argc, const cairn_str *argv, keyvec *k) {
   for (int s = 0; s < ks->n; s++) {
     const cairn_keyspec *sp = &ks->specs[s];
+    /* "not_key" names what a cluster routes like a key but is none (the
+     * shard channels of SSUBSCRIBE, SPUBLISH...): like Redis's default
+     * lookup, not a key for GETKEYS, ACL key patterns or tracking. */
+    if (sp->flags && strstr(sp->flags, "not_key")) continue;
     int first = 0;
     if (sp->bs == CAIRN_BS_INDEX) {
       first = sp->bs_index;

@@ -524,8 +524,8 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
 
 static void sec_stats(cairn_server *srv, cairn_buf *o) {
   cairn_stats *st = &srv->stats;
-  long channels = 0, patterns = 0;
-  cairn_pubsub_counts(srv, &channels, &patterns);
+  long channels = 0, patterns = 0, shard_channels = 0;
+  cairn_pubsub_counts(srv, &channels, &patterns, &shard_channels);
   cairn_buf_printf(o,
                    "# Stats\r\n"
                    "total_connections_received:%llu\r\n"
@@ -543,7 +543,7 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:%ld\r\n"
                    "pubsub_patterns:%ld\r\n"
-                   "pubsubshard_channels:0\r\n"
+                   "pubsubshard_channels:%ld\r\n"
                    "tracking_total_keys:%llu\r\n"
                    "tracking_total_items:%llu\r\n"
                    "tracking_total_prefixes:%llu\r\n"
@@ -554,7 +554,8 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
                    (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
                    (unsigned long long)st->sync_partial_err, (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
-                   (unsigned long long)st->keyspace_misses, channels, patterns, cairn_tracking_total_keys(srv),
+                   (unsigned long long)st->keyspace_misses, channels, patterns, shard_channels,
+                   cairn_tracking_total_keys(srv),
                    cairn_tracking_total_items(srv), cairn_tracking_total_prefixes(srv),
                    (unsigned long long)st->total_error_replies,
                    (unsigned long long)st->iterations_with_writes);
@@ -709,15 +710,15 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
   size_t qfree = c->query.cap - c->query.len;
   size_t mmem = cairn_multi_memory(c);
   size_t tot = sizeof(*c) + c->query.cap + c->out.cap + c->inflight.cap + c->argv_cap * sizeof(cairn_str) + mmem;
-  long nsub = 0, npsub = 0;
-  cairn_pubsub_client_counts(c, &nsub, &npsub);
+  long nsub = 0, npsub = 0, nssub = 0;
+  cairn_pubsub_client_counts(c, &nsub, &npsub, &nssub);
   cairn_buf_printf(out,
-                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld psub=%ld ssub=0 "
+                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%ld psub=%ld ssub=%ld "
                    "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=0 "
                    "omem=%zu tot-mem=%zu events=r%s cmd=%s user=%s redir=%lld resp=%d\n",
                    (unsigned long long)c->id, c->addr, c->laddr, (int)fd, c->name ? c->name : "",
                    (long long)((now - c->created_ms) / 1000), (long long)((now - c->last_interaction_ms) / 1000),
-                   flags, c->db, nsub, npsub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
+                   flags, c->db, nsub, npsub, nssub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
                    c->out.len, c->inflight.len, tot,
                    c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", cairn_acl_client_username(c), cairn_tracking_redir(c), c->resp);
 }

@@ -8,12 +8,13 @@ typedef struct cairn_pubsub cairn_pubsub; /* engine/cmd/pubsub.c: srv->pubsub */
 
 /* Pub/sub (engine/cmd/pubsub.c). */
 void cairn_pubsub_client_reset(cairn_client *c); /* unsubscribe from everything, no replies */
-void cairn_pubsub_client_counts(const cairn_client *c, long *channels, long *patterns);
+void cairn_pubsub_client_counts(const cairn_client *c, long *channels, long *patterns, long *shard_channels);
 /* Whether fn returns nonzero for one of c's channels or patterns (ACL: a
  * subscription its user may no longer have). */
 int cairn_pubsub_client_any(cairn_client *c, int (*fn)(void *ud, const char *name, size_t len, int is_pattern),
                             void *ud);
-void cairn_pubsub_counts(cairn_server *srv, long *channels, long *patterns); /* server-wide, for INFO */
+void cairn_pubsub_counts(cairn_server *srv, long *channels, long *patterns,
+                         long *shard_channels); /* server-wide, for INFO */
 /* Messages published while held are delivered at cairn_pubsub_release(1) or
  * dropped at cairn_pubsub_release(0): what a command that may be retried
  * (EXEC, a transaction of the master's stream) publishes waits until it

@@ -1,8 +1,12 @@
-/* Pub/sub: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+/* Pub/sub: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB, and
+ * the sharded kind SSUBSCRIBE SUNSUBSCRIBE SPUBLISH.
  *
- * Channels and patterns are tables name -> subscribers; each client keeps its
- * own subscriptions (a table keyed by the entry, for duplicate checks, and a
- * list, for unsubscribing from everything). Messages are written into the
+ * Channels, patterns and shard channels are three tables name ->
+ * subscribers (one per kind); each client keeps its own subscriptions (per
+ * kind, a table keyed by the entry, for duplicate checks, and a list, for
+ * unsubscribing from everything). Without cluster mode a shard channel is a
+ * channel of its own namespace, as in Redis 7.0: SPUBLISH reaches only its
+ * SSUBSCRIBErs (no patterns), as "smessage", and is propagated like PUBLISH. Messages are written into the
  * subscribers' output at once and sent at the end of the loop iteration
  * without waiting for the WAL (cairn_client_push); the pubsub output-buffer
  * class limits a slow subscriber. PUBLISH is propagated like Redis does (it
@@ -38,9 +42,11 @@ struct psub { /* one client's subscription to one entry */
   psub *cprev, *cnext; /* the client's subscriptions of that kind */
 };
 
+enum { K_CHANNEL, K_PATTERN, K_SHARD, NKINDS }; /* the kinds of subscription */
+
 typedef struct pclient {
-  cairn_hmap chans, pats;
-  psub *clist, *plist;
+  cairn_hmap t[NKINDS];
+  psub *list[NKINDS];
 } pclient;
 
 /* The server's pub/sub state (srv->pubsub), made at the first use. */
@@ -50,7 +56,7 @@ typedef struct held_msg {
 } held_msg;
 
 struct cairn_pubsub {
-  cairn_hmap channels, patterns; /* name -> pentry */
+  cairn_hmap t[NKINDS]; /* name -> pentry, per kind */
   /* messages published while held (cairn_pubsub_hold) */
   int hold_depth;
   cairn_buf held_bytes;
@@ -87,13 +93,16 @@ static psub *client_find(cairn_hmap *t, const pentry *e) {
   return NULL;
 }
 
-static long sub_count(const cairn_client *c) {
+/* The count a (un)subscribe confirmation carries: channels and patterns
+ * (Redis's clientSubscriptionsCount), or shard channels alone. */
+static long sub_count(const cairn_client *c, int kind) {
   const pclient *pc = c->pubsub;
-  return pc ? (long)(pc->chans.n + pc->pats.n) : 0;
+  if (!pc) return 0;
+  return kind == K_SHARD ? (long)pc->t[K_SHARD].n : (long)(pc->t[K_CHANNEL].n + pc->t[K_PATTERN].n);
 }
 
 static void update_flag(cairn_client *c) {
-  if (sub_count(c) > 0) {
+  if (sub_count(c, K_CHANNEL) + sub_count(c, K_SHARD) > 0) {
     c->flags |= CAIRN_CLIENT_PUBSUB;
   } else {
     c->flags &= ~CAIRN_CLIENT_PUBSUB;
@@ -103,14 +112,14 @@ static void update_flag(cairn_client *c) {
 }
 
 /* Returns 1 if newly subscribed. */
-static int subscribe(cairn_client *c, int pattern, cairn_str name) {
+static int subscribe(cairn_client *c, int kind, cairn_str name) {
   if (!c->pubsub) c->pubsub = cairn_xcalloc(1, sizeof(pclient));
   pclient *pc = c->pubsub;
   cairn_pubsub *P = state_of(c->srv);
-  cairn_hmap *table = pattern ? &P->patterns : &P->channels;
+  cairn_hmap *table = &P->t[kind];
   uint64_t h = name_hash(name);
   pentry *e = entry_find(table, name, h);
-  if (e && client_find(pattern ? &pc->pats : &pc->chans, e)) return 0;
+  if (e && client_find(&pc->t[kind], e)) return 0;
   if (!e) {
     e = cairn_xcalloc(1, sizeof(*e) + name.len + 1);
     e->h.hash = h;
@@ -126,16 +135,16 @@ static int subscribe(cairn_client *c, int pattern, cairn_str name) {
   if (e->subs) e->subs->eprev = s;
   e->subs = s;
   e->nsubs++;
-  psub **list = pattern ? &pc->plist : &pc->clist;
+  psub **list = &pc->list[kind];
   s->cnext = *list;
   if (*list) (*list)->cprev = s;
   *list = s;
-  cairn_hmap_insert(pattern ? &pc->pats : &pc->chans, &s->h);
+  cairn_hmap_insert(&pc->t[kind], &s->h);
   c->flags |= CAIRN_CLIENT_PUBSUB;
   return 1;
 }
 
-static void drop_sub(cairn_client *c, int pattern, psub *s) {
+static void drop_sub(cairn_client *c, int kind, psub *s) {
   pclient *pc = c->pubsub;
   cairn_pubsub *P = state_of(c->srv);
   pentry *e = s->e;
@@ -145,28 +154,28 @@ static void drop_sub(cairn_client *c, int pattern, psub *s) {
     e->subs = s->enext;
   if (s->enext) s->enext->eprev = s->eprev;
   if (--e->nsubs == 0) {
-    cairn_hmap_remove(pattern ? &P->patterns : &P->channels, &e->h);
+    cairn_hmap_remove(&P->t[kind], &e->h);
     free(e);
   }
-  psub **list = pattern ? &pc->plist : &pc->clist;
+  psub **list = &pc->list[kind];
   if (s->cprev)
     s->cprev->cnext = s->cnext;
   else
     *list = s->cnext;
   if (s->cnext) s->cnext->cprev = s->cprev;
-  cairn_hmap_remove(pattern ? &pc->pats : &pc->chans, &s->h);
+  cairn_hmap_remove(&pc->t[kind], &s->h);
   free(s);
 }
 
 /* Returns 1 if it was subscribed. */
-static int unsubscribe(cairn_client *c, int pattern, cairn_str name) {
+static int unsubscribe(cairn_client *c, int kind, cairn_str name) {
   pclient *pc = c->pubsub;
   if (!pc) return 0;
   cairn_pubsub *P = state_of(c->srv);
-  pentry *e = entry_find(pattern ? &P->patterns : &P->channels, name, name_hash(name));
-  psub *s = e ? client_find(pattern ? &pc->pats : &pc->chans, e) : NULL;
+  pentry *e = entry_find(&P->t[kind], name, name_hash(name));
+  psub *s = e ? client_find(&pc->t[kind], e) : NULL;
   if (!s) return 0;
-  drop_sub(c, pattern, s);
+  drop_sub(c, kind, s);
   return 1;
 }
 
@@ -211,34 +220,37 @@ void cairn_pubsub_client_reset(cairn_client *c) {
   cairn_pubsub *P = c->srv->pubsub;
   if (P && P->nheld) forget_held(P, c);
   pclient *pc = c->pubsub;
-  if (pc) {
-    while (pc->clist) drop_sub(c, 0, pc->clist);
-    while (pc->plist) drop_sub(c, 1, pc->plist);
-  }
+  if (pc)
+    for (int k = 0; k < NKINDS; k++)
+      while (pc->list[k]) drop_sub(c, k, pc->list[k]);
   update_flag(c);
 }
 
-void cairn_pubsub_client_counts(const cairn_client *c, long *chans, long *pats) {
+void cairn_pubsub_client_counts(const cairn_client *c, long *chans, long *pats, long *shards) {
   const pclient *pc = c->pubsub;
-  *chans = pc ? (long)pc->chans.n : 0;
-  *pats = pc ? (long)pc->pats.n : 0;
+  *chans = pc ? (long)pc->t[K_CHANNEL].n : 0;
+  *pats = pc ? (long)pc->t[K_PATTERN].n : 0;
+  *shards = pc ? (long)pc->t[K_SHARD].n : 0;
 }
 
-void cairn_pubsub_counts(cairn_server *srv, long *chans, long *pats) {
+void cairn_pubsub_counts(cairn_server *srv, long *chans, long *pats, long *shards) {
   cairn_pubsub *P = state_of(srv);
-  *chans = (long)P->channels.n;
-  *pats = (long)P->patterns.n;
+  *chans = (long)P->t[K_CHANNEL].n;
+  *pats = (long)P->t[K_PATTERN].n;
+  *shards = (long)P->t[K_SHARD].n;
 }
 
-/* ["message", channel, payload] or ["pmessage", pattern, channel, payload],
- * as a RESP2 array or a RESP3 push. */
-static void build_message(cairn_buf *b, int resp, const pentry *pat, cairn_str ch, cairn_str msg) {
+/* ["message", channel, payload], ["smessage", shard channel, payload] or
+ * ["pmessage", pattern, channel, payload], as a RESP2 array or a RESP3 push. */
+static void build_message(cairn_buf *b, int resp, int kind, const pentry *pat, cairn_str ch, cairn_str msg) {
   b->len = 0;
   cairn_reply r = {b, resp};
   cairn_reply_push(&r, pat ? 4 : 3);
   if (pat) {
     cairn_reply_bulk(&r, "pmessage", 8);
     cairn_reply_bulk(&r, pat->name, pat->len);
+  } else if (kind == K_SHARD) {
+    cairn_reply_bulk(&r, "smessage", 8);
   } else {
     cairn_reply_bulk(&r, "message", 7);
   }
@@ -246,29 +258,31 @@ static void build_message(cairn_buf *b, int resp, const pentry *pat, cairn_str c
   cairn_reply_bulk(&r, msg.p, msg.len);
 }
 
-static void send_to(const pentry *e, const pentry *pat, cairn_str ch, cairn_str msg, cairn_buf bufs[2]) {
+static void send_to(int kind, const pentry *e, const pentry *pat, cairn_str ch, cairn_str msg, cairn_buf bufs[2]) {
   for (psub *s = e->subs; s; s = s->enext) {
     int v = s->c->resp == 3;
-    if (!bufs[v].len) build_message(&bufs[v], v ? 3 : 2, pat, ch, msg);
+    if (!bufs[v].len) build_message(&bufs[v], v ? 3 : 2, kind, pat, ch, msg);
     deliver(s->c, &bufs[v]);
   }
 }
 
-static long publish(cairn_server *srv, cairn_str ch, cairn_str msg) {
+/* kind: K_CHANNEL (PUBLISH: its subscribers and the matching patterns') or
+ * K_SHARD (SPUBLISH: its subscribers only). */
+static long publish(cairn_server *srv, int kind, cairn_str ch, cairn_str msg) {
   cairn_pubsub *P = state_of(srv);
   long receivers = 0;
   cairn_buf bufs[2] = {{0}, {0}};
-  pentry *e = entry_find(&P->channels, ch, name_hash(ch));
+  pentry *e = entry_find(&P->t[kind], ch, name_hash(ch));
   if (e) {
-    send_to(e, NULL, ch, msg, bufs);
+    send_to(kind, e, NULL, ch, msg, bufs);
     receivers += e->nsubs;
   }
-  for (size_t i = 0; i < P->patterns.nb; i++) {
-    for (cairn_hnode *n = P->patterns.b[i]; n; n = n->hnext) {
+  for (size_t i = 0; kind == K_CHANNEL && i < P->t[K_PATTERN].nb; i++) {
+    for (cairn_hnode *n = P->t[K_PATTERN].b[i]; n; n = n->hnext) {
       pentry *p = (pentry *)n;
       if (!cairn_glob_match(p->name, p->len, ch.p, ch.len, 0)) continue;
       bufs[0].len = bufs[1].len = 0;
-      send_to(p, p, ch, msg, bufs);
+      send_to(K_PATTERN, p, p, ch, msg, bufs);
       receivers += p->nsubs;
     }
   }
@@ -291,7 +305,7 @@ void cairn_notify_srv(cairn_server *srv, int db, int type, const char *event, ca
     cairn_buf_append(&ch, dbs, dblen);
     cairn_buf_append(&ch, "__:", 3);
     cairn_buf_append(&ch, key.p, key.len);
-    publish(srv, (cairn_str){ch.p, ch.len}, ev);
+    publish(srv, K_CHANNEL, (cairn_str){ch.p, ch.len}, ev);
   }
   if (flags & CAIRN_NOTIFY_KEYEVENT) {
     ch.len = 0;
@@ -299,7 +313,7 @@ void cairn_notify_srv(cairn_server *srv, int db, int type, const char *event, ca
     cairn_buf_append(&ch, dbs, dblen);
     cairn_buf_append(&ch, "__:", 3);
     cairn_buf_append(&ch, ev.p, ev.len);
-    publish(srv, (cairn_str){ch.p, ch.len}, key);
+    publish(srv, K_CHANNEL, (cairn_str){ch.p, ch.len}, key);
   }
   cairn_buf_free(&ch);
 }
@@ -315,8 +329,7 @@ void cairn_notify(cairn_ctx *c, int type, const char *event, cairn_str key) { ca
 void cairn_pubsub_free(cairn_server *srv) {
   cairn_pubsub *P = srv->pubsub;
   if (!P) return;
-  free(P->channels.b); /* empty once every client closed */
-  free(P->patterns.b);
+  for (int k = 0; k < NKINDS; k++) free(P->t[k].b); /* empty once every client closed */
   cairn_buf_free(&P->held_bytes);
   free(P->held);
   free(P);
@@ -327,66 +340,76 @@ void cairn_pubsub_free(cairn_server *srv) {
 
 /* Like Redis (CLIENT_PUSHING), the confirmations are sent even under
  * CLIENT REPLY OFF/SKIP, which leave c->reply without a buffer. */
-static void reply_subscription(cairn_ctx *c, const char *kind, const cairn_str *name) {
+static void reply_subscription(cairn_ctx *c, int kind, const char *what, const cairn_str *name) {
   cairn_reply r = c->reply;
   if (!r.buf) r.buf = &c->client->out;
   cairn_reply_push(&r, 3);
-  cairn_reply_bulk_str(&r, kind);
+  cairn_reply_bulk_str(&r, what);
   if (name)
     cairn_reply_bulk(&r, name->p, name->len);
   else
     cairn_reply_null(&r);
-  cairn_reply_int(&r, sub_count(c->client));
+  cairn_reply_int(&r, sub_count(c->client, kind));
 }
 
-static void do_subscribe(cairn_ctx *c, int pattern) {
+static const char *const SUBSCRIBE_WORD[NKINDS] = {"subscribe", "psubscribe", "ssubscribe"};
+static const char *const UNSUBSCRIBE_WORD[NKINDS] = {"unsubscribe", "punsubscribe", "sunsubscribe"};
+
+static void do_subscribe(cairn_ctx *c, int kind) {
   if (!c->client) return;
+  /* Redis's CLIENT_DENY_BLOCKING: a transaction expects one reply per
+   * command, which SSUBSCRIBE cannot promise. */
+  if (kind == K_SHARD && (c->client->flags & (CAIRN_CLIENT_MULTI | CAIRN_CLIENT_IN_EXEC))) {
+    cairn_reply_error(&c->reply, "SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    return;
+  }
   for (int j = 1; j < c->argc; j++) {
-    subscribe(c->client, pattern, c->argv[j]);
-    reply_subscription(c, pattern ? "psubscribe" : "subscribe", &c->argv[j]);
+    subscribe(c->client, kind, c->argv[j]);
+    reply_subscription(c, kind, SUBSCRIBE_WORD[kind], &c->argv[j]);
   }
 }
 
-static void do_unsubscribe(cairn_ctx *c, int pattern) {
+static void do_unsubscribe(cairn_ctx *c, int kind) {
   cairn_client *cl = c->client;
   if (!cl) return;
-  const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+  const char *what = UNSUBSCRIBE_WORD[kind];
   if (c->argc == 1) {
     pclient *pc = cl->pubsub;
-    psub *first = pc ? (pattern ? pc->plist : pc->clist) : NULL;
-    if (!first) {
-      reply_subscription(c, kind, NULL);
+    if (!pc || !pc->list[kind]) {
+      reply_subscription(c, kind, what, NULL);
     } else {
-      while (pc && (pattern ? pc->plist : pc->clist)) {
-        psub *s = pattern ? pc->plist : pc->clist;
+      while (pc->list[kind]) {
+        psub *s = pc->list[kind];
         cairn_str name = {s->e->name, s->e->len};
         char *copy = cairn_xmemdup(name.p, name.len);
         name.p = copy;
-        drop_sub(cl, pattern, s);
-        reply_subscription(c, kind, &name);
+        drop_sub(cl, kind, s);
+        reply_subscription(c, kind, what, &name);
         free(copy);
       }
     }
   } else {
     for (int j = 1; j < c->argc; j++) {
-      unsubscribe(cl, pattern, c->argv[j]);
-      reply_subscription(c, kind, &c->argv[j]);
+      unsubscribe(cl, kind, c->argv[j]);
+      reply_subscription(c, kind, what, &c->argv[j]);
     }
   }
   update_flag(cl);
 }
 
-static void cmd_subscribe(cairn_ctx *c) { do_subscribe(c, 0); }
-static void cmd_psubscribe(cairn_ctx *c) { do_subscribe(c, 1); }
-static void cmd_unsubscribe(cairn_ctx *c) { do_unsubscribe(c, 0); }
-static void cmd_punsubscribe(cairn_ctx *c) { do_unsubscribe(c, 1); }
+static void cmd_subscribe(cairn_ctx *c) { do_subscribe(c, K_CHANNEL); }
+static void cmd_psubscribe(cairn_ctx *c) { do_subscribe(c, K_PATTERN); }
+static void cmd_ssubscribe(cairn_ctx *c) { do_subscribe(c, K_SHARD); }
+static void cmd_unsubscribe(cairn_ctx *c) { do_unsubscribe(c, K_CHANNEL); }
+static void cmd_punsubscribe(cairn_ctx *c) { do_unsubscribe(c, K_PATTERN); }
+static void cmd_sunsubscribe(cairn_ctx *c) { do_unsubscribe(c, K_SHARD); }
 
-static void cmd_publish(cairn_ctx *c) {
+static void publish_generic(cairn_ctx *c, int kind) {
   cairn_server *srv = c->srv;
   /* Replaying our own WAL: delivered long ago. Applying our master's stream:
    * our subscribers get it. */
   if (c->replaying && !srv->apply_live) return;
-  long n = publish(srv, c->argv[1], c->argv[2]);
+  long n = publish(srv, kind, c->argv[1], c->argv[2]);
   cairn_reply_int(&c->reply, n);
   /* Like Redis: into the stream (replicas deliver it too), but a replica's
    * stream is its master's, so its own clients' PUBLISHes stay local. */
@@ -394,12 +417,16 @@ static void cmd_publish(cairn_ctx *c) {
   c->custom_propagation = 1;
 }
 
-static void cmd_pubsub_channels(cairn_ctx *c) {
+static void cmd_publish(cairn_ctx *c) { publish_generic(c, K_CHANNEL); }
+static void cmd_spublish(cairn_ctx *c) { publish_generic(c, K_SHARD); }
+
+/* PUBSUB CHANNELS / SHARDCHANNELS [pattern] */
+static void list_channels(cairn_ctx *c, int kind) {
   cairn_pubsub *P = state_of(c->srv);
   size_t mark = cairn_reply_defer(&c->reply);
   long n = 0;
-  for (size_t i = 0; i < P->channels.nb; i++) {
-    for (cairn_hnode *h = P->channels.b[i]; h; h = h->hnext) {
+  for (size_t i = 0; i < P->t[kind].nb; i++) {
+    for (cairn_hnode *h = P->t[kind].b[i]; h; h = h->hnext) {
       pentry *e = (pentry *)h;
       if (c->argc == 3 && !cairn_glob_match(c->argv[2].p, c->argv[2].len, e->name, e->len, 0)) continue;
       cairn_reply_bulk(&c->reply, e->name, e->len);
@@ -409,28 +436,23 @@ static void cmd_pubsub_channels(cairn_ctx *c) {
   cairn_reply_defer_array(&c->reply, mark, n);
 }
 
-static void cmd_pubsub_numsub(cairn_ctx *c) {
+/* PUBSUB NUMSUB / SHARDNUMSUB [channel ...] */
+static void count_subscribers(cairn_ctx *c, int kind) {
   cairn_pubsub *P = state_of(c->srv);
   cairn_reply_array(&c->reply, (long long)(c->argc - 2) * 2);
   for (int j = 2; j < c->argc; j++) {
-    pentry *e = entry_find(&P->channels, c->argv[j], name_hash(c->argv[j]));
+    pentry *e = entry_find(&P->t[kind], c->argv[j], name_hash(c->argv[j]));
     cairn_reply_bulk(&c->reply, c->argv[j].p, c->argv[j].len);
     cairn_reply_int(&c->reply, e ? e->nsubs : 0);
   }
 }
 
-static void cmd_pubsub_numpat(cairn_ctx *c) { cairn_reply_int(&c->reply, (long long)state_of(c->srv)->patterns.n); }
+static void cmd_pubsub_channels(cairn_ctx *c) { list_channels(c, K_CHANNEL); }
+static void cmd_pubsub_shardchannels(cairn_ctx *c) { list_channels(c, K_SHARD); }
+static void cmd_pubsub_numsub(cairn_ctx *c) { count_subscribers(c, K_CHANNEL); }
+static void cmd_pubsub_shardnumsub(cairn_ctx *c) { count_subscribers(c, K_SHARD); }
 
-/* Sharded channels exist only in cluster mode: none here. */
-static void cmd_pubsub_shardchannels(cairn_ctx *c) { cairn_reply_array(&c->reply, 0); }
-
-static void cmd_pubsub_shardnumsub(cairn_ctx *c) {
-  cairn_reply_array(&c->reply, (long long)(c->argc - 2) * 2);
-  for (int j = 2; j < c->argc; j++) {
-    cairn_reply_bulk(&c->reply, c->argv[j].p, c->argv[j].len);
-    cairn_reply_int(&c->reply, 0);
-  }
-}
+static void cmd_pubsub_numpat(cairn_ctx *c) { cairn_reply_int(&c->reply, (long long)state_of(c->srv)->t[K_PATTERN].n); }
 
 static void cmd_pubsub_help(cairn_ctx *c) {
   static const char *const lines[] = {
@@ -498,6 +520,18 @@ const cairn_command cairn_commands_pubsub[] = {
               "[pattern [pattern ...]]"),
     CAIRN_CMD("publish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_MAY_REPLICATE, 0, 0, 0, cmd_publish, "pubsub",
               "Post a message to a channel", "2.0.0", "channel message"),
+    /* The shard channels are named where Redis's key specs put keys (for a
+     * cluster's slot routing; COMMAND GETKEYS lists them). */
+    CAIRN_CMD("ssubscribe", -2, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 1, -1, 1, cmd_ssubscribe, "pubsub",
+              "Listen for messages published to the given shard channels", "7.0.0",
+              "shardchannel [shardchannel ...]"),
+    CAIRN_CMD("sunsubscribe", -1, CAIRN_CMD_PUBSUB | CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE |
+              CAIRN_CMD_ALLOW_SUBSCRIBED, 1, -1, 1, cmd_sunsubscribe, "pubsub",
+              "Stop listening for messages posted to the given shard channels", "7.0.0",
+              "[shardchannel [shardchannel ...]]"),
+    CAIRN_CMD("spublish", 3, CAIRN_CMD_PUBSUB | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_MAY_REPLICATE, 1, 1, 1,
+              cmd_spublish, "pubsub", "Post a message to a shard channel", "7.0.0", "shardchannel message"),
     CAIRN_CMD("pubsub", -2, 0, 0, 0, 0, cmd_pubsub, "pubsub", "A container for Pub/Sub commands", "2.8.0", "",
               .subcommands = pubsub_subcommands),
     CAIRN_CMD_END,
@@ -507,9 +541,8 @@ int cairn_pubsub_client_any(cairn_client *c, int (*fn)(void *ud, const char *nam
                             void *ud) {
   pclient *pc = c->pubsub;
   if (!pc) return 0;
-  for (psub *s = pc->clist; s; s = s->cnext)
-    if (fn(ud, s->e->name, s->e->len, 0)) return 1;
-  for (psub *s = pc->plist; s; s = s->cnext)
-    if (fn(ud, s->e->name, s->e->len, 1)) return 1;
+  for (int k = 0; k < NKINDS; k++)
+    for (psub *s = pc->list[k]; s; s = s->cnext)
+      if (fn(ud, s->e->name, s->e->len, k == K_PATTERN)) return 1;
   return 0;
 }

@@ -1161,8 +1161,13 @@ static void command_getkeys(cairn_ctx *c, int with_flags) {
     cairn_reply_error(&c->reply, "Invalid command specified");
     return;
   }
+  /* Redis's doesCommandHaveKeys: a key spec that is not "not_key" (or
+   * the legacy triple of a command the table does not know). */
   const cairn_keyspecs *ks = cairn_keyspecs_of(cmd);
-  if (!(ks ? ks->n > 0 : cmd->first_key > 0)) {
+  int has_keys = !ks && cmd->first_key > 0;
+  for (int i = 0; ks && i < ks->n; i++)
+    if (!ks->specs[i].flags || !strstr(ks->specs[i].flags, "not_key")) has_keys = 1;
+  if (!has_keys) {
     cairn_reply_error(&c->reply, "The command has no key arguments");
     return;
   }

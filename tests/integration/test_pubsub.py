@@ -2,7 +2,9 @@
 RESP2 and RESP3 (push messages), counts, the RESP2 subscribed-mode
 restrictions, PUBSUB subcommands, INFO and CLIENT LIST fields, the pubsub
 output-buffer limit disconnecting a slow subscriber, PUBLISH inside EXEC,
-and PUBLISH on a master reaching a subscriber on a cairn replica."""
+and PUBLISH on a master reaching a subscriber on a cairn replica; sharded
+pub/sub (SSUBSCRIBE SUNSUBSCRIBE SPUBLISH, PUBSUB SHARDCHANNELS/SHARDNUMSUB)
+as Redis 7.0 has it without cluster mode, compared with a real redis-server."""
 import os
 import socket
 import sys
@@ -201,6 +203,68 @@ def publish_reaches_replica_subscribers():
             rs = replica.conn()
             rs.call("SUBSCRIBE", "events")
             assert_true(not rs.has_pending_data(0.5), "no replayed PUBLISH delivered")
+
+
+def _shard_session(s):
+    """The same sharded pub/sub session against any server; returns every
+    reply in order."""
+    out = []
+    sub, pub = s.conn(), s.conn()
+    out.append(sub.call("SSUBSCRIBE", "chan1", "chan2", "chan1"))
+    out += [sub.read_reply(), sub.read_reply()]
+    out.append(pub.call("SPUBLISH", "chan1", "hello"))
+    out.append(sub.read_reply())
+    out.append(pub.call("PUBLISH", "chan1", "plain"))       # another namespace: no receiver
+    out.append(sorted(pub.call("PUBSUB", "SHARDCHANNELS")))  # table order
+    out.append(pub.call("PUBSUB", "SHARDCHANNELS", "*2"))
+    out.append(pub.call("PUBSUB", "SHARDNUMSUB", "chan1", "nope"))
+    out.append(pub.call("PUBSUB", "CHANNELS"))
+    out.append(sub.call("SUBSCRIBE", "plain"))               # counts channels and patterns only
+    out.append(sub.call("GET", "x"))                        # subscribed context
+    out.append(sub.call("SUNSUBSCRIBE", "chan2", "nope"))
+    out.append(sub.read_reply())
+    out.append(pub.call("SPUBLISH", "chan2", "gone"))
+    out.append(sub.call("SUNSUBSCRIBE"))
+    out.append(sub.call("SUNSUBSCRIBE"))
+    out.append(sub.call("UNSUBSCRIBE"))
+    out.append(sub.call("PING"))                            # back to normal mode
+    c3 = s.conn(resp=3)
+    out.append(c3.call("SSUBSCRIBE", "r3"))
+    out.append(pub.call("SPUBLISH", "r3", "push"))
+    out.append(c3.read_raw_reply())
+    m = s.conn()
+    out.append(m.call("MULTI"))
+    out.append(m.call("SSUBSCRIBE", "inmulti"))
+    out.append(m.call("EXEC"))
+    out.append(pub.call("COMMAND", "GETKEYS", "SSUBSCRIBE", "a", "b"))
+    out.append(pub.call("COMMAND", "GETKEYS", "SPUBLISH", "a", "m"))
+    return out
+
+
+@test
+def sharded_pubsub_like_redis():
+    with CairnServer() as s:
+        got = _shard_session(s)
+        c = s.conn()
+        r = s.conn()
+        r.call("SSUBSCRIBE", "a", "b")
+        r.read_reply()
+        assert_eq(info_field(c, "pubsubshard_channels"), "2")  # a, b (the session's clients are gone)
+        assert_true("ssub=2" in c.call("CLIENT", "LIST").decode(), "CLIENT LIST ssub=")
+    with RedisServer() as redis:
+        want = _shard_session(redis)
+    assert_eq(got, want)
+
+
+@test(timeout=120)
+def spublish_reaches_replica_shard_subscribers():
+    with CairnServer() as master:
+        with CairnServer([("replicaof", ["127.0.0.1", master.port])]) as replica:
+            wait_link_up(replica, timeout=20)
+            rs = replica.conn()
+            assert_eq(rs.call("SSUBSCRIBE", "orders"), [b"ssubscribe", b"orders", 1])
+            assert_eq(master.conn().call("SPUBLISH", "orders", "o1"), 0)
+            assert_eq(rs.read_reply(), [b"smessage", b"orders", b"o1"])
 
 
 if __name__ == "__main__":
