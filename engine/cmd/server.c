@@ -1548,7 +1548,33 @@ static const cairn_command memory_subs[] = {
     CAIRN_CMD_END,
 };
 
+/* LOLWUT [VERSION v] [arg ...]: Redis draws generative art for versions 5
+ * and 6 and prints only its version for the others (7.0's default). cairn
+ * draws a cairn, whatever the version, above its own version line. The
+ * arguments are checked as Redis checks them (integers). */
+static void cmd_lolwut(cairn_ctx *c) {
+  int j = 1;
+  if (c->argc >= 3 && cairn_arg_is(c->argv[1], "version")) {
+    long long v;
+    if (cairn_arg_ll(c, c->argv[2], &v) != 0) return;
+    j = 3;
+    for (; (v == 5 || v == 6) && j < c->argc; j++) {
+      long long n;
+      if (cairn_arg_ll(c, c->argv[j], &n) != 0) return;
+    }
+  }
+  static const char art[] = "        __\n"
+                            "      (____)\n"
+                            "    (________)\n"
+                            "   (__________)\n"
+                            " (______________)\n"
+                            "cairn ver. " CAIRN_VERSION " (Redis " CAIRN_REDIS_VERSION " semantics)\n";
+  cairn_reply_verbatim(&c->reply, art, sizeof(art) - 1);
+}
+
 const cairn_command cairn_commands_server[] = {
+    CAIRN_CMD("lolwut", -1, CAIRN_CMD_READONLY | CAIRN_CMD_FAST, 0, 0, 0, cmd_lolwut, "server",
+              "Display some computer art and the Redis version", "5.0.0", "[VERSION version]"),
     CAIRN_CMD("info", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_info, "server",
               "Get information and statistics about the server", "1.0.0", "[section [section ...]]"),
     CAIRN_CMD("config", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server",

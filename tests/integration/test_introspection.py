@@ -233,5 +233,19 @@ def command_info_key_specs_and_movablekeys():
     assert_eq(sorted(a.call(*cmd)), sorted(b.call(*cmd)))
 
 
+@test
+def lolwut():
+    with CairnServer() as s:
+        c = s.conn()
+        out = c.call("LOLWUT")
+        assert_true(out.endswith(b"cairn ver. 0.1.0 (Redis 7.0.15 semantics)\n"), out)
+        assert_eq(c.call("LOLWUT", "VERSION", "5", "1", "1", "1"), out)
+        assert_error(c.call("LOLWUT", "VERSION", "x"), "ERR value is not an integer or out of range")
+        assert_error(c.call("LOLWUT", "VERSION", "6", "ten"), "ERR value is not an integer or out of range")
+        c3 = s.conn(resp=3)
+        r = c3.call_raw("LOLWUT")
+        assert_true(r.startswith(b"=") and b"txt:" in r[:12], r[:20])
+
+
 if __name__ == "__main__":
     run_tests()
