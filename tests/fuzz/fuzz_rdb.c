@@ -113,9 +113,19 @@ static int on_eof(void *ud, uint64_t crc, int checked) {
   return 0;
 }
 
-static const cairn_rdb_callbacks CB = {on_aux,  on_select_db, on_resize_db, on_function, on_module_aux,
-                                       on_key,  on_string,    on_elem,      on_field,    on_zmember,
-                                       on_key_end, on_skipped, on_eof};
+static const cairn_rdb_callbacks CB = {.on_aux = on_aux,
+                                       .on_select_db = on_select_db,
+                                       .on_resize_db = on_resize_db,
+                                       .on_function = on_function,
+                                       .on_module_aux = on_module_aux,
+                                       .on_key = on_key,
+                                       .on_string = on_string,
+                                       .on_elem = on_elem,
+                                       .on_field = on_field,
+                                       .on_zmember = on_zmember,
+                                       .on_key_end = on_key_end,
+                                       .on_skipped = on_skipped,
+                                       .on_eof = on_eof};
 
 typedef struct outcome {
   events ev;
