@@ -544,6 +544,7 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "pubsub_channels:%ld\r\n"
                    "pubsub_patterns:%ld\r\n"
                    "pubsubshard_channels:%ld\r\n"
+                   "migrate_cached_sockets:0\r\n" /* MIGRATE keeps no connection (engine/cmd/dump.c) */
                    "tracking_total_keys:%llu\r\n"
                    "tracking_total_items:%llu\r\n"
                    "tracking_total_prefixes:%llu\r\n"

@@ -13,10 +13,19 @@
  * quicklist, the plain ones) member by member into a fresh collection id; a
  * payload that turns out corrupt half-way has its entries removed again. */
 #include <limits.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/cmd/generic.h"
+#include "engine/log.h"
 #include "engine/server.h"
 #include "engine/keyspace.h"
 #include "engine/pubsub.h"
@@ -131,6 +140,27 @@ const cairn_command cairn_object_subcommands[] = {
 
 /* ---------------------------------------------------------------- DUMP */
 
+/* v's DUMP payload into out (a fresh buffer the caller frees): 0, a store
+ * error (< -1, for cairn_store_failed), or -1 with the writer's reason in
+ * why. */
+static int dump_payload(cairn_ctx *c, const cairn_value *v, cairn_rdb_buf *out, char *why, size_t whylen) {
+  cairn_rdb_writer *w = cairn_rdb_writer_new(cairn_rdb_buf_write, out, -1);
+  cairn_coll coll;
+  int wrc;
+  if (v->type == CAIRN_TYPE_STRING) {
+    wrc = cairn_rdb_writer_dump_begin(w, CAIRN_RDB_KIND_STRING);
+    if (wrc == 0) wrc = cairn_rdb_writer_string(w, v->data, v->len);
+  } else if (cairn_coll_decode(v, &coll) == 0) {
+    wrc = cairn_rdb_dump_coll(w, cairn_ctx_store(c), v->type, &coll);
+  } else {
+    wrc = -1;
+  }
+  if (wrc == 0) wrc = cairn_rdb_writer_dump_end(w);
+  if (wrc == -1) snprintf(why, whylen, "%s", cairn_rdb_writer_error(w) ? cairn_rdb_writer_error(w) : "?");
+  cairn_rdb_writer_free(w);
+  return wrc;
+}
+
 /* DUMP: O(n) in the value's members (the payload is built in memory: it is
  * one bulk reply). */
 void cairn_cmd_dump(cairn_ctx *c) {
@@ -142,27 +172,247 @@ void cairn_cmd_dump(cairn_ctx *c) {
     return;
   }
   cairn_rdb_buf out = {0};
-  cairn_rdb_writer *w = cairn_rdb_writer_new(cairn_rdb_buf_write, &out, -1);
-  cairn_coll coll;
-  int wrc;
-  if (v.type == CAIRN_TYPE_STRING) {
-    wrc = cairn_rdb_writer_dump_begin(w, CAIRN_RDB_KIND_STRING);
-    if (wrc == 0) wrc = cairn_rdb_writer_string(w, v.data, v.len);
-  } else if (cairn_coll_decode(&v, &coll) == 0) {
-    wrc = cairn_rdb_dump_coll(w, cairn_ctx_store(c), v.type, &coll);
-  } else {
-    wrc = -1;
-  }
-  if (wrc == 0) wrc = cairn_rdb_writer_dump_end(w);
-  if (wrc < -1) {
+  char why[256];
+  int wrc = dump_payload(c, &v, &out, why, sizeof(why));
+  if (wrc < -1)
     cairn_store_failed(c, wrc);
-  } else if (wrc != 0) {
-    cairn_reply_errorf(&c->reply, "DUMP failed: %s", cairn_rdb_writer_error(w) ? cairn_rdb_writer_error(w) : "?");
-  } else {
+  else if (wrc != 0)
+    cairn_reply_errorf(&c->reply, "DUMP failed: %s", why);
+  else
     cairn_reply_bulk(&c->reply, out.data, out.len);
-  }
-  cairn_rdb_writer_free(w);
   free(out.data);
+}
+
+/* ---------------------------------------------------------------- MIGRATE */
+
+/* MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
+ *         [AUTH password] [AUTH2 username password] [KEYS key ...]
+ *
+ * Like Redis (which is synchronous too), the loop waits for the target: at
+ * most `timeout` ms for the connection and for each write and read. The
+ * keys go as RESTORE key ttl payload [REPLACE] (after AUTH and SELECT), in
+ * one write; every key the target took is deleted here (unless COPY) and
+ * propagated as one DEL. The connection is not cached between calls (INFO
+ * migrate_cached_sockets stays 0). */
+
+typedef struct mig_conn {
+  int fd;
+  int64_t timeout_ms;
+  char buf[4096];
+  size_t len, pos;
+} mig_conn;
+
+static int mig_wait(mig_conn *m, short events) {
+  struct pollfd p = {.fd = m->fd, .events = events};
+  int rc;
+  do rc = poll(&p, 1, (int)m->timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  return rc == 1 ? 0 : -1;
+}
+
+/* -1 only when the name does not resolve or the connection does not
+ * complete within the timeout; a refused connection shows at the first write
+ * (Redis's "writing to target instance"), as it does in Redis. */
+static int mig_connect(mig_conn *m, const char *host, const char *port) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0) return -1;
+  m->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
+  int rc = m->fd < 0 ? -1 : 0;
+  if (rc == 0 && connect(m->fd, res->ai_addr, res->ai_addrlen) != 0 && errno == EINPROGRESS)
+    rc = mig_wait(m, POLLOUT);
+  freeaddrinfo(res);
+  if (rc == 0) {
+    int one = 1;
+    setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  return rc;
+}
+
+static int mig_write(mig_conn *m, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = send(m->fd, p, n, MSG_NOSIGNAL);
+    if (w > 0) {
+      p += w;
+      n -= (size_t)w;
+    } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+      return -1;
+    } else if (mig_wait(m, POLLOUT) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* One reply line (without CRLF) into line. A bulk or array reply (which a
+ * RESTORE never gets) would be read as its first line only. */
+static int mig_readline(mig_conn *m, char *line, size_t cap) {
+  size_t n = 0;
+  for (;;) {
+    if (m->pos == m->len) {
+      ssize_t r = recv(m->fd, m->buf, sizeof(m->buf), 0);
+      if (r == 0) return -1;
+      if (r < 0) {
+        if (errno != EAGAIN && errno != EINTR) return -1;
+        if (mig_wait(m, POLLIN) != 0) return -1;
+        continue;
+      }
+      m->len = (size_t)r;
+      m->pos = 0;
+    }
+    char ch = m->buf[m->pos++];
+    if (ch == '\n') break;
+    if (n + 1 < cap) line[n++] = ch;
+  }
+  if (n && line[n - 1] == '\r') n--;
+  line[n] = '\0';
+  return 0;
+}
+
+static void migrate_io_error(cairn_ctx *c, const char *what, const char *host, const char *port) {
+  cairn_warning("MIGRATE to %s:%s: error or timeout %s", host, port, what);
+  cairn_reply_errorf(&c->reply, "-IOERR error or timeout %s", what);
+}
+
+void cairn_cmd_migrate(cairn_ctx *c) {
+  int copy = 0, replace = 0, first_key = 3, num_keys = 1;
+  const cairn_str *user = NULL, *pass = NULL;
+  for (int j = 6; j < c->argc; j++) {
+    int more = c->argc - j - 1;
+    if (cairn_arg_is(c->argv[j], "copy")) {
+      copy = 1;
+    } else if (cairn_arg_is(c->argv[j], "replace")) {
+      replace = 1;
+    } else if (cairn_arg_is(c->argv[j], "auth") && more >= 1) {
+      pass = &c->argv[++j];
+    } else if (cairn_arg_is(c->argv[j], "auth2") && more >= 2) {
+      user = &c->argv[++j];
+      pass = &c->argv[++j];
+    } else if (cairn_arg_is(c->argv[j], "keys")) {
+      if (c->argv[3].len != 0) {
+        cairn_reply_error(&c->reply, "When using MIGRATE KEYS option, the key argument must be set to the empty string");
+        return;
+      }
+      first_key = j + 1;
+      num_keys = c->argc - j - 1;
+      break;
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  }
+  long long dbid, timeout;
+  if (cairn_arg_ll(c, c->argv[5], &timeout) != 0 || cairn_arg_ll(c, c->argv[4], &dbid) != 0) return;
+  if (timeout <= 0) timeout = 1000;
+  /* the keys that exist (expired ones are gone by now) */
+  cairn_value *vals = cairn_xcalloc((size_t)num_keys + 1, sizeof(*vals));
+  int *idx = cairn_xcalloc((size_t)num_keys + 1, sizeof(*idx));
+  int n = 0;
+  cairn_buf cmd = {0};
+  char host[256], port[16], line[1024], why[256];
+  mig_conn m = {.fd = -1, .timeout_ms = timeout};
+  for (int j = 0; j < num_keys; j++) {
+    int rc = cairn_lookup(c, c->argv[first_key + j], &vals[n]);
+    if (rc < 0) goto out;
+    if (rc == 1) idx[n++] = first_key + j;
+  }
+  if (n == 0) {
+    cairn_reply_status(&c->reply, "NOKEY");
+    goto out;
+  }
+  snprintf(host, sizeof(host), "%.*s", (int)c->argv[1].len, c->argv[1].p);
+  snprintf(port, sizeof(port), "%.*s", (int)c->argv[2].len, c->argv[2].p);
+  /* the request: [AUTH] SELECT, then a RESTORE per key */
+  if (pass) {
+    cairn_str a[3] = {{"AUTH", 4}, {0, 0}, {0, 0}};
+    int na = 1;
+    if (user) a[na++] = *user;
+    a[na++] = *pass;
+    cairn_resp_append_command(&cmd, na, a);
+  }
+  char dbs[24];
+  cairn_str sel[2] = {{"SELECT", 6}, {dbs, (size_t)snprintf(dbs, sizeof(dbs), "%lld", dbid)}};
+  cairn_resp_append_command(&cmd, 2, sel);
+  for (int j = 0; j < n; j++) {
+    cairn_rdb_buf payload = {0};
+    int wrc = dump_payload(c, &vals[j], &payload, why, sizeof(why));
+    if (wrc != 0) {
+      free(payload.data);
+      if (wrc < -1)
+        cairn_store_failed(c, wrc);
+      else
+        cairn_reply_errorf(&c->reply, "MIGRATE failed: %s", why);
+      goto out;
+    }
+    int64_t ttl = 0;
+    if (vals[j].expire_ms >= 0) {
+      ttl = vals[j].expire_ms - c->now_ms;
+      if (ttl < 1) ttl = 1;
+    }
+    char ttls[24];
+    cairn_str r[5] = {{"RESTORE", 7}, c->argv[idx[j]], {ttls, (size_t)snprintf(ttls, sizeof(ttls), "%lld", (long long)ttl)},
+                      {(const char *)payload.data, payload.len}, {"REPLACE", 7}};
+    cairn_resp_append_command(&cmd, replace ? 5 : 4, r);
+    free(payload.data);
+  }
+  if (mig_connect(&m, host, port) != 0) {
+    migrate_io_error(c, "connecting to the client", host, port);
+    goto out;
+  }
+  if (mig_write(&m, cmd.p, cmd.len) != 0) {
+    migrate_io_error(c, "writing to target instance", host, port);
+    goto out;
+  }
+  /* the replies: [AUTH], SELECT, then one per RESTORE; the first error is
+   * the one reported, the keys the target took are still deleted */
+  char first_err[1024] = "";
+  int pre = pass ? 2 : 1;
+  for (int j = 0; j < pre; j++) {
+    if (mig_readline(&m, line, sizeof(line)) != 0) {
+      migrate_io_error(c, "reading to target instance", host, port);
+      goto out;
+    }
+    if (line[0] == '-' && !first_err[0]) snprintf(first_err, sizeof(first_err), "%s", line + 1);
+  }
+  int moved = 0;
+  cairn_str *dels = cairn_xcalloc((size_t)n + 1, sizeof(*dels));
+  dels[0] = (cairn_str){"DEL", 3};
+  int io_error = 0;
+  for (int j = 0; j < n; j++) {
+    if (mig_readline(&m, line, sizeof(line)) != 0) {
+      io_error = 1;
+      break;
+    }
+    if (line[0] == '-' || first_err[0]) {
+      if (!first_err[0]) snprintf(first_err, sizeof(first_err), "%s", line + 1);
+      continue;
+    }
+    if (!copy) {
+      int rc = cairn_store_del(cairn_ctx_store(c), c->db, c->argv[idx[j]]);
+      if (rc < 0) {
+        free(dels);
+        cairn_store_failed(c, rc);
+        goto out;
+      }
+      cairn_touch(c, c->argv[idx[j]]);
+      cairn_notify(c, CAIRN_NOTIFY_GENERIC, "del", c->argv[idx[j]]);
+      dels[1 + moved++] = c->argv[idx[j]];
+      c->dirty++;
+    }
+  }
+  if (moved) cairn_propagate(c, c->db, 1 + moved, dels);
+  c->custom_propagation = 1;
+  free(dels);
+  if (first_err[0])
+    cairn_reply_errorf(&c->reply, "Target instance replied with error: %s", first_err);
+  else if (io_error)
+    migrate_io_error(c, "reading to target instance", host, port);
+  else
+    cairn_reply_ok(&c->reply);
+out:
+  if (m.fd >= 0) close(m.fd);
+  cairn_buf_free(&cmd);
+  free(vals);
+  free(idx);
 }
 
 /* ---------------------------------------------------------------- RESTORE */

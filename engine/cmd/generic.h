@@ -9,6 +9,7 @@
 extern const cairn_command cairn_object_subcommands[];
 void cairn_cmd_dump(cairn_ctx *c);
 void cairn_cmd_restore(cairn_ctx *c);
+void cairn_cmd_migrate(cairn_ctx *c);
 void cairn_cmd_sort(cairn_ctx *c);
 void cairn_cmd_sort_ro(cairn_ctx *c);
 

@@ -796,6 +796,10 @@ const cairn_command cairn_commands_keys[] = {
     CAIRN_CMD("restore", -4, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_restore, "generic",
               "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0",
               "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"),
+    CAIRN_CMD("migrate", -6, CAIRN_F_WRITE, 3, 3, 1, cairn_cmd_migrate, "generic",
+              "Atomically transfer a key from a Redis instance to another one.", "2.6.0",
+              "host port key|\"\" destination-db timeout [COPY] [REPLACE] [AUTH password] "
+              "[AUTH2 username password] [KEYS key [key ...]]"),
     CAIRN_CMD("sort", -2, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 1, 1, 1, cairn_cmd_sort, "generic",
               "Sort the elements in a list, set or sorted set", "1.0.0",
               "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]"),
