@@ -5,9 +5,14 @@
 
 #include "engine/buf.h"
 
-/* Arena: blocks of ARENA_BLOCK bytes handed out by bumping a pointer; a
- * request bigger than a quarter block gets a block of its own. */
+/* Arena: blocks handed out by bumping a pointer; a request bigger than a
+ * quarter of the largest block gets a block of its own. A layer's blocks
+ * start at ARENA_FIRST bytes and double up to ARENA_BLOCK, so a layer of a
+ * few entries counts kilobytes against overlay-max-memory, not a whole
+ * block (with a small budget, every write used to stall for a drain of
+ * one entry). */
 #define ARENA_BLOCK (1u << 20)
+#define ARENA_FIRST (16u << 10)
 
 typedef struct arena_block {
   struct arena_block *next;
@@ -74,12 +79,15 @@ static void *arena_alloc(ov_layer *L, size_t n) {
     return big->data;
   }
   if (!b || b->size - b->used < n) {
-    b = cairn_xmalloc(sizeof(arena_block) + ARENA_BLOCK);
-    b->size = ARENA_BLOCK;
+    size_t size = b ? b->size * 2 : ARENA_FIRST;
+    if (size > ARENA_BLOCK) size = ARENA_BLOCK;
+    while (size < n) size *= 2;
+    b = cairn_xmalloc(sizeof(arena_block) + size);
+    b->size = size;
     b->used = 0;
     b->next = L->blocks;
     L->blocks = b;
-    L->bytes += sizeof(arena_block) + ARENA_BLOCK;
+    L->bytes += sizeof(arena_block) + size;
   }
   void *p = b->data + b->used;
   b->used += n;

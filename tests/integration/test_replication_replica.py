@@ -35,8 +35,8 @@ _n_before = len(cairn_test._TESTS)
 import test_replication_master as M     # noqa: E402
 del cairn_test._TESTS[_n_before:]
 
-stats, snapshot = M.stats, M.snapshot
-assert_same_data, random_writes = M.assert_same_data, M.random_writes
+stats, snapshot = M.stats, strings_snapshot
+assert_same_data, random_writes = assert_same_strings, M.random_writes
 partial_requests = M.partial_requests
 
 SYNC_TIMEOUT = 20

@@ -208,7 +208,7 @@ static void flagged(uint32_t flag, const char *want) {
 
 static void test_special_flags(void **state) {
   (void)state;
-  flagged(CAIRN_CMD_ALLOW_SUBSCRIBED, "ping quit reset subscribe unsubscribe psubscribe punsubscribe");
+  flagged(CAIRN_CMD_ALLOW_SUBSCRIBED, "ping quit reset subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe");
   flagged(CAIRN_CMD_NOT_QUEUED, "quit reset multi exec discard watch");
   flagged(CAIRN_CMD_RUNS_QUEUED, "exec");
 }
