@@ -619,6 +619,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_drain_last_ms:%lld\r\n"
                    "store_drains_failed:%llu\r\n"
                    "store_drain_error:%d\r\n"
+                   "store_writes_refused:%llu\r\n"
                    "store_full:%d\r\n"
                    "store_offset_on_disk:%llu\r\n"
                    "writer_stalls:%llu\r\n"
@@ -635,6 +636,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    cairn_store_frozen_layers(srv->store), (unsigned long long)cairn_store_range_jumps(srv->store),
                    (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,
+                   (unsigned long long)srv->stats.store_writes_refused,
                    cairn_store_full(srv->store), (unsigned long long)cairn_store_durable_offset(srv->store),
                    (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.writer_throttled,
                    (unsigned long long)srv->stats.longest_iteration_us,

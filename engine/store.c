@@ -1,6 +1,7 @@
 #include "engine/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 
 #include "engine/buf.h"
@@ -83,7 +85,7 @@ struct cairn_store {
   int writemap;
   uint64_t checkpoints;
   int64_t last_checkpoint_ms;
-  char errstr[256];
+  char errstr[512];
   cairn_store_touch_fn touch;
   void *touch_ud;
 
@@ -119,13 +121,15 @@ struct cairn_store {
   int thread_started, stop;
   layer *draining;         /* the layer the thread works on */
   int drain_rc;            /* error of the last drain (the thread then pauses) */
-  char drain_err[256];
+  char drain_err[512];
   int paused;
   int hold;                /* quiesce: do not start a drain */
   int notifying;           /* the thread is calling notify */
   int wal_gate;            /* drain only layers at or below wal_synced (set once the server tells) */
   uint64_t wal_synced;
   int full;                /* the map is at its ceiling */
+  int grow_failed;         /* the map could not grow below its ceiling (disk full...): drain_err says why */
+  char path[4096];         /* the LMDB data file, for error messages */
   void (*notify)(void *ud);
   void *notify_ud;
   uint64_t drains_failed;
@@ -741,14 +745,23 @@ static int logical_of(const meta_state *m, uint16_t phys) {
  * only extends with ftruncate (a sparse file): a page written where the disk
  * has no room would raise SIGBUS. Allocating the blocks up to the map size
  * turns that into an error here, where growth can fail cleanly. */
+/* snprintf for messages that may be cut (paths in them) */
+static void msgf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msgf(char *out, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out, len, fmt, ap);
+  va_end(ap);
+}
+
 static int reserve_file(cairn_store *s, uint64_t bytes) {
   if (!s->writemap) return 0;
   int fd;
   if (mdb_env_get_fd(s->env, &fd) != 0) return 0;
   int rc = posix_fallocate(fd, 0, (off_t)bytes);
   if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return 0; /* no fallocate on this fs: as before */
-  snprintf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file: %s",
-           (unsigned long long)bytes, strerror(rc));
+  msgf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file %s: %s",
+           (unsigned long long)bytes, s->path, strerror(rc));
   return -1;
 }
 
@@ -768,6 +781,7 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   }
   s->map_size = opt->map_size;
   s->writemap = opt->writemap;
+  msgf(s->path, sizeof(s->path), "%s/data.mdb", path);
   s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
   /* No map size before mdb_env_open: LMDB then adopts the size recorded in
    * the file, so a grown map persists. (A size set beforehand would win, cut
@@ -1712,6 +1726,19 @@ int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t
  * it (cairn_store_poll): a full map is grown there, where no reader is in
  * the middle of a command. */
 
+/* The drain error for an errno from LMDB, naming the data file. LMDB turns
+ * a short write (the disk filled in the middle of it) into EIO: when the
+ * file system then has (almost) no space left, that is the cause named. */
+static void describe_errno(cairn_store *s, const char *what, int rc) {
+  struct statvfs fs;
+  if (rc == EIO && statvfs(s->path, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20)) {
+    msgf(s->drain_err, sizeof(s->drain_err), "%s: %s: %s (LMDB reported: %s; %llu bytes free)", what, s->path,
+         strerror(ENOSPC), strerror(rc), (unsigned long long)fs.f_bavail * fs.f_frsize);
+    return;
+  }
+  msgf(s->drain_err, sizeof(s->drain_err), "%s: %s: %s", what, s->path, strerror(rc));
+}
+
 /* Writes layers[0..n) (oldest first, consecutive) in one transaction: a
  * merge in key order where the newest layer's entry wins. Several layers
  * at once when the thread is behind (more rewrites coalesce) or after the
@@ -1721,7 +1748,10 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   MDB_txn *w;
   int rc = mdb_txn_begin(s->env, NULL, 0, &w);
   if (rc) {
-    snprintf(s->drain_err, sizeof(s->drain_err), "mdb_txn_begin: %s", mdb_strerror(rc));
+    if (rc > 0)
+      describe_errno(s, "mdb_txn_begin", rc);
+    else
+      snprintf(s->drain_err, sizeof(s->drain_err), "mdb_txn_begin: %s", mdb_strerror(rc));
     return rc;
   }
   const char *what = "mdb_put";
@@ -1777,7 +1807,10 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   } else {
     mdb_txn_abort(w);
   }
-  if (rc) snprintf(s->drain_err, sizeof(s->drain_err), "%s: %s", what, mdb_strerror(rc));
+  if (rc > 0) /* an errno (ENOSPC, EIO...): name the file */
+    describe_errno(s, what, rc);
+  else if (rc)
+    snprintf(s->drain_err, sizeof(s->drain_err), "%s: %s", what, mdb_strerror(rc));
   return rc;
 }
 
@@ -1926,16 +1959,25 @@ static int grow_to(cairn_store *s, uint64_t limit);
 
 /* After the thread stopped on MDB_MAP_FULL (so no write transaction is
  * open): doubles the map where no reader holds a pointer into it. 1 grown,
- * 0 at the ceiling (the store is then full), -1 the snapshot is lost. */
+ * 0 not grown: at the ceiling (the store is then full) or because growing
+ * failed below it (the disk is full: grow_failed, the drain error says
+ * so, never the ceiling), -1 the snapshot is lost. */
 static int grow_between_commands(cairn_store *s) {
   mdb_txn_reset(s->rtxn);
-  int grew = grow_to(s, s->max_map_size) == 0;
+  int at_ceiling = s->map_size >= s->max_map_size;
+  int grew = !at_ceiling && grow_to(s, s->max_map_size) == 0;
   int rc = mdb_txn_renew(s->rtxn);
   if (rc) {
     store_error(s, "mdb_txn_renew", rc);
     return -1;
   }
-  s->full = !grew;
+  s->full = at_ceiling;
+  s->grow_failed = !grew && !at_ceiling;
+  if (s->grow_failed) {
+    pthread_mutex_lock(&s->mu);
+    msgf(s->drain_err, sizeof(s->drain_err), "growing the LMDB map: %s", s->errstr);
+    pthread_mutex_unlock(&s->mu);
+  }
   return grew;
 }
 
@@ -1995,6 +2037,15 @@ int cairn_store_poll(cairn_store *s) {
     resume_thread(s);
   }
   return drained;
+}
+
+int cairn_store_blocked(const cairn_store *s, char *out, size_t len) {
+  pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+  int rc = s->paused ? s->drain_rc : 0;
+  int blocked = rc && (rc != MDB_MAP_FULL || s->grow_failed);
+  if (blocked && out) snprintf(out, len, "%s", s->drain_err);
+  pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+  return blocked;
 }
 
 int cairn_store_drain_error(const cairn_store *s, char *out, size_t len) {

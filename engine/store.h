@@ -182,6 +182,12 @@ void cairn_store_wal_synced(cairn_store *s, uint64_t offset);
 int cairn_store_poll(cairn_store *s);
 int cairn_store_wait(cairn_store *s);
 int cairn_store_drain_error(const cairn_store *s, char *out, size_t len);
+/* 1 when the drain is stopped by something other than the map's ceiling
+ * (an I/O error such as ENOSPC on the data file, or a map that could not
+ * grow below its ceiling because the disk is full), with the reason in out:
+ * the server refuses writes (-MISCONF) until a retry works. At the ceiling
+ * (cairn_store_full) only writes that add data are refused (-OOM). */
+int cairn_store_blocked(const cairn_store *s, char *out, size_t len);
 void cairn_store_retry(cairn_store *s);
 /* Memory held by the overlay (active + frozen layers), frozen layers
  * waiting, failed drains, dead-range jumps (seeks that skipped a run of

@@ -515,7 +515,7 @@ static void test_get(void **state) {
   collect out;
   const char *all[] = {"*"};
   /* every directive but the 4 hidden ones, and every alias (listed apart) */
-  assert_int_equal(get(&c, &out, 1, all), 163);
+  assert_int_equal(get(&c, &out, 1, all), 164);
   assert_true(strncmp(out.text, "bind=127.0.0.1;port=6379;", 25) == 0);
 
   const char *one[] = {"port"};
