@@ -289,7 +289,7 @@ static const directive table[] = {
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
-    {"lmdb-max-map-size", NULL, DT_MEM, F_SAME_ONLY, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-max-map-size", NULL, DT_MEM, 0, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-writemap", NULL, DT_BOOL, F_SAME_ONLY, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
     {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL, NULL},
     {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL, NULL},

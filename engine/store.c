@@ -2183,14 +2183,7 @@ void cairn_store_rollback(cairn_store *s) {
 /* The map can only change size with no transaction alive in the process
  * (mdb_env_set_mapsize may move the mapping): the store thread is idle
  * (paused by an error, or held by quiesce) and the loop's snapshot reset. */
-static int grow_to(cairn_store *s, uint64_t limit) {
-  if (s->map_size >= limit) {
-    snprintf(s->errstr, sizeof(s->errstr), "the LMDB map is at its ceiling (lmdb-max-map-size, %llu bytes)",
-             (unsigned long long)s->max_map_size);
-    return -1;
-  }
-  uint64_t n = s->map_size * 2;
-  if (n > limit) n = limit;
+static int set_map_to(cairn_store *s, uint64_t n) {
   int rc = mdb_env_set_mapsize(s->env, n);
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
@@ -2204,6 +2197,17 @@ static int grow_to(cairn_store *s, uint64_t limit) {
   s->map_size = n;
   s->grows++;
   return 0;
+}
+
+static int grow_to(cairn_store *s, uint64_t limit) {
+  if (s->map_size >= limit) {
+    snprintf(s->errstr, sizeof(s->errstr), "the LMDB map is at its ceiling (lmdb-max-map-size, %llu bytes)",
+             (unsigned long long)s->max_map_size);
+    return -1;
+  }
+  uint64_t n = s->map_size * 2;
+  if (n > limit) n = limit;
+  return set_map_to(s, n);
 }
 
 uint64_t cairn_store_map_grows(const cairn_store *s) { return s->grows; }
@@ -2252,6 +2256,28 @@ int cairn_store_make_room(cairn_store *s, uint64_t bytes) {
 }
 
 uint64_t cairn_store_map_size(const cairn_store *s) { return s->map_size; }
+
+int cairn_store_set_map_limits(cairn_store *s, uint64_t map_size, uint64_t max_map_size) {
+  s->max_map_size = max_map_size > s->map_size ? max_map_size : s->map_size;
+  uint64_t target = map_size < s->max_map_size ? map_size : s->max_map_size;
+  int rc = 0;
+  if (target > s->map_size) {
+    quiesce(s);
+    rc = set_map_to(s, target);
+    unquiesce(s);
+  }
+  s->full = s->map_size >= s->max_map_size && cairn_store_live_bytes(s) > s->max_map_size - s->max_map_size / 8;
+  /* a drain stopped by the full map tries again at once (and grows the
+   * map below the new ceiling if it still needs to) */
+  pthread_mutex_lock(&s->mu);
+  int stuck = s->paused && s->drain_rc == MDB_MAP_FULL;
+  pthread_mutex_unlock(&s->mu);
+  if (stuck && s->open_cursors == 0) {
+    s->grow_failed = 0;
+    resume_thread(s);
+  }
+  return rc;
+}
 
 uint64_t cairn_store_used_bytes(cairn_store *s) {
   MDB_envinfo info;

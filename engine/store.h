@@ -209,6 +209,13 @@ int cairn_store_grow_reserve(cairn_store *s);
  * so it does not run out in the middle. No transaction may be open. */
 int cairn_store_make_room(cairn_store *s, uint64_t bytes);
 uint64_t cairn_store_map_size(const cairn_store *s);
+/* CONFIG SET lmdb-map-size / lmdb-max-map-size: the ceiling moves (never
+ * below the map's current size: the map does not shrink) and the map grows
+ * to map_size now if that is bigger (up to the ceiling; the data file is
+ * reserved on disk with lmdb-writemap yes). A drain stopped by a full map
+ * tries again. Between commands. 0, or -1 with cairn_store_errstr (the
+ * ceiling has moved all the same). */
+int cairn_store_set_map_limits(cairn_store *s, uint64_t map_size, uint64_t max_map_size);
 uint64_t cairn_store_map_grows(const cairn_store *s); /* since open */
 /* Bytes of the data file actually used (last page number * page size: a
  * high-water mark), and the part of it holding data (minus LMDB's free
