@@ -370,12 +370,13 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
 def enospc_on_the_store_commit_refuses_writes_then_recovers_by_itself():
     # calls 1 to 3 of the store thread's commit fail with ENOSPC (the first
     # drain and two retries, a second apart); then it works again
-    with start_with_faults({"checkpoint-interval-ms": 50}, "store.commit=1:x3:ENOSPC") as s:
+    with start_with_faults(NO_CHECKPOINTS, "store.commit=1:x3:ENOSPC") as s:
         c = s.conn()
         acked = {}
         for i in range(10):
             assert_eq(c.call("SET", "e%d" % i, "v%d" % i), "OK")
             acked["e%d" % i] = "v%d" % i
+        assert_eq(c.call("CONFIG", "SET", "checkpoint-interval-ms", "50"), "OK")  # now a checkpoint
         wait_until(lambda: log_lines(s, r"# writing checkpoint layers into LMDB failed"), timeout=10,
                    msg="no failed checkpoint")
         cause = "mdb_txn_commit: %s/store/data.mdb: No space left on device" % s.dir
