@@ -741,10 +741,6 @@ static int logical_of(const meta_state *m, uint16_t phys) {
 
 /* ------------------------------------------------------------ open/close */
 
-/* With MDB_WRITEMAP LMDB writes pages straight into the mapped file, which it
- * only extends with ftruncate (a sparse file): a page written where the disk
- * has no room would raise SIGBUS. Allocating the blocks up to the map size
- * turns that into an error here, where growth can fail cleanly. */
 /* snprintf for messages that may be cut (paths in them) */
 static void msgf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void msgf(char *out, size_t len, const char *fmt, ...) {
@@ -754,6 +750,10 @@ static void msgf(char *out, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* With MDB_WRITEMAP LMDB writes pages straight into the mapped file, which it
+ * only extends with ftruncate (a sparse file): a page written where the disk
+ * has no room would raise SIGBUS. Allocating the blocks up to the map size
+ * turns that into an error here, where growth can fail cleanly. */
 static int reserve_file(cairn_store *s, uint64_t bytes) {
   if (!s->writemap) return 0;
   int fd;
@@ -761,7 +761,7 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
   int rc = posix_fallocate(fd, 0, (off_t)bytes);
   if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return 0; /* no fallocate on this fs: as before */
   msgf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file %s: %s",
-           (unsigned long long)bytes, s->path, strerror(rc));
+       (unsigned long long)bytes, s->path, strerror(rc));
   return -1;
 }
 
