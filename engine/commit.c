@@ -277,6 +277,13 @@ int cairn_commit_recover(cairn_server *srv, int rc, int may_use_reserve, char *w
     }
   }
   restore_consistency(srv, 1);
+  if (toofull && cairn_store_map_size(srv->store) < (uint64_t)srv->cfg.lmdb_max_map_size) {
+    /* below the ceiling: growing failed for another reason (disk full) */
+    snprintf(why, whylen,
+             "-MISCONF Errors writing to disk: the store cannot grow (%s). Check the server log.",
+             cairn_store_errstr(srv->store));
+    return -1;
+  }
   if (toofull) {
     snprintf(why, whylen,
              "-OOM command not allowed: the store is full (lmdb-max-map-size is %llu bytes)",
@@ -304,10 +311,9 @@ static void notify(cairn_server *srv, cairn_sync_event ev) {
 }
 
 static void fatal_sync(cairn_server *srv, int err) {
-  cairn_warning("fdatasync of the backlog failed: %s. Acknowledging writes is impossible; exiting. "
+  cairn_warning("fdatasync of the backlog failed: %s/backlog: %s. Acknowledging writes is impossible; exiting. "
                 "A restart recovers everything that reached the disk.",
-                strerror(err));
-  (void)srv;
+                srv->cfg.dir, strerror(err));
   exit(1);
 }
 
@@ -480,9 +486,9 @@ void cairn_flusher_stop(cairn_server *srv) {
  * append works again. */
 static void wal_append_failed(cairn_server *srv, int err) {
   uint64_t end = srv->wal.end(srv->wal.ud);
-  cairn_warning("backlog append of %zu bytes at offset %llu failed: %s; refusing writes until it works",
-                srv->stream.len, (unsigned long long)end + 1, strerror(err));
-  snprintf(srv->write_error_msg, sizeof(srv->write_error_msg), "%s", strerror(err));
+  cairn_warning("backlog append of %zu bytes at offset %llu failed: %s/backlog: %s; refusing writes until it works",
+                srv->stream.len, (unsigned long long)end + 1, srv->cfg.dir, strerror(err));
+  snprintf(srv->write_error_msg, sizeof(srv->write_error_msg), "%s/backlog: %s", srv->cfg.dir, strerror(err));
   srv->write_error = 1;
   srv->stream.len = 0;
   srv->stream_offset = end;
@@ -596,15 +602,19 @@ void cairn_commit_poll_store(cairn_server *srv) {
       srv->store_error = 0;
     }
   } else if (n < 0 && !srv->store_error) {
-    char why[256];
+    char why[512];
     cairn_store_drain_error(srv->store, why, sizeof(why));
+    int blocked = cairn_store_blocked(srv->store, NULL, 0);
     cairn_warning("writing checkpoint layers into LMDB failed: %s (%s); the backlog keeps everything after "
                   "offset %llu, retrying every second",
                   why,
                   cairn_store_full(srv->store) ? "the map is at lmdb-max-map-size: writes that add data are refused"
+                  : blocked                    ? "writes are refused with -MISCONF until it works again"
                                                : "see the error",
                   (unsigned long long)cairn_store_durable_offset(srv->store));
     srv->store_error = 1;
+    /* writers waiting at the overlay's budget go on: to their -MISCONF */
+    if (blocked && srv->on_store_room) srv->on_store_room(srv);
   }
   /* LMDB holds more on disk (here, or in a cairn_store_wait that released
    * the layers itself): the backlog's checkpoint pin moves on */

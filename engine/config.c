@@ -245,6 +245,7 @@ static const char *const endpoint_type_names[] = {"ip", "hostname", "unknown-end
 static const char *const propagation_error_names[] = {"ignore", "panic", "panic-on-replicas", NULL};
 static const char *const acl_pubsub_names[] = {"allchannels", "resetchannels", NULL};
 static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
+static const char *const load_corrupt_names[] = {"refuse", "truncate", NULL};
 
 #define CF(field) offsetof(cairn_config, field)
 #define CP(field) offsetof(compat_block, field)
@@ -288,13 +289,15 @@ static const directive table[] = {
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "256mb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
-    {"lmdb-max-map-size", NULL, DT_MEM, F_SAME_ONLY, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"lmdb-max-map-size", NULL, DT_MEM, 0, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-writemap", NULL, DT_BOOL, F_SAME_ONLY, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
     {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL, NULL},
     {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,
      NULL, NULL},
     {"backlog-max-bytes", NULL, DT_MEM, 0, CF(backlog_max_bytes), "64gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
+    {"backlog-load-corrupt", NULL, DT_ENUM, 0, CF(backlog_load_corrupt), "refuse", 0, 0, 0, 0, load_corrupt_names,
+     NULL},
     {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL, NULL},
     {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL, NULL},
     {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL, NULL},

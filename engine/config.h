@@ -87,6 +87,7 @@ typedef struct cairn_config {
   long long backlog_retention_bytes;
   long long backlog_retention_seconds;
   long long backlog_max_bytes;
+  int backlog_load_corrupt;       /* 0 refuse, 1 truncate (read at startup) */
 
   /* expiry */
   int active_expire_effort;       /* 1..10 like redis */

@@ -219,6 +219,23 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->write_error_msg);
       goto reject;
     }
+    if (srv->store_error && is_write) {
+      /* The store thread cannot write LMDB (disk full, I/O error): no
+       * write is taken until a retry works, so the backlog and the overlay
+       * do not grow without bound and writers do not wait silently at the
+       * overlay's budget. Reads go on. (At the map's ceiling only writes
+       * that add data are refused, below.) */
+      char why[512];
+      if (cairn_store_blocked(srv->store, why, sizeof(why))) {
+        srv->stats.store_writes_refused++;
+        cairn_reply_errorf(&ctx.reply,
+                           "-MISCONF Errors writing to disk: the store cannot write to LMDB (%s): commands that "
+                           "may modify the data set are refused until it works again (retried every second). "
+                           "Check the server log.",
+                           why);
+        goto reject;
+      }
+    }
     if ((cmd->flags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
       cairn_reply_errorf(&ctx.reply,
                          "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "

@@ -492,6 +492,9 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "wal_compression_ratio:%.2f\r\n"
                    "wal_pending_seals:%d\r\n"
                    "wal_corrupt_frames:%llu\r\n"
+                   "backlog_corruptions:%llu\r\n"
+                   "backlog_torn_tail_bytes_cut:%llu\r\n"
+                   "backlog_corrupt_bytes_cut:%llu\r\n"
                    "wal_records:%llu\r\n"
                    "wal_bytes:%llu\r\n"
                    "wal_syncs:%llu\r\n"
@@ -513,7 +516,9 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)ws.disk_bytes, ws.segments, (long long)age,
                    (unsigned long long)ws.stream_bytes, (unsigned long long)ws.raw_disk_bytes,
                    (unsigned long long)ws.compressed_disk_bytes, ws.compressed_segments, ws.ratio, ws.pending_seals,
-                   (unsigned long long)ws.corrupt_frames, (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
+                   (unsigned long long)ws.corrupt_frames, (unsigned long long)ws.corruptions,
+                   (unsigned long long)ws.torn_tail_bytes_cut, (unsigned long long)ws.corrupt_bytes_cut,
+                   (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,
                    (unsigned long long)st->wal_syncs, (unsigned long long)st->wal_inline_syncs,
                    (unsigned long long)(st->wal_syncs ? st->wal_sync_us_total / st->wal_syncs : 0),
                    srv->write_error, (unsigned long long)cairn_store_map_size(srv->store),
@@ -617,6 +622,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_drain_last_ms:%lld\r\n"
                    "store_drains_failed:%llu\r\n"
                    "store_drain_error:%d\r\n"
+                   "store_writes_refused:%llu\r\n"
                    "store_full:%d\r\n"
                    "store_offset_on_disk:%llu\r\n"
                    "writer_stalls:%llu\r\n"
@@ -633,6 +639,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    cairn_store_frozen_layers(srv->store), (unsigned long long)cairn_store_range_jumps(srv->store),
                    (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,
+                   (unsigned long long)srv->stats.store_writes_refused,
                    cairn_store_full(srv->store), (unsigned long long)cairn_store_durable_offset(srv->store),
                    (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.writer_throttled,
                    (unsigned long long)srv->stats.longest_iteration_us,

@@ -126,6 +126,7 @@ int main(int argc, char **argv) {
   snprintf(bdir, sizeof(bdir), "%s/backlog", srv.cfg.dir);
   cairn_backlog_options bo = {.segment_size = (uint64_t)srv.cfg.backlog_segment_size,
                               .start_offset = cairn_store_checkpoint_offset(srv.store),
+                              .truncate_corrupt = srv.cfg.backlog_load_corrupt == 1,
                               .log = backlog_log};
   err[0] = '\0';
   if (cairn_backlog_open(bdir, &bo, &backlog, err, sizeof(err)) != 0) {

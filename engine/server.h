@@ -48,6 +48,7 @@ typedef struct cairn_stats {
   uint64_t checkpoints;          /* layers frozen */
   uint64_t checkpoint_us_total;  /* loop time spent freezing them (WAL sync included) */
   uint64_t writer_stalls;        /* write commands held back at the overlay's budget */
+  uint64_t store_writes_refused; /* -MISCONF: the store thread could not write LMDB */
   uint64_t writer_throttled;     /* ...and past half of it, by the iteration's quota */
   uint64_t longest_iteration_us; /* the loop's longest iteration since start */
   uint64_t rollbacks;

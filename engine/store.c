@@ -1,6 +1,7 @@
 #include "engine/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 
 #include "engine/buf.h"
@@ -83,7 +85,7 @@ struct cairn_store {
   int writemap;
   uint64_t checkpoints;
   int64_t last_checkpoint_ms;
-  char errstr[256];
+  char errstr[512];
   cairn_store_touch_fn touch;
   void *touch_ud;
 
@@ -122,13 +124,15 @@ struct cairn_store {
   int thread_started, stop;
   layer *draining;         /* the layer the thread works on */
   int drain_rc;            /* error of the last drain (the thread then pauses) */
-  char drain_err[256];
+  char drain_err[512];
   int paused;
   int hold;                /* quiesce: do not start a drain */
   int notifying;           /* the thread is calling notify */
   int wal_gate;            /* drain only layers at or below wal_synced (set once the server tells) */
   uint64_t wal_synced;
   int full;                /* the map is at its ceiling */
+  int grow_failed;         /* the map could not grow below its ceiling (disk full...): drain_err says why */
+  char path[4096];         /* the LMDB data file, for error messages */
   void (*notify)(void *ud);
   void *notify_ud;
   uint64_t drains_failed;
@@ -763,6 +767,15 @@ static int logical_of(const meta_state *m, uint16_t phys) {
 
 /* ------------------------------------------------------------ open/close */
 
+/* snprintf for messages that may be cut (paths in them) */
+static void msgf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msgf(char *out, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(out, len, fmt, ap);
+  va_end(ap);
+}
+
 /* With MDB_WRITEMAP LMDB writes pages straight into the mapped file, which it
  * only extends with ftruncate (a sparse file): a page written where the disk
  * has no room would raise SIGBUS. Allocating the blocks up to the map size
@@ -773,8 +786,8 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
   if (mdb_env_get_fd(s->env, &fd) != 0) return 0;
   int rc = posix_fallocate(fd, 0, (off_t)bytes);
   if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return 0; /* no fallocate on this fs: as before */
-  snprintf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file: %s",
-           (unsigned long long)bytes, strerror(rc));
+  msgf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file %s: %s",
+       (unsigned long long)bytes, s->path, strerror(rc));
   return -1;
 }
 
@@ -794,6 +807,7 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   }
   s->map_size = opt->map_size;
   s->writemap = opt->writemap;
+  msgf(s->path, sizeof(s->path), "%s/data.mdb", path);
   s->max_map_size = opt->max_map_size < opt->map_size ? opt->map_size : opt->max_map_size;
   /* No map size before mdb_env_open: LMDB then adopts the size recorded in
    * the file, so a grown map persists. (A size set beforehand would win, cut
@@ -1738,6 +1752,19 @@ int cairn_store_meta_put(cairn_store *s, const char *name, const void *p, size_t
  * it (cairn_store_poll): a full map is grown there, where no reader is in
  * the middle of a command. */
 
+/* The drain error for an errno from LMDB, naming the data file. LMDB turns
+ * a short write (the disk filled in the middle of it) into EIO: when the
+ * file system then has (almost) no space left, that is the cause named. */
+static void describe_errno(cairn_store *s, const char *what, int rc) {
+  struct statvfs fs;
+  if (rc == EIO && statvfs(s->path, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20)) {
+    msgf(s->drain_err, sizeof(s->drain_err), "%s: %s: %s (LMDB reported: %s; %llu bytes free)", what, s->path,
+         strerror(ENOSPC), strerror(rc), (unsigned long long)fs.f_bavail * fs.f_frsize);
+    return;
+  }
+  msgf(s->drain_err, sizeof(s->drain_err), "%s: %s: %s", what, s->path, strerror(rc));
+}
+
 /* Writes layers[0..n) (oldest first, consecutive) in one transaction: a
  * merge in key order where the newest layer's entry wins. Several layers
  * at once when the thread is behind (more rewrites coalesce) or after the
@@ -1747,7 +1774,10 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   MDB_txn *w;
   int rc = mdb_txn_begin(s->env, NULL, 0, &w);
   if (rc) {
-    snprintf(s->drain_err, sizeof(s->drain_err), "mdb_txn_begin: %s", mdb_strerror(rc));
+    if (rc > 0)
+      describe_errno(s, "mdb_txn_begin", rc);
+    else
+      snprintf(s->drain_err, sizeof(s->drain_err), "mdb_txn_begin: %s", mdb_strerror(rc));
     return rc;
   }
   const char *what = "mdb_put";
@@ -1803,7 +1833,10 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   } else {
     mdb_txn_abort(w);
   }
-  if (rc) snprintf(s->drain_err, sizeof(s->drain_err), "%s: %s", what, mdb_strerror(rc));
+  if (rc > 0) /* an errno (ENOSPC, EIO...): name the file */
+    describe_errno(s, what, rc);
+  else if (rc)
+    snprintf(s->drain_err, sizeof(s->drain_err), "%s: %s", what, mdb_strerror(rc));
   return rc;
 }
 
@@ -1953,17 +1986,26 @@ static int grow_to(cairn_store *s, uint64_t limit);
 
 /* After the thread stopped on MDB_MAP_FULL (so no write transaction is
  * open): doubles the map where no reader holds a pointer into it. 1 grown,
- * 0 at the ceiling (the store is then full), -1 the snapshot is lost. */
+ * 0 not grown: at the ceiling (the store is then full) or because growing
+ * failed below it (the disk is full: grow_failed, the drain error says
+ * so, never the ceiling), -1 the snapshot is lost. */
 static int grow_between_commands(cairn_store *s) {
   s->memo.valid = 0;
   mdb_txn_reset(s->rtxn);
-  int grew = grow_to(s, s->max_map_size) == 0;
+  int at_ceiling = s->map_size >= s->max_map_size;
+  int grew = !at_ceiling && grow_to(s, s->max_map_size) == 0;
   int rc = mdb_txn_renew(s->rtxn);
   if (rc) {
     store_error(s, "mdb_txn_renew", rc);
     return -1;
   }
-  s->full = !grew;
+  s->full = at_ceiling;
+  s->grow_failed = !grew && !at_ceiling;
+  if (s->grow_failed) {
+    pthread_mutex_lock(&s->mu);
+    msgf(s->drain_err, sizeof(s->drain_err), "growing the LMDB map: %s", s->errstr);
+    pthread_mutex_unlock(&s->mu);
+  }
   return grew;
 }
 
@@ -2023,6 +2065,15 @@ int cairn_store_poll(cairn_store *s) {
     resume_thread(s);
   }
   return drained;
+}
+
+int cairn_store_blocked(const cairn_store *s, char *out, size_t len) {
+  pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+  int rc = s->paused ? s->drain_rc : 0;
+  int blocked = rc && (rc != MDB_MAP_FULL || s->grow_failed);
+  if (blocked && out) snprintf(out, len, "%s", s->drain_err);
+  pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+  return blocked;
 }
 
 int cairn_store_drain_error(const cairn_store *s, char *out, size_t len) {
@@ -2160,14 +2211,7 @@ void cairn_store_rollback(cairn_store *s) {
 /* The map can only change size with no transaction alive in the process
  * (mdb_env_set_mapsize may move the mapping): the store thread is idle
  * (paused by an error, or held by quiesce) and the loop's snapshot reset. */
-static int grow_to(cairn_store *s, uint64_t limit) {
-  if (s->map_size >= limit) {
-    snprintf(s->errstr, sizeof(s->errstr), "the LMDB map is at its ceiling (lmdb-max-map-size, %llu bytes)",
-             (unsigned long long)s->max_map_size);
-    return -1;
-  }
-  uint64_t n = s->map_size * 2;
-  if (n > limit) n = limit;
+static int set_map_to(cairn_store *s, uint64_t n) {
   int rc = mdb_env_set_mapsize(s->env, n);
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
@@ -2181,6 +2225,17 @@ static int grow_to(cairn_store *s, uint64_t limit) {
   s->map_size = n;
   s->grows++;
   return 0;
+}
+
+static int grow_to(cairn_store *s, uint64_t limit) {
+  if (s->map_size >= limit) {
+    snprintf(s->errstr, sizeof(s->errstr), "the LMDB map is at its ceiling (lmdb-max-map-size, %llu bytes)",
+             (unsigned long long)s->max_map_size);
+    return -1;
+  }
+  uint64_t n = s->map_size * 2;
+  if (n > limit) n = limit;
+  return set_map_to(s, n);
 }
 
 uint64_t cairn_store_map_grows(const cairn_store *s) { return s->grows; }
@@ -2230,6 +2285,28 @@ int cairn_store_make_room(cairn_store *s, uint64_t bytes) {
 }
 
 uint64_t cairn_store_map_size(const cairn_store *s) { return s->map_size; }
+
+int cairn_store_set_map_limits(cairn_store *s, uint64_t map_size, uint64_t max_map_size) {
+  s->max_map_size = max_map_size > s->map_size ? max_map_size : s->map_size;
+  uint64_t target = map_size < s->max_map_size ? map_size : s->max_map_size;
+  int rc = 0;
+  if (target > s->map_size) {
+    quiesce(s);
+    rc = set_map_to(s, target);
+    unquiesce(s);
+  }
+  s->full = s->map_size >= s->max_map_size && cairn_store_live_bytes(s) > s->max_map_size - s->max_map_size / 8;
+  /* a drain stopped by the full map tries again at once (and grows the
+   * map below the new ceiling if it still needs to) */
+  pthread_mutex_lock(&s->mu);
+  int stuck = s->paused && s->drain_rc == MDB_MAP_FULL;
+  pthread_mutex_unlock(&s->mu);
+  if (stuck && s->open_cursors == 0) {
+    s->grow_failed = 0;
+    resume_thread(s);
+  }
+  return rc;
+}
 
 uint64_t cairn_store_used_bytes(cairn_store *s) {
   MDB_envinfo info;

@@ -182,6 +182,12 @@ void cairn_store_wal_synced(cairn_store *s, uint64_t offset);
 int cairn_store_poll(cairn_store *s);
 int cairn_store_wait(cairn_store *s);
 int cairn_store_drain_error(const cairn_store *s, char *out, size_t len);
+/* 1 when the drain is stopped by something other than the map's ceiling
+ * (an I/O error such as ENOSPC on the data file, or a map that could not
+ * grow below its ceiling because the disk is full), with the reason in out:
+ * the server refuses writes (-MISCONF) until a retry works. At the ceiling
+ * (cairn_store_full) only writes that add data are refused (-OOM). */
+int cairn_store_blocked(const cairn_store *s, char *out, size_t len);
 void cairn_store_retry(cairn_store *s);
 /* Memory held by the overlay (active + frozen layers), frozen layers
  * waiting, failed drains, dead-range jumps (seeks that skipped a run of
@@ -203,6 +209,13 @@ int cairn_store_grow_reserve(cairn_store *s);
  * so it does not run out in the middle. No transaction may be open. */
 int cairn_store_make_room(cairn_store *s, uint64_t bytes);
 uint64_t cairn_store_map_size(const cairn_store *s);
+/* CONFIG SET lmdb-map-size / lmdb-max-map-size: the ceiling moves (never
+ * below the map's current size: the map does not shrink) and the map grows
+ * to map_size now if that is bigger (up to the ceiling; the data file is
+ * reserved on disk with lmdb-writemap yes). A drain stopped by a full map
+ * tries again. Between commands. 0, or -1 with cairn_store_errstr (the
+ * ceiling has moved all the same). */
+int cairn_store_set_map_limits(cairn_store *s, uint64_t map_size, uint64_t max_map_size);
 uint64_t cairn_store_map_grows(const cairn_store *s); /* since open */
 /* Bytes of the data file actually used (last page number * page size: a
  * high-water mark), and the part of it holding data (minus LMDB's free

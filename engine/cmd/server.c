@@ -168,6 +168,7 @@ static void cmd_config_set(cairn_ctx *c) {
   char err[512];
   cairn_server *srv = c->srv;
   int old_hz = srv->cfg.hz;
+  long long old_map = srv->cfg.lmdb_map_size, old_max_map = srv->cfg.lmdb_max_map_size;
   int old_port = srv->cfg.port;
   char *old_bind = srv->cfg.bind ? cairn_xstrdup(srv->cfg.bind) : NULL;
   config_old old = {0};
@@ -199,6 +200,19 @@ static void cmd_config_set(cairn_ctx *c) {
     cairn_reply_errorf(&c->reply, "CONFIG SET failed (possibly related to argument '%s') - %s", which,
                        !strcmp(which, "port") ? "Unable to listen on this port. Check server logs."
                                               : "Failed to bind to specified addresses.");
+  } else if ((srv->cfg.lmdb_map_size != old_map || srv->cfg.lmdb_max_map_size != old_max_map) &&
+             cairn_store_set_map_limits(srv->store, (uint64_t)srv->cfg.lmdb_map_size,
+                                        (uint64_t)srv->cfg.lmdb_max_map_size) != 0) {
+    /* The map could not grow to the new size (the disk is full): the
+     * request's values go back; a raised ceiling stays in effect. */
+    snprintf(err, sizeof(err), "%s", cairn_store_errstr(srv->store));
+    cairn_warning("CONFIG SET lmdb-map-size failed: %s", err);
+    char ignored[512];
+    if (cairn_config_set(&srv->cfg, old.n, (const char **)old.names, old.nlens, (const char **)old.vals, old.vlens,
+                         ignored, sizeof(ignored)) != 0)
+      cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
+    cairn_store_set_map_limits(srv->store, 0, (uint64_t)srv->cfg.lmdb_max_map_size);
+    cairn_reply_errorf(&c->reply, "CONFIG SET failed (possibly related to argument 'lmdb-map-size') - %s", err);
   } else {
     /* Runtime effects; every other directive is read where it is used. */
     cairn_log_set_level(srv->cfg.loglevel);

@@ -274,6 +274,7 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
   b->dirfd = b->active_fd = b->lock_fd = -1;
   b->segment_size = opt && opt->segment_size ? opt->segment_size : 64ull << 20;
   b->read_only = opt && opt->tool;
+  b->truncate_corrupt = opt && opt->truncate_corrupt;
   b->zlevel = opt && opt->compress_level ? opt->compress_level : 3;
   b->ret_bytes = 16ull << 30;
   b->ret_seconds = 7 * 86400;
@@ -315,10 +316,26 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
   }
   int mrc = bl_manifest_read(b, &m, &why);
   if (mrc < 0) {
+    /* The manifest is only ever replaced whole (write, fsync, rename), so
+     * a bad one is damage, never a torn write nor an empty backlog. */
+    b->corruptions++;
     if (b->read_only) {
       bl_errf(err, errlen, "%s/%s: %s", dir, MANIFEST_NAME, why);
       goto fail;
     }
+    if (!b->truncate_corrupt) {
+      bl_errf(err, errlen,
+              "%s/%s: CORRUPT backlog manifest: %s. Refusing to start. Keep a copy of the directory; set "
+              "backlog-load-corrupt truncate to rebuild the manifest from the segment files (the replid "
+              "history and the pins are lost: replicas will need a full sync)",
+              dir, MANIFEST_NAME, why);
+      errno = EILSEQ;
+      goto fail;
+    }
+    bl_log(b, CAIRN_BACKLOG_LOG_ERROR,
+           "backlog: %s/%s: CORRUPT backlog manifest: %s; backlog-load-corrupt truncate: rebuilding it from the "
+           "segment files (replid history and pins lost)",
+           dir, MANIFEST_NAME, why);
     bl_note(err, errlen, &used, "%s/%s: %s; rebuilt from the segment files (replid history and pins lost)", dir,
             MANIFEST_NAME, why);
     b->mf_dirty = 1;

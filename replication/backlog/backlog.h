@@ -37,6 +37,13 @@ typedef struct cairn_backlog_options {
    * with EWOULDBLOCK if another tool holds it), never cut or rewrite the
    * active segment (a server may be appending to it), no thread. */
   int tool;
+  /* A bad record in the newest raw segment with a valid record after it is
+   * corruption, not a torn tail: open fails naming the file, position and
+   * offsets, unless this is set, which cuts the segment at the bad record
+   * (logged as an error). Also lets a corrupt MANIFEST be rebuilt from the
+   * segment files instead of failing open. The server's
+   * backlog-load-corrupt truncate. */
+  int truncate_corrupt;
   /* Where repairs, retention decisions and corruption are reported; level is
    * CAIRN_BACKLOG_LOG_*. NULL: silent. */
   void (*log)(void *ud, int level, const char *msg);
@@ -46,8 +53,10 @@ typedef struct cairn_backlog_options {
 enum { CAIRN_BACKLOG_LOG_INFO = 0, CAIRN_BACKLOG_LOG_WARNING = 1, CAIRN_BACKLOG_LOG_ERROR = 2 };
 
 /* Opens (creating if absent) the backlog in dir. Scans the newest segment and
- * cuts a torn or corrupt tail at the last complete record, logging what was
- * cut (file, offset, bytes) into err when non-NULL. Returns 0, or -1 with a
+ * cuts a torn tail (a bad record with no valid record after it) at the last
+ * complete record, logging what was cut (file, offset, bytes) into err when
+ * non-NULL. A bad record followed by a valid one, or a corrupt MANIFEST,
+ * fails open (see options.truncate_corrupt). Returns 0, or -1 with a
  * message naming the file in err. */
 int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_backlog **out,
                        char *err, size_t errlen);
@@ -128,6 +137,10 @@ typedef struct cairn_backlog_stats {
   int segments, compressed_segments;
   int pending_seals;          /* sealed segments waiting for compression */
   uint64_t corrupt_frames;    /* checksum failures met by readers since open */
+  uint64_t corruptions;       /* damage found by open: corrupt records with valid ones after
+                               * them, a corrupt MANIFEST, damaged older segments */
+  uint64_t torn_tail_bytes_cut;   /* bytes cut by open as a torn tail */
+  uint64_t corrupt_bytes_cut;     /* bytes cut by open at a corruption (truncate_corrupt) */
 } cairn_backlog_stats;
 void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st);
 
@@ -143,10 +156,16 @@ cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n);
 size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, size_t cap);
 
 /* Checks every checksum of every segment. cb is called for each problem
- * (file, file position, stream offset, reason); returns problems found, -1
- * on I/O error. progress (may be NULL) gets bytes done / total. */
+ * (file, file position, stream offset, reason), including a bad record in
+ * the active segment with a valid record after it (corruption); returns
+ * problems found, -1 on I/O error. note (may be NULL) is told of what is not
+ * a problem: a torn tail of the active segment (nothing valid after it; the
+ * server cuts it at its next start, or a write is in progress). progress
+ * (may be NULL) gets bytes done / total. */
 long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *file, uint64_t pos,
                                                        uint64_t offset, const char *why),
+                          void (*note)(void *ud, const char *file, uint64_t pos, uint64_t offset,
+                                       const char *what),
                           void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
 
 /* Merges adjacent sealed segments smaller than target_size into segments of

@@ -145,6 +145,8 @@ struct cairn_backlog {
   int zthread_started, zstop;
   pthread_cond_t zcv;
   _Atomic uint64_t corrupt_frames;
+  int truncate_corrupt;   /* options.truncate_corrupt */
+  uint64_t corruptions, torn_tail_bytes_cut, corrupt_bytes_cut; /* set by open only */
   void (*log)(void *ud, int level, const char *msg);
   void *log_ud;
 };
@@ -174,6 +176,14 @@ void bl_seg_note_record(segment *s, uint64_t off, uint32_t len, uint64_t pos, in
 int bl_segs_push(cairn_backlog *b, segment *s);
 long bl_segs_find(const cairn_backlog *b, uint64_t off);
 int bl_scan_segment(segment *s, int fd, uint64_t file_size, int verify, const char **why);
+/* After a verifying scan of s stopped at file position s->size (a bad or
+ * torn record), looks for a complete record with a valid header and checksum
+ * further on whose offset could follow s->end. Found (1): the damage is
+ * corruption; at_pos and at_off say where the valid records resume and
+ * valid_end the last offset of the valid run from there. 0: nothing valid
+ * follows (a torn tail). -1: I/O error. */
+int bl_find_valid_after(const segment *s, int fd, uint64_t file_size, uint64_t *at_pos, uint64_t *at_off,
+                        uint64_t *valid_end);
 int bl_create_seg_file(cairn_backlog *b, const char *name, uint64_t first, int64_t *ctime_ms);
 int bl_write_seg_header(int fd, const segment *s, uint8_t state);
 int bl_roll(cairn_backlog *b);

@@ -297,6 +297,9 @@ void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st) {
   st->stream_bytes = st->end >= st->first ? st->end - st->first + 1 : 0;
   st->disk_bytes = cairn_backlog_disk_bytes(b);
   st->corrupt_frames = atomic_load(&b->corrupt_frames);
+  st->corruptions = b->corruptions;
+  st->torn_tail_bytes_cut = b->torn_tail_bytes_cut;
+  st->corrupt_bytes_cut = b->corrupt_bytes_cut;
   pthread_mutex_lock(&b->mu);
   st->segments = (int)b->nsegs;
   for (size_t i = 0; i < b->nsegs; i++) {
@@ -341,6 +344,7 @@ cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n) {
 
 long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *file, uint64_t pos, uint64_t offset,
                                                        const char *why),
+                          void (*note)(void *ud, const char *file, uint64_t pos, uint64_t offset, const char *what),
                           void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud) {
   size_t n;
   cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
@@ -395,7 +399,32 @@ long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *fil
           int rc = bl_scan_segment(s, fd, size, 1, &why);
           /* the active segment may be growing: a torn tail there is a write
            * in progress, not damage */
-          if (rc == 1 && !(active && s->end >= v[i].last)) {
+          uint64_t at_pos = 0, at_off = 0, vend = 0;
+          int found = rc == 1 ? bl_find_valid_after(s, fd, size, &at_pos, &at_off, &vend) : 0;
+          if (found < 0) {
+            cb(ud, v[i].file, s->size, s->end + 1, strerror(errno));
+            bad++;
+          } else if (found) {
+            /* valid records after the bad one: damage, in any segment */
+            char msg[320];
+            snprintf(msg, sizeof(msg),
+                     "CORRUPT: %s (after offset %llu); offsets %llu..%llu unreadable, valid records follow at "
+                     "file position %llu (offsets %llu..%llu)",
+                     why, (unsigned long long)s->end, (unsigned long long)(s->end + 1),
+                     (unsigned long long)(at_off - 1), (unsigned long long)at_pos, (unsigned long long)at_off,
+                     (unsigned long long)vend);
+            cb(ud, v[i].file, s->size, s->end + 1, msg);
+            bad++;
+          } else if (rc == 1 && active && s->end >= v[i].last) {
+            /* the active segment's tail: a torn write (cut at the server's
+             * next start) or one in progress */
+            if (note) {
+              char msg[200];
+              snprintf(msg, sizeof(msg), "torn tail of %llu bytes after offset %llu: %s (no valid record after it)",
+                       (unsigned long long)(size - s->size), (unsigned long long)s->end, why);
+              note(ud, v[i].file, s->size, s->end + 1, msg);
+            }
+          } else if (rc == 1) {
             char msg[160];
             snprintf(msg, sizeof(msg), "%s (after offset %llu)", why, (unsigned long long)s->end);
             cb(ud, v[i].file, s->size, s->end + 1, msg);

@@ -57,7 +57,7 @@ void bl_note(char *err, size_t errlen, size_t *used, const char *fmt, ...) {
 
 void bl_log(cairn_backlog *b, int level, const char *fmt, ...) {
   if (!b->log) return;
-  char msg[512];
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -269,11 +269,11 @@ static const uint8_t *win_get(window *w, uint64_t pos, size_t n, int *eof) {
  * payload crc is checked; otherwise only record headers are read. Returns 0
  * when the walk reached the end of the file, 1 when it stopped at a bad or
  * torn record (why says what), -1 on I/O error. */
-int bl_scan_segment(segment *s, int fd, uint64_t file_size, int verify, const char **why) {
+static int scan_from(segment *s, int fd, uint64_t file_size, int verify, uint64_t pos, const char **why) {
   window w = {.fd = fd, .cap = WINDOW_SIZE};
   w.buf = malloc(w.cap);
   if (!w.buf) return -1;
-  uint64_t pos = SEG_HDR_SIZE, expect = s->first;
+  uint64_t expect = s->first;
   int rc = 0, eof;
   *why = NULL;
   while (pos < file_size) {
@@ -329,6 +329,93 @@ int bl_scan_segment(segment *s, int fd, uint64_t file_size, int verify, const ch
     pos += REC_HDR_SIZE + (uint64_t)len;
   }
   free(w.buf);
+  return rc;
+}
+
+int bl_scan_segment(segment *s, int fd, uint64_t file_size, int verify, const char **why) {
+  return scan_from(s, fd, file_size, verify, SEG_HDR_SIZE, why);
+}
+
+/* Is there a whole record with a valid checksum at file position q whose
+ * offset could follow the good records (ending at `end`, the damage starting
+ * at file position `bad`)? The records between hold at most q - bad stream
+ * bytes, which keeps a record-like byte string inside a payload from
+ * passing unless its offset is also plausible. 1 yes, 0 no, -1 I/O error. */
+static int valid_record_at(int fd, uint64_t file_size, uint64_t q, uint64_t bad, uint64_t end, uint8_t *buf,
+                           size_t cap, uint64_t *off_out) {
+  uint8_t h[REC_HDR_SIZE];
+  ssize_t r = bl_pread_full(fd, h, sizeof(h), q);
+  if (r < 0) return -1;
+  if (r < REC_HDR_SIZE) return 0;
+  uint32_t len = bl_get32(h + 4);
+  uint64_t off = bl_get64(h + 8);
+  if (bl_get32(h) != REC_TYPE_DATA || len == 0 || q + REC_HDR_SIZE + len > file_size) return 0;
+  if (off <= end || off - (end + 1) > q - bad) return 0;
+  uint32_t c = cairn_crc32c(0, h, 28);
+  uint64_t p = q + REC_HDR_SIZE, left = len;
+  while (left > 0) {
+    size_t chunk = left < cap ? (size_t)left : cap;
+    r = bl_pread_full(fd, buf, chunk, p);
+    if (r < 0) return -1;
+    if ((size_t)r < chunk) return 0;
+    c = cairn_crc32c(c, buf, chunk);
+    p += chunk;
+    left -= chunk;
+  }
+  if (c != bl_get32(h + 28)) return 0;
+  *off_out = off;
+  return 1;
+}
+
+int bl_find_valid_after(const segment *s, int fd, uint64_t file_size, uint64_t *at_pos, uint64_t *at_off,
+                        uint64_t *valid_end) {
+  const size_t cap = WINDOW_SIZE;
+  uint8_t *win = malloc(cap), *tmp = malloc(cap);
+  if (!win || !tmp) {
+    free(win);
+    free(tmp);
+    return -1;
+  }
+  const uint8_t magic[4] = {'C', 'R', 'C', '1'}; /* REC_TYPE_DATA as stored */
+  uint64_t bad = s->size, pos = bad + 1;
+  int rc = 0;
+  while (rc == 0 && pos + REC_HDR_SIZE <= file_size) {
+    ssize_t r = bl_pread_full(fd, win, cap, pos);
+    if (r < 0) {
+      rc = -1;
+      break;
+    }
+    if (r < 4) break;
+    size_t i = 0;
+    for (; rc == 0 && i + 4 <= (size_t)r; i++) {
+      const uint8_t *m = memchr(win + i, 'C', (size_t)r - 3 - i);
+      if (!m) {
+        i = (size_t)r;
+        break;
+      }
+      i = (size_t)(m - win);
+      if (memcmp(m, magic, 4) != 0) continue;
+      uint64_t off;
+      int v = valid_record_at(fd, file_size, pos + i, bad, s->end, tmp, cap, &off);
+      if (v < 0) rc = -1;
+      else if (v == 1) {
+        *at_pos = pos + i;
+        *at_off = off;
+        rc = 1;
+      }
+    }
+    if (rc != 0) break;
+    pos += (size_t)r > 3 ? (size_t)r - 3 : 1; /* the magic may straddle windows */
+  }
+  free(win);
+  free(tmp);
+  if (rc != 1) return rc;
+  segment *run = bl_seg_new(*at_off);
+  if (!run) return -1;
+  const char *why;
+  if (scan_from(run, fd, file_size, 1, *at_pos, &why) < 0) rc = -1;
+  *valid_end = run->end;
+  bl_seg_free(run);
   return rc;
 }
 
@@ -474,14 +561,53 @@ int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, c
   }
   if (newest) {
     if (rc == 1 && repair) {
-      uint64_t cut = fsize - s->size;
-      if (ftruncate(fd, (off_t)s->size) < 0 || fsync(fd) < 0) {
-        bl_errf(err, errlen, "%s/%s: cutting torn tail: %s", b->dir, s->name, strerror(errno));
+      /* A torn tail (a write a crash interrupted: nothing valid after it)
+       * is cut with a note. A bad record with a valid one after it is
+       * damage to data that was written whole: refuse, unless told to cut. */
+      uint64_t at_pos = 0, at_off = 0, vend = 0, cut = fsize - s->size;
+      int found = bl_find_valid_after(s, fd, fsize, &at_pos, &at_off, &vend);
+      if (found < 0) {
+        bl_errf(err, errlen, "%s/%s: read: %s", b->dir, s->name, strerror(errno));
         close(fd);
         return -1;
       }
-      bl_note(err, errlen, used, "%s/%s: cut %llu bytes at file position %llu (after offset %llu): %s", b->dir,
-              s->name, (unsigned long long)cut, (unsigned long long)s->size, (unsigned long long)s->end, why);
+      if (found) {
+        b->corruptions++;
+        if (!b->truncate_corrupt) {
+          bl_errf(err, errlen,
+                  "%s/%s: CORRUPT backlog: %s at file position %llu (after offset %llu), but valid records "
+                  "follow at file position %llu (offsets %llu..%llu): this is damage, not a torn tail, and "
+                  "offsets %llu..%llu cannot be read. Refusing to start. Keep a copy of the directory; run "
+                  "cairn-backlog verify %s; then either restore the data (e.g. from a replica) or set "
+                  "backlog-load-corrupt truncate to start with the backlog cut at file position %llu "
+                  "(offsets %llu..%llu are then lost)",
+                  b->dir, s->name, why, (unsigned long long)s->size, (unsigned long long)s->end,
+                  (unsigned long long)at_pos, (unsigned long long)at_off, (unsigned long long)vend,
+                  (unsigned long long)(s->end + 1), (unsigned long long)(at_off - 1), b->dir,
+                  (unsigned long long)s->size, (unsigned long long)(s->end + 1), (unsigned long long)vend);
+          close(fd);
+          errno = EILSEQ;
+          return -1;
+        }
+        bl_log(b, CAIRN_BACKLOG_LOG_ERROR,
+               "backlog: %s/%s: CORRUPT backlog: %s at file position %llu (after offset %llu) with valid records "
+               "after it (file position %llu, offsets %llu..%llu); backlog-load-corrupt truncate: cutting %llu "
+               "bytes, offsets %llu..%llu are LOST",
+               b->dir, s->name, why, (unsigned long long)s->size, (unsigned long long)s->end,
+               (unsigned long long)at_pos, (unsigned long long)at_off, (unsigned long long)vend,
+               (unsigned long long)cut, (unsigned long long)(s->end + 1), (unsigned long long)vend);
+      }
+      if (ftruncate(fd, (off_t)s->size) < 0 || fsync(fd) < 0) {
+        bl_errf(err, errlen, "%s/%s: cutting %s: %s", b->dir, s->name, found ? "at the corruption" : "torn tail",
+                strerror(errno));
+        close(fd);
+        return -1;
+      }
+      if (found) b->corrupt_bytes_cut += cut;
+      else b->torn_tail_bytes_cut += cut;
+      bl_note(err, errlen, used, "%s/%s: cut %llu bytes at file position %llu (after offset %llu): %s%s", b->dir,
+              s->name, (unsigned long long)cut, (unsigned long long)s->size, (unsigned long long)s->end, why,
+              found ? " (CORRUPTION, backlog-load-corrupt truncate)" : " (torn tail)");
     }
     if (h.state != SEG_STATE_ACTIVE && repair) {
       /* Sealed but never succeeded (crash between seal and the next
@@ -500,6 +626,13 @@ int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, c
     /* A damaged older segment stays in place: what precedes the damage is
      * readable, cursors get EIO at it. Its extent comes from the sealed
      * header if present, else from the successor's name. */
+    if (rc == 1) {
+      b->corruptions++;
+      bl_log(b, CAIRN_BACKLOG_LOG_ERROR,
+             "backlog: %s/%s: CORRUPT older segment: %s at file position %llu (offset %llu); readers get an "
+             "error there (run cairn-backlog verify)",
+             b->dir, s->name, why, (unsigned long long)s->size, (unsigned long long)(s->end + 1));
+    }
     if (h.state == SEG_STATE_SEALED) {
       s->end = h.last;
     } else if (rc == 1) {

@@ -105,8 +105,9 @@ def no_faults_no_warning():
 
 # ------------------------------------------------------ (a) WAL append failure
 
-MISCONF = ("MISCONF Errors writing to the backlog on disk (No space left on device): writes are refused "
-           "until it works again. Check the server log.")
+def MISCONF(s):
+    return ("MISCONF Errors writing to the backlog on disk (%s/backlog: No space left on device): writes are "
+            "refused until it works again. Check the server log." % s.dir)
 
 
 @test(timeout=120)
@@ -135,8 +136,9 @@ def wal_append_failure_gives_misconf_then_recovers():
             misconf = r
             break
         assert_true(is_error(misconf), "no -MISCONF reply: %r" % (misconf,))
-        assert_eq(misconf, MISCONF)
-        assert_log(s, r"# backlog append of \d+ bytes at offset \d+ failed: No space left on device; "
+        assert_eq(misconf, MISCONF(s))
+        assert_log(s, r"# backlog append of \d+ bytes at offset \d+ failed: " + re.escape(s.dir) +
+                      r"/backlog: No space left on device; "
                       r"refusing writes until it works", dropped)
         # Reads still work, and the failed write is gone (rolled back).
         check_keys(c, {"k1": "v1", "k2": "v2", "k3": "v3"}, absent=["k4", "k5"])
@@ -186,7 +188,7 @@ def wal_append_failure_inside_a_pipeline_drops_the_whole_iteration():
         c = s.conn()
         for i in range(20):
             assert_eq(c.call("GET", "p%d" % i), None)
-        assert_log(s, r"backlog append of \d+ bytes at offset \d+ failed: Input/output error", 1)
+        assert_log(s, r"backlog append of \d+ bytes at offset \d+ failed: .*/backlog: Input/output error", 1)
         s.restart(kill=True)
         c = s.conn()
         assert_eq(c.call("GET", "before"), b"1")
@@ -195,8 +197,8 @@ def wal_append_failure_inside_a_pipeline_drops_the_whole_iteration():
 
 # ------------------------------------------------------ (b) fsync failure
 
-FATAL_SYNC = ("# fdatasync of the backlog failed: Input/output error. Acknowledging writes is impossible; "
-              "exiting. A restart recovers everything that reached the disk.")
+FATAL_SYNC = (r"# fdatasync of the backlog failed: .*/backlog: Input/output error\. Acknowledging writes is "
+              r"impossible; exiting\. A restart recovers everything that reached the disk\.")
 
 
 @test(timeout=120)
@@ -208,7 +210,7 @@ def wal_sync_failure_exits_without_acknowledging():
             assert_eq(c.call("SET", "k%d" % i, "v%d" % i), "OK")
         assert_true(write_gets_no_reply(c, "SET", "k4", "v4"))
         s.wait_exit(timeout=10, expect_code=1)
-        assert_log(s, re.escape(FATAL_SYNC) + "$", 1)
+        assert_log(s, FATAL_SYNC + "$", 1)
         assert_log(s, r"fault injection: wal.sync call 5 fails with EIO$", 1)
         s.start()
         c = s.conn()
@@ -251,7 +253,7 @@ def wal_sync_failure_under_pipelining_loses_no_acknowledged_write():
             sock.close()
         assert_true(time.time() < deadline, "the server never failed its 30th sync")
         s.wait_exit(timeout=10, expect_code=1)
-        assert_log(s, re.escape(FATAL_SYNC) + "$", 1)
+        assert_log(s, FATAL_SYNC + "$", 1)
         assert_true(acked < len(sent), "every write was acknowledged although a sync failed")
         s.start()
         c = s.conn()
@@ -271,7 +273,7 @@ def wal_sync_failure_in_relaxed_mode_exits_from_the_cron():
         for i in range(5):
             assert_eq(c.call("SET", "r%d" % i, "v%d" % i), "OK")
         s.wait_exit(timeout=10, expect_code=1)
-        assert_log(s, r"# fdatasync of the backlog failed: Input/output error\. Acknowledging writes is "
+        assert_log(s, r"# fdatasync of the backlog failed: .*/backlog: Input/output error\. Acknowledging writes is "
                       r"impossible; exiting\. A restart recovers everything that reached the disk\.$", 1)
         s.start()
         check_keys(s.conn(), {"r%d" % i: "v%d" % i for i in range(5)})
@@ -279,7 +281,7 @@ def wal_sync_failure_in_relaxed_mode_exits_from_the_cron():
 
 # ------------------------------------------------------ (c) checkpoint commit failure
 
-CKPT_FAILED = r"# writing checkpoint layers into LMDB failed: mdb_txn_commit: Input/output error "
+CKPT_FAILED = r"# writing checkpoint layers into LMDB failed: mdb_txn_commit: .*/store/data\.mdb: Input/output error "
 
 
 @test(timeout=120)
@@ -311,14 +313,29 @@ def failed_checkpoint_is_retried_and_loses_nothing():
 def checkpoints_failing_forever_leave_everything_in_the_backlog():
     # Retention would keep only ~1 MB of backlog; the checkpoint pin keeps
     # everything after the last good checkpoint (there is none).
-    cfg = {"checkpoint-interval-ms": 200, "backlog-segment-size": "1mb", "backlog-retention-bytes": "1mb"}
+    # The first checkpoint is due at 4 MB of writes; once it has failed,
+    # writes are refused (-MISCONF) while the store thread cannot write.
+    cfg = {"checkpoint-interval-ms": 86400000, "checkpoint-bytes": "4mb", "backlog-segment-size": "1mb",
+           "backlog-retention-bytes": "1mb"}
     with start_with_faults(cfg, "store.commit=1") as s:
         c = s.conn()
         # Incompressible (retention counts disk bytes). The writes stay in
         # the overlay while the store thread fails (retried every second).
-        values = [os.urandom(90000) for _ in range(40)]
-        for i, v in enumerate(values):
-            assert_eq(c.call("SET", "f%d" % i, v), "OK")
+        values, refused = [], None
+        for i in range(60):
+            v = os.urandom(90000)
+            r = c.call("SET", "f%d" % i, v)
+            if is_error(r):
+                refused = r
+                break
+            assert_eq(r, "OK")
+            values.append(v)
+            if i >= 45:
+                wait_until(lambda: log_lines(s, CKPT_FAILED), timeout=10, msg="no failed checkpoint")
+        assert_true(refused is not None and len(values) >= 25, "acked %d, refused %r" % (len(values), refused))
+        assert_true(refused.startswith("MISCONF Errors writing to disk: the store cannot write to LMDB (mdb_txn_commit: "
+                                       "%s/store/data.mdb: Input/output error)" % s.dir), refused)
+        assert_eq(c.call("GET", "f0"), values[0])  # reads go on
         time.sleep(1.5)  # retention runs once a second
         ip = info(c, "persistence")
         assert_eq(info(c, "cairn")["store_drains"], "0")
@@ -329,7 +346,7 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
         assert_true(int(info(c, "cairn")["store_drains_failed"]) >= 2)
         assert_eq(len(log_lines(s, CKPT_FAILED)), 1)  # once, not once a second
         err = c.call("SAVE")
-        assert_error(err, "ERR writing the store failed: mdb_txn_commit: Input/output error")
+        assert_error(err, "ERR writing the store failed: mdb_txn_commit: %s/store/data.mdb: Input/output error" % s.dir)
         # the checkpoint at shutdown fails too; the exit is still clean (0)
         s.stop()
         assert_log(s, "Checkpoint at offset .* before exit", 0)
@@ -338,7 +355,7 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
         s.start()
         assert_log(s, r"\* recovery: replaying \d+ backlog bytes from offset 1$", 1)
         c = s.conn()
-        assert_eq(c.call("DBSIZE"), 40)
+        assert_eq(c.call("DBSIZE"), len(values))
         for i, v in enumerate(values):
             assert_eq(c.call("GET", "f%d" % i), v)
         # the replayed layers reach LMDB in the background
@@ -347,6 +364,64 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
         # once a checkpoint works, retention drops what it no longer needs
         wait_until(lambda: int(info(c, "persistence")["wal_first_offset"]) > 1, timeout=10,
                    msg="retention never dropped a segment: the test proves nothing")
+
+
+@test(timeout=120)
+def enospc_on_the_store_commit_refuses_writes_then_recovers_by_itself():
+    # calls 1 to 3 of the store thread's commit fail with ENOSPC (the first
+    # drain and two retries, a second apart); then it works again
+    with start_with_faults(NO_CHECKPOINTS, "store.commit=1:x3:ENOSPC") as s:
+        c = s.conn()
+        acked = {}
+        for i in range(10):
+            assert_eq(c.call("SET", "e%d" % i, "v%d" % i), "OK")
+            acked["e%d" % i] = "v%d" % i
+        assert_eq(c.call("CONFIG", "SET", "checkpoint-interval-ms", "50"), "OK")  # now a checkpoint
+        wait_until(lambda: log_lines(s, r"# writing checkpoint layers into LMDB failed"), timeout=10,
+                   msg="no failed checkpoint")
+        cause = "mdb_txn_commit: %s/store/data.mdb: No space left on device" % s.dir
+        assert_log(s, r"# writing checkpoint layers into LMDB failed: " + re.escape(cause) +
+                      r" \(writes are refused with -MISCONF until it works again\)", 1)
+        r = c.call("SET", "refused", "1")
+        assert_eq(r, "MISCONF Errors writing to disk: the store cannot write to LMDB (%s): commands that may "
+                     "modify the data set are refused until it works again (retried every second). Check the "
+                     "server log." % cause)
+        assert_true(is_error(c.call("INCR", "e-counter")))
+        check_keys(c, acked, absent=["refused", "e-counter"])  # reads go on
+        ip, ic = info(c, "persistence"), info(c, "cairn")
+        assert_eq(ip["rdb_last_bgsave_status"], "err")
+        assert_eq(ic["store_drain_error"], "1")
+        assert_eq(ic["store_full"], "0")
+        assert_true(int(ic["store_writes_refused"]) >= 2, ic)
+        # the retries spend the fault: writes are accepted again, no restart
+        def writes_again():
+            return c.call("SET", "after", "1") == "OK"
+        wait_until(writes_again, timeout=15, msg="writes never accepted again")
+        acked["after"] = "1"
+        assert_log(s, r"\* the store thread writes to LMDB again", 1)
+        assert_eq(info(c, "persistence")["rdb_last_bgsave_status"], "ok")
+        assert_eq(info(c, "cairn")["store_drain_error"], "0")
+        s.restart(kill=True)
+        check_keys(s.conn(), acked, absent=["refused"])
+
+
+@test(timeout=120)
+def writers_at_the_overlay_budget_get_misconf_instead_of_waiting():
+    # the store thread never writes: a pipelining writer fills the overlay's
+    # budget (1 MB); every command still gets a reply (OK, then -MISCONF)
+    with start_with_faults({"overlay-max-memory": "1mb", "checkpoint-interval-ms": 50}, "store.commit=1:ENOSPC") as s:
+        c = s.conn(timeout=20)
+        value = b"x" * 10000
+        cmds = [("SET", "w%d" % i, value) for i in range(600)]  # 6 MB
+        replies = c.pipeline(cmds)
+        ok = [i for i, r in enumerate(replies) if r == "OK"]
+        refused = [r for r in replies if is_error(r)]
+        assert_eq(len(ok) + len(refused), len(cmds))
+        assert_true(refused and all(r.startswith("MISCONF Errors writing to disk") for r in refused), refused[:2])
+        assert_true(ok == list(range(len(ok))), "a write was accepted after a refusal")
+        assert_eq(c.call("DBSIZE"), len(ok))
+        s.restart(kill=True)
+        assert_eq(s.conn().call("DBSIZE"), len(ok))
 
 
 # ------------------------------------------------------ (d) MDB_TXN_FULL from a put

@@ -30,6 +30,38 @@ def map_grows_under_writes_and_after_restart():
 
 
 @test(timeout=300)
+def raising_the_ceiling_with_config_set_lets_writes_in_again():
+    # -OOM names the ceiling (it is the cause here); CONFIG SET
+    # lmdb-max-map-size raises it at runtime, and the map grows again
+    with CairnServer({"lmdb-map-size": "1mb", "lmdb-max-map-size": "4mb"}) as s:
+        c = s.conn()
+        val = "x" * 3000
+        acked = 0
+        refused = None
+        for b in range(0, 3000, 100):
+            replies = c.pipeline([["SET", "f%d" % i, val] for i in range(b, b + 100)])
+            ok = [r for r in replies if r == "OK"]
+            acked += len(ok)
+            if len(ok) < len(replies):
+                refused = replies[len(ok)]
+                break
+            assert_eq(c.call("SAVE"), "OK")
+        assert_eq(refused, "OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "
+                           "4194304 bytes)")
+        assert_eq(c.call("CONFIG", "SET", "lmdb-max-map-size", "64mb"), "OK")
+        assert_eq(c.call("CONFIG", "GET", "lmdb-max-map-size"), [b"lmdb-max-map-size", b"67108864"])
+        wait_until(lambda: c.call("SET", "again", val) == "OK", timeout=15, msg="writes never came back")
+        for i in range(acked, acked + 300):
+            assert_eq(c.call("SET", "f%d" % i, val), "OK")
+        assert_eq(info(c, "cairn")["store_full"], "0")
+        assert_eq(c.call("SAVE"), "OK")
+        assert_true(int(info(c, "persistence")["lmdb_map_size"]) > 4 << 20)
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), acked + 300 + 1)
+
+
+@test(timeout=300)
 def full_map_refuses_writes_and_recovers_after_deletes():
     # At lmdb-max-map-size, once LMDB holds 7/8 of the map (free pages not
     # counted), writes that add data are refused (-OOM); the last eighth

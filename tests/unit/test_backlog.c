@@ -346,6 +346,67 @@ static void test_tail_corruption_and_torn_header(void **state) {
   }
 }
 
+static int count_bad;
+static void count_cb(void *ud, const char *file, uint64_t pos, uint64_t offset, const char *why) {
+  (void)ud, (void)file, (void)pos, (void)offset, (void)why;
+  count_bad++;
+}
+
+/* A bad record in the newest segment with a valid record after it is
+ * corruption: open refuses (naming file, position, offsets) unless
+ * truncate_corrupt, which cuts at the bad record; verify reports it. */
+static void test_corruption_inside_newest_segment(void **state) {
+  fixture *f = *state;
+  char path[256], err[1024];
+  int64_t before, after;
+  uint64_t end_before;
+  build_for_tear(f->dir, 3, 30, path, sizeof(path), &before, &after, &end_before);
+  /* a payload byte of the third of the 3 records (17 bytes each) */
+  flip_byte(path, (uint64_t)before - 5);
+  cairn_backlog *b = NULL;
+  cairn_backlog_options o = {.segment_size = 4096, .no_compress = 1, .tool = 1};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  count_bad = 0;
+  assert_int_equal(cairn_backlog_verify(b, count_cb, NULL, NULL, NULL), 1);
+  cairn_backlog_close(b);
+  o = (cairn_backlog_options){.segment_size = 4096, .no_compress = 1};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "CORRUPT backlog"));
+  assert_non_null(strstr(err, ".seg"));
+  char want[128];
+  snprintf(want, sizeof(want), "file position %lld", (long long)(before - 49));
+  assert_non_null(strstr(err, want));
+  snprintf(want, sizeof(want), "offsets %llu..%llu", (unsigned long long)(end_before - 16),
+           (unsigned long long)end_before);
+  assert_non_null(strstr(err, want)); /* unreadable range */
+  assert_int_equal(file_size(path), after); /* nothing changed on disk */
+  o.truncate_corrupt = 1;
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "CORRUPTION"));
+  assert_int_equal(cairn_backlog_end(b), end_before - 17);
+  assert_int_equal(file_size(path), before - 49);
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.corruptions, 1);
+  assert_int_equal(st.corrupt_bytes_cut, (uint64_t)(after - before + 49));
+  assert_int_equal(st.torn_tail_bytes_cut, 0);
+  cairn_backlog_close(b);
+
+  /* zeros to the end after the last record: a torn tail, counted as such */
+  int fd = open(path, O_WRONLY | O_APPEND);
+  assert_true(fd >= 0);
+  char zeros[300] = {0};
+  assert_int_equal(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+  close(fd);
+  o.truncate_corrupt = 0;
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "torn tail"));
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.corruptions, 0);
+  assert_int_equal(st.torn_tail_bytes_cut, 300);
+  cairn_backlog_close(b);
+}
+
 static void test_corrupt_old_segment(void **state) {
   fixture *f = *state;
   cairn_backlog *b = open_bl(f->dir, 1024, 0, NULL, 0);
@@ -805,7 +866,7 @@ static void test_corrupt_frames(void **state) {
   cairn_backlog_get_stats(b, &st);
   assert_true(st.corrupt_frames >= 2);
   bad_count = 0;
-  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 1);
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL, NULL), 1);
   assert_non_null(strstr(bad_last, names[1]));
   assert_non_null(strstr(bad_last, "pos 64 "));
   cairn_backlog_close(b);
@@ -827,13 +888,13 @@ static void test_corrupt_frames(void **state) {
     assert_int_equal(cairn_backlog_cursor_offset(c), seg_first);
     cairn_backlog_cursor_close(c);
     bad_count = 0;
-    assert_true(cairn_backlog_verify(b, on_bad, NULL, NULL) >= 1);
+    assert_true(cairn_backlog_verify(b, on_bad, NULL, NULL, NULL) >= 1);
     assert_non_null(strstr(bad_last, names[1]));
     cairn_backlog_close(b);
     flip_byte(path, spots[k]);
   }
   b = open_z(f->dir, 3 << 20, 0);
-  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 0);
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL, NULL), 0);
   read_check(b, 1, 1 << 16);
   cairn_backlog_close(b);
 }
@@ -920,8 +981,15 @@ static void test_manifest_crash_points(void **state) {
   assert_int_equal(cairn_backlog_open(f->dir, &o, &t, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "corrupt manifest"));
   o = (cairn_backlog_options){.segment_size = 1 << 20};
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), -1); /* never taken for empty */
+  assert_non_null(strstr(err, "CORRUPT backlog manifest"));
+  assert_non_null(strstr(err, "backlog-load-corrupt truncate"));
+  o = (cairn_backlog_options){.segment_size = 1 << 20, .truncate_corrupt = 1};
   assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
   assert_non_null(strstr(err, "rebuilt"));
+  cairn_backlog_stats cst;
+  cairn_backlog_get_stats(b, &cst);
+  assert_int_equal(cst.corruptions, 1);
   read_check(b, 1, 1 << 16);
   cairn_backlog_close(b);
   b = open_z(f->dir, 1 << 20, 1); /* and the rebuilt manifest is good */
@@ -1037,7 +1105,7 @@ static void test_compact(void **state) {
   assert_int_equal(n, 1);
   assert_int_equal(cairn_backlog_segment_count(b), 2);
   read_check(b, 1, 1 << 16);
-  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL), 0);
+  assert_int_equal(cairn_backlog_verify(b, on_bad, NULL, NULL, NULL), 0);
   cairn_backlog_close(b);
   b = open_z(f->dir, 1 << 20, 0);
   assert_true(before > 2);
@@ -1060,6 +1128,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_tail_every_byte, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tail_corruption_and_torn_header, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corruption_inside_newest_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_old_segment, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gap_is_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_trim_with_open_cursor, setup, teardown),
