@@ -4,7 +4,8 @@
  * or a careless operator hands the server at start.
  *
  * Input: byte 0 picks the mode (bit 0: open as the server does, else as the
- * tool does; bit 1: read from the first offset, else from the middle), then
+ * tool does; bit 1: read from the middle, else from the first offset; bit 2:
+ * backlog-load-corrupt truncate), then
  * files: [name length: 1 byte][name][content length: 4 bytes LE][content],
  * repeated. Names are reduced to [A-Za-z0-9.-] (at most 64), so every file
  * lands in a fresh private directory. The backlog is opened there; when the
@@ -93,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   size_t sink = 0;
   cairn_backlog_options o = {.segment_size = 1 << 20, .no_compress = 1, .tool = !(mode & 1), .log = on_log,
-                             .log_ud = &sink};
+                             .log_ud = &sink, .truncate_corrupt = (mode & 4) != 0};
   cairn_backlog *b = NULL;
   char err[512] = "";
   if (cairn_backlog_open(root, &o, &b, err, sizeof(err)) != 0) {
@@ -101,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   uint64_t first = cairn_backlog_first(b), end = cairn_backlog_end(b);
-  cairn_backlog_verify(b, on_problem, NULL, &sink);
+  cairn_backlog_verify(b, on_problem, on_problem, NULL, &sink);
   if (end >= first && first > 0) {
     uint64_t from = (mode & 2) ? first + (end - first) / 2 : first;
     cairn_backlog_cursor *c = NULL;
