@@ -225,6 +225,7 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   if (c->cmd && c->cmd->group) {
     if (!strcmp(c->cmd->group, "list")) bc->want_type = CAIRN_TYPE_LIST;
     else if (!strcmp(c->cmd->group, "sorted-set")) bc->want_type = CAIRN_TYPE_ZSET;
+    else if (!strcmp(c->cmd->group, "stream")) bc->want_type = CAIRN_TYPE_STREAM; /* XREAD BLOCK */
   }
   /* The argv points into the query buffer, which moves on: copy it. */
   size_t bytes = 0;

@@ -275,7 +275,8 @@ typedef struct cairn_coll {
 } cairn_coll;
 
 static inline int cairn_type_is_coll(uint8_t t) {
-  return t == CAIRN_TYPE_LIST || t == CAIRN_TYPE_SET || t == CAIRN_TYPE_ZSET || t == CAIRN_TYPE_HASH;
+  return t == CAIRN_TYPE_LIST || t == CAIRN_TYPE_SET || t == CAIRN_TYPE_ZSET || t == CAIRN_TYPE_HASH ||
+         t == CAIRN_TYPE_STREAM; /* a stream: engine/cmd/xstream.c */
 }
 /* Reads the header of a collection value: 0, or -1 if v is not one. */
 int cairn_coll_decode(const cairn_value *v, cairn_coll *out);
