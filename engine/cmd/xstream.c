@@ -29,9 +29,13 @@
  * XLEN O(log n) (one read of the metadata); XDEL O(log n) per ID; XTRIM
  * O(log n + trimmed); XREAD O(log n + m) per stream.
  *
- * Not yet: consumer groups (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM,
- * XAUTOCLAIM), XINFO, and the RDB form of streams (DUMP/RESTORE, full
- * sync); those commands answer an explicit "not yet supported" error. */
+ * Consumer groups are further spaces of the same collection (see "consumer
+ * groups" below). XREADGROUP goes out as XCLAIM ... FORCE JUSTID LASTID per
+ * delivered entry plus XGROUP SETID ... ENTRIESREAD (so a replica and the
+ * WAL replay get the group's exact read counter), XCLAIM/XAUTOCLAIM as the
+ * XCLAIMs of what they changed, like Redis.
+ *
+ * Not yet: the RDB form of streams (DUMP/RESTORE, full sync both ways). */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -838,13 +842,461 @@ static void cmd_xsetid(cairn_ctx *c) {
   cairn_reply_ok(&c->reply);
 }
 
+/* ---------------------------------------------------------------- consumer groups
+ *
+ * More spaces of the stream's collection:
+ *   XS_GROUPS  group                          -> [last ms][last seq][entries_read i64, -1 = unknown]
+ *                                                [pending][consumers]   (u64 LE each)
+ *   XS_PEL     [glen u32 BE][group][id 16]    -> [delivery ms i64][deliveries u64][consumer]
+ *   XS_CONS    [glen u32 BE][group][consumer] -> [seen ms i64][pending u64]
+ *   XS_CPEL    [glen u32 BE][group][clen u32 BE][consumer][id 16] -> ""
+ * so a group's pending entries list is a range in ID order, and a
+ * consumer's too; nothing of a group is held in memory. Group and consumer
+ * names are limited to NAME_MAX bytes (longer sub-keys would lose their
+ * order, see CAIRN_ELEM_INLINE). */
+#define XS_GROUPS 2
+#define XS_PEL 3
+#define XS_CONS 4
+#define XS_CPEL 5
+#define NAME_MAX_LEN 200
+#define INVALID_READ INT64_MIN /* entries_read unknown (Redis's SCG_INVALID_ENTRIES_READ) */
+
+typedef struct xgroup {
+  sid last;
+  int64_t entries_read; /* INVALID_READ when unknown */
+  uint64_t pending, consumers;
+} xgroup;
+
+typedef struct xcons {
+  int64_t seen;
+  uint64_t pending;
+} xcons;
+
+static void be32(unsigned char *b, uint32_t v) {
+  b[0] = (unsigned char)(v >> 24);
+  b[1] = (unsigned char)(v >> 16);
+  b[2] = (unsigned char)(v >> 8);
+  b[3] = (unsigned char)v;
+}
+
+static void gprefix(cairn_buf *b, cairn_str g) {
+  unsigned char l[4];
+  be32(l, (uint32_t)g.len);
+  b->len = 0;
+  cairn_buf_append(b, l, 4);
+  cairn_buf_append(b, g.p, g.len);
+}
+static void pel_key(cairn_buf *b, cairn_str g, sid id) {
+  unsigned char k[16];
+  gprefix(b, g);
+  id_enc(k, id);
+  cairn_buf_append(b, k, 16);
+}
+static void cons_key(cairn_buf *b, cairn_str g, cairn_str cname) {
+  gprefix(b, g);
+  cairn_buf_append(b, cname.p, cname.len);
+}
+static void cpel_prefix(cairn_buf *b, cairn_str g, cairn_str cname) {
+  unsigned char l[4];
+  gprefix(b, g);
+  be32(l, (uint32_t)cname.len);
+  cairn_buf_append(b, l, 4);
+  cairn_buf_append(b, cname.p, cname.len);
+}
+static void cpel_key(cairn_buf *b, cairn_str g, cairn_str cname, sid id) {
+  unsigned char k[16];
+  cpel_prefix(b, g, cname);
+  id_enc(k, id);
+  cairn_buf_append(b, k, 16);
+}
+
+static int group_get(cairn_ctx *c, xs *s, cairn_str g, xgroup *out) {
+  if (s->m.ngroups == 0) return 0;
+  cairn_str v;
+  int rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_GROUPS, g.p, g.len, &v);
+  if (rc < 0) return failed(c, rc);
+  if (rc == 0 || v.len < 40) return 0;
+  out->last.ms = rdle64(v.p);
+  out->last.seq = rdle64(v.p + 8);
+  out->entries_read = (int64_t)rdle64(v.p + 16);
+  out->pending = rdle64(v.p + 24);
+  out->consumers = rdle64(v.p + 32);
+  return 1;
+}
+static int group_put(cairn_ctx *c, xs *s, cairn_str g, const xgroup *gr) {
+  unsigned char b[40];
+  le64(b, gr->last.ms);
+  le64(b + 8, gr->last.seq);
+  le64(b + 16, (uint64_t)gr->entries_read);
+  le64(b + 24, gr->pending);
+  le64(b + 32, gr->consumers);
+  return xput(c, s, XS_GROUPS, g.p, g.len, b, sizeof b);
+}
+
+static int cons_get(cairn_ctx *c, xs *s, cairn_str g, cairn_str cname, xcons *out) {
+  cairn_buf k = {0};
+  cons_key(&k, g, cname);
+  cairn_str v;
+  int rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_CONS, k.p, k.len, &v);
+  cairn_buf_free(&k);
+  if (rc < 0) return failed(c, rc);
+  if (rc == 0 || v.len < 16) return 0;
+  out->seen = (int64_t)rdle64(v.p);
+  out->pending = rdle64(v.p + 8);
+  return 1;
+}
+static int cons_put(cairn_ctx *c, xs *s, cairn_str g, cairn_str cname, const xcons *cs) {
+  cairn_buf k = {0};
+  cons_key(&k, g, cname);
+  unsigned char b[16];
+  le64(b, (uint64_t)cs->seen);
+  le64(b + 8, cs->pending);
+  int rc = xput(c, s, XS_CONS, k.p, k.len, b, sizeof b);
+  cairn_buf_free(&k);
+  return rc;
+}
+
+/* The consumer, created if absent (Redis's streamCreateConsumer: dirty,
+ * 'xgroup-createconsumer'). refresh: its seen time becomes now. 1 created,
+ * 0 existed, -1 store error. */
+static int cons_ensure(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgroup *gr, cairn_str cname, xcons *cs,
+                       int refresh) {
+  int rc = cons_get(c, s, g, cname, cs);
+  if (rc < 0) return -1;
+  if (rc == 1) {
+    if (refresh) cs->seen = c->now_ms;
+    return 0;
+  }
+  cs->seen = c->now_ms;
+  cs->pending = 0;
+  gr->consumers++;
+  c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STREAM, "xgroup-createconsumer", key);
+  return 1;
+}
+
+/* A pending entry: 1 found (time, count, owner copied), 0 absent, -1. */
+typedef struct nack {
+  int64_t time;
+  uint64_t count;
+  cairn_buf owner;
+} nack;
+
+static int pel_get(cairn_ctx *c, xs *s, cairn_str g, sid id, nack *n) {
+  cairn_buf k = {0};
+  pel_key(&k, g, id);
+  cairn_str v;
+  int rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_PEL, k.p, k.len, &v);
+  cairn_buf_free(&k);
+  if (rc < 0) return failed(c, rc);
+  if (rc == 0 || v.len < 16) return 0;
+  n->time = (int64_t)rdle64(v.p);
+  n->count = rdle64(v.p + 8);
+  n->owner.len = 0;
+  cairn_buf_append(&n->owner, v.p + 16, v.len - 16);
+  return 1;
+}
+static int pel_put(cairn_ctx *c, xs *s, cairn_str g, sid id, int64_t time, uint64_t count, cairn_str owner) {
+  cairn_buf k = {0}, v = {0};
+  pel_key(&k, g, id);
+  unsigned char b[16];
+  le64(b, (uint64_t)time);
+  le64(b + 8, count);
+  cairn_buf_append(&v, b, 16);
+  cairn_buf_append(&v, owner.p, owner.len);
+  int rc = xput(c, s, XS_PEL, k.p, k.len, v.p, v.len);
+  cairn_buf_free(&k);
+  cairn_buf_free(&v);
+  return rc;
+}
+
+/* Adds/removes id in a consumer's own list and its pending count. */
+static int cpel_change(cairn_ctx *c, xs *s, cairn_str g, cairn_str cname, sid id, int add) {
+  cairn_buf k = {0};
+  cpel_key(&k, g, cname, id);
+  int rc = add ? xput(c, s, XS_CPEL, k.p, k.len, "", 0) : xdel(c, s, XS_CPEL, k.p, k.len);
+  cairn_buf_free(&k);
+  if (rc < 0) return -1;
+  xcons cs;
+  if ((rc = cons_get(c, s, g, cname, &cs)) < 0) return -1;
+  if (rc == 0) return 0;
+  if (add) cs.pending++;
+  else if (cs.pending) cs.pending--;
+  return cons_put(c, s, g, cname, &cs);
+}
+
+/* Removes a pending entry from the group and its owner. */
+static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
+  cairn_buf k = {0};
+  pel_key(&k, g, id);
+  int rc = xdel(c, s, XS_PEL, k.p, k.len);
+  cairn_buf_free(&k);
+  if (rc < 0) return -1;
+  if (rc == 1 && gr->pending) gr->pending--;
+  return cpel_change(c, s, g, owner, id, 0);
+}
+
+/* Gives pending entry id to consumer cname (created with the group's PEL
+ * entry if absent), with delivery time and count. *cs is cname's record,
+ * kept by the caller (written by it at the end). */
+static int pel_assign(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str cname, xcons *cs,
+                      int64_t time, uint64_t count) {
+  nack old = {0};
+  int rc = pel_get(c, s, g, id, &old);
+  if (rc < 0) goto out;
+  int found = rc == 1;
+  int same = found && old.owner.len == cname.len && memcmp(old.owner.p, cname.p, cname.len) == 0;
+  if (found && !same) {
+    cairn_str o = {old.owner.p, old.owner.len};
+    if ((rc = cpel_change(c, s, g, o, id, 0)) < 0) goto out;
+  }
+  if (!found) gr->pending++;
+  if (!same) {
+    cairn_buf k = {0};
+    cpel_key(&k, g, cname, id);
+    rc = xput(c, s, XS_CPEL, k.p, k.len, "", 0);
+    cairn_buf_free(&k);
+    if (rc < 0) goto out;
+    cs->pending++;
+  }
+  rc = pel_put(c, s, g, id, time, count, cname);
+out:
+  cairn_buf_free(&old.owner);
+  return rc < 0 ? -1 : 0;
+}
+
+static int entry_exists(cairn_ctx *c, xs *s, sid id) {
+  unsigned char k[16];
+  id_enc(k, id);
+  cairn_str v;
+  int rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, k, 16, &v);
+  return rc < 0 ? failed(c, rc) : rc;
+}
+
+/* Replies one entry by ID: 1 emitted, 0 absent, -1 store error. */
+static int reply_one(cairn_ctx *c, xs *s, sid id) {
+  unsigned char k[16];
+  id_enc(k, id);
+  cairn_str v;
+  int rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, k, 16, &v);
+  if (rc < 0) return failed(c, rc);
+  if (rc == 1) reply_entry(c, id, v);
+  return rc;
+}
+
+static int id_is_zero(sid id) { return id.ms == 0 && id.seq == 0; }
+
+/* Redis's streamRangeHasTombstones (start .. +). */
+static int has_tombstones(const xs *s, sid start) {
+  if (!s->m.length || id_is_zero(s->m.maxdel)) return 0;
+  if (id_cmp(s->m.first, s->m.maxdel) > 0) return 0;
+  return id_cmp(start, s->m.maxdel) <= 0;
+}
+
+/* Redis's streamEstimateDistanceFromFirstEverEntry. */
+static int64_t estimate_read(const xs *s, sid id) {
+  if (!s->m.entries_added) return 0;
+  if (!s->m.length && id_cmp(id, s->m.last) < 1) return (int64_t)s->m.entries_added;
+  int cl = id_cmp(id, s->m.last);
+  if (cl == 0) return (int64_t)s->m.entries_added;
+  if (cl > 0) return INVALID_READ;
+  int cf = id_cmp(id, s->m.first);
+  if (id_is_zero(s->m.maxdel) || id_cmp(s->m.maxdel, s->m.first) < 0) {
+    if (cf < 0) return (int64_t)(s->m.entries_added - s->m.length);
+    if (cf == 0) return (int64_t)(s->m.entries_added - s->m.length + 1);
+  }
+  return INVALID_READ;
+}
+
+static void reply_lag(cairn_ctx *c, const xs *s, const xgroup *g) {
+  if (!s->m.entries_added) {
+    cairn_reply_int(&c->reply, 0);
+  } else if (g->entries_read != INVALID_READ && !has_tombstones(s, g->last)) {
+    cairn_reply_int(&c->reply, (long long)s->m.entries_added - g->entries_read);
+  } else {
+    int64_t r = estimate_read(s, g->last);
+    if (r != INVALID_READ)
+      cairn_reply_int(&c->reply, (long long)s->m.entries_added - r);
+    else
+      cairn_reply_null(&c->reply);
+  }
+}
+
+static void reply_entries_read(cairn_ctx *c, const xgroup *g) {
+  if (g->entries_read != INVALID_READ)
+    cairn_reply_int(&c->reply, g->entries_read);
+  else
+    cairn_reply_null(&c->reply);
+}
+
+/* XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID last:
+ * Redis's idempotent form of a change to one pending entry. */
+static void propagate_xclaim(cairn_ctx *c, cairn_str key, cairn_str g, cairn_str cname, sid id, int64_t time,
+                             uint64_t count, sid last) {
+  char idb[48], tb[24], cb[24], lb[48];
+  cairn_str argv[14] = {{"XCLAIM", 6},
+                        key,
+                        g,
+                        cname,
+                        {"0", 1},
+                        {idb, id_fmt(idb, id)},
+                        {"TIME", 4},
+                        {tb, cairn_ll2str(tb, time)},
+                        {"RETRYCOUNT", 10},
+                        {cb, cairn_ull2str(cb, count)},
+                        {"FORCE", 5},
+                        {"JUSTID", 6},
+                        {"LASTID", 6},
+                        {lb, id_fmt(lb, last)}};
+  cairn_propagate(c, c->db, 14, argv);
+  c->custom_propagation = 1;
+}
+
+/* XGROUP SETID key group last ENTRIESREAD n */
+static void propagate_setid(cairn_ctx *c, cairn_str key, cairn_str g, const xgroup *gr) {
+  char lb[48], nb[24];
+  cairn_str argv[7] = {{"XGROUP", 6}, {"SETID", 5}, key, g, {lb, id_fmt(lb, gr->last)}, {"ENTRIESREAD", 11},
+                       {nb, cairn_ll2str(nb, gr->entries_read == INVALID_READ ? -1 : gr->entries_read)}};
+  cairn_propagate(c, c->db, 7, argv);
+  c->custom_propagation = 1;
+}
+
+static void propagate_createconsumer(cairn_ctx *c, cairn_str key, cairn_str g, cairn_str cname) {
+  cairn_str argv[5] = {{"XGROUP", 6}, {"CREATECONSUMER", 14}, key, g, cname};
+  cairn_propagate(c, c->db, 5, argv);
+  c->custom_propagation = 1;
+}
+
+static int name_too_long(cairn_ctx *c, cairn_str n) {
+  if (n.len <= NAME_MAX_LEN) return 0;
+  cairn_reply_errorf(&c->reply, "-ERR cairn limits consumer group and consumer names to %d bytes", NAME_MAX_LEN);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- XREAD, XREADGROUP */
+
+/* XREADGROUP '>': delivers the entries after the group's last ID. Returns
+ * the number emitted (the reply array included), -1 store error. */
+static long long serve_new(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgroup *gr, cairn_str cname,
+                           xcons *cs, long long count, int noack) {
+  sid start = gr->last;
+  if (id_incr(&start) != 0) {
+    cairn_reply_array(&c->reply, 0);
+    return 0;
+  }
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  unsigned char from[16];
+  id_enc(from, start);
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, from, 16, 0, &it);
+  if (rc < 0) return failed(c, rc);
+  int moved = 0;
+  cairn_str sub, val;
+  while ((count == 0 || n < count) && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    sid id = id_dec(sub.p);
+    if (id_cmp(id, gr->last) > 0) {
+      if (gr->entries_read != INVALID_READ && !has_tombstones(s, id))
+        gr->entries_read++;
+      else if (s->m.entries_added)
+        gr->entries_read = estimate_read(s, id);
+      gr->last = id;
+      moved = 1;
+    }
+    reply_entry(c, id, val);
+    n++;
+    if (!noack) {
+      if (pel_assign(c, s, g, gr, id, cname, cs, c->now_ms, 1) < 0) {
+        rc = -1;
+        break;
+      }
+      propagate_xclaim(c, key, g, cname, id, c->now_ms, 1, gr->last);
+    }
+  }
+  cairn_elem_iter_close(it);
+  if (rc < 0) return c->store_rc ? -1 : failed(c, rc);
+  if (moved) propagate_setid(c, key, g, gr);
+  if (n) c->dirty += n;
+  cairn_reply_defer_array(&c->reply, mark, n);
+  return n;
+}
+
+/* XREADGROUP with an ID: the consumer's own pending entries after it (a
+ * deleted entry is [id, nil]); each delivered one counts a delivery. */
+static long long serve_history(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgroup *gr, cairn_str cname,
+                               sid after, long long count) {
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  cairn_buf pre = {0}, from = {0};
+  cpel_prefix(&pre, g, cname);
+  sid start = after;
+  int rc = 0;
+  if (id_incr(&start) == 0) {
+    cpel_key(&from, g, cname, start);
+    cairn_elem_iter *it;
+    rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_CPEL, from.p, from.len, 0, &it);
+    if (rc < 0) {
+      cairn_buf_free(&pre);
+      cairn_buf_free(&from);
+      return failed(c, rc);
+    }
+    cairn_str sub, val;
+    sid *ids = NULL;
+    size_t nids = 0, cap = 0;
+    while ((count == 0 || (long long)nids < count) && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+      if (sub.len != pre.len + 16 || memcmp(sub.p, pre.p, pre.len) != 0) break;
+      if (nids == cap) {
+        cap = cap ? cap * 2 : 16;
+        ids = cairn_xrealloc(ids, cap * sizeof(sid));
+      }
+      ids[nids++] = id_dec(sub.p + pre.len);
+    }
+    cairn_elem_iter_close(it);
+    for (size_t i = 0; rc >= 0 && i < nids; i++) {
+      int e = reply_one(c, s, ids[i]);
+      if (e < 0) {
+        rc = -1;
+        break;
+      }
+      if (e == 0) {
+        cairn_reply_array(&c->reply, 2);
+        reply_id(c, ids[i]);
+        cairn_reply_null_array(&c->reply);
+      } else {
+        nack nk = {0};
+        int pr = pel_get(c, s, g, ids[i], &nk);
+        if (pr == 1) {
+          pr = pel_put(c, s, g, ids[i], c->now_ms, nk.count + 1, cname);
+          propagate_xclaim(c, key, g, cname, ids[i], c->now_ms, nk.count + 1, gr->last);
+          c->dirty++;
+        }
+        cairn_buf_free(&nk.owner);
+        if (pr < 0) {
+          rc = -1;
+          break;
+        }
+      }
+      n++;
+    }
+    free(ids);
+  }
+  cairn_buf_free(&pre);
+  cairn_buf_free(&from);
+  if (rc < 0) return c->store_rc ? -1 : failed(c, rc);
+  cairn_reply_defer_array(&c->reply, mark, n);
+  return n;
+}
+
 /* XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+ * XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK]
+ *            STREAMS key [key ...] id [id ...]
  * Blocking goes through engine/blocking.c: the command runs again when one
  * of its keys gets an entry; a `$` is replaced in the kept argv by the
  * stream's last ID at the time it blocked, as Redis resolves it then. */
-static void cmd_xread(cairn_ctx *c) {
+static void xread_generic(cairn_ctx *c, int xreadgroup) {
   long long timeout = -1, count = 0;
-  int streams_arg = 0, nstreams = 0;
+  int streams_arg = 0, nstreams = 0, noack = 0;
+  cairn_str g = {NULL, 0}, cname = {NULL, 0};
   for (int i = 1; i < c->argc; i++) {
     int more = c->argc - i - 1;
     cairn_str o = c->argv[i];
@@ -870,11 +1322,19 @@ static void cmd_xread(cairn_ctx *c) {
       nstreams /= 2;
       break;
     } else if (cairn_arg_is(o, "group") && more >= 2) {
-      cairn_reply_error(&c->reply, "The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
-      return;
+      if (!xreadgroup) {
+        cairn_reply_error(&c->reply, "The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+        return;
+      }
+      g = c->argv[i + 1];
+      cname = c->argv[i + 2];
+      i += 2;
     } else if (cairn_arg_is(o, "noack")) {
-      cairn_reply_error(&c->reply, "The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
-      return;
+      if (!xreadgroup) {
+        cairn_reply_error(&c->reply, "The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+        return;
+      }
+      noack = 1;
     } else {
       cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
       return;
@@ -884,30 +1344,78 @@ static void cmd_xread(cairn_ctx *c) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
   }
+  if (xreadgroup && !g.p) {
+    cairn_reply_error(&c->reply, "Missing GROUP option for XREADGROUP");
+    return;
+  }
+  if (xreadgroup && (name_too_long(c, g) || name_too_long(c, cname))) return;
+  cairn_str woken;
+  int was_woken = cairn_blocking_woken_key(c, &woken);
+  if (xreadgroup && was_woken) {
+    /* woken by the key's deletion, or by a change of its groups (Redis's
+     * unblockDeletedStreamReadgroupClients and serveClientsBlockedOnKey) */
+    cairn_value v;
+    int rc = cairn_lookup(c, woken, &v);
+    if (rc < 0) return;
+    if (rc == 0 || v.type != CAIRN_TYPE_STREAM) {
+      cairn_reply_error(&c->reply, "-UNBLOCKED the stream key no longer exists");
+      return;
+    }
+    xs s;
+    xgroup gr;
+    if (xs_open(c, woken, &s) != 1) return;
+    rc = group_get(c, &s, g, &gr);
+    if (rc < 0) return;
+    if (rc == 0) {
+      cairn_reply_error(&c->reply, "-NOGROUP the consumer group this client was blocked on no longer exists");
+      return;
+    }
+  }
   sid *ids = cairn_xmalloc(sizeof(sid) * (size_t)nstreams);
-  int *dollar = cairn_xcalloc((size_t)nstreams, sizeof(int));
+  int *special = cairn_xcalloc((size_t)nstreams, sizeof(int)); /* 1: `$`, 2: `>` */
   for (int i = 0; i < nstreams; i++) {
     cairn_str key = c->argv[streams_arg + i], a = c->argv[streams_arg + nstreams + i];
     xs s;
     int rc = xs_open(c, key, &s);
     if (rc < 0) goto out;
+    if (xreadgroup) {
+      xgroup gr;
+      int grc = rc == 1 ? group_get(c, &s, g, &gr) : 0;
+      if (grc < 0) goto out;
+      if (grc == 0) {
+        cairn_reply_errorf(&c->reply, "-NOGROUP No such key '%.*s' or consumer group '%.*s' in XREADGROUP with GROUP option",
+                           (int)key.len, key.p, (int)g.len, g.p);
+        goto out;
+      }
+    }
     if (a.len == 1 && a.p[0] == '$') {
+      if (xreadgroup) {
+        cairn_reply_error(&c->reply,
+                          "The $ ID is meaningless in the context of XREADGROUP: you want to read the history of "
+                          "this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID "
+                          "would just return an empty result set.");
+        goto out;
+      }
       ids[i] = rc == 1 ? s.m.last : SID_MIN;
-      dollar[i] = 1;
+      special[i] = 1;
       continue;
     }
     if (a.len == 1 && a.p[0] == '>') {
-      cairn_reply_error(&c->reply,
-                        "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> "
-                        "option.");
-      goto out;
+      if (!xreadgroup) {
+        cairn_reply_error(&c->reply,
+                          "The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+                          "<consumer> option.");
+        goto out;
+      }
+      ids[i] = SID_MAX;
+      special[i] = 2;
+      continue;
     }
     if (parse_id(c, a, &ids[i], 0, 1, NULL, 1) != 0) goto out;
   }
   /* A woken client with no COUNT gets at most 1000 entries (Redis's
    * XREAD_BLOCKED_DEFAULT_COUNT). */
-  cairn_str woken;
-  if (count == 0 && timeout != -1 && cairn_blocking_woken_key(c, &woken)) count = 1000;
+  if (count == 0 && timeout != -1 && was_woken) count = 1000;
   size_t mark = 0;
   long long served = 0;
   for (int i = 0; i < nstreams; i++) {
@@ -915,16 +1423,47 @@ static void cmd_xread(cairn_ctx *c) {
     xs s;
     int rc = xs_open(c, key, &s);
     if (rc < 0) goto out;
-    if (rc == 0 || s.m.length == 0) continue;
-    sid maxid;
-    if ((rc = edge_id(c, &s, 1, &maxid, NULL)) < 0) goto out;
-    if (rc == 0 || id_cmp(maxid, ids[i]) <= 0) continue;
+    if (rc == 0) continue;
+    xgroup gr;
+    int history = 0;
+    if (xreadgroup) {
+      if (group_get(c, &s, g, &gr) != 1) goto out; /* checked above */
+      if (special[i] != 2) {
+        history = 1;
+      } else {
+        if (s.m.length == 0) continue;
+        sid maxid;
+        if ((rc = edge_id(c, &s, 1, &maxid, NULL)) < 0) goto out;
+        if (rc == 0 || id_cmp(maxid, gr.last) <= 0) continue;
+      }
+    } else {
+      if (s.m.length == 0) continue;
+      sid maxid;
+      if ((rc = edge_id(c, &s, 1, &maxid, NULL)) < 0) goto out;
+      if (rc == 0 || id_cmp(maxid, ids[i]) <= 0) continue;
+    }
     if (served++ == 0) mark = cairn_reply_defer(&c->reply);
-    sid start = ids[i];
-    id_incr(&start);
-    if (c->client && c->client->resp == 2) cairn_reply_array(&c->reply, 2);
+    if (!(c->client && c->client->resp == 3)) cairn_reply_array(&c->reply, 2);
     cairn_reply_bulk(&c->reply, key.p, key.len);
-    if (reply_range(c, &s, start, SID_MAX, count, 0) < 0) goto out;
+    if (!xreadgroup) {
+      sid start = ids[i];
+      id_incr(&start);
+      if (reply_range(c, &s, start, SID_MAX, count, 0) < 0) goto out;
+      continue;
+    }
+    xcons cs;
+    int created = cons_ensure(c, key, &s, g, &gr, cname, &cs, 1);
+    if (created < 0) goto out;
+    if (created) propagate_createconsumer(c, key, g, cname);
+    long long n = history ? serve_history(c, key, &s, g, &gr, cname, ids[i], count)
+                          : serve_new(c, key, &s, g, &gr, cname, &cs, count, noack);
+    if (n < 0) goto out;
+    if (history) {
+      /* pel_assign did not run: reread the counts serve_history kept */
+      if (cons_get(c, &s, g, cname, &cs) < 0) goto out;
+      cs.seen = c->now_ms;
+    }
+    if (cons_put(c, &s, g, cname, &cs) < 0 || group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0) goto out;
   }
   if (served) {
     if (c->client && c->client->resp == 3)
@@ -944,28 +1483,1113 @@ static void cmd_xread(cairn_ctx *c) {
     for (int i = 0; i < nstreams; i++) {
       cairn_str *a = &c->argv[streams_arg + nstreams + i];
       saved[i] = *a;
-      if (dollar[i]) {
+      if (special[i] == 1) {
         size_t n = id_fmt(bufs + 48 * i, ids[i]);
         *a = (cairn_str){bufs + 48 * i, n};
       }
     }
     int64_t abs = timeout == 0 ? 0 : timeout > INT64_MAX - c->now_ms ? INT64_MAX : c->now_ms + timeout;
     cairn_block_for_keys(c, c->argv + streams_arg, nstreams, abs);
+    if (xreadgroup) cairn_block_wake_on_delete(c);
     for (int i = 0; i < nstreams; i++) c->argv[streams_arg + nstreams + i] = saved[i];
     free(saved);
     free(bufs);
   }
 out:
+  if (xreadgroup && !c->custom_propagation) c->custom_propagation = 1; /* never its own argv */
   free(ids);
-  free(dollar);
+  free(special);
 }
 
-/* The consumer-group commands and XINFO are not built yet: an explicit
- * error, never a wrong answer. */
-static void cmd_not_yet(cairn_ctx *c) {
-  cairn_reply_errorf(&c->reply, "%.*s is not yet supported by cairn (stream consumer groups and XINFO are "
-                                "not built yet)", (int)c->argv[0].len, c->argv[0].p);
+static void cmd_xread(cairn_ctx *c) { xread_generic(c, 0); }
+static void cmd_xreadgroup(cairn_ctx *c) { xread_generic(c, 1); }
+
+/* ---------------------------------------------------------------- XGROUP */
+
+/* The stream and group of an XGROUP subcommand (argv[2], argv[3]): 1 both,
+ * 0 replied an error, -1 store error / WRONGTYPE. need_group: a missing
+ * group is the NOGROUP error. */
+static int xgroup_open(cairn_ctx *c, xs *s, xgroup *gr, int need_group, int *have_group) {
+  cairn_str key = c->argv[2], g = c->argv[3];
+  int rc = xs_open(c, key, s);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    cairn_reply_error(&c->reply, "The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
+                                 "want to use the MKSTREAM option to create an empty stream automatically.");
+    return 0;
+  }
+  rc = group_get(c, s, g, gr);
+  if (rc < 0) return -1;
+  if (have_group) *have_group = rc;
+  if (rc == 0 && need_group) {
+    cairn_reply_errorf(&c->reply, "-NOGROUP No such consumer group '%.*s' for key name '%.*s'", (int)g.len, g.p,
+                       (int)key.len, key.p);
+    return 0;
+  }
+  return 1;
 }
+
+/* CREATE/SETID options: [MKSTREAM] [ENTRIESREAD n]. 0, or -1 replied. */
+static int xgroup_opts(cairn_ctx *c, int create, int *mkstream, int64_t *entries_read) {
+  *mkstream = 0;
+  *entries_read = INVALID_READ;
+  for (int i = 5; i < c->argc;) {
+    if (create && cairn_arg_is(c->argv[i], "mkstream")) {
+      *mkstream = 1;
+      i++;
+    } else if (cairn_arg_is(c->argv[i], "entriesread") && i + 1 < c->argc) {
+      long long v;
+      if (cairn_arg_ll(c, c->argv[i + 1], &v) != 0) return -1;
+      if (v < 0 && v != -1) {
+        cairn_reply_error(&c->reply, "value for ENTRIESREAD must be positive or -1");
+        return -1;
+      }
+      *entries_read = v == -1 ? INVALID_READ : v;
+      i += 2;
+    } else {
+      cairn_reply_subcommand_syntax_error(c);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void cmd_xgroup_create(cairn_ctx *c) {
+  int mkstream;
+  int64_t er;
+  if (xgroup_opts(c, 1, &mkstream, &er) != 0) return;
+  if (c->argc > 8) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  cairn_str key = c->argv[2], g = c->argv[3];
+  xs s;
+  int rc = xs_open(c, key, &s);
+  if (rc < 0) return;
+  if (rc == 0 && !mkstream) {
+    cairn_reply_error(&c->reply, "The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
+                                 "want to use the MKSTREAM option to create an empty stream automatically.");
+    return;
+  }
+  sid id;
+  if (c->argv[4].len == 1 && c->argv[4].p[0] == '$') {
+    id = rc == 1 ? s.m.last : SID_MIN;
+  } else if (parse_id(c, c->argv[4], &id, 0, 1, NULL, 1) != 0) {
+    return;
+  }
+  if (name_too_long(c, g)) return;
+  if (rc == 0) xs_init(c, &s);
+  xgroup gr;
+  int have = rc == 1 ? group_get(c, &s, g, &gr) : 0;
+  if (have < 0) return;
+  if (have) {
+    cairn_reply_error(&c->reply, "-BUSYGROUP Consumer Group name already exists");
+    return;
+  }
+  gr.last = id;
+  gr.entries_read = er;
+  gr.pending = gr.consumers = 0;
+  s.m.ngroups++;
+  if (group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0) return;
+  c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STREAM, "xgroup-create", key);
+  cairn_reply_ok(&c->reply);
+}
+
+static void cmd_xgroup_setid(cairn_ctx *c) {
+  int mkstream;
+  int64_t er;
+  if (xgroup_opts(c, 0, &mkstream, &er) != 0) return;
+  if (c->argc != 5 && c->argc != 7) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  xs s;
+  xgroup gr;
+  if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
+  sid id;
+  if (c->argv[4].len == 1 && c->argv[4].p[0] == '$') {
+    id = s.m.last;
+  } else if (parse_id(c, c->argv[4], &id, 0, 0, NULL, 1) != 0) {
+    return;
+  }
+  gr.last = id;
+  gr.entries_read = er;
+  if (group_put(c, &s, c->argv[3], &gr) < 0 || xs_save(c, c->argv[2], &s) < 0) return;
+  c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STREAM, "xgroup-setid", c->argv[2]);
+  cairn_reply_ok(&c->reply);
+}
+
+/* Deletes every entry of `space` whose sub-key starts with prefix. */
+static int del_prefix(cairn_ctx *c, xs *s, int space, const cairn_buf *pre) {
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, space, pre->p, pre->len, 0, &it);
+  if (rc < 0) return failed(c, rc);
+  cairn_str sub, val;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    if (sub.len < pre->len || memcmp(sub.p, pre->p, pre->len) != 0) break;
+    if ((rc = cairn_elem_iter_del(it)) < 0) break;
+    if (s->coll.count) s->coll.count--;
+  }
+  cairn_elem_iter_close(it);
+  return rc < 0 ? failed(c, rc) : 0;
+}
+
+static void cmd_xgroup_destroy(cairn_ctx *c) {
+  xs s;
+  xgroup gr;
+  int have;
+  if (xgroup_open(c, &s, &gr, 0, &have) != 1) return;
+  if (!have) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  cairn_str key = c->argv[2], g = c->argv[3];
+  cairn_buf pre = {0};
+  gprefix(&pre, g);
+  int rc = 0;
+  for (int sp = XS_PEL; rc == 0 && sp <= XS_CPEL; sp++) rc = del_prefix(c, &s, sp, &pre);
+  cairn_buf_free(&pre);
+  if (rc < 0 || xdel(c, &s, XS_GROUPS, g.p, g.len) < 0) return;
+  if (s.m.ngroups) s.m.ngroups--;
+  if (xs_save(c, key, &s) < 0) return;
+  c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STREAM, "xgroup-destroy", key);
+  cairn_signal_key_ready(c, key); /* its blocked XREADGROUPs get NOGROUP */
+  cairn_reply_int(&c->reply, 1);
+}
+
+static void cmd_xgroup_createconsumer(cairn_ctx *c) {
+  xs s;
+  xgroup gr;
+  if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
+  if (name_too_long(c, c->argv[4])) return;
+  xcons cs;
+  int rc = cons_ensure(c, c->argv[2], &s, c->argv[3], &gr, c->argv[4], &cs, 0);
+  if (rc < 0) return;
+  if (rc == 1) {
+    if (cons_put(c, &s, c->argv[3], c->argv[4], &cs) < 0 || group_put(c, &s, c->argv[3], &gr) < 0 ||
+        xs_save(c, c->argv[2], &s) < 0)
+      return;
+  }
+  cairn_reply_int(&c->reply, rc);
+}
+
+static void cmd_xgroup_delconsumer(cairn_ctx *c) {
+  xs s;
+  xgroup gr;
+  if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
+  cairn_str key = c->argv[2], g = c->argv[3], cname = c->argv[4];
+  xcons cs;
+  int rc = cons_get(c, &s, g, cname, &cs);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  /* its pending entries leave the group's list too */
+  cairn_buf pre = {0}, k = {0};
+  cpel_prefix(&pre, g, cname);
+  cairn_elem_iter *it;
+  rc = cairn_elem_iter_open(cairn_ctx_store(c), s.coll.id, XS_CPEL, pre.p, pre.len, 0, &it);
+  if (rc < 0) {
+    cairn_buf_free(&pre);
+    failed(c, rc);
+    return;
+  }
+  cairn_str sub, val;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    if (sub.len != pre.len + 16 || memcmp(sub.p, pre.p, pre.len) != 0) break;
+    sid id = id_dec(sub.p + pre.len);
+    if ((rc = cairn_elem_iter_del(it)) < 0) break;
+    if (s.coll.count) s.coll.count--;
+    pel_key(&k, g, id);
+    int d = xdel(c, &s, XS_PEL, k.p, k.len);
+    if (d < 0) {
+      rc = 0;
+      break;
+    }
+    if (d == 1 && gr.pending) gr.pending--;
+  }
+  cairn_elem_iter_close(it);
+  cairn_buf_free(&pre);
+  if (rc < 0) failed(c, rc);
+  if (c->store_rc) {
+    cairn_buf_free(&k);
+    return;
+  }
+  cons_key(&k, g, cname);
+  rc = xdel(c, &s, XS_CONS, k.p, k.len);
+  cairn_buf_free(&k);
+  if (rc < 0) return;
+  if (gr.consumers) gr.consumers--;
+  if (group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0) return;
+  c->dirty++;
+  cairn_notify(c, CAIRN_NOTIFY_STREAM, "xgroup-delconsumer", key);
+  cairn_reply_int(&c->reply, (long long)cs.pending);
+}
+
+static void reply_help(cairn_ctx *c, const char *name, const char *const *lines, size_t n) {
+  cairn_reply_array(&c->reply, (long long)n + 3);
+  char head[96];
+  snprintf(head, sizeof head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
+  cairn_reply_status(&c->reply, head);
+  for (size_t i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
+  cairn_reply_status(&c->reply, "HELP");
+  cairn_reply_status(&c->reply, "    Print this help.");
+}
+
+static void cmd_xgroup_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "CREATE <key> <groupname> <id|$> [option]",
+      "    Create a new consumer group. Options are:",
+      "    * MKSTREAM",
+      "      Create the empty stream if it does not exist.",
+      "    * ENTRIESREAD entries_read",
+      "      Set the group's entries_read counter (internal use).",
+      "CREATECONSUMER <key> <groupname> <consumer>",
+      "    Create a new consumer in the specified group.",
+      "DELCONSUMER <key> <groupname> <consumer>",
+      "    Remove the specified consumer.",
+      "DESTROY <key> <groupname>",
+      "    Remove the specified group.",
+      "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+      "    Set the current group ID and entries_read counter.",
+  };
+  reply_help(c, "XGROUP", lines, sizeof lines / sizeof lines[0]);
+}
+
+/* ---------------------------------------------------------------- XACK, XPENDING */
+
+static void cmd_xack(cairn_ctx *c) {
+  cairn_str key = c->argv[1], g = c->argv[2];
+  xs s;
+  int rc = xs_open(c, key, &s);
+  if (rc < 0) return;
+  xgroup gr;
+  int have = rc == 1 ? group_get(c, &s, g, &gr) : 0;
+  if (have < 0) return;
+  if (!have) {
+    cairn_reply_int(&c->reply, 0);
+    return;
+  }
+  int n = c->argc - 3;
+  sid *ids = cairn_xmalloc(sizeof(sid) * (size_t)n);
+  for (int j = 0; j < n; j++) {
+    if (parse_id(c, c->argv[3 + j], &ids[j], 0, 1, NULL, 1) != 0) {
+      free(ids);
+      return;
+    }
+  }
+  long long acked = 0;
+  nack nk = {0};
+  for (int j = 0; j < n; j++) {
+    rc = pel_get(c, &s, g, ids[j], &nk);
+    if (rc < 0) break;
+    if (rc == 0) continue;
+    cairn_str owner = {nk.owner.p, nk.owner.len};
+    if ((rc = pel_remove(c, &s, g, &gr, ids[j], owner)) < 0) break;
+    acked++;
+  }
+  cairn_buf_free(&nk.owner);
+  free(ids);
+  if (rc < 0) return;
+  if (acked) {
+    if (group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0) return;
+    c->dirty += acked;
+  }
+  cairn_reply_int(&c->reply, acked);
+}
+
+/* Opens key and group for XPENDING/XCLAIM/XAUTOCLAIM/XINFO CONSUMERS:
+ * 1 found, 0 replied NOGROUP, -1 error. */
+static int open_group_or_nogroup(cairn_ctx *c, cairn_str key, cairn_str g, xs *s, xgroup *gr) {
+  int rc = xs_open(c, key, s);
+  if (rc < 0) return -1;
+  int have = rc == 1 ? group_get(c, s, g, gr) : 0;
+  if (have < 0) return -1;
+  if (!have) {
+    cairn_reply_errorf(&c->reply, "-NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)key.len, key.p,
+                       (int)g.len, g.p);
+    return 0;
+  }
+  return 1;
+}
+
+static void cmd_xpending(cairn_ctx *c) {
+  int justinfo = c->argc == 3;
+  cairn_str key = c->argv[1], g = c->argv[2], cname = {NULL, 0};
+  sid start = SID_MIN, end = SID_MAX;
+  long long count = 0, minidle = 0;
+  if (c->argc != 3 && (c->argc < 6 || c->argc > 9)) {
+    cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+    return;
+  }
+  if (c->argc >= 6) {
+    int si = 3;
+    if (cairn_arg_is(c->argv[3], "idle")) {
+      if (cairn_arg_ll(c, c->argv[4], &minidle) != 0) return;
+      if (c->argc < 8) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+        return;
+      }
+      si += 2;
+    }
+    if (cairn_arg_ll(c, c->argv[si + 2], &count) != 0) return;
+    if (count < 0) count = 0;
+    int sx, ex;
+    if (parse_interval(c, c->argv[si], &start, &sx, 0) != 0) return;
+    if (sx && id_incr(&start) != 0) {
+      cairn_reply_error(&c->reply, "invalid start ID for the interval");
+      return;
+    }
+    if (parse_interval(c, c->argv[si + 1], &end, &ex, UINT64_MAX) != 0) return;
+    if (ex && id_decr(&end) != 0) {
+      cairn_reply_error(&c->reply, "invalid end ID for the interval");
+      return;
+    }
+    if (si + 3 < c->argc) cname = c->argv[si + 3];
+  }
+  xs s;
+  xgroup gr;
+  if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
+  cairn_store *st = cairn_ctx_store(c);
+  cairn_buf pre = {0}, from = {0};
+  int rc = 0;
+  if (justinfo) {
+    cairn_reply_array(&c->reply, 4);
+    cairn_reply_int(&c->reply, (long long)gr.pending);
+    if (gr.pending == 0) {
+      cairn_reply_null(&c->reply);
+      cairn_reply_null(&c->reply);
+      cairn_reply_null_array(&c->reply);
+      return;
+    }
+    gprefix(&pre, g);
+    /* first and last: the group's PEL range ends */
+    for (int last = 0; last < 2; last++) {
+      cairn_elem_iter *it;
+      from.len = 0;
+      cairn_buf_append(&from, pre.p, pre.len);
+      if (last) cairn_buf_append(&from, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+      if ((rc = cairn_elem_iter_open(st, s.coll.id, XS_PEL, from.p, from.len, last, &it)) < 0) break;
+      cairn_str sub, val;
+      rc = cairn_elem_iter_next(it, &sub, &val);
+      if (rc > 0 && sub.len == pre.len + 16 && memcmp(sub.p, pre.p, pre.len) == 0)
+        reply_id(c, id_dec(sub.p + pre.len));
+      else
+        cairn_reply_null(&c->reply);
+      cairn_elem_iter_close(it);
+      if (rc < 0) break;
+      rc = 0;
+    }
+    if (rc >= 0) {
+      /* consumers with pending entries, by name */
+      cairn_elem_iter *it;
+      if ((rc = cairn_elem_iter_open(st, s.coll.id, XS_CONS, pre.p, pre.len, 0, &it)) >= 0) {
+        size_t mark = cairn_reply_defer(&c->reply);
+        long long n = 0;
+        cairn_str sub, val;
+        while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+          if (sub.len < pre.len || memcmp(sub.p, pre.p, pre.len) != 0) break;
+          uint64_t pend = val.len >= 16 ? rdle64(val.p + 8) : 0;
+          if (!pend) continue;
+          cairn_reply_array(&c->reply, 2);
+          cairn_reply_bulk(&c->reply, sub.p + pre.len, sub.len - pre.len);
+          cairn_reply_bulk_ll(&c->reply, (long long)pend);
+          n++;
+        }
+        cairn_elem_iter_close(it);
+        cairn_reply_defer_array(&c->reply, mark, n);
+      }
+    }
+  } else {
+    int space = XS_PEL;
+    if (cname.p) {
+      xcons cs;
+      if ((rc = cons_get(c, &s, g, cname, &cs)) < 0) goto out;
+      if (rc == 0) {
+        cairn_reply_array(&c->reply, 0);
+        goto out;
+      }
+      cpel_prefix(&pre, g, cname);
+      space = XS_CPEL;
+    } else {
+      gprefix(&pre, g);
+    }
+    unsigned char k[16];
+    id_enc(k, start);
+    cairn_buf_append(&from, pre.p, pre.len);
+    cairn_buf_append(&from, k, 16);
+    cairn_elem_iter *it;
+    if ((rc = cairn_elem_iter_open(st, s.coll.id, space, from.p, from.len, 0, &it)) < 0) goto out;
+    size_t mark = cairn_reply_defer(&c->reply);
+    long long n = 0;
+    cairn_str sub, val;
+    nack nk = {0};
+    while (count && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+      if (sub.len != pre.len + 16 || memcmp(sub.p, pre.p, pre.len) != 0) break;
+      sid id = id_dec(sub.p + pre.len);
+      if (id_cmp(id, end) > 0) break;
+      if (space == XS_PEL) {
+        nk.time = val.len >= 16 ? (int64_t)rdle64(val.p) : 0;
+        nk.count = val.len >= 16 ? rdle64(val.p + 8) : 0;
+        nk.owner.len = 0;
+        if (val.len > 16) cairn_buf_append(&nk.owner, val.p + 16, val.len - 16);
+      } else {
+        /* a consumer's list: the details are in the group's (the iterator
+         * stays valid: this only reads) */
+        int pr = pel_get(c, &s, g, id, &nk);
+        if (pr < 0) {
+          rc = -1;
+          break;
+        }
+        if (pr == 0) continue;
+      }
+      int64_t idle = c->now_ms - nk.time;
+      if (minidle && idle < minidle) continue;
+      if (idle < 0) idle = 0;
+      cairn_reply_array(&c->reply, 4);
+      reply_id(c, id);
+      cairn_reply_bulk(&c->reply, nk.owner.p ? nk.owner.p : "", nk.owner.len);
+      cairn_reply_int(&c->reply, idle);
+      cairn_reply_int(&c->reply, (long long)nk.count);
+      n++;
+      count--;
+    }
+    cairn_buf_free(&nk.owner);
+    cairn_elem_iter_close(it);
+    if (rc >= 0) cairn_reply_defer_array(&c->reply, mark, n);
+  }
+out:
+  cairn_buf_free(&pre);
+  cairn_buf_free(&from);
+  if (rc < 0 && !c->store_rc) failed(c, rc);
+}
+
+/* ---------------------------------------------------------------- XCLAIM, XAUTOCLAIM */
+
+static void cmd_xclaim(cairn_ctx *c) {
+  cairn_str key = c->argv[1], g = c->argv[2], cname = c->argv[3];
+  xs s;
+  xgroup gr;
+  if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
+  long long minidle, retrycount = -1, deliverytime = -1;
+  if (cairn_arg_ll_msg(c, c->argv[4], &minidle, "Invalid min-idle-time argument for XCLAIM") != 0) return;
+  if (minidle < 0) minidle = 0;
+  int j, force = 0, justid = 0;
+  int nids = c->argc - 5;
+  sid *ids = cairn_xmalloc(sizeof(sid) * (size_t)nids);
+  for (j = 5; j < c->argc; j++)
+    if (parse_id(c, c->argv[j], &ids[j - 5], 0, 1, NULL, 0) != 0) break;
+  int last_id_arg = j - 1;
+  int64_t now = c->now_ms;
+  sid lastid = SID_MIN;
+  for (; j < c->argc; j++) {
+    int more = c->argc - 1 - j;
+    cairn_str o = c->argv[j];
+    if (cairn_arg_is(o, "force")) {
+      force = 1;
+    } else if (cairn_arg_is(o, "justid")) {
+      justid = 1;
+    } else if (cairn_arg_is(o, "idle") && more) {
+      j++;
+      if (cairn_arg_ll_msg(c, c->argv[j], &deliverytime, "Invalid IDLE option argument for XCLAIM") != 0) goto out;
+      deliverytime = now - deliverytime;
+    } else if (cairn_arg_is(o, "time") && more) {
+      j++;
+      if (cairn_arg_ll_msg(c, c->argv[j], &deliverytime, "Invalid TIME option argument for XCLAIM") != 0) goto out;
+    } else if (cairn_arg_is(o, "retrycount") && more) {
+      j++;
+      if (cairn_arg_ll_msg(c, c->argv[j], &retrycount, "Invalid RETRYCOUNT option argument for XCLAIM") != 0)
+        goto out;
+    } else if (cairn_arg_is(o, "lastid") && more) {
+      j++;
+      if (parse_id(c, c->argv[j], &lastid, 0, 1, NULL, 1) != 0) goto out;
+    } else {
+      cairn_reply_errorf(&c->reply, "Unrecognized XCLAIM option '%.*s'", (int)o.len, o.p);
+      goto out;
+    }
+  }
+  if (name_too_long(c, cname)) goto out;
+  int propagate_last = 0;
+  if (id_cmp(lastid, gr.last) > 0) {
+    gr.last = lastid;
+    propagate_last = 1;
+  }
+  if (deliverytime != -1) {
+    if (deliverytime < 0 || deliverytime > now) deliverytime = now;
+  } else {
+    deliverytime = now;
+  }
+  xcons cs;
+  int have_cons = 0;
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  nack nk = {0};
+  int rc = 0;
+  for (int i = 5; i <= last_id_arg; i++) {
+    sid id = ids[i - 5];
+    int pr = pel_get(c, &s, g, id, &nk);
+    if (pr < 0) goto fail;
+    int ex = entry_exists(c, &s, id);
+    if (ex < 0) goto fail;
+    if (!ex) {
+      if (pr == 1) {
+        cairn_str owner = {nk.owner.p, nk.owner.len};
+        propagate_xclaim(c, key, g, owner, id, nk.time, nk.count, gr.last);
+        propagate_last = 0;
+        c->dirty++;
+        if (pel_remove(c, &s, g, &gr, id, owner) < 0) goto fail;
+        if (have_cons && owner.len == cname.len && !memcmp(owner.p, cname.p, cname.len) && cs.pending)
+          cs.pending--;
+      }
+      continue;
+    }
+    int forced = 0;
+    if (pr == 0) {
+      if (!force) continue;
+      forced = 1;
+      nk.time = now;
+      nk.count = 0;
+    }
+    if (!forced && minidle && now - nk.time < minidle) continue;
+    if (!have_cons) {
+      int cr = cons_ensure(c, key, &s, g, &gr, cname, &cs, 1);
+      if (cr < 0) goto fail;
+      have_cons = 1;
+    }
+    uint64_t cnt = nk.count;
+    if (retrycount >= 0)
+      cnt = (uint64_t)retrycount;
+    else if (!justid)
+      cnt++;
+    /* pel_assign reads the old owner again (it may be cname itself) */
+    if (pel_assign(c, &s, g, &gr, id, cname, &cs, deliverytime, cnt) < 0) goto fail;
+    if (justid) {
+      reply_id(c, id);
+    } else if (reply_one(c, &s, id) < 0) {
+      goto fail;
+    }
+    n++;
+    propagate_xclaim(c, key, g, cname, id, deliverytime, cnt, gr.last);
+    propagate_last = 0;
+    c->dirty++;
+  }
+  if (propagate_last) {
+    propagate_setid(c, key, g, &gr);
+    c->dirty++;
+  }
+  cairn_reply_defer_array(&c->reply, mark, n);
+  if (have_cons && cons_put(c, &s, g, cname, &cs) < 0) goto fail;
+  if (c->dirty && (group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0)) goto fail;
+  c->custom_propagation = 1; /* the XCLAIMs above, or nothing */
+  goto done;
+fail:
+  if (rc < 0 && !c->store_rc) failed(c, rc);
+done:
+  cairn_buf_free(&nk.owner);
+out:
+  free(ids);
+}
+
+static void cmd_xautoclaim(cairn_ctx *c) {
+  cairn_str key = c->argv[1], g = c->argv[2], cname = c->argv[3];
+  long long minidle, count = 100;
+  int justid = 0;
+  if (cairn_arg_ll_msg(c, c->argv[4], &minidle, "Invalid min-idle-time argument for XAUTOCLAIM") != 0) return;
+  if (minidle < 0) minidle = 0;
+  sid start;
+  int sx;
+  if (parse_interval(c, c->argv[5], &start, &sx, 0) != 0) return;
+  if (sx && id_incr(&start) != 0) {
+    cairn_reply_error(&c->reply, "invalid start ID for the interval");
+    return;
+  }
+  for (int j = 6; j < c->argc; j++) {
+    int more = c->argc - 1 - j;
+    if (cairn_arg_is(c->argv[j], "count") && more) {
+      long long v;
+      long long max_count = LONG_MAX / 16;
+      if (!cairn_str2ll(c->argv[j + 1].p, c->argv[j + 1].len, &v)) {
+        cairn_reply_error(&c->reply, CAIRN_ERR_NOTINT);
+        return;
+      }
+      if (v < 1 || v > max_count) {
+        cairn_reply_error(&c->reply, "COUNT must be > 0");
+        return;
+      }
+      count = v;
+      j++;
+    } else if (cairn_arg_is(c->argv[j], "justid")) {
+      justid = 1;
+    } else {
+      cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
+      return;
+    }
+  }
+  xs s;
+  xgroup gr;
+  if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
+  if (name_too_long(c, cname)) return;
+  /* gather the candidates first: claiming writes the PEL being walked */
+  cairn_buf pre = {0}, from = {0};
+  gprefix(&pre, g);
+  unsigned char k[16];
+  id_enc(k, start);
+  cairn_buf_append(&from, pre.p, pre.len);
+  cairn_buf_append(&from, k, 16);
+  long long attempts = count * 10;
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), s.coll.id, XS_PEL, from.p, from.len, 0, &it);
+  if (rc < 0) {
+    cairn_buf_free(&pre);
+    cairn_buf_free(&from);
+    failed(c, rc);
+    return;
+  }
+  typedef struct cand {
+    sid id;
+    int64_t time;
+    uint64_t count;
+    size_t owner_off, owner_len;
+  } cand;
+  cand *cands = NULL;
+  size_t ncand = 0, cap = 0;
+  cairn_buf owners = {0};
+  sid next = SID_MIN;
+  long long left = count;
+  cairn_str sub, val;
+  int64_t now = c->now_ms;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    if (sub.len != pre.len + 16 || memcmp(sub.p, pre.p, pre.len) != 0) {
+      rc = 0;
+      break;
+    }
+    sid id = id_dec(sub.p + pre.len);
+    if (attempts == 0 || left == 0) {
+      next = id;
+      break;
+    }
+    attempts--;
+    int64_t t = val.len >= 16 ? (int64_t)rdle64(val.p) : 0;
+    uint64_t cnt = val.len >= 16 ? rdle64(val.p + 8) : 0;
+    /* a missing entry counts against COUNT (it is reported as deleted);
+     * an existing one only if idle enough */
+    unsigned char ek[16];
+    id_enc(ek, id);
+    cairn_str ev;
+    size_t ol = val.len > 16 ? val.len - 16 : 0;
+    size_t off = owners.len;
+    cairn_buf_append(&owners, val.p + 16, ol);
+    int ex = cairn_elem_get(cairn_ctx_store(c), s.coll.id, XS_ENTRIES, ek, 16, &ev);
+    if (ex < 0) {
+      rc = ex;
+      break;
+    }
+    if (ex == 1 && minidle && now - t < minidle) continue;
+    if (ncand == cap) {
+      cap = cap ? cap * 2 : 16;
+      cands = cairn_xrealloc(cands, cap * sizeof(cand));
+    }
+    cands[ncand++] = (cand){id, ex == 1 ? t : -1, cnt, off, ol};
+    left--;
+  }
+  cairn_elem_iter_close(it);
+  cairn_buf_free(&pre);
+  cairn_buf_free(&from);
+  if (rc < 0) {
+    free(cands);
+    cairn_buf_free(&owners);
+    failed(c, rc);
+    return;
+  }
+  if (rc == 0 && !(attempts == 0 || left == 0)) next = SID_MIN;
+  xcons cs;
+  int have_cons = 0;
+  cairn_reply_array(&c->reply, 3);
+  reply_id(c, next);
+  size_t mark = cairn_reply_defer(&c->reply);
+  long long n = 0;
+  sid *deleted = cairn_xmalloc(sizeof(sid) * (ncand ? ncand : 1));
+  size_t ndel = 0;
+  for (size_t i = 0; i < ncand; i++) {
+    cand *cd = &cands[i];
+    cairn_str owner = {owners.p + cd->owner_off, cd->owner_len};
+    if (cd->time == -1) {
+      /* the entry is gone: drop it from the PEL */
+      propagate_xclaim(c, key, g, owner, cd->id, now, cd->count, gr.last);
+      c->dirty++;
+      if (pel_remove(c, &s, g, &gr, cd->id, owner) < 0) goto fail;
+      if (have_cons && owner.len == cname.len && !memcmp(owner.p, cname.p, cname.len) && cs.pending) cs.pending--;
+      deleted[ndel++] = cd->id;
+      continue;
+    }
+    if (!have_cons) {
+      if (cons_ensure(c, key, &s, g, &gr, cname, &cs, 1) < 0) goto fail;
+      have_cons = 1;
+    }
+    uint64_t cnt = justid ? cd->count : cd->count + 1;
+    if (pel_assign(c, &s, g, &gr, cd->id, cname, &cs, now, cnt) < 0) goto fail;
+    if (justid) {
+      reply_id(c, cd->id);
+    } else if (reply_one(c, &s, cd->id) < 0) {
+      goto fail;
+    }
+    n++;
+    propagate_xclaim(c, key, g, cname, cd->id, now, cnt, gr.last);
+    c->dirty++;
+  }
+  cairn_reply_defer_array(&c->reply, mark, n);
+  cairn_reply_array(&c->reply, (long long)ndel);
+  for (size_t i = 0; i < ndel; i++) reply_id(c, deleted[i]);
+  if (have_cons && cons_put(c, &s, g, cname, &cs) < 0) goto fail;
+  if (c->dirty && (group_put(c, &s, g, &gr) < 0 || xs_save(c, key, &s) < 0)) goto fail;
+fail:
+  c->custom_propagation = 1;
+  free(deleted);
+  free(cands);
+  cairn_buf_free(&owners);
+}
+
+/* ---------------------------------------------------------------- XINFO */
+
+static int xinfo_open(cairn_ctx *c, xs *s) {
+  int rc = xs_open(c, c->argv[2], s);
+  if (rc == 0) cairn_reply_error(&c->reply, "-ERR no such key");
+  return rc;
+}
+
+/* Redis's radix-tree-keys: the nodes the entries would fill (see the top);
+ * radix-tree-nodes has no counterpart and is reported equal. */
+static long long virtual_nodes(cairn_ctx *c, xs *s) {
+  if (!s->m.length) return 0;
+  sid first;
+  uint64_t fnode = 0;
+  if (edge_id(c, s, 0, &first, &fnode) < 0) return -1;
+  return (long long)(s->m.node - fnode + 1);
+}
+
+/* Emits the group's consumers (XINFO CONSUMERS, or FULL's form). */
+static int reply_consumers(cairn_ctx *c, xs *s, cairn_str g, const xgroup *gr, int full, long long count) {
+  cairn_buf pre = {0};
+  gprefix(&pre, g);
+  cairn_store *st = cairn_ctx_store(c);
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(st, s->coll.id, XS_CONS, pre.p, pre.len, 0, &it);
+  if (rc < 0) {
+    cairn_buf_free(&pre);
+    return failed(c, rc);
+  }
+  /* collect names first: the FULL form reads other spaces in between */
+  cairn_buf names = {0};
+  size_t *offs = NULL, n = 0, cap = 0;
+  cairn_str sub, val;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    if (sub.len < pre.len || memcmp(sub.p, pre.p, pre.len) != 0) break;
+    if (n + 2 > cap) {
+      cap = cap ? cap * 2 : 16;
+      offs = cairn_xrealloc(offs, cap * sizeof(size_t));
+    }
+    offs[n++] = names.len;
+    cairn_buf_append(&names, sub.p + pre.len, sub.len - pre.len);
+  }
+  cairn_elem_iter_close(it);
+  cairn_buf_free(&pre);
+  if (rc < 0) {
+    free(offs);
+    cairn_buf_free(&names);
+    return failed(c, rc);
+  }
+  (void)gr;
+  cairn_reply_array(&c->reply, (long long)n);
+  for (size_t i = 0; i < n; i++) {
+    cairn_str cname = {names.p + offs[i], (i + 1 < n ? offs[i + 1] : names.len) - offs[i]};
+    xcons cs = {0, 0};
+    if (cons_get(c, s, g, cname, &cs) < 0) break;
+    if (!full) {
+      int64_t idle = c->now_ms - cs.seen;
+      cairn_reply_map(&c->reply, 3);
+      cairn_reply_bulk_str(&c->reply, "name");
+      cairn_reply_bulk(&c->reply, cname.p, cname.len);
+      cairn_reply_bulk_str(&c->reply, "pending");
+      cairn_reply_int(&c->reply, (long long)cs.pending);
+      cairn_reply_bulk_str(&c->reply, "idle");
+      cairn_reply_int(&c->reply, idle < 0 ? 0 : idle);
+      continue;
+    }
+    cairn_reply_map(&c->reply, 4);
+    cairn_reply_bulk_str(&c->reply, "name");
+    cairn_reply_bulk(&c->reply, cname.p, cname.len);
+    cairn_reply_bulk_str(&c->reply, "seen-time");
+    cairn_reply_int(&c->reply, cs.seen);
+    cairn_reply_bulk_str(&c->reply, "pel-count");
+    cairn_reply_int(&c->reply, (long long)cs.pending);
+    cairn_reply_bulk_str(&c->reply, "pending");
+    cairn_buf cp = {0};
+    cpel_prefix(&cp, g, cname);
+    cairn_elem_iter *ci;
+    if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_CPEL, cp.p, cp.len, 0, &ci)) < 0) {
+      cairn_buf_free(&cp);
+      break;
+    }
+    sid *ids = NULL;
+    size_t nid = 0, icap = 0;
+    while ((count == 0 || (long long)nid < count) && (rc = cairn_elem_iter_next(ci, &sub, &val)) > 0) {
+      if (sub.len != cp.len + 16 || memcmp(sub.p, cp.p, cp.len) != 0) break;
+      if (nid == icap) {
+        icap = icap ? icap * 2 : 16;
+        ids = cairn_xrealloc(ids, icap * sizeof(sid));
+      }
+      ids[nid++] = id_dec(sub.p + cp.len);
+    }
+    cairn_elem_iter_close(ci);
+    cairn_buf_free(&cp);
+    cairn_reply_array(&c->reply, (long long)nid);
+    nack nk = {0};
+    for (size_t k = 0; k < nid; k++) {
+      if (pel_get(c, s, g, ids[k], &nk) < 0) break;
+      cairn_reply_array(&c->reply, 3);
+      reply_id(c, ids[k]);
+      cairn_reply_int(&c->reply, nk.time);
+      cairn_reply_int(&c->reply, (long long)nk.count);
+    }
+    cairn_buf_free(&nk.owner);
+    free(ids);
+    if (rc < 0) break;
+  }
+  free(offs);
+  cairn_buf_free(&names);
+  if (rc < 0 && !c->store_rc) failed(c, rc);
+  return c->store_rc ? -1 : 0;
+}
+
+/* Group names in order, each with its record (for XINFO GROUPS / FULL). */
+static int list_groups(cairn_ctx *c, xs *s, cairn_buf *names, size_t **offs, size_t *n) {
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_GROUPS, NULL, 0, 0, &it);
+  if (rc < 0) return failed(c, rc);
+  size_t cap = 0;
+  cairn_str sub, val;
+  *n = 0;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+    if (*n + 2 > cap) {
+      cap = cap ? cap * 2 : 8;
+      *offs = cairn_xrealloc(*offs, cap * sizeof(size_t));
+    }
+    (*offs)[(*n)++] = names->len;
+    cairn_buf_append(names, sub.p, sub.len);
+  }
+  cairn_elem_iter_close(it);
+  return rc < 0 ? failed(c, rc) : 0;
+}
+
+static void cmd_xinfo_groups(cairn_ctx *c) {
+  xs s;
+  if (xinfo_open(c, &s) != 1) return;
+  cairn_buf names = {0};
+  size_t *offs = NULL, n = 0;
+  if (list_groups(c, &s, &names, &offs, &n) == 0) {
+    cairn_reply_array(&c->reply, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+      cairn_str g = {names.p + offs[i], (i + 1 < n ? offs[i + 1] : names.len) - offs[i]};
+      xgroup gr;
+      if (group_get(c, &s, g, &gr) != 1) break;
+      cairn_reply_map(&c->reply, 6);
+      cairn_reply_bulk_str(&c->reply, "name");
+      cairn_reply_bulk(&c->reply, g.p, g.len);
+      cairn_reply_bulk_str(&c->reply, "consumers");
+      cairn_reply_int(&c->reply, (long long)gr.consumers);
+      cairn_reply_bulk_str(&c->reply, "pending");
+      cairn_reply_int(&c->reply, (long long)gr.pending);
+      cairn_reply_bulk_str(&c->reply, "last-delivered-id");
+      reply_id(c, gr.last);
+      cairn_reply_bulk_str(&c->reply, "entries-read");
+      reply_entries_read(c, &gr);
+      cairn_reply_bulk_str(&c->reply, "lag");
+      reply_lag(c, &s, &gr);
+    }
+  }
+  free(offs);
+  cairn_buf_free(&names);
+}
+
+static void cmd_xinfo_consumers(cairn_ctx *c) {
+  xs s;
+  if (xinfo_open(c, &s) != 1) return;
+  cairn_str g = c->argv[3];
+  xgroup gr;
+  int rc = group_get(c, &s, g, &gr);
+  if (rc < 0) return;
+  if (rc == 0) {
+    cairn_reply_errorf(&c->reply, "-NOGROUP No such consumer group '%.*s' for key name '%.*s'", (int)g.len, g.p,
+                       (int)c->argv[2].len, c->argv[2].p);
+    return;
+  }
+  reply_consumers(c, &s, g, &gr, 0, 0);
+}
+
+static void cmd_xinfo_stream(cairn_ctx *c) {
+  int full = 0;
+  long long count = 10;
+  int optc = c->argc - 3;
+  if (optc) {
+    if ((optc != 1 && optc != 3) || !cairn_arg_is(c->argv[3], "full")) {
+      cairn_reply_subcommand_syntax_error(c);
+      return;
+    }
+    if (optc == 3) {
+      if (!cairn_arg_is(c->argv[4], "count")) {
+        cairn_reply_subcommand_syntax_error(c);
+        return;
+      }
+      if (cairn_arg_ll(c, c->argv[5], &count) != 0) return;
+      if (count < 0) count = 10;
+    }
+    full = 1;
+  }
+  xs s;
+  if (xinfo_open(c, &s) != 1) return;
+  long long nodes = virtual_nodes(c, &s);
+  if (nodes < 0) return;
+  cairn_reply_map(&c->reply, full ? 9 : 10);
+  cairn_reply_bulk_str(&c->reply, "length");
+  cairn_reply_int(&c->reply, (long long)s.m.length);
+  cairn_reply_bulk_str(&c->reply, "radix-tree-keys");
+  cairn_reply_int(&c->reply, nodes);
+  cairn_reply_bulk_str(&c->reply, "radix-tree-nodes");
+  cairn_reply_int(&c->reply, nodes ? nodes + 1 : 1);
+  cairn_reply_bulk_str(&c->reply, "last-generated-id");
+  reply_id(c, s.m.last);
+  cairn_reply_bulk_str(&c->reply, "max-deleted-entry-id");
+  reply_id(c, s.m.maxdel);
+  cairn_reply_bulk_str(&c->reply, "entries-added");
+  cairn_reply_int(&c->reply, (long long)s.m.entries_added);
+  cairn_reply_bulk_str(&c->reply, "recorded-first-entry-id");
+  reply_id(c, s.m.first);
+  cairn_store *st = cairn_ctx_store(c);
+  if (!full) {
+    cairn_reply_bulk_str(&c->reply, "groups");
+    cairn_reply_int(&c->reply, (long long)s.m.ngroups);
+    for (int last = 0; last < 2; last++) {
+      cairn_reply_bulk_str(&c->reply, last ? "last-entry" : "first-entry");
+      cairn_elem_iter *it;
+      int rc = cairn_elem_iter_open(st, s.coll.id, XS_ENTRIES, NULL, 0, last, &it);
+      if (rc < 0) {
+        failed(c, rc);
+        return;
+      }
+      cairn_str sub, val;
+      rc = cairn_elem_iter_next(it, &sub, &val);
+      if (rc > 0)
+        reply_entry(c, id_dec(sub.p), val);
+      else
+        cairn_reply_null(&c->reply);
+      cairn_elem_iter_close(it);
+      if (rc < 0) {
+        failed(c, rc);
+        return;
+      }
+    }
+    return;
+  }
+  cairn_reply_bulk_str(&c->reply, "entries");
+  if (reply_range(c, &s, SID_MIN, SID_MAX, count, 0) < 0) return;
+  cairn_reply_bulk_str(&c->reply, "groups");
+  cairn_buf names = {0};
+  size_t *offs = NULL, n = 0;
+  if (list_groups(c, &s, &names, &offs, &n) == 0) {
+    cairn_reply_array(&c->reply, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+      cairn_str g = {names.p + offs[i], (i + 1 < n ? offs[i + 1] : names.len) - offs[i]};
+      xgroup gr;
+      if (group_get(c, &s, g, &gr) != 1) break;
+      cairn_reply_map(&c->reply, 7);
+      cairn_reply_bulk_str(&c->reply, "name");
+      cairn_reply_bulk(&c->reply, g.p, g.len);
+      cairn_reply_bulk_str(&c->reply, "last-delivered-id");
+      reply_id(c, gr.last);
+      cairn_reply_bulk_str(&c->reply, "entries-read");
+      reply_entries_read(c, &gr);
+      cairn_reply_bulk_str(&c->reply, "lag");
+      reply_lag(c, &s, &gr);
+      cairn_reply_bulk_str(&c->reply, "pel-count");
+      cairn_reply_int(&c->reply, (long long)gr.pending);
+      cairn_reply_bulk_str(&c->reply, "pending");
+      cairn_buf pre = {0};
+      gprefix(&pre, g);
+      cairn_elem_iter *it;
+      int rc = cairn_elem_iter_open(st, s.coll.id, XS_PEL, pre.p, pre.len, 0, &it);
+      if (rc < 0) {
+        cairn_buf_free(&pre);
+        failed(c, rc);
+        break;
+      }
+      size_t mark = cairn_reply_defer(&c->reply);
+      long long np = 0;
+      cairn_str sub, val;
+      while ((count == 0 || np < count) && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+        if (sub.len != pre.len + 16 || memcmp(sub.p, pre.p, pre.len) != 0) break;
+        cairn_reply_array(&c->reply, 4);
+        reply_id(c, id_dec(sub.p + pre.len));
+        cairn_reply_bulk(&c->reply, val.len > 16 ? val.p + 16 : "", val.len > 16 ? val.len - 16 : 0);
+        cairn_reply_int(&c->reply, val.len >= 16 ? (long long)rdle64(val.p) : 0);
+        cairn_reply_int(&c->reply, val.len >= 16 ? (long long)rdle64(val.p + 8) : 0);
+        np++;
+      }
+      cairn_elem_iter_close(it);
+      cairn_buf_free(&pre);
+      if (rc < 0) {
+        failed(c, rc);
+        break;
+      }
+      cairn_reply_defer_array(&c->reply, mark, np);
+      cairn_reply_bulk_str(&c->reply, "consumers");
+      if (reply_consumers(c, &s, g, &gr, 1, count) < 0) break;
+    }
+  }
+  free(offs);
+  cairn_buf_free(&names);
+}
+
+static void cmd_xinfo_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "CONSUMERS <key> <groupname>", "    Show consumers of <groupname>.", "GROUPS <key>",
+      "    Show the stream consumer groups.", "STREAM <key> [FULL [COUNT <count>]",
+      "    Show information about the stream.",
+  };
+  reply_help(c, "XINFO", lines, sizeof lines / sizeof lines[0]);
+}
+
+static const cairn_command xgroup_subcommands[] = {
+    CAIRN_CMD("xgroup|create", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 2, 2, 1, cmd_xgroup_create, "stream",
+              "Create a consumer group.", "5.0.0", "key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]"),
+    CAIRN_CMD("xgroup|createconsumer", 5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM, 2, 2, 1, cmd_xgroup_createconsumer,
+              "stream", "Create a consumer in a consumer group.", "6.2.0", "key group consumer"),
+    CAIRN_CMD("xgroup|delconsumer", 5, CAIRN_F_WRITE, 2, 2, 1, cmd_xgroup_delconsumer, "stream",
+              "Delete a consumer from a consumer group.", "5.0.0", "key group consumer"),
+    CAIRN_CMD("xgroup|destroy", 4, CAIRN_F_WRITE, 2, 2, 1, cmd_xgroup_destroy, "stream", "Destroy a consumer group.",
+              "5.0.0", "key group"),
+    CAIRN_CMD("xgroup|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_xgroup_help, "stream",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD("xgroup|setid", -5, CAIRN_F_WRITE, 2, 2, 1, cmd_xgroup_setid, "stream",
+              "Set a consumer group to an arbitrary last delivered ID value.", "5.0.0",
+              "key group id|$ [ENTRIESREAD entries-read]"),
+    CAIRN_CMD_END,
+};
+
+static const cairn_command xinfo_subcommands[] = {
+    CAIRN_CMD("xinfo|consumers", 4, CAIRN_F_READ, 2, 2, 1, cmd_xinfo_consumers, "stream",
+              "List the consumers in a consumer group", "5.0.0", "key group"),
+    CAIRN_CMD("xinfo|groups", 3, CAIRN_F_READ, 2, 2, 1, cmd_xinfo_groups, "stream",
+              "List the consumer groups of a stream", "5.0.0", "key"),
+    CAIRN_CMD("xinfo|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_xinfo_help, "stream",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD("xinfo|stream", -3, CAIRN_F_READ, 2, 2, 1, cmd_xinfo_stream, "stream", "Get information about a stream",
+              "5.0.0", "key [FULL [COUNT count]]"),
+    CAIRN_CMD_END,
+};
 
 const cairn_command cairn_commands_stream[] = {
     CAIRN_CMD("xadd", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_xadd, "stream",
@@ -989,24 +2613,25 @@ const cairn_command cairn_commands_stream[] = {
               "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller "
               "for each stream. Can block.",
               "5.0.0", "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
-    CAIRN_CMD("xreadgroup", -7, CAIRN_F_WRITE | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_not_yet, "stream",
+    CAIRN_CMD("xreadgroup", -7, CAIRN_F_WRITE | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_xreadgroup, "stream",
               "Return new entries from a stream using a consumer group, or access the history of the pending entries "
               "for a given consumer. Can block.",
               "5.0.0", "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"),
-    CAIRN_CMD("xgroup", -2, CAIRN_F_WRITE, 2, 2, 1, cmd_not_yet, "stream", "A container for consumer groups commands",
-              "5.0.0", "subcommand"),
-    CAIRN_CMD("xack", -4, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_not_yet, "stream",
+    CAIRN_CMD("xgroup", -2, CAIRN_F_WRITE, 0, 0, 0, cairn_subcommand_dispatch, "stream",
+              "A container for consumer groups commands", "5.0.0", "", .subcommands = xgroup_subcommands),
+    CAIRN_CMD("xack", -4, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_xack, "stream",
               "Marks a pending message as correctly processed.", "5.0.0", "key group id [id ...]"),
-    CAIRN_CMD("xpending", -3, CAIRN_F_READ, 1, 1, 1, cmd_not_yet, "stream",
+    CAIRN_CMD("xpending", -3, CAIRN_F_READ, 1, 1, 1, cmd_xpending, "stream",
               "Return information and entries from a stream consumer group pending entries list.", "5.0.0",
               "key group [[IDLE min-idle-time] start end count [consumer]]"),
-    CAIRN_CMD("xclaim", -6, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_not_yet, "stream",
+    CAIRN_CMD("xclaim", -6, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_xclaim, "stream",
               "Changes (or acquires) ownership of a message in a consumer group.", "5.0.0",
-              "key group consumer min-idle-time id [id ...]"),
-    CAIRN_CMD("xautoclaim", -6, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_not_yet, "stream",
+              "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] "
+              "[RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]"),
+    CAIRN_CMD("xautoclaim", -6, CAIRN_F_WRITE | CAIRN_CMD_FAST, 1, 1, 1, cmd_xautoclaim, "stream",
               "Changes the ownership of messages in a consumer group.", "6.2.0",
               "key group consumer min-idle-time start [COUNT count] [JUSTID]"),
-    CAIRN_CMD("xinfo", -2, CAIRN_F_READ, 2, 2, 1, cmd_not_yet, "stream", "A container for stream introspection commands",
-              "5.0.0", "subcommand"),
+    CAIRN_CMD("xinfo", -2, CAIRN_F_READ, 0, 0, 0, cairn_subcommand_dispatch, "stream",
+              "A container for stream introspection commands", "5.0.0", "", .subcommands = xinfo_subcommands),
     CAIRN_CMD_END,
 };

@@ -1,10 +1,13 @@
 """Stream commands (engine/cmd/xstream.c): XADD (IDs, NOMKSTREAM, MAXLEN/MINID
 exact and ~, LIMIT), XRANGE/XREVRANGE (exclusive bounds, COUNT), XLEN, XDEL,
 XTRIM, XSETID, XREAD (many keys, $, BLOCK woken by XADD, also inside MULTI),
-the generic commands on a stream key (TYPE, OBJECT ENCODING, DEL, EXPIRE,
-RENAME, COPY, MOVE, SCAN TYPE, MEMORY USAGE), the explicit "not yet" errors,
-replication to a cairn replica, and durability: a restart and kill -9 during
-an XADD/XDEL/XTRIM load (every acknowledged write is there after restart)."""
+consumer groups (XGROUP, XREADGROUP with BLOCK/NOACK/history, XACK, XPENDING,
+XCLAIM, XAUTOCLAIM, XINFO, blocked XREADGROUP told of a deleted key or
+group), the generic commands on a stream key (TYPE, OBJECT ENCODING, DEL,
+EXPIRE, RENAME, COPY, MOVE, SCAN TYPE, MEMORY USAGE), DUMP's "not yet",
+replication to a cairn replica (entries and groups), and durability: a
+restart and kill -9 during XADD/XDEL and XREADGROUP/XACK loads (every
+acknowledged write is there after restart)."""
 import os
 import random
 import socket
@@ -178,10 +181,6 @@ def generic_commands_on_a_stream():
         assert_eq(c.call("UNLINK", "d"), 1)
         c.call("XADD", "d", "1-1", "a", "b")
         assert_error(c.call("DUMP", "d"))                # not yet: no RDB form
-        for cmd in (["XGROUP", "CREATE", "d", "g", "$"], ["XINFO", "STREAM", "d"], ["XACK", "d", "g", "1-1"],
-                    ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "d", ">"]):
-            r = c.call(*cmd)
-            assert_true(is_error(r) and "not yet supported" in r, r)
 
 
 @test
@@ -311,6 +310,221 @@ def kill9_during_stream_load():
             last = got[-1]
             err(c.call("XADD", key, last, "a", "b"),
                 "ERR The ID specified in XADD is equal or smaller than the target stream top item")
+
+
+@test
+def consumer_groups_basics():
+    with CairnServer() as s:
+        c = s.conn()
+        err(c.call("XGROUP", "CREATE", "s", "g", "$"),
+            "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the "
+            "MKSTREAM option to create an empty stream automatically.")
+        assert_eq(c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"), "OK")
+        err(c.call("XGROUP", "CREATE", "s", "g", "$"), "BUSYGROUP Consumer Group name already exists")
+        err(c.call("XGROUP", "SETID", "s", "nog", "0"), "NOGROUP No such consumer group 'nog' for key name 's'")
+        err(c.call("XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", -5),
+            "ERR value for ENTRIESREAD must be positive or -1")
+        assert_arity_error(c.call("XGROUP", "HELP", "x"), "xgroup|help")
+        assert_true(len(c.call("XGROUP", "HELP")) > 5)
+        for i in range(1, 6):
+            c.call("XADD", "s", "%d-0" % i, "f", i)
+        r = c.call("XREADGROUP", "GROUP", "g", "alice", "COUNT", 2, "STREAMS", "s", ">")
+        assert_eq(r, [[b"s", [[b"1-0", [b"f", b"1"]], [b"2-0", [b"f", b"2"]]]]])
+        r = c.call("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">")
+        assert_eq(ids(r[0][1]), [b"3-0", b"4-0", b"5-0"])
+        assert_eq(c.call("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"), None)
+        err(c.call("XREADGROUP", "GROUP", "nog", "x", "STREAMS", "s", ">"),
+            "NOGROUP No such key 's' or consumer group 'nog' in XREADGROUP with GROUP option")
+        err(c.call("XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", "$"),
+            "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this "
+            "consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return "
+            "an empty result set.")
+        assert_eq(c.call("XPENDING", "s", "g"), [5, b"1-0", b"5-0", [[b"alice", b"2"], [b"bob", b"3"]]])
+        p = c.call("XPENDING", "s", "g", "-", "+", 10, "bob")
+        assert_eq([(e[0], e[1], e[3]) for e in p], [(b"3-0", b"bob", 1), (b"4-0", b"bob", 1), (b"5-0", b"bob", 1)])
+        assert_eq(c.call("XPENDING", "s", "g", "IDLE", 100000, "-", "+", 10), [])
+        assert_eq(c.call("XACK", "s", "g", "1-0", "3-0", "9-0"), 2)
+        assert_eq(c.call("XACK", "s", "g", "1-0"), 0)
+        err(c.call("XACK", "s", "g", "bad"), BADID)
+        # history: a deleted entry is [id, nil]; reading it counts a delivery
+        c.call("XDEL", "s", "2-0")
+        assert_eq(c.call("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"), [[b"s", [[b"2-0", None]]]])
+        assert_eq(c.call("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"),
+                  [[b"s", [[b"4-0", [b"f", b"4"]], [b"5-0", [b"f", b"5"]]]]])
+        assert_eq(c.call("XPENDING", "s", "g", "4-0", "4-0", 1)[0][3], 2)
+        # XCLAIM: moves ownership; FORCE creates; a deleted entry leaves the PEL
+        assert_eq(c.call("XCLAIM", "s", "g", "carol", 0, "4-0", "JUSTID"), [b"4-0"])
+        assert_eq(c.call("XCLAIM", "s", "g", "carol", 0, "2-0"), [])
+        assert_eq(c.call("XPENDING", "s", "g", "2-0", "2-0", 1), [])
+        assert_eq(c.call("XCLAIM", "s", "g", "carol", 3600000, "5-0"), [])      # not idle enough
+        assert_eq(c.call("XCLAIM", "s", "g", "carol", 0, "5-0", "RETRYCOUNT", 7), [[b"5-0", [b"f", b"5"]]])
+        assert_eq(c.call("XPENDING", "s", "g", "5-0", "5-0", 1)[0][1:4:2], [b"carol", 7])
+        assert_eq(c.call("XCLAIM", "s", "g", "dave", 0, "1-0", "FORCE", "JUSTID"), [b"1-0"])
+        err(c.call("XCLAIM", "s", "g", "dave", 0, "1-0", "BOGUS"), "ERR Unrecognized XCLAIM option 'BOGUS'")
+        err(c.call("XCLAIM", "s", "g", "dave", "x", "1-0"), "ERR Invalid min-idle-time argument for XCLAIM")
+        assert_eq(c.call("XPENDING", "s", "g"), [3, b"1-0", b"5-0", [[b"carol", b"2"], [b"dave", b"1"]]])
+        # XAUTOCLAIM walks the PEL with a cursor
+        r = c.call("XAUTOCLAIM", "s", "g", "erin", 0, "0", "COUNT", 2, "JUSTID")
+        assert_eq(r, [b"5-0", [b"1-0", b"4-0"], []])
+        r = c.call("XAUTOCLAIM", "s", "g", "erin", 0, r[0], "COUNT", 2)
+        assert_eq(r, [b"0-0", [[b"5-0", [b"f", b"5"]]], []])
+        err(c.call("XAUTOCLAIM", "s", "g", "erin", 0, "0", "COUNT", 0), "ERR COUNT must be > 0")
+        err(c.call("XAUTOCLAIM", "s", "nog", "erin", 0, "0"), "NOGROUP No such key 's' or consumer group 'nog'")
+        # XINFO
+        info = c.call("XINFO", "STREAM", "s")
+        d = dict(zip(info[0::2], info[1::2]))
+        assert_eq(d[b"length"], 4)
+        assert_eq(d[b"groups"], 1)
+        assert_eq(d[b"last-generated-id"], b"5-0")
+        assert_eq(d[b"max-deleted-entry-id"], b"2-0")
+        assert_eq(d[b"entries-added"], 5)
+        assert_eq(d[b"first-entry"], [b"1-0", [b"f", b"1"]])
+        groups = c.call("XINFO", "GROUPS", "s")
+        g = dict(zip(groups[0][0::2], groups[0][1::2]))
+        assert_eq((g[b"name"], g[b"pending"], g[b"last-delivered-id"], g[b"entries-read"], g[b"lag"]),
+                  (b"g", 3, b"5-0", 5, 0))
+        cons = c.call("XINFO", "CONSUMERS", "s", "g")
+        assert_eq([(dict(zip(x[0::2], x[1::2]))[b"name"], dict(zip(x[0::2], x[1::2]))[b"pending"]) for x in cons],
+                  [(b"alice", 0), (b"bob", 0), (b"carol", 0), (b"dave", 0), (b"erin", 3)])
+        full = c.call("XINFO", "STREAM", "s", "FULL")
+        fd = dict(zip(full[0::2], full[1::2]))
+        assert_eq(len(fd[b"entries"]), 4)
+        fg = dict(zip(fd[b"groups"][0][0::2], fd[b"groups"][0][1::2]))
+        assert_eq([p[0] for p in fg[b"pending"]], [b"1-0", b"4-0", b"5-0"])
+        err(c.call("XINFO", "STREAM", "nokey"), "ERR no such key")
+        # DELCONSUMER drops its pending entries; DESTROY the group
+        assert_eq(c.call("XGROUP", "DELCONSUMER", "s", "g", "erin"), 3)
+        assert_eq(c.call("XPENDING", "s", "g"), [0, None, None, None])
+        assert_eq(c.call("XGROUP", "CREATECONSUMER", "s", "g", "zed"), 1)
+        assert_eq(c.call("XGROUP", "CREATECONSUMER", "s", "g", "zed"), 0)
+        assert_eq(c.call("XGROUP", "SETID", "s", "g", "0"), "OK")
+        assert_eq(ids(c.call("XREADGROUP", "GROUP", "g", "zed", "NOACK", "STREAMS", "s", ">")[0][1]),
+                  [b"1-0", b"3-0", b"4-0", b"5-0"])
+        assert_eq(c.call("XPENDING", "s", "g")[0], 0)          # NOACK: nothing pending
+        assert_eq(c.call("XGROUP", "DESTROY", "s", "g"), 1)
+        assert_eq(c.call("XGROUP", "DESTROY", "s", "g"), 0)
+        assert_eq(c.call("XINFO", "GROUPS", "s"), [])
+
+
+@test
+def blocked_xreadgroup():
+    with CairnServer() as s:
+        c = s.conn()
+        c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        w = s.conn()
+        w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">")
+        wait_until(lambda: "blocked_clients:1" in c.call("INFO", "clients").decode())
+        c.call("XADD", "s", "1-0", "a", "b")
+        assert_eq(w.read_reply(), [[b"s", [[b"1-0", [b"a", b"b"]]]]])
+        assert_eq(c.call("XPENDING", "s", "g")[0], 1)
+        for killer, text in ((["DEL", "s"], "UNBLOCKED the stream key no longer exists"),
+                             (["SET", "s", "x"], "UNBLOCKED the stream key no longer exists"),
+                             (["FLUSHALL"], "UNBLOCKED the stream key no longer exists"),
+                             (["XGROUP", "DESTROY", "s", "g"],
+                              "NOGROUP the consumer group this client was blocked on no longer exists")):
+            c.call("DEL", "s")
+            c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+            w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">")
+            wait_until(lambda: "blocked_clients:1" in c.call("INFO", "clients").decode())
+            c.call(*killer)
+            r = w.read_reply()
+            assert_true(is_error(r) and r.message == text, (killer, r))
+        # XREAD stays blocked when its key is deleted
+        c.call("XADD", "x", "1-0", "a", "b")
+        w.send("XREAD", "BLOCK", 0, "STREAMS", "x", "$")
+        wait_until(lambda: "blocked_clients:1" in c.call("INFO", "clients").decode())
+        c.call("DEL", "x")
+        c.call("XADD", "x", "2-0", "c", "d")
+        assert_eq(w.read_reply(), [[b"x", [[b"2-0", [b"c", b"d"]]]]])
+
+
+@test
+def groups_replicate_and_survive_restart():
+    with CairnServer() as s:
+        c = s.conn()
+        with CairnServer() as r:
+            rc = r.conn()
+            rc.call("REPLICAOF", "127.0.0.1", s.port)
+            wait_until(lambda: b"master_link_status:up" in rc.call("INFO", "replication"), timeout=10)
+            c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+            c.call("XGROUP", "CREATE", "s", "g2", "$")
+            for i in range(20):
+                c.call("XADD", "s", "*", "n", i)
+            c.call("XREADGROUP", "GROUP", "g", "a", "COUNT", 5, "STREAMS", "s", ">")
+            c.call("XREADGROUP", "GROUP", "g", "b", "COUNT", 5, "STREAMS", "s", ">")
+            c.call("XREADGROUP", "GROUP", "g2", "z", "NOACK", "COUNT", 7, "STREAMS", "s", ">")
+            first = c.call("XRANGE", "s", "-", "+", "COUNT", 1)[0][0]
+            c.call("XACK", "s", "g", first)
+            c.call("XCLAIM", "s", "g", "c", 0, c.call("XPENDING", "s", "g", "-", "+", 1, "b")[0][0])
+            c.call("XAUTOCLAIM", "s", "g", "d", 0, "0", "COUNT", 2)
+            c.call("XREADGROUP", "GROUP", "g", "b", "STREAMS", "s", "0")   # history: delivery counts
+            c.call("XGROUP", "DELCONSUMER", "s", "g", "a")
+            c.call("WAIT", 1, 5000)
+
+            def state(conn):
+                pend = [(e[0], e[1], e[3]) for e in conn.call("XPENDING", "s", "g", "-", "+", 100)]
+                return (conn.call("XINFO", "GROUPS", "s"), conn.call("XPENDING", "s", "g"), pend,
+                        conn.call("XPENDING", "s", "g2"))
+            want = state(c)
+            assert_eq(want[1][0], 7)   # 10 delivered, 1 acked, a kept 2 after XAUTOCLAIM took 2
+            wait_until(lambda: state(rc) == want, timeout=10)
+        s.restart()
+        assert_eq(state(s.conn()), want)
+        s.restart(kill=True)
+        assert_eq(state(s.conn()), want)
+
+
+@test
+def kill9_during_group_load():
+    """kill -9 while consumers XREADGROUP and XACK: after restart every
+    acknowledged XACK'd entry is out of the PEL and every entry whose
+    delivery was acknowledged (and not XACK'd) is pending."""
+    with CairnServer() as s:
+        c = s.conn()
+        c.call("XGROUP", "CREATE", "q", "g", "$", "MKSTREAM")
+        delivered, acked, inflight_ack = set(), set(), set()
+        stop = threading.Event()
+
+        def producer():
+            try:
+                p = s.conn()
+                while not stop.is_set():
+                    p.call("XADD", "q", "*", "job", "x")
+            except (OSError, ConnectionError, ProtocolError):
+                return
+
+        def consumer(name):
+            try:
+                k = s.conn()
+                while not stop.is_set():
+                    r = k.call("XREADGROUP", "GROUP", "g", name, "COUNT", 5, "STREAMS", "q", ">")
+                    if not r:
+                        continue
+                    got = ids(r[0][1])
+                    delivered.update(got)
+                    half = got[: len(got) // 2 + 1]
+                    inflight_ack.update(half)
+                    if k.call("XACK", "q", "g", *half) == len(half):
+                        acked.update(half)
+            except (OSError, ConnectionError, ProtocolError):
+                return
+
+        threads = [threading.Thread(target=producer)] + [threading.Thread(target=consumer, args=("c%d" % i,))
+                                                          for i in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        s.kill9()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        s.start()
+        c = s.conn()
+        pending = set(e[0] for e in c.call("XPENDING", "q", "g", "-", "+", 1000000))
+        assert_true(len(delivered) > 20, "too few deliveries")
+        assert_true(not (pending & acked), "acknowledged XACKs undone: %d" % len(pending & acked))
+        lost = delivered - inflight_ack - pending
+        assert_true(not lost, "%d acknowledged deliveries missing from the PEL" % len(lost))
 
 
 if __name__ == "__main__":
