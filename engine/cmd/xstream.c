@@ -1737,7 +1737,7 @@ static void reply_help(cairn_ctx *c, const char *name, const char *const *lines,
   cairn_reply_status(&c->reply, head);
   for (size_t i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
   cairn_reply_status(&c->reply, "HELP");
-  cairn_reply_status(&c->reply, "    Print this help.");
+  cairn_reply_status(&c->reply, "    Prints this help.");
 }
 
 static void cmd_xgroup_help(cairn_ctx *c) {
@@ -2052,7 +2052,7 @@ static void cmd_xclaim(cairn_ctx *c) {
       if (!force) continue;
       forced = 1;
       nk.time = now;
-      nk.count = 0;
+      nk.count = 1; /* Redis's streamCreateNACK */
     }
     if (!forced && minidle && now - nk.time < minidle) continue;
     if (!have_cons) {

@@ -173,5 +173,149 @@ def approximate_trim_small_nodes():
     compare(cmds, cairn_config={"stream-node-max-entries": "7"}, redis_config={"stream-node-max-entries": "7"})
 
 
+# ---------------------------------------------------------------------------
+# consumer groups: replies compared byte for byte except idle times and
+# XINFO STREAM's radix-tree-keys/nodes (cairn has no radix tree)
+
+def no_idle(v):
+    """XPENDING extended: [id, consumer, idle, deliveries] without the idle."""
+    if isinstance(v, list):
+        return [[e[0], e[1], e[3]] if isinstance(e, list) and len(e) == 4 else e for e in v]
+    return v
+
+
+def info_consumers(v):
+    """XINFO CONSUMERS without idle (RESP2 flat pairs or RESP3 maps)."""
+    out = []
+    for x in v if isinstance(v, list) else []:
+        items = list(x.items()) if hasattr(x, "items") else list(zip(x[0::2], x[1::2]))
+        out.append([(k, val) for k, val in items if k != b"idle"])
+    return out if isinstance(v, list) else v
+
+
+def info_stream(v):
+    items = list(v.items()) if hasattr(v, "items") else list(zip(v[0::2], v[1::2]))
+    return [(k, val) for k, val in items if k not in (b"radix-tree-keys", b"radix-tree-nodes")]
+
+
+def gen_group_commands(seed, n):
+    rnd = random.Random(seed)
+    key = "gs"
+    groups = ["g1", "g2"]
+    consumers = ["alice", "bob", "carol"]
+    cmds = [["XGROUP", "CREATE", key, "g1", "$", "MKSTREAM"], ["XGROUP", "CREATE", key, "g2", "0"]]
+    nid = [0]
+
+    def some_id():
+        return "%d-%d" % (rnd.randint(0, nid[0] + 2), rnd.randint(0, 1))
+
+    for _ in range(n):
+        r = rnd.random()
+        g, cons = rnd.choice(groups), rnd.choice(consumers)
+        if r < 0.25:
+            nid[0] += rnd.randint(1, 3)
+            cmds.append(["XADD", key, "%d-%d" % (nid[0], rnd.randint(0, 1)), "f", str(nid[0])])
+        elif r < 0.45:
+            args = ["XREADGROUP", "GROUP", g, cons]
+            if rnd.random() < 0.6:
+                args += ["COUNT", str(rnd.randint(1, 4))]
+            if rnd.random() < 0.15:
+                args.append("NOACK")
+            cmds.append(args + ["STREAMS", key, ">" if rnd.random() < 0.75 else rnd.choice(["0", some_id()])])
+        elif r < 0.55:
+            cmds.append(["XACK", key, g] + [some_id() for _ in range(rnd.randint(1, 3))])
+        elif r < 0.62:
+            cmds.append(["XPENDING", key, g])
+        elif r < 0.68:
+            args = ["XPENDING", key, g, "-", "+", str(rnd.randint(0, 10))]
+            if rnd.random() < 0.4:
+                args.append(cons)
+            cmds.append((args, no_idle))
+        elif r < 0.74:
+            args = ["XCLAIM", key, g, cons, "0"] + [some_id() for _ in range(rnd.randint(1, 3))]
+            if rnd.random() < 0.5:
+                args.append("JUSTID")
+            if rnd.random() < 0.2:
+                args.append("FORCE")
+            if rnd.random() < 0.2:
+                args += ["RETRYCOUNT", str(rnd.randint(0, 5))]
+            cmds.append(args)
+        elif r < 0.79:
+            args = ["XAUTOCLAIM", key, g, cons, "0", rnd.choice(["0", "-", some_id()]), "COUNT",
+                    str(rnd.randint(1, 5))]
+            if rnd.random() < 0.5:
+                args.append("JUSTID")
+            cmds.append(args)
+        elif r < 0.83:
+            cmds.append(["XDEL", key, some_id()])
+        elif r < 0.86:
+            cmds.append(["XGROUP", "DELCONSUMER", key, g, cons])
+        elif r < 0.88:
+            cmds.append(["XGROUP", "CREATECONSUMER", key, g, cons])
+        elif r < 0.90:
+            cmds.append(["XGROUP", "SETID", key, g, rnd.choice(["0", "$", some_id()])])
+        elif r < 0.93:
+            cmds.append(["XINFO", "GROUPS", key])
+        elif r < 0.95:
+            cmds.append((["XINFO", "CONSUMERS", key, g], info_consumers))
+        elif r < 0.97:
+            cmds.append((["XINFO", "STREAM", key], info_stream))
+        elif r < 0.98:
+            cmds.append(["XTRIM", key, "MAXLEN", str(rnd.randint(0, 10))])
+        else:
+            cmds.append(["XGROUP", "DESTROY", key, g])
+            cmds.append(["XGROUP", "CREATE", key, g, rnd.choice(["0", "$"])])
+    cmds += [["XPENDING", key, "g1"], ["XPENDING", key, "g2"], ["XINFO", "GROUPS", key]]
+    return cmds
+
+
+@test
+def group_fixed_cases():
+    for resp in (2, 3):
+        compare([
+            ["XGROUP", "CREATE", "s", "g", "$"], ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+            ["XGROUP", "CREATE", "s", "g", "$"], ["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-2"],
+            ["XGROUP", "CREATE", "s", "g3", "bad"], ["XGROUP", "CREATE", "s", "g4", "0", "FOO"],
+            ["XGROUP", "SETID", "s", "nog", "0"], ["XGROUP", "SETID", "nokey", "g", "0"],
+            ["XGROUP", "DESTROY", "s", "nog"], ["XGROUP", "CREATECONSUMER", "s", "nog", "c"],
+            ["XGROUP", "DELCONSUMER", "s", "g", "nobody"], ["XGROUP", "HELP"], ["XGROUP", "HELP", "x"],
+            ["XGROUP", "FOO"], ["XGROUP", "CREATE", "s"], ["XINFO", "HELP"], ["XINFO", "FOO", "s"],
+            ["XINFO", "GROUPS", "nokey"], ["XINFO", "CONSUMERS", "s", "nog"], ["XINFO", "STREAM", "s", "FOO"],
+            ["XINFO", "STREAM", "s", "FULL", "COUNT"], ["XINFO", "GROUPS", "s"],
+            ["XADD", "s", "1-1", "a", "1"], ["XADD", "s", "2-1", "b", "2"], ["XADD", "s", "3-1", "c", "3"],
+            ["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"], ["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"],
+            ["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "$"], ["XREADGROUP", "GROUP", "nog", "c", "STREAMS", "s", ">"],
+            ["XREADGROUP", "STREAMS", "s", ">"], ["XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "s", "0"],
+            ["XREADGROUP", "GROUP", "g2", "c2", "NOACK", "STREAMS", "s", ">"], ["XPENDING", "s", "g2"],
+            ["XPENDING", "s", "g"], ["XPENDING", "s", "nog"], ["XPENDING", "s", "g", "-"],
+            ["XPENDING", "s", "g", "-", "+", "x"], ["XPENDING", "s", "g", "IDLE", "x", "-", "+", "1"],
+            ["XPENDING", "s", "g", "IDLE", "1", "-", "+"], ["XPENDING", "s", "g", "(-", "+", "1"],
+            ["XACK", "s", "g", "1-1", "bad"], ["XACK", "s", "g", "1-1", "1-1"], ["XACK", "nokey", "g", "1-1"],
+            ["XACK", "s", "nog", "1-1"], ["XDEL", "s", "2-1"],
+            ["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "0"],
+            ["XCLAIM", "s", "g", "c2", "0", "2-1", "3-1", "JUSTID"], ["XCLAIM", "s", "g", "c2", "x", "3-1"],
+            ["XCLAIM", "s", "g", "c2", "0", "3-1", "BOGUS"], ["XCLAIM", "s", "g", "c2", "0", "3-1", "IDLE", "x"],
+            ["XCLAIM", "s", "g", "c2", "0", "3-1", "TIME", "x"], ["XCLAIM", "s", "g", "c2", "0", "3-1", "RETRYCOUNT", "x"],
+            ["XCLAIM", "s", "g", "c2", "0", "3-1", "LASTID", "bad"], ["XCLAIM", "s", "nog", "c2", "0", "3-1"],
+            ["XCLAIM", "s", "g", "c3", "0", "1-1", "FORCE", "RETRYCOUNT", "3"],
+            ["XAUTOCLAIM", "s", "g", "c4", "0", "0", "COUNT", "0"], ["XAUTOCLAIM", "s", "g", "c4", "x", "0"],
+            ["XAUTOCLAIM", "s", "g", "c4", "0", "bad"], ["XAUTOCLAIM", "s", "g", "c4", "0", "0", "FOO"],
+            ["XAUTOCLAIM", "s", "nog", "c4", "0", "0"], ["XAUTOCLAIM", "s", "g", "c4", "0", "(18446744073709551615-18446744073709551615"],
+            ["XAUTOCLAIM", "s", "g", "c4", "0", "0", "COUNT", "1"], ["XAUTOCLAIM", "s", "g", "c4", "0", "-"],
+            ["XPENDING", "s", "g"], ["XINFO", "GROUPS", "s"], (["XINFO", "CONSUMERS", "s", "g"], info_consumers),
+            (["XINFO", "STREAM", "s"], info_stream), ["XGROUP", "SETID", "s", "g", "$", "ENTRIESREAD", "3"],
+            ["XINFO", "GROUPS", "s"], ["XGROUP", "DELCONSUMER", "s", "g", "c4"], ["XPENDING", "s", "g"],
+            ["XGROUP", "DESTROY", "s", "g"], ["XINFO", "GROUPS", "s"], ["SET", "str", "x"],
+            ["XGROUP", "CREATE", "str", "g", "$"], ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "str", ">"],
+            ["XPENDING", "str", "g"], ["XACK", "str", "g", "1-1"], ["XINFO", "STREAM", "str"],
+        ], resp=resp)
+
+
+@test
+def group_random_sequences():
+    for seed in range(10):
+        compare(gen_group_commands(seed, 300), resp=2 if seed % 2 else 3, name="group seed %d" % seed)
+
+
 if __name__ == "__main__":
     run_tests()
