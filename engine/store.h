@@ -331,6 +331,9 @@ uint64_t cairn_elem_hash(const void *sub, size_t len);
 typedef int (*cairn_store_elem_fn)(void *ud, cairn_str sub, cairn_str val);
 int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
                                void *ud);
+/* The same from the first sub-key >= from (a space that is not hashed). */
+int cairn_store_snapshot_elems_from(cairn_store_snapshot *snap, uint64_t id, int space, const void *from,
+                                    size_t fromlen, cairn_store_elem_fn fn, void *ud);
 
 /* --- change notification (WATCH) ----------------------------------------------
  * Called for every change through the public write functions above: a key

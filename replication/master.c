@@ -112,7 +112,6 @@ typedef struct spool_ctx {
   cairn_rdb_writer *w;
   cairn_store_snapshot *snap;
   int64_t now_ms;
-  int streams_skipped; /* not yet: streams have no RDB form in cairn (engine/cmd/xstream.c) */
 } spool_ctx;
 
 static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
@@ -129,10 +128,6 @@ static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
   /* A collection: its members are streamed from the snapshot, one at a
    * time (the writer holds at most one quicklist node). */
   cairn_coll coll;
-  if (v->type == CAIRN_TYPE_STREAM) {
-    if (sc->streams_skipped++ == 0) cairn_warning("Full sync: stream key '%.*s' left out (not yet supported)", (int)key.len, key.p);
-    return 0;
-  }
   if (!cairn_type_is_coll(v->type) || cairn_coll_decode(v, &coll) != 0 || coll.count == 0) return 0;
   int rc = cairn_rdb_write_coll_key(sc->w, sc->snap, v->type, &coll, key.p, key.len, exp);
   return rc == 0 ? 0 : -1;

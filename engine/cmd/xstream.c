@@ -46,6 +46,7 @@
 #include "engine/keyspace.h"
 #include "engine/pubsub.h"
 #include "engine/util.h"
+#include "engine/cmd/xstream.h"
 
 #define XS_ENTRIES 0
 #define XS_META 1
@@ -2590,6 +2591,444 @@ static const cairn_command xinfo_subcommands[] = {
               "5.0.0", "key [FULL [COUNT count]]"),
     CAIRN_CMD_END,
 };
+
+
+/* ---------------------------------------------------------------- the RDB form
+ * Type 19 (Redis 7.0), see engine/cmd/xstream.h. Written from the live
+ * store (DUMP) or a snapshot (full sync, on the spool thread: nothing here
+ * touches a cairn_ctx); loaded entry by entry into a fresh collection. */
+
+#define RDB_NODE_ENTRIES 100
+
+typedef struct wsrc {
+  cairn_store *s;
+  cairn_store_snapshot *snap;
+} wsrc;
+
+/* fn for each entry of space from `from` on, until fn returns non-zero
+ * (returned). 0, or a store error. */
+static int src_each(const wsrc *src, uint64_t id, int space, const void *from, size_t fromlen,
+                    cairn_store_elem_fn fn, void *ud) {
+  if (src->snap) return cairn_store_snapshot_elems_from(src->snap, id, space, from, fromlen, fn, ud);
+  cairn_elem_iter *it;
+  int rc = cairn_elem_iter_open(src->s, id, space, fromlen ? from : NULL, fromlen, 0, &it);
+  if (rc < 0) return rc;
+  cairn_str sub, val;
+  while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0)
+    if ((rc = fn(ud, sub, val)) != 0) break;
+  cairn_elem_iter_close(it);
+  return rc;
+}
+
+typedef struct wctx {
+  cairn_rdb_writer *w;
+  const wsrc *src;
+  uint64_t id;
+  int failed;          /* writer error (-1) */
+  int corrupt;         /* the stored stream disagrees with itself */
+  uint64_t n;          /* entries / items written in the current walk */
+  uint64_t limit;
+  const void **fv;
+  size_t *fvl;
+  size_t fvcap;
+  smeta m;
+  int have_meta;
+  cairn_buf pre, pre2; /* the prefix being walked, and a nested one */
+  cairn_buf name;      /* the group being written */
+} wctx;
+
+static int w_meta(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  (void)sub;
+  x->have_meta = meta_dec(val, &x->m) == 0;
+  return 1;
+}
+
+static int w_entry(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  if (sub.len != 16 || val.len < 12) {
+    x->corrupt = 1;
+    return 1;
+  }
+  uint32_t pairs = rdle32(val.p + 8);
+  if ((size_t)pairs * 2 > x->fvcap) {
+    x->fvcap = (size_t)pairs * 2 + 16;
+    x->fv = cairn_xrealloc(x->fv, x->fvcap * sizeof(void *));
+    x->fvl = cairn_xrealloc(x->fvl, x->fvcap * sizeof(size_t));
+  }
+  const char *p = val.p + 12, *end = val.p + val.len;
+  for (uint32_t i = 0; i < 2 * pairs; i++) {
+    if (end - p < 4 || (size_t)(end - p - 4) < rdle32(p)) {
+      x->corrupt = 1;
+      return 1;
+    }
+    x->fvl[i] = rdle32(p);
+    x->fv[i] = p + 4;
+    p += 4 + x->fvl[i];
+  }
+  sid id = id_dec(sub.p);
+  if (cairn_rdb_writer_stream_entry(x->w, id.ms, id.seq, pairs, x->fv, x->fvl) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  if (++x->n % RDB_NODE_ENTRIES == 0 && cairn_rdb_writer_stream_node_end(x->w) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int has_prefix(cairn_str sub, const cairn_buf *pre, size_t extra) {
+  return sub.len == pre->len + extra && memcmp(sub.p, pre->p, pre->len) == 0;
+}
+
+static int w_nack(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  if (!has_prefix(sub, &x->pre, 16)) return 1; /* past the group */
+  if (val.len < 16) {
+    x->corrupt = 1;
+    return 1;
+  }
+  if (cairn_rdb_writer_stream_nack(x->w, (const uint8_t *)sub.p + x->pre.len, (int64_t)rdle64(val.p),
+                                   rdle64(val.p + 8)) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  x->n++;
+  return 0;
+}
+
+static int w_cnack(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  (void)val;
+  if (!has_prefix(sub, &x->pre2, 16)) return 1;
+  if (cairn_rdb_writer_stream_cnack(x->w, (const uint8_t *)sub.p + x->pre2.len) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  x->n++;
+  return 0;
+}
+
+static int w_consumer(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  if (sub.len < x->pre.len || memcmp(sub.p, x->pre.p, x->pre.len) != 0) return 1;
+  if (val.len < 16) {
+    x->corrupt = 1;
+    return 1;
+  }
+  cairn_str cname = {sub.p + x->pre.len, sub.len - x->pre.len};
+  uint64_t pending = rdle64(val.p + 8);
+  if (cairn_rdb_writer_stream_consumer(x->w, cname.p, cname.len, (int64_t)rdle64(val.p), pending) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  cairn_str g = {x->name.p, x->name.len};
+  cpel_prefix(&x->pre2, g, cname); /* sub/val are not used after this */
+  uint64_t before = x->n;
+  x->n = 0;
+  int rc = src_each(x->src, x->id, XS_CPEL, x->pre2.p, x->pre2.len, w_cnack, x);
+  if (rc < 0) return rc;
+  if (x->failed || x->corrupt) return 1;
+  if (x->n != pending) {
+    x->corrupt = 1;
+    return 1;
+  }
+  x->n = before + 1;
+  return 0;
+}
+
+static int w_group(void *ud, cairn_str sub, cairn_str val) {
+  wctx *x = ud;
+  if (val.len < 40) {
+    x->corrupt = 1;
+    return 1;
+  }
+  xgroup gr;
+  gr.last.ms = rdle64(val.p);
+  gr.last.seq = rdle64(val.p + 8);
+  gr.entries_read = (int64_t)rdle64(val.p + 16);
+  gr.pending = rdle64(val.p + 24);
+  gr.consumers = rdle64(val.p + 32);
+  x->name.len = 0;
+  cairn_buf_append(&x->name, sub.p, sub.len);
+  cairn_str g = {x->name.p, x->name.len};
+  if (cairn_rdb_writer_stream_group(x->w, g.p, g.len, gr.last.ms, gr.last.seq, gr.entries_read, gr.pending) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  gprefix(&x->pre, g);
+  x->n = 0;
+  int rc = src_each(x->src, x->id, XS_PEL, x->pre.p, x->pre.len, w_nack, x);
+  if (rc < 0) return rc;
+  if (x->failed || x->corrupt) return 1;
+  if (x->n != gr.pending) {
+    x->corrupt = 1;
+    return 1;
+  }
+  if (cairn_rdb_writer_stream_consumers(x->w, gr.consumers) != 0) {
+    x->failed = 1;
+    return 1;
+  }
+  x->n = 0;
+  gprefix(&x->pre, g);
+  rc = src_each(x->src, x->id, XS_CONS, x->pre.p, x->pre.len, w_consumer, x);
+  if (rc < 0) return rc;
+  if (x->failed || x->corrupt) return 1;
+  if (x->n != gr.consumers) {
+    x->corrupt = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int cairn_stream_rdb_write(cairn_rdb_writer *w, cairn_store *s, cairn_store_snapshot *snap, const cairn_coll *coll,
+                           const void *key, size_t klen, int64_t expire_ms) {
+  wsrc src = {s, snap};
+  wctx x = {.w = w, .src = &src, .id = coll->id};
+  int rc = src_each(&src, coll->id, XS_META, NULL, 0, w_meta, &x);
+  if (rc < 0) goto out;
+  rc = -1;
+  if (!x.have_meta) goto out;
+  if ((key ? cairn_rdb_writer_key(w, CAIRN_RDB_KIND_STREAM, key, klen, expire_ms)
+           : cairn_rdb_writer_dump_begin(w, CAIRN_RDB_KIND_STREAM)) != 0)
+    goto out;
+  uint64_t nodes = (x.m.length + RDB_NODE_ENTRIES - 1) / RDB_NODE_ENTRIES;
+  if (cairn_rdb_writer_stream_begin(w, nodes) != 0) goto out;
+  rc = src_each(&src, coll->id, XS_ENTRIES, NULL, 0, w_entry, &x);
+  if (rc < 0) goto out;
+  rc = -1;
+  if (x.failed || x.corrupt || x.n != x.m.length) goto out;
+  if (x.n % RDB_NODE_ENTRIES && cairn_rdb_writer_stream_node_end(w) != 0) goto out;
+  cairn_rdb_stream_item mi = {.what = CAIRN_RDB_STREAM_META,
+                              .v2 = 1,
+                              .length = x.m.length,
+                              .entries_added = x.m.entries_added,
+                              .last_ms = x.m.last.ms,
+                              .last_seq = x.m.last.seq,
+                              .first_ms = x.m.first.ms,
+                              .first_seq = x.m.first.seq,
+                              .maxdel_ms = x.m.maxdel.ms,
+                              .maxdel_seq = x.m.maxdel.seq,
+                              .groups = x.m.ngroups};
+  if (cairn_rdb_writer_stream_meta(w, &mi) != 0) goto out;
+  x.n = 0;
+  rc = src_each(&src, coll->id, XS_GROUPS, NULL, 0, w_group, &x);
+  if (rc < 0) goto out;
+  rc = -1;
+  if (x.failed || x.corrupt) goto out;
+  if (cairn_rdb_writer_stream_end(w) != 0) goto out;
+  rc = 0;
+out:
+  free(x.fv);
+  free(x.fvl);
+  cairn_buf_free(&x.pre);
+  cairn_buf_free(&x.pre2);
+  cairn_buf_free(&x.name);
+  return rc;
+}
+
+/* ---- loading */
+
+typedef struct cairn_stream_load {
+  smeta m;
+  int have_meta;
+  uint64_t entries, last_node, node_count;
+  sid first_entry, last_entry;
+  cairn_buf g;         /* the group being loaded */
+  xgroup gr;
+  int in_group;
+  uint64_t assigned;   /* its pending entries given to a consumer so far */
+  cairn_buf cname;     /* the consumer being loaded */
+  xcons cs;
+  int in_cons;
+  cairn_buf k, v;
+} cairn_stream_load;
+
+void cairn_coll_loader_stream_free(cairn_coll_loader *L) {
+  cairn_stream_load *sl = L->stream;
+  if (!sl) return;
+  cairn_buf_free(&sl->g);
+  cairn_buf_free(&sl->cname);
+  cairn_buf_free(&sl->k);
+  cairn_buf_free(&sl->v);
+  free(sl);
+  L->stream = NULL;
+}
+
+/* A put into the loading collection: 0 created, 1 it existed (corrupt), <0. */
+static int lput(cairn_coll_loader *L, int space, const void *sub, size_t sublen, const void *val, size_t vallen) {
+  int rc = cairn_elem_put(L->s, L->coll.id, space, sub, sublen, val, vallen);
+  if (rc < 0) return rc;
+  if (rc == 1) L->coll.count++;
+  return rc == 1 ? 0 : 1;
+}
+/* The same where replacing is expected. */
+static int lset(cairn_coll_loader *L, int space, const void *sub, size_t sublen, const void *val, size_t vallen) {
+  int rc = lput(L, space, sub, sublen, val, vallen);
+  return rc == 1 ? 0 : rc;
+}
+
+static int load_flush_consumer(cairn_coll_loader *L) {
+  cairn_stream_load *sl = L->stream;
+  if (!sl->in_cons) return 0;
+  sl->in_cons = 0;
+  cons_key(&sl->k, (cairn_str){sl->g.p, sl->g.len}, (cairn_str){sl->cname.p, sl->cname.len});
+  unsigned char b[16];
+  le64(b, (uint64_t)sl->cs.seen);
+  le64(b + 8, sl->cs.pending);
+  return lput(L, XS_CONS, sl->k.p, sl->k.len, b, sizeof b);
+}
+
+static int load_flush_group(cairn_coll_loader *L) {
+  cairn_stream_load *sl = L->stream;
+  int rc = load_flush_consumer(L);
+  if (rc || !sl->in_group) return rc;
+  sl->in_group = 0;
+  if (sl->assigned != sl->gr.pending) return 1; /* a pending entry nobody owns */
+  unsigned char b[40];
+  le64(b, sl->gr.last.ms);
+  le64(b + 8, sl->gr.last.seq);
+  le64(b + 16, (uint64_t)sl->gr.entries_read);
+  le64(b + 24, sl->gr.pending);
+  le64(b + 32, sl->gr.consumers);
+  return lput(L, XS_GROUPS, sl->g.p, sl->g.len, b, sizeof b);
+}
+
+int cairn_coll_loader_stream(cairn_coll_loader *L, const cairn_rdb_stream_item *it) {
+  if (!L->stream) L->stream = cairn_xcalloc(1, sizeof(cairn_stream_load));
+  cairn_stream_load *sl = L->stream;
+  int rc;
+  switch (it->what) {
+    case CAIRN_RDB_STREAM_ENTRY: {
+      if (sl->have_meta) return 1;
+      sid id = {it->ms, it->seq};
+      if (sl->entries && id_cmp(id, sl->last_entry) <= 0) return 1; /* out of order or duplicate */
+      if (sl->entries == 0) sl->first_entry = id;
+      uint64_t node = it->node + 1;
+      if (node != sl->last_node) sl->node_count = 0;
+      sl->last_node = node;
+      sl->node_count++;
+      sl->v.len = 0;
+      unsigned char h[12];
+      le64(h, node);
+      uint32_t np = (uint32_t)it->nfields;
+      h[8] = (unsigned char)(np & 0xff);
+      h[9] = (unsigned char)((np >> 8) & 0xff);
+      h[10] = (unsigned char)((np >> 16) & 0xff);
+      h[11] = (unsigned char)((np >> 24) & 0xff);
+      cairn_buf_append(&sl->v, h, 12);
+      for (uint64_t i = 0; i < 2 * it->nfields; i++) {
+        uint32_t l = (uint32_t)it->fvlen[i];
+        unsigned char lb[4] = {(unsigned char)l, (unsigned char)(l >> 8), (unsigned char)(l >> 16),
+                               (unsigned char)(l >> 24)};
+        cairn_buf_append(&sl->v, lb, 4);
+        cairn_buf_append(&sl->v, it->fv[i], it->fvlen[i]);
+      }
+      unsigned char k[16];
+      id_enc(k, id);
+      if ((rc = lput(L, XS_ENTRIES, k, 16, sl->v.p, sl->v.len)) != 0) return rc;
+      sl->entries++;
+      sl->last_entry = id;
+      return 0;
+    }
+    case CAIRN_RDB_STREAM_META:
+      if (sl->have_meta || it->length != sl->entries) return 1;
+      sl->have_meta = 1;
+      sl->m.length = it->length;
+      sl->m.last = (sid){it->last_ms, it->last_seq};
+      if (sl->entries && id_cmp(sl->m.last, sl->last_entry) < 0) return 1; /* XADD would reuse IDs */
+      if (it->v2) {
+        sl->m.first = (sid){it->first_ms, it->first_seq};
+        sl->m.maxdel = (sid){it->maxdel_ms, it->maxdel_seq};
+        sl->m.entries_added = it->entries_added;
+      } else {
+        /* Redis 7.0 loading a type 15 value: first from the entries, no
+         * tombstone known, every entry counted once */
+        sl->m.first = sl->entries ? sl->first_entry : SID_MIN;
+        sl->m.maxdel = SID_MIN;
+        sl->m.entries_added = it->length;
+      }
+      sl->m.ngroups = it->groups;
+      sl->m.node = sl->last_node;
+      sl->m.node_count = sl->node_count;
+      sl->m.node_bytes = 0;
+      return 0;
+    case CAIRN_RDB_STREAM_GROUP: {
+      if (!sl->have_meta) return 1;
+      if ((rc = load_flush_group(L)) != 0) return rc;
+      if (it->name_len > NAME_MAX_LEN) return 1;
+      sl->g.len = 0;
+      cairn_buf_append(&sl->g, it->name, it->name_len);
+      sl->gr.last = (sid){it->ms, it->seq};
+      if (it->entries_read != INT64_MIN) {
+        sl->gr.entries_read = it->entries_read;
+      } else {
+        xs tmp = {.m = sl->m};
+        sl->gr.entries_read = it->v2 ? INVALID_READ : estimate_read(&tmp, sl->gr.last);
+      }
+      sl->gr.pending = it->pending;
+      sl->gr.consumers = 0;
+      sl->assigned = 0;
+      sl->in_group = 1;
+      cairn_str v;
+      rc = cairn_elem_get(L->s, L->coll.id, XS_GROUPS, it->name, it->name_len, &v);
+      if (rc < 0) return rc;
+      return rc == 1 ? 1 : 0; /* a duplicate group */
+    }
+    case CAIRN_RDB_STREAM_NACK: {
+      if (!sl->in_group || sl->in_cons) return 1;
+      pel_key(&sl->k, (cairn_str){sl->g.p, sl->g.len}, id_dec((const char *)it->id));
+      unsigned char b[16];
+      le64(b, (uint64_t)it->time);
+      le64(b + 8, it->count);
+      return lput(L, XS_PEL, sl->k.p, sl->k.len, b, 16); /* owner: from its consumer below */
+    }
+    case CAIRN_RDB_STREAM_CONSUMER:
+      if (!sl->in_group) return 1;
+      if ((rc = load_flush_consumer(L)) != 0) return rc;
+      if (it->name_len > NAME_MAX_LEN) return 1;
+      sl->cname.len = 0;
+      cairn_buf_append(&sl->cname, it->name, it->name_len);
+      sl->cs.seen = it->time;
+      sl->cs.pending = it->pending;
+      sl->gr.consumers++;
+      sl->in_cons = 1;
+      return 0;
+    case CAIRN_RDB_STREAM_CNACK: {
+      if (!sl->in_cons) return 1;
+      cairn_str g = {sl->g.p, sl->g.len}, cname = {sl->cname.p, sl->cname.len};
+      sid id = id_dec((const char *)it->id);
+      pel_key(&sl->k, g, id);
+      cairn_str v;
+      rc = cairn_elem_get(L->s, L->coll.id, XS_PEL, sl->k.p, sl->k.len, &v);
+      if (rc < 0) return rc;
+      if (rc == 0 || v.len != 16) return 1; /* not in the group's list, or owned already */
+      sl->v.len = 0;
+      cairn_buf_append(&sl->v, v.p, 16);
+      cairn_buf_append(&sl->v, cname.p, cname.len);
+      if ((rc = lset(L, XS_PEL, sl->k.p, sl->k.len, sl->v.p, sl->v.len)) != 0) return rc;
+      cpel_key(&sl->k, g, cname, id);
+      if ((rc = lput(L, XS_CPEL, sl->k.p, sl->k.len, "", 0)) != 0) return rc;
+      sl->assigned++;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int cairn_coll_loader_stream_end(cairn_coll_loader *L) {
+  if (!L->stream) L->stream = cairn_xcalloc(1, sizeof(cairn_stream_load));
+  cairn_stream_load *sl = L->stream;
+  int rc = sl->have_meta ? load_flush_group(L) : 1;
+  if (rc == 0) {
+    unsigned char b[8 * META_WORDS];
+    meta_enc(&sl->m, b);
+    rc = lput(L, XS_META, "", 0, b, sizeof b);
+  }
+  cairn_coll_loader_stream_free(L);
+  return rc;
+}
 
 const cairn_command cairn_commands_stream[] = {
     CAIRN_CMD("xadd", -5, CAIRN_F_WRITE | CAIRN_CMD_DENYOOM | CAIRN_CMD_FAST, 1, 1, 1, cmd_xadd, "stream",
