@@ -339,7 +339,7 @@ int cairn_rdb_reader_finish(cairn_rdb_reader *r);
 int cairn_rdb_dump_verify(const void *p, size_t n);
 /* Verifies (returns -1 and sets *errmsg to CAIRN_RDB_DUMP_BAD), then parses
  * the value, delivering on_key (key "" / 0 bytes, db 0, no expire), the value
- * callbacks and on_key_end (or on_skipped for a stream). A parse error or a
+ * callbacks and on_key_end (or on_skipped for a stream without on_stream). A parse error or a
  * value that does not end exactly at the footer returns -1 with *errmsg =
  * CAIRN_RDB_DUMP_BAD_FORMAT and the detail in detail/detail_len if given. */
 int cairn_rdb_dump_parse(const void *p, size_t n, const cairn_rdb_callbacks *cb, void *ud,
