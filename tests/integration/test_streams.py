@@ -413,11 +413,14 @@ def blocked_xreadgroup():
     with CairnServer() as s:
         c = s.conn()
         c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        c.call("CONFIG", "RESETSTAT")
         w = s.conn()
         w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", 0, "STREAMS", "s", ">")
         wait_until(lambda: "blocked_clients:1" in c.call("INFO", "clients").decode())
+        assert_true(b"cmdstat_xreadgroup" not in c.call("INFO", "commandstats"))   # not while it waits
         c.call("XADD", "s", "1-0", "a", "b")
         assert_eq(w.read_reply(), [[b"s", [[b"1-0", [b"a", b"b"]]]]])
+        assert_true(b"cmdstat_xreadgroup:calls=1," in c.call("INFO", "commandstats"))  # counted once, served
         assert_eq(c.call("XPENDING", "s", "g")[0], 1)
         for killer, text in ((["DEL", "s"], "UNBLOCKED the stream key no longer exists"),
                              (["SET", "s", "x"], "UNBLOCKED the stream key no longer exists"),
