@@ -344,8 +344,8 @@ int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, do
 }
 
 int cairn_coll_loader_purge(cairn_coll_loader *L) {
-  /* spaces 0..5: a stream's too (engine/cmd/xstream.c) */
-  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, 2, 3, 4, 5, CAIRN_SPACE_MEMBERS};
+  /* spaces 0..6: a stream's too (engine/cmd/xstream.c) */
+  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, 2, 3, 4, 5, 6, CAIRN_SPACE_MEMBERS};
   cairn_coll_loader_stream_free(L);
   for (int i = 0; i < (int)(sizeof spaces / sizeof spaces[0]); i++) {
     int space = spaces[i];

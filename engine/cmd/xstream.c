@@ -15,11 +15,15 @@
  *
  * Approximate trimming (`~`) follows Redis's radix-tree nodes: each entry
  * records the number of the virtual node it was appended to; a new node
- * starts when the tail node holds stream-node-max-entries entries (deleted
- * ones included, as in Redis) or would exceed stream-node-max-bytes (an
- * estimate of the listpack's size: cairn does not build listpacks). `~`
- * trims whole nodes only, so XLEN after `MAXLEN ~ n` matches Redis's in the
- * common cases.
+ * starts exactly where Redis starts a new listpack: when the tail node holds
+ * stream-node-max-entries entries (deleted ones included) or its listpack
+ * (whose size cairn computes as Redis encodes it, without building it) plus
+ * the new entry's strings reaches stream-node-max-bytes; when every entry
+ * of the tail node is gone, the node of the last entry becomes the tail
+ * again (XS_NODES keeps a closed node's state for that). `~` trims whole
+ * nodes only, reading a node's last ID deleted entries included, so XLEN
+ * and the trimmed counts after `MAXLEN ~`/`MINID ~` are Redis's
+ * (tests/integration/test_differential_stream.py).
  *
  * Propagation is deterministic: XADD goes out with the ID it generated and,
  * when it trimmed, with an exact `MAXLEN = <length>` in place of its trim
@@ -50,6 +54,12 @@
 
 #define XS_ENTRIES 0
 #define XS_META 1
+/* [node u64 BE] -> a closed node's state: [last appended ID 16][bytes][entries][master ID 16][fields]
+ * (u64 LE words): what `MINID ~` reads (the last ID counts deleted
+ * entries, as Redis's listpack keeps them) and what makes the node the tail
+ * again when every node after it is gone (Redis then appends to it). */
+#define XS_NODES 6
+#define NODE_STATE 56
 
 typedef struct sid {
   uint64_t ms, seq;
@@ -182,8 +192,18 @@ typedef struct smeta {
   uint64_t length, entries_added, ngroups;
   sid last, first, maxdel;
   uint64_t node, node_count, node_bytes; /* the tail virtual node (see the top) */
+  uint64_t node_live;                    /* its entries not deleted (0: the node is gone) */
+  /* The head node, as `~` trimming last saw it (head_node 0: unknown; any
+   * deletion but a whole-node trim forgets it), so a trim that removes
+   * nothing costs O(1), not a walk of the node. */
+  uint64_t head_node, head_live;
+  sid head_last;
+  sid tail_last;        /* the ID last appended to the tail node */
+  sid tail_master;      /* its first ID (Redis's master entry) */
+  uint64_t tail_fields; /* a hash of its master entry's field names */
+  uint64_t node_next;   /* the last node number handed out */
 } smeta;
-#define META_WORDS 12
+#define META_WORDS 23
 
 typedef struct xs {
   cairn_coll coll;
@@ -192,8 +212,11 @@ typedef struct xs {
 } xs;
 
 static void meta_enc(const smeta *m, unsigned char *b) {
-  uint64_t w[META_WORDS] = {m->length,  m->entries_added, m->ngroups,  m->last.ms,    m->last.seq,  m->first.ms,
-                            m->first.seq, m->maxdel.ms,   m->maxdel.seq, m->node,     m->node_count, m->node_bytes};
+  uint64_t w[META_WORDS] = {m->length,    m->entries_added, m->ngroups,   m->last.ms,    m->last.seq,
+                            m->first.ms,   m->first.seq,     m->maxdel.ms, m->maxdel.seq, m->node,
+                            m->node_count, m->node_bytes,    m->node_live, m->head_node,  m->head_live,
+                            m->head_last.ms, m->head_last.seq, m->tail_last.ms, m->tail_last.seq,
+                            m->tail_master.ms, m->tail_master.seq, m->tail_fields, m->node_next};
   for (int i = 0; i < META_WORDS; i++) le64(b + 8 * i, w[i]);
 }
 static int meta_dec(cairn_str v, smeta *m) {
@@ -212,6 +235,17 @@ static int meta_dec(cairn_str v, smeta *m) {
   m->node = w[9];
   m->node_count = w[10];
   m->node_bytes = w[11];
+  m->node_live = w[12];
+  m->head_node = w[13];
+  m->head_live = w[14];
+  m->head_last.ms = w[15];
+  m->head_last.seq = w[16];
+  m->tail_last.ms = w[17];
+  m->tail_last.seq = w[18];
+  m->tail_master.ms = w[19];
+  m->tail_master.seq = w[20];
+  m->tail_fields = w[21];
+  m->node_next = w[22];
   return 0;
 }
 
@@ -333,13 +367,34 @@ static int edge_id(cairn_ctx *c, xs *s, int last, sid *out, uint64_t *node) {
   return rc > 0;
 }
 
-static long long config_ll(cairn_ctx *c, const char *name, long long dflt) {
-  char buf[64];
-  if (cairn_config_format(&c->srv->cfg, name, buf, sizeof(buf)) > 0) {
-    long long v;
-    if (cairn_str2ll(buf, strlen(buf), &v) && v >= 0) return v;
-  }
-  return dflt;
+/* stream-node-max-entries / -bytes, published by engine/config.c whenever
+ * the configuration changes (read by every XADD). */
+static long long node_max_entries = 100, node_max_bytes = 4096;
+
+void cairn_stream_set_node_limits(long long entries, long long bytes) {
+  node_max_entries = entries;
+  node_max_bytes = bytes;
+}
+
+/* Sizes in a Redis listpack (listpack.c): an element and its backlen. */
+static uint64_t lp_int_size(int64_t v) {
+  if (v >= 0 && v <= 127) return 2;
+  if (v >= -4096 && v <= 4095) return 3;
+  if (v >= INT16_MIN && v <= INT16_MAX) return 4;
+  if (v >= -8388608 && v <= 8388607) return 5;
+  if (v >= INT32_MIN && v <= INT32_MAX) return 6;
+  return 10;
+}
+static uint64_t lp_str_size(const char *p, size_t n) {
+  long long v;
+  if (n <= 21 && cairn_str2ll(p, n, &v)) return lp_int_size(v); /* lpAppend stores it as an integer */
+  uint64_t l = n < 64 ? 1 + n : n < 4096 ? 2 + n : 5 + n;
+  return l + (l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5);
+}
+/* Redis's lpBytes of the tail node: node_bytes holds everything but the
+ * master entry's live and deleted counts, which change size as they grow. */
+static uint64_t tail_lp_bytes(const smeta *m) {
+  return m->node_bytes + lp_int_size((int64_t)m->node_live) + lp_int_size((int64_t)(m->node_count - m->node_live));
 }
 
 /* Appends an entry (Redis's streamAppendItem). id_given: *id is the
@@ -370,31 +425,88 @@ static int append_entry(cairn_ctx *c, xs *s, const cairn_str *fv, int pairs, sid
   }
   /* the value */
   size_t bytes = 12;
-  uint64_t est = 6;
+  uint64_t totelelen = 0, fields = 0x9e3779b97f4a7c15ULL ^ (uint64_t)pairs;
   for (int i = 0; i < 2 * pairs; i++) {
     bytes += 4 + fv[i].len;
-    est += fv[i].len + 2;
+    totelelen += fv[i].len;
+    if (i % 2 == 0) fields = cairn_hash64(fv[i].p, fv[i].len, fields);
   }
-  /* the virtual node (see the top) */
-  long long max_entries = config_ll(c, "stream-node-max-entries", 100);
-  long long max_bytes = config_ll(c, "stream-node-max-bytes", 4096);
-  int new_node = s->m.length == 0;
-  if (!new_node) {
+  /* the virtual node: Redis's rule for a new listpack (see the top) */
+  long long max_entries = node_max_entries;
+  uint64_t max_bytes = node_max_bytes <= 0 || node_max_bytes > (1LL << 30) ? (1ULL << 30) : (uint64_t)node_max_bytes;
+  if (s->m.length && s->m.node_live == 0) {
+    /* the tail node is gone: Redis's tail is now the node of the last
+     * entry; take its state back if it was recorded */
     sid lid;
     uint64_t lnode = 0;
     int rc = edge_id(c, s, 1, &lid, &lnode);
     if (rc < 0) return -1;
-    if (rc == 0 || lnode != s->m.node) new_node = 1; /* the tail node is gone */
+    unsigned char nk[8];
+    be64(nk, lnode);
+    cairn_str nv;
+    if (rc == 1 && (rc = cairn_elem_get(cairn_ctx_store(c), s->coll.id, XS_NODES, nk, 8, &nv)) < 0)
+      return failed(c, rc);
+    if (rc == 1 && nv.len >= NODE_STATE) {
+      s->m.node = lnode;
+      s->m.tail_last = id_dec(nv.p);
+      s->m.node_bytes = rdle64(nv.p + 16);
+      s->m.node_count = rdle64(nv.p + 24);
+      s->m.tail_master = id_dec(nv.p + 32);
+      s->m.tail_fields = rdle64(nv.p + 48);
+      /* its live entries: a walk back over the node */
+      cairn_elem_iter *it;
+      if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, NULL, 0, 1, &it)) < 0)
+        return failed(c, rc);
+      cairn_str sub, val;
+      uint64_t live = 0;
+      while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0 && entry_node(val) == lnode) live++;
+      cairn_elem_iter_close(it);
+      if (rc < 0) return failed(c, rc);
+      s->m.node_live = live;
+      if (xdel(c, s, XS_NODES, nk, 8) < 0) return -1;
+    }
   }
-  if (!new_node && max_bytes && s->m.node_bytes + est >= (uint64_t)max_bytes) new_node = 1;
+  int new_node = s->m.length == 0 || s->m.node_live == 0; /* no tail node (any more) */
+  if (!new_node && tail_lp_bytes(&s->m) + totelelen >= max_bytes) new_node = 1;
   if (!new_node && max_entries && s->m.node_count >= (uint64_t)max_entries) new_node = 1;
   if (new_node) {
-    s->m.node++;
+    if (s->m.length && s->m.node_live) {
+      /* the closed node's state (see XS_NODES) */
+      unsigned char nk[8], st[NODE_STATE];
+      be64(nk, s->m.node);
+      id_enc(st, s->m.tail_last);
+      le64(st + 16, s->m.node_bytes);
+      le64(st + 24, s->m.node_count);
+      id_enc(st + 32, s->m.tail_master);
+      le64(st + 48, s->m.tail_fields);
+      if (xput(c, s, XS_NODES, nk, 8, st, NODE_STATE) < 0) return -1;
+    }
+    if (s->m.node_next < s->m.node) s->m.node_next = s->m.node;
+    s->m.node = ++s->m.node_next;
     s->m.node_count = 0;
-    s->m.node_bytes = 0;
+    s->m.node_live = 0;
+    s->m.tail_master = nid;
+    s->m.tail_fields = fields;
+    /* header and end byte, the master entry's field count, fields and terminator */
+    s->m.node_bytes = 7 + lp_int_size(pairs) + lp_int_size(0);
+    for (int i = 0; i < 2 * pairs; i += 2) s->m.node_bytes += lp_str_size(fv[i].p, fv[i].len);
   }
+  /* the entry: flags, ID deltas, [field count, fields,] values, lp-count */
+  int same = fields == s->m.tail_fields;
+  uint64_t esize = lp_int_size(same ? 2 : 0) + lp_int_size((int64_t)(nid.ms - s->m.tail_master.ms)) +
+                   lp_int_size((int64_t)(nid.seq - s->m.tail_master.seq)) +
+                   lp_int_size(same ? pairs + 3 : 2 * (int64_t)pairs + 4);
+  if (!same) esize += lp_int_size(pairs);
+  for (int i = 0; i < 2 * pairs; i++)
+    if (!same || i % 2 == 1) esize += lp_str_size(fv[i].p, fv[i].len);
+  s->m.node_bytes += esize;
   s->m.node_count++;
-  s->m.node_bytes += est;
+  s->m.node_live++;
+  s->m.tail_last = nid;
+  if (s->m.head_node && s->m.head_node == s->m.node) { /* the head node is the tail one */
+    s->m.head_live++;
+    s->m.head_last = nid;
+  }
   char *v = cairn_xmalloc(bytes);
   le64((unsigned char *)v, s->m.node);
   uint32_t np = (uint32_t)pairs;
@@ -456,40 +568,69 @@ static long long trim(cairn_ctx *c, xs *s, const trim_args *a) {
     while (a->strategy == TRIM_MAXLEN ? s->m.length > (uint64_t)a->maxlen : 1) {
       if ((rc = cairn_elem_iter_next(it, &sub, &val)) <= 0) break;
       if (a->strategy == TRIM_MINID && id_cmp(id_dec(sub.p), a->minid) >= 0) break;
+      if (entry_node(val) == s->m.node && s->m.node_live) s->m.node_live--;
       if ((rc = cairn_elem_iter_del(it)) < 0) break;
       if (s->coll.count) s->coll.count--;
       s->m.length--;
       deleted++;
+      s->m.head_node = 0;
     }
     cairn_elem_iter_close(it);
     if (rc < 0) return failed(c, rc);
   } else {
     for (;;) {
       if (a->strategy == TRIM_MAXLEN && s->m.length <= (uint64_t)a->maxlen) break;
-      /* the head node: its entries and its last ID */
+      /* the head node: its entries and its last ID (remembered, or walked) */
       cairn_elem_iter *it;
-      if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
       cairn_str sub, val;
       long long entries = 0;
       uint64_t node = 0;
       sid lastid = SID_MIN;
-      while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
-        uint64_t n = entry_node(val);
-        if (entries == 0) node = n;
-        else if (n != node) break;
-        lastid = id_dec(sub.p);
-        entries++;
+      if (s->m.head_node) {
+        node = s->m.head_node;
+        entries = (long long)s->m.head_live;
+        lastid = s->m.head_last;
+      } else {
+        if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
+        while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
+          uint64_t n = entry_node(val);
+          if (entries == 0) node = n;
+          else if (n != node) break;
+          lastid = id_dec(sub.p);
+          entries++;
+        }
+        cairn_elem_iter_close(it);
+        if (rc < 0) return failed(c, rc);
+        if (entries) {
+          /* the node's last ID counts its deleted entries too */
+          if (node == s->m.node && s->m.node_live) {
+            lastid = s->m.tail_last;
+          } else {
+            unsigned char nk[8];
+            be64(nk, node);
+            cairn_str nv;
+            if ((rc = cairn_elem_get(st, s->coll.id, XS_NODES, nk, 8, &nv)) < 0) return failed(c, rc);
+            if (rc == 1 && nv.len >= 16 && id_cmp(id_dec(nv.p), lastid) > 0) lastid = id_dec(nv.p);
+          }
+          s->m.head_node = node;
+          s->m.head_live = (uint64_t)entries;
+          s->m.head_last = lastid;
+        }
       }
-      cairn_elem_iter_close(it);
-      if (rc < 0) return failed(c, rc);
       if (entries == 0) break;
       if (a->limit && deleted + entries > a->limit) break;
       int remove = a->strategy == TRIM_MAXLEN ? s->m.length - (uint64_t)entries >= (uint64_t)a->maxlen
                                                 : id_cmp(lastid, a->minid) < 0;
       if (!remove) break;
+      s->m.head_node = 0; /* the next node is the head now */
+      unsigned char nk[8];
+      be64(nk, node);
+      if (xdel(c, s, XS_NODES, nk, 8) < 0) return -1;
       if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
       for (long long i = 0; i < entries; i++) {
         if ((rc = cairn_elem_iter_next(it, &sub, &val)) <= 0) break;
+        if (entry_node(val) != node) break; /* never expected: the remembered count was wrong */
+        if (entry_node(val) == s->m.node && s->m.node_live) s->m.node_live--;
         if ((rc = cairn_elem_iter_del(it)) < 0) break;
         if (s->coll.count) s->coll.count--;
         s->m.length--;
@@ -585,7 +726,7 @@ static int parse_trim_args(cairn_ctx *c, trim_args *a, int xadd) {
       return -1;
     }
   } else if (a->approx) {
-    long long ne = config_ll(c, "stream-node-max-entries", 100);
+    long long ne = node_max_entries;
     a->limit = ne > 10000 ? 1000000 : 100 * ne;
     if (a->limit <= 0) a->limit = 10000;
     if (a->limit > 1000000) a->limit = 1000000;
@@ -762,6 +903,14 @@ static void cmd_xdel(cairn_ctx *c) {
     parse_id(c, c->argv[j], &id, 0, 1, NULL, 0);
     unsigned char k[16];
     id_enc(k, id);
+    cairn_str ev;
+    rc = cairn_elem_get(cairn_ctx_store(c), s.coll.id, XS_ENTRIES, k, 16, &ev);
+    if (rc < 0) {
+      failed(c, rc);
+      return;
+    }
+    if (rc == 1 && entry_node(ev) == s.m.node && s.m.node_live) s.m.node_live--;
+    if (rc == 1) s.m.head_node = 0;
     rc = xdel(c, &s, XS_ENTRIES, k, 16);
     if (rc < 0) return;
     if (rc == 1) {
@@ -2951,7 +3100,9 @@ int cairn_coll_loader_stream(cairn_coll_loader *L, const cairn_rdb_stream_item *
       }
       sl->m.ngroups = it->groups;
       sl->m.node = sl->last_node;
+      sl->m.node_next = sl->last_node;
       sl->m.node_count = sl->node_count;
+      sl->m.node_live = sl->node_count;
       sl->m.node_bytes = 0;
       return 0;
     case CAIRN_RDB_STREAM_GROUP: {

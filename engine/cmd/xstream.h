@@ -26,4 +26,8 @@ int cairn_coll_loader_stream_end(cairn_coll_loader *L);
 /* Frees the loader's stream state (also done by stream_end and purge). */
 void cairn_coll_loader_stream_free(cairn_coll_loader *L);
 
+/* stream-node-max-entries and stream-node-max-bytes, published by
+ * engine/config.c with the RDB limits (loop thread). */
+void cairn_stream_set_node_limits(long long entries, long long bytes);
+
 #endif

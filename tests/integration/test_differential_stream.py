@@ -173,6 +173,18 @@ def approximate_trim_small_nodes():
     compare(cmds, cairn_config={"stream-node-max-entries": "7"}, redis_config={"stream-node-max-entries": "7"})
 
 
+@test
+def random_sequences_small_nodes():
+    """Nodes of 5 entries, or of 120 / 300 bytes: `~` trims whole nodes while
+    XDEL, XTRIM and XSETID interleave (cairn's virtual nodes, with Redis's
+    listpack sizes, against Redis's radix tree)."""
+    for i, cfg in enumerate(({"stream-node-max-entries": "5"}, {"stream-node-max-bytes": "120"},
+                             {"stream-node-max-bytes": "300", "stream-node-max-entries": "0"})):
+        for seed in range(4):
+            compare(gen_commands(1000 + 10 * i + seed, 500), cairn_config=cfg, redis_config=cfg,
+                    name="small nodes %r %d" % (cfg, seed))
+
+
 # ---------------------------------------------------------------------------
 # consumer groups: replies compared byte for byte except idle times and
 # XINFO STREAM's radix-tree-keys/nodes (cairn has no radix tree)
