@@ -185,6 +185,21 @@ def random_sequences_small_nodes():
                     name="small nodes %r %d" % (cfg, seed))
 
 
+@test
+def generic_commands_on_streams():
+    def scan_sorted(v):
+        return [v[0], sorted(v[1])] if isinstance(v, list) and len(v) == 2 else v
+    compare([
+        ["XADD", "s", "1-1", "a", "1"], ["SORT", "s"], ["SORT_RO", "s"], ["OBJECT", "ENCODING", "s"], ["TYPE", "s"],
+        ["COPY", "s", "s2"], ["XRANGE", "s2", "-", "+"], ["RENAME", "s2", "s3"], ["EXISTS", "s2", "s3"],
+        ["LPUSH", "s", "x"], (["SCAN", "0", "TYPE", "stream"], scan_sorted), ["EXPIRE", "s", "100"], ["TTL", "s"],
+        ["PERSIST", "s"], ["XADD", "s", "MAXLEN", "0", "2-1", "a", "b"], ["EXISTS", "s"], ["XLEN", "s"],
+        ["DEL", "s"], ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], ["EXISTS", "s"], ["XLEN", "s"],
+        ["OBJECT", "FREQ", "s"], ["XINFO", "GROUPS", "s"], ["MOVE", "s", "1"], ["SELECT", "1"], ["XINFO", "GROUPS", "s"],
+        ["UNLINK", "s"], ["EXISTS", "s"],
+    ])
+
+
 # ---------------------------------------------------------------------------
 # consumer groups: replies compared byte for byte except idle times and
 # XINFO STREAM's radix-tree-keys/nodes (cairn has no radix tree)
