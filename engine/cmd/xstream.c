@@ -141,6 +141,27 @@ static void reply_id(cairn_ctx *c, sid id) {
 
 #define ERR_BADID "Invalid stream ID specified as stream command argument"
 
+/* Redis's string2ull: a canonical integer >= 0, else whatever strtoull
+ * takes whole (leading zeros, '+', leading blanks, values above LLONG_MAX;
+ * a negative text wraps, as in Redis). */
+static int id_str2ull(const char *p, size_t n, unsigned long long *out) {
+  long long ll;
+  if (cairn_str2ll(p, n, &ll)) {
+    if (ll < 0) return 0;
+    *out = (unsigned long long)ll;
+    return 1;
+  }
+  char buf[128];
+  if (n == 0 || n >= sizeof buf) return 0;
+  memcpy(buf, p, n);
+  buf[n] = 0;
+  char *end = NULL;
+  errno = 0;
+  *out = strtoull(buf, &end, 10);
+  if (errno == EINVAL || errno == ERANGE || *end != 0) return 0;
+  return 1;
+}
+
 /* Redis's streamGenericParseIDOrReply: "-", "+" (unless strict), "ms",
  * "ms-seq", and "ms-*" when seq_given is not NULL (then *seq_given = 0).
  * 0, or -1 after replying (reply 0: silently). */
@@ -148,6 +169,8 @@ static int parse_id(cairn_ctx *c, cairn_str a, sid *id, uint64_t missing_seq, in
                     int reply) {
   if (seq_given) *seq_given = 1;
   if (a.len > 127) goto invalid;
+  const char *nul = memchr(a.p, 0, a.len);
+  if (nul) a.len = (size_t)(nul - a.p); /* Redis reads the argument as a C string */
   if (a.len == 1 && (a.p[0] == '-' || a.p[0] == '+')) {
     if (strict) goto invalid;
     *id = a.p[0] == '-' ? SID_MIN : SID_MAX;
@@ -156,13 +179,13 @@ static int parse_id(cairn_ctx *c, cairn_str a, sid *id, uint64_t missing_seq, in
   const char *dash = memchr(a.p, '-', a.len);
   unsigned long long ms, seq;
   size_t mlen = dash ? (size_t)(dash - a.p) : a.len;
-  if (!cairn_str2ull(a.p, mlen, &ms)) goto invalid;
+  if (!id_str2ull(a.p, mlen, &ms)) goto invalid;
   if (dash) {
     size_t sl = a.len - mlen - 1;
     if (seq_given && sl == 1 && dash[1] == '*') {
       seq = 0;
       *seq_given = 0;
-    } else if (!cairn_str2ull(dash + 1, sl, &seq)) {
+    } else if (!id_str2ull(dash + 1, sl, &seq)) {
       goto invalid;
     }
   } else {

@@ -200,6 +200,22 @@ def generic_commands_on_streams():
     ])
 
 
+@test
+def id_parsing_like_redis():
+    """Redis's string2ull falls back to strtoull: leading zeros, '+', blanks,
+    values above LLONG_MAX; an argument is read up to a NUL byte."""
+    compare([
+        ["XADD", "s", "01-02", "a", "1"], ["XADD", "s", "+5", "a", "1"], ["XADD", "s", " 6-1", "a", "1"],
+        ["XADD", "s", "7- 1", "a", "1"], ["XADD", "s", "8-+1", "a", "1"], ["XADD", "s", "9--1", "a", "1"],
+        ["XADD", "s", "10- -1", "a", "1"], ["XADD", "s", "18446744073709551615-0", "a", "1"],
+        ["XADD", "s2", "18446744073709551616-0", "a", "1"], ["XADD", "s2", b"1\x00junk", "a", "1"],
+        ["XADD", "s2", "2-0x1", "a", "1"], ["XADD", "s2", "-0-1", "a", "1"], ["XRANGE", "s", "-", "+"],
+        ["XRANGE", "s", "0010", "+"], ["XRANGE", "s2", "-", "+"], ["XADD", "s3", "1e3", "a", "b"],
+        ["XADD", "s3", "1.0", "a", "b"], ["XADD", "s3", "", "a", "b"], ["XADD", "s3", "-", "a", "b"],
+        ["XRANGE", "s3", "(+", "+"], ["XDEL", "s", "018446744073709551615-0"], ["XLEN", "s"],
+    ])
+
+
 # ---------------------------------------------------------------------------
 # consumer groups: replies compared byte for byte except idle times and
 # XINFO STREAM's radix-tree-keys/nodes (cairn has no radix tree)
