@@ -27,6 +27,7 @@
 #include "engine/blocking.h"
 #include "engine/info.h"
 #include "engine/keyspace.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 typedef struct bkey bkey;
@@ -60,6 +61,7 @@ struct bclient {
   int dead;           /* unblocked while serving: freed at the end */
   int reblocked;      /* the re-run blocked again */
   int want_type;      /* the key type its command pops from, -1 = any */
+  int wake_on_delete; /* XREADGROUP: woken when a key it waits on is deleted or stops being a stream */
   bclient *free_next;
 };
 
@@ -67,6 +69,7 @@ struct cairn_blocking {
   bkey **slots;
   size_t nslots, nkeys;
   long nblocked;       /* clients blocked on keys */
+  long nwake_on_delete; /* of which wake_on_delete (the store's touch hook is installed while > 0) */
   bkey **ready;
   size_t nready, ready_cap;
   bclient *serving_bc; /* the client whose command is being re-run */
@@ -176,6 +179,7 @@ static void bclient_detach(cairn_blocking *B, bclient *bc) {
   bc->c->blocking = NULL;
   bc->dead = 1;
   B->nblocked--;
+  if (bc->wake_on_delete && --B->nwake_on_delete == 0) cairn_touch_hooks_update(bc->c->srv);
   if (B->serving) {
     bc->free_next = B->graveyard;
     B->graveyard = bc;
@@ -225,6 +229,7 @@ void cairn_block_for_keys(cairn_ctx *c, const cairn_str *keys, int nkeys, int64_
   if (c->cmd && c->cmd->group) {
     if (!strcmp(c->cmd->group, "list")) bc->want_type = CAIRN_TYPE_LIST;
     else if (!strcmp(c->cmd->group, "sorted-set")) bc->want_type = CAIRN_TYPE_ZSET;
+    else if (!strcmp(c->cmd->group, "stream")) bc->want_type = CAIRN_TYPE_STREAM; /* XREAD BLOCK */
   }
   /* The argv points into the query buffer, which moves on: copy it. */
   size_t bytes = 0;
@@ -284,6 +289,36 @@ void cairn_signal_key_ready(cairn_ctx *c, cairn_str key) {
   if (!B || B->nblocked == 0) return;
   bkey *k = key_find(B, c->db, key.p, key.len, key_hash(c->db, key.p, key.len));
   if (k) key_ready(B, k);
+}
+
+void cairn_block_wake_on_delete(cairn_ctx *c) {
+  bclient *bc = c->client ? c->client->blocking : NULL;
+  if (!bc || bc->wake_on_delete) return;
+  bc->wake_on_delete = 1;
+  if (state_of(c->srv)->nwake_on_delete++ == 0) cairn_touch_hooks_update(c->srv);
+}
+
+int cairn_blocking_wants_touch(const cairn_server *srv) {
+  return srv->blocking && srv->blocking->nwake_on_delete > 0;
+}
+
+static int key_wakes_on_delete(const bkey *k) {
+  for (const waiter *w = k->head; w; w = w->next)
+    if (w->bc->wake_on_delete) return 1;
+  return 0;
+}
+
+void cairn_blocking_touched(cairn_server *srv, int db, cairn_str key) {
+  cairn_blocking *B = srv->blocking;
+  if (!B || B->nwake_on_delete == 0) return;
+  if (key.p) {
+    bkey *k = key_find(B, db, key.p, key.len, key_hash(db, key.p, key.len));
+    if (k && key_wakes_on_delete(k)) key_ready(B, k);
+    return;
+  }
+  for (size_t i = 0; i < B->nslots; i++)
+    for (bkey *k = B->slots[i]; k; k = k->hnext)
+      if (k->db == db && key_wakes_on_delete(k)) key_ready(B, k);
 }
 
 void cairn_signal_db_ready(cairn_ctx *c, int db) {
@@ -393,8 +428,10 @@ void cairn_blocking_serve(cairn_server *srv) {
         if (snap[j]->dead) continue;
         cairn_value v;
         int rc = cairn_store_get(srv->store, db, name, &v);
-        if (rc == 0) break; /* emptied: nobody else can be served */
-        if (rc == 1 && snap[j]->want_type >= 0 && v.type != snap[j]->want_type) continue;
+        /* emptied: nobody else can be served, but an XREADGROUP learns
+         * that its key is gone (Redis's unblockDeletedStreamReadgroupClients) */
+        if (rc == 0 && !snap[j]->wake_on_delete) continue;
+        if (rc == 1 && snap[j]->want_type >= 0 && v.type != snap[j]->want_type && !snap[j]->wake_on_delete) continue;
         B->serving_key = name;
         rerun(srv, snap[j]);
         B->serving_key.p = NULL;

@@ -40,6 +40,15 @@ int cairn_blocking_waits(const cairn_client *c);
 /* SWAPDB: every key of db that clients wait on and that exists now (of any
  * type, expired or not: Redis 7.0's scanDatabaseForReadyKeys) is ready. */
 void cairn_signal_db_ready(cairn_ctx *c, int db);
+/* XREADGROUP, right after cairn_block_for_keys: the client is also woken
+ * (its command re-run) when a key it waits on is deleted, overwritten by
+ * another type, flushed or swapped away, so it can answer Redis's
+ * "-UNBLOCKED the stream key no longer exists". While such a client waits,
+ * the store's touch hook (engine/tracking.c) calls cairn_blocking_touched
+ * for every key change (db-wide: key.p == NULL). */
+void cairn_block_wake_on_delete(cairn_ctx *c);
+int cairn_blocking_wants_touch(const cairn_server *srv);
+void cairn_blocking_touched(cairn_server *srv, int db, cairn_str key);
 /* CLIENT UNBLOCK: ends c's wait, whatever it waits for (keys, WAIT), with
  * its timeout reply (timeout) or, else, the error
  * "-UNBLOCKED client unblocked via CLIENT UNBLOCK". 1, or 0 when c is not

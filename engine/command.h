@@ -95,6 +95,7 @@ extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH 
 extern const cairn_command cairn_commands_pubsub[];
 extern const cairn_command cairn_commands_diag[];   /* SLOWLOG LATENCY */
 extern const cairn_command cairn_commands_acl[];    /* ACL (engine/cmd/acl.c) */
+extern const cairn_command cairn_commands_stream[]; /* X* (engine/cmd/xstream.c) */
 
 /* Case-insensitive lookup by name: the command, or NULL. */
 const cairn_command *cairn_command_lookup(const char *name, size_t len);

@@ -44,6 +44,7 @@
 
 #include "engine/buf.h"
 #include "engine/rdb_coll.h"
+#include "engine/cmd/xstream.h"
 #include "engine/resp.h"
 #include "engine/util.h"
 
@@ -542,6 +543,7 @@ static void publish_limits(const cairn_config *c) {
   cairn_rdb_limits l = {c->hash_max_listpack_entries, c->hash_max_listpack_value, c->zset_max_listpack_entries,
                         c->zset_max_listpack_value, c->set_max_intset_entries};
   cairn_rdb_coll_set_limits(&l);
+  cairn_stream_set_node_limits(compat.stream_node_max_entries, compat.stream_node_max_bytes); /* XADD's nodes */
 }
 
 /* The storage of d: inside c, or inside the compat block. */

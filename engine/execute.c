@@ -341,8 +341,11 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     cairn_monitor_feed(srv, client, client->db, argc, argv);
   if (client) {
     uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
-    cairn_info_record_call(srv, cmd, argc, argv, ns, 0, client->out.p ? client->out.p + reply_start : NULL,
-                           client->out.len - reply_start);
+    /* a command that blocked is counted once, when it is served (Redis's
+     * call() skips CLIENT_BLOCKED) */
+    if (!cairn_blocking_waits(client))
+      cairn_info_record_call(srv, cmd, argc, argv, ns, 0, client->out.p ? client->out.p + reply_start : NULL,
+                             client->out.len - reply_start);
     cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
   }
   goto done;

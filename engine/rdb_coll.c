@@ -8,6 +8,7 @@
 
 #include "engine/buf.h"
 #include "engine/util.h"
+#include "engine/cmd/xstream.h"
 
 cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type) {
   switch (type) {
@@ -15,6 +16,7 @@ cairn_rdb_kind cairn_rdb_kind_of_type(uint8_t type) {
     case CAIRN_TYPE_SET: return CAIRN_RDB_KIND_SET;
     case CAIRN_TYPE_ZSET: return CAIRN_RDB_KIND_ZSET;
     case CAIRN_TYPE_HASH: return CAIRN_RDB_KIND_HASH;
+    case CAIRN_TYPE_STREAM: return CAIRN_RDB_KIND_STREAM;
     default: return CAIRN_RDB_KIND_STRING;
   }
 }
@@ -25,6 +27,7 @@ uint8_t cairn_rdb_type_of_kind(cairn_rdb_kind kind) {
     case CAIRN_RDB_KIND_SET: return CAIRN_TYPE_SET;
     case CAIRN_RDB_KIND_ZSET: return CAIRN_TYPE_ZSET;
     case CAIRN_RDB_KIND_HASH: return CAIRN_TYPE_HASH;
+    case CAIRN_RDB_KIND_STREAM: return CAIRN_TYPE_STREAM;
     default: return CAIRN_TYPE_STRING;
   }
 }
@@ -278,12 +281,14 @@ static int write_value(cairn_rdb_writer *w, const src *from, uint8_t type, const
 }
 
 int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const cairn_coll *coll) {
+  if (type == CAIRN_TYPE_STREAM) return cairn_stream_rdb_write(w, s, NULL, coll, NULL, 0, CAIRN_RDB_NO_EXPIRE);
   src from = {s, NULL};
   return write_value(w, &from, type, coll, NULL, 0, CAIRN_RDB_NO_EXPIRE);
 }
 
 int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
                              const void *key, size_t klen, int64_t expire_ms) {
+  if (type == CAIRN_TYPE_STREAM) return cairn_stream_rdb_write(w, NULL, snap, coll, key, klen, expire_ms);
   src from = {NULL, snap};
   return write_value(w, &from, type, coll, key, klen, expire_ms);
 }
@@ -291,6 +296,7 @@ int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, ui
 void cairn_coll_loader_start(cairn_coll_loader *L, cairn_store *s, uint8_t type) {
   L->s = s;
   L->type = type;
+  L->stream = NULL;
   cairn_coll_init(s, &L->coll);
   L->coll.count = 0;
   if (type != CAIRN_TYPE_LIST) L->coll.head = 0;
@@ -338,8 +344,10 @@ int cairn_coll_loader_zmember(cairn_coll_loader *L, const void *m, size_t ml, do
 }
 
 int cairn_coll_loader_purge(cairn_coll_loader *L) {
-  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, CAIRN_SPACE_MEMBERS};
-  for (int i = 0; i < 3; i++) {
+  /* spaces 0..6: a stream's too (engine/cmd/xstream.c) */
+  static const int spaces[] = {CAIRN_SPACE_LIST, CAIRN_SPACE_ZSCORE, 2, 3, 4, 5, 6, CAIRN_SPACE_MEMBERS};
+  cairn_coll_loader_stream_free(L);
+  for (int i = 0; i < (int)(sizeof spaces / sizeof spaces[0]); i++) {
     int space = spaces[i];
     cairn_elem_iter *it;
     int rc = cairn_elem_iter_open(L->s, L->coll.id, space, NULL, 0, 0, &it);

@@ -42,6 +42,7 @@ typedef struct cairn_coll_loader {
   cairn_store *s;
   uint8_t type;
   cairn_coll coll;
+  struct cairn_stream_load *stream; /* a stream's load state (engine/cmd/xstream.h), else NULL */
 } cairn_coll_loader;
 
 void cairn_coll_loader_start(cairn_coll_loader *L, cairn_store *s, uint8_t type);

@@ -2416,13 +2416,22 @@ void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
 
 int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
                                void *ud) {
+  return cairn_store_snapshot_elems_from(snap, id, space, NULL, 0, fn, ud);
+}
+
+int cairn_store_snapshot_elems_from(cairn_store_snapshot *snap, uint64_t id, int space, const void *from,
+                                    size_t fromlen, cairn_store_elem_fn fn, void *ud) {
+  if (space & CAIRN_SPACE_HASHED) fromlen = 0; /* positions of hashed spaces: not needed yet */
+  if (fromlen > CAIRN_ELEM_INLINE) fromlen = CAIRN_ELEM_INLINE;
   MDB_cursor *c;
   int rc = mdb_cursor_open(snap->txn, snap->s->elems, &c);
   if (rc) return CAIRN_STORE_IO;
-  unsigned char pre[ELEM_PREFIX];
+  unsigned char pre[ELEM_PREFIX], start[ELEM_PREFIX + CAIRN_ELEM_INLINE];
   wr64be(pre, id);
   pre[8] = (unsigned char)space;
-  MDB_val k = {ELEM_PREFIX, pre}, v;
+  memcpy(start, pre, ELEM_PREFIX);
+  if (fromlen) memcpy(start + ELEM_PREFIX, from, fromlen);
+  MDB_val k = {ELEM_PREFIX + fromlen, start}, v;
   rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
   int ret = 0;
   while (rc == 0 && elem_prefix_is(&k, pre, ELEM_PREFIX)) {

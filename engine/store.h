@@ -288,7 +288,8 @@ typedef struct cairn_coll {
 } cairn_coll;
 
 static inline int cairn_type_is_coll(uint8_t t) {
-  return t == CAIRN_TYPE_LIST || t == CAIRN_TYPE_SET || t == CAIRN_TYPE_ZSET || t == CAIRN_TYPE_HASH;
+  return t == CAIRN_TYPE_LIST || t == CAIRN_TYPE_SET || t == CAIRN_TYPE_ZSET || t == CAIRN_TYPE_HASH ||
+         t == CAIRN_TYPE_STREAM; /* a stream: engine/cmd/xstream.c */
 }
 /* Reads the header of a collection value: 0, or -1 if v is not one. */
 int cairn_coll_decode(const cairn_value *v, cairn_coll *out);
@@ -343,6 +344,9 @@ uint64_t cairn_elem_hash(const void *sub, size_t len);
 typedef int (*cairn_store_elem_fn)(void *ud, cairn_str sub, cairn_str val);
 int cairn_store_snapshot_elems(cairn_store_snapshot *snap, uint64_t id, int space, cairn_store_elem_fn fn,
                                void *ud);
+/* The same from the first sub-key >= from (a space that is not hashed). */
+int cairn_store_snapshot_elems_from(cairn_store_snapshot *snap, uint64_t id, int space, const void *from,
+                                    size_t fromlen, cairn_store_elem_fn fn, void *ud);
 
 /* --- change notification (WATCH) ----------------------------------------------
  * Called for every change through the public write functions above: a key

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/cmd/hmap.h"
+#include "engine/blocking.h"
 #include "engine/keyspecs.h"
 #include "engine/server.h"
 #include "engine/tracking.h"
@@ -192,12 +193,13 @@ static void on_key_changed(cairn_server *srv, const char *key, size_t len) {
 static void on_touch(void *ud, int db, cairn_str key) {
   cairn_server *srv = ud;
   if (srv->touch_watch) srv->touch_watch(ud, db, key);
+  cairn_blocking_touched(srv, db, key); /* blocked XREADGROUPs learn of deleted streams */
   if (key.p && srv->tracking && (srv->tracking->keys.n || srv->tracking->npfx)) on_key_changed(srv, key.p, key.len);
 }
 
 void cairn_touch_hooks_update(cairn_server *srv) {
   int tracking = srv->tracking && (srv->tracking->keys.n || srv->tracking->npfx);
-  if (srv->touch_watch || tracking)
+  if (srv->touch_watch || tracking || cairn_blocking_wants_touch(srv))
     cairn_store_set_touch(srv->store, on_touch, srv);
   else
     cairn_store_set_touch(srv->store, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"
+#include "engine/cmd/xstream.h"
 #include "replication/handshake.h"
 #include "replication/repl_int.h"
 
@@ -102,6 +103,7 @@ static void on_raw(void *ud, const char *p, size_t n);
 
 static void abort_load(master_link *L) {
   if (!L->rdb) return;
+  cairn_coll_loader_stream_free(&L->coll); /* a stream load cut short */
   cairn_rdb_reader_free(L->rdb);
   L->rdb = NULL;
   if (L->load_rc < 0) {
@@ -271,10 +273,20 @@ static int on_zmember(void *ud, const cairn_rdb_key *k, const uint8_t *m, size_t
   return coll_added(L, k, cairn_coll_loader_zmember(&L->coll, m, ml, score));
 }
 
+static int on_stream(void *ud, const cairn_rdb_key *k, const cairn_rdb_stream_item *item) {
+  master_link *L = ud;
+  return coll_added(L, k, cairn_coll_loader_stream(&L->coll, item));
+}
+
 static int on_key_end(void *ud, const cairn_rdb_key *k) {
   master_link *L = ud;
   if (!L->coll_active) return 0;
   L->coll_active = 0;
+  if (L->coll.type == CAIRN_TYPE_STREAM) {
+    /* the stream's metadata entry, written last (engine/cmd/xstream.c) */
+    int src = cairn_coll_loader_stream_end(&L->coll);
+    if (src != 0) return coll_added(L, k, src);
+  }
   if (L->coll.coll.count == 0) return 0; /* Redis skips empty collections too */
   cairn_str key = {(const char *)k->key, k->key_len};
   int rc = cairn_store_load_coll(L->srv->store, (int)k->db, key, L->coll.type, &L->coll.coll, k->expire_ms);
@@ -298,6 +310,7 @@ static const cairn_rdb_callbacks load_callbacks = {.on_aux = on_aux,
                                                    .on_elem = on_elem,
                                                    .on_field = on_field,
                                                    .on_zmember = on_zmember,
+                                                   .on_stream = on_stream,
                                                    .on_key_end = on_key_end,
                                                    .on_skipped = on_skipped};
 
@@ -315,7 +328,7 @@ static void finish_load(master_link *L) {
   cairn_watch_touch_all(srv); /* every WATCHed key may have changed */
   cairn_notice("MASTER <-> REPLICA sync: Finished with success: %llu keys in %lld ms%s",
                (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
-               L->skipped_keys ? " (streams or module values left out)" : "");
+               L->skipped_keys ? " (module values left out)" : "");
   srv->replay_db = L->stream_db < 0 ? 0 : L->stream_db;
   L->state = L_CONNECTED;
   srv->master_link_up = 1;

@@ -33,6 +33,7 @@
 #include "engine/util.h"
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"
+#include "engine/cmd/xstream.h"
 
 /* ---------------------------------------------------------------- OBJECT */
 
@@ -55,6 +56,7 @@ static const char *encoding_name(const cairn_value *v) {
     case CAIRN_TYPE_SET: return "hashtable";
     case CAIRN_TYPE_ZSET: return "skiplist";
     case CAIRN_TYPE_HASH: return "hashtable";
+    case CAIRN_TYPE_STREAM: return "stream";
     default: return "unknown";
   }
 }
@@ -468,6 +470,11 @@ static int rl_zmember(void *ud, const cairn_rdb_key *k, const uint8_t *m, size_t
   return rl_rc(rl, cairn_coll_loader_zmember(&rl->L, m, ml, score));
 }
 
+static int rl_stream(void *ud, const cairn_rdb_key *k, const cairn_rdb_stream_item *item) {
+  restore_load *rl = ud;
+  return rl_rc(rl, cairn_coll_loader_stream(&rl->L, item));
+}
+
 static int rl_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
   restore_load *rl = ud;
   rl->skipped = 1;
@@ -480,6 +487,7 @@ static const cairn_rdb_callbacks restore_callbacks = {
     .on_elem = rl_elem,
     .on_field = rl_field,
     .on_zmember = rl_zmember,
+    .on_stream = rl_stream,
     .on_skipped = rl_skipped,
 };
 
@@ -536,6 +544,13 @@ void cairn_cmd_restore(cairn_ctx *c) {
   const char *errmsg = NULL;
   int prc = cairn_rdb_dump_parse(payload.p, payload.len, &restore_callbacks, &rl, 0, &errmsg, NULL, 0);
   cairn_store *s = cairn_ctx_store(c);
+  if (prc == 0 && rl.store_rc == 0 && rl.is_coll && rl.L.type == CAIRN_TYPE_STREAM) {
+    /* the stream's metadata entry goes in last (engine/cmd/xstream.c) */
+    int src = cairn_coll_loader_stream_end(&rl.L);
+    if (src < 0) rl.store_rc = src;
+    else if (src > 0) prc = -1;
+  }
+  cairn_coll_loader_stream_free(&rl.L);
   if (rl.store_rc < 0) {
     cairn_store_failed(c, rl.store_rc); /* rolled back: no purge needed */
     goto out;
@@ -587,7 +602,8 @@ void cairn_cmd_restore(cairn_ctx *c) {
   /* REPLACE: Redis deletes the old key and adds the new one ('new' too). */
   if (exists) cairn_notify(c, CAIRN_NOTIFY_NEW, "new", key);
   cairn_notify(c, CAIRN_NOTIFY_GENERIC, "restore", key);
-  if (rl.is_coll && (rl.L.type == CAIRN_TYPE_LIST || rl.L.type == CAIRN_TYPE_ZSET)) cairn_signal_key_ready(c, key);
+  if (rl.is_coll && (rl.L.type == CAIRN_TYPE_LIST || rl.L.type == CAIRN_TYPE_ZSET || rl.L.type == CAIRN_TYPE_STREAM))
+    cairn_signal_key_ready(c, key);
   if (ttl && !absttl) {
     /* Propagated with the absolute time (like Redis: ttl rewritten, ABSTTL
      * appended). */

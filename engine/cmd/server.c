@@ -1394,7 +1394,8 @@ static void cmd_memory_usage(cairn_ctx *c) {
   unsigned long long total = c->argv[2].len + v.len + ENTRY_OVERHEAD + (v.expire_ms >= 0 ? ENTRY_OVERHEAD + 16 : 0);
   cairn_coll coll;
   if (cairn_type_is_coll(v.type) && cairn_coll_decode(&v, &coll) == 0 && coll.count > 0) {
-    int space = v.type == CAIRN_TYPE_LIST ? CAIRN_SPACE_LIST : CAIRN_SPACE_MEMBERS;
+    /* a stream's entries are its space 0, like a list's elements */
+    int space = v.type == CAIRN_TYPE_LIST || v.type == CAIRN_TYPE_STREAM ? CAIRN_SPACE_LIST : CAIRN_SPACE_MEMBERS;
     cairn_elem_iter *it;
     rc = cairn_elem_iter_open(c->srv->store, coll.id, space, NULL, 0, 0, &it);
     if (rc < 0) {

@@ -34,11 +34,11 @@ enum {
   CAIRN_RDB_TYPE_ZSET_ZIPLIST = 12,       /* legacy (Redis < 7.0), loaded */
   CAIRN_RDB_TYPE_HASH_ZIPLIST = 13,       /* legacy (Redis < 7.0), loaded */
   CAIRN_RDB_TYPE_LIST_QUICKLIST = 14,     /* legacy (Redis 3.2 .. 6.2), loaded */
-  CAIRN_RDB_TYPE_STREAM_LISTPACKS = 15,   /* skipped */
+  CAIRN_RDB_TYPE_STREAM_LISTPACKS = 15,   /* Redis 5..6.2: delivered through on_stream (or skipped) */
   CAIRN_RDB_TYPE_HASH_LISTPACK = 16,
   CAIRN_RDB_TYPE_ZSET_LISTPACK = 17,
   CAIRN_RDB_TYPE_LIST_QUICKLIST_2 = 18,
-  CAIRN_RDB_TYPE_STREAM_LISTPACKS_2 = 19, /* skipped */
+  CAIRN_RDB_TYPE_STREAM_LISTPACKS_2 = 19, /* Redis 7.0: written; delivered through on_stream (or skipped) */
 };
 /* The legacy encodings 9, 10, 12, 13, 14 (zipmap, ziplists, quicklist of
  * ziplists), which Redis 7.0 still loads from older RDBs and payloads, are
@@ -66,7 +66,7 @@ typedef enum cairn_rdb_kind {
   CAIRN_RDB_KIND_SET,
   CAIRN_RDB_KIND_ZSET,
   CAIRN_RDB_KIND_HASH,
-  CAIRN_RDB_KIND_STREAM,    /* only ever reported through on_skipped */
+  CAIRN_RDB_KIND_STREAM,    /* on_key, on_stream..., on_key_end when on_stream is set, else on_skipped */
   CAIRN_RDB_KIND_MODULE,    /* only ever reported through on_skipped */
 } cairn_rdb_kind;
 
@@ -171,6 +171,31 @@ int cairn_rdb_writer_compact(cairn_rdb_writer *w);
 int cairn_rdb_writer_list_nodes(cairn_rdb_writer *w, uint64_t nodes);
 int cairn_rdb_writer_list_node_end(cairn_rdb_writer *w);
 
+/* Streams (kind STREAM, written as type 19, Redis 7.0's): after key() or
+ * dump_begin(), stream_begin(nodes), then per listpack node its entries
+ * (stream_entry, in ID order; fv/fvlen hold field, value pairs) and
+ * stream_node_end(); then stream_meta() (length, last/first/max-deleted IDs,
+ * entries added, number of groups), then per group stream_group() with the
+ * number of its pending entries, that many stream_nack(), then
+ * stream_consumers(n) and per consumer stream_consumer() with the number of
+ * its own pending entries and that many stream_cnack(); then stream_end().
+ * The caller keeps the counts right. A node's entries are held in memory
+ * until its end. */
+struct cairn_rdb_stream_item;
+int cairn_rdb_writer_stream_begin(cairn_rdb_writer *w, uint64_t nodes);
+int cairn_rdb_writer_stream_entry(cairn_rdb_writer *w, uint64_t ms, uint64_t seq, uint64_t nfields,
+                                  const void *const *fv, const size_t *fvlen);
+int cairn_rdb_writer_stream_node_end(cairn_rdb_writer *w);
+int cairn_rdb_writer_stream_meta(cairn_rdb_writer *w, const struct cairn_rdb_stream_item *meta);
+int cairn_rdb_writer_stream_group(cairn_rdb_writer *w, const void *name, size_t n, uint64_t last_ms,
+                                  uint64_t last_seq, int64_t entries_read, uint64_t pending);
+int cairn_rdb_writer_stream_nack(cairn_rdb_writer *w, const uint8_t id[16], int64_t time, uint64_t count);
+int cairn_rdb_writer_stream_consumers(cairn_rdb_writer *w, uint64_t n);
+int cairn_rdb_writer_stream_consumer(cairn_rdb_writer *w, const void *name, size_t n, int64_t seen,
+                                     uint64_t pending);
+int cairn_rdb_writer_stream_cnack(cairn_rdb_writer *w, const uint8_t id[16]);
+int cairn_rdb_writer_stream_end(cairn_rdb_writer *w);
+
 /* DUMP payload mode (no header, no key): dump_begin(kind), then exactly one
  * value (string, or coll_begin..coll_end), then dump_end() which appends the
  * RDB version (2 bytes LE, 10) and the CRC64 of everything before it (8 bytes
@@ -230,6 +255,40 @@ typedef struct cairn_rdb_key {
   uint64_t nelems;            /* elements delivered so far (final in on_key_end; a string is 1) */
 } cairn_rdb_key;
 
+/* One part of a stream value, in RDB order: ENTRY for every live entry of
+ * every listpack node (node = the node's number, 0-based), META, then per
+ * group GROUP, its pending entries (NACK), and per consumer CONSUMER and
+ * the IDs of its own pending list (CNACK). Pointers are valid during the
+ * callback only. Type 15 (Redis < 7.0) has no first/max-deleted IDs,
+ * entries-added or entries-read: v2 = 0 and those fields are 0 / INT64_MIN. */
+enum {
+  CAIRN_RDB_STREAM_ENTRY,
+  CAIRN_RDB_STREAM_META,
+  CAIRN_RDB_STREAM_GROUP,
+  CAIRN_RDB_STREAM_NACK,
+  CAIRN_RDB_STREAM_CONSUMER,
+  CAIRN_RDB_STREAM_CNACK,
+};
+typedef struct cairn_rdb_stream_item {
+  int what;
+  int v2;
+  uint64_t ms, seq;               /* ENTRY: its ID; GROUP: last delivered ID */
+  uint64_t node;                  /* ENTRY */
+  uint64_t nfields;               /* ENTRY: fv/fvlen hold 2 * nfields strings, field then value */
+  const uint8_t *const *fv;
+  const size_t *fvlen;
+  uint64_t length, entries_added; /* META */
+  uint64_t last_ms, last_seq, first_ms, first_seq, maxdel_ms, maxdel_seq;
+  uint64_t groups;                /* META: groups that follow */
+  const uint8_t *name;            /* GROUP, CONSUMER */
+  size_t name_len;
+  int64_t entries_read;           /* GROUP: INT64_MIN when unknown (-1 in Redis 7.0, or type 15) */
+  uint64_t pending;               /* GROUP: NACKs that follow; CONSUMER: CNACKs that follow */
+  const uint8_t *id;              /* NACK, CNACK: the raw 16-byte ID (ms, seq big-endian) */
+  int64_t time;                   /* NACK: delivery time; CONSUMER: seen time (unix ms) */
+  uint64_t count;                 /* NACK: deliveries */
+} cairn_rdb_stream_item;
+
 typedef struct cairn_rdb_callbacks {
   int (*on_aux)(void *ud, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
   int (*on_select_db)(void *ud, uint64_t db);
@@ -246,8 +305,11 @@ typedef struct cairn_rdb_callbacks {
                   const uint8_t *v, size_t vl);
   int (*on_zmember)(void *ud, const cairn_rdb_key *k, const uint8_t *m, size_t ml, double score);
   int (*on_key_end)(void *ud, const cairn_rdb_key *k);
-  /* A stream (types 15, 19) or module value (type 7) was parsed and dropped:
-   * no on_key / on_key_end for it. */
+  /* A stream's parts (see cairn_rdb_stream_item), between on_key and
+   * on_key_end. When NULL, streams are parsed and dropped (on_skipped). */
+  int (*on_stream)(void *ud, const cairn_rdb_key *k, const cairn_rdb_stream_item *item);
+  /* A stream without on_stream (types 15, 19) or a module value (type 7) was
+   * parsed and dropped: no on_key / on_key_end for it. */
   int (*on_skipped)(void *ud, const cairn_rdb_key *k, const char *why);
   /* EOF reached; checked = 0 when the CRC was 0 or absent. */
   int (*on_eof)(void *ud, uint64_t crc, int checked);
@@ -277,7 +339,7 @@ int cairn_rdb_reader_finish(cairn_rdb_reader *r);
 int cairn_rdb_dump_verify(const void *p, size_t n);
 /* Verifies (returns -1 and sets *errmsg to CAIRN_RDB_DUMP_BAD), then parses
  * the value, delivering on_key (key "" / 0 bytes, db 0, no expire), the value
- * callbacks and on_key_end (or on_skipped for a stream). A parse error or a
+ * callbacks and on_key_end (or on_skipped for a stream without on_stream). A parse error or a
  * value that does not end exactly at the footer returns -1 with *errmsg =
  * CAIRN_RDB_DUMP_BAD_FORMAT and the detail in detail/detail_len if given. */
 int cairn_rdb_dump_parse(const void *p, size_t n, const cairn_rdb_callbacks *cb, void *ud,

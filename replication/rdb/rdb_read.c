@@ -75,6 +75,7 @@ struct cairn_rdb_reader {
   int pend_freq;
   uint64_t remaining, module_id;
   uint64_t s_groups, s_pel, s_consumers, s_cpel;
+  uint64_t s_node;       /* stream: listpack nodes delivered */
   char err[256];
 };
 
@@ -618,7 +619,8 @@ static int store_key(cairn_rdb_reader *r, cur *c, const uint8_t *k, size_t n) {
 
 static int begin_key_value(cairn_rdb_reader *r, cur *c) {
   r->st = ST_VALUE;
-  if (r->key.kind == CAIRN_RDB_KIND_STREAM || r->key.kind == CAIRN_RDB_KIND_MODULE) return OK;
+  if (r->key.kind == CAIRN_RDB_KIND_MODULE) return OK;
+  if (r->key.kind == CAIRN_RDB_KIND_STREAM && !r->cb.on_stream) return OK; /* skipped */
   if (r->cb.on_key) CB(r->cb.on_key(r->ud, &r->key));
   return OK;
 }
@@ -747,6 +749,7 @@ static int step_value(cairn_rdb_reader *r, cur *c) {
     case CAIRN_RDB_TYPE_STREAM_LISTPACKS:
     case CAIRN_RDB_TYPE_STREAM_LISTPACKS_2:
       TRY(rd_len(r, c, &r->remaining));
+      r->s_node = 0;
       r->st = r->remaining ? ST_SS_NODE : ST_SS_META;
       return OK;
     case CAIRN_RDB_TYPE_MODULE_2:
@@ -851,33 +854,192 @@ static int step_module_op(cairn_rdb_reader *r, cur *c) {
   }
 }
 
+#define STREAM_FLAG_DELETED 1
+#define STREAM_FLAG_SAMEFIELDS 2
+
+/* One stream listpack node (Redis's t_stream.c layout): a master entry
+ * [count, deleted, n, field 1..n, 0], then per entry [flags, ms delta, seq
+ * delta, (n, field, value)* | value* (SAMEFIELDS), lp-count]. The whole node
+ * is checked before any entry is delivered. */
+static int parse_stream_node(cairn_rdb_reader *r, cur *c, const uint8_t *key, const uint8_t *p, size_t n) {
+  if (n < 7 || le(p, 4) != n || p[n - 1] != 0xFF) return perr(r, c, "invalid stream listpack header");
+  size_t count = 0;
+  for (size_t pos = 6; pos < n - 1; count++) {
+    lpent e = {0};
+    size_t k = lp_decode(p + pos, n - 1 - pos, &e);
+    if (!k) return perr(r, c, "invalid stream listpack entry at blob offset %zu", pos);
+    pos += k;
+  }
+  if (count == 0) return perr(r, c, "empty listpack inside stream");
+  lpent *e = malloc(count * sizeof(lpent));
+  const uint8_t **txt = malloc(count * sizeof(uint8_t *));
+  size_t *tlen = malloc(count * sizeof(size_t));
+  char *ibuf = malloc(count * 24);
+  const uint8_t **fv = malloc(count * sizeof(uint8_t *));
+  size_t *fvl = malloc(count * sizeof(size_t));
+  int rc = OK;
+  if (!e || !txt || !tlen || !ibuf || !fv || !fvl) {
+    rc = perr(r, c, "out of memory");
+    goto out;
+  }
+  size_t i = 0;
+  for (size_t pos = 6; pos < n - 1; i++) {
+    pos += lp_decode(p + pos, n - 1 - pos, &e[i]);
+    txt[i] = lp_text(&e[i], ibuf + 24 * i, &tlen[i]);
+  }
+#define NEED(k) \
+  do { if (i + (k) > count) { rc = perr(r, c, "truncated stream listpack node"); goto out; } } while (0)
+#define INT(x, what) \
+  do { if (e[x].s) { rc = perr(r, c, "stream listpack: %s is not an integer", what); goto out; } } while (0)
+  i = 0;
+  NEED(3);
+  INT(0, "entry count");
+  INT(1, "deleted count");
+  INT(2, "master field count");
+  int64_t mf = e[2].v;
+  if (mf < 0 || (uint64_t)mf > count) {
+    rc = perr(r, c, "stream listpack: bad master field count");
+    goto out;
+  }
+  size_t master = 3;
+  i = 3 + (size_t)mf;
+  NEED(1);
+  INT(i, "master entry terminator");
+  i++;
+  uint64_t mms = 0, mseq = 0;
+  for (int b = 0; b < 8; b++) mms = (mms << 8) | key[b];
+  for (int b = 8; b < 16; b++) mseq = (mseq << 8) | key[b];
+  int64_t live = 0;
+  while (i < count) {
+    NEED(3);
+    INT(i, "entry flags");
+    INT(i + 1, "entry ID delta");
+    INT(i + 2, "entry ID delta");
+    int64_t flags = e[i].v;
+    uint64_t ms = mms + (uint64_t)e[i + 1].v, seq = mseq + (uint64_t)e[i + 2].v;
+    i += 3;
+    uint64_t nf;
+    if (flags & STREAM_FLAG_SAMEFIELDS) {
+      nf = (uint64_t)mf;
+      NEED(nf);
+      for (uint64_t f = 0; f < nf; f++) {
+        fv[2 * f] = txt[master + f];
+        fvl[2 * f] = tlen[master + f];
+        fv[2 * f + 1] = txt[i + f];
+        fvl[2 * f + 1] = tlen[i + f];
+      }
+      i += nf;
+    } else {
+      NEED(1);
+      INT(i, "entry field count");
+      if (e[i].v < 0 || (uint64_t)e[i].v > count) {
+        rc = perr(r, c, "stream listpack: bad entry field count");
+        goto out;
+      }
+      nf = (uint64_t)e[i].v;
+      i++;
+      NEED(2 * nf);
+      for (uint64_t f = 0; f < 2 * nf; f++) {
+        fv[f] = txt[i + f];
+        fvl[f] = tlen[i + f];
+      }
+      i += 2 * nf;
+    }
+    NEED(1);
+    INT(i, "entry lp-count");
+    i++;
+    if (flags & STREAM_FLAG_DELETED) continue;
+    live++;
+    cairn_rdb_stream_item it = {.what = CAIRN_RDB_STREAM_ENTRY, .ms = ms, .seq = seq, .node = r->s_node,
+                                .nfields = nf, .fv = fv, .fvlen = fvl};
+    r->key.nelems++;
+    int v = r->cb.on_stream(r->ud, &r->key, &it);
+    if (v != 0) {
+      rc = cb_fail(r, c, v);
+      goto out;
+    }
+  }
+  if (live != e[0].v) rc = perr(r, c, "stream listpack: %lld live entries, the master entry says %lld",
+                                (long long)live, (long long)e[0].v);
+#undef NEED
+#undef INT
+out:
+  free(e);
+  free(txt);
+  free(tlen);
+  free(ibuf);
+  free(fv);
+  free(fvl);
+  r->s_node++;
+  return rc;
+}
+
 static int step_stream(cairn_rdb_reader *r, cur *c) {
-  const uint8_t *s;
-  size_t n;
-  uint64_t v;
+  const uint8_t *s, *s2;
+  size_t n, n2;
+  uint64_t v, m[8];
   int v2 = r->key.rdb_type == CAIRN_RDB_TYPE_STREAM_LISTPACKS_2;
+  int deliver = r->cb.on_stream != NULL;
+  cairn_rdb_stream_item it = {.v2 = v2};
   switch (r->st) {
     case ST_SS_NODE:
       TRY(rd_string(r, c, 0, &s, &n));
       if (n != 16) return perr(r, c, "stream node key is %zu bytes, not 16", n);
-      TRY(rd_string(r, c, 0, &s, &n));
+      TRY(rd_string(r, c, 1, &s2, &n2));
+      if (deliver) {
+        uint8_t key[16];
+        memcpy(key, s, 16); /* slot 0 may be reused below */
+        TRY(parse_stream_node(r, c, key, s2, n2));
+      }
       if (--r->remaining == 0) r->st = ST_SS_META;
       return OK;
     case ST_SS_META:
-      for (int i = 0; i < (v2 ? 8 : 3); i++) TRY(rd_len(r, c, &v));
+      for (int i = 0; i < (v2 ? 8 : 3); i++) TRY(rd_len(r, c, &m[i]));
       TRY(rd_len(r, c, &r->s_groups));
+      if (deliver) {
+        it.what = CAIRN_RDB_STREAM_META;
+        it.length = m[0];
+        it.last_ms = m[1];
+        it.last_seq = m[2];
+        if (v2) {
+          it.first_ms = m[3];
+          it.first_seq = m[4];
+          it.maxdel_ms = m[5];
+          it.maxdel_seq = m[6];
+          it.entries_added = m[7];
+        }
+        it.groups = r->s_groups;
+        CB(r->cb.on_stream(r->ud, &r->key, &it));
+      }
       r->st = ST_SS_GROUP;
       return OK;
     case ST_SS_GROUP:
-      if (r->s_groups == 0) return finish_value(r, c, "stream");
+      if (r->s_groups == 0) return finish_value(r, c, deliver ? NULL : "stream");
       TRY(rd_string(r, c, 0, &s, &n));
-      for (int i = 0; i < (v2 ? 3 : 2); i++) TRY(rd_len(r, c, &v));
+      for (int i = 0; i < (v2 ? 3 : 2); i++) TRY(rd_len(r, c, &m[i]));
       TRY(rd_len(r, c, &r->s_pel));
+      if (deliver) {
+        it.what = CAIRN_RDB_STREAM_GROUP;
+        it.name = s;
+        it.name_len = n;
+        it.ms = m[0];
+        it.seq = m[1];
+        it.entries_read = v2 && (int64_t)m[2] >= 0 ? (int64_t)m[2] : INT64_MIN;
+        it.pending = r->s_pel;
+        CB(r->cb.on_stream(r->ud, &r->key, &it));
+      }
       r->st = r->s_pel ? ST_SS_GPEL : ST_SS_CONS_COUNT;
       return OK;
     case ST_SS_GPEL:
       TRY(rd_bytes(c, 16 + 8, &s));
       TRY(rd_len(r, c, &v));
+      if (deliver) {
+        it.what = CAIRN_RDB_STREAM_NACK;
+        it.id = s;
+        it.time = (int64_t)le(s + 16, 8);
+        it.count = v;
+        CB(r->cb.on_stream(r->ud, &r->key, &it));
+      }
       if (--r->s_pel == 0) r->st = ST_SS_CONS_COUNT;
       return OK;
     case ST_SS_CONS_COUNT:
@@ -891,13 +1053,26 @@ static int step_stream(cairn_rdb_reader *r, cur *c) {
         return OK;
       }
       TRY(rd_string(r, c, 0, &s, &n));
-      TRY(rd_bytes(c, 8, &s));
+      TRY(rd_bytes(c, 8, &s2));
       TRY(rd_len(r, c, &r->s_cpel));
+      if (deliver) {
+        it.what = CAIRN_RDB_STREAM_CONSUMER;
+        it.name = s;
+        it.name_len = n;
+        it.time = (int64_t)le(s2, 8);
+        it.pending = r->s_cpel;
+        CB(r->cb.on_stream(r->ud, &r->key, &it));
+      }
       if (r->s_cpel == 0) r->s_consumers--;
       else r->st = ST_SS_CPEL;
       return OK;
     case ST_SS_CPEL:
       TRY(rd_bytes(c, 16, &s));
+      if (deliver) {
+        it.what = CAIRN_RDB_STREAM_CNACK;
+        it.id = s;
+        CB(r->cb.on_stream(r->ud, &r->key, &it));
+      }
       if (--r->s_cpel == 0) {
         r->s_consumers--;
         r->st = ST_SS_CONS;

@@ -31,6 +31,11 @@ struct cairn_rdb_writer {
   uint64_t nodes, nodes_done; /* this list: nodes declared by the caller (0 = by node_elems) */
   int compact_next;           /* cairn_rdb_writer_compact() was called for the next value */
   int compact;                /* this value: listpack (hash, zset) or intset (set) */
+  uint64_t s_ms, s_seq;       /* stream: the node's master ID */
+  uint64_t s_entries;         /* stream: entries in the node being built (w->lp holds them) */
+  uint64_t s_mfields;         /* stream: the master entry's fields ([len u32 LE][bytes] each in s_master) */
+  uint8_t *s_master;
+  size_t s_mlen, s_mcap;
   char err[160];
   size_t olen;
   uint8_t out[OUTBUF];
@@ -148,9 +153,12 @@ cairn_rdb_writer *cairn_rdb_writer_new(cairn_rdb_write_fn fn, void *ud, int list
   return w;
 }
 
+static int s_master_append(cairn_rdb_writer *w, const void *p, size_t n);
+
 void cairn_rdb_writer_free(cairn_rdb_writer *w) {
   if (!w) return;
   free(w->lp);
+  free(w->s_master);
   free(w);
 }
 
@@ -212,6 +220,7 @@ static int type_byte(cairn_rdb_kind kind, int compact) {
     case CAIRN_RDB_KIND_SET: return compact ? CAIRN_RDB_TYPE_SET_INTSET : CAIRN_RDB_TYPE_SET;
     case CAIRN_RDB_KIND_ZSET: return compact ? CAIRN_RDB_TYPE_ZSET_LISTPACK : CAIRN_RDB_TYPE_ZSET_2;
     case CAIRN_RDB_KIND_HASH: return compact ? CAIRN_RDB_TYPE_HASH_LISTPACK : CAIRN_RDB_TYPE_HASH;
+    case CAIRN_RDB_KIND_STREAM: return CAIRN_RDB_TYPE_STREAM_LISTPACKS_2;
     default: return -1;
   }
 }
@@ -522,6 +531,170 @@ int cairn_rdb_writer_coll_end(cairn_rdb_writer *w) {
     w->lplen = 0;
   }
   w->compact = 0;
+  value_done(w);
+  return 0;
+}
+
+/* ---- streams (type 19) -------------------------------------------------- */
+
+static int s_master_append(cairn_rdb_writer *w, const void *p, size_t n) {
+  if (w->s_mlen + n > w->s_mcap) {
+    size_t cap = w->s_mcap ? w->s_mcap : 256;
+    while (cap < w->s_mlen + n) cap *= 2;
+    uint8_t *b = realloc(w->s_master, cap);
+    if (!b) return fail(w, "out of memory");
+    w->s_master = b;
+    w->s_mcap = cap;
+  }
+  memcpy(w->s_master + w->s_mlen, p, n);
+  w->s_mlen += n;
+  return 0;
+}
+
+static int lp_append_int(cairn_rdb_writer *w, int64_t v) {
+  char b[24];
+  int n = snprintf(b, sizeof b, "%lld", (long long)v);
+  return lp_append(w, (const uint8_t *)b, (size_t)n);
+}
+
+int cairn_rdb_writer_stream_begin(cairn_rdb_writer *w, uint64_t nodes) {
+  if (w->phase != PH_VALUE || w->kind != CAIRN_RDB_KIND_STREAM) return misuse(w, "stream_begin");
+  if (put_len(w, nodes)) return -1;
+  w->nodes = nodes;
+  w->nodes_done = 0;
+  w->lplen = 0;
+  w->lpcount = 0;
+  w->s_entries = 0;
+  w->phase = PH_COLL;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_entry(cairn_rdb_writer *w, uint64_t ms, uint64_t seq, uint64_t nfields,
+                                  const void *const *fv, const size_t *fvlen) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_STREAM) return misuse(w, "stream_entry");
+  if (w->s_entries == 0) {
+    /* the node's master entry: this entry's ID and fields */
+    w->s_ms = ms;
+    w->s_seq = seq;
+    w->s_mlen = 0;
+    w->s_mfields = nfields;
+    for (uint64_t f = 0; f < nfields; f++) {
+      uint8_t l[4];
+      put_le(l, fvlen[2 * f], 4);
+      if (s_master_append(w, l, 4) || s_master_append(w, fv[2 * f], fvlen[2 * f])) return -1;
+    }
+  }
+  /* same fields as the master entry? */
+  int same = nfields == w->s_mfields;
+  const uint8_t *m = w->s_master;
+  for (uint64_t f = 0; same && f < nfields; f++) {
+    size_t l = (size_t)(m[0] | m[1] << 8 | m[2] << 16 | (uint32_t)m[3] << 24);
+    if (l != fvlen[2 * f] || memcmp(m + 4, fv[2 * f], l) != 0) same = 0;
+    m += 4 + l;
+  }
+  if (lp_append_int(w, same ? 2 : 0) || lp_append_int(w, (int64_t)(ms - w->s_ms)) ||
+      lp_append_int(w, (int64_t)(seq - w->s_seq)))
+    return -1;
+  if (!same && lp_append_int(w, (int64_t)nfields)) return -1;
+  for (uint64_t f = 0; f < nfields; f++) {
+    if (!same && lp_append(w, fv[2 * f], fvlen[2 * f])) return -1;
+    if (lp_append(w, fv[2 * f + 1], fvlen[2 * f + 1])) return -1;
+  }
+  if (lp_append_int(w, (int64_t)(same ? nfields + 3 : 2 * nfields + 4))) return -1;
+  w->s_entries++;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_node_end(cairn_rdb_writer *w) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_STREAM || !w->s_entries) return misuse(w, "stream_node_end");
+  if (w->nodes_done >= w->nodes) return fail(w, "writer misuse: more stream nodes than declared");
+  /* the master entry goes in front of the entries written so far */
+  uint8_t *body = w->lp;
+  size_t blen = w->lplen;
+  uint32_t bcount = w->lpcount;
+  w->lp = NULL;
+  w->lplen = w->lpcap = 0;
+  w->lpcount = 0;
+  int rc = lp_reserve(w, 6) ? -1 : 0;
+  if (rc == 0) w->lplen = 6;
+  if (rc == 0) rc = lp_append_int(w, (int64_t)w->s_entries) || lp_append_int(w, 0) ||
+                    lp_append_int(w, (int64_t)w->s_mfields);
+  const uint8_t *m = w->s_master;
+  for (uint64_t f = 0; rc == 0 && f < w->s_mfields; f++) {
+    size_t l = (size_t)(m[0] | m[1] << 8 | m[2] << 16 | (uint32_t)m[3] << 24);
+    rc = lp_append(w, m + 4, l);
+    m += 4 + l;
+  }
+  if (rc == 0) rc = lp_append_int(w, 0);
+  if (rc == 0) rc = lp_reserve(w, blen + 1);
+  if (rc == 0) {
+    memcpy(w->lp + w->lplen, body, blen);
+    w->lplen += blen;
+    w->lpcount += bcount;
+    w->lp[w->lplen++] = 0xFF;
+    put_le(w->lp, w->lplen, 4);
+    put_le(w->lp + 4, w->lpcount < 65535 ? w->lpcount : 65535, 2);
+    uint8_t key[16];
+    for (int i = 0; i < 8; i++) {
+      key[i] = (uint8_t)(w->s_ms >> (56 - 8 * i));
+      key[8 + i] = (uint8_t)(w->s_seq >> (56 - 8 * i));
+    }
+    rc = put_len(w, 16) || put(w, key, 16) || put_len(w, w->lplen) || put(w, w->lp, w->lplen);
+  }
+  /* keep the bigger buffer for the next node */
+  free(body);
+  w->lplen = 0;
+  w->lpcount = 0;
+  w->s_entries = 0;
+  w->nodes_done++;
+  return rc ? -1 : 0;
+}
+
+int cairn_rdb_writer_stream_meta(cairn_rdb_writer *w, const cairn_rdb_stream_item *m) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_STREAM || w->s_entries) return misuse(w, "stream_meta");
+  if (w->nodes_done != w->nodes)
+    return fail(w, "writer misuse: %llu stream nodes written, %llu declared", (unsigned long long)w->nodes_done,
+                (unsigned long long)w->nodes);
+  w->nodes = 0;
+  if (put_len(w, m->length) || put_len(w, m->last_ms) || put_len(w, m->last_seq) || put_len(w, m->first_ms) ||
+      put_len(w, m->first_seq) || put_len(w, m->maxdel_ms) || put_len(w, m->maxdel_seq) ||
+      put_len(w, m->entries_added) || put_len(w, m->groups))
+    return -1;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_group(cairn_rdb_writer *w, const void *name, size_t n, uint64_t last_ms,
+                                  uint64_t last_seq, int64_t entries_read, uint64_t pending) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_STREAM) return misuse(w, "stream_group");
+  uint64_t er = entries_read == INT64_MIN ? UINT64_MAX : (uint64_t)entries_read; /* -1: unknown */
+  if (put_string(w, name, n) || put_len(w, last_ms) || put_len(w, last_seq) || put_len(w, er) ||
+      put_len(w, pending))
+    return -1;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_nack(cairn_rdb_writer *w, const uint8_t id[16], int64_t time, uint64_t count) {
+  uint8_t b[24];
+  memcpy(b, id, 16);
+  put_le(b + 16, (uint64_t)time, 8);
+  if (put(w, b, 24) || put_len(w, count)) return -1;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_consumers(cairn_rdb_writer *w, uint64_t n) { return put_len(w, n); }
+
+int cairn_rdb_writer_stream_consumer(cairn_rdb_writer *w, const void *name, size_t n, int64_t seen,
+                                     uint64_t pending) {
+  uint8_t b[8];
+  put_le(b, (uint64_t)seen, 8);
+  if (put_string(w, name, n) || put(w, b, 8) || put_len(w, pending)) return -1;
+  return 0;
+}
+
+int cairn_rdb_writer_stream_cnack(cairn_rdb_writer *w, const uint8_t id[16]) { return put(w, id, 16); }
+
+int cairn_rdb_writer_stream_end(cairn_rdb_writer *w) {
+  if (w->phase != PH_COLL || w->kind != CAIRN_RDB_KIND_STREAM) return misuse(w, "stream_end");
   value_done(w);
   return 0;
 }
