@@ -107,6 +107,20 @@ static int on_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
   mix(ud, why, strlen(why));
   return 0;
 }
+static int on_stream(void *ud, const cairn_rdb_key *k, const cairn_rdb_stream_item *it) {
+  events *e = ud;
+  uint64_t nums[] = {(uint64_t)it->what, (uint64_t)it->v2, it->ms, it->seq, it->node, it->nfields, it->length,
+                     it->entries_added, it->last_ms, it->last_seq, it->first_ms, it->first_seq, it->maxdel_ms,
+                     it->maxdel_seq, it->groups, (uint64_t)it->entries_read, it->pending, (uint64_t)it->time,
+                     it->count};
+  mix(e, nums, sizeof(nums));
+  if (it->what == CAIRN_RDB_STREAM_ENTRY)
+    for (uint64_t i = 0; i < 2 * it->nfields; i++) mix(e, it->fv[i], it->fvlen[i]);
+  if (it->what == CAIRN_RDB_STREAM_GROUP || it->what == CAIRN_RDB_STREAM_CONSUMER) mix(e, it->name, it->name_len);
+  if (it->what == CAIRN_RDB_STREAM_NACK || it->what == CAIRN_RDB_STREAM_CNACK) mix(e, it->id, 16);
+  return 0;
+}
+
 static int on_eof(void *ud, uint64_t crc, int checked) {
   mix_u64(ud, crc);
   mix_u64(ud, (uint64_t)checked);
@@ -124,6 +138,7 @@ static const cairn_rdb_callbacks CB = {.on_aux = on_aux,
                                        .on_field = on_field,
                                        .on_zmember = on_zmember,
                                        .on_key_end = on_key_end,
+                                       .on_stream = on_stream,
                                        .on_skipped = on_skipped,
                                        .on_eof = on_eof};
 
