@@ -19,7 +19,8 @@ command -v tclsh >/dev/null 2>&1 || sh "$ROOT/scripts/install-deps.sh" --with-co
 [ $# -gt 0 ] || set -- @all
 PORT=${COMPAT_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 DIR=$(mktemp -d /tmp/cairn-compat.XXXXXX)
-WORK=$DIR/suite
+# COMPAT_WORK: keep the suite's logs there (default: removed with the run)
+WORK=${COMPAT_WORK:-$DIR/suite}
 "$ROOT/$BUILD/cairn-server" --port "$PORT" --bind 127.0.0.1 --dir "$DIR/data" \
   --lmdb-map-size 1gb >"$DIR/server.log" 2>&1 &
 SRV=$!
