@@ -14,6 +14,7 @@
 #include "engine/blocking.h"
 #include "engine/acl.h"
 #include "engine/client.h"
+#include "engine/fault.h"
 #include "engine/commit.h"
 #include "engine/log.h"
 #include "engine/monitor.h"
@@ -215,7 +216,7 @@ static void client_flush(cairn_client *c) {
   if (c->writing || !c->released) return;
   size_t n0 = c->released;
   uv_buf_t b = uv_buf_init(c->out.p, (unsigned)n0);
-  int n = uv_try_write(&c->h.stream, &b, 1);
+  int n = cairn_fault(CAIRN_FAULT_NET_WRITE) ? UV_EPIPE : uv_try_write(&c->h.stream, &b, 1);
   if (n == UV_EAGAIN) n = 0;
   if (n < 0) {
     cairn_client_close(c);

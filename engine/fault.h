@@ -20,6 +20,12 @@
  *   store.put     a key or element write (cairn_store_put, _put_reserve,
  *                 _load_put, cairn_elem_put): returns the error as if mdb_put
  *                 had (MDB_TXN_FULL by default)
+ *   store.grow    growing the LMDB map (set_map_to in store.c): fails as if
+ *                 reserving the file had failed with the error (ENOSPC...);
+ *                 the map keeps its size
+ *   net.write     writing replies (or a replica's stream) to a socket
+ *                 (client_flush in client.c): the write fails as if the
+ *                 socket had, and that connection is closed
  *
  * The WAL points live in a wrapper cairn_wal table around the real one
  * (cairn_fault_wal), which main.c installs only when a WAL point is armed;
@@ -33,6 +39,7 @@
  *   CAIRN_FAULTS = spec ["," spec]...
  *   spec         = point "=" N [":" option]...
  *   point        = wal.append | wal.sync | wal.read | store.commit | store.put
+ *                | store.grow | net.write
  *   N            = the first call that fails (1 = the first call)
  *   option       = "always"   calls N, N+1, ... all fail (the default)
  *                | "once"     only call N fails
@@ -64,6 +71,8 @@ enum cairn_fault_point {
   CAIRN_FAULT_WAL_READ,
   CAIRN_FAULT_STORE_COMMIT,
   CAIRN_FAULT_STORE_PUT,
+  CAIRN_FAULT_STORE_GROW,
+  CAIRN_FAULT_NET_WRITE,
   CAIRN_FAULT_NPOINTS
 };
 

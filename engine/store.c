@@ -2212,6 +2212,12 @@ void cairn_store_rollback(cairn_store *s) {
  * (mdb_env_set_mapsize may move the mapping): the store thread is idle
  * (paused by an error, or held by quiesce) and the loop's snapshot reset. */
 static int set_map_to(cairn_store *s, uint64_t n) {
+  int ferr = cairn_fault(CAIRN_FAULT_STORE_GROW);
+  if (ferr) {
+    msgf(s->errstr, sizeof(s->errstr), "cannot reserve %llu bytes for the LMDB data file %s: %s",
+         (unsigned long long)n, s->path, strerror(ferr));
+    return -1;
+  }
   int rc = mdb_env_set_mapsize(s->env, n);
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,

@@ -511,5 +511,57 @@ def wal_read_failure_during_recovery_refuses_to_start():
         check_keys(c, {"r%d" % i: "v%d" % i for i in range(50)})
 
 
+@test(timeout=120)
+def a_failed_socket_write_closes_only_that_connection():
+    # Write 1 is the harness's PING at start; write 2 is this client's reply.
+    s = start_with_faults(None, "net.write=2:once")
+    try:
+        k = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        k.sendall(encode_command("SET", "k", "v"))
+        assert_eq(k.recv(64), b"", "the connection whose write failed is closed")
+        k.close()
+        assert_log(s, r"fault injection: net.write call 2 fails", 1)
+        c = s.conn()
+        assert_eq(c.call("GET", "k"), b"v")  # applied and in the WAL before the reply
+        s.restart(kill=True)
+        assert_eq(s.conn().call("GET", "k"), b"v")
+    finally:
+        s.stop(check=False)
+        s.cleanup()
+
+
+@test(timeout=180)
+def a_map_growth_that_fails_refuses_writes_then_recovers():
+    # The map must grow (1 MB) and growing fails three times with ENOSPC:
+    # writes are refused naming the file and the cause, reads go on, and the
+    # store's retry (every second) brings writes back by itself.
+    s = start_with_faults({"lmdb-map-size": "1mb", "overlay-max-memory": "64mb", "checkpoint-bytes": "256kb"},
+                          "store.grow=1:x3:ENOSPC")
+    try:
+        c = s.conn()
+        acked, refused = [], None
+        for i in range(4000):
+            r = c.call("SET", "g%d" % i, "x" * 500)
+            if is_error(r):
+                refused = r
+                break
+            acked.append(i)
+        assert_true(refused is not None, "no write was refused while the map could not grow")
+        assert_true("MISCONF" in refused and "No space left on device" in refused and "data.mdb" in refused, refused)
+        assert_eq(c.call("GET", "g0"), b"x" * 500)  # reads go on
+        def writes_back():
+            return c.call("SET", "after", "1") == "OK"
+        assert_true(wait_until(writes_back, 30), "writes never came back after the map could grow")
+        assert_log(s, r"fault injection: store.grow call 3 fails", 1)
+        s.restart(kill=True)
+        c = s.conn()
+        missing = [i for i in acked if c.call("EXISTS", "g%d" % i) != 1]
+        assert_eq(missing, [])
+        assert_eq(c.call("GET", "after"), b"1")
+    finally:
+        s.stop(check=False)
+        s.cleanup()
+
+
 if __name__ == "__main__":
     run_tests()
