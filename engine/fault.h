@@ -23,6 +23,11 @@
  *   store.grow    growing the LMDB map (set_map_to in store.c): fails as if
  *                 reserving the file had failed with the error (ENOSPC...);
  *                 the map keeps its size
+ *   backlog.seal  writing a frame of a sealed segment's compressed copy (the
+ *                 compression thread): the copy is abandoned, the raw segment
+ *                 stays and is served, compression is retried later
+ *   backlog.manifest  writing and renaming the MANIFEST: the old one stays,
+ *                 the new one is written at the next change
  *   net.write     writing replies (or a replica's stream) to a socket
  *                 (client_flush in client.c): the write fails as if the
  *                 socket had, and that connection is closed
@@ -39,7 +44,7 @@
  *   CAIRN_FAULTS = spec ["," spec]...
  *   spec         = point "=" N [":" option]...
  *   point        = wal.append | wal.sync | wal.read | store.commit | store.put
- *                | store.grow | net.write
+ *                | store.grow | backlog.seal | backlog.manifest | net.write
  *   N            = the first call that fails (1 = the first call)
  *   option       = "always"   calls N, N+1, ... all fail (the default)
  *                | "once"     only call N fails
@@ -72,6 +77,8 @@ enum cairn_fault_point {
   CAIRN_FAULT_STORE_COMMIT,
   CAIRN_FAULT_STORE_PUT,
   CAIRN_FAULT_STORE_GROW,
+  CAIRN_FAULT_BACKLOG_SEAL,
+  CAIRN_FAULT_BACKLOG_MANIFEST,
   CAIRN_FAULT_NET_WRITE,
   CAIRN_FAULT_NPOINTS
 };

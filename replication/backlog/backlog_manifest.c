@@ -19,6 +19,7 @@
 #include "replication/backlog/backlog_int.h"
 
 #include "engine/buf.h"
+#include "engine/fault.h"
 #include "engine/util.h"
 
 #include <dirent.h>
@@ -197,7 +198,9 @@ int bl_manifest_write(cairn_backlog *b) {
   int rc = -1;
   if (fd >= 0) {
     struct stat st;
-    if (bl_pwrite_full(fd, s.p, s.len, 0) == 0 && fsync(fd) == 0 && fstat(fd, &st) == 0 &&
+    int ferr = cairn_fault(CAIRN_FAULT_BACKLOG_MANIFEST);
+    if (ferr) errno = ferr;
+    if (!ferr && bl_pwrite_full(fd, s.p, s.len, 0) == 0 && fsync(fd) == 0 && fstat(fd, &st) == 0 &&
         renameat(b->dirfd, MANIFEST_TMP, b->dirfd, MANIFEST_NAME) == 0 && fsync(b->dirfd) == 0) {
       rc = 0;
       b->mf_gen = gen;

@@ -25,6 +25,7 @@
  * never served: the cursor gets EIO. */
 #include "replication/backlog/backlog_int.h"
 
+#include "engine/fault.h"
 #include "engine/util.h"
 
 #include <errno.h>
@@ -83,6 +84,11 @@ static int zw_flush_frame(zseg_writer *w) {
   size_t n = ZSTD_compress2(w->cctx, w->comp, w->comp_cap, w->raw, w->raw_len);
   if (ZSTD_isError(n)) {
     errno = EIO;
+    return -1;
+  }
+  int ferr = cairn_fault(CAIRN_FAULT_BACKLOG_SEAL);
+  if (ferr) {
+    errno = ferr;
     return -1;
   }
   if (bl_pwrite_full(w->fd, w->comp, n, w->pos) < 0) return -1;

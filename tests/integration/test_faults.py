@@ -14,6 +14,7 @@ store.put per key written; every checkpoint commit is a store.commit call.
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -558,6 +559,37 @@ def a_map_growth_that_fails_refuses_writes_then_recovers():
         missing = [i for i in acked if c.call("EXISTS", "g%d" % i) != 1]
         assert_eq(missing, [])
         assert_eq(c.call("GET", "after"), b"1")
+    finally:
+        s.stop(check=False)
+        s.cleanup()
+
+
+@test(timeout=180)
+def sealing_and_manifest_failures_lose_nothing():
+    # The compression thread's frame writes fail three times (ENOSPC) and two
+    # MANIFEST writes fail (EIO): raw segments stay and are served, the
+    # compression and the MANIFEST are retried, nothing is lost.
+    s = start_with_faults({"backlog-segment-size": "1mb"}, "backlog.seal=1:x3:ENOSPC,backlog.manifest=2:x2:EIO")
+    try:
+        c = s.conn()
+        for b in range(0, 4000, 500):
+            c.pipeline([["SET", "s%d" % i, "%d" % i + "y" * 1000] for i in range(b, b + 500)])
+        assert_true(wait_until(lambda: int(info(c, "persistence")["wal_compressed_segments"]) >= 2, 60),
+                    "compression never succeeded after the faults cleared")
+        assert_log(s, r"fault injection: backlog.seal call 3 fails with ENOSPC", 1)
+        assert_log(s, r"compressing a sealed segment failed: No space left on device")
+        assert_log(s, r"fault injection: backlog.manifest call 3 fails with EIO", 1)
+        assert_log(s, r"MANIFEST failed: Input/output error")
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), 4000)
+        for i in range(0, 4000, 397):
+            assert_eq(c.call("GET", "s%d" % i), ("%d" % i + "y" * 1000).encode())
+        tool = os.path.join(os.environ.get("CAIRN_BUILD_DIR", ""), "cairn-backlog")
+        s.stop()
+        r = subprocess.run([tool, "verify", os.path.join(s.dir, "backlog")], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        assert_eq(r.returncode, 0, r.stdout.decode(errors="replace"))
     finally:
         s.stop(check=False)
         s.cleanup()
