@@ -94,6 +94,7 @@ extern const cairn_command cairn_commands_zset[];
 extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH UNWATCH */
 extern const cairn_command cairn_commands_pubsub[];
 extern const cairn_command cairn_commands_diag[];   /* SLOWLOG LATENCY */
+extern const cairn_command cairn_commands_scripting[]; /* EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT */
 
 /* Case-insensitive lookup by name: the command, or NULL. */
 const cairn_command *cairn_command_lookup(const char *name, size_t len);

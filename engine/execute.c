@@ -69,40 +69,64 @@ static void rejected(cairn_ctx *ctx, size_t reply_start) {
   free(msg);
 }
 
-/* Runs one command of a transaction for EXEC (engine/cmd/multi.c): its reply
- * goes into the EXEC's array, its propagation joins the EXEC's (flushed as
- * one unit when EXEC returns), and a store error becomes the EXEC's, which is
- * then rolled back and retried whole. */
-void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
-  cairn_server *srv = exec->srv;
-  cairn_client *client = exec->client;
+/* Runs one command inside another one (EXEC's queued commands, a script's
+ * redis.call): its reply goes into `reply` (EXEC's array, the script's
+ * buffer), its propagation joins the outer command's (flushed as one unit
+ * when that returns), and a store error becomes the outer command's, which
+ * is then rolled back and retried whole. Returns the db the command left
+ * selected. */
+static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, cairn_str *argv, cairn_reply reply,
+                          int db) {
+  cairn_server *srv = outer->srv;
+  cairn_client *client = outer->client;
   cairn_ctx ctx = {.srv = srv,
                    .client = client,
                    .cmd = cmd,
                    .argc = argc,
                    .argv = argv,
-                   .db = client->db,
-                   .reply = {.buf = exec->reply.buf, .resp = client->resp},
-                   .now_ms = exec->now_ms}; /* one time for the whole transaction, like Redis */
+                   .db = db,
+                   .reply = reply,
+                   .now_ms = outer->now_ms}; /* one time for the whole transaction/script, like Redis */
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
   srv->stats.commands_processed++;
-  client->last_cmd = cmd->name;
+  if (client) client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
-  if (client->tracking) cairn_tracking_after_call(&ctx);
+  if (client && client->tracking) cairn_tracking_after_call(&ctx);
   uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
     cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
                            ctx.reply.buf->len - start);
-  cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
+  if (client) cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
   if (ctx.store_rc) {
-    exec->store_rc = ctx.store_rc;
-    return;
+    outer->store_rc = ctx.store_rc;
+    return ctx.db;
   }
-  if (cairn_monitor_wants(srv, client, cmd, argc, argv)) cairn_monitor_feed(srv, client, client->db, argc, argv);
+  if (cairn_monitor_wants(srv, client, cmd, argc, argv)) cairn_monitor_feed(srv, client, db, argc, argv);
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
-  exec->dirty += ctx.dirty;
+  outer->dirty += ctx.dirty;
   if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
+  return ctx.db;
+}
+
+/* Runs one command of a transaction for EXEC (engine/cmd/multi.c). */
+void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
+  cairn_reply reply = {.buf = exec->reply.buf, .resp = exec->client->resp};
+  execute_nested(exec, cmd, argc, argv, reply, exec->client->db);
+}
+
+/* Runs one command a script called (engine/script.c), after the script's own
+ * checks: its reply in `resp` into out, on the script's db (returned: SELECT
+ * inside a script moves the script's db, not the caller's). */
+int cairn_execute_script_call(cairn_ctx *script, const cairn_command *cmd, int argc, cairn_str *argv,
+                              cairn_buf *out, int resp, int db) {
+  cairn_client *client = script->client;
+  int caller_db = client ? client->db : 0;
+  if (client) client->db = db;
+  cairn_reply reply = {.buf = out, .resp = resp};
+  db = execute_nested(script, cmd, argc, argv, reply, db);
+  if (client) client->db = caller_db;
+  return db;
 }
 
 /* A top-level command that made keys ready serves the clients blocked on
