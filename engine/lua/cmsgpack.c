@@ -276,15 +276,15 @@ static void dec_value(lua_State *L, mp_cur *c) {
       c->p += n + 1, c->left -= (size_t)n + 1;
       return;
     }
-    case 0xc4: case 0xd9: /* bin8, str8 */
+    case 0xd9: /* str8 (no bin types: bad format, like Redis's module) */
       if (!need(c, 2)) return;
       dec_str(L, c, 2, c->p[1]);
       return;
-    case 0xc5: case 0xda:
+    case 0xda:
       if (!need(c, 3)) return;
       dec_str(L, c, 3, get_be(c->p + 1, 2));
       return;
-    case 0xc6: case 0xdb:
+    case 0xdb:
       if (!need(c, 5)) return;
       dec_str(L, c, 5, get_be(c->p + 1, 4));
       return;

@@ -74,11 +74,11 @@ static void controloptions(lua_State *L, int opt, const char **f, fmt_state *h) 
   case '=': h->little = native_little(); return;
   case '!': {
     int a = getnum(f, MAXALIGN);
-    if (a == 0 || (a & (a - 1)) != 0) luaL_error(L, "alignment %d is not a power of 2", a);
+    if (a == 0 || (a & (a - 1)) != 0) luaL_argerror(L, 1, lua_pushfstring(L, "alignment %d is not a power of 2", a));
     h->align = a;
     return;
   }
-  default: luaL_error(L, "invalid format option '%c'", opt);
+  default: luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
   }
 }
 
