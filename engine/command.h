@@ -95,6 +95,7 @@ extern const cairn_command cairn_commands_multi[];  /* MULTI EXEC DISCARD WATCH 
 extern const cairn_command cairn_commands_pubsub[];
 extern const cairn_command cairn_commands_diag[];   /* SLOWLOG LATENCY */
 extern const cairn_command cairn_commands_scripting[]; /* EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT */
+extern const cairn_command cairn_commands_function[];  /* FUNCTION FCALL FCALL_RO */
 
 /* Case-insensitive lookup by name: the command, or NULL. */
 const cairn_command *cairn_command_lookup(const char *name, size_t len);

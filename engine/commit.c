@@ -858,6 +858,7 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
       int rc = replay(srv, 0, 1);
       if (rc == 0) break;
       cairn_store_rollback(srv->store);
+      srv->stats.rollbacks++; /* state kept beside the store (functions) reloads from it */
       if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) continue;
       snprintf(err, errlen, "recovery failed: %s", replay_errstr(srv));
       return -1;

@@ -188,7 +188,9 @@ typedef struct script_run {
 } script_run;
 
 typedef struct cairn_scripting {
-  lua_State *L;
+  lua_State *L;      /* EVAL's state (SCRIPT FLUSH drops it) */
+  lua_State *FL;     /* the functions' state, like Redis a state of its own */
+  struct fn_load *loading; /* FUNCTION LOAD running the library's code, or NULL */
   long long nscripts;
   cairn_buf reply;   /* a called command's reply */
   cairn_buf args;    /* a called command's arguments */
@@ -963,7 +965,9 @@ static const char *ERR_HANDLER =
     "  return err\n"
     "end\n";
 
-static lua_State *state_new(cairn_server *srv) {
+static int l_register_function(lua_State *L);
+
+static lua_State *state_new(cairn_server *srv, int functions) {
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
   lua_pushlightuserdata(L, srv);
@@ -1072,6 +1076,43 @@ static lua_State *state_new(cairn_server *srv) {
   }
   lua_pop(L, 1);
 
+  if (functions) {
+    /* While FUNCTION LOAD runs a library's code its globals are only
+     * `redis` with register_function, log and the version (Redis's library
+     * API); the functions it registers see the usual globals when called. */
+    lua_newtable(L); /* load API */
+    lua_newtable(L); /* its redis table */
+    set_fn(L, "register_function", l_register_function);
+    set_fn(L, "log", l_log);
+    static const struct {
+      const char *name;
+      int v;
+    } lconsts[] = {{"LOG_DEBUG", CAIRN_LOG_DEBUG}, {"LOG_VERBOSE", CAIRN_LOG_VERBOSE},
+                   {"LOG_NOTICE", CAIRN_LOG_NOTICE}, {"LOG_WARNING", CAIRN_LOG_WARNING}};
+    for (size_t i = 0; i < sizeof(lconsts) / sizeof(lconsts[0]); i++) {
+      lua_pushnumber(L, lconsts[i].v);
+      lua_setfield(L, -2, lconsts[i].name);
+    }
+    lua_getglobal(L, "redis");
+    lua_getfield(L, -1, "REDIS_VERSION");
+    lua_setfield(L, -3, "REDIS_VERSION");
+    lua_getfield(L, -1, "REDIS_VERSION_NUM");
+    lua_setfield(L, -3, "REDIS_VERSION_NUM");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    push_readonly_view(L, -1);
+    lua_setfield(L, -3, "redis");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "__cairn_load_api");
+  }
+
   /* The globals: G (the real table) errors on a missing name; the scripts
    * see a read-only view of it as their globals. */
   lua_pushvalue(L, LUA_GLOBALSINDEX); /* G */
@@ -1082,6 +1123,8 @@ static lua_State *state_new(cairn_server *srv) {
   push_readonly_view(L, -1); /* G, view */
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "_G");
+  lua_getmetatable(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "__cairn_G_mt"); /* FUNCTION LOAD switches its __index */
   lua_replace(L, LUA_GLOBALSINDEX); /* loaded chunks see the view */
   lua_setfield(L, LUA_REGISTRYINDEX, "__cairn_G");
   return L;
@@ -1093,7 +1136,7 @@ static cairn_scripting *scripting(cairn_server *srv) {
     srv->scripting = calloc(1, sizeof(cairn_scripting));
     srv->scripting->rand48 = 0x1234ABCD330EULL;
   }
-  srv->scripting->L = state_new(srv);
+  srv->scripting->L = state_new(srv, 0);
   if (!srv->scripting->L) {
     cairn_warning("scripting: cannot create the Lua state (out of memory)");
     abort();
@@ -1105,6 +1148,7 @@ void cairn_script_free(cairn_server *srv) {
   cairn_scripting *sc = srv->scripting;
   if (!sc) return;
   if (sc->L) lua_close(sc->L);
+  if (sc->FL) lua_close(sc->FL);
   cairn_buf_free(&sc->reply);
   cairn_buf_free(&sc->args);
   free(sc->argv);
@@ -1125,6 +1169,11 @@ long long cairn_script_count(cairn_server *srv) { return srv->scripting ? srv->s
 long long cairn_script_memory(cairn_server *srv) {
   if (!srv->scripting || !srv->scripting->L) return 0;
   return (long long)lua_gc(srv->scripting->L, LUA_GCCOUNT, 0) * 1024LL;
+}
+
+long long cairn_function_memory(cairn_server *srv) {
+  if (!srv->scripting || !srv->scripting->FL) return 0;
+  return (long long)lua_gc(srv->scripting->FL, LUA_GCCOUNT, 0) * 1024LL;
 }
 
 int cairn_script_running(cairn_server *srv) { return srv->scripting && srv->scripting->run; }
@@ -1363,4 +1412,256 @@ void cairn_script_kill(cairn_ctx *c, int is_eval) {
   }
   run->killed = 1;
   cairn_reply_ok(&c->reply);
+}
+
+/* ---------------------------------------------------------------- functions */
+/* FUNCTION LOAD: the library's code runs once in the functions' state with
+ * the load API as its globals; each redis.register_function adds one entry
+ * here (the callback kept as a registry reference). */
+typedef struct fn_load {
+  cairn_fn_def *defs;
+  int n, cap;
+  int64_t start_ms;
+} fn_load;
+
+static lua_State *functions_state(cairn_server *srv) {
+  cairn_scripting *sc = srv->scripting;
+  if (!sc) {
+    srv->scripting = sc = calloc(1, sizeof(cairn_scripting));
+    sc->rand48 = 0x1234ABCD330EULL;
+  }
+  if (!sc->FL) {
+    sc->FL = state_new(srv, 1);
+    if (!sc->FL) {
+      cairn_warning("scripting: cannot create the Lua state (out of memory)");
+      abort();
+    }
+  }
+  return sc->FL;
+}
+
+static int valid_name(const char *p, size_t len) {
+  if (len == 0) return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+      return 0;
+  return 1;
+}
+
+int cairn_function_name_valid(const char *p, size_t len) { return valid_name(p, len); }
+
+static int load_error(lua_State *L, const char *msg) {
+  push_error_table(L, msg, strlen(msg));
+  return lua_error(L);
+}
+
+static int l_register_function(lua_State *L) {
+  cairn_server *srv = lua_server(L);
+  fn_load *ld = srv->scripting ? srv->scripting->loading : NULL;
+  if (!ld) return load_error(L, "redis.register_function can only be called on FUNCTION LOAD command");
+  int argc = lua_gettop(L);
+  if (argc < 1 || argc > 2) return load_error(L, "wrong number of arguments to redis.register_function");
+  cairn_fn_def d = {0};
+  if (argc == 2) {
+    if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER)
+      return load_error(L, "first argument to redis.register_function must be a string");
+    if (!lua_isfunction(L, 2)) return load_error(L, "second argument to redis.register_function must be a function");
+    size_t nl;
+    const char *name = lua_tolstring(L, 1, &nl);
+    d.name = cairn_xmemdup(name, nl);
+    d.ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the function */
+  } else {
+    if (!lua_istable(L, 1))
+      return load_error(L, "calling redis.register_function with a single argument is only applicable to Lua table "
+                           "(representing named arguments).");
+    const char *err = NULL;
+    int have_cb = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      if (lua_type(L, -2) != LUA_TSTRING) {
+        err = "named argument key given to redis.register_function is not a string";
+        lua_pop(L, 2);
+        break;
+      }
+      const char *key = lua_tostring(L, -2);
+      if (!strcasecmp(key, "function_name")) {
+        if (!lua_isstring(L, -1)) {
+          err = "function_name argument given to redis.register_function must be a string";
+        } else {
+          size_t nl;
+          const char *v = lua_tolstring(L, -1, &nl);
+          free(d.name);
+          d.name = cairn_xmemdup(v, nl);
+        }
+      } else if (!strcasecmp(key, "description")) {
+        if (!lua_isstring(L, -1)) {
+          err = "description argument given to redis.register_function must be a string";
+        } else {
+          size_t nl;
+          const char *v = lua_tolstring(L, -1, &nl);
+          free(d.desc);
+          d.desc = cairn_xmemdup(v, nl);
+        }
+      } else if (!strcasecmp(key, "callback")) {
+        if (!lua_isfunction(L, -1)) {
+          err = "callback argument given to redis.register_function must be a function";
+        } else {
+          if (have_cb) luaL_unref(L, LUA_REGISTRYINDEX, d.ref);
+          lua_pushvalue(L, -1);
+          d.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+          have_cb = 1;
+        }
+      } else if (!strcasecmp(key, "flags")) {
+        if (!lua_istable(L, -1)) {
+          err = "flags argument to redis.register_function must be a table representing function flags";
+        } else {
+          for (int j = 1;; j++) {
+            lua_rawgeti(L, -1, j);
+            if (lua_isnil(L, -1)) {
+              lua_pop(L, 1);
+              break;
+            }
+            size_t fl;
+            const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &fl) : NULL;
+            uint32_t flag;
+            int ok = 0;
+            if (f) {
+              char low[64];
+              size_t k = fl < sizeof(low) - 1 ? fl : sizeof(low) - 1;
+              for (size_t i = 0; i < k; i++) low[i] = (char)((f[i] >= 'A' && f[i] <= 'Z') ? f[i] + 32 : f[i]);
+              ok = cairn_script_flag_parse(low, k, &flag) == 0;
+            }
+            lua_pop(L, 1);
+            if (!ok) {
+              err = "unknown flag given";
+              break;
+            }
+            d.flags |= flag;
+          }
+        }
+      } else {
+        err = "unknown argument given to redis.register_function";
+      }
+      lua_pop(L, 1);
+      if (err) {
+        lua_pop(L, 1);
+        break;
+      }
+    }
+    if (!err && !d.name) err = "redis.register_function must get a function name argument";
+    if (!err && !have_cb) err = "redis.register_function must get a callback argument";
+    if (err) {
+      free(d.name);
+      free(d.desc);
+      if (have_cb) luaL_unref(L, LUA_REGISTRYINDEX, d.ref);
+      return load_error(L, err);
+    }
+  }
+  const char *err = NULL;
+  if (!valid_name(d.name, strlen(d.name)))
+    err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+  for (int i = 0; !err && i < ld->n; i++)
+    if (strcmp(ld->defs[i].name, d.name) == 0) err = "Function already exists in the library";
+  if (err) {
+    free(d.name);
+    free(d.desc);
+    luaL_unref(L, LUA_REGISTRYINDEX, d.ref);
+    return load_error(L, err);
+  }
+  if (ld->n == ld->cap) {
+    ld->cap = ld->cap ? ld->cap * 2 : 4;
+    ld->defs = realloc(ld->defs, sizeof(cairn_fn_def) * (size_t)ld->cap);
+  }
+  ld->defs[ld->n++] = d;
+  return 0;
+}
+
+static void load_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  cairn_server *srv = lua_server(L);
+  fn_load *ld = srv->scripting ? srv->scripting->loading : NULL;
+  if (ld && cairn_mstime() - ld->start_ms > 500) {
+    lua_sethook(L, load_hook, LUA_MASKLINE, 0);
+    load_error(L, "FUNCTION LOAD timeout");
+  }
+}
+
+void cairn_function_defs_free(cairn_server *srv, cairn_fn_def *defs, int n) {
+  lua_State *L = srv->scripting ? srv->scripting->FL : NULL;
+  for (int i = 0; i < n; i++) {
+    free(defs[i].name);
+    free(defs[i].desc);
+    if (L) luaL_unref(L, LUA_REGISTRYINDEX, defs[i].ref);
+  }
+  free(defs);
+}
+
+int cairn_function_compile(cairn_server *srv, const char *code, size_t len, cairn_fn_def **defs, int *n, char *err,
+                           size_t errlen) {
+  lua_State *L = functions_state(srv);
+  cairn_scripting *sc = srv->scripting;
+  *defs = NULL;
+  *n = 0;
+  if (luaL_loadbuffer(L, code, len, "@user_function")) {
+    snprintf(err, errlen, "Error compiling function: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, "__cairn_G_mt");
+  lua_getfield(L, LUA_REGISTRYINDEX, "__cairn_load_api");
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  fn_load ld = {.start_ms = cairn_mstime()};
+  sc->loading = &ld;
+  lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
+  int rc = 0;
+  if (lua_pcall(L, 0, 0, 0)) {
+    const char *msg = NULL;
+    cairn_buf m = {0};
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "err");
+      msg = lua_tostring(L, -1);
+      cairn_buf_printf(&m, "Error registering functions: %s", msg ? msg : "?");
+      lua_pop(L, 1);
+    } else {
+      msg = lua_tostring(L, -1);
+      cairn_buf_printf(&m, "Error registering functions: ERR %s", msg ? msg : "?");
+    }
+    snprintf(err, errlen, "%.*s", (int)m.len, m.p);
+    cairn_buf_free(&m);
+    lua_pop(L, 1);
+    rc = -1;
+  }
+  lua_sethook(L, NULL, 0, 0);
+  sc->loading = NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, "__cairn_G_mt");
+  lua_getfield(L, LUA_REGISTRYINDEX, "__cairn_G");
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  if (rc != 0) {
+    cairn_function_defs_free(srv, ld.defs, ld.n);
+    return -1;
+  }
+  *defs = ld.defs;
+  *n = ld.n;
+  return 0;
+}
+
+void cairn_function_call(cairn_ctx *c, const cairn_fn_def *f, int ro, int nkeys, cairn_str *keys, int nargs,
+                         cairn_str *args) {
+  lua_State *L = functions_state(c->srv);
+  uint32_t flags = f->flags & ~(uint32_t)CAIRN_SCRIPT_EVAL_COMPAT;
+  if (prepare_checks(c, flags, ro) != 0) return;
+  lua_getglobal(L, "__redis__err__handler");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+  run_function(c, L, f->name, flags, ro, 0, nkeys, keys, nargs, args);
+  lua_pop(L, 1); /* the error handler */
+}
+
+const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms) {
+  script_run *run = srv->scripting ? srv->scripting->run : NULL;
+  if (!run) return NULL;
+  *eval_mode = run->eval_mode;
+  *ms = cairn_mstime() - run->start_ms;
+  return run->funcname;
 }

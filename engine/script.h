@@ -63,6 +63,35 @@ int cairn_script_running(cairn_server *srv);
 /* SCRIPT KILL (is_eval) / FUNCTION KILL: replies OK, NOTBUSY, UNKILLABLE. */
 void cairn_script_kill(cairn_ctx *c, int is_eval);
 
+/* Functions (engine/cmd/function.c keeps the libraries): one registered
+ * function, its callback a reference in the functions' Lua state. */
+typedef struct cairn_fn_def {
+  char *name;
+  char *desc;     /* NULL when none */
+  uint32_t flags; /* CAIRN_SCRIPT_* */
+  int ref;
+} cairn_fn_def;
+/* Runs a library's code (after its shebang line) with the load API:
+ * 0 with the functions it registered (*defs, *n: the caller owns them), or
+ * -1 with Redis's error text. */
+int cairn_function_compile(cairn_server *srv, const char *code, size_t len, cairn_fn_def **defs, int *n, char *err,
+                           size_t errlen);
+void cairn_function_defs_free(cairn_server *srv, cairn_fn_def *defs, int n);
+/* Letters, digits and '_', at least one (library and function names). */
+int cairn_function_name_valid(const char *p, size_t len);
+/* FCALL / FCALL_RO: runs f with its keys and args, replying into c. */
+void cairn_function_call(cairn_ctx *c, const cairn_fn_def *f, int ro, int nkeys, cairn_str *keys, int nargs,
+                         cairn_str *args);
+/* The running script's name (sha or function), NULL when none. */
+const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms);
+long long cairn_function_memory(cairn_server *srv);
+
+/* engine/cmd/function.c: frees the libraries (shutdown, before
+ * cairn_script_free); appends the libraries as RDB FUNCTION2 entries
+ * (opcode 245 + code string: FUNCTION DUMP, full sync). */
+void cairn_functions_free(cairn_server *srv);
+void cairn_functions_rdb_payload(cairn_server *srv, cairn_buf *out);
+
 /* Frees the Lua state (server shutdown). */
 void cairn_script_free(cairn_server *srv);
 
