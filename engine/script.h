@@ -91,6 +91,11 @@ long long cairn_function_memory(cairn_server *srv);
  * (opcode 245 + code string: FUNCTION DUMP, full sync). */
 void cairn_functions_free(cairn_server *srv);
 void cairn_functions_rdb_payload(cairn_server *srv, cairn_buf *out);
+/* The libraries as [u32 len][code]... (the store's form; full sync jobs). */
+void cairn_functions_blob(cairn_server *srv, cairn_buf *out);
+/* A full sync from a master: the libraries become exactly blob's (same
+ * form), written into the store's active layer; 0 or a store error. */
+int cairn_functions_replace_all(cairn_server *srv, const void *blob, size_t len);
 
 /* Frees the Lua state (server shutdown). */
 void cairn_script_free(cairn_server *srv);

@@ -208,15 +208,25 @@ static cairn_functions *functions(cairn_server *srv) {
   return f;
 }
 
-/* Writes the libraries into the store with the command's other changes. */
-static void persist(cairn_ctx *c) {
-  cairn_functions *f = c->srv->functions;
-  cairn_buf b = {0};
+void cairn_functions_blob(cairn_server *srv, cairn_buf *b) {
+  cairn_functions *f = functions(srv);
   for (int i = 0; i < f->n; i++) {
     uint32_t len = (uint32_t)f->libs[i].code_len;
-    cairn_buf_append(&b, &len, 4);
-    cairn_buf_append(&b, f->libs[i].code, len);
+    cairn_buf_append(b, &len, 4);
+    cairn_buf_append(b, f->libs[i].code, len);
   }
+}
+
+int cairn_functions_replace_all(cairn_server *srv, const void *blob, size_t len) {
+  int rc = cairn_store_meta_put(srv->store, META_NAME, blob ? blob : "", len);
+  if (srv->functions) srv->functions->loaded = 0; /* rebuilt from the store at the next use */
+  return rc;
+}
+
+/* Writes the libraries into the store with the command's other changes. */
+static void persist(cairn_ctx *c) {
+  cairn_buf b = {0};
+  cairn_functions_blob(c->srv, &b);
   int rc = cairn_store_meta_put(cairn_ctx_store(c), META_NAME, b.p ? b.p : "", b.len);
   cairn_buf_free(&b);
   if (rc < 0) {
