@@ -41,6 +41,8 @@ enum {
   CAIRN_CMD_MAY_REPLICATE = 1 << 16,    /* not a write but may reach the replication stream (PUBLISH,
                                          * PFCOUNT...): paused by CLIENT PAUSE WRITE, Redis's
                                          * CMD_MAY_REPLICATE */
+  CAIRN_CMD_ALLOW_BUSY = 1 << 17,       /* served while a script runs past busy-reply-threshold
+                                         * ("allow_busy"; engine/client.c:cairn_clients_serve_busy) */
 };
 
 /* Shorthands for the tables, one meaning each. */

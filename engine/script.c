@@ -184,6 +184,7 @@ typedef struct script_run {
   int wrote;            /* a write command ran (SCRIPT KILL refused) */
   int killed;           /* SCRIPT KILL / FUNCTION KILL asked to stop */
   int aborted;          /* a store error: the command is rolled back and re-run */
+  int timedout;         /* ran past busy-reply-threshold: other clients are being answered */
   int64_t start_ms;
 } script_run;
 
@@ -1235,6 +1236,19 @@ static void kill_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   script_run *run = lua_run(L);
   if (!run) return;
+  cairn_server *srv = lua_server(L);
+  long long limit = srv->cfg.busy_reply_threshold;
+  if (!run->killed && !run->aborted && limit > 0 && cairn_mstime() - run->start_ms >= limit) {
+    if (!run->timedout) {
+      run->timedout = 1;
+      cairn_warning("Slow script detected: still in execution after %lld milliseconds. You can try killing the "
+                    "script using the %s command. Script name is: %s.",
+                    (long long)(cairn_mstime() - run->start_ms), run->eval_mode ? "SCRIPT KILL" : "FUNCTION KILL",
+                    run->funcname);
+    }
+    /* Other clients get -BUSY, SCRIPT KILL and SHUTDOWN NOSAVE are served. */
+    cairn_clients_serve_busy(srv, run->ctx->client, run->eval_mode);
+  }
   if (run->killed || run->aborted) {
     /* Every instruction from now on raises: pcall cannot hold it back. */
     lua_sethook(L, kill_hook, LUA_MASKLINE, 0);
@@ -1335,6 +1349,7 @@ static void run_function(cairn_ctx *c, lua_State *L, const char *name, uint32_t 
   }
   lua_sethook(L, NULL, 0, 0);
   sc->run = NULL;
+  if (run.timedout) cairn_notice("Slow script finished after %lld milliseconds", (long long)(cairn_mstime() - run.start_ms));
   c->custom_propagation = 1; /* the script's commands were propagated, never the script */
   if (c->store_rc) {
     lua_pop(L, 1);

@@ -764,7 +764,7 @@ static void cmd_sync(cairn_ctx *c) {
 #define F_REPL (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI)
 
 static const cairn_command repl_commands[] = {
-    CAIRN_CMD("replconf", -1, F_REPL | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_replconf, "server",
+    CAIRN_CMD("replconf", -1, F_REPL | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_BUSY, 0, 0, 0, cmd_replconf, "server",
               "An internal command for configuring the replication stream.", "3.0.0", ""),
     CAIRN_CMD("psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
               "replicationid offset"),

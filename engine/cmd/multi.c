@@ -393,16 +393,16 @@ static void cmd_unwatch(cairn_ctx *c) {
 }
 
 const cairn_command cairn_commands_multi[] = {
-    CAIRN_CMD("multi", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
+    CAIRN_CMD("multi", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
               cmd_multi, "transactions", "Start a transaction", "1.2.0", ""),
     CAIRN_CMD("exec", 1, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED | CAIRN_CMD_RUNS_QUEUED, 0,
               0, 0, cmd_exec, "transactions", "Execute all commands issued after MULTI", "1.2.0", ""),
-    CAIRN_CMD("discard", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
+    CAIRN_CMD("discard", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
               cmd_discard, "transactions", "Discard all commands issued after MULTI", "2.0.0", ""),
-    CAIRN_CMD("watch", -2, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 1, -1, 1,
+    CAIRN_CMD("watch", -2, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 1, -1, 1,
               cmd_watch, "transactions", "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0",
               "key [key ...]"),
-    CAIRN_CMD("unwatch", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_unwatch,
+    CAIRN_CMD("unwatch", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_unwatch,
               "transactions", "Forget about all watched keys", "2.2.0", ""),
     CAIRN_CMD_END,
 };

@@ -121,7 +121,7 @@ static const cairn_command script_subcommands[] = {
               "Check existence of scripts in the script cache.", "2.6.0", "sha1 [sha1 ...]"),
     CAIRN_CMD("script|flush", -2, SCRIPT_FLAGS, 0, 0, 0, cmd_script_flush, "scripting",
               "Remove all the scripts from the script cache.", "2.6.0", "[ASYNC|SYNC]"),
-    CAIRN_CMD("script|kill", 2, SCRIPT_FLAGS | CAIRN_CMD_STALE, 0, 0, 0, cmd_script_kill, "scripting",
+    CAIRN_CMD("script|kill", 2, SCRIPT_FLAGS | CAIRN_CMD_STALE | CAIRN_CMD_ALLOW_BUSY, 0, 0, 0, cmd_script_kill, "scripting",
               "Kill the script currently in execution.", "2.6.0", ""),
     CAIRN_CMD("script|debug", 3, SCRIPT_FLAGS, 0, 0, 0, cmd_script_debug, "scripting",
               "Set the debug mode for executed scripts.", "3.2.0", "YES|SYNC|NO"),
