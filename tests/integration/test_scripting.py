@@ -152,5 +152,45 @@ def kill9_script_effects_whole_or_absent():
             c.close()
 
 
+@test(timeout=120)
+def busy_scripts_answer_others_and_can_be_killed():
+    with CairnServer() as s:
+        a, b = s.conn(), s.conn()
+        assert_eq(b.call("CONFIG", "SET", "busy-reply-threshold", "100"), "OK")
+        assert_eq(b.call("SET", "before", "1"), "OK")
+        a.send("EVAL", "local i = 0 while true do i = i + 1 end", "0")
+        time.sleep(0.4)
+        busy = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+        assert_error_text(b.call("PING"), busy)
+        assert_error_text(b.call("GET", "before"), busy)
+        late = s.conn()  # a connection made while the script runs is served too
+        assert_error_text(late.call("PING"), busy)
+        stats = b.call("FUNCTION", "STATS")
+        assert_eq(stats[1], None)
+        assert_error_text(b.call("FUNCTION", "KILL"),
+                          "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+        assert_eq(b.call("SCRIPT", "KILL"), "OK")
+        r = a.read_reply()
+        assert_true(is_error(r) and str(r).startswith("ERR Script killed by user with SCRIPT KILL..."), repr(r))
+        assert_eq(a.call("PING"), "PONG")
+        assert_eq(late.call("GET", "before"), b"1")
+        # a script that wrote cannot be killed; SHUTDOWN NOSAVE stops the
+        # server and the script's write is not there after the restart
+        a.send("EVAL", "redis.call('set', 'partial', '1') local i = 0 while true do i = i + 1 end", "0")
+        time.sleep(0.4)
+        r = b.call("SCRIPT", "KILL")
+        assert_true(is_error(r) and str(r).startswith("UNKILLABLE Sorry the script already executed write commands"),
+                    repr(r))
+        b.send("SHUTDOWN", "NOSAVE")
+        wait_until(lambda: s.proc.poll() is not None, 10, msg="the server exits on SHUTDOWN NOSAVE")
+        for conn in (a, b, late):
+            conn.close()
+        s.start()
+        c = s.conn()
+        assert_eq(c.call("GET", "before"), b"1")
+        assert_eq(c.call("GET", "partial"), None)
+        c.close()
+
+
 if __name__ == "__main__":
     run_tests()
