@@ -735,6 +735,10 @@ static void accept_busy(cairn_server *srv) {
 
 void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_mode) {
   enum { MAX_POLL = 1024 };
+  /* The replies held for the writes made before the script may go once
+   * those are durable; not inside EXEC, whose reply in progress covers
+   * writes that are not in the stream yet. */
+  if (!runner || !(runner->flags & CAIRN_CLIENT_IN_EXEC)) cairn_commit_during_script(srv);
   accept_busy(srv);
   struct pollfd pfd[MAX_POLL];
   cairn_client *who[MAX_POLL];

@@ -582,8 +582,14 @@ static const char *const ERR_RO_SCRIPT = "Write commands are not allowed from re
 
 /* The checks Redis's scriptCall makes before running a command for a
  * script; NULL when allowed, else the error text. */
-static const char *script_call_check(cairn_server *srv, script_run *run, const cairn_command *cmd, cairn_buf *tmp) {
-  if (cmd->flags & CAIRN_CMD_NOSCRIPT) return "This Redis command is not allowed from script";
+static const char *script_call_check(cairn_server *srv, script_run *run, const cairn_command *cmd, int argc,
+                                     cairn_str *argv, cairn_buf *tmp) {
+  uint32_t flags = cmd->flags;
+  if (cmd->subcommands && argc >= 2) { /* CLUSTER RESET, SCRIPT KILL...: the subcommand's flags */
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
+    if (sub) flags |= sub->flags;
+  }
+  if (flags & CAIRN_CMD_NOSCRIPT) return "This Redis command is not allowed from script";
   if (srv->replica_mode && !srv->master_link_up && !srv->cfg.replica_serve_stale_data &&
       !(cmd->flags & CAIRN_CMD_STALE))
     return "Can not execute the command on a stale replica";
@@ -664,7 +670,7 @@ static int redis_generic_call(lua_State *L, int raise) {
   else if (!cairn_arity_ok(cmd, argc))
     err = "Wrong number of args calling Redis command from script";
   else
-    err = script_call_check(srv, run, cmd, &tmp);
+    err = script_call_check(srv, run, cmd, argc, sc->argv, &tmp);
   if (err) {
     push_error_table(L, err, strlen(err));
     lua_pushstring(L, "ignore_error_stats_update");
@@ -951,6 +957,22 @@ static int l_rawset(lua_State *L) {
   return 1;
 }
 
+/* loadstring/load refuse precompiled chunks (Redis's Lua refuses them too):
+ * nil and a message, so calling the result fails. */
+static int l_loadstring(lua_State *L) {
+  size_t len;
+  const char *s = lua_tolstring(L, 1, &len);
+  if (s && len > 0 && s[0] == LUA_SIGNATURE[0]) {
+    lua_pushnil(L);
+    lua_pushstring(L, "loading binary code is not allowed");
+    return 2;
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, lua_tostring(L, lua_upvalueindex(1)));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 static void set_fn(lua_State *L, const char *name, lua_CFunction f) {
   lua_pushcfunction(L, f);
   lua_setfield(L, -2, name);
@@ -1009,6 +1031,11 @@ static lua_State *state_new(cairn_server *srv, int functions) {
   lua_setglobal(L, "setmetatable");
   lua_pushcfunction(L, l_rawset);
   lua_setglobal(L, "rawset");
+  lua_getglobal(L, "loadstring");
+  lua_setfield(L, LUA_REGISTRYINDEX, "__cairn_loadstring");
+  lua_pushstring(L, "__cairn_loadstring");
+  lua_pushcclosure(L, l_loadstring, 1);
+  lua_setglobal(L, "loadstring");
 
   lua_newtable(L); /* redis */
   set_fn(L, "call", l_redis_call);
