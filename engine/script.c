@@ -1603,7 +1603,7 @@ static int l_register_function(lua_State *L) {
   if (!valid_name(d.name, strlen(d.name)))
     err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
   for (int i = 0; !err && i < ld->n; i++)
-    if (strcmp(ld->defs[i].name, d.name) == 0) err = "Function already exists in the library";
+    if (strcasecmp(ld->defs[i].name, d.name) == 0) err = "Function already exists in the library";
   if (err) {
     free(d.name);
     free(d.desc);
@@ -1700,9 +1700,11 @@ void cairn_function_call(cairn_ctx *c, const cairn_fn_def *f, int ro, int nkeys,
   lua_pop(L, 1); /* the error handler */
 }
 
-const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms) {
+const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms, int *argc, cairn_str **argv) {
   script_run *run = srv->scripting ? srv->scripting->run : NULL;
   if (!run) return NULL;
+  *argc = run->ctx->argc;
+  *argv = run->ctx->argv;
   *eval_mode = run->eval_mode;
   *ms = cairn_mstime() - run->start_ms;
   return run->funcname;

@@ -83,7 +83,7 @@ int cairn_function_name_valid(const char *p, size_t len);
 void cairn_function_call(cairn_ctx *c, const cairn_fn_def *f, int ro, int nkeys, cairn_str *keys, int nargs,
                          cairn_str *args);
 /* The running script's name (sha or function), NULL when none. */
-const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms);
+const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t *ms, int *argc, cairn_str **argv);
 long long cairn_function_memory(cairn_server *srv);
 
 /* engine/cmd/function.c: frees the libraries (shutdown, before
@@ -93,6 +93,8 @@ void cairn_functions_free(cairn_server *srv);
 void cairn_functions_rdb_payload(cairn_server *srv, cairn_buf *out);
 /* The libraries as [u32 len][code]... (the store's form; full sync jobs). */
 void cairn_functions_blob(cairn_server *srv, cairn_buf *out);
+/* INFO: the libraries and functions loaded (0 before the first use). */
+void cairn_functions_counts(cairn_server *srv, long long *libs, long long *funcs);
 /* A full sync from a master: the libraries become exactly blob's (same
  * form), written into the store's active layer; 0 or a store error. */
 int cairn_functions_replace_all(cairn_server *srv, const void *blob, size_t len);

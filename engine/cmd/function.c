@@ -73,8 +73,8 @@ static const cairn_fn_def *func_find(cairn_functions *f, const char *name, size_
   for (int i = 0; i < f->n; i++) {
     if (&f->libs[i] == skip) continue;
     for (int j = 0; j < f->libs[i].n; j++)
-      if (strlen(f->libs[i].defs[j].name) == len && memcmp(f->libs[i].defs[j].name, name, len) == 0)
-        return &f->libs[i].defs[j];
+      if (strlen(f->libs[i].defs[j].name) == len && strncasecmp(f->libs[i].defs[j].name, name, len) == 0)
+        return &f->libs[i].defs[j]; /* names are case-insensitive, like Redis's dict */
   }
   return NULL;
 }
@@ -588,13 +588,22 @@ static void cmd_function_restore(cairn_ctx *c) {
   cairn_reply_ok(&c->reply);
 }
 
+void cairn_functions_counts(cairn_server *srv, long long *libs, long long *funcs) {
+  *libs = *funcs = 0;
+  if (!srv->functions || !srv->functions->loaded) return; /* not loaded yet: nothing used */
+  cairn_functions *f = srv->functions;
+  *libs = f->n;
+  for (int i = 0; i < f->n; i++) *funcs += f->libs[i].n;
+}
+
 static void cmd_function_stats(cairn_ctx *c) {
   cairn_functions *f = functions(c->srv);
   cairn_reply_map(&c->reply, 2);
   cairn_reply_bulk_str(&c->reply, "running_script");
-  int eval_mode;
+  int eval_mode, argc;
   int64_t ms;
-  const char *name = cairn_script_running_name(c->srv, &eval_mode, &ms);
+  cairn_str *argv;
+  const char *name = cairn_script_running_name(c->srv, &eval_mode, &ms, &argc, &argv);
   if (!name || eval_mode) {
     cairn_reply_null(&c->reply);
   } else {
@@ -602,8 +611,8 @@ static void cmd_function_stats(cairn_ctx *c) {
     cairn_reply_bulk_str(&c->reply, "name");
     cairn_reply_bulk_str(&c->reply, name);
     cairn_reply_bulk_str(&c->reply, "command");
-    cairn_reply_array(&c->reply, 1);
-    cairn_reply_bulk_str(&c->reply, "fcall");
+    cairn_reply_array(&c->reply, argc);
+    for (int i = 0; i < argc; i++) cairn_reply_bulk(&c->reply, argv[i].p, argv[i].len);
     cairn_reply_bulk_str(&c->reply, "duration_ms");
     cairn_reply_int(&c->reply, ms);
   }
