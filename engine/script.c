@@ -1511,6 +1511,7 @@ static int l_register_function(lua_State *L) {
     size_t nl;
     const char *name = lua_tolstring(L, 1, &nl);
     d.name = cairn_xmemdup(name, nl);
+    d.name_bad = strlen(d.name) != nl; /* a NUL inside */
     d.ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the function */
   } else {
     if (!lua_istable(L, 1))
@@ -1534,6 +1535,7 @@ static int l_register_function(lua_State *L) {
           const char *v = lua_tolstring(L, -1, &nl);
           free(d.name);
           d.name = cairn_xmemdup(v, nl);
+          d.name_bad = strlen(d.name) != nl;
         }
       } else if (!strcasecmp(key, "description")) {
         if (!lua_isstring(L, -1)) {
@@ -1600,7 +1602,7 @@ static int l_register_function(lua_State *L) {
     }
   }
   const char *err = NULL;
-  if (!valid_name(d.name, strlen(d.name)))
+  if (d.name_bad || !valid_name(d.name, strlen(d.name)))
     err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
   for (int i = 0; !err && i < ld->n; i++)
     if (strcasecmp(ld->defs[i].name, d.name) == 0) err = "Function already exists in the library";

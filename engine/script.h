@@ -70,6 +70,7 @@ typedef struct cairn_fn_def {
   char *desc;     /* NULL when none */
   uint32_t flags; /* CAIRN_SCRIPT_* */
   int ref;
+  int name_bad;   /* while registering: the name had a NUL byte */
 } cairn_fn_def;
 /* Runs a library's code (after its shebang line) with the load API:
  * 0 with the functions it registered (*defs, *n: the caller owns them), or

@@ -295,8 +295,11 @@ static void cmd_function_delete(cairn_ctx *c) {
 }
 
 static void cmd_function_flush(cairn_ctx *c) {
-  if (c->argc > 3 ||
-      (c->argc == 3 && !cairn_arg_is(c->argv[2], "sync") && !cairn_arg_is(c->argv[2], "async"))) {
+  if (c->argc > 3) {
+    cairn_reply_subcommand_syntax_error(c);
+    return;
+  }
+  if (c->argc == 3 && !cairn_arg_is(c->argv[2], "sync") && !cairn_arg_is(c->argv[2], "async")) {
     cairn_reply_error(&c->reply, "FUNCTION FLUSH only supports SYNC|ASYNC option");
     return;
   }
