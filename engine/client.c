@@ -799,11 +799,18 @@ void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_
       if (cmd && srv->cfg.requirepass && !c->authenticated && !(flags & CAIRN_CMD_NO_AUTH)) {
         cairn_reply_error(&r, "-NOAUTH Authentication required.");
       } else if (!cmd || !(flags & CAIRN_CMD_ALLOW_BUSY) || !cairn_arity_ok(cmd, argc)) {
-        cairn_reply_error(&r, eval_mode ? "-BUSY Redis is busy running a script. You can only call SCRIPT KILL "
-                                          "or SHUTDOWN NOSAVE."
-                                        : "-BUSY Redis is busy running a script. You can only call FUNCTION KILL "
-                                          "or SHUTDOWN NOSAVE.");
-        if (c->flags & CAIRN_CLIENT_MULTI) c->flags |= CAIRN_CLIENT_DIRTY_EXEC;
+        const char *busy = eval_mode ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                                       "SHUTDOWN NOSAVE."
+                                     : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                                       "SHUTDOWN NOSAVE.";
+        if ((c->flags & CAIRN_CLIENT_MULTI) && cmd && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
+          /* EXEC refused: the transaction is discarded, like execute.c's rejected() */
+          cairn_reply_errorf(&r, "-EXECABORT Transaction discarded because of: %s", busy);
+          cairn_multi_client_reset(c);
+        } else {
+          cairn_reply_errorf(&r, "-%s", busy);
+          if (c->flags & CAIRN_CLIENT_MULTI) c->flags |= CAIRN_CLIENT_DIRTY_EXEC;
+        }
       } else if (cairn_arg_is(c->argv[0], "shutdown")) {
         cairn_warning("User requested shutdown while a script runs: exiting now (the script's effects were not "
                       "propagated; recovery restores the state before it)");

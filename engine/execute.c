@@ -15,6 +15,7 @@
 #include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/tracking.h"
@@ -37,8 +38,6 @@ static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
   cairn_buf_free(&args);
   cairn_buf_free(&msg);
 }
-
-static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
 
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
 
@@ -201,7 +200,10 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
     /* EXEC writes when one of its commands does; it is refused on a stale
      * replica when one of them would be. */
-    int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
+    /* A script that declares flags (shebang, register_function) makes EVAL /
+     * FCALL a write or not, stale-safe, OOM-safe (engine/script.c). */
+    uint32_t cflags = cairn_script_command_flags(srv, cmd, argc, argv);
+    int is_write = (cflags & CAIRN_CMD_WRITE) != 0, deny_stale = !(cflags & CAIRN_CMD_STALE);
     if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
       uint32_t any, all;
       cairn_multi_queued_flags(client, &any, &all);
@@ -236,7 +238,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
                          srv->write_error_msg);
       goto reject;
     }
-    if ((cmd->flags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
+    if ((cflags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
       cairn_reply_errorf(&ctx.reply,
                          "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "
                          "%lld bytes)",
@@ -247,7 +249,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       /* CLIENT PAUSE: checked after every rejection, before queueing, like
        * Redis 7.0's processCommand; a blocked command re-run because its key
        * became ready is served, not paused (handleClientsBlockedOnKeys). */
-      int may_replicate = is_write || (cmd->flags & CAIRN_CMD_MAY_REPLICATE);
+      int may_replicate = is_write || (cflags & CAIRN_CMD_MAY_REPLICATE);
       if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
         uint32_t any, all;
         cairn_multi_queued_flags(client, &any, &all);

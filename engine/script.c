@@ -1711,3 +1711,49 @@ const char *cairn_script_running_name(cairn_server *srv, int *eval_mode, int64_t
   *ms = cairn_mstime() - run->start_ms;
   return run->funcname;
 }
+
+/* ---------------------------------------------------------------- command flags */
+uint32_t cairn_script_command_flags(cairn_server *srv, const cairn_command *cmd, int argc, cairn_str *argv) {
+  uint32_t flags = cmd->flags;
+  const char *n = cmd->name;
+  int eval = !strcmp(n, "eval") || !strcmp(n, "eval_ro"), evalsha = !strcmp(n, "evalsha") || !strcmp(n, "evalsha_ro");
+  int fcall = !strcmp(n, "fcall") || !strcmp(n, "fcall_ro");
+  if ((!eval && !evalsha && !fcall) || argc < 2) return flags;
+  uint32_t sflags;
+  if (fcall) {
+    if (cairn_function_flags(srv, argv[1].p, argv[1].len, &sflags) != 0) return flags;
+  } else {
+    char sha[41];
+    if (evalsha) {
+      if (argv[1].len != 40) return flags;
+      memcpy(sha, argv[1].p, 40);
+      sha[40] = '\0';
+    } else {
+      cairn_sha1hex(sha, argv[1].p, argv[1].len);
+    }
+    cairn_scripting *sc = srv->scripting;
+    int found = 0;
+    if (sc && sc->L && cairn_script_exists(srv, sha, 40)) {
+      char fn[43];
+      funcname(fn, sha);
+      lua_getfield(sc->L, LUA_REGISTRYINDEX, REG_FLAGS);
+      lua_getfield(sc->L, -1, fn);
+      sflags = (uint32_t)lua_tonumber(sc->L, -1);
+      lua_pop(sc->L, 2);
+      found = 1;
+    }
+    if (!found) {
+      size_t skip;
+      char err[256];
+      if (evalsha || cairn_script_shebang(argv[1].p, argv[1].len, &sflags, &skip, err, sizeof(err)) != 0)
+        return flags;
+    }
+    if (sflags & CAIRN_SCRIPT_EVAL_COMPAT) return flags;
+  }
+  /* Redis's scriptFlagsToCmdFlags: declared flags replace the command's. */
+  flags &= ~(uint32_t)(CAIRN_CMD_STALE | CAIRN_CMD_DENYOOM | CAIRN_CMD_WRITE | CAIRN_CMD_MAY_REPLICATE);
+  if (!(sflags & (CAIRN_SCRIPT_ALLOW_OOM | CAIRN_SCRIPT_NO_WRITES))) flags |= CAIRN_CMD_DENYOOM;
+  if (!(sflags & CAIRN_SCRIPT_NO_WRITES)) flags |= CAIRN_CMD_WRITE;
+  if (sflags & CAIRN_SCRIPT_ALLOW_STALE) flags |= CAIRN_CMD_STALE;
+  return flags;
+}

@@ -100,6 +100,14 @@ void cairn_functions_counts(cairn_server *srv, long long *libs, long long *funcs
  * form), written into the store's active layer; 0 or a store error. */
 int cairn_functions_replace_all(cairn_server *srv, const void *blob, size_t len);
 
+/* The flags execute.c checks for a command: EVAL/EVALSHA/FCALL (and _RO) of
+ * a script or function that declares flags take them from it (Redis's
+ * scriptFlagsToCmdFlags: no-writes -> not a write, not may-replicate;
+ * allow-stale; allow-oom); every other command keeps its own. */
+uint32_t cairn_script_command_flags(cairn_server *srv, const cairn_command *cmd, int argc, cairn_str *argv);
+/* engine/cmd/function.c: a function's flags; 0, or -1 when there is none. */
+int cairn_function_flags(cairn_server *srv, const char *name, size_t len, uint32_t *flags);
+
 /* Frees the Lua state (server shutdown). */
 void cairn_script_free(cairn_server *srv);
 

@@ -599,6 +599,13 @@ void cairn_functions_counts(cairn_server *srv, long long *libs, long long *funcs
   for (int i = 0; i < f->n; i++) *funcs += f->libs[i].n;
 }
 
+int cairn_function_flags(cairn_server *srv, const char *name, size_t len, uint32_t *flags) {
+  const cairn_fn_def *d = func_find(functions(srv), name, len, NULL);
+  if (!d) return -1;
+  *flags = d->flags;
+  return 0;
+}
+
 static void cmd_function_stats(cairn_ctx *c) {
   cairn_functions *f = functions(c->srv);
   cairn_reply_map(&c->reply, 2);

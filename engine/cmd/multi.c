@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/script.h"
 #include "engine/cmd/hmap.h"
 #include "engine/server.h"
 #include "engine/multi.h"
@@ -77,8 +78,9 @@ void cairn_multi_queue(cairn_client *c, const cairn_command *cmd, int argc, cons
   }
   m->cmds[m->count++] = (mcmd){cmd, argc, av, size};
   m->mem += size;
-  m->any |= cmd->flags;
-  m->all &= cmd->flags;
+  uint32_t flags = cairn_script_command_flags(c->srv, cmd, argc, av); /* a script's declared flags count */
+  m->any |= flags;
+  m->all &= flags;
 }
 
 void cairn_multi_queued_flags(const cairn_client *c, uint32_t *any, uint32_t *all) {
