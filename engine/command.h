@@ -43,6 +43,9 @@ enum {
                                          * CMD_MAY_REPLICATE */
   CAIRN_CMD_ALLOW_BUSY = 1 << 17,       /* served while a script runs past busy-reply-threshold
                                          * ("allow_busy"; engine/client.c:cairn_clients_serve_busy) */
+  CAIRN_CMD_RUNS_SCRIPT = 1 << 18,      /* EVAL, FCALL...: shows itself to MONITOR before the commands
+                                         * the script calls (not execute after it ran); tracked by
+                                         * what the script read (engine/tracking.c) */
 };
 
 /* Shorthands for the tables, one meaning each. */

@@ -91,7 +91,8 @@ static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, 
   if (client) client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
-  if (client && client->tracking) cairn_tracking_after_call(&ctx);
+  /* a script's commands are tracked through the script (cairn_tracking_script_read) */
+  if (client && client->tracking && !cairn_script_running(srv)) cairn_tracking_after_call(&ctx);
   uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
     cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
@@ -101,7 +102,8 @@ static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, 
     outer->store_rc = ctx.store_rc;
     return ctx.db;
   }
-  if (cairn_monitor_wants(srv, client, cmd, argc, argv)) cairn_monitor_feed(srv, client, db, argc, argv);
+  if (!(cmd->flags & CAIRN_CMD_RUNS_SCRIPT) && cairn_monitor_wants(srv, client, cmd, argc, argv))
+    cairn_monitor_feed(srv, client, ctx.db, argc, argv); /* the db after it ran (SELECT) */
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   outer->dirty += ctx.dirty;
   if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
@@ -339,7 +341,8 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   /* MONITOR: after it ran; a blocked command re-run when its key is ready
    * was shown when it first ran. */
   cairn_str woken;
-  if (cairn_monitor_wants(srv, client, cmd, argc, argv) && !cairn_blocking_woken_key(&ctx, &woken))
+  if (!(cmd->flags & CAIRN_CMD_RUNS_SCRIPT) && cairn_monitor_wants(srv, client, cmd, argc, argv) &&
+      !cairn_blocking_woken_key(&ctx, &woken))
     cairn_monitor_feed(srv, client, client->db, argc, argv);
   if (client) {
     uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);

@@ -31,6 +31,7 @@
 #include "engine/multi.h"
 #include "engine/server.h"
 #include "engine/store.h"
+#include "engine/tracking.h"
 #include "engine/util.h"
 
 extern int luaopen_cjson(lua_State *L);
@@ -185,6 +186,7 @@ typedef struct script_run {
   int killed;           /* SCRIPT KILL / FUNCTION KILL asked to stop */
   int aborted;          /* a store error: the command is rolled back and re-run */
   int timedout;         /* ran past busy-reply-threshold: other clients are being answered */
+  int read_keys;        /* ran a read-only command: the declared keys are tracked */
   int64_t start_ms;
 } script_run;
 
@@ -682,6 +684,7 @@ static int redis_generic_call(lua_State *L, int raise) {
   }
   cairn_buf_free(&tmp);
   if (cmd->flags & CAIRN_CMD_WRITE) run->wrote = 1;
+  if (cmd->flags & CAIRN_CMD_READONLY) run->read_keys = 1;
 
   /* The arguments must outlive the call (a nested script call reuses sc->args). */
   cairn_buf own = {0};
@@ -1393,6 +1396,7 @@ static void run_function(cairn_ctx *c, lua_State *L, const char *name, uint32_t 
   } else {
     lua_to_reply(L, &c->reply, run.resp);
   }
+  if (run.read_keys && c->client && c->client->tracking) cairn_tracking_script_read(c);
   static int gc_count;
   if (++gc_count == 50) {
     lua_gc(L, LUA_GCSTEP, 50);

@@ -19,6 +19,7 @@
 #include "engine/command.h"
 #include "engine/keyspace.h"
 #include "engine/log.h"
+#include "engine/monitor.h"
 #include "engine/script.h"
 #include "engine/server.h"
 #include "engine/store.h"
@@ -691,6 +692,9 @@ static void cmd_function_help(cairn_ctx *c) {
 
 /* ---------------------------------------------------------------- FCALL */
 static void fcall_generic(cairn_ctx *c, int ro) {
+  /* MONITOR shows the call before the commands the function runs. */
+  if (cairn_monitor_wants(c->srv, c->client, c->cmd, c->argc, c->argv))
+    cairn_monitor_feed(c->srv, c->client, c->db, c->argc, c->argv);
   cairn_functions *f = functions(c->srv);
   const cairn_fn_def *d = func_find(f, c->argv[1].p, c->argv[1].len, NULL);
   if (!d) {
@@ -717,8 +721,8 @@ static void cmd_fcall(cairn_ctx *c) { fcall_generic(c, 0); }
 static void cmd_fcall_ro(cairn_ctx *c) { fcall_generic(c, 1); }
 
 #define FN_WRITE (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_WRITE | CAIRN_CMD_DENYOOM)
-#define FCALL_FLAGS (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_MAY_REPLICATE | CAIRN_CMD_KEYSPACE)
-#define FCALL_RO_FLAGS (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
+#define FCALL_FLAGS (CAIRN_CMD_RUNS_SCRIPT | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_MAY_REPLICATE | CAIRN_CMD_KEYSPACE)
+#define FCALL_RO_FLAGS (CAIRN_CMD_RUNS_SCRIPT | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
 
 static const cairn_command function_subcommands[] = {
     CAIRN_CMD("function|load", -3, FN_WRITE, 0, 0, 0, cmd_function_load, "scripting", "Create a function library.",

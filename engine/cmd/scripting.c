@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/command.h"
+#include "engine/monitor.h"
 #include "engine/script.h"
 #include "engine/server.h"
 
@@ -25,6 +26,9 @@ static int eval_numkeys(cairn_ctx *c, long long *nkeys) {
 }
 
 static void eval_generic(cairn_ctx *c, int evalsha, int ro) {
+  /* MONITOR shows the script before the commands it calls. */
+  if (cairn_monitor_wants(c->srv, c->client, c->cmd, c->argc, c->argv))
+    cairn_monitor_feed(c->srv, c->client, c->db, c->argc, c->argv);
   long long nkeys;
   if (eval_numkeys(c, &nkeys) != 0) return;
   char sha[41];
@@ -110,8 +114,8 @@ static void cmd_script_help(cairn_ctx *c) {
   for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
 }
 
-#define EVAL_FLAGS (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_MAY_REPLICATE | CAIRN_CMD_KEYSPACE)
-#define EVAL_RO_FLAGS (CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
+#define EVAL_FLAGS (CAIRN_CMD_RUNS_SCRIPT | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_MAY_REPLICATE | CAIRN_CMD_KEYSPACE)
+#define EVAL_RO_FLAGS (CAIRN_CMD_RUNS_SCRIPT | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_STALE | CAIRN_CMD_READONLY | CAIRN_CMD_KEYSPACE)
 #define SCRIPT_FLAGS (CAIRN_CMD_NOSCRIPT)
 
 static const cairn_command script_subcommands[] = {

@@ -2374,7 +2374,7 @@ const cairn_command cairn_commands_zset[] = {
     CAIRN_CMD("zmpop", -4, CAIRN_F_WRITE, 0, 0, 0, cmd_zmpop, "sorted-set",
               "Remove and return members with scores in a sorted set", "7.0.0",
               "numkeys key [key ...] MIN|MAX [COUNT count]"),
-    CAIRN_CMD("bzmpop", -5, CAIRN_F_WRITE | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_bzmpop, "sorted-set",
+    CAIRN_CMD("bzmpop", -5, CAIRN_F_WRITE | CAIRN_CMD_BLOCKING, 0, 0, 0, cmd_bzmpop, "sorted-set",
               "Remove and return members with scores in a sorted set or block until one is available", "7.0.0",
               "timeout numkeys key [key ...] MIN|MAX [COUNT count]"),
     CAIRN_CMD("zrandmember", -2, CAIRN_F_READ, 1, 1, 1, cmd_zrandmember, "sorted-set",

@@ -153,6 +153,30 @@ def kill9_script_effects_whole_or_absent():
             c.close()
 
 
+@test
+def monitor_and_tracking_see_scripts_like_redis():
+    with CairnServer() as s:
+        m, c = s.conn(), s.conn()
+        assert_eq(m.call("MONITOR"), "OK")
+        c.call("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "foo", "bar")
+        first, second = m.read_reply(), m.read_reply()
+        assert_true('"EVAL" "return redis.call(\'set\', KEYS[1], ARGV[1])" "1" "foo" "bar"' in first, first)
+        assert_true(second.endswith('[0 lua] "set" "foo" "bar"'), second)
+        m.close()
+        # tracking: a script that read something tracks its declared keys
+        t = s.conn(resp=3)
+        assert_eq(t.call("CLIENT", "TRACKING", "on"), "OK")
+        t.call("EVAL", "return redis.call('set', 'other', '1')", "1", "k1")  # no read: nothing tracked
+        c.call("SET", "k1", "x")
+        t.call("EVAL", "return redis.call('get', 'other')", "1", "k1")
+        c.call("SET", "k1", "y")
+        push = t.read_reply()
+        assert_eq(list(push), [b"invalidate", [b"k1"]])
+        assert_eq(t.call("PING"), "PONG")
+        t.close()
+        c.close()
+
+
 @test(timeout=120)
 def busy_scripts_answer_others_and_can_be_killed():
     with CairnServer() as s:
