@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ static void client_process(cairn_client *c);
 static void client_finish(cairn_client *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix);
 
 /* ---------------------------------------------------------------- clients */
 
@@ -491,6 +494,12 @@ void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
     uv_close(&c->h.handle, on_client_closed);
     return;
   }
+  client_accepted(srv, c, is_unix);
+}
+
+/* A new connection's client, its handle open: registered and read. */
+static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix) {
+  int rc;
   srv->stats.connections_received++;
   c->id = ++srv->next_client_id;
   c->resp = 2;
@@ -677,3 +686,158 @@ void cairn_clients_resume(cairn_server *srv) {
   }
 }
 
+
+/* ---------------------------------------------------------------- busy script */
+/* A script running past busy-reply-threshold (engine/script.c's hook calls
+ * this every 100000 Lua instructions): the other clients are answered
+ * meanwhile, like Redis's processEventsWhileBlocked. libuv's loop cannot be
+ * re-entered from inside one of its callbacks, so this does not run it: it
+ * polls the clients' sockets itself (non-blocking, no wait), reads what
+ * arrived into their query buffers (the same buffers and parser libuv's
+ * reads use, so a command split across the two paths is parsed once), and
+ * answers every complete command: those flagged CAIRN_CMD_ALLOW_BUSY (SCRIPT
+ * KILL, FUNCTION KILL/STATS, AUTH, HELLO, MULTI...) run their handler
+ * directly, outside cairn_execute (which would touch the running script's
+ * propagation), the others get -BUSY. SHUTDOWN exits at once, like a kill:
+ * nothing of the running script was propagated, so recovery restores the
+ * state before it. The replies go out at once when nothing of the client's
+ * output waits for the WAL. The script's own client, replicas, a master
+ * link and clients whose reading is paused are left alone; new connections
+ * wait in the listen backlog until the script ends. */
+/* New TCP connections while a script runs: accepted here (libuv's accept
+ * path only runs from its own I/O callback), their handles opened on the
+ * accepted sockets, then served like the others. */
+static void accept_busy(cairn_server *srv) {
+  for (int i = 0; i < srv->nlisteners; i++) {
+    uv_os_fd_t lfd;
+    if (uv_fileno((const uv_handle_t *)srv->listeners[i], &lfd) != 0) continue;
+    for (int k = 0; k < 16; k++) {
+      int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      cairn_client *c = cairn_xcalloc(1, sizeof(*c));
+      c->srv = srv;
+      int rc = uv_tcp_init(srv->loop, &c->h.tcp);
+      if (rc == 0) {
+        c->h.handle.data = c;
+        rc = uv_tcp_open(&c->h.tcp, fd);
+        if (rc != 0) {
+          close(fd);
+          uv_close(&c->h.handle, on_client_closed);
+          continue;
+        }
+      } else {
+        close(fd);
+        free(c);
+        continue;
+      }
+      client_accepted(srv, c, 0);
+    }
+  }
+}
+
+void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_mode) {
+  enum { MAX_POLL = 1024 };
+  /* The replies held for the writes made before the script may go once
+   * those are durable; not inside EXEC, whose reply in progress covers
+   * writes that are not in the stream yet. */
+  if (!runner || !(runner->flags & CAIRN_CLIENT_IN_EXEC)) cairn_commit_during_script(srv);
+  accept_busy(srv);
+  struct pollfd pfd[MAX_POLL];
+  cairn_client *who[MAX_POLL];
+  int n = 0;
+  for (cairn_client *c = srv->clients; c && n < MAX_POLL; c = c->next) {
+    if (c == runner || (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
+                                    CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_READ_PAUSED | CAIRN_CLIENT_STALL_READ |
+                                    CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED |
+                                    CAIRN_CLIENT_RESUME)) ||
+        c->qpos < c->query.len) /* commands already waiting keep their order: answered after the script */
+      continue;
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)&c->h.stream, &fd) != 0) continue;
+    pfd[n].fd = fd;
+    pfd[n].events = POLLIN;
+    pfd[n].revents = 0;
+    who[n++] = c;
+  }
+  if (n == 0 || poll(pfd, (nfds_t)n, 0) <= 0) return;
+  for (int i = 0; i < n; i++) {
+    if (!(pfd[i].revents & POLLIN)) continue;
+    cairn_client *c = who[i];
+    cairn_buf_reserve(&c->query, READ_CHUNK);
+    ssize_t got = read(pfd[i].fd, c->query.p + c->query.len, c->query.cap - c->query.len);
+    if (got <= 0) continue; /* EOF or error: libuv sees it again after the script */
+    c->query.len += (size_t)got;
+    srv->stats.net_input_bytes += (uint64_t)got;
+    size_t before = c->out.len;
+    int held = c->out.len > c->released;
+    while (c->qpos < c->query.len && !(c->flags & (CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_CLOSING))) {
+      size_t consumed = 0;
+      char err[128];
+      c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
+      c->parser.unauthenticated = srv->cfg.requirepass && !c->authenticated;
+      int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, &consumed, err, sizeof(err));
+      if (rc == CAIRN_PARSE_NEED_MORE) break;
+      if (rc == CAIRN_PARSE_ERROR) {
+        protocol_error(c, err);
+        c->qpos = c->query.len;
+        break;
+      }
+      if (c->parser.argc > c->argv_cap) {
+        c->argv_cap = c->parser.argc * 2;
+        c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
+      }
+      cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
+      c->qpos += consumed;
+      int argc = (int)c->parser.argc;
+      if (argc == 0) continue;
+      cairn_reply r = {.buf = &c->out, .resp = c->resp};
+      const cairn_command *cmd = cairn_command_lookup(c->argv[0].p, c->argv[0].len);
+      uint32_t flags = cmd ? cmd->flags : 0;
+      if (cmd && cmd->subcommands && argc >= 2) {
+        const cairn_command *sub = cairn_subcommand_find(cmd, c->argv[1]);
+        flags = sub ? sub->flags : 0;
+      }
+      srv->stats.commands_processed++;
+      if (cmd && srv->cfg.requirepass && !c->authenticated && !(flags & CAIRN_CMD_NO_AUTH)) {
+        cairn_reply_error(&r, "-NOAUTH Authentication required.");
+      } else if (!cmd || !(flags & CAIRN_CMD_ALLOW_BUSY) || !cairn_arity_ok(cmd, argc)) {
+        const char *busy = eval_mode ? "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                                       "SHUTDOWN NOSAVE."
+                                     : "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                                       "SHUTDOWN NOSAVE.";
+        if ((c->flags & CAIRN_CLIENT_MULTI) && cmd && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
+          /* EXEC refused: the transaction is discarded, like execute.c's rejected() */
+          cairn_reply_errorf(&r, "-EXECABORT Transaction discarded because of: %s", busy);
+          cairn_multi_client_reset(c);
+        } else {
+          cairn_reply_errorf(&r, "-%s", busy);
+          if (c->flags & CAIRN_CLIENT_MULTI) c->flags |= CAIRN_CLIENT_DIRTY_EXEC;
+        }
+      } else if (cairn_arg_is(c->argv[0], "shutdown")) {
+        cairn_warning("User requested shutdown while a script runs: exiting now (the script's effects were not "
+                      "propagated; recovery restores the state before it)");
+        cairn_log_close();
+        _exit(0);
+      } else {
+        cairn_ctx ctx = {.srv = srv,
+                         .client = c,
+                         .cmd = cmd,
+                         .argc = argc,
+                         .argv = c->argv,
+                         .db = c->db,
+                         .reply = r,
+                         .now_ms = cairn_mstime()};
+        c->last_cmd = cmd->name;
+        cmd->fn(&ctx);
+      }
+      if (c->out.len > before && c->out.p[before] == '-') srv->stats.total_error_replies++;
+      before = c->out.len;
+    }
+    if (c->qpos == c->query.len) c->query.len = c->qpos = 0;
+    if (!held) c->released = c->out.len;
+    if (c->out.len > c->released)
+      mark_pending(c);
+    else
+      client_flush(c);
+  }
+}

@@ -141,6 +141,10 @@ void cairn_client_postpone(cairn_client *c);
 /* The output-buffer class of a client (client-output-buffer-limit). */
 enum { CAIRN_CLIENT_TYPE_NORMAL = 0, CAIRN_CLIENT_TYPE_REPLICA, CAIRN_CLIENT_TYPE_MASTER, CAIRN_CLIENT_TYPE_PUBSUB };
 int cairn_client_type(const cairn_client *c);
+/* Answers the other clients while a script runs past busy-reply-threshold
+ * (-BUSY, or the allow-busy commands such as SCRIPT KILL); see client.c.
+ * eval_mode picks the SCRIPT KILL or FUNCTION KILL wording. */
+void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_mode);
 /* Appends bytes to a client's output as already durable (released at once)
  * and tries to send them: how replication feeds a replica. */
 void cairn_client_send(cairn_client *c, const void *p, size_t n);

@@ -19,6 +19,7 @@ static const cairn_command *const tables[] = {
     cairn_commands_connection, cairn_commands_hash, cairn_commands_list, cairn_commands_set,
     cairn_commands_zset, cairn_commands_multi, cairn_commands_pubsub, cairn_commands_diag, cairn_commands_acl,
     cairn_commands_stream, /* engine/cmd/xstream.c */
+    cairn_commands_scripting, cairn_commands_function,
 };
 
 #define MAX_EXTRA_TABLES 8

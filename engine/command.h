@@ -41,6 +41,11 @@ enum {
   CAIRN_CMD_MAY_REPLICATE = 1 << 16,    /* not a write but may reach the replication stream (PUBLISH,
                                          * PFCOUNT...): paused by CLIENT PAUSE WRITE, Redis's
                                          * CMD_MAY_REPLICATE */
+  CAIRN_CMD_ALLOW_BUSY = 1 << 17,       /* served while a script runs past busy-reply-threshold
+                                         * ("allow_busy"; engine/client.c:cairn_clients_serve_busy) */
+  CAIRN_CMD_RUNS_SCRIPT = 1 << 18,      /* EVAL, FCALL...: shows itself to MONITOR before the commands
+                                         * the script calls (not execute after it ran); tracked by
+                                         * what the script read (engine/tracking.c) */
 };
 
 /* Shorthands for the tables, one meaning each. */
@@ -96,6 +101,8 @@ extern const cairn_command cairn_commands_pubsub[];
 extern const cairn_command cairn_commands_diag[];   /* SLOWLOG LATENCY */
 extern const cairn_command cairn_commands_acl[];    /* ACL (engine/cmd/acl.c) */
 extern const cairn_command cairn_commands_stream[]; /* X* (engine/cmd/xstream.c) */
+extern const cairn_command cairn_commands_scripting[]; /* EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT */
+extern const cairn_command cairn_commands_function[];  /* FUNCTION FCALL FCALL_RO */
 
 /* Case-insensitive lookup by name: the command, or NULL. */
 const cairn_command *cairn_command_lookup(const char *name, size_t len);

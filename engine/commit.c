@@ -447,6 +447,23 @@ static void on_flusher_done(uv_async_t *a) {
   flusher_idle(srv);
 }
 
+/* A script running past busy-reply-threshold holds the loop (engine/client.c:
+ * cairn_clients_serve_busy): what the commands before it wrote is made
+ * durable here so that their held replies can go, like at an iteration's end
+ * but never with a checkpoint (the store's active layer holds the running
+ * script's partial writes, which the stream does not). A flusher job in
+ * flight is finished here when its thread is done (its uv_async callback
+ * cannot run meanwhile); until then nothing is released. */
+void cairn_commit_during_script(cairn_server *srv) {
+  if (srv->fl.busy) {
+    on_flusher_done(&srv->fl.async);
+    if (srv->fl.busy) return;
+  }
+  if (append_pending(srv) != 0) return;
+  if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);
+  notify(srv, CAIRN_SYNC_ALL_DURABLE);
+}
+
 int cairn_flusher_start(cairn_server *srv, char *err, size_t errlen) {
   int rc = uv_async_init(srv->loop, &srv->fl.async, on_flusher_done);
   if (rc != 0) {
@@ -868,6 +885,7 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
       int rc = replay(srv, 0, 1);
       if (rc == 0) break;
       cairn_store_rollback(srv->store);
+      srv->stats.rollbacks++; /* state kept beside the store (functions) reloads from it */
       if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) continue;
       snprintf(err, errlen, "recovery failed: %s", replay_errstr(srv));
       return -1;

@@ -16,6 +16,9 @@
 /* End of an iteration: append the stream to the WAL, sync (strict), maybe
  * checkpoint, release held replies. Idempotent within an iteration. */
 void cairn_commit_iteration(cairn_server *srv);
+/* The same while a script runs past busy-reply-threshold, without a
+ * checkpoint (see commit.c). */
+void cairn_commit_during_script(cairn_server *srv);
 
 /* Checkpoints (after making the WAL durable): freezes the store's active
  * overlay layer at the stream's offset for the store thread, which writes

@@ -204,7 +204,7 @@ typedef struct compat_block {
   long long active_defrag_ignore_bytes, active_defrag_max_scan_fields;
   int activerehashing, dynamic_hz, jemalloc_bg_thread, lfu_log_factor, lfu_decay_time;
   long long hll_sparse_max_bytes, stream_node_max_bytes, stream_node_max_entries;
-  long long busy_reply_threshold, acllog_max_len;
+  long long acllog_max_len;
   int acl_pubsub_default, sanitize_dump_payload;
   /* RDB and AOF */
   int rdbcompression, rdbchecksum, rdb_del_sync_files, rdb_save_incremental_fsync, stop_writes_on_bgsave_error;
@@ -373,7 +373,7 @@ static const directive table[] = {
     XM("stream-node-max-bytes", NULL, 0, stream_node_max_bytes, "4096", 0, LONG_MAX),
     XL("stream-node-max-entries", NULL, 0, stream_node_max_entries, "100", 0, LLONG_MAX),
     {"tracking-table-max-keys", NULL, DT_LL, 0, CF(tracking_table_max_keys), "1000000", 0, LONG_MAX, 0, 0, NULL, NULL},
-    XL("busy-reply-threshold", "lua-time-limit", 0, busy_reply_threshold, "5000", 0, LONG_MAX),
+    {"busy-reply-threshold", "lua-time-limit", DT_LL, 0, CF(busy_reply_threshold), "5000", 0, LONG_MAX, 0, 0, NULL, NULL},
     XL("acllog-max-len", NULL, 0, acllog_max_len, "128", 0, LONG_MAX),
     XE("acl-pubsub-default", NULL, 0, acl_pubsub_default, "resetchannels", acl_pubsub_names),
     XE("sanitize-dump-payload", NULL, 0, sanitize_dump_payload, "no", sanitize_names),

@@ -126,6 +126,7 @@ typedef struct cairn_config {
 
   /* monitoring */
   long long slowlog_log_slower_than; /* microseconds, -1 = off */
+  long long busy_reply_threshold;    /* ms a script runs before other clients get -BUSY (0 = never) */
   long long slowlog_max_len;
   long long latency_monitor_threshold; /* milliseconds, 0 = off */
   int latency_tracking;           /* per-command latency histograms (INFO latencystats) */

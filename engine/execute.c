@@ -16,6 +16,7 @@
 #include "engine/monitor.h"
 #include "engine/multi.h"
 #include "engine/pubsub.h"
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/tracking.h"
@@ -38,8 +39,6 @@ static void reply_unknown(cairn_reply *r, int argc, cairn_str *argv) {
   cairn_buf_free(&args);
   cairn_buf_free(&msg);
 }
-
-static int is_write_command(const cairn_command *cmd) { return (cmd->flags & CAIRN_CMD_WRITE) != 0; }
 
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);
 
@@ -70,21 +69,24 @@ static void rejected(cairn_ctx *ctx, size_t reply_start) {
   free(msg);
 }
 
-/* Runs one command of a transaction for EXEC (engine/cmd/multi.c): its reply
- * goes into the EXEC's array, its propagation joins the EXEC's (flushed as
- * one unit when EXEC returns), and a store error becomes the EXEC's, which is
- * then rolled back and retried whole. */
-void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
-  cairn_server *srv = exec->srv;
-  cairn_client *client = exec->client;
+/* Runs one command inside another one (EXEC's queued commands, a script's
+ * redis.call): its reply goes into `reply` (EXEC's array, the script's
+ * buffer), its propagation joins the outer command's (flushed as one unit
+ * when that returns), and a store error becomes the outer command's, which
+ * is then rolled back and retried whole. Returns the db the command left
+ * selected. */
+static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, cairn_str *argv, cairn_reply reply,
+                          int db) {
+  cairn_server *srv = outer->srv;
+  cairn_client *client = outer->client;
   cairn_ctx ctx = {.srv = srv,
                    .client = client,
                    .cmd = cmd,
                    .argc = argc,
                    .argv = argv,
-                   .db = client->db,
-                   .reply = {.buf = exec->reply.buf, .resp = client->resp},
-                   .now_ms = exec->now_ms}; /* one time for the whole transaction, like Redis */
+                   .db = db,
+                   .reply = reply,
+                   .now_ms = outer->now_ms}; /* one time for the whole transaction/script, like Redis */
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
   /* ACLs are checked again when EXEC runs the command, like Redis. */
   if (!cairn_acl_permit(&ctx, cmd, argc, argv, 1)) {
@@ -92,23 +94,46 @@ void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, c
     return;
   }
   srv->stats.commands_processed++;
-  client->last_cmd = cmd->name;
+  if (client) client->last_cmd = cmd->name;
   int64_t t0 = cairn_monotonic_ns();
   cmd->fn(&ctx);
-  if (client->tracking) cairn_tracking_after_call(&ctx);
+  /* a script's commands are tracked through the script (cairn_tracking_script_read) */
+  if (client && client->tracking && !cairn_script_running(srv)) cairn_tracking_after_call(&ctx);
   uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);
   if (ctx.reply.buf)
     cairn_info_record_call(srv, cmd, argc, argv, ns, 0, ctx.reply.buf->p ? ctx.reply.buf->p + start : NULL,
                            ctx.reply.buf->len - start);
-  cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
+  if (client) cairn_diag_record_call(srv, client, cmd, argc, argv, ns); /* SLOWLOG, LATENCY */
   if (ctx.store_rc) {
-    exec->store_rc = ctx.store_rc;
-    return;
+    outer->store_rc = ctx.store_rc;
+    return ctx.db;
   }
-  if (cairn_monitor_wants(srv, client, cmd, argc, argv)) cairn_monitor_feed(srv, client, client->db, argc, argv);
+  if (!(cmd->flags & CAIRN_CMD_RUNS_SCRIPT) && cairn_monitor_wants(srv, client, cmd, argc, argv))
+    cairn_monitor_feed(srv, client, ctx.db, argc, argv); /* the db after it ran (SELECT) */
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
-  exec->dirty += ctx.dirty;
+  outer->dirty += ctx.dirty;
   if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
+  return ctx.db;
+}
+
+/* Runs one command of a transaction for EXEC (engine/cmd/multi.c). */
+void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv) {
+  cairn_reply reply = {.buf = exec->reply.buf, .resp = exec->client->resp};
+  execute_nested(exec, cmd, argc, argv, reply, exec->client->db);
+}
+
+/* Runs one command a script called (engine/script.c), after the script's own
+ * checks: its reply in `resp` into out, on the script's db (returned: SELECT
+ * inside a script moves the script's db, not the caller's). */
+int cairn_execute_script_call(cairn_ctx *script, const cairn_command *cmd, int argc, cairn_str *argv,
+                              cairn_buf *out, int resp, int db) {
+  cairn_client *client = script->client;
+  int caller_db = client ? client->db : 0;
+  if (client) client->db = db;
+  cairn_reply reply = {.buf = out, .resp = resp};
+  db = execute_nested(script, cmd, argc, argv, reply, db);
+  if (client) client->db = caller_db;
+  return db;
 }
 
 /* A top-level command that made keys ready serves the clients blocked on
@@ -184,7 +209,10 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     if (!cairn_acl_permit(&ctx, cmd, argc, argv, 0)) goto reject; /* -NOPERM, logged (Redis's order) */
     /* EXEC writes when one of its commands does; it is refused on a stale
      * replica when one of them would be. */
-    int is_write = is_write_command(cmd), deny_stale = !(cmd->flags & CAIRN_CMD_STALE);
+    /* A script that declares flags (shebang, register_function) makes EVAL /
+     * FCALL a write or not, stale-safe, OOM-safe (engine/script.c). */
+    uint32_t cflags = cairn_script_command_flags(srv, cmd, argc, argv);
+    int is_write = (cflags & CAIRN_CMD_WRITE) != 0, deny_stale = !(cflags & CAIRN_CMD_STALE);
     if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
       uint32_t any, all;
       cairn_multi_queued_flags(client, &any, &all);
@@ -236,7 +264,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
         goto reject;
       }
     }
-    if ((cmd->flags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
+    if ((cflags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
       cairn_reply_errorf(&ctx.reply,
                          "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "
                          "%lld bytes)",
@@ -247,7 +275,7 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
       /* CLIENT PAUSE: checked after every rejection, before queueing, like
        * Redis 7.0's processCommand; a blocked command re-run because its key
        * became ready is served, not paused (handleClientsBlockedOnKeys). */
-      int may_replicate = is_write || (cmd->flags & CAIRN_CMD_MAY_REPLICATE);
+      int may_replicate = is_write || (cflags & CAIRN_CMD_MAY_REPLICATE);
       if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
         uint32_t any, all;
         cairn_multi_queued_flags(client, &any, &all);
@@ -337,7 +365,8 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
   /* MONITOR: after it ran; a blocked command re-run when its key is ready
    * was shown when it first ran. */
   cairn_str woken;
-  if (cairn_monitor_wants(srv, client, cmd, argc, argv) && !cairn_blocking_woken_key(&ctx, &woken))
+  if (!(cmd->flags & CAIRN_CMD_RUNS_SCRIPT) && cairn_monitor_wants(srv, client, cmd, argc, argv) &&
+      !cairn_blocking_woken_key(&ctx, &woken))
     cairn_monitor_feed(srv, client, client->db, argc, argv);
   if (client) {
     uint64_t ns = (uint64_t)(cairn_monotonic_ns() - t0);

@@ -14,6 +14,7 @@
 #include "engine/acl.h"
 #include "engine/commit.h"
 #include "engine/info.h"
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/tracking.h"
 #include "engine/multi.h"
@@ -431,6 +432,12 @@ static void sec_memory(cairn_server *srv, cairn_buf *o) {
   bytes_human(h_rss, sizeof(h_rss), rss);
   /* maxmemory is reported as configured; cairn does not enforce it (the
    * keyspace is bounded by lmdb-max-map-size, see conf/cairn.conf) */
+  /* Lua: EVAL's state and the functions' state (engine/script.c) */
+  long long lua_eval = cairn_script_memory(srv), lua_fn = cairn_function_memory(srv), nlibs = 0, nfuncs = 0;
+  cairn_functions_counts(srv, &nlibs, &nfuncs);
+  char h_lua[32], h_lua_total[32];
+  bytes_human(h_lua, sizeof(h_lua), (unsigned long long)lua_eval);
+  bytes_human(h_lua_total, sizeof(h_lua_total), (unsigned long long)(lua_eval + lua_fn));
   char h_max[32], policy[24];
   bytes_human(h_max, sizeof(h_max), (unsigned long long)srv->cfg.maxmemory);
   cairn_config_format(&srv->cfg, "maxmemory-policy", policy, sizeof(policy));
@@ -440,6 +447,15 @@ static void sec_memory(cairn_server *srv, cairn_buf *o) {
                    "used_memory_human:%s\r\n"
                    "used_memory_rss:%llu\r\n"
                    "used_memory_rss_human:%s\r\n"
+                   "used_memory_lua:%lld\r\n"
+                   "used_memory_vm_eval:%lld\r\n"
+                   "used_memory_lua_human:%s\r\n"
+                   "number_of_cached_scripts:%lld\r\n"
+                   "number_of_functions:%lld\r\n"
+                   "number_of_libraries:%lld\r\n"
+                   "used_memory_vm_functions:%lld\r\n"
+                   "used_memory_vm_total:%lld\r\n"
+                   "used_memory_vm_total_human:%s\r\n"
                    "maxmemory:%lld\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
@@ -447,7 +463,8 @@ static void sec_memory(cairn_server *srv, cairn_buf *o) {
                    "lazyfree_pending_objects:0\r\n"
                    "lmdb_map_size:%llu\r\n"
                    "lmdb_used_bytes:%llu\r\n",
-                   used, h_used, rss, h_rss, srv->cfg.maxmemory, h_max, policy,
+                   used, h_used, rss, h_rss, lua_eval, lua_eval, h_lua, cairn_script_count(srv), nfuncs, nlibs,
+                   lua_fn, lua_eval + lua_fn, h_lua_total, srv->cfg.maxmemory, h_max, policy,
                    (unsigned long long)cairn_store_map_size(srv->store),
                    (unsigned long long)cairn_store_used_bytes(srv->store));
 }

@@ -21,6 +21,7 @@
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
+#include "engine/script.h"
 #include "engine/stream.h"
 #include "engine/util.h"
 
@@ -202,6 +203,8 @@ void cairn_server_free(cairn_server *srv) {
   cairn_stream_free(srv);
   cairn_blocking_free(srv);
   cairn_tracking_free(srv);
+  cairn_functions_free(srv); /* the function libraries (engine/cmd/function.c) */
+  cairn_script_free(srv);    /* the Lua states (engine/script.c) */
   cairn_pubsub_free(srv);
   cairn_watch_free(srv);
   cairn_info_free_calls(srv);

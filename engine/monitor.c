@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/script.h"
 #include "engine/client.h"
 #include "engine/monitor.h"
 #include "engine/server.h"
@@ -64,7 +65,9 @@ void cairn_monitor_feed(cairn_server *srv, cairn_client *c, int db, int argc, co
   if (srv->nmonitors <= 0 || argc <= 0) return;
   cairn_buf line = {0};
   int64_t us = cairn_ustime();
-  if (c->flags & CAIRN_CLIENT_UNIX)
+  if (cairn_script_running(srv)) /* a command a script called: Redis shows "lua" */
+    cairn_buf_printf(&line, "+%lld.%06lld [%d lua] ", (long long)(us / 1000000), (long long)(us % 1000000), db);
+  else if (c->flags & CAIRN_CLIENT_UNIX)
     cairn_buf_printf(&line, "+%lld.%06lld [%d unix:%s] ", (long long)(us / 1000000), (long long)(us % 1000000), db,
                      srv->cfg.unixsocket ? srv->cfg.unixsocket : "");
   else

@@ -23,6 +23,10 @@ void cairn_multi_client_reset(cairn_client *c);
 /* Every watching client fails its next EXEC (a full sync replaced the data). */
 void cairn_watch_touch_all(cairn_server *srv);
 void cairn_execute_queued(cairn_ctx *exec, const cairn_command *cmd, int argc, cairn_str *argv);
+/* The same for a command a Lua script calls (engine/script.c): its reply in
+ * RESP `resp` goes to out, it runs on db; returns the db it left selected. */
+int cairn_execute_script_call(cairn_ctx *script, const cairn_command *cmd, int argc, cairn_str *argv,
+                              cairn_buf *out, int resp, int db);
 /* Frees the server's WATCH table (shutdown, after every client closed). */
 void cairn_watch_free(cairn_server *srv);
 

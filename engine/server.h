@@ -133,6 +133,8 @@ struct cairn_server {
   cairn_client *cur_client;  /* the client whose top-level command runs (tracking's NOLOOP and order) */
   void (*touch_watch)(void *ud, int db, cairn_str key); /* WATCH's store touch hook, NULL when unused */
   struct cairn_tracking *tracking; /* engine/tracking.c */
+  struct cairn_scripting *scripting; /* engine/script.c: the Lua state and script cache, NULL until used */
+  struct cairn_functions *functions; /* engine/cmd/function.c: the function libraries, NULL until used */
   int stalled;               /* clients whose write waits for the overlay (CAIRN_CLIENT_STALLED) */
   int pause_type;            /* CLIENT PAUSE: CAIRN_PAUSE_OFF/WRITE/ALL (engine/client.c) */
   int64_t pause_end_ms;      /* monotonic */

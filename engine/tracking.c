@@ -262,10 +262,28 @@ static void remember(cairn_server *srv, cairn_client *cl, const char *key, size_
   T->items++;
 }
 
+static void remember_command_keys(cairn_ctx *c);
+
 void cairn_tracking_after_call(cairn_ctx *c) {
   cairn_client *cl = c->client;
   tclient *tc = cl ? cl->tracking : NULL;
   if (!tc || tc->bcast || !c->cmd || !(c->cmd->flags & CAIRN_CMD_READONLY)) return;
+  if (c->cmd->flags & CAIRN_CMD_RUNS_SCRIPT) return; /* EVAL_RO: by what the script read */
+  remember_command_keys(c);
+}
+
+/* A script (EVAL, FCALL) that ran a read-only command: its declared keys
+ * are tracked, like Redis 7.0 (the commands it called are not). */
+void cairn_tracking_script_read(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  tclient *tc = cl ? cl->tracking : NULL;
+  if (!tc || tc->bcast || !c->cmd) return;
+  remember_command_keys(c);
+}
+
+static void remember_command_keys(cairn_ctx *c) {
+  cairn_client *cl = c->client;
+  tclient *tc = cl->tracking;
   if (c->cmd->flags & CAIRN_CMD_PUBSUB) return;
   if ((tc->optin && !tc->caching) || (tc->optout && tc->caching)) return;
   cairn_keyref *refs = NULL;

@@ -35,6 +35,9 @@ void cairn_cmd_client_trackinginfo(cairn_ctx *c);
 /* engine/execute.c: after a command of a client ran (top level or queued in
  * EXEC): remembers the keys it read. */
 void cairn_tracking_after_call(cairn_ctx *c);
+/* A script command (EVAL, FCALL...) whose script ran a read-only command:
+ * remembers the keys it declared. */
+void cairn_tracking_script_read(cairn_ctx *c);
 /* engine/execute.c: after a top-level command: sends the invalidations for
  * the client that ran it, resets its CLIENT CACHING choice. */
 void cairn_tracking_after_command(cairn_server *srv, cairn_client *client, const cairn_command *cmd);

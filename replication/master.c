@@ -15,6 +15,7 @@
 
 #include "engine/commit.h"
 #include "engine/log.h"
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/store.h"
@@ -59,6 +60,7 @@ struct fullsync {
   uint64_t offset;
   int stream_db;
   char replid[41];
+  cairn_buf functions;   /* the function libraries at the snapshot ([u32 len][code]...) */
   char path[4096];
   pthread_t thread;
   uv_async_t async;
@@ -151,6 +153,12 @@ static void *spool_main(void *arg) {
                        .repl_id = job->replid,
                        .repl_offset = (int64_t)job->offset};
   int rc = sc.w ? cairn_rdb_writer_begin(sc.w, &aux) : -1;
+  for (size_t pos = 0; rc == 0 && pos + 4 <= job->functions.len;) {
+    uint32_t len;
+    memcpy(&len, job->functions.p + pos, 4);
+    rc = cairn_rdb_writer_function(sc.w, job->functions.p + pos + 4, len);
+    pos += 4 + (size_t)len;
+  }
   for (int db = 0; rc == 0 && db < cairn_store_snapshot_databases(job->snap); db++) {
     uint64_t n = cairn_store_snapshot_dbsize(job->snap, db);
     if (!n) continue;
@@ -237,6 +245,7 @@ static void job_unlink(fullsync *job) {
 static void on_job_closed(uv_handle_t *h) {
   fullsync *job = h->data;
   job_unlink(job);
+  cairn_buf_free(&job->functions);
   free(job);
 }
 
@@ -267,12 +276,14 @@ static fullsync *job_start(cairn_server *srv) {
   fullsync *job = cairn_xcalloc(1, sizeof(*job));
   job->srv = srv;
   if (cairn_store_snapshot_open(srv->store, &job->snap) != 0) {
+    cairn_buf_free(&job->functions);
     free(job);
     return NULL;
   }
   job->offset = cairn_store_snapshot_offset(job->snap);
   job->stream_db = cairn_store_snapshot_stream_db(job->snap);
   memcpy(job->replid, st->replid, sizeof(job->replid));
+  cairn_functions_blob(srv, &job->functions); /* the libraries, as of the snapshot just taken */
   job->started_ms = cairn_monotonic_ms();
   snprintf(job->path, sizeof(job->path), "%s/fullsync-%llu-%d.rdb", srv->cfg.dir, (unsigned long long)job->offset,
            (int)getpid());
@@ -280,6 +291,7 @@ static fullsync *job_start(cairn_server *srv) {
   if (rc != 0) {
     cairn_warning("Full sync: cannot start the snapshot writer: uv_async_init: %s", uv_strerror(rc));
     cairn_store_snapshot_close(job->snap);
+    cairn_buf_free(&job->functions);
     free(job);
     return NULL;
   }
@@ -753,7 +765,7 @@ static void cmd_sync(cairn_ctx *c) {
 #define F_REPL (CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI)
 
 static const cairn_command repl_commands[] = {
-    CAIRN_CMD("replconf", -1, F_REPL | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_replconf, "server",
+    CAIRN_CMD("replconf", -1, F_REPL | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_BUSY, 0, 0, 0, cmd_replconf, "server",
               "An internal command for configuring the replication stream.", "3.0.0", ""),
     CAIRN_CMD("psync", -3, F_REPL, 0, 0, 0, cmd_psync, "server", "An internal command used in replication.", "2.8.0",
               "replicationid offset"),
@@ -864,6 +876,7 @@ void cairn_repl_free(cairn_server *srv) {
       cairn_store_snapshot_close(job->snap);
     }
     unlink(job->path);
+    cairn_buf_free(&job->functions);
     free(job);
   }
   srv->repl = NULL;

@@ -12,6 +12,7 @@
 
 #include "engine/commit.h"
 #include "engine/log.h"
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/stream.h"
 #include "engine/multi.h"
@@ -27,6 +28,7 @@ static const char *link_state_names[] = {"none", "connect", "connecting", "hands
 
 typedef struct master_link {
   cairn_server *srv;
+  cairn_buf functions;    /* full sync: the RDB's function libraries ([u32 len][code]...) */
   char host[256];
   int port;
   int state;
@@ -304,7 +306,18 @@ static int on_skipped(void *ud, const cairn_rdb_key *k, const char *why) {
   return 0;
 }
 
+/* A FUNCTION2 entry: kept until the load finishes, then the libraries
+ * become the master's (none when it sent none), like Redis. */
+static int on_function(void *ud, const uint8_t *code, size_t n) {
+  master_link *L = ud;
+  uint32_t len = (uint32_t)n;
+  cairn_buf_append(&L->functions, &len, 4);
+  cairn_buf_append(&L->functions, code, n);
+  return 0;
+}
+
 static const cairn_rdb_callbacks load_callbacks = {.on_aux = on_aux,
+                                                   .on_function = on_function,
                                                    .on_key = on_key,
                                                    .on_string = on_string,
                                                    .on_elem = on_elem,
@@ -320,6 +333,7 @@ static void finish_load(master_link *L) {
   L->rdb = NULL;
   cairn_repl_drop_replicas(srv); /* our sub-replicas follow the new history with a full sync */
   if (cairn_store_load_finish(srv->store, 1) != 0 ||
+      cairn_functions_replace_all(srv, L->functions.p, L->functions.len) != 0 ||
       cairn_commit_new_history(srv, L->sync_offset, L->stream_db < 0 ? 0 : L->stream_db) != 0) {
     link_close(L, "cannot switch to the loaded data set");
     return;
@@ -399,6 +413,7 @@ static void start_transfer(master_link *L, const char *hdr, size_t len) {
       cairn_notice("Full sync: the map cannot grow ahead to %llu bytes; it grows as needed",
                    (unsigned long long)(3 * (uint64_t)L->left));
   }
+  L->functions.len = 0;
   L->rdb = cairn_rdb_reader_new(&load_callbacks, L, 0);
   L->rdb_done = 0;
   L->got = 0;
@@ -821,6 +836,7 @@ void cairn_replica_free(cairn_server *srv) {
   cairn_apply_free(&L->apply);
   L->apply.on_raw = NULL;
   cairn_buf_free(&L->in);
+  cairn_buf_free(&L->functions);
   free(L);
   srv->repl_link = NULL;
 }

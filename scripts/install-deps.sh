@@ -2,7 +2,7 @@
 # Installs the Debian packages cairn needs to build, test and benchmark.
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
-BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev"
+BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev"
 # Tests: redis-server is the differential reference; redis-tools gives redis-cli,
 # redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
 # (test_cli.py). A test whose tool is missing fails, it does not skip.

@@ -178,16 +178,16 @@ const cairn_command cairn_commands_connection[] = {
               "connection", "Ping the server.", "1.0.0", "[message]"),
     CAIRN_CMD("echo", 2, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_echo, "connection",
               "Echo the given string.", "1.0.0", "message"),
-    CAIRN_CMD("quit", -1, CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_SUBSCRIBED |
+    CAIRN_CMD("quit", -1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_SUBSCRIBED |
               CAIRN_CMD_NOT_QUEUED, 0, 0, 0, cmd_quit, "connection", "Close the connection.", "1.0.0", ""),
     CAIRN_CMD("select", 2, CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_select, "connection",
               "Change the selected database.", "1.0.0", "index"),
-    CAIRN_CMD("auth", -2, CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_auth, "connection",
+    CAIRN_CMD("auth", -2, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_auth, "connection",
               "Authenticate to the server.", "1.0.0", "[username] password"),
-    CAIRN_CMD("hello", -1, CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_hello, "connection",
+    CAIRN_CMD("hello", -1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_hello, "connection",
               "Handshake with the server: protocol version, authentication, client name.", "6.0.0",
               "[protover [AUTH username password] [SETNAME clientname]]"),
-    CAIRN_CMD("reset", 1, CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_SUBSCRIBED |
+    CAIRN_CMD("reset", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_FAST | CAIRN_CMD_NO_AUTH | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_SUBSCRIBED |
               CAIRN_CMD_NOT_QUEUED, 0, 0, 0, cmd_reset, "connection", "Reset the connection.", "6.2.0", ""),
     CAIRN_CMD_END,
 };

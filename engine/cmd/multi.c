@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/script.h"
 #include "engine/cmd/hmap.h"
 #include "engine/server.h"
 #include "engine/multi.h"
@@ -77,8 +78,9 @@ void cairn_multi_queue(cairn_client *c, const cairn_command *cmd, int argc, cons
   }
   m->cmds[m->count++] = (mcmd){cmd, argc, av, size};
   m->mem += size;
-  m->any |= cmd->flags;
-  m->all &= cmd->flags;
+  uint32_t flags = cairn_script_command_flags(c->srv, cmd, argc, av); /* a script's declared flags count */
+  m->any |= flags;
+  m->all &= flags;
 }
 
 void cairn_multi_queued_flags(const cairn_client *c, uint32_t *any, uint32_t *all) {
@@ -393,16 +395,16 @@ static void cmd_unwatch(cairn_ctx *c) {
 }
 
 const cairn_command cairn_commands_multi[] = {
-    CAIRN_CMD("multi", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
+    CAIRN_CMD("multi", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
               cmd_multi, "transactions", "Start a transaction", "1.2.0", ""),
     CAIRN_CMD("exec", 1, CAIRN_CMD_NOSCRIPT | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED | CAIRN_CMD_RUNS_QUEUED, 0,
               0, 0, cmd_exec, "transactions", "Execute all commands issued after MULTI", "1.2.0", ""),
-    CAIRN_CMD("discard", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
+    CAIRN_CMD("discard", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 0, 0, 0,
               cmd_discard, "transactions", "Discard all commands issued after MULTI", "2.0.0", ""),
-    CAIRN_CMD("watch", -2, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 1, -1, 1,
+    CAIRN_CMD("watch", -2, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE | CAIRN_CMD_NOT_QUEUED, 1, -1, 1,
               cmd_watch, "transactions", "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0",
               "key [key ...]"),
-    CAIRN_CMD("unwatch", 1, CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_unwatch,
+    CAIRN_CMD("unwatch", 1, CAIRN_CMD_ALLOW_BUSY | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_FAST | CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_unwatch,
               "transactions", "Forget about all watched keys", "2.2.0", ""),
     CAIRN_CMD_END,
 };

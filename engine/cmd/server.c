@@ -608,6 +608,7 @@ static const struct {
     {CAIRN_CMD_ADMIN, "admin"},     {CAIRN_CMD_PUBSUB, "pubsub"},     {CAIRN_CMD_NOSCRIPT, "noscript"},
     {CAIRN_CMD_BLOCKING, "blocking"}, {CAIRN_CMD_LOADING, "loading"}, {CAIRN_CMD_STALE, "stale"},
     {CAIRN_CMD_FAST, "fast"},       {CAIRN_CMD_NO_AUTH, "no_auth"},   {CAIRN_CMD_NOMULTI, "no_multi"},
+    {CAIRN_CMD_ALLOW_BUSY, "allow_busy"},
 };
 
 static void reply_cmd_flags(cairn_reply *r, const cairn_command *cmd) {
@@ -1608,7 +1609,7 @@ const cairn_command cairn_commands_server[] = {
               "Synchronously save the dataset to disk", "1.0.0", ""),
     CAIRN_CMD("bgsave", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_bgsave, "server",
               "Asynchronously save the dataset to disk", "1.0.0", "[SCHEDULE]"),
-    CAIRN_CMD("shutdown", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI | CAIRN_F_LOADING_STALE, 0, 0, 0,
+    CAIRN_CMD("shutdown", -1, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT | CAIRN_CMD_NOMULTI | CAIRN_F_LOADING_STALE | CAIRN_CMD_ALLOW_BUSY, 0, 0, 0,
               cmd_shutdown, "server", "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
               "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
     CAIRN_CMD("cluster", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "cluster", "A container for cluster commands",

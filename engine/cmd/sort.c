@@ -19,6 +19,7 @@
 #include "engine/cmd/generic.h"
 #include "engine/server.h"
 #include "engine/keyspace.h"
+#include "engine/script.h"
 #include "engine/pubsub.h"
 #include "engine/blocking.h"
 #include "engine/util.h"
@@ -254,9 +255,9 @@ static void sort_generic(cairn_ctx *c, int readonly) {
     type = v.type;
     if (cairn_coll_decode(&v, &coll) != 0) coll.count = 0;
   }
-  /* A set has no order of its own: with STORE, sort it (bytewise) so the
-   * stored list is the same everywhere. */
-  if (dontsort && type == CAIRN_TYPE_SET && has_store) {
+  /* A set has no order of its own: with STORE, or called by a script, sort
+   * it (bytewise) so the result is the same everywhere (Redis's rule). */
+  if (dontsort && type == CAIRN_TYPE_SET && (has_store || cairn_script_running(c->srv))) {
     dontsort = 0;
     alpha = 1;
     has_sortby = 0;

@@ -135,6 +135,9 @@ uint64_t cairn_rdb_writer_bytes(const cairn_rdb_writer *w);
 int cairn_rdb_writer_begin(cairn_rdb_writer *w, const cairn_rdb_aux *aux);
 int cairn_rdb_writer_aux(cairn_rdb_writer *w, const char *key, const void *val, size_t vlen);
 int cairn_rdb_writer_aux_int(cairn_rdb_writer *w, const char *key, int64_t val);
+/* A function library (RDB_OPCODE_FUNCTION2 and its code), after the aux
+ * fields and before the first db, like Redis 7.0. */
+int cairn_rdb_writer_function(cairn_rdb_writer *w, const void *code, size_t len);
 /* SELECTDB + RESIZEDB (the counts are hints for the loader's hash tables). */
 int cairn_rdb_writer_select_db(cairn_rdb_writer *w, uint32_t db, uint64_t nkeys, uint64_t nexpires);
 /* kind: STRING, LIST, SET, ZSET or HASH. expire_ms: absolute unix ms, or

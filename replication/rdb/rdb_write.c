@@ -175,6 +175,12 @@ int cairn_rdb_writer_aux(cairn_rdb_writer *w, const char *key, const void *val, 
   return put_string(w, val, vlen);
 }
 
+int cairn_rdb_writer_function(cairn_rdb_writer *w, const void *code, size_t len) {
+  if (w->phase != PH_AUX) return misuse(w, "function");
+  if (put_u8(w, CAIRN_RDB_OP_FUNCTION2)) return -1;
+  return put_string(w, code, len);
+}
+
 int cairn_rdb_writer_aux_int(cairn_rdb_writer *w, const char *key, int64_t val) {
   char b[24];
   int n = snprintf(b, sizeof b, "%lld", (long long)val);
