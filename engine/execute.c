@@ -88,10 +88,11 @@ static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, 
                    .reply = reply,
                    .now_ms = outer->now_ms}; /* one time for the whole transaction/script, like Redis */
   size_t start = ctx.reply.buf ? ctx.reply.buf->len : 0;
-  /* ACLs are checked again when EXEC runs the command, like Redis. */
+  /* ACLs are checked again when EXEC runs the command, like Redis, and for
+   * every command a script calls. */
   if (!cairn_acl_permit(&ctx, cmd, argc, argv, 1)) {
     srv->stats.total_error_replies++;
-    return;
+    return db;
   }
   srv->stats.commands_processed++;
   if (client) client->last_cmd = cmd->name;
