@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
                (unsigned long long)srv.stream_offset,
                srv.cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed");
   cairn_notice("Ready to accept connections on port %d", srv.cfg.port);
+  if (srv.cfg.tls_port) cairn_notice("Ready to accept TLS connections on port %d", srv.cfg.tls_port);
   rc = cairn_server_run(&srv);
   if (srv.cfg.pidfile && *srv.cfg.pidfile) unlink(srv.cfg.pidfile);
 out:

@@ -2,13 +2,13 @@
 # Installs the Debian packages cairn needs to build, test and benchmark.
 # Idempotent: does nothing (and needs no network) when everything is present.
 set -eu
-BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev"
+BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev libcmocka-dev libssl-dev"
 # Tests: redis-server is the differential reference; redis-tools gives redis-cli,
 # redis-benchmark and redis-check-rdb; tmux drives redis-cli interactively
 # (test_cli.py). A test whose tool is missing fails, it does not skip.
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz targets.
 # prometheus-redis-exporter: test_exporter.py scrapes cairn with it.
-TEST_PKGS="python3 redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter"
+TEST_PKGS="python3 openssl redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
 # make compat: Redis's own Tcl test suite needs tclsh.
