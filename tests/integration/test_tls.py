@@ -421,5 +421,56 @@ def startup_refused_with_bad_key():
     assert_true("No tls-cert-file configured" in s2.log_text(), s2.log_text())
 
 
+@test
+def pubsub_and_blocking_over_tls():
+    s = tls_server()
+    with TlsConn(s.tls_port) as sub, TlsConn(s.tls_port) as blocked, s.conn() as plain:
+        assert_eq(sub.call("SUBSCRIBE", "ch"), [b"subscribe", b"ch", 1])
+        blocked.send("BLPOP", "q", 10)
+        time.sleep(0.2)
+        assert_eq(plain.call("PUBLISH", "ch", "hello"), 1)
+        assert_eq(sub.read_reply(), [b"message", b"ch", b"hello"])
+        assert_eq(plain.call("RPUSH", "q", "item"), 1)
+        assert_eq(blocked.read_reply(), [b"q", b"item"])
+        big = b"m" * (300 * 1024)
+        assert_eq(plain.call("PUBLISH", "ch", big), 1)
+        assert_eq(sub.read_reply(), [b"message", b"ch", big])
+
+
+@test(timeout=120)
+def cairn_replica_of_cairn_over_tls():
+    m = tls_server()
+    with m.conn() as mc:
+        for i in range(200):
+            mc.call("SET", "k%d" % i, "v%d" % i)
+    r = tls_server([("tls-replication", "yes"), ("replicaof", ["127.0.0.1", m.tls_port])])
+    with r.conn() as rc, m.conn() as mc:
+        wait_until(lambda: rc.call("GET", "k199") == b"v199", timeout=30, msg=lambda: log_tail(r))
+        mc.call("SET", "live", "1")
+        wait_until(lambda: rc.call("GET", "live") == b"1", timeout=20, msg=lambda: log_tail(r))
+        # WAIT counts the TLS replica's acknowledgements
+        mc.call("SET", "acked", "1")
+        assert_eq(mc.call("WAIT", 1, 5000), 1)
+        # the link drops and resumes partially
+        mc.call("CLIENT", "KILL", "TYPE", "replica")
+        mc.call("SET", "after-kill", "1")
+        wait_until(lambda: rc.call("GET", "after-kill") == b"1", timeout=20, msg=lambda: log_tail(r))
+    assert_true("Successful partial resynchronization with master." in r.log_text(), log_tail(r))
+
+
+@test
+def replica_refuses_master_certificate_of_unknown_ca():
+    m = tls_server()
+    c = make_certs()
+    r = CairnServer(extra_config=tls_config([("tls-replication", "yes"), ("replicaof", ["127.0.0.1", m.tls_port])])
+                    + [("tls-ca-cert-file", c("rogueca.crt"))])
+    with m.conn() as mc:
+        mc.call("SET", "k", "v")
+    wait_until(lambda: "certificate verify failed" in r.log_text(), timeout=10, msg=lambda: log_tail(r))
+    with r.conn() as rc:
+        assert_eq(info_field(rc, "master_link_status", "replication"), "down")
+        assert_eq(rc.call("GET", "k"), None)
+
+
 if __name__ == "__main__":
     run_tests()
