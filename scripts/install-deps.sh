@@ -8,11 +8,13 @@ BUILD_PKGS="build-essential cmake pkg-config liblmdb-dev libzstd-dev libuv1-dev 
 # (test_cli.py). A test whose tool is missing fails, it does not skip.
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz targets.
 # prometheus-redis-exporter: test_exporter.py scrapes cairn with it.
+# openssl (the CLI): test_tls.py makes its CA and certificates with it.
 TEST_PKGS="python3 openssl redis-server redis-tools libhiredis-dev lmdb-utils tmux clang libclang-rt-dev prometheus-redis-exporter"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--with-tests" ] && want="$want $TEST_PKGS"
-# make compat: Redis's own Tcl test suite needs tclsh.
-[ "${1:-}" = "--with-compat" ] && want="$want $TEST_PKGS tcl"
+# make compat: Redis's own Tcl test suite needs tclsh (and tcl-tls for its
+# --tls mode, unit/tls).
+[ "${1:-}" = "--with-compat" ] && want="$want $TEST_PKGS tcl tcl-tls"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
