@@ -106,13 +106,17 @@ static SSL_CTX *make_ctx(const cairn_config *cfg, int server, const char *cert, 
   if (cfg->tls_prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (server) {
+    /* Set in any case: a client offering a session (id or ticket) with
+     * client verification on would otherwise fail the handshake. */
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"cairn", 5);
     if (cfg->tls_session_caching) {
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
       SSL_CTX_sess_set_cache_size(ctx, cfg->tls_session_cache_size);
       SSL_CTX_set_timeout(ctx, cfg->tls_session_cache_timeout);
-      SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"cairn", 5);
     } else {
+      /* no resumption at all: neither the cache nor stateless tickets */
       SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
   }
   if (cert) {

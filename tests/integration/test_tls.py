@@ -22,7 +22,12 @@ another CA, with the openssl CLI, in a temp dir. Then:
     context keeps serving; a good new certificate is loaded for new
     connections;
   * startup with a missing key file is refused with a message naming the file
-    and OpenSSL's reason; startup with tls-port and no certificate likewise.
+    and OpenSSL's reason; startup with tls-port and no certificate likewise;
+  * pub/sub and BLPOP over TLS; a cairn replica of a cairn master over TLS
+    (WAIT, partial resync); a replica refusing a master certificate signed by
+    an unknown CA;
+  * an encrypted key with tls-key-file-pass (a wrong passphrase refused),
+    tls-dh-params-file, and session resumption following tls-session-caching.
 """
 import os
 import shutil
@@ -470,6 +475,54 @@ def replica_refuses_master_certificate_of_unknown_ca():
     with r.conn() as rc:
         assert_eq(info_field(rc, "master_link_status", "replication"), "down")
         assert_eq(rc.call("GET", "k"), None)
+
+
+@test
+def encrypted_key_dh_params_and_session_cache():
+    c = make_certs()
+    d = tempfile.mkdtemp(prefix="cairn-tls-extra-")
+    add_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    enc = os.path.join(d, "server.enc.key")
+    sh("openssl", "rsa", "-in", c("server.key"), "-out", enc, "-aes256", "-passout", "pass:s3cret")
+    dh = os.path.join(d, "dh.pem")
+    sh("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048", "-out", dh)
+    # startup with an encrypted key and its passphrase
+    s = tls_server([("tls-key-file", enc), ("tls-key-file-pass", "s3cret"), ("tls-dh-params-file", dh)])
+    assert_eq(cli(s.tls_port, "PING")[1], "PONG")
+    with s.conn() as cc:
+        # the wrong passphrase is refused, the old context serves on
+        r = cc.call("CONFIG", "SET", "tls-key-file-pass", "wrong")
+        assert_error_text(r, "ERR CONFIG SET failed (possibly related to argument 'tls-key-file-pass') - Unable to "
+                             "update TLS configuration. Check server logs.")
+        assert_eq(cc.call("CONFIG", "GET", "tls-key-file-pass"), [b"tls-key-file-pass", b"s3cret"])
+        assert_error(cc.call("CONFIG", "SET", "tls-dh-params-file", c("ca.crt")))
+        assert_true("Failed to load DH params file: %s" % c("ca.crt") in s.log_text(), log_tail(s))
+        assert_eq(cc.call("CONFIG", "SET", "tls-dh-params-file", ""), "OK")
+        # session resumption (TLSv1.2 session ids) follows tls-session-caching
+        assert_eq(cc.call("CONFIG", "SET", "tls-protocols", "TLSv1.2"), "OK")
+    assert_eq(cli(s.tls_port, "PING")[1], "PONG")
+
+    def resumed():
+        ctx = client_ctx()
+        raw = socket.create_connection(("127.0.0.1", s.tls_port), timeout=5)
+        sock = ctx.wrap_socket(raw)
+        sock.sendall(encode_command("PING"))
+        sock.recv(100)
+        sess = sock.session
+        sock.close()
+        raw2 = socket.create_connection(("127.0.0.1", s.tls_port), timeout=5)
+        sock2 = ctx.wrap_socket(raw2, session=sess)
+        sock2.sendall(encode_command("PING"))
+        got = sock2.recv(100)
+        again = sock2.session_reused
+        sock2.close()
+        assert_eq(got, b"+PONG\r\n")
+        return again
+
+    assert_true(resumed(), "tls-session-caching yes: the session was not resumed")
+    with s.conn() as cc:
+        assert_eq(cc.call("CONFIG", "SET", "tls-session-caching", "no"), "OK")
+    assert_true(not resumed(), "tls-session-caching no: a session was resumed")
 
 
 if __name__ == "__main__":
