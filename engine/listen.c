@@ -181,7 +181,7 @@ void cairn_listeners_free(cairn_server *srv) {
 }
 
 int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen) {
-  if (cairn_tls_wanted(&srv->cfg)) {
+  if (cairn_tls_wanted(&srv->cfg) && !srv->tls_ctx) { /* main.c configures it before the data */
     char why[768];
     if (cairn_tls_configure(srv, why, sizeof(why)) != 0) {
       snprintf(err, errlen, "Failed to configure TLS: %s", why);
