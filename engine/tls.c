@@ -104,7 +104,10 @@ static SSL_CTX *make_ctx(const cairn_config *cfg, int server, const char *cert, 
   if (!(protos & TLS_PROTO_13)) SSL_CTX_set_options(ctx, SSL_OP_NO_TLSv1_3);
   if (protos & (TLS_PROTO_10 | TLS_PROTO_11)) SSL_CTX_set_security_level(ctx, 0); /* old protocols asked for */
   if (cfg->tls_prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* Idle connections give their record buffers back (many clients); no
+   * client-initiated renegotiation (a cheap way to make the server work). */
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   if (server) {
     /* Set in any case: a client offering a session (id or ticket) with
      * client verification on would otherwise fail the handshake. */
