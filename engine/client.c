@@ -278,7 +278,6 @@ static void client_flush_tls(cairn_client *c) {
       cairn_client_close(c);
       return;
     }
-    c->srv->stats.net_output_bytes += n;
     if ((size_t)w < n) {
       c->writing = 1;
       c->write_req.data = c;
@@ -292,6 +291,7 @@ static void client_flush_tls(cairn_client *c) {
       c->inflight.len = 0;
     }
   }
+  c->srv->stats.net_output_bytes += n0;
   if (n0) client_sent(c, n0);
 }
 
@@ -515,7 +515,6 @@ static void client_process(cairn_client *c) {
  * whatever the session has to send (handshake records, or replies that
  * waited for the handshake) goes out; then the commands run as usual. */
 static void tls_on_read(cairn_client *c, const char *p, size_t n) {
-  c->srv->stats.net_input_bytes += (uint64_t)n;
   size_t before = c->query.len;
   int handshook = 0, was_ready = cairn_tls_ready(c->tls);
   char err[256] = "out of memory";
@@ -535,6 +534,8 @@ static void tls_on_read(cairn_client *c, const char *p, size_t n) {
     cairn_client_close(c);
     return;
   }
+  /* Like Redis, the net counters count the protocol's bytes, not TLS's. */
+  c->srv->stats.net_input_bytes += (uint64_t)(c->query.len - before);
   if (handshook || cairn_tls_pending(c->tls)) client_flush(c);
   if (c->flags & CAIRN_CLIENT_CLOSING) return;
   if (rc == 1) { /* close_notify: like EOF */

@@ -525,5 +525,27 @@ def encrypted_key_dh_params_and_session_cache():
     assert_true(not resumed(), "tls-session-caching no: a session was resumed")
 
 
+@test
+def net_counters_count_protocol_bytes():
+    # Like Redis: total_net_input_bytes / total_net_output_bytes count what
+    # the clients sent and got, not the TLS records around it.
+    s = tls_server()
+    with TlsConn(s.tls_port) as c:
+        def counters():
+            raw = c.call_raw("INFO", "stats")
+            i = parse_info(raw.split(b"\r\n", 1)[1])
+            return int(i["total_net_input_bytes"]), int(i["total_net_output_bytes"]), len(raw)
+        in0, out0, info0_len = counters()
+        value = "v" * 5000
+        assert_eq(c.call("SET", "k", value), "OK")
+        assert_eq(c.call("GET", "k"), value.encode())
+        in1, out1, _ = counters()
+        # in: SET, GET and the second INFO (the first was read before it ran)
+        assert_eq(in1 - in0, len(encode_command("SET", "k", value)) + len(encode_command("GET", "k"))
+                  + len(encode_command("INFO", "stats")))
+        # out: the first INFO's reply (written after it ran), +OK, the bulk
+        assert_eq(out1 - out0, info0_len + len(b"+OK\r\n") + len(b"$5000\r\n") + 5000 + 2)
+
+
 if __name__ == "__main__":
     run_tests()
