@@ -23,6 +23,7 @@
 #include "engine/multi.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
+#include "engine/tls.h"
 #include "engine/tracking.h"
 #include "engine/util.h"
 
@@ -32,7 +33,7 @@ static void client_process(cairn_client *c);
 static void client_finish(cairn_client *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix);
+static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix, int tls);
 
 /* ---------------------------------------------------------------- clients */
 
@@ -42,6 +43,7 @@ static void on_client_closed(uv_handle_t *h) {
   cairn_buf_free(&c->out);
   cairn_buf_free(&c->inflight);
   cairn_req_parser_free(&c->parser);
+  cairn_tls_free(c->tls);
   free(c->argv);
   free(c->name);
   free(c);
@@ -131,6 +133,19 @@ static void on_shutdown_done(uv_shutdown_t *req, int status) {
   free(req);
 }
 
+/* A write that owns its bytes (a TLS close_notify): freed when done. */
+typedef struct owned_write {
+  uv_write_t req;
+  cairn_buf data;
+} owned_write;
+
+static void on_owned_write_done(uv_write_t *req, int status) {
+  (void)status;
+  owned_write *w = req->data;
+  cairn_buf_free(&w->data);
+  free(w);
+}
+
 /* The last reply is out and the connection must end (QUIT, protocol error,
  * refused connection). Closing a socket that still has unread input makes
  * the kernel send RST, which can destroy the reply in flight; so send FIN
@@ -140,6 +155,22 @@ static void client_finish(cairn_client *c) {
   if (c->flags & (CAIRN_CLIENT_DRAINING | CAIRN_CLIENT_CLOSING)) return;
   c->flags |= CAIRN_CLIENT_DRAINING;
   c->drain_since_ms = cairn_monotonic_ms();
+  if (c->tls && !c->writing) {
+    /* End the session cleanly: close_notify goes out before the FIN. */
+    cairn_tls_shutdown(c->tls);
+    owned_write *w = cairn_xcalloc(1, sizeof(*w));
+    if (cairn_tls_take(c->tls, &w->data) > 0) {
+      w->req.data = w;
+      uv_buf_t b = uv_buf_init(w->data.p, (unsigned)w->data.len);
+      if (uv_write(&w->req, &c->h.stream, &b, 1, on_owned_write_done) != 0) {
+        cairn_buf_free(&w->data);
+        free(w);
+      }
+    } else {
+      cairn_buf_free(&w->data);
+      free(w);
+    }
+  }
   uv_read_stop(&c->h.stream);
   if (uv_read_start(&c->h.stream, on_drain_alloc, on_drain_read) != 0) {
     cairn_client_close(c); /* cannot wait for the peer's EOF: close now */
@@ -177,7 +208,7 @@ static void on_write_done(uv_write_t *req, int status) {
     return;
   }
   if (c->flags & CAIRN_CLIENT_CLOSING) return;
-  if (c->released) {
+  if (c->released || (c->tls && cairn_tls_pending(c->tls))) {
     client_flush(c);
   } else if (c->out.len == 0 && (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)) {
     client_finish(c);
@@ -207,6 +238,67 @@ static int obuf_over_limit(cairn_client *c) {
   return 0;
 }
 
+/* out[0, n0) has been handed to the socket (or to TLS): drop it, and once
+ * everything is out, end the connection or read again. */
+static void client_sent(cairn_client *c, size_t n0) {
+  if (c->sync_mark >= n0)
+    c->sync_mark -= n0;
+  else
+    c->sync_mark = 0;
+  c->released = 0;
+  cairn_buf_consume(&c->out, n0);
+  if (c->out.len == 0) {
+    cairn_buf_shrink(&c->out, 64 * 1024);
+    if (!c->writing) {
+      if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
+        client_finish(c);
+      else
+        resume_reading(c);
+    }
+  }
+}
+
+/* The TLS side of client_flush: out[0, released) is encrypted (once the
+ * handshake is done) and the ciphertext waiting in the session (that, or
+ * the handshake's own records) goes out like plain bytes: one write attempt
+ * now, the rest through libuv from `inflight`. */
+static void client_flush_tls(cairn_client *c) {
+  if (c->writing) return;
+  size_t n0 = 0;
+  if (c->released && cairn_tls_ready(c->tls)) {
+    n0 = c->released;
+    if (cairn_tls_write(c->tls, c->out.p, n0) != 0) {
+      cairn_client_close(c);
+      return;
+    }
+  }
+  c->inflight.len = 0;
+  size_t n = cairn_tls_take(c->tls, &c->inflight);
+  if (n) {
+    uv_buf_t b = uv_buf_init(c->inflight.p, (unsigned)n);
+    int w = uv_try_write(&c->h.stream, &b, 1);
+    if (w == UV_EAGAIN) w = 0;
+    if (w < 0) {
+      cairn_client_close(c);
+      return;
+    }
+    if ((size_t)w < n) {
+      c->writing = 1;
+      c->write_req.data = c;
+      b = uv_buf_init(c->inflight.p + w, (unsigned)(n - (size_t)w));
+      if (uv_write(&c->write_req, &c->h.stream, &b, 1, on_write_done) != 0) {
+        c->writing = 0;
+        cairn_client_close(c);
+        return;
+      }
+    } else {
+      c->inflight.len = 0;
+    }
+  }
+  c->srv->stats.net_output_bytes += n0;
+  if (n0) client_sent(c, n0);
+}
+
 /* Sends out[0, released): one write attempt now, the rest through libuv. */
 static void client_flush(cairn_client *c) {
   if (c->flags & CAIRN_CLIENT_CLOSING) return;
@@ -214,6 +306,10 @@ static void client_flush(cairn_client *c) {
     cairn_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
                   (unsigned long long)c->id, c->addr);
     cairn_client_close(c);
+    return;
+  }
+  if (c->tls) {
+    client_flush_tls(c);
     return;
   }
   if (c->writing || !c->released) return;
@@ -240,21 +336,7 @@ static void client_flush(cairn_client *c) {
       return;
     }
   }
-  if (c->sync_mark >= n0)
-    c->sync_mark -= n0;
-  else
-    c->sync_mark = 0;
-  c->released = 0;
-  cairn_buf_consume(&c->out, n0);
-  if (c->out.len == 0) {
-    cairn_buf_shrink(&c->out, 64 * 1024);
-    if (!c->writing) {
-      if (c->flags & CAIRN_CLIENT_CLOSE_AFTER_REPLY)
-        client_finish(c);
-      else
-        resume_reading(c);
-    }
-  }
+  client_sent(c, n0);
 }
 
 static void mark_clients(cairn_server *srv) {
@@ -322,7 +404,9 @@ void cairn_client_send(cairn_client *c, const void *p, size_t n) {
   if (!(c->flags & CAIRN_CLIENT_CLOSING) && c->out.len) mark_pending(c);
 }
 
-size_t cairn_client_pending_bytes(const cairn_client *c) { return c->out.len + c->inflight.len; }
+size_t cairn_client_pending_bytes(const cairn_client *c) {
+  return c->out.len + c->inflight.len + (c->tls ? cairn_tls_pending(c->tls) : 0);
+}
 
 void cairn_clients_on_sync(cairn_server *srv, int event) {
   switch (event) {
@@ -344,9 +428,17 @@ void cairn_clients_on_sync(cairn_server *srv, int event) {
   }
 }
 
+/* Ciphertext of TLS clients is read here and fed to the session at once
+ * (loop thread only: one buffer serves every connection). */
+static char tls_read_buf[READ_CHUNK];
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   cairn_client *c = h->data;
+  if (c->tls) {
+    *buf = uv_buf_init(tls_read_buf, sizeof(tls_read_buf));
+    return;
+  }
   size_t want = READ_CHUNK;
   /* A big bulk argument in progress: read it in as few calls as possible. */
   if (c->parser.in_multibulk && c->parser.bulk_len > 0) {
@@ -423,14 +515,51 @@ static void client_process(cairn_client *c) {
   }
 }
 
+/* A TLS client's ciphertext: through the session into the query buffer;
+ * whatever the session has to send (handshake records, or replies that
+ * waited for the handshake) goes out; then the commands run as usual. */
+static void tls_on_read(cairn_client *c, const char *p, size_t n) {
+  size_t before = c->query.len;
+  int handshook = 0, was_ready = cairn_tls_ready(c->tls);
+  char err[256] = "out of memory";
+  int rc = cairn_tls_feed(c->tls, p, n) == 0 ? cairn_tls_read(c->tls, &c->query, &handshook, err, sizeof(err)) : -1;
+  if (rc < 0) {
+    if (!was_ready)
+      cairn_warning("Error accepting a client connection: %s (addr=%s laddr=%s)", err, c->addr, c->laddr);
+    else
+      cairn_verbose("TLS error on client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr, err);
+    /* The alert, if the session made one, is sent on a best-effort basis. */
+    cairn_buf alert = {0};
+    if (cairn_tls_take(c->tls, &alert) > 0) {
+      uv_buf_t b = uv_buf_init(alert.p, (unsigned)alert.len);
+      (void)uv_try_write(&c->h.stream, &b, 1);
+    }
+    cairn_buf_free(&alert);
+    cairn_client_close(c);
+    return;
+  }
+  /* Like Redis, the net counters count the protocol's bytes, not TLS's. */
+  c->srv->stats.net_input_bytes += (uint64_t)(c->query.len - before);
+  if (handshook || cairn_tls_pending(c->tls)) client_flush(c);
+  if (c->flags & CAIRN_CLIENT_CLOSING) return;
+  if (rc == 1) { /* close_notify: like EOF */
+    cairn_client_close(c);
+    return;
+  }
+  if (c->query.len > before && !(c->flags & CAIRN_CLIENT_DRAINING)) client_process(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  (void)buf;
   cairn_client *c = s->data;
   if (nread < 0) {
     cairn_client_close(c);
     return;
   }
   if (nread == 0) return;
+  if (c->tls) {
+    tls_on_read(c, buf->base, (size_t)nread);
+    return;
+  }
   c->query.len += (size_t)nread;
   c->srv->stats.net_input_bytes += (uint64_t)nread;
   client_process(c);
@@ -478,7 +607,7 @@ static const char *protected_mode_msg =
     "authentication password for the default user. NOTE: You only need to do one of the above things in "
     "order for the server to start accepting connections from the outside.\r\n";
 
-void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
+void cairn_client_accept(cairn_server *srv, uv_stream_t *listener, int tls) {
   cairn_client *c = cairn_xcalloc(1, sizeof(*c));
   c->srv = srv;
   int is_unix = listener->type == UV_NAMED_PIPE;
@@ -494,11 +623,11 @@ void cairn_client_accept(cairn_server *srv, uv_stream_t *listener) {
     uv_close(&c->h.handle, on_client_closed);
     return;
   }
-  client_accepted(srv, c, is_unix);
+  client_accepted(srv, c, is_unix, tls);
 }
 
 /* A new connection's client, its handle open: registered and read. */
-static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix) {
+static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix, int tls) {
   int rc;
   srv->stats.connections_received++;
   c->id = ++srv->next_client_id;
@@ -524,11 +653,25 @@ static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix) {
     if (srv->cfg.tcp_keepalive > 0 && (rc = uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive)) != 0)
       cairn_verbose("SO_KEEPALIVE on client %s: %s", c->addr, uv_strerror(rc));
   }
+  if (tls && !(c->tls = cairn_tls_new(srv, 1))) {
+    cairn_warning("Error accepting a client connection: cannot create a TLS session (addr=%s laddr=%s)", c->addr,
+                  c->laddr);
+    uv_close(&c->h.handle, on_client_closed);
+    return;
+  }
   cairn_acl_client_init(srv, c);
   c->next = srv->clients;
   if (srv->clients) srv->clients->prev = c;
   srv->clients = c;
   srv->nclients++;
+  /* A TLS client is read from the start: its refusal (below) can only be
+   * sent once the handshake is done. */
+  if (c->tls && (rc = uv_read_start(&c->h.stream, on_alloc, on_read)) != 0) {
+    cairn_warning("Closing client id=%llu addr=%s: cannot read: %s", (unsigned long long)c->id, c->addr,
+                  uv_strerror(rc));
+    cairn_client_close(c);
+    return;
+  }
   if (srv->nclients > srv->cfg.maxclients) {
     srv->stats.rejected_connections++;
     cairn_buf_append_str(&c->out, "-ERR max number of clients reached\r\n");
@@ -543,7 +686,7 @@ static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix) {
     mark_pending(c);
     return;
   }
-  if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) != 0) {
+  if (!c->tls && (rc = uv_read_start(&c->h.stream, on_alloc, on_read)) != 0) {
     cairn_warning("Closing client id=%llu addr=%s: cannot read: %s", (unsigned long long)c->id, c->addr,
                   uv_strerror(rc));
     cairn_client_close(c);
@@ -730,7 +873,7 @@ static void accept_busy(cairn_server *srv) {
         free(c);
         continue;
       }
-      client_accepted(srv, c, 0);
+      client_accepted(srv, c, 0, 0); /* plain listeners only: TLS ones wait for the script */
     }
   }
 }
@@ -746,7 +889,9 @@ void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_
   cairn_client *who[MAX_POLL];
   int n = 0;
   for (cairn_client *c = srv->clients; c && n < MAX_POLL; c = c->next) {
-    if (c == runner || (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
+    /* TLS clients are not read here (their bytes need the TLS layer of
+     * on_read): they are answered when the script ends. */
+    if (c == runner || c->tls || (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
                                     CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_READ_PAUSED | CAIRN_CLIENT_STALL_READ |
                                     CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED |
                                     CAIRN_CLIENT_RESUME)) ||

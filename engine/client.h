@@ -90,6 +90,7 @@ struct cairn_client {
   cairn_client *resume_next;
   uint64_t postpone_seq;   /* order of postponement: resumed first postponed first */
 
+  struct cairn_tls *tls;   /* accepted on the tls-port (engine/tls.h), else NULL */
   void *repl;              /* replication state of a replica client (replication/) */
   void *blocking;          /* blocked on keys: engine/blocking.c's record */
   void *mstate;            /* MULTI queue (engine/cmd/multi.c), NULL when none */
@@ -162,8 +163,9 @@ void cairn_client_push(cairn_client *c, const void *p, size_t n);
 void cairn_client_describe(cairn_client *c, cairn_buf *out);
 
 /* For engine/listen.c: accepts a connection on listener and makes it a
- * client (or answers -ERR/-DENIED and closes it: maxclients, protected mode). */
-void cairn_client_accept(cairn_server *srv, uv_stream_t *listener);
+ * client (or answers -ERR/-DENIED and closes it: maxclients, protected mode).
+ * tls: accepted on the tls-port; the connection speaks TLS (engine/tls.h). */
+void cairn_client_accept(cairn_server *srv, uv_stream_t *listener, int tls);
 
 /* For engine/loop.c, at the end of each iteration, outside any command:
  * run the pending commands of unblocked clients; send pub/sub pushes. */

@@ -247,6 +247,7 @@ static const char *const propagation_error_names[] = {"ignore", "panic", "panic-
 static const char *const acl_pubsub_names[] = {"allchannels", "resetchannels", NULL};
 static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
 static const char *const load_corrupt_names[] = {"refuse", "truncate", NULL};
+static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define CF(field) offsetof(cairn_config, field)
 #define CP(field) offsetof(compat_block, field)
@@ -342,6 +343,29 @@ static const directive table[] = {
     {"latency-tracking-info-percentiles", NULL, DT_PCTL, 0, CF(latency_tracking_info_percentiles), "50 99 99.9", 0,
      0, 0, 0, NULL, NULL},
     {"notify-keyspace-events", NULL, DT_NOTIFY, 0, CF(notify_keyspace_events), "", 0, 0, 0, 0, NULL, NULL},
+    /* TLS (engine/tls.c; Redis 7.0's names, defaults and bounds) */
+    {"tls-port", NULL, DT_INT, 0, CF(tls_port), "0", 0, 65535, 0, 0, NULL, NULL},
+    {"tls-cert-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_cert_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-key-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_key_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-key-file-pass", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_key_file_pass), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-client-cert-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_client_cert_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-client-key-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_client_key_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-client-key-file-pass", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_client_key_file_pass), "", 0, 0, 0, 0, NULL,
+     NULL},
+    {"tls-dh-params-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_dh_params_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-ca-cert-file", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_ca_cert_file), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-ca-cert-dir", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_ca_cert_dir), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-protocols", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_protocols), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-ciphers", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_ciphers), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-ciphersuites", NULL, DT_STRING, F_EMPTY_NULL, CF(tls_ciphersuites), "", 0, 0, 0, 0, NULL, NULL},
+    {"tls-prefer-server-ciphers", NULL, DT_BOOL, 0, CF(tls_prefer_server_ciphers), "no", 0, 1, 0, 0, NULL, NULL},
+    {"tls-session-caching", NULL, DT_BOOL, 0, CF(tls_session_caching), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"tls-session-cache-size", NULL, DT_INT, 0, CF(tls_session_cache_size), "20480", 0, INT_MAX, 0, 0, NULL, NULL},
+    {"tls-session-cache-timeout", NULL, DT_INT, 0, CF(tls_session_cache_timeout), "300", 0, INT_MAX, 0, 0, NULL,
+     NULL},
+    {"tls-replication", NULL, DT_BOOL, 0, CF(tls_replication), "no", 0, 1, 0, 0, NULL, NULL},
+    {"tls-cluster", NULL, DT_BOOL, 0, CF(tls_cluster), "no", 0, 1, 0, 0, NULL, NULL},
+    {"tls-auth-clients", NULL, DT_ENUM, 0, CF(tls_auth_clients), "yes", 0, 0, 0, 0, tls_auth_names, NULL},
     /* Redis compatibility: stored and reported, no effect (see the top). */
     {"save", NULL, DT_SAVE, F_COMPAT, CP(save), "", 0, 0, 0, 0, NULL, NULL},
     {"appendonly", NULL, DT_BOOL, F_COMPAT, CP(appendonly), "no", 0, 1, 0, 0, NULL, NULL},

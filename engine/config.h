@@ -48,6 +48,9 @@ enum cairn_maxmemory_policy {
   (CAIRN_NOTIFY_GENERIC | CAIRN_NOTIFY_STRING | CAIRN_NOTIFY_LIST | CAIRN_NOTIFY_SET | CAIRN_NOTIFY_HASH |        \
    CAIRN_NOTIFY_ZSET | CAIRN_NOTIFY_EXPIRED | CAIRN_NOTIFY_EVICTED | CAIRN_NOTIFY_STREAM | CAIRN_NOTIFY_MODULE)
 
+/* tls-auth-clients */
+enum { CAIRN_TLS_AUTH_NO = 0, CAIRN_TLS_AUTH_YES, CAIRN_TLS_AUTH_OPTIONAL };
+
 typedef struct cairn_config {
   /* network */
   char *bind;                     /* space separated addresses, "127.0.0.1 -::1" like redis */
@@ -138,6 +141,16 @@ typedef struct cairn_config {
   char ***acl_users;              /* `user <name> <rules...>` directives in order: each a NULL-terminated
                                    * argv starting with the name */
   int nacl_users;
+
+  /* TLS (engine/tls.h); NULL strings = not set */
+  int tls_port;                   /* 0 = no TLS listener */
+  char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+  char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+  char *tls_dh_params_file, *tls_ca_cert_file, *tls_ca_cert_dir;
+  char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+  int tls_prefer_server_ciphers, tls_session_caching, tls_session_cache_size, tls_session_cache_timeout;
+  int tls_replication, tls_cluster;
+  int tls_auth_clients;           /* enum cairn_tls_auth */
 
   /* the file the configuration was loaded from (for CONFIG REWRITE), or NULL */
   char *config_file;

@@ -12,6 +12,7 @@
 #include "engine/client.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/tls.h"
 #include "engine/util.h"
 
 /* ---------------------------------------------------------------- files */
@@ -66,19 +67,33 @@ static void on_connection(uv_stream_t *listener, int status) {
     cairn_warning("accept: %s", uv_strerror(status));
     return;
   }
-  cairn_client_accept(listener->data, listener);
+  cairn_client_accept(listener->data, listener, 0);
+}
+
+static void on_tls_connection(uv_stream_t *listener, int status) {
+  if (status < 0) {
+    cairn_warning("accept: %s", uv_strerror(status));
+    return;
+  }
+  cairn_client_accept(listener->data, listener, 1);
 }
 
 static void on_listener_closed(uv_handle_t *h) { free(h); }
 
-/* Closes every TCP listener (its handle is freed once closed). */
+/* Closes every TCP listener, plain and TLS (its handle is freed once
+ * closed). */
 static void close_tcp_listeners(cairn_server *srv) {
   for (int i = 0; i < srv->nlisteners; i++) uv_close((uv_handle_t *)srv->listeners[i], on_listener_closed);
   srv->nlisteners = 0;
+  for (int i = 0; i < srv->ntls_listeners; i++) uv_close((uv_handle_t *)srv->tls_listeners[i], on_listener_closed);
+  srv->ntls_listeners = 0;
 }
 
-static int listen_tcp(cairn_server *srv, const char *addr, int port, int optional, char *err, size_t errlen) {
-  if (srv->nlisteners >= (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0]))) return 0;
+static int listen_tcp(cairn_server *srv, const char *addr, int port, int optional, int tls, char *err,
+                      size_t errlen) {
+  uv_tcp_t **set = tls ? srv->tls_listeners : srv->listeners;
+  int *n = tls ? &srv->ntls_listeners : &srv->nlisteners;
+  if (*n >= (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0]))) return 0;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof(ss));
   if (strchr(addr, ':')) {
@@ -95,7 +110,7 @@ static int listen_tcp(cairn_server *srv, const char *addr, int port, int optiona
   }
   l->data = srv;
   rc = uv_tcp_bind(l, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)l, srv->cfg.tcp_backlog, on_connection);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)l, srv->cfg.tcp_backlog, tls ? on_tls_connection : on_connection);
   if (rc != 0) {
     uv_close((uv_handle_t *)l, on_listener_closed);
     if (optional) {
@@ -105,22 +120,23 @@ static int listen_tcp(cairn_server *srv, const char *addr, int port, int optiona
     snprintf(err, errlen, "Could not create server TCP listening socket %s:%d: %s", addr, port, uv_strerror(rc));
     return -1;
   }
-  srv->listeners[srv->nlisteners++] = l;
+  set[(*n)++] = l;
   return 0;
 bad:
   snprintf(err, errlen, "Invalid bind address '%s'", addr);
   return -1;
 }
 
-/* Listens on every address of bind ("-addr": optional) at port. */
-static int listen_all_tcp(cairn_server *srv, int port, const char *bind, char *err, size_t errlen) {
+/* Listens on every address of bind ("-addr": optional) at port (the
+ * tls-port when tls). */
+static int listen_all_tcp(cairn_server *srv, int port, const char *bind, int tls, char *err, size_t errlen) {
   if (port <= 0) return 0;
   char *copy = cairn_xstrdup(bind ? bind : "127.0.0.1");
   char *save = NULL;
   int rc = 0;
   for (char *tok = strtok_r(copy, " ", &save); tok && rc == 0; tok = strtok_r(NULL, " ", &save)) {
     int optional = tok[0] == '-';
-    rc = listen_tcp(srv, optional ? tok + 1 : tok, port, optional, err, errlen);
+    rc = listen_tcp(srv, optional ? tok + 1 : tok, port, optional, tls, err, errlen);
   }
   free(copy);
   return rc;
@@ -136,16 +152,19 @@ static void note_bound_port(cairn_server *srv) {
   }
 }
 
-int cairn_listeners_rebind(cairn_server *srv, int old_port, const char *old_bind, char *err, size_t errlen) {
+int cairn_listeners_rebind(cairn_server *srv, int old_port, int old_tls_port, const char *old_bind, char *err,
+                           size_t errlen) {
   close_tcp_listeners(srv);
   char why[256];
-  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, why, sizeof(why)) == 0) {
+  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, 0, why, sizeof(why)) == 0 &&
+      listen_all_tcp(srv, srv->cfg.tls_port, srv->cfg.bind, 1, why, sizeof(why)) == 0) {
     note_bound_port(srv);
     return 0;
   }
   close_tcp_listeners(srv);
   char again[256];
-  if (listen_all_tcp(srv, old_port, old_bind, again, sizeof(again)) != 0)
+  if (listen_all_tcp(srv, old_port, old_bind, 0, again, sizeof(again)) != 0 ||
+      listen_all_tcp(srv, old_tls_port, old_bind, 1, again, sizeof(again)) != 0)
     cairn_warning("Failed to restore the old listeners after a failed CONFIG SET: %s", again);
   note_bound_port(srv);
   snprintf(err, errlen, "%s", why);
@@ -156,10 +175,21 @@ void cairn_listeners_free(cairn_server *srv) {
   /* The shutdown walk closed them without a callback: the loop is closed now. */
   for (int i = 0; i < srv->nlisteners; i++) free(srv->listeners[i]);
   srv->nlisteners = 0;
+  for (int i = 0; i < srv->ntls_listeners; i++) free(srv->tls_listeners[i]);
+  srv->ntls_listeners = 0;
+  cairn_tls_free_contexts(srv);
 }
 
 int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen) {
-  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, err, errlen) != 0) return -1;
+  if (cairn_tls_wanted(&srv->cfg) && !srv->tls_ctx) { /* main.c configures it before the data */
+    char why[768];
+    if (cairn_tls_configure(srv, why, sizeof(why)) != 0) {
+      snprintf(err, errlen, "Failed to configure TLS: %s", why);
+      return -1;
+    }
+  }
+  if (listen_all_tcp(srv, srv->cfg.port, srv->cfg.bind, 0, err, errlen) != 0) return -1;
+  if (listen_all_tcp(srv, srv->cfg.tls_port, srv->cfg.bind, 1, err, errlen) != 0) return -1;
   if (srv->cfg.unixsocket && *srv->cfg.unixsocket) {
     unlink(srv->cfg.unixsocket);
     int rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0);
@@ -180,7 +210,7 @@ int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen) {
                     (unsigned)srv->cfg.unixsocketperm, strerror(errno));
     srv->has_unix = 1;
   }
-  if (srv->nlisteners == 0 && !srv->has_unix) {
+  if (srv->nlisteners == 0 && srv->ntls_listeners == 0 && !srv->has_unix) {
     snprintf(err, errlen, "Configured to not listen anywhere, exiting.");
     return -1;
   }

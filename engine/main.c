@@ -15,6 +15,7 @@
 #include "engine/fault.h"
 #include "engine/log.h"
 #include "engine/server.h"
+#include "engine/tls.h"
 #include "engine/util.h"
 #include "replication/backlog/backlog.h"
 #include "replication/repl.h"
@@ -110,6 +111,12 @@ int main(int argc, char **argv) {
     goto out;
   }
   srv.cfg.maxclients = clients;
+  /* TLS before the data: a bad certificate stops the start at once (Redis
+   * configures TLS before loading too). */
+  if (cairn_tls_wanted(&srv.cfg) && cairn_tls_configure(&srv, err, sizeof(err)) != 0) {
+    cairn_warning("Failed to configure TLS: %s", err);
+    goto out;
+  }
   if (mkdir_p(srv.cfg.dir) != 0) {
     cairn_warning("Can't create the data directory %s: %s", srv.cfg.dir, strerror(errno));
     goto out;
@@ -169,6 +176,7 @@ int main(int argc, char **argv) {
                (unsigned long long)srv.stream_offset,
                srv.cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed");
   cairn_notice("Ready to accept connections on port %d", srv.cfg.port);
+  if (srv.cfg.tls_port) cairn_notice("Ready to accept TLS connections on port %d", srv.cfg.tls_port);
   rc = cairn_server_run(&srv);
   if (srv.cfg.pidfile && *srv.cfg.pidfile) unlink(srv.cfg.pidfile);
 out:
@@ -177,6 +185,7 @@ out:
   if (srv.store) cairn_store_close(srv.store);
   if (backlog) cairn_backlog_close(backlog);
   cairn_acl_free(srv.acl);
+  cairn_tls_free_contexts(&srv); /* when the start stopped before the loop */
   cairn_config_free(&srv.cfg);
   cairn_log_close();
   return rc;

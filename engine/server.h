@@ -71,6 +71,9 @@ struct cairn_server {
   int nlisteners;
   uv_pipe_t unix_listener;
   int has_unix;
+  uv_tcp_t *tls_listeners[16]; /* the tls-port listeners (engine/listen.c) */
+  int ntls_listeners;
+  void *tls_ctx, *tls_client_ctx; /* SSL_CTX: accepted / outgoing connections (engine/tls.c) */
 
   /* the iteration's commit */
   uv_prepare_t prepare;
@@ -221,7 +224,8 @@ int cairn_listeners_start(cairn_server *srv, char *err, size_t errlen);
  * configured port and addresses; when that fails, listens again on
  * old_port/old_bind and returns -1 with err (Redis's changeListenPort /
  * changeBindAddr). */
-int cairn_listeners_rebind(cairn_server *srv, int old_port, const char *old_bind, char *err, size_t errlen);
+int cairn_listeners_rebind(cairn_server *srv, int old_port, int old_tls_port, const char *old_bind, char *err,
+                           size_t errlen);
 /* Frees the listener handles the shutdown walk closed (cairn_server_free). */
 void cairn_listeners_free(cairn_server *srv);
 

@@ -20,6 +20,7 @@
 #include "replication/rdb/rdb.h"
 #include "engine/rdb_coll.h"
 #include "engine/cmd/xstream.h"
+#include "engine/tls.h"
 #include "replication/handshake.h"
 #include "replication/repl_int.h"
 
@@ -33,6 +34,7 @@ typedef struct master_link {
   int port;
   int state;
   uv_tcp_t *tcp;          /* NULL when not connected; freed by its close callback */
+  cairn_tls *tls;         /* tls-replication: the session over tcp (engine/tls.h), else NULL */
   uv_connect_t creq;
   uv_getaddrinfo_t gai;
   int gai_busy;
@@ -72,7 +74,7 @@ static void on_written(uv_write_t *req, int status) {
   free(req);
 }
 
-static void link_send(master_link *L, const char *p, size_t n) {
+static void link_send_raw(master_link *L, const char *p, size_t n) {
   if (!L->tcp) return;
   uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
   int w = uv_try_write((uv_stream_t *)L->tcp, &b, 1);
@@ -86,6 +88,25 @@ static void link_send(master_link *L, const char *p, size_t n) {
     free(copy);
     free(req);
   }
+}
+
+/* Ciphertext the TLS session has to send (handshake records, or what
+ * link_send encrypted). */
+static void link_flush_tls(master_link *L) {
+  if (!L->tls || !cairn_tls_pending(L->tls)) return;
+  cairn_buf b = {0};
+  cairn_tls_take(L->tls, &b);
+  link_send_raw(L, b.p, b.len);
+  cairn_buf_free(&b);
+}
+
+static void link_send(master_link *L, const char *p, size_t n) {
+  if (!L->tls) {
+    link_send_raw(L, p, n);
+    return;
+  }
+  if (cairn_tls_write(L->tls, p, n) != 0) return; /* a broken session: the read side closes the link */
+  link_flush_tls(L);
 }
 
 static void send_command(master_link *L, int argc, const char **argv) {
@@ -128,6 +149,8 @@ static void link_close(master_link *L, const char *why) {
     uv_close((uv_handle_t *)L->tcp, on_tcp_closed);
     L->tcp = NULL;
   }
+  cairn_tls_free(L->tls);
+  L->tls = NULL;
   L->in.len = 0;
   /* A partial command of the old connection is dropped; the hooks stay. */
   cairn_apply_free(&L->apply);
@@ -434,7 +457,10 @@ static void handshake_send(master_link *L) {
   cairn_server *srv = L->srv;
   cairn_hs_params p = {.masteruser = srv->cfg.masteruser,
                        .masterauth = srv->cfg.masterauth,
-                       .listening_port = srv->tcp_port_bound ? srv->tcp_port_bound : srv->cfg.port,
+                       /* Redis: a replica over TLS announces its tls-port */
+                       .listening_port = srv->cfg.tls_replication && srv->cfg.tls_port ? srv->cfg.tls_port
+                                         : srv->tcp_port_bound                         ? srv->tcp_port_bound
+                                                                                       : srv->cfg.port,
                        .replid = cairn_repl_replid(srv),
                        .offset = srv->stream_offset};
   cairn_hs_cmd c;
@@ -530,23 +556,49 @@ static void process(master_link *L) {
   }
 }
 
+static char tls_read_buf[64 * 1024]; /* the link's ciphertext, fed to its session at once */
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   master_link *L = h->data;
+  if (L->tls) {
+    *buf = uv_buf_init(tls_read_buf, sizeof(tls_read_buf));
+    return;
+  }
   cairn_buf_reserve(&L->in, 64 * 1024);
   *buf = uv_buf_init(L->in.p + L->in.len, (unsigned)(L->in.cap - L->in.len));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  (void)buf;
   master_link *L = s->data;
   if ((uv_tcp_t *)s != L->tcp) return;
   if (nread < 0) {
     link_close(L, "connection lost");
     return;
   }
-  L->in.len += (size_t)nread;
   L->last_io_ms = cairn_monotonic_ms();
+  if (L->tls) {
+    if (nread == 0) return;
+    int handshook = 0;
+    char err[256] = "out of memory";
+    int rc = cairn_tls_feed(L->tls, buf->base, (size_t)nread) == 0
+                 ? cairn_tls_read(L->tls, &L->in, &handshook, err, sizeof(err))
+                 : -1;
+    link_flush_tls(L);
+    if (rc != 0) {
+      char why[320];
+      snprintf(why, sizeof(why), rc < 0 ? "TLS error with the master: %s" : "the master closed the TLS session%.0s",
+               err);
+      link_close(L, why);
+      return;
+    }
+    if (handshook) {
+      handshake_send(L); /* TLS is up: the replication handshake starts */
+      if (!L->tcp || (uv_tcp_t *)s != L->tcp) return;
+    }
+  } else {
+    L->in.len += (size_t)nread;
+  }
   process(L);
   /* Applying faster than the store thread writes LMDB: stop reading the
    * master until a layer is on disk (the master's stream waits in its
@@ -593,6 +645,16 @@ static void on_connected(uv_connect_t *req, int status) {
   L->state = L_HANDSHAKE;
   cairn_hs_init(&L->hs);
   L->last_io_ms = cairn_monotonic_ms();
+  if (L->srv->cfg.tls_replication) {
+    /* The TLS handshake first: the replication handshake starts once it is
+     * done (on_read). */
+    if (!(L->tls = cairn_tls_new(L->srv, 0))) {
+      link_close(L, "cannot create a TLS session for the master link (is TLS configured?)");
+      return;
+    }
+    link_flush_tls(L); /* the ClientHello */
+    return;
+  }
   handshake_send(L);
 }
 

@@ -22,6 +22,7 @@
 #include "engine/keyspecs.h"
 #include "engine/monitor.h"
 #include "engine/server.h"
+#include "engine/tls.h"
 #include "engine/tracking.h"
 #include "engine/util.h"
 
@@ -144,9 +145,25 @@ static void config_old_free(config_old *o) {
   free(o->vlens);
 }
 
-static int listeners_changed(const cairn_server *srv, int old_port, const char *old_bind) {
+static int listeners_changed(const cairn_server *srv, int old_port, int old_tls_port, const char *old_bind) {
   const char *b = srv->cfg.bind ? srv->cfg.bind : "";
-  return srv->cfg.port != old_port || strcmp(b, old_bind ? old_bind : "") != 0;
+  return srv->cfg.port != old_port || srv->cfg.tls_port != old_tls_port || strcmp(b, old_bind ? old_bind : "") != 0;
+}
+
+/* Whether the request names a tls-* parameter: the TLS contexts are built
+ * again (certificates reloaded), like Redis's applyTlsCfg. */
+static int tls_params_named(int np, const char **names, const size_t *nlens) {
+  for (int i = 0; i < np; i++)
+    if (cairn_tls_is_tls_param(names[i], nlens[i])) return 1;
+  return 0;
+}
+
+/* Undoes a CONFIG SET whose effect failed (Redis's restoreBackupConfig). */
+static void config_restore(cairn_server *srv, config_old *old) {
+  char ignored[512];
+  if (cairn_config_set(&srv->cfg, old->n, (const char **)old->names, old->nlens, (const char **)old->vals,
+                       old->vlens, ignored, sizeof(ignored)) != 0)
+    cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
 }
 
 static void cmd_config_set(cairn_ctx *c) {
@@ -169,7 +186,7 @@ static void cmd_config_set(cairn_ctx *c) {
   cairn_server *srv = c->srv;
   int old_hz = srv->cfg.hz;
   long long old_map = srv->cfg.lmdb_map_size, old_max_map = srv->cfg.lmdb_max_map_size;
-  int old_port = srv->cfg.port;
+  int old_port = srv->cfg.port, old_tls_port = srv->cfg.tls_port;
   char *old_bind = srv->cfg.bind ? cairn_xstrdup(srv->cfg.bind) : NULL;
   config_old old = {0};
   config_emit_old_values(&srv->cfg, np, names, nlens, &old);
@@ -187,18 +204,32 @@ static void cmd_config_set(cairn_ctx *c) {
                        "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not "
                        "able to handle the specified number of clients, try with %d",
                        fit);
-  } else if (listeners_changed(srv, old_port, old_bind) &&
-             cairn_listeners_rebind(srv, old_port, old_bind, err, sizeof(err)) != 0) {
+  } else if (tls_params_named(np, names, nlens) && cairn_tls_configure(srv, err, sizeof(err)) != 0) {
+    /* The old contexts stay (and so do the old values). */
+    cairn_warning("Failed to configure TLS: %s", err);
+    config_restore(srv, &old);
+    int bad = 0;
+    for (int i = 0; i < np; i++)
+      if (cairn_tls_is_tls_param(names[i], nlens[i])) {
+        bad = i;
+        break;
+      }
+    cairn_reply_errorf(&c->reply,
+                       "CONFIG SET failed (possibly related to argument '%.*s') - Unable to update TLS "
+                       "configuration. Check server logs.",
+                       (int)nlens[bad], names[bad]);
+  } else if (listeners_changed(srv, old_port, old_tls_port, old_bind) &&
+             cairn_listeners_rebind(srv, old_port, old_tls_port, old_bind, err, sizeof(err)) != 0) {
     /* Applying failed: every parameter of the request goes back (Redis's
      * restoreBackupConfig), and the listeners are the old ones again. */
-    const char *which = srv->cfg.port != old_port ? "port" : "bind";
+    const char *which = srv->cfg.port != old_port ? "port" : srv->cfg.tls_port != old_tls_port ? "tls-port" : "bind";
     cairn_warning("CONFIG SET %s failed: %s", which, err);
     char ignored[512];
     if (cairn_config_set(&srv->cfg, old.n, (const char **)old.names, old.nlens, (const char **)old.vals, old.vlens,
                          ignored, sizeof(ignored)) != 0)
       cairn_warning("CONFIG SET: restoring the old values failed: %s", ignored);
     cairn_reply_errorf(&c->reply, "CONFIG SET failed (possibly related to argument '%s') - %s", which,
-                       !strcmp(which, "port") ? "Unable to listen on this port. Check server logs."
+                       strcmp(which, "bind") ? "Unable to listen on this port. Check server logs."
                                               : "Failed to bind to specified addresses.");
   } else if ((srv->cfg.lmdb_map_size != old_map || srv->cfg.lmdb_max_map_size != old_max_map) &&
              cairn_store_set_map_limits(srv->store, (uint64_t)srv->cfg.lmdb_map_size,
