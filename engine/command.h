@@ -46,6 +46,8 @@ enum {
   CAIRN_CMD_RUNS_SCRIPT = 1 << 18,      /* EVAL, FCALL...: shows itself to MONITOR before the commands
                                          * the script calls (not execute after it ran); tracked by
                                          * what the script read (engine/tracking.c) */
+  CAIRN_CMD_NO_MANDATORY_KEYS = 1 << 19, /* may name no key at all: COMMAND GETKEYS answers an empty
+                                          * array, not an error ("no_mandatory_keys": EVAL, FCALL...) */
 };
 
 /* Shorthands for the tables, one meaning each. */

@@ -16,6 +16,7 @@
  * os, io, package, print, dofile and loadfile are not there; debug is used
  * by the error handler at init and then removed, like Redis. */
 #include "engine/script.h"
+#include "engine/acl.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -831,8 +832,25 @@ static int l_acl_check_cmd(lua_State *L) {
   if (lua_gettop(L) == 0) return raise_error(L, "Please specify at least one argument for this redis lib call");
   size_t len;
   const char *name = lua_tolstring(L, 1, &len);
-  if (!name || !cairn_command_lookup(name, len)) return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
-  lua_pushboolean(L, 1); /* no ACL users in cairn: the default user may run everything */
+  const cairn_command *cmd = name ? cairn_command_lookup(name, len) : NULL;
+  if (!cmd) return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
+  /* the calling client's user, on the arguments as given (Redis's
+   * ACLCheckAllUserCommandPerm; nothing is logged) */
+  int argc = lua_gettop(L);
+  cairn_str *argv = cairn_xcalloc((size_t)argc, sizeof(*argv));
+  for (int i = 0; i < argc; i++) {
+    size_t l = 0;
+    const char *p = lua_tolstring(L, i + 1, &l);
+    argv[i] = (cairn_str){p ? p : "", p ? l : 0};
+  }
+  if (cmd->subcommands && argc >= 2) {
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
+    if (sub) cmd = sub;
+  }
+  cairn_client *c = run->ctx->client;
+  int errpos = 0, ok = !c || !c->user || cairn_acl_check(c->user, cmd, argc, argv, &errpos) == CAIRN_ACL_OK;
+  free(argv);
+  lua_pushboolean(L, ok);
   return 1;
 }
 

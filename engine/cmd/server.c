@@ -639,7 +639,7 @@ static const struct {
     {CAIRN_CMD_ADMIN, "admin"},     {CAIRN_CMD_PUBSUB, "pubsub"},     {CAIRN_CMD_NOSCRIPT, "noscript"},
     {CAIRN_CMD_BLOCKING, "blocking"}, {CAIRN_CMD_LOADING, "loading"}, {CAIRN_CMD_STALE, "stale"},
     {CAIRN_CMD_FAST, "fast"},       {CAIRN_CMD_NO_AUTH, "no_auth"},   {CAIRN_CMD_NOMULTI, "no_multi"},
-    {CAIRN_CMD_ALLOW_BUSY, "allow_busy"},
+    {CAIRN_CMD_ALLOW_BUSY, "allow_busy"}, {CAIRN_CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
 };
 
 static void reply_cmd_flags(cairn_reply *r, const cairn_command *cmd) {
@@ -1223,6 +1223,11 @@ static void command_getkeys(cairn_ctx *c, int with_flags) {
   }
   cairn_keyref *keys = NULL;
   int n = cairn_command_keys(cmd, argc, argv, &keys);
+  if (n == 0 && (cmd->flags & CAIRN_CMD_NO_MANDATORY_KEYS)) {
+    cairn_reply_array(&c->reply, 0);
+    free(keys);
+    return;
+  }
   if (n <= 0) {
     cairn_reply_error(&c->reply, "Invalid arguments specified for command");
     free(keys);

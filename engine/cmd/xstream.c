@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/script.h"
 #include "engine/server.h"
 #include "engine/blocking.h"
 #include "engine/keyspace.h"
@@ -1474,6 +1475,12 @@ static void xread_generic(cairn_ctx *c, int xreadgroup) {
     int more = c->argc - i - 1;
     cairn_str o = c->argv[i];
     if (cairn_arg_is(o, "block") && more) {
+      if (cairn_script_running(c->srv)) {
+        /* Redis: no sense in BLOCK from a script (a script never blocks) */
+        cairn_reply_errorf(&c->reply, "%s command is not allowed with BLOCK option from scripts",
+                           xreadgroup ? "xreadgroup" : "xread");
+        return;
+      }
       i++;
       const char *err = cairn_timeout_parse(c->argv[i].p, c->argv[i].len, CAIRN_TIMEOUT_MILLISECONDS, &timeout);
       if (err) {

@@ -217,5 +217,35 @@ def busy_scripts_answer_others_and_can_be_killed():
         c.close()
 
 
+def _acl_and_streams_session(s):
+    """redis.acl_check_cmd under an ACL user, XREAD/XREADGROUP BLOCK refused
+    inside a script, COMMAND GETKEYS of a script without keys."""
+    c, out = s.conn(), []
+    out.append(c.call("ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*"))
+    out.append(c.call("AUTH", "bob", "123"))
+    out.append(c.call("EVAL", "return redis.acl_check_cmd('set','xx',1)", 1, "xx"))
+    out.append(c.call("EVAL", "return redis.acl_check_cmd('hset','xx','f',1)", 1, "xx"))
+    out.append(c.call("EVAL", "return redis.acl_check_cmd('set','yy',1)", 1, "xx"))
+    out.append(c.call("EVAL", "return redis.acl_check_cmd('nosuchcommand')", 0))
+    out.append(c.call("AUTH", "default", "nopass-ignored"))
+    d = s.conn()
+    d.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    out.append(d.call("EVAL", "return redis.pcall('xread','STREAMS','s','$')", 1, "s"))
+    out.append(d.call("EVAL", "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')", 1, "s"))
+    out.append(d.call("EVAL", "return redis.pcall('xreadgroup','group','g','c','BLOCK',0,'STREAMS','s','>')", 1, "s"))
+    out.append(d.call("COMMAND", "GETKEYS", "EVAL", "return 1", 0))
+    out.append(d.call("COMMAND", "GETKEYS", "FCALL", "f", 2, "a", "b"))
+    return out
+
+
+@test
+def acl_check_cmd_stream_block_and_getkeys_like_redis():
+    with CairnServer() as s:
+        got = _acl_and_streams_session(s)
+    with RedisServer() as r:
+        want = _acl_and_streams_session(r)
+    assert_eq(got, want)
+
+
 if __name__ == "__main__":
     run_tests()
