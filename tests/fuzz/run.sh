@@ -18,6 +18,8 @@ rc=0
 "$BIN" -max_total_time="$SECONDS_" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
   -artifact_prefix="$WORK/" "$@" corpus "$SEEDS" >log 2>&1 || rc=$?
 grep -E "^(stat::|#[0-9]+ +DONE)|Done [0-9]+ runs" log | sed "s/^/$NAME: /" || true
+# the last progress line: coverage (cov: edges, ft: features) and corpus size
+grep -E "^#[0-9]+" log | tail -1 | sed "s/^/$NAME: last: /" || true
 if [ $rc -ne 0 ]; then
   tail -60 log
   for f in "$WORK"/crash-* "$WORK"/leak-* "$WORK"/timeout-* "$WORK"/oom-*; do
