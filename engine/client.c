@@ -459,6 +459,29 @@ static void protocol_error(cairn_client *c, const char *msg) {
 }
 
 /* Executes every complete command in the query buffer. */
+/* The next command of c's query buffer, its arguments in c->argv:
+ * CAIRN_PARSE_OK with *consumed, NEED_MORE, or ERROR (the protocol error is
+ * replied and the rest of the buffer dropped). The one parse of both the
+ * loop's path and the busy-script poll. */
+static int parse_next(cairn_client *c, size_t *consumed) {
+  cairn_server *srv = c->srv;
+  char err[128];
+  c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
+  c->parser.unauthenticated = cairn_acl_auth_required(srv, c);
+  int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, consumed, err, sizeof(err));
+  if (rc == CAIRN_PARSE_ERROR) {
+    protocol_error(c, err);
+    c->qpos = c->query.len;
+  }
+  if (rc != CAIRN_PARSE_OK) return rc;
+  if (c->parser.argc > c->argv_cap) {
+    c->argv_cap = c->parser.argc * 2;
+    c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
+  }
+  cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
+  return rc;
+}
+
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   unsigned batch = 0;
@@ -475,22 +498,7 @@ static void client_process(cairn_client *c) {
       break;
     }
     size_t consumed = 0;
-    char err[128];
-    c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
-    c->parser.unauthenticated = cairn_acl_auth_required(srv, c);
-    int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, &consumed, err,
-                             sizeof(err));
-    if (rc == CAIRN_PARSE_NEED_MORE) break;
-    if (rc == CAIRN_PARSE_ERROR) {
-      protocol_error(c, err);
-      c->qpos = c->query.len;
-      break;
-    }
-    if (c->parser.argc > c->argv_cap) {
-      c->argv_cap = c->parser.argc * 2;
-      c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
-    }
-    cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
+    if (parse_next(c, &consumed) != CAIRN_PARSE_OK) break;
     if ((batch++ & 63) == 0) {
       srv->now_ms = cairn_mstime();
       c->last_interaction_ms = cairn_monotonic_ms();
@@ -917,21 +925,7 @@ void cairn_clients_serve_busy(cairn_server *srv, cairn_client *runner, int eval_
     int held = c->out.len > c->released;
     while (c->qpos < c->query.len && !(c->flags & (CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_CLOSING))) {
       size_t consumed = 0;
-      char err[128];
-      c->parser.max_bulk_len = srv->cfg.proto_max_bulk_len;
-      c->parser.unauthenticated = srv->cfg.requirepass && !c->authenticated;
-      int rc = cairn_req_parse(&c->parser, c->query.p + c->qpos, c->query.len - c->qpos, &consumed, err, sizeof(err));
-      if (rc == CAIRN_PARSE_NEED_MORE) break;
-      if (rc == CAIRN_PARSE_ERROR) {
-        protocol_error(c, err);
-        c->qpos = c->query.len;
-        break;
-      }
-      if (c->parser.argc > c->argv_cap) {
-        c->argv_cap = c->parser.argc * 2;
-        c->argv = cairn_xrealloc(c->argv, c->argv_cap * sizeof(cairn_str));
-      }
-      cairn_req_args(&c->parser, c->query.p + c->qpos, c->argv);
+      if (parse_next(c, &consumed) != CAIRN_PARSE_OK) break;
       c->qpos += consumed;
       int argc = (int)c->parser.argc;
       if (argc == 0) continue;

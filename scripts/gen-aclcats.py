@@ -7,33 +7,11 @@ and subcommand, as a running redis-server 7.0.15 reports them in COMMAND INFO.
 
 Interface data (what COMMAND INFO and ACL CAT answer), regenerated rather
 than edited by hand. The bit order is engine/acl.h's CAIRN_ACL_CAT_*."""
-import socket
+import os
 import sys
 
-
-def call(port, *args):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
-    f = s.makefile("rb")
-
-    def rd():
-        line = f.readline()[:-2]
-        t, r = line[:1], line[1:]
-        if t == b"+":
-            return r.decode()
-        if t == b"-":
-            raise RuntimeError(r.decode())
-        if t == b":":
-            return int(r)
-        if t == b"$":
-            n = int(r)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        if t == b"*":
-            n = int(r)
-            return None if n < 0 else [rd() for _ in range(n)]
-        raise RuntimeError(line)
-    return rd()
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from redis_command import call  # noqa: E402
 
 
 CATS = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo",

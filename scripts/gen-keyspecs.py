@@ -8,32 +8,11 @@ a running redis-server 7.0.15 reports them in COMMAND INFO.
 
 This is interface data (what COMMAND INFO answers), regenerated rather than
 edited by hand."""
-import socket
+import os
 import sys
 
-
-def call(port, *args):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
-    f = s.makefile("rb")
-
-    def rd():
-        line = f.readline()[:-2]
-        t, r = line[:1], line[1:]
-        if t == b"+":
-            return r.decode()
-        if t == b"-":
-            raise RuntimeError(r.decode())
-        if t == b":":
-            return int(r)
-        if t == b"$":
-            n = int(r)
-            return None if n < 0 else f.read(n + 2)[:-2].decode()
-        if t == b"*":
-            n = int(r)
-            return None if n < 0 else [rd() for _ in range(n)]
-        raise RuntimeError(line)
-    return rd()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from redis_command import call  # noqa: E402
 
 
 def kv(lst):
