@@ -424,6 +424,75 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
                    srv->nclients, srv->cfg.maxclients, blocked, cairn_tracking_clients(srv), timed);
 }
 
+/* MEMORY STATS: the fields of Redis 7.0's that cairn measures (no
+ * allocator of its own, so no allocator.* or fragmentation fields; the data
+ * set is LMDB's live bytes, on disk and in the page cache, not the heap). */
+void cairn_info_memory_stats(cairn_server *srv, cairn_reply *r) {
+  unsigned long long rss = rss_bytes(), heap = heap_bytes();
+  unsigned long long used = heap ? heap : rss;
+  unsigned long long clients = 0, replicas = 0;
+  for (cairn_client *c = srv->clients; c; c = c->next) {
+    unsigned long long b = c->query.cap + c->out.cap + c->inflight.cap;
+    if (c->flags & CAIRN_CLIENT_REPLICA)
+      replicas += b;
+    else
+      clients += b;
+  }
+  unsigned long long keys = 0;
+  for (int db = 0; db < srv->cfg.databases; db++) keys += cairn_store_dbsize(srv->store, db);
+  unsigned long long dataset = cairn_store_live_bytes(srv->store);
+  long long lua = cairn_script_memory(srv), fn = cairn_function_memory(srv);
+  cairn_reply_map(r, 11);
+  cairn_reply_bulk_str(r, "total.allocated");
+  cairn_reply_int(r, (long long)used);
+  cairn_reply_bulk_str(r, "replication.backlog");
+  cairn_reply_int(r, 0); /* the backlog is on disk (replication/backlog) */
+  cairn_reply_bulk_str(r, "clients.slaves");
+  cairn_reply_int(r, (long long)replicas);
+  cairn_reply_bulk_str(r, "clients.normal");
+  cairn_reply_int(r, (long long)clients);
+  cairn_reply_bulk_str(r, "lua.caches");
+  cairn_reply_int(r, lua);
+  cairn_reply_bulk_str(r, "functions.caches");
+  cairn_reply_int(r, fn);
+  cairn_reply_bulk_str(r, "overlay.bytes"); /* cairn's: writes not in LMDB yet */
+  cairn_reply_int(r, (long long)cairn_store_overlay_bytes(srv->store));
+  cairn_reply_bulk_str(r, "keys.count");
+  cairn_reply_int(r, (long long)keys);
+  cairn_reply_bulk_str(r, "keys.bytes-per-key");
+  cairn_reply_int(r, keys ? (long long)(dataset / keys) : 0);
+  cairn_reply_bulk_str(r, "dataset.bytes"); /* LMDB's live bytes */
+  cairn_reply_int(r, (long long)dataset);
+  cairn_reply_bulk_str(r, "rss.bytes");
+  cairn_reply_int(r, (long long)rss);
+}
+
+/* MEMORY DOCTOR: Redis's texts for "too little to tell" and "no issue";
+ * the issue cairn can see is a write overlay near its budget. */
+void cairn_info_memory_doctor(cairn_server *srv, cairn_buf *out) {
+  unsigned long long heap = heap_bytes(), used = heap ? heap : rss_bytes();
+  uint64_t ov = cairn_store_overlay_bytes(srv->store);
+  long long budget = srv->cfg.overlay_max_memory;
+  if (budget > 0 && ov * 10 >= (uint64_t)budget * 9) {
+    cairn_buf_printf(out,
+                     "Sam, I detected a few issues in this cairn instance memory implants:\n\n"
+                     " * The write overlay holds %llu bytes, %.0f%% of overlay-max-memory (%lld): the store "
+                     "thread is behind LMDB's writes, and writers are being slowed down (INFO cairn: "
+                     "writer_throttled, writer_stalls, store_drain_last_ms). A bigger overlay-max-memory "
+                     "absorbs longer bursts; a faster disk drains them.\n\n"
+                     "I'm here to keep you safe, Sam. I want to help you.\n",
+                     (unsigned long long)ov, 100.0 * (double)ov / (double)budget, budget);
+  } else if (used < 5 * 1024 * 1024) {
+    cairn_buf_printf(out, "Hi Sam, this instance is empty or is using very little memory, my issues detector can't "
+                          "be used in these conditions. Please, leave for your mission on Earth and fill it with "
+                          "some data. The new Sam and I will be back to our programming as soon as I finished "
+                          "rebooting.\n");
+  } else {
+    cairn_buf_printf(out, "Hi Sam, I can't find any memory issue in your instance. I can only account for what "
+                          "occurs on this base.\n");
+  }
+}
+
 static void sec_memory(cairn_server *srv, cairn_buf *o) {
   unsigned long long rss = rss_bytes(), heap = heap_bytes();
   unsigned long long used = heap ? heap : rss;

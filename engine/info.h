@@ -13,6 +13,9 @@ typedef struct cairn_server cairn_server;
 
 /* INFO text for a section ("default", "all", a section name). */
 void cairn_info(cairn_server *srv, const char *section, cairn_buf *out);
+/* MEMORY STATS (a map into r) and MEMORY DOCTOR (text into out). */
+void cairn_info_memory_stats(cairn_server *srv, cairn_reply *r);
+void cairn_info_memory_doctor(cairn_server *srv, cairn_buf *out);
 /* The sections, in INFO's order: index by name (-1 if unknown), count, name,
  * and whether a section is part of the default INFO. */
 int cairn_info_section_index(const char *name);

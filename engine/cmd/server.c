@@ -1459,8 +1459,33 @@ static void cmd_memory_usage(cairn_ctx *c) {
   cairn_reply_int(&c->reply, (long long)total);
 }
 
+static void cmd_memory_stats(cairn_ctx *c) { cairn_info_memory_stats(c->srv, &c->reply); }
+
+static void cmd_memory_doctor(cairn_ctx *c) {
+  cairn_buf b = {0};
+  cairn_info_memory_doctor(c->srv, &b);
+  cairn_reply_verbatim(&c->reply, b.p, b.len);
+  cairn_buf_free(&b);
+}
+
+/* cairn uses glibc's malloc: Redis's answer for an allocator without stats */
+static void cmd_memory_malloc_stats(cairn_ctx *c) {
+  static const char text[] = "Stats not supported for the current allocator";
+  cairn_reply_verbatim(&c->reply, text, sizeof(text) - 1);
+}
+
+static void cmd_memory_purge(cairn_ctx *c) { cairn_reply_ok(&c->reply); }
+
 static void cmd_memory_help(cairn_ctx *c) {
   static const char *const lines[] = {
+      "DOCTOR",
+      "    Return memory problems reports.",
+      "MALLOC-STATS",
+      "    Return internal statistics report from the memory allocator.",
+      "PURGE",
+      "    Attempt to purge dirty pages for reclamation by the allocator.",
+      "STATS",
+      "    Return information about the memory usage of the server.",
       "USAGE <key> [SAMPLES <count>]",
       "    Return memory in bytes used by <key> and its value. Nested values are",
       "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -1468,6 +1493,52 @@ static void cmd_memory_help(cairn_ctx *c) {
   };
   reply_help(c, "MEMORY", lines);
 }
+
+/* ---------------------------------------------------------------- MODULE */
+
+/* cairn loads no Redis modules (their API is Redis's in-memory objects):
+ * MODULE LIST is empty, loading fails the way a module that cannot load
+ * fails in Redis, with the reason in the log. */
+static void cmd_module_list(cairn_ctx *c) { cairn_reply_array(&c->reply, 0); }
+
+static void cmd_module_load(cairn_ctx *c) {
+  cairn_warning("Module %.*s failed to load: cairn does not load Redis modules", (int)c->argv[2].len,
+                c->argv[2].p);
+  cairn_reply_error(&c->reply, "Error loading the extension. Please check the server logs.");
+}
+
+static void cmd_module_unload(cairn_ctx *c) {
+  cairn_reply_error(&c->reply, "Error unloading module: no such module with that name");
+}
+
+static void cmd_module_help(cairn_ctx *c) {
+  static const char *const lines[] = {
+      "LIST",
+      "    Return a list of loaded modules.",
+      "LOAD <path> [<arg> ...]",
+      "    Load a module library from <path>, passing to it any optional arguments.",
+      "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+      "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+      "UNLOAD <name>",
+      "    Unload a module.",
+      NULL,
+  };
+  reply_help(c, "MODULE", lines);
+}
+
+static const cairn_command module_subcommands[] = {
+    CAIRN_CMD("module|list", 2, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_module_list, "server",
+              "List all modules loaded by the server", "4.0.0", ""),
+    CAIRN_CMD("module|load", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0,
+              cmd_module_load, "server", "Load a module", "4.0.0", "path [arg [arg ...]]"),
+    CAIRN_CMD("module|loadex", -3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_module_load, "server",
+              "Load a module with extended parameters", "7.0.0", "path [CONFIG name value ...] [ARGS args ...]"),
+    CAIRN_CMD("module|unload", 3, CAIRN_CMD_ADMIN | CAIRN_CMD_NOSCRIPT, 0, 0, 0, cmd_module_unload, "server",
+              "Unload a module", "4.0.0", "name"),
+    CAIRN_CMD("module|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_module_help, "server",
+              "Show helpful text about the different subcommands", "5.0.0", ""),
+    CAIRN_CMD_END,
+};
 
 /* ---------------------------------------------------------------- CLUSTER */
 
@@ -1595,6 +1666,13 @@ static const cairn_command cluster_subs[] = {
 static const cairn_command memory_subs[] = {
     CAIRN_CMD("memory|usage", -3, CAIRN_F_READ, 2, 2, 1, cmd_memory_usage, "server",
               "Estimate the memory usage of a key", "4.0.0", "key [SAMPLES count]"),
+    CAIRN_CMD("memory|stats", 2, 0, 0, 0, 0, cmd_memory_stats, "server", "Show memory usage details", "4.0.0", ""),
+    CAIRN_CMD("memory|doctor", 2, 0, 0, 0, 0, cmd_memory_doctor, "server", "Outputs memory problems report",
+              "4.0.0", ""),
+    CAIRN_CMD("memory|malloc-stats", 2, 0, 0, 0, 0, cmd_memory_malloc_stats, "server", "Show allocator internal stats",
+              "4.0.0", ""),
+    CAIRN_CMD("memory|purge", 2, 0, 0, 0, 0, cmd_memory_purge, "server", "Ask the allocator to release memory",
+              "4.0.0", ""),
     CAIRN_CMD("memory|help", 2, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_memory_help, "server",
               "Show helpful text about the different subcommands", "4.0.0", ""),
     CAIRN_CMD_END,
@@ -1625,6 +1703,8 @@ static void cmd_lolwut(cairn_ctx *c) {
 }
 
 const cairn_command cairn_commands_server[] = {
+    CAIRN_CMD("module", -2, 0, 0, 0, 0, cairn_subcommand_dispatch, "server", "A container for module commands",
+              "4.0.0", "", .subcommands = module_subcommands),
     CAIRN_CMD("lolwut", -1, CAIRN_CMD_READONLY | CAIRN_CMD_FAST, 0, 0, 0, cmd_lolwut, "server",
               "Display some computer art and the Redis version", "5.0.0", "[VERSION version]"),
     CAIRN_CMD("info", -1, CAIRN_F_LOADING_STALE, 0, 0, 0, cmd_info, "server",

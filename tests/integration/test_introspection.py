@@ -247,5 +247,33 @@ def lolwut():
         assert_true(r.startswith(b"=") and b"txt:" in r[:12], r[:20])
 
 
+@test
+def memory_stats_doctor_and_modules():
+    with CairnServer() as s:
+        c = s.conn()
+        c.call("SET", "a", "1")
+        c.call("RPUSH", "l", "x", "y")
+        st = c.call("MEMORY", "STATS")
+        d = dict(zip(st[::2], st[1::2]))
+        for f in [b"total.allocated", b"replication.backlog", b"clients.normal", b"lua.caches", b"keys.count",
+                  b"dataset.bytes", b"overlay.bytes"]:
+            assert_true(f in d, "MEMORY STATS lacks %r" % f)
+        assert_eq(d[b"keys.count"], 2)
+        assert_true(d[b"total.allocated"] > 0 and d[b"clients.normal"] > 0)
+        c3 = s.conn(resp=3)
+        assert_true(isinstance(c3.call("MEMORY", "STATS"), Map), "a map in RESP3")
+        assert_true(c.call("MEMORY", "DOCTOR").startswith(b"Hi Sam"))
+        assert_eq(c.call("MEMORY", "MALLOC-STATS"), b"Stats not supported for the current allocator")
+        assert_eq(c.call("MEMORY", "PURGE"), "OK")
+        # cairn loads no Redis modules: an empty list, and Redis's error (the reason in the log)
+        assert_eq(c.call("MODULE", "LIST"), [])
+        assert_error(c.call("MODULE", "LOAD", "/nonexistent.so"),
+                     "ERR Error loading the extension. Please check the server logs.")
+        assert_true("cairn does not load Redis modules" in s.log_text())
+        assert_error(c.call("MODULE", "UNLOAD", "x"), "ERR Error unloading module: no such module with that name")
+    with RedisServer() as r:  # the same empty list (LOAD/UNLOAD are refused there by enable-module-command no)
+        assert_eq(r.conn().call("MODULE", "LIST"), [])
+
+
 if __name__ == "__main__":
     run_tests()
