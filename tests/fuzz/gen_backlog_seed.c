@@ -60,6 +60,7 @@ static void make(const char *dir, int records, int compress) {
 
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
+  /* mkdtemp(3) replaces the six trailing X with a unique suffix */
   char tmp[] = "/tmp/gen_backlog_seed.XXXXXX";
   if (!mkdtemp(tmp)) return 1;
   char dir[512], out[512];
