@@ -254,7 +254,8 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
     int rc = replay(srv, with_pending, 0);
     if (rc == 0) return;
     if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) {
-      cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+      cairn_notice("LMDB map grown to %llu bytes (remapped in %lld ms)", (unsigned long long)cairn_store_map_size(srv->store),
+                 (long long)cairn_store_last_grow_us(srv->store) / 1000);
       continue;
     }
     cairn_warning("cannot restore the store to the backlog's state (%s); exiting. Nothing acknowledged "
@@ -633,6 +634,16 @@ void cairn_commit_poll_store(cairn_server *srv) {
     /* writers waiting at the overlay's budget go on: to their -MISCONF */
     if (blocked && srv->on_store_room) srv->on_store_room(srv);
   }
+  cairn_store_runs runs;
+  cairn_store_run_stats(srv->store, &runs);
+  int64_t now_ms = cairn_monotonic_ms();
+  if (runs.errors != srv->run_errors_seen && (!srv->run_errors_seen || now_ms - srv->run_error_logged_ms >= 60000)) {
+    srv->run_error_logged_ms = now_ms;
+    cairn_warning("%s; that layer goes into LMDB without waiting for a merge, and a restart before then "
+                  "replays it from the backlog (%llu run file error(s) since start)",
+                  runs.last_error, (unsigned long long)runs.errors);
+    srv->run_errors_seen = runs.errors;
+  }
   /* LMDB holds more on disk (here, or in a cairn_store_wait that released
    * the layers itself): the backlog's checkpoint pin moves on */
   if (durable != srv->durable_seen) {
@@ -647,11 +658,16 @@ void cairn_commit_poll_store(cairn_server *srv) {
 
 static void on_store_async(uv_async_t *a) { cairn_commit_poll_store(a->data); }
 
-int cairn_commit_wait_store(cairn_server *srv) {
+int cairn_commit_sync_now(cairn_server *srv) {
   if (append_pending(srv) != 0) return -1;
-  /* the store thread writes only what the backlog holds on disk: sync it
-   * here (the flusher's completion is an event this wait would block) */
+  /* (the flusher's completion is an event a caller that waits would block) */
   if (srv->wal_unsynced || srv->wal.end(srv->wal.ud) > srv->synced_offset || srv->fl.busy) sync_wal(srv);
+  return 0;
+}
+
+int cairn_commit_wait_store(cairn_server *srv) {
+  /* the store thread writes only what the backlog holds on disk */
+  if (cairn_commit_sync_now(srv) != 0) return -1;
   int rc = cairn_store_wait(srv->store);
   cairn_commit_poll_store(srv);
   return rc;
@@ -705,6 +721,14 @@ int cairn_commit_write_admitted(cairn_server *srv) {
   return 0;
 }
 
+/* The overlay's size at which the store thread stops gathering a merge and
+ * drains what it has: before writers would be throttled (half the budget),
+ * with room for the active layer. */
+uint64_t cairn_commit_urgent_bytes(const cairn_config *cfg) {
+  uint64_t budget = (uint64_t)cfg->overlay_max_memory, half = budget / 2, ck = (uint64_t)cfg->checkpoint_bytes;
+  return half > ck && half - ck > budget / 4 ? half - ck : budget / 4;
+}
+
 static void on_throttle_timer(uv_timer_t *t) { (void)t; /* the iteration's end resumes throttled writers */ }
 
 void cairn_commit_new_iteration(cairn_server *srv) {
@@ -744,7 +768,13 @@ int cairn_checkpoint_due(cairn_server *srv, int64_t now) {
   if (srv->stalled && cairn_store_frozen_layers(srv->store) == 0) return 1;
   /* (with the drain stopped by an error, freeze anyway: a later layer's
    * deletes may be what lets it fit) */
-  if (cairn_store_frozen_layers(srv->store) > 0 && !srv->store_error) return 0;
+  /* While layers wait for the store thread, the active one grows to
+   * checkpoint-bytes (rewrites of hot keys coalesce), unless they wait for
+   * a merge to gather (overlay-merge-bytes): then each interval's layer
+   * goes to a run file, and a restart replays at most an interval of
+   * writes. Up to 16 such layers: every read looks in each. */
+  int frozen = cairn_store_frozen_layers(srv->store);
+  if (frozen > 0 && !srv->store_error && (srv->cfg.overlay_merge_bytes == 0 || frozen >= 16)) return 0;
   return now - srv->last_checkpoint_ms >= srv->cfg.checkpoint_interval_ms;
 }
 
@@ -810,8 +840,16 @@ int cairn_commit_new_history(cairn_server *srv, uint64_t offset, int stream_db) 
                   (unsigned long long)offset, strerror(errno));
     exit(1);
   }
+  /* The reset is done: the flag goes, on disk before anything of the new
+   * history is written (a restart that still saw it would reset the
+   * backlog again, over the new history's records). One tiny layer. */
   flag = 0;
-  cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag)); /* cleared at the next checkpoint */
+  if (cairn_store_meta_put(srv->store, "wal_reset", &flag, sizeof(flag)) != 0 ||
+      cairn_store_checkpoint(srv->store, offset) != 0 || cairn_store_wait(srv->store) != 0) {
+    cairn_warning("new history at offset %llu: clearing the backlog reset mark failed: %s; exiting, a restart "
+                  "finishes it", (unsigned long long)offset, cairn_store_errstr(srv->store));
+    exit(1);
+  }
   srv->ckpt_stream_db = stream_db < 0 ? 0 : stream_db;
   srv->replay_db = srv->ckpt_stream_db;
   srv->wal_history++;

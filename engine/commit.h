@@ -39,12 +39,18 @@ void cairn_commit_poll_store(cairn_server *srv);
 /* Blocks until every frozen layer is in LMDB (SAVE, shutdown, a full
  * sync's snapshot), after syncing the backlog so the thread may write them.
  * 0, or -1 on a drain error (cairn_store_drain_error says which). */
+/* Appends the iteration's stream and syncs the backlog now (what a
+ * snapshot is taken at must be durable first). 0, or -1. */
+int cairn_commit_sync_now(cairn_server *srv);
 int cairn_commit_wait_store(cairn_server *srv);
 /* Whether a client's write command may run now (0) or must wait as the
  * overlay fills: -1 for the next iteration (throttled), -2 until a layer is
  * on disk (at the budget); the caller stalls the client; new_iteration renews the
  * iteration's quota and resumes throttled writers (engine/loop.c). */
 int cairn_commit_write_admitted(cairn_server *srv);
+/* The overlay size at which the store thread drains without gathering a
+ * bigger merge (store.h cairn_store_set_merge). */
+uint64_t cairn_commit_urgent_bytes(const cairn_config *cfg);
 void cairn_commit_new_iteration(cairn_server *srv);
 void cairn_commit_after_iteration(cairn_server *srv);
 

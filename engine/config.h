@@ -81,6 +81,7 @@ typedef struct cairn_config {
   long long checkpoint_interval_ms; /* LMDB checkpoint at most this often when writing */
   long long checkpoint_bytes;     /* ...or when the overlay's active layer holds this much */
   long long overlay_max_memory;   /* the write overlay's budget: writers wait beyond it */
+  long long overlay_merge_bytes;  /* frozen layers the store thread gathers before one LMDB transaction */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */
   long long lmdb_max_map_size;    /* hard ceiling for growth; writes fail with an error beyond it */
   int lmdb_writemap;              /* MDB_WRITEMAP + data file reserved up to the map size */

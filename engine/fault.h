@@ -23,6 +23,9 @@
  *   store.grow    growing the LMDB map (set_map_to in store.c): fails as if
  *                 reserving the file had failed with the error (ENOSPC...);
  *                 the map keeps its size
+ *   store.spill   writing a frozen layer's run file (the store thread): the
+ *                 file is not kept, the layer is merged into LMDB at once
+ *                 and a restart replays it from the backlog
  *   backlog.seal  writing a frame of a sealed segment's compressed copy (the
  *                 compression thread): the copy is abandoned, the raw segment
  *                 stays and is served, compression is retried later
@@ -44,7 +47,7 @@
  *   CAIRN_FAULTS = spec ["," spec]...
  *   spec         = point "=" N [":" option]...
  *   point        = wal.append | wal.sync | wal.read | store.commit | store.put
- *                | store.grow | backlog.seal | backlog.manifest | net.write
+ *                | store.grow | store.spill | backlog.seal | backlog.manifest | net.write
  *   N            = the first call that fails (1 = the first call)
  *   option       = "always"   calls N, N+1, ... all fail (the default)
  *                | "once"     only call N fails
@@ -77,6 +80,7 @@ enum cairn_fault_point {
   CAIRN_FAULT_STORE_COMMIT,
   CAIRN_FAULT_STORE_PUT,
   CAIRN_FAULT_STORE_GROW,
+  CAIRN_FAULT_STORE_SPILL,
   CAIRN_FAULT_BACKLOG_SEAL,
   CAIRN_FAULT_BACKLOG_MANIFEST,
   CAIRN_FAULT_NET_WRITE,

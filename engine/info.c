@@ -730,6 +730,16 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.writer_throttled,
                    (unsigned long long)srv->stats.longest_iteration_us,
                    cairn_store_sweep_pending(srv->store), (unsigned long long)cairn_store_coll_garbage(srv->store));
+  cairn_store_runs runs;
+  cairn_store_run_stats(srv->store, &runs);
+  cairn_buf_printf(o,
+                   "overlay_merge_bytes:%lld\r\n"
+                   "store_drain_last_entries:%llu\r\n"
+                   "store_runs:%llu\r\n"
+                   "store_runs_written:%llu\r\n"
+                   "store_run_errors:%llu\r\n",
+                   srv->cfg.overlay_merge_bytes, (unsigned long long)runs.last_drain_entries,
+                   (unsigned long long)runs.on_disk, (unsigned long long)runs.written, (unsigned long long)runs.errors);
 }
 
 typedef struct section {

@@ -124,11 +124,14 @@ int main(int argc, char **argv) {
   cairn_store_options so = {.databases = srv.cfg.databases,
                             .map_size = (uint64_t)srv.cfg.lmdb_map_size,
                             .max_map_size = (uint64_t)srv.cfg.lmdb_max_map_size,
-                            .writemap = srv.cfg.lmdb_writemap};
+                            .writemap = srv.cfg.lmdb_writemap,
+                            .merge_bytes = (uint64_t)srv.cfg.overlay_merge_bytes,
+                            .urgent_bytes = cairn_commit_urgent_bytes(&srv.cfg)};
   if (cairn_store_open(srv.cfg.dir, &so, &srv.store, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;
   }
+  if (cairn_store_open_report(srv.store)[0]) cairn_notice("store: %s", cairn_store_open_report(srv.store));
   char bdir[4096];
   snprintf(bdir, sizeof(bdir), "%s/backlog", srv.cfg.dir);
   cairn_backlog_options bo = {.segment_size = (uint64_t)srv.cfg.backlog_segment_size,
@@ -141,7 +144,9 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (err[0]) cairn_warning("backlog: %s", err);
-  cairn_backlog_pin_required(backlog, "checkpoint", cairn_store_checkpoint_offset(srv.store) + 1);
+  /* from LMDB's own offset, not the newest run file's: a run that turns
+   * out unreadable is replayed from the backlog instead */
+  cairn_backlog_pin_required(backlog, "checkpoint", cairn_store_durable_offset(srv.store) + 1);
   /* The engine reaches the backlog through srv.wal only; with a WAL fault
    * armed, through the fault wrapper in front of it. Replication gets the
    * backlog itself (the replid history in its manifest). */

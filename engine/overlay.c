@@ -396,6 +396,15 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
   L->tab_used++;
 }
 
+void ov_layer_reserve(ov_layer *L, size_t entries) {
+  size_t cap = 1024;
+  while (cap < entries * 2 + 2) cap *= 2;
+  if (L->tab || cap <= 1024) return;
+  L->tab = cairn_xcalloc(cap, sizeof(slot));
+  L->bytes += cap * sizeof(slot);
+  L->tab_cap = cap;
+}
+
 uint64_t ov_hash(unsigned dbi, const void *key, size_t klen) { return key_hash(dbi, key, klen); }
 
 ov_node *ov_find_h(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {

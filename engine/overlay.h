@@ -80,6 +80,10 @@ ov_node *ov_find_h(const ov_layer *L, uint64_t h, unsigned dbi, const void *key,
 unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absent, unsigned dbi, const void *key,
                         size_t klen, size_t vlen, int tomb, int *created);
 
+/* Sizes a new, empty layer's hash index for this many entries at once (a
+ * layer loaded from a run file knows its count: no growth while loading). */
+void ov_layer_reserve(ov_layer *L, size_t entries);
+
 size_t ov_layer_bytes(const ov_layer *L);     /* arena bytes in use (the memory it holds) */
 size_t ov_layer_entries(const ov_layer *L);   /* nodes (keys, tombstones included) */
 size_t ov_layer_tombs(const ov_layer *L);

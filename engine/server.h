@@ -121,6 +121,8 @@ struct cairn_server {
   int store_error;          /* the last drain failed: retried by the cron */
   uint64_t map_grows_seen;
   uint64_t durable_seen;    /* LMDB's durable offset when the backlog's pins were last updated */
+  uint64_t run_errors_seen;     /* the store's run-file errors already logged (once a minute at most) */
+  int64_t run_error_logged_ms;
   int64_t last_store_retry_ms;
   void (*on_store_room)(cairn_server *srv); /* the overlay is under budget again: resume stalled writers */
   int64_t iteration_start_us;

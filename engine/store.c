@@ -11,6 +11,9 @@
 #include <pthread.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include "engine/buf.h"
 #include "engine/fault.h"
@@ -40,6 +43,7 @@ typedef struct meta_state {
   uint16_t garbage[MAX_GARBAGE];
   uint16_t next_phys;
   uint64_t offset;
+  uint64_t seq;                       /* the layer that made this state (run files: their chain), 0 none */
   int nloading;                       /* a full sync being loaded: its dbs, not yet visible */
   db_state loading[MAX_DATABASES];
   uint64_t next_coll;                 /* next collection id (never reused) */
@@ -56,11 +60,17 @@ typedef struct layer {
   struct layer *next;   /* newer */
   int drained;          /* set by the store thread (under mu) */
   int64_t drain_us;
+  uint64_t base;        /* the offset of the state below it (the previous layer's, or LMDB's) */
+  uint64_t prev_seq;    /* the seq of that state (meta_state.seq) */
+  int spilled;          /* its run file is on disk (1), could not be written (-1), not yet (0); under mu */
+  int64_t frozen_ms;    /* when it was frozen (monotonic): how long it has waited for a merge */
+  int pins;             /* full-sync snapshots reading it (under mu): released, it waits in `pinned` */
 } layer;
 
 #define MAX_FROZEN 32
 #define LAYER_MAX_PAGES (1 << 22) /* see cairn_store_layer_full */
-#define MERGE_MAX_BYTES (128u << 20) /* layers merged into one transaction, at most (one layer always) */
+#define MERGE_MAX_BYTES (1024ull << 20) /* layers merged into one transaction, at most (one layer always) */
+#define MERGE_MAX_WAIT_MS 60000          /* a frozen layer waits at most this long for a merge to gather */
 #define DEAD_RANGES 8
 #define RANGE_KEY 528
 
@@ -94,6 +104,8 @@ struct cairn_store {
   ov_layer *active;
   layer *oldest, *newest;
   layer *to_free;         /* released by the loop, freed by the store thread (under mu) */
+  layer *pinned;          /* released while a snapshot reads them: to_free when the last one closes (mu) */
+  uint64_t pinned_bytes;  /* their memory (in free_pending_bytes too; under mu) */
   uint64_t free_pending_bytes; /* their memory, counted in the overlay until freed (mu; read relaxed) */
   int nfrozen;
   uint64_t frozen_bytes;
@@ -137,6 +149,22 @@ struct cairn_store {
   void *notify_ud;
   uint64_t drains_failed;
   uint64_t grows;
+  /* merges and runs (under mu): the thread gathers merge_bytes of frozen
+   * layers before one transaction (bigger merges touch each LMDB page for
+   * more keys), unless the overlay passes urgent_bytes, a layer has waited
+   * MERGE_MAX_WAIT_MS, or someone waits (cairn_store_wait). Meanwhile each
+   * frozen layer is written to a run file, so a restart loads it instead
+   * of replaying its part of the backlog. */
+  uint64_t merge_bytes, urgent_bytes;
+  uint64_t next_seq;       /* the last layer number given (layers are numbered across restarts) */
+  int waiters;
+  uint64_t spills, spill_errors, runs_on_disk;
+  char spill_err[512];
+  char dir[4096];          /* the store's directory (run files) */
+  char open_report[512];   /* what open found of the run files, for the log */
+  uint64_t last_drain_entries;
+  int grow_ahead_failed;       /* growing ahead failed: not again until a growth works */
+  int64_t last_grow_us;        /* how long the last map growth stopped the loop */
   uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
   uint64_t entries_drained;
 };
@@ -166,6 +194,18 @@ static inline uint64_t rd64le(const unsigned char *p) {
   return v; /* x86/arm little-endian hosts; the format is little-endian */
 }
 static inline void wr64le(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void wr32le(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline uint32_t rd32le(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline void wr16le(unsigned char *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline uint16_t rd16le(const unsigned char *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
 static inline void wr64be(unsigned char *p, uint64_t v) {
   for (int i = 7; i >= 0; i--) {
     p[i] = (unsigned char)v;
@@ -794,6 +834,425 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
 static void *store_thread(void *arg);
 static void free_layers(struct layer *L);
 
+/* ------------------------------------------------------------ run files
+ *
+ * A frozen layer, written to <dir>/store/layer-<seq>.run by the store
+ * thread while it waits for its merge into LMDB: a restart loads the runs
+ * that continue LMDB's state instead of replaying their part of the
+ * backlog through the commands (docs/DURABILITY.md "Run files"). A run is
+ * never the only copy of anything: it is written only once the backlog is
+ * synced past its offset (like a drain), the backlog keeps everything
+ * after LMDB's own offset, and a run that is missing, torn or corrupt ends
+ * the chain there: the backlog replays the rest.
+ *
+ * Layout (little-endian):
+ *   header  "CAIRNRUN" u32 version, u8 dbis[8] (the LMDB handles of keys,
+ *           expires, meta, elems, dead), u64 base (the offset of the state
+ *           it applies to), u64 offset (the state it ends at), u64 prev_seq
+ *           (the layer that made the state it applies to: the chain; two
+ *           layers may end at the same offset), u64 seq (its own number,
+ *           also in its meta record "seq": LMDB knows the last it holds)
+ *   entries u8 dbi, u8 tombstone, u16 key length, u32 value length, key,
+ *           value (key order, as in the layer)
+ *   trailer "CAIRNEND" u64 entries, u32 crc32c of every byte before it */
+#define RUN_MAGIC "CAIRNRUN"
+#define RUN_END "CAIRNEND"
+#define RUN_VERSION 1
+#define RUN_HDR 52
+#define RUN_TRAILER 20
+
+static void run_path(const cairn_store *s, uint64_t seq, const char *suffix, char *out, size_t len) {
+  msgf(out, len, "%s/layer-%016llx.run%s", s->dir, (unsigned long long)seq, suffix);
+}
+
+static void run_dbis(const cairn_store *s, unsigned char d[8]) {
+  memset(d, 0, 8);
+  d[0] = (unsigned char)s->keys;
+  d[1] = (unsigned char)s->expires;
+  d[2] = (unsigned char)s->meta;
+  d[3] = (unsigned char)s->elems;
+  d[4] = (unsigned char)s->dead;
+}
+
+typedef struct run_writer {
+  int fd;
+  uint32_t crc;
+  unsigned char buf[1 << 20];
+  size_t n;
+  int err;
+} run_writer;
+
+static void rw_flush(run_writer *w) {
+  size_t off = 0;
+  while (!w->err && off < w->n) {
+    ssize_t k = write(w->fd, w->buf + off, w->n - off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) w->err = errno;
+    else off += (size_t)k;
+  }
+  w->n = 0;
+}
+
+static void rw_put(run_writer *w, const void *p, size_t len) {
+  w->crc = cairn_crc32c(w->crc, p, len);
+  while (len && !w->err) {
+    if (w->n == sizeof(w->buf)) rw_flush(w);
+    size_t k = sizeof(w->buf) - w->n < len ? sizeof(w->buf) - w->n : len;
+    memcpy(w->buf + w->n, p, k);
+    w->n += k;
+    p = (const unsigned char *)p + k;
+    len -= k;
+  }
+}
+
+/* Writes L's run file (temporary name, synced, renamed, directory synced).
+ * On the store thread, without mu. 0, or -1 with spill_err set. */
+static int spill_layer(cairn_store *s, layer *L) {
+  char tmp[4200], path[4200];
+  run_path(s, L->meta->seq, ".tmp", tmp, sizeof(tmp));
+  run_path(s, L->meta->seq, "", path, sizeof(path));
+  run_writer *w = cairn_xmalloc(sizeof(*w));
+  w->crc = 0;
+  w->n = 0;
+  w->err = cairn_fault(CAIRN_FAULT_STORE_SPILL);
+  w->fd = w->err ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (!w->err && w->fd < 0) w->err = errno;
+  const char *what = "writing";
+  if (!w->err) {
+    unsigned char h[RUN_HDR];
+    memcpy(h, RUN_MAGIC, 8);
+    wr32le(h + 8, RUN_VERSION);
+    run_dbis(s, h + 12);
+    wr64le(h + 20, L->base);
+    wr64le(h + 28, L->meta->offset);
+    wr64le(h + 36, L->prev_seq);
+    wr64le(h + 44, L->meta->seq);
+    rw_put(w, h, sizeof(h));
+    uint64_t count = 0;
+    for (ov_pos p = ov_first(L->ov); ov_at(p) && !w->err; p = ov_pos_next(p), count++) {
+      ov_node *n = ov_at(p);
+      unsigned char e[8];
+      e[0] = n->dbi;
+      e[1] = ov_is_tomb(n);
+      wr16le(e + 2, n->klen);
+      wr32le(e + 4, (uint32_t)(ov_is_tomb(n) ? 0 : n->vlen));
+      rw_put(w, e, 8);
+      rw_put(w, ov_key(n), n->klen);
+      if (!ov_is_tomb(n)) rw_put(w, n->val, n->vlen);
+    }
+    unsigned char t[RUN_TRAILER];
+    memcpy(t, RUN_END, 8);
+    wr64le(t + 8, count);
+    rw_put(w, t, 16);
+    wr32le(t + 16, w->crc);
+    w->crc = 0;
+    rw_put(w, t + 16, 4);
+    rw_flush(w);
+    if (!w->err && fdatasync(w->fd) != 0) {
+      w->err = errno;
+      what = "syncing";
+    }
+  }
+  if (w->fd >= 0 && close(w->fd) != 0 && !w->err) w->err = errno;
+  if (!w->err && rename(tmp, path) != 0) {
+    w->err = errno;
+    what = "renaming";
+  }
+  if (!w->err) {
+    int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+      w->err = errno;
+      what = "syncing the directory of";
+    }
+    if (dfd >= 0) close(dfd);
+  }
+  int err = w->err;
+  free(w);
+  if (!err) return 0;
+  unlink(tmp);
+  pthread_mutex_lock(&s->mu);
+  msgf(s->spill_err, sizeof(s->spill_err), "%s run file %s: %s", what, path, strerror(err));
+  pthread_mutex_unlock(&s->mu);
+  return -1;
+}
+
+/* The three meta records a checkpoint puts in its layer (and LMDB holds for
+ * the committed state) into m. NULL vals are absent records. */
+static int meta_load(meta_state *m, const MDB_val *state, const MDB_val *offset, const MDB_val *colls,
+                     const MDB_val *seq, int databases) {
+  memset(m, 0, sizeof(*m));
+  if (!state) {
+    m->databases = databases;
+    for (int i = 0; i < databases; i++) m->db[i].phys = (uint16_t)i;
+    m->next_phys = (uint16_t)databases;
+  } else if (meta_parse(m, state->mv_data, state->mv_size, databases) != 0) {
+    return -1;
+  }
+  if (offset && offset->mv_size == 8) m->offset = rd64le(offset->mv_data);
+  if (seq && seq->mv_size == 8) m->seq = rd64le(seq->mv_data);
+  m->next_coll = 1;
+  if (colls && colls->mv_size == 16) {
+    m->next_coll = rd64le(colls->mv_data);
+    m->dead_colls = rd64le((const unsigned char *)colls->mv_data + 8);
+  }
+  return 0;
+}
+
+/* A full sync was being loaded when the process stopped: its half-loaded
+ * dbs are swept like flushed ones; the data served before stays. */
+static void meta_drop_loading(meta_state *m) {
+  for (int i = 0; i < m->nloading && m->ngarbage < MAX_GARBAGE; i++) m->garbage[m->ngarbage++] = m->loading[i].phys;
+  m->nloading = 0;
+}
+
+/* Reads one run file into a new layer. NULL with why set when it is not a
+ * whole, intact run of this store. */
+static layer *load_run(cairn_store *s, const char *path, uint64_t *base, uint64_t *offset, uint64_t *prev_seq,
+                       uint64_t *seq, char *why, size_t whylen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    msgf(why, whylen, "%s", strerror(errno));
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  size_t len = (size_t)st.st_size;
+  if (len < RUN_HDR + RUN_TRAILER) {
+    close(fd);
+    msgf(why, whylen, "%zu bytes, shorter than a header and a trailer (torn)", len);
+    return NULL;
+  }
+  unsigned char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) {
+    msgf(why, whylen, "mmap: %s", strerror(errno));
+    return NULL;
+  }
+  madvise(p, len, MADV_SEQUENTIAL);
+  layer *L = NULL;
+  unsigned char d[8];
+  run_dbis(s, d);
+  const unsigned char *t = p + len - RUN_TRAILER;
+  if (memcmp(p, RUN_MAGIC, 8) != 0 || rd32le(p + 8) != RUN_VERSION) {
+    msgf(why, whylen, "not a run file of this version");
+  } else if (memcmp(p + 12, d, 8) != 0) {
+    msgf(why, whylen, "written for other LMDB handles");
+  } else if (memcmp(t, RUN_END, 8) != 0) {
+    msgf(why, whylen, "no trailer (torn)");
+  } else if (cairn_crc32c(0, p, len - 4) != rd32le(t + 16)) {
+    msgf(why, whylen, "checksum mismatch");
+  } else {
+    *base = rd64le(p + 20);
+    *offset = rd64le(p + 28);
+    *prev_seq = rd64le(p + 36);
+    *seq = rd64le(p + 44);
+    uint64_t count = rd64le(t + 8), n = 0;
+    ov_layer *ov = ov_layer_new();
+    if (count < len / 8) ov_layer_reserve(ov, (size_t)count);
+    const unsigned char *q = p + RUN_HDR, *end = t, *prev = NULL;
+    int bad = 0;
+    while (q < end) {
+      if (end - q < 8) { bad = 1; break; }
+      unsigned dbi = q[0];
+      int tomb = q[1];
+      size_t kl = rd16le(q + 2), vl = rd32le(q + 4);
+      if ((size_t)(end - q - 8) < kl + vl || dbi >= 16) { bad = 1; break; }
+      /* strictly ascending, as a layer is: each key is new to the layer */
+      if (prev && ov_cmp(prev[0], prev + 8, rd16le(prev + 2), dbi, q + 8, kl) >= 0) { bad = 1; break; }
+      int created;
+      unsigned char *v = ov_put_h(ov, ov_hash(dbi, q + 8, kl), NULL, 1, dbi, q + 8, kl, vl, tomb, &created);
+      if (!tomb) memcpy(v, q + 8 + kl, vl);
+      prev = q;
+      q += 8 + kl + vl;
+      n++;
+    }
+    if (bad || n != count) {
+      msgf(why, whylen, "entries do not match the trailer or are out of order");
+      ov_layer_free(ov);
+    } else {
+      L = cairn_xcalloc(1, sizeof(*L));
+      L->ov = ov;
+      L->base = *base;
+      L->prev_seq = *prev_seq;
+      L->spilled = 1;
+      L->meta = cairn_xmalloc(sizeof(meta_state));
+    }
+  }
+  munmap(p, len);
+  return L;
+}
+
+static int run_name_seq(const char *name, uint64_t *off) {
+  unsigned long long v;
+  char tail[8];
+  if (strlen(name) != 6 + 16 + 4 || sscanf(name, "layer-%16llx%7s", &v, tail) != 2 || strcmp(tail, ".run") != 0)
+    return 0;
+  *off = v;
+  return 1;
+}
+
+/* L becomes the newest frozen layer (under mu once the thread runs). */
+static void push_frozen(cairn_store *s, layer *L) {
+  if (s->newest)
+    s->newest->next = L;
+  else
+    s->oldest = L;
+  s->newest = L;
+  s->nfrozen++;
+  s->frozen_bytes += ov_layer_bytes(L->ov);
+}
+
+/* Run files are read and checked by a few threads at once (each run is a
+ * layer of its own; parsing them is the restart's main cost); the chain is
+ * then checked in order. */
+typedef struct run_load {
+  cairn_store *s;
+  char path[4200];
+  layer *L;
+  uint64_t base, off, prev_seq, seq;
+  char why[256];
+} run_load;
+
+typedef struct run_loader {
+  run_load *jobs;
+  int n, next;
+  pthread_mutex_t mu;
+} run_loader;
+
+static void *run_load_worker(void *arg) {
+  run_loader *rl = arg;
+  for (;;) {
+    pthread_mutex_lock(&rl->mu);
+    int i = rl->next++;
+    pthread_mutex_unlock(&rl->mu);
+    if (i >= rl->n) return NULL;
+    run_load *j = &rl->jobs[i];
+    j->L = load_run(j->s, j->path, &j->base, &j->off, &j->prev_seq, &j->seq, j->why, sizeof(j->why));
+  }
+}
+
+static void load_runs_parallel(run_load *jobs, int n) {
+  run_loader rl = {.jobs = jobs, .n = n, .next = 0};
+  pthread_mutex_init(&rl.mu, NULL);
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int nt = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+  if (nt > n) nt = n;
+  pthread_t th[4];
+  int started = 0;
+  for (int i = 1; i < nt; i++)
+    if (pthread_create(&th[started], NULL, run_load_worker, &rl) == 0) started++;
+  run_load_worker(&rl);
+  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&rl.mu);
+}
+
+/* At open, before the thread starts: the runs that continue LMDB's state
+ * (base = LMDB's offset, then each next one's base = the previous offset)
+ * become frozen layers; every other run file (merged already, cut off by a
+ * bad one, temporary) is deleted. What it did goes to open_report. */
+static int load_runs(cairn_store *s, int databases) {
+  DIR *d = opendir(s->dir);
+  if (!d) return 0;
+  uint64_t seqs[4096];
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    uint64_t seq;
+    size_t nl = strlen(e->d_name);
+    if (run_name_seq(e->d_name, &seq) && n < 4096) {
+      seqs[n++] = seq;
+    } else if (nl > 8 && strncmp(e->d_name, "layer-", 6) == 0 && strcmp(e->d_name + nl - 4, ".tmp") == 0) {
+      char path[4400];
+      msgf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
+      unlink(path);
+    }
+  }
+  closedir(d);
+  /* in the order they were frozen: the chain goes upwards */
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--) {
+      uint64_t x = seqs[j];
+      seqs[j] = seqs[j - 1];
+      seqs[j - 1] = x;
+    }
+  int64_t t0 = cairn_ustime();
+  uint64_t at = s->committed.offset, at_seq = s->committed.seq, entries = 0;
+  int loaded = 0, dropped = 0;
+  char stop[700] = "";
+  run_load *jobs = cairn_xcalloc((size_t)n + 1, sizeof(*jobs));
+  int first = 0;
+  while (first < n && seqs[first] <= at_seq) first++;
+  for (int i = first; i < n; i++) {
+    jobs[i].s = s;
+    run_path(s, seqs[i], "", jobs[i].path, sizeof(jobs[i].path));
+  }
+  load_runs_parallel(jobs + first, n - first);
+  for (int i = 0; i < n; i++) {
+    char path[4200];
+    run_path(s, seqs[i], "", path, sizeof(path));
+    if (seqs[i] <= at_seq || stop[0]) { /* merged into LMDB already, or past a break in the chain */
+      if (jobs[i].L) free_layers(jobs[i].L);
+      unlink(path);
+      dropped++;
+      continue;
+    }
+    uint64_t base = jobs[i].base, off = jobs[i].off;
+    char why[256];
+    snprintf(why, sizeof(why), "%s", jobs[i].why);
+    layer *L = jobs[i].L;
+    if (L && (jobs[i].prev_seq != at_seq || base != at || jobs[i].seq != seqs[i])) {
+      msgf(why, sizeof(why), "it continues layer %llu at offset %llu, not layer %llu at offset %llu",
+           (unsigned long long)jobs[i].prev_seq, (unsigned long long)base, (unsigned long long)at_seq,
+           (unsigned long long)at);
+      free_layers(L);
+      L = NULL;
+    }
+    if (L) {
+      ov_node *st = ov_find(L->ov, s->meta, "state", 5), *of = ov_find(L->ov, s->meta, "offset", 6),
+              *co = ov_find(L->ov, s->meta, "colls", 5), *sq = ov_find(L->ov, s->meta, "seq", 3);
+      MDB_val sv = {0, NULL}, ovv = {0, NULL}, cv = {0, NULL}, qv = {0, NULL};
+      if (st && !ov_is_tomb(st)) sv = (MDB_val){st->vlen, (void *)st->val};
+      if (of && !ov_is_tomb(of)) ovv = (MDB_val){of->vlen, (void *)of->val};
+      if (co && !ov_is_tomb(co)) cv = (MDB_val){co->vlen, (void *)co->val};
+      if (sq && !ov_is_tomb(sq)) qv = (MDB_val){sq->vlen, (void *)sq->val};
+      if (!sv.mv_data || !ovv.mv_data || !qv.mv_data ||
+          meta_load(L->meta, &sv, &ovv, cv.mv_data ? &cv : NULL, &qv, databases) != 0 || L->meta->offset != off ||
+          L->meta->seq != seqs[i]) {
+        msgf(why, sizeof(why), "its keyspace state record is missing or corrupt");
+        free_layers(L);
+        L = NULL;
+      }
+    }
+    if (!L) {
+      msgf(stop, sizeof(stop), "%s: %s; the backlog replays from offset %llu", path, why, (unsigned long long)at + 1);
+      unlink(path);
+      dropped++;
+      continue;
+    }
+    push_frozen(s, L);
+    s->runs_on_disk++;
+    entries += ov_layer_entries(L->ov);
+    at = off;
+    at_seq = seqs[i];
+    loaded++;
+  }
+  /* new layers are numbered after every run seen, loaded or not */
+  s->next_seq = at_seq;
+  for (int i = 0; i < n; i++)
+    if (seqs[i] > s->next_seq) s->next_seq = seqs[i];
+  free(jobs);
+  if (loaded || dropped)
+    msgf(s->open_report, sizeof(s->open_report),
+         "%d run file(s) loaded (%llu entries, offsets up to %llu) in %lld ms, %d deleted%s%s", loaded,
+         (unsigned long long)entries, (unsigned long long)at, (long long)(cairn_ustime() - t0) / 1000, dropped,
+         stop[0] ? "; stopped at " : "", stop);
+  if (s->newest) {
+    s->cur = *s->newest->meta;
+    s->layer_seq++;
+  }
+  return loaded;
+}
+
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
   cairn_store *s = cairn_xcalloc(1, sizeof(*s));
@@ -856,49 +1315,46 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     goto lmdb_fail;
   }
   int databases = opt->databases < 1 ? 16 : opt->databases > MAX_DATABASES ? MAX_DATABASES : opt->databases;
-  MDB_val k = {5, "state"}, v;
+  MDB_val k = {5, "state"}, v, ov, cv;
   rc = mdb_get(t, s->meta, &k, &v);
-  memset(&s->cur, 0, sizeof(s->cur));
-  if (rc == MDB_NOTFOUND) {
-    s->cur.databases = databases;
-    for (int i = 0; i < databases; i++) s->cur.db[i].phys = (uint16_t)i;
-    s->cur.next_phys = (uint16_t)databases;
-  } else if (rc) {
+  if (rc && rc != MDB_NOTFOUND) {
     mdb_txn_abort(t);
     goto lmdb_fail;
-  } else if (meta_parse(&s->cur, v.mv_data, v.mv_size, databases) != 0) {
+  }
+  MDB_val ok = {6, "offset"}, ck = {5, "colls"}, qk = {3, "seq"}, qv;
+  int has_state = rc == 0, has_off = mdb_get(t, s->meta, &ok, &ov) == 0, has_colls = mdb_get(t, s->meta, &ck, &cv) == 0;
+  int has_seq = mdb_get(t, s->meta, &qk, &qv) == 0;
+  if (meta_load(&s->cur, has_state ? &v : NULL, has_off ? &ov : NULL, has_colls ? &cv : NULL, has_seq ? &qv : NULL,
+                databases) != 0) {
     mdb_txn_abort(t);
     snprintf(err, errlen, "%s: corrupt keyspace state record", path);
     mdb_env_close(s->env);
     free(s);
     return -1;
-  } else if (s->cur.databases > databases) {
-    /* Keep every stored db reachable; refuse to silently hide data. */
-    for (int i = databases; i < s->cur.databases; i++) {
-      if (s->cur.db[i].keys) {
-        mdb_txn_abort(t);
-        snprintf(err, errlen, "%s: database %d holds keys but 'databases' is %d", path, i, databases);
-        mdb_env_close(s->env);
-        free(s);
-        return -1;
-      }
-    }
-  }
-  MDB_val ok = {6, "offset"};
-  if (mdb_get(t, s->meta, &ok, &v) == 0 && v.mv_size == 8) s->cur.offset = rd64le(v.mv_data);
-  MDB_val ck = {5, "colls"};
-  s->cur.next_coll = 1;
-  if (mdb_get(t, s->meta, &ck, &v) == 0 && v.mv_size == 16) {
-    s->cur.next_coll = rd64le(v.mv_data);
-    s->cur.dead_colls = rd64le((const unsigned char *)v.mv_data + 8);
   }
   if ((rc = mdb_txn_commit(t))) goto lmdb_fail;
-  /* A full sync was being loaded when the process stopped: its half-loaded
-   * dbs are swept like flushed ones; the data served before stays. */
-  for (int i = 0; i < s->cur.nloading && s->cur.ngarbage < MAX_GARBAGE; i++)
-    s->cur.garbage[s->cur.ngarbage++] = s->cur.loading[i].phys;
-  s->cur.nloading = 0;
+  meta_drop_loading(&s->cur);
   s->committed = s->cur;
+  msgf(s->dir, sizeof(s->dir), "%s", path);
+  s->merge_bytes = opt->merge_bytes;
+  s->urgent_bytes = opt->urgent_bytes;
+  s->next_seq = s->committed.seq;
+  load_runs(s, databases);
+  for (layer *L = s->oldest; L; L = L->next) L->frozen_ms = cairn_monotonic_ms();
+  if (s->newest) {
+    meta_drop_loading(s->newest->meta);
+    s->cur = *s->newest->meta;
+  }
+  /* Keep every stored db reachable; refuse to silently hide data. */
+  for (int i = databases; i < s->cur.databases; i++) {
+    if (s->cur.db[i].keys) {
+      snprintf(err, errlen, "%s: database %d holds keys but 'databases' is %d", path, i, databases);
+      free_layers(s->oldest);
+      mdb_env_close(s->env);
+      free(s);
+      return -1;
+    }
+  }
   if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn))) goto lmdb_fail;
   s->active = ov_layer_new();
   pthread_mutex_init(&s->mu, NULL);
@@ -936,6 +1392,7 @@ void cairn_store_close(cairn_store *s) {
     pthread_cond_destroy(&s->done_cv);
   }
   free_layers(s->to_free);
+  free_layers(s->pinned);
   free_layers(s->oldest);
   ov_layer_free(s->active);
   if (s->rtxn) mdb_txn_abort(s->rtxn);
@@ -1898,9 +2355,23 @@ static void *store_thread(void *arg) {
      * it: the loop tells how far it synced, cairn_store_wal_synced) */
     layer *batch[MAX_FROZEN];
     int nb = 0;
+    layer *spill = NULL;
     while (!s->stop) {
       L = NULL;
       nb = 0;
+      spill = NULL;
+      /* the oldest layer without a run file gets one, if every older
+       * undrained layer has its own (a run continues the one before) and
+       * the backlog holds it on disk, like a drain */
+      int chain_broken = 0;
+      for (layer *x = s->oldest; x && s->merge_bytes; x = x->next) {
+        if (x->drained || x->spilled == 1) continue;
+        if (x->spilled < 0) chain_broken = 1;
+        else if (!(s->wal_gate && x->meta->offset > s->wal_synced)) spill = x;
+        break;
+      }
+      if (spill && !s->waiters) break;
+      spill = NULL;
       if (!s->paused && !s->hold)
         for (L = s->oldest; L && L->drained; L = L->next) {
         }
@@ -1916,10 +2387,53 @@ static void *store_thread(void *arg) {
         batch[nb++] = x;
         pages += p;
       }
+      /* A merge gathers merge_bytes first: a random write dirties a whole
+       * LMDB page, and a bigger merge puts more keys on each page it
+       * touches (4M random SETs: 2,315 bytes written per SET draining
+       * each layer at once, 681 gathering 384 MB; docs/DECISIONS.md). It
+       * goes at once when the overlay is under pressure, when someone waits
+       * for it, when a layer has no run file (a restart would replay it
+       * from the backlog), when the map is at its ceiling (deletes make
+       * room only once drained), or when its oldest layer has waited long
+       * enough. */
+      int64_t wait_ms = 0;
+      if (nb && s->merge_bytes && merged < s->merge_bytes && !s->waiters && !chain_broken &&
+          !__atomic_load_n(&s->full, __ATOMIC_RELAXED) && /* at the ceiling, deletes make room once drained */
+          !(s->urgent_bytes && s->frozen_bytes >= s->urgent_bytes) &&
+          s->nfrozen < MAX_FROZEN - 4) {
+        wait_ms = L->frozen_ms + MERGE_MAX_WAIT_MS - cairn_monotonic_ms();
+        if (wait_ms > 0) {
+          nb = 0;
+          struct timespec ts;
+          clock_gettime(CLOCK_REALTIME, &ts);
+          ts.tv_sec += wait_ms / 1000;
+          ts.tv_nsec += (wait_ms % 1000) * 1000000;
+          if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+          }
+          if (s->to_free) break;
+          pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+          continue;
+        }
+      }
       if (nb || s->to_free) break;
       pthread_cond_wait(&s->cv, &s->mu);
     }
     if (s->stop) break;
+    if (spill) {
+      pthread_mutex_unlock(&s->mu);
+      int rc = spill_layer(s, spill);
+      pthread_mutex_lock(&s->mu);
+      spill->spilled = rc == 0 ? 1 : -1;
+      if (rc == 0) {
+        s->spills++;
+        s->runs_on_disk++;
+      } else {
+        s->spill_errors++;
+      }
+      continue;
+    }
     if (!nb) continue; /* woken to free layers */
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
@@ -1935,9 +2449,23 @@ static void *store_thread(void *arg) {
       s->fail_seen = 0;
       s->drains_failed++;
     } else {
+      uint64_t entries = 0;
       for (int i = 0; i < nb; i++) {
         batch[i]->drained = 1;
         batch[i]->drain_us = cairn_ustime() - t0;
+        entries += ov_layer_entries(batch[i]->ov);
+      }
+      s->last_drain_entries = entries;
+      /* LMDB holds them on disk (the commit synced): their runs go */
+      for (int i = 0; i < nb; i++) {
+        if (batch[i]->spilled != 1) continue;
+        char path[4200];
+        run_path(s, batch[i]->meta->seq, "", path, sizeof(path));
+        pthread_mutex_unlock(&s->mu);
+        unlink(path);
+        pthread_mutex_lock(&s->mu);
+        batch[i]->spilled = 0;
+        s->runs_on_disk--;
       }
     }
     pthread_cond_broadcast(&s->done_cv);
@@ -2018,8 +2546,42 @@ static void resume_thread(cairn_store *s) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* Grows the map before a merge runs out of it (MDB_MAP_FULL aborts the
+ * whole transaction: seconds of the thread's work at millions of keys),
+ * while the thread is idle (gathering a merge, most of the time) and no
+ * reader is mid-command. A merge may need room for a copy of every page it
+ * touches besides the pages it replaces (copy-on-write): twice what waits.
+ * The remap is still a stall of the loop (unmapping a big map): one per
+ * doubling, logged with its duration. */
+static void grow_ahead(cairn_store *s) {
+  if (s->map_size >= s->max_map_size || s->grow_ahead_failed) return;
+  pthread_mutex_lock(&s->mu);
+  uint64_t waiting = s->frozen_bytes;
+  int busy = s->draining != NULL || s->paused;
+  pthread_mutex_unlock(&s->mu);
+  uint64_t need = cairn_store_used_bytes(s) + 2 * (waiting + ov_layer_bytes(s->active));
+  if (busy || need <= s->map_size - s->map_size / 8) return;
+  pthread_mutex_lock(&s->mu);
+  if (s->draining || s->paused) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  s->hold++;
+  pthread_mutex_unlock(&s->mu);
+  /* A failure (the disk is full) is left to the drain that needs the room:
+   * it refuses writes, names the cause and retries; no second attempt
+   * ahead until a growth works. */
+  if (grow_between_commands(s) == 0) s->grow_ahead_failed = 1;
+  s->grow_failed = 0; /* a drain that needs the room will say so itself */
+  pthread_mutex_lock(&s->mu);
+  s->hold--;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
 int cairn_store_poll(cairn_store *s) {
   if (s->open_cursors) return 0;
+  if (!s->failed) grow_ahead(s);
   pthread_mutex_lock(&s->mu);
   int drained = 0;
   for (layer *L = s->oldest; L && L->drained; L = L->next) drained++;
@@ -2040,8 +2602,14 @@ int cairn_store_poll(cairn_store *s) {
       s->last_checkpoint_ms = L->drain_us / 1000;
       /* freed by the store thread: releasing a layer's arena and hash
        * table (hundreds of MB) is not the loop's work */
-      L->next = s->to_free;
-      s->to_free = L;
+      if (L->pins) { /* a snapshot still reads it */
+        L->next = s->pinned;
+        s->pinned = L;
+        s->pinned_bytes += ov_layer_bytes(L->ov);
+      } else {
+        L->next = s->to_free;
+        s->to_free = L;
+      }
       __atomic_add_fetch(&s->free_pending_bytes, ov_layer_bytes(L->ov), __ATOMIC_RELAXED); /* held until freed */
     }
     pthread_cond_signal(&s->cv);
@@ -2051,6 +2619,11 @@ int cairn_store_poll(cairn_store *s) {
      * may not be refused (deletes, expiry, replay), whose drains free
      * pages again. */
     s->full = s->map_size >= s->max_map_size && cairn_store_live_bytes(s) > s->max_map_size - s->max_map_size / 8;
+    if (s->full) { /* the thread stops gathering merges */
+      pthread_mutex_lock(&s->mu);
+      pthread_cond_signal(&s->cv);
+      pthread_mutex_unlock(&s->mu);
+    }
   }
   if (rc && s->fail_seen) return -1; /* known: cairn_store_retry deals with it */
   if (rc) {
@@ -2100,16 +2673,32 @@ void cairn_store_retry(cairn_store *s) {
   resume_thread(s);
 }
 
+static int store_wait(cairn_store *s);
+
+/* Drains everything now: no merge gathers while someone waits. */
 int cairn_store_wait(cairn_store *s) {
+  pthread_mutex_lock(&s->mu);
+  s->waiters++;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  int rc = store_wait(s);
+  pthread_mutex_lock(&s->mu);
+  s->waiters--;
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+static int store_wait(cairn_store *s) {
   for (;;) {
     int n = cairn_store_poll(s);
     if (n < 0) return -1;
     pthread_mutex_lock(&s->mu);
     int left = s->nfrozen, paused = s->paused, undrained = 0;
     for (layer *L = s->oldest; L; L = L->next) undrained += !L->drained;
-    int freeing = s->to_free != NULL || s->free_pending_bytes > 0;
+    /* (layers a snapshot pins are freed when it closes, not waited for) */
+    int freeing = s->to_free != NULL || s->free_pending_bytes > s->pinned_bytes;
     if ((left && undrained && !paused) || (!left && freeing)) pthread_cond_wait(&s->done_cv, &s->mu);
-    freeing = s->to_free != NULL || s->free_pending_bytes > 0;
+    freeing = s->to_free != NULL || s->free_pending_bytes > s->pinned_bytes;
     pthread_mutex_unlock(&s->mu);
     if (!left && !freeing) return 0; /* on disk, and the memory given back */
     if (!left) continue;
@@ -2153,6 +2742,26 @@ uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_fail
 uint64_t cairn_store_range_jumps(const cairn_store *s) { return s->range_jumps; }
 uint64_t cairn_store_drained_entries(const cairn_store *s) { return s->entries_drained; }
 
+void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes) {
+  pthread_mutex_lock(&s->mu);
+  s->merge_bytes = merge_bytes;
+  s->urgent_bytes = urgent_bytes;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void cairn_store_run_stats(cairn_store *s, cairn_store_runs *out) {
+  pthread_mutex_lock(&s->mu);
+  out->on_disk = s->runs_on_disk;
+  out->written = s->spills;
+  out->errors = s->spill_errors;
+  out->last_drain_entries = s->last_drain_entries;
+  snprintf(out->last_error, sizeof(out->last_error), "%s", s->spill_err);
+  pthread_mutex_unlock(&s->mu);
+}
+
+const char *cairn_store_open_report(const cairn_store *s) { return s->open_report; }
+
 static void reset_ranges(cairn_store *s) {
   for (int i = 0; i < DEAD_RANGES; i++) s->ranges[i].used = 0;
   s->nranges = 0;
@@ -2164,7 +2773,12 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   if (s->failed) return CAIRN_STORE_IO;
   if (ov_layer_entries(s->active) == 0 && offset == cairn_store_checkpoint_offset(s)) return 0;
   if (s->nfrozen >= MAX_FROZEN) return CAIRN_STORE_TXN_FULL; /* the drain is stuck: keep writing the active one */
+  uint64_t prev_seq = s->cur.seq;
   s->cur.offset = offset;
+  s->cur.seq = ++s->next_seq;
+  unsigned char sq[8];
+  wr64le(sq, s->cur.seq);
+  cairn_store_meta_put(s, "seq", sq, 8);
   cairn_buf blob = {0};
   meta_serialize(&s->cur, &blob);
   cairn_store_meta_put(s, "state", blob.p, blob.len);
@@ -2180,17 +2794,14 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   L->ov = s->active;
   L->meta = cairn_xmalloc(sizeof(meta_state));
   *L->meta = s->cur;
+  L->base = cairn_store_checkpoint_offset(s);
+  L->prev_seq = prev_seq;
+  L->frozen_ms = cairn_monotonic_ms();
   s->active = ov_layer_new();
   s->layer_seq++;
   s->memo.valid = 0;
   pthread_mutex_lock(&s->mu);
-  if (s->newest)
-    s->newest->next = L;
-  else
-    s->oldest = L;
-  s->newest = L;
-  s->nfrozen++;
-  s->frozen_bytes += ov_layer_bytes(L->ov);
+  push_frozen(s, L);
   pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);
   return 0;
@@ -2218,7 +2829,9 @@ static int set_map_to(cairn_store *s, uint64_t n) {
          (unsigned long long)n, s->path, strerror(ferr));
     return -1;
   }
+  int64_t t0 = cairn_ustime();
   int rc = mdb_env_set_mapsize(s->env, n);
+  s->last_grow_us = cairn_ustime() - t0;
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,
              mdb_strerror(rc));
@@ -2230,6 +2843,7 @@ static int set_map_to(cairn_store *s, uint64_t n) {
   }
   s->map_size = n;
   s->grows++;
+  s->grow_ahead_failed = 0;
   return 0;
 }
 
@@ -2245,6 +2859,7 @@ static int grow_to(cairn_store *s, uint64_t limit) {
 }
 
 uint64_t cairn_store_map_grows(const cairn_store *s) { return s->grows; }
+int64_t cairn_store_last_grow_us(const cairn_store *s) { return s->last_grow_us; }
 
 /* Commands may use the map up to 7/8 of the ceiling; the last eighth is kept
  * for what must never fail for lack of room: replaying acknowledged writes
@@ -2338,25 +2953,134 @@ int64_t cairn_store_last_checkpoint_ms(const cairn_store *s) { return s->last_ch
 
 /* ------------------------------------------------------------ snapshots */
 
+/* A snapshot is LMDB's state in a read transaction plus the frozen layers
+ * above it when it was opened (pinned: released layers wait in `pinned`
+ * until the last snapshot reading them closes), merged as the loop's reads
+ * merge them. No waiting for the store thread: a layer already in LMDB
+ * when the transaction began only repeats what LMDB holds (the newest
+ * layer holding a key wins, and LMDB has every layer up to its commit). */
 struct cairn_store_snapshot {
   cairn_store *s;
   MDB_txn *txn;
   meta_state m;
   int stream_db;
+  int nl;
+  layer *layers[MAX_FROZEN]; /* newest first */
 };
+
+/* Ordered iteration of a snapshot over the raw keys of dbi that start with
+ * pre: the layers' entries and LMDB's, the newest winning, tombstones
+ * hiding what is below. */
+typedef struct snap_iter {
+  cairn_store_snapshot *snap;
+  MDB_dbi dbi;
+  const unsigned char *pre;
+  size_t prelen;
+  MDB_cursor *c;
+  int lrc;          /* LMDB cursor: 0 positioned (lk, lv), else at its end */
+  MDB_val lk, lv;
+  ov_pos pos[MAX_FROZEN];
+} snap_iter;
+
+static int in_prefix(const void *k, size_t kl, const unsigned char *pre, size_t prelen) {
+  return kl >= prelen && memcmp(k, pre, prelen) == 0;
+}
+
+static int snap_iter_open(snap_iter *it, cairn_store_snapshot *snap, MDB_dbi dbi, const unsigned char *pre,
+                          size_t prelen, const void *start, size_t startlen) {
+  it->snap = snap;
+  it->dbi = dbi;
+  it->pre = pre;
+  it->prelen = prelen;
+  if (mdb_cursor_open(snap->txn, dbi, &it->c)) return CAIRN_STORE_IO;
+  it->lk = (MDB_val){startlen, (void *)start};
+  it->lrc = mdb_cursor_get(it->c, &it->lk, &it->lv, MDB_SET_RANGE);
+  if (it->lrc && it->lrc != MDB_NOTFOUND) {
+    mdb_cursor_close(it->c);
+    return CAIRN_STORE_IO;
+  }
+  for (int i = 0; i < snap->nl; i++) it->pos[i] = ov_seek_ge(snap->layers[i]->ov, dbi, start, startlen);
+  return 0;
+}
+
+/* 1 with the next live entry in k, v; 0 at the end; <0 an LMDB error. */
+static int snap_iter_next(snap_iter *it, MDB_val *k, MDB_val *v) {
+  for (;;) {
+    ov_node *best = NULL;
+    int from_lmdb = 0;
+    for (int i = 0; i < it->snap->nl; i++) { /* newest first: it wins ties */
+      ov_node *e = ov_at(it->pos[i]);
+      if (!e || e->dbi != it->dbi || !in_prefix(ov_key(e), e->klen, it->pre, it->prelen)) continue;
+      if (!best || ov_cmp(e->dbi, ov_key(e), e->klen, best->dbi, ov_key(best), best->klen) < 0) best = e;
+    }
+    int lmdb_ok = it->lrc == 0 && in_prefix(it->lk.mv_data, it->lk.mv_size, it->pre, it->prelen);
+    if (lmdb_ok && (!best || ov_cmp(it->dbi, it->lk.mv_data, it->lk.mv_size, best->dbi, ov_key(best), best->klen) < 0))
+      from_lmdb = 1;
+    if (!best && !from_lmdb) return 0;
+    if (from_lmdb) {
+      *k = it->lk;
+      *v = it->lv;
+      it->lrc = mdb_cursor_get(it->c, &it->lk, &it->lv, MDB_NEXT);
+      if (it->lrc && it->lrc != MDB_NOTFOUND) return CAIRN_STORE_IO;
+      return 1;
+    }
+    /* every layer and LMDB standing on that key move on */
+    for (int i = 0; i < it->snap->nl; i++) {
+      ov_node *e = ov_at(it->pos[i]);
+      if (e && (e == best || (e->dbi == best->dbi && ov_cmp(e->dbi, ov_key(e), e->klen, best->dbi, ov_key(best), best->klen) == 0)))
+        it->pos[i] = ov_pos_next(it->pos[i]);
+    }
+    if (lmdb_ok && ov_cmp(it->dbi, it->lk.mv_data, it->lk.mv_size, best->dbi, ov_key(best), best->klen) == 0) {
+      it->lrc = mdb_cursor_get(it->c, &it->lk, &it->lv, MDB_NEXT);
+      if (it->lrc && it->lrc != MDB_NOTFOUND) return CAIRN_STORE_IO;
+    }
+    if (ov_is_tomb(best)) continue;
+    *k = (MDB_val){best->klen, (void *)ov_key(best)};
+    *v = (MDB_val){best->vlen, (void *)best->val};
+    return 1;
+  }
+}
+
+static void snap_iter_close(snap_iter *it) { mdb_cursor_close(it->c); }
+
+/* A meta record as of the snapshot: the newest layer holding it, else LMDB. */
+static int snap_meta_get(cairn_store_snapshot *snap, const char *name, MDB_val *v) {
+  size_t nl = strlen(name);
+  for (int i = 0; i < snap->nl; i++) {
+    ov_node *n = ov_find(snap->layers[i]->ov, snap->s->meta, name, nl);
+    if (n) {
+      if (ov_is_tomb(n)) return MDB_NOTFOUND;
+      *v = (MDB_val){n->vlen, (void *)n->val};
+      return 0;
+    }
+  }
+  MDB_val k = {nl, (void *)name};
+  return mdb_get(snap->txn, snap->s->meta, &k, v);
+}
 
 int cairn_store_snapshot_open(cairn_store *s, cairn_store_snapshot **out) {
   cairn_store_snapshot *snap = cairn_xcalloc(1, sizeof(*snap));
   snap->s = s;
   snap->stream_db = -1;
+  /* the layers first: whatever the thread commits meanwhile, LMDB then
+   * holds at least what the unpinned (released) layers held */
+  pthread_mutex_lock(&s->mu);
+  for (layer *L = s->oldest; L && snap->nl < MAX_FROZEN; L = L->next) {
+    L->pins++;
+    memmove(snap->layers + 1, snap->layers, sizeof(layer *) * (size_t)snap->nl);
+    snap->layers[0] = L;
+    snap->nl++;
+  }
+  pthread_mutex_unlock(&s->mu);
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn);
   if (rc) {
-    free(snap);
+    snap->txn = NULL;
+    cairn_store_snapshot_close(snap);
     snprintf(s->errstr, sizeof(s->errstr), "mdb_txn_begin(snapshot): %s", mdb_strerror(rc));
     return CAIRN_STORE_IO;
   }
-  MDB_val k = {5, "state"}, v;
-  if (mdb_get(snap->txn, s->meta, &k, &v) == 0) {
+  MDB_val v;
+  if (snap_meta_get(snap, "state", &v) == 0) {
     if (meta_parse(&snap->m, v.mv_data, v.mv_size, s->cur.databases) != 0) {
       cairn_store_snapshot_close(snap);
       snprintf(s->errstr, sizeof(s->errstr), "snapshot: corrupt keyspace state record");
@@ -2367,10 +3091,8 @@ int cairn_store_snapshot_open(cairn_store *s, cairn_store_snapshot **out) {
     snap->m.databases = s->cur.databases;
     for (int i = 0; i < snap->m.databases; i++) snap->m.db[i].phys = (uint16_t)i;
   }
-  MDB_val ok = {6, "offset"};
-  if (mdb_get(snap->txn, s->meta, &ok, &v) == 0 && v.mv_size == 8) snap->m.offset = rd64le(v.mv_data);
-  MDB_val sk = {9, "stream_db"};
-  if (mdb_get(snap->txn, s->meta, &sk, &v) == 0 && v.mv_size == 4) {
+  if (snap_meta_get(snap, "offset", &v) == 0 && v.mv_size == 8) snap->m.offset = rd64le(v.mv_data);
+  if (snap_meta_get(snap, "stream_db", &v) == 0 && v.mv_size == 4) {
     int32_t d;
     memcpy(&d, v.mv_data, 4);
     snap->stream_db = d;
@@ -2386,16 +3108,15 @@ uint64_t cairn_store_snapshot_dbsize(const cairn_store_snapshot *snap, int db) {
 uint64_t cairn_store_snapshot_expires(const cairn_store_snapshot *snap, int db) { return snap->m.db[db].expires; }
 
 int cairn_store_snapshot_scan(cairn_store_snapshot *snap, int db, cairn_store_snapshot_fn fn, void *ud) {
-  MDB_cursor *c;
-  int rc = mdb_cursor_open(snap->txn, snap->s->keys, &c);
-  if (rc) return CAIRN_STORE_IO;
   uint16_t phys = snap->m.db[db].phys;
   unsigned char start[2];
   wr16be(start, phys);
-  MDB_val k = {2, start}, v;
-  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  int ret = 0;
-  while (rc == 0 && k.mv_size >= KEY_PREFIX && rd16be(k.mv_data) == phys) {
+  snap_iter it;
+  if (snap_iter_open(&it, snap, snap->s->keys, start, 2, start, 2)) return CAIRN_STORE_IO;
+  MDB_val k, v;
+  int ret = 0, rc;
+  while ((rc = snap_iter_next(&it, &k, &v)) == 1) {
+    if (k.mv_size < KEY_PREFIX) continue;
     cairn_value val;
     cairn_str full, key;
     decode_value(&v, &val, &full);
@@ -2406,17 +3127,32 @@ int cairn_store_snapshot_scan(cairn_store_snapshot *snap, int db, cairn_store_sn
       key.len = k.mv_size - KEY_PREFIX;
     }
     if ((ret = fn(ud, key, &val)) != 0) break;
-    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
   }
-  mdb_cursor_close(c);
+  snap_iter_close(&it);
   if (ret) return ret;
-  if (rc != 0 && rc != MDB_NOTFOUND) return CAIRN_STORE_IO;
-  return 0;
+  return rc < 0 ? CAIRN_STORE_IO : 0;
 }
 
 void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
   if (!snap) return;
-  mdb_txn_abort(snap->txn);
+  if (snap->txn) mdb_txn_abort(snap->txn);
+  cairn_store *s = snap->s;
+  pthread_mutex_lock(&s->mu);
+  for (int i = 0; i < snap->nl; i++) {
+    layer *L = snap->layers[i];
+    if (--L->pins > 0) continue;
+    /* released meanwhile: now the store thread may free it */
+    for (layer **pp = &s->pinned; *pp; pp = &(*pp)->next)
+      if (*pp == L) {
+        *pp = L->next;
+        s->pinned_bytes -= ov_layer_bytes(L->ov);
+        L->next = s->to_free;
+        s->to_free = L;
+        pthread_cond_signal(&s->cv);
+        break;
+      }
+  }
+  pthread_mutex_unlock(&s->mu);
   free(snap);
 }
 
@@ -2429,25 +3165,21 @@ int cairn_store_snapshot_elems_from(cairn_store_snapshot *snap, uint64_t id, int
                                     size_t fromlen, cairn_store_elem_fn fn, void *ud) {
   if (space & CAIRN_SPACE_HASHED) fromlen = 0; /* positions of hashed spaces: not needed yet */
   if (fromlen > CAIRN_ELEM_INLINE) fromlen = CAIRN_ELEM_INLINE;
-  MDB_cursor *c;
-  int rc = mdb_cursor_open(snap->txn, snap->s->elems, &c);
-  if (rc) return CAIRN_STORE_IO;
   unsigned char pre[ELEM_PREFIX], start[ELEM_PREFIX + CAIRN_ELEM_INLINE];
   wr64be(pre, id);
   pre[8] = (unsigned char)space;
   memcpy(start, pre, ELEM_PREFIX);
   if (fromlen) memcpy(start + ELEM_PREFIX, from, fromlen);
-  MDB_val k = {ELEM_PREFIX + fromlen, start}, v;
-  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-  int ret = 0;
-  while (rc == 0 && elem_prefix_is(&k, pre, ELEM_PREFIX)) {
+  snap_iter it;
+  if (snap_iter_open(&it, snap, snap->s->elems, pre, ELEM_PREFIX, start, ELEM_PREFIX + fromlen)) return CAIRN_STORE_IO;
+  MDB_val k, v;
+  int ret = 0, rc;
+  while ((rc = snap_iter_next(&it, &k, &v)) == 1) {
     cairn_str sub, val;
     elem_split(&k, &v, &sub, &val);
     if ((ret = fn(ud, sub, val)) != 0) break;
-    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
   }
-  mdb_cursor_close(c);
+  snap_iter_close(&it);
   if (ret) return ret;
-  if (rc != 0 && rc != MDB_NOTFOUND) return CAIRN_STORE_IO;
-  return 0;
+  return rc < 0 ? CAIRN_STORE_IO : 0;
 }

@@ -75,6 +75,11 @@ typedef struct cairn_store_options {
    * The data file is then reserved on disk (fallocate) up to the map size:
    * a full disk is an error when the map grows, never a SIGBUS. */
   int writemap;
+  /* The store thread gathers this many bytes of frozen layers before one
+   * LMDB transaction (0: drains each layer at once), unless the overlay
+   * holds urgent_bytes (0: no such limit). Changed later by
+   * cairn_store_set_merge. */
+  uint64_t merge_bytes, urgent_bytes;
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
@@ -197,6 +202,19 @@ int cairn_store_frozen_layers(const cairn_store *s);
 uint64_t cairn_store_drains_failed(const cairn_store *s);
 uint64_t cairn_store_range_jumps(const cairn_store *s);
 uint64_t cairn_store_drained_entries(const cairn_store *s); /* entries of released layers, since open */
+/* Merges and run files (engine/store.c "run files"): what the store thread
+ * gathers before one LMDB transaction, and the overlay's size at which it
+ * no longer waits (CONFIG SET). */
+void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes);
+typedef struct cairn_store_runs {
+  uint64_t on_disk;            /* run files of frozen layers, on disk now */
+  uint64_t written, errors;    /* since open */
+  uint64_t last_drain_entries; /* entries of the last merge into LMDB */
+  char last_error[512];        /* the last run file that could not be written, and why */
+} cairn_store_runs;
+void cairn_store_run_stats(cairn_store *s, cairn_store_runs *out);
+/* What open did with the run files it found ("" when there were none): for the log. */
+const char *cairn_store_open_report(const cairn_store *s);
 /* The map cannot grow any more and a drain needed it to: writes that grow
  * the data set must be refused. */
 int cairn_store_full(const cairn_store *s);
@@ -217,6 +235,7 @@ uint64_t cairn_store_map_size(const cairn_store *s);
  * ceiling has moved all the same). */
 int cairn_store_set_map_limits(cairn_store *s, uint64_t map_size, uint64_t max_map_size);
 uint64_t cairn_store_map_grows(const cairn_store *s); /* since open */
+int64_t cairn_store_last_grow_us(const cairn_store *s); /* the last growth's remap, in µs */
 /* Bytes of the data file actually used (last page number * page size: a
  * high-water mark), and the part of it holding data (minus LMDB's free
  * pages, as of the last drain). */

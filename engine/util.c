@@ -432,7 +432,14 @@ static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 /* Builds the eight lookup tables once: table 0 is the classic byte table for
  * the reflected polynomial 0x82F63B78; table k advances a byte's contribution
  * by k further zero bytes, letting the loop consume 8 bytes per step. */
+#if defined(__x86_64__)
+static int crc_hw; /* set once by crc_init */
+#endif
+
 static void crc_init(void) {
+#if defined(__x86_64__)
+  crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#endif
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
     for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
@@ -447,8 +454,34 @@ static void crc_init(void) {
   }
 }
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+/* SSE4.2's crc32 instruction computes CRC-32C: 8 bytes per instruction,
+ * several times the tables' speed (run files and backlog records are
+ * checked whole). */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p, size_t len) {
+  uint64_t c = ~crc;
+  while (len && ((uintptr_t)p & 7)) {
+    c = _mm_crc32_u8((uint32_t)c, *p++);
+    len--;
+  }
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    c = _mm_crc32_u64(c, w);
+    p += 8;
+    len -= 8;
+  }
+  while (len--) c = _mm_crc32_u8((uint32_t)c, *p++);
+  return ~(uint32_t)c;
+}
+#endif
+
 uint32_t cairn_crc32c(uint32_t crc, const void *data, size_t len) {
   pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+  if (crc_hw) return crc32c_hw(crc, data, len);
+#endif
   const unsigned char *p = data;
   uint32_t c = ~crc;
   while (len && ((uintptr_t)p & 7)) {

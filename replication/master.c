@@ -259,18 +259,25 @@ static void job_release(fullsync *job) {
   uv_close((uv_handle_t *)&job->async, on_job_closed);
 }
 
-/* Forces a checkpoint and waits for the store thread to write it, so the
- * snapshot's offset is the current offset (what FULLRESYNC announces, like
- * Redis's BGSAVE start); opens the snapshot and starts the spool thread.
- * The wait is the one time the loop waits for LMDB: one layer's drain, once
- * per full sync (docs/DECISIONS.md). */
+/* Freezes the overlay's active layer, so the snapshot's offset is the
+ * current offset (what FULLRESYNC announces, like Redis's BGSAVE start),
+ * syncs the backlog up to it (a replica never gets what a crash could
+ * take back), opens the snapshot (LMDB plus the frozen layers, pinned: no
+ * wait for the store thread) and starts the spool thread. */
 static fullsync *job_start(cairn_server *srv) {
   repl_state *st = state_of(srv);
-  if (cairn_commit_checkpoint(srv) != 0 && cairn_store_frozen_layers(srv->store) == 0) return NULL;
-  if (cairn_commit_wait_store(srv) != 0) {
-    char why[256];
-    cairn_store_drain_error(srv->store, why, sizeof(why));
-    cairn_warning("Full sync: the snapshot cannot be taken, writing the store failed: %s", why);
+  if (cairn_commit_checkpoint(srv) != 0) {
+    /* layers pile up behind a stuck drain (the active one could not be
+     * frozen): the snapshot waits for the store thread, as before */
+    if (cairn_commit_wait_store(srv) != 0 || cairn_commit_checkpoint(srv) != 0) {
+      char why[256];
+      cairn_store_drain_error(srv->store, why, sizeof(why));
+      cairn_warning("Full sync: the snapshot cannot be taken, writing the store failed: %s", why);
+      return NULL;
+    }
+  }
+  if (cairn_commit_sync_now(srv) != 0) {
+    cairn_warning("Full sync: the snapshot cannot be taken: the backlog cannot be synced");
     return NULL;
   }
   fullsync *job = cairn_xcalloc(1, sizeof(*job));

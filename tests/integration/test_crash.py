@@ -186,6 +186,63 @@ def kill9_while_the_store_thread_writes_lmdb():
     print("  %d rounds, a layer in the store thread's hands at %d kills" % (rounds, in_flight))
 
 
+def crash_rounds_with_runs(rounds, seed, faults=None):
+    """Layers wait for a merge (overlay-merge-bytes far above what the rounds
+    write) with their run files on disk when the process dies: the restart
+    loads the runs, then replays the rest of the backlog. Returns the
+    servers' logs of every start."""
+    rnd = random.Random(seed)
+    state = {"ctr_acked": 0, "ctr_sent": 0}
+    cfg = {"checkpoint-interval-ms": 20, "checkpoint-bytes": "256kb", "overlay-merge-bytes": "1gb"}
+    loaded = 0
+    s = CairnServer(cfg, start=False)
+    try:
+        for r in range(rounds):
+            if faults:
+                os.environ["CAIRN_FAULTS"] = faults
+            try:
+                s.start()
+            finally:
+                os.environ.pop("CAIRN_FAULTS", None)
+            if r:
+                c = s.conn()
+                verify(c, r - 1, sent, replies, state)
+                c.close()
+                loaded += "run file(s) loaded" in s.log_text() and " 0 run file(s) loaded" not in s.log_text()
+            sent, replies = pipeline_until_killed(s.port, r, rnd, rnd.uniform(0.3, 0.8), s)
+        s.start()
+        c = s.conn()
+        verify(c, rounds - 1, sent, replies, state)
+        c.close()
+        return s.log_text(all_starts=True), loaded
+    finally:
+        s.stop()
+        s.cleanup()
+
+
+@test(timeout=600)
+def kill9_with_layers_in_run_files():
+    """Frozen layers wait in run files for a big merge when the process
+    dies: the restart loads them (the log says so) and every acknowledged
+    write is there, nothing else changed."""
+    rounds = max(4, ROUNDS // 3)
+    log, loaded = crash_rounds_with_runs(rounds, 777)
+    assert_true(loaded * 2 >= rounds, "runs were loaded at only %d of %d restarts:\n%s" % (loaded, rounds, log[-3000:]))
+    print("  %d rounds, run files loaded at %d restarts" % (rounds, loaded))
+
+
+@test(timeout=600)
+def kill9_when_run_files_cannot_be_written():
+    """Every run file fails to be written (fault store.spill): the layers go
+    into LMDB without waiting, the error is logged naming the file, and kill
+    -9 still loses nothing acknowledged (the backlog replays)."""
+    rounds = max(3, ROUNDS // 5)
+    log, loaded = crash_rounds_with_runs(rounds, 778, faults="store.spill=1:always:ENOSPC")
+    assert_true("run file" in log and "No space left on device" in log,
+                "no log line names the run file and its error:\n%s" % log[-3000:])
+    assert_eq(loaded, 0)
+
+
 @test(timeout=300)
 def kill9_relaxed_loses_no_acknowledged_write():
     # relaxed only delays fdatasync: a process crash (not a power loss) loses nothing

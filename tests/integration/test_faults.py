@@ -23,6 +23,11 @@ from cairn_test import *  # noqa: E402,F401,F403
 from cairn_test import encode_command  # noqa: E402
 
 NO_CHECKPOINTS = {"checkpoint-interval-ms": 86400000, "checkpoint-bytes": "1gb"}
+# These tests fail the store thread's commits and map growths: each frozen
+# layer goes into LMDB at once (no merge gathered first), so the fault hits
+# at a known moment. Run files and gathered merges have their own tests
+# (test_crash.py, test_store's unit tests, the store.spill fault below).
+AT_ONCE = {"overlay-merge-bytes": "0"}
 
 
 def start_with_faults(server_or_config, faults, **kw):
@@ -287,7 +292,7 @@ CKPT_FAILED = r"# writing checkpoint layers into LMDB failed: mdb_txn_commit: .*
 
 @test(timeout=120)
 def failed_checkpoint_is_retried_and_loses_nothing():
-    with start_with_faults({"checkpoint-interval-ms": 50}, "store.commit=1:once") as s:
+    with start_with_faults(dict(AT_ONCE, **{"checkpoint-interval-ms": 50}), "store.commit=1:once") as s:
         c = s.conn()
         # one iteration: all of them are taken before the first drain can fail
         # (after a failed drain, writes get -MISCONF until the retry works)
@@ -318,8 +323,8 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
     # everything after the last good checkpoint (there is none).
     # The first checkpoint is due at 4 MB of writes; once it has failed,
     # writes are refused (-MISCONF) while the store thread cannot write.
-    cfg = {"checkpoint-interval-ms": 86400000, "checkpoint-bytes": "4mb", "backlog-segment-size": "1mb",
-           "backlog-retention-bytes": "1mb"}
+    cfg = dict(AT_ONCE, **{"checkpoint-interval-ms": 86400000, "checkpoint-bytes": "4mb",
+                           "backlog-segment-size": "1mb", "backlog-retention-bytes": "1mb"})
     with start_with_faults(cfg, "store.commit=1") as s:
         c = s.conn()
         # Incompressible (retention counts disk bytes). The writes stay in
@@ -373,7 +378,7 @@ def checkpoints_failing_forever_leave_everything_in_the_backlog():
 def enospc_on_the_store_commit_refuses_writes_then_recovers_by_itself():
     # calls 1 to 3 of the store thread's commit fail with ENOSPC (the first
     # drain and two retries, a second apart); then it works again
-    with start_with_faults(NO_CHECKPOINTS, "store.commit=1:x3:ENOSPC") as s:
+    with start_with_faults(dict(NO_CHECKPOINTS, **AT_ONCE), "store.commit=1:x3:ENOSPC") as s:
         c = s.conn()
         acked = {}
         for i in range(10):
@@ -412,7 +417,7 @@ def enospc_on_the_store_commit_refuses_writes_then_recovers_by_itself():
 def writers_at_the_overlay_budget_get_misconf_instead_of_waiting():
     # the store thread never writes: a pipelining writer fills the overlay's
     # budget (1 MB); every command still gets a reply (OK, then -MISCONF)
-    with start_with_faults({"overlay-max-memory": "1mb", "checkpoint-interval-ms": 50}, "store.commit=1:ENOSPC") as s:
+    with start_with_faults(dict(AT_ONCE, **{"overlay-max-memory": "1mb", "checkpoint-interval-ms": 50}), "store.commit=1:ENOSPC") as s:
         c = s.conn(timeout=20)
         value = b"x" * 10000
         cmds = [("SET", "w%d" % i, value) for i in range(600)]  # 6 MB
@@ -538,8 +543,8 @@ def a_map_growth_that_fails_refuses_writes_then_recovers():
     # The map must grow (1 MB) and growing fails three times with ENOSPC:
     # writes are refused naming the file and the cause, reads go on, and the
     # store's retry (every second) brings writes back by itself.
-    s = start_with_faults({"lmdb-map-size": "1mb", "overlay-max-memory": "64mb", "checkpoint-bytes": "256kb"},
-                          "store.grow=1:x3:ENOSPC")
+    s = start_with_faults(dict(AT_ONCE, **{"lmdb-map-size": "1mb", "overlay-max-memory": "64mb",
+                                              "checkpoint-bytes": "256kb"}), "store.grow=1:x3:ENOSPC")
     try:
         c = s.conn()
         acked, refused = [], None

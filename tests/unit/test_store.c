@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/buf.h"
 #include "engine/store.h"
@@ -804,6 +806,160 @@ static void test_checkpoint_reopen(void **state) {
   f->s = t;
 }
 
+/* ------------------------------------------------------------ run files */
+
+static cairn_store *open_merging(const char *dir) {
+  cairn_store_options o = {.databases = 16, .map_size = 64 * MiB, .max_map_size = 1024 * MiB,
+                           .merge_bytes = 1024 * MiB}; /* layers wait for a merge: they get run files */
+  cairn_store *s = NULL;
+  char err[512] = "";
+  if (cairn_store_open(dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
+  return s;
+}
+
+/* Waits (5 s at most) until the store thread wrote n run files since open. */
+static void wait_runs(cairn_store *s, uint64_t n) {
+  cairn_store_runs r;
+  for (int i = 0; i < 500; i++) {
+    cairn_store_run_stats(s, &r);
+    if (r.written >= n) return;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fail_msg("%llu run files written, expected %llu (%s)", (unsigned long long)r.written, (unsigned long long)n,
+           r.last_error);
+}
+
+static int count_runs(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "ls %s/store | grep -c '^layer-.*\\.run$'", dir);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  if (p) {
+    if (fscanf(p, "%d", &n) != 1) n = -1;
+    pclose(p);
+  }
+  return n;
+}
+
+/* Two layers, one new key each, frozen at offsets a and b; waits for both
+ * run files. */
+static void two_runs(cairn_store *s, const char *ka, uint64_t a, const char *kb, uint64_t b) {
+  assert_int_equal(put(s, 0, ka, "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, a), 0);
+  wait_runs(s, 1);
+  assert_int_equal(put(s, 0, kb, "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, b), 0);
+  wait_runs(s, 2);
+}
+
+/* Run files are named by the layer's number (1, 2, ... since the store was
+ * made, across restarts). */
+static void flip_byte_in_run(const char *dir, uint64_t seq, long at) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/store/layer-%016llx.run", dir, (unsigned long long)seq);
+  FILE *fp = fopen(path, "r+b");
+  assert_non_null(fp);
+  assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+  int c = fgetc(fp);
+  assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+  fputc(c ^ 0x55, fp);
+  fclose(fp);
+}
+
+/* Frozen layers waiting for their merge are written to run files; a restart
+ * loads those that continue LMDB's state, in order, and drops the rest: a
+ * torn or corrupt run ends the chain (what follows comes from the backlog,
+ * not tested here), and merged runs are deleted. */
+static void test_run_files(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  cairn_store *s = f->s = open_merging(f->dir);
+  fill(s, 0, "k", 100, 4);
+  assert_int_equal(cairn_store_checkpoint(s, 100), 0);
+  wait_runs(s, 1);
+  fill(s, 3, "m", 10, 0);
+  assert_int_equal(cairn_store_del(s, 0, K("k7")), 1);
+  assert_int_equal(put(s, 0, "k8", "new", -1), 0);
+  assert_int_equal(cairn_store_checkpoint(s, 200), 0);
+  wait_runs(s, 2);
+  assert_int_equal(count_runs(f->dir), 2);
+  cairn_store_close(s); /* the layers were waiting for a merge: LMDB holds nothing */
+
+  s = f->s = open_merging(f->dir);
+  assert_non_null(strstr(cairn_store_open_report(s), "2 run file(s) loaded"));
+  assert_int_equal(cairn_store_checkpoint_offset(s), 200);
+  assert_int_equal(cairn_store_durable_offset(s), 0);
+  assert_int_equal(cairn_store_dbsize(s, 0), 99);
+  assert_int_equal(cairn_store_dbsize(s, 3), 10);
+  assert_int_equal(cairn_store_expires_count(s, 0), 24);
+  expect_absent(s, 0, K("k7"));
+  expect_str(s, 0, "k8", "new", -1);
+  expect_str(s, 0, "k4", "k4", 1004);
+  expect_str(s, 3, "m9", "m9", -1);
+
+  /* merged into LMDB: the runs go */
+  assert_int_equal(cairn_store_wait(s), 0);
+  assert_int_equal(cairn_store_durable_offset(s), 200);
+  assert_int_equal(count_runs(f->dir), 0);
+
+  /* a corrupt run and the one after it are dropped, LMDB's state stays */
+  two_runs(s, "later", 300, "later2", 400);
+  cairn_store_close(s);
+  flip_byte_in_run(f->dir, 3, 40); /* layer 3: offset 300 */
+  s = f->s = open_merging(f->dir);
+  const char *rep = cairn_store_open_report(s);
+  assert_non_null(strstr(rep, "0 run file(s) loaded"));
+  assert_non_null(strstr(rep, "checksum mismatch"));
+  assert_non_null(strstr(rep, "replays from offset 201"));
+  assert_int_equal(cairn_store_checkpoint_offset(s), 200);
+  expect_absent(s, 0, K("later"));
+  expect_absent(s, 0, K("later2"));
+  assert_int_equal(count_runs(f->dir), 0);
+
+  /* a gap in the chain: the run after it does not continue LMDB's state */
+  two_runs(s, "a", 500, "b", 600);
+  cairn_store_close(s);
+  char path[512];
+  snprintf(path, sizeof(path), "%s/store/layer-%016llx.run", f->dir, 5ULL); /* offset 500 */
+  assert_int_equal(unlink(path), 0);
+  s = f->s = open_merging(f->dir);
+  assert_non_null(strstr(cairn_store_open_report(s), "continues layer 5 at offset 500, not layer 2 at offset 200"));
+  assert_int_equal(cairn_store_checkpoint_offset(s), 200);
+  expect_absent(s, 0, K("b"));
+
+  /* a torn run (cut short): dropped the same way */
+  assert_int_equal(put(s, 0, "c", "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 700), 0);
+  wait_runs(s, 1);
+  cairn_store_close(s);
+  snprintf(path, sizeof(path), "%s/store/layer-%016llx.run", f->dir, 7ULL); /* offset 700 */
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(truncate(path, st.st_size - 3), 0);
+  s = f->s = open_merging(f->dir);
+  assert_non_null(strstr(cairn_store_open_report(s), "0 run file(s) loaded"));
+  expect_absent(s, 0, K("c"));
+  assert_int_equal(cairn_store_dbsize(s, 0), 99);
+
+  /* two layers ending at the same offset (the second holds only a meta
+   * record, as a replica's new history does): both runs, in order */
+  assert_int_equal(put(s, 0, "d", "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 800), 0);
+  wait_runs(s, 1);
+  assert_int_equal(cairn_store_meta_put(s, "wal_reset", "\0\0\0\0\0\0\0\0", 8), 0);
+  assert_int_equal(cairn_store_checkpoint(s, 800), 0);
+  wait_runs(s, 2);
+  cairn_store_close(s);
+  s = f->s = open_merging(f->dir);
+  assert_non_null(strstr(cairn_store_open_report(s), "2 run file(s) loaded"));
+  expect_str(s, 0, "d", "1", -1);
+  cairn_buf b = {0};
+  assert_int_equal(cairn_store_meta_get(s, "wal_reset", &b), 1);
+  assert_int_equal(b.len, 8);
+  cairn_buf_free(&b);
+}
+
 static void test_rollback(void **state) {
   fixture *f = *state;
   cairn_store *s = f->s;
@@ -1176,6 +1332,72 @@ static void test_coll_snapshot(void **state) {
   cairn_store_snapshot_close(snap);
 }
 
+typedef struct scan_acc {
+  int n;
+  char seen[64][32]; /* the keys, in scan order */
+  char vals[64][32];
+} scan_acc;
+
+static int scan_keys(void *ud, cairn_str key, const cairn_value *val) {
+  scan_acc *a = ud;
+  if (a->n < 64) {
+    snprintf(a->seen[a->n], 32, "%.*s", (int)key.len, key.p);
+    snprintf(a->vals[a->n], 32, "%.*s", (int)val->len, (const char *)val->data);
+  }
+  a->n++;
+  return 0;
+}
+
+static const char *scanned(const scan_acc *a, const char *key) {
+  for (int i = 0; i < a->n && i < 64; i++)
+    if (strcmp(a->seen[i], key) == 0) return a->vals[i];
+  return NULL;
+}
+
+/* A full sync's snapshot reads LMDB plus the frozen layers waiting above it
+ * (no wait for the store thread): overwrites, deletes and new members of a
+ * layer are in it, later writes are not, and a layer drained and released
+ * while the snapshot reads it stays readable until the snapshot closes. */
+static void test_snapshot_over_layers(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  cairn_store *s = f->s = open_merging(f->dir);
+  fill(s, 0, "k", 20, 0);
+  cairn_coll c;
+  make_coll(s, 0, "h", 10, &c);
+  assert_int_equal(ckpt(s, 10), 0); /* in LMDB */
+  assert_int_equal(put(s, 0, "k3", "new3", -1), 0);
+  assert_int_equal(cairn_store_del(s, 0, K("k4")), 1);
+  assert_int_equal(put(s, 0, "z", "zz", -1), 1);
+  assert_int_equal(cairn_elem_put(s, c.id, 0, "m999999", 7, "x", 1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 20), 0); /* frozen, waiting for a merge */
+  assert_int_equal(cairn_store_frozen_layers(s), 1);
+  cairn_store_snapshot *snap;
+  assert_int_equal(cairn_store_snapshot_open(s, &snap), 0);
+  assert_int_equal(cairn_store_snapshot_offset(snap), 20);
+  assert_int_equal(cairn_store_snapshot_dbsize(snap, 0), 21);
+  assert_int_equal(put(s, 0, "after", "1", -1), 1); /* not in the snapshot */
+  for (int round = 0; round < 2; round++) {
+    scan_acc a = {0};
+    assert_int_equal(cairn_store_snapshot_scan(snap, 0, scan_keys, &a), 0);
+    assert_int_equal(a.n, 21); /* k0..k19 without k4, h, z */
+    assert_string_equal(scanned(&a, "k3"), "new3");
+    assert_string_equal(scanned(&a, "k5"), "k5");
+    assert_string_equal(scanned(&a, "z"), "zz");
+    assert_null(scanned(&a, "k4"));
+    assert_null(scanned(&a, "after"));
+    int n = 0;
+    assert_int_equal(cairn_store_snapshot_elems(snap, c.id, 0, snap_count, &n), 0);
+    assert_int_equal(n, 11);
+    /* the layer goes into LMDB and is released: the snapshot keeps it */
+    assert_int_equal(cairn_store_checkpoint(s, 30), 0);
+    assert_int_equal(cairn_store_wait(s), 0);
+    assert_int_equal(cairn_store_frozen_layers(s), 0);
+  }
+  cairn_store_snapshot_close(snap);
+  assert_int_equal(cairn_store_wait(s), 0); /* the pinned layer is freed now (ASan sees a leak otherwise) */
+}
+
 typedef struct touch_log {
   int calls, flushes;
   char last[32];
@@ -1521,6 +1743,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_swapdb, setup, teardown),
       cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
       cmocka_unit_test_setup_teardown(test_checkpoint_reopen, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_run_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_snapshot_over_layers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
