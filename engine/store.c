@@ -124,6 +124,12 @@ struct cairn_store {
     int rc;                 /* 0 or MDB_NOTFOUND */
     MDB_val v;              /* the value, in a layer or the snapshot */
   } memo;
+  /* where the expiry cycle's next search starts: the entry it returned
+   * last (every entry before it is deleted). Dropped when an entry before
+   * it is added or a rollback brings deleted ones back. */
+  int exp_hint_valid;
+  size_t exp_hint_len;
+  unsigned char exp_hint[8 + 2 + MAX_ENCODED_KEY];
   dead_range ranges[DEAD_RANGES];
   int nranges, next_range;
   uint64_t range_jumps;
@@ -1409,6 +1415,8 @@ static int expire_index(cairn_store *s, uint16_t phys, const unsigned char *ek, 
   wr16be(buf + 8, phys);
   memcpy(buf + 10, ek, eklen);
   MDB_val k = {10 + eklen, buf}, v = {0, ""};
+  if (add && s->exp_hint_valid && key_compare(&k, &(MDB_val){s->exp_hint_len, s->exp_hint}) < 0)
+    s->exp_hint_valid = 0;
   if (add)
     kv_put(s, s->expires, &k, &v, 0);
   else
@@ -2141,7 +2149,10 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
     if ((rc = kv_cursor_open(s, s->expires, &c))) return store_error(s, "mdb_cursor_open", rc);
     MDB_val k = {0, NULL};
     unsigned char kb[8 + 2 + MAX_ENCODED_KEY];
-    rc = kv_seek(c, NULL, 0, SEEK_GE);
+    /* from the last entry returned (deleted since: the tombstones behind
+     * it form a dead range the seek jumps), not from the start, which would
+     * step over every tombstone of the layers each time */
+    rc = s->exp_hint_valid ? kv_seek(c, s->exp_hint, s->exp_hint_len, SEEK_GE) : kv_seek(c, NULL, 0, SEEK_GE);
     if (rc == 0) {
       kv_current(c, &k, NULL);
       memcpy(kb, k.mv_data, k.mv_size);
@@ -2152,6 +2163,9 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
     if (rc) return store_error(s, "mdb_cursor_get", rc);
     const unsigned char *p = k.mv_data;
     if ((int64_t)rd64be(p) > now_ms) return 0;
+    memcpy(s->exp_hint, k.mv_data, k.mv_size);
+    s->exp_hint_len = k.mv_size;
+    s->exp_hint_valid = 1;
     uint16_t phys = rd16be(p + 8);
     int l = logical_of(&s->cur, phys);
     if (l < 0) {
@@ -2765,6 +2779,7 @@ const char *cairn_store_open_report(const cairn_store *s) { return s->open_repor
 static void reset_ranges(cairn_store *s) {
   for (int i = 0; i < DEAD_RANGES; i++) s->ranges[i].used = 0;
   s->nranges = 0;
+  s->exp_hint_valid = 0;
 }
 
 /* Freezes the active layer as the state at `offset` and hands it to the
