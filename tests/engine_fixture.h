@@ -2,7 +2,8 @@
  * fuzz targets (tests/fuzz): an in-memory WAL (the cairn_wal seam the fault
  * injection uses) and a real LMDB store in a directory the caller made. No
  * loop runs: cairn_commit_iteration syncs inline, as before the flusher
- * thread starts, and the store thread is never started.
+ * thread starts; the store thread (started by cairn_store_open) writes a
+ * checkpoint's layer into LMDB once the WAL has synced it.
  *
  * Everything here is static inline (each test is its own executable);
  * include it with "tests/engine_fixture.h" (the repository root is on the
