@@ -43,6 +43,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <sanitizer/common_interface_defs.h>
+
 #include "engine/command.h"
 #include "engine/commit.h"
 #include "engine/log.h"
@@ -55,8 +57,11 @@
 #define RESTART_EVERY 5000
 #define MAX_OFFSET (64 * 1024) /* SETRANGE / SETBIT / BITFIELD, see denied() */
 
+static void on_death(void);
+
 static void die(const char *what) {
   fprintf(stderr, "fuzz_apply: %s\n", what);
+  on_death();
   abort();
 }
 
@@ -83,6 +88,12 @@ static void cleanup(void) {
   srv = NULL;
   cairn_command_table_free();
   cairn_buf_free(&wal.bytes);
+  if (dir.path[0]) cairn_tmpdir_remove(&dir);
+}
+
+/* A crash (sanitizer report, deadly signal) skips atexit: the directory
+ * goes anyway. */
+static void on_death(void) {
   if (dir.path[0]) cairn_tmpdir_remove(&dir);
 }
 
@@ -287,6 +298,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!srv) {
     if (cairn_tmpdir_make(&dir, "fuzzapply") != 0) die("cannot make a temporary directory");
     atexit(cleanup);
+    __sanitizer_set_death_callback(on_death);
     /* every malformed command is logged (and skipped): millions of lines */
     cairn_log_set_level(CAIRN_LOG_WARNING + 1);
     boot();
