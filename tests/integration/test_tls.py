@@ -27,7 +27,10 @@ another CA, with the openssl CLI, in a temp dir. Then:
     (WAIT, partial resync); a replica refusing a master certificate signed by
     an unknown CA;
   * an encrypted key with tls-key-file-pass (a wrong passphrase refused),
-    tls-dh-params-file, and session resumption following tls-session-caching.
+    tls-dh-params-file, and session resumption following tls-session-caching;
+  * injected socket faults (CAIRN_FAULTS, engine/fault.h) on TLS connections:
+    a failed write (net.write) or read (net.read) drops that client only,
+    others go on, and nothing acknowledged is lost across kill -9.
 """
 import os
 import re
