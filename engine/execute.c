@@ -157,6 +157,22 @@ void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str 
   if (srv->exec_depth == 0 && client && cairn_blocking_pending(srv)) cairn_blocking_serve(srv);
 }
 
+/* What a stream (a master's, our WAL) may hold for replay to run: data
+ * changes (write commands, or those of a container such as FUNCTION LOAD),
+ * what may be propagated (PUBLISH, EVAL...) and SELECT. Anything else, a
+ * read or a command about the connection (AUTH, WATCH, CLIENT, SUBSCRIBE,
+ * WAIT...), changes nothing a replica keeps and would run without the client
+ * its handler expects (replay has none): it is skipped. */
+static int replayable(const cairn_command *cmd, int argc, cairn_str *argv) {
+  uint32_t flags = cmd->flags;
+  if (cmd->subcommands && argc >= 2) {
+    const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
+    if (!sub || !cairn_arity_ok(sub, argc)) return 0;
+    flags = sub->flags;
+  }
+  return (flags & (CAIRN_CMD_WRITE | CAIRN_CMD_MAY_REPLICATE)) || cairn_arg_is(argv[0], "select");
+}
+
 static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv) {
   if (argc == 0) return;
   cairn_ctx ctx = {.srv = srv,
@@ -308,6 +324,16 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
     }
   } else if (!cmd) {
     cairn_warning("replay: unknown command '%.*s' in the stream, skipped", (int)argv[0].len, argv[0].p);
+    return;
+  } else if (!cairn_arity_ok(cmd, argc)) {
+    /* Handlers trust the arity: a malformed stream (a master's, a damaged
+     * WAL) must not reach them. Redis refuses it too (processCommand), and
+     * the error reply to a master is dropped. */
+    cairn_warning("replay: wrong number of arguments (%d) for '%s' in the stream, skipped", argc, cmd->name);
+    return;
+  } else if (!replayable(cmd, argc, argv)) {
+    cairn_warning("replay: '%.*s' is neither a write nor replicated (a read or a connection's command), skipped",
+                  (int)argv[0].len, argv[0].p);
     return;
   }
 

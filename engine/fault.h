@@ -32,8 +32,15 @@
  *   backlog.manifest  writing and renaming the MANIFEST: the old one stays,
  *                 the new one is written at the next change
  *   net.write     writing replies (or a replica's stream) to a socket
- *                 (client_flush in client.c): the write fails as if the
- *                 socket had, and that connection is closed
+ *                 (client_flush in client.c), plain or TLS (the TLS
+ *                 session's ciphertext, handshake records included, in
+ *                 client_flush_tls): the write fails as if the socket had,
+ *                 and that connection is closed
+ *   net.read      reading a connection's socket (on_read in client.c:
+ *                 clients, and a master's replicas), plain or TLS: the
+ *                 bytes read are dropped and the read fails as if the
+ *                 socket had (with the error), so that connection is
+ *                 closed; nothing of those bytes runs
  *
  * The WAL points live in a wrapper cairn_wal table around the real one
  * (cairn_fault_wal), which main.c installs only when a WAL point is armed;
@@ -48,6 +55,7 @@
  *   spec         = point "=" N [":" option]...
  *   point        = wal.append | wal.sync | wal.read | store.commit | store.put
  *                | store.grow | store.spill | backlog.seal | backlog.manifest | net.write
+ *                | net.read
  *   N            = the first call that fails (1 = the first call)
  *   option       = "always"   calls N, N+1, ... all fail (the default)
  *                | "once"     only call N fails
@@ -84,6 +92,7 @@ enum cairn_fault_point {
   CAIRN_FAULT_BACKLOG_SEAL,
   CAIRN_FAULT_BACKLOG_MANIFEST,
   CAIRN_FAULT_NET_WRITE,
+  CAIRN_FAULT_NET_READ,
   CAIRN_FAULT_NPOINTS
 };
 

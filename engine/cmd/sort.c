@@ -49,6 +49,9 @@ static void add_item(sort_state *st, const char *p, size_t len) {
   it->score = 0;
   it->cmp_off = -1;
   it->cmp_len = 0;
+  /* the arena exists once there is an item, empty ones included: items
+   * point into it (arena.p + off), and NULL + 0 is undefined behaviour */
+  cairn_buf_reserve(&st->arena, len ? len : 1);
   cairn_buf_append(&st->arena, p, len);
 }
 

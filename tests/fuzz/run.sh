@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs one libFuzzer target for SECONDS on its seed corpus
 # (tests/fuzz/corpus/NAME, read only) plus a scratch corpus in a temporary
-# directory, and fails on any crash, leak, sanitizer report or timeout. The
+# directory (with tests/fuzz/NAME.dict as libFuzzer's dictionary when it
+# exists), and fails on any crash, leak, sanitizer report or timeout. The
 # report (executions, coverage, findings) goes to stdout.
 # usage: run.sh path/to/fuzz_NAME SECONDS [extra libFuzzer flags]
 set -eu
@@ -10,6 +11,8 @@ NAME=$(basename "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SEEDS=$HERE/corpus/$NAME
 [ -d "$SEEDS" ] || { echo "fuzz: no seed corpus at $SEEDS"; exit 1; }
+# a dictionary of the input's words (command names...), when the target has one
+if [ -f "$HERE/$NAME.dict" ]; then set -- -dict="$HERE/$NAME.dict" "$@"; fi
 WORK=$(mktemp -d /tmp/cairn-fuzz-$NAME.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"

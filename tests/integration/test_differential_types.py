@@ -112,6 +112,16 @@ def regression_copy_rename_collections():
     compare(cmds)
 
 
+@case("list", "set")
+def regression_sort_of_only_empty_elements():
+    # found by tests/fuzz/fuzz_apply (clang's UBSan): with only empty
+    # elements SORT's arena was never allocated and each item pointed at
+    # NULL + 0; the replies were right, the pointer arithmetic undefined
+    compare([["RPUSH", "l", "", ""], ["SORT", "l"], ["SORT", "l", "ALPHA"], ["SORT", "l", "BY", "nosort"],
+             ["SORT", "l", "BY", "w_*", "GET", "#", "GET", "v_*"], ["SORT", "l", "ALPHA", "STORE", "dst"],
+             ["LRANGE", "dst", "0", "-1"], ["SADD", "s", ""], ["SORT", "s", "DESC"]])
+
+
 @case("zset")
 def regression_zset_signed_zero():
     # Redis keeps -0 in its skiplist encoding (> 128 members, a member > 64

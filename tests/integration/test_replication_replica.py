@@ -16,7 +16,10 @@ What is checked (see /work/shared/PROTOCOL.md sections 2, 3, 4, 8 and issue 4):
   * faults: kill -9 of the master while streaming, of the replica during the
     RDB load (and the link cut mid-RDB), of the replica while streaming;
   * a long outage (short CI version) that spans many sealed, compressed
-    backlog segments, resumed with +CONTINUE.
+    backlog segments, resumed with +CONTINUE;
+  * a malformed stream from a (fake) master: commands of the wrong arity,
+    reads and connection commands are skipped, the rest applies, the offset
+    counts every byte.
 
 The dataset / INFO helpers are shared with test_replication_master.py."""
 import os
@@ -1092,6 +1095,103 @@ def replica_with_a_tiny_overlay_budget_catches_up():
             assert_eq(rc.call("GET", "bp:29999"), ("v29999" + "y" * 100).encode())
             assert_eq(rc.call("DBSIZE"), 30000)
             assert_true(wait_offsets_equal(master, r) >= off)
+
+
+# ---------------------------------------------------------------------------
+# a malformed stream from a master
+# ---------------------------------------------------------------------------
+
+def _read_command(f):
+    """One RESP array of bulk strings from a file object (the replica's
+    handshake commands)."""
+    line = f.readline()
+    if not line.startswith(b"*"):
+        return None
+    args = []
+    for _ in range(int(line[1:])):
+        n = int(f.readline()[1:])
+        args.append(f.read(n + 2)[:-2])
+    return args
+
+
+def _enc(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+@test(timeout=120)
+def a_malformed_master_stream_is_skipped_command_by_command():
+    # A fake master answers the handshake with an empty RDB, then streams
+    # commands with the wrong number of arguments (a handler used to read past
+    # them: found by tests/fuzz/fuzz_apply), commands that are neither writes
+    # nor replicated (AUTH, WATCH, CLIENT, a read: replay has no client to run
+    # them with), an unknown one, and good writes between them. The replica
+    # skips the bad ones, applies the rest, keeps its link and counts every
+    # byte in its offset (the same offsets as its master).
+    import socket as _socket
+    lsock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    lsock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    mport = lsock.getsockname()[1]
+    add_cleanup(lsock.close)
+    stream = (_enc("SELECT", 0) + _enc("SET", "before", "1") + _enc("SINTERSTORE") + _enc("INCRBY")
+              + _enc("SET", "half") + _enc("AUTH", "default", "pw") + _enc("WATCH", "before")
+              + _enc("CLIENT", "SETNAME", "x") + _enc("KEYS", "*") + _enc("NOSUCHCOMMAND", "a")
+              + _enc("MULTI") + _enc("LPOP") + _enc("SET", "intx", "2") + _enc("EXEC")
+              + _enc("SET", "after", "3"))
+    replid = b"f" * 40
+    conns = []
+
+    def master():
+        try:
+            c, _ = lsock.accept()
+        except OSError:
+            return
+        conns.append(c)
+        f = c.makefile("rb")
+        while True:
+            cmd = _read_command(f)
+            if cmd is None:
+                return
+            name = cmd[0].upper()
+            if name == b"PING":
+                c.sendall(b"+PONG\r\n")
+            elif name in (b"REPLCONF", b"AUTH"):
+                c.sendall(b"+OK\r\n")
+            elif name in (b"PSYNC", b"SYNC"):
+                rdb = b"REDIS0010" + b"\xff" + b"\x00" * 8  # checksum 0: not checked
+                c.sendall(b"+FULLRESYNC %s 0\r\n$%d\r\n%s" % (replid, len(rdb), rdb))
+                c.sendall(stream)
+
+    th = threading.Thread(target=master, daemon=True)
+    th.start()
+    r = CairnServer([("replicaof", ["127.0.0.1", mport])])
+    try:
+        c = r.conn()
+        wait_until(lambda: c.call("GET", "after") == b"3", timeout=SYNC_TIMEOUT,
+                   msg=lambda: log_tail(r, 3000))
+        assert_eq([c.call("GET", k) for k in ("before", "intx", "half")], [b"1", b"2", None])
+        assert_eq(c.call("DBSIZE"), 3)
+        i = server_info(r)
+        assert_eq(i.get("master_link_status"), "up")
+        assert_eq(int(i["slave_repl_offset"]), len(stream))
+        log = r.log_text()
+        for name in ("sinterstore", "incrby", "set", "lpop"):
+            assert_true("replay: wrong number of arguments (1) for '%s'" % name in log
+                        or "replay: wrong number of arguments (2) for '%s'" % name in log, name)
+        for name in ("AUTH", "WATCH", "CLIENT", "KEYS"):
+            assert_true("replay: '%s' is neither a write nor replicated" % name in log, name)
+        assert_true("replay: unknown command 'NOSUCHCOMMAND'" in log)
+    finally:
+        r.stop()
+        r.cleanup()
+        for k in conns:
+            k.close()
+        lsock.close()
 
 
 if __name__ == "__main__":

@@ -27,9 +27,13 @@ another CA, with the openssl CLI, in a temp dir. Then:
     (WAIT, partial resync); a replica refusing a master certificate signed by
     an unknown CA;
   * an encrypted key with tls-key-file-pass (a wrong passphrase refused),
-    tls-dh-params-file, and session resumption following tls-session-caching.
+    tls-dh-params-file, and session resumption following tls-session-caching;
+  * injected socket faults (CAIRN_FAULTS, engine/fault.h) on TLS connections:
+    a failed write (net.write) or read (net.read) drops that client only,
+    others go on, and nothing acknowledged is lost across kill -9.
 """
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -545,6 +549,89 @@ def net_counters_count_protocol_bytes():
                   + len(encode_command("INFO", "stats")))
         # out: the first INFO's reply (written after it ran), +OK, the bulk
         assert_eq(out1 - out0, info0_len + len(b"+OK\r\n") + len(b"$5000\r\n") + 5000 + 2)
+
+
+def tls_server_with_faults(faults, extra=None):
+    """A TLS server with CAIRN_FAULTS (engine/fault.h) set for its first
+    start only (like test_faults.py's start_with_faults)."""
+    old = os.environ.get("CAIRN_FAULTS")
+    os.environ["CAIRN_FAULTS"] = faults
+    try:
+        return tls_server(extra)
+    finally:
+        if old is None:
+            del os.environ["CAIRN_FAULTS"]
+        else:
+            os.environ["CAIRN_FAULTS"] = old
+
+
+def dropped(conn):
+    """True once the server has closed this TLS connection."""
+    try:
+        conn.sock.settimeout(10)
+        return conn.sock.recv(64) == b""
+    except (ssl.SSLError, ConnectionError, OSError):
+        return True
+
+
+def assert_fault_logged(s, pattern):
+    lines = [l for l in s.log_text().splitlines() if re.search(pattern, l)]
+    assert_eq(len(lines), 1, "log lines matching %r:\n%s" % (pattern, s.log_text()))
+
+
+@test(timeout=120)
+def a_failed_tls_write_drops_only_that_client():
+    # net.write covers TLS connections too (their ciphertext, handshake
+    # records included). TLS 1.2, so that a handshake is exactly two server
+    # writes, both done when the client's handshake returns. net.write calls:
+    # 1 the harness's PING (plain port); 2-3 t's handshake; 4 t's +OK;
+    # 5-6 k's handshake; 7 k's reply to SET k, which fails.
+    s = tls_server_with_faults("net.write=7:once", [("tls-protocols", "TLSv1.2")])
+    try:
+        t = TlsConn(s.tls_port)
+        assert_eq(t.call("SET", "a", "1"), "OK")
+        k = TlsConn(s.tls_port)
+        k.send_raw(encode_command("SET", "k", "v"))
+        assert_true(dropped(k), "the TLS connection whose write failed is still open")
+        k.close()
+        assert_fault_logged(s, r"fault injection: net\.write call 7 fails")
+        # the other TLS client goes on; k's write was applied (and in the WAL)
+        # before its reply was written
+        assert_eq(t.call("GET", "k"), b"v")
+        assert_eq(t.call("SET", "b", "2"), "OK")
+        t.close()
+        s.restart(kill=True)
+        with TlsConn(s.tls_port) as c:
+            assert_eq([c.call("GET", x) for x in ("a", "b", "k")], [b"1", b"2", b"v"])
+    finally:
+        s.stop(check=False)
+        s.cleanup()
+
+
+@test(timeout=120)
+def a_failed_tls_read_drops_only_that_client():
+    # net.read covers TLS connections too: the bytes read are dropped and the
+    # connection closed. Read 1 is the harness's PING (plain port); read 2
+    # is k's ClientHello: its handshake fails, nothing of it runs.
+    s = tls_server_with_faults("net.read=2:once")
+    try:
+        try:
+            k = TlsConn(s.tls_port, timeout=10)
+            refused = dropped(k) or k.call("PING") != "PONG"
+            k.close()
+        except (ssl.SSLError, ConnectionError, OSError, ProtocolError):
+            refused = True
+        assert_true(refused, "a TLS client whose read failed was served")
+        assert_fault_logged(s, r"fault injection: net\.read call 2 fails")
+        with TlsConn(s.tls_port) as t:
+            assert_eq(t.call("SET", "r", "1"), "OK")
+            assert_eq(t.call("INCR", "r"), 2)
+        s.restart(kill=True)
+        with TlsConn(s.tls_port) as c:
+            assert_eq(c.call("GET", "r"), b"2")
+    finally:
+        s.stop(check=False)
+        s.cleanup()
 
 
 if __name__ == "__main__":

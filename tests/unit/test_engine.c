@@ -3,11 +3,11 @@
  * stream a command leaves (engine/stream.c), the group commit and recovery
  * (engine/commit.c).
  *
- * The WAL is an in-memory cairn_wal (the same seam the fault injection uses);
- * the store is a real LMDB store in a temporary directory; a client is a
- * cairn_client that is never connected (execute only touches its buffers).
- * No loop runs: cairn_commit_iteration syncs inline, as before the flusher
- * thread starts. */
+ * The server is tests/engine_fixture.h's (shared with tests/fuzz/fuzz_apply):
+ * an in-memory cairn_wal (the same seam the fault injection uses) and a real
+ * LMDB store in a temporary directory; a client is a cairn_client that is
+ * never connected (execute only touches its buffers). No loop runs:
+ * cairn_commit_iteration syncs inline, as before the flusher thread starts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,115 +31,28 @@
 #include "engine/server.h"
 #include "engine/store.h"
 #include "engine/stream.h"
-
-/* ---------------------------------------------------------------- a WAL in memory */
-
-typedef struct mem_wal {
-  cairn_buf bytes;     /* stream offsets 1..bytes.len */
-  uint64_t synced;     /* bytes made durable by sync */
-  int appends, syncs;
-  int fail_append;     /* the next append fails with EIO */
-} mem_wal;
-
-typedef struct mem_cursor {
-  mem_wal *w;
-  uint64_t pos; /* offset - 1 of the next byte */
-} mem_cursor;
-
-static int mw_append(void *ud, const void *p, size_t n) {
-  mem_wal *w = ud;
-  if (w->fail_append) {
-    w->fail_append = 0;
-    errno = EIO;
-    return -1;
-  }
-  cairn_buf_append(&w->bytes, p, n);
-  w->appends++;
-  return 0;
-}
-static int mw_sync(void *ud) {
-  mem_wal *w = ud;
-  w->synced = w->bytes.len;
-  w->syncs++;
-  return 0;
-}
-static uint64_t mw_first(void *ud) {
-  (void)ud;
-  return 1; /* nothing is ever dropped */
-}
-static uint64_t mw_end(void *ud) { return ((mem_wal *)ud)->bytes.len; }
-static void *mw_cursor_open(void *ud, uint64_t off) {
-  mem_cursor *c = calloc(1, sizeof(*c));
-  c->w = ud;
-  c->pos = off - 1;
-  return c;
-}
-static long mw_cursor_next(void *cur, void *buf, size_t cap) {
-  mem_cursor *c = cur;
-  size_t left = c->w->bytes.len - (size_t)c->pos;
-  size_t n = left < cap ? left : cap;
-  memcpy(buf, c->w->bytes.p + c->pos, n);
-  c->pos += n;
-  return (long)n;
-}
-static void mw_cursor_close(void *cur) { free(cur); }
-static int mw_maintain(void *ud, const cairn_wal_retention *r) {
-  (void)ud, (void)r;
-  return 0;
-}
-
-static cairn_wal mem_wal_table(mem_wal *w) {
-  return (cairn_wal){.ud = w,
-                     .append = mw_append,
-                     .sync = mw_sync,
-                     .first = mw_first,
-                     .end = mw_end,
-                     .cursor_open = mw_cursor_open,
-                     .cursor_next = mw_cursor_next,
-                     .cursor_close = mw_cursor_close,
-                     .maintain = mw_maintain};
-}
+#include "tests/engine_fixture.h"
 
 /* ---------------------------------------------------------------- fixture */
 
 typedef struct fixture {
   cairn_tmpdir dir;
-  mem_wal wal;
+  cairn_mem_wal wal;
   cairn_server *srv;
   cairn_client *client;
 } fixture;
 
-static cairn_store *open_store(const char *dir) {
-  cairn_store_options o = {.databases = 16, .map_size = 64ULL << 20, .max_map_size = 1ULL << 30};
-  cairn_store *s = NULL;
-  char err[512] = "";
-  if (cairn_store_open(dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
-  return s;
-}
-
-/* A server on the fixture's store and WAL, recovered like main.c does. */
+/* A server on the fixture's store and WAL, recovered like main.c does
+ * (tests/engine_fixture.h). */
 static cairn_server *server_start(fixture *f) {
-  cairn_server *srv = calloc(1, sizeof(*srv));
-  cairn_config_init(&srv->cfg);
-  srv->store = open_store(f->dir.path);
-  srv->wal = mem_wal_table(&f->wal);
-  char err[256] = "";
-  if (cairn_commit_startup(srv, err, sizeof(err)) != 0) fail_msg("cairn_commit_startup: %s", err);
+  char err[600] = "";
+  cairn_server *srv = cairn_fixture_server_start(f->dir.path, &f->wal, err, sizeof(err));
+  if (!srv) fail_msg("%s", err);
   return srv;
 }
 
 /* Like kill -9: nothing after the last checkpoint reaches LMDB. */
-static void server_crash(cairn_server *srv) {
-  cairn_store_rollback(srv->store);
-  cairn_store_close(srv->store);
-  cairn_stream_free(srv);
-  cairn_blocking_free(srv);
-  cairn_pubsub_free(srv);
-  cairn_watch_free(srv);
-  cairn_info_free_calls(srv);
-  cairn_config_free(&srv->cfg);
-  free(srv);
-}
+static void server_crash(cairn_server *srv) { cairn_fixture_server_crash(srv); }
 
 static cairn_client *client_new(cairn_server *srv) {
   cairn_client *c = calloc(1, sizeof(*c));
@@ -361,6 +274,34 @@ static void test_apply_holds_transactions(void **state) {
   cairn_apply_free(&st);
 }
 
+/* A malformed stream (a hostile master, a damaged WAL; found by
+ * tests/fuzz/fuzz_apply) never reaches a handler that trusts it: a command
+ * with the wrong number of arguments is skipped (SINTERSTORE with no key read
+ * past its argv), and so is one that changes no data and needs a client
+ * (AUTH, SUBSCRIBE, WATCH, CLIENT, a read), which replay has not. The rest
+ * of the stream applies. */
+static void test_apply_skips_malformed_commands(void **state) {
+  fixture *f = *state;
+  const char *s = "*1\r\n$11\r\nSINTERSTORE\r\n"
+                  "*1\r\n$6\r\nINCRBY\r\n*2\r\n$3\r\nSET\r\n$1\r\na\r\n"
+                  "*3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$1\r\np\r\n"
+                  "*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n"
+                  "*2\r\n$5\r\nWATCH\r\n$1\r\na\r\n"
+                  "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$1\r\nx\r\n"
+                  "*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n"
+                  "*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nLPOP\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+                  "*1\r\n$4\r\nEXEC\r\n"
+                  "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n";
+  cairn_apply_state st;
+  cairn_apply_init(&st);
+  assert_int_equal(cairn_apply(f->srv, &st, s, strlen(s)), 0);
+  assert_int_equal(st.applied, strlen(s));
+  cairn_apply_free(&st);
+  assert_reply(f, "$1\r\n2\r\n", "GET", "b");
+  assert_reply(f, "$1\r\n3\r\n", "GET", "c");
+  assert_reply(f, ":0\r\n", "EXISTS", "a"); /* SET a with no value: skipped */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lookup_is_case_insensitive, setup, teardown),
@@ -370,6 +311,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_failed_append_refuses_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recovery_replays_the_wal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_holds_transactions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_apply_skips_malformed_commands, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

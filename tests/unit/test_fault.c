@@ -39,6 +39,11 @@ static void test_parse_defaults(void **state) {
   assert_int_equal(f[CAIRN_FAULT_STORE_PUT].err, MDB_TXN_FULL);
   assert_int_equal(parse("store.commit=2"), 0);
   assert_int_equal(f[CAIRN_FAULT_STORE_COMMIT].err, EIO);
+  assert_int_equal(parse("net.read=3:once"), 0);
+  assert_true(f[CAIRN_FAULT_NET_READ].armed);
+  assert_int_equal(f[CAIRN_FAULT_NET_READ].nth, 3);
+  assert_int_equal(f[CAIRN_FAULT_NET_READ].err, EIO);
+  assert_string_equal(cairn_fault_point_name(CAIRN_FAULT_NET_READ), "net.read");
 }
 
 static void test_parse_options(void **state) {
