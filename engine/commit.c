@@ -247,6 +247,14 @@ static int replay_stream(cairn_server *srv, int with_pending, int checkpoint_as_
 /* Rolls back and replays until the store matches the stream again, growing
  * the map as needed. Exits the process when that is impossible: the data is
  * safe in the backlog, and a restart replays it. */
+/* The remap stops the loop (LMDB unmaps and maps the file again): logged
+ * with its duration, so a stall in the latency figures can be matched. */
+static void log_map_grown(cairn_server *srv) {
+  cairn_notice("LMDB map grown to %llu bytes (remapped in %lld ms; set lmdb-map-size to the expected size to "
+               "avoid growing under load)",
+               (unsigned long long)cairn_store_map_size(srv->store), (long long)cairn_store_last_grow_us(srv->store) / 1000);
+}
+
 static void restore_consistency(cairn_server *srv, int with_pending) {
   for (int tries = 0;; tries++) {
     cairn_store_rollback(srv->store);
@@ -254,8 +262,7 @@ static void restore_consistency(cairn_server *srv, int with_pending) {
     int rc = replay(srv, with_pending, 0);
     if (rc == 0) return;
     if (rc == CAIRN_STORE_MAP_FULL && cairn_store_grow_reserve(srv->store) == 0) {
-      cairn_notice("LMDB map grown to %llu bytes (remapped in %lld ms)", (unsigned long long)cairn_store_map_size(srv->store),
-                 (long long)cairn_store_last_grow_us(srv->store) / 1000);
+      log_map_grown(srv);
       continue;
     }
     cairn_warning("cannot restore the store to the backlog's state (%s); exiting. Nothing acknowledged "
@@ -272,7 +279,7 @@ int cairn_commit_recover(cairn_server *srv, int rc, int may_use_reserve, char *w
   cairn_store_rollback(srv->store);
   if (rc == CAIRN_STORE_MAP_FULL) {
     if (cairn_store_grow(srv->store) == 0 || (may_use_reserve && cairn_store_grow_reserve(srv->store) == 0)) {
-      cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+      log_map_grown(srv);
     } else {
       toofull = 1;
     }
@@ -592,7 +599,7 @@ void cairn_commit_poll_store(cairn_server *srv) {
   uint64_t grows = cairn_store_map_grows(srv->store);
   if (grows != srv->map_grows_seen) {
     srv->map_grows_seen = grows;
-    cairn_notice("LMDB map grown to %llu bytes", (unsigned long long)cairn_store_map_size(srv->store));
+    log_map_grown(srv);
   }
   /* the changes LMDB now holds: those made up to the newest freeze it
    * covers (cairn_store_wait may have released the layers already) */
