@@ -81,11 +81,19 @@ static uint64_t rdbe64(const char *p) {
   return v;
 }
 static void le64(unsigned char *b, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(b, &v, 8);
+#else
   for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+#endif
 }
 static uint64_t rdle64(const char *p) {
   uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(&v, p, 8);
+#else
   for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
+#endif
   return v;
 }
 static uint32_t rdle32(const char *p) {
@@ -531,7 +539,8 @@ static int append_entry(cairn_ctx *c, xs *s, const cairn_str *fv, int pairs, sid
     s->m.head_live++;
     s->m.head_last = nid;
   }
-  char *v = cairn_xmalloc(bytes);
+  char small[256];
+  char *v = bytes <= sizeof small ? small : cairn_xmalloc(bytes);
   le64((unsigned char *)v, s->m.node);
   uint32_t np = (uint32_t)pairs;
   memcpy(v + 8, &np, 4);
@@ -555,9 +564,13 @@ static int append_entry(cairn_ctx *c, xs *s, const cairn_str *fv, int pairs, sid
   }
   unsigned char k[16];
   id_enc(k, nid);
-  int rc = xput(c, s, XS_ENTRIES, k, 16, v, bytes);
-  free(v);
-  if (rc < 0) return -1;
+  /* nid > last >= every live entry's ID (XSETID and the RDB loader keep
+   * last at or above the top entry): nothing to look up below the active
+   * layer */
+  int rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, k, 16, v, bytes);
+  if (v != small) free(v);
+  if (rc < 0) return failed(c, rc);
+  s->coll.count++;
   if (s->m.length == 0) s->m.first = nid;
   s->m.length++;
   s->m.entries_added++;
@@ -761,10 +774,11 @@ static int parse_trim_args(cairn_ctx *c, trim_args *a, int xadd) {
 /* Propagates argv with the trim arguments made exact (Redis's
  * streamRewriteApproxSpecifier/streamRewriteTrimArgument) and, for XADD,
  * the ID replaced by the one generated (idpos < 0: none). */
-static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idpos, sid id) {
-  cairn_str *argv = cairn_xmalloc(sizeof(cairn_str) * (size_t)c->argc);
+static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idpos, cairn_str id) {
+  cairn_str small[16];
+  cairn_str *argv = c->argc <= 16 ? small : cairn_xmalloc(sizeof(cairn_str) * (size_t)c->argc);
   memcpy(argv, c->argv, sizeof(cairn_str) * (size_t)c->argc);
-  char idbuf[48], trimbuf[48];
+  char trimbuf[48];
   if (a->strategy != TRIM_NONE && a->approx) {
     argv[a->strategy_idx - 1] = (cairn_str){"=", 1};
     size_t n;
@@ -775,15 +789,12 @@ static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idp
     }
     argv[a->strategy_idx] = (cairn_str){trimbuf, n};
   }
-  if (idpos >= 0) {
-    size_t n = id_fmt(idbuf, id);
-    argv[idpos] = (cairn_str){idbuf, n};
-  }
+  if (idpos >= 0) argv[idpos] = id;
   /* LIMIT goes out as given: a replica applying it ignores it (limit 0 when
    * obeying the stream), like Redis's mustObeyClient. */
   cairn_propagate(c, c->db, c->argc, argv);
   c->custom_propagation = 1;
-  free(argv);
+  if (argv != small) free(argv);
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -826,12 +837,14 @@ static void cmd_xadd(cairn_ctx *c) {
   long long trimmed = trim(c, &s, &a);
   if (trimmed < 0) return;
   if (xs_save(c, key, &s) < 0) return;
-  reply_id(c, id);
+  char idbuf[48];
+  cairn_str ids = {idbuf, id_fmt(idbuf, id)};
+  cairn_reply_bulk(&c->reply, ids.p, ids.len);
   c->dirty++;
   cairn_notify(c, CAIRN_NOTIFY_STREAM, "xadd", key);
   if (trimmed) cairn_notify(c, CAIRN_NOTIFY_STREAM, "xtrim", key);
   if (a.approx || !a.id_given || !a.seq_given)
-    propagate_rewritten(c, &s, &a, (!a.id_given || !a.seq_given) ? idpos : -1, id);
+    propagate_rewritten(c, &s, &a, (!a.id_given || !a.seq_given) ? idpos : -1, ids);
   cairn_signal_key_ready(c, key);
 }
 
@@ -852,7 +865,7 @@ static void cmd_xtrim(cairn_ctx *c) {
     if (xs_save(c, key, &s) < 0) return;
     c->dirty += n;
     cairn_notify(c, CAIRN_NOTIFY_STREAM, "xtrim", key);
-    if (a.approx) propagate_rewritten(c, &s, &a, -1, SID_MIN);
+    if (a.approx) propagate_rewritten(c, &s, &a, -1, (cairn_str){NULL, 0});
   }
   cairn_reply_int(&c->reply, n);
 }
