@@ -241,6 +241,8 @@ typedef struct xs {
   cairn_coll coll;
   int64_t expire_ms;
   smeta m;
+  smeta stored; /* the metadata as read (xs_save skips an unchanged one) */
+  int have_stored;
 } xs;
 
 static void meta_enc(const smeta *m, unsigned char *b) {
@@ -297,6 +299,8 @@ static int xs_open(cairn_ctx *c, cairn_str key, xs *s) {
     cairn_reply_error(&c->reply, "-ERR corrupt stream metadata");
     return -1;
   }
+  s->stored = s->m;
+  s->have_stored = 1;
   return 1;
 }
 
@@ -305,6 +309,7 @@ static void xs_init(cairn_ctx *c, xs *s) {
   s->coll.head = 0;
   s->expire_ms = -1;
   memset(&s->m, 0, sizeof(s->m));
+  s->have_stored = 0;
 }
 
 /* Entry writes that keep the header's count. 0, or -1 after a store error. */
@@ -321,11 +326,17 @@ static int xdel(cairn_ctx *c, xs *s, int space, const void *sub, size_t sublen) 
   return rc;
 }
 
-/* Writes the metadata and the header (every modifying command ends here). */
+/* Writes the metadata, unless it is what xs_open read (XACK, XREADGROUP,
+ * XCLAIM change only groups, consumers and pending entries), and the header
+ * (every modifying command ends here: its count, and WATCH). */
 static int xs_save(cairn_ctx *c, cairn_str key, xs *s) {
-  unsigned char b[8 * META_WORDS];
-  meta_enc(&s->m, b);
-  if (xput(c, s, XS_META, "", 0, b, sizeof b) < 0) return -1;
+  if (!s->have_stored || memcmp(&s->m, &s->stored, sizeof(smeta)) != 0) {
+    unsigned char b[8 * META_WORDS];
+    meta_enc(&s->m, b);
+    if (xput(c, s, XS_META, "", 0, b, sizeof b) < 0) return -1;
+    s->stored = s->m;
+    s->have_stored = 1;
+  }
   return cairn_coll_save(c, key, CAIRN_TYPE_STREAM, &s->coll, s->expire_ms);
 }
 
@@ -1212,15 +1223,29 @@ static int cpel_change(cairn_ctx *c, xs *s, cairn_str g, cairn_str cname, sid id
   return cons_put(c, s, g, cname, &cs);
 }
 
-/* Removes a pending entry from the group and its owner. */
-static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
+/* Removes a pending entry from the group's list and its owner's, but not
+ * from the owner's pending count (the caller's). 0, or -1. */
+static int pel_unlink(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
   cairn_buf k = {0};
   pel_key(&k, g, id);
   int rc = xdel(c, s, XS_PEL, k.p, k.len);
+  if (rc >= 0) {
+    if (rc == 1 && gr->pending) gr->pending--;
+    cpel_key(&k, g, owner, id);
+    rc = xdel(c, s, XS_CPEL, k.p, k.len);
+  }
   cairn_buf_free(&k);
-  if (rc < 0) return -1;
-  if (rc == 1 && gr->pending) gr->pending--;
-  return cpel_change(c, s, g, owner, id, 0);
+  return rc < 0 ? -1 : 0;
+}
+
+/* Removes a pending entry from the group and its owner. */
+static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
+  if (pel_unlink(c, s, g, gr, id, owner) < 0) return -1;
+  xcons cs;
+  int rc = cons_get(c, s, g, owner, &cs);
+  if (rc <= 0) return rc;
+  if (cs.pending) cs.pending--;
+  return cons_put(c, s, g, owner, &cs);
 }
 
 /* Gives pending entry id to consumer cname (created with the group's PEL
@@ -1239,11 +1264,17 @@ static int pel_assign(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cair
   }
   if (!found) gr->pending++;
   if (!same) {
+    /* cname's own list holds id exactly when the group's list gives it to
+     * cname (kept by every change, checked by the RDB loader): absent */
     cairn_buf k = {0};
     cpel_key(&k, g, cname, id);
-    rc = xput(c, s, XS_CPEL, k.p, k.len, "", 0);
+    rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_CPEL, k.p, k.len, "", 0);
     cairn_buf_free(&k);
-    if (rc < 0) goto out;
+    if (rc < 0) {
+      failed(c, rc);
+      goto out;
+    }
+    s->coll.count++;
     cs->pending++;
   }
   rc = pel_put(c, s, g, id, time, count, cname);
@@ -1977,14 +2008,36 @@ static void cmd_xack(cairn_ctx *c) {
   }
   long long acked = 0;
   nack nk = {0};
+  /* the owners' pending counts are written once each, at the end (the
+   * entries of one XACK usually have one owner) */
+  int nown = 0, last = -1;
+  cairn_buf *own = cairn_xcalloc((size_t)n, sizeof(cairn_buf));
+  uint64_t *owned = cairn_xcalloc((size_t)n, sizeof(uint64_t));
   for (int j = 0; j < n; j++) {
     rc = pel_get(c, &s, g, ids[j], &nk);
     if (rc < 0) break;
     if (rc == 0) continue;
     cairn_str owner = {nk.owner.p, nk.owner.len};
-    if ((rc = pel_remove(c, &s, g, &gr, ids[j], owner)) < 0) break;
+    if ((rc = pel_unlink(c, &s, g, &gr, ids[j], owner)) < 0) break;
+    if (last < 0 || own[last].len != owner.len || memcmp(own[last].p, owner.p, owner.len) != 0) {
+      for (last = 0; last < nown; last++)
+        if (own[last].len == owner.len && memcmp(own[last].p, owner.p, owner.len) == 0) break;
+      if (last == nown) cairn_buf_append(&own[nown++], owner.p, owner.len);
+    }
+    owned[last]++;
     acked++;
   }
+  for (int i = 0; i < nown && rc >= 0; i++) {
+    cairn_str owner = {own[i].p, own[i].len};
+    xcons cs;
+    if ((rc = cons_get(c, &s, g, owner, &cs)) == 1) {
+      cs.pending = cs.pending > owned[i] ? cs.pending - owned[i] : 0;
+      rc = cons_put(c, &s, g, owner, &cs);
+    }
+  }
+  for (int i = 0; i < nown; i++) cairn_buf_free(&own[i]);
+  free(own);
+  free(owned);
   cairn_buf_free(&nk.owner);
   free(ids);
   if (rc < 0) return;
