@@ -1395,8 +1395,9 @@ int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size
   return 1;
 }
 
+/* mode: 0 a put, 1 known_new (cairn_elem_add), 2 in place (cairn_elem_set). */
 static int elem_put_in(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
-                       size_t vallen, int known_new) {
+                       size_t vallen, int mode) {
   int rc = check_failed(s);
   if (rc) return rc;
   if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "store put(elems)", rc);
@@ -1405,10 +1406,20 @@ static int elem_put_in(cairn_store *s, uint64_t id, int space, const void *sub, 
   size_t extra = sublen > CAIRN_ELEM_INLINE ? 4 + sublen : 0;
   MDB_val v;
   int created = 1;
-  if (!known_new) {
+  if (mode != 1) {
     rc = kv_get(s, s->elems, &k, &v);
     if (rc && rc != MDB_NOTFOUND) return store_error(s, "mdb_get(elems)", rc);
     created = rc == MDB_NOTFOUND;
+  }
+  if (mode == 2 && !created && !extra && k.mv_size <= sizeof(s->memo.e[0].key)) {
+    /* the value is in the active layer with the same size: overwritten
+     * where it is (kv_get just remembered its node) */
+    memo_ent *e = memo_find(s, s->elems, ov_hash(s->elems, ek, k.mv_size), ek, k.mv_size);
+    if (e && e->node && e->node->val && e->node->vlen == vallen) {
+      if (vallen) memcpy((unsigned char *)e->node->val, val, vallen);
+      e->used = 0;
+      return 0;
+    }
   }
   v.mv_size = extra + vallen;
   kv_put(s, s->elems, &k, &v, 1);
@@ -1431,6 +1442,11 @@ int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size
 int cairn_elem_add(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
                    size_t vallen) {
   return elem_put_in(s, id, space, sub, sublen, val, vallen, 1);
+}
+
+int cairn_elem_set(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen) {
+  return elem_put_in(s, id, space, sub, sublen, val, vallen, 2);
 }
 
 int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen) {

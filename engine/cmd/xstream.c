@@ -333,7 +333,10 @@ static int xs_save(cairn_ctx *c, cairn_str key, xs *s) {
   if (!s->have_stored || memcmp(&s->m, &s->stored, sizeof(smeta)) != 0) {
     unsigned char b[8 * META_WORDS];
     meta_enc(&s->m, b);
-    if (xput(c, s, XS_META, "", 0, b, sizeof b) < 0) return -1;
+    /* in place: the metadata is decoded as soon as it is read, never held */
+    int rc = cairn_elem_set(cairn_ctx_store(c), s->coll.id, XS_META, "", 0, b, sizeof b);
+    if (rc < 0) return failed(c, rc);
+    if (rc == 1) s->coll.count++;
     s->stored = s->m;
     s->have_stored = 1;
   }
@@ -1252,9 +1255,32 @@ static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cair
  * entry if absent), with delivery time and count. *cs is cname's record,
  * kept by the caller (written by it at the end). */
 static int pel_assign(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str cname, xcons *cs,
-                      int64_t time, uint64_t count) {
+                      int64_t time, uint64_t count, int known_absent) {
   nack old = {0};
-  int rc = pel_get(c, s, g, id, &old);
+  int rc = 0;
+  if (known_absent) {
+    /* the group's list has no entry for id (nor, then, a consumer's) */
+    cairn_buf k = {0}, v = {0};
+    unsigned char b[16];
+    cpel_key(&k, g, cname, id);
+    rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_CPEL, k.p, k.len, "", 0);
+    if (rc >= 0) {
+      pel_key(&k, g, id);
+      le64(b, (uint64_t)time);
+      le64(b + 8, count);
+      cairn_buf_append(&v, b, 16);
+      cairn_buf_append(&v, cname.p, cname.len);
+      rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_PEL, k.p, k.len, v.p, v.len);
+    }
+    cairn_buf_free(&k);
+    cairn_buf_free(&v);
+    if (rc < 0) return failed(c, rc);
+    s->coll.count += 2;
+    gr->pending++;
+    cs->pending++;
+    return 0;
+  }
+  rc = pel_get(c, s, g, id, &old);
   if (rc < 0) goto out;
   int found = rc == 1;
   int same = found && old.owner.len == cname.len && memcmp(old.owner.p, cname.p, cname.len) == 0;
@@ -1411,6 +1437,28 @@ static long long serve_new(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgro
   if (rc < 0) return failed(c, rc);
   int moved = 0;
   cairn_str sub, val;
+  /* Whether the group's pending list holds nothing from start on (the
+   * usual case: entries past the last delivered one get there only by
+   * XCLAIM or after XGROUP SETID went back): then every entry delivered
+   * here is new to it, and is added without a lookup. */
+  int pel_clear = 0;
+  if (!noack) {
+    cairn_buf pk = {0};
+    pel_key(&pk, g, start);
+    cairn_elem_iter *pi;
+    int prc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_PEL, pk.p, pk.len, 0, &pi);
+    if (prc >= 0) {
+      cairn_str ps, pv;
+      prc = cairn_elem_iter_next(pi, &ps, &pv);
+      pel_clear = prc == 0 || (prc > 0 && (ps.len < pk.len - 16 || memcmp(ps.p, pk.p, pk.len - 16) != 0));
+      cairn_elem_iter_close(pi);
+    }
+    cairn_buf_free(&pk);
+    if (prc < 0) {
+      cairn_elem_iter_close(it);
+      return failed(c, prc);
+    }
+  }
   while ((count == 0 || n < count) && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
     sid id = id_dec(sub.p);
     if (id_cmp(id, gr->last) > 0) {
@@ -1424,7 +1472,7 @@ static long long serve_new(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgro
     reply_entry(c, id, val);
     n++;
     if (!noack) {
-      if (pel_assign(c, s, g, gr, id, cname, cs, c->now_ms, 1) < 0) {
+      if (pel_assign(c, s, g, gr, id, cname, cs, c->now_ms, 1, pel_clear) < 0) {
         rc = -1;
         break;
       }
@@ -2312,7 +2360,7 @@ static void cmd_xclaim(cairn_ctx *c) {
     else if (!justid)
       cnt++;
     /* pel_assign reads the old owner again (it may be cname itself) */
-    if (pel_assign(c, &s, g, &gr, id, cname, &cs, deliverytime, cnt) < 0) goto fail;
+    if (pel_assign(c, &s, g, &gr, id, cname, &cs, deliverytime, cnt, 0) < 0) goto fail;
     if (justid) {
       reply_id(c, id);
     } else if (reply_one(c, &s, id) < 0) {
@@ -2477,7 +2525,7 @@ static void cmd_xautoclaim(cairn_ctx *c) {
       have_cons = 1;
     }
     uint64_t cnt = justid ? cd->count : cd->count + 1;
-    if (pel_assign(c, &s, g, &gr, cd->id, cname, &cs, now, cnt) < 0) goto fail;
+    if (pel_assign(c, &s, g, &gr, cd->id, cname, &cs, now, cnt, 0) < 0) goto fail;
     if (justid) {
       reply_id(c, cd->id);
     } else if (reply_one(c, &s, cd->id) < 0) {

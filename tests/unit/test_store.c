@@ -1046,6 +1046,47 @@ static void test_lookup_memo_keys(void **state) {
   assert_int_equal(n, 4);
 }
 
+/* cairn_elem_set overwrites a value of the same size in the active layer
+ * in place (no new memory), and is a plain put otherwise: a new entry, a
+ * different size, a value below the active layer. */
+static void test_elem_set_in_place(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_coll c;
+  make_coll(s, 0, "h", 2, &c);
+  cairn_str v;
+  static char b[1000];
+  memset(b, 'A', sizeof b);
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, b, sizeof b), 1);   /* created */
+  uint64_t before = cairn_store_dirty(s);
+  for (int i = 0; i < 2000; i++) { /* 2 MB if each were a new value */
+    snprintf(b, sizeof b, "%08d", i);
+    assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, b, sizeof b), 0);
+    assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+    assert_int_equal(v.len, sizeof b);
+    assert_memory_equal(v.p, b, sizeof b);
+  }
+  assert_int_equal(cairn_store_dirty(s), before);                         /* nothing allocated */
+  for (int i = 0; i < 2000; i++)                                           /* cairn_elem_put allocates */
+    assert_int_equal(cairn_elem_put(s, c.id, 1, "", 0, b, sizeof b), 0);
+  assert_true(cairn_store_dirty(s) > before + (1 << 20));
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, "short", 5), 0);     /* another size: a new value */
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_int_equal(v.len, 5);
+  assert_memory_equal(v.p, "short", 5);
+  /* below the active layer: the frozen value stays as it was */
+  assert_int_equal(cairn_store_checkpoint(s, 3), 0);
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, "fresh", 5), 0);
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "fresh", 5);
+  cairn_store_rollback(s);                                                /* the frozen one is intact */
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "short", 5);
+  assert_int_equal(cairn_store_wait(s), 0);
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "short", 5);
+}
+
 static void test_coll_iter(void **state) {
   fixture *f = *state;
   cairn_coll c;
@@ -1572,6 +1613,7 @@ int main(void) {
       cmocka_unit_test(test_encode_key),
       cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lookup_memo_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_elem_set_in_place, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_counts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
