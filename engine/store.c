@@ -367,7 +367,8 @@ static unsigned char *active_put(cairn_store *s, MDB_dbi dbi, const void *k, siz
 /* A command reads a key and then writes it (SET looks the old value up, then
  * put_in reads it again for its type and TTL): the second lookup is answered
  * from the memo. Pointers stay valid meanwhile (layers are append-only, the
- * snapshot does not move). */
+ * snapshot does not move; cairn_elem_set's in-place rewrite forgets the
+ * key's memo, and its callers hold no pointer to the old value). */
 static int kv_get(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v) {
   uint64_t h = ov_hash(dbi, k->mv_data, k->mv_size);
   memo_ent *e = k->mv_size <= sizeof(s->memo.e[0].key) ? memo_find(s, dbi, h, k->mv_data, k->mv_size) : NULL;
