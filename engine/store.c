@@ -85,6 +85,20 @@ typedef struct dead_range {
   unsigned char lo[RANGE_KEY], hi[RANGE_KEY];
 } dead_range;
 
+/* One remembered lookup (see kv_get). */
+#define MEMO_KEYS 4
+typedef struct memo_ent {
+  int used;
+  unsigned dbi;
+  uint64_t h;
+  size_t klen;
+  unsigned char key[64];
+  ov_node *node;            /* the active layer's answer */
+  int have_result;          /* kv_get's whole answer below: */
+  int rc;                   /* 0 or MDB_NOTFOUND */
+  MDB_val v;                /* the value, in a layer or the snapshot */
+} memo_ent;
+
 struct cairn_store {
   MDB_env *env;
   MDB_dbi keys, expires, meta, elems, dead;
@@ -113,16 +127,10 @@ struct cairn_store {
   uint64_t fail_seq;      /* layer_seq when a drain last failed at the map's ceiling */
   int fail_seen;          /* the loop has dealt with the last drain error */
   int open_cursors;       /* merged cursors alive: layers are not released under them */
-  struct {                /* the last lookup of a key (layers_find, kv_get) */
-    int valid;
-    unsigned dbi;
-    uint64_t h;
-    size_t klen;
-    unsigned char key[64];
-    ov_node *node;          /* the active layer's answer */
-    int have_result;        /* kv_get's whole answer below: */
-    int rc;                 /* 0 or MDB_NOTFOUND */
-    MDB_val v;              /* the value, in a layer or the snapshot */
+  struct {                /* the last lookups of keys (layers_find_h, kv_get) */
+    int valid;              /* 0: every entry below is forgotten (a freeze, rollback, snapshot renewal) */
+    int next;               /* the entry the next new key replaces */
+    memo_ent e[MEMO_KEYS];
   } memo;
   /* where the expiry cycle's next search starts: the entry it returned
    * last (every entry before it is deleted). Dropped when an entry before
@@ -340,20 +348,48 @@ const char *cairn_store_errstr(const cairn_store *s) { return s->errstr; }
 
 static int check_failed(cairn_store *s) { return s->failed ? CAIRN_STORE_IO : 0; }
 
-/* The key's hash is computed once for every layer; what the active layer
- * said is remembered for a put of the same key that follows (put_in: a
- * lookup, then the write), so the put does not probe again. */
-static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
-  uint64_t h = ov_hash(dbi, k, kl);
-  ov_node *n = ov_find_h(s->active, h, dbi, k, kl);
-  if (kl <= sizeof(s->memo.key)) {
+/* The key's hash is computed once for every layer; what the layers said
+ * is remembered for the few keys looked up last, so a command that reads
+ * keys and then writes them (a collection command reads its header, an
+ * entry, then writes both) does not probe again: a put uses the node the
+ * lookup found (or knows the key is absent from the active layer), a
+ * second read is answered from the memo. A write of a key forgets that
+ * key's entry only (no other key's answer changes); a freeze, a rollback or
+ * a snapshot renewal forgets them all (memo.valid = 0). */
+static memo_ent *memo_find(cairn_store *s, unsigned dbi, uint64_t h, const void *k, size_t kl) {
+  if (!s->memo.valid) {
+    for (int i = 0; i < MEMO_KEYS; i++) s->memo.e[i].used = 0;
     s->memo.valid = 1;
-    s->memo.have_result = 0;
-    s->memo.dbi = dbi;
-    s->memo.h = h;
-    s->memo.klen = kl;
-    memcpy(s->memo.key, k, kl);
-    s->memo.node = n;
+    return NULL;
+  }
+  for (int i = 0; i < MEMO_KEYS; i++) {
+    memo_ent *e = &s->memo.e[i];
+    if (e->used && e->h == h && e->dbi == dbi && e->klen == kl && memcmp(e->key, k, kl) == 0) return e;
+  }
+  return NULL;
+}
+
+static ov_node *layers_find_h(cairn_store *s, uint64_t h, MDB_dbi dbi, const void *k, size_t kl, memo_ent **memo) {
+  ov_node *n = ov_find_h(s->active, h, dbi, k, kl);
+  *memo = NULL;
+  if (kl <= sizeof(s->memo.e[0].key)) {
+    memo_ent *e = memo_find(s, dbi, h, k, kl);
+    if (!e) {
+      for (int i = 0; i < MEMO_KEYS && !e; i++)
+        if (!s->memo.e[i].used) e = &s->memo.e[i];
+      if (!e) {
+        e = &s->memo.e[s->memo.next];
+        s->memo.next = (s->memo.next + 1) % MEMO_KEYS;
+      }
+    }
+    e->used = 1;
+    e->have_result = 0;
+    e->dbi = dbi;
+    e->h = h;
+    e->klen = kl;
+    memcpy(e->key, k, kl);
+    e->node = n;
+    *memo = e;
   }
   if (n || !s->oldest) return n;
   /* frozen layers: the newest match wins (there are few layers) */
@@ -365,32 +401,28 @@ static ov_node *layers_find(cairn_store *s, MDB_dbi dbi, const void *k, size_t k
   return found;
 }
 
-static int memo_is(const cairn_store *s, MDB_dbi dbi, const void *k, size_t kl) {
-  return s->memo.valid && s->memo.dbi == dbi && s->memo.klen == kl && memcmp(s->memo.key, k, kl) == 0;
-}
-
 static unsigned char *active_put(cairn_store *s, MDB_dbi dbi, const void *k, size_t kl, size_t vlen, int tomb) {
-  unsigned char *p;
-  if (memo_is(s, dbi, k, kl))
-    p = ov_put_h(s->active, s->memo.h, s->memo.node, s->memo.node == NULL, dbi, k, kl, vlen, tomb, NULL);
-  else
-    p = ov_put(s->active, dbi, k, kl, vlen, tomb, NULL);
-  s->memo.valid = 0;
+  uint64_t h = ov_hash(dbi, k, kl);
+  memo_ent *e = kl <= sizeof(s->memo.e[0].key) ? memo_find(s, dbi, h, k, kl) : NULL;
+  unsigned char *p = ov_put_h(s->active, h, e ? e->node : NULL, e && e->node == NULL, dbi, k, kl, vlen, tomb, NULL);
+  if (e) e->used = 0;
   return p;
 }
 
 /* 0 (v filled) or MDB_NOTFOUND, or an LMDB error of the snapshot read. */
 /* A command reads a key and then writes it (SET looks the old value up, then
  * put_in reads it again for its type and TTL): the second lookup is answered
- * from the memo, which every write, freeze, rollback and snapshot renewal
- * forgets. Pointers stay valid meanwhile (layers are append-only, the
- * snapshot does not move). */
+ * from the memo. Pointers stay valid meanwhile (layers are append-only, the
+ * snapshot does not move; cairn_elem_set's in-place rewrite forgets the
+ * key's memo, and its callers hold no pointer to the old value). */
 static int kv_get(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v) {
-  if (s->memo.have_result && memo_is(s, dbi, k->mv_data, k->mv_size)) {
-    if (s->memo.rc == 0) *v = s->memo.v;
-    return s->memo.rc;
+  uint64_t h = ov_hash(dbi, k->mv_data, k->mv_size);
+  memo_ent *e = k->mv_size <= sizeof(s->memo.e[0].key) ? memo_find(s, dbi, h, k->mv_data, k->mv_size) : NULL;
+  if (e && e->have_result) {
+    if (e->rc == 0) *v = e->v;
+    return e->rc;
   }
-  ov_node *n = layers_find(s, dbi, k->mv_data, k->mv_size);
+  ov_node *n = layers_find_h(s, h, dbi, k->mv_data, k->mv_size, &e);
   int rc;
   if (n) {
     rc = ov_is_tomb(n) ? MDB_NOTFOUND : 0;
@@ -402,10 +434,10 @@ static int kv_get(cairn_store *s, MDB_dbi dbi, const MDB_val *k, MDB_val *v) {
     MDB_val kk = *k;
     rc = mdb_get(s->rtxn, dbi, &kk, v);
   }
-  if ((rc == 0 || rc == MDB_NOTFOUND) && memo_is(s, dbi, k->mv_data, k->mv_size)) {
-    s->memo.have_result = 1;
-    s->memo.rc = rc;
-    if (rc == 0) s->memo.v = *v;
+  if ((rc == 0 || rc == MDB_NOTFOUND) && e) {
+    e->have_result = 1;
+    e->rc = rc;
+    if (rc == 0) e->v = *v;
   }
   return rc;
 }
@@ -1829,8 +1861,9 @@ int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size
   return 1;
 }
 
-int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
-                   size_t vallen) {
+/* mode: 0 a put, 1 known_new (cairn_elem_add), 2 in place (cairn_elem_set). */
+static int elem_put_in(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                       size_t vallen, int mode) {
   int rc = check_failed(s);
   if (rc) return rc;
   if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "store put(elems)", rc);
@@ -1838,9 +1871,22 @@ int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size
   MDB_val k = {elem_key(id, space, sub, sublen, ek), ek};
   size_t extra = sublen > CAIRN_ELEM_INLINE ? 4 + sublen : 0;
   MDB_val v;
-  rc = kv_get(s, s->elems, &k, &v);
-  if (rc && rc != MDB_NOTFOUND) return store_error(s, "mdb_get(elems)", rc);
-  int created = rc == MDB_NOTFOUND;
+  int created = 1;
+  if (mode != 1) {
+    rc = kv_get(s, s->elems, &k, &v);
+    if (rc && rc != MDB_NOTFOUND) return store_error(s, "mdb_get(elems)", rc);
+    created = rc == MDB_NOTFOUND;
+  }
+  if (mode == 2 && !created && !extra && k.mv_size <= sizeof(s->memo.e[0].key)) {
+    /* the value is in the active layer with the same size: overwritten
+     * where it is (kv_get just remembered its node) */
+    memo_ent *e = memo_find(s, s->elems, ov_hash(s->elems, ek, k.mv_size), ek, k.mv_size);
+    if (e && e->node && e->node->val && e->node->vlen == vallen) {
+      if (vallen) memcpy((unsigned char *)e->node->val, val, vallen);
+      e->used = 0;
+      return 0;
+    }
+  }
   v.mv_size = extra + vallen;
   kv_put(s, s->elems, &k, &v, 1);
   unsigned char *p = v.mv_data;
@@ -1852,6 +1898,21 @@ int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size
   }
   if (vallen) memcpy(p, val, vallen);
   return created;
+}
+
+int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen) {
+  return elem_put_in(s, id, space, sub, sublen, val, vallen, 0);
+}
+
+int cairn_elem_add(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen) {
+  return elem_put_in(s, id, space, sub, sublen, val, vallen, 1);
+}
+
+int cairn_elem_set(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen) {
+  return elem_put_in(s, id, space, sub, sublen, val, vallen, 2);
 }
 
 int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen) {

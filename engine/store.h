@@ -335,6 +335,18 @@ int cairn_elem_get(cairn_store *s, uint64_t id, int space, const void *sub, size
 /* 1 created, 0 replaced, <0 error. */
 int cairn_elem_put(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
                    size_t vallen);
+/* cairn_elem_put of a sub-key the caller knows has no live entry (a
+ * stream's ID above every ID it holds): only the active layer is probed (a
+ * tombstone there is reused), never the frozen layers or LMDB. 1, or <0. */
+int cairn_elem_add(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen);
+/* cairn_elem_put for a caller that holds no pointer to the entry's current
+ * value (nor lets anyone else keep one): when that value is in the active
+ * layer and has the same size, it is overwritten in place instead of
+ * allocating a new one (a stream's metadata, rewritten by every XADD, then
+ * costs the overlay nothing more). 1 created, 0 replaced, <0 error. */
+int cairn_elem_set(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen, const void *val,
+                   size_t vallen);
 /* 1 deleted, 0 absent, <0 error. */
 int cairn_elem_del(cairn_store *s, uint64_t id, int space, const void *sub, size_t sublen);
 

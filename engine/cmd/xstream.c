@@ -81,11 +81,19 @@ static uint64_t rdbe64(const char *p) {
   return v;
 }
 static void le64(unsigned char *b, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(b, &v, 8);
+#else
   for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+#endif
 }
 static uint64_t rdle64(const char *p) {
   uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(&v, p, 8);
+#else
   for (int i = 7; i >= 0; i--) v = (v << 8) | (unsigned char)p[i];
+#endif
   return v;
 }
 static uint32_t rdle32(const char *p) {
@@ -233,6 +241,8 @@ typedef struct xs {
   cairn_coll coll;
   int64_t expire_ms;
   smeta m;
+  smeta stored; /* the metadata as read (xs_save skips an unchanged one) */
+  int have_stored;
 } xs;
 
 static void meta_enc(const smeta *m, unsigned char *b) {
@@ -289,6 +299,8 @@ static int xs_open(cairn_ctx *c, cairn_str key, xs *s) {
     cairn_reply_error(&c->reply, "-ERR corrupt stream metadata");
     return -1;
   }
+  s->stored = s->m;
+  s->have_stored = 1;
   return 1;
 }
 
@@ -297,6 +309,7 @@ static void xs_init(cairn_ctx *c, xs *s) {
   s->coll.head = 0;
   s->expire_ms = -1;
   memset(&s->m, 0, sizeof(s->m));
+  s->have_stored = 0;
 }
 
 /* Entry writes that keep the header's count. 0, or -1 after a store error. */
@@ -313,11 +326,20 @@ static int xdel(cairn_ctx *c, xs *s, int space, const void *sub, size_t sublen) 
   return rc;
 }
 
-/* Writes the metadata and the header (every modifying command ends here). */
+/* Writes the metadata, unless it is what xs_open read (XACK, XREADGROUP,
+ * XCLAIM change only groups, consumers and pending entries), and the header
+ * (every modifying command ends here: its count, and WATCH). */
 static int xs_save(cairn_ctx *c, cairn_str key, xs *s) {
-  unsigned char b[8 * META_WORDS];
-  meta_enc(&s->m, b);
-  if (xput(c, s, XS_META, "", 0, b, sizeof b) < 0) return -1;
+  if (!s->have_stored || memcmp(&s->m, &s->stored, sizeof(smeta)) != 0) {
+    unsigned char b[8 * META_WORDS];
+    meta_enc(&s->m, b);
+    /* in place: the metadata is decoded as soon as it is read, never held */
+    int rc = cairn_elem_set(cairn_ctx_store(c), s->coll.id, XS_META, "", 0, b, sizeof b);
+    if (rc < 0) return failed(c, rc);
+    if (rc == 1) s->coll.count++;
+    s->stored = s->m;
+    s->have_stored = 1;
+  }
   return cairn_coll_save(c, key, CAIRN_TYPE_STREAM, &s->coll, s->expire_ms);
 }
 
@@ -531,7 +553,8 @@ static int append_entry(cairn_ctx *c, xs *s, const cairn_str *fv, int pairs, sid
     s->m.head_live++;
     s->m.head_last = nid;
   }
-  char *v = cairn_xmalloc(bytes);
+  char small[256];
+  char *v = bytes <= sizeof small ? small : cairn_xmalloc(bytes);
   le64((unsigned char *)v, s->m.node);
   uint32_t np = (uint32_t)pairs;
   memcpy(v + 8, &np, 4);
@@ -555,9 +578,13 @@ static int append_entry(cairn_ctx *c, xs *s, const cairn_str *fv, int pairs, sid
   }
   unsigned char k[16];
   id_enc(k, nid);
-  int rc = xput(c, s, XS_ENTRIES, k, 16, v, bytes);
-  free(v);
-  if (rc < 0) return -1;
+  /* nid > last >= every live entry's ID (XSETID and the RDB loader keep
+   * last at or above the top entry): nothing to look up below the active
+   * layer */
+  int rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, k, 16, v, bytes);
+  if (v != small) free(v);
+  if (rc < 0) return failed(c, rc);
+  s->coll.count++;
   if (s->m.length == 0) s->m.first = nid;
   s->m.length++;
   s->m.entries_added++;
@@ -761,10 +788,11 @@ static int parse_trim_args(cairn_ctx *c, trim_args *a, int xadd) {
 /* Propagates argv with the trim arguments made exact (Redis's
  * streamRewriteApproxSpecifier/streamRewriteTrimArgument) and, for XADD,
  * the ID replaced by the one generated (idpos < 0: none). */
-static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idpos, sid id) {
-  cairn_str *argv = cairn_xmalloc(sizeof(cairn_str) * (size_t)c->argc);
+static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idpos, cairn_str id) {
+  cairn_str small[16];
+  cairn_str *argv = c->argc <= 16 ? small : cairn_xmalloc(sizeof(cairn_str) * (size_t)c->argc);
   memcpy(argv, c->argv, sizeof(cairn_str) * (size_t)c->argc);
-  char idbuf[48], trimbuf[48];
+  char trimbuf[48];
   if (a->strategy != TRIM_NONE && a->approx) {
     argv[a->strategy_idx - 1] = (cairn_str){"=", 1};
     size_t n;
@@ -775,15 +803,12 @@ static void propagate_rewritten(cairn_ctx *c, xs *s, const trim_args *a, int idp
     }
     argv[a->strategy_idx] = (cairn_str){trimbuf, n};
   }
-  if (idpos >= 0) {
-    size_t n = id_fmt(idbuf, id);
-    argv[idpos] = (cairn_str){idbuf, n};
-  }
+  if (idpos >= 0) argv[idpos] = id;
   /* LIMIT goes out as given: a replica applying it ignores it (limit 0 when
    * obeying the stream), like Redis's mustObeyClient. */
   cairn_propagate(c, c->db, c->argc, argv);
   c->custom_propagation = 1;
-  free(argv);
+  if (argv != small) free(argv);
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -826,12 +851,14 @@ static void cmd_xadd(cairn_ctx *c) {
   long long trimmed = trim(c, &s, &a);
   if (trimmed < 0) return;
   if (xs_save(c, key, &s) < 0) return;
-  reply_id(c, id);
+  char idbuf[48];
+  cairn_str ids = {idbuf, id_fmt(idbuf, id)};
+  cairn_reply_bulk(&c->reply, ids.p, ids.len);
   c->dirty++;
   cairn_notify(c, CAIRN_NOTIFY_STREAM, "xadd", key);
   if (trimmed) cairn_notify(c, CAIRN_NOTIFY_STREAM, "xtrim", key);
   if (a.approx || !a.id_given || !a.seq_given)
-    propagate_rewritten(c, &s, &a, (!a.id_given || !a.seq_given) ? idpos : -1, id);
+    propagate_rewritten(c, &s, &a, (!a.id_given || !a.seq_given) ? idpos : -1, ids);
   cairn_signal_key_ready(c, key);
 }
 
@@ -852,7 +879,7 @@ static void cmd_xtrim(cairn_ctx *c) {
     if (xs_save(c, key, &s) < 0) return;
     c->dirty += n;
     cairn_notify(c, CAIRN_NOTIFY_STREAM, "xtrim", key);
-    if (a.approx) propagate_rewritten(c, &s, &a, -1, SID_MIN);
+    if (a.approx) propagate_rewritten(c, &s, &a, -1, (cairn_str){NULL, 0});
   }
   cairn_reply_int(&c->reply, n);
 }
@@ -1199,24 +1226,61 @@ static int cpel_change(cairn_ctx *c, xs *s, cairn_str g, cairn_str cname, sid id
   return cons_put(c, s, g, cname, &cs);
 }
 
-/* Removes a pending entry from the group and its owner. */
-static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
+/* Removes a pending entry from the group's list and its owner's, but not
+ * from the owner's pending count (the caller's). 0, or -1. */
+static int pel_unlink(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
   cairn_buf k = {0};
   pel_key(&k, g, id);
   int rc = xdel(c, s, XS_PEL, k.p, k.len);
+  if (rc >= 0) {
+    if (rc == 1 && gr->pending) gr->pending--;
+    cpel_key(&k, g, owner, id);
+    rc = xdel(c, s, XS_CPEL, k.p, k.len);
+  }
   cairn_buf_free(&k);
-  if (rc < 0) return -1;
-  if (rc == 1 && gr->pending) gr->pending--;
-  return cpel_change(c, s, g, owner, id, 0);
+  return rc < 0 ? -1 : 0;
+}
+
+/* Removes a pending entry from the group and its owner. */
+static int pel_remove(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str owner) {
+  if (pel_unlink(c, s, g, gr, id, owner) < 0) return -1;
+  xcons cs;
+  int rc = cons_get(c, s, g, owner, &cs);
+  if (rc <= 0) return rc;
+  if (cs.pending) cs.pending--;
+  return cons_put(c, s, g, owner, &cs);
 }
 
 /* Gives pending entry id to consumer cname (created with the group's PEL
  * entry if absent), with delivery time and count. *cs is cname's record,
  * kept by the caller (written by it at the end). */
 static int pel_assign(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cairn_str cname, xcons *cs,
-                      int64_t time, uint64_t count) {
+                      int64_t time, uint64_t count, int known_absent) {
   nack old = {0};
-  int rc = pel_get(c, s, g, id, &old);
+  int rc = 0;
+  if (known_absent) {
+    /* the group's list has no entry for id (nor, then, a consumer's) */
+    cairn_buf k = {0}, v = {0};
+    unsigned char b[16];
+    cpel_key(&k, g, cname, id);
+    rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_CPEL, k.p, k.len, "", 0);
+    if (rc >= 0) {
+      pel_key(&k, g, id);
+      le64(b, (uint64_t)time);
+      le64(b + 8, count);
+      cairn_buf_append(&v, b, 16);
+      cairn_buf_append(&v, cname.p, cname.len);
+      rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_PEL, k.p, k.len, v.p, v.len);
+    }
+    cairn_buf_free(&k);
+    cairn_buf_free(&v);
+    if (rc < 0) return failed(c, rc);
+    s->coll.count += 2;
+    gr->pending++;
+    cs->pending++;
+    return 0;
+  }
+  rc = pel_get(c, s, g, id, &old);
   if (rc < 0) goto out;
   int found = rc == 1;
   int same = found && old.owner.len == cname.len && memcmp(old.owner.p, cname.p, cname.len) == 0;
@@ -1226,11 +1290,17 @@ static int pel_assign(cairn_ctx *c, xs *s, cairn_str g, xgroup *gr, sid id, cair
   }
   if (!found) gr->pending++;
   if (!same) {
+    /* cname's own list holds id exactly when the group's list gives it to
+     * cname (kept by every change, checked by the RDB loader): absent */
     cairn_buf k = {0};
     cpel_key(&k, g, cname, id);
-    rc = xput(c, s, XS_CPEL, k.p, k.len, "", 0);
+    rc = cairn_elem_add(cairn_ctx_store(c), s->coll.id, XS_CPEL, k.p, k.len, "", 0);
     cairn_buf_free(&k);
-    if (rc < 0) goto out;
+    if (rc < 0) {
+      failed(c, rc);
+      goto out;
+    }
+    s->coll.count++;
     cs->pending++;
   }
   rc = pel_put(c, s, g, id, time, count, cname);
@@ -1367,6 +1437,28 @@ static long long serve_new(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgro
   if (rc < 0) return failed(c, rc);
   int moved = 0;
   cairn_str sub, val;
+  /* Whether the group's pending list holds nothing from start on (the
+   * usual case: entries past the last delivered one get there only by
+   * XCLAIM or after XGROUP SETID went back): then every entry delivered
+   * here is new to it, and is added without a lookup. */
+  int pel_clear = 0;
+  if (!noack) {
+    cairn_buf pk = {0};
+    pel_key(&pk, g, start);
+    cairn_elem_iter *pi;
+    int prc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_PEL, pk.p, pk.len, 0, &pi);
+    if (prc >= 0) {
+      cairn_str ps, pv;
+      prc = cairn_elem_iter_next(pi, &ps, &pv);
+      pel_clear = prc == 0 || (prc > 0 && (ps.len < pk.len - 16 || memcmp(ps.p, pk.p, pk.len - 16) != 0));
+      cairn_elem_iter_close(pi);
+    }
+    cairn_buf_free(&pk);
+    if (prc < 0) {
+      cairn_elem_iter_close(it);
+      return failed(c, prc);
+    }
+  }
   while ((count == 0 || n < count) && (rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
     sid id = id_dec(sub.p);
     if (id_cmp(id, gr->last) > 0) {
@@ -1380,7 +1472,7 @@ static long long serve_new(cairn_ctx *c, cairn_str key, xs *s, cairn_str g, xgro
     reply_entry(c, id, val);
     n++;
     if (!noack) {
-      if (pel_assign(c, s, g, gr, id, cname, cs, c->now_ms, 1) < 0) {
+      if (pel_assign(c, s, g, gr, id, cname, cs, c->now_ms, 1, pel_clear) < 0) {
         rc = -1;
         break;
       }
@@ -1964,14 +2056,36 @@ static void cmd_xack(cairn_ctx *c) {
   }
   long long acked = 0;
   nack nk = {0};
+  /* the owners' pending counts are written once each, at the end (the
+   * entries of one XACK usually have one owner) */
+  int nown = 0, last = -1;
+  cairn_buf *own = cairn_xcalloc((size_t)n, sizeof(cairn_buf));
+  uint64_t *owned = cairn_xcalloc((size_t)n, sizeof(uint64_t));
   for (int j = 0; j < n; j++) {
     rc = pel_get(c, &s, g, ids[j], &nk);
     if (rc < 0) break;
     if (rc == 0) continue;
     cairn_str owner = {nk.owner.p, nk.owner.len};
-    if ((rc = pel_remove(c, &s, g, &gr, ids[j], owner)) < 0) break;
+    if ((rc = pel_unlink(c, &s, g, &gr, ids[j], owner)) < 0) break;
+    if (last < 0 || own[last].len != owner.len || memcmp(own[last].p, owner.p, owner.len) != 0) {
+      for (last = 0; last < nown; last++)
+        if (own[last].len == owner.len && memcmp(own[last].p, owner.p, owner.len) == 0) break;
+      if (last == nown) cairn_buf_append(&own[nown++], owner.p, owner.len);
+    }
+    owned[last]++;
     acked++;
   }
+  for (int i = 0; i < nown && rc >= 0; i++) {
+    cairn_str owner = {own[i].p, own[i].len};
+    xcons cs;
+    if ((rc = cons_get(c, &s, g, owner, &cs)) == 1) {
+      cs.pending = cs.pending > owned[i] ? cs.pending - owned[i] : 0;
+      rc = cons_put(c, &s, g, owner, &cs);
+    }
+  }
+  for (int i = 0; i < nown; i++) cairn_buf_free(&own[i]);
+  free(own);
+  free(owned);
   cairn_buf_free(&nk.owner);
   free(ids);
   if (rc < 0) return;
@@ -2246,7 +2360,7 @@ static void cmd_xclaim(cairn_ctx *c) {
     else if (!justid)
       cnt++;
     /* pel_assign reads the old owner again (it may be cname itself) */
-    if (pel_assign(c, &s, g, &gr, id, cname, &cs, deliverytime, cnt) < 0) goto fail;
+    if (pel_assign(c, &s, g, &gr, id, cname, &cs, deliverytime, cnt, 0) < 0) goto fail;
     if (justid) {
       reply_id(c, id);
     } else if (reply_one(c, &s, id) < 0) {
@@ -2411,7 +2525,7 @@ static void cmd_xautoclaim(cairn_ctx *c) {
       have_cons = 1;
     }
     uint64_t cnt = justid ? cd->count : cd->count + 1;
-    if (pel_assign(c, &s, g, &gr, cd->id, cname, &cs, now, cnt) < 0) goto fail;
+    if (pel_assign(c, &s, g, &gr, cd->id, cname, &cs, now, cnt, 0) < 0) goto fail;
     if (justid) {
       reply_id(c, cd->id);
     } else if (reply_one(c, &s, cd->id) < 0) {

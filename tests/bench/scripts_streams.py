@@ -2,7 +2,7 @@
 """Scripts and streams, cairn vs redis-server (appendonly yes, appendfsync
 always) in the same run (issue 12's benchmarks). Run by hand:
 
-    python3 tests/bench/scripts_streams.py build   [N]
+    python3 tests/bench/scripts_streams.py build [N] [--rounds R] [--base BUILD2]
 
 - EVALSHA of a rate limiter (INCR, EXPIRE on the first hit) over 100,000
   keys, redis-benchmark -c 50 at -P 1 and -P 16;
@@ -10,7 +10,13 @@ always) in the same run (issue 12's benchmarks). Run by hand:
 - XREADGROUP COUNT 100 + XACK of what was read, one client pipelining both,
   over a stream of N entries (entries consumed per second).
 Prints a table of requests (or entries) per second and cairn/redis ratios.
+--rounds R runs every workload R times against each server in turn and
+prints medians (this machine is shared and noisy: one run is not a
+figure). --base BUILD2 adds a second cairn (another build, e.g. the commit
+before a change) to the same run, column "cairn base".
 Servers bind 127.0.0.1 on free ports and are always stopped."""
+import argparse
+import statistics
 import os
 import re
 import shutil
@@ -36,16 +42,17 @@ def free_port():
     return p
 
 
-def start(kind, build, tmp):
+def start(kind, build, tmp, name=None):
     port = free_port()
-    d = os.path.join(tmp, kind)
+    name = name or kind
+    d = os.path.join(tmp, name)
     os.makedirs(d)
     if kind == "cairn":
         args = [os.path.join(build, "cairn-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", d]
     else:
         args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
                 "--appendonly", "yes", "--appendfsync", "always"]
-    p = subprocess.Popen(args, stdout=open(os.path.join(tmp, kind + ".log"), "w"), stderr=subprocess.STDOUT)
+    p = subprocess.Popen(args, stdout=open(os.path.join(tmp, name + ".log"), "w"), stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
             c = Conn("127.0.0.1", port, timeout=2)
@@ -88,30 +95,44 @@ def readgroup_ack(port, entries):
 
 
 def main():
-    if len(sys.argv) < 2:
-        raise SystemExit(__doc__)
-    build = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("build")
+    ap.add_argument("n", nargs="?", type=int, default=200000)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--base", default=None)
+    a = ap.parse_args()
+    build, n = a.build, a.n
     if not shutil.which("redis-benchmark"):
         raise SystemExit("redis-benchmark not found (scripts/install-deps.sh --with-tests)")
     tmp = tempfile.mkdtemp(prefix="cairn-bench-ss-")
+    kinds = [("cairn", build)] + ([("cairn base", a.base)] if a.base else []) + [("redis", None)]
     procs = {}
-    rows = []
+    results = {}  # workload -> kind -> [rates]
+    order = []
     try:
-        for kind in ("cairn", "redis"):
-            procs[kind] = start(kind, build, tmp)
+        for kind, b in kinds:
+            procs[kind] = start("cairn" if b else "redis", b, tmp, kind.replace(" ", "-"))
         sha = {}
         for kind, (_, port) in procs.items():
             sha[kind] = Conn("127.0.0.1", port).call("SCRIPT", "LOAD", RATE_LIMITER).decode()
-        for pipeline in (1, 16):
-            nn = n if pipeline > 1 else n // 4
-            r = {k: bench(p, nn, pipeline, "EVALSHA", sha[k], "1", "rl:__rand_int__") for k, (_, p) in procs.items()}
-            rows.append(("EVALSHA rate limiter -P %d" % pipeline, r))
-            r = {k: bench(p, nn, pipeline, "XADD", "s:__rand_int__", "*", "f", "v", keyspace=1000)
-                 for k, (_, p) in procs.items()}
-            rows.append(("XADD * -P %d" % pipeline, r))
-        r = {k: readgroup_ack(p, n // 2) for k, (_, p) in procs.items()}
-        rows.append(("XREADGROUP COUNT 100 + XACK (entries/s)", r))
+
+        def add(name, kind, v):
+            if name not in results:
+                results[name] = {}
+                order.append(name)
+            results[name].setdefault(kind, []).append(v)
+
+        for _ in range(a.rounds):
+            for pipeline in (1, 16):
+                nn = n if pipeline > 1 else n // 4
+                for k, (_, p) in procs.items():
+                    add("EVALSHA rate limiter -P %d" % pipeline, k,
+                        bench(p, nn, pipeline, "EVALSHA", sha[k], "1", "rl:__rand_int__"))
+                for k, (_, p) in procs.items():
+                    add("XADD * -P %d" % pipeline, k,
+                        bench(p, nn, pipeline, "XADD", "s:__rand_int__", "*", "f", "v", keyspace=1000))
+            for k, (_, p) in procs.items():
+                add("XREADGROUP COUNT 100 + XACK (entries/s)", k, readgroup_ack(p, n // 2))
     finally:
         for p, _ in procs.values():
             p.terminate()
@@ -120,10 +141,16 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("| %s | cairn | redis always | ratio |" % "workload")
-    print("|---|---|---|---|")
-    for name, r in rows:
-        print("| %s | %.0f | %.0f | %.2fx |" % (name, r["cairn"], r["redis"], r["cairn"] / r["redis"]))
+    names = [k for k, _ in kinds]
+    cols = [k for k in names if k != "redis"]
+    print("| workload | %s | redis always | %s |" % (" | ".join(cols), " | ".join("%s/redis" % k for k in cols)))
+    print("|---" * (2 * len(cols) + 2) + "|")
+    for name in order:
+        r = {k: statistics.median(v) for k, v in results[name].items()}
+        print("| %s | %s | %.0f | %s |" % (name, " | ".join("%.0f" % r[k] for k in cols), r["redis"],
+                                           " | ".join("%.2fx" % (r[k] / r["redis"]) for k in cols)))
+    if a.rounds > 1:
+        print("\n(medians of %d rounds)" % a.rounds)
 
 
 if __name__ == "__main__":

@@ -1140,6 +1140,109 @@ static void test_coll_basic(void **state) {
   expect_absent(f->s, 0, K("h"));
 }
 
+/* The memo holds several keys (a collection command reads its header and an
+ * entry, then writes both): a write forgets only its own key, and a put
+ * that the memo says is absent from the active layer is created once (one
+ * entry, not two, in the merged order). cairn_elem_add reuses a tombstone
+ * of the active layer. */
+static void test_lookup_memo_keys(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_coll c;
+  make_coll(s, 0, "h", 3, &c);
+  cairn_str v;
+  for (int round = 0; round < 3; round++) {
+    char k[8], val[16];
+    for (int i = 0; i < 6; i++) { /* more keys than the memo holds */
+      snprintf(k, sizeof k, "k%d", i);
+      expect_absent(s, 0, K(k));
+      assert_int_equal(cairn_elem_get(s, c.id, 0, k, strlen(k), &v), 0);
+    }
+    for (int i = 5; i >= 0; i--) {
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(val, sizeof val, "v%d.%d", i, round);
+      assert_int_equal(put(s, 0, k, val, -1), 1);
+      expect_str(s, 0, k, val, -1);
+      assert_int_equal(cairn_elem_put(s, c.id, 0, k, strlen(k), val, strlen(val)), 1);
+      assert_int_equal(cairn_elem_put(s, c.id, 0, k, strlen(k), val, strlen(val)), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+      snprintf(k, sizeof k, "k%d", i);
+      snprintf(val, sizeof val, "v%d.%d", i, round);
+      expect_str(s, 0, k, val, -1);
+      assert_int_equal(cairn_elem_get(s, c.id, 0, k, strlen(k), &v), 1);
+      assert_int_equal(v.len, strlen(val));
+      assert_memory_equal(v.p, val, v.len);
+      assert_int_equal(cairn_store_del(s, 0, K(k)), 1);
+      assert_int_equal(cairn_elem_del(s, c.id, 0, k, strlen(k)), 1);
+      /* deleted (a tombstone in the active layer): added back in place */
+      assert_int_equal(cairn_elem_add(s, c.id, 0, k, strlen(k), "again", 5), 1);
+      assert_int_equal(cairn_elem_get(s, c.id, 0, k, strlen(k), &v), 1);
+      assert_memory_equal(v.p, "again", 5);
+      assert_int_equal(cairn_elem_del(s, c.id, 0, k, strlen(k)), 1);
+    }
+    assert_int_equal(cairn_store_dbsize(s, 0), 1);
+    if (round == 1) {
+      assert_int_equal(cairn_store_checkpoint(s, 10 + round), 0);
+      assert_int_equal(cairn_store_wait(s), 0);
+    }
+  }
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(s, c.id, 0, NULL, 0, 0, &it), 0);
+  cairn_str sub;
+  int n = 0;
+  while (cairn_elem_iter_next(it, &sub, &v) == 1) n++;
+  cairn_elem_iter_close(it);
+  assert_int_equal(n, 3); /* make_coll's members only */
+  assert_int_equal(cairn_elem_add(s, c.id, 0, "new", 3, "x", 1), 1);
+  assert_int_equal(cairn_elem_iter_open(s, c.id, 0, NULL, 0, 0, &it), 0);
+  n = 0;
+  while (cairn_elem_iter_next(it, &sub, &v) == 1) n++;
+  cairn_elem_iter_close(it);
+  assert_int_equal(n, 4);
+}
+
+/* cairn_elem_set overwrites a value of the same size in the active layer
+ * in place (no new memory), and is a plain put otherwise: a new entry, a
+ * different size, a value below the active layer. */
+static void test_elem_set_in_place(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  cairn_coll c;
+  make_coll(s, 0, "h", 2, &c);
+  cairn_str v;
+  static char b[1000];
+  memset(b, 'A', sizeof b);
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, b, sizeof b), 1);   /* created */
+  uint64_t before = cairn_store_dirty(s);
+  for (int i = 0; i < 2000; i++) { /* 2 MB if each were a new value */
+    snprintf(b, sizeof b, "%08d", i);
+    assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, b, sizeof b), 0);
+    assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+    assert_int_equal(v.len, sizeof b);
+    assert_memory_equal(v.p, b, sizeof b);
+  }
+  assert_int_equal(cairn_store_dirty(s), before);                         /* nothing allocated */
+  for (int i = 0; i < 2000; i++)                                           /* cairn_elem_put allocates */
+    assert_int_equal(cairn_elem_put(s, c.id, 1, "", 0, b, sizeof b), 0);
+  assert_true(cairn_store_dirty(s) > before + (1 << 20));
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, "short", 5), 0);     /* another size: a new value */
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_int_equal(v.len, 5);
+  assert_memory_equal(v.p, "short", 5);
+  /* below the active layer: the frozen value stays as it was */
+  assert_int_equal(cairn_store_checkpoint(s, 3), 0);
+  assert_int_equal(cairn_elem_set(s, c.id, 1, "", 0, "fresh", 5), 0);
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "fresh", 5);
+  cairn_store_rollback(s);                                                /* the frozen one is intact */
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "short", 5);
+  assert_int_equal(cairn_store_wait(s), 0);
+  assert_int_equal(cairn_elem_get(s, c.id, 1, "", 0, &v), 1);
+  assert_memory_equal(v.p, "short", 5);
+}
+
 static void test_coll_iter(void **state) {
   fixture *f = *state;
   cairn_coll c;
@@ -1731,6 +1834,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
       cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookup_memo_keys, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_elem_set_in_place, setup, teardown),
       cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_counts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
