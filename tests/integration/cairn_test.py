@@ -47,6 +47,7 @@ __all__ = [
     "parse_info", "parse_info_sections", "info", "info_field", "server_info",
     "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
     "strings_snapshot", "assert_same_strings",
+    "Incomplete", "parse_raw_reply", "pipeline_batches_until_killed",
 ]
 
 START_TIMEOUT = 10.0      # seconds to wait for PING -> PONG after spawn
@@ -1447,3 +1448,90 @@ def run_tests(argv=None):
     print("%d passed, %d failed" % (passed, failed))
     sys.stdout.flush()
     sys.exit(1 if failed else 0)
+
+
+# ---------------------------------------------------------------------------
+# Crash tests: raw pipelining until the server is killed
+# ---------------------------------------------------------------------------
+
+class Incomplete(Exception):
+    """parse_raw_reply: the buffer ends inside the reply."""
+
+
+def parse_raw_reply(buf, pos):
+    """One RESP2 reply from buf at pos: (reply, next pos). Replies: int,
+    bytes, None, list, ("+", text), ("-", text)."""
+    nl = buf.find(b"\r\n", pos)
+    if nl < 0:
+        raise Incomplete
+    t = buf[pos:pos + 1]
+    line = buf[pos + 1:nl]
+    pos = nl + 2
+    if t in (b"+", b"-"):
+        return (t.decode(), line.decode()), pos
+    if t == b":":
+        return int(line), pos
+    if t in (b"$", b"*"):
+        n = int(line)
+        if n < 0:
+            return None, pos
+        if t == b"$":
+            if len(buf) < pos + n + 2:
+                raise Incomplete
+            return bytes(buf[pos:pos + n]), pos + n + 2
+        out = []
+        for _ in range(n):
+            r, pos = parse_raw_reply(buf, pos)
+            out.append(r)
+        return out, pos
+    raise AssertionError("unexpected reply type %r at %r" % (t, bytes(buf[pos - 1:pos + 40])))
+
+
+def pipeline_batches_until_killed(server, next_batch, kill_after, wire=None, nreplies=None, outstanding=50):
+    """Sends batches (next_batch() -> list of items) on one connection until
+    the server dies (server.kill9 runs after kill_after seconds), reading
+    replies as it goes so that at most `outstanding` are pending. wire(item)
+    gives an item's bytes (default: encode_command(*item)), nreplies(item)
+    how many replies it produces (default 1). Returns (items sent, replies
+    received, in order)."""
+    import threading
+    wire = wire or (lambda item: encode_command(*item))
+    sent, replies = [], []
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    killer = threading.Timer(kill_after, server.kill9)
+    killer.start()
+    buf, pos, want = bytearray(), 0, 0
+    try:
+        deadline = time.time() + kill_after + 10
+        while time.time() < deadline:
+            batch = next_batch()
+            try:
+                sock.sendall(b"".join(wire(item) for item in batch))
+            except OSError:
+                break
+            sent.extend(batch)
+            want += sum(nreplies(item) for item in batch) if nreplies else len(batch)
+            while len(replies) < want - outstanding or len(replies) == 0:
+                try:
+                    data = sock.recv(1 << 16)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise ConnectionError
+                buf += data
+                while True:
+                    try:
+                        r, npos = parse_raw_reply(buf, pos)
+                    except Incomplete:
+                        break
+                    replies.append(r)
+                    pos = npos
+                if pos > (1 << 20):
+                    del buf[:pos]
+                    pos = 0
+    except ConnectionError:
+        pass
+    finally:
+        killer.join()
+        sock.close()
+    return sent, replies

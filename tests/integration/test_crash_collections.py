@@ -22,10 +22,7 @@ The state found becomes the start of the next round.
 """
 import os
 import random
-import socket
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: E402,F401,F403
@@ -47,46 +44,6 @@ def keys_of(t):
 
 ALL_KEYS = [k for t in TYPES for k in keys_of(t)]
 TYPE_OF = {k: t for t in TYPES for k in keys_of(t)}
-
-
-# ---------------------------------------------------------------------------
-# RESP reply parser (incremental). Replies: int, bytes, None, list,
-# ("+", text), ("-", text).
-
-class Incomplete(Exception):
-    pass
-
-
-def parse_reply(buf, pos):
-    nl = buf.find(b"\r\n", pos)
-    if nl < 0:
-        raise Incomplete
-    t = buf[pos:pos + 1]
-    line = buf[pos + 1:nl]
-    pos = nl + 2
-    if t == b"+":
-        return ("+", line.decode()), pos
-    if t == b"-":
-        return ("-", line.decode()), pos
-    if t == b":":
-        return int(line), pos
-    if t == b"$":
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if len(buf) < pos + n + 2:
-            raise Incomplete
-        return bytes(buf[pos:pos + n]), pos + n + 2
-    if t == b"*":
-        n = int(line)
-        if n < 0:
-            return None, pos
-        out = []
-        for _ in range(n):
-            r, pos = parse_reply(buf, pos)
-            out.append(r)
-        return out, pos
-    raise AssertionError("unexpected reply type %r at %r" % (t, bytes(buf[pos - 1:pos + 40])))
 
 
 # ---------------------------------------------------------------------------
@@ -442,49 +399,8 @@ class Gen(object):
 # One round: pipeline until killed
 
 def pipeline_until_killed(server, gen, kill_after):
-    ops = []
-    replies = []
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    killer = threading.Timer(kill_after, server.kill9)
-    killer.start()
-    buf = bytearray()
-    pos = 0
-    want = 0          # replies the ops sent so far will produce
-    try:
-        deadline = time.time() + kill_after + 10
-        while time.time() < deadline:
-            batch = [gen.op() for _ in range(gen.r.randint(1, 60))]
-            try:
-                sock.sendall(b"".join(op_wire(op) for op in batch))
-            except OSError:
-                break
-            ops.extend(batch)
-            want += sum(op_nreplies(op) for op in batch)
-            # read until at most ~50 replies are outstanding
-            while len(replies) < want - 50 or len(replies) == 0:
-                try:
-                    data = sock.recv(1 << 16)
-                except OSError:
-                    data = b""
-                if not data:
-                    raise ConnectionError
-                buf += data
-                while True:
-                    try:
-                        r, npos = parse_reply(buf, pos)
-                    except Incomplete:
-                        break
-                    replies.append(r)
-                    pos = npos
-                if pos > (1 << 20):
-                    del buf[:pos]
-                    pos = 0
-    except ConnectionError:
-        pass
-    finally:
-        killer.join()
-        sock.close()
-    return ops, replies
+    return pipeline_batches_until_killed(server, lambda: [gen.op() for _ in range(gen.r.randint(1, 60))],
+                                         kill_after, wire=op_wire, nreplies=op_nreplies)
 
 
 def group_replies(ops, replies):

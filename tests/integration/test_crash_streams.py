@@ -16,41 +16,11 @@ The state found becomes the start of the next round.
 """
 import os
 import random
-import socket
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: E402,F401,F403
-from cairn_test import encode_command  # noqa: E402
 
-class Incomplete(Exception):
-    pass
-
-
-def parse_reply(buf, pos):
-    """One RESP2 reply from buf at pos: (reply, next pos); errors as ("-", text)."""
-    nl = buf.find(b"\r\n", pos)
-    if nl < 0:
-        raise Incomplete
-    t, line, pos = buf[pos:pos + 1], bytes(buf[pos + 1:nl]), nl + 2
-    if t in (b"+", b"-"):
-        return (t.decode(), line.decode()), pos
-    if t == b":":
-        return int(line), pos
-    n = int(line)
-    if n < 0:
-        return None, pos
-    if t == b"$":
-        if len(buf) < pos + n + 2:
-            raise Incomplete
-        return bytes(buf[pos:pos + n]), pos + n + 2
-    out = []
-    for _ in range(n):
-        r, pos = parse_reply(buf, pos)
-        out.append(r)
-    return out, pos
 
 ROUNDS = int(os.environ.get("CAIRN_CRASH_ROUNDS", "20"))
 CONSUMERS = ("alice", "bob", "carol")
@@ -133,41 +103,8 @@ class Gen(object):
 
 
 def pipeline_until_killed(server, gen, kill_after):
-    cmds, replies = [], []
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    killer = threading.Timer(kill_after, server.kill9)
-    killer.start()
-    buf, pos = bytearray(), 0
-    try:
-        deadline = time.time() + kill_after + 10
-        while time.time() < deadline:
-            batch = [gen.command() for _ in range(gen.r.randint(1, 60))]
-            try:
-                sock.sendall(b"".join(encode_command(*c) for c in batch))
-            except OSError:
-                break
-            cmds.extend(batch)
-            while len(replies) < len(cmds) - 50 or len(replies) == 0:
-                try:
-                    data = sock.recv(1 << 16)
-                except OSError:
-                    data = b""
-                if not data:
-                    raise ConnectionError
-                buf += data
-                while True:
-                    try:
-                        rep, npos = parse_reply(buf, pos)
-                    except Incomplete:
-                        break
-                    replies.append(rep)
-                    pos = npos
-    except ConnectionError:
-        pass
-    finally:
-        killer.join()
-        sock.close()
-    return cmds, replies
+    return pipeline_batches_until_killed(server, lambda: [gen.command() for _ in range(gen.r.randint(1, 60))],
+                                         kill_after)
 
 
 def read_state(c):
