@@ -29,7 +29,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,37 +36,21 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import resp  # noqa: E402  (tests/bench/resp.py: ports, one-line commands)
+
 
 def log(msg):
     print("stream_big: %s" % msg, file=sys.stderr, flush=True)
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return resp.free_ports(1)[0]
 
 
 def call(port, *args):
     """One command over a fresh connection (the reply's first line only)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    try:
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        s.sendall(b"".join(out))
-        buf = b""
-        while b"\r\n" not in buf:
-            d = s.recv(4096)
-            if not d:
-                raise ConnectionError("closed")
-            buf += d
-        return buf.split(b"\r\n", 1)[0].decode()
-    finally:
-        s.close()
+    return resp.command(port, 30, [str(a) for a in args])[1]
 
 
 def rss(pid):
