@@ -82,6 +82,7 @@ typedef struct cairn_config {
   long long checkpoint_bytes;     /* ...or when the overlay's active layer holds this much */
   long long overlay_max_memory;   /* the write overlay's budget: writers wait beyond it */
   long long overlay_merge_bytes;  /* frozen layers the store thread gathers before one LMDB transaction */
+  long long overlay_merge_after_ms; /* ...once a drain took this long */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */
   long long lmdb_max_map_size;    /* hard ceiling for growth; writes fail with an error beyond it */
   int lmdb_writemap;              /* MDB_WRITEMAP + data file reserved up to the map size */

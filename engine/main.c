@@ -126,7 +126,8 @@ int main(int argc, char **argv) {
                             .max_map_size = (uint64_t)srv.cfg.lmdb_max_map_size,
                             .writemap = srv.cfg.lmdb_writemap,
                             .merge_bytes = (uint64_t)srv.cfg.overlay_merge_bytes,
-                            .urgent_bytes = cairn_commit_urgent_bytes(&srv.cfg)};
+                            .urgent_bytes = cairn_commit_urgent_bytes(&srv.cfg),
+                            .gather_after_us = srv.cfg.overlay_merge_after_ms * 1000};
   if (cairn_store_open(srv.cfg.dir, &so, &srv.store, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;

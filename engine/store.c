@@ -71,6 +71,7 @@ typedef struct layer {
 #define LAYER_MAX_PAGES (1 << 22) /* see cairn_store_layer_full */
 #define MERGE_MAX_BYTES (1024ull << 20) /* layers merged into one transaction, at most (one layer always) */
 #define MERGE_MAX_WAIT_MS 60000          /* a frozen layer waits at most this long for a merge to gather */
+#define MERGE_IDLE_MS 1500               /* ...or until no layer has been frozen for this long */
 #define DEAD_RANGES 8
 #define RANGE_KEY 528
 
@@ -166,10 +167,13 @@ struct cairn_store {
   /* merges and runs (under mu): the thread gathers merge_bytes of frozen
    * layers before one transaction (bigger merges touch each LMDB page for
    * more keys), unless the overlay passes urgent_bytes, a layer has waited
-   * MERGE_MAX_WAIT_MS, or someone waits (cairn_store_wait). Meanwhile each
+   * MERGE_MAX_WAIT_MS or none was frozen for MERGE_IDLE_MS (the writes
+   * paused), or someone waits (cairn_store_wait). Meanwhile each
    * frozen layer is written to a run file, so a restart loads it instead
    * of replaying its part of the backlog. */
   uint64_t merge_bytes, urgent_bytes;
+  int64_t gather_after_us;  /* merges gather only once a drain took this long (the thread is the bottleneck) */
+  int64_t last_drain_us;    /* how long the last drain took */
   uint64_t next_seq;       /* the last layer number given (layers are numbered across restarts) */
   int waiters;
   uint64_t spills, spill_errors, runs_on_disk;
@@ -1376,6 +1380,7 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   msgf(s->dir, sizeof(s->dir), "%s", path);
   s->merge_bytes = opt->merge_bytes;
   s->urgent_bytes = opt->urgent_bytes;
+  s->gather_after_us = opt->gather_after_us;
   s->next_seq = s->committed.seq;
   load_runs(s, databases);
   for (layer *L = s->oldest; L; L = L->next) L->frozen_ms = cairn_monotonic_ms();
@@ -2439,7 +2444,11 @@ static void *store_thread(void *arg) {
        * undrained layer has its own (a run continues the one before) and
        * the backlog holds it on disk, like a drain */
       int chain_broken = 0;
-      for (layer *x = s->oldest; x && s->merge_bytes; x = x->next) {
+      /* Gathering pays only when the thread is what limits the writes: a
+       * drain that takes a while. Otherwise each layer goes at once (memory
+       * comes back sooner, no run files written for nothing). */
+      int gathering = s->merge_bytes && s->last_drain_us >= s->gather_after_us;
+      for (layer *x = s->oldest; x && gathering; x = x->next) {
         if (x->drained || x->spilled == 1) continue;
         if (x->spilled < 0) chain_broken = 1;
         else if (!(s->wal_gate && x->meta->offset > s->wal_synced)) spill = x;
@@ -2472,11 +2481,16 @@ static void *store_thread(void *arg) {
        * room only once drained), or when its oldest layer has waited long
        * enough. */
       int64_t wait_ms = 0;
-      if (nb && s->merge_bytes && merged < s->merge_bytes && !s->waiters && !chain_broken &&
+      if (nb && gathering && merged < s->merge_bytes && !s->waiters && !chain_broken &&
           !__atomic_load_n(&s->full, __ATOMIC_RELAXED) && /* at the ceiling, deletes make room once drained */
           !(s->urgent_bytes && s->frozen_bytes >= s->urgent_bytes) &&
           s->nfrozen < MAX_FROZEN - 4) {
-        wait_ms = L->frozen_ms + MERGE_MAX_WAIT_MS - cairn_monotonic_ms();
+        /* until the oldest has waited long enough, or the writes pause
+         * (no layer frozen for MERGE_IDLE_MS: under writes one is frozen
+         * every checkpoint interval): then memory and LMDB catch up */
+        int64_t now = cairn_monotonic_ms(), idle = s->newest->frozen_ms + MERGE_IDLE_MS - now;
+        wait_ms = L->frozen_ms + MERGE_MAX_WAIT_MS - now;
+        if (idle < wait_ms) wait_ms = idle;
         if (wait_ms > 0) {
           nb = 0;
           struct timespec ts;
@@ -2514,6 +2528,7 @@ static void *store_thread(void *arg) {
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
     int rc = drain_layers(s, batch, nb);
+    s->last_drain_us = cairn_ustime() - t0;
     uint64_t free_pages = rc ? 0 : count_free_pages(s);
     pthread_mutex_lock(&s->mu);
     if (!rc) s->free_pages = free_pages;
@@ -2817,10 +2832,11 @@ uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_fail
 uint64_t cairn_store_range_jumps(const cairn_store *s) { return s->range_jumps; }
 uint64_t cairn_store_drained_entries(const cairn_store *s) { return s->entries_drained; }
 
-void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes) {
+void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes, int64_t gather_after_us) {
   pthread_mutex_lock(&s->mu);
   s->merge_bytes = merge_bytes;
   s->urgent_bytes = urgent_bytes;
+  s->gather_after_us = gather_after_us;
   pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }

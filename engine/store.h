@@ -78,8 +78,10 @@ typedef struct cairn_store_options {
   /* The store thread gathers this many bytes of frozen layers before one
    * LMDB transaction (0: drains each layer at once), unless the overlay
    * holds urgent_bytes (0: no such limit). Changed later by
-   * cairn_store_set_merge. */
+   * cairn_store_set_merge. Merges gather only once a drain took at least
+   * gather_after_us (0: always). */
   uint64_t merge_bytes, urgent_bytes;
+  int64_t gather_after_us;
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
@@ -205,7 +207,7 @@ uint64_t cairn_store_drained_entries(const cairn_store *s); /* entries of releas
 /* Merges and run files (engine/store.c "run files"): what the store thread
  * gathers before one LMDB transaction, and the overlay's size at which it
  * no longer waits (CONFIG SET). */
-void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes);
+void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes, int64_t gather_after_us);
 typedef struct cairn_store_runs {
   uint64_t on_disk;            /* run files of frozen layers, on disk now */
   uint64_t written, errors;    /* since open */

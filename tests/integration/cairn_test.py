@@ -995,7 +995,8 @@ class CairnServer(Server):
     CairnServer(extra_config=None, dir=None, args=None, port=None,
                 binary=None, start=True, start_timeout=10, shared=False)
 
-    Base config: port, bind 127.0.0.1, dir <tmp>/data, logfile "".
+    Base config: port, bind 127.0.0.1, dir <tmp>/data, logfile "",
+    lmdb-map-size 64mb (grown on demand).
     extra_config: dict or list (see _config_lines); overrides base entries of
     the same name. args: command-line overrides after the config path, e.g.
     ["--port", "7001"]. When the binary is a redis-server (harness
@@ -1010,6 +1011,11 @@ class CairnServer(Server):
         base = Server._base_config(self)
         if os.path.basename(self.binary).startswith("redis"):
             base += [("save", ""), ("appendonly", "no")]
+        else:
+            # the map is reserved on disk (lmdb-writemap): 1 GB per server
+            # by default, too much for dozens of test servers (and the kept
+            # files of a failed test); it grows on demand from here
+            base += [("lmdb-map-size", "64mb")]
         return base
 
 

@@ -193,7 +193,8 @@ def crash_rounds_with_runs(rounds, seed, faults=None):
     servers' logs of every start."""
     rnd = random.Random(seed)
     state = {"ctr_acked": 0, "ctr_sent": 0}
-    cfg = {"checkpoint-interval-ms": 20, "checkpoint-bytes": "256kb", "overlay-merge-bytes": "1gb"}
+    cfg = {"checkpoint-interval-ms": 20, "checkpoint-bytes": "256kb", "overlay-merge-bytes": "1gb",
+           "overlay-merge-after-ms": "0"}  # gather from the first layer (small data drains fast)
     loaded = 0
     s = CairnServer(cfg, start=False)
     try:
@@ -241,6 +242,39 @@ def kill9_when_run_files_cannot_be_written():
     assert_true("run file" in log and "No space left on device" in log,
                 "no log line names the run file and its error:\n%s" % log[-3000:])
     assert_eq(loaded, 0)
+
+
+@test(timeout=120)
+def merges_gather_only_once_drains_are_slow():
+    """A small server's drains are fast: each layer goes into LMDB at once
+    (no run file written, memory back within a second). With
+    overlay-merge-after-ms 0 the layers gather in run files instead, and
+    go into LMDB once the writes pause."""
+    with CairnServer({"checkpoint-interval-ms": 20, "overlay-merge-bytes": "1gb"}) as s:
+        c = s.conn()
+
+        def write(prefix):
+            for b in range(10):
+                replies = c.pipeline([("SET", "%s:%d" % (prefix, b * 200 + i), "v" * 50) for i in range(200)])
+                assert_true(all(r == "OK" for r in replies), "a SET failed: %r" % replies[:3])
+                time.sleep(0.03)
+
+        def stat(name):
+            return int(info_field(c, name, "cairn"))
+
+        write("fast")
+        wait_until(lambda: stat("overlay_frozen_layers") == 0 and stat("store_drains") > 0, timeout=10,
+                   msg=lambda: "fast drains left layers waiting: %s" % c.call("INFO", "cairn"))
+        assert_eq(stat("store_runs_written"), 0, "run files written though drains are fast")
+        assert_eq(c.call("CONFIG", "SET", "overlay-merge-after-ms", "0"), "OK")
+        write("gather")
+        wait_until(lambda: stat("store_runs_written") > 0, timeout=10,
+                   msg=lambda: "no run file with overlay-merge-after-ms 0: %s" % c.call("INFO", "cairn"))
+        # the writes stopped: the gathered layers go into LMDB within seconds, not after 60 s
+        wait_until(lambda: stat("overlay_frozen_layers") == 0 and stat("store_runs") == 0, timeout=15,
+                   msg=lambda: "gathered layers still waiting after the writes paused: %s" % c.call("INFO", "cairn"))
+        assert_eq(c.call("DBSIZE"), 4000)
+        c.close()
 
 
 @test(timeout=300)
