@@ -191,6 +191,16 @@ void cairn_reply_subcommand_syntax_error(cairn_ctx *c) {
   reply_subcommand_error(c, "unknown subcommand or wrong number of arguments for");
 }
 
+void cairn_reply_help(cairn_ctx *c, const char *container, const char *const *lines, size_t n) {
+  char head[128];
+  snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", container);
+  cairn_reply_array(&c->reply, (long long)n + 3);
+  cairn_reply_status(&c->reply, head);
+  for (size_t i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
+  cairn_reply_status(&c->reply, "HELP");
+  cairn_reply_status(&c->reply, "    Prints this help.");
+}
+
 void cairn_subcommand_dispatch(cairn_ctx *c) {
   const cairn_command *sub = cairn_subcommand_find(c->cmd, c->argv[1]);
   if (!sub) {

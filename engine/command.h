@@ -131,6 +131,9 @@ void cairn_reply_subcommand_syntax_error(cairn_ctx *c);
 /* The handler of a container: runs the subcommand argv[1] names after
  * checking its arity (replies an error otherwise). */
 void cairn_subcommand_dispatch(cairn_ctx *c);
+/* The reply to a container's HELP, as Redis words it: a header naming the
+ * container, the n lines, then HELP itself. */
+void cairn_reply_help(cairn_ctx *c, const char *container, const char *const *lines, size_t n);
 
 
 /* ---------------------------------------------------------------- context */

@@ -247,6 +247,7 @@ static const char *const propagation_error_names[] = {"ignore", "panic", "panic-
 static const char *const acl_pubsub_names[] = {"allchannels", "resetchannels", NULL};
 static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
 static const char *const load_corrupt_names[] = {"refuse", "truncate", NULL};
+static const char *const resync_names[] = {"cost", "partial", "full", NULL};
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define CF(field) offsetof(cairn_config, field)
@@ -305,6 +306,10 @@ static const directive table[] = {
     {"active-expire-effort", NULL, DT_INT, 0, CF(active_expire_effort), "1", 1, 10, 0, 0, NULL, NULL},
     {"repl-ping-replica-period", "repl-ping-slave-period", DT_INT, 0, CF(repl_ping_replica_period), "10", 1, INT_MAX, 0, 0, NULL, NULL},
     {"repl-timeout", NULL, DT_INT, 0, CF(repl_timeout), "60", 1, INT_MAX, 0, 0, NULL, NULL},
+    {"repl-slots", NULL, DT_BOOL, 0, CF(repl_slots), "yes", 0, 1, 0, 0, NULL, NULL},
+    {"repl-slot-max-age", NULL, DT_LL, 0, CF(repl_slot_max_age), "604800", 0, LLONG_MAX, 0, 0, NULL, NULL},
+    {"repl-slot-warn-horizon", NULL, DT_LL, 0, CF(repl_slot_warn_horizon), "3600", 0, LLONG_MAX, 0, 0, NULL, NULL},
+    {"repl-resync", NULL, DT_ENUM, 0, CF(repl_resync), "cost", 0, 0, 0, 0, resync_names, NULL},
     {"min-replicas-to-write", "min-slaves-to-write", DT_INT, 0, CF(min_replicas_to_write), "0", 0, INT_MAX, 0, 0, NULL, NULL},
     {"min-replicas-max-lag", "min-slaves-max-lag", DT_INT, 0, CF(min_replicas_max_lag), "10", 0, INT_MAX, 0, 0, NULL, NULL},
     {"replicaof", "slaveof", DT_BIND, F_IMMUTABLE, CF(replicaof), "", 0, 0, 0, 0, NULL, NULL},

@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 enum cairn_durability { CAIRN_DURABILITY_STRICT = 0, CAIRN_DURABILITY_RELAXED = 1 };
+/* repl-resync: the cheaper of +CONTINUE and a full sync, or always one */
+enum cairn_resync { CAIRN_RESYNC_COST = 0, CAIRN_RESYNC_PARTIAL = 1, CAIRN_RESYNC_FULL = 2 };
 enum cairn_loglevel { CAIRN_LOG_DEBUG = 0, CAIRN_LOG_VERBOSE, CAIRN_LOG_NOTICE, CAIRN_LOG_WARNING };
 
 /* Output-buffer limit for one client class (normal, replica, pubsub): hard
@@ -100,6 +102,10 @@ typedef struct cairn_config {
   /* replication (master side) */
   int repl_ping_replica_period;   /* seconds between PINGs in the stream while replicas are attached */
   int repl_timeout;               /* seconds without an ACK before an online replica is dropped */
+  int repl_slots;                 /* replicas get persistent slots (their offset pinned in the backlog) */
+  long long repl_slot_max_age;    /* seconds a disconnected slot is kept (0 = until backlog-max-bytes) */
+  long long repl_slot_warn_horizon; /* warn when a disconnected slot's horizon falls under this (0 = never) */
+  int repl_resync;                /* CAIRN_RESYNC_*: how a PSYNC that could continue is answered */
   int min_replicas_to_write;      /* refuse writes with fewer good replicas than this (0 = off) */
   int min_replicas_max_lag;       /* a replica is good if it ACKed within this many seconds */
 

@@ -49,6 +49,8 @@ typedef struct replica {
   uint64_t bulk_pos;
   void *cursor;          /* backlog cursor, opened at feed_off */
   uint64_t feed_off;     /* next stream offset to send */
+  cairn_slot *slot;      /* its replica slot, or NULL */
+  char slot_name[CAIRN_SLOT_NAME_MAX + 1]; /* REPLCONF slot-name, or "" (then ip:port) */
   struct replica *next;
 } replica;
 
@@ -85,7 +87,8 @@ typedef struct repl_state {
   int64_t last_ping_ms;
   int64_t last_keepalive_ms;
   int getack_pending;    /* a GETACK went into the stream since the last sync */
-  cairn_backlog *backlog; /* behind srv->wal (main.c): for the replid history only */
+  cairn_backlog *backlog; /* behind srv->wal (main.c): for the replid history and the slots' pins */
+  cairn_slots *slots;
   char buf[FEED_CHUNK];
 } repl_state;
 
@@ -337,13 +340,23 @@ static replica *replica_of(cairn_client *c) {
   return c->repl;
 }
 
-static void attach(cairn_server *srv, replica *r) {
+/* need: the first offset the replica will be fed. A replica gets a slot
+ * unless it is a tool (SYNC, or no listening port and no slot name). */
+static void attach(cairn_server *srv, replica *r, uint64_t need) {
   repl_state *st = state_of(srv);
   if (r->c->flags & CAIRN_CLIENT_REPLICA) return;
   r->c->flags |= CAIRN_CLIENT_REPLICA;
   r->next = st->replicas;
   st->replicas = r;
   r->ack_time_ms = cairn_monotonic_ms();
+  if (!r->old_sync && (r->slot_name[0] || r->listening_port)) {
+    char name[CAIRN_SLOT_NAME_MAX + 16];
+    if (r->slot_name[0])
+      snprintf(name, sizeof(name), "%s", r->slot_name);
+    else
+      snprintf(name, sizeof(name), strchr(r->ip, ':') ? "[%s]:%d" : "%s:%d", r->ip, r->listening_port);
+    r->slot = cairn_slot_attach(srv, st->slots, name, need);
+  }
 }
 
 static void detach(cairn_server *srv, replica *r) {
@@ -356,6 +369,8 @@ static void detach(cairn_server *srv, replica *r) {
   }
   if (r->bulk_fd >= 0) close(r->bulk_fd);
   if (r->cursor) srv->wal.cursor_close(r->cursor);
+  if (r->slot) cairn_slot_detach(st->slots, r->slot);
+  r->slot = NULL;
   fullsync *job = r->job;
   r->job = NULL;
   r->cursor = NULL;
@@ -458,6 +473,7 @@ static uint64_t min_offset(cairn_server *srv) {
 static void cron(cairn_server *srv) {
   repl_state *st = state_of(srv);
   cairn_replica_cron(srv);
+  cairn_slots_cron(srv, st->slots);
   if (!st->replicas) return;
   int64_t now = cairn_monotonic_ms();
   if (now - st->last_keepalive_ms >= 1000) {
@@ -559,6 +575,7 @@ static void info(cairn_server *srv, cairn_buf *o) {
                    st->replid, st->replid2, (unsigned long long)srv->stream_offset, (long long)st->second_off,
                    srv->cfg.backlog_retention_bytes, (unsigned long long)first, (unsigned long long)histlen,
                    age > 0 ? (long long)((cairn_mstime() - age) / 1000) : 0LL);
+  cairn_slots_info(srv, st->slots, o);
   i = 0;
   for (replica *r = st->replicas; r; r = r->next, i++) {
     uint64_t behind = r->state == R_ONLINE && srv->stream_offset + 1 > r->feed_off
@@ -666,6 +683,7 @@ static void cmd_replconf(cairn_ctx *c) {
       if ((c->client->flags & CAIRN_CLIENT_REPLICA) && cairn_str2ll(val.p, val.len, &off) && off >= 0) {
         if ((uint64_t)off > r->ack_off) r->ack_off = (uint64_t)off;
         r->ack_time_ms = cairn_monotonic_ms();
+        if (r->slot) cairn_slot_ack(state_of(c->srv)->slots, r->slot, r->ack_off + 1);
         check_waits(c->srv);
       }
       return;
@@ -682,6 +700,15 @@ static void cmd_replconf(cairn_ctx *c) {
       }
       memcpy(r->ip, val.p, val.len);
       r->ip[val.len] = '\0';
+    } else if (cairn_arg_is(opt, "slot-name")) {
+      /* cairn: the name of this replica's slot (instead of ip:port) */
+      if (!cairn_slot_name_valid(val.p, val.len)) {
+        cairn_reply_errorf(&c->reply, "REPLCONF slot-name must be 1-%d characters of A-Z a-z 0-9 . : - _ [ ]",
+                           CAIRN_SLOT_NAME_MAX);
+        return;
+      }
+      memcpy(r->slot_name, val.p, val.len);
+      r->slot_name[val.len] = '\0';
     } else if (cairn_arg_is(opt, "capa")) {
       if (cairn_arg_is(val, "eof")) r->capa_eof = 1;
       if (cairn_arg_is(val, "psync2")) r->capa_psync2 = 1;
@@ -705,7 +732,7 @@ static void full_sync(cairn_ctx *c, replica *r) {
     return;
   }
   srv->stats.sync_full++;
-  attach(srv, r);
+  attach(srv, r, job->offset + 1);
   r->job = job;
   job->users++;
   r->state = R_WAIT_BGSAVE;
@@ -727,6 +754,32 @@ static int refuse_sync(cairn_ctx *c) {
   return 0;
 }
 
+/* repl-resync: a PSYNC that could continue gets a full sync when that is
+ * cheaper: the stream to send (and apply) is larger than twice the estimated
+ * snapshot, and more than 16 MB (below that either is quick). Or always, or
+ * never, by the directive. The estimate is LMDB's live pages plus the
+ * overlay's memory: an upper bound (a layer keeps overwritten values until
+ * it is drained), so while much waits in the overlay it leans to
+ * +CONTINUE, the safe side. */
+#define RESYNC_MIN_STREAM (16ull << 20)
+static int prefer_full_sync(cairn_server *srv, replica *r, uint64_t off) {
+  if (srv->cfg.repl_resync == CAIRN_RESYNC_PARTIAL) return 0;
+  uint64_t missed = srv->stream_offset + 1 - off;
+  if (srv->cfg.repl_resync == CAIRN_RESYNC_FULL) {
+    cairn_notice("Replica %s:%d could continue from offset %llu (%llu bytes behind): full sync instead "
+                 "(repl-resync full)",
+                 r->ip, r->listening_port, (unsigned long long)off, (unsigned long long)missed);
+    return 1;
+  }
+  uint64_t snap = cairn_store_live_bytes(srv->store) + cairn_store_overlay_bytes(srv->store);
+  if (missed <= RESYNC_MIN_STREAM || missed <= 2 * snap) return 0;
+  cairn_notice("Replica %s:%d could continue from offset %llu, but the %llu bytes of stream it missed cost more "
+               "than a snapshot of about %llu bytes: full sync instead (repl-resync cost)",
+               r->ip, r->listening_port, (unsigned long long)off, (unsigned long long)missed,
+               (unsigned long long)snap);
+  return 1;
+}
+
 static void cmd_psync(cairn_ctx *c) {
   if (!c->client || (c->client->flags & CAIRN_CLIENT_REPLICA)) return;
   if (refuse_sync(c)) return;
@@ -739,9 +792,11 @@ static void cmd_psync(cairn_ctx *c) {
   int known = id.len == 40 && (!strncasecmp(id.p, st->replid, 40) ||
                                (!strncasecmp(id.p, st->replid2, 40) && off <= st->second_off));
   uint64_t first = srv->wal.first(srv->wal.ud);
-  if (known && off >= 1 && (uint64_t)off >= first && (uint64_t)off <= srv->stream_offset + 1) {
+  int resumable = known && off >= 1 && (uint64_t)off >= first && (uint64_t)off <= srv->stream_offset + 1;
+  if (resumable && prefer_full_sync(srv, r, (uint64_t)off)) resumable = 0;
+  if (resumable) {
     srv->stats.sync_partial_ok++;
-    attach(srv, r);
+    attach(srv, r, (uint64_t)off);
     r->state = R_ONLINE;
     r->feed_off = (uint64_t)off;
     char line[64];
@@ -752,7 +807,9 @@ static void cmd_psync(cairn_ctx *c) {
                  r->listening_port, (unsigned long long)(srv->stream_offset + 1 - (uint64_t)off));
     return;
   }
-  if (!(id.len == 1 && id.p[0] == '?')) {
+  if (known && (uint64_t)off >= first && (uint64_t)off <= srv->stream_offset + 1) {
+    srv->stats.sync_partial_err++; /* resumable, but a full sync was chosen (logged) */
+  } else if (!(id.len == 1 && id.p[0] == '?')) {
     srv->stats.sync_partial_err++;
     cairn_notice("Partial resynchronization not accepted for %s:%d (%s, offset %lld, backlog %llu..%llu)", r->ip,
                  r->listening_port, known ? "offset out of range" : "unknown replication id", off,
@@ -853,6 +910,7 @@ int cairn_repl_init(cairn_server *srv, cairn_backlog *backlog, char *err, size_t
   if (cairn_store_meta_get(srv->store, "second_off", &b) == 1 && b.len == sizeof(int64_t))
     memcpy(&st->second_off, b.p, sizeof(int64_t));
   cairn_buf_free(&b);
+  st->slots = cairn_slots_new(backlog);
   st->last_ping_ms = st->last_keepalive_ms = cairn_monotonic_ms();
   srv->repl = st;
   record_history(srv);
@@ -866,6 +924,7 @@ int cairn_repl_init(cairn_server *srv, cairn_backlog *backlog, char *err, size_t
   srv->repl_hooks.stop = cairn_replica_stop;
   srv->repl_hooks.good_replicas = good_replicas;
   cairn_command_register(repl_commands);
+  cairn_command_register(cairn_slot_commands);
   return cairn_replica_init(srv, err, errlen);
 }
 
@@ -886,6 +945,9 @@ void cairn_repl_free(cairn_server *srv) {
     cairn_buf_free(&job->functions);
     free(job);
   }
+  cairn_slots_free(st->slots);
   srv->repl = NULL;
   free(st);
 }
+
+cairn_slots *cairn_repl_slots(cairn_server *srv) { return state_of(srv)->slots; }

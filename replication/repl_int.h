@@ -17,6 +17,30 @@ void cairn_repl_shift_id(cairn_server *srv);
 /* Disconnects every attached replica (they come back with PSYNC). */
 void cairn_repl_drop_replicas(cairn_server *srv);
 
+/* slots.c: replica slots and the resume horizon */
+#define CAIRN_SLOT_NAME_MAX 48
+typedef struct cairn_slot cairn_slot;
+typedef struct cairn_slots cairn_slots;
+struct cairn_backlog;
+/* The slots the backlog's pins hold ("slot:<name>"), after a restart too. */
+cairn_slots *cairn_slots_new(struct cairn_backlog *backlog);
+void cairn_slots_free(cairn_slots *ss);
+int cairn_slot_name_valid(const char *p, size_t len);
+/* A replica starts feeding from need (PSYNC) or its full sync's offset + 1:
+ * its slot (found or made; NULL with repl-slots no, or when another
+ * connected replica holds that name). */
+cairn_slot *cairn_slot_attach(cairn_server *srv, cairn_slots *ss, const char *name, uint64_t need);
+void cairn_slot_ack(cairn_slots *ss, cairn_slot *s, uint64_t need);
+void cairn_slot_detach(cairn_slots *ss, cairn_slot *s);
+/* Once a second: the write-rate sample, the caps, the horizon warning. */
+void cairn_slots_cron(cairn_server *srv, cairn_slots *ss);
+void cairn_slots_info(cairn_server *srv, cairn_slots *ss, cairn_buf *o);
+uint64_t cairn_slots_rate(const cairn_slots *ss, int window_s);
+int64_t cairn_slots_horizon(cairn_server *srv, const cairn_slots *ss);
+extern const cairn_command cairn_slot_commands[];
+/* master.c */
+cairn_slots *cairn_repl_slots(cairn_server *srv);
+
 /* replica.c */
 int cairn_replica_init(cairn_server *srv, char *err, size_t errlen);
 void cairn_replica_free(cairn_server *srv);

@@ -155,7 +155,6 @@ static int cmd_ls(cairn_backlog *b, const char *dir) {
            (unsigned long long)v[i].last, v[i].state, (unsigned long long)v[i].raw_bytes,
            (unsigned long long)v[i].disk_bytes, ratio, c, s);
   }
-  free(v);
   cairn_backlog_replid h[64];
   size_t nh = cairn_backlog_get_history(b, h, 64);
   printf("replid history:%s\n", nh ? "" : " (none recorded)");
@@ -165,10 +164,31 @@ static int cmd_ls(cairn_backlog *b, const char *dir) {
   char names[64][64];
   uint64_t offs[64];
   int req[64];
-  size_t np = cairn_backlog_pins(b, names, offs, req, 64);
+  int64_t seen[64];
+  size_t np = cairn_backlog_pins(b, names, offs, req, seen, 64);
   printf("pins:%s\n", np ? "" : " (none)");
-  for (size_t i = 0; i < np && i < 64; i++)
-    printf("  %s needs offset %llu and later%s\n", names[i], (unsigned long long)offs[i], req[i] ? " (required)" : "");
+  for (size_t i = 0; i < np && i < 64; i++) {
+    /* the segments it holds back: from the one with its offset to the end */
+    size_t from = n, held = 0;
+    uint64_t disk = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (v[j].last < offs[i]) continue;
+      if (from == n) from = j;
+      held++;
+      disk += v[j].disk_bytes;
+    }
+    printf("  %s needs offset %llu and later%s", names[i], (unsigned long long)offs[i], req[i] ? " (required)" : "");
+    if (seen[i]) {
+      char t[32];
+      fmt_time(t, sizeof(t), seen[i]);
+      printf(", last seen %s", t);
+    }
+    if (held)
+      printf(": pins %zu segment(s) from %s, %llu bytes on disk\n", held, v[from].file, (unsigned long long)disk);
+    else
+      printf(": pins no segment\n");
+  }
+  free(v);
   return 0;
 }
 

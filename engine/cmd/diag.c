@@ -226,16 +226,6 @@ void cairn_diag_free(cairn_server *srv) {
 
 /* ---------------------------------------------------------------- SLOWLOG */
 
-static void reply_help(cairn_ctx *c, const char *container, const char *const *lines, int n) {
-  char head[96];
-  snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", container);
-  cairn_reply_array(&c->reply, n + 3);
-  cairn_reply_status(&c->reply, head);
-  for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
-  cairn_reply_status(&c->reply, "HELP");
-  cairn_reply_status(&c->reply, "    Prints this help.");
-}
-
 static void cmd_slowlog_help(cairn_ctx *c) {
   static const char *const lines[] = {
       "GET [<count>]",
@@ -248,7 +238,7 @@ static void cmd_slowlog_help(cairn_ctx *c) {
       "RESET",
       "    Reset the slowlog.",
   };
-  reply_help(c, "SLOWLOG", lines, (int)(sizeof(lines) / sizeof(lines[0])));
+  cairn_reply_help(c, "SLOWLOG", lines, sizeof(lines) / sizeof(lines[0]));
 }
 
 static void cmd_slowlog_get(cairn_ctx *c) {
@@ -309,7 +299,7 @@ static void cmd_latency_help(cairn_ctx *c) {
       "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
       "    If no commands are specified then all histograms are replied.",
   };
-  reply_help(c, "LATENCY", lines, (int)(sizeof(lines) / sizeof(lines[0])));
+  cairn_reply_help(c, "LATENCY", lines, sizeof(lines) / sizeof(lines[0]));
 }
 
 static void cmd_latency_latest(cairn_ctx *c) {

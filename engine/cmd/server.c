@@ -29,16 +29,11 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+/* lines: NULL-terminated */
 static void reply_help(cairn_ctx *c, const char *cmd, const char *const *lines) {
-  int n = 0;
+  size_t n = 0;
   while (lines[n]) n++;
-  cairn_reply_array(&c->reply, n + 3);
-  char first[128];
-  snprintf(first, sizeof(first), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd);
-  cairn_reply_status(&c->reply, first);
-  for (int i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
-  cairn_reply_status(&c->reply, "HELP");
-  cairn_reply_status(&c->reply, "    Prints this help.");
+  cairn_reply_help(c, cmd, lines, n);
 }
 
 /* NUL-terminated copy of an argument (for APIs taking C strings). */

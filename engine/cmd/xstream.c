@@ -2002,16 +2002,6 @@ static void cmd_xgroup_delconsumer(cairn_ctx *c) {
   cairn_reply_int(&c->reply, (long long)cs.pending);
 }
 
-static void reply_help(cairn_ctx *c, const char *name, const char *const *lines, size_t n) {
-  cairn_reply_array(&c->reply, (long long)n + 3);
-  char head[96];
-  snprintf(head, sizeof head, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", name);
-  cairn_reply_status(&c->reply, head);
-  for (size_t i = 0; i < n; i++) cairn_reply_status(&c->reply, lines[i]);
-  cairn_reply_status(&c->reply, "HELP");
-  cairn_reply_status(&c->reply, "    Prints this help.");
-}
-
 static void cmd_xgroup_help(cairn_ctx *c) {
   static const char *const lines[] = {
       "CREATE <key> <groupname> <id|$> [option]",
@@ -2029,7 +2019,7 @@ static void cmd_xgroup_help(cairn_ctx *c) {
       "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
       "    Set the current group ID and entries_read counter.",
   };
-  reply_help(c, "XGROUP", lines, sizeof lines / sizeof lines[0]);
+  cairn_reply_help(c, "XGROUP", lines, sizeof lines / sizeof lines[0]);
 }
 
 /* ---------------------------------------------------------------- XACK, XPENDING */
@@ -2853,7 +2843,7 @@ static void cmd_xinfo_help(cairn_ctx *c) {
       "    Show the stream consumer groups.", "STREAM <key> [FULL [COUNT <count>]",
       "    Show information about the stream.",
   };
-  reply_help(c, "XINFO", lines, sizeof lines / sizeof lines[0]);
+  cairn_reply_help(c, "XINFO", lines, sizeof lines / sizeof lines[0]);
 }
 
 static const cairn_command xgroup_subcommands[] = {

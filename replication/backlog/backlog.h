@@ -115,6 +115,9 @@ size_t cairn_backlog_get_history(cairn_backlog *b, cairn_backlog_replid *out, si
 int cairn_backlog_pin(cairn_backlog *b, const char *name, uint64_t offset);
 int cairn_backlog_pin_required(cairn_backlog *b, const char *name, uint64_t offset);
 int cairn_backlog_unpin(cairn_backlog *b, const char *name);
+/* A pin that also keeps when its holder was last heard from (wall-clock ms,
+ * in the manifest too): a replica slot (replication/master.c). */
+int cairn_backlog_pin_seen(cairn_backlog *b, const char *name, uint64_t offset, int64_t seen_ms);
 
 /* Retention: bytes on disk, age of a segment's newest byte, hard cap; 0
  * disables a rule. segment_size (0: unchanged) applies to the next roll. */
@@ -152,8 +155,10 @@ typedef struct cairn_backlog_seginfo {
   const char *state; /* "active", "sealed", "compressed", "compacted" */
 } cairn_backlog_seginfo;
 cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n);
-/* Names of the pins (as in the manifest) and their offsets; returns count. */
-size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, size_t cap);
+/* Names of the pins (as in the manifest), their offsets and (seen_ms may be
+ * NULL) when their holders were last seen (0: not kept); returns count. */
+size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, int64_t *seen_ms,
+                          size_t cap);
 
 /* Checks every checksum of every segment. cb is called for each problem
  * (file, file position, stream offset, reason), including a bad record in

@@ -86,6 +86,7 @@ typedef struct pin {
   char name[64];
   uint64_t offset; /* first offset the holder still needs */
   int required;    /* never dropped, not even at the hard cap */
+  int64_t seen_ms; /* wall clock the holder was last heard from (replica slots), 0 = not kept */
 } pin;
 
 /* the manifest, as read from or written to disk */

@@ -6,7 +6,8 @@
  *   generation <n>
  *   segment <first> <last> <state> <raw-bytes> <disk-bytes> <created-ms> <sealed-ms> <file>
  *   replid <replid> <replid2> <offset>
- *   pin <name> <offset> <required 0|1>
+ *   pin <name> <offset> <required 0|1> [<seen-ms>]   (seen: replica slots; older
+ *       manifests have none)
  *   crc32c <8 hex digits over every byte before this line>
  * The segment files named by the manifest are the backlog, plus raw segments
  * newer than the manifest's last one (rolled since its last write). Any other
@@ -137,7 +138,7 @@ int bl_manifest_read(cairn_backlog *b, manifest *m, const char **why) {
       if (!strcmp(h->replid, "-")) h->replid[0] = 0;
       if (!strcmp(h->replid2, "-")) h->replid2[0] = 0;
       h->offset = u1;
-    } else if (sscanf(line, "pin %63s %llu %d", a, &u1, &i3) == 3) {
+    } else if ((i1 = 0, sscanf(line, "pin %63s %llu %d %lld", a, &u1, &i3, &i1)) >= 3) {
       if (grow((void **)&m->pins, &pcap, m->npins, sizeof(pin))) {
         ok = 0;
         break;
@@ -146,6 +147,7 @@ int bl_manifest_read(cairn_backlog *b, manifest *m, const char **why) {
       memcpy(p->name, a, strlen(a) + 1);
       p->offset = u1;
       p->required = i3 != 0;
+      p->seen_ms = i1;
     } else {
       ok = 0;
       break;
@@ -182,8 +184,12 @@ int bl_manifest_write(cairn_backlog *b) {
                                 b->hist[i].replid2[0] ? b->hist[i].replid2 : "-",
                                 (unsigned long long)b->hist[i].offset);
   for (size_t i = 0; i < b->npins; i++)
-    oom |= cairn_buf_try_printf(&s, "pin %s %llu %d\n", b->pins[i].name, (unsigned long long)b->pins[i].offset,
-                                b->pins[i].required);
+    oom |= b->pins[i].seen_ms
+               ? cairn_buf_try_printf(&s, "pin %s %llu %d %lld\n", b->pins[i].name,
+                                      (unsigned long long)b->pins[i].offset, b->pins[i].required,
+                                      (long long)b->pins[i].seen_ms)
+               : cairn_buf_try_printf(&s, "pin %s %llu %d\n", b->pins[i].name,
+                                      (unsigned long long)b->pins[i].offset, b->pins[i].required);
   b->mf_dirty = 0;
   pthread_mutex_unlock(&b->mu);
   if (!oom) oom |= cairn_buf_try_printf(&s, "crc32c %08x\n", (unsigned)cairn_crc32c(0, s.p, s.len));

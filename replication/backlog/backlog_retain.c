@@ -21,7 +21,7 @@
 
 /* ---- pins and history ------------------------------------------------------ */
 
-static int set_pin(cairn_backlog *b, const char *name, uint64_t offset, int required) {
+static int set_pin(cairn_backlog *b, const char *name, uint64_t offset, int required, int64_t seen_ms) {
   if (!name || !*name || strlen(name) >= sizeof(((pin *)0)->name) || strpbrk(name, " \t\r\n")) {
     errno = EINVAL;
     return -1;
@@ -38,19 +38,24 @@ static int set_pin(cairn_backlog *b, const char *name, uint64_t offset, int requ
     }
     b->pins = np;
     b->npins++;
+    memset(&b->pins[i], 0, sizeof(b->pins[i]));
     snprintf(b->pins[i].name, sizeof(b->pins[i].name), "%s", name);
     b->mf_dirty = 1;
   }
   if (b->pins[i].offset != offset) b->pins_moved = 1;
   b->pins[i].offset = offset;
   b->pins[i].required = required;
+  if (seen_ms) b->pins[i].seen_ms = seen_ms;
   pthread_mutex_unlock(&b->mu);
   return 0;
 }
 
-int cairn_backlog_pin(cairn_backlog *b, const char *name, uint64_t offset) { return set_pin(b, name, offset, 0); }
+int cairn_backlog_pin(cairn_backlog *b, const char *name, uint64_t offset) { return set_pin(b, name, offset, 0, 0); }
 int cairn_backlog_pin_required(cairn_backlog *b, const char *name, uint64_t offset) {
-  return set_pin(b, name, offset, 1);
+  return set_pin(b, name, offset, 1, 0);
+}
+int cairn_backlog_pin_seen(cairn_backlog *b, const char *name, uint64_t offset, int64_t seen_ms) {
+  return set_pin(b, name, offset, 0, seen_ms);
 }
 
 int cairn_backlog_unpin(cairn_backlog *b, const char *name) {
@@ -68,13 +73,15 @@ int cairn_backlog_unpin(cairn_backlog *b, const char *name) {
   return -1;
 }
 
-size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, size_t cap) {
+size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, int64_t *seen_ms,
+                          size_t cap) {
   pthread_mutex_lock(&b->mu);
   size_t n = b->npins;
   for (size_t i = 0; i < n && i < cap; i++) {
     snprintf(names[i], 64, "%s", b->pins[i].name);
     offsets[i] = b->pins[i].offset;
     required[i] = b->pins[i].required;
+    if (seen_ms) seen_ms[i] = b->pins[i].seen_ms;
   }
   pthread_mutex_unlock(&b->mu);
   return n;

@@ -678,10 +678,14 @@ class Server(object):
         return self.conf_path
 
     # -- lifecycle ------------------------------------------------------------
-    def start(self):
-        """Starts the process and waits (bounded) for PING -> PONG."""
+    def start(self, keep_port=False):
+        """Starts the process and waits (bounded) for PING -> PONG.
+        keep_port: on the port of the previous start (a replica that comes
+        back under the same address, without restart()'s stop)."""
         if self.is_running():
             raise RuntimeError("%s already running" % self.kind)
+        if keep_port and self.port:
+            self._fixed_port = True
         attempts = 1 if self._fixed_port else 5
         last = None
         for attempt in range(attempts):

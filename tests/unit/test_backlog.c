@@ -1023,7 +1023,7 @@ static void test_retention_with_pins(void **state) {
   int segs = cairn_backlog_segment_count(b);
   assert_true(segs >= 13);
   /* a replica pin in the 5th segment, the checkpoint further on */
-  cairn_backlog_pin(b, "replica-a", 4 * 3000 + 10);
+  cairn_backlog_pin_seen(b, "replica-a", 4 * 3000 + 10, 1796612515661LL);
   cairn_backlog_pin_required(b, "checkpoint", 9 * 3000 + 1);
   /* bytes retention wants everything gone: the replica pin stops it */
   cairn_backlog_set_retention(b, 1, 0, 0, 0);
@@ -1036,10 +1036,13 @@ static void test_retention_with_pins(void **state) {
   char names[8][64];
   uint64_t offs[8];
   int req[8];
-  assert_int_equal(cairn_backlog_pins(b, names, offs, req, 8), 2);
+  int64_t seen[8];
+  assert_int_equal(cairn_backlog_pins(b, names, offs, req, seen, 8), 2);
   assert_string_equal(names[0], "replica-a");
   assert_int_equal(offs[0], 4 * 3000 + 10);
+  assert_int_equal(seen[0], 1796612515661LL); /* a replica slot's last-seen time survives */
   assert_int_equal(req[1], 1);
+  assert_int_equal(seen[1], 0);
   /* trim refuses the replica's data without --force, never the checkpoint's */
   assert_int_equal(cairn_backlog_drop(b, 6 * 3000, 0, 0, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "replica-a"));
