@@ -628,6 +628,7 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    "sync_full:%llu\r\n"
                    "sync_partial_ok:%llu\r\n"
                    "sync_partial_err:%llu\r\n"
+                   "sync_full_resumed:%llu\r\n"
                    "expired_keys:%llu\r\n"
                    "evicted_keys:0\r\n"
                    "keyspace_hits:%llu\r\n"
@@ -645,7 +646,8 @@ static void sec_stats(cairn_server *srv, cairn_buf *o) {
                    ops_per_sec(srv), (unsigned long long)st->net_input_bytes,
                    (unsigned long long)st->net_output_bytes, (unsigned long long)st->rejected_connections,
                    (unsigned long long)st->sync_full, (unsigned long long)st->sync_partial_ok,
-                   (unsigned long long)st->sync_partial_err, (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
+                   (unsigned long long)st->sync_partial_err, (unsigned long long)st->sync_full_resumed,
+                   (unsigned long long)st->expired_keys, (unsigned long long)st->keyspace_hits,
                    (unsigned long long)st->keyspace_misses, channels, patterns, shard_channels,
                    cairn_tracking_total_keys(srv),
                    cairn_tracking_total_items(srv), cairn_tracking_total_prefixes(srv),

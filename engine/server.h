@@ -55,6 +55,7 @@ typedef struct cairn_stats {
   uint64_t iterations_with_writes;
   uint64_t total_error_replies;
   uint64_t sync_full, sync_partial_ok, sync_partial_err;
+  uint64_t sync_full_resumed; /* cairn: a cut full sync resumed where it stopped (REPLCONF resume-sync) */
 } cairn_stats;
 
 struct cairn_server {

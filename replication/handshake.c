@@ -55,7 +55,20 @@ int cairn_hs_next_command(cairn_hs *hs, const cairn_hs_params *p, cairn_hs_cmd *
     hs->state = hs->sent_auth ? CAIRN_HS_WAIT_AUTH : CAIRN_HS_WAIT_PORT;
     return 1;
   }
+  case CAIRN_HS_SEND_RESUME: {
+    snprintf(cmd->num, sizeof(cmd->num), "%llu", (unsigned long long)p->resume_offset);
+    snprintf(cmd->num2, sizeof(cmd->num2), "%llu", (unsigned long long)p->resume_pos);
+    const char *a[] = {"REPLCONF", "resume-sync", p->resume_replid, cmd->num, cmd->num2};
+    set_cmd(cmd, 5, a);
+    hs->state = CAIRN_HS_WAIT_RESUME;
+    return 1;
+  }
   case CAIRN_HS_SEND_PSYNC: {
+    if (p->resume_replid && *p->resume_replid && !hs->resume_asked) {
+      hs->resume_asked = 1;
+      hs->state = CAIRN_HS_SEND_RESUME;
+      return cairn_hs_next_command(hs, p, cmd);
+    }
     snprintf(hs->replid, sizeof(hs->replid), "%s", p->replid);
     snprintf(cmd->num, sizeof(cmd->num), "%llu", (unsigned long long)(p->offset + 1));
     const char *a[] = {"PSYNC", p->replid, cmd->num};
@@ -168,6 +181,10 @@ cairn_hs_event cairn_hs_feed(cairn_hs *hs, const char *line, size_t len, cairn_h
     hs->state = CAIRN_HS_WAIT_CAPA;
     return CAIRN_HS_WAIT;
   case CAIRN_HS_WAIT_CAPA:
+    hs->state = CAIRN_HS_SEND_PSYNC;
+    return CAIRN_HS_SEND;
+  case CAIRN_HS_WAIT_RESUME: /* an error (a Redis master, or nothing to resume) is no failure */
+    hs->resumed = len == 3 && !memcmp(line, "+OK", 3);
     hs->state = CAIRN_HS_SEND_PSYNC;
     return CAIRN_HS_SEND;
   case CAIRN_HS_WAIT_PSYNC:

@@ -8,6 +8,10 @@
  *   AUTH [masteruser] masterauth          -> must not be an error
  *   REPLCONF listening-port <port>        -> anything (errors ignored)
  *   REPLCONF capa eof capa psync2         -> anything (errors ignored)
+ *   REPLCONF resume-sync <replid> <offset> <pos>   (cairn, only when a cut
+ *                                            full sync is kept) -> +OK: the
+ *                                            master resumes it (hs.resumed);
+ *                                            an error: it will not
  *   PSYNC <replid> <offset + 1>           -> +FULLRESYNC <id> <offset>
  *                                            | +CONTINUE [<id>]
  *                                            | -NOMASTERLINK / -LOADING (retry)
@@ -31,6 +35,8 @@ typedef enum cairn_hs_state {
   CAIRN_HS_WAIT_AUTH,  /* AUTH's reply */
   CAIRN_HS_WAIT_PORT,  /* REPLCONF listening-port's reply */
   CAIRN_HS_WAIT_CAPA,  /* REPLCONF capa's reply */
+  CAIRN_HS_SEND_RESUME, /* to send: REPLCONF resume-sync (entered from SEND_PSYNC when a cut full sync is kept) */
+  CAIRN_HS_WAIT_RESUME, /* its reply */
   CAIRN_HS_SEND_PSYNC, /* to send: PSYNC */
   CAIRN_HS_WAIT_PSYNC, /* PSYNC's reply (empty lines are keepalives) */
   CAIRN_HS_DONE,       /* FULLSYNC or CONTINUE was given */
@@ -51,6 +57,9 @@ typedef struct cairn_hs {
   cairn_hs_state state;
   int sent_auth;  /* AUTH went out: its reply comes first */
   char replid[41]; /* the id PSYNC asked for (a +CONTINUE id equal to it is no new id) */
+  int resume_asked; /* REPLCONF resume-sync went out */
+  int resumed;     /* the master accepted REPLCONF resume-sync: its +FULLRESYNC
+                    * continues that full sync ($<bytes left>) */
 } cairn_hs;
 
 /* Read when a command is made, so each value is the one current when it is
@@ -61,6 +70,10 @@ typedef struct cairn_hs_params {
   int listening_port;
   const char *replid;     /* our replication id */
   uint64_t offset;        /* our stream offset: PSYNC asks for offset + 1 */
+  /* a full sync cut off mid-payload and kept (NULL: none): its +FULLRESYNC
+   * id and offset, and the payload bytes already loaded */
+  const char *resume_replid;
+  uint64_t resume_offset, resume_pos;
 } cairn_hs_params;
 
 #define CAIRN_HS_MAX_ARGS 5
@@ -69,6 +82,7 @@ typedef struct cairn_hs_cmd {
   int argc;
   const char *argv[CAIRN_HS_MAX_ARGS]; /* into the params, string constants or num */
   char num[24];                        /* the port or the offset */
+  char num2[24];                       /* resume-sync's position */
 } cairn_hs_cmd;
 
 typedef struct cairn_hs_result {

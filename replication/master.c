@@ -50,6 +50,8 @@ typedef struct replica {
   void *cursor;          /* backlog cursor, opened at feed_off */
   uint64_t feed_off;     /* next stream offset to send */
   cairn_slot *slot;      /* its replica slot, or NULL */
+  fullsync *resume_job;  /* REPLCONF resume-sync accepted: PSYNC continues this job's payload */
+  uint64_t resume_pos;   /* ...from this byte */
   char slot_name[CAIRN_SLOT_NAME_MAX + 1]; /* REPLCONF slot-name, or "" (then ip:port) */
   struct replica *next;
 } replica;
@@ -74,6 +76,8 @@ struct fullsync {
   int users;             /* replicas attached */
   int closing;
   int64_t started_ms;
+  int cut;               /* a replica was cut off during its transfer: kept for a resume */
+  int64_t keep_until_ms; /* kept with no user until then (monotonic), 0 = not kept */
   struct fullsync *next; /* every live job, for shutdown */
 };
 
@@ -188,7 +192,8 @@ static void *spool_main(void *arg) {
 static void pump(cairn_server *srv, replica *r);
 static void drop_replica(replica *r, const char *why);
 
-static void start_bulk(cairn_server *srv, replica *r) {
+/* The payload from byte pos on (0, or where a resumed transfer stopped). */
+static void start_bulk(cairn_server *srv, replica *r, uint64_t pos) {
   fullsync *job = r->job;
   r->bulk_fd = open(job->path, O_RDONLY | O_CLOEXEC);
   if (r->bulk_fd < 0) {
@@ -196,12 +201,12 @@ static void start_bulk(cairn_server *srv, replica *r) {
     return;
   }
   char hdr[32];
-  int n = snprintf(hdr, sizeof(hdr), "$%llu\r\n", (unsigned long long)job->size);
+  int n = snprintf(hdr, sizeof(hdr), "$%llu\r\n", (unsigned long long)(job->size - pos));
   r->state = R_SEND_BULK;
   cairn_client *c = r->c;
   cairn_client_send(c, hdr, (size_t)n);
   if (c->flags & CAIRN_CLIENT_CLOSING) return; /* r is gone with it */
-  r->bulk_pos = 0;
+  r->bulk_pos = pos;
   pump(srv, r);
 }
 
@@ -227,7 +232,7 @@ static void on_job_done(uv_async_t *a) {
     if (job->failed)
       drop_replica(r, "the full sync failed");
     else
-      start_bulk(srv, r);
+      start_bulk(srv, r, 0);
   }
   /* Later full syncs take a fresh snapshot: this one is getting old. */
   if (st->job == job) st->job = NULL;
@@ -252,8 +257,26 @@ static void on_job_closed(uv_handle_t *h) {
   free(job);
 }
 
+static void job_free_now(fullsync *job);
+
+/* A job whose replica was cut off mid-transfer is kept (its spool file)
+ * for repl-fullsync-resume-seconds after its last user left: the replica
+ * may come back with REPLCONF resume-sync. */
 static void job_release(fullsync *job) {
   if (--job->users > 0 || !job->finished || job->closing) return;
+  cairn_server *srv = job->srv;
+  if (job->cut && !job->failed && srv->cfg.repl_fullsync_resume_seconds > 0) {
+    job->keep_until_ms = cairn_monotonic_ms() + srv->cfg.repl_fullsync_resume_seconds * 1000;
+    cairn_notice("Full sync at offset %llu: keeping %s (%llu bytes) for %lld s, for the replica cut off during "
+                 "its transfer to resume",
+                 (unsigned long long)job->offset, job->path, (unsigned long long)job->size,
+                 srv->cfg.repl_fullsync_resume_seconds);
+    return;
+  }
+  job_free_now(job);
+}
+
+static void job_free_now(fullsync *job) {
   cairn_server *srv = job->srv;
   repl_state *st = state_of(srv);
   if (st && st->job == job) st->job = NULL;
@@ -371,6 +394,7 @@ static void detach(cairn_server *srv, replica *r) {
   if (r->cursor) srv->wal.cursor_close(r->cursor);
   if (r->slot) cairn_slot_detach(st->slots, r->slot);
   r->slot = NULL;
+  if (r->job && r->state == R_SEND_BULK && r->bulk_pos > 0 && r->bulk_pos < r->job->size) r->job->cut = 1;
   fullsync *job = r->job;
   r->job = NULL;
   r->cursor = NULL;
@@ -390,6 +414,7 @@ static void on_close(cairn_client *c) {
     cairn_notice("Connection with replica %s:%d lost.", r->ip, r->listening_port);
     detach(c->srv, r);
   }
+  if (r->resume_job) job_release(r->resume_job); /* accepted, but no PSYNC came */
   c->repl = NULL;
   free(r);
 }
@@ -474,8 +499,16 @@ static void cron(cairn_server *srv) {
   repl_state *st = state_of(srv);
   cairn_replica_cron(srv);
   cairn_slots_cron(srv, st->slots);
-  if (!st->replicas) return;
   int64_t now = cairn_monotonic_ms();
+  for (fullsync *job = st->jobs, *next; job; job = next) {
+    next = job->next;
+    if (job->users == 0 && job->keep_until_ms && now >= job->keep_until_ms && !job->closing) {
+      cairn_notice("Full sync at offset %llu: no replica resumed it; removing %s", (unsigned long long)job->offset,
+                   job->path);
+      job_free_now(job);
+    }
+  }
+  if (!st->replicas) return;
   if (now - st->last_keepalive_ms >= 1000) {
     /* Keepalive newlines only before the payload starts (PROTOCOL.md 3). */
     st->last_keepalive_ms = now;
@@ -668,8 +701,49 @@ static void cmd_wait(cairn_ctx *c) {
   }
 }
 
+/* REPLCONF resume-sync <replid> <offset> <pos> (cairn): the replica kept
+ * the first pos bytes of the full sync +FULLRESYNC <replid> <offset> gave
+ * it. +OK when that spool is still here and the backlog still holds the
+ * offset after it: the next PSYNC then continues the payload at pos. */
+static void replconf_resume(cairn_ctx *c, replica *r) {
+  repl_state *st = state_of(c->srv);
+  cairn_str id = c->argv[2];
+  unsigned long long off, pos;
+  if (!cairn_str2ull(c->argv[3].p, c->argv[3].len, &off) || !cairn_str2ull(c->argv[4].p, c->argv[4].len, &pos)) {
+    cairn_reply_error(&c->reply, "REPLCONF resume-sync <replid> <offset> <position>: bad number");
+    return;
+  }
+  fullsync *job = st->jobs;
+  while (job && !(job->finished && !job->failed && !job->closing && job->offset == off && id.len == 40 &&
+                  !strncasecmp(job->replid, id.p, 40)))
+    job = job->next;
+  const char *why = NULL;
+  if (!job)
+    why = "that full sync's snapshot is gone (repl-fullsync-resume-seconds)";
+  else if (pos > job->size)
+    why = "the position is past the end of the payload";
+  else if (c->srv->wal.first(c->srv->wal.ud) > off + 1)
+    why = "the backlog no longer holds the stream after that snapshot";
+  if (why) {
+    cairn_notice("Replica %s:%d cannot resume full sync %.40s:%llu at byte %llu: %s", r->ip, r->listening_port,
+                 id.len >= 40 ? id.p : "?", off, pos, why);
+    cairn_reply_errorf(&c->reply, "cannot resume that full sync: %s", why);
+    return;
+  }
+  if (r->resume_job) job_release(r->resume_job);
+  job->users++;
+  job->keep_until_ms = 0;
+  r->resume_job = job;
+  r->resume_pos = pos;
+  cairn_reply_ok(&c->reply);
+}
+
 static void cmd_replconf(cairn_ctx *c) {
   if (!c->client) return;
+  if (c->argc == 5 && cairn_arg_is(c->argv[1], "resume-sync")) {
+    replconf_resume(c, replica_of(c->client));
+    return;
+  }
   if (c->argc % 2 == 0) {
     cairn_reply_error(&c->reply, CAIRN_ERR_SYNTAX);
     return;
@@ -743,7 +817,7 @@ static void full_sync(cairn_ctx *c, replica *r) {
     int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %llu\r\n", job->replid, (unsigned long long)job->offset);
     cairn_reply_raw(&c->reply, line, (size_t)n);
   }
-  if (job->finished) start_bulk(srv, r);
+  if (job->finished) start_bulk(srv, r, 0);
 }
 
 static int refuse_sync(cairn_ctx *c) {
@@ -786,6 +860,22 @@ static void cmd_psync(cairn_ctx *c) {
   cairn_server *srv = c->srv;
   repl_state *st = state_of(srv);
   replica *r = replica_of(c->client);
+  if (r->resume_job) {
+    /* the full sync it was cut off from, from where it stopped */
+    fullsync *job = r->resume_job;
+    r->resume_job = NULL;
+    srv->stats.sync_full_resumed++;
+    attach(srv, r, job->offset + 1);
+    r->job = job; /* its use of the job is the one REPLCONF resume-sync took */
+    cairn_notice("Replica %s:%d resumes the full sync at offset %llu from byte %llu of %llu", r->ip,
+                 r->listening_port, (unsigned long long)job->offset, (unsigned long long)r->resume_pos,
+                 (unsigned long long)job->size);
+    char line[96];
+    int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %llu\r\n", job->replid, (unsigned long long)job->offset);
+    cairn_reply_raw(&c->reply, line, (size_t)n);
+    start_bulk(srv, r, r->resume_pos);
+    return;
+  }
   cairn_str id = c->argv[1];
   long long off;
   if (cairn_arg_ll(c, c->argv[2], &off) != 0) return;

@@ -55,6 +55,12 @@ typedef struct master_link {
   uint64_t loaded_keys, skipped_keys;
   cairn_coll_loader coll;  /* the collection being loaded (on_key .. on_key_end) */
   int coll_active;
+  /* a full sync cut off mid-payload, kept to resume (REPLCONF resume-sync):
+   * rdb, left, got, sync_replid and sync_offset stay as they were */
+  int kept;
+  int keep_on_close;      /* link_close may keep the load (the link broke, the load did not) */
+  int header_pending;     /* +FULLRESYNC taken: the $ header comes next */
+  int64_t kept_since_ms;
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
@@ -125,6 +131,7 @@ static void on_marker(void *ud, int argc, const cairn_str *argv);
 static void on_raw(void *ud, const char *p, size_t n);
 
 static void abort_load(master_link *L) {
+  L->kept = 0;
   if (!L->rdb) return;
   cairn_coll_loader_stream_free(&L->coll); /* a stream load cut short */
   cairn_rdb_reader_free(L->rdb);
@@ -139,10 +146,28 @@ static void abort_load(master_link *L) {
   if (cairn_store_loading(L->srv->store)) cairn_store_load_finish(L->srv->store, 0);
 }
 
+/* A full sync cut off by the link (not by a bad payload or the store) is
+ * kept to resume: only $<len> payloads (a position means the same bytes
+ * again), something loaded, the feature on. */
+static int may_keep_load(const master_link *L) {
+  return L->keep_on_close && L->state == L_TRANSFER && L->rdb && !L->header_pending && !L->eof_mode && L->got > 0 &&
+         !L->rdb_done && L->load_rc == 0 && L->srv->cfg.repl_fullsync_resume_seconds > 0;
+}
+
 /* Drops the connection; the timer reconnects within a second. */
 static void link_close(master_link *L, const char *why) {
   if (why) cairn_warning("MASTER <-> REPLICA link: %s", why);
-  abort_load(L);
+  if (L->kept && L->keep_on_close) {
+    /* a reconnection failed: the kept load waits for the next one */
+  } else if (may_keep_load(L)) {
+    L->kept = 1;
+    L->kept_since_ms = cairn_monotonic_ms();
+    cairn_notice("MASTER <-> REPLICA sync: keeping the %llu bytes loaded of %llu, to resume the full sync %s:%llu",
+                 (unsigned long long)L->got, (unsigned long long)(L->got + (uint64_t)L->left), L->sync_replid,
+                 (unsigned long long)L->sync_offset);
+  } else {
+    abort_load(L);
+  }
   if (L->tcp) {
     uv_read_stop((uv_stream_t *)L->tcp);
     L->read_stalled = 0;
@@ -450,6 +475,19 @@ static void start_transfer(master_link *L, const char *hdr, size_t len) {
   cairn_notice("MASTER <-> REPLICA sync: receiving %s", L->eof_mode ? "streamed RDB ($EOF framing)" : "RDB");
 }
 
+/* The rest of a kept full sync: $<bytes left>, which must be what it lacks. */
+static void resume_transfer(master_link *L, const char *hdr, size_t len) {
+  long long n;
+  if (!cairn_str2ll(hdr + 1, len - 1, &n) || n != L->left) {
+    char why[160];
+    snprintf(why, sizeof(why), "the resumed full sync announces %.40s bytes, %lld were left", hdr + 1, L->left);
+    L->keep_on_close = 0;
+    link_close(L, why);
+    return;
+  }
+  cairn_notice("MASTER <-> REPLICA sync: receiving the last %lld bytes of the RDB", n);
+}
+
 /* ---------------------------------------------------------------- handshake */
 
 /* Sends what the handshake has to send now, with the values of this moment. */
@@ -462,7 +500,10 @@ static void handshake_send(master_link *L) {
                                          : srv->tcp_port_bound                         ? srv->tcp_port_bound
                                                                                        : srv->cfg.port,
                        .replid = cairn_repl_replid(srv),
-                       .offset = srv->stream_offset};
+                       .offset = srv->stream_offset,
+                       .resume_replid = L->kept ? L->sync_replid : NULL,
+                       .resume_offset = L->sync_offset,
+                       .resume_pos = L->got};
   cairn_hs_cmd c;
   while (cairn_hs_next_command(&L->hs, &p, &c)) {
     if (L->hs.state == CAIRN_HS_WAIT_PSYNC)
@@ -475,21 +516,35 @@ static void handshake_send(master_link *L) {
 static int handshake_reply(master_link *L, const char *line, size_t len) {
   cairn_server *srv = L->srv;
   cairn_hs_result r;
-  switch (cairn_hs_feed(&L->hs, line, len, &r)) {
+  cairn_hs_event ev = cairn_hs_feed(&L->hs, line, len, &r);
+  switch (ev) {
   case CAIRN_HS_WAIT:
     break;
   case CAIRN_HS_SEND:
     handshake_send(L);
     break;
   case CAIRN_HS_FULLSYNC:
+    if (L->kept && L->hs.resumed && !strcmp(L->sync_replid, r.replid) && L->sync_offset == r.offset) {
+      L->kept = 0;
+      L->state = L_TRANSFER;
+      L->header_pending = 1;
+      cairn_notice("MASTER <-> REPLICA sync: the master resumes the full sync at byte %llu", (unsigned long long)L->got);
+      break;
+    }
+    if (L->kept) {
+      cairn_notice("MASTER <-> REPLICA sync: the master starts a new full sync; the kept one is dropped");
+      abort_load(L);
+    }
     memcpy(L->sync_replid, r.replid, sizeof(L->sync_replid));
     L->sync_offset = r.offset;
     L->state = L_TRANSFER;
     L->rdb = NULL;
+    L->header_pending = 1;
     L->sync_start_ms = cairn_monotonic_ms();
     cairn_notice("Full resync from master: %s:%llu", L->sync_replid, (unsigned long long)L->sync_offset);
     break;
   case CAIRN_HS_CONTINUE:
+    if (L->kept) abort_load(L); /* the old data set goes on: the half load goes */
     if (r.new_id) {
       cairn_repl_continue_id(srv, r.replid);
       cairn_repl_drop_replicas(srv);
@@ -501,7 +556,9 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
     break;
   case CAIRN_HS_RETRY:
   case CAIRN_HS_FAIL:
+    L->keep_on_close = ev == CAIRN_HS_RETRY; /* the master will sync later: a kept load waits */
     link_close(L, r.why);
+    L->keep_on_close = 0;
     return 0;
   }
   return 1;
@@ -529,7 +586,7 @@ static void process(master_link *L) {
       if (!take_line(L, line, sizeof(line), &len)) return;
       if (!handshake_reply(L, line, len)) return;
     } else if (L->state == L_TRANSFER) {
-      if (!L->rdb) { /* the $ header, after keepalive newlines */
+      if (L->header_pending) { /* the $ header, after keepalive newlines */
         if (!take_line(L, line, sizeof(line), &len)) return;
         if (len == 0) continue;
         if (line[0] != '$') {
@@ -538,7 +595,11 @@ static void process(master_link *L) {
           link_close(L, why);
           return;
         }
-        start_transfer(L, line, len);
+        L->header_pending = 0;
+        if (L->rdb)
+          resume_transfer(L, line, len);
+        else
+          start_transfer(L, line, len);
         continue;
       }
       long long used = transfer(L, L->in.p, L->in.len);
@@ -573,7 +634,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   master_link *L = s->data;
   if ((uv_tcp_t *)s != L->tcp) return;
   if (nread < 0) {
+    L->keep_on_close = 1;
     link_close(L, "connection lost");
+    L->keep_on_close = 0;
     return;
   }
   L->last_io_ms = cairn_monotonic_ms();
@@ -716,8 +779,15 @@ static void on_timer(uv_timer_t *t) {
   }
   if (L->state >= L_CONNECTING && L->state != L_CONNECTED &&
       now - L->last_io_ms > (int64_t)L->srv->cfg.repl_timeout * 1000) {
+    L->keep_on_close = 1;
     link_close(L, "timeout connecting to or syncing with the master");
+    L->keep_on_close = 0;
     return;
+  }
+  if (L->kept && now - L->kept_since_ms > L->srv->cfg.repl_fullsync_resume_seconds * 1000) {
+    cairn_notice("MASTER <-> REPLICA sync: the kept full sync was not resumed within repl-fullsync-resume-seconds; "
+                 "dropped");
+    abort_load(L);
   }
   if (L->state == L_TRANSFER && L->rdb) {
     /* Keep the master from timing us out while we load (PROTOCOL.md 2). */
@@ -823,6 +893,8 @@ void cairn_replica_info(cairn_server *srv, cairn_buf *o) {
                      L->eof_mode || !(L->got + (uint64_t)L->left) ? 0.0
                                                                   : 100.0 * (double)L->got / (double)(L->got + (uint64_t)L->left),
                      (long long)((now - L->last_io_ms) / 1000));
+  if (L->kept) /* cairn: a cut full sync kept to resume (REPLCONF resume-sync) */
+    cairn_buf_printf(o, "master_sync_resumable_bytes:%llu\r\n", (unsigned long long)L->got);
   if (!up)
     cairn_buf_printf(o, "master_link_down_since_seconds:%lld\r\n",
                      L->down_since_ms ? (long long)((now - L->down_since_ms) / 1000) : -1LL);

@@ -422,11 +422,36 @@ static void test_init_resets(void **state) {
   assert_int_equal(t->hs.sent_auth, 0);
 }
 
+/* A full sync cut off mid-payload and kept: REPLCONF resume-sync before
+ * PSYNC; +OK means the master resumes it, an error (a Redis master) that it
+ * will not, and neither fails the handshake. */
+static void test_resume_sync(void **state) {
+  fixture *t = *state;
+  const char *replies[] = {"+OK", "-ERR Unrecognized REPLCONF option: resume-sync"};
+  for (int i = 0; i < 2; i++) {
+    cairn_hs_init(&t->hs);
+    t->p.resume_replid = MASTER_ID;
+    t->p.resume_offset = 777;
+    t->p.resume_pos = 123456;
+    to_burst(t, PORT CAPA);
+    step(t, "+OK", CAIRN_HS_WAIT, CAIRN_HS_WAIT_CAPA);
+    step(t, "+OK", CAIRN_HS_SEND, CAIRN_HS_SEND_PSYNC);
+    next_is(t, "REPLCONF resume-sync " MASTER_ID " 777 123456", CAIRN_HS_WAIT_RESUME);
+    next_is(t, "", CAIRN_HS_WAIT_RESUME);
+    step(t, replies[i], CAIRN_HS_SEND, CAIRN_HS_SEND_PSYNC);
+    assert_int_equal(t->hs.resumed, i == 0);
+    next_is(t, "PSYNC " OUR_ID " 1001", CAIRN_HS_WAIT_PSYNC);
+    assert_int_equal(feed(t, "+FULLRESYNC " MASTER_ID " 777"), CAIRN_HS_FULLSYNC);
+    assert_int_equal(t->r.offset, 777);
+  }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_without_auth),
+      T(test_resume_sync),
       T(test_wire_bytes),
       T(test_auth_password),
       T(test_auth_user),

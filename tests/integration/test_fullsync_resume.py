@@ -1,0 +1,228 @@
+"""A full sync cut off in the middle of its payload resumes where it stopped
+(REPLCONF resume-sync, docs/REPLICATION.md "Resumable full sync"), between
+cairn nodes; a master that cannot (the spool is gone, or a real Redis)
+answers with an error and the replica starts over.
+
+The link runs through a proxy in this process that cuts each connection
+after a given number of bytes from the master."""
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cairn_test import *  # noqa: E402,F401,F403
+
+SYNC_TIMEOUT = 90
+
+
+class CuttingProxy(object):
+    """127.0.0.1:port -> the master. Connection i is cut (both ends closed)
+    once cuts[i] bytes went from the master to the replica; connections
+    past the list are not cut. refuse_for: seconds during which new
+    connections are closed at once, from the first cut on."""
+
+    def __init__(self, master_port, cuts, refuse_for=0.0):
+        self.master_port = master_port
+        self.cuts = list(cuts)
+        self.refuse_for = refuse_for
+        self.refuse_until = 0.0
+        self.conns = 0
+        self.cut_done = 0
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if time.time() < self.refuse_until:
+                c.close()
+                continue
+            i = self.conns
+            self.conns += 1
+            limit = self.cuts[i] if i < len(self.cuts) else None
+            try:
+                m = socket.create_connection(("127.0.0.1", self.master_port), timeout=10)
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self._pipe, args=(c, m, limit), daemon=True).start()
+
+    def _pipe(self, c, m, limit):
+        sent = [0]
+        done = threading.Event()
+
+        def up():  # replica -> master
+            try:
+                while not done.is_set():
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    m.sendall(d)
+            except OSError:
+                pass
+            done.set()
+
+        t = threading.Thread(target=up, daemon=True)
+        t.start()
+        try:
+            while not done.is_set():
+                d = m.recv(65536 if limit is None else max(1, min(65536, limit - sent[0])))
+                if not d:
+                    break
+                c.sendall(d)
+                sent[0] += len(d)
+                if limit is not None and sent[0] >= limit:
+                    self.cut_done += 1
+                    if self.refuse_for:
+                        self.refuse_until = time.time() + self.refuse_for
+                    break
+        except OSError:
+            pass
+        done.set()
+        for s in (c, m):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.stopping = True
+        self.lsock.close()
+
+
+def load(master, nkeys=1500, size=10000):
+    """About nkeys * size bytes of RDB: strings, and a hash, a list and a
+    zset of a thousand members each."""
+    c = master.conn()
+    try:
+        for base in range(0, nkeys, 250):
+            c.pipeline([("SET", "s:%d" % i, os.urandom(size)) for i in range(base, min(nkeys, base + 250))])
+        c.pipeline([("HSET", "h", "f%d" % i, "v%d" % i) for i in range(1000)]
+                   + [("RPUSH", "l", "e%d" % i) for i in range(1000)]
+                   + [("ZADD", "z", i, "m%d" % i) for i in range(1000)])
+        assert_eq(c.call("DBSIZE"), nkeys + 3)
+    finally:
+        c.close()
+
+
+def same_data(master, replica, nkeys):
+    mc, rc = master.conn(), replica.conn()
+    try:
+        assert_eq(rc.call("DBSIZE"), mc.call("DBSIZE"))
+        for k in ("s:0", "s:%d" % (nkeys // 2), "s:%d" % (nkeys - 1), "after:1"):
+            assert_eq(rc.call("GET", k), mc.call("GET", k), "key %s" % k)
+        assert_eq(rc.call("HLEN", "h"), 1000)
+        assert_eq(rc.call("LINDEX", "l", 999), b"e999")
+        assert_eq(rc.call("ZSCORE", "z", "m777"), b"777")
+    finally:
+        mc.close()
+        rc.close()
+
+
+def stats(server):
+    return server_info(server, "stats")
+
+
+@test(timeout=300)
+def full_sync_cut_three_times_resumes_each_time():
+    nkeys = 1500
+    with CairnServer() as master:
+        load(master, nkeys)
+        # a resumed connection carries only what is left: cuts at about 3, 7
+        # and 10 MB of the ~15 MB payload
+        proxy = CuttingProxy(master.port, [3_000_000, 4_000_000, 3_000_000])
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                # writes while the sync is cut and resumed: the stream after the snapshot follows
+                mc = master.conn()
+                try:
+                    wait_until(lambda: proxy.cut_done >= 1, timeout=SYNC_TIMEOUT,
+                               msg=lambda: "the proxy never cut the sync\n" + log_tail(replica))
+                    mc.call("SET", "after:1", "written during the sync")
+                finally:
+                    mc.close()
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                assert_eq(proxy.cut_done, 3, "cuts made")
+                st = stats(master)
+                assert_eq(int(st["sync_full"]), 1, "one snapshot")
+                assert_eq(int(st["sync_full_resumed"]), 3, "three resumes")
+                log = replica.log_text()
+                assert_eq(log.count("keeping the"), 3, "the replica kept its load at each cut:\n" + log_tail(replica))
+                assert_eq(log.count("the master resumes the full sync at byte"), 3)
+                same_data(master, replica, nkeys)
+                # the restarted replica holds it all (the resumed load was committed)
+                replica.restart(kill=True)
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                same_data(master, replica, nkeys)
+        finally:
+            proxy.close()
+
+
+@test(timeout=300)
+def resume_refused_when_the_spool_is_gone():
+    """repl-fullsync-resume-seconds 1 on the master and a proxy that keeps
+    the replica away for 3 s: the master answers resume-sync with an
+    error naming the cause, and the replica starts a new full sync."""
+    nkeys = 1000
+    with CairnServer({"repl-fullsync-resume-seconds": 1}) as master:
+        load(master, nkeys)
+        proxy = CuttingProxy(master.port, [4_000_000], refuse_for=3.0)
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                wait_until(lambda: proxy.cut_done >= 1, timeout=SYNC_TIMEOUT)
+                master.conn().call("SET", "after:1", "x")
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                st = stats(master)
+                assert_eq(int(st["sync_full"]), 2, "a new full sync")
+                assert_eq(int(st["sync_full_resumed"]), 0)
+                assert_true("no replica resumed it; removing" in master.log_text())
+                assert_true("cannot resume full sync" in master.log_text() and
+                            "repl-fullsync-resume-seconds" in master.log_text(),
+                            "the refusal is not logged with its cause:\n" + log_tail(master))
+                assert_true("the kept one is dropped" in replica.log_text())
+                same_data(master, replica, nkeys)
+        finally:
+            proxy.close()
+
+
+@test(timeout=300)
+def redis_master_refuses_and_the_replica_starts_over():
+    """A real redis-server master (disk-based sync: a $<len> payload) does
+    not know REPLCONF resume-sync: the cut load is dropped and a new full
+    sync loads everything."""
+    nkeys = 1000
+    with RedisServer({"repl-diskless-sync": "no"}) as master:
+        load(master, nkeys)
+        proxy = CuttingProxy(master.port, [4_000_000])
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                wait_until(lambda: proxy.cut_done >= 1, timeout=SYNC_TIMEOUT)
+                master.conn().call("SET", "after:1", "x")
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                log = replica.log_text()
+                assert_true("keeping the" in log, "the cut load was not kept:\n" + log_tail(replica))
+                assert_true("the kept one is dropped" in log)
+                assert_eq(int(stats(master)["sync_full"]), 2)
+                same_data(master, replica, nkeys)
+        finally:
+            proxy.close()
+
+
+if __name__ == "__main__":
+    run_tests()
