@@ -270,6 +270,15 @@ static long fw_cursor_next(void *cur, void *buf, size_t cap) {
   return inner.cursor_next(cur, buf, cap);
 }
 
+static long fw_cursor_next_frame(void *cur, uint64_t limit, void *buf, size_t cap, uint32_t *raw_len, uint32_t *crc) {
+  int e = cairn_fault_check(CAIRN_FAULT_WAL_READ);
+  if (e) {
+    errno = e;
+    return -1;
+  }
+  return inner.cursor_next_frame(cur, limit, buf, cap, raw_len, crc);
+}
+
 void cairn_fault_wal(const cairn_wal *in, cairn_wal *out) {
   inner = *in;
   *out = *in;
@@ -277,4 +286,5 @@ void cairn_fault_wal(const cairn_wal *in, cairn_wal *out) {
   out->sync = fw_sync;
   out->sync_run = fw_sync_run;
   out->cursor_next = fw_cursor_next;
+  if (in->cursor_next_frame) out->cursor_next_frame = fw_cursor_next_frame;
 }

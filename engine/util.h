@@ -52,6 +52,24 @@ int64_t cairn_monotonic_ns(void);
 /* 64-bit non-cryptographic hash (stable across runs and machines). */
 uint64_t cairn_hash64(const void *data, size_t len, uint64_t seed);
 
+/* Little-endian integers in byte buffers (file and wire formats). */
+static inline void cairn_put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void cairn_put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t cairn_get_le32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+static inline uint64_t cairn_get_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
 /* CRC-32C (Castagnoli), usable incrementally: crc = cairn_crc32c(crc, p, n),
  * starting from 0. */
 uint32_t cairn_crc32c(uint32_t crc, const void *data, size_t len);

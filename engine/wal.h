@@ -45,6 +45,9 @@ typedef struct cairn_wal {
   uint64_t (*end)(void *ud);
   void *(*cursor_open)(void *ud, uint64_t offset);
   long (*cursor_next)(void *cur, void *buf, size_t cap);
+  /* a stored compressed frame as it is on disk (see the backlog's
+   * cairn_backlog_cursor_next_frame); NULL if the sink has none */
+  long (*cursor_next_frame)(void *cur, uint64_t limit, void *buf, size_t cap, uint32_t *raw_len, uint32_t *crc);
   void (*cursor_close)(void *cur);
   int (*reset)(void *ud, uint64_t end);
   /* Retention lives in the backlog: the engine hands it the configured

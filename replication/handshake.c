@@ -50,8 +50,9 @@ int cairn_hs_next_command(cairn_hs *hs, const cairn_hs_params *p, cairn_hs_cmd *
     return 1;
   }
   case CAIRN_HS_SEND_CAPA: {
-    const char *a[] = {"REPLCONF", "capa", "eof", "capa", "psync2"};
-    set_cmd(cmd, 5, a);
+    const char *a[] = {"REPLCONF", "capa", "eof", "capa", "psync2", "capa", "cairn-zstd"};
+    hs->asked_frames = p->frames != 0;
+    set_cmd(cmd, hs->asked_frames ? 7 : 5, a);
     hs->state = hs->sent_auth ? CAIRN_HS_WAIT_AUTH : CAIRN_HS_WAIT_PORT;
     return 1;
   }
@@ -154,6 +155,8 @@ static cairn_hs_event continue_reply(cairn_hs *hs, const char *line, size_t len,
     memcpy(out->replid, id, REPLID_LEN);
     out->replid[REPLID_LEN] = '\0';
   }
+  out->framed = hs->asked_frames && len >= CONTINUE_ID_AT + REPLID_LEN + 11 &&
+                !memcmp(id + REPLID_LEN, " cairn-zstd", 11);
   return finish(hs, CAIRN_HS_CONTINUE);
 }
 

@@ -7,13 +7,14 @@
  *                                            -ERR operation not permitted)
  *   AUTH [masteruser] masterauth          -> must not be an error
  *   REPLCONF listening-port <port>        -> anything (errors ignored)
- *   REPLCONF capa eof capa psync2         -> anything (errors ignored)
+ *   REPLCONF capa eof capa psync2 [capa cairn-zstd]  -> anything (errors
+ *                                            ignored; cairn-zstd: params.frames)
  *   REPLCONF resume-sync <replid> <offset> <pos>   (cairn, only when a cut
  *                                            full sync is kept) -> +OK: the
  *                                            master resumes it (hs.resumed);
  *                                            an error: it will not
  *   PSYNC <replid> <offset + 1>           -> +FULLRESYNC <id> <offset>
- *                                            | +CONTINUE [<id>]
+ *                                            | +CONTINUE [<id> [cairn-zstd]]
  *                                            | -NOMASTERLINK / -LOADING (retry)
  *
  * AUTH (only when masterauth is set) and the two REPLCONFs go out pipelined
@@ -58,6 +59,7 @@ typedef struct cairn_hs {
   int sent_auth;  /* AUTH went out: its reply comes first */
   char replid[41]; /* the id PSYNC asked for (a +CONTINUE id equal to it is no new id) */
   int resume_asked; /* REPLCONF resume-sync went out */
+  int asked_frames; /* capa cairn-zstd went out */
   int resumed;     /* the master accepted REPLCONF resume-sync: its +FULLRESYNC
                     * continues that full sync ($<bytes left>) */
 } cairn_hs;
@@ -74,9 +76,10 @@ typedef struct cairn_hs_params {
    * id and offset, and the payload bytes already loaded */
   const char *resume_replid;
   uint64_t resume_offset, resume_pos;
+  int frames;             /* announce capa cairn-zstd: a catch-up may come as stored frames */
 } cairn_hs_params;
 
-#define CAIRN_HS_MAX_ARGS 5
+#define CAIRN_HS_MAX_ARGS 7
 
 typedef struct cairn_hs_cmd {
   int argc;
@@ -88,6 +91,7 @@ typedef struct cairn_hs_cmd {
 typedef struct cairn_hs_result {
   char replid[41];  /* FULLSYNC: the master's id; CONTINUE with new_id: the new id */
   int new_id;       /* CONTINUE: the master named an id other than ours */
+  int framed;       /* CONTINUE: "cairn-zstd" after the id: the stream comes in frames (replica.c) */
   uint64_t offset;  /* FULLSYNC: the master's offset */
   char why[1100];   /* RETRY, FAIL: for the log */
 } cairn_hs_result;

@@ -28,6 +28,7 @@
 
 #define FEED_CHUNK (64 * 1024)
 #define FEED_HIGH_WATER (1024 * 1024) /* stop feeding a replica whose socket holds this much */
+#define FRAME_BUF (2u << 20)           /* one stored frame (up to 1 MiB of stream, compressed) */
 #define ZERO_ID "0000000000000000000000000000000000000000"
 
 enum { R_HANDSHAKE = 0, R_WAIT_BGSAVE, R_SEND_BULK, R_ONLINE };
@@ -41,6 +42,8 @@ typedef struct replica {
   int listening_port;
   char ip[64];
   int capa_eof, capa_psync2;
+  int capa_frames;       /* capa cairn-zstd: a catch-up may go as stored frames */
+  int framed;            /* the stream goes in frames now (until it is live: 'E') */
   int old_sync;          /* attached with SYNC: sends no ACKs */
   uint64_t ack_off;
   int64_t ack_time_ms;   /* monotonic */
@@ -93,6 +96,8 @@ typedef struct repl_state {
   int getack_pending;    /* a GETACK went into the stream since the last sync */
   cairn_backlog *backlog; /* behind srv->wal (main.c): for the replid history and the slots' pins */
   cairn_slots *slots;
+  uint8_t *fbuf;         /* FRAME_BUF, for frames as stored */
+  uint64_t frames_sent, frame_bytes_sent, frame_stream_bytes; /* since start */
   char buf[FEED_CHUNK];
 } repl_state;
 
@@ -190,6 +195,7 @@ static void *spool_main(void *arg) {
 }
 
 static void pump(cairn_server *srv, replica *r);
+static int pump_framed(cairn_server *srv, replica *r, uint64_t want);
 static void drop_replica(replica *r, const char *why);
 
 /* The payload from byte pos on (0, or where a resumed transfer stopped). */
@@ -459,6 +465,10 @@ static void pump(cairn_server *srv, replica *r) {
       }
     }
     uint64_t want = srv->synced_offset - r->feed_off + 1;
+    if (r->framed) {
+      if (pump_framed(srv, r, want) < 0) return;
+      continue;
+    }
     long n = srv->wal.cursor_next(r->cursor, st->buf, want < FEED_CHUNK ? want : FEED_CHUNK);
     if (n < 0) {
       drop_replica(r, errno == EIO ? "a corrupt backlog record (see the backlog log lines)" : "backlog read error");
@@ -468,6 +478,69 @@ static void pump(cairn_server *srv, replica *r) {
     r->feed_off += (uint64_t)n;
     cairn_client_send(c, st->buf, (size_t)n);
   }
+}
+
+/* Frames as stored (capa cairn-zstd, after "+CONTINUE <id> cairn-zstd"):
+ * while the replica is more than FEED_HIGH_WATER behind, the stream goes as
+ * envelopes, none of which counts in the offsets (the stream bytes inside
+ * them do):
+ *   'Z' u32 compressed length, u32 stream length, u32 crc32c of the
+ *       compressed bytes, then a zstd frame as the backlog stores it
+ *       (sealed segments: no decompression, no recompression here)
+ *   'R' u32 length, then plain stream bytes (up to the next frame, or from
+ *       a raw segment)
+ *   'E' the end of the envelopes: plain RESP from here on, like any replica
+ * All little-endian. Returns 0 to go on, -1 to stop (r is gone, or there
+ * is nothing to send now). */
+static int pump_framed(cairn_server *srv, replica *r, uint64_t want) {
+  repl_state *st = state_of(srv);
+  cairn_client *c = r->c;
+  uint8_t hdr[13];
+  if (want <= FEED_HIGH_WATER) {
+    cairn_client_send(c, "E", 1);
+    r->framed = 0;
+    cairn_notice("Replica %s:%d is caught up to within %llu bytes: plain stream from offset %llu", r->ip,
+                 r->listening_port, (unsigned long long)want, (unsigned long long)r->feed_off);
+    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
+  }
+  if (!st->fbuf) st->fbuf = cairn_xmalloc(FRAME_BUF);
+  uint32_t raw_len = 0, crc = 0;
+  long n = srv->wal.cursor_next_frame
+               ? srv->wal.cursor_next_frame(r->cursor, srv->synced_offset, st->fbuf, FRAME_BUF, &raw_len, &crc)
+               : 0;
+  if (n < 0) {
+    drop_replica(r, errno == EIO ? "a corrupt backlog frame (see the backlog log lines)" : "backlog read error");
+    return -1;
+  }
+  if (n > 0) {
+    hdr[0] = 'Z';
+    cairn_put_le32(hdr + 1, (uint32_t)n);
+    cairn_put_le32(hdr + 5, raw_len);
+    cairn_put_le32(hdr + 9, crc);
+    cairn_client_send(c, hdr, 13);
+    if (c->flags & CAIRN_CLIENT_CLOSING) return -1;
+    cairn_client_send(c, st->fbuf, (size_t)n);
+    r->feed_off += raw_len;
+    st->frames_sent++;
+    st->frame_bytes_sent += (uint64_t)n + 13;
+    st->frame_stream_bytes += raw_len;
+    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
+  }
+  uint64_t take = want < FEED_CHUNK ? want : FEED_CHUNK;
+  if (raw_len && raw_len < take) take = raw_len; /* up to the next frame, which may then go whole */
+  long got = srv->wal.cursor_next(r->cursor, st->buf, (size_t)take);
+  if (got < 0) {
+    drop_replica(r, errno == EIO ? "a corrupt backlog record (see the backlog log lines)" : "backlog read error");
+    return -1;
+  }
+  if (got == 0) return -1; /* nothing more now */
+  hdr[0] = 'R';
+  cairn_put_le32(hdr + 1, (uint32_t)got);
+  cairn_client_send(c, hdr, 5);
+  if (c->flags & CAIRN_CLIENT_CLOSING) return -1;
+  cairn_client_send(c, st->buf, (size_t)got);
+  r->feed_off += (uint64_t)got;
+  return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
 }
 
 static void on_synced(cairn_server *srv) {
@@ -609,6 +682,9 @@ static void info(cairn_server *srv, cairn_buf *o) {
                    srv->cfg.backlog_retention_bytes, (unsigned long long)first, (unsigned long long)histlen,
                    age > 0 ? (long long)((cairn_mstime() - age) / 1000) : 0LL);
   cairn_slots_info(srv, st->slots, o);
+  cairn_buf_printf(o, "repl_catchup_frames:%llu\r\nrepl_catchup_frame_bytes:%llu\r\nrepl_catchup_frame_stream_bytes:%llu\r\n",
+                   (unsigned long long)st->frames_sent, (unsigned long long)st->frame_bytes_sent,
+                   (unsigned long long)st->frame_stream_bytes);
   i = 0;
   for (replica *r = st->replicas; r; r = r->next, i++) {
     uint64_t behind = r->state == R_ONLINE && srv->stream_offset + 1 > r->feed_off
@@ -786,6 +862,7 @@ static void cmd_replconf(cairn_ctx *c) {
     } else if (cairn_arg_is(opt, "capa")) {
       if (cairn_arg_is(val, "eof")) r->capa_eof = 1;
       if (cairn_arg_is(val, "psync2")) r->capa_psync2 = 1;
+      if (cairn_arg_is(val, "cairn-zstd")) r->capa_frames = 1;
     } else if (cairn_arg_is(opt, "rdb-only") || cairn_arg_is(opt, "rdb-filter-only")) {
       /* accepted, like Redis; cairn always sends the whole data set */
     } else {
@@ -889,9 +966,11 @@ static void cmd_psync(cairn_ctx *c) {
     attach(srv, r, (uint64_t)off);
     r->state = R_ONLINE;
     r->feed_off = (uint64_t)off;
-    char line[64];
-    int n = r->capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", st->replid)
-                           : snprintf(line, sizeof(line), "+CONTINUE\r\n");
+    char line[80];
+    r->framed = r->capa_psync2 && r->capa_frames;
+    int n = r->framed        ? snprintf(line, sizeof(line), "+CONTINUE %s cairn-zstd\r\n", st->replid)
+            : r->capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", st->replid)
+                             : snprintf(line, sizeof(line), "+CONTINUE\r\n");
     cairn_reply_raw(&c->reply, line, (size_t)n);
     cairn_notice("Partial resynchronization request from %s:%d accepted, sending %llu bytes of backlog", r->ip,
                  r->listening_port, (unsigned long long)(srv->stream_offset + 1 - (uint64_t)off));
@@ -1036,6 +1115,7 @@ void cairn_repl_free(cairn_server *srv) {
     free(job);
   }
   cairn_slots_free(st->slots);
+  free(st->fbuf);
   srv->repl = NULL;
   free(st);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zstd.h>
 
 #include "engine/commit.h"
 #include "engine/log.h"
@@ -61,6 +62,10 @@ typedef struct master_link {
   int keep_on_close;      /* link_close may keep the load (the link broke, the load did not) */
   int header_pending;     /* +FULLRESYNC taken: the $ header comes next */
   int64_t kept_since_ms;
+  int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c pump_framed) */
+  uint8_t *zbuf;          /* a decompressed frame */
+  size_t zbuf_cap;
+  ZSTD_DCtx *dctx;
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
@@ -503,7 +508,8 @@ static void handshake_send(master_link *L) {
                        .offset = srv->stream_offset,
                        .resume_replid = L->kept ? L->sync_replid : NULL,
                        .resume_offset = L->sync_offset,
-                       .resume_pos = L->got};
+                       .resume_pos = L->got,
+                       .frames = srv->cfg.repl_compressed_catchup};
   cairn_hs_cmd c;
   while (cairn_hs_next_command(&L->hs, &p, &c)) {
     if (L->hs.state == CAIRN_HS_WAIT_PSYNC)
@@ -549,7 +555,9 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
       cairn_repl_continue_id(srv, r.replid);
       cairn_repl_drop_replicas(srv);
     }
-    cairn_notice("Successful partial resynchronization with master.");
+    L->framed = r.framed;
+    cairn_notice("Successful partial resynchronization with master.%s",
+                 r.framed ? " The catch-up comes as the master's stored frames." : "");
     L->state = L_CONNECTED;
     srv->master_link_up = 1;
     srv->replay_db = srv->stream_db < 0 ? 0 : srv->stream_db;
@@ -562,6 +570,60 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
     return 0;
   }
   return 1;
+}
+
+/* Envelopes of a framed catch-up (see master.c pump_framed): their stream
+ * bytes are applied like plain ones. Returns 1 when the envelopes ended
+ * (plain RESP follows in L->in), 0 when more bytes are needed, -1 after
+ * closing the link. */
+static int unwrap_frames(master_link *L) {
+  while (L->framed && L->tcp && L->in.len) {
+    const uint8_t *p = (const uint8_t *)L->in.p;
+    if (p[0] == 'E') {
+      cairn_buf_consume(&L->in, 1);
+      L->framed = 0;
+      cairn_notice("MASTER <-> REPLICA sync: caught up from the master's stored frames; plain stream from here");
+      return 1;
+    }
+    if (p[0] == 'R') {
+      if (L->in.len < 5) return 0;
+      uint32_t n = cairn_get_le32(p + 1);
+      if (L->in.len < 5 + (size_t)n) return 0;
+      apply_stream(L, L->in.p + 5, n);
+      if (!L->tcp) return -1; /* the stream could not be applied: closed */
+      cairn_buf_consume(&L->in, 5 + (size_t)n);
+      continue;
+    }
+    if (p[0] != 'Z') {
+      link_close(L, "bad frame from MASTER (not R, Z or E)");
+      return -1;
+    }
+    if (L->in.len < 13) return 0;
+    uint32_t clen = cairn_get_le32(p + 1), rlen = cairn_get_le32(p + 5), crc = cairn_get_le32(p + 9);
+    if (rlen > (64u << 20) || clen > (64u << 20)) {
+      link_close(L, "bad frame from MASTER (length)");
+      return -1;
+    }
+    if (L->in.len < 13 + (size_t)clen) return 0;
+    if (cairn_crc32c(0, p + 13, clen) != crc) {
+      link_close(L, "a frame from MASTER fails its checksum");
+      return -1;
+    }
+    if (L->zbuf_cap < rlen) {
+      L->zbuf = cairn_xrealloc(L->zbuf, rlen);
+      L->zbuf_cap = rlen;
+    }
+    if (!L->dctx) L->dctx = ZSTD_createDCtx();
+    size_t got = L->dctx ? ZSTD_decompressDCtx(L->dctx, L->zbuf, rlen, p + 13, clen) : 0;
+    if (!L->dctx || ZSTD_isError(got) || got != rlen) {
+      link_close(L, "a frame from MASTER does not decompress to its length");
+      return -1;
+    }
+    apply_stream(L, (const char *)L->zbuf, rlen);
+    if (!L->tcp) return -1;
+    cairn_buf_consume(&L->in, 13 + (size_t)clen);
+  }
+  return L->framed ? 0 : 1;
 }
 
 /* Takes one line out of L->in (without \r\n); 0 if none complete. */
@@ -606,6 +668,8 @@ static void process(master_link *L) {
       if (used < 0) return;
       cairn_buf_consume(&L->in, (size_t)used);
       if (L->state == L_TRANSFER) return; /* needs more bytes */
+    } else if (L->state == L_CONNECTED && L->framed) {
+      if (unwrap_frames(L) <= 0) return;
     } else if (L->state == L_CONNECTED) {
       size_t n = L->in.len;
       L->in.len = 0;
@@ -971,6 +1035,8 @@ void cairn_replica_free(cairn_server *srv) {
   L->apply.on_raw = NULL;
   cairn_buf_free(&L->in);
   cairn_buf_free(&L->functions);
+  free(L->zbuf);
+  ZSTD_freeDCtx(L->dctx);
   free(L);
   srv->repl_link = NULL;
 }

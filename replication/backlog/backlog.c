@@ -490,7 +490,7 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
   uint8_t hdr[REC_HDR_SIZE];
   bl_rec_hdr_encode(hdr, (uint32_t)len, off, ms);
   uint32_t crc = cairn_crc32c(cairn_crc32c(0, hdr, 28), data, len);
-  bl_put32(hdr + 28, crc);
+  cairn_put_le32(hdr + 28, crc);
 
   struct iovec iov[2] = {{hdr, REC_HDR_SIZE}, {(void *)data, len}};
   int iovcnt = 2;
@@ -804,8 +804,8 @@ static int cursor_load(cairn_backlog_cursor *c) {
       continue;
     }
     const uint8_t *h = c->buf + (c->file_pos - c->buf_pos);
-    uint32_t type = bl_get32(h), len = bl_get32(h + 4);
-    uint64_t off = bl_get64(h + 8);
+    uint32_t type = cairn_get_le32(h), len = cairn_get_le32(h + 4);
+    uint64_t off = cairn_get_le64(h + 8);
     if (type != REC_TYPE_DATA || len == 0 || off != c->next_rec_off) {
       if (fresh) {
         errno = EIO;
@@ -841,7 +841,7 @@ static int cursor_load(cairn_backlog_cursor *c) {
     }
     h = c->buf + (c->file_pos - c->buf_pos);
     uint32_t crc = cairn_crc32c(cairn_crc32c(0, h, 28), h + REC_HDR_SIZE, len);
-    if (crc != bl_get32(h + 28)) {
+    if (crc != cairn_get_le32(h + 28)) {
       if (fresh) {
         errno = EIO;
         return -1;
@@ -856,6 +856,16 @@ static int cursor_load(cairn_backlog_cursor *c) {
     c->next_rec_off = off + len;
     return 1;
   }
+  errno = EIO;
+  return -1;
+}
+
+/* A frame that failed its checks is never served: logged, counted, EIO. */
+static int frame_bad(cairn_backlog_cursor *c, const zframe *f, const char *why) {
+  atomic_fetch_add(&c->b->corrupt_frames, 1);
+  bl_log(c->b, CAIRN_BACKLOG_LOG_ERROR, "backlog: %s/%s: %s at file position %llu (offsets %llu..%llu); not served",
+         c->b->dir, c->name, why, (unsigned long long)f->comp_pos, (unsigned long long)f->raw_first,
+         (unsigned long long)(f->raw_first + f->raw_len - 1));
   errno = EIO;
   return -1;
 }
@@ -884,14 +894,7 @@ static int cursor_frame(cairn_backlog_cursor *c) {
   }
   c->frame = -1;
   const char *why = bl_zseg_read_frame(c->fd, f, c->dctx, &c->cbuf, &c->cbuf_cap, c->raw);
-  if (why) {
-    atomic_fetch_add(&c->b->corrupt_frames, 1);
-    bl_log(c->b, CAIRN_BACKLOG_LOG_ERROR, "backlog: %s/%s: %s at file position %llu (offsets %llu..%llu); not served",
-           c->b->dir, c->name, why, (unsigned long long)f->comp_pos, (unsigned long long)f->raw_first,
-           (unsigned long long)(f->raw_first + f->raw_len - 1));
-    errno = EIO;
-    return -1;
-  }
+  if (why) return frame_bad(c, f, why);
   c->frame = (long)(lo - 1);
   return 0;
 }
@@ -942,6 +945,46 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
     }
   }
   return (long)copied;
+}
+
+long cairn_backlog_cursor_next_frame(cairn_backlog_cursor *c, uint64_t limit, void *buf, size_t cap,
+                                     uint32_t *raw_len, uint32_t *crc) {
+  cairn_backlog *b = c->b;
+  *raw_len = 0;
+  if (atomic_load(&b->gen) != c->gen) {
+    errno = ERANGE;
+    return -1;
+  }
+  if (c->off > atomic_load_explicit(&b->end, memory_order_acquire)) return 0;
+  if (c->format == SEG_FORMAT_ZSTD && c->off > c->seg_last && cursor_seek(c, 1) < 0) return -1;
+  if (c->format != SEG_FORMAT_ZSTD) return 0;
+  size_t lo = 0, hi = c->nframes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->frames[mid].raw_first <= c->off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) {
+    errno = EIO;
+    return -1;
+  }
+  const zframe *f = &c->frames[lo - 1];
+  if (f->raw_first != c->off) { /* inside a frame: plain bytes up to the next one */
+    *raw_len = (uint32_t)(f->raw_first + f->raw_len - c->off);
+    return 0;
+  }
+  if (f->raw_first + f->raw_len - 1 > limit || f->comp_len > cap) {
+    *raw_len = f->raw_len; /* not all of it may go, or it does not fit: plain */
+    return 0;
+  }
+  ssize_t r = bl_pread_full(c->fd, buf, f->comp_len, f->comp_pos);
+  const char *why = r < 0 ? "read error" : (size_t)r != f->comp_len ? "truncated frame"
+                    : cairn_crc32c(0, buf, f->comp_len) != f->crc ? "frame checksum mismatch" : NULL;
+  if (why) return frame_bad(c, f, why);
+  *raw_len = f->raw_len;
+  *crc = f->crc;
+  c->off += f->raw_len;
+  return (long)f->comp_len;
 }
 
 uint64_t cairn_backlog_cursor_offset(const cairn_backlog_cursor *c) { return c->off; }

@@ -206,6 +206,16 @@ int cairn_backlog_cursor_open(cairn_backlog *b, uint64_t offset, cairn_backlog_c
  * come later: call again), -1 on error (errno; EIO for a checksum mismatch,
  * ERANGE if the data was trimmed away). */
 long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap);
+/* Frames as stored (a replica's catch-up, replication/master.c): when the
+ * cursor stands at the first byte of a frame of a compressed segment, the
+ * frame's last byte is <= limit and its compressed bytes fit in cap, copies
+ * them (a zstd frame with its checksum) into buf, sets *raw_len (the stream
+ * bytes it holds) and *crc (crc32c of the compressed bytes, checked here)
+ * and moves past it: returns the compressed length. Otherwise 0, with
+ * *raw_len = the stream bytes to read with cursor_next before the next
+ * frame could go whole (0: not in a compressed segment). -1 on error. */
+long cairn_backlog_cursor_next_frame(cairn_backlog_cursor *c, uint64_t limit, void *buf, size_t cap,
+                                     uint32_t *raw_len, uint32_t *crc);
 uint64_t cairn_backlog_cursor_offset(const cairn_backlog_cursor *c); /* next byte to be read */
 void cairn_backlog_cursor_close(cairn_backlog_cursor *c);
 

@@ -45,24 +45,6 @@
 #define MANIFEST_TMP "MANIFEST.tmp"
 #define LOCK_NAME "LOCK"
 
-/* ---- little-endian helpers --------------------------------------------- */
-static inline void bl_put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void bl_put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint32_t bl_get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-static inline uint64_t bl_get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
 typedef struct idx_entry {
   uint64_t off; /* offset of the record's first payload byte */
   uint64_t pos; /* file position of the record header */

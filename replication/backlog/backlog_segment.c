@@ -97,40 +97,40 @@ void bl_seg_hdr_encode(uint8_t out[SEG_HDR_SIZE], const seg_hdr *h) {
   out[8] = h->version;
   out[9] = h->format;
   out[10] = h->state;
-  bl_put32(out + 12, SEG_HDR_SIZE);
-  bl_put64(out + 16, h->first);
-  bl_put64(out + 24, (uint64_t)h->ctime_ms);
-  bl_put64(out + 32, h->last);
-  bl_put64(out + 40, h->bytes);
-  bl_put64(out + 48, (uint64_t)h->sealed_ms);
-  bl_put32(out + 60, cairn_crc32c(0, out, 60));
+  cairn_put_le32(out + 12, SEG_HDR_SIZE);
+  cairn_put_le64(out + 16, h->first);
+  cairn_put_le64(out + 24, (uint64_t)h->ctime_ms);
+  cairn_put_le64(out + 32, h->last);
+  cairn_put_le64(out + 40, h->bytes);
+  cairn_put_le64(out + 48, (uint64_t)h->sealed_ms);
+  cairn_put_le32(out + 60, cairn_crc32c(0, out, 60));
 }
 
 /* Returns NULL if the header is intact and understood, else a reason. */
 const char *bl_seg_hdr_decode(const uint8_t in[SEG_HDR_SIZE], seg_hdr *h) {
   if (memcmp(in, SEG_MAGIC, 8) != 0) return "bad segment magic";
-  if (bl_get32(in + 60) != cairn_crc32c(0, in, 60)) return "segment header checksum mismatch";
+  if (cairn_get_le32(in + 60) != cairn_crc32c(0, in, 60)) return "segment header checksum mismatch";
   h->version = in[8];
   h->format = in[9];
   h->state = in[10];
   if (h->version != SEG_VERSION) return "unsupported segment version";
   if (h->format != SEG_FORMAT_RAW && h->format != SEG_FORMAT_ZSTD) return "unsupported segment format";
   if (h->state > SEG_STATE_COMPACTED) return "unknown segment state";
-  if (bl_get32(in + 12) != SEG_HDR_SIZE) return "unexpected segment header size";
-  h->first = bl_get64(in + 16);
-  h->ctime_ms = (int64_t)bl_get64(in + 24);
-  h->last = bl_get64(in + 32);
-  h->bytes = bl_get64(in + 40);
-  h->sealed_ms = (int64_t)bl_get64(in + 48);
+  if (cairn_get_le32(in + 12) != SEG_HDR_SIZE) return "unexpected segment header size";
+  h->first = cairn_get_le64(in + 16);
+  h->ctime_ms = (int64_t)cairn_get_le64(in + 24);
+  h->last = cairn_get_le64(in + 32);
+  h->bytes = cairn_get_le64(in + 40);
+  h->sealed_ms = (int64_t)cairn_get_le64(in + 48);
   return NULL;
 }
 
 void bl_rec_hdr_encode(uint8_t out[REC_HDR_SIZE], uint32_t len, uint64_t off, int64_t ms) {
-  bl_put32(out, REC_TYPE_DATA);
-  bl_put32(out + 4, len);
-  bl_put64(out + 8, off);
-  bl_put64(out + 16, (uint64_t)ms);
-  bl_put32(out + 24, 0);
+  cairn_put_le32(out, REC_TYPE_DATA);
+  cairn_put_le32(out + 4, len);
+  cairn_put_le64(out + 8, off);
+  cairn_put_le64(out + 16, (uint64_t)ms);
+  cairn_put_le32(out + 24, 0);
 }
 
 /* pread that retries short reads; returns bytes read (< n only at EOF), -1 on error. */
@@ -283,9 +283,9 @@ static int scan_from(segment *s, int fd, uint64_t file_size, int verify, uint64_
       else *why = "partial record header", rc = 1;
       break;
     }
-    uint32_t type = bl_get32(h), len = bl_get32(h + 4), crc = bl_get32(h + 28);
-    uint64_t off = bl_get64(h + 8);
-    int64_t ms = (int64_t)bl_get64(h + 16);
+    uint32_t type = cairn_get_le32(h), len = cairn_get_le32(h + 4), crc = cairn_get_le32(h + 28);
+    uint64_t off = cairn_get_le64(h + 8);
+    int64_t ms = (int64_t)cairn_get_le64(h + 16);
     if (type != REC_TYPE_DATA || len == 0) {
       *why = "bad record header";
       rc = 1;
@@ -347,9 +347,9 @@ static int valid_record_at(int fd, uint64_t file_size, uint64_t q, uint64_t bad,
   ssize_t r = bl_pread_full(fd, h, sizeof(h), q);
   if (r < 0) return -1;
   if (r < REC_HDR_SIZE) return 0;
-  uint32_t len = bl_get32(h + 4);
-  uint64_t off = bl_get64(h + 8);
-  if (bl_get32(h) != REC_TYPE_DATA || len == 0 || q + REC_HDR_SIZE + len > file_size) return 0;
+  uint32_t len = cairn_get_le32(h + 4);
+  uint64_t off = cairn_get_le64(h + 8);
+  if (cairn_get_le32(h) != REC_TYPE_DATA || len == 0 || q + REC_HDR_SIZE + len > file_size) return 0;
   if (off <= end || off - (end + 1) > q - bad) return 0;
   uint32_t c = cairn_crc32c(0, h, 28);
   uint64_t p = q + REC_HDR_SIZE, left = len;
@@ -362,7 +362,7 @@ static int valid_record_at(int fd, uint64_t file_size, uint64_t q, uint64_t bad,
     p += chunk;
     left -= chunk;
   }
-  if (c != bl_get32(h + 28)) return 0;
+  if (c != cairn_get_le32(h + 28)) return 0;
   *off_out = off;
   return 1;
 }

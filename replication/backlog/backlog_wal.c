@@ -34,6 +34,9 @@ static void *wal_cursor_open(void *ud, uint64_t off) {
   return cairn_backlog_cursor_open(ud, off, &c) == 0 ? c : NULL;
 }
 static long wal_cursor_next(void *cur, void *buf, size_t cap) { return cairn_backlog_cursor_next(cur, buf, cap); }
+static long wal_cursor_next_frame(void *cur, uint64_t limit, void *buf, size_t cap, uint32_t *raw_len, uint32_t *crc) {
+  return cairn_backlog_cursor_next_frame(cur, limit, buf, cap, raw_len, crc);
+}
 static void wal_cursor_close(void *cur) { cairn_backlog_cursor_close(cur); }
 static int wal_maintain(void *ud, const cairn_wal_retention *r) {
   cairn_backlog_set_retention(ud, r->bytes, r->seconds, r->max_bytes, r->segment_size);
@@ -70,6 +73,7 @@ void cairn_backlog_wal(cairn_backlog *b, cairn_wal *out) {
                      .end = wal_end,
                      .cursor_open = wal_cursor_open,
                      .cursor_next = wal_cursor_next,
+                     .cursor_next_frame = wal_cursor_next_frame,
                      .cursor_close = wal_cursor_close,
                      .maintain = wal_maintain,
                      .stats = wal_stats,

@@ -137,18 +137,18 @@ int64_t bl_zw_finish(zseg_writer *w, uint8_t state, int64_t sealed_ms) {
   }
   for (size_t i = 0; i < w->nframes; i++) {
     uint8_t *e = idx + i * ZIDX_ENTRY;
-    bl_put64(e, w->frames[i].raw_first);
-    bl_put64(e + 8, w->frames[i].comp_pos);
-    bl_put32(e + 16, w->frames[i].raw_len);
-    bl_put32(e + 20, w->frames[i].comp_len);
-    bl_put32(e + 24, w->frames[i].crc);
+    cairn_put_le64(e, w->frames[i].raw_first);
+    cairn_put_le64(e + 8, w->frames[i].comp_pos);
+    cairn_put_le32(e + 16, w->frames[i].raw_len);
+    cairn_put_le32(e + 20, w->frames[i].comp_len);
+    cairn_put_le32(e + 24, w->frames[i].crc);
   }
   uint8_t *t = idx + ilen;
   memcpy(t, ZTRAILER_MAGIC, 8);
-  bl_put64(t + 8, w->pos);
-  bl_put32(t + 16, (uint32_t)w->nframes);
-  bl_put32(t + 20, cairn_crc32c(0, idx, ilen));
-  bl_put32(t + 28, cairn_crc32c(0, t, 28));
+  cairn_put_le64(t + 8, w->pos);
+  cairn_put_le32(t + 16, (uint32_t)w->nframes);
+  cairn_put_le32(t + 20, cairn_crc32c(0, idx, ilen));
+  cairn_put_le32(t + 28, cairn_crc32c(0, t, 28));
   uint64_t size = w->pos + ilen + ZTRAILER_SIZE;
   seg_hdr h = {.version = SEG_VERSION, .format = SEG_FORMAT_ZSTD, .state = state, .first = w->first,
                .last = w->next_off - 1, .bytes = size, .ctime_ms = w->ctime_ms, .sealed_ms = sealed_ms};
@@ -196,10 +196,10 @@ const char *bl_zseg_load_index(int fd, seg_hdr *h, zframe **frames, size_t *n) {
   if (h->bytes < SEG_HDR_SIZE + ZTRAILER_SIZE || h->last + 1 < h->first) return "bad compressed segment header";
   if (bl_pread_full(fd, t, ZTRAILER_SIZE, h->bytes - ZTRAILER_SIZE) != ZTRAILER_SIZE)
     return "truncated compressed segment";
-  if (memcmp(t, ZTRAILER_MAGIC, 8) != 0 || bl_get32(t + 28) != cairn_crc32c(0, t, 28))
+  if (memcmp(t, ZTRAILER_MAGIC, 8) != 0 || cairn_get_le32(t + 28) != cairn_crc32c(0, t, 28))
     return "frame index trailer damaged";
-  uint64_t ipos = bl_get64(t + 8);
-  uint32_t cnt = bl_get32(t + 16);
+  uint64_t ipos = cairn_get_le64(t + 8);
+  uint32_t cnt = cairn_get_le32(t + 16);
   if (ipos < SEG_HDR_SIZE || ipos + (uint64_t)cnt * ZIDX_ENTRY + ZTRAILER_SIZE != h->bytes)
     return "frame index trailer inconsistent";
   size_t ilen = (size_t)cnt * ZIDX_ENTRY;
@@ -212,15 +212,15 @@ const char *bl_zseg_load_index(int fd, seg_hdr *h, zframe **frames, size_t *n) {
   }
   why = NULL;
   if (bl_pread_full(fd, ib, ilen, ipos) != (ssize_t)ilen) why = "truncated frame index";
-  else if (cairn_crc32c(0, ib, ilen) != bl_get32(t + 20)) why = "frame index checksum mismatch";
+  else if (cairn_crc32c(0, ib, ilen) != cairn_get_le32(t + 20)) why = "frame index checksum mismatch";
   uint64_t expect = h->first, pos = SEG_HDR_SIZE;
   for (uint32_t i = 0; !why && i < cnt; i++) {
     const uint8_t *e = ib + (size_t)i * ZIDX_ENTRY;
-    f[i].raw_first = bl_get64(e);
-    f[i].comp_pos = bl_get64(e + 8);
-    f[i].raw_len = bl_get32(e + 16);
-    f[i].comp_len = bl_get32(e + 20);
-    f[i].crc = bl_get32(e + 24);
+    f[i].raw_first = cairn_get_le64(e);
+    f[i].comp_pos = cairn_get_le64(e + 8);
+    f[i].raw_len = cairn_get_le32(e + 16);
+    f[i].comp_len = cairn_get_le32(e + 20);
+    f[i].crc = cairn_get_le32(e + 24);
     if (f[i].raw_first != expect || f[i].comp_pos != pos || f[i].raw_len == 0 || f[i].raw_len > ZFRAME_RAW * 64u)
       why = "frame index inconsistent";
     expect += f[i].raw_len;

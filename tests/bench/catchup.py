@@ -12,6 +12,10 @@ cairn replica on this machine, same run:
   4. (CATCHUP_CONCURRENT=1) the same outage again, but while the replica
      catches up the master keeps writing at about half its accept rate: the
      replica must still reach the master's offset.
+  5. (CATCHUP_FRAMES=1) the idle-master outage twice more: the replica
+     asking for the master's stored zstd frames (repl-compressed-catchup
+     yes, the default) and not: bytes on the wire, master CPU and time per
+     GB of stream caught up.
 
 Usage: python3 tests/bench/catchup.py BUILD_DIR   (stdlib only; needs
 redis-benchmark). Knobs (environment): CATCHUP_KEYS [2000000], CATCHUP_N
@@ -37,6 +41,7 @@ DATA = int(E.get("CATCHUP_DATA", "100"))
 PIPE = int(E.get("CATCHUP_PIPELINE", "32"))
 CLIENTS = int(E.get("CATCHUP_CLIENTS", "50"))
 CONCURRENT = E.get("CATCHUP_CONCURRENT", "1") == "1"
+FRAMES = E.get("CATCHUP_FRAMES", "1") == "1"
 TIMEOUT = float(E.get("CATCHUP_TIMEOUT", "1800"))
 
 
@@ -146,8 +151,16 @@ def wait_caught_up(m, r, deadline, target=None):
     raise RuntimeError("the replica did not catch up in time")
 
 
-def outage(m, r, n, concurrent):
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def outage(m, r, n, concurrent, replica_extra=None):
     r.stop()
+    if replica_extra is not None:
+        r.extra = replica_extra
     mo0 = int(info(m.port, "replication")["master_repl_offset"])
     t0 = time.time()
     load(m.port, n)
@@ -156,6 +169,7 @@ def outage(m, r, n, concurrent):
     missed = mo1 - mo0
     bg = load(m.port, 10 ** 9, wait=False, rps_cap=True) if concurrent else None
     accepted0 = open(m.log, errors="replace").read().count("accepted, sending")
+    cpu0, net0 = cpu_seconds(m.proc.pid), int(info(m.port, "stats")["total_net_output_bytes"])
     t1 = time.time()
     r.start()
     try:
@@ -179,6 +193,8 @@ def outage(m, r, n, concurrent):
             wait_caught_up(m, r, t1 + TIMEOUT)
             catch_s = time.time() - t1
             during, during_s = 0, 0
+        cpu = cpu_seconds(m.proc.pid) - cpu0
+        net = int(info(m.port, "stats")["total_net_output_bytes"]) - net0
     finally:
         if bg:
             bg.kill()
@@ -189,14 +205,16 @@ def outage(m, r, n, concurrent):
         "%s=%s" % (k, ri.get(k)) for k in ("store_drains", "store_drain_last_ms", "writer_stalls",
                                            "loop_longest_iteration_us", "overlay_bytes")), file=sys.stderr)
     return {"missed_bytes": missed, "accept_s": accept_s, "catch_s": catch_s, "continue": cont,
-            "during_bytes": during, "during_s": during_s}
+            "during_bytes": during, "during_s": during_s, "cpu_s": cpu, "net_bytes": net}
 
 
 def main():
     if not BENCH:
         sys.exit("catchup: redis-benchmark not found")
     root = tempfile.mkdtemp(prefix="cairn-catchup.")
-    m = Server(root, "master", [])
+    # resume by offset whatever the missed stream costs against a snapshot
+    # (repl-resync cost could pick a full sync): catch-up is what is measured
+    m = Server(root, "master", ["--repl-resync", "partial"])
     r = None
     try:
         m.start()
@@ -222,6 +240,19 @@ def main():
                   (name, keys, x["missed_bytes"] / 1e6, acc, app, app / acc, "yes" if x["continue"] else "NO",
                    x["during_bytes"] / 1e6))
         print("\ncatch-up time: %s" % ", ".join("%.1f s" % x["catch_s"] for _, x in rows))
+        if FRAMES:
+            base = ["--replicaof", "127.0.0.1 %d" % m.port]
+            fr = [("stored zstd frames (repl-compressed-catchup yes)", outage(m, r, N, False, base)),
+                  ("plain stream (repl-compressed-catchup no)",
+                   outage(m, r, N, False, base + ["--repl-compressed-catchup", "no"]))]
+            print("\n| catch-up, master idle | stream missed MB | bytes on the wire per stream byte "
+                  "| master CPU s per GB | catch-up s per GB | +CONTINUE |")
+            print("|---|--:|--:|--:|--:|---|")
+            for name, x in fr:
+                gb = x["missed_bytes"] / 1e9
+                print("| %s | %.0f | %.3f | %.2f | %.2f | %s |" %
+                      (name, x["missed_bytes"] / 1e6, x["net_bytes"] / x["missed_bytes"], x["cpu_s"] / gb,
+                       x["catch_s"] / gb, "yes" if x["continue"] else "NO"))
     finally:
         if r:
             r.stop()

@@ -8,6 +8,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <zstd.h>
+
+#include "engine/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -764,6 +767,64 @@ static void test_compress_round_trip(void **state) {
   cairn_backlog_close(b);
 }
 
+/* Frames as stored: a cursor hands out the compressed frames of sealed
+ * segments whole (checked, as on disk) from a frame start, plain bytes up to
+ * the next frame from inside one, and everything decompresses to the
+ * stream at the right offsets. */
+static void test_next_frame(void **state) {
+  fixture *f = *state;
+  cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
+  uint64_t total = 0;
+  for (int i = 0; total < (8u << 20); i++) {
+    size_t len = 1 + (size_t)(i * 7919) % 40000;
+    append_z(b, len);
+    total += len;
+  }
+  wait_compressed(b);
+  size_t cap = 2u << 20;
+  uint8_t *zb = malloc(cap), *raw = malloc(cap);
+  uint32_t rl, crc;
+  cairn_backlog_cursor *c;
+  /* inside the first frame: plain bytes up to its end */
+  assert_int_equal(cairn_backlog_cursor_open(b, 2, &c), 0);
+  assert_int_equal(cairn_backlog_cursor_next_frame(c, total, zb, cap, &rl, &crc), 0);
+  assert_int_equal(rl, (1u << 20) - 1);
+  cairn_backlog_cursor_close(c);
+  /* a limit inside the frame: not whole */
+  assert_int_equal(cairn_backlog_cursor_open(b, 1, &c), 0);
+  assert_int_equal(cairn_backlog_cursor_next_frame(c, 1000, zb, cap, &rl, &crc), 0);
+  assert_int_equal(rl, 1u << 20);
+  assert_int_equal(cairn_backlog_cursor_offset(c), 1);
+  /* from offset 1 to the end: frames where they are, plain bytes elsewhere */
+  uint64_t off = 1;
+  int frames = 0;
+  while (off <= total) {
+    long n = cairn_backlog_cursor_next_frame(c, total, zb, cap, &rl, &crc);
+    assert_true(n >= 0);
+    long got;
+    if (n > 0) {
+      assert_int_equal(crc, cairn_crc32c(0, zb, (size_t)n));
+      size_t d = ZSTD_decompress(raw, cap, zb, (size_t)n);
+      assert_false(ZSTD_isError(d));
+      assert_int_equal(d, rl);
+      got = (long)d;
+      frames++;
+    } else {
+      got = cairn_backlog_cursor_next(c, raw, rl ? rl : 65536);
+      assert_true(got > 0);
+    }
+    for (long j = 0; j < got; j++)
+      if (raw[j] != byte_at(off + (uint64_t)j)) fail_msg("mismatch at %llu", (unsigned long long)(off + (uint64_t)j));
+    off += (uint64_t)got;
+    assert_int_equal(cairn_backlog_cursor_offset(c), off);
+  }
+  assert_true(frames >= 5);
+  cairn_backlog_cursor_close(c);
+  free(zb);
+  free(raw);
+  cairn_backlog_close(b);
+}
+
 typedef struct zwriter_arg {
   cairn_backlog *b;
   uint64_t total;
@@ -1139,6 +1200,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_append_failure_cuts_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
       cmocka_unit_test_setup_teardown(test_append_too_big_and_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_next_frame, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compress_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_while_compressing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_frames, setup, teardown),
