@@ -76,21 +76,10 @@ class Server:
             f.write("".join(line + "\n" for line in self.conf_lines))
         self.proc = subprocess.Popen([self.binary, self.conf], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT
-        last = None
-        while time.monotonic() < deadline:
-            self.check("while starting")
-            try:
-                c = Conn(self.port, 2)
-                try:
-                    if c.cmd("PING") == "PONG":
-                        return
-                finally:
-                    c.close()
-            except (OSError, ReplyError) as e:
-                last = e
-            time.sleep(0.05)
-        raise BenchError("%s did not answer PING within %.0f s (%s)" % (self.name, START_TIMEOUT, last))
+        try:
+            resp.wait_ready(self.port, lambda: self.check("while starting"), START_TIMEOUT, 0.05)
+        except TimeoutError as e:
+            raise BenchError("%s: %s" % (self.name, e))
 
     @property
     def pid(self):
@@ -767,7 +756,7 @@ def report(a, R, master):
         more = predicted_bytes(h, rate_e)
         rows.append(["end of outage: slot %s" % name, "horizon_sec %d at %.1f MB/s, lag %s, idle %s s" % (
             h, rate_e / MB, fmt_mb(int(sl.get("lag_bytes", 0))), sl.get("idle_sec")),
-            ("%s more stream, %s more" % (fmt_mb(more), at_rate(more))) if more is not None else "no limit"])
+            ("%s more stream: %s more" % (fmt_mb(more), at_rate(more).replace(" at the stated rate", "")) + " at the stated rate") if more is not None else "no limit"])
     rows.append(["what happened", "missed %s (%s at the stated rate); backlog on disk %s (zstd ratio %.2f)" % (
         fmt_mb(day), fmt_dur(day / a.rate), fmt_mb(int(R["out_end_info"].get("wal_disk_bytes", 0))), ratio_end),
         "; ".join("%s: %s" % (r["name"], r["kind"]) for r in R["rows"])])

@@ -58,7 +58,7 @@ class BenchError(Exception):
 # ---------------------------------------------------------------- RESP client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resp import Conn, ReplyError, encode, parse_info, free_ports, proc_io, du  # noqa: E402,F401
+from resp import Conn, ReplyError, encode, parse_info, free_ports, proc_io, du, wait_ready  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- processes
@@ -146,21 +146,11 @@ class Server:
                                      stderr=subprocess.STDOUT)
         log.close()
         register_pid(self.proc.pid)
-        deadline = time.monotonic() + START_TIMEOUT
-        last = None
-        while time.monotonic() < deadline:
-            self.check_alive("while starting")
-            try:
-                c = Conn(self.port, 2)
-                r = c.cmd("PING")
-                c.close()
-                if r == "PONG":
-                    return self
-                last = r
-            except (OSError, BenchError, ReplyError) as e:
-                last = e
-            time.sleep(0.1)
-        raise BenchError("%s did not answer PING within %.0fs (%s)" % (self.name, START_TIMEOUT, last))
+        try:
+            wait_ready(self.port, lambda: self.check_alive("while starting"), START_TIMEOUT)
+        except TimeoutError as e:
+            raise BenchError("%s did not answer: %s" % (self.name, e))
+        return self
 
     @property
     def pid(self):

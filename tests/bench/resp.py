@@ -96,6 +96,28 @@ class Conn:
         return self.read()
 
 
+def wait_ready(port, check, timeout, interval=0.1):
+    """Poll PING on port until +PONG. check() is called before each try and
+    raises if the server died; TimeoutError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        check()
+        try:
+            c = Conn(port, 2)
+            try:
+                r = c.cmd("PING")
+            finally:
+                c.close()
+            if r == "PONG":
+                return
+            last = "unexpected reply %r" % (r,)
+        except (OSError, ReplyError) as e:
+            last = str(e)
+        time.sleep(interval)
+    raise TimeoutError("no PONG within %.0f s (last: %s)" % (timeout, last))
+
+
 def parse_info(text):
     """INFO's text (str or bytes) as a dict field -> string value."""
     if isinstance(text, bytes):
