@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 15
 CONF ?= conf/cairn.conf
 
-.PHONY: all deps test-deps build run test unit bench bench-scale compat fuzz fuzz-build clean
+.PHONY: all deps test-deps build run test unit bench bench-scale bench-outage compat fuzz fuzz-build clean
 
 all: build
 
@@ -55,6 +55,14 @@ bench: build test-deps
 # restart, space per key. Knobs SCALE_*: tests/bench/README.md. Long (minutes).
 bench-scale: build test-deps
 	@sh tests/bench/scale.sh $(BUILD)
+
+# A day-long replica outage in compressed time: cairn master, a cairn and a
+# redis-server replica stopped while the master writes RATE x 86400 bytes,
+# then restarted under load (tests/bench/README.md). OUTAGE_ARGS=--small for
+# a quick ~200 MB run; e.g. OUTAGE_ARGS="--resync partial" for +CONTINUE.
+OUTAGE_ARGS ?=
+bench-outage: build
+	@python3 tests/bench/outage.py $(BUILD) $(OUTAGE_ARGS)
 
 # Redis 7.0.15's own test suite (../shared/redis-suite) against a fresh cairn,
 # each unit's count next to real Redis's. UNITS=@core, @extra or unit names.

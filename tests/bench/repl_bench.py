@@ -57,86 +57,8 @@ class BenchError(Exception):
 
 # ---------------------------------------------------------------- RESP client
 
-class Conn:
-    def __init__(self, port, timeout=60.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def close(self):
-        self.s.close()
-
-    def _fill(self):
-        chunk = self.s.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("connection closed")
-        self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line, self.buf = self.buf[:i], self.buf[i + 2:]
-                return line
-            self._fill()
-
-    def read(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            raise BenchError("error reply: %s" % rest.decode(errors="replace"))
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self._fill()
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise BenchError("bad reply line %r" % line)
-
-    def cmd(self, *args):
-        self.s.sendall(encode(args))
-        return self.read()
-
-
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-def parse_info(text):
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    d = {}
-    for line in text.split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            d[k] = v
-    return d
-
-
-def free_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp import Conn, ReplyError, encode, parse_info, free_ports, proc_io, du, wait_ready  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------- processes
@@ -176,18 +98,6 @@ def proc_smaps(pid):
     return d
 
 
-def proc_io(pid):
-    d = {}
-    try:
-        with open("/proc/%d/io" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                d[k] = int(v)
-    except OSError:
-        pass
-    return d
-
-
 def children_of(pid):
     out = []
     for name in os.listdir("/proc"):
@@ -202,17 +112,6 @@ def children_of(pid):
         except (OSError, IndexError, ValueError):
             pass
     return out
-
-
-def du(path):
-    total = 0
-    for dp, _, files in os.walk(path):
-        for fn in files:
-            try:
-                total += os.lstat(os.path.join(dp, fn)).st_blocks * 512
-            except OSError:
-                pass
-    return total
 
 
 ALL_SERVERS = []
@@ -247,21 +146,11 @@ class Server:
                                      stderr=subprocess.STDOUT)
         log.close()
         register_pid(self.proc.pid)
-        deadline = time.monotonic() + START_TIMEOUT
-        last = None
-        while time.monotonic() < deadline:
-            self.check_alive("while starting")
-            try:
-                c = Conn(self.port, 2)
-                r = c.cmd("PING")
-                c.close()
-                if r == "PONG":
-                    return self
-                last = r
-            except (OSError, BenchError) as e:
-                last = e
-            time.sleep(0.1)
-        raise BenchError("%s did not answer PING within %.0fs (%s)" % (self.name, START_TIMEOUT, last))
+        try:
+            wait_ready(self.port, lambda: self.check_alive("while starting"), START_TIMEOUT)
+        except TimeoutError as e:
+            raise BenchError("%s did not answer: %s" % (self.name, e))
+        return self
 
     @property
     def pid(self):
@@ -843,6 +732,6 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except BenchError as e:
+    except (BenchError, ReplyError) as e:
         note("error: %s" % e)
         sys.exit(1)

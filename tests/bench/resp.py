@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Small stdlib-only helpers for tests/bench/run.sh.
+"""Small stdlib-only helpers for the benchmarks (run.sh calls it as a
+command; the Python benches import it: Conn, parse_info, proc_io, du, ...).
 
   resp.py ports N                    print N distinct free TCP ports on 127.0.0.1
   resp.py cmd PORT TIMEOUT ARG...    send one command, print the reply;
@@ -32,9 +33,126 @@ def free_ports(n):
 def encode(args):
     out = [b"*%d\r\n" % len(args)]
     for a in args:
-        b = a.encode()
+        b = a if isinstance(a, bytes) else str(a).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(b), b))
     return b"".join(out)
+
+
+class ReplyError(Exception):
+    """An error reply (-ERR ...) or a reply that is not RESP."""
+
+
+class Conn:
+    """One RESP2 connection to 127.0.0.1:port; cmd() sends a command and
+    returns its reply decoded (str for +, int, bytes for $, lists); an error
+    reply raises ReplyError."""
+
+    def __init__(self, port, timeout=60.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def _fill(self):
+        chunk = self.s.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 2:]
+                return line
+            self._fill()
+
+    def read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise ReplyError("error reply: %s" % rest.decode(errors="replace"))
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ReplyError("bad reply line %r" % line)
+
+    def cmd(self, *args):
+        self.s.sendall(encode(args))
+        return self.read()
+
+
+def wait_ready(port, check, timeout, interval=0.1):
+    """Poll PING on port until +PONG. check() is called before each try and
+    raises if the server died; TimeoutError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        check()
+        try:
+            c = Conn(port, 2)
+            try:
+                r = c.cmd("PING")
+            finally:
+                c.close()
+            if r == "PONG":
+                return
+            last = "unexpected reply %r" % (r,)
+        except (OSError, ReplyError) as e:
+            last = str(e)
+        time.sleep(interval)
+    raise TimeoutError("no PONG within %.0f s (last: %s)" % (timeout, last))
+
+
+def parse_info(text):
+    """INFO's text (str or bytes) as a dict field -> string value."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    d = {}
+    for line in text.split("\r\n"):
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            d[k] = v
+    return d
+
+
+def proc_io(pid):
+    """/proc/PID/io as a dict of ints ({} once the process is gone)."""
+    d = {}
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                d[k] = int(v)
+    except OSError:
+        pass
+    return d
+
+
+def du(path):
+    """Disk blocks used under path, in bytes (files that vanish are skipped)."""
+    total = 0
+    for dp, _, files in os.walk(path):
+        for fn in files:
+            try:
+                total += os.lstat(os.path.join(dp, fn)).st_blocks * 512
+            except OSError:
+                pass
+    return total
 
 
 def read_line(sock, buf):
