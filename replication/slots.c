@@ -11,8 +11,9 @@
  * retention kept.
  *
  * The horizon is how long a replica can stay away before it needs a full
- * sync: what the caps allow at the stream's current write rate (the larger
- * of the last minute's and the last hour's, sampled once a second), with
+ * sync: what the caps allow at the stream's current write rate (the largest
+ * of the last 10 s's, minute's and hour's, sampled once a second: a burst
+ * counts at once), with
  * the disk bytes of the stream estimated from the compression ratio of the
  * sealed segments. An estimate: other pins holding older data count against
  * backlog-max-bytes too. */
@@ -181,9 +182,15 @@ uint64_t cairn_slots_rate(const cairn_slots *ss, int window) { return rate_over(
 /* Seconds a replica that needs `lag` more stream bytes and was last seen
  * `idle_s` ago can still stay away; -1 = no limit. Slotted: the caps are
  * backlog-max-bytes and repl-slot-max-age; otherwise retention itself. */
+/* The rate a horizon assumes: the largest of three windows. */
+static uint64_t peak_rate(const cairn_slots *ss) {
+  uint64_t r = rate_over(ss, 10), r1 = rate_over(ss, 60), r2 = rate_over(ss, RATE_WINDOW);
+  if (r1 > r) r = r1;
+  return r2 > r ? r2 : r;
+}
+
 static int64_t horizon(cairn_server *srv, const cairn_slots *ss, uint64_t lag, int64_t idle_s, int slotted) {
-  uint64_t r1 = rate_over(ss, 60), r2 = rate_over(ss, RATE_WINDOW);
-  double rate = (double)(r1 > r2 ? r1 : r2);
+  double rate = (double)peak_rate(ss);
   cairn_wal_stats ws;
   srv->wal.stats(srv->wal.ud, &ws);
   double ratio = ws.ratio > 1 ? ws.ratio : 1;
@@ -260,8 +267,7 @@ void cairn_slots_cron(cairn_server *srv, cairn_slots *ss) {
                       "before it needs a full sync (backlog-max-bytes, repl-slot-max-age; stream written at %llu "
                       "bytes/s)",
                       s->name, (long long)idle, (unsigned long long)slot_lag(srv, s), (long long)h,
-                      (unsigned long long)(rate_over(ss, 60) > rate_over(ss, RATE_WINDOW) ? rate_over(ss, 60)
-                                                                                           : rate_over(ss, RATE_WINDOW)));
+                      (unsigned long long)peak_rate(ss));
       } else if (h < 0 || h >= srv->cfg.repl_slot_warn_horizon) {
         s->warned = 0;
       }

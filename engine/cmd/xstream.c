@@ -1634,7 +1634,7 @@ static void xread_generic(cairn_ctx *c, int xreadgroup) {
       return;
     }
     xs s;
-    xgroup gr;
+    xgroup gr = {0};
     if (xs_open(c, woken, &s) != 1) return;
     rc = group_get(c, &s, g, &gr);
     if (rc < 0) return;
@@ -1651,7 +1651,7 @@ static void xread_generic(cairn_ctx *c, int xreadgroup) {
     int rc = xs_open(c, key, &s);
     if (rc < 0) goto out;
     if (xreadgroup) {
-      xgroup gr;
+      xgroup gr = {0};
       int grc = rc == 1 ? group_get(c, &s, g, &gr) : 0;
       if (grc < 0) goto out;
       if (grc == 0) {
@@ -1696,7 +1696,7 @@ static void xread_generic(cairn_ctx *c, int xreadgroup) {
     int rc = xs_open(c, key, &s);
     if (rc < 0) goto out;
     if (rc == 0) continue;
-    xgroup gr;
+    xgroup gr = {0};
     int history = 0;
     if (xreadgroup) {
       if (group_get(c, &s, g, &gr) != 1) goto out; /* checked above */
@@ -1851,7 +1851,7 @@ static void cmd_xgroup_create(cairn_ctx *c) {
   }
   if (name_too_long(c, g)) return;
   if (rc == 0) xs_init(c, &s);
-  xgroup gr;
+  xgroup gr = {0};
   int have = rc == 1 ? group_get(c, &s, g, &gr) : 0;
   if (have < 0) return;
   if (have) {
@@ -1877,7 +1877,7 @@ static void cmd_xgroup_setid(cairn_ctx *c) {
     return;
   }
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
   sid id;
   if (c->argv[4].len == 1 && c->argv[4].p[0] == '$') {
@@ -1910,7 +1910,7 @@ static int del_prefix(cairn_ctx *c, xs *s, int space, const cairn_buf *pre) {
 
 static void cmd_xgroup_destroy(cairn_ctx *c) {
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   int have;
   if (xgroup_open(c, &s, &gr, 0, &have) != 1) return;
   if (!have) {
@@ -1934,7 +1934,7 @@ static void cmd_xgroup_destroy(cairn_ctx *c) {
 
 static void cmd_xgroup_createconsumer(cairn_ctx *c) {
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
   if (name_too_long(c, c->argv[4])) return;
   xcons cs;
@@ -1950,7 +1950,7 @@ static void cmd_xgroup_createconsumer(cairn_ctx *c) {
 
 static void cmd_xgroup_delconsumer(cairn_ctx *c) {
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (xgroup_open(c, &s, &gr, 1, NULL) != 1) return;
   cairn_str key = c->argv[2], g = c->argv[3], cname = c->argv[4];
   xcons cs;
@@ -2029,7 +2029,7 @@ static void cmd_xack(cairn_ctx *c) {
   xs s;
   int rc = xs_open(c, key, &s);
   if (rc < 0) return;
-  xgroup gr;
+  xgroup gr = {0};
   int have = rc == 1 ? group_get(c, &s, g, &gr) : 0;
   if (have < 0) return;
   if (!have) {
@@ -2136,7 +2136,7 @@ static void cmd_xpending(cairn_ctx *c) {
     if (si + 3 < c->argc) cname = c->argv[si + 3];
   }
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
   cairn_store *st = cairn_ctx_store(c);
   cairn_buf pre = {0}, from = {0};
@@ -2257,7 +2257,7 @@ out:
 static void cmd_xclaim(cairn_ctx *c) {
   cairn_str key = c->argv[1], g = c->argv[2], cname = c->argv[3];
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
   long long minidle, retrycount = -1, deliverytime = -1;
   if (cairn_arg_ll_msg(c, c->argv[4], &minidle, "Invalid min-idle-time argument for XCLAIM") != 0) return;
@@ -2414,7 +2414,7 @@ static void cmd_xautoclaim(cairn_ctx *c) {
     }
   }
   xs s;
-  xgroup gr;
+  xgroup gr = {0};
   if (open_group_or_nogroup(c, key, g, &s, &gr) != 1) return;
   if (name_too_long(c, cname)) return;
   /* gather the candidates first: claiming writes the PEL being walked */
@@ -2678,7 +2678,7 @@ static void cmd_xinfo_groups(cairn_ctx *c) {
     cairn_reply_array(&c->reply, (long long)n);
     for (size_t i = 0; i < n; i++) {
       cairn_str g = {names.p + offs[i], (i + 1 < n ? offs[i + 1] : names.len) - offs[i]};
-      xgroup gr;
+      xgroup gr = {0};
       if (group_get(c, &s, g, &gr) != 1) break;
       cairn_reply_map(&c->reply, 6);
       cairn_reply_bulk_str(&c->reply, "name");
@@ -2703,7 +2703,7 @@ static void cmd_xinfo_consumers(cairn_ctx *c) {
   xs s;
   if (xinfo_open(c, &s) != 1) return;
   cairn_str g = c->argv[3];
-  xgroup gr;
+  xgroup gr = {0};
   int rc = group_get(c, &s, g, &gr);
   if (rc < 0) return;
   if (rc == 0) {
@@ -2787,7 +2787,7 @@ static void cmd_xinfo_stream(cairn_ctx *c) {
     cairn_reply_array(&c->reply, (long long)n);
     for (size_t i = 0; i < n; i++) {
       cairn_str g = {names.p + offs[i], (i + 1 < n ? offs[i + 1] : names.len) - offs[i]};
-      xgroup gr;
+      xgroup gr = {0};
       if (group_get(c, &s, g, &gr) != 1) break;
       cairn_reply_map(&c->reply, 7);
       cairn_reply_bulk_str(&c->reply, "name");
@@ -3027,7 +3027,7 @@ static int w_group(void *ud, cairn_str sub, cairn_str val) {
     x->corrupt = 1;
     return 1;
   }
-  xgroup gr;
+  xgroup gr = {0};
   gr.last.ms = rdle64(val.p);
   gr.last.seq = rdle64(val.p + 8);
   gr.entries_read = (int64_t)rdle64(val.p + 16);
