@@ -82,6 +82,10 @@ static void usage(FILE *f) {
           "a terminal.\n");
 }
 
+/* A directory this run is filling (restore, export-aof): removed when it fails. */
+static const char *partial_dir;
+static void rm_tree(const char *dir);
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -90,6 +94,7 @@ static void die(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
+  if (partial_dir) rm_tree(partial_dir);
   exit(1);
 }
 
@@ -801,7 +806,14 @@ static void make_checkpoint(const char *cairn_dir, const char *out_dir, ckpt_inf
   write_file_durably(out_dir, CKPT_FILE, text, (size_t)n);
 }
 
+static void check_cairn_dir(const char *cairn_dir) {
+  char path[4200];
+  pathf(path, sizeof(path), "%s/store/" CKPT_DATA, cairn_dir);
+  if (access(path, R_OK) != 0) die("%s: %s (is %s a cairn data directory?)", path, strerror(errno), cairn_dir);
+}
+
 static int cmd_checkpoint(const char *cairn_dir, const char *out_dir) {
+  check_cairn_dir(cairn_dir);
   prepare_out_dir(out_dir, "checkpoint directory", 1);
   ckpt_info ci;
   uint64_t bytes;
@@ -918,6 +930,10 @@ static int cut_one(void *ud, const wcmd *c) {
     k->stop_last = c->last;
     k->stop_ms = c->ms;
     k->stop_exact = c->exact;
+    if (k->depth == 0 && c->argc >= 1 && arg_is(&c->argv[0], "multi")) {
+      k->depth = 1; /* a cut inside the MULTI command is inside its transaction */
+      k->multi_off = c->off;
+    }
     return 1;
   }
   if (k->depth == 0) {
@@ -955,13 +971,6 @@ static uint64_t run_cut(cairn_backlog *b, const ckpt_info *ci, uint64_t to_off, 
   progress_end();
   cairn_buf_free(&k.unit);
   if (rc != 0) die("reading the backlog failed (see above)");
-  if (to_ms && k.units == 0 && ci->created_ms > to_ms) {
-    char a[64], t[64];
-    fmt_utc(a, sizeof(a), ci->created_ms);
-    fmt_utc(t, sizeof(t), to_ms);
-    die("--to-time %s (%s) is before the checkpoint (taken %s, offset %llu), whose data may hold later writes: "
-        "restore from an older checkpoint", to_text, t, a, (unsigned long long)ci->offset);
-  }
   char t[64];
   if (to_ms) {
     fmt_utc(t, sizeof(t), k.cut_ms);
@@ -989,6 +998,41 @@ static uint64_t run_cut(cairn_backlog *b, const ckpt_info *ci, uint64_t to_off, 
            (unsigned long long)k.stop_off, t, to_text, (unsigned long long)k.stop_off);
   }
   return k.cut;
+}
+
+static int first_time(void *ud, const wcmd *c) {
+  *(int64_t *)ud = c->ms ? c->ms : INT64_MAX;
+  return 1;
+}
+
+/* The checks a cut needs before anything is written: N inside the backlog
+ * and not before the checkpoint; T not before the checkpoint's data (taken
+ * before T, or the first command after it written by T). */
+static void check_cut(cairn_backlog *b, const ckpt_info *ci, uint64_t to_off, int64_t to_ms, const char *to_text,
+                      const char *verb) {
+  uint64_t first = cairn_backlog_first(b), end = cairn_backlog_end(b);
+  if (to_off && (to_off < first - 1 || to_off > end)) {
+    cairn_backlog_close(b);
+    die("--to-offset %llu is outside the backlog (offsets %llu..%llu)", (unsigned long long)to_off,
+        (unsigned long long)first, (unsigned long long)end);
+  }
+  if (to_off && to_off < ci->offset) {
+    cairn_backlog_close(b);
+    die("--to-offset %llu is before the checkpoint's offset %llu: %s from an older checkpoint",
+        (unsigned long long)to_off, (unsigned long long)ci->offset, verb);
+  }
+  if (to_ms && ci->created_ms > to_ms) {
+    int64_t next = INT64_MAX;
+    if (walk(b, ci->offset + 1, end, -1, first_time, &next, NULL) != 0) die("reading the backlog failed (see above)");
+    if (next > to_ms) {
+      char a[64], t[64];
+      fmt_utc(a, sizeof(a), ci->created_ms);
+      fmt_utc(t, sizeof(t), to_ms);
+      cairn_backlog_close(b);
+      die("--to-time %s (%s) is before the checkpoint (taken %s, offset %llu), whose data may hold later writes: "
+          "%s from an older checkpoint", to_text, t, a, (unsigned long long)ci->offset, verb);
+    }
+  }
 }
 
 /* ---- restore ------------------------------------------------------------------------ */
@@ -1050,23 +1094,14 @@ static int cmd_restore(const char *ck, const char *bdir, const char *out, uint64
   read_checkpoint(ck, &ci);
   prepare_out_dir(out, "--out", 0);
   cairn_backlog *b = open_for_checkpoint(bdir, &ci);
-  uint64_t first = cairn_backlog_first(b), end = cairn_backlog_end(b);
-  if (to_off && (to_off < first - 1 || to_off > end)) {
-    cairn_backlog_close(b);
-    die("--to-offset %llu is outside the backlog (offsets %llu..%llu)", (unsigned long long)to_off,
-        (unsigned long long)first, (unsigned long long)end);
-  }
-  if (to_off && to_off < ci.offset) {
-    cairn_backlog_close(b);
-    die("--to-offset %llu is before the checkpoint's offset %llu: restore from an older checkpoint",
-        (unsigned long long)to_off, (unsigned long long)ci.offset);
-  }
+  check_cut(b, &ci, to_off, to_ms, to_text, "restore");
   char store[4200], nbdir[4200], from[4200], to[4200];
   pathf(store, sizeof(store), "%s/store", out);
   pathf(nbdir, sizeof(nbdir), "%s/backlog", out);
   pathf(from, sizeof(from), "%s/" CKPT_DATA, ck);
   pathf(to, sizeof(to), "%s/" CKPT_DATA, store);
   prepare_out_dir(out, "--out", 1);
+  partial_dir = out;
   if (mkdir(store, 0755) != 0) die("cannot create %s: %s", store, strerror(errno));
   copy_file(from, to);
   cairn_backlog_options o = {.no_compress = 1, .start_offset = ci.offset};
@@ -1081,6 +1116,7 @@ static int cmd_restore(const char *ck, const char *bdir, const char *out, uint64
   cairn_backlog_close(b);
   if (ci.replid[0]) new_history(store, ci.replid, cut);
   if (fsync_dir(store) != 0 || fsync_dir(out) != 0) die("cannot sync %s: %s", out, strerror(errno));
+  partial_dir = NULL;
   printf("restored into %s: the store at offset %llu and %llu bytes of stream after it (offsets %llu..%llu); "
          "start it with cairn-server --dir %s\n",
          out, (unsigned long long)ci.offset, (unsigned long long)(cut - ci.offset), (unsigned long long)ci.offset + 1,
@@ -1227,7 +1263,10 @@ static void write_aof_base(const char *ck_data, int move, const char *work, cons
 
 static int cmd_export_aof(const char *cairn_dir, const char *ck, const char *bdir, const char *out, uint64_t to_off,
                           int64_t to_ms, const char *to_text) {
+  if (cairn_dir) check_cairn_dir(cairn_dir);
+  else if (access(ck, R_OK) != 0) die("--checkpoint %s: %s", ck, strerror(errno));
   prepare_out_dir(out, "--out", 1);
+  partial_dir = out;
   ckpt_info ci;
   char ckdir[4200], bpath[4200], data[4200], work[4200], path[4200];
   pathf(ckdir, sizeof(ckdir), "%s/.export-checkpoint", out);
@@ -1245,19 +1284,7 @@ static int cmd_export_aof(const char *cairn_dir, const char *ck, const char *bdi
   }
   pathf(data, sizeof(data), "%s/" CKPT_DATA, ck);
   cairn_backlog *b = open_for_checkpoint(bdir, &ci);
-  uint64_t first = cairn_backlog_first(b), end = cairn_backlog_end(b);
-  if (to_off && (to_off < first - 1 || to_off > end)) {
-    cairn_backlog_close(b);
-    rm_tree(ckdir);
-    die("--to-offset %llu is outside the backlog (offsets %llu..%llu)", (unsigned long long)to_off,
-        (unsigned long long)first, (unsigned long long)end);
-  }
-  if (to_off && to_off < ci.offset) {
-    cairn_backlog_close(b);
-    rm_tree(ckdir);
-    die("--to-offset %llu is before the checkpoint's offset %llu: export from an older checkpoint",
-        (unsigned long long)to_off, (unsigned long long)ci.offset);
-  }
+  check_cut(b, &ci, to_off, to_ms, to_text, "export");
   /* the incr file: the stream after the checkpoint, as commands */
   pathf(path, sizeof(path), "%s/" AOF_INCR, out);
   aof_sink a = {.db = ci.stream_db < 0 ? 0 : ci.stream_db, .emitted_db = -1};
@@ -1284,6 +1311,7 @@ static int cmd_export_aof(const char *cairn_dir, const char *ck, const char *bdi
   /* the manifest last: until it exists, Redis sees no AOF here */
   const char *mf = "file " AOF_BASE " seq 1 type b\nfile " AOF_INCR " seq 1 type i\n";
   write_file_durably(out, AOF_MANIFEST, mf, strlen(mf));
+  partial_dir = NULL;
   printf("exported into %s: load it with appendonly yes, appenddirname %s (and appendfilename appendonly.aof) in "
          "the parent directory as dir\n",
          out, strrchr(out, '/') ? strrchr(out, '/') + 1 : out);
