@@ -102,20 +102,7 @@ static repl_state *state_of(cairn_server *srv) { return srv->repl; }
 
 static void job_release(fullsync *job);
 
-static int spool_write(void *ud, const void *p, size_t n) {
-  int fd = *(int *)ud;
-  const char *q = p;
-  while (n) {
-    ssize_t w = write(fd, q, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    q += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
+static int spool_write(void *ud, const void *p, size_t n) { return cairn_write_all(*(int *)ud, p, n); }
 
 /* The full-sync thread: the snapshot as an RDB into the spool file. */
 static void *spool_main(void *arg) {

@@ -625,27 +625,13 @@ static int fsync_dir(const char *dir) {
   return rc;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *q = p;
-  while (n) {
-    ssize_t w = write(fd, q, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    q += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Writes text to dir/name durably (a temporary name, fsync, rename, the directory fsynced). */
 static void write_file_durably(const char *dir, const char *name, const char *text, size_t len) {
   char tmp[4200], path[4200];
   pathf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
   pathf(path, sizeof(path), "%s/%s", dir, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all(fd, text, len) != 0 || fsync(fd) != 0) die("cannot write %s: %s", tmp, strerror(errno));
+  if (fd < 0 || cairn_write_all(fd, text, len) != 0 || fsync(fd) != 0) die("cannot write %s: %s", tmp, strerror(errno));
   close(fd);
   if (rename(tmp, path) != 0 || fsync_dir(dir) != 0) die("cannot write %s: %s", path, strerror(errno));
 }
@@ -719,7 +705,7 @@ static int copy_env_once(MDB_env *env, int out, uint64_t total, char *err, size_
     ssize_t r = read(p[0], buf, 1 << 20);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
-    if (write_all(out, buf, (size_t)r) != 0) {
+    if (cairn_write_all(out, buf, (size_t)r) != 0) {
       werr = errno;
       break;
     }
@@ -865,7 +851,7 @@ static void copy_file(const char *from, const char *to) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) die("reading %s: %s", from, strerror(errno));
     if (r == 0) break;
-    if (write_all(out, buf, (size_t)r) != 0) die("writing %s: %s", to, strerror(errno));
+    if (cairn_write_all(out, buf, (size_t)r) != 0) die("writing %s: %s", to, strerror(errno));
     done += (uint64_t)r;
     progress("copy", done, (uint64_t)st.st_size);
   }
@@ -1214,13 +1200,13 @@ static int aof_unit(void *ud, const char *p, size_t n, int64_t ms) {
   a->writing = 1;
   unit_each(a, p, n, aof_cmd);
   if (a->out.len >= (1u << 20)) {
-    if (write_all(a->fd, a->out.p, a->out.len) != 0) return -1;
+    if (cairn_write_all(a->fd, a->out.p, a->out.len) != 0) return -1;
     a->out.len = 0;
   }
   return 0;
 }
 
-static int rdb_write_fd(void *ud, const void *p, size_t n) { return write_all(*(int *)ud, p, n); }
+static int rdb_write_fd(void *ud, const void *p, size_t n) { return cairn_write_all(*(int *)ud, p, n); }
 
 /* The base: the checkpoint's data as an RDB, written by the server's own
  * writer from a snapshot of a private copy of the store. */
@@ -1293,7 +1279,7 @@ static int cmd_export_aof(const char *cairn_dir, const char *ck, const char *bdi
   if (a.fd < 0) die("cannot create %s: %s", path, strerror(errno));
   uint64_t cut = run_cut(b, &ci, to_off, to_ms, to_text, aof_unit, &a);
   cairn_backlog_close(b);
-  if ((a.out.len && write_all(a.fd, a.out.p, a.out.len) != 0) || fsync(a.fd) != 0 || close(a.fd) != 0)
+  if ((a.out.len && cairn_write_all(a.fd, a.out.p, a.out.len) != 0) || fsync(a.fd) != 0 || close(a.fd) != 0)
     die("writing %s: %s", path, strerror(errno));
   if (cut > ci.offset)
     printf("incr: %s, %llu commands of offsets %llu..%llu (%llu left out: PING, REPLCONF, PUBLISH)\n", path,
