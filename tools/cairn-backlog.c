@@ -137,16 +137,24 @@ static int parse_age_ms(const char *s, int64_t *out) {
   return 0;
 }
 
-static void fmt_time(char *out, size_t n, int64_t ms) {
+/* Local time to the second ("-" if none: ls), or UTC to the millisecond
+ * ("2024-05-01 12:00:00.123 UTC", "unknown" if none: the cut's messages). */
+static void fmt_time_as(char *out, size_t n, int64_t ms, int utc) {
   if (ms <= 0) {
-    snprintf(out, n, "-");
+    snprintf(out, n, utc ? "unknown" : "-");
     return;
   }
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+  char d[32];
+  if (utc) gmtime_r(&t, &tm);
+  else localtime_r(&t, &tm);
+  strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
+  if (utc) snprintf(out, n, "%s.%03d UTC", d, (int)(ms % 1000));
+  else snprintf(out, n, "%s", d);
 }
+static void fmt_time(char *out, size_t n, int64_t ms) { fmt_time_as(out, n, ms, 0); }
+static void fmt_utc(char *out, size_t n, int64_t ms) { fmt_time_as(out, n, ms, 1); }
 
 /* A time T of the command line: "YYYY-MM-DD HH:MM:SS" (UTC), unix ms (all
  * digits), or relative to now: "-90s", "-30m", "-2h", "-1d". */
@@ -177,20 +185,6 @@ static int parse_time_ms(const char *s, int64_t *out) {
   if (t == (time_t)-1) return -1;
   *out = (int64_t)t * 1000;
   return 0;
-}
-
-/* "2024-05-01 12:00:00.123 UTC" */
-static void fmt_utc(char *out, size_t n, int64_t ms) {
-  if (ms <= 0) {
-    snprintf(out, n, "unknown");
-    return;
-  }
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char d[32];
-  strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
-  snprintf(out, n, "%s.%03d UTC", d, (int)(ms % 1000));
 }
 
 /* ---- progress -------------------------------------------------------------- */
