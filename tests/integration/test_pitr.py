@@ -388,6 +388,9 @@ def fill(c, tag):
     c.call("SELECT", 0)
 
 
+LIB = "#!lua name=%s\nredis.register_function('%s_f', function(keys, args) return 1 end)"
+
+
 def load_in_redis(aof_dir):
     parent, name = os.path.split(aof_dir.rstrip("/"))
     return RedisServer({"appendonly": "yes", "appenddirname": name, "dir": parent})
@@ -398,9 +401,11 @@ def export_aof_loads_in_redis_with_the_same_data():
     with pitr_server() as (s, c, tmp):
         fill(c, "base")
         c.call("SET", "gone", "1")
+        assert_eq(c.call("FUNCTION", "LOAD", LIB % ("libbase", "libbase")), b"libbase")
         ck, _ = checkpoint_now(s, c, tmp)
         # after the checkpoint: the incr file
         fill(c, "incr")
+        assert_eq(c.call("FUNCTION", "LOAD", LIB % ("libincr", "libincr")), b"libincr")
         c.call("DEL", "gone")
         c.call("HSET", "h:base", "f3", "3")
         c.call("LPOP", "l:base")
@@ -435,6 +440,9 @@ def export_aof_loads_in_redis_with_the_same_data():
         with load_in_redis(aof) as red:
             rc = red.conn()
             assert_same_data(snapshot(rc), want_cut)
+            # the libraries: one from the base's RDB, one loaded by the incr file
+            assert_eq(rc.call("FCALL", "libbase_f", 0), 1)
+            assert_eq(rc.call("FCALL", "libincr_f", 0), 1)
             assert_true("DB loaded from incr file" in red.log_text(), red.log_text()[-2000:])
         # from the running server's directory, everything
         aof = os.path.join(tmp, "aof2")
