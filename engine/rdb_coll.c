@@ -361,3 +361,52 @@ int cairn_coll_loader_purge(cairn_coll_loader *L) {
   L->coll.count = 0;
   return 0;
 }
+
+/* ---- a whole snapshot ---------------------------------------------------- */
+
+typedef struct snap_rdb_ctx {
+  cairn_rdb_writer *w;
+  cairn_store_snapshot *snap;
+  int64_t now_ms;
+} snap_rdb_ctx;
+
+static int snap_rdb_key(void *ud, cairn_str key, const cairn_value *v) {
+  snap_rdb_ctx *sc = ud;
+  /* Keys already expired are left out: their DEL follows in the stream. */
+  if (v->expire_ms >= 0 && v->expire_ms <= sc->now_ms) return 0;
+  int64_t exp = v->expire_ms >= 0 ? v->expire_ms : CAIRN_RDB_NO_EXPIRE;
+  if (v->type == CAIRN_TYPE_STRING) {
+    if (cairn_rdb_writer_key(sc->w, CAIRN_RDB_KIND_STRING, key.p, key.len, exp) != 0 ||
+        cairn_rdb_writer_string(sc->w, v->data, v->len) != 0)
+      return -1;
+    return 0;
+  }
+  /* A collection: its members are streamed from the snapshot, one at a
+   * time (the writer holds at most one quicklist node). */
+  cairn_coll coll;
+  if (!cairn_type_is_coll(v->type) || cairn_coll_decode(v, &coll) != 0 || coll.count == 0) return 0;
+  int rc = cairn_rdb_write_coll_key(sc->w, sc->snap, v->type, &coll, key.p, key.len, exp);
+  return rc == 0 ? 0 : -1;
+}
+
+int cairn_rdb_write_snapshot(cairn_rdb_writer *w, cairn_store_snapshot *snap, const cairn_rdb_aux *aux,
+                             const void *functions, size_t flen, int64_t now_ms) {
+  snap_rdb_ctx sc = {.w = w, .snap = snap, .now_ms = now_ms};
+  const char *fp = functions;
+  int rc = cairn_rdb_writer_begin(w, aux);
+  for (size_t pos = 0; rc == 0 && fp && pos + 4 <= flen;) {
+    uint32_t len;
+    memcpy(&len, fp + pos, 4);
+    if (pos + 4 + (size_t)len > flen) break;
+    rc = cairn_rdb_writer_function(w, fp + pos + 4, len);
+    pos += 4 + (size_t)len;
+  }
+  for (int db = 0; rc == 0 && db < cairn_store_snapshot_databases(snap); db++) {
+    uint64_t n = cairn_store_snapshot_dbsize(snap, db);
+    if (!n) continue;
+    rc = cairn_rdb_writer_select_db(w, (uint32_t)db, n, cairn_store_snapshot_expires(snap, db));
+    if (rc == 0) rc = cairn_store_snapshot_scan(snap, db, snap_rdb_key, &sc);
+  }
+  if (rc == 0) rc = cairn_rdb_writer_end(w);
+  return rc;
+}

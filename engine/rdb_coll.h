@@ -27,6 +27,15 @@ int cairn_rdb_dump_coll(cairn_rdb_writer *w, cairn_store *s, uint8_t type, const
 int cairn_rdb_write_coll_key(cairn_rdb_writer *w, cairn_store_snapshot *snap, uint8_t type, const cairn_coll *coll,
                              const void *key, size_t klen, int64_t expire_ms);
 
+/* A whole RDB of a snapshot: begin (aux), the function libraries
+ * (functions: [u32 len][code]... as the store's "functions" meta entry
+ * holds them; may be NULL), every non-empty db, end. Keys already expired
+ * at now_ms are left out (their DEL follows in the stream). Full sync
+ * (replication/master.c) and cairn-backlog export-aof. 0, -1 on a writer
+ * error (cairn_rdb_writer_error), or a store error (< -1). */
+int cairn_rdb_write_snapshot(cairn_rdb_writer *w, cairn_store_snapshot *snap, const cairn_rdb_aux *aux,
+                             const void *functions, size_t flen, int64_t now_ms);
+
 /* Redis's encoding thresholds the writer follows (from the configuration:
  * engine/config.c publishes them). Thread-safe. */
 typedef struct cairn_rdb_limits {

@@ -539,6 +539,20 @@ void cairn_random_bytes(void *out, size_t n) {
   pthread_mutex_unlock(&mu);
 }
 
+int cairn_write_all(int fd, const void *p, size_t n) {
+  const char *q = p;
+  while (n) {
+    ssize_t w = write(fd, q, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    q += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 void cairn_random_hex40(char out[41]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char raw[20];

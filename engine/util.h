@@ -78,6 +78,9 @@ uint32_t cairn_crc32c(uint32_t crc, const void *data, size_t len);
  * time-seeded generator. */
 void cairn_random_bytes(void *out, size_t n);
 
+/* write(2) until all n bytes are written (EINTR retried): 0, or -1 with errno. */
+int cairn_write_all(int fd, const void *p, size_t n);
+
 /* 40 lowercase hex characters plus NUL, like Redis's run_id / replid. */
 void cairn_random_hex40(char out[41]);
 /* Fast non-cryptographic randomness for random picks (xoshiro256**, seeded

@@ -107,45 +107,7 @@ static repl_state *state_of(cairn_server *srv) { return srv->repl; }
 
 static void job_release(fullsync *job);
 
-static int spool_write(void *ud, const void *p, size_t n) {
-  int fd = *(int *)ud;
-  const char *q = p;
-  while (n) {
-    ssize_t w = write(fd, q, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    q += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-typedef struct spool_ctx {
-  cairn_rdb_writer *w;
-  cairn_store_snapshot *snap;
-  int64_t now_ms;
-} spool_ctx;
-
-static int spool_key(void *ud, cairn_str key, const cairn_value *v) {
-  spool_ctx *sc = ud;
-  /* Keys already expired are left out: their DEL follows in the stream. */
-  if (v->expire_ms >= 0 && v->expire_ms <= sc->now_ms) return 0;
-  int64_t exp = v->expire_ms >= 0 ? v->expire_ms : CAIRN_RDB_NO_EXPIRE;
-  if (v->type == CAIRN_TYPE_STRING) {
-    if (cairn_rdb_writer_key(sc->w, CAIRN_RDB_KIND_STRING, key.p, key.len, exp) != 0 ||
-        cairn_rdb_writer_string(sc->w, v->data, v->len) != 0)
-      return -1;
-    return 0;
-  }
-  /* A collection: its members are streamed from the snapshot, one at a
-   * time (the writer holds at most one quicklist node). */
-  cairn_coll coll;
-  if (!cairn_type_is_coll(v->type) || cairn_coll_decode(v, &coll) != 0 || coll.count == 0) return 0;
-  int rc = cairn_rdb_write_coll_key(sc->w, sc->snap, v->type, &coll, key.p, key.len, exp);
-  return rc == 0 ? 0 : -1;
-}
+static int spool_write(void *ud, const void *p, size_t n) { return cairn_write_all(*(int *)ud, p, n); }
 
 /* The full-sync thread: the snapshot as an RDB into the spool file. */
 static void *spool_main(void *arg) {
@@ -158,32 +120,19 @@ static void *spool_main(void *arg) {
     uv_async_send(&job->async);
     return NULL;
   }
-  spool_ctx sc = {.w = cairn_rdb_writer_new(spool_write, &fd, -1), .snap = job->snap, .now_ms = cairn_mstime()};
+  cairn_rdb_writer *w = cairn_rdb_writer_new(spool_write, &fd, -1);
   cairn_rdb_aux aux = {.ctime = cairn_mstime() / 1000,
                        .with_repl = 1,
                        .repl_stream_db = job->stream_db < 0 ? 0 : job->stream_db,
                        .repl_id = job->replid,
                        .repl_offset = (int64_t)job->offset};
-  int rc = sc.w ? cairn_rdb_writer_begin(sc.w, &aux) : -1;
-  for (size_t pos = 0; rc == 0 && pos + 4 <= job->functions.len;) {
-    uint32_t len;
-    memcpy(&len, job->functions.p + pos, 4);
-    rc = cairn_rdb_writer_function(sc.w, job->functions.p + pos + 4, len);
-    pos += 4 + (size_t)len;
-  }
-  for (int db = 0; rc == 0 && db < cairn_store_snapshot_databases(job->snap); db++) {
-    uint64_t n = cairn_store_snapshot_dbsize(job->snap, db);
-    if (!n) continue;
-    rc = cairn_rdb_writer_select_db(sc.w, (uint32_t)db, n, cairn_store_snapshot_expires(job->snap, db));
-    if (rc == 0) rc = cairn_store_snapshot_scan(job->snap, db, spool_key, &sc);
-  }
-  if (rc == 0) rc = cairn_rdb_writer_end(sc.w);
+  int rc = w ? cairn_rdb_write_snapshot(w, job->snap, &aux, job->functions.p, job->functions.len, cairn_mstime()) : -1;
   if (rc != 0)
     snprintf(job->err, sizeof(job->err), "writing %s: %s", job->path,
-             sc.w && cairn_rdb_writer_error(sc.w) ? cairn_rdb_writer_error(sc.w) : strerror(errno));
+             w && cairn_rdb_writer_error(w) ? cairn_rdb_writer_error(w) : strerror(errno));
   else
-    job->size = cairn_rdb_writer_bytes(sc.w);
-  cairn_rdb_writer_free(sc.w);
+    job->size = cairn_rdb_writer_bytes(w);
+  cairn_rdb_writer_free(w);
   if (close(fd) != 0 && rc == 0) {
     snprintf(job->err, sizeof(job->err), "closing %s: %s", job->path, strerror(errno));
     rc = -1;

@@ -33,6 +33,7 @@ struct cairn_backlog_cursor {
   char name[SEG_NAME_MAX];
   uint8_t format;
   uint64_t seg_first, seg_last; /* seg_last: compressed files only */
+  int64_t seg_sealed_ms; /* compressed files: stands in for frames without a time */
   uint64_t off;          /* next byte to hand out */
   /* raw files */
   uint64_t file_pos;     /* file position of the next record header to load */
@@ -40,6 +41,7 @@ struct cairn_backlog_cursor {
   const uint8_t *payload;
   uint64_t rec_off;
   uint32_t rec_len;
+  int64_t rec_ms;        /* the loaded record's wall-clock ms */
   int have_rec;
   uint8_t *buf;
   size_t buf_cap, buf_len;
@@ -468,6 +470,10 @@ int64_t cairn_backlog_first_time_ms(const cairn_backlog *b) {
 /* ---- writing ------------------------------------------------------------- */
 
 int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
+  return cairn_backlog_append_at(b, data, len, cairn_mstime());
+}
+
+int cairn_backlog_append_at(cairn_backlog *b, const void *data, size_t len, int64_t ms) {
   if (len == 0) return 0; /* nothing to log; an empty record would carry no offset */
   if ((uint64_t)len > REC_MAX_PAYLOAD) {
     errno = EMSGSIZE;
@@ -486,7 +492,6 @@ int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len) {
     s = b->active;
   }
   uint64_t off = s->end + 1, pos = s->size;
-  int64_t ms = cairn_mstime();
   uint8_t hdr[REC_HDR_SIZE];
   bl_rec_hdr_encode(hdr, (uint32_t)len, off, ms);
   uint32_t crc = cairn_crc32c(cairn_crc32c(0, hdr, 28), data, len);
@@ -687,6 +692,7 @@ static int cursor_enter(cairn_backlog_cursor *c, size_t i, uint64_t target) {
     c->nframes = nf;
     c->frame = -1;
     c->seg_last = h.last;
+    c->seg_sealed_ms = h.sealed_ms;
   }
   if (c->fd >= 0) close(c->fd);
   c->fd = fd;
@@ -849,6 +855,7 @@ static int cursor_load(cairn_backlog_cursor *c) {
       continue;
     }
     c->payload = h + REC_HDR_SIZE;
+    c->rec_ms = (int64_t)cairn_get_le64(h + 16);
     c->rec_off = off;
     c->rec_len = len;
     c->have_rec = 1;
@@ -899,7 +906,9 @@ static int cursor_frame(cairn_backlog_cursor *c) {
   return 0;
 }
 
-long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
+/* one_unit: stop after the bytes of one record (raw) or frame (compressed)
+ * and tell its time through *ms and *exact. */
+static long cursor_read(cairn_backlog_cursor *c, void *buf, size_t cap, int one_unit, int64_t *ms, int *exact) {
   cairn_backlog *b = c->b;
   if (atomic_load(&b->gen) != c->gen) {
     errno = ERANGE;
@@ -919,6 +928,11 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
           memcpy((uint8_t *)buf + copied, c->raw + (c->off - f->raw_first), n);
           copied += n;
           c->off += n;
+          if (one_unit) {
+            *ms = f->ms ? f->ms : c->seg_sealed_ms;
+            *exact = 0;
+            break;
+          }
           continue;
         }
       }
@@ -932,6 +946,11 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
           memcpy((uint8_t *)buf + copied, c->payload + (c->off - c->rec_off), n);
           copied += n;
           c->off += n;
+          if (one_unit) {
+            *ms = c->rec_ms;
+            *exact = 1;
+            break;
+          }
           continue;
         }
         c->have_rec = 0;
@@ -985,6 +1004,18 @@ long cairn_backlog_cursor_next_frame(cairn_backlog_cursor *c, uint64_t limit, vo
   *crc = f->crc;
   c->off += f->raw_len;
   return (long)f->comp_len;
+}
+
+long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap) {
+  int64_t ms;
+  int exact;
+  return cursor_read(c, buf, cap, 0, &ms, &exact);
+}
+
+long cairn_backlog_cursor_next_timed(cairn_backlog_cursor *c, void *buf, size_t cap, int64_t *ms, int *exact) {
+  *ms = 0;
+  *exact = 0;
+  return cursor_read(c, buf, cap, 1, ms, exact);
 }
 
 uint64_t cairn_backlog_cursor_offset(const cairn_backlog_cursor *c) { return c->off; }

@@ -69,6 +69,9 @@ uint64_t cairn_backlog_end(const cairn_backlog *b);     /* offset of the last by
  * I/O error returns -1 (errno set), leaves the file cut back to the last
  * complete record, and end unchanged. */
 int cairn_backlog_append(cairn_backlog *b, const void *data, size_t len);
+/* The same with the record's wall-clock ms given (cairn-backlog restore
+ * copies a stream with the times it was first written at). */
+int cairn_backlog_append_at(cairn_backlog *b, const void *data, size_t len, int64_t ms);
 
 /* Makes every appended record durable (fdatasync of the active segment, and of
  * the directory after a roll). -1 with errno on failure. */
@@ -216,6 +219,13 @@ long cairn_backlog_cursor_next(cairn_backlog_cursor *c, void *buf, size_t cap);
  * frame could go whole (0: not in a compressed segment). -1 on error. */
 long cairn_backlog_cursor_next_frame(cairn_backlog_cursor *c, uint64_t limit, void *buf, size_t cap,
                                      uint32_t *raw_len, uint32_t *crc);
+/* Like cursor_next, but returns the bytes of one time unit at most (one
+ * record of a raw segment, one frame of a compressed one) and says when they
+ * were written: *exact = 1 and *ms the record's own wall-clock ms (raw), or
+ * *exact = 0 and *ms an upper bound (compressed: the frame's time, the
+ * newest record it holds bytes of; for frames written before frame times
+ * were kept, the segment's sealed time; 0 if neither is known). */
+long cairn_backlog_cursor_next_timed(cairn_backlog_cursor *c, void *buf, size_t cap, int64_t *ms, int *exact);
 uint64_t cairn_backlog_cursor_offset(const cairn_backlog_cursor *c); /* next byte to be read */
 void cairn_backlog_cursor_close(cairn_backlog_cursor *c);
 

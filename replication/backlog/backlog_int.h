@@ -180,6 +180,7 @@ void bl_log(cairn_backlog *b, int level, const char *fmt, ...) __attribute__((fo
 typedef struct zframe {
   uint64_t raw_first, comp_pos;
   uint32_t raw_len, comp_len, crc;
+  int64_t ms; /* newest record time of the frame's bytes (an upper bound), 0 unknown */
 } zframe;
 
 typedef struct zseg_writer zseg_writer;
@@ -187,7 +188,9 @@ typedef struct zseg_writer zseg_writer;
  * `first`. level: zstd level; longdist: long-distance matching. */
 zseg_writer *bl_zw_open(cairn_backlog *b, const char *name, uint64_t first, int level, int longdist,
                         int64_t ctime_ms, int64_t first_ms);
-int bl_zw_write(zseg_writer *w, const void *p, size_t n);
+/* ms: when these bytes were written (0: unknown); each frame keeps the
+ * newest time of the bytes it holds, unknown if any of them is. */
+int bl_zw_write(zseg_writer *w, const void *p, size_t n, int64_t ms);
 /* Writes index, trailer and header (state) and fsyncs <name>.tmp. Returns
  * the file size, or -1. */
 int64_t bl_zw_finish(zseg_writer *w, uint8_t state, int64_t sealed_ms);

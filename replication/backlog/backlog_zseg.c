@@ -12,7 +12,10 @@
  *        16 u32 stream bytes in the frame
  *        20 u32 compressed bytes
  *        24 u32 crc32c of the compressed bytes
- *        28 u32 reserved (0)
+ *        28 u32 the frame's time: the newest wall-clock ms of the records
+ *           it holds bytes of, as ms after the header's created ms, plus
+ *           1; 0 unknown (files written before frame times were kept, a
+ *           time before created or more than 49 days after it)
  *   trailer, ZTRAILER_SIZE = 32 bytes, at the end of the file:
  *         0 char[8] "CAIRNZIX"
  *         8 u64 P (index position)
@@ -46,6 +49,8 @@ struct zseg_writer {
   int64_t ctime_ms, first_ms;
   uint8_t *raw, *comp;
   size_t raw_len, comp_cap;
+  int64_t frame_ms;      /* newest time of the bytes in raw */
+  int frame_ms_unknown;  /* some of them have no time */
   zframe *frames;
   size_t nframes, frames_cap;
 };
@@ -108,16 +113,21 @@ static int zw_flush_frame(zseg_writer *w) {
   f->raw_len = (uint32_t)w->raw_len;
   f->comp_len = (uint32_t)n;
   f->crc = cairn_crc32c(0, w->comp, n);
+  f->ms = w->frame_ms_unknown ? 0 : w->frame_ms;
+  w->frame_ms = 0;
+  w->frame_ms_unknown = 0;
   w->pos += n;
   w->next_off += w->raw_len;
   w->raw_len = 0;
   return 0;
 }
 
-int bl_zw_write(zseg_writer *w, const void *p, size_t n) {
+int bl_zw_write(zseg_writer *w, const void *p, size_t n, int64_t ms) {
   const uint8_t *s = p;
   while (n > 0) {
     size_t room = ZFRAME_RAW - w->raw_len, k = n < room ? n : room;
+    if (ms <= 0) w->frame_ms_unknown = 1;
+    else if (ms > w->frame_ms) w->frame_ms = ms;
     memcpy(w->raw + w->raw_len, s, k);
     w->raw_len += k;
     s += k;
@@ -142,6 +152,8 @@ int64_t bl_zw_finish(zseg_writer *w, uint8_t state, int64_t sealed_ms) {
     cairn_put_le32(e + 16, w->frames[i].raw_len);
     cairn_put_le32(e + 20, w->frames[i].comp_len);
     cairn_put_le32(e + 24, w->frames[i].crc);
+    int64_t d = w->frames[i].ms - w->ctime_ms;
+    cairn_put_le32(e + 28, w->frames[i].ms > 0 && d >= 0 && d < (int64_t)UINT32_MAX ? (uint32_t)d + 1 : 0);
   }
   uint8_t *t = idx + ilen;
   memcpy(t, ZTRAILER_MAGIC, 8);
@@ -221,6 +233,8 @@ const char *bl_zseg_load_index(int fd, seg_hdr *h, zframe **frames, size_t *n) {
     f[i].raw_len = cairn_get_le32(e + 16);
     f[i].comp_len = cairn_get_le32(e + 20);
     f[i].crc = cairn_get_le32(e + 24);
+    uint32_t t = cairn_get_le32(e + 28);
+    f[i].ms = t ? h->ctime_ms + (int64_t)t - 1 : 0;
     if (f[i].raw_first != expect || f[i].comp_pos != pos || f[i].raw_len == 0 || f[i].raw_len > ZFRAME_RAW * 64u)
       why = "frame index inconsistent";
     expect += f[i].raw_len;
@@ -258,7 +272,8 @@ const char *bl_zseg_read_frame(int fd, const zframe *f, void *dctx, uint8_t **cb
 /* ---- the compression thread ------------------------------------------------ */
 
 /* Copies stream [first, last] of b into w through a cursor (which checks
- * every record's or frame's checksum). progress may be NULL. */
+ * every record's or frame's checksum), with the times of the records (or,
+ * from compressed segments, of the frames). progress may be NULL. */
 int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last,
                    void (*progress)(void *ud, uint64_t n), void *ud) {
   cairn_backlog_cursor *c;
@@ -269,13 +284,16 @@ int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t la
   uint64_t off = first;
   while (rc == 0 && off <= last) {
     uint64_t want = last - off + 1;
-    long n = cairn_backlog_cursor_next(c, buf, want < cap ? (size_t)want : cap);
+    int64_t ms;
+    int exact;
+    /* one record or frame at a time: each frame keeps the time of its bytes */
+    long n = cairn_backlog_cursor_next_timed(c, buf, want < cap ? (size_t)want : cap, &ms, &exact);
     if (n <= 0) {
       if (n == 0) errno = EIO; /* the segment ends early */
       rc = -1;
       break;
     }
-    if (bl_zw_write(w, buf, (size_t)n) < 0) rc = -1;
+    if (bl_zw_write(w, buf, (size_t)n, ms) < 0) rc = -1;
     off += (uint64_t)n;
     if (progress) progress(ud, (uint64_t)n);
   }

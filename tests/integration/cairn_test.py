@@ -46,7 +46,7 @@ __all__ = [
     "SANITIZER_PATTERNS", "assert_error_text", "assert_arity_error",
     "parse_info", "parse_info_sections", "info", "info_field", "server_info",
     "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
-    "strings_snapshot", "assert_same_strings",
+    "strings_snapshot", "assert_same_strings", "backlog_tool", "backlog_tool_path",
     "Incomplete", "parse_raw_reply", "pipeline_batches_until_killed",
 ]
 
@@ -1312,6 +1312,21 @@ def assert_same_strings(master, replica, expect_nonempty=True, ttl_tolerance_ms=
                 assert_true(abs(mt - rt) <= ttl_tolerance_ms,
                             "db %d key %r: PTTL replica %d vs master %d" % (db, k, rt, mt))
     return m
+
+
+def backlog_tool_path():
+    """cairn-backlog of the build under test ($CAIRN_BUILD_DIR)."""
+    return os.path.join(os.environ.get("CAIRN_BUILD_DIR", "build-test"), "cairn-backlog")
+
+
+def backlog_tool(*args, check=None):
+    """Runs cairn-backlog (bounded: 300 s); check: the exit code it must have."""
+    r = subprocess.run([backlog_tool_path()] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=300)
+    if check is not None:
+        assert_eq(r.returncode, check, "cairn-backlog %s: %s%s" % (" ".join(map(str, args)), r.stdout.decode(),
+                                                                   r.stderr.decode()))
+    return r
 
 
 def info(conn, section=None):

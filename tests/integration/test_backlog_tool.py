@@ -17,16 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: E402,F401,F403
 
 
-def tool_path():
-    return os.path.join(os.environ.get("CAIRN_BUILD_DIR", "build-test"), "cairn-backlog")
-
-
-def tool(*args, check=None):
-    r = subprocess.run([tool_path()] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=300)
-    if check is not None:
-        assert_eq(r.returncode, check, "cairn-backlog %s: %s" % (" ".join(map(str, args)), r.stderr.decode()))
-    return r
+tool_path = backlog_tool_path
+tool = backlog_tool
 
 
 def crc32c(data):
