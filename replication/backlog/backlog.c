@@ -877,8 +877,8 @@ static int frame_bad(cairn_backlog_cursor *c, const zframe *f, const char *why) 
   return -1;
 }
 
-/* Makes the frame holding c->off current in a compressed file. */
-static int cursor_frame(cairn_backlog_cursor *c) {
+/* The index of the frame holding c->off in a compressed file, or -1 (EIO). */
+static long frame_at(const cairn_backlog_cursor *c) {
   size_t lo = 0, hi = c->nframes;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -889,7 +889,14 @@ static int cursor_frame(cairn_backlog_cursor *c) {
     errno = EIO;
     return -1;
   }
-  const zframe *f = &c->frames[lo - 1];
+  return (long)(lo - 1);
+}
+
+/* Makes the frame holding c->off current in a compressed file. */
+static int cursor_frame(cairn_backlog_cursor *c) {
+  long fi = frame_at(c);
+  if (fi < 0) return -1;
+  const zframe *f = &c->frames[fi];
   if (c->raw_cap < f->raw_len) {
     uint8_t *nb = realloc(c->raw, f->raw_len);
     if (!nb) {
@@ -902,7 +909,7 @@ static int cursor_frame(cairn_backlog_cursor *c) {
   c->frame = -1;
   const char *why = bl_zseg_read_frame(c->fd, f, c->dctx, &c->cbuf, &c->cbuf_cap, c->raw);
   if (why) return frame_bad(c, f, why);
-  c->frame = (long)(lo - 1);
+  c->frame = fi;
   return 0;
 }
 
@@ -977,17 +984,9 @@ long cairn_backlog_cursor_next_frame(cairn_backlog_cursor *c, uint64_t limit, vo
   if (c->off > atomic_load_explicit(&b->end, memory_order_acquire)) return 0;
   if (c->format == SEG_FORMAT_ZSTD && c->off > c->seg_last && cursor_seek(c, 1) < 0) return -1;
   if (c->format != SEG_FORMAT_ZSTD) return 0;
-  size_t lo = 0, hi = c->nframes;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (c->frames[mid].raw_first <= c->off) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo == 0) {
-    errno = EIO;
-    return -1;
-  }
-  const zframe *f = &c->frames[lo - 1];
+  long fi = frame_at(c);
+  if (fi < 0) return -1;
+  const zframe *f = &c->frames[fi];
   if (f->raw_first != c->off) { /* inside a frame: plain bytes up to the next one */
     *raw_len = (uint32_t)(f->raw_first + f->raw_len - c->off);
     return 0;

@@ -36,6 +36,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp import du  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PERM = 2654435761          # prime: i -> a + (i * PERM) % n permutes [a, a+n)
@@ -272,17 +275,6 @@ def bench_ops(bench_bin, port, loaded, args):
             out.setdefault(name, {})[p] = rps
             log("  %-36s -P %-2d %s ops/s" % (name, p, "%.0f" % rps if rps else "-"))
     return out
-
-
-def du(path):
-    total = 0
-    for d, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(d, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total
 
 
 def run_one(kind, binary, root, args):
