@@ -60,6 +60,8 @@ struct ov_layer {
   uint64_t version;
   bt_node *root;
   bt_node *lfirst, *llast; /* the leftmost and rightmost leaves */
+  uint64_t *bloom;       /* sealed layers: BLOOM_WORDS words a block (ov_layer_seal) */
+  size_t bloom_mask;     /* blocks - 1 (a power of two) */
 };
 
 static void *arena_alloc(ov_layer *L, size_t n) {
@@ -100,6 +102,7 @@ ov_layer *ov_layer_new(void) {
 
 void ov_layer_free(ov_layer *L) {
   if (!L) return;
+  free(L->bloom);
   free(L->tab);
   free(L->old);
   arena_block *b = L->blocks;
@@ -341,10 +344,49 @@ static ov_node *probe_table(const slot *tab, size_t cap, uint64_t h, unsigned db
   }
 }
 
+/* A sealed layer's filter: a blocked Bloom filter, one 64-byte block a key
+ * (chosen by the hash's top bits after a remix), BLOOM_K bits in it, about
+ * BLOOM_BITS bits a key (~1-2% false positives). A lookup of a key the layer
+ * does not hold (most of them, once the keyspace is bigger than the layers
+ * above LMDB) then reads one cache line instead of probing a table of
+ * millions of slots, for each frozen layer. */
+#define BLOOM_WORDS 8
+#define BLOOM_BITS 10
+#define BLOOM_K 6
+
+static inline const uint64_t *bloom_block(const ov_layer *L, uint64_t g) {
+  return L->bloom + ((g >> 40) & L->bloom_mask) * BLOOM_WORDS;
+}
+
+static inline uint64_t bloom_mix(uint64_t h) {
+  uint64_t g = h * 0x9E3779B97F4A7C15ULL;
+  return g ^ (g >> 29);
+}
+
+static void bloom_add(ov_layer *L, uint64_t h) {
+  uint64_t g = bloom_mix(h);
+  uint64_t *b = (uint64_t *)bloom_block(L, g);
+  for (int i = 0; i < BLOOM_K; i++) {
+    unsigned bit = (unsigned)(g >> (i * 6 + 3)) & 511;
+    b[bit >> 6] |= 1ULL << (bit & 63);
+  }
+}
+
+static inline int bloom_maybe(const ov_layer *L, uint64_t h) {
+  uint64_t g = bloom_mix(h);
+  const uint64_t *b = bloom_block(L, g);
+  for (int i = 0; i < BLOOM_K; i++) {
+    unsigned bit = (unsigned)(g >> (i * 6 + 3)) & 511;
+    if (!(b[bit >> 6] & (1ULL << (bit & 63)))) return 0;
+  }
+  return 1;
+}
+
 /* The new table first; while a growth is being moved over, the old one
  * too (it is left whole until the move ends: its probe chains stay valid). */
 static ov_node *tab_find(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {
   if (!L->tab) return NULL;
+  if (L->bloom && !bloom_maybe(L, h)) return NULL;
   ov_node *n = probe_table(L->tab, L->tab_cap, h, dbi, key, klen);
   if (!n && L->old) n = probe_table(L->old, L->old_cap, h, dbi, key, klen);
   return n;
@@ -394,6 +436,22 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
   }
   tab_insert(L->tab, L->tab_cap, h, n);
   L->tab_used++;
+}
+
+void ov_layer_seal(ov_layer *L) {
+  if (L->bloom || !L->tab) return;
+  while (L->old) tab_move_slice(L);
+  size_t blocks = 1, want = (L->tab_used * BLOOM_BITS) / (BLOOM_WORDS * 64) + 1;
+  while (blocks < want) blocks *= 2;
+  L->bloom = cairn_xcalloc(blocks * BLOOM_WORDS, sizeof(uint64_t));
+  L->bloom_mask = blocks - 1;
+  L->bytes += blocks * BLOOM_WORDS * sizeof(uint64_t);
+  for (size_t i = 0; i < L->tab_cap; i++)
+    if (L->tab[i].n) bloom_add(L, L->tab[i].h);
+}
+
+int ov_may_hold(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
+  return !L->bloom || bloom_maybe(L, key_hash(dbi, key, klen));
 }
 
 void ov_layer_reserve(ov_layer *L, size_t entries) {

@@ -80,6 +80,13 @@ ov_node *ov_find_h(const ov_layer *L, uint64_t h, unsigned dbi, const void *key,
 unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absent, unsigned dbi, const void *key,
                         size_t klen, size_t vlen, int tomb, int *created);
 
+/* The layer is frozen (no more writes): builds its filter, so that lookups
+ * of keys it does not hold mostly skip its hash index. Idempotent. */
+void ov_layer_seal(ov_layer *L);
+/* 0 when the sealed layer's filter says it holds no (dbi, key); 1 when it
+ * may (an unsealed layer always may). */
+int ov_may_hold(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
+
 /* Sizes a new, empty layer's hash index for this many entries at once (a
  * layer loaded from a run file knows its count: no growth while loading). */
 void ov_layer_reserve(ov_layer *L, size_t entries);

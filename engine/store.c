@@ -1135,6 +1135,7 @@ static int run_name_seq(const char *name, uint64_t *off) {
 
 /* L becomes the newest frozen layer (under mu once the thread runs). */
 static void push_frozen(cairn_store *s, layer *L) {
+  ov_layer_seal(L->ov); /* before anyone else reads it, and before its bytes are counted */
   if (s->newest)
     s->newest->next = L;
   else
@@ -2892,6 +2893,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   s->active = ov_layer_new();
   s->layer_seq++;
   s->memo.valid = 0;
+  ov_layer_seal(L->ov); /* outside the mutex: the store thread goes on meanwhile */
   pthread_mutex_lock(&s->mu);
   push_frozen(s, L);
   pthread_cond_signal(&s->cv);

@@ -259,6 +259,51 @@ static void test_big_values_and_bytes(void **state) {
   ov_layer_free(L);
 }
 
+/* A sealed layer (frozen) answers every key it holds, tombstones too, in
+ * every dbi, across a growth of its table; keys it does not hold are
+ * mostly turned away by its filter and still answered NULL; its bytes
+ * count the filter. */
+static void test_sealed_layer_filter(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new();
+  char k[32];
+  for (int i = 0; i < 100000; i++) {
+    int n = snprintf(k, sizeof(k), "key:%d", i);
+    if (i % 10 == 0)
+      ov_put(L, (unsigned)(i % 3), k, (size_t)n, 0, 1, NULL);
+    else
+      memcpy(ov_put(L, (unsigned)(i % 3), k, (size_t)n, 4, 0, NULL), "vvvv", 4);
+  }
+  size_t before = ov_layer_bytes(L);
+  ov_layer_seal(L);
+  ov_layer_seal(L); /* idempotent */
+  assert_true(ov_layer_bytes(L) > before);
+  assert_true(ov_layer_bytes(L) - before <= 100000 * 4); /* ~10 bits a key */
+  for (int i = 0; i < 100000; i++) {
+    int n = snprintf(k, sizeof(k), "key:%d", i);
+    ov_node *x = ov_find(L, (unsigned)(i % 3), k, (size_t)n);
+    assert_non_null(x);
+    assert_int_equal(ov_is_tomb(x), i % 10 == 0);
+    assert_null(ov_find(L, (unsigned)((i + 1) % 3), k, (size_t)n)); /* same key, other dbi */
+  }
+  /* no false negative; few false positives among keys it does not hold */
+  int maybe = 0;
+  for (int i = 0; i < 100000; i++) {
+    int n = snprintf(k, sizeof(k), "key:%d", i);
+    assert_true(ov_may_hold(L, (unsigned)(i % 3), k, (size_t)n));
+  }
+  for (int i = 100000; i < 200000; i++) {
+    int n = snprintf(k, sizeof(k), "key:%d", i);
+    assert_null(ov_find(L, 0, k, (size_t)n));
+    maybe += ov_may_hold(L, 0, k, (size_t)n);
+  }
+  assert_true(maybe < 3000); /* < 3% */
+  ov_layer *U = ov_layer_new();
+  assert_true(ov_may_hold(U, 0, "x", 1)); /* not sealed: always may */
+  ov_layer_free(U);
+  ov_layer_free(L);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_order_and_overwrite),
@@ -266,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_seeks_against_a_model),
       cmocka_unit_test(test_edges_and_long_prefixes),
       cmocka_unit_test(test_big_values_and_bytes),
+      cmocka_unit_test(test_sealed_layer_filter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
