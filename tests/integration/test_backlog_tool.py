@@ -143,8 +143,13 @@ def tool_against_running_server():
         r = tool("trim", bdir, "--before", end1, "--force")
         assert_true(r.stdout.startswith(b"dropped") and b"dropped 0" not in r.stdout, (r.stdout, r.stderr))
         # what is left still covers the checkpoint (the restart below replays from it)
+        # (segments older than 1 s that the checkpoint needs: refused, naming
+        # the required pin; younger ones: nothing to drop -- both depend on
+        # how long ago they were sealed, neither drops the checkpoint's data)
         r = tool("trim", bdir, "--older-than", "1s", "--force")
-        assert_true(b"dropped 0" in r.stdout, r.stdout)
+        assert_true(b"dropped 0" in r.stdout or
+                    (r.returncode != 0 and b"checkpoint" in r.stderr and b"required" in r.stderr),
+                    (r.returncode, r.stdout, r.stderr))
         tool("verify", bdir, check=0)
         s.start()
         c = s.conn()
