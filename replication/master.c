@@ -54,6 +54,8 @@ typedef struct replica {
   uint64_t feed_off;     /* next stream offset to send */
   cairn_slot *slot;      /* its replica slot, or NULL */
   fullsync *resume_job;  /* REPLCONF resume-sync accepted: PSYNC continues this job's payload */
+  fullsync *unacked;     /* its payload was all sent but not yet acknowledged (the link may
+                          * break before the last bytes arrive): held for a resume */
   uint64_t resume_pos;   /* ...from this byte */
   char slot_name[CAIRN_SLOT_NAME_MAX + 1]; /* REPLCONF slot-name, or "" (then ip:port) */
   struct replica *next;
@@ -350,6 +352,11 @@ static void detach(cairn_server *srv, replica *r) {
   if (r->slot) cairn_slot_detach(st->slots, r->slot);
   r->slot = NULL;
   if (r->job && r->state == R_SEND_BULK && r->bulk_pos > 0 && r->bulk_pos < r->job->size) r->job->cut = 1;
+  if (r->unacked) {
+    r->unacked->cut = 1; /* sent, but maybe not all received */
+    job_release(r->unacked);
+    r->unacked = NULL;
+  }
   fullsync *job = r->job;
   r->job = NULL;
   r->cursor = NULL;
@@ -402,7 +409,10 @@ static void pump(cairn_server *srv, replica *r) {
       r->ack_time_ms = cairn_monotonic_ms();
       r->job = NULL;
       cairn_notice("Synchronization with replica %s:%d succeeded", r->ip, r->listening_port);
-      job_release(job);
+      if (r->old_sync)
+        job_release(job); /* SYNC: it never acknowledges */
+      else
+        r->unacked = job; /* released by its first ACK of the snapshot's offset */
       continue;
     }
     if (r->state != R_ONLINE || r->feed_off > srv->synced_offset) return;
@@ -782,6 +792,10 @@ static void cmd_replconf(cairn_ctx *c) {
       if ((c->client->flags & CAIRN_CLIENT_REPLICA) && cairn_str2ll(val.p, val.len, &off) && off >= 0) {
         if ((uint64_t)off > r->ack_off) r->ack_off = (uint64_t)off;
         r->ack_time_ms = cairn_monotonic_ms();
+        if (r->unacked && r->ack_off >= r->unacked->offset) {
+          job_release(r->unacked); /* the replica holds the whole payload */
+          r->unacked = NULL;
+        }
         if (r->slot) cairn_slot_ack(state_of(c->srv)->slots, r->slot, r->ack_off + 1);
         check_waits(c->srv);
       }

@@ -200,6 +200,33 @@ def resume_refused_when_the_spool_is_gone():
             proxy.close()
 
 
+@test(timeout=120)
+def master_and_replica_stop_with_a_kept_sync():
+    """Both sides stop cleanly (exit 0, no sanitizer report) while a cut
+    full sync is kept: the master's spool file goes with it, the replica's
+    half load is dropped (its old data set, here empty, is what restarts)."""
+    with CairnServer() as master:
+        load(master, 600)
+        proxy = CuttingProxy(master.port, [2_000_000], refuse_for=60.0)
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                wait_until(lambda: "keeping the" in replica.log_text(), timeout=SYNC_TIMEOUT,
+                           msg=lambda: log_tail(replica))
+                wait_until(lambda: "for the replica cut off during its transfer to resume" in master.log_text(),
+                           timeout=10, msg=lambda: log_tail(master))
+                assert_true(int(server_info(replica, "replication").get("master_sync_resumable_bytes", 0)) > 0)
+                spools = [f for f in os.listdir(master.dir) if f.startswith("fullsync-")]
+                assert_eq(len(spools), 1, "the kept spool: %r" % spools)
+                replica.stop()
+                replica.start(keep_port=True)  # proxy still refuses: no master
+                assert_eq(replica.conn().call("DBSIZE"), 0)
+                replica.stop()
+            master.stop()
+            assert_eq([f for f in os.listdir(master.dir) if f.startswith("fullsync-")], [], "spool left behind")
+        finally:
+            proxy.close()
+
+
 @test(timeout=300)
 def redis_master_refuses_and_the_replica_starts_over():
     """A real redis-server master (disk-based sync: a $<len> payload) does
