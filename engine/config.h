@@ -106,6 +106,7 @@ typedef struct cairn_config {
   long long repl_slot_max_age;    /* seconds a disconnected slot is kept (0 = until backlog-max-bytes) */
   long long repl_slot_warn_horizon; /* warn when a disconnected slot's horizon falls under this (0 = never) */
   int repl_resync;                /* CAIRN_RESYNC_*: how a PSYNC that could continue is answered */
+  char *replica_slot_name;        /* replica: REPLCONF slot-name to its master (NULL: its address names the slot) */
   int repl_compressed_catchup;    /* replica: announce capa cairn-zstd (a catch-up as the master's stored frames) */
   long long repl_fullsync_resume_seconds; /* a cut full sync's spool (master) / half load (replica) is kept this long (0 = off) */
   int min_replicas_to_write;      /* refuse writes with fewer good replicas than this (0 = off) */

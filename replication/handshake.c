@@ -64,7 +64,18 @@ int cairn_hs_next_command(cairn_hs *hs, const cairn_hs_params *p, cairn_hs_cmd *
     hs->state = CAIRN_HS_WAIT_RESUME;
     return 1;
   }
+  case CAIRN_HS_SEND_SLOTNAME: {
+    const char *a[] = {"REPLCONF", "slot-name", p->slot_name};
+    set_cmd(cmd, 3, a);
+    hs->state = CAIRN_HS_WAIT_SLOTNAME;
+    return 1;
+  }
   case CAIRN_HS_SEND_PSYNC: {
+    if (p->slot_name && *p->slot_name && !hs->slot_named) {
+      hs->slot_named = 1;
+      hs->state = CAIRN_HS_SEND_SLOTNAME;
+      return cairn_hs_next_command(hs, p, cmd);
+    }
     if (p->resume_replid && *p->resume_replid && !hs->resume_asked) {
       hs->resume_asked = 1;
       hs->state = CAIRN_HS_SEND_RESUME;
@@ -184,6 +195,9 @@ cairn_hs_event cairn_hs_feed(cairn_hs *hs, const char *line, size_t len, cairn_h
     hs->state = CAIRN_HS_WAIT_CAPA;
     return CAIRN_HS_WAIT;
   case CAIRN_HS_WAIT_CAPA:
+    hs->state = CAIRN_HS_SEND_PSYNC;
+    return CAIRN_HS_SEND;
+  case CAIRN_HS_WAIT_SLOTNAME: /* an error (a Redis master, a bad name: logged by the master) is no failure */
     hs->state = CAIRN_HS_SEND_PSYNC;
     return CAIRN_HS_SEND;
   case CAIRN_HS_WAIT_RESUME: /* an error (a Redis master, or nothing to resume) is no failure */

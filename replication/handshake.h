@@ -9,6 +9,9 @@
  *   REPLCONF listening-port <port>        -> anything (errors ignored)
  *   REPLCONF capa eof capa psync2 [capa cairn-zstd]  -> anything (errors
  *                                            ignored; cairn-zstd: params.frames)
+ *   REPLCONF slot-name <name>             (cairn, only with replica-slot-name)
+ *                                            -> anything (an error: a Redis
+ *                                            master; ignored)
  *   REPLCONF resume-sync <replid> <offset> <pos>   (cairn, only when a cut
  *                                            full sync is kept) -> +OK: the
  *                                            master resumes it (hs.resumed);
@@ -36,6 +39,8 @@ typedef enum cairn_hs_state {
   CAIRN_HS_WAIT_AUTH,  /* AUTH's reply */
   CAIRN_HS_WAIT_PORT,  /* REPLCONF listening-port's reply */
   CAIRN_HS_WAIT_CAPA,  /* REPLCONF capa's reply */
+  CAIRN_HS_SEND_SLOTNAME, /* to send: REPLCONF slot-name (entered from SEND_PSYNC with params.slot_name) */
+  CAIRN_HS_WAIT_SLOTNAME, /* its reply (ignored) */
   CAIRN_HS_SEND_RESUME, /* to send: REPLCONF resume-sync (entered from SEND_PSYNC when a cut full sync is kept) */
   CAIRN_HS_WAIT_RESUME, /* its reply */
   CAIRN_HS_SEND_PSYNC, /* to send: PSYNC */
@@ -59,6 +64,7 @@ typedef struct cairn_hs {
   int sent_auth;  /* AUTH went out: its reply comes first */
   char replid[41]; /* the id PSYNC asked for (a +CONTINUE id equal to it is no new id) */
   int resume_asked; /* REPLCONF resume-sync went out */
+  int slot_named;   /* REPLCONF slot-name went out */
   int asked_frames; /* capa cairn-zstd went out */
   int resumed;     /* the master accepted REPLCONF resume-sync: its +FULLRESYNC
                     * continues that full sync ($<bytes left>) */
@@ -77,6 +83,7 @@ typedef struct cairn_hs_params {
   const char *resume_replid;
   uint64_t resume_offset, resume_pos;
   int frames;             /* announce capa cairn-zstd: a catch-up may come as stored frames */
+  const char *slot_name;  /* NULL or "": no REPLCONF slot-name */
 } cairn_hs_params;
 
 #define CAIRN_HS_MAX_ARGS 7

@@ -509,7 +509,8 @@ static void handshake_send(master_link *L) {
                        .resume_replid = L->kept ? L->sync_replid : NULL,
                        .resume_offset = L->sync_offset,
                        .resume_pos = L->got,
-                       .frames = srv->cfg.repl_compressed_catchup};
+                       .frames = srv->cfg.repl_compressed_catchup,
+                       .slot_name = srv->cfg.replica_slot_name};
   cairn_hs_cmd c;
   while (cairn_hs_next_command(&L->hs, &p, &c)) {
     if (L->hs.state == CAIRN_HS_WAIT_PSYNC)

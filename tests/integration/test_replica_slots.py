@@ -316,6 +316,43 @@ def cost_based_resync_and_the_directive():
             assert_same_strings(master, replica)
 
 
+@test(timeout=120)
+def replica_slot_name_survives_an_address_change():
+    """replica-slot-name names the slot: the replica comes back on another
+    port (another address) and still resumes from its slot; a Redis master
+    ignores the name."""
+    with CairnServer(SMALL_BACKLOG) as master:
+        replica = CairnServer(replica_cfg(master, {"replica-slot-name": "dc2-replica"}))
+        try:
+            wait_link_up(replica, SYNC_TIMEOUT)
+            write_stream(master, 3_000_000, "live")
+            off = wait_offsets_equal(master, replica)
+            mc = master.conn()
+            try:
+                assert_eq([s[1] for s in mc.call("REPLICASLOT", "LIST")], [b"dc2-replica"])
+                # its ACKs (once a second) have moved the slot up to here
+                wait_until(lambda: mc.call("REPLICASLOT", "LIST")[0][5] >= off, timeout=10)
+            finally:
+                mc.close()
+            replica.stop()
+            outage_held_by_slot(master, off, 4_000_000, "away")
+            partial0 = stat(master, "sync_partial_ok")
+            replica.start()  # a new port: ip:port would be another slot
+            wait_link_up(replica, SYNC_TIMEOUT)
+            wait_offsets_equal(master, replica)
+            assert_eq(stat(master, "sync_partial_ok"), partial0 + 1, "no +CONTINUE under the slot's name")
+            assert_same_keys(master, replica, "away:5", "live:7")
+        finally:
+            replica.stop(check=False)
+            replica.cleanup()
+    with RedisServer() as rmaster:
+        rmaster.conn().call("SET", "k", "v")
+        with CairnServer(replica_cfg(rmaster, {"replica-slot-name": "x1"})) as replica:
+            wait_link_up(replica, SYNC_TIMEOUT)
+            wait_offsets_equal(rmaster, replica)
+            assert_eq(replica.conn().call("GET", "k"), b"v")
+
+
 @test(timeout=60)
 def replconf_slot_name_and_slots_off():
     with CairnServer() as master:

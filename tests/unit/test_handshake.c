@@ -446,12 +446,40 @@ static void test_resume_sync(void **state) {
   }
 }
 
+/* replica-slot-name: REPLCONF slot-name before PSYNC; whatever the reply
+ * (a Redis master's error too), PSYNC follows. With a kept full sync both
+ * go, the name first. */
+static void test_slot_name(void **state) {
+  fixture *t = *state;
+  const char *replies[] = {"+OK", "-ERR Unrecognized REPLCONF option: slot-name"};
+  for (int i = 0; i < 2; i++) {
+    cairn_hs_init(&t->hs);
+    t->p.slot_name = "dc2-replica";
+    t->p.resume_replid = i ? MASTER_ID : NULL;
+    t->p.resume_offset = 5;
+    t->p.resume_pos = 6;
+    to_burst(t, PORT CAPA);
+    step(t, "+OK", CAIRN_HS_WAIT, CAIRN_HS_WAIT_CAPA);
+    step(t, "+OK", CAIRN_HS_SEND, CAIRN_HS_SEND_PSYNC);
+    next_is(t, "REPLCONF slot-name dc2-replica", CAIRN_HS_WAIT_SLOTNAME);
+    step(t, replies[i], CAIRN_HS_SEND, CAIRN_HS_SEND_PSYNC);
+    if (i) {
+      next_is(t, "REPLCONF resume-sync " MASTER_ID " 5 6", CAIRN_HS_WAIT_RESUME);
+      step(t, "+OK", CAIRN_HS_SEND, CAIRN_HS_SEND_PSYNC);
+    }
+    next_is(t, "PSYNC " OUR_ID " 1001", CAIRN_HS_WAIT_PSYNC);
+  }
+  t->p.slot_name = NULL;
+  t->p.resume_replid = NULL;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_without_auth),
       T(test_resume_sync),
+      T(test_slot_name),
       T(test_wire_bytes),
       T(test_auth_password),
       T(test_auth_user),
