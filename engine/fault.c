@@ -261,22 +261,19 @@ static int fw_sync_run(void *token) {
   return rc;
 }
 
-static long fw_cursor_next(void *cur, void *buf, size_t cap) {
+/* wal.read: every read of the backlog, plain or as stored frames */
+static int read_fault(void) {
   int e = cairn_fault_check(CAIRN_FAULT_WAL_READ);
-  if (e) {
-    errno = e;
-    return -1;
-  }
-  return inner.cursor_next(cur, buf, cap);
+  if (e) errno = e;
+  return e;
+}
+
+static long fw_cursor_next(void *cur, void *buf, size_t cap) {
+  return read_fault() ? -1 : inner.cursor_next(cur, buf, cap);
 }
 
 static long fw_cursor_next_frame(void *cur, uint64_t limit, void *buf, size_t cap, uint32_t *raw_len, uint32_t *crc) {
-  int e = cairn_fault_check(CAIRN_FAULT_WAL_READ);
-  if (e) {
-    errno = e;
-    return -1;
-  }
-  return inner.cursor_next_frame(cur, limit, buf, cap, raw_len, crc);
+  return read_fault() ? -1 : inner.cursor_next_frame(cur, limit, buf, cap, raw_len, crc);
 }
 
 void cairn_fault_wal(const cairn_wal *in, cairn_wal *out) {

@@ -2543,7 +2543,7 @@ static void *store_thread(void *arg) {
       uint64_t entries = 0;
       for (int i = 0; i < nb; i++) {
         batch[i]->drained = 1;
-        batch[i]->drain_us = cairn_ustime() - t0;
+        batch[i]->drain_us = s->last_drain_us;
         entries += ov_layer_entries(batch[i]->ov);
       }
       s->last_drain_entries = entries;

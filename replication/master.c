@@ -146,7 +146,7 @@ static void *spool_main(void *arg) {
 }
 
 static void pump(cairn_server *srv, replica *r);
-static int pump_framed(cairn_server *srv, replica *r, uint64_t want);
+static int send_stored_frame(cairn_server *srv, replica *r, uint64_t want, uint64_t *take);
 static void drop_replica(replica *r, const char *why);
 
 /* The payload from byte pos on (0, or where a resumed transfer stopped). */
@@ -424,17 +424,25 @@ static void pump(cairn_server *srv, replica *r) {
       }
     }
     uint64_t want = srv->synced_offset - r->feed_off + 1;
+    uint64_t take = want < FEED_CHUNK ? want : FEED_CHUNK;
     if (r->framed) {
-      if (pump_framed(srv, r, want) < 0) return;
-      continue;
+      int k = send_stored_frame(srv, r, want, &take);
+      if (k < 0) return;
+      if (k > 0) continue;
     }
-    long n = srv->wal.cursor_next(r->cursor, st->buf, want < FEED_CHUNK ? want : FEED_CHUNK);
+    long n = srv->wal.cursor_next(r->cursor, st->buf, (size_t)take);
     if (n < 0) {
       drop_replica(r, errno == EIO ? "a corrupt backlog record (see the backlog log lines)" : "backlog read error");
       return;
     }
     if (n == 0) return;
     r->feed_off += (uint64_t)n;
+    if (r->framed) { /* plain bytes inside an 'R' envelope */
+      uint8_t hdr[5] = {'R'};
+      cairn_put_le32(hdr + 1, (uint32_t)n);
+      cairn_client_send(c, hdr, 5);
+      if (c->flags & CAIRN_CLIENT_CLOSING) return;
+    }
     cairn_client_send(c, st->buf, (size_t)n);
   }
 }
@@ -449,9 +457,10 @@ static void pump(cairn_server *srv, replica *r) {
  *   'R' u32 length, then plain stream bytes (up to the next frame, or from
  *       a raw segment)
  *   'E' the end of the envelopes: plain RESP from here on, like any replica
- * All little-endian. Returns 0 to go on, -1 to stop (r is gone, or there
- * is nothing to send now). */
-static int pump_framed(cairn_server *srv, replica *r, uint64_t want) {
+ * All little-endian. Sends an 'E' or a 'Z' and returns 1; or returns 0 for
+ * pump to send plain bytes in an 'R' (at most *take: up to the next frame,
+ * which may then go whole); -1 once r is gone. */
+static int send_stored_frame(cairn_server *srv, replica *r, uint64_t want, uint64_t *take) {
   repl_state *st = state_of(srv);
   cairn_client *c = r->c;
   uint8_t hdr[13];
@@ -460,7 +469,7 @@ static int pump_framed(cairn_server *srv, replica *r, uint64_t want) {
     r->framed = 0;
     cairn_notice("Replica %s:%d is caught up to within %llu bytes: plain stream from offset %llu", r->ip,
                  r->listening_port, (unsigned long long)want, (unsigned long long)r->feed_off);
-    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
+    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 1;
   }
   if (!st->fbuf) st->fbuf = cairn_xmalloc(FRAME_BUF);
   uint32_t raw_len = 0, crc = 0;
@@ -483,23 +492,10 @@ static int pump_framed(cairn_server *srv, replica *r, uint64_t want) {
     st->frames_sent++;
     st->frame_bytes_sent += (uint64_t)n + 13;
     st->frame_stream_bytes += raw_len;
-    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
+    return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 1;
   }
-  uint64_t take = want < FEED_CHUNK ? want : FEED_CHUNK;
-  if (raw_len && raw_len < take) take = raw_len; /* up to the next frame, which may then go whole */
-  long got = srv->wal.cursor_next(r->cursor, st->buf, (size_t)take);
-  if (got < 0) {
-    drop_replica(r, errno == EIO ? "a corrupt backlog record (see the backlog log lines)" : "backlog read error");
-    return -1;
-  }
-  if (got == 0) return -1; /* nothing more now */
-  hdr[0] = 'R';
-  cairn_put_le32(hdr + 1, (uint32_t)got);
-  cairn_client_send(c, hdr, 5);
-  if (c->flags & CAIRN_CLIENT_CLOSING) return -1;
-  cairn_client_send(c, st->buf, (size_t)got);
-  r->feed_off += (uint64_t)got;
-  return (c->flags & CAIRN_CLIENT_CLOSING) ? -1 : 0;
+  if (raw_len && raw_len < *take) *take = raw_len;
+  return 0;
 }
 
 static void on_synced(cairn_server *srv) {

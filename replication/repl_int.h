@@ -35,8 +35,6 @@ void cairn_slot_detach(cairn_slots *ss, cairn_slot *s);
 /* Once a second: the write-rate sample, the caps, the horizon warning. */
 void cairn_slots_cron(cairn_server *srv, cairn_slots *ss);
 void cairn_slots_info(cairn_server *srv, cairn_slots *ss, cairn_buf *o);
-uint64_t cairn_slots_rate(const cairn_slots *ss, int window_s);
-int64_t cairn_slots_horizon(cairn_server *srv, const cairn_slots *ss);
 extern const cairn_command cairn_slot_commands[];
 /* master.c */
 cairn_slots *cairn_repl_slots(cairn_server *srv);

@@ -62,7 +62,7 @@ typedef struct master_link {
   int keep_on_close;      /* link_close may keep the load (the link broke, the load did not) */
   int header_pending;     /* +FULLRESYNC taken: the $ header comes next */
   int64_t kept_since_ms;
-  int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c pump_framed) */
+  int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c send_stored_frame) */
   uint8_t *zbuf;          /* a decompressed frame */
   size_t zbuf_cap;
   ZSTD_DCtx *dctx;
@@ -573,7 +573,7 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
   return 1;
 }
 
-/* Envelopes of a framed catch-up (see master.c pump_framed): their stream
+/* Envelopes of a framed catch-up (see master.c send_stored_frame): their stream
  * bytes are applied like plain ones. Returns 1 when the envelopes ended
  * (plain RESP follows in L->in), 0 when more bytes are needed, -1 after
  * closing the link. */

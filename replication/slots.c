@@ -177,8 +177,6 @@ static uint64_t rate_over(const cairn_slots *ss, int window) {
   return now > then ? (now - then) / (uint64_t)back : 0;
 }
 
-uint64_t cairn_slots_rate(const cairn_slots *ss, int window) { return rate_over(ss, window); }
-
 /* Seconds a replica that needs `lag` more stream bytes and was last seen
  * `idle_s` ago can still stay away; -1 = no limit. Slotted: the caps are
  * backlog-max-bytes and repl-slot-max-age; otherwise retention itself. */
@@ -208,7 +206,7 @@ static int64_t horizon(cairn_server *srv, const cairn_slots *ss, uint64_t lag, i
   return h;
 }
 
-int64_t cairn_slots_horizon(cairn_server *srv, const cairn_slots *ss) {
+static int64_t server_horizon(cairn_server *srv, const cairn_slots *ss) {
   return horizon(srv, ss, 0, 0, srv->cfg.repl_slots);
 }
 
@@ -287,7 +285,7 @@ void cairn_slots_info(cairn_server *srv, cairn_slots *ss, cairn_buf *o) {
                    "repl_write_rate_1h:%llu\r\n"
                    "repl_resume_horizon_sec:%lld\r\n",
                    n, (unsigned long long)ss->dropped, (unsigned long long)rate_over(ss, 60),
-                   (unsigned long long)rate_over(ss, RATE_WINDOW), (long long)cairn_slots_horizon(srv, ss));
+                   (unsigned long long)rate_over(ss, RATE_WINDOW), (long long)server_horizon(srv, ss));
   int64_t now = cairn_mstime();
   int i = 0;
   for (cairn_slot *s = ss->list; s; s = s->next, i++)

@@ -358,6 +358,11 @@ def replconf_slot_name_and_slots_off():
     with CairnServer() as master:
         mc = master.conn()
         try:
+            help_ = mc.call("REPLICASLOT", "HELP")
+            assert_eq(help_[0], "REPLICASLOT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+            assert_true("LIST" in help_ and "DROP <name>" in help_ and help_[-2] == "HELP", help_)
+            assert_error_text(mc.call("REPLICASLOT", "NOPE"),
+                              "ERR unknown subcommand 'NOPE'. Try REPLICASLOT HELP.")
             assert_error_text(mc.call("REPLCONF", "slot-name", "bad name!"),
                               "ERR REPLCONF slot-name must be 1-48 characters of A-Z a-z 0-9 . : - _ [ ]")
         finally:

@@ -708,6 +708,19 @@ static void wait_compressed(cairn_backlog *b) {
  * byte now and then), still a function of the offset. */
 static void append_z(cairn_backlog *b, size_t len) { append_len(b, len); }
 
+/* Records of varied sizes (1..40000 bytes) until about `bytes`, then the
+ * sealed segments compressed; returns the stream bytes appended. */
+static uint64_t append_varied(cairn_backlog *b, uint64_t bytes) {
+  uint64_t total = 0;
+  for (int i = 0; total < bytes; i++) {
+    size_t len = 1 + (size_t)(i * 7919) % 40000;
+    append_z(b, len);
+    total += len;
+  }
+  wait_compressed(b);
+  return total;
+}
+
 static int zseg_files(const char *dir, char names[][64], int cap) {
   DIR *d = opendir(dir);
   int n = 0;
@@ -724,13 +737,7 @@ static void test_compress_round_trip(void **state) {
   cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
   /* records of varied sizes, ~10 MiB: frames (1 MiB) and segments (3 MiB)
    * cut records at many places */
-  uint64_t total = 0;
-  for (int i = 0; total < (10u << 20); i++) {
-    size_t len = 1 + (size_t)(i * 7919) % 40000;
-    append_z(b, len);
-    total += len;
-  }
-  wait_compressed(b);
+  uint64_t total = append_varied(b, 10u << 20);
   cairn_backlog_stats st;
   cairn_backlog_get_stats(b, &st);
   assert_true(st.compressed_segments >= 3);
@@ -774,13 +781,7 @@ static void test_compress_round_trip(void **state) {
 static void test_next_frame(void **state) {
   fixture *f = *state;
   cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
-  uint64_t total = 0;
-  for (int i = 0; total < (8u << 20); i++) {
-    size_t len = 1 + (size_t)(i * 7919) % 40000;
-    append_z(b, len);
-    total += len;
-  }
-  wait_compressed(b);
+  uint64_t total = append_varied(b, 8u << 20);
   size_t cap = 2u << 20;
   uint8_t *zb = malloc(cap), *raw = malloc(cap);
   uint32_t rl, crc;
