@@ -937,7 +937,9 @@ int cairn_commit_startup(cairn_server *srv, char *err, size_t errlen) {
     }
     srv->stream_db = srv->replay_db;
     srv->stream_offset = end;
-    if (cairn_commit_checkpoint(srv) != 0) {
+    /* (with every frozen layer in use, the replayed writes stay in the
+     * active layer until the store thread makes room) */
+    if (cairn_commit_checkpoint(srv) != 0 && cairn_store_frozen_layers(srv->store) == 0) {
       snprintf(err, errlen, "recovery checkpoint failed: %s", cairn_store_errstr(srv->store));
       return -1;
     }

@@ -64,7 +64,8 @@ typedef struct layer {
   uint64_t prev_seq;    /* the seq of that state (meta_state.seq) */
   int spilled;          /* its run file is on disk (1), could not be written (-1), not yet (0); under mu */
   int64_t frozen_ms;    /* when it was frozen (monotonic): how long it has waited for a merge */
-  int pins;             /* full-sync snapshots reading it (under mu): released, it waits in `pinned` */
+  int pins;             /* full-sync snapshots and the run writer reading it (under mu): released, it waits
+                           in `pinned` */
 } layer;
 
 #define MAX_FROZEN 32
@@ -143,12 +144,15 @@ struct cairn_store {
   int nranges, next_range;
   uint64_t range_jumps;
 
-  /* the store thread (fields under mu) */
+  /* the store thread and the run writer (fields under mu) */
   pthread_t thread;
+  pthread_t run_thread;    /* writes the run files (run_writer_thread) */
   pthread_mutex_t mu;
-  pthread_cond_t cv;       /* wakes the thread */
+  pthread_cond_t cv;       /* wakes both (broadcast) */
   pthread_cond_t done_cv;  /* wakes cairn_store_wait */
-  int thread_started, stop;
+  int thread_started, run_thread_started, stop; /* stop: written under mu, read atomically while a run is written */
+  int (*drain_hook)(void *ud);
+  void *drain_hook_ud;
   layer *draining;         /* the layer the thread works on */
   int drain_rc;            /* error of the last drain (the thread then pauses) */
   char drain_err[512];
@@ -874,6 +878,7 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
 }
 
 static void *store_thread(void *arg);
+static void *run_writer_thread(void *arg);
 static void free_layers(struct layer *L);
 
 /* ------------------------------------------------------------ run files
@@ -948,7 +953,8 @@ static void rw_put(run_writer *w, const void *p, size_t len) {
 }
 
 /* Writes L's run file (temporary name, synced, renamed, directory synced).
- * On the store thread, without mu. 0, or -1 with spill_err set. */
+ * On the run writer's thread, without mu (L is pinned). 0, or -1 with
+ * spill_err set; -1 with nothing said when the store is closing. */
 static int spill_layer(cairn_store *s, layer *L) {
   char tmp[4200], path[4200];
   run_path(s, L->meta->seq, ".tmp", tmp, sizeof(tmp));
@@ -972,6 +978,10 @@ static int spill_layer(cairn_store *s, layer *L) {
     rw_put(w, h, sizeof(h));
     uint64_t count = 0;
     for (ov_pos p = ov_first(L->ov); ov_at(p) && !w->err; p = ov_pos_next(p), count++) {
+      if ((count & 4095) == 0 && __atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+        w->err = ECANCELED; /* closing: the backlog has it all */
+        break;
+      }
       ov_node *n = ov_at(p);
       unsigned char e[8];
       e[0] = n->dbi;
@@ -1012,6 +1022,7 @@ static int spill_layer(cairn_store *s, layer *L) {
   free(w);
   if (!err) return 0;
   unlink(tmp);
+  if (err == ECANCELED) return -1;
   pthread_mutex_lock(&s->mu);
   msgf(s->spill_err, sizeof(s->spill_err), "%s run file %s: %s", what, path, strerror(err));
   pthread_mutex_unlock(&s->mu);
@@ -1233,6 +1244,9 @@ static int load_runs(cairn_store *s, int databases) {
   for (int i = 0; i < n; i++) {
     char path[4200];
     run_path(s, seqs[i], "", path, sizeof(path));
+    if (loaded == MAX_FROZEN - 8 && seqs[i] > at_seq && !stop[0]) /* room for the replay's own layers */
+      msgf(stop, sizeof(stop), "%s: %d runs loaded, the most open takes; the backlog replays from offset %llu",
+           path, loaded, (unsigned long long)at + 1);
     if (seqs[i] <= at_seq || stop[0]) { /* merged into LMDB already, or past a break in the chain */
       if (jobs[i].L) free_layers(jobs[i].L);
       unlink(path);
@@ -1382,6 +1396,8 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   s->merge_bytes = opt->merge_bytes;
   s->urgent_bytes = opt->urgent_bytes;
   s->gather_after_us = opt->gather_after_us;
+  s->drain_hook = opt->drain_hook;
+  s->drain_hook_ud = opt->drain_hook_ud;
   s->next_seq = s->committed.seq;
   load_runs(s, databases);
   for (layer *L = s->oldest; L; L = L->next) L->frozen_ms = cairn_monotonic_ms();
@@ -1413,6 +1429,12 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
     return -1;
   }
   s->thread_started = 1;
+  if ((rc = pthread_create(&s->run_thread, NULL, run_writer_thread, s)) != 0) {
+    snprintf(err, errlen, "cannot start the run writer thread: %s", strerror(rc));
+    cairn_store_close(s);
+    return -1;
+  }
+  s->run_thread_started = 1;
   *out = s;
   return 0;
 lmdb_fail:
@@ -1427,10 +1449,11 @@ void cairn_store_close(cairn_store *s) {
   if (s->thread_started) {
     /* the layer being drained finishes; the others are left to the WAL */
     pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_signal(&s->cv);
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
+    if (s->run_thread_started) pthread_join(s->run_thread, NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->done_cv);
@@ -2405,6 +2428,83 @@ static void free_layers(layer *L) {
   }
 }
 
+/* Gathering pays only when the thread is what limits the writes: a drain
+ * that takes a while. Otherwise each layer goes at once (memory comes back
+ * sooner, no run files written for nothing). Under mu. */
+static int gathering_merges(const cairn_store *s) {
+  return s->merge_bytes && s->last_drain_us >= s->gather_after_us;
+}
+
+/* A pin is dropped (under mu): a layer released meanwhile may now be freed
+ * by the store thread. */
+static void unpin_layer(cairn_store *s, layer *L) {
+  if (--L->pins > 0) return;
+  for (layer **pp = &s->pinned; *pp; pp = &(*pp)->next)
+    if (*pp == L) {
+      *pp = L->next;
+      s->pinned_bytes -= ov_layer_bytes(L->ov);
+      L->next = s->to_free;
+      s->to_free = L;
+      pthread_cond_broadcast(&s->cv);
+      break;
+    }
+}
+
+/* The next layer to write a run file for (under mu): the oldest undrained
+ * one without a run, if every older undrained layer has its own (a run
+ * continues the one before) and the backlog holds it on disk, like a
+ * drain. NULL when none, when merges do not gather, or when someone waits
+ * for everything to be drained. */
+static layer *next_to_spill(cairn_store *s) {
+  if (!gathering_merges(s) || s->waiters) return NULL;
+  for (layer *x = s->oldest; x; x = x->next) {
+    if (x->drained || x->spilled == 1) continue;
+    if (x->spilled < 0 || (s->wal_gate && x->meta->offset > s->wal_synced)) return NULL;
+    return x;
+  }
+  return NULL;
+}
+
+/* The run writer: its own thread, so that the layers frozen while a long
+ * merge runs (seconds at millions of keys) get their run files too, and a
+ * restart after a kill in the middle of a merge replays about one
+ * checkpoint interval of the backlog, not the whole merge's worth. The
+ * layer it writes is pinned: the store thread may drain it and the loop
+ * release it meanwhile; the run of a layer drained meanwhile is deleted. */
+static void *run_writer_thread(void *arg) {
+  cairn_store *s = arg;
+  pthread_mutex_lock(&s->mu);
+  while (!s->stop) {
+    layer *x = next_to_spill(s);
+    if (!x) {
+      pthread_cond_wait(&s->cv, &s->mu);
+      continue;
+    }
+    x->pins++;
+    pthread_mutex_unlock(&s->mu);
+    int rc = spill_layer(s, x);
+    pthread_mutex_lock(&s->mu);
+    if (rc == 0 && x->drained) { /* LMDB holds it already */
+      char path[4200];
+      run_path(s, x->meta->seq, "", path, sizeof(path));
+      unlink(path);
+      s->spills++;
+    } else if (!x->drained) {
+      x->spilled = rc == 0 ? 1 : -1;
+      if (rc == 0) {
+        s->spills++;
+        s->runs_on_disk++;
+      } else if (!s->stop) {
+        s->spill_errors++;
+        pthread_cond_broadcast(&s->cv); /* the store thread merges it at once */
+      }
+    }
+    unpin_layer(s, x);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
 static void *store_thread(void *arg) {
   cairn_store *s = arg;
   pthread_mutex_lock(&s->mu);
@@ -2436,27 +2536,18 @@ static void *store_thread(void *arg) {
      * it: the loop tells how far it synced, cairn_store_wal_synced) */
     layer *batch[MAX_FROZEN];
     int nb = 0;
-    layer *spill = NULL;
     while (!s->stop) {
       L = NULL;
       nb = 0;
-      spill = NULL;
-      /* the oldest layer without a run file gets one, if every older
-       * undrained layer has its own (a run continues the one before) and
-       * the backlog holds it on disk, like a drain */
+      /* a layer whose run file could not be written (a restart would
+       * replay it from the backlog) goes at once */
       int chain_broken = 0;
-      /* Gathering pays only when the thread is what limits the writes: a
-       * drain that takes a while. Otherwise each layer goes at once (memory
-       * comes back sooner, no run files written for nothing). */
-      int gathering = s->merge_bytes && s->last_drain_us >= s->gather_after_us;
+      int gathering = gathering_merges(s);
       for (layer *x = s->oldest; x && gathering; x = x->next) {
         if (x->drained || x->spilled == 1) continue;
-        if (x->spilled < 0) chain_broken = 1;
-        else if (!(s->wal_gate && x->meta->offset > s->wal_synced)) spill = x;
+        chain_broken = x->spilled < 0;
         break;
       }
-      if (spill && !s->waiters) break;
-      spill = NULL;
       if (!s->paused && !s->hold)
         for (L = s->oldest; L && L->drained; L = L->next) {
         }
@@ -2511,27 +2602,19 @@ static void *store_thread(void *arg) {
       pthread_cond_wait(&s->cv, &s->mu);
     }
     if (s->stop) break;
-    if (spill) {
-      pthread_mutex_unlock(&s->mu);
-      int rc = spill_layer(s, spill);
-      pthread_mutex_lock(&s->mu);
-      spill->spilled = rc == 0 ? 1 : -1;
-      if (rc == 0) {
-        s->spills++;
-        s->runs_on_disk++;
-      } else {
-        s->spill_errors++;
-      }
-      continue;
-    }
     if (!nb) continue; /* woken to free layers */
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
-    int rc = drain_layers(s, batch, nb);
-    s->last_drain_us = cairn_ustime() - t0;
+    int rc = s->drain_hook ? s->drain_hook(s->drain_hook_ud) : 0;
+    if (rc)
+      snprintf(s->drain_err, sizeof(s->drain_err), "drain hook: %s", mdb_strerror(rc));
+    else
+      rc = drain_layers(s, batch, nb);
+    int64_t took = cairn_ustime() - t0;
     uint64_t free_pages = rc ? 0 : count_free_pages(s);
     pthread_mutex_lock(&s->mu);
+    s->last_drain_us = took;
     if (!rc) s->free_pages = free_pages;
     s->draining = NULL;
     if (rc) {
@@ -2547,7 +2630,8 @@ static void *store_thread(void *arg) {
         entries += ov_layer_entries(batch[i]->ov);
       }
       s->last_drain_entries = entries;
-      /* LMDB holds them on disk (the commit synced): their runs go */
+      /* LMDB holds them on disk (the commit synced): their runs go (a run
+       * being written meanwhile is deleted by the writer when it ends) */
       for (int i = 0; i < nb; i++) {
         if (batch[i]->spilled != 1) continue;
         char path[4200];
@@ -2579,7 +2663,7 @@ void cairn_store_wal_synced(cairn_store *s, uint64_t offset) {
   pthread_mutex_lock(&s->mu);
   s->wal_gate = 1;
   s->wal_synced = offset;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -2633,7 +2717,7 @@ static void resume_thread(cairn_store *s) {
   pthread_mutex_lock(&s->mu);
   s->paused = 0;
   s->drain_rc = 0;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -2666,7 +2750,7 @@ static void grow_ahead(cairn_store *s) {
   s->grow_failed = 0; /* a drain that needs the room will say so itself */
   pthread_mutex_lock(&s->mu);
   s->hold--;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -2703,7 +2787,7 @@ int cairn_store_poll(cairn_store *s) {
       }
       __atomic_add_fetch(&s->free_pending_bytes, ov_layer_bytes(L->ov), __ATOMIC_RELAXED); /* held until freed */
     }
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     /* Full when the map cannot grow and what LMDB holds (free pages not
      * counted) reaches 7/8 of it: the last eighth is kept for writes that
@@ -2712,7 +2796,7 @@ int cairn_store_poll(cairn_store *s) {
     s->full = s->map_size >= s->max_map_size && cairn_store_live_bytes(s) > s->max_map_size - s->max_map_size / 8;
     if (s->full) { /* the thread stops gathering merges */
       pthread_mutex_lock(&s->mu);
-      pthread_cond_signal(&s->cv);
+      pthread_cond_broadcast(&s->cv);
       pthread_mutex_unlock(&s->mu);
     }
   }
@@ -2770,7 +2854,7 @@ static int store_wait(cairn_store *s);
 int cairn_store_wait(cairn_store *s) {
   pthread_mutex_lock(&s->mu);
   s->waiters++;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   int rc = store_wait(s);
   pthread_mutex_lock(&s->mu);
@@ -2838,7 +2922,7 @@ void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent
   s->merge_bytes = merge_bytes;
   s->urgent_bytes = urgent_bytes;
   s->gather_after_us = gather_after_us;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -2896,7 +2980,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   ov_layer_seal(L->ov); /* outside the mutex: the store thread goes on meanwhile */
   pthread_mutex_lock(&s->mu);
   push_frozen(s, L);
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   return 0;
 }
@@ -2973,7 +3057,7 @@ static void unquiesce(cairn_store *s) {
   if (rc) store_error(s, "mdb_txn_renew", rc);
   pthread_mutex_lock(&s->mu);
   s->hold--;
-  pthread_cond_signal(&s->cv);
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -3232,20 +3316,7 @@ void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
   if (snap->txn) mdb_txn_abort(snap->txn);
   cairn_store *s = snap->s;
   pthread_mutex_lock(&s->mu);
-  for (int i = 0; i < snap->nl; i++) {
-    layer *L = snap->layers[i];
-    if (--L->pins > 0) continue;
-    /* released meanwhile: now the store thread may free it */
-    for (layer **pp = &s->pinned; *pp; pp = &(*pp)->next)
-      if (*pp == L) {
-        *pp = L->next;
-        s->pinned_bytes -= ov_layer_bytes(L->ov);
-        L->next = s->to_free;
-        s->to_free = L;
-        pthread_cond_signal(&s->cv);
-        break;
-      }
-  }
+  for (int i = 0; i < snap->nl; i++) unpin_layer(s, snap->layers[i]);
   pthread_mutex_unlock(&s->mu);
   free(snap);
 }

@@ -82,6 +82,11 @@ typedef struct cairn_store_options {
    * gather_after_us (0: always). */
   uint64_t merge_bytes, urgent_bytes;
   int64_t gather_after_us;
+  /* Tests only: called on the store thread before each merge; a nonzero
+   * return (an MDB_* or errno code) fails the merge as a commit error
+   * would. NULL in the server. */
+  int (*drain_hook)(void *ud);
+  void *drain_hook_ud;
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,

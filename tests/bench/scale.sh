@@ -26,6 +26,7 @@ KILL_AFTER=${SCALE_KILL_AFTER:-20}         # seconds of load before kill -9
 RESTART_N=${SCALE_RESTART_N:-1000000000}   # -n of the load that gets killed
 SETTLE=${SCALE_SETTLE:-2}                  # seconds after a load before reading io/INFO
 BIGRAM_DIVISOR=${SCALE_BIGRAM_DIVISOR:-3}  # memory limit = store size / this
+BIGRAM_BUDGET=${SCALE_BIGRAM_BUDGET:-4}    # bigram phase: overlay-max-memory = memory limit / this
 RUN_TIMEOUT=${SCALE_TIMEOUT:-7200}         # seconds per redis-benchmark call
 START_TIMEOUT=${SCALE_START_TIMEOUT:-900}  # seconds for a (re)start to answer
 STOP_TIMEOUT=${SCALE_STOP_TIMEOUT:-60}     # seconds between TERM and KILL
@@ -37,7 +38,7 @@ PY=${PYTHON:-python3}
 
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 val=""
-for v in N KEYSPACE CLIENTS PIPELINE DATA KILL_AFTER RESTART_N BIGRAM_DIVISOR RUN_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
+for v in N KEYSPACE CLIENTS PIPELINE DATA KILL_AFTER RESTART_N BIGRAM_DIVISOR BIGRAM_BUDGET RUN_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
     eval "val=\$$v"
     if ! is_uint "$val" || [ "$val" -eq 0 ]; then die "SCALE_$v must be a positive integer (got '$val')"; fi
 done
@@ -473,10 +474,27 @@ fi
 
 # ---- phase: bigram (cairn with memory.max = store / BIGRAM_DIVISOR) ----------
 BIGRAM_NOTE=""
-# cg_setup BYTES: find a way to run cairn under a cgroup v2 memory limit.
-# Sets CG_MODE (systemd | dir) and CG_DIR; returns 1 with BIGRAM_NOTE set if
-# there is none. Only cgroup v2 is used (the v1 hierarchy is left alone).
+# cg_setup BYTES: find a way to run cairn under a cgroup memory limit.
+# Sets CG_MODE (systemd | dir | v1) and CG_DIR; returns 1 with BIGRAM_NOTE set
+# if there is none. cgroup v2 first (systemd-run, or a child of our own
+# cgroup); else a child of the v1 memory hierarchy (memory.limit_in_bytes,
+# which like v2's memory.max charges the page cache of the mapped file too).
 cg_setup() {
+    if [ -z "${SCALE_CGROUP_PARENT:-}" ] && [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ] &&
+        [ -w /sys/fs/cgroup/memory ] && [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+        CG_DIR=/sys/fs/cgroup/memory/cairn-scale-$$
+        if ! mkdir "$CG_DIR" 2>/dev/null; then
+            BIGRAM_NOTE="cannot create $CG_DIR (cgroup v1 memory hierarchy not writable)"
+            return 1
+        fi
+        CG_MADE=$CG_DIR
+        if ! echo "$1" >"$CG_DIR/memory.limit_in_bytes" 2>/dev/null; then
+            BIGRAM_NOTE="cannot write $CG_DIR/memory.limit_in_bytes"
+            return 1
+        fi
+        CG_MODE=v1
+        return 0
+    fi
     if [ -n "${SCALE_CGROUP_PARENT:-}" ]; then
         cg_parent=$SCALE_CGROUP_PARENT
     elif command -v systemd-run >/dev/null 2>&1 && systemd-run --scope --quiet -p MemoryMax=1G true >/dev/null 2>&1; then
@@ -538,6 +556,14 @@ if has_phase bigram; then
         put bigram free store_bytes "$used"
         put bigram capped memory_max "$limit"
         if cg_setup "$limit"; then
+            # The overlay's budget must fit in the limit with room for LMDB's
+            # pages (cairn warns at start when it does not): both the free
+            # and the capped run get the same one.
+            budget=$((limit / BIGRAM_BUDGET))
+            put bigram free overlay_max_memory "$budget"
+            if [ "$STANDIN" = 0 ]; then echo "overlay-max-memory $budget" >>"$ROOT/cairn.conf"; fi
+            stop_server cairn
+            start_server cairn bigram-free
             bigram_loads free
             # Restart cairn inside the cgroup. Its file's pages are still in
             # the page cache, charged to the cgroup that first read them:
@@ -560,6 +586,12 @@ if has_phase bigram; then
                 done
                 ev=$(awk '$1 == "oom_kill" {print $2}' "$CG_DIR/memory.events" 2>/dev/null)
                 put bigram capped oom_kills "${ev:-}"
+            elif [ "$CG_MODE" = v1 ]; then
+                put bigram capped memory_peak "$(cat "$CG_DIR/memory.max_usage_in_bytes" 2>/dev/null)"
+                put bigram capped memory_current "$(cat "$CG_DIR/memory.usage_in_bytes" 2>/dev/null)"
+                ev=$(awk '$1 == "oom_kill" {print $2}' "$CG_DIR/memory.oom_control" 2>/dev/null)
+                put bigram capped oom_kills "${ev:-}"
+                put bigram capped limit_hits "$(cat "$CG_DIR/memory.failcnt" 2>/dev/null)"
             fi
         fi
     fi
@@ -699,7 +731,7 @@ mem_total=$(awk '/^MemTotal:/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo 2>
         if [ -n "$BIGRAM_NOTE" ]; then
             echo "Skipped: $BIGRAM_NOTE."
         else
-            echo "Store $(get bigram free store_bytes) bytes (lmdb_used_bytes), limit $(get bigram capped memory_max) bytes ($(get bigram capped cgroup)); data.mdb dropped from the page cache before the capped start."
+            echo "Store $(get bigram free store_bytes) bytes (lmdb_used_bytes), limit $(get bigram capped memory_max) bytes ($(get bigram capped cgroup)), overlay-max-memory $(get bigram free overlay_max_memory) in both runs (limit / $BIGRAM_BUDGET); data.mdb dropped from the page cache before the capped start."
             echo
             echo "| cairn | free | capped | capped / free |"
             echo "|---|--:|--:|--:|"
@@ -708,7 +740,7 @@ mem_total=$(awk '/^MemTotal:/ {printf "%.1f GB", $2 / 1048576}' /proc/meminfo 2>
                 echo "| $m | ${a:-—} | ${b:-—} | $(div "$b" "$a" %.2f) |"
             done
             pk=$(get bigram capped memory_peak)
-            [ -n "$pk" ] && echo && echo "cgroup memory.peak $pk bytes, oom kills $(get bigram capped oom_kills)."
+            [ -n "$pk" ] && echo && echo "cgroup memory.peak $pk bytes, oom kills $(get bigram capped oom_kills)$(if [ -n "$(get bigram capped limit_hits)" ]; then echo ", times the limit was hit (v1 memory.failcnt) $(get bigram capped limit_hits)"; fi)."
         fi
         echo
     fi

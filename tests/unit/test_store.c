@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -865,6 +866,87 @@ static void flip_byte_in_run(const char *dir, uint64_t seq, long at) {
   assert_int_equal(fseek(fp, at, SEEK_SET), 0);
   fputc(c ^ 0x55, fp);
   fclose(fp);
+}
+
+/* A merge the test holds: the store thread is in it until released. */
+typedef struct held_merge {
+  int entered, release, fail;
+} held_merge;
+
+static int hold_merge(void *ud) {
+  held_merge *h = ud;
+  __atomic_store_n(&h->entered, 1, __ATOMIC_SEQ_CST);
+  for (int i = 0; i < 1000 && !__atomic_load_n(&h->release, __ATOMIC_SEQ_CST); i++) { /* 10 s at most */
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return h->fail;
+}
+
+/* Run files are written while a merge runs (a merge at millions of keys
+ * takes seconds): the layers frozen meanwhile get theirs, so a process that
+ * dies in the middle of the merge restarts from the runs and replays only
+ * what came after the newest. The merge is held by the test, then fails as
+ * if the process had died in it. */
+static void test_runs_written_during_a_merge(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  held_merge h = {0, 0, EIO};
+  cairn_store_options o = {.databases = 16, .map_size = 64 * MiB, .max_map_size = 1024 * MiB,
+                           .merge_bytes = 1, /* nothing to gather: each layer is merged at once */
+                           .drain_hook = hold_merge, .drain_hook_ud = &h};
+  char err[512] = "";
+  cairn_store *s = NULL;
+  if (cairn_store_open(f->dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
+  f->s = s;
+  assert_int_equal(put(s, 0, "one", "1", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 100), 0);
+  for (int i = 0; i < 500 && !__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST); i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_true(__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST)); /* the merge of the first layer runs */
+  assert_int_equal(put(s, 0, "two", "2", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 200), 0);
+  assert_int_equal(put(s, 0, "three", "3", -1), 1);
+  assert_int_equal(cairn_store_checkpoint(s, 300), 0);
+  wait_runs(s, 3); /* the merge is still held: the runs did not wait for it */
+  assert_int_equal(count_runs(f->dir), 3);
+  __atomic_store_n(&h.release, 1, __ATOMIC_SEQ_CST); /* the merge fails: LMDB holds none of it */
+  cairn_store_close(s);
+
+  s = f->s = open_merging(f->dir);
+  assert_non_null(strstr(cairn_store_open_report(s), "3 run file(s) loaded"));
+  assert_int_equal(cairn_store_durable_offset(s), 0);
+  assert_int_equal(cairn_store_checkpoint_offset(s), 300);
+  expect_str(s, 0, "one", "1", -1);
+  expect_str(s, 0, "two", "2", -1);
+  expect_str(s, 0, "three", "3", -1);
+}
+
+/* Open loads at most 24 runs (MAX_FROZEN - 8): the replay of the backlog
+ * after them needs frozen layers of its own. The runs after those are
+ * deleted (the backlog has them), and the report says where it stopped. */
+static void test_runs_loaded_at_most(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  cairn_store *s = f->s = open_merging(f->dir);
+  for (int i = 1; i <= 26; i++) {
+    char k[16];
+    snprintf(k, sizeof(k), "r%d", i);
+    assert_int_equal(put(s, 0, k, "1", -1), 1);
+    assert_int_equal(cairn_store_checkpoint(s, (uint64_t)i * 100), 0);
+    wait_runs(s, (uint64_t)i);
+  }
+  cairn_store_close(s);
+  s = f->s = open_merging(f->dir);
+  const char *rep = cairn_store_open_report(s);
+  assert_non_null(strstr(rep, "24 run file(s) loaded"));
+  assert_non_null(strstr(rep, "24 runs loaded, the most open takes; the backlog replays from offset 2401"));
+  assert_int_equal(cairn_store_checkpoint_offset(s), 2400);
+  expect_str(s, 0, "r24", "1", -1);
+  expect_absent(s, 0, K("r25"));
+  assert_int_equal(count_runs(f->dir), 24);
 }
 
 /* Frozen layers waiting for their merge are written to run files; a restart
@@ -1849,6 +1931,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
       cmocka_unit_test_setup_teardown(test_checkpoint_reopen, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runs_written_during_a_merge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runs_loaded_at_most, setup, teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_over_layers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
