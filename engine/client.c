@@ -21,6 +21,7 @@
 #include "engine/log.h"
 #include "engine/monitor.h"
 #include "engine/multi.h"
+#include "engine/prefetch.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/tls.h"
@@ -72,6 +73,7 @@ void cairn_client_close(cairn_client *c) {
   cairn_pubsub_client_reset(c);
   cairn_tracking_client_closed(c);
   cairn_monitor_remove(c);
+  cairn_prefetch_client_closed(c);
   pending_remove(c);
   if (c->flags & CAIRN_CLIENT_PUSHED) {
     for (cairn_client **pp = &srv->pushed; *pp; pp = &(*pp)->push_next) {
@@ -484,12 +486,17 @@ static int parse_next(cairn_client *c, size_t *consumed) {
   return rc;
 }
 
+#define CLIENT_WAITS                                                                                            \
+  (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING | CAIRN_CLIENT_BLOCKED |            \
+   CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED | CAIRN_CLIENT_PREFETCH)
+
 static void client_process(cairn_client *c) {
   cairn_server *srv = c->srv;
   unsigned batch = 0;
-  while (!(c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_CLOSE_AFTER_REPLY | CAIRN_CLIENT_DRAINING |
-                       CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_STALLED | CAIRN_CLIENT_POSTPONED)) &&
-         c->qpos < c->query.len) {
+  while (!(c->flags & CLIENT_WAITS) && c->qpos < c->query.len) {
+    /* commands not read ahead yet: their keys first, when the store is on
+     * disk (engine/prefetch.h) */
+    if (srv->prefetch && c->qpos >= c->pf_end && cairn_prefetch_client(c)) break;
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
        * until the socket drains, instead of buffering without bound. */
@@ -512,10 +519,11 @@ static void client_process(cairn_client *c) {
     if (c->out.len) mark_pending(c);
   }
   if (c->qpos == c->query.len) {
-    c->query.len = c->qpos = 0;
+    c->query.len = c->qpos = c->pf_end = 0;
     cairn_buf_shrink(&c->query, 256 * 1024);
   } else if (c->qpos > 0 && (c->qpos > 64 * 1024 || c->qpos * 2 > c->query.len)) {
     cairn_buf_consume(&c->query, c->qpos);
+    c->pf_end = c->pf_end > c->qpos ? c->pf_end - c->qpos : 0;
     c->qpos = 0;
   }
   if (c->query.len - c->qpos > (size_t)srv->cfg.client_query_buffer_limit) {
@@ -725,6 +733,14 @@ void cairn_client_unblock(cairn_client *c) {
     c->resume_next = c->srv->resume;
     c->srv->resume = c;
   }
+}
+
+void cairn_client_prefetched(cairn_client *c) {
+  c->flags &= ~CAIRN_CLIENT_PREFETCH;
+  if (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_RESUME)) return;
+  c->flags |= CAIRN_CLIENT_RESUME;
+  c->resume_next = c->srv->resume;
+  c->srv->resume = c;
 }
 
 void cairn_client_stall(cairn_client *c, int stop_reading) {

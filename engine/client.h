@@ -42,6 +42,7 @@ enum {
   CAIRN_CLIENT_STALLED = 1 << 18,    /* a write waits for room in the store's overlay */
   CAIRN_CLIENT_STALL_READ = 1 << 19, /* ...and its connection is not read meanwhile */
   CAIRN_CLIENT_POSTPONED = 1 << 20,  /* its command waits for CLIENT PAUSE to end (Redis's BLOCKED_POSTPONE) */
+  CAIRN_CLIENT_PREFETCH = 1 << 21,   /* its commands wait for their keys to be read ahead (engine/prefetch.c) */
   CAIRN_CLIENT_MONITOR = 1 << 24,    /* MONITOR: sent every command the server runs (engine/monitor.c) */
 };
 
@@ -71,6 +72,8 @@ struct cairn_client {
 
   cairn_buf query;         /* bytes read, not yet executed: [0, query.len) */
   size_t qpos;             /* start of the command being parsed */
+  size_t pf_end;           /* the query buffer up to here was read ahead (engine/prefetch.c) */
+  struct pf_job *pf_job;   /* the read-ahead its commands wait for */
   cairn_req_parser parser;
   cairn_str *argv;
   size_t argv_cap;
@@ -115,6 +118,9 @@ cairn_client *cairn_client_by_id(cairn_server *srv, uint64_t id);
  * reply and unblock. */
 void cairn_client_block(cairn_client *c, int64_t deadline_ms, void (*on_timeout)(cairn_client *c));
 void cairn_client_unblock(cairn_client *c);
+/* Its read-ahead is done (engine/prefetch.c): its commands run at the
+ * iteration's end. */
+void cairn_client_prefetched(cairn_client *c);
 /* The command being run is not run now: it runs again when the client is
  * unstalled (cairn_clients_unstall, srv->on_store_room: at the next
  * iteration when throttled, once the overlay is under budget when at it);

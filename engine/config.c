@@ -248,6 +248,7 @@ static const char *const acl_pubsub_names[] = {"allchannels", "resetchannels", N
 static const char *const sanitize_names[] = {"no", "yes", "clients", NULL};
 static const char *const load_corrupt_names[] = {"refuse", "truncate", NULL};
 static const char *const resync_names[] = {"cost", "partial", "full", NULL};
+static const char *const prefetch_names[] = {"auto", "yes", "no", NULL};
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define CF(field) offsetof(cairn_config, field)
@@ -291,6 +292,8 @@ static const directive table[] = {
     {"checkpoint-interval-ms", NULL, DT_LL, 0, CF(checkpoint_interval_ms), "1000", 1, 86400000, 0, 0, NULL, NULL},
     {"checkpoint-bytes", NULL, DT_MEM, 0, CF(checkpoint_bytes), "64mb", 1, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
+    {"prefetch", NULL, DT_ENUM, 0, CF(prefetch), "auto", 0, 0, 0, 0, prefetch_names, NULL},
+    {"prefetch-threads", NULL, DT_INT, F_IMMUTABLE, CF(prefetch_threads), "8", 0, 64, 0, 0, NULL, NULL},
     {"overlay-merge-bytes", NULL, DT_MEM, 0, CF(overlay_merge_bytes), "384mb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-merge-after-ms", NULL, DT_LL, 0, CF(overlay_merge_after_ms), "1000", 0, 86400000, 0, 0, NULL, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},

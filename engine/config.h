@@ -11,6 +11,9 @@
 enum cairn_durability { CAIRN_DURABILITY_STRICT = 0, CAIRN_DURABILITY_RELAXED = 1 };
 /* repl-resync: the cheaper of +CONTINUE and a full sync, or always one */
 enum cairn_resync { CAIRN_RESYNC_COST = 0, CAIRN_RESYNC_PARTIAL = 1, CAIRN_RESYNC_FULL = 2 };
+/* prefetch: keys read ahead by the prefetch threads never, always, or while
+ * the loop waits for the disk (major page faults) */
+enum cairn_prefetch_mode { CAIRN_PREFETCH_AUTO = 0, CAIRN_PREFETCH_YES = 1, CAIRN_PREFETCH_NO = 2 };
 enum cairn_loglevel { CAIRN_LOG_DEBUG = 0, CAIRN_LOG_VERBOSE, CAIRN_LOG_NOTICE, CAIRN_LOG_WARNING };
 
 /* Output-buffer limit for one client class (normal, replica, pubsub): hard
@@ -83,6 +86,8 @@ typedef struct cairn_config {
   long long checkpoint_interval_ms; /* LMDB checkpoint at most this often when writing */
   long long checkpoint_bytes;     /* ...or when the overlay's active layer holds this much */
   long long overlay_max_memory;   /* the write overlay's budget: writers wait beyond it */
+  int prefetch;                   /* CAIRN_PREFETCH_*: clients' keys read ahead on other threads */
+  int prefetch_threads;           /* threads that read ahead (fixed at start) */
   long long overlay_merge_bytes;  /* frozen layers the store thread gathers before one LMDB transaction */
   long long overlay_merge_after_ms; /* ...once a drain took this long */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */

@@ -14,6 +14,7 @@
 #include "engine/acl.h"
 #include "engine/commit.h"
 #include "engine/info.h"
+#include "engine/prefetch.h"
 #include "engine/script.h"
 #include "engine/server.h"
 #include "engine/tracking.h"
@@ -742,6 +743,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_run_errors:%llu\r\n",
                    srv->cfg.overlay_merge_bytes, (unsigned long long)runs.last_drain_entries,
                    (unsigned long long)runs.on_disk, (unsigned long long)runs.written, (unsigned long long)runs.errors);
+  cairn_prefetch_info(srv, o);
 }
 
 typedef struct section {

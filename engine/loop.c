@@ -19,6 +19,7 @@
 #include "engine/keyspace.h"
 #include "engine/log.h"
 #include "engine/multi.h"
+#include "engine/prefetch.h"
 #include "engine/pubsub.h"
 #include "engine/server.h"
 #include "engine/script.h"
@@ -83,6 +84,7 @@ static void on_cron(uv_timer_t *t) {
     }
   }
   cairn_commit_cron(srv, now);
+  cairn_prefetch_cron(srv, now);
   int64_t budget_us = 25000LL * srv->cfg.active_expire_effort / (srv->cfg.hz > 0 ? srv->cfg.hz : 10);
   if (budget_us > 100000) budget_us = 100000;
   cairn_expire_cycle(srv, budget_us);
@@ -137,6 +139,7 @@ static void stop_server(cairn_server *srv) {
 int cairn_server_run(cairn_server *srv) {
   uv_run(srv->loop, UV_RUN_DEFAULT); /* returns after uv_stop (shutdown) */
   cairn_commit_store_stop(srv);       /* the store thread no longer wakes the loop */
+  cairn_prefetch_stop(srv);           /* nor do the prefetch threads */
   if (srv->repl_hooks.stop) srv->repl_hooks.stop(srv); /* its handles have owners to free them */
   uv_walk(srv->loop, close_walk, srv);
   uv_run(srv->loop, UV_RUN_DEFAULT);
@@ -166,6 +169,7 @@ int cairn_server_init(cairn_server *srv, char *err, size_t errlen) {
   if (uv_loop_configure(srv->loop, UV_METRICS_IDLE_TIME) != 0) cairn_verbose("no loop idle-time metrics");
   if (cairn_flusher_start(srv, err, errlen) != 0) return -1;
   if (cairn_commit_store_start(srv, err, errlen) != 0) return -1;
+  if (cairn_prefetch_start(srv, err, errlen) != 0) return -1;
   int hz = srv->cfg.hz > 0 ? srv->cfg.hz : 10;
   int rc;
   const char *what = "prepare handle";
@@ -190,6 +194,7 @@ fail:
 }
 
 void cairn_server_free(cairn_server *srv) {
+  cairn_prefetch_stop(srv); /* (start-up failed half-way) */
   int rc = uv_loop_close(srv->loop);
   if (rc == UV_EBUSY) {
     /* Start-up failed half-way (cairn_server_run never ran): close what

@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
                             .writemap = srv.cfg.lmdb_writemap,
                             .merge_bytes = (uint64_t)srv.cfg.overlay_merge_bytes,
                             .urgent_bytes = cairn_commit_urgent_bytes(&srv.cfg),
-                            .gather_after_us = srv.cfg.overlay_merge_after_ms * 1000};
+                            .gather_after_us = srv.cfg.overlay_merge_after_ms * 1000,
+                            .reader_threads = srv.cfg.prefetch_threads};
   if (cairn_store_open(srv.cfg.dir, &so, &srv.store, err, sizeof(err)) != 0) {
     cairn_warning("%s", err);
     goto out;

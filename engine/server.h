@@ -119,6 +119,8 @@ struct cairn_server {
   int wal_unsynced;         /* relaxed mode: appended but not synced */
   int64_t last_checkpoint_ms;
   uv_async_t store_async;   /* the store thread finished a drain (engine/commit.c) */
+  struct cairn_prefetch *prefetch; /* engine/prefetch.c; NULL with prefetch-threads 0 */
+  uv_async_t prefetch_async;       /* a prefetch thread finished a job */
   int store_error;          /* the last drain failed: retried by the cron */
   uint64_t map_grows_seen;
   uint64_t durable_seen;    /* LMDB's durable offset when the backlog's pins were last updated */

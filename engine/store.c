@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -149,6 +150,21 @@ struct cairn_store {
   pthread_t run_thread;    /* writes the run files (run_writer_thread) */
   pthread_mutex_t mu;
   pthread_cond_t cv;       /* wakes both (broadcast) */
+  pthread_rwlock_t map_lock; /* reader threads hold it shared; a remap of the map, exclusive */
+  /* the reader threads (fields under rmu) */
+  pthread_mutex_t rmu;
+  pthread_cond_t rcv, rdone;
+  cairn_store_readjob *rhead, *rtail;
+  /* the owner (done) of the job each reader works on, until its done
+   * returned; NULL when idle (never the job itself: done frees it) */
+  void (**rinflight)(cairn_store_readjob *j);
+  int rstop;
+  pthread_t *rthreads;
+  int nreaders, readers_started;
+  uint64_t reader_faults;  /* atomic */
+  int ra_on;               /* the store thread reads its merges' keys ahead (atomic) */
+  int ra_mode;             /* 0 when merges wait for the disk, 1 always, 2 never (atomic) */
+  uint64_t ra_keys;        /* keys read ahead for merges (atomic) */
   pthread_cond_t done_cv;  /* wakes cairn_store_wait */
   int thread_started, run_thread_started, stop; /* stop: written under mu, read atomically while a run is written */
   int (*drain_hook)(void *ud);
@@ -879,6 +895,8 @@ static int reserve_file(cairn_store *s, uint64_t bytes) {
 
 static void *store_thread(void *arg);
 static void *run_writer_thread(void *arg);
+static void readers_start(cairn_store *s, int n);
+static void readers_stop(cairn_store *s);
 static void free_layers(struct layer *L);
 
 /* ------------------------------------------------------------ run files
@@ -1313,6 +1331,7 @@ static int load_runs(cairn_store *s, int databases) {
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
   cairn_store *s = cairn_xcalloc(1, sizeof(*s));
+  pthread_rwlock_init(&s->map_lock, NULL);
   int rc;
   char path[4096];
   snprintf(path, sizeof(path), "%s/store", dir);
@@ -1420,8 +1439,11 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_cond_init(&s->done_cv, NULL);
+  readers_start(s, opt->reader_threads);
+  s->readers_started = 1;
   if ((rc = pthread_create(&s->thread, NULL, store_thread, s)) != 0) {
     snprintf(err, errlen, "cannot start the store thread: %s", strerror(rc));
+    readers_stop(s);
     mdb_txn_abort(s->rtxn);
     ov_layer_free(s->active);
     mdb_env_close(s->env);
@@ -1458,13 +1480,188 @@ void cairn_store_close(cairn_store *s) {
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->done_cv);
   }
+  if (s->readers_started) readers_stop(s); /* after the store thread: its merges use them */
   free_layers(s->to_free);
   free_layers(s->pinned);
   free_layers(s->oldest);
   ov_layer_free(s->active);
   if (s->rtxn) mdb_txn_abort(s->rtxn);
   mdb_env_close(s->env);
+  pthread_rwlock_destroy(&s->map_lock);
   free(s);
+}
+
+/* ------------------------------------------------------------ readers */
+
+int cairn_store_readjob_add(cairn_store *s, cairn_store_readjob *j, int db, cairn_str key) {
+  if (j->n >= CAIRN_STORE_READJOB_KEYS) return -1;
+  cairn_buf_reserve(&j->keys, MAX_ENCODED_KEY);
+  size_t n = cairn_store_encode_key(s->cur.db[db].phys, key.p, key.len, (unsigned char *)j->keys.p + j->keys.len);
+  j->keys.len += n;
+  j->dbis[j->n] = (uint8_t)s->keys;
+  j->lens[j->n++] = (uint16_t)n;
+  return 0;
+}
+
+int cairn_store_read_submit(cairn_store *s, cairn_store_readjob *j) {
+  if (!s->nreaders) return -1;
+  j->next = NULL;
+  j->found = 0;
+  pthread_mutex_lock(&s->rmu);
+  if (s->rtail)
+    s->rtail->next = j;
+  else
+    s->rhead = j;
+  s->rtail = j;
+  pthread_cond_signal(&s->rcv);
+  pthread_mutex_unlock(&s->rmu);
+  return 0;
+}
+
+static uint64_t thread_major_faults(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_majflt : 0;
+}
+
+uint64_t cairn_store_reader_faults(cairn_store *s) { return __atomic_load_n(&s->reader_faults, __ATOMIC_RELAXED); }
+int cairn_store_reader_threads(const cairn_store *s) { return s->nreaders; }
+/* Whether the next merge reads ahead. */
+static int readahead_next(cairn_store *s) {
+  int mode = __atomic_load_n(&s->ra_mode, __ATOMIC_RELAXED);
+  return mode == 1 || (mode == 0 && __atomic_load_n(&s->ra_on, __ATOMIC_RELAXED));
+}
+
+void cairn_store_set_readahead(cairn_store *s, int mode) { __atomic_store_n(&s->ra_mode, mode, __ATOMIC_RELAXED); }
+
+uint64_t cairn_store_readahead_keys(cairn_store *s, int *on) {
+  *on = readahead_next(s) && s->nreaders;
+  return __atomic_load_n(&s->ra_keys, __ATOMIC_RELAXED);
+}
+
+/* A reader thread: looks up each job's keys in its own read transaction
+ * (renewed per job, under the map lock) and reads a byte of every page of
+ * their values (big values live on overflow pages). */
+typedef struct reader_arg {
+  cairn_store *s;
+  int self;
+} reader_arg;
+
+static void *reader_thread(void *arg) {
+  cairn_store *s = ((reader_arg *)arg)->s;
+  int self = ((reader_arg *)arg)->self;
+  free(arg);
+  MDB_txn *txn = NULL;
+  pthread_rwlock_rdlock(&s->map_lock);
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+  if (rc == 0) mdb_txn_reset(txn);
+  pthread_rwlock_unlock(&s->map_lock);
+  uint64_t faults = thread_major_faults();
+  pthread_mutex_lock(&s->rmu);
+  for (;;) {
+    while (!s->rstop && !s->rhead) pthread_cond_wait(&s->rcv, &s->rmu);
+    if (s->rstop) break;
+    cairn_store_readjob *j = s->rhead;
+    s->rhead = j->next;
+    if (!s->rhead) s->rtail = NULL;
+    s->rinflight[self] = j->done;
+    pthread_mutex_unlock(&s->rmu);
+    pthread_rwlock_rdlock(&s->map_lock);
+    if (rc == 0 && mdb_txn_renew(txn) == 0) {
+      const unsigned char *k = (const unsigned char *)j->keys.p;
+      for (int i = 0; i < j->n; i++) {
+        MDB_val key = {j->lens[i], (void *)k}, v;
+        k += j->lens[i];
+        if (mdb_get(txn, j->dbis[i], &key, &v) != 0) continue;
+        j->found++;
+        volatile const unsigned char *p = v.mv_data;
+        unsigned sum = 0;
+        for (size_t off = 0; off < v.mv_size; off += 4096) sum += p[off];
+        (void)sum;
+      }
+      mdb_txn_reset(txn);
+    }
+    pthread_rwlock_unlock(&s->map_lock);
+    uint64_t now = thread_major_faults();
+    __atomic_add_fetch(&s->reader_faults, now - faults, __ATOMIC_RELAXED);
+    faults = now;
+    j->done(j); /* the job is its owner's from here */
+    pthread_mutex_lock(&s->rmu);
+    s->rinflight[self] = NULL;
+    pthread_cond_broadcast(&s->rdone);
+  }
+  pthread_mutex_unlock(&s->rmu);
+  if (txn) mdb_txn_abort(txn);
+  return NULL;
+}
+
+static void readers_start(cairn_store *s, int n) {
+  pthread_mutex_init(&s->rmu, NULL);
+  pthread_cond_init(&s->rcv, NULL);
+  pthread_cond_init(&s->rdone, NULL);
+  s->rthreads = cairn_xcalloc(n > 0 ? (size_t)n : 1, sizeof(pthread_t));
+  s->rinflight = cairn_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*s->rinflight));
+  for (int i = 0; i < n; i++) {
+    reader_arg *a = cairn_xmalloc(sizeof(*a));
+    a->s = s;
+    a->self = s->nreaders;
+    if (pthread_create(&s->rthreads[s->nreaders], NULL, reader_thread, a) == 0)
+      s->nreaders++;
+    else
+      free(a);
+  }
+}
+
+/* Takes back the jobs of one owner (those whose done is fn): the queued ones
+ * come back through done (found = 0), and it waits for those a reader
+ * works on. Any thread but a reader. */
+void cairn_store_read_cancel(cairn_store *s, void (*fn)(cairn_store_readjob *j)) {
+  if (!s->nreaders) return;
+  cairn_store_readjob *back = NULL;
+  pthread_mutex_lock(&s->rmu);
+  cairn_store_readjob **pp = &s->rhead, *last = NULL;
+  while (*pp) {
+    cairn_store_readjob *j = *pp;
+    if (j->done == fn) {
+      *pp = j->next;
+      j->next = back;
+      back = j;
+    } else {
+      last = j;
+      pp = &j->next;
+    }
+  }
+  s->rtail = last;
+  for (;;) {
+    int busy = 0;
+    for (int i = 0; i < s->nreaders; i++) busy |= s->rinflight[i] == fn;
+    if (!busy) break;
+    pthread_cond_wait(&s->rdone, &s->rmu);
+  }
+  pthread_mutex_unlock(&s->rmu);
+  while (back) {
+    cairn_store_readjob *next = back->next;
+    back->done(back);
+    back = next;
+  }
+}
+
+/* Jobs still queued are handed back through their done (found = 0). */
+static void readers_stop(cairn_store *s) {
+  pthread_mutex_lock(&s->rmu);
+  s->rstop = 1;
+  pthread_cond_broadcast(&s->rcv);
+  pthread_mutex_unlock(&s->rmu);
+  for (int i = 0; i < s->nreaders; i++) pthread_join(s->rthreads[i], NULL);
+  for (cairn_store_readjob *j = s->rhead, *next; j; j = next) {
+    next = j->next;
+    j->done(j);
+  }
+  s->rhead = s->rtail = NULL;
+  free(s->rthreads);
+  free(s->rinflight);
+  pthread_mutex_destroy(&s->rmu);
+  pthread_cond_destroy(&s->rcv);
+  pthread_cond_destroy(&s->rdone);
 }
 
 /* ------------------------------------------------------------ keys */
@@ -2331,6 +2528,76 @@ static void describe_errno(cairn_store *s, const char *what, int rc) {
  * at once when the thread is behind (more rewrites coalesce) or after the
  * map filled up (a later layer's deletes may be what makes it fit); the
  * commit's offset is the newest layer's, true of all of them. */
+/* The next key of the merged layers (the newest layer wins ties; every
+ * layer standing on that key moves on), or NULL at the end. */
+static ov_node *merge_next(layer **layers, int nl, ov_pos *pos) {
+  ov_node *n = NULL;
+  for (int i = nl - 1; i >= 0; i--) {
+    ov_node *e = ov_at(pos[i]);
+    if (e && (!n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) < 0)) n = e;
+  }
+  if (!n) return NULL;
+  for (int i = 0; i < nl; i++) {
+    ov_node *e = ov_at(pos[i]);
+    if (e && (e == n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) == 0))
+      pos[i] = ov_pos_next(pos[i]);
+  }
+  return n;
+}
+
+/* Drain readahead: when the last merge waited for the disk (the data set is
+ * bigger than RAM: each put's leaf page had to be read first, one after the
+ * other), the reader threads look up the merge's next keys, RA_AHEAD ahead
+ * of it in RA_JOBS jobs, so the store thread finds their pages cached. */
+#define RA_JOB_KEYS 64
+#define RA_JOBS 64
+#define RA_AHEAD (RA_JOB_KEYS * RA_JOBS)
+
+typedef struct ra_slot {
+  cairn_store_readjob job;
+  int busy; /* submitted, not yet done (atomic) */
+} ra_slot;
+
+typedef struct merge_readahead {
+  layer **layers;
+  int nl, end;
+  ov_pos pos[MAX_FROZEN]; /* the cursor ahead of the merge */
+  uint64_t submitted;     /* keys handed to the readers */
+  ra_slot *slots;
+} merge_readahead;
+
+static void ra_done(cairn_store_readjob *j) { __atomic_store_n(&((ra_slot *)j->ud)->busy, 0, __ATOMIC_RELEASE); }
+
+/* Keeps RA_AHEAD keys read ahead of `merged` (keys the merge has put). */
+static void ra_fill(cairn_store *s, merge_readahead *ra, uint64_t merged) {
+  for (int i = 0; i < RA_JOBS && !ra->end && ra->submitted < merged + RA_AHEAD; i++) {
+    ra_slot *sl = &ra->slots[i];
+    if (__atomic_load_n(&sl->busy, __ATOMIC_ACQUIRE)) continue;
+    cairn_store_readjob *j = &sl->job;
+    j->n = 0;
+    j->keys.len = 0;
+    while (j->n < RA_JOB_KEYS) {
+      ov_node *n = merge_next(ra->layers, ra->nl, ra->pos);
+      if (!n) {
+        ra->end = 1;
+        break;
+      }
+      if (n->dbi == s->meta) continue;
+      cairn_buf_append(&j->keys, ov_key(n), n->klen);
+      j->dbis[j->n] = (uint8_t)n->dbi;
+      j->lens[j->n++] = n->klen;
+    }
+    if (!j->n) break;
+    ra->submitted += (uint64_t)j->n;
+    __atomic_add_fetch(&s->ra_keys, (uint64_t)j->n, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->busy, 1, __ATOMIC_RELAXED);
+    if (cairn_store_read_submit(s, j) != 0) {
+      sl->busy = 0;
+      ra->end = 1;
+    }
+  }
+}
+
 static int drain_layers(cairn_store *s, layer **layers, int nl) {
   MDB_txn *w;
   int rc = mdb_txn_begin(s->env, NULL, 0, &w);
@@ -2345,18 +2612,22 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
   MDB_cursor *curs[16] = {0};
   ov_pos pos[MAX_FROZEN];
   for (int i = 0; i < nl; i++) pos[i] = ov_first(layers[i]->ov);
+  merge_readahead ra = {.layers = layers, .nl = nl};
+  int use_ra = readahead_next(s) && s->nreaders;
+  if (use_ra) {
+    memcpy(ra.pos, pos, sizeof(pos[0]) * (size_t)nl);
+    ra.slots = cairn_xcalloc(RA_JOBS, sizeof(ra_slot));
+    for (int i = 0; i < RA_JOBS; i++) {
+      ra.slots[i].job.done = ra_done;
+      ra.slots[i].job.ud = &ra.slots[i];
+    }
+    ra_fill(s, &ra, 0);
+  }
+  uint64_t merged = 0;
   for (;;) {
-    ov_node *n = NULL;
-    for (int i = nl - 1; i >= 0; i--) { /* newest first: it wins ties */
-      ov_node *e = ov_at(pos[i]);
-      if (e && (!n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) < 0)) n = e;
-    }
+    ov_node *n = merge_next(layers, nl, pos);
     if (!n) break;
-    for (int i = 0; i < nl; i++) { /* every layer standing on that key moves on */
-      ov_node *e = ov_at(pos[i]);
-      if (e && (e == n || ov_cmp(e->dbi, ov_key(e), e->klen, n->dbi, ov_key(n), n->klen) == 0))
-        pos[i] = ov_pos_next(pos[i]);
-    }
+    if (use_ra && (++merged % RA_JOB_KEYS) == 0) ra_fill(s, &ra, merged);
     MDB_val k = {n->klen, (void *)ov_key(n)};
     /* One cursor per dbi, kept across puts: the keys come in order, and
      * LMDB's cursor lookup starts from the current page when the key falls
@@ -2382,6 +2653,11 @@ static int drain_layers(cairn_store *s, layer **layers, int nl) {
       what = "mdb_put";
     }
     if (rc) break;
+  }
+  if (use_ra) { /* nothing of the layers is read after this */
+    cairn_store_read_cancel(s, ra_done);
+    for (int i = 0; i < RA_JOBS; i++) cairn_buf_free(&ra.slots[i].job.keys);
+    free(ra.slots);
   }
   for (int i = 0; i < 16; i++)
     if (curs[i]) mdb_cursor_close(curs[i]);
@@ -2606,12 +2882,18 @@ static void *store_thread(void *arg) {
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
+    uint64_t faults0 = thread_major_faults() + cairn_store_reader_faults(s);
     int rc = s->drain_hook ? s->drain_hook(s->drain_hook_ud) : 0;
     if (rc)
       snprintf(s->drain_err, sizeof(s->drain_err), "drain hook: %s", mdb_strerror(rc));
     else
       rc = drain_layers(s, batch, nb);
     int64_t took = cairn_ustime() - t0;
+    /* Waited for the disk (a major fault for one key in 8, this thread's or
+     * the readers' on its behalf): the next merge reads ahead. */
+    uint64_t faults = thread_major_faults() + cairn_store_reader_faults(s) - faults0, keys = 0;
+    for (int i = 0; i < nb; i++) keys += ov_layer_entries(batch[i]->ov);
+    __atomic_store_n(&s->ra_on, faults * 8 > keys, __ATOMIC_RELAXED);
     uint64_t free_pages = rc ? 0 : count_free_pages(s);
     pthread_mutex_lock(&s->mu);
     s->last_drain_us = took;
@@ -3008,7 +3290,9 @@ static int set_map_to(cairn_store *s, uint64_t n) {
     return -1;
   }
   int64_t t0 = cairn_ustime();
+  pthread_rwlock_wrlock(&s->map_lock); /* no reader in the map while it moves */
   int rc = mdb_env_set_mapsize(s->env, n);
+  pthread_rwlock_unlock(&s->map_lock);
   s->last_grow_us = cairn_ustime() - t0;
   if (rc) {
     snprintf(s->errstr, sizeof(s->errstr), "mdb_env_set_mapsize(%llu): %s", (unsigned long long)n,

@@ -87,6 +87,7 @@ typedef struct cairn_store_options {
    * would. NULL in the server. */
   int (*drain_hook)(void *ud);
   void *drain_hook_ud;
+  int reader_threads; /* threads that look keys up ahead (see "readers" below); 0: none */
 } cairn_store_options;
 
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
@@ -396,6 +397,44 @@ void cairn_store_set_touch(cairn_store *s, cairn_store_touch_fn fn, void *ud);
 /* Signals a key as modified without writing it (Redis's signalModifiedKey
  * for commands that count as writes even when they change nothing). */
 void cairn_store_touch(cairn_store *s, int db, cairn_str key);
+
+/* --- readers: lookups on other threads ----------------------------------
+ * When the data set is bigger than RAM, a lookup whose LMDB page is not in
+ * the page cache is a disk read, and a thread that needs many of them one
+ * after the other waits for each. The store's reader threads (their number
+ * is cairn_store_options.reader_threads) look keys up ahead, many at once,
+ * each in its own read transaction, so their pages are cached when the loop
+ * (engine/prefetch.c) or the store thread's merge (drain readahead, on when
+ * the last merge waited for the disk) reads them. A hint only: nothing they
+ * read is used as data. The map is never remapped under them. */
+#define CAIRN_STORE_READJOB_KEYS 512
+typedef struct cairn_store_readjob {
+  struct cairn_store_readjob *next; /* the queue's link; the owner's again once done is called */
+  int n, found;
+  uint16_t lens[CAIRN_STORE_READJOB_KEYS];
+  uint8_t dbis[CAIRN_STORE_READJOB_KEYS];
+  cairn_buf keys;                   /* encoded keys, back to back */
+  /* called on the reader thread once every key was looked up */
+  void (*done)(struct cairn_store_readjob *j);
+  void *ud;
+} cairn_store_readjob;
+/* Adds key of logical db to j (loop thread); 0, or -1 when j is full. */
+int cairn_store_readjob_add(cairn_store *s, cairn_store_readjob *j, int db, cairn_str key);
+/* Queues j for the reader threads (any thread); 0, or -1 when there are
+ * none (j untouched). */
+int cairn_store_read_submit(cairn_store *s, cairn_store_readjob *j);
+/* Takes back the jobs whose done is fn: queued ones come back through done
+ * (found 0) at once, and it waits for those in progress. Not on a reader. */
+void cairn_store_read_cancel(cairn_store *s, void (*fn)(cairn_store_readjob *j));
+/* Major page faults the reader threads took, and how many threads there are. */
+uint64_t cairn_store_reader_faults(cairn_store *s);
+int cairn_store_reader_threads(const cairn_store *s);
+/* Drain readahead: 0 when the last merge waited for the disk, 1 always, 2
+ * never (the values of CAIRN_PREFETCH_AUTO/YES/NO). */
+void cairn_store_set_readahead(cairn_store *s, int mode);
+/* Keys the store thread's merges read ahead (drain readahead), and whether
+ * the next merge reads ahead. */
+uint64_t cairn_store_readahead_keys(cairn_store *s, int *on);
 
 /* Hash used for key order (exposed for SCAN cursors and tests). */
 uint64_t cairn_store_key_hash(const void *key, size_t len);
