@@ -27,6 +27,7 @@ RESTART_N=${SCALE_RESTART_N:-1000000000}   # -n of the load that gets killed
 SETTLE=${SCALE_SETTLE:-2}                  # seconds after a load before reading io/INFO
 BIGRAM_DIVISOR=${SCALE_BIGRAM_DIVISOR:-3}  # memory limit = store size / this
 BIGRAM_BUDGET=${SCALE_BIGRAM_BUDGET:-4}    # bigram phase: overlay-max-memory = memory limit / this
+BIGRAM_N=${SCALE_BIGRAM_N:-$N}             # bigram phase: requests per load
 RUN_TIMEOUT=${SCALE_TIMEOUT:-7200}         # seconds per redis-benchmark call
 START_TIMEOUT=${SCALE_START_TIMEOUT:-900}  # seconds for a (re)start to answer
 STOP_TIMEOUT=${SCALE_STOP_TIMEOUT:-60}     # seconds between TERM and KILL
@@ -38,7 +39,7 @@ PY=${PYTHON:-python3}
 
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 val=""
-for v in N KEYSPACE CLIENTS PIPELINE DATA KILL_AFTER RESTART_N BIGRAM_DIVISOR BIGRAM_BUDGET RUN_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
+for v in N KEYSPACE CLIENTS PIPELINE DATA KILL_AFTER RESTART_N BIGRAM_DIVISOR BIGRAM_BUDGET BIGRAM_N RUN_TIMEOUT START_TIMEOUT STOP_TIMEOUT; do
     eval "val=\$$v"
     if ! is_uint "$val" || [ "$val" -eq 0 ]; then die "SCALE_$v must be a positive integer (got '$val')"; fi
 done
@@ -526,9 +527,9 @@ cg_setup() {
 bigram_loads() { # tag: SET then GET load on cairn, rows into results
     for t in set get; do
         f=$ROOT/raw/bigram_${1}_$t
-        printf 'scale: bigram (%s): cairn %s -n %s -t %s ... ' "$1" "$BENCH_ARGS" "$N" "$t" >&2
+        printf 'scale: bigram (%s): cairn %s -n %s -t %s ... ' "$1" "$BENCH_ARGS" "$BIGRAM_N" "$t" >&2
         start_sampler "$(pid_of cairn)" "$f.mem"
-        run_bench cairn "$f" "$t" "$N"
+        run_bench cairn "$f" "$t" "$BIGRAM_N"
         finish_bench cairn "$f" "bigram $1 $t"
         stop_sampler
         alive_or_die cairn "during the bigram $1 $t load"
