@@ -480,21 +480,26 @@ BIGRAM_NOTE=""
 # if there is none. cgroup v2 first (systemd-run, or a child of our own
 # cgroup); else a child of the v1 memory hierarchy (memory.limit_in_bytes,
 # which like v2's memory.max charges the page cache of the mapped file too).
+# cg_make DIR LIMIT_FILE BYTES MODE: create cgroup DIR and write its limit.
+cg_make() {
+    CG_DIR=$1
+    if ! mkdir "$CG_DIR" 2>/dev/null; then
+        BIGRAM_NOTE="cannot create $CG_DIR (not writable)"
+        return 1
+    fi
+    CG_MADE=$CG_DIR
+    if ! echo "$3" >"$CG_DIR/$2" 2>/dev/null; then
+        BIGRAM_NOTE="cannot write $CG_DIR/$2"
+        return 1
+    fi
+    CG_MODE=$4
+    return 0
+}
 cg_setup() {
     if [ -z "${SCALE_CGROUP_PARENT:-}" ] && [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ] &&
         [ -w /sys/fs/cgroup/memory ] && [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-        CG_DIR=/sys/fs/cgroup/memory/cairn-scale-$$
-        if ! mkdir "$CG_DIR" 2>/dev/null; then
-            BIGRAM_NOTE="cannot create $CG_DIR (cgroup v1 memory hierarchy not writable)"
-            return 1
-        fi
-        CG_MADE=$CG_DIR
-        if ! echo "$1" >"$CG_DIR/memory.limit_in_bytes" 2>/dev/null; then
-            BIGRAM_NOTE="cannot write $CG_DIR/memory.limit_in_bytes"
-            return 1
-        fi
-        CG_MODE=v1
-        return 0
+        cg_make /sys/fs/cgroup/memory/cairn-scale-$$ memory.limit_in_bytes "$1" v1
+        return $?
     fi
     if [ -n "${SCALE_CGROUP_PARENT:-}" ]; then
         cg_parent=$SCALE_CGROUP_PARENT
@@ -511,18 +516,7 @@ cg_setup() {
         BIGRAM_NOTE="the memory controller is not enabled for children of $cg_parent (cgroup.subtree_control: $(cat "$cg_parent/cgroup.subtree_control" 2>/dev/null))"
         return 1
     fi
-    CG_DIR=$cg_parent/cairn-scale-$$
-    if ! mkdir "$CG_DIR" 2>/dev/null; then
-        BIGRAM_NOTE="cannot create $CG_DIR (not writable)"
-        return 1
-    fi
-    CG_MADE=$CG_DIR
-    if ! echo "$1" >"$CG_DIR/memory.max" 2>/dev/null; then
-        BIGRAM_NOTE="cannot write $CG_DIR/memory.max"
-        return 1
-    fi
-    CG_MODE=dir
-    return 0
+    cg_make "$cg_parent/cairn-scale-$$" memory.max "$1" dir
 }
 bigram_loads() { # tag: SET then GET load on cairn, rows into results
     for t in set get; do
