@@ -1331,7 +1331,11 @@ static int load_runs(cairn_store *s, int databases) {
 int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_store **out, char *err,
                      size_t errlen) {
   cairn_store *s = cairn_xcalloc(1, sizeof(*s));
-  pthread_rwlock_init(&s->map_lock, NULL);
+  pthread_rwlockattr_t rwa; /* a remap waits for the readers' jobs, not for a stream of new ones */
+  pthread_rwlockattr_init(&rwa);
+  pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&s->map_lock, &rwa);
+  pthread_rwlockattr_destroy(&rwa);
   int rc;
   char path[4096];
   snprintf(path, sizeof(path), "%s/store", dir);
@@ -2552,6 +2556,7 @@ static ov_node *merge_next(layer **layers, int nl, ov_pos *pos) {
 #define RA_JOB_KEYS 64
 #define RA_JOBS 64
 #define RA_AHEAD (RA_JOB_KEYS * RA_JOBS)
+#define RA_MIN_FAULTS 256
 
 typedef struct ra_slot {
   cairn_store_readjob job;
@@ -2890,10 +2895,12 @@ static void *store_thread(void *arg) {
       rc = drain_layers(s, batch, nb);
     int64_t took = cairn_ustime() - t0;
     /* Waited for the disk (a major fault for one key in 8, this thread's or
-     * the readers' on its behalf): the next merge reads ahead. */
+     * the readers' on its behalf, and more than a few: a small merge's
+     * first touches of new pages are not a data set bigger than RAM): the
+     * next merge reads ahead. */
     uint64_t faults = thread_major_faults() + cairn_store_reader_faults(s) - faults0, keys = 0;
     for (int i = 0; i < nb; i++) keys += ov_layer_entries(batch[i]->ov);
-    __atomic_store_n(&s->ra_on, faults * 8 > keys, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->ra_on, faults >= RA_MIN_FAULTS && faults * 8 > keys, __ATOMIC_RELAXED);
     uint64_t free_pages = rc ? 0 : count_free_pages(s);
     pthread_mutex_lock(&s->mu);
     s->last_drain_us = took;
