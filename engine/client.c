@@ -496,7 +496,15 @@ static void client_process(cairn_client *c) {
   while (!(c->flags & CLIENT_WAITS) && c->qpos < c->query.len) {
     /* commands not read ahead yet: their keys first, when the store is on
      * disk (engine/prefetch.h) */
-    if (srv->prefetch && c->qpos >= c->pf_end && cairn_prefetch_client(c)) break;
+    if (srv->prefetch && c->qpos >= c->pf_end && cairn_prefetch_client(c)) {
+      /* its commands wait: so do its next bytes (they would count against
+       * client-query-buffer-limit while the ones before cannot run) */
+      if (!(c->flags & (CAIRN_CLIENT_READ_PAUSED | CAIRN_CLIENT_STALL_READ))) {
+        uv_read_stop(&c->h.stream);
+        c->flags |= CAIRN_CLIENT_PREFETCH_READ;
+      }
+      break;
+    }
     if (c->out.len > (4 << 20)) {
       /* The client does not read its replies: stop reading its commands
        * until the socket drains, instead of buffering without bound. */
@@ -737,7 +745,16 @@ void cairn_client_unblock(cairn_client *c) {
 
 void cairn_client_prefetched(cairn_client *c) {
   c->flags &= ~CAIRN_CLIENT_PREFETCH;
-  if (c->flags & (CAIRN_CLIENT_CLOSING | CAIRN_CLIENT_RESUME)) return;
+  if (c->flags & CAIRN_CLIENT_CLOSING) return;
+  if (c->flags & CAIRN_CLIENT_PREFETCH_READ) {
+    c->flags &= ~CAIRN_CLIENT_PREFETCH_READ;
+    int rc = uv_read_start(&c->h.stream, on_alloc, on_read);
+    if (rc != 0 && rc != UV_EALREADY) {
+      cairn_client_close(c);
+      return;
+    }
+  }
+  if (c->flags & CAIRN_CLIENT_RESUME) return;
   c->flags |= CAIRN_CLIENT_RESUME;
   c->resume_next = c->srv->resume;
   c->srv->resume = c;

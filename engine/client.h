@@ -43,6 +43,7 @@ enum {
   CAIRN_CLIENT_STALL_READ = 1 << 19, /* ...and its connection is not read meanwhile */
   CAIRN_CLIENT_POSTPONED = 1 << 20,  /* its command waits for CLIENT PAUSE to end (Redis's BLOCKED_POSTPONE) */
   CAIRN_CLIENT_PREFETCH = 1 << 21,   /* its commands wait for their keys to be read ahead (engine/prefetch.c) */
+  CAIRN_CLIENT_PREFETCH_READ = 1 << 22, /* ...and its connection is not read meanwhile (the query buffer limit) */
   CAIRN_CLIENT_MONITOR = 1 << 24,    /* MONITOR: sent every command the server runs (engine/monitor.c) */
 };
 

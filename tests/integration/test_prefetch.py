@@ -149,6 +149,27 @@ def auto_stays_off_in_ram_and_config_set_switches():
 
 
 @test(timeout=60)
+def a_waiting_client_is_not_read_meanwhile():
+    """While a client's commands wait for their keys, its connection is not
+    read: a 1 MB SET followed by 1.4 MB of PINGs under a 1 MB
+    client-query-buffer-limit is served whole, as without prefetch (reading
+    on would have counted the PINGs against the limit while the SET could
+    not run, and closed the client)."""
+    with CairnServer({"prefetch": "yes", "client-query-buffer-limit": "1mb", "proto-max-bulk-len": "1mb"}) as s:
+        c = s.conn()
+        pings = 100000
+        c.send_raw(encode_command("SET", "big", "x" * 1000000) + encode_command("PING") * pings)
+        assert_eq(c.read_reply(), "OK")
+        for i in range(pings):
+            r = c.read_reply()
+            if r != "PONG":
+                assert_eq(r, "PONG", "reply %d" % i)
+        assert_eq(c.call("STRLEN", "big"), 1000000)
+        assert_true(int(info_field(c, "prefetch_jobs", "cairn")) > 1, "the pipeline was not read ahead")
+        c.close()
+
+
+@test(timeout=60)
 def no_reader_threads_no_prefetch():
     """prefetch-threads 0: no reader threads, prefetch yes does nothing and
     says so in INFO."""
