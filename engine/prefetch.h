@@ -8,8 +8,9 @@
  * commands for their keys (the command table's key positions, SELECT
  * followed), hands them to the store's reader threads (engine/store.h,
  * "readers") that look them up in their own LMDB read transactions (many
- * disk reads in flight at once), and leaves the client aside (CAIRN_CLIENT_PREFETCH) until they are done; other
- * clients go on meanwhile. Then its commands run as usual, against pages now
+ * disk reads in flight at once), and leaves the client aside (CAIRN_CLIENT_PREFETCH; its connection is not read
+ * meanwhile, so its next bytes do not count against client-query-buffer-
+ * limit) until they are done; other clients go on meanwhile. Then its commands run as usual, against pages now
  * in the cache. Nothing read ahead is used as data: a key changed meanwhile
  * is read again by the command itself, so the order and results of commands
  * are the same with prefetch on or off. Only the order in which clients are
