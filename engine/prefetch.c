@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "engine/acl.h"
 #include "engine/client.h"
@@ -35,12 +34,6 @@ struct cairn_prefetch {
   uint64_t loop_majflt, seen_reader_majflt;
   uint64_t jobs, keys, found;
 };
-
-static uint64_t thread_majflt(void) {
-  struct rusage ru;
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
-  return (uint64_t)ru.ru_majflt;
-}
 
 /* On a reader thread. */
 static void job_done(cairn_store_readjob *r) {
@@ -93,7 +86,7 @@ int cairn_prefetch_start(cairn_server *srv, char *err, size_t errlen) {
   struct cairn_prefetch *pf = cairn_xcalloc(1, sizeof(*pf));
   pf->srv = srv;
   pthread_mutex_init(&pf->mu, NULL);
-  pf->loop_majflt = thread_majflt();
+  pf->loop_majflt = cairn_thread_major_faults();
   pf->active = srv->cfg.prefetch == CAIRN_PREFETCH_YES;
   cairn_store_set_readahead(srv->store, srv->cfg.prefetch);
   srv->prefetch = pf;
@@ -113,7 +106,7 @@ void cairn_prefetch_stop(cairn_server *srv) {
 void cairn_prefetch_cron(cairn_server *srv, int64_t now_ms) {
   struct cairn_prefetch *pf = srv->prefetch;
   if (!pf) return;
-  uint64_t loop = thread_majflt(), readers = cairn_store_reader_faults(srv->store);
+  uint64_t loop = cairn_thread_major_faults(), readers = cairn_store_reader_faults(srv->store);
   /* the loop's own faults turn it on; the readers' faults (the reads it
    * took over from the loop) keep it on */
   if (loop > pf->loop_majflt || readers > pf->seen_reader_majflt) pf->active_until_ms = now_ms + ACTIVE_MS;
@@ -215,5 +208,5 @@ void cairn_prefetch_info(cairn_server *srv, cairn_buf *out) {
                    pf ? pf->active : 0, cairn_store_reader_threads(srv->store),
                    pf ? (unsigned long long)pf->jobs : 0ULL, pf ? (unsigned long long)pf->keys : 0ULL,
                    pf ? (unsigned long long)pf->found : 0ULL, ra_on, (unsigned long long)ra_keys,
-                   (unsigned long long)thread_majflt(), (unsigned long long)cairn_store_reader_faults(srv->store));
+                   (unsigned long long)cairn_thread_major_faults(), (unsigned long long)cairn_store_reader_faults(srv->store));
 }

@@ -12,7 +12,6 @@
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -1522,11 +1521,6 @@ int cairn_store_read_submit(cairn_store *s, cairn_store_readjob *j) {
   return 0;
 }
 
-static uint64_t thread_major_faults(void) {
-  struct rusage ru;
-  return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_majflt : 0;
-}
-
 uint64_t cairn_store_reader_faults(cairn_store *s) { return __atomic_load_n(&s->reader_faults, __ATOMIC_RELAXED); }
 int cairn_store_reader_threads(const cairn_store *s) { return s->nreaders; }
 /* Whether the next merge reads ahead. */
@@ -1559,7 +1553,7 @@ static void *reader_thread(void *arg) {
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
   if (rc == 0) mdb_txn_reset(txn);
   pthread_rwlock_unlock(&s->map_lock);
-  uint64_t faults = thread_major_faults();
+  uint64_t faults = cairn_thread_major_faults();
   pthread_mutex_lock(&s->rmu);
   for (;;) {
     while (!s->rstop && !s->rhead) pthread_cond_wait(&s->rcv, &s->rmu);
@@ -1585,7 +1579,7 @@ static void *reader_thread(void *arg) {
       mdb_txn_reset(txn);
     }
     pthread_rwlock_unlock(&s->map_lock);
-    uint64_t now = thread_major_faults();
+    uint64_t now = cairn_thread_major_faults();
     __atomic_add_fetch(&s->reader_faults, now - faults, __ATOMIC_RELAXED);
     faults = now;
     j->done(j); /* the job is its owner's from here */
@@ -2887,7 +2881,7 @@ static void *store_thread(void *arg) {
     s->draining = L;
     pthread_mutex_unlock(&s->mu);
     int64_t t0 = cairn_ustime();
-    uint64_t faults0 = thread_major_faults() + cairn_store_reader_faults(s);
+    uint64_t faults0 = cairn_thread_major_faults() + cairn_store_reader_faults(s);
     int rc = s->drain_hook ? s->drain_hook(s->drain_hook_ud) : 0;
     if (rc)
       snprintf(s->drain_err, sizeof(s->drain_err), "drain hook: %s", mdb_strerror(rc));
@@ -2898,7 +2892,7 @@ static void *store_thread(void *arg) {
      * the readers' on its behalf, and more than a few: a small merge's
      * first touches of new pages are not a data set bigger than RAM): the
      * next merge reads ahead. */
-    uint64_t faults = thread_major_faults() + cairn_store_reader_faults(s) - faults0, keys = 0;
+    uint64_t faults = cairn_thread_major_faults() + cairn_store_reader_faults(s) - faults0, keys = 0;
     for (int i = 0; i < nb; i++) keys += ov_layer_entries(batch[i]->ov);
     __atomic_store_n(&s->ra_on, faults >= RA_MIN_FAULTS && faults * 8 > keys, __ATOMIC_RELAXED);
     uint64_t free_pages = rc ? 0 : count_free_pages(s);

@@ -5,9 +5,11 @@
  * directly in replies such as INCRBYFLOAT and error messages. */
 #include "engine/util.h"
 
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -589,3 +591,8 @@ uint64_t cairn_rand64(void) {
 }
 
 uint64_t cairn_rand_below(uint64_t n) { return (uint64_t)(((unsigned __int128)cairn_rand64() * n) >> 64); }
+
+uint64_t cairn_thread_major_faults(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_majflt : 0;
+}
