@@ -141,7 +141,10 @@ cleanup() {
         stop_server "${f%.pid}"
     done
     if [ -n "$CG_MADE" ]; then
-        rmdir "$CG_MADE" 2>/dev/null || note "could not remove cgroup $CG_MADE"
+        # (a server that just exited may still be releasing its pages in it)
+        i=0
+        while ! rmdir "$CG_MADE" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        [ -d "$CG_MADE" ] && note "could not remove cgroup $CG_MADE"
     fi
     if [ "${SCALE_KEEP:-0}" = 1 ]; then
         note "kept server dirs and raw output in $ROOT"
