@@ -25,11 +25,13 @@ servers run on free 127.0.0.1 ports in a temp dir and are always stopped.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp import Conn, ReplyError, free_ports, parse_info  # noqa: E402
 
 E = os.environ
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -45,49 +47,24 @@ FRAMES = E.get("CATCHUP_FRAMES", "1") == "1"
 TIMEOUT = float(E.get("CATCHUP_TIMEOUT", "1800"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def call(port, *args):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    out = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
-    s.sendall(out)
-    buf = b""
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        buf += d
-        if buf.startswith(b"$"):
-            n = int(buf[1:buf.index(b"\r\n")])
-            if n < 0 or len(buf) >= buf.index(b"\r\n") + 2 + n + 2:
-                break
-        elif buf.endswith(b"\r\n"):
-            break
-    s.close()
-    return buf
+    """One command on a fresh connection: its parsed reply (resp.Conn)."""
+    c = Conn(port, 30)
+    try:
+        return c.cmd(*args)
+    finally:
+        c.close()
 
 
 def info(port, section):
-    raw = call(port, "INFO", section).decode(errors="replace")
-    out = {}
-    for line in raw.split("\r\n"):
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            out[k] = v
-    return out
+    return parse_info(call(port, "INFO", section))
 
 
 class Server:
     def __init__(self, root, name, extra):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.extra = extra
         self.proc = None
         self.log = os.path.join(self.dir, "log")
@@ -98,9 +75,9 @@ class Server:
         t0 = time.time()
         while time.time() - t0 < 120:
             try:
-                if call(self.port, "PING").startswith(b"+PONG"):
+                if call(self.port, "PING") == "PONG":
                     return
-            except OSError:
+            except (OSError, ReplyError):
                 pass
             time.sleep(0.01)
         raise RuntimeError("%s did not start" % self.dir)
@@ -109,7 +86,7 @@ class Server:
         if self.proc and self.proc.poll() is None:
             try:
                 call(self.port, "SHUTDOWN")
-            except OSError:
+            except (OSError, ReplyError):
                 pass
             try:
                 self.proc.wait(120)
@@ -223,7 +200,7 @@ def main():
         t0 = time.time()
         load(m.port, int(KEYS * 1.6))
         wait_caught_up(m, r, time.time() + TIMEOUT)
-        keys = int(call(m.port, "DBSIZE")[1:].strip())
+        keys = call(m.port, "DBSIZE")
         print("catchup: preloaded %d keys in %.1f s; replica in sync" % (keys, time.time() - t0), file=sys.stderr)
         a = outage(m, r, N, False)
         rows = [("replica stopped, master idle during catch-up", a)]

@@ -32,91 +32,26 @@
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 
-# ---------------------------------------------------------------- RESP
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-class Conn:
-    def __init__(self, port, timeout):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("connection closed")
-        self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line, self.buf = self.buf[:i], self.buf[i + 2:]
-                return line
-            self._fill()
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def reply(self):
-        """RESP2 reply: bytes for status/bulk, int, None, list, or an
-        Exception instance for an error reply."""
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"+":
-            return rest
-        if t == b"-":
-            return RuntimeError(rest.decode(errors="replace"))
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self._exact(n)
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ConnectionError("bad reply line %r" % line[:60])
-
-    def call(self, *args):
-        self.sock.sendall(encode(args))
-        return self.reply()
+from resp import Conn, ReplyError, pid_alive  # noqa: E402  (tests/bench/resp.py)
 
 
 # ---------------------------------------------------------------- launch
-def pid_alive(pid):
+def reply_or_error(conn, *args):
+    """The reply, or the ReplyError of an error reply (-LOADING during a
+    restart is counted, not fatal)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
+        return conn.cmd(*args)
+    except ReplyError as e:
+        return e
+
+
+def is_loading(r):
+    return isinstance(r, ReplyError) and "LOADING" in str(r)
 
 
 def start_time(pid):
@@ -163,23 +98,23 @@ def cmd_launch(argv):
             if conn is None:
                 conn = Conn(port, 2.0)
             if ping_ms is None:
-                r = conn.call("PING")
+                r = reply_or_error(conn, "PING")
                 if reply_ms is None:
                     reply_ms = ms()
-                if r == b"PONG":
+                if r == "PONG":
                     ping_ms = ms()
-                elif isinstance(r, RuntimeError) and str(r).startswith("LOADING"):
+                elif is_loading(r):
                     loading += 1
             if ping_ms is not None:
                 if get is None:
                     rc = 0
                     break
-                r = conn.call("GET", get[0])
+                r = reply_or_error(conn, "GET", get[0])
                 if r == get[1]:
                     get_ms = ms()
                     rc = 0
                     break
-                if isinstance(r, RuntimeError) and str(r).startswith("LOADING"):
+                if is_loading(r):
                     loading += 1
         except (OSError, ValueError):
             if conn is not None:
@@ -282,8 +217,8 @@ def cmd_ackwriter(argv):
         conn = Conn(port, 30.0)
         i = 0
         while not stop:
-            r = conn.call("SET", "ack:%d" % i, "%s:%d" % (token, i))
-            if r != b"OK":
+            r = reply_or_error(conn, "SET", "ack:%d" % i, "%s:%d" % (token, i))
+            if r != "OK":
                 print("ackwriter: SET ack:%d got %r" % (i, r), file=sys.stderr)
                 break
             last = i
@@ -304,7 +239,7 @@ def cmd_ackcheck(argv):
     first_bad = None
     for lo in range(0, last + 1, 1000):
         hi = min(last, lo + 999)
-        r = conn.call("MGET", *["ack:%d" % i for i in range(lo, hi + 1)])
+        r = reply_or_error(conn, "MGET", *["ack:%d" % i for i in range(lo, hi + 1)])
         if not isinstance(r, list):
             print("ackcheck: MGET got %r" % (r,), file=sys.stderr)
             return 2
@@ -327,7 +262,7 @@ def cmd_info(argv):
     if len(argv) not in (1, 2):
         return usage()
     conn = Conn(int(argv[0]), 60.0)
-    r = conn.call("INFO", *argv[1:])
+    r = reply_or_error(conn, "INFO", *argv[1:])
     if not isinstance(r, bytes):
         print("info: got %r" % (r,), file=sys.stderr)
         return 1
