@@ -496,7 +496,7 @@ static void client_process(cairn_client *c) {
   while (!(c->flags & CLIENT_WAITS) && c->qpos < c->query.len) {
     /* commands not read ahead yet: their keys first, when the store is on
      * disk (engine/prefetch.h) */
-    if (srv->prefetch && c->qpos >= c->pf_end && cairn_prefetch_client(c)) {
+    if (srv->prefetch_on && c->qpos >= c->pf_end && cairn_prefetch_client(c)) {
       /* its commands wait: so do its next bytes (they would count against
        * client-query-buffer-limit while the ones before cannot run) */
       if (!(c->flags & (CAIRN_CLIENT_READ_PAUSED | CAIRN_CLIENT_STALL_READ))) {

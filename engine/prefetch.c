@@ -28,8 +28,7 @@ struct cairn_prefetch {
   cairn_server *srv;
   pthread_mutex_t mu; /* done */
   pf_job *done;       /* finished by the readers, for the loop */
-  /* loop thread */
-  int active;
+  /* loop thread (on or off: srv->prefetch_on) */
   int64_t active_until_ms;
   uint64_t loop_majflt, seen_reader_majflt;
   uint64_t jobs, keys, found;
@@ -87,9 +86,13 @@ int cairn_prefetch_start(cairn_server *srv, char *err, size_t errlen) {
   pf->srv = srv;
   pthread_mutex_init(&pf->mu, NULL);
   pf->loop_majflt = cairn_thread_major_faults();
-  pf->active = srv->cfg.prefetch == CAIRN_PREFETCH_YES;
+  srv->prefetch_on = srv->cfg.prefetch == CAIRN_PREFETCH_YES;
   cairn_store_set_readahead(srv->store, srv->cfg.prefetch);
   srv->prefetch = pf;
+  int started = cairn_store_reader_threads(srv->store);
+  if (started < srv->cfg.prefetch_threads)
+    cairn_warning("prefetch-threads is %d but only %d reader threads could be started (the process's thread "
+                  "limit?)", srv->cfg.prefetch_threads, started);
   return 0;
 }
 
@@ -100,7 +103,8 @@ void cairn_prefetch_stop(cairn_server *srv) {
   take_done(pf);
   pthread_mutex_destroy(&pf->mu);
   free(pf);
-  srv->prefetch = NULL; /* the async handle is closed with the others */
+  srv->prefetch = NULL;
+  srv->prefetch_on = 0; /* the async handle is closed with the others */
 }
 
 void cairn_prefetch_cron(cairn_server *srv, int64_t now_ms) {
@@ -115,10 +119,10 @@ void cairn_prefetch_cron(cairn_server *srv, int64_t now_ms) {
   cairn_store_set_readahead(srv->store, srv->cfg.prefetch); /* the same three modes */
   int on = srv->cfg.prefetch == CAIRN_PREFETCH_YES ||
            (srv->cfg.prefetch == CAIRN_PREFETCH_AUTO && now_ms < pf->active_until_ms);
-  if (on != pf->active)
+  if (on != srv->prefetch_on)
     cairn_verbose("prefetch %s (%llu major page faults on the loop thread, %llu on the reader threads)",
                   on ? "on" : "off", (unsigned long long)loop, (unsigned long long)readers);
-  pf->active = on;
+  srv->prefetch_on = on;
 }
 
 /* SELECT's argument, when it is a valid db; else the current one. */
@@ -131,7 +135,7 @@ static int selected_db(cairn_server *srv, cairn_str arg, int db) {
 int cairn_prefetch_client(cairn_client *c) {
   cairn_server *srv = c->srv;
   struct cairn_prefetch *pf = srv->prefetch;
-  if (!pf || !pf->active || c->pf_job || (c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_MONITOR)) ||
+  if (!pf || !srv->prefetch_on || c->pf_job || (c->flags & (CAIRN_CLIENT_REPLICA | CAIRN_CLIENT_MONITOR)) ||
       c->qpos >= c->query.len || cairn_acl_auth_required(srv, c))
     return 0;
   cairn_req_parser p;
@@ -205,7 +209,7 @@ void cairn_prefetch_info(cairn_server *srv, cairn_buf *out) {
                    "store_readahead_keys:%llu\r\n"
                    "loop_major_faults:%llu\r\n"
                    "reader_major_faults:%llu\r\n",
-                   pf ? pf->active : 0, cairn_store_reader_threads(srv->store),
+                   srv->prefetch_on, cairn_store_reader_threads(srv->store),
                    pf ? (unsigned long long)pf->jobs : 0ULL, pf ? (unsigned long long)pf->keys : 0ULL,
                    pf ? (unsigned long long)pf->found : 0ULL, ra_on, (unsigned long long)ra_keys,
                    (unsigned long long)cairn_thread_major_faults(), (unsigned long long)cairn_store_reader_faults(srv->store));

@@ -120,6 +120,7 @@ struct cairn_server {
   int64_t last_checkpoint_ms;
   uv_async_t store_async;   /* the store thread finished a drain (engine/commit.c) */
   struct cairn_prefetch *prefetch; /* engine/prefetch.c; NULL with prefetch-threads 0 */
+  int prefetch_on;                 /* clients' keys are read ahead now (set by prefetch's cron) */
   uv_async_t prefetch_async;       /* a prefetch thread finished a job */
   int store_error;          /* the last drain failed: retried by the cron */
   uint64_t map_grows_seen;
