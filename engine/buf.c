@@ -2,7 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 static void oom(size_t n) {
   fprintf(stderr, "cairn: out of memory allocating %zu bytes\n", n);
@@ -19,6 +21,30 @@ void *cairn_xcalloc(size_t n, size_t size) {
   void *p = calloc(n ? n : 1, size ? size : 1);
   if (!p) oom(n * size);
   return p;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static size_t huge_len(size_t n) { return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); }
+
+void *cairn_xcalloc_huge(size_t n) {
+  if (n < HUGE_PAGE) return cairn_xcalloc(1, n);
+  size_t len = huge_len(n);
+  uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) oom(n);
+  uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > p) munmap(p, (size_t)(a - p));
+  if (p + len + HUGE_PAGE > a + len) munmap(a + len, (size_t)(p + len + HUGE_PAGE - (a + len)));
+  madvise(a, len, MADV_HUGEPAGE); /* advice: without it (THP off) the area is still right */
+  return a;
+}
+
+void cairn_free_huge(void *p, size_t n) {
+  if (!p) return;
+  if (n < HUGE_PAGE)
+    free(p);
+  else
+    munmap(p, huge_len(n));
 }
 
 void *cairn_xrealloc(void *p, size_t n) {

@@ -17,6 +17,12 @@ typedef struct cairn_buf {
 void *cairn_xmalloc(size_t n);
 void *cairn_xcalloc(size_t n, size_t size);
 void *cairn_xrealloc(void *p, size_t n);
+/* n zeroed bytes for random access (a big hash index): from 2 MB up, an
+ * area of its own on transparent huge pages (madvise), so that a probe
+ * costs no TLB miss and the first write to each 4 KB no fault of its own;
+ * smaller, calloc. Freed with cairn_free_huge and the same n. */
+void *cairn_xcalloc_huge(size_t n);
+void cairn_free_huge(void *p, size_t n);
 char *cairn_xstrdup(const char *s);
 char *cairn_xmemdup(const void *p, size_t n); /* NUL-terminated copy */
 

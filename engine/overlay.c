@@ -1,5 +1,6 @@
 #include "engine/overlay.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +12,17 @@
  * few entries counts kilobytes against overlay-max-memory, not a whole
  * block (with a small budget, every write used to stall for a drain of
  * one entry). */
-#define ARENA_BLOCK (1u << 20)
+#define ARENA_BLOCK (2u << 20)
 #define ARENA_FIRST (16u << 10)
 
+/* Blocks of ARENA_BLOCK are areas of their own on huge pages
+ * (cairn_xcalloc_huge): a lookup that lands on an entry reads it at random
+ * in hundreds of MB of them, and on 4 KB pages that read missed the TLB as
+ * well as the cache. */
 typedef struct arena_block {
   struct arena_block *next;
   size_t size, used;
+  int huge;
   _Alignas(16) unsigned char data[];
 } arena_block;
 
@@ -49,6 +55,15 @@ typedef struct bt_inner {
   bt_node *child[BT_MAX];
 } bt_inner;
 
+/* A new key does not enter the order at once: it waits in `pend` (the
+ * nodes in arrival order) until something needs the order (a seek, a first
+ * or last position), which sorts the waiting nodes and puts them in the
+ * tree all at once. A layer only written (SETs, the replay of a backlog,
+ * a replica's apply) never pays a tree descent per new key: once sealed,
+ * its order is built in one pass from the sorted nodes, by whichever
+ * thread needs it first (the store thread asks as soon as it is frozen).
+ * Measured in docs/DECISIONS.md ("The overlay orders a layer when it is
+ * read in order"). */
 struct ov_layer {
   slot *tab;
   size_t tab_cap, tab_used;
@@ -62,6 +77,13 @@ struct ov_layer {
   bt_node *lfirst, *llast; /* the leftmost and rightmost leaves */
   uint64_t *bloom;       /* sealed layers: BLOOM_WORDS words a block (ov_layer_seal) */
   size_t bloom_mask;     /* blocks - 1 (a power of two) */
+  ov_node **pend;        /* nodes not in the tree yet, in arrival order */
+  size_t npend, pend_cap; /* npend: atomic once sealed (0: ordered) */
+  size_t tree_n;         /* entries in the tree */
+  unsigned char *nodes;  /* sealed with nodes pending: the tree's nodes, carved from here */
+  size_t nodes_left;
+  int sealed;
+  pthread_mutex_t order_mu; /* sealed: one thread builds the order, the others wait for it */
 };
 
 static void *arena_alloc(ov_layer *L, size_t n) {
@@ -70,6 +92,7 @@ static void *arena_alloc(ov_layer *L, size_t n) {
   if (n > ARENA_BLOCK / 4) {
     arena_block *big = cairn_xmalloc(sizeof(arena_block) + n);
     big->size = big->used = n;
+    big->huge = 0;
     L->bytes += sizeof(arena_block) + n;
     if (b) { /* keep the block being filled first */
       big->next = b->next;
@@ -81,11 +104,18 @@ static void *arena_alloc(ov_layer *L, size_t n) {
     return big->data;
   }
   if (!b || b->size - b->used < n) {
-    size_t size = b ? b->size * 2 : ARENA_FIRST;
-    if (size > ARENA_BLOCK) size = ARENA_BLOCK;
+    size_t size = b ? (b->huge ? ARENA_BLOCK : b->size * 2) : ARENA_FIRST;
     while (size < n) size *= 2;
-    b = cairn_xmalloc(sizeof(arena_block) + size);
-    b->size = size;
+    if (size >= ARENA_BLOCK) {
+      b = cairn_xcalloc_huge(ARENA_BLOCK);
+      b->size = ARENA_BLOCK - sizeof(arena_block);
+      b->huge = 1;
+      size = ARENA_BLOCK - sizeof(arena_block); /* (the block's bytes are ARENA_BLOCK, counted below) */
+    } else {
+      b = cairn_xmalloc(sizeof(arena_block) + size);
+      b->size = size;
+      b->huge = 0;
+    }
     b->used = 0;
     b->next = L->blocks;
     L->blocks = b;
@@ -97,18 +127,25 @@ static void *arena_alloc(ov_layer *L, size_t n) {
 }
 
 ov_layer *ov_layer_new(void) {
-  return cairn_xcalloc(1, sizeof(ov_layer));
+  ov_layer *L = cairn_xcalloc(1, sizeof(ov_layer));
+  pthread_mutex_init(&L->order_mu, NULL);
+  return L;
 }
 
 void ov_layer_free(ov_layer *L) {
   if (!L) return;
+  pthread_mutex_destroy(&L->order_mu);
+  free(L->pend);
   free(L->bloom);
-  free(L->tab);
-  free(L->old);
+  cairn_free_huge(L->tab, L->tab_cap * sizeof(slot));
+  cairn_free_huge(L->old, L->old_cap * sizeof(slot));
   arena_block *b = L->blocks;
   while (b) {
     arena_block *n = b->next;
-    free(b);
+    if (b->huge)
+      cairn_free_huge(b, ARENA_BLOCK);
+    else
+      free(b);
     b = n;
   }
   free(L);
@@ -174,8 +211,11 @@ static inline int child_of(const bt_node *x, const probe *q) {
 
 static const ov_pos POS_END = {NULL, 0};
 
+static void order_ensure(const ov_layer *L);
+
 /* The position of the first entry >= q (POS_END when none). */
 static ov_pos tree_ge(const ov_layer *L, const probe *q) {
+  order_ensure(L);
   const bt_node *x = L->root;
   if (!x) return POS_END;
   while (!x->leaf) x = ((const bt_inner *)x)->child[child_of(x, q)];
@@ -208,6 +248,7 @@ ov_pos ov_pos_prev(ov_pos p) {
 }
 
 static ov_pos pos_last(const ov_layer *L) {
+  order_ensure(L);
   const bt_node *x = L->llast;
   return x && x->n ? (ov_pos){x, x->n - 1} : POS_END;
 }
@@ -238,13 +279,21 @@ ov_pos ov_seek_lt(const ov_layer *L, unsigned dbi, const void *key, size_t klen)
 }
 
 ov_pos ov_first(const ov_layer *L) {
+  order_ensure(L);
   const bt_node *x = L->lfirst;
   return x && x->n ? (ov_pos){x, 0} : POS_END;
 }
 
 static bt_node *node_new(ov_layer *L, int leaf) {
   size_t sz = leaf ? sizeof(bt_node) : sizeof(bt_inner);
-  bt_node *x = arena_alloc(L, sz);
+  bt_node *x;
+  if (L->sealed) { /* counted when sealed (ov_layer_seal): a sealed layer's bytes never change */
+    x = (bt_node *)L->nodes;
+    L->nodes += sz;
+    L->nodes_left -= sz;
+  } else {
+    x = arena_alloc(L, sz);
+  }
   memset(x, 0, sz);
   x->leaf = (uint8_t)leaf;
   return x;
@@ -315,6 +364,192 @@ static void order_add(ov_layer *L, const probe *q, ov_node *e) {
     L->root = root;
   }
 }
+
+/* ------------------------------------------------------------ the order, built late */
+
+static void pend_add(ov_layer *L, ov_node *n) {
+  if (L->npend == L->pend_cap) {
+    size_t cap = L->pend_cap ? L->pend_cap * 2 : 256;
+    L->pend = cairn_xrealloc(L->pend, cap * sizeof(ov_node *));
+    L->bytes += (cap - L->pend_cap) * sizeof(ov_node *);
+    L->pend_cap = cap;
+  }
+  L->pend[L->npend++] = n;
+}
+
+/* An entry to order: its order words copied out, so that sorting reads a
+ * dense array instead of the nodes. */
+typedef struct ord_rec {
+  uint64_t k1, k2;
+  ov_node *e;
+} ord_rec;
+
+static inline int rec_less(const ord_rec *a, const ord_rec *b) {
+  if (a->k1 != b->k1) return a->k1 < b->k1;
+  if (a->k2 != b->k2) return a->k2 < b->k2;
+  return ov_cmp(0, a->e->key, a->e->klen, 0, b->e->key, b->e->klen) < 0;
+}
+
+static int rec_cmp_key(const void *a, const void *b) {
+  const ord_rec *x = a, *y = b;
+  return ov_cmp(0, x->e->key, x->e->klen, 0, y->e->key, y->e->klen);
+}
+
+static inline unsigned rec_digit(const ord_rec *r, int d) {
+  return (unsigned)((d < 8 ? r->k2 >> (8 * d) : r->k1 >> (8 * (d - 8))) & 255);
+}
+
+/* Sorts by (k1, k2, whole key): a least-significant-digit radix sort on the
+ * 16 order bytes, skipping the bytes every record shares (keys with a
+ * common prefix), then each run of equal words by the whole key (keys
+ * longer than 15 bytes that share their first 15). */
+static void recs_sort(ord_rec *r, size_t n) {
+  int sorted = 1;
+  for (size_t i = 1; i < n && sorted; i++)
+    if (rec_less(&r[i], &r[i - 1])) sorted = 0;
+  if (sorted) return;
+  if (n <= 32) {
+    for (size_t i = 1; i < n; i++) {
+      ord_rec x = r[i];
+      size_t j = i;
+      for (; j > 0 && rec_less(&x, &r[j - 1]); j--) r[j] = r[j - 1];
+      r[j] = x;
+    }
+    return;
+  }
+  size_t(*cnt)[256] = cairn_xcalloc(16, sizeof(*cnt));
+  for (size_t i = 0; i < n; i++)
+    for (int d = 0; d < 16; d++) cnt[d][rec_digit(&r[i], d)]++;
+  ord_rec *tmp = cairn_xmalloc(n * sizeof(ord_rec)), *src = r, *dst = tmp;
+  for (int d = 0; d < 16; d++) {
+    if (cnt[d][rec_digit(&r[0], d)] == n) continue; /* every record has this byte */
+    size_t at = 0;
+    for (int b = 0; b < 256; b++) {
+      size_t c = cnt[d][b];
+      cnt[d][b] = at;
+      at += c;
+    }
+    for (size_t i = 0; i < n; i++) dst[cnt[d][rec_digit(&src[i], d)]++] = src[i];
+    ord_rec *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != r) memcpy(r, src, n * sizeof(ord_rec));
+  free(tmp);
+  free(cnt);
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && r[j].k1 == r[i].k1 && r[j].k2 == r[i].k2) j++;
+    if (j - i > 1) qsort(r + i, j - i, sizeof(ord_rec), rec_cmp_key);
+    i = j;
+  }
+}
+
+/* The nodes of a tree of n entries built packed (tree_build). */
+static size_t packed_bytes(size_t n) {
+  size_t nodes = (n + BT_MAX - 1) / BT_MAX, bytes = nodes * sizeof(bt_node);
+  while (nodes > 1) {
+    nodes = (nodes + BT_MAX - 1) / BT_MAX;
+    bytes += nodes * sizeof(bt_inner);
+  }
+  return bytes;
+}
+
+/* The tree of n sorted entries, built bottom-up with full nodes. */
+static void tree_build(ov_layer *L, const ord_rec *r, size_t n) {
+  L->root = L->lfirst = L->llast = NULL;
+  L->tree_n = n;
+  if (!n) return;
+  size_t count = (n + BT_MAX - 1) / BT_MAX;
+  bt_node **level = cairn_xmalloc(count * sizeof(bt_node *)), *prev = NULL;
+  for (size_t i = 0, li = 0; i < n; li++) {
+    bt_node *x = node_new(L, 1);
+    int m = n - i < BT_MAX ? (int)(n - i) : BT_MAX;
+    for (int j = 0; j < m; j++) slot_set(x, j, r[i + (size_t)j].e, NULL);
+    x->n = (uint16_t)m;
+    i += (size_t)m;
+    x->lprev = prev;
+    if (prev)
+      prev->lnext = x;
+    else
+      L->lfirst = x;
+    prev = x;
+    level[li] = x;
+  }
+  L->llast = prev;
+  while (count > 1) {
+    size_t up = 0;
+    for (size_t i = 0; i < count; up++) {
+      bt_node *x = node_new(L, 0);
+      int m = count - i < BT_MAX ? (int)(count - i) : BT_MAX;
+      for (int j = 0; j < m; j++) slot_set(x, j, level[i + (size_t)j]->e[0], level[i + (size_t)j]);
+      x->n = (uint16_t)m;
+      i += (size_t)m;
+      level[up] = x;
+    }
+    count = up;
+  }
+  L->root = level[0];
+  free(level);
+}
+
+/* The waiting nodes into the order: sorted, then a descent each when they
+ * are few against the tree (the active layer, read in order now and then),
+ * else the tree is built again from both, merged (a sealed layer always:
+ * its nodes were counted when it was sealed). */
+static void order_build(ov_layer *L) {
+  size_t m = L->npend;
+  ord_rec *r = cairn_xmalloc(m * sizeof(ord_rec));
+  for (size_t i = 0; i < m; i++) r[i] = (ord_rec){L->pend[i]->k1, L->pend[i]->k2, L->pend[i]};
+  recs_sort(r, m);
+  if (!L->sealed && L->tree_n && m < L->tree_n) {
+    for (size_t i = 0; i < m; i++) {
+      probe q = {r[i].e->dbi, r[i].k1, r[i].k2, r[i].e->key, r[i].e->klen};
+      order_add(L, &q, r[i].e);
+    }
+    L->tree_n += m;
+  } else if (!L->tree_n) {
+    tree_build(L, r, m);
+  } else {
+    size_t total = L->tree_n + m, k = 0, i = 0;
+    ord_rec *all = cairn_xmalloc(total * sizeof(ord_rec));
+    for (const bt_node *x = L->lfirst; x; x = x->lnext)
+      for (int j = 0; j < x->n; j++) {
+        ord_rec t = {x->k1[j], x->k2[j], x->e[j]};
+        while (i < m && rec_less(&r[i], &t)) all[k++] = r[i++];
+        all[k++] = t;
+      }
+    while (i < m) all[k++] = r[i++];
+    tree_build(L, all, k);
+    free(all);
+  }
+  free(r);
+}
+
+/* Called by everything that reads the order. The active layer orders its
+ * waiting nodes inline (one thread); a sealed one under its mutex, once. */
+static void order_ensure(const ov_layer *cL) {
+  ov_layer *L = (ov_layer *)cL;
+  if (!L->sealed) {
+    if (L->npend) {
+      order_build(L);
+      L->npend = 0;
+    }
+    return;
+  }
+  if (!__atomic_load_n(&L->npend, __ATOMIC_ACQUIRE)) return;
+  pthread_mutex_lock(&L->order_mu);
+  if (L->npend) {
+    order_build(L);
+    free(L->pend); /* (its bytes stay counted: a sealed layer's count never changes) */
+    L->pend = NULL;
+    __atomic_store_n(&L->npend, 0, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&L->order_mu);
+}
+
+int ov_layer_needs_order(const ov_layer *L) { return __atomic_load_n(&L->npend, __ATOMIC_ACQUIRE) != 0; }
+void ov_layer_order(const ov_layer *L) { order_ensure(L); }
 
 static uint64_t key_hash(unsigned dbi, const void *key, size_t klen) {
   const unsigned char *p = key;
@@ -415,7 +650,7 @@ static void tab_move_slice(ov_layer *L) {
       tab_insert(L->tab, L->tab_cap, L->old[i].h, L->old[i].n);
   L->old_next = end;
   if (end == L->old_cap) {
-    free(L->old);
+    cairn_free_huge(L->old, L->old_cap * sizeof(slot));
     L->bytes -= L->old_cap * sizeof(slot);
     L->old = NULL;
     L->old_cap = L->old_next = 0;
@@ -430,7 +665,7 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
     L->old = L->tab;
     L->old_cap = L->tab_cap;
     L->old_next = 0;
-    L->tab = cairn_xcalloc(cap, sizeof(slot));
+    L->tab = cairn_xcalloc_huge(cap * sizeof(slot));
     L->bytes += cap * sizeof(slot);
     L->tab_cap = cap;
   }
@@ -439,7 +674,13 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
 }
 
 void ov_layer_seal(ov_layer *L) {
-  if (L->bloom || !L->tab) return;
+  if (L->sealed) return;
+  if (L->npend) { /* the order's nodes, for whichever thread builds it */
+    L->nodes_left = packed_bytes(L->tree_n + L->npend);
+    L->nodes = arena_alloc(L, L->nodes_left);
+  }
+  L->sealed = 1;
+  if (!L->tab) return;
   while (L->old) tab_move_slice(L);
   size_t blocks = 1, want = (L->tab_used * BLOOM_BITS) / (BLOOM_WORDS * 64) + 1;
   while (blocks < want) blocks *= 2;
@@ -458,7 +699,7 @@ void ov_layer_reserve(ov_layer *L, size_t entries) {
   size_t cap = 1024;
   while (cap < entries * 2 + 2) cap *= 2;
   if (L->tab || cap <= 1024) return;
-  L->tab = cairn_xcalloc(cap, sizeof(slot));
+  L->tab = cairn_xcalloc_huge(cap * sizeof(slot));
   L->bytes += cap * sizeof(slot);
   L->tab_cap = cap;
 }
@@ -491,8 +732,7 @@ unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absen
     n->val = NULL;
     n->vlen = 0;
     if (klen) memcpy(n->key, key, klen);
-    q.key = n->key;
-    order_add(L, &q, n);
+    pend_add(L, n);
     tab_add(L, h, n);
     L->entries++;
     L->version++;

@@ -3,9 +3,11 @@
  *
  * A layer is a sorted map of (dbi, key) -> value or tombstone, in memory:
  * entries (ov_node) ordered by a B+tree of wide nodes whose leaves are
- * chained (a new key pays one descent of a few cache-friendly nodes; an
- * iteration walks positions, ov_pos, along the leaves) and found by a hash
- * index (point lookups and overwrites pay a probe). Entries, keys, values and tree nodes live in the
+ * chained (an iteration walks positions, ov_pos, along the leaves) and found
+ * by a hash index (point lookups and overwrites pay a probe). A new key
+ * enters the tree late: it waits with the others until the order is read
+ * (a seek, ov_first), which sorts them and puts them in at once; a layer
+ * that is only written is ordered once, after it is sealed. Entries, keys, values and tree nodes live in the
  * layer's arena; nothing is freed before the whole layer is (ov_layer_free
  * releases a few big blocks, never one call per entry), so:
  *   - an entry, its key and every value it ever pointed to stay valid for
@@ -81,8 +83,16 @@ unsigned char *ov_put_h(ov_layer *L, uint64_t h, ov_node *known, int known_absen
                         size_t klen, size_t vlen, int tomb, int *created);
 
 /* The layer is frozen (no more writes): builds its filter, so that lookups
- * of keys it does not hold mostly skip its hash index. Idempotent. */
+ * of keys it does not hold mostly skip its hash index, and sets aside the
+ * memory of its order (counted now: a sealed layer's ov_layer_bytes never
+ * changes). Idempotent. */
 void ov_layer_seal(ov_layer *L);
+/* Whether the layer's order still has to be built (its first reader in
+ * order builds it: any thread, once, the others wait), and building it now
+ * (the store thread does so as soon as a layer is frozen, so that the loop
+ * rarely waits for it). */
+int ov_layer_needs_order(const ov_layer *L);
+void ov_layer_order(const ov_layer *L);
 /* 0 when the sealed layer's filter says it holds no (dbi, key); 1 when it
  * may (an unsealed layer always may). */
 int ov_may_hold(const ov_layer *L, unsigned dbi, const void *key, size_t klen);

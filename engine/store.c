@@ -2814,6 +2814,18 @@ static void *store_thread(void *arg) {
     while (!s->stop) {
       L = NULL;
       nb = 0;
+      /* a layer just frozen gets its order built here first (the loop,
+       * reading it in order, would otherwise build it itself; only this
+       * thread frees layers, so it stays while mu is let go) */
+      layer *unordered = NULL;
+      for (layer *x = s->oldest; x && !unordered; x = x->next)
+        if (ov_layer_needs_order(x->ov)) unordered = x;
+      if (unordered) {
+        pthread_mutex_unlock(&s->mu);
+        ov_layer_order(unordered->ov);
+        pthread_mutex_lock(&s->mu);
+        continue;
+      }
       /* a layer whose run file could not be written (a restart would
        * replay it from the backlog) goes at once */
       int chain_broken = 0;
@@ -3258,6 +3270,9 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   L->prev_seq = prev_seq;
   L->frozen_ms = cairn_monotonic_ms();
   s->active = ov_layer_new();
+  /* the next layer takes about as many keys: its hash index is sized for
+   * them at once, not grown (and moved) on the way */
+  ov_layer_reserve(s->active, ov_layer_entries(L->ov));
   s->layer_seq++;
   s->memo.valid = 0;
   ov_layer_seal(L->ov); /* outside the mutex: the store thread goes on meanwhile */

@@ -20,7 +20,9 @@ cairn replica on this machine, same run:
 Usage: python3 tests/bench/catchup.py BUILD_DIR   (stdlib only; needs
 redis-benchmark). Knobs (environment): CATCHUP_KEYS [2000000], CATCHUP_N
 [4000000], CATCHUP_DATA [100], CATCHUP_PIPELINE [32], CATCHUP_CLIENTS [50],
-CATCHUP_CONCURRENT [1], CATCHUP_TIMEOUT [1800]. Prints a markdown table;
+CATCHUP_CONCURRENT [1], CATCHUP_TIMEOUT [1800], CATCHUP_PERF [unset: a
+file name makes `perf record -g` profile the replica while it catches up in
+the first outage]. Prints a markdown table;
 servers run on free 127.0.0.1 ports in a temp dir and are always stopped.
 """
 import os
@@ -45,6 +47,7 @@ CLIENTS = int(E.get("CATCHUP_CLIENTS", "50"))
 CONCURRENT = E.get("CATCHUP_CONCURRENT", "1") == "1"
 FRAMES = E.get("CATCHUP_FRAMES", "1") == "1"
 TIMEOUT = float(E.get("CATCHUP_TIMEOUT", "1800"))
+PERF = E.get("CATCHUP_PERF")
 
 
 def call(port, *args):
@@ -149,6 +152,12 @@ def outage(m, r, n, concurrent, replica_extra=None):
     cpu0, net0 = cpu_seconds(m.proc.pid), int(info(m.port, "stats")["total_net_output_bytes"])
     t1 = time.time()
     r.start()
+    start_s = time.time() - t1
+    perf = None
+    if PERF and not getattr(outage, "profiled", False):
+        outage.profiled = True
+        perf = subprocess.Popen(["perf", "record", "-g", "-o", PERF, "-p", str(r.proc.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if concurrent:
             # catch up to where the master is when the replica started,
@@ -173,14 +182,17 @@ def outage(m, r, n, concurrent, replica_extra=None):
         cpu = cpu_seconds(m.proc.pid) - cpu0
         net = int(info(m.port, "stats")["total_net_output_bytes"]) - net0
     finally:
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
         if bg:
             bg.kill()
             bg.wait()
     cont = open(m.log, errors="replace").read().count("accepted, sending") > accepted0
     ri = info(r.port, "cairn")
-    print("catchup: replica after catch-up: %s" % ", ".join(
+    print("catchup: replica answered PING %.2f s after its start; after catch-up: %s" % (start_s, ", ".join(
         "%s=%s" % (k, ri.get(k)) for k in ("store_drains", "store_drain_last_ms", "writer_stalls",
-                                           "loop_longest_iteration_us", "overlay_bytes")), file=sys.stderr)
+                                           "loop_longest_iteration_us", "overlay_bytes"))), file=sys.stderr)
     return {"missed_bytes": missed, "accept_s": accept_s, "catch_s": catch_s, "continue": cont,
             "during_bytes": during, "during_s": during_s, "cpu_s": cpu, "net_bytes": net}
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "engine/overlay.h"
 
 static int cmp_key(unsigned dbi, const char *k, const ov_node *n) {
@@ -274,6 +276,7 @@ static void test_sealed_layer_filter(void **state) {
     else
       memcpy(ov_put(L, (unsigned)(i % 3), k, (size_t)n, 4, 0, NULL), "vvvv", 4);
   }
+  ov_first(L); /* ordered now: what the seal adds is the filter alone */
   size_t before = ov_layer_bytes(L);
   ov_layer_seal(L);
   ov_layer_seal(L); /* idempotent */
@@ -304,6 +307,116 @@ static void test_sealed_layer_filter(void **state) {
   ov_layer_free(L);
 }
 
+/* The order is built late: keys written between reads in order (few
+ * against the tree: one descent each; many: the tree built again), keys
+ * that share more than the 15 inline bytes (ties of the radix sort), then
+ * the layer sealed with keys still waiting and ordered by several threads
+ * at once. Every walk equals the model; a sealed layer's bytes do not move
+ * when its order is built. */
+typedef struct order_walk {
+  const ov_layer *L;
+  size_t count;
+  int sorted;
+} order_walk;
+
+static void *walk_in_order(void *arg) {
+  order_walk *w = arg;
+  ov_node *prev = NULL;
+  w->sorted = 1;
+  for (ov_pos p = ov_first(w->L); ov_at(p); p = ov_pos_next(p), w->count++) {
+    ov_node *x = ov_at(p);
+    if (prev && ov_cmp(prev->dbi, ov_key(prev), prev->klen, x->dbi, ov_key(x), x->klen) >= 0) w->sorted = 0;
+    prev = x;
+  }
+  return NULL;
+}
+
+static void test_order_built_late(void **state) {
+  (void)state;
+  ov_layer *L = ov_layer_new();
+  enum { N = 60000 };
+  static int model[N];
+  static char seen[N];
+  memset(seen, 0, sizeof(seen));
+  int n = 0;
+  srand(777);
+  for (int round = 0; round < 40; round++) {
+    /* rounds of 1 to ~3000 new keys: some far fewer than the tree holds,
+     * some more (the first ones) */
+    int burst = round < 3 ? 2000 + round * 500 : 1 + rand() % (round % 4 == 0 ? 3000 : 40);
+    for (int i = 0; i < burst; i++) {
+      int k = rand() % N;
+      char buf[64];
+      /* half share a 20-byte prefix (equal order words), half are short */
+      int len = k % 2 ? snprintf(buf, sizeof(buf), "shared-prefix-20-byte%06d", k) : snprintf(buf, sizeof(buf), "%d", k);
+      int created = 0;
+      unsigned char *p = ov_put(L, (unsigned)(k % 2), buf, (size_t)len, 1, 0, &created);
+      p[0] = 'v';
+      if (created) {
+        assert_false(seen[k]);
+        seen[k] = 1;
+        model[n++] = k;
+      }
+    }
+    /* the model's order: dbi (k % 2) first, then the key's bytes */
+    int count = 0;
+    ov_node *prev = NULL;
+    for (ov_pos p = ov_first(L); ov_at(p); p = ov_pos_next(p), count++) {
+      ov_node *x = ov_at(p);
+      if (prev) assert_true(ov_cmp(prev->dbi, ov_key(prev), prev->klen, x->dbi, ov_key(x), x->klen) < 0);
+      prev = x;
+    }
+    assert_int_equal(count, n);
+    /* a seek finds a key written in this round */
+    int k = model[n - 1];
+    char buf[64];
+    int len = k % 2 ? snprintf(buf, sizeof(buf), "shared-prefix-20-byte%06d", k) : snprintf(buf, sizeof(buf), "%d", k);
+    assert_ptr_equal(sge(L, (unsigned)(k % 2), buf, (size_t)len), ov_find(L, (unsigned)(k % 2), buf, (size_t)len));
+  }
+  /* more keys, then sealed with them waiting: its bytes are final */
+  for (int i = 0; i < 5000; i++) {
+    int k = rand() % N;
+    char buf[64];
+    int len = k % 2 ? snprintf(buf, sizeof(buf), "shared-prefix-20-byte%06d", k) : snprintf(buf, sizeof(buf), "%d", k);
+    int created = 0;
+    ov_put(L, (unsigned)(k % 2), buf, (size_t)len, 1, 0, &created)[0] = 'w';
+    n += created;
+  }
+  ov_layer_seal(L);
+  assert_true(ov_layer_needs_order(L));
+  size_t bytes = ov_layer_bytes(L);
+  order_walk w[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (order_walk){L, 0, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, walk_in_order, &w[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(w[i].count, (size_t)n);
+    assert_true(w[i].sorted);
+  }
+  assert_false(ov_layer_needs_order(L));
+  assert_int_equal(ov_layer_bytes(L), bytes);
+  ov_layer_free(L);
+
+  /* a layer only written, sealed, ordered by the seek of a key in it */
+  L = ov_layer_new();
+  for (int i = 0; i < 20000; i++) {
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "key:%012d", (i * 7919) % 20000);
+    ov_put(L, 0, buf, (size_t)len, 1, 0, NULL)[0] = 'x';
+  }
+  ov_layer_seal(L);
+  bytes = ov_layer_bytes(L);
+  assert_non_null(sge(L, 0, "key:000000012345", 16));
+  assert_memory_equal(ov_key(sge(L, 0, "key:000000012345", 16)), "key:000000012345", 16);
+  assert_memory_equal(ov_key(first_of(L)), "key:000000000000", 16);
+  assert_memory_equal(ov_key(slt(L, 1, "", 0)), "key:000000019999", 16);
+  assert_int_equal(ov_layer_bytes(L), bytes);
+  ov_layer_free(L);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_order_and_overwrite),
@@ -312,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_edges_and_long_prefixes),
       cmocka_unit_test(test_big_values_and_bytes),
       cmocka_unit_test(test_sealed_layer_filter),
+      cmocka_unit_test(test_order_built_late),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
