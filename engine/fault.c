@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/log.h"
 
@@ -110,6 +111,19 @@ static int parse_one(const char *s, size_t n, cairn_fault_spec *out, char *err, 
     else if (tn == 6 && !memcmp(t, "always", 6)) k = 0;
     else if (tn >= 2 && t[0] == 'x' && parse_count(t + 1, tn - 1, &k) == 0) {}
     else is_count = 0;
+    if (tn > 4 && !memcmp(t, "slow", 4)) {
+      uint64_t us = 0;
+      if (parse_count(t + 4, tn - 4, &us) != 0 || us > 1000000) {
+        snprintf(err, errlen, "%s: '%.*s' is not slowUS with US 1-1000000 microseconds", point_names[p], (int)tn, t);
+        return -1;
+      }
+      if (have_err++) {
+        snprintf(err, errlen, "%s: slow and an error both given", point_names[p]);
+        return -1;
+      }
+      f.slow_us = (uint32_t)us;
+      continue;
+    }
     if (is_count) {
       if (have_count++) {
         snprintf(err, errlen, "%s: more than one of once/always/xK", point_names[p]);
@@ -134,7 +148,7 @@ static int parse_one(const char *s, size_t n, cairn_fault_spec *out, char *err, 
       return -1;
     }
     if (have_err++) {
-      snprintf(err, errlen, "%s: more than one error", point_names[p]);
+      snprintf(err, errlen, "%s: more than one error (or slow and an error)", point_names[p]);
       return -1;
     }
   }
@@ -208,8 +222,10 @@ char *cairn_fault_describe(char *buf, size_t len) {
     else
       snprintf(when, sizeof(when), "calls %llu to %llu", (unsigned long long)f->nth,
                (unsigned long long)(f->nth + f->count - 1));
-    int w = snprintf(buf + o, len - o, "%s%s fails %s with %s", o ? "; " : "", point_names[p], when,
-                     en ? en : "?");
+    int w = f->slow_us ? snprintf(buf + o, len - o, "%s%s is slowed by %u us at %s", o ? "; " : "", point_names[p],
+                                  f->slow_us, when)
+                       : snprintf(buf + o, len - o, "%s%s fails %s with %s", o ? "; " : "", point_names[p], when,
+                                  en ? en : "?");
     if (w > 0) o += (size_t)w;
   }
   return buf;
@@ -222,7 +238,14 @@ int cairn_fault_check(int p) {
   uint64_t n = __atomic_add_fetch(&calls[p], 1, __ATOMIC_RELAXED);
   const cairn_fault_spec *f = &specs[p];
   if (!f->armed || n < f->nth || (f->count && n - f->nth >= f->count)) return 0;
-  __atomic_add_fetch(&hits[p], 1, __ATOMIC_RELAXED);
+  uint64_t hit = __atomic_add_fetch(&hits[p], 1, __ATOMIC_RELAXED);
+  if (f->slow_us) {
+    if (hit == 1)
+      cairn_warning("fault injection: %s calls from %llu take %u us longer (logged once)", point_names[p],
+                    (unsigned long long)n, f->slow_us);
+    usleep(f->slow_us);
+    return 0;
+  }
   const char *en = cairn_fault_error_name(f->err);
   cairn_warning("fault injection: %s call %llu fails with %s", point_names[p], (unsigned long long)n,
                 en ? en : "?");

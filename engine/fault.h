@@ -66,6 +66,9 @@
  *                             MDB_TXN_FULL / MDB_MAP_FULL / MDB_CORRUPTED /
  *                             MDB_PANIC / MDB_BAD_TXN for store points.
  *                             Default: EIO, but MDB_TXN_FULL for store.put
+ *                | "slow" US  the calls do not fail: each takes US more
+ *                             microseconds (1-1000000; a slow disk, or a
+ *                             replica whose apply is slow: logged once)
  *
  *   e.g. CAIRN_FAULTS="wal.append=5:once:ENOSPC,store.commit=3"
  *
@@ -101,6 +104,7 @@ typedef struct cairn_fault_spec {
   uint64_t nth;   /* first failing call, >= 1 */
   uint64_t count; /* calls that fail from nth on; 0 = every later call */
   int err;        /* errno value, or an MDB_* code (store points) */
+  uint32_t slow_us; /* > 0: the calls are slowed by this much instead of failing */
 } cairn_fault_spec;
 
 /* Parses a CAIRN_FAULTS value into out[CAIRN_FAULT_NPOINTS] (every entry

@@ -63,14 +63,18 @@ typedef struct master_link {
   int header_pending;     /* +FULLRESYNC taken: the $ header comes next */
   int64_t kept_since_ms;
   int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c send_stored_frame) */
-  uint8_t *zbuf;          /* a decompressed frame */
-  size_t zbuf_cap;
+  uint8_t *zbuf;          /* a decompressed frame, applied up to zdone of zlen */
+  size_t zbuf_cap, zlen, zdone;
   ZSTD_DCtx *dctx;
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
   int read_stalled;       /* not reading: the store's overlay is at its budget */
+  int slice_paused;       /* not reading: this iteration's slice of applying is used up (slice_over) */
+  int64_t slice_iter, slice_end_us;
+  int processing;         /* in process(): not entered again */
   uv_timer_t timer;
+  uv_idle_t slice;        /* goes on applying in the next iteration */
 } master_link;
 
 static master_link *link_of(cairn_server *srv) { return srv->repl_link; }
@@ -173,6 +177,10 @@ static void link_close(master_link *L, const char *why) {
   } else {
     abort_load(L);
   }
+  if (L->slice_paused) {
+    L->slice_paused = 0;
+    uv_idle_stop(&L->slice);
+  }
   if (L->tcp) {
     uv_read_stop((uv_stream_t *)L->tcp);
     L->read_stalled = 0;
@@ -182,6 +190,7 @@ static void link_close(master_link *L, const char *why) {
   cairn_tls_free(L->tls);
   L->tls = NULL;
   L->in.len = 0;
+  L->zlen = L->zdone = 0;
   /* A partial command of the old connection is dropped; the hooks stay. */
   cairn_apply_free(&L->apply);
   cairn_apply_init(&L->apply);
@@ -573,12 +582,88 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
   return 1;
 }
 
+/* The master's stream is applied for at most APPLY_SLICE_US in one loop
+ * iteration: a catch-up has megabytes waiting (libuv reads a stream up to
+ * 32 times an iteration, and a stored frame is 1 MB of stream), which
+ * applied at once made iterations of over a second on a replica catching
+ * up, with its clients, its group commit and GETACK waiting. Past the
+ * slice the link stops reading and goes on in the next iteration. */
+#define APPLY_SLICE_US 10000
+#define APPLY_CHUNK (16 * 1024)
+
+static void process(master_link *L);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static int slice_over(master_link *L) {
+  if (!L->slice.data) return 0; /* (before the first cron tick: no handle to go on with) */
+  int64_t now = cairn_ustime();
+  if (L->slice_iter != L->srv->iteration_start_us) { /* a new iteration: a new slice */
+    L->slice_iter = L->srv->iteration_start_us;
+    L->slice_end_us = now + APPLY_SLICE_US;
+    return 0;
+  }
+  return now >= L->slice_end_us;
+}
+
+/* An idle handle, not a timer: a 0 ms timer started in its own callback
+ * runs again in the same pass over the timers (this libuv), never letting
+ * the iteration end. */
+static void on_slice(uv_idle_t *t) {
+  master_link *L = t->data;
+  uv_idle_stop(t);
+  if (!L->slice_paused) return;
+  L->slice_paused = 0;
+  if (!L->tcp) return;
+  /* idle handles run before the iteration's prepare phase, which is what
+   * slice_over counts iterations by: a slice of its own */
+  L->slice_iter = L->srv->iteration_start_us;
+  L->slice_end_us = cairn_ustime() + APPLY_SLICE_US;
+  process(L);
+  if (L->tcp && !L->slice_paused && !L->read_stalled &&
+      uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read) != 0)
+    link_close(L, "cannot read from the master");
+}
+
+static void slice_pause(master_link *L) {
+  if (L->slice_paused) return;
+  L->slice_paused = 1;
+  uv_read_stop((uv_stream_t *)L->tcp);
+  uv_idle_start(&L->slice, on_slice);
+}
+
+/* What is left of the unwrapped frame (zbuf[zdone..zlen]), applied while
+ * the slice lasts: 1 all of it, 0 paused, -1 the link closed. */
+static int apply_unwrapped(master_link *L) {
+  while (L->zdone < L->zlen) {
+    if (slice_over(L)) {
+      slice_pause(L);
+      return 0;
+    }
+    size_t n = L->zlen - L->zdone < APPLY_CHUNK ? L->zlen - L->zdone : APPLY_CHUNK;
+    apply_stream(L, (const char *)L->zbuf + L->zdone, n);
+    if (!L->tcp) return -1; /* the stream could not be applied: closed */
+    L->zdone += n;
+  }
+  return 1;
+}
+
+static void zbuf_reserve(master_link *L, size_t n) {
+  if (L->zbuf_cap >= n) return;
+  L->zbuf = cairn_xrealloc(L->zbuf, n);
+  L->zbuf_cap = n;
+}
+
 /* Envelopes of a framed catch-up (see master.c send_stored_frame): their stream
  * bytes are applied like plain ones. Returns 1 when the envelopes ended
- * (plain RESP follows in L->in), 0 when more bytes are needed, -1 after
+ * (plain RESP follows in L->in), 0 when more bytes are needed (or the slice
+ * is used up), -1 after
  * closing the link. */
 static int unwrap_frames(master_link *L) {
-  while (L->framed && L->tcp && L->in.len) {
+  for (;;) {
+    int rc = apply_unwrapped(L);
+    if (rc <= 0) return rc;
+    if (!L->framed || !L->tcp || !L->in.len) break;
     const uint8_t *p = (const uint8_t *)L->in.p;
     if (p[0] == 'E') {
       cairn_buf_consume(&L->in, 1);
@@ -590,8 +675,10 @@ static int unwrap_frames(master_link *L) {
       if (L->in.len < 5) return 0;
       uint32_t n = cairn_get_le32(p + 1);
       if (L->in.len < 5 + (size_t)n) return 0;
-      apply_stream(L, L->in.p + 5, n);
-      if (!L->tcp) return -1; /* the stream could not be applied: closed */
+      zbuf_reserve(L, n);
+      memcpy(L->zbuf, p + 5, n);
+      L->zlen = n;
+      L->zdone = 0;
       cairn_buf_consume(&L->in, 5 + (size_t)n);
       continue;
     }
@@ -610,18 +697,15 @@ static int unwrap_frames(master_link *L) {
       link_close(L, "a frame from MASTER fails its checksum");
       return -1;
     }
-    if (L->zbuf_cap < rlen) {
-      L->zbuf = cairn_xrealloc(L->zbuf, rlen);
-      L->zbuf_cap = rlen;
-    }
+    zbuf_reserve(L, rlen);
     if (!L->dctx) L->dctx = ZSTD_createDCtx();
     size_t got = L->dctx ? ZSTD_decompressDCtx(L->dctx, L->zbuf, rlen, p + 13, clen) : 0;
     if (!L->dctx || ZSTD_isError(got) || got != rlen) {
       link_close(L, "a frame from MASTER does not decompress to its length");
       return -1;
     }
-    apply_stream(L, (const char *)L->zbuf, rlen);
-    if (!L->tcp) return -1;
+    L->zlen = rlen;
+    L->zdone = 0;
     cairn_buf_consume(&L->in, 13 + (size_t)clen);
   }
   return L->framed ? 0 : 1;
@@ -641,10 +725,19 @@ static int take_line(master_link *L, char *line, size_t cap, size_t *len) {
   return 1;
 }
 
+static void process_in(master_link *L);
+
 static void process(master_link *L) {
+  if (L->processing) return;
+  L->processing = 1;
+  process_in(L);
+  L->processing = 0;
+}
+
+static void process_in(master_link *L) {
   char line[1024];
   size_t len;
-  while (L->tcp && L->in.len) {
+  while (L->tcp && (L->in.len || L->zdone < L->zlen)) {
     if (L->state == L_HANDSHAKE) {
       if (!take_line(L, line, sizeof(line), &len)) return;
       if (!handshake_reply(L, line, len)) return;
@@ -672,9 +765,15 @@ static void process(master_link *L) {
     } else if (L->state == L_CONNECTED && L->framed) {
       if (unwrap_frames(L) <= 0) return;
     } else if (L->state == L_CONNECTED) {
-      size_t n = L->in.len;
-      L->in.len = 0;
-      apply_stream(L, L->in.p, n);
+      size_t done = 0;
+      while (done < L->in.len && !slice_over(L)) {
+        size_t n = L->in.len - done < APPLY_CHUNK ? L->in.len - done : APPLY_CHUNK;
+        apply_stream(L, L->in.p + done, n);
+        if (!L->tcp) return; /* closed: L->in is dropped */
+        done += n;
+      }
+      cairn_buf_consume(&L->in, done);
+      if (L->in.len) slice_pause(L);
       return;
     } else {
       return;
@@ -744,7 +843,7 @@ static void on_store_room(cairn_server *srv) {
   if (!L || !L->read_stalled || !L->tcp) return;
   L->read_stalled = 0;
   L->last_io_ms = cairn_monotonic_ms();
-  if (uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read) != 0) {
+  if (!L->slice_paused && uv_read_start((uv_stream_t *)L->tcp, on_alloc, on_read) != 0) {
     link_close(L, "cannot read from the master");
     return;
   }
@@ -1011,6 +1110,7 @@ void cairn_replica_stop(cairn_server *srv) {
   link_close(L, NULL);
   L->state = L_NONE;
   if (L->timer.data && !uv_is_closing((uv_handle_t *)&L->timer)) uv_close((uv_handle_t *)&L->timer, NULL);
+  if (L->slice.data && !uv_is_closing((uv_handle_t *)&L->slice)) uv_close((uv_handle_t *)&L->slice, NULL);
 }
 
 /* The timer needs the loop: started by the first cron tick. */
@@ -1025,6 +1125,7 @@ void cairn_replica_cron(cairn_server *srv) {
     L->timer.data = L;
     if ((rc = uv_timer_start(&L->timer, on_timer, 1, 1000)) != 0)
       cairn_warning("replication: cannot start the master link's timer: %s", uv_strerror(rc));
+    if (uv_idle_init(srv->loop, &L->slice) == 0) L->slice.data = L;
   }
 }
 

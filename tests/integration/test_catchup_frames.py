@@ -5,6 +5,7 @@ once it is within 1 MB. Offsets stay byte-exact; a replica with
 repl-compressed-catchup no (or a real Redis replica) gets the plain stream."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_test import *  # noqa: E402,F401,F403
@@ -99,6 +100,64 @@ def plain_catch_up_when_the_replica_does_not_ask():
         assert_eq((frames, wire, stream), (0, 0, 0))
         assert_true("stored frames" not in log)
 
+
+@test(timeout=300)
+def a_catch_up_is_applied_in_slices():
+    """A catch-up is applied a slice per loop iteration (APPLY_SLICE_US in
+    replication/replica.c), not a stored frame or a socket's worth at once.
+    The replica's writes are slowed on purpose (CAIRN_FAULTS store.put
+    slow100: 100 us more per SET), so a frame of 1 MB of stream (~20,000
+    SETs here) applied at once is a 2-second iteration; in slices the
+    replica's longest iteration stays far under a second and its clients
+    are answered while it catches up."""
+    # (partial whatever the cost: this stream is bigger than the data)
+    with CairnServer(dict(MASTER, **{"repl-resync": "partial"})) as master:
+        with CairnServer([("replicaof", ["127.0.0.1", master.port])]) as replica:
+            wait_link_up(replica, SYNC_TIMEOUT)
+            wait_offsets_equal(master, replica)
+            replica.stop()
+            c = master.conn()
+            try:
+                for base in range(0, 40_000, 5000):
+                    c.pipeline([("SET", "s:%d" % (i % 20000), "v" * 24) for i in range(base, base + 5000)])
+            finally:
+                c.close()
+            wait_compressed(master, 1)
+            old = os.environ.get("CAIRN_FAULTS")
+            os.environ["CAIRN_FAULTS"] = "store.put=1:always:slow100"
+            try:
+                replica.start(keep_port=True)
+            finally:
+                if old is None:
+                    del os.environ["CAIRN_FAULTS"]
+                else:
+                    os.environ["CAIRN_FAULTS"] = old
+            probe = replica.conn()
+            worst, answered_behind = 0.0, 0
+            try:
+                deadline = time.time() + 180
+                while time.time() < deadline:
+                    t0 = time.time()
+                    r = parse_info(probe.call("INFO", "replication"))
+                    worst = max(worst, time.time() - t0)
+                    behind = int(repl(master)["master_repl_offset"]) - int(r.get("slave_repl_offset", 0))
+                    if r.get("master_link_status") == "up" and behind == 0:
+                        break
+                    answered_behind += behind > 0
+                    time.sleep(0.02)
+                else:
+                    raise AssertionError("the replica did not catch up")
+            finally:
+                probe.close()
+            longest = int(server_info(replica, "cairn")["loop_longest_iteration_us"])
+            print("  longest iteration %d us, slowest INFO %.0f ms, %d answers while behind"
+                  % (longest, worst * 1000, answered_behind))
+            log = replica.log_text()
+            assert_true("The catch-up comes as the master's stored frames." in log)
+            assert_true("store.put calls from 1 take 100 us longer" in log)
+            assert_true(longest < 1_000_000, "an iteration of %d us during the catch-up" % longest)
+            assert_true(answered_behind >= 10, "only %d answers while catching up" % answered_behind)
+            assert_eq(digest(replica, "s"), digest(master, "s"))
 
 if __name__ == "__main__":
     run_tests()

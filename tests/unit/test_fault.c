@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,10 @@ static void test_parse_options(void **state) {
   assert_int_equal(f[CAIRN_FAULT_WAL_APPEND].count, 1);
   assert_int_equal(parse("store.commit=18446744073709551:once"), 0); /* 17 digits */
   assert_true(f[CAIRN_FAULT_STORE_COMMIT].nth == 18446744073709551ULL);
+  assert_int_equal(f[CAIRN_FAULT_STORE_COMMIT].slow_us, 0);
+  assert_int_equal(parse("store.put=1:always:slow250"), 0);
+  assert_int_equal(f[CAIRN_FAULT_STORE_PUT].slow_us, 250);
+  assert_int_equal(f[CAIRN_FAULT_STORE_PUT].count, 0);
 }
 
 static void test_parse_empty(void **state) {
@@ -108,6 +113,11 @@ static void test_parse_rejects(void **state) {
   expect_reject("wal.append=3,,store.put=1", "empty fault spec");
   expect_reject("wal.append=3,", "empty fault spec");
   expect_reject("store.put=1,wal.sync=zz", "wal.sync: 'zz' is not a call number");
+  expect_reject("store.put=1:slow", "unknown option 'slow'");
+  expect_reject("store.put=1:slow0", "is not slowUS");
+  expect_reject("store.put=1:slow1000001", "is not slowUS");
+  expect_reject("store.put=1:slow10:EIO", "slow and an error");
+  expect_reject("store.put=1:EIO:slow10", "slow and an error both given");
 }
 
 static void test_counting(void **state) {
@@ -137,6 +147,17 @@ static void test_counting(void **state) {
   assert_string_equal(cairn_fault_describe(d, sizeof(d)),
                       "wal.append fails call 3 only with ENOSPC; wal.sync fails calls 2 to 3 with EIO; "
                       "store.commit fails call 4 and every call after with EIO");
+  /* slowed calls do not fail, and take the time */
+  assert_int_equal(cairn_fault_arm("wal.read=2:x2:slow20000", err, sizeof(err)), 0);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (int i = 0; i < 4; i++) assert_int_equal(cairn_fault(CAIRN_FAULT_WAL_READ), 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  assert_true(took >= 0.039);
+  assert_int_equal(cairn_fault_hits(CAIRN_FAULT_WAL_READ), 2);
+  assert_string_equal(cairn_fault_describe(d, sizeof(d)), "wal.read is slowed by 20000 us at calls 2 to 3");
+  assert_int_equal(cairn_fault_arm("wal.append=3:once:ENOSPC,wal.sync=2:x2,store.commit=4", err, sizeof(err)), 0);
   /* a bad spec changes nothing */
   assert_int_equal(cairn_fault_arm("wal.append=1:bogus", err, sizeof(err)), -1);
   assert_true(cairn_fault_armed(CAIRN_FAULT_STORE_COMMIT));
