@@ -3,6 +3,7 @@
  * export-aof). Uses the same library as the server; safe to run while
  * cairn-server appends to the same directory (see docs/BACKLOG.md). */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -56,10 +57,15 @@ static void usage(FILE *f) {
           "\n"
           "Point-in-time restore (CAIRN_DIR is a server's data directory, the one with store/\n"
           "and backlog/):\n"
-          "  checkpoint CAIRN_DIR OUT_DIR  a compacted hot copy of the LMDB store (safe while the server\n"
+          "  checkpoint CAIRN_DIR OUT_DIR [--pin NAME]\n"
+          "                               a compacted hot copy of the LMDB store (safe while the server\n"
           "                               runs) in OUT_DIR/data.mdb, and OUT_DIR/CHECKPOINT naming the\n"
           "                               stream offset it holds (LMDB's own, where recovery starts)\n"
-          "                               and the replid; OUT_DIR must be absent or empty\n"
+          "                               and the replid; OUT_DIR must be absent or empty. --pin: the\n"
+          "                               backlog keeps the stream a restore from it needs (pin\n"
+          "                               ckpt:NAME in CAIRN_DIR/backlog) until unpin; only\n"
+          "                               backlog-max-bytes overrides it (logged)\n"
+          "  unpin DIR NAME               remove the pin ckpt:NAME (checkpoint --pin)\n"
           "  restore --checkpoint CK --backlog BACKLOG_DIR (--to-offset N | --to-time T) --out NEWDIR\n"
           "                               a new data directory: NEWDIR/store from the checkpoint,\n"
           "                               NEWDIR/backlog the stream after it up to the cut, so that\n"
@@ -792,8 +798,22 @@ static void check_cairn_dir(const char *cairn_dir) {
   if (access(path, R_OK) != 0) die("%s: %s (is %s a cairn data directory?)", path, strerror(errno), cairn_dir);
 }
 
-static int cmd_checkpoint(const char *cairn_dir, const char *out_dir) {
+/* An operator's pin name: ckpt:NAME, NAME 1-48 of A-Z a-z 0-9 . _ - */
+static void tool_pin_name(const char *name, char *out, size_t cap) {
+  size_t pl = strlen(CAIRN_BACKLOG_TOOL_PIN_PREFIX);
+  if (!strncmp(name, CAIRN_BACKLOG_TOOL_PIN_PREFIX, pl)) name += pl;
+  size_t n = strlen(name);
+  int ok = n >= 1 && n <= 48;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)name[i]) || name[i] == '.' || name[i] == '_' || name[i] == '-';
+  if (!ok) die("'%s' is not a pin name (1-48 of A-Z a-z 0-9 . _ -)", name);
+  snprintf(out, cap, "%s%s", CAIRN_BACKLOG_TOOL_PIN_PREFIX, name);
+}
+
+static int cmd_checkpoint(const char *cairn_dir, const char *out_dir, const char *pin_name) {
   check_cairn_dir(cairn_dir);
+  char pname[64] = "", bdir[4200];
+  if (pin_name) tool_pin_name(pin_name, pname, sizeof(pname));
   prepare_out_dir(out_dir, "checkpoint directory", 1);
   ckpt_info ci;
   uint64_t bytes;
@@ -802,6 +822,46 @@ static int cmd_checkpoint(const char *cairn_dir, const char *out_dir) {
          "backlog from offset %llu on\n",
          cairn_dir, out_dir, (unsigned long long)bytes, (unsigned long long)ci.offset,
          ci.replid[0] ? ci.replid : "-", (unsigned long long)ci.offset + 1);
+  if (!pname[0]) return 0;
+  pathf(bdir, sizeof(bdir), "%s/backlog", cairn_dir);
+  cairn_backlog *b = open_dir(bdir);
+  uint64_t first = cairn_backlog_first(b);
+  if (first > ci.offset + 1) {
+    cairn_backlog_close(b);
+    die("not pinned: %s starts at offset %llu, after the checkpoint's offset + 1 (%llu): the server's own "
+        "checkpoint pin keeps that, so the server moved on meanwhile; take the checkpoint again",
+        bdir, (unsigned long long)first, (unsigned long long)ci.offset + 1);
+  }
+  if (cairn_backlog_pin(b, pname, ci.offset + 1) != 0 || cairn_backlog_save_pins(b) != 0) {
+    cairn_backlog_close(b);
+    die("cannot pin %s in %s: %s", pname, bdir, strerror(errno));
+  }
+  cairn_backlog_close(b); /* a running server adopts the manifest, with the pin */
+  printf("pinned %s at offset %llu in %s: the backlog keeps the stream from there until "
+         "cairn-backlog unpin %s %s\n",
+         pname, (unsigned long long)ci.offset + 1, bdir, bdir, pname + strlen(CAIRN_BACKLOG_TOOL_PIN_PREFIX));
+  return 0;
+}
+
+static int cmd_unpin(const char *dir, const char *name) {
+  char pname[64];
+  if (strncmp(name, CAIRN_BACKLOG_TOOL_PIN_PREFIX, strlen(CAIRN_BACKLOG_TOOL_PIN_PREFIX)) && strchr(name, ':'))
+    die("pin '%s' is the server's (slot:NAME: REPLICASLOT DROP on the server); unpin removes the operator's "
+        "ckpt: pins only", name);
+  if (!strcmp(name, "checkpoint"))
+    die("pin 'checkpoint' is the server's own recovery point; unpin removes the operator's ckpt: pins only");
+  tool_pin_name(name, pname, sizeof(pname));
+  cairn_backlog *b = open_dir(dir);
+  if (cairn_backlog_unpin(b, pname) != 0) {
+    cairn_backlog_close(b);
+    die("%s has no pin %s (cairn-backlog ls %s lists them)", dir, pname, dir);
+  }
+  if (cairn_backlog_save_pins(b) != 0) {
+    cairn_backlog_close(b);
+    die("cannot write %s/MANIFEST: %s", dir, strerror(errno));
+  }
+  cairn_backlog_close(b);
+  printf("unpinned %s in %s: retention may drop what only it kept\n", pname, dir);
   return 0;
 }
 
@@ -1315,7 +1375,7 @@ int main(int argc, char **argv) {
   uint64_t from = 0, to = 0, before = 0, target = 64ull << 20, to_off = 0;
   int64_t older = 0, from_ms = 0, to_ms = 0;
   int raw = 0, longdist = 0, force = 0, level = 19;
-  const char *ck = NULL, *bdir = NULL, *out = NULL, *to_text = NULL, *dir2 = NULL;
+  const char *ck = NULL, *bdir = NULL, *out = NULL, *to_text = NULL, *dir2 = NULL, *pin_name = NULL;
   /* restore and export-aof --checkpoint take options only */
   int first_opt = dir[0] == '-' && dir[1] == '-' ? 2 : 3;
   if (first_opt == 2) dir = NULL;
@@ -1324,10 +1384,13 @@ int main(int argc, char **argv) {
     int takes = !strcmp(a, "--from") || !strcmp(a, "--to") || !strcmp(a, "--level") || !strcmp(a, "--target-size") ||
                 !strcmp(a, "--before") || !strcmp(a, "--older-than") || !strcmp(a, "--from-time") ||
                 !strcmp(a, "--to-time") || !strcmp(a, "--to-offset") || !strcmp(a, "--checkpoint") ||
-                !strcmp(a, "--backlog") || !strcmp(a, "--out");
+                !strcmp(a, "--backlog") || !strcmp(a, "--out") || !strcmp(a, "--pin");
     if (takes && !val) die("%s needs a value", a);
-    if (a[0] != '-' && !dir2 && !strcmp(cmd, "checkpoint")) {
+    if (a[0] != '-' && !dir2 && (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "unpin"))) {
       dir2 = a;
+    } else if (!strcmp(a, "--pin")) {
+      if (strcmp(cmd, "checkpoint")) die("--pin goes with checkpoint");
+      pin_name = val;
     } else if (!strcmp(a, "--from-time")) {
       if (parse_time_ms(val, &from_ms)) die("--from-time: not a time ('YYYY-MM-DD HH:MM:SS' UTC, unix ms, -2h): %s", val);
     } else if (!strcmp(a, "--to-time")) {
@@ -1370,12 +1433,16 @@ int main(int argc, char **argv) {
   }
   int known = !strcmp(cmd, "ls") || !strcmp(cmd, "verify") || !strcmp(cmd, "dump") || !strcmp(cmd, "compact") ||
               !strcmp(cmd, "trim") || !strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore") ||
-              !strcmp(cmd, "export-aof");
+              !strcmp(cmd, "export-aof") || !strcmp(cmd, "unpin");
   if (!known) die("unknown command '%s' (see --help)", cmd);
   if (to_off && to_ms) die("--to-offset and --to-time exclude each other");
   if (!strcmp(cmd, "checkpoint")) {
-    if (!dir || !dir2) die("usage: checkpoint CAIRN_DIR OUT_DIR");
-    return cmd_checkpoint(dir, dir2);
+    if (!dir || !dir2) die("usage: checkpoint CAIRN_DIR OUT_DIR [--pin NAME]");
+    return cmd_checkpoint(dir, dir2, pin_name);
+  }
+  if (!strcmp(cmd, "unpin")) {
+    if (!dir || !dir2) die("usage: unpin DIR NAME");
+    return cmd_unpin(dir, dir2);
   }
   if (!strcmp(cmd, "restore")) {
     if (dir) die("restore takes options only: --checkpoint CK --backlog DIR (--to-offset N | --to-time T) --out NEWDIR");

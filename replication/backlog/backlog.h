@@ -116,8 +116,17 @@ size_t cairn_backlog_get_history(cairn_backlog *b, cairn_backlog_replid *out, si
  * its next write (a pin there is never newer than the real one: safe for
  * cairn-backlog trim, which refuses to drop pinned data). */
 int cairn_backlog_pin(cairn_backlog *b, const char *name, uint64_t offset);
+/* Pins whose name starts with this are the operator's, set and removed by
+ * cairn-backlog (checkpoint --pin, unpin) in the manifest: a server adopting
+ * a manifest another process wrote takes its set of them from the file (its
+ * other pins are its own and stay as they are). */
+#define CAIRN_BACKLOG_TOOL_PIN_PREFIX "ckpt:"
 int cairn_backlog_pin_required(cairn_backlog *b, const char *name, uint64_t offset);
 int cairn_backlog_unpin(cairn_backlog *b, const char *name);
+/* Writes the manifest now, with the pins as they are: 0, or -1 with errno
+ * (EWOULDBLOCK: another process holds the lock). How a tool's handle (which
+ * holds the lock and otherwise never writes at close) records its pins. */
+int cairn_backlog_save_pins(cairn_backlog *b);
 /* A pin that also keeps when its holder was last heard from (wall-clock ms,
  * in the manifest too): a replica slot (replication/master.c). */
 int cairn_backlog_pin_seen(cairn_backlog *b, const char *name, uint64_t offset, int64_t seen_ms);

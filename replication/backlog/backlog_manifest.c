@@ -277,6 +277,31 @@ void bl_unlock(int fd) {
   if (fd >= 0) close(fd); /* closing the only fd of the description drops the flock */
 }
 
+static int is_tool_pin(const char *name) {
+  return !strncmp(name, CAIRN_BACKLOG_TOOL_PIN_PREFIX, strlen(CAIRN_BACKLOG_TOOL_PIN_PREFIX));
+}
+
+/* Under b->mu. Ours without the file's tool pins, then the file's. */
+static void adopt_tool_pins(cairn_backlog *b, const manifest *m) {
+  size_t k = 0, add = 0;
+  for (size_t i = 0; i < m->npins; i++) add += is_tool_pin(m->pins[i].name);
+  for (size_t i = 0; i < b->npins; i++)
+    if (!is_tool_pin(b->pins[i].name)) b->pins[k++] = b->pins[i];
+  int changed = k != b->npins || add;
+  if (add) {
+    pin *np = realloc(b->pins, (k + add) * sizeof(*np));
+    if (!np) { /* keep ours: retention then holds only what we knew */
+      b->npins = k;
+      return;
+    }
+    b->pins = np;
+    for (size_t i = 0; i < m->npins; i++)
+      if (is_tool_pin(m->pins[i].name)) b->pins[k++] = m->pins[i];
+  }
+  b->npins = k;
+  if (changed) b->pins_moved = 1;
+}
+
 /* Adopts the manifest another process wrote: its sealed segments replace
  * ours below our newest segment that is not in it; ours continue the chain
  * after it. Keeps ours if the result would not be one contiguous chain. */
@@ -359,7 +384,10 @@ int bl_refresh(cairn_backlog *b) {
     if (m.gen > b->mf_gen) b->mf_gen = m.gen;
     b->mf_dev = st.st_dev;
     b->mf_ino = st.st_ino;
-    /* pins the tool does not know about stay; history is the writer's */
+    /* The operator's pins (cairn-backlog checkpoint --pin, unpin) are the
+     * file's; every other pin is ours and stays (the tool does not know
+     * about them); history is the writer's. */
+    adopt_tool_pins(b, &m);
     bl_log(b, CAIRN_BACKLOG_LOG_INFO, "backlog: adopted %s/%s generation %llu (%zu segments)", b->dir, MANIFEST_NAME,
            (unsigned long long)m.gen, k);
   }

@@ -73,6 +73,12 @@ int cairn_backlog_unpin(cairn_backlog *b, const char *name) {
   return -1;
 }
 
+int cairn_backlog_save_pins(cairn_backlog *b) {
+  int rc = bl_manifest_flush(b, 1);
+  if (rc > 0) errno = EWOULDBLOCK;
+  return rc == 0 ? 0 : -1;
+}
+
 size_t cairn_backlog_pins(cairn_backlog *b, char names[][64], uint64_t *offsets, int *required, int64_t *seen_ms,
                           size_t cap) {
   pthread_mutex_lock(&b->mu);

@@ -495,5 +495,70 @@ def bad_inputs_fail_with_a_clear_message():
                 % (ck_off + 1), "newer checkpoint")
 
 
+def first_offset(c):
+    return int(info(c, "replication")["repl_backlog_first_byte_offset"])
+
+
+def write_random(c, prefix, mb):
+    """About mb MB of stream that does not compress (retention counts bytes on disk)."""
+    for base in range(0, mb * 1000, 250):
+        write_keys_values(c, [("%s:%d" % (prefix, i), os.urandom(500).hex()) for i in range(base, base + 250)])
+
+
+def write_keys_values(c, pairs):
+    for r in c.pipeline([["SET", k, v] for k, v in pairs]):
+        assert_eq(r, "OK")
+
+
+@test(timeout=300)
+def a_pinned_checkpoint_keeps_its_backlog_until_unpinned():
+    """checkpoint --pin NAME: the server adopts the pin ckpt:NAME from the
+    manifest and retention keeps the stream from the checkpoint on, across a
+    restart, until cairn-backlog unpin; then retention drops it and a restore
+    from that checkpoint is refused. The server's own pins cannot be unpinned."""
+    with pitr_server({"backlog-retention-bytes": "1mb"}) as (s, c, tmp):
+        bdir = os.path.join(s.dir, "backlog")
+        write_keys(c, "a", 100, "v1")
+        wait_ckpt_past(c, offset(c))
+        ck = os.path.join(tmp, "ck")
+        r = tool("checkpoint", s.dir, ck, "--pin", "nightly", check=0)
+        out = r.stdout.decode()
+        ck_off = int(re.search(r"stream offset (\d+)", out).group(1))
+        assert_true("pinned ckpt:nightly at offset %d" % (ck_off + 1) in out, out)
+        assert_true("ckpt:nightly" in tool("ls", bdir).stdout.decode())
+        write_random(c, "r", 4)
+        wait_ckpt_past(c, offset(c))
+        # retention ran (the checkpoint pin moved on with LMDB), the operator's pin held
+        time.sleep(2)
+        assert_true(first_offset(c) <= ck_off + 1, (first_offset(c), ck_off))
+        s.restart(kill=True)
+        c = s.conn()
+        assert_true("ckpt:nightly" in tool("ls", bdir).stdout.decode(), "the pin did not survive a restart")
+        write_random(c, "q", 3)
+        cut = offset(c)
+        wait_ckpt_past(c, cut)
+        time.sleep(2)
+        assert_true(first_offset(c) <= ck_off + 1, (first_offset(c), ck_off))
+        restored, text = restore(tmp, ck, s, "new", "--to-offset", cut)
+        assert_eq(cut_of(text), cut, text)
+        with CairnServer(dir=restored) as rs:
+            rc = rs.conn()
+            assert_eq(rc.call("GET", "a:99"), b"v1")
+            assert_eq(rc.call("GET", "q:2999"), c.call("GET", "q:2999"))
+        # the server's pins are not the operator's
+        refused(("unpin", bdir, "checkpoint"), "server's own recovery point")
+        refused(("unpin", bdir, "slot:10.0.0.1:6379"), "is the server's")
+        refused(("unpin", bdir, "weekly"), "has no pin ckpt:weekly")
+        refused(("checkpoint", s.dir, os.path.join(tmp, "ck2"), "--pin", "bad name"), "is not a pin name")
+        out = tool("unpin", bdir, "nightly").stdout.decode()
+        assert_true("unpinned ckpt:nightly" in out, out)
+        write_random(c, "p", 2)
+        wait_until(lambda: first_offset(c) > ck_off + 1, timeout=30,
+                   msg=lambda: "retention kept offset %d after unpin" % first_offset(c))
+        assert_true("ckpt:nightly" not in tool("ls", bdir).stdout.decode())
+        refused(("restore", "--checkpoint", ck, "--backlog", bdir, "--to-offset", str(offset(c)), "--out",
+                 os.path.join(tmp, "new2")), "no longer holds offset")
+
+
 if __name__ == "__main__":
     run_tests()
