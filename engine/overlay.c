@@ -83,6 +83,9 @@ struct ov_layer {
   unsigned char *nodes;  /* sealed with nodes pending: the tree's nodes, carved from here */
   size_t nodes_left;
   int sealed;
+  size_t pend_max;       /* 0: unbounded; else the waiting keys are ordered when this many wait */
+  int read_in_order;     /* a seek or first/last position was asked of it while active */
+  bt_node *free_leaves, *free_inners; /* nodes of a tree built again, reused (linked by lnext) */
   pthread_mutex_t order_mu; /* sealed: one thread builds the order, the others wait for it */
 };
 
@@ -287,7 +290,11 @@ ov_pos ov_first(const ov_layer *L) {
 static bt_node *node_new(ov_layer *L, int leaf) {
   size_t sz = leaf ? sizeof(bt_node) : sizeof(bt_inner);
   bt_node *x;
-  if (L->sealed) { /* counted when sealed (ov_layer_seal): a sealed layer's bytes never change */
+  bt_node **fl = leaf ? &L->free_leaves : &L->free_inners;
+  if (*fl) {
+    x = *fl;
+    *fl = x->lnext;
+  } else if (L->sealed) { /* counted when sealed (ov_layer_seal): a sealed layer's bytes never change */
     x = (bt_node *)L->nodes;
     L->nodes += sz;
     L->nodes_left -= sz;
@@ -367,6 +374,8 @@ static void order_add(ov_layer *L, const probe *q, ov_node *e) {
 
 /* ------------------------------------------------------------ the order, built late */
 
+static void order_build(ov_layer *L);
+
 static void pend_add(ov_layer *L, ov_node *n) {
   if (L->npend == L->pend_cap) {
     size_t cap = L->pend_cap ? L->pend_cap * 2 : 256;
@@ -375,6 +384,10 @@ static void pend_add(ov_layer *L, ov_node *n) {
     L->pend_cap = cap;
   }
   L->pend[L->npend++] = n;
+  if (L->pend_max && L->npend >= L->pend_max) { /* (the caller's key is new: positions are sought again) */
+    order_build(L);
+    L->npend = 0;
+  }
 }
 
 /* An entry to order: its order words copied out, so that sorting reads a
@@ -401,49 +414,69 @@ static inline unsigned rec_digit(const ord_rec *r, int d) {
 
 /* Sorts by (k1, k2, whole key): a least-significant-digit radix sort on the
  * 16 order bytes, skipping the bytes every record shares (keys with a
- * common prefix), then each run of equal words by the whole key (keys
- * longer than 15 bytes that share their first 15). */
-static void recs_sort(ord_rec *r, size_t n) {
+ * common prefix); then each big run of equal words again on the next 16
+ * bytes of the keys (keys longer than 15 bytes that share their first 15:
+ * "user:session:0000..."), and small runs by the whole key. At level > 0 the
+ * records' words are key bytes from 15 + 16 * (level - 1), put back after. */
+static void recs_sort_level(ord_rec *r, size_t n, int level) {
+  size_t base = level ? 15 + 16 * (size_t)(level - 1) : 0;
+  if (level)
+    for (size_t i = 0; i < n; i++) {
+      r[i].k1 = be_word(r[i].e->key, r[i].e->klen, base);
+      r[i].k2 = be_word(r[i].e->key, r[i].e->klen, base + 8);
+    }
   int sorted = 1;
   for (size_t i = 1; i < n && sorted; i++)
     if (rec_less(&r[i], &r[i - 1])) sorted = 0;
-  if (sorted) return;
-  if (n <= 32) {
+  if (!sorted && n <= 32) {
     for (size_t i = 1; i < n; i++) {
       ord_rec x = r[i];
       size_t j = i;
       for (; j > 0 && rec_less(&x, &r[j - 1]); j--) r[j] = r[j - 1];
       r[j] = x;
     }
-    return;
-  }
-  size_t(*cnt)[256] = cairn_xcalloc(16, sizeof(*cnt));
-  for (size_t i = 0; i < n; i++)
-    for (int d = 0; d < 16; d++) cnt[d][rec_digit(&r[i], d)]++;
-  ord_rec *tmp = cairn_xmalloc(n * sizeof(ord_rec)), *src = r, *dst = tmp;
-  for (int d = 0; d < 16; d++) {
-    if (cnt[d][rec_digit(&r[0], d)] == n) continue; /* every record has this byte */
-    size_t at = 0;
-    for (int b = 0; b < 256; b++) {
-      size_t c = cnt[d][b];
-      cnt[d][b] = at;
-      at += c;
+  } else if (!sorted) {
+    size_t(*cnt)[256] = cairn_xcalloc(16, sizeof(*cnt));
+    for (size_t i = 0; i < n; i++)
+      for (int d = 0; d < 16; d++) cnt[d][rec_digit(&r[i], d)]++;
+    ord_rec *tmp = cairn_xmalloc(n * sizeof(ord_rec)), *src = r, *dst = tmp;
+    for (int d = 0; d < 16; d++) {
+      if (cnt[d][rec_digit(&r[0], d)] == n) continue; /* every record has this byte */
+      size_t at = 0;
+      for (int b = 0; b < 256; b++) {
+        size_t c = cnt[d][b];
+        cnt[d][b] = at;
+        at += c;
+      }
+      for (size_t i = 0; i < n; i++) dst[cnt[d][rec_digit(&src[i], d)]++] = src[i];
+      ord_rec *t = src;
+      src = dst;
+      dst = t;
     }
-    for (size_t i = 0; i < n; i++) dst[cnt[d][rec_digit(&src[i], d)]++] = src[i];
-    ord_rec *t = src;
-    src = dst;
-    dst = t;
+    if (src != r) memcpy(r, src, n * sizeof(ord_rec));
+    free(tmp);
+    free(cnt);
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1, longest = r[i].e->klen;
+      while (j < n && r[j].k1 == r[i].k1 && r[j].k2 == r[i].k2) {
+        if (r[j].e->klen > longest) longest = r[j].e->klen;
+        j++;
+      }
+      if (j - i > 32 && longest > base + 16 - (level ? 0 : 1))
+        recs_sort_level(r + i, j - i, level + 1);
+      else if (j - i > 1)
+        qsort(r + i, j - i, sizeof(ord_rec), rec_cmp_key);
+      i = j;
+    }
   }
-  if (src != r) memcpy(r, src, n * sizeof(ord_rec));
-  free(tmp);
-  free(cnt);
-  for (size_t i = 0; i < n;) {
-    size_t j = i + 1;
-    while (j < n && r[j].k1 == r[i].k1 && r[j].k2 == r[i].k2) j++;
-    if (j - i > 1) qsort(r + i, j - i, sizeof(ord_rec), rec_cmp_key);
-    i = j;
-  }
+  if (level)
+    for (size_t i = 0; i < n; i++) {
+      r[i].k1 = r[i].e->k1;
+      r[i].k2 = r[i].e->k2;
+    }
 }
+
+static void recs_sort(ord_rec *r, size_t n) { recs_sort_level(r, n, 0); }
 
 /* The nodes of a tree of n entries built packed (tree_build). */
 static size_t packed_bytes(size_t n) {
@@ -493,6 +526,27 @@ static void tree_build(ov_layer *L, const ord_rec *r, size_t n) {
   free(level);
 }
 
+static void free_inners(ov_layer *L, bt_node *x) {
+  if (!x || x->leaf) return;
+  const bt_inner *in = (const bt_inner *)x;
+  for (int j = 0; j < x->n; j++) free_inners(L, in->child[j]);
+  x->lnext = L->free_inners;
+  L->free_inners = x;
+}
+
+/* The old tree's nodes, for the one built next (an active layer's arena
+ * frees nothing): inner nodes from the root (a few levels), leaves along
+ * their chain. */
+static void recycle_tree(ov_layer *L) {
+  free_inners(L, L->root);
+  for (bt_node *l = L->lfirst, *next; l; l = next) {
+    next = l->lnext;
+    l->lnext = L->free_leaves;
+    L->free_leaves = l;
+  }
+  L->root = L->lfirst = L->llast = NULL;
+}
+
 /* The waiting nodes into the order: sorted, then a descent each when they
  * are few against the tree (the active layer, read in order now and then),
  * else the tree is built again from both, merged (a sealed layer always:
@@ -502,7 +556,8 @@ static void order_build(ov_layer *L) {
   ord_rec *r = cairn_xmalloc(m * sizeof(ord_rec));
   for (size_t i = 0; i < m; i++) r[i] = (ord_rec){L->pend[i]->k1, L->pend[i]->k2, L->pend[i]};
   recs_sort(r, m);
-  if (!L->sealed && L->tree_n && m < L->tree_n) {
+  /* a descent each costs ~20x a slot copied by a rebuild */
+  if (!L->sealed && L->tree_n && m * 16 < L->tree_n) {
     for (size_t i = 0; i < m; i++) {
       probe q = {r[i].e->dbi, r[i].k1, r[i].k2, r[i].e->key, r[i].e->klen};
       order_add(L, &q, r[i].e);
@@ -520,6 +575,7 @@ static void order_build(ov_layer *L) {
         all[k++] = t;
       }
     while (i < m) all[k++] = r[i++];
+    if (!L->sealed) recycle_tree(L);
     tree_build(L, all, k);
     free(all);
   }
@@ -531,6 +587,7 @@ static void order_build(ov_layer *L) {
 static void order_ensure(const ov_layer *cL) {
   ov_layer *L = (ov_layer *)cL;
   if (!L->sealed) {
+    L->read_in_order = 1;
     if (L->npend) {
       order_build(L);
       L->npend = 0;
@@ -548,6 +605,8 @@ static void order_ensure(const ov_layer *cL) {
   pthread_mutex_unlock(&L->order_mu);
 }
 
+void ov_layer_bound_pending(ov_layer *L, size_t max) { L->pend_max = max; }
+int ov_layer_was_read_in_order(const ov_layer *L) { return L->read_in_order; }
 int ov_layer_needs_order(const ov_layer *L) { return __atomic_load_n(&L->npend, __ATOMIC_ACQUIRE) != 0; }
 void ov_layer_order(const ov_layer *L) { order_ensure(L); }
 

@@ -70,6 +70,7 @@ typedef struct layer {
 
 #define MAX_FROZEN 32
 #define LAYER_MAX_PAGES (1 << 22) /* see cairn_store_layer_full */
+#define PEND_MAX_READ 65536 /* an active layer read in order: its keys wait unordered, at most */
 #define MERGE_MAX_BYTES (1024ull << 20) /* layers merged into one transaction, at most (one layer always) */
 #define MERGE_MAX_WAIT_MS 60000          /* a frozen layer waits at most this long for a merge to gather */
 #define MERGE_IDLE_MS 1500               /* ...or until no layer has been frozen for this long */
@@ -2426,9 +2427,22 @@ void cairn_store_iter_close(cairn_store_iter *it) {
 
 /* ------------------------------------------------------------ expiry */
 
+/* Whether any key may have a TTL (the expiry index may hold an entry). */
+static int any_expires(const meta_state *m) {
+  if (m->ngarbage) return 1; /* (swept dbs: their entries go with them) */
+  for (int i = 0; i < m->databases; i++)
+    if (m->db[i].expires) return 1;
+  for (int i = 0; i < m->nloading; i++)
+    if (m->loading[i].expires) return 1;
+  return 0;
+}
+
 int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf *keybuf) {
   int rc = check_failed(s);
   if (rc) return rc;
+  /* no seek when no key has a TTL: a seek orders the active layer
+   * (overlay.h), ten times a second for nothing */
+  if (!any_expires(&s->cur)) return 0;
   for (;;) {
     kv_cursor *c;
     if ((rc = kv_cursor_open(s, s->expires, &c))) return store_error(s, "mdb_cursor_open", rc);
@@ -3273,6 +3287,9 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   /* the next layer takes about as many keys: its hash index is sized for
    * them at once, not grown (and moved) on the way */
   ov_layer_reserve(s->active, ov_layer_entries(L->ov));
+  /* read in order meanwhile (a collection, SCAN, the expiry index): the
+   * next one keeps its unordered keys few (ov_layer_bound_pending) */
+  if (ov_layer_was_read_in_order(L->ov)) ov_layer_bound_pending(s->active, PEND_MAX_READ);
   s->layer_seq++;
   s->memo.valid = 0;
   ov_layer_seal(L->ov); /* outside the mutex: the store thread goes on meanwhile */

@@ -400,6 +400,33 @@ static void test_order_built_late(void **state) {
   assert_int_equal(ov_layer_bytes(L), bytes);
   ov_layer_free(L);
 
+  /* bounded: the waiting keys are ordered every 1,000; the trees built
+   * again reuse the old one's nodes (the bytes stay near an unbounded
+   * layer's, ordered once) */
+  ov_layer *B = ov_layer_new(), *U = ov_layer_new();
+  ov_layer_bound_pending(B, 1000);
+  assert_false(ov_layer_was_read_in_order(B));
+  for (int i = 0; i < 20500; i++) {
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "k%07d", (i * 7919) % 20500);
+    ov_put(B, 0, buf, (size_t)len, 1, 0, NULL)[0] = 'b';
+    ov_put(U, 0, buf, (size_t)len, 1, 0, NULL)[0] = 'u';
+  }
+  assert_true(ov_layer_needs_order(B)); /* the last 500 */
+  ov_first(U);
+  ov_first(B);
+  assert_true(ov_layer_was_read_in_order(B));
+  assert_true(ov_layer_bytes(B) < ov_layer_bytes(U) + ov_layer_bytes(U) / 4);
+  int count = 0;
+  for (ov_pos p = ov_first(B); ov_at(p); p = ov_pos_next(p), count++) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "k%07d", count);
+    assert_memory_equal(ov_key(ov_at(p)), buf, 8);
+  }
+  assert_int_equal(count, 20500);
+  ov_layer_free(B);
+  ov_layer_free(U);
+
   /* a layer only written, sealed, ordered by the seek of a key in it */
   L = ov_layer_new();
   for (int i = 0; i < 20000; i++) {
