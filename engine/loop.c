@@ -126,8 +126,16 @@ static void stop_server(cairn_server *srv) {
   if (srv->shutdown_requested == 2) return;
   srv->shutdown_requested = 2;
   if (cairn_commit_checkpoint(srv) == 0 || cairn_store_frozen_layers(srv->store)) {
+    /* at millions of keys, or bigger than RAM, this can take a while:
+     * said before, with what it writes, and after, with how long */
+    int64_t t0 = cairn_monotonic_ms();
+    cairn_notice("Writing the overlay into LMDB before exit: %d layer(s), %llu MB (a kill meanwhile loses "
+                 "nothing: the backlog holds it and the next start replays it)",
+                 cairn_store_frozen_layers(srv->store),
+                 (unsigned long long)(cairn_store_overlay_bytes(srv->store) >> 20));
     if (cairn_commit_wait_store(srv) == 0)
-      cairn_notice("Checkpoint at offset %llu before exit", (unsigned long long)srv->stream_offset);
+      cairn_notice("Checkpoint at offset %llu before exit (%lld ms)", (unsigned long long)srv->stream_offset,
+                   (long long)(cairn_monotonic_ms() - t0));
     else
       cairn_warning("the last checkpoint could not be written into LMDB; the backlog holds everything after "
                     "offset %llu and the next start replays it",

@@ -1,6 +1,7 @@
 """Server commands: INFO, CONFIG, CLIENT, COMMAND, TIME, SAVE/LASTSAVE,
 SHUTDOWN, DEBUG; redis-benchmark against cairn."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -447,6 +448,10 @@ def shutdown_keeps_data():
         c.send("SHUTDOWN", "NOW")
         assert_true(c.is_closed_by_server(wait=5))
         s.wait_exit()
+        # the write into LMDB before exit is said, with what and how long
+        log = s.log_text()
+        assert_true(re.search(r"Writing the overlay into LMDB before exit: \d+ layer\(s\), \d+ MB", log), log)
+        assert_true(re.search(r"Checkpoint at offset \d+ before exit \(\d+ ms\)", log), log)
         s.start()
         c = s.conn()
         assert_eq(c.call("GET", "key:49"), b"value:49")
