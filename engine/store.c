@@ -2764,6 +2764,21 @@ static void *run_writer_thread(void *arg) {
   cairn_store *s = arg;
   pthread_mutex_lock(&s->mu);
   while (!s->stop) {
+    /* A layer just frozen is ordered here first when the store thread is
+     * in a merge (seconds at millions of keys): otherwise the loop, reading
+     * it in order meanwhile, would sort it itself. Pinned meanwhile, like a
+     * layer whose run is being written. */
+    layer *u = NULL;
+    for (layer *y = s->oldest; y && !u; y = y->next)
+      if (!y->drained && ov_layer_needs_order(y->ov)) u = y;
+    if (u) {
+      u->pins++;
+      pthread_mutex_unlock(&s->mu);
+      ov_layer_order(u->ov);
+      pthread_mutex_lock(&s->mu);
+      unpin_layer(s, u);
+      continue;
+    }
     layer *x = next_to_spill(s);
     if (!x) {
       pthread_cond_wait(&s->cv, &s->mu);
@@ -3241,6 +3256,8 @@ void cairn_store_run_stats(cairn_store *s, cairn_store_runs *out) {
   out->written = s->spills;
   out->errors = s->spill_errors;
   out->last_drain_entries = s->last_drain_entries;
+  out->unordered = 0;
+  for (layer *L = s->oldest; L; L = L->next) out->unordered += (uint64_t)ov_layer_needs_order(L->ov);
   snprintf(out->last_error, sizeof(out->last_error), "%s", s->spill_err);
   pthread_mutex_unlock(&s->mu);
 }

@@ -218,6 +218,7 @@ typedef struct cairn_store_runs {
   uint64_t on_disk;            /* run files of frozen layers, on disk now */
   uint64_t written, errors;    /* since open */
   uint64_t last_drain_entries; /* entries of the last merge into LMDB */
+  uint64_t unordered;          /* frozen layers whose order is not built yet (overlay.h) */
   char last_error[512];        /* the last run file that could not be written, and why */
 } cairn_store_runs;
 void cairn_store_run_stats(cairn_store *s, cairn_store_runs *out);
