@@ -21,6 +21,7 @@ Pieces:
 """
 
 import atexit
+import contextlib
 import ctypes
 import difflib
 import fnmatch
@@ -46,7 +47,7 @@ __all__ = [
     "SANITIZER_PATTERNS", "assert_error_text", "assert_arity_error",
     "parse_info", "parse_info_sections", "info", "info_field", "server_info",
     "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
-    "strings_snapshot", "assert_same_strings", "backlog_tool", "backlog_tool_path",
+    "strings_snapshot", "assert_same_strings", "backlog_tool", "backlog_tool_path", "faults_env",
     "Incomplete", "parse_raw_reply", "pipeline_batches_until_killed",
 ]
 
@@ -1312,6 +1313,21 @@ def assert_same_strings(master, replica, expect_nonempty=True, ttl_tolerance_ms=
                 assert_true(abs(mt - rt) <= ttl_tolerance_ms,
                             "db %d key %r: PTTL replica %d vs master %d" % (db, k, rt, mt))
     return m
+
+
+@contextlib.contextmanager
+def faults_env(spec):
+    """CAIRN_FAULTS=spec for the servers started inside the block (engine/fault.h
+    has the syntax); restored after it, so later (re)starts run without."""
+    old = os.environ.get("CAIRN_FAULTS")
+    os.environ["CAIRN_FAULTS"] = spec
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["CAIRN_FAULTS"]
+        else:
+            os.environ["CAIRN_FAULTS"] = old
 
 
 def backlog_tool_path():

@@ -123,15 +123,8 @@ def a_catch_up_is_applied_in_slices():
             finally:
                 c.close()
             wait_compressed(master, 1)
-            old = os.environ.get("CAIRN_FAULTS")
-            os.environ["CAIRN_FAULTS"] = "store.put=1:always:slow100"
-            try:
+            with faults_env("store.put=1:always:slow100"):
                 replica.start(keep_port=True)
-            finally:
-                if old is None:
-                    del os.environ["CAIRN_FAULTS"]
-                else:
-                    os.environ["CAIRN_FAULTS"] = old
             probe = replica.conn()
             worst, answered_behind = 0.0, 0
             try:

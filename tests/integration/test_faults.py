@@ -34,18 +34,11 @@ def start_with_faults(server_or_config, faults, **kw):
     """Starts a CairnServer (a new one from a config dict, or a stopped one)
     with CAIRN_FAULTS set in its environment; the variable is removed again
     at once, so later (re)starts run without faults."""
-    old = os.environ.get("CAIRN_FAULTS")
-    os.environ["CAIRN_FAULTS"] = faults
-    try:
+    with faults_env(faults):
         if isinstance(server_or_config, CairnServer):
             server_or_config.start()
             return server_or_config
         return CairnServer(server_or_config, **kw)
-    finally:
-        if old is None:
-            del os.environ["CAIRN_FAULTS"]
-        else:
-            os.environ["CAIRN_FAULTS"] = old
 
 
 def log_lines(server, pattern, all_starts=False):

@@ -460,10 +460,14 @@ def shutdown_keeps_data():
 
 @test(timeout=120)
 def writers_wait_for_the_store_thread_and_lose_nothing():
-    # A tiny overlay budget: the store thread cannot keep up, so write
-    # commands wait (their connection is not read) until a layer is on disk;
-    # reads go on meanwhile; nothing is lost, even with kill -9.
-    with CairnServer({"overlay-max-memory": "1mb", "checkpoint-bytes": "256kb"}) as s:
+    # A tiny overlay budget and a store thread slowed on purpose (30 ms more
+    # a merge, CAIRN_FAULTS slowUS: on a busy machine the loop alone could
+    # be the slower one) that cannot keep up, so write commands wait (their
+    # connection is not read) until a layer is on disk; reads go on
+    # meanwhile; nothing is lost, even with kill -9.
+    with faults_env("store.commit=1:always:slow30000"):
+        server = CairnServer({"overlay-max-memory": "1mb", "checkpoint-bytes": "256kb"})
+    with server as s:
         c, r = s.conn(), s.conn()
         n = 20000
         for b in range(0, n, 2000):
