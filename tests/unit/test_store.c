@@ -888,24 +888,31 @@ static int hold_merge(void *ud) {
  * dies in the middle of the merge restarts from the runs and replays only
  * what came after the newest. The merge is held by the test, then fails as
  * if the process had died in it. */
-static void test_runs_written_during_a_merge(void **state) {
-  fixture *f = *state;
+/* f's store opened again with merge_bytes and its merges held by h, a first
+ * layer frozen: returns once the store thread is in its merge. */
+static cairn_store *open_in_a_held_merge(fixture *f, held_merge *h, uint64_t merge_bytes) {
   cairn_store_close(f->s);
-  held_merge h = {0, 0, EIO};
   cairn_store_options o = {.databases = 16, .map_size = 64 * MiB, .max_map_size = 1024 * MiB,
-                           .merge_bytes = 1, /* nothing to gather: each layer is merged at once */
-                           .drain_hook = hold_merge, .drain_hook_ud = &h};
+                           .merge_bytes = merge_bytes, .drain_hook = hold_merge, .drain_hook_ud = h};
   char err[512] = "";
   cairn_store *s = NULL;
   if (cairn_store_open(f->dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
   f->s = s;
   assert_int_equal(put(s, 0, "one", "1", -1), 1);
   assert_int_equal(cairn_store_checkpoint(s, 100), 0);
-  for (int i = 0; i < 500 && !__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST); i++) {
+  for (int i = 0; i < 500 && !__atomic_load_n(&h->entered, __ATOMIC_SEQ_CST); i++) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
-  assert_true(__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST)); /* the merge of the first layer runs */
+  assert_true(__atomic_load_n(&h->entered, __ATOMIC_SEQ_CST)); /* the merge of the first layer runs */
+  return s;
+}
+
+static void test_runs_written_during_a_merge(void **state) {
+  fixture *f = *state;
+  held_merge h = {0, 0, EIO};
+  /* merge_bytes 1: nothing to gather, each layer is merged at once */
+  cairn_store *s = open_in_a_held_merge(f, &h, 1);
   assert_int_equal(put(s, 0, "two", "2", -1), 1);
   assert_int_equal(cairn_store_checkpoint(s, 200), 0);
   assert_int_equal(put(s, 0, "three", "3", -1), 1);
@@ -929,21 +936,8 @@ static void test_runs_written_during_a_merge(void **state) {
  * loop's first read in order. */
 static void test_layers_ordered_during_a_merge(void **state) {
   fixture *f = *state;
-  cairn_store_close(f->s);
   held_merge h = {0, 0, EIO};
-  cairn_store_options o = {.databases = 16, .map_size = 64 * MiB, .max_map_size = 1024 * MiB,
-                           .merge_bytes = 0, .drain_hook = hold_merge, .drain_hook_ud = &h};
-  char err[512] = "";
-  cairn_store *s = NULL;
-  if (cairn_store_open(f->dir, &o, &s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
-  f->s = s;
-  assert_int_equal(put(s, 0, "one", "1", -1), 1);
-  assert_int_equal(cairn_store_checkpoint(s, 100), 0);
-  for (int i = 0; i < 500 && !__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST); i++) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  assert_true(__atomic_load_n(&h.entered, __ATOMIC_SEQ_CST)); /* the store thread is in the merge */
+  cairn_store *s = open_in_a_held_merge(f, &h, 0); /* merge_bytes 0: no run files */
   fill(s, 0, "k", 5000, 0);
   assert_int_equal(cairn_store_checkpoint(s, 200), 0);
   cairn_store_runs r;
