@@ -61,7 +61,8 @@ typedef struct bt_inner {
  * tree all at once. A layer only written (SETs, the replay of a backlog,
  * a replica's apply) never pays a tree descent per new key: once sealed,
  * its order is built in one pass from the sorted nodes, by whichever
- * thread needs it first (the store thread asks as soon as it is frozen).
+ * thread needs it first (the store thread or the run writer asks as soon
+ * as it is frozen).
  * Measured in docs/DECISIONS.md ("The overlay orders a layer when it is
  * read in order"). */
 struct ov_layer {
@@ -81,7 +82,6 @@ struct ov_layer {
   size_t npend, pend_cap; /* npend: atomic once sealed (0: ordered) */
   size_t tree_n;         /* entries in the tree */
   unsigned char *nodes;  /* sealed with nodes pending: the tree's nodes, carved from here */
-  size_t nodes_left;
   int sealed;
   size_t pend_max;       /* 0: unbounded; else the waiting keys are ordered when this many wait */
   int read_in_order;     /* a seek or first/last position was asked of it while active */
@@ -297,7 +297,6 @@ static bt_node *node_new(ov_layer *L, int leaf) {
   } else if (L->sealed) { /* counted when sealed (ov_layer_seal): a sealed layer's bytes never change */
     x = (bt_node *)L->nodes;
     L->nodes += sz;
-    L->nodes_left -= sz;
   } else {
     x = arena_alloc(L, sz);
   }
@@ -476,8 +475,6 @@ static void recs_sort_level(ord_rec *r, size_t n, int level) {
     }
 }
 
-static void recs_sort(ord_rec *r, size_t n) { recs_sort_level(r, n, 0); }
-
 /* The nodes of a tree of n entries built packed (tree_build). */
 static size_t packed_bytes(size_t n) {
   size_t nodes = (n + BT_MAX - 1) / BT_MAX, bytes = nodes * sizeof(bt_node);
@@ -555,7 +552,7 @@ static void order_build(ov_layer *L) {
   size_t m = L->npend;
   ord_rec *r = cairn_xmalloc(m * sizeof(ord_rec));
   for (size_t i = 0; i < m; i++) r[i] = (ord_rec){L->pend[i]->k1, L->pend[i]->k2, L->pend[i]};
-  recs_sort(r, m);
+  recs_sort_level(r, m, 0);
   /* a descent each costs ~20x a slot copied by a rebuild */
   if (!L->sealed && L->tree_n && m * 16 < L->tree_n) {
     for (size_t i = 0; i < m; i++) {
@@ -735,8 +732,7 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
 void ov_layer_seal(ov_layer *L) {
   if (L->sealed) return;
   if (L->npend) { /* the order's nodes, for whichever thread builds it */
-    L->nodes_left = packed_bytes(L->tree_n + L->npend);
-    L->nodes = arena_alloc(L, L->nodes_left);
+    L->nodes = arena_alloc(L, packed_bytes(L->tree_n + L->npend));
   }
   L->sealed = 1;
   if (!L->tab) return;

@@ -2739,6 +2739,24 @@ static void unpin_layer(cairn_store *s, layer *L) {
     }
 }
 
+/* Under mu: builds the order of a frozen layer that has none yet (the
+ * loop, reading it in order, would otherwise sort it itself), with mu let
+ * go meanwhile and the layer pinned, as a layer whose run is being
+ * written. The store thread and the run writer both call it, so a layer
+ * frozen during a merge of seconds is ordered too. 1 when it did one. */
+static int order_a_frozen_layer(cairn_store *s) {
+  layer *u = NULL;
+  for (layer *x = s->oldest; x && !u; x = x->next)
+    if (!x->drained && ov_layer_needs_order(x->ov)) u = x;
+  if (!u) return 0;
+  u->pins++;
+  pthread_mutex_unlock(&s->mu);
+  ov_layer_order(u->ov);
+  pthread_mutex_lock(&s->mu);
+  unpin_layer(s, u);
+  return 1;
+}
+
 /* The next layer to write a run file for (under mu): the oldest undrained
  * one without a run, if every older undrained layer has its own (a run
  * continues the one before) and the backlog holds it on disk, like a
@@ -2764,21 +2782,7 @@ static void *run_writer_thread(void *arg) {
   cairn_store *s = arg;
   pthread_mutex_lock(&s->mu);
   while (!s->stop) {
-    /* A layer just frozen is ordered here first when the store thread is
-     * in a merge (seconds at millions of keys): otherwise the loop, reading
-     * it in order meanwhile, would sort it itself. Pinned meanwhile, like a
-     * layer whose run is being written. */
-    layer *u = NULL;
-    for (layer *y = s->oldest; y && !u; y = y->next)
-      if (!y->drained && ov_layer_needs_order(y->ov)) u = y;
-    if (u) {
-      u->pins++;
-      pthread_mutex_unlock(&s->mu);
-      ov_layer_order(u->ov);
-      pthread_mutex_lock(&s->mu);
-      unpin_layer(s, u);
-      continue;
-    }
+    if (order_a_frozen_layer(s)) continue; /* (while the store thread is in a merge) */
     layer *x = next_to_spill(s);
     if (!x) {
       pthread_cond_wait(&s->cv, &s->mu);
@@ -2843,18 +2847,7 @@ static void *store_thread(void *arg) {
     while (!s->stop) {
       L = NULL;
       nb = 0;
-      /* a layer just frozen gets its order built here first (the loop,
-       * reading it in order, would otherwise build it itself; only this
-       * thread frees layers, so it stays while mu is let go) */
-      layer *unordered = NULL;
-      for (layer *x = s->oldest; x && !unordered; x = x->next)
-        if (ov_layer_needs_order(x->ov)) unordered = x;
-      if (unordered) {
-        pthread_mutex_unlock(&s->mu);
-        ov_layer_order(unordered->ov);
-        pthread_mutex_lock(&s->mu);
-        continue;
-      }
+      if (order_a_frozen_layer(s)) continue;
       /* a layer whose run file could not be written (a restart would
        * replay it from the backlog) goes at once */
       int chain_broken = 0;

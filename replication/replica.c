@@ -632,21 +632,25 @@ static void slice_pause(master_link *L) {
   uv_idle_start(&L->slice, on_slice);
 }
 
-/* What is left of the unwrapped frame (zbuf[zdone..zlen]), applied while
- * the slice lasts: 1 all of it, 0 paused, -1 the link closed. */
-static int apply_unwrapped(master_link *L) {
-  while (L->zdone < L->zlen) {
+/* p[*done..len) applied in APPLY_CHUNK pieces while the slice lasts (past
+ * it, the link pauses): 1 all of it, 0 paused, -1 the link closed (the
+ * stream could not be applied). */
+static int apply_in_slices(master_link *L, const char *p, size_t len, size_t *done) {
+  while (*done < len) {
     if (slice_over(L)) {
       slice_pause(L);
       return 0;
     }
-    size_t n = L->zlen - L->zdone < APPLY_CHUNK ? L->zlen - L->zdone : APPLY_CHUNK;
-    apply_stream(L, (const char *)L->zbuf + L->zdone, n);
-    if (!L->tcp) return -1; /* the stream could not be applied: closed */
-    L->zdone += n;
+    size_t n = len - *done < APPLY_CHUNK ? len - *done : APPLY_CHUNK;
+    apply_stream(L, p + *done, n);
+    if (!L->tcp) return -1;
+    *done += n;
   }
   return 1;
 }
+
+/* What is left of the unwrapped frame (zbuf[zdone..zlen]). */
+static int apply_unwrapped(master_link *L) { return apply_in_slices(L, (const char *)L->zbuf, L->zlen, &L->zdone); }
 
 static void zbuf_reserve(master_link *L, size_t n) {
   if (L->zbuf_cap >= n) return;
@@ -766,14 +770,8 @@ static void process_in(master_link *L) {
       if (unwrap_frames(L) <= 0) return;
     } else if (L->state == L_CONNECTED) {
       size_t done = 0;
-      while (done < L->in.len && !slice_over(L)) {
-        size_t n = L->in.len - done < APPLY_CHUNK ? L->in.len - done : APPLY_CHUNK;
-        apply_stream(L, L->in.p + done, n);
-        if (!L->tcp) return; /* closed: L->in is dropped */
-        done += n;
-      }
+      if (apply_in_slices(L, L->in.p, L->in.len, &done) < 0) return; /* closed: L->in is dropped */
       cairn_buf_consume(&L->in, done);
-      if (L->in.len) slice_pause(L);
       return;
     } else {
       return;
