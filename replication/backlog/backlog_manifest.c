@@ -290,8 +290,13 @@ static void adopt_tool_pins(cairn_backlog *b, const manifest *m) {
   int changed = k != b->npins || add;
   if (add) {
     pin *np = realloc(b->pins, (k + add) * sizeof(*np));
-    if (!np) { /* keep ours: retention then holds only what we knew */
+    if (!np) { /* said: retention may then drop what they kept */
+      bl_log(b, CAIRN_BACKLOG_LOG_WARNING,
+             "backlog: out of memory adopting the ckpt: pins of %s/%s: they are dropped (pin the checkpoints "
+             "again with cairn-backlog checkpoint --pin)",
+             b->dir, MANIFEST_NAME);
       b->npins = k;
+      b->pins_moved = 1;
       return;
     }
     b->pins = np;
