@@ -1,5 +1,6 @@
 #include "engine/buf.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -45,6 +46,81 @@ void cairn_free_huge(void *p, size_t n) {
     free(p);
   else
     munmap(p, huge_len(n));
+}
+
+/* The kept blocks: a stack linked through their first word. Under ASan a
+ * kept block is poisoned, so a read of a freed layer's arena is still
+ * reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static struct {
+  pthread_mutex_t mu;
+  void *top;
+  size_t used, kept, cap;
+} blocks = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
+
+void *cairn_huge_block(void) {
+  pthread_mutex_lock(&blocks.mu);
+  void *p = blocks.top;
+  if (p) {
+    UNPOISON(p, sizeof(void *));
+    blocks.top = *(void **)p;
+    blocks.kept -= CAIRN_HUGE_BLOCK;
+    UNPOISON(p, CAIRN_HUGE_BLOCK);
+  }
+  blocks.used += CAIRN_HUGE_BLOCK;
+  pthread_mutex_unlock(&blocks.mu);
+  return p ? p : cairn_xcalloc_huge(CAIRN_HUGE_BLOCK);
+}
+
+void cairn_huge_block_free(void *p) {
+  if (!p) return;
+  pthread_mutex_lock(&blocks.mu);
+  blocks.used -= CAIRN_HUGE_BLOCK;
+  int keep = blocks.used + blocks.kept + CAIRN_HUGE_BLOCK <= blocks.cap;
+  if (keep) {
+    *(void **)p = blocks.top;
+    blocks.top = p;
+    blocks.kept += CAIRN_HUGE_BLOCK;
+    POISON((char *)p + sizeof(void *), CAIRN_HUGE_BLOCK - sizeof(void *));
+  }
+  pthread_mutex_unlock(&blocks.mu);
+  if (!keep) cairn_free_huge(p, CAIRN_HUGE_BLOCK);
+}
+
+void cairn_huge_blocks_cap(size_t bytes) {
+  void *drop = NULL;
+  pthread_mutex_lock(&blocks.mu);
+  blocks.cap = bytes;
+  while (blocks.top && blocks.used + blocks.kept > blocks.cap) {
+    void *p = blocks.top;
+    UNPOISON(p, sizeof(void *));
+    blocks.top = *(void **)p;
+    blocks.kept -= CAIRN_HUGE_BLOCK;
+    UNPOISON(p, CAIRN_HUGE_BLOCK);
+    *(void **)p = drop;
+    drop = p;
+  }
+  pthread_mutex_unlock(&blocks.mu);
+  while (drop) {
+    void *next = *(void **)drop;
+    cairn_free_huge(drop, CAIRN_HUGE_BLOCK);
+    drop = next;
+  }
+}
+
+void cairn_huge_blocks_stats(size_t *used, size_t *kept) {
+  pthread_mutex_lock(&blocks.mu);
+  *used = blocks.used;
+  *kept = blocks.kept;
+  pthread_mutex_unlock(&blocks.mu);
 }
 
 void *cairn_xrealloc(void *p, size_t n) {

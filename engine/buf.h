@@ -23,6 +23,19 @@ void *cairn_xrealloc(void *p, size_t n);
  * smaller, calloc. Freed with cairn_free_huge and the same n. */
 void *cairn_xcalloc_huge(size_t n);
 void cairn_free_huge(void *p, size_t n);
+/* One CAIRN_HUGE_BLOCK-byte area on a huge page, aligned to it, contents
+ * undefined (the overlay's arena blocks). Freed blocks are kept for reuse
+ * while the blocks in use plus those kept stay within the cap
+ * (cairn_huge_blocks_cap, the overlay's budget): a layer's arena then
+ * costs no mmap, no munmap (a TLB shootdown on every core running a thread
+ * of ours) and no kernel zeroing of 2 MB on the first write of each block.
+ * Thread-safe: the loop takes blocks, the store thread frees layers. */
+#define CAIRN_HUGE_BLOCK ((size_t)2 << 20)
+void *cairn_huge_block(void);
+void cairn_huge_block_free(void *p);
+void cairn_huge_blocks_cap(size_t bytes);
+/* Bytes of blocks in use and kept (INFO memory). */
+void cairn_huge_blocks_stats(size_t *used, size_t *kept);
 char *cairn_xstrdup(const char *s);
 char *cairn_xmemdup(const void *p, size_t n); /* NUL-terminated copy */
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/diag.h"
 #include "engine/log.h"
 #include "engine/util.h"
 
@@ -330,8 +331,10 @@ static void fatal_sync(cairn_server *srv, int err) {
 static int sync_wal(cairn_server *srv) {
   int64_t t0 = cairn_ustime();
   if (srv->wal.sync(srv->wal.ud) != 0) fatal_sync(srv, errno);
+  int64_t us = cairn_ustime() - t0;
   srv->stats.wal_syncs++;
-  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - t0);
+  srv->stats.wal_sync_us_total += (uint64_t)us;
+  cairn_latency_sample(srv, "wal-fsync-loop", us / 1000);
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   srv->synced_offset = srv->wal.end(srv->wal.ud);
@@ -435,8 +438,10 @@ static void on_flusher_done(uv_async_t *a) {
   if (!done || !srv->fl.busy) return;
   if (err) fatal_sync(srv, err);
   srv->fl.busy = 0;
+  int64_t us = cairn_ustime() - srv->fl.started_us; /* the job's whole time, as its writers waited */
   srv->stats.wal_syncs++;
-  srv->stats.wal_sync_us_total += (uint64_t)(cairn_ustime() - srv->fl.started_us);
+  srv->stats.wal_sync_us_total += (uint64_t)us;
+  cairn_latency_sample(srv, "wal-fsync", us / 1000);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   /* A job started before the backlog restarted (a full sync on a replica)
    * synced the old history: it says nothing about the new one. */
@@ -524,10 +529,12 @@ static void wal_append_failed(cairn_server *srv, int err) {
 
 static int append_pending(cairn_server *srv) {
   if (!srv->stream.len) return 0;
+  int64_t t0 = cairn_ustime();
   if (srv->wal.append(srv->wal.ud, srv->stream.p, srv->stream.len) != 0) {
     wal_append_failed(srv, errno);
     return -1;
   }
+  cairn_latency_sample(srv, "wal-append", (cairn_ustime() - t0) / 1000);
   srv->stats.wal_records++;
   srv->stats.wal_bytes += srv->stream.len;
   srv->stats.iterations_with_writes++;
@@ -587,7 +594,9 @@ int cairn_commit_checkpoint(cairn_server *srv) {
   srv->ndirty_marks++;
   srv->last_checkpoint_ms = cairn_monotonic_ms();
   srv->stats.checkpoints++;
-  srv->stats.checkpoint_us_total += (uint64_t)(cairn_ustime() - t0);
+  int64_t us = cairn_ustime() - t0;
+  srv->stats.checkpoint_us_total += (uint64_t)us;
+  cairn_latency_sample(srv, "checkpoint", us / 1000);
   return 0;
 }
 
@@ -595,7 +604,9 @@ int cairn_commit_checkpoint(cairn_server *srv) {
  * may drop what LMDB now holds on disk, stalled writers go on. A drain
  * error is logged (once per kind) and retried by the cron. */
 void cairn_commit_poll_store(cairn_server *srv) {
+  int64_t t0 = cairn_ustime();
   int n = cairn_store_poll(srv->store);
+  cairn_latency_sample(srv, "store-poll", (cairn_ustime() - t0) / 1000);
   uint64_t grows = cairn_store_map_grows(srv->store);
   if (grows != srv->map_grows_seen) {
     srv->map_grows_seen = grows;
@@ -736,6 +747,11 @@ uint64_t cairn_commit_urgent_bytes(const cairn_config *cfg) {
   return half > ck && half - ck > budget / 4 ? half - ck : budget / 4;
 }
 
+/* Freed arena blocks kept for the overlay's next layers (buf.h
+ * cairn_huge_block): those in use plus those kept stay within three
+ * quarters of the budget, so the process's memory stays within it. */
+size_t cairn_commit_kept_blocks(const cairn_config *cfg) { return (size_t)cfg->overlay_max_memory / 4 * 3; }
+
 static void on_throttle_timer(uv_timer_t *t) { (void)t; /* the iteration's end resumes throttled writers */ }
 
 void cairn_commit_new_iteration(cairn_server *srv) {
@@ -758,6 +774,7 @@ static void arm_throttle_timer(cairn_server *srv) {
 
 void cairn_commit_after_iteration(cairn_server *srv) {
   if (srv->throttled && srv->stalled) arm_throttle_timer(srv);
+  if (cairn_store_growing(srv->store)) cairn_commit_poll_store(srv); /* the next slice of the map's unmapping */
 }
 
 /* The active layer is frozen when it is as big as a checkpoint may be

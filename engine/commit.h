@@ -51,6 +51,9 @@ int cairn_commit_write_admitted(cairn_server *srv);
 /* The overlay size at which the store thread drains without gathering a
  * bigger merge (store.h cairn_store_set_merge). */
 uint64_t cairn_commit_urgent_bytes(const cairn_config *cfg);
+/* The cap of the overlay's arena blocks in use and kept for reuse
+ * (buf.h cairn_huge_blocks_cap). */
+size_t cairn_commit_kept_blocks(const cairn_config *cfg);
 void cairn_commit_new_iteration(cairn_server *srv);
 void cairn_commit_after_iteration(cairn_server *srv);
 

@@ -694,6 +694,8 @@ static void sec_keyspace(cairn_server *srv, cairn_buf *o) {
 }
 
 static void sec_cairn(cairn_server *srv, cairn_buf *o) {
+  size_t used, kept;
+  cairn_huge_blocks_stats(&used, &kept);
   cairn_buf_printf(o,
                    "# Cairn\r\n"
                    "cairn_version:%s\r\n"
@@ -704,6 +706,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_dirty:%llu\r\n"
                    "overlay_bytes:%llu\r\n"
                    "overlay_max_memory:%lld\r\n"
+                   "overlay_blocks_kept:%llu\r\n"
                    "overlay_active_entries:%llu\r\n"
                    "overlay_frozen_layers:%d\r\n"
                    "overlay_dead_range_jumps:%llu\r\n"
@@ -724,7 +727,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_dirty(srv->store),
                    (unsigned long long)cairn_store_overlay_bytes(srv->store), srv->cfg.overlay_max_memory,
-                   (unsigned long long)cairn_store_dirty_entries(srv->store),
+                   (unsigned long long)kept, (unsigned long long)cairn_store_dirty_entries(srv->store),
                    cairn_store_frozen_layers(srv->store), (unsigned long long)cairn_store_range_jumps(srv->store),
                    (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,

@@ -87,7 +87,9 @@ static void on_cron(uv_timer_t *t) {
   cairn_prefetch_cron(srv, now);
   int64_t budget_us = 25000LL * srv->cfg.active_expire_effort / (srv->cfg.hz > 0 ? srv->cfg.hz : 10);
   if (budget_us > 100000) budget_us = 100000;
+  int64_t t_exp = cairn_ustime();
   cairn_expire_cycle(srv, budget_us);
+  cairn_latency_sample(srv, "expire-cycle", (cairn_ustime() - t_exp) / 1000);
   if (cairn_store_sweep_pending(srv->store)) {
     int64_t t0 = cairn_ustime();
     while (cairn_store_sweep_pending(srv->store) && cairn_ustime() - t0 < 5000) {

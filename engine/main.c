@@ -121,6 +121,7 @@ int main(int argc, char **argv) {
     cairn_warning("Can't create the data directory %s: %s", srv.cfg.dir, strerror(errno));
     goto out;
   }
+  cairn_huge_blocks_cap(cairn_commit_kept_blocks(&srv.cfg));
   cairn_store_options so = {.databases = srv.cfg.databases,
                             .map_size = (uint64_t)srv.cfg.lmdb_map_size,
                             .max_map_size = (uint64_t)srv.cfg.lmdb_max_map_size,

@@ -12,13 +12,13 @@
  * few entries counts kilobytes against overlay-max-memory, not a whole
  * block (with a small budget, every write used to stall for a drain of
  * one entry). */
-#define ARENA_BLOCK (2u << 20)
+#define ARENA_BLOCK CAIRN_HUGE_BLOCK
 #define ARENA_FIRST (16u << 10)
 
 /* Blocks of ARENA_BLOCK are areas of their own on huge pages
- * (cairn_xcalloc_huge): a lookup that lands on an entry reads it at random
- * in hundreds of MB of them, and on 4 KB pages that read missed the TLB as
- * well as the cache. */
+ * (cairn_huge_block, kept for the next layers when freed): a lookup that
+ * lands on an entry reads it at random in hundreds of MB of them, and on
+ * 4 KB pages that read missed the TLB as well as the cache. */
 typedef struct arena_block {
   struct arena_block *next;
   size_t size, used;
@@ -110,7 +110,7 @@ static void *arena_alloc(ov_layer *L, size_t n) {
     size_t size = b ? (b->huge ? ARENA_BLOCK : b->size * 2) : ARENA_FIRST;
     while (size < n) size *= 2;
     if (size >= ARENA_BLOCK) {
-      b = cairn_xcalloc_huge(ARENA_BLOCK);
+      b = cairn_huge_block();
       b->size = ARENA_BLOCK - sizeof(arena_block);
       b->huge = 1;
       size = ARENA_BLOCK - sizeof(arena_block); /* (the block's bytes are ARENA_BLOCK, counted below) */
@@ -146,7 +146,7 @@ void ov_layer_free(ov_layer *L) {
   while (b) {
     arena_block *n = b->next;
     if (b->huge)
-      cairn_free_huge(b, ARENA_BLOCK);
+      cairn_huge_block_free(b);
     else
       free(b);
     b = n;

@@ -206,6 +206,10 @@ void cairn_store_retry(cairn_store *s);
  * waiting, failed drains, dead-range jumps (seeks that skipped a run of
  * deleted entries at once). */
 uint64_t cairn_store_overlay_bytes(const cairn_store *s);
+/* A growth of the map is under way (its old map unmapped a slice per
+ * cairn_store_poll, the store thread held until the remap): poll each
+ * iteration meanwhile. */
+int cairn_store_growing(const cairn_store *s);
 int cairn_store_frozen_layers(const cairn_store *s);
 uint64_t cairn_store_drains_failed(const cairn_store *s);
 uint64_t cairn_store_range_jumps(const cairn_store *s);

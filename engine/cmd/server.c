@@ -245,6 +245,7 @@ static void cmd_config_set(cairn_ctx *c) {
     cairn_acl_config_changed(srv, np, names, nlens);
     cairn_store_set_merge(srv->store, (uint64_t)srv->cfg.overlay_merge_bytes, cairn_commit_urgent_bytes(&srv->cfg),
                           srv->cfg.overlay_merge_after_ms * 1000);
+    cairn_huge_blocks_cap(cairn_commit_kept_blocks(&srv->cfg));
     if (srv->cfg.hz != old_hz && srv->cfg.hz > 0 && uv_is_active((uv_handle_t *)&srv->cron))
       uv_timer_set_repeat(&srv->cron, (uint64_t)(1000 / srv->cfg.hz));
     cairn_reply_ok(&c->reply);

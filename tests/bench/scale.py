@@ -26,6 +26,9 @@
       Prints "checked=N missing=M wrong=W"; exit 0 when all are there.
   scale.py info PORT [SECTION]
       Print INFO [SECTION] (the bulk reply, CRLF turned into LF).
+  scale.py latency PORT
+      Print LATENCY LATEST, one event a line (where the longest stalls came
+      from; the bench's configs set latency-monitor-threshold 10).
   scale.py evict FILE
       fdatasync FILE and drop its clean pages from the page cache
       (posix_fadvise DONTNEED): only this file, not the whole cache.
@@ -270,6 +273,22 @@ def cmd_info(argv):
     return 0
 
 
+def cmd_latency(argv):
+    """LATENCY LATEST as lines: event latest_ms max_ms (the latency monitor's
+    events, latency-monitor-threshold set in the bench's configs)."""
+    if len(argv) != 1:
+        return usage()
+    conn = Conn(int(argv[0]), 60.0)
+    r = reply_or_error(conn, "LATENCY", "LATEST")
+    if not isinstance(r, list):
+        print("latency: got %r" % (r,), file=sys.stderr)
+        return 1
+    for ev in r:
+        name = ev[0].decode(errors="replace") if isinstance(ev[0], bytes) else str(ev[0])
+        print("latency %s: latest %s ms, max %s ms" % (name, ev[2], ev[3]))
+    return 0
+
+
 def cmd_evict(argv):
     if len(argv) != 1:
         return usage()
@@ -289,7 +308,8 @@ def usage():
 
 def main(argv):
     cmds = {"launch": cmd_launch, "sample": cmd_sample, "ackwriter": cmd_ackwriter,
-            "ackcheck": cmd_ackcheck, "info": cmd_info, "evict": cmd_evict}
+            "ackcheck": cmd_ackcheck, "info": cmd_info, "latency": cmd_latency,
+            "evict": cmd_evict}
     if len(argv) < 2 or argv[1] not in cmds:
         return usage()
     return cmds[argv[1]](argv[2:])

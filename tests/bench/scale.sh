@@ -192,7 +192,7 @@ done
 port_of() { eval "echo \$PORT_$1"; }
 
 write_common() { # dir port
-    printf 'bind 127.0.0.1\nport %s\ndir %s\nlogfile ""\n' "$2" "$1"
+    printf 'bind 127.0.0.1\nport %s\ndir %s\nlogfile ""\nlatency-monitor-threshold 10\n' "$2" "$1"
 }
 {
     write_common "$ROOT/cairn" "$PORT_cairn"
@@ -282,6 +282,8 @@ cairn_fields() { # file
         "$PY" "$HERE/scale.py" info "$PORT_cairn" 2>/dev/null
         "$PY" "$HERE/scale.py" info "$PORT_cairn" cairn 2>/dev/null
     } | awk -F: 'NF >= 2 && tolower($1) ~ /overlay|iteration|checkpoint|drain|writer_|store_full|lmdb_live/ && !seen[$0]++' >"$1"
+    # where the longest stalls came from (write_common sets latency-monitor-threshold)
+    "$PY" "$HERE/scale.py" latency "$PORT_cairn" >>"$1" 2>/dev/null || true
 }
 
 # run_bench SERVER FILE TEST N: redis-benchmark in the background (BENCH_PID).

@@ -144,6 +144,30 @@ def latency_monitor():
 
 
 @test
+def latency_events_of_the_write_path():
+    """Besides Redis's events, the latency monitor names the parts of a write
+    that can hold the loop: wal-append (the iteration's record into the
+    backlog), wal-fsync (a group commit's sync, as its writers waited),
+    checkpoint (freezing the overlay's layer), store-poll (taking what the
+    store thread finished, and growing the map), expire-cycle."""
+    with faults_env("wal.append=1:always:slow30000"):
+        with CairnServer() as s:
+            c = s.conn()
+            c.call("CONFIG", "SET", "latency-monitor-threshold", "20")
+            c.call("SET", "k", "v")
+            latest = {e[0]: e for e in c.call("LATENCY", "LATEST")}
+            assert_true(b"wal-append" in latest, latest)
+            assert_true(latest[b"wal-append"][2] >= 20, latest)
+            assert_true(b"command" not in latest, "the append is not the command's own time")
+            hist = c.call("LATENCY", "HISTORY", "wal-append")
+            assert_true(len(hist) >= 1 and hist[-1][1] >= 20, hist)
+            c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+            c.call("LATENCY", "RESET")
+            c.call("SET", "k2", "v")
+            assert_eq(c.call("LATENCY", "LATEST"), [], "monitor off: no samples")
+
+
+@test
 def differential_help_and_errors():
     compare([["SLOWLOG", "HELP"], ["LATENCY", "HELP"], ["SLOWLOG", "GET", "-5"], ["SLOWLOG", "NOPE"],
              ["LATENCY", "NOPE"], ["LATENCY", "GRAPH", "nothing"], ["LATENCY", "HISTORY", "nothing"],

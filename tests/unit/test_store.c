@@ -1680,18 +1680,25 @@ static void test_map_ceiling(void **state) {
   expect_absent(f->s, 0, K("c999"));
 }
 
+/* Replaces the fixture's store with a fresh one in <dir>/<name> (the
+ * fixture's file already records a 64 MiB map), lmdb-writemap on; the
+ * options, to reopen it with. */
+static cairn_store_options open_fresh_writemap(fixture *f, const char *name, uint64_t map, char *dir, size_t dirlen) {
+  cairn_store_close(f->s);
+  snprintf(dir, dirlen, "%s/%s", f->dir, name);
+  assert_int_equal(mkdir(dir, 0755), 0);
+  cairn_store_options o = {.databases = 16, .map_size = map, .max_map_size = 64 * MiB, .writemap = 1};
+  char err[512] = "";
+  if (cairn_store_open(dir, &o, &f->s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
+  return o;
+}
+
 /* lmdb-writemap: the data file is reserved on disk up to the map size, and
  * growing the map reserves the new part; data survives a reopen. */
 static void test_writemap_reserve(void **state) {
   fixture *f = *state;
-  cairn_store_close(f->s);
-  /* A fresh store (the fixture's file already records a 64 MiB map). */
-  char dir[128];
-  snprintf(dir, sizeof(dir), "%s/wm", f->dir);
-  assert_int_equal(mkdir(dir, 0755), 0);
-  cairn_store_options o = {.databases = 16, .map_size = 4 * MiB, .max_map_size = 64 * MiB, .writemap = 1};
-  char err[512] = "";
-  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  char dir[128], err[512] = "";
+  cairn_store_options o = open_fresh_writemap(f, "wm", 4 * MiB, dir, sizeof(dir));
   char path[160];
   snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
   struct stat st;
@@ -1712,6 +1719,59 @@ static void test_writemap_reserve(void **state) {
   cairn_store_close(f->s);
   assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
   expect_val(f->s, 0, K("k3999"), val, sizeof(val), -1);
+}
+
+/* A growth ahead of need (lmdb-writemap): the file's new part is reserved
+ * and the old map unmapped (MADV_DONTNEED) before the remap, while the
+ * store thread is held; what LMDB held is all there after, in the map and
+ * after a reopen, and the thread goes on writing. */
+static void test_grow_ahead_unmaps_first(void **state) {
+  fixture *f = *state;
+  char dir[128], err[512] = "";
+  cairn_store_options o = open_fresh_writemap(f, "ga", 8 * MiB, dir, sizeof(dir));
+  cairn_store *s = f->s;
+  char val[1000], key[32];
+  for (int i = 0; i < 2000; i++) { /* ~2.5 MB in LMDB, its pages touched through the map */
+    snprintf(key, sizeof(key), "a%d", i);
+    memset(val, 'a' + i % 26, sizeof(val));
+    assert_int_equal(cairn_store_put(s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1), 1);
+  }
+  assert_int_equal(ckpt(s, 1), 0);
+  uint64_t before = cairn_store_map_size(s);
+  for (int i = 0; i < 4000; i++) { /* waiting in the overlay: twice this no longer fits in 7/8 of the map */
+    snprintf(key, sizeof(key), "b%d", i);
+    memset(val, 'A' + i % 26, sizeof(val));
+    assert_int_equal(cairn_store_put(s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1), 1);
+  }
+  int polls = 0;
+  while (cairn_store_map_size(s) == before && polls < 1000) {
+    assert_true(cairn_store_poll(s) >= 0);
+    polls++;
+  }
+  assert_true(cairn_store_map_size(s) > before);
+  assert_false(cairn_store_growing(s));
+  char path[160];
+  snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512 >= cairn_store_map_size(s));
+  for (int i = 0; i < 2000; i++) {
+    snprintf(key, sizeof(key), "a%d", i);
+    memset(val, 'a' + i % 26, sizeof(val));
+    expect_val(s, 0, K(key), val, sizeof(val), -1);
+  }
+  assert_int_equal(ckpt(s, 2), 0); /* the thread was let go */
+  cairn_store_close(s);
+  assert_int_equal(cairn_store_open(dir, &o, &f->s, err, sizeof(err)), 0);
+  s = f->s;
+  for (int i = 0; i < 4000; i++) {
+    snprintf(key, sizeof(key), "a%d", i % 2000);
+    memset(val, 'a' + i % 2000 % 26, sizeof(val));
+    expect_val(s, 0, K(key), val, sizeof(val), -1);
+    snprintf(key, sizeof(key), "b%d", i);
+    memset(val, 'A' + i % 26, sizeof(val));
+    expect_val(s, 0, K(key), val, sizeof(val), -1);
+  }
 }
 
 /* Hashed spaces: entries in hash order, positions are 64-bit hashes that a
@@ -1943,6 +2003,9 @@ static void test_overlay_dead_ranges(void **state) {
 }
 
 int main(void) {
+  /* freed layers' arena blocks are reused, as in the server (under ASan a
+   * kept block is poisoned: a read of a freed layer is still reported) */
+  cairn_huge_blocks_cap(256 * MiB);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_encode_key),
       cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
@@ -1968,6 +2031,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_grow_ahead_unmaps_first, setup, teardown),
     cmocka_unit_test_setup_teardown(test_map_ceiling, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_basic, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_iter, setup, teardown),

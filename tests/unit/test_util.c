@@ -397,6 +397,43 @@ static void test_buf_text(void **state) {
   free(s);
 }
 
+/* Freed huge blocks are reused while in use + kept stays within the cap;
+ * past it they are unmapped, and lowering the cap drops kept ones. */
+static void test_huge_blocks_kept(void **state) {
+  (void)state;
+  size_t used, kept;
+  cairn_huge_blocks_cap(3 * CAIRN_HUGE_BLOCK);
+  void *a = cairn_huge_block(), *b = cairn_huge_block(), *c = cairn_huge_block(), *d = cairn_huge_block();
+  assert_int_equal((uintptr_t)a % CAIRN_HUGE_BLOCK, 0);
+  memset(a, 0x5a, CAIRN_HUGE_BLOCK); /* the whole block is ours */
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(used, 4 * CAIRN_HUGE_BLOCK);
+  assert_int_equal(kept, 0);
+  cairn_huge_block_free(d); /* 3 in use: at the cap, not kept */
+  cairn_huge_block_free(c);
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(used, 2 * CAIRN_HUGE_BLOCK);
+  assert_int_equal(kept, CAIRN_HUGE_BLOCK);
+  void *e = cairn_huge_block(); /* reused, not mapped again */
+  assert_ptr_equal(e, c);
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(kept, 0);
+  cairn_huge_block_free(e);
+  cairn_huge_block_free(b);
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(used, CAIRN_HUGE_BLOCK);
+  assert_int_equal(kept, 2 * CAIRN_HUGE_BLOCK);
+  cairn_huge_blocks_cap(2 * CAIRN_HUGE_BLOCK); /* one kept block dropped */
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(kept, CAIRN_HUGE_BLOCK);
+  assert_int_equal(((unsigned char *)a)[CAIRN_HUGE_BLOCK - 1], 0x5a);
+  cairn_huge_block_free(a);
+  cairn_huge_blocks_cap(0);
+  cairn_huge_blocks_stats(&used, &kept);
+  assert_int_equal(used, 0);
+  assert_int_equal(kept, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_str2ll_accepts), cmocka_unit_test(test_str2ll_rejects),
@@ -404,7 +441,7 @@ int main(void) {
       cmocka_unit_test(test_ll2str),         cmocka_unit_test(test_str2ld),         cmocka_unit_test(test_str2d),
       cmocka_unit_test(test_ld2str),         cmocka_unit_test(test_d2str),          cmocka_unit_test(test_glob),
       cmocka_unit_test(test_crc32c),         cmocka_unit_test(test_hash64),         cmocka_unit_test(test_parse_memory),
-      cmocka_unit_test(test_time_and_random),
+      cmocka_unit_test(test_time_and_random), cmocka_unit_test(test_huge_blocks_kept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
