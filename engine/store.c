@@ -3054,8 +3054,7 @@ static void resume_thread(cairn_store *s) {
  * a call: the new part reserved (posix_fallocate beyond the map changes
  * nothing LMDB sees), the map unmapped (MADV_DONTNEED: the pages stay in
  * the page cache, dirty ones are still written back; a reader touching one
- * maps it again), so the remap itself only unmaps what was touched since.
- * 1 once both are done. */
+ * maps it again), so the remap itself only unmaps what was touched since. */
 #define UNMAP_SLICE_US 2000
 #define UNMAP_CHUNK ((uint64_t)16 << 20)
 
@@ -3093,25 +3092,31 @@ static int find_map(const cairn_store *s, char **addr, uint64_t *len) {
   return rc;
 }
 
-static int unmap_ahead(cairn_store *s) {
+/* The file's new part, a slice per call: 1 once all of it is reserved. */
+static int reserve_ahead(cairn_store *s) {
   int64_t t0 = cairn_ustime();
-  /* the new part of the file first: reserving 4 GB at once took ~55 ms */
   uint64_t target = s->map_size * 2 < s->max_map_size ? s->map_size * 2 : s->max_map_size;
   if (s->reserved_ahead < s->map_size) s->reserved_ahead = s->map_size;
   int fd;
   if (!s->writemap || mdb_env_get_fd(s->env, &fd) != 0) s->reserved_ahead = target;
   while (s->reserved_ahead < target && cairn_ustime() - t0 < UNMAP_SLICE_US) {
-    uint64_t left = target - s->reserved_ahead, n = left < UNMAP_CHUNK * 4 ? left : UNMAP_CHUNK * 4;
+    uint64_t left = target - s->reserved_ahead, n = left < UNMAP_CHUNK ? left : UNMAP_CHUNK;
     if (posix_fallocate(fd, (off_t)s->reserved_ahead, (off_t)n) != 0) s->reserved_ahead = target; /* the growth says why */
     else s->reserved_ahead += n;
   }
+  return s->reserved_ahead >= target;
+}
+
+/* The old map, a slice per call: 1 once all of it is unmapped. */
+static int unmap_ahead(cairn_store *s) {
   if (!s->unmap_addr && find_map(s, &s->unmap_addr, &s->unmap_len) != 0) return 1; /* advice: remap as before */
+  int64_t t0 = cairn_ustime();
   while (s->unmapped_ahead < s->unmap_len && cairn_ustime() - t0 < UNMAP_SLICE_US) {
     uint64_t left = s->unmap_len - s->unmapped_ahead, n = left < UNMAP_CHUNK ? left : UNMAP_CHUNK;
     if (madvise(s->unmap_addr + s->unmapped_ahead, n, MADV_DONTNEED) != 0) return 1;
     s->unmapped_ahead += n;
   }
-  return s->reserved_ahead >= target && s->unmapped_ahead >= s->unmap_len;
+  return s->unmapped_ahead >= s->unmap_len;
 }
 
 /* Grows the map before a merge runs out of it (MDB_MAP_FULL aborts the
@@ -3119,10 +3124,12 @@ static int unmap_ahead(cairn_store *s) {
  * while the thread is idle (gathering a merge, most of the time) and no
  * reader is mid-command. A merge may need room for a copy of every page it
  * touches besides the pages it replaces (copy-on-write): twice what waits.
- * The remap is still a stall of the loop, made short by unmapping the map
- * first (unmap_ahead, a slice per call: cairn_store_growing asks for a call
- * each iteration meanwhile), with the thread held so that its writes do not
- * map pages again: one per doubling, logged with its duration. */
+ * The remap is still a stall of the loop, made short by reserving the
+ * file's new part first (reserve_ahead, also while the thread merges) and
+ * unmapping the map (unmap_ahead, a slice per call: cairn_store_growing
+ * asks for a call each iteration meanwhile) with the thread held so that
+ * its writes do not map pages again: one per doubling, logged with its
+ * duration. */
 static void grow_ahead(cairn_store *s) {
   if (!s->unmapping) {
     if (s->map_size >= s->max_map_size || s->grow_ahead_failed) return;
@@ -3131,7 +3138,10 @@ static void grow_ahead(cairn_store *s) {
     int busy = s->draining != NULL || s->paused;
     pthread_mutex_unlock(&s->mu);
     uint64_t need = cairn_store_used_bytes(s) + 2 * (waiting + ov_layer_bytes(s->active));
-    if (busy || need <= s->map_size - s->map_size / 8) return;
+    if (need <= s->map_size - s->map_size / 8) return;
+    /* while the thread merges too (the new part is beyond what LMDB sees):
+     * a growth it forces (MDB_MAP_FULL) then finds the file reserved */
+    if (!reserve_ahead(s) || busy) return;
     pthread_mutex_lock(&s->mu);
     if (s->draining || s->paused) {
       pthread_mutex_unlock(&s->mu);

@@ -193,6 +193,11 @@ def outage(m, r, n, concurrent, replica_extra=None):
     print("catchup: replica answered PING %.2f s after its start; after catch-up: %s" % (start_s, ", ".join(
         "%s=%s" % (k, ri.get(k)) for k in ("store_drains", "store_drain_last_ms", "writer_stalls",
                                            "loop_longest_iteration_us", "overlay_bytes"))), file=sys.stderr)
+    # where the replica's longest stalls came from (latency-monitor-threshold 10)
+    lat = call(r.port, "LATENCY", "LATEST")
+    print("catchup: replica LATENCY LATEST: %s" % ", ".join(
+        "%s max %s ms" % (e[0].decode() if isinstance(e[0], bytes) else e[0], e[3]) for e in lat), file=sys.stderr)
+    call(r.port, "LATENCY", "RESET")
     return {"missed_bytes": missed, "accept_s": accept_s, "catch_s": catch_s, "continue": cont,
             "during_bytes": during, "during_s": during_s, "cpu_s": cpu, "net_bytes": net}
 
@@ -207,7 +212,7 @@ def main():
     r = None
     try:
         m.start()
-        r = Server(root, "replica", ["--replicaof", "127.0.0.1 %d" % m.port])
+        r = Server(root, "replica", ["--replicaof", "127.0.0.1 %d" % m.port, "--latency-monitor-threshold", "10"])
         r.start()
         t0 = time.time()
         load(m.port, int(KEYS * 1.6))

@@ -307,6 +307,36 @@ static void test_sealed_layer_filter(void **state) {
   ov_layer_free(L);
 }
 
+/* A layer sealed while its hash table grows (the old table not all moved
+ * into the new one): every key is still found, the filter holds every
+ * key, and its order is whole. Every count of keys around two growths. */
+static void test_sealed_mid_growth(void **state) {
+  (void)state;
+  char k[32];
+  for (int n = 500; n < 540; n++) {
+    for (int base = 0; base < 2; base++) {
+      int count = base ? n + 512 : n; /* around the growths at 512 and 1024 keys */
+      ov_layer *L = ov_layer_new();
+      for (int i = 0; i < count; i++) {
+        int kl = snprintf(k, sizeof(k), "k%d", i);
+        memcpy(ov_put(L, 0, k, (size_t)kl, 2, 0, NULL), "vv", 2);
+      }
+      ov_layer_seal(L);
+      for (int i = 0; i < count; i++) {
+        int kl = snprintf(k, sizeof(k), "k%d", i);
+        assert_true(ov_may_hold(L, 0, k, (size_t)kl));
+        assert_non_null(ov_find(L, 0, k, (size_t)kl));
+      }
+      int kl = snprintf(k, sizeof(k), "k%d", count);
+      assert_null(ov_find(L, 0, k, (size_t)kl));
+      size_t walked = 0;
+      for (ov_pos p = ov_first(L); ov_at(p); p = ov_pos_next(p)) walked++;
+      assert_int_equal(walked, (size_t)count);
+      ov_layer_free(L);
+    }
+  }
+}
+
 /* The order is built late: keys written between reads in order (few
  * against the tree: one descent each; many: the tree built again), keys
  * that share more than the 15 inline bytes (ties of the radix sort), then
@@ -452,6 +482,7 @@ int main(void) {
       cmocka_unit_test(test_edges_and_long_prefixes),
       cmocka_unit_test(test_big_values_and_bytes),
       cmocka_unit_test(test_sealed_layer_filter),
+      cmocka_unit_test(test_sealed_mid_growth),
       cmocka_unit_test(test_order_built_late),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
