@@ -3165,6 +3165,7 @@ int cairn_store_growing(const cairn_store *s) { return s->unmapping; }
 int cairn_store_poll(cairn_store *s) {
   if (s->open_cursors) return 0;
   if (!s->failed) grow_ahead(s);
+  else end_unmapping(s); /* a growth under way is given up: the thread is not held for it */
   pthread_mutex_lock(&s->mu);
   int drained = 0;
   for (layer *L = s->oldest; L && L->drained; L = L->next) drained++;
