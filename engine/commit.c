@@ -334,6 +334,7 @@ static int sync_wal(cairn_server *srv) {
   int64_t us = cairn_ustime() - t0;
   srv->stats.wal_syncs++;
   srv->stats.wal_sync_us_total += (uint64_t)us;
+  srv->last_wal_sync_us = us;
   cairn_latency_sample(srv, "wal-fsync-loop", us / 1000);
   srv->wal_unsynced = 0;
   srv->last_wal_sync_ms = cairn_monotonic_ms();
@@ -411,8 +412,12 @@ static void flusher_idle(cairn_server *srv) {
  * meanwhile: syncing inline then saves two thread wake-ups per batch.
  * Measured (SET, 50 clients, random keys): at -P 1 inline syncs gave 54-65k
  * SET/s against 41-43k through the thread; at -P 16 the thread gave 364k
- * against 238k inline. */
+ * against 238k inline. Not while the disk is slow (the last sync took over
+ * INLINE_SYNC_SLOW_US: behind the store thread's writeback an inline sync
+ * held the loop 34-104 ms, latency event wal-fsync-loop): the flusher's
+ * wake-ups cost microseconds, and the loop serves the others meanwhile. */
 #define INLINE_SYNC_BELOW_US 250
+#define INLINE_SYNC_SLOW_US 5000
 
 static void strict_commit(cairn_server *srv) {
   int64_t busy = srv->batch_start_us ? cairn_ustime() - srv->batch_start_us : 0;
@@ -422,7 +427,8 @@ static void strict_commit(cairn_server *srv) {
       notify(srv, CAIRN_SYNC_ALL_DURABLE); /* a checkpoint synced everything already */
     return;
   }
-  if (srv->wal.end(srv->wal.ud) > srv->synced_offset && busy < INLINE_SYNC_BELOW_US) {
+  if (srv->wal.end(srv->wal.ud) > srv->synced_offset && busy < INLINE_SYNC_BELOW_US &&
+      srv->last_wal_sync_us < INLINE_SYNC_SLOW_US) {
     sync_wal(srv);
     srv->stats.wal_inline_syncs++;
   }
@@ -441,6 +447,7 @@ static void on_flusher_done(uv_async_t *a) {
   int64_t us = cairn_ustime() - srv->fl.started_us; /* the job's whole time, as its writers waited */
   srv->stats.wal_syncs++;
   srv->stats.wal_sync_us_total += (uint64_t)us;
+  srv->last_wal_sync_us = us;
   cairn_latency_sample(srv, "wal-fsync", us / 1000);
   srv->last_wal_sync_ms = cairn_monotonic_ms();
   /* A job started before the backlog restarted (a full sync on a replica)
@@ -763,7 +770,8 @@ void cairn_commit_new_iteration(cairn_server *srv) {
   }
 }
 
-/* Called after a writer was throttled: wake the loop in 1 ms. */
+/* Wakes the loop in 1 ms: after a writer was throttled, or while the map is
+ * unmapped ahead of a growth. */
 static void arm_throttle_timer(cairn_server *srv) {
   if (!srv->throttle_timer_init) {
     uv_timer_init(srv->loop, &srv->throttle_timer);
@@ -774,7 +782,12 @@ static void arm_throttle_timer(cairn_server *srv) {
 
 void cairn_commit_after_iteration(cairn_server *srv) {
   if (srv->throttled && srv->stalled) arm_throttle_timer(srv);
-  if (cairn_store_growing(srv->store)) cairn_commit_poll_store(srv); /* the next slice of the map's unmapping */
+  if (cairn_store_growing(srv->store)) {
+    cairn_commit_poll_store(srv); /* the next slice of the map's unmapping */
+    /* the store thread is held meanwhile: with writers stalled for room
+     * nothing else may wake the loop, so come back in 1 ms for the next */
+    if (cairn_store_growing(srv->store)) arm_throttle_timer(srv);
+  }
 }
 
 /* The active layer is frozen when it is as big as a checkpoint may be

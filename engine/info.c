@@ -720,6 +720,8 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "writer_stalls:%llu\r\n"
                    "writer_throttled:%llu\r\n"
                    "loop_longest_iteration_us:%llu\r\n"
+                   "loop_longest_iteration_commands:%llu\r\n"
+                   "loop_longest_iteration_cpu_us:%llu\r\n"
                    "flush_sweep_pending:%d\r\n"
                    "collections_sweep_pending:%llu\r\n",
                    CAIRN_VERSION, srv->cfg.durability == CAIRN_DURABILITY_STRICT ? "strict" : "relaxed",
@@ -735,6 +737,8 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    cairn_store_full(srv->store), (unsigned long long)cairn_store_durable_offset(srv->store),
                    (unsigned long long)srv->stats.writer_stalls, (unsigned long long)srv->stats.writer_throttled,
                    (unsigned long long)srv->stats.longest_iteration_us,
+                   (unsigned long long)srv->stats.longest_iteration_commands,
+                   (unsigned long long)srv->stats.longest_iteration_cpu_us,
                    cairn_store_sweep_pending(srv->store), (unsigned long long)cairn_store_coll_garbage(srv->store));
   cairn_store_runs runs;
   cairn_store_run_stats(srv->store, &runs);

@@ -47,12 +47,18 @@ static void on_iteration_end(cairn_server *srv) {
  * time between two prepare phases (the loop about to poll) minus the time
  * spent waiting in poll. */
 static void measure_iteration(cairn_server *srv) {
-  int64_t now = cairn_ustime();
+  int64_t now = cairn_ustime(), cpu = cairn_thread_cpu_us();
   uint64_t idle = uv_metrics_idle_time(srv->loop) / 1000;
   if (srv->iteration_start_us) {
     int64_t busy = now - srv->iteration_start_us - (int64_t)(idle - srv->iteration_idle_us);
-    if (busy > 0 && (uint64_t)busy > srv->stats.longest_iteration_us) srv->stats.longest_iteration_us = (uint64_t)busy;
+    if (busy > 0 && (uint64_t)busy > srv->stats.longest_iteration_us) {
+      srv->stats.longest_iteration_us = (uint64_t)busy;
+      srv->stats.longest_iteration_commands = srv->stats.commands_processed - srv->iteration_commands0;
+      srv->stats.longest_iteration_cpu_us = (uint64_t)(cpu - srv->iteration_cpu0);
+    }
   }
+  srv->iteration_commands0 = srv->stats.commands_processed;
+  srv->iteration_cpu0 = cpu;
   srv->iteration_start_us = now;
   srv->iteration_idle_us = idle;
 }

@@ -51,6 +51,8 @@ typedef struct cairn_stats {
   uint64_t store_writes_refused; /* -MISCONF: the store thread could not write LMDB */
   uint64_t writer_throttled;     /* ...and past half of it, by the iteration's quota */
   uint64_t longest_iteration_us; /* the loop's longest iteration since start */
+  uint64_t longest_iteration_commands; /* commands it executed */
+  uint64_t longest_iteration_cpu_us;   /* the loop thread's CPU time in it (the rest: waiting off the CPU) */
   uint64_t rollbacks;
   uint64_t iterations_with_writes;
   uint64_t total_error_replies;
@@ -93,6 +95,7 @@ struct cairn_server {
   struct cairn_prop *prop_at; /* where each propagation is in props (engine/stream.c) */
   size_t prop_cap;
   int64_t last_wal_sync_ms;
+  int64_t last_wal_sync_us;    /* how long the last sync took (inline, or the flusher's job as seen by the loop) */
   int64_t last_wal_maintain_ms;
   uint64_t synced_offset;   /* every stream byte up to here is durable */
   void (*on_sync)(cairn_server *srv, int event); /* held replies (cairn_sync_event, engine/commit.h) */
@@ -131,6 +134,8 @@ struct cairn_server {
   void (*on_store_room)(cairn_server *srv); /* the overlay is under budget again: resume stalled writers */
   int64_t iteration_start_us;
   uint64_t iteration_idle_us;
+  uint64_t iteration_commands0; /* stats.commands_processed when the iteration began */
+  int64_t iteration_cpu0;       /* the loop thread's CPU time then */
   int write_error;          /* the WAL refused a write: -MISCONF until it works */
   char write_error_msg[256];
 

@@ -592,6 +592,12 @@ uint64_t cairn_rand64(void) {
 
 uint64_t cairn_rand_below(uint64_t n) { return (uint64_t)(((unsigned __int128)cairn_rand64() * n) >> 64); }
 
+int64_t cairn_thread_cpu_us(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 uint64_t cairn_thread_major_faults(void) {
   struct rusage ru;
   return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_majflt : 0;

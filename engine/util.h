@@ -51,6 +51,8 @@ int64_t cairn_monotonic_ns(void);
 
 /* Major page faults (a page read from the disk) the calling thread took. */
 uint64_t cairn_thread_major_faults(void);
+/* CPU time the calling thread used, in microseconds. */
+int64_t cairn_thread_cpu_us(void);
 
 /* 64-bit non-cryptographic hash (stable across runs and machines). */
 uint64_t cairn_hash64(const void *data, size_t len, uint64_t seed);

@@ -220,6 +220,28 @@ def wal_sync_failure_exits_without_acknowledging():
         assert_eq(c.call("SET", "k5", "v5"), "OK")
 
 
+@test(timeout=120)
+def a_slow_disk_moves_small_batches_off_the_loop():
+    # Every sync slowed by 20 ms: a one-command batch is synced inline only
+    # while the last sync was fast; after a slow one they go to the flusher
+    # thread (the loop serves others meanwhile), each write still
+    # acknowledged after its sync.
+    with start_with_faults({"durability": "strict"}, "wal.sync=1:always:slow20000") as s:
+        c = s.conn()
+        for i in range(20):
+            assert_eq(c.call("SET", "k%d" % i, "v%d" % i), "OK")
+        st = info(c, "persistence")
+        syncs, inline = int(st["wal_syncs"]), int(st["wal_inline_syncs"])
+        assert_true(syncs >= 20, st)
+        assert_true(inline <= 2, "inline syncs after a slow one: %d of %d" % (inline, syncs))
+    with CairnServer({"durability": "strict"}) as s:  # a fast disk: inline
+        c = s.conn()
+        for i in range(20):
+            assert_eq(c.call("SET", "k%d" % i, "v%d" % i), "OK")
+        st = info(c, "persistence")
+        assert_true(int(st["wal_inline_syncs"]) >= 10, st)
+
+
 @test(timeout=180)
 def wal_sync_failure_under_pipelining_loses_no_acknowledged_write():
     # Pipelined batches: syncs run on the flusher thread (sync_run) as well as

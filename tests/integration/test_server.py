@@ -479,6 +479,10 @@ def writers_wait_for_the_store_thread_and_lose_nothing():
         assert_true(int(f["store_drains"]) > 0, f)
         assert_eq(int(f["overlay_max_memory"]), 1024 * 1024)
         assert_true(int(f["loop_longest_iteration_us"]) > 0, f)
+        # how many commands that iteration ran (a pipeline of 2000 SETs at most in one go)
+        assert_true(0 < int(f["loop_longest_iteration_commands"]) <= 2000 + 20, f)
+        # and the loop thread's CPU time in it: never more than its wall time
+        assert_true(0 < int(f["loop_longest_iteration_cpu_us"]) <= int(f["loop_longest_iteration_us"]) + 1000, f)
         s.restart(kill=True)
         c = s.conn()
         assert_eq(c.call("DBSIZE"), n)
