@@ -207,6 +207,7 @@ struct cairn_store {
   char *unmap_addr;            /* the map being unmapped ahead (found in /proc/self/maps), NULL before */
   uint64_t unmap_len;
   uint64_t reserved_ahead;     /* the data file is reserved on disk up to here (writemap) */
+  int snapshots;               /* open snapshots (atomic): their read transactions pin the map's address */
   int64_t last_grow_us;        /* how long the last map growth stopped the loop */
   uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
   uint64_t entries_drained;
@@ -3141,7 +3142,7 @@ static void grow_ahead(cairn_store *s) {
     if (need <= s->map_size - s->map_size / 8) return;
     /* while the thread merges too (the new part is beyond what LMDB sees):
      * a growth it forces (MDB_MAP_FULL) then finds the file reserved */
-    if (!reserve_ahead(s) || busy) return;
+    if (!reserve_ahead(s) || busy || __atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST)) return;
     pthread_mutex_lock(&s->mu);
     if (s->draining || s->paused) {
       pthread_mutex_unlock(&s->mu);
@@ -3152,6 +3153,10 @@ static void grow_ahead(cairn_store *s) {
     s->unmapping = 1;
   }
   if (!unmap_ahead(s)) return;
+  if (__atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST)) { /* a full sync began meanwhile: after it */
+    end_unmapping(s);
+    return;
+  }
   /* A failure (the disk is full) is left to the drain that needs the room:
    * it refuses writes, names the cause and retries; no second attempt
    * ahead until a growth works. */
@@ -3425,6 +3430,13 @@ static int set_map_to(cairn_store *s, uint64_t n) {
          (unsigned long long)n, s->path, strerror(ferr));
     return -1;
   }
+  int snaps = __atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST);
+  if (snaps) { /* a full sync's thread reads the map through its own transaction (mdb_env_set_mapsize: no
+                  transaction may be open in the process) */
+    msgf(s->errstr, sizeof(s->errstr),
+         "the LMDB map cannot grow while %d full-sync snapshot(s) read it; it grows once they end", snaps);
+    return -1;
+  }
   int64_t t0 = cairn_ustime();
   pthread_rwlock_wrlock(&s->map_lock); /* no reader in the map while it moves */
   int rc = mdb_env_set_mapsize(s->env, n);
@@ -3671,6 +3683,7 @@ int cairn_store_snapshot_open(cairn_store *s, cairn_store_snapshot **out) {
     snap->nl++;
   }
   pthread_mutex_unlock(&s->mu);
+  __atomic_add_fetch(&s->snapshots, 1, __ATOMIC_SEQ_CST); /* before its transaction: no remap from here */
   int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn);
   if (rc) {
     snap->txn = NULL;
@@ -3736,6 +3749,7 @@ void cairn_store_snapshot_close(cairn_store_snapshot *snap) {
   if (!snap) return;
   if (snap->txn) mdb_txn_abort(snap->txn);
   cairn_store *s = snap->s;
+  __atomic_sub_fetch(&s->snapshots, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&s->mu);
   for (int i = 0; i < snap->nl; i++) unpin_layer(s, snap->layers[i]);
   pthread_mutex_unlock(&s->mu);

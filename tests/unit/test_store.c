@@ -1774,6 +1774,42 @@ static void test_grow_ahead_unmaps_first(void **state) {
   }
 }
 
+/* A full sync's snapshot reads the map through a transaction of its own on
+ * another thread: the map never moves under it. A growth asked meanwhile
+ * fails, naming the cause; the growth ahead waits; both work once it ends. */
+static void test_no_growth_under_a_snapshot(void **state) {
+  fixture *f = *state;
+  char dir[128];
+  open_fresh_writemap(f, "snapgrow", 8 * MiB, dir, sizeof(dir));
+  cairn_store *s = f->s;
+  char val[1000], key[32];
+  memset(val, 's', sizeof(val));
+  for (int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof(key), "s%d", i);
+    assert_int_equal(cairn_store_put(s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1), 1);
+  }
+  assert_int_equal(ckpt(s, 1), 0);
+  uint64_t before = cairn_store_map_size(s);
+  cairn_store_snapshot *snap;
+  assert_int_equal(cairn_store_snapshot_open(s, &snap), 0);
+  assert_int_equal(cairn_store_grow(s), -1);
+  assert_non_null(strstr(cairn_store_errstr(s), "full-sync snapshot"));
+  for (int i = 0; i < 4000; i++) { /* enough waiting to want a growth ahead */
+    snprintf(key, sizeof(key), "t%d", i);
+    assert_int_equal(cairn_store_put(s, 0, K(key), CAIRN_TYPE_STRING, val, sizeof(val), -1), 1);
+  }
+  for (int i = 0; i < 50; i++) assert_true(cairn_store_poll(s) >= 0);
+  assert_int_equal(cairn_store_map_size(s), before);
+  assert_false(cairn_store_growing(s));
+  cairn_store_snapshot_close(snap);
+  int polls = 0;
+  while (cairn_store_map_size(s) == before && polls++ < 1000) assert_true(cairn_store_poll(s) >= 0);
+  assert_true(cairn_store_map_size(s) > before);
+  assert_int_equal(ckpt(s, 2), 0);
+  snprintf(key, sizeof(key), "t%d", 3999);
+  expect_val(s, 0, K(key), val, sizeof(val), -1);
+}
+
 /* Hashed spaces: entries in hash order, positions are 64-bit hashes that a
  * new iterator can resume from (SCAN cursors). */
 static void test_coll_hashed_space(void **state) {
@@ -2032,6 +2068,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_full_grow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_grow_ahead_unmaps_first, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_growth_under_a_snapshot, setup, teardown),
     cmocka_unit_test_setup_teardown(test_map_ceiling, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_basic, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coll_iter, setup, teardown),
