@@ -399,6 +399,18 @@ static memo_ent *memo_find(cairn_store *s, unsigned dbi, uint64_t h, const void 
   return NULL;
 }
 
+/* The frozen layers newest first (the list runs oldest to newest): how many. */
+static int frozen_newest_first(const cairn_store *s, layer **out) {
+  int n = 0;
+  for (layer *L = s->oldest; L && n < MAX_FROZEN; L = L->next) out[n++] = L;
+  for (int i = 0; i < n / 2; i++) {
+    layer *t = out[i];
+    out[i] = out[n - 1 - i];
+    out[n - 1 - i] = t;
+  }
+  return n;
+}
+
 static ov_node *layers_find_h(cairn_store *s, uint64_t h, MDB_dbi dbi, const void *k, size_t kl, memo_ent **memo) {
   ov_node *n = ov_find_h(s->active, h, dbi, k, kl);
   *memo = NULL;
@@ -425,11 +437,10 @@ static ov_node *layers_find_h(cairn_store *s, uint64_t h, MDB_dbi dbi, const voi
   /* frozen layers, newest first: the first match wins. A key rewritten
    * often is in most layers, and each probe that finds it reads its slot
    * and its node (two cache misses): oldest first, all of them were read. */
-  layer *stack[MAX_FROZEN];
-  int depth = 0;
-  for (layer *L = s->oldest; L && depth < MAX_FROZEN; L = L->next) stack[depth++] = L;
-  while (depth > 0)
-    if ((n = ov_find_h(stack[--depth]->ov, h, dbi, k, kl))) return n;
+  layer *fz[MAX_FROZEN];
+  int nf = frozen_newest_first(s, fz);
+  for (int i = 0; i < nf; i++)
+    if ((n = ov_find_h(fz[i]->ov, h, dbi, k, kl))) return n;
   return NULL;
 }
 
@@ -537,11 +548,9 @@ static int kv_cursor_open(cairn_store *s, MDB_dbi dbi, kv_cursor **out) {
   c->s = s;
   c->dbi = dbi;
   c->ov[c->n++] = s->active;
-  /* newest first */
-  layer *stack[MAX_FROZEN];
-  int k = 0;
-  for (layer *L = s->oldest; L && k < MAX_FROZEN; L = L->next) stack[k++] = L;
-  while (k > 0) c->ov[c->n++] = stack[--k]->ov;
+  layer *fz[MAX_FROZEN];
+  int nf = frozen_newest_first(s, fz);
+  for (int i = 0; i < nf; i++) c->ov[c->n++] = fz[i]->ov;
   s->open_cursors++;
   *out = c;
   return 0;
@@ -3059,6 +3068,10 @@ static void resume_thread(cairn_store *s) {
 #define UNMAP_SLICE_US 2000
 #define UNMAP_CHUNK ((uint64_t)16 << 20)
 
+/* Full-sync snapshots are reading the map through their own transactions:
+ * it must not move (mdb_env_set_mapsize wants no transaction open). */
+static int snapshots_open(const cairn_store *s) { return __atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST); }
+
 /* The map moved (or a growth ahead is given up): unmapping starts over,
  * the thread is let go. */
 static void end_unmapping(cairn_store *s) {
@@ -3142,7 +3155,7 @@ static void grow_ahead(cairn_store *s) {
     if (need <= s->map_size - s->map_size / 8) return;
     /* while the thread merges too (the new part is beyond what LMDB sees):
      * a growth it forces (MDB_MAP_FULL) then finds the file reserved */
-    if (!reserve_ahead(s) || busy || __atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST)) return;
+    if (!reserve_ahead(s) || busy || snapshots_open(s)) return;
     pthread_mutex_lock(&s->mu);
     if (s->draining || s->paused) {
       pthread_mutex_unlock(&s->mu);
@@ -3153,7 +3166,7 @@ static void grow_ahead(cairn_store *s) {
     s->unmapping = 1;
   }
   if (!unmap_ahead(s)) return;
-  if (__atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST)) { /* a full sync began meanwhile: after it */
+  if (snapshots_open(s)) { /* a full sync began meanwhile: after it */
     end_unmapping(s);
     return;
   }
@@ -3430,9 +3443,8 @@ static int set_map_to(cairn_store *s, uint64_t n) {
          (unsigned long long)n, s->path, strerror(ferr));
     return -1;
   }
-  int snaps = __atomic_load_n(&s->snapshots, __ATOMIC_SEQ_CST);
-  if (snaps) { /* a full sync's thread reads the map through its own transaction (mdb_env_set_mapsize: no
-                  transaction may be open in the process) */
+  int snaps = snapshots_open(s);
+  if (snaps) {
     msgf(s->errstr, sizeof(s->errstr),
          "the LMDB map cannot grow while %d full-sync snapshot(s) read it; it grows once they end", snaps);
     return -1;
