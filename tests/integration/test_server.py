@@ -511,6 +511,26 @@ def save_waits_until_lmdb_holds_everything():
         assert_eq(info(c, "persistence")["rdb_changes_since_last_save"], "4")
 
 
+@test(timeout=60)
+def freed_arena_blocks_are_kept_for_the_next_layers():
+    # A layer of several MB lives in 2 MB arena blocks; once LMDB holds it
+    # they are kept (INFO overlay_blocks_kept) within 3/4 of the budget, and
+    # the next layers take them again.
+    budget = 64 * 1024 * 1024
+    with CairnServer({"checkpoint-interval-ms": "86400000", "overlay-max-memory": str(budget)}) as s:
+        c = s.conn()
+        for b in range(0, 40000, 4000):
+            c.pipeline([["SET", "k%d" % i, "x" * 200] for i in range(b, b + 4000)])
+        assert_eq(c.call("SAVE"), "OK")  # frozen, written into LMDB, freed
+        kept = lambda: int(info(c, "cairn")["overlay_blocks_kept"])  # noqa: E731
+        wait_until(lambda: kept() > 0, timeout=10, interval=0.05, msg="no block kept")
+        first = kept()
+        assert_true(first % (2 * 1024 * 1024) == 0 and first <= budget // 4 * 3, first)
+        for b in range(0, 8000, 4000):
+            c.pipeline([["SET", "n%d" % i, "y" * 200] for i in range(b, b + 4000)])
+        assert_true(kept() < first, "the next layer took kept blocks: %d -> %d" % (first, kept()))
+
+
 @test
 def debug_sleep():
     with CairnServer() as s:
