@@ -197,6 +197,15 @@ void cairn_propagate(cairn_ctx *c, int db, int argc, const cairn_str *argv);
 /* Convenience: propagate a command given as C strings and cairn_str mix. */
 void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key);
 
+/* Why commands that may add data (DENYOOM; scripts without allow-oom or
+ * no-writes) are refused now, as an error reply ("-OOM ..."), or NULL: the
+ * LMDB map at lmdb-max-map-size, or maxmemory set and used_memory over it
+ * (Redis's noeviction rule; cairn evicts for no policy, see
+ * conf/cairn.conf). used_memory is measured once per loop iteration; a
+ * replica and its master's stream ignore maxmemory (replica-ignore-maxmemory
+ * yes). */
+const char *cairn_oom_refusal(cairn_server *srv, const cairn_client *client);
+
 /* Executes one parsed command for a client (or for replay when client is
  * NULL). */
 void cairn_execute(cairn_server *srv, cairn_client *client, int argc, cairn_str *argv);

@@ -113,7 +113,9 @@ static int execute_nested(cairn_ctx *outer, const cairn_command *cmd, int argc, 
     cairn_monitor_feed(srv, client, ctx.db, argc, argv); /* the db after it ran (SELECT) */
   if (ctx.dirty > 0 && !ctx.custom_propagation) cairn_propagate(&ctx, ctx.db, argc, argv);
   outer->dirty += ctx.dirty;
-  if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-') srv->stats.total_error_replies++;
+  if (ctx.reply.buf && ctx.reply.buf->len > start && ctx.reply.buf->p[start] == '-' && !srv->reply_error_counted)
+    srv->stats.total_error_replies++;
+  srv->reply_error_counted = 0;
   return ctx.db;
 }
 
@@ -135,6 +137,23 @@ int cairn_execute_script_call(cairn_ctx *script, const cairn_command *cmd, int a
   db = execute_nested(script, cmd, argc, argv, reply, db);
   if (client) client->db = caller_db;
   return db;
+}
+
+const char *cairn_oom_refusal(cairn_server *srv, const cairn_client *client) {
+  static char full[160];
+  if (cairn_store_full(srv->store)) {
+    snprintf(full, sizeof(full),
+             "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, %lld bytes)",
+             srv->cfg.lmdb_max_map_size);
+    return full;
+  }
+  if (srv->cfg.maxmemory <= 0 || srv->replica_mode || (client && cairn_client_type(client) == CAIRN_CLIENT_TYPE_MASTER))
+    return NULL;
+  if (srv->maxmemory_checked_us != srv->iteration_start_us || srv->iteration_start_us == 0) {
+    srv->maxmemory_checked_us = srv->iteration_start_us;
+    srv->over_maxmemory = cairn_used_memory() > (unsigned long long)srv->cfg.maxmemory;
+  }
+  return srv->over_maxmemory ? "-OOM command not allowed when used memory > 'maxmemory'." : NULL;
 }
 
 /* A top-level command that made keys ready serves the clients blocked on
@@ -281,11 +300,21 @@ static void execute(cairn_server *srv, cairn_client *client, int argc, cairn_str
         goto reject;
       }
     }
-    if ((cflags & CAIRN_CMD_DENYOOM) && cairn_store_full(srv->store)) {
-      cairn_reply_errorf(&ctx.reply,
-                         "-OOM command not allowed: the store is full (the LMDB map is at lmdb-max-map-size, "
-                         "%lld bytes)",
-                         srv->cfg.lmdb_max_map_size);
+    /* Like Redis 7.0's processCommand: in MULTI every command but EXEC,
+     * DISCARD, QUIT and RESET (queueing takes memory); EXEC when one of its
+     * commands may add data. */
+    int deny_oom = (cflags & CAIRN_CMD_DENYOOM) != 0;
+    if (in_multi && (cmd->flags & CAIRN_CMD_RUNS_QUEUED)) {
+      uint32_t any, all;
+      cairn_multi_queued_flags(client, &any, &all);
+      if (any & CAIRN_CMD_DENYOOM) deny_oom = 1;
+    } else if (in_multi && strcmp(cmd->name, "discard") != 0 && strcmp(cmd->name, "quit") != 0 &&
+               strcmp(cmd->name, "reset") != 0) {
+      deny_oom = 1;
+    }
+    const char *oom = deny_oom ? cairn_oom_refusal(srv, client) : NULL;
+    if (oom) {
+      cairn_reply_error(&ctx.reply, oom);
       goto reject;
     }
     if (srv->pause_type != CAIRN_PAUSE_OFF && !(client->flags & CAIRN_CLIENT_REPLICA) && srv->exec_depth == 1) {
@@ -411,8 +440,9 @@ reject:
   cairn_info_record_call(srv, cmd, argc, argv, 0, 1, client->out.p ? client->out.p + reply_start : NULL,
                          client->out.len - reply_start);
 done:
-  if (client && client->out.len > reply_start && client->out.p[reply_start] == '-')
+  if (client && client->out.len > reply_start && client->out.p[reply_start] == '-' && !srv->reply_error_counted)
     srv->stats.total_error_replies++;
+  srv->reply_error_counted = 0;
   if (client) {
     if (client->reply_mode == CAIRN_REPLY_SKIP_NEXT)
       client->reply_mode = CAIRN_REPLY_SKIP;

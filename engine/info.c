@@ -69,6 +69,11 @@ static unsigned long long heap_bytes(void) {
 #endif
 }
 
+unsigned long long cairn_used_memory(void) {
+  unsigned long long heap = heap_bytes();
+  return heap ? heap : rss_bytes();
+}
+
 static void executable_path(char *out, size_t cap) {
   ssize_t n = readlink("/proc/self/exe", out, cap - 1);
   out[n > 0 ? n : 0] = '\0';
@@ -187,7 +192,7 @@ void cairn_info_record_call(cairn_server *srv, const cairn_command *cmd, int arg
   if (!srv->callstats) srv->callstats = cairn_xcalloc(1, sizeof(*srv->callstats));
   struct cairn_callstats *cs = srv->callstats;
   int is_error = reply && len > 0 && reply[0] == '-';
-  if (is_error) errorstat_add(cs, reply, len);
+  if (is_error && !srv->reply_error_counted) errorstat_add(cs, reply, len);
   if (!cmd) return;
   if (cmd->subcommands && argc >= 2) {
     const cairn_command *sub = cairn_subcommand_find(cmd, argv[1]);
@@ -429,8 +434,7 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
  * allocator of its own, so no allocator.* or fragmentation fields; the data
  * set is LMDB's live bytes, on disk and in the page cache, not the heap). */
 void cairn_info_memory_stats(cairn_server *srv, cairn_reply *r) {
-  unsigned long long rss = rss_bytes(), heap = heap_bytes();
-  unsigned long long used = heap ? heap : rss;
+  unsigned long long rss = rss_bytes(), used = cairn_used_memory();
   unsigned long long clients = 0, replicas = 0;
   for (cairn_client *c = srv->clients; c; c = c->next) {
     unsigned long long b = c->query.cap + c->out.cap + c->inflight.cap;
@@ -471,7 +475,7 @@ void cairn_info_memory_stats(cairn_server *srv, cairn_reply *r) {
 /* MEMORY DOCTOR: Redis's texts for "too little to tell" and "no issue";
  * the issue cairn can see is a write overlay near its budget. */
 void cairn_info_memory_doctor(cairn_server *srv, cairn_buf *out) {
-  unsigned long long heap = heap_bytes(), used = heap ? heap : rss_bytes();
+  unsigned long long used = cairn_used_memory();
   uint64_t ov = cairn_store_overlay_bytes(srv->store);
   long long budget = srv->cfg.overlay_max_memory;
   if (budget > 0 && ov * 10 >= (uint64_t)budget * 9) {
@@ -495,13 +499,13 @@ void cairn_info_memory_doctor(cairn_server *srv, cairn_buf *out) {
 }
 
 static void sec_memory(cairn_server *srv, cairn_buf *o) {
-  unsigned long long rss = rss_bytes(), heap = heap_bytes();
-  unsigned long long used = heap ? heap : rss;
+  unsigned long long rss = rss_bytes(), used = cairn_used_memory();
   char h_used[32], h_rss[32];
   bytes_human(h_used, sizeof(h_used), used);
   bytes_human(h_rss, sizeof(h_rss), rss);
-  /* maxmemory is reported as configured; cairn does not enforce it (the
-   * keyspace is bounded by lmdb-max-map-size, see conf/cairn.conf) */
+  /* maxmemory refuses commands that may add data while used_memory is over
+   * it (cairn_oom_refusal); the keyspace itself is bounded by
+   * lmdb-max-map-size, see conf/cairn.conf */
   /* Lua: EVAL's state and the functions' state (engine/script.c) */
   long long lua_eval = cairn_script_memory(srv), lua_fn = cairn_function_memory(srv), nlibs = 0, nfuncs = 0;
   cairn_functions_counts(srv, &nlibs, &nfuncs);

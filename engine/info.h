@@ -16,6 +16,11 @@ void cairn_info(cairn_server *srv, const char *section, cairn_buf *out);
 /* MEMORY STATS (a map into r) and MEMORY DOCTOR (text into out). */
 void cairn_info_memory_stats(cairn_server *srv, cairn_reply *r);
 void cairn_info_memory_doctor(cairn_server *srv, cairn_buf *out);
+/* used_memory: the bytes malloc holds (the heap: clients' buffers, Lua,
+ * the overlay's tables; not the LMDB map nor the overlay's arena blocks,
+ * which are mapped apart), or the RSS when a sanitizer's malloc hides it.
+ * Costs a walk of malloc's free lists: callers on the command path cache it. */
+unsigned long long cairn_used_memory(void);
 /* The sections, in INFO's order: index by name (-1 if unknown), count, name,
  * and whether a section is part of the default INFO. */
 int cairn_info_section_index(const char *name);

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "engine/client.h"
+#include "engine/info.h"
 #include "engine/log.h"
 #include "engine/multi.h"
 #include "engine/server.h"
@@ -146,9 +147,11 @@ int cairn_script_shebang(const char *body, size_t len, uint32_t *flags, size_t *
   for (int j = 1; j < n; j++) {
     const char *a = out.p + offs[j];
     size_t al = lens[j];
-    if (al >= 6 && memcmp(a, "flags=", 6) == 0) {
+    if (al >= 6 && strncasecmp(a, "flags=", 6) == 0) {
+      /* comma-separated; "flags=" alone declares none (Redis splits an
+       * empty string into no parts) */
       const char *p = a + 6, *end = a + al;
-      while (p <= end) {
+      while (p < end || (p == end && p > a + 6)) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *fe = comma ? comma : end;
         uint32_t f;
@@ -407,6 +410,12 @@ static void mapchars_crlf(char *p, size_t len) {
  * " script: ..., on source:line." tail when the table has them). */
 static void reply_error_table(lua_State *L, cairn_reply *r, const char *funcname, int with_location) {
   cairn_buf m = {0};
+  /* An error a rejected call or a command already counted (errorstats,
+   * total_error_replies) is not counted again as the script's reply: only
+   * as the script's failed call (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). */
+  lua_getfield(L, -1, "ignore_error_stats_update");
+  if (lua_toboolean(L, -1)) lua_server(L)->reply_error_counted = 1;
+  lua_pop(L, 1);
   lua_getfield(L, -1, "err");
   size_t el = 0;
   const char *e = lua_tolstring(L, -1, &el);
@@ -613,9 +622,8 @@ static const char *script_call_check(cairn_server *srv, script_run *run, const c
         srv->repl_hooks.good_replicas(srv) < srv->cfg.min_replicas_to_write)
       return "-NOREPLICAS Not enough good replicas to write.";
   }
-  if (!(run->flags & CAIRN_SCRIPT_ALLOW_OOM) && !run->wrote && !is_master && (cmd->flags & CAIRN_CMD_DENYOOM) &&
-      cairn_store_full(srv->store))
-    return "-OOM command not allowed when used memory > 'maxmemory'.";
+  if (!(run->flags & CAIRN_SCRIPT_ALLOW_OOM) && !run->wrote && !is_master && (cmd->flags & CAIRN_CMD_DENYOOM))
+    return cairn_oom_refusal(srv, run->ctx->client);
   return NULL;
 }
 
@@ -680,7 +688,15 @@ static int redis_generic_call(lua_State *L, int raise) {
     lua_pushboolean(L, 1);
     lua_settable(L, -3);
     cairn_buf_free(&tmp);
-    if (cmd && !run->aborted) srv->stats.total_error_replies++;
+    if (!run->aborted) {
+      /* counted here, as the refused command's rejected call (Redis's
+       * scriptCall: afterErrorReply, incrCommandStatsOnError) */
+      cairn_buf e = {0};
+      cairn_buf_printf(&e, err[0] == '-' ? "%s" : "-ERR %s", err);
+      cairn_info_record_call(srv, cmd, argc, sc->argv, 0, 1, e.p, e.len);
+      srv->stats.total_error_replies++;
+      cairn_buf_free(&e);
+    }
     return raise ? lua_error(L) : 1;
   }
   cairn_buf_free(&tmp);
@@ -1356,7 +1372,7 @@ static int prepare_checks(cairn_ctx *c, uint32_t flags, int ro) {
       return -1;
     }
   }
-  if (!(flags & (CAIRN_SCRIPT_ALLOW_OOM | CAIRN_SCRIPT_NO_WRITES)) && cairn_store_full(srv->store)) {
+  if (!(flags & (CAIRN_SCRIPT_ALLOW_OOM | CAIRN_SCRIPT_NO_WRITES)) && cairn_oom_refusal(srv, c->client)) {
     cairn_reply_error(&c->reply, "-OOM allow-oom flag is not set on the script, can not run it when used memory > "
                                  "'maxmemory'");
     return -1;

@@ -136,6 +136,9 @@ struct cairn_server {
   uint64_t iteration_idle_us;
   uint64_t iteration_commands0; /* stats.commands_processed when the iteration began */
   int64_t iteration_cpu0;       /* the loop thread's CPU time then */
+  int64_t maxmemory_checked_us; /* iteration_start_us when used_memory was last compared with maxmemory */
+  int over_maxmemory;           /* ...and whether it was over */
+  int reply_error_counted;      /* the error being replied was counted where it arose (a script's call): not again */
   int write_error;          /* the WAL refused a write: -MISCONF until it works */
   char write_error_msg[256];
 

@@ -174,5 +174,68 @@ def writes_and_transactions():
     compare(WRITES, resp=2)
 
 
+def _stats(text):
+    """INFO errorstats + commandstats + stats, reduced to what must match:
+    error counts by code, total_error_replies, and each command's calls,
+    rejected_calls and failed_calls (not its times)."""
+    out = {}
+    for line in (text.decode() if isinstance(text, bytes) else text).splitlines():
+        if line.startswith("errorstat_") or line.startswith("total_error_replies:"):
+            k, v = line.split(":", 1)
+            out[k] = v
+        elif line.startswith("cmdstat_"):
+            k, v = line.split(":", 1)
+            f = dict(x.split("=") for x in v.split(","))
+            out[k] = (f["calls"], f["rejected_calls"], f["failed_calls"])
+    return sorted(out.items())
+
+
+STATS = (["INFO", "all"], _stats)
+ALLOW_OOM = "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], 'w')"
+NO_WRITES = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])"
+OOM = [
+    # maxmemory: commands that may add data are refused with Redis's OOM
+    # error while used_memory is over it (cairn evicts nothing: Redis's
+    # noeviction), reads and deletes go on; scripts follow their flags
+    ["SET", "x", "123"], ["CONFIG", "RESETSTAT"], ["CONFIG", "SET", "maxmemory", "1"],
+    ["SET", "x", "1"], ["INCR", "n"], ["RPUSH", "l", "a"], ["GET", "x"], ["EXISTS", "x"], ["EXPIRE", "x", "100"],
+    ["PERSIST", "x"], STATS,
+    E("return redis.call('set', KEYS[1], 'y')", "x", nkeys=1), E("return redis.call('get', KEYS[1])", "x", nkeys=1),
+    E("return redis.pcall('set', KEYS[1], 'y')", "x", nkeys=1),
+    E("local t = redis.pcall('set', KEYS[1], 'y'); return t['err']", "x", nkeys=1), STATS,
+    E("#!lua\nreturn 1"), E("#!lua flags=\nreturn 1"), E(ALLOW_OOM, "x", nkeys=1), ["GET", "x"],
+    E(NO_WRITES, "x", nkeys=1), ["EVAL_RO", NO_WRITES, "1", "x"], STATS,
+    ["MULTI"], ["GET", "x"], ["SET", "x", "2"], ["EXEC"],
+    ["MULTI"], ["GET", "x"], ["DEL", "x"], ["EXEC"], STATS,
+    ["CONFIG", "SET", "maxmemory", "0"], ["SET", "x", "3"], ["GET", "x"],
+    E("#!lua\nreturn redis.call('set', KEYS[1], 'z')", "x", nkeys=1), STATS,
+]
+
+
+@test
+def out_of_memory_and_error_stats():
+    compare(OOM, resp=2, fresh=True)
+
+
+ERROR_STATS = [
+    # where a script's error is counted: once, where it arose (a rejected
+    # call counts as the command's rejected call; a failed call as its failed
+    # call), then only as the script's failed call when the script returns it
+    ["CONFIG", "RESETSTAT"],
+    ["EVAL_RO", "return redis.call('set', 'x', 'y')", "1", "x"], STATS,
+    ["EVAL_RO", "return redis.pcall('set', 'x', 'y')", "1", "x"], STATS,
+    ["EVAL_RO", "local t = redis.pcall('set', 'x', 'y'); return 1", "1", "x"], STATS,
+    E("return redis.call('select', 99)"), E("local t = redis.pcall('select', 99); return 1"), STATS,
+    E("return redis.call('nosuchcommand')"), E("return redis.pcall('get')"), STATS,
+    E("return redis.error_reply('MY error')"), E("error('plain')"), STATS,
+    ["MULTI"], E("return redis.call('select', 99)"), ["EXEC"], STATS,
+]
+
+
+@test
+def script_error_stats():
+    compare(ERROR_STATS, resp=2, fresh=True)
+
+
 if __name__ == "__main__":
     run_tests()

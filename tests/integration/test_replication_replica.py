@@ -298,6 +298,32 @@ def full_sync_cairn_to_cairn():
 
 
 @test(timeout=120)
+def replica_ignores_maxmemory():
+    """maxmemory refuses writes on a master (test_differential_scripting
+    out_of_memory_and_error_stats) but a replica applies its master's stream
+    whatever its own maxmemory (replica-ignore-maxmemory yes): refusing it
+    would make the replica diverge."""
+    with CairnServer() as master, start_cairn_replica(master, {"maxmemory": "1"}) as replica:
+        wait_link_up(replica, SYNC_TIMEOUT)
+        mc, rc = master.conn(), replica.conn()
+        try:
+            assert_eq(rc.call("CONFIG", "GET", "maxmemory"), [b"maxmemory", b"1"])
+            for i in range(200):
+                mc.call("SET", "k%d" % i, "v%d" % i)
+            wait_converged(master, replica)
+            assert_eq(rc.call("DBSIZE"), 200)
+            assert_eq(rc.call("GET", "k199"), b"v199")
+            assert_eq(mc.call("CONFIG", "SET", "maxmemory", "1"), "OK")
+            assert_error(mc.call("SET", "more", "1"), "OOM command not allowed when used memory > 'maxmemory'.")
+            assert_eq(mc.call("DEL", "k0"), 1)
+            wait_converged(master, replica)
+            assert_eq(rc.call("EXISTS", "k0"), 0)
+        finally:
+            mc.close()
+            rc.close()
+
+
+@test(timeout=120)
 def replicaof_command_then_stream():
     """REPLICAOF at runtime (not the config file): the stream after the full
     sync must advance the replica's offset and reach its own sub-replica."""
