@@ -300,6 +300,7 @@ static const directive table[] = {
     {"lmdb-max-map-size", NULL, DT_MEM, 0, CF(lmdb_max_map_size), "1tb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"lmdb-writemap", NULL, DT_BOOL, F_SAME_ONLY, CF(lmdb_writemap), "yes", 0, 1, 0, 0, NULL, NULL},
     {"backlog-segment-size", NULL, DT_MEM, 0, CF(backlog_segment_size), "64mb", MB, 4 * GB, 0, 0, NULL, NULL},
+    {"backlog-preallocate", NULL, DT_BOOL, F_SAME_ONLY, CF(backlog_preallocate), "yes", 0, 1, 0, 0, NULL, NULL},
     {"backlog-retention-bytes", NULL, DT_MEM, 0, CF(backlog_retention_bytes), "16gb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"backlog-retention-seconds", NULL, DT_LL, 0, CF(backlog_retention_seconds), "604800", 0, LLONG_MAX, 0, 0,
      NULL, NULL},

@@ -96,6 +96,7 @@ typedef struct cairn_config {
 
   /* backlog (the write-ahead log / replication backlog) */
   long long backlog_segment_size;
+  int backlog_preallocate;        /* segments zero-filled ahead (replication/backlog, options.preallocate) */
   long long backlog_retention_bytes;
   long long backlog_retention_seconds;
   long long backlog_max_bytes;

@@ -138,6 +138,7 @@ int main(int argc, char **argv) {
   char bdir[4096];
   snprintf(bdir, sizeof(bdir), "%s/backlog", srv.cfg.dir);
   cairn_backlog_options bo = {.segment_size = (uint64_t)srv.cfg.backlog_segment_size,
+                              .preallocate = srv.cfg.backlog_preallocate,
                               .start_offset = cairn_store_checkpoint_offset(srv.store),
                               .truncate_corrupt = srv.cfg.backlog_load_corrupt == 1,
                               .log = backlog_log};

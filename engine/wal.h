@@ -29,6 +29,7 @@ typedef struct cairn_wal_stats {
   int segments, compressed_segments, pending_seals;
   uint64_t corrupt_frames;
   uint64_t corruptions, torn_tail_bytes_cut, corrupt_bytes_cut; /* found / cut by the backlog's open */
+  int active_preallocated, spare_ready; /* backlog-preallocate: the active segment, the next one */
 } cairn_wal_stats;
 
 typedef struct cairn_wal {

@@ -274,6 +274,7 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
     return -1;
   }
   b->dirfd = b->active_fd = b->lock_fd = -1;
+  atomic_init(&b->spare_fd, -1);
   b->segment_size = opt && opt->segment_size ? opt->segment_size : 64ull << 20;
   b->read_only = opt && opt->tool;
   b->truncate_corrupt = opt && opt->truncate_corrupt;
@@ -409,8 +410,10 @@ done:
     /* Records what open found (and removes leftovers) before anything new
      * happens; a tool holding the lock just leaves that for later. */
     bl_manifest_flush(b, 1);
-    if (!(opt && opt->no_compress) && pthread_create(&b->zthread, NULL, bl_compress_main, b) == 0)
+    if (!(opt && opt->no_compress) && pthread_create(&b->zthread, NULL, bl_compress_main, b) == 0) {
       b->zthread_started = 1;
+      b->prealloc = opt && opt->preallocate;
+    }
   }
   *out = b;
   return 0;
@@ -429,6 +432,11 @@ void cairn_backlog_close(cairn_backlog *b) {
     pthread_cond_signal(&b->zcv);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->zthread, NULL);
+  }
+  int spare = atomic_exchange(&b->spare_fd, -1);
+  if (spare >= 0) {
+    close(spare);
+    unlinkat(b->dirfd, SPARE_NAME, 0);
   }
   if (!b->read_only && b->dirfd >= 0 && b->nsegs && b->mf_dirty) bl_manifest_flush(b, 0);
   if (b->active_fd >= 0) close(b->active_fd);
@@ -487,9 +495,22 @@ int cairn_backlog_append_at(cairn_backlog *b, const void *data, size_t len, int6
   uint64_t rec = REC_HDR_SIZE + (uint64_t)len;
   /* Roll before a record that would push a non-empty segment past the limit;
    * a record larger than the limit gets a segment to itself. */
-  if (s->end >= s->first && s->size + rec > b->segment_size) {
+  uint64_t early = b->segment_size < PREALLOC_EARLY_ROLL ? b->segment_size : PREALLOC_EARLY_ROLL;
+  int spare_ready = atomic_load_explicit(&b->spare_fd, memory_order_relaxed) >= 0;
+  if (s->end >= s->first &&
+      (s->size + rec > b->segment_size || (!b->active_prealloc && spare_ready && s->size >= early))) {
     if (bl_roll(b) < 0) return -1;
     s = b->active;
+    spare_ready = 0;
+  }
+  if (b->prealloc && !spare_ready && !b->spare_wanted &&
+      s->size >= (b->active_prealloc ? b->segment_size : early) / 2) {
+    /* the next roll's spare: asked for once the active segment is half
+     * full (or, not preallocated, half the way to its early roll) */
+    pthread_mutex_lock(&b->mu);
+    b->spare_wanted = 1;
+    pthread_cond_signal(&b->zcv);
+    pthread_mutex_unlock(&b->mu);
   }
   uint64_t off = s->end + 1, pos = s->size;
   uint8_t hdr[REC_HDR_SIZE];
@@ -511,6 +532,7 @@ int cairn_backlog_append_at(cairn_backlog *b, const void *data, size_t len, int6
       /* Leave the file ending at the last complete record. */
       while (ftruncate(b->active_fd, (off_t)pos) < 0 && errno == EINTR) {
       }
+      b->active_prealloc = 0; /* (the file now ends at pos) */
       errno = e;
       return -1;
     }
@@ -642,6 +664,7 @@ int cairn_backlog_reset(cairn_backlog *b, uint64_t end) {
   int e = errno;
   if (b->active_fd >= 0) close(b->active_fd);
   b->active_fd = fd;
+  b->active_prealloc = 0;
   atomic_store(&b->disk_bytes, SEG_HDR_SIZE);
   atomic_store_explicit(&b->first, end + 1, memory_order_release);
   atomic_store_explicit(&b->end, end, memory_order_release);

@@ -32,6 +32,13 @@ typedef struct cairn_backlog_options {
   uint64_t segment_size;        /* roll the active segment once it exceeds this */
   uint64_t start_offset;        /* for a new, empty backlog: end offset to start at (first = start+1) */
   int no_compress;              /* don't start the background compression thread */
+  /* Zero-filled segments: the compression thread keeps a spare segment file
+   * written with zeros to segment_size and synced, which the next roll renames
+   * into place. Appends then overwrite allocated blocks, so a sync is a data
+   * write without a filesystem journal commit (ext4, XFS). A segment not
+   * preallocated (the first of a new backlog, after a reset) is rolled into
+   * the spare early, once it holds 1 MB. Needs the thread (not no_compress). */
+  int preallocate;
   int compress_level;           /* zstd level for sealed segments (0: default 3) */
   /* Tool mode: take the directory's lock for the handle's whole life (fails
    * with EWOULDBLOCK if another tool holds it), never cut or rewrite the
@@ -156,6 +163,8 @@ typedef struct cairn_backlog_stats {
                                * them, a corrupt MANIFEST, damaged older segments */
   uint64_t torn_tail_bytes_cut;   /* bytes cut by open as a torn tail */
   uint64_t corrupt_bytes_cut;     /* bytes cut by open at a corruption (truncate_corrupt) */
+  int active_preallocated;        /* the active segment's file was zero-filled ahead (options.preallocate) */
+  int spare_ready;                /* the next roll's zero-filled file is ready */
 } cairn_backlog_stats;
 void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st);
 

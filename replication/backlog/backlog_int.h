@@ -101,6 +101,15 @@ struct cairn_backlog {
   size_t nsegs, segs_cap;
   int active_fd;
   int dir_dirty;
+  /* preallocation (options.preallocate): spare_fd, a zero-filled synced file
+   * named SPARE_NAME (-1: none ready; the thread sets it, the writer takes
+   * it, under mu); spare_wanted: the writer asked the thread for one;
+   * active_prealloc: the active segment's file extends past its data */
+  int prealloc;
+  _Atomic int spare_fd;
+  int spare_wanted;
+  int spare_error_logged;
+  int active_prealloc;
   _Atomic uint64_t disk_bytes;
   _Atomic uint64_t end;
   _Atomic uint64_t first;
@@ -170,6 +179,14 @@ int bl_find_valid_after(const segment *s, int fd, uint64_t file_size, uint64_t *
 int bl_create_seg_file(cairn_backlog *b, const char *name, uint64_t first, int64_t *ctime_ms);
 int bl_write_seg_header(int fd, const segment *s, uint8_t state);
 int bl_roll(cairn_backlog *b);
+/* The spare segment file's name (a .tmp: removed by a writer's open). */
+#define SPARE_NAME "spare-segment.tmp"
+/* A segment without preallocation is rolled into a ready spare from this size. */
+#define PREALLOC_EARLY_ROLL (1u << 20)
+/* Writes the spare (compression thread): 0 ready (or not wanted any more), -1 error. */
+int bl_make_spare(cairn_backlog *b);
+/* Whether bytes [from, to) of fd are all zero: 1 yes, 0 no, -1 I/O error. */
+int bl_all_zero(int fd, uint64_t from, uint64_t to);
 int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, char *err, size_t errlen,
                 size_t *used);
 void bl_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

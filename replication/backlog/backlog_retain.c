@@ -313,7 +313,9 @@ void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st) {
   st->corruptions = b->corruptions;
   st->torn_tail_bytes_cut = b->torn_tail_bytes_cut;
   st->corrupt_bytes_cut = b->corrupt_bytes_cut;
+  st->spare_ready = atomic_load(&b->spare_fd) >= 0;
   pthread_mutex_lock(&b->mu);
+  st->active_preallocated = b->active_prealloc; /* (the writer's; read for stats only) */
   st->segments = (int)b->nsegs;
   for (size_t i = 0; i < b->nsegs; i++) {
     segment *s = b->segs[i];
@@ -410,10 +412,13 @@ long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *fil
           uint64_t size = (uint64_t)st.st_size;
           int active = !strcmp(v[i].state, "active");
           int rc = bl_scan_segment(s, fd, size, 1, &why);
+          /* zeros after the last record: preallocated, not written yet */
+          int ztail = rc == 1 ? bl_all_zero(fd, s->size, size) : 0;
+          if (ztail == 1) rc = 0;
           /* the active segment may be growing: a torn tail there is a write
            * in progress, not damage */
           uint64_t at_pos = 0, at_off = 0, vend = 0;
-          int found = rc == 1 ? bl_find_valid_after(s, fd, size, &at_pos, &at_off, &vend) : 0;
+          int found = ztail < 0 ? -1 : rc == 1 ? bl_find_valid_after(s, fd, size, &at_pos, &at_off, &vend) : 0;
           if (found < 0) {
             cb(ud, v[i].file, s->size, s->end + 1, strerror(errno));
             bad++;

@@ -455,21 +455,47 @@ int bl_write_seg_header(int fd, const segment *s, uint8_t state) {
   return bl_pwrite_full(fd, buf, sizeof(buf), 0);
 }
 
+/* Takes the ready spare (if any) as the file of new segment s: its header
+ * written, then renamed into place (never over an existing file). Returns
+ * the fd, or -1 when there is no spare or it could not be used (the caller
+ * creates the file as usual). */
+static int take_spare(cairn_backlog *b, segment *s) {
+  pthread_mutex_lock(&b->mu);
+  int fd = atomic_exchange(&b->spare_fd, -1);
+  pthread_mutex_unlock(&b->mu);
+  if (fd < 0) return -1;
+  s->ctime_ms = cairn_mstime();
+  if (bl_write_seg_header(fd, s, SEG_STATE_ACTIVE) < 0 ||
+      renameat2(b->dirfd, SPARE_NAME, b->dirfd, s->name, RENAME_NOREPLACE) < 0) {
+    /* (a tool's open removed it, or the disk failed): plain creation */
+    bl_log(b, CAIRN_BACKLOG_LOG_WARNING, "backlog: %s/%s: the preallocated segment could not be used: %s", b->dir,
+           SPARE_NAME, strerror(errno));
+    close(fd);
+    unlinkat(b->dirfd, SPARE_NAME, 0);
+    return -1;
+  }
+  return fd;
+}
+
 /* Seals the active segment (header says sealed, with its last offset and
- * size; fdatasync so the successor never exists on disk before its
- * predecessor's data) and starts a new active segment at end+1. The sealed
+ * size; a preallocated file cut to its data; fdatasync so the successor
+ * never exists on disk before its predecessor's data) and starts a new
+ * active segment at end+1, in the spare when one is ready. The sealed
  * segment is then queued for compression. */
 int bl_roll(cairn_backlog *b) {
   segment *cur = b->active;
   int64_t now = cairn_mstime();
   cur->sealed_ms = now;
-  if (bl_write_seg_header(b->active_fd, cur, SEG_STATE_SEALED) < 0 || fdatasync(b->active_fd) < 0) return -1;
+  if (bl_write_seg_header(b->active_fd, cur, SEG_STATE_SEALED) < 0 ||
+      (b->active_prealloc && ftruncate(b->active_fd, (off_t)cur->size) < 0) || fdatasync(b->active_fd) < 0)
+    return -1;
   segment *s = bl_seg_new(cur->end + 1);
   if (!s) {
     errno = ENOMEM;
     return -1;
   }
-  int fd = bl_create_seg_file(b, s->name, s->first, &s->ctime_ms);
+  int fd = take_spare(b, s), prealloc = fd >= 0;
+  if (fd < 0) fd = bl_create_seg_file(b, s->name, s->first, &s->ctime_ms);
   if (fd < 0) {
     bl_seg_free(s);
     return -1;
@@ -493,8 +519,62 @@ int bl_roll(cairn_backlog *b) {
   }
   close(b->active_fd);
   b->active_fd = fd;
+  b->active_prealloc = prealloc;
   b->disk_bytes += SEG_HDR_SIZE;
   b->dir_dirty = 1;
+  return 0;
+}
+
+int bl_all_zero(int fd, uint64_t from, uint64_t to) {
+  static const uint8_t zero[4096];
+  uint8_t *buf = malloc(WINDOW_SIZE);
+  if (!buf) return -1;
+  int rc = 1;
+  while (rc == 1 && from < to) {
+    size_t n = to - from < WINDOW_SIZE ? (size_t)(to - from) : WINDOW_SIZE;
+    ssize_t r = bl_pread_full(fd, buf, n, from);
+    if (r < 0) rc = -1;
+    else if ((size_t)r < n) rc = 0;
+    for (size_t i = 0; rc == 1 && i < n; i += sizeof(zero))
+      if (memcmp(buf + i, zero, n - i < sizeof(zero) ? n - i : sizeof(zero)) != 0) rc = 0;
+    from += n;
+  }
+  free(buf);
+  return rc;
+}
+
+int bl_make_spare(cairn_backlog *b) {
+  pthread_mutex_lock(&b->mu);
+  uint64_t size = b->segment_size;
+  int wanted = b->spare_wanted && atomic_load(&b->spare_fd) < 0 && !b->zstop;
+  pthread_mutex_unlock(&b->mu);
+  if (!wanted) return 0;
+  unlinkat(b->dirfd, SPARE_NAME, 0);
+  int fd = openat(b->dirfd, SPARE_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  /* written and synced 8 MB at a time, so the writeback never becomes one
+   * burst that the group commit's syncs queue behind */
+  enum { CHUNK = 1 << 20, SYNC_EVERY = 8 << 20 };
+  uint8_t *zero = calloc(1, CHUNK);
+  int rc = zero ? 0 : -1;
+  for (uint64_t pos = 0; rc == 0 && pos < size; pos += CHUNK) {
+    size_t n = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
+    if (bl_pwrite_full(fd, zero, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;
+    if (__atomic_load_n(&b->zstop, __ATOMIC_RELAXED)) rc = -1, errno = ECANCELED;
+  }
+  free(zero);
+  if (rc == 0 && fdatasync(fd) < 0) rc = -1;
+  if (rc < 0) {
+    int e = errno;
+    close(fd);
+    unlinkat(b->dirfd, SPARE_NAME, 0);
+    errno = e;
+    return -1;
+  }
+  pthread_mutex_lock(&b->mu);
+  b->spare_wanted = 0;
+  atomic_store(&b->spare_fd, fd);
+  pthread_mutex_unlock(&b->mu);
   return 0;
 }
 
@@ -526,9 +606,11 @@ int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, c
     close(fd);
     return -1;
   }
-  if (r < SEG_HDR_SIZE && newest) {
-    /* Crash while the newest segment was being created: nothing can be in
-     * it yet. Rewrite a fresh header. */
+  int zero_hdr = r == SEG_HDR_SIZE && bl_all_zero(fd, 0, SEG_HDR_SIZE) == 1;
+  if ((r < SEG_HDR_SIZE || zero_hdr) && newest) {
+    /* Crash while the newest segment was being created (or a spare renamed
+     * into place before its header reached the disk): nothing can be in it
+     * yet. Rewrite a fresh header. */
     s->ctime_ms = cairn_mstime();
     if (repair && (ftruncate(fd, 0) < 0 || bl_write_seg_header(fd, s, SEG_STATE_ACTIVE) < 0 || fsync(fd) < 0)) {
       bl_errf(err, errlen, "%s/%s: rewriting torn header: %s", b->dir, s->name, strerror(errno));
@@ -554,10 +636,29 @@ int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, c
   s->ctime_ms = h.ctime_ms;
   s->sealed_ms = h.sealed_ms;
   int rc = bl_scan_segment(s, fd, fsize, newest, &why);
-  if (rc < 0) {
+  /* zeros after the last record: a preallocated file's unwritten part, not
+   * a torn tail (kept in the newest segment, appends overwrite it) */
+  int ztail = rc == 1 ? bl_all_zero(fd, s->size, fsize) : 0;
+  if (rc < 0 || ztail < 0) {
     bl_errf(err, errlen, "%s/%s: read: %s", b->dir, s->name, strerror(errno));
     close(fd);
     return -1;
+  }
+  if (ztail) {
+    rc = 0;
+    if (newest && repair) b->active_prealloc = 1;
+    if (!newest && !b->read_only) {
+      /* an older segment keeps no preallocation: readers end at its EOF */
+      int wfd = bl_open_at(b, s->name, O_RDWR);
+      if (wfd < 0 || ftruncate(wfd, (off_t)s->size) < 0 || fdatasync(wfd) < 0) {
+        bl_errf(err, errlen, "%s/%s: cutting the preallocated tail: %s", b->dir, s->name, strerror(errno));
+        if (wfd >= 0) close(wfd);
+        close(fd);
+        return -1;
+      }
+      close(wfd);
+    }
+    fsize = s->size;
   }
   if (newest) {
     if (rc == 1 && repair) {

@@ -56,7 +56,8 @@ static void wal_stats(void *ud, cairn_wal_stats *st) {
                           .ratio = b.ratio, .segments = b.segments, .compressed_segments = b.compressed_segments,
                           .pending_seals = b.pending_seals, .corrupt_frames = b.corrupt_frames,
                           .corruptions = b.corruptions, .torn_tail_bytes_cut = b.torn_tail_bytes_cut,
-                          .corrupt_bytes_cut = b.corrupt_bytes_cut};
+                          .corrupt_bytes_cut = b.corrupt_bytes_cut, .active_preallocated = b.active_preallocated,
+                          .spare_ready = b.spare_ready};
 }
 static int wal_reset(void *ud, uint64_t end) { return cairn_backlog_reset(ud, end); }
 static uint64_t wal_disk_bytes(void *ud) { return cairn_backlog_disk_bytes(ud); }

@@ -382,6 +382,29 @@ void *bl_compress_main(void *arg) {
   int backoff = 0;
   pthread_mutex_lock(&b->mu);
   while (!b->zstop) {
+    if (b->spare_wanted && atomic_load(&b->spare_fd) < 0 && !backoff) {
+      /* the next roll's zero-filled segment first: a roll without it
+       * falls back to a file whose syncs commit the filesystem journal */
+      pthread_mutex_unlock(&b->mu);
+      int rc = bl_make_spare(b);
+      int e = errno;
+      pthread_mutex_lock(&b->mu);
+      if (rc < 0 && !b->zstop) {
+        backoff = 1;
+        if (!b->spare_error_logged) {
+          b->spare_error_logged = 1;
+          pthread_mutex_unlock(&b->mu);
+          bl_log(b, CAIRN_BACKLOG_LOG_WARNING,
+                 "backlog: %s/%s: cannot preallocate the next segment (%s); segments are written without "
+                 "preallocation until it works (retried every second)",
+                 b->dir, SPARE_NAME, strerror(e));
+          pthread_mutex_lock(&b->mu);
+        }
+      } else if (rc == 0) {
+        b->spare_error_logged = 0;
+      }
+      continue;
+    }
     int pending = 0;
     for (size_t i = 0; i + 1 < b->nsegs; i++)
       if (b->segs[i]->queued && b->segs[i]->format == SEG_FORMAT_RAW) pending = 1;

@@ -289,6 +289,78 @@ def last_segment(dirpath):
     return segs[-1]
 
 
+@test(timeout=180)
+def kill9_in_a_preallocated_segment():
+    """backlog-preallocate: once 1 MB is written the active segment moves to a
+    zero-filled file of backlog-segment-size; kill -9 and restart keep every
+    acknowledged write and the zeros (no torn tail); garbage written into them
+    (a torn write) is cut. With "no", segments grow by appending."""
+    def info(c):
+        return parse_info(c.call("INFO", "persistence"))
+
+    def data_end(path):
+        with open(path, "rb") as f:
+            b = f.read()
+        return len(b.rstrip(b"\0"))
+
+    seg = 4 << 20
+    with CairnServer({"backlog-segment-size": "4mb"}) as s:
+        c = s.conn()
+        n = 0
+
+        def write(k):
+            nonlocal n
+            for _ in range(k):
+                c.send("SET", "p%d" % n, ("v%d-" % n) * 20)
+                n += 1
+            for _ in range(k):
+                assert_eq(c.read_reply(), "OK")
+
+        write(5000)   # ~1 MB of stream
+        wait_until(lambda: (write(100), info(c)["wal_preallocated"] == "1")[1], timeout=30,
+                   msg=lambda: "no preallocated segment: %r" % info(c))
+        write(2000)
+        last = last_segment(s.dir)
+        assert_eq(os.path.getsize(last), seg)
+        end = data_end(last)
+        assert 0 < end < seg, end
+        s.kill9()
+        s.start()
+        c = s.conn()
+        assert_eq(info(c)["backlog_torn_tail_bytes_cut"], "0")
+        assert_eq(info(c)["wal_preallocated"], "1")
+        assert_eq(os.path.getsize(last), seg)
+        for i in range(0, n, 97):
+            assert_eq(c.call("GET", "p%d" % i), (("v%d-" % i) * 20).encode())
+        assert_eq(c.call("DBSIZE"), n)
+        write(500)
+        # a torn write into the zeros: cut at restart, nothing acknowledged lost
+        s.kill9()
+        end = data_end(last)
+        with open(last, "r+b") as f:
+            f.seek(end)
+            f.write(b"CRC1" + os.urandom(500))
+        s.start()
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), n)
+        assert_eq(c.call("GET", "p%d" % (n - 1)), (("v%d-" % (n - 1)) * 20).encode())
+        assert_eq(int(info(c)["backlog_torn_tail_bytes_cut"]), seg - end)
+        assert_eq(os.path.getsize(last), end)
+        c.close()
+
+    with CairnServer({"backlog-segment-size": "4mb", "backlog-preallocate": "no"}) as s:
+        c = s.conn()
+        n = 0
+        write(12000)
+        time.sleep(0.5)
+        assert_eq(info(c)["wal_preallocated"], "0")
+        assert_eq(info(c)["wal_spare_ready"], "0")
+        assert not os.path.exists(os.path.join(s.dir, "backlog", "spare-segment.tmp"))
+        last = last_segment(s.dir)
+        assert_eq(os.path.getsize(last), data_end(last))
+        assert_error(c.call("CONFIG", "SET", "backlog-preallocate", "yes"), "ERR CONFIG SET failed")
+
+
 @test(timeout=120)
 def garbage_after_the_last_record_is_cut():
     with CairnServer() as s:

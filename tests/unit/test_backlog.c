@@ -395,7 +395,8 @@ static void test_corruption_inside_newest_segment(void **state) {
   assert_int_equal(st.torn_tail_bytes_cut, 0);
   cairn_backlog_close(b);
 
-  /* zeros to the end after the last record: a torn tail, counted as such */
+  /* zeros to the end after the last record: a preallocated part, not
+   * written yet (test_preallocated_segments), kept and not counted */
   int fd = open(path, O_WRONLY | O_APPEND);
   assert_true(fd >= 0);
   char zeros[300] = {0};
@@ -403,10 +404,23 @@ static void test_corruption_inside_newest_segment(void **state) {
   close(fd);
   o.truncate_corrupt = 0;
   assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
-  assert_non_null(strstr(err, "torn tail"));
+  assert_null(strstr(err, "torn tail"));
   cairn_backlog_get_stats(b, &st);
   assert_int_equal(st.corruptions, 0);
-  assert_int_equal(st.torn_tail_bytes_cut, 300);
+  assert_int_equal(st.torn_tail_bytes_cut, 0);
+  assert_int_equal(st.active_preallocated, 1);
+  assert_int_equal(file_size(path), before - 49 + 300);
+  /* ...and a zero byte then garbage is a torn tail again */
+  cairn_backlog_close(b);
+  fd = open(path, O_WRONLY | O_APPEND);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "garbage", 7), 7);
+  close(fd);
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "torn tail"));
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.torn_tail_bytes_cut, 307);
+  assert_int_equal(file_size(path), before - 49);
   cairn_backlog_close(b);
 }
 
@@ -1157,6 +1171,153 @@ static void test_history(void **state) {
 }
 
 /* Compaction merges and recompresses; the stream reads the same. */
+/* Preallocated segments: the thread writes a zero-filled spare once the
+ * active segment is half full; the roll renames it into place (the active
+ * file is segment_size long, its zeros after the data); the sealed one is cut
+ * to its data; reopening keeps the zeros (no torn tail) and appends go on
+ * over them; a torn write into them is cut; a spare renamed before its
+ * header reached the disk (all zeros) gets a fresh header. */
+static int verify_notes;
+static void count_note(void *ud, const char *file, uint64_t pos, uint64_t off, const char *what) {
+  (void)ud, (void)file, (void)pos, (void)off, (void)what;
+  verify_notes++;
+}
+
+static void wait_spare(cairn_backlog *b) {
+  for (int i = 0; i < 2000; i++) {
+    cairn_backlog_stats st;
+    cairn_backlog_get_stats(b, &st);
+    if (st.spare_ready) return;
+    usleep(5000);
+  }
+  fail_msg("no spare segment after 10 s");
+}
+
+static uint64_t active_first(cairn_backlog *b, uint64_t *data_end) {
+  size_t n;
+  cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
+  uint64_t first = v[n - 1].first;
+  if (data_end) *data_end = v[n - 1].disk_bytes; /* a raw segment's: the file position after its last record */
+  assert_string_equal(v[n - 1].state, "active");
+  free(v);
+  return first;
+}
+
+static void test_preallocated_segments(void **state) {
+  fixture *f = *state;
+  const uint64_t seg = 256 << 10;
+  cairn_backlog_options o = {.segment_size = seg, .preallocate = 1};
+  cairn_backlog *b = NULL;
+  char err[1024] = "", path[512], spare[512];
+  snprintf(spare, sizeof(spare), "%s/spare-segment.tmp", f->dir);
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.active_preallocated, 0); /* a new backlog's first segment */
+  while (cairn_backlog_end(b) < seg / 2 + 1000) append_len(b, 1000);
+  assert_int_equal(active_first(b, NULL), 1);
+  wait_spare(b);
+  assert_int_equal(file_size(spare), (int64_t)seg);
+  /* the roll takes it (early once 1 MB is in a segment not preallocated;
+   * here at segment_size, below 1 MB) */
+  uint64_t first2 = 1;
+  for (int i = 0; i < 1000 && first2 == 1; i++) {
+    append_len(b, 1000);
+    first2 = active_first(b, NULL);
+  }
+  assert_true(first2 > 1);
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.active_preallocated, 1);
+  assert_int_equal(file_size(spare), -1);
+  seg_path(path, sizeof(path), f->dir, first2);
+  assert_int_equal(file_size(path), (int64_t)seg); /* zero-filled ahead */
+  char old[512];
+  seg_path(old, sizeof(old), f->dir, 1);
+  int64_t old_size = file_size(old);
+  assert_true(old_size == -1 || old_size == (int64_t)(first2 - 1 + SEG_HDR + (first2 - 1) / 1000 * REC_HDR));
+  /* through a few preallocated rolls */
+  while (cairn_backlog_end(b) < 5 * seg) {
+    append_len(b, 777);
+    if (cairn_backlog_end(b) % 50 == 0) usleep(100);
+  }
+  /* end in a preallocated segment */
+  for (int i = 0; i < 5000; i++) {
+    cairn_backlog_get_stats(b, &st);
+    if (st.spare_ready) break;
+    append_len(b, 100);
+    usleep(1000);
+  }
+  uint64_t cur = active_first(b, NULL), nf = cur;
+  for (int i = 0; i < 1000 && nf == cur; i++) {
+    append_len(b, 1000);
+    nf = active_first(b, NULL);
+  }
+  assert_true(nf != cur);
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.active_preallocated, 1);
+  assert_int_equal(cairn_backlog_sync(b), 0);
+  read_check(b, 1, 4096);
+  uint64_t first_n, data_n;
+  first_n = active_first(b, &data_n);
+  seg_path(path, sizeof(path), f->dir, first_n);
+  cairn_backlog_get_stats(b, &st);
+  int64_t active_file = file_size(path);
+  assert_int_equal(active_file, (int64_t)seg);
+  assert_true(active_file > (int64_t)data_n);
+  uint64_t end = cairn_backlog_end(b);
+  cairn_backlog_close(b);
+  assert_int_equal(file_size(spare), -1); /* close removes the spare */
+
+  /* reopen: the zeros are kept, not a torn tail; appends go on over them */
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_null(strstr(err, "torn"));
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.torn_tail_bytes_cut, 0);
+  assert_int_equal(st.active_preallocated, 1);
+  assert_int_equal(cairn_backlog_end(b), end);
+  assert_int_equal(file_size(path), active_file);
+  append_len(b, 500);
+  read_check(b, 1, 65536);
+  verify_notes = 0;
+  assert_int_equal(cairn_backlog_verify(b, count_cb, count_note, NULL, NULL), 0);
+  assert_int_equal(verify_notes, 0);
+  end = cairn_backlog_end(b);
+  uint64_t data_end = 0;
+  active_first(b, &data_end);
+  cairn_backlog_close(b);
+
+  {
+    /* a torn write into the preallocated part: cut, the rest with it */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "CRC1torn", 8, (off_t)data_end), 8);
+    close(fd);
+    if (cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)) != 0) fail_msg("open: %s", err);
+    assert_non_null(strstr(err, "torn tail"));
+    cairn_backlog_get_stats(b, &st);
+    assert_int_equal(st.torn_tail_bytes_cut, (uint64_t)active_file - data_end);
+    assert_int_equal(st.active_preallocated, 0);
+    assert_int_equal(file_size(path), (int64_t)data_end);
+    assert_int_equal(cairn_backlog_end(b), end);
+    read_check(b, 1, 4096);
+    cairn_backlog_close(b);
+  }
+
+  /* a spare renamed into place whose header never reached the disk */
+  char next[512];
+  seg_path(next, sizeof(next), f->dir, end + 1);
+  int fd = open(next, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, (off_t)seg), 0);
+  close(fd);
+  assert_int_equal(cairn_backlog_open(f->dir, &o, &b, err, sizeof(err)), 0);
+  assert_non_null(strstr(err, "torn segment header"));
+  assert_int_equal(cairn_backlog_end(b), end);
+  append_len(b, 300);
+  read_check(b, 1, 4096);
+  cairn_backlog_close(b);
+}
+
 static void test_compact(void **state) {
   fixture *f = *state;
   cairn_backlog *b = open_z(f->dir, 1 << 20, 0);
@@ -1209,6 +1370,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_retention_with_pins, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_preallocated_segments, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
