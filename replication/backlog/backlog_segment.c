@@ -552,9 +552,13 @@ int bl_make_spare(cairn_backlog *b) {
   unlinkat(b->dirfd, SPARE_NAME, 0);
   int fd = openat(b->dirfd, SPARE_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  /* written and synced 8 MB at a time, so the writeback never becomes one
-   * burst that the group commit's syncs queue behind */
-  enum { CHUNK = 1 << 20, SYNC_EVERY = 8 << 20 };
+  /* Written a page per call: the page cache then holds the file in
+   * page-sized folios (a larger write gets large folios, and every small
+   * append into one would later dirty, and write back, the whole folio:
+   * 12x the bytes on ext4 with kernel 6.18). Synced 8 MB at a time, so the
+   * writeback never becomes one burst the group commit's syncs queue
+   * behind. */
+  enum { CHUNK = 4096, SYNC_EVERY = 8 << 20 };
   uint8_t *zero = calloc(1, CHUNK);
   int rc = zero ? 0 : -1;
   for (uint64_t pos = 0; rc == 0 && pos < size; pos += CHUNK) {
