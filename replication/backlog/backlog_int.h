@@ -183,7 +183,11 @@ int bl_roll(cairn_backlog *b);
 #define SPARE_NAME "spare-segment.tmp"
 /* A segment without preallocation is rolled into a ready spare from this size. */
 #define PREALLOC_EARLY_ROLL (1u << 20)
-/* Writes the spare (compression thread): 0 ready (or not wanted any more), -1 error. */
+/* The spare is written only while the filesystem has 2 segments and this
+ * much more free. */
+#define SPARE_FREE_FLOOR (16u << 20)
+/* Writes the spare (compression thread): 0 ready (or not wanted any more),
+ * -1 error (ENOSPC: not enough room left, see SPARE_FREE_FLOOR). */
 int bl_make_spare(cairn_backlog *b);
 /* Whether bytes [from, to) of fd are all zero: 1 yes, 0 no, -1 I/O error. */
 int bl_all_zero(int fd, uint64_t from, uint64_t to);

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 void bl_errf(char *err, size_t errlen, const char *fmt, ...) {
@@ -549,6 +550,13 @@ int bl_make_spare(cairn_backlog *b) {
   int wanted = b->spare_wanted && atomic_load(&b->spare_fd) < 0 && !b->zstop;
   pthread_mutex_unlock(&b->mu);
   if (!wanted) return 0;
+  /* Only with room to spare: the zeros must never take the space the
+   * backlog's own appends need (a full disk refuses writes, -MISCONF). */
+  struct statvfs v;
+  if (fstatvfs(b->dirfd, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < 2 * size + SPARE_FREE_FLOOR) {
+    errno = ENOSPC;
+    return -1;
+  }
   unlinkat(b->dirfd, SPARE_NAME, 0);
   int fd = openat(b->dirfd, SPARE_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return -1;

@@ -395,9 +395,10 @@ void *bl_compress_main(void *arg) {
           b->spare_error_logged = 1;
           pthread_mutex_unlock(&b->mu);
           bl_log(b, CAIRN_BACKLOG_LOG_WARNING,
-                 "backlog: %s/%s: cannot preallocate the next segment (%s); segments are written without "
+                 "backlog: %s/%s: cannot preallocate the next segment (%s%s); segments are written without "
                  "preallocation until it works (retried every second)",
-                 b->dir, SPARE_NAME, strerror(e));
+                 b->dir, SPARE_NAME, strerror(e),
+                 e == ENOSPC ? ": the filesystem must keep two segments and 16 MB free" : "");
           pthread_mutex_lock(&b->mu);
         }
       } else if (rc == 0) {

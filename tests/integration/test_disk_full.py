@@ -240,5 +240,42 @@ def disk_full_without_writemap_names_the_data_file():
         data_file=True))
 
 
+
+@test(timeout=200)
+def no_preallocation_without_room_to_spare():
+    """backlog-preallocate: the zero-filled next segment is written only
+    while the filesystem keeps two segments and 16 MB free, so the zeros never
+    take the room the backlog's own appends need; without it the segments are
+    written by appending, with a log line naming the cause."""
+    def scenario(fs):
+        data = os.path.join(fs.mnt, "data")
+        # 64 MB, 16 MB of it the LMDB map: 2 x 20 MB + 16 MB do not fit
+        conf = {"lmdb-map-size": "16mb", "backlog-segment-size": "20mb", "overlay-max-memory": "16mb"}
+        with CairnServer(conf, dir=data) as s:
+            c = s.conn()
+            for i in range(0, 6000, 100):
+                assert_eq(c.pipeline([("SET", "n%d" % j, "x" * 300) for j in range(i, i + 100)]), ["OK"] * 100)
+            wait_until(lambda: "cannot preallocate the next segment" in s.log_text(), timeout=20,
+                       msg="no log line about the preallocation")
+            line = [ln for ln in s.log_text().splitlines() if "cannot preallocate" in ln][0]
+            assert_true(NOSPACE in line and "two segments and 16 MB free" in line, line)
+            p = parse_info(c.call("INFO", "persistence"))
+            assert_eq((p["wal_preallocated"], p["wal_spare_ready"]), ("0", "0"))
+            assert_true(not os.path.exists(os.path.join(data, "backlog", "spare-segment.tmp")))
+            assert_eq(c.call("SET", "after", "1"), "OK")
+            c.close()
+        fs.resize("256m")
+        with CairnServer(conf, dir=data) as s:
+            c = s.conn()
+            assert_eq(c.call("DBSIZE"), 6001)
+            for i in range(0, 30000, 100):
+                c.pipeline([("SET", "m%d" % j, "x" * 300) for j in range(i, i + 100)])
+            wait_until(lambda: parse_info(c.call("INFO", "persistence"))["wal_preallocated"] == "1", timeout=30,
+                       msg="no preallocation once there is room")
+            c.close()
+
+    with_tmpfs("64m", scenario)
+
+
 if __name__ == "__main__":
     run_tests()
