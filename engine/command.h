@@ -203,7 +203,7 @@ void cairn_propagate_del(cairn_ctx *c, int db, cairn_str key);
  * (Redis's noeviction rule; cairn evicts for no policy, see
  * conf/cairn.conf). used_memory is measured once per loop iteration; a
  * replica and its master's stream ignore maxmemory (replica-ignore-maxmemory
- * yes). */
+ * yes), and so does the WAL's replay (client NULL). */
 const char *cairn_oom_refusal(cairn_server *srv, const cairn_client *client);
 
 /* Executes one parsed command for a client (or for replay when client is

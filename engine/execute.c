@@ -147,7 +147,8 @@ const char *cairn_oom_refusal(cairn_server *srv, const cairn_client *client) {
              srv->cfg.lmdb_max_map_size);
     return full;
   }
-  if (srv->cfg.maxmemory <= 0 || srv->replica_mode || (client && cairn_client_type(client) == CAIRN_CLIENT_TYPE_MASTER))
+  /* replay (no client) and a master's stream are never refused for memory */
+  if (srv->cfg.maxmemory <= 0 || srv->replica_mode || !client || cairn_client_type(client) == CAIRN_CLIENT_TYPE_MASTER)
     return NULL;
   if (srv->maxmemory_checked_us != srv->iteration_start_us || srv->iteration_start_us == 0) {
     srv->maxmemory_checked_us = srv->iteration_start_us;

@@ -153,6 +153,29 @@ def kill9_script_effects_whole_or_absent():
             c.close()
 
 
+@test(timeout=120)
+def recovery_is_never_refused_for_maxmemory():
+    """maxmemory refuses clients' writes over it, never the WAL's replay at
+    start: a restart with maxmemory 1 brings back every acknowledged write,
+    a script's effects included, then refuses new writes."""
+    with CairnServer() as s:
+        c = s.conn()
+        for i in range(300):
+            c.send("SET", "r%d" % i, "v%d" % i)
+        for i in range(300):
+            assert_eq(c.read_reply(), "OK")
+        assert_eq(c.call("EVAL", "for i = 1, 50 do redis.call('RPUSH', KEYS[1], i) end return 1", "1", "list"), 1)
+        s.kill9()
+        s.extra_config = {"maxmemory": "1"}
+        s.start()
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), 301)
+        assert_eq(c.call("LLEN", "list"), 50)
+        assert_eq(c.call("GET", "r299"), b"v299")
+        assert_error(c.call("SET", "new", "1"), "OOM command not allowed when used memory > 'maxmemory'.")
+        assert_eq(c.call("DEL", "r0"), 1)
+
+
 @test
 def monitor_and_tracking_see_scripts_like_redis():
     with CairnServer() as s:
