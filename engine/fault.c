@@ -21,6 +21,7 @@ static const char *const point_names[CAIRN_FAULT_NPOINTS] = {
     [CAIRN_FAULT_STORE_PUT] = "store.put",     [CAIRN_FAULT_STORE_GROW] = "store.grow",
     [CAIRN_FAULT_STORE_SPILL] = "store.spill",
     [CAIRN_FAULT_BACKLOG_SEAL] = "backlog.seal", [CAIRN_FAULT_BACKLOG_MANIFEST] = "backlog.manifest",
+    [CAIRN_FAULT_BACKLOG_SPARE] = "backlog.spare",
     [CAIRN_FAULT_NET_WRITE] = "net.write",     [CAIRN_FAULT_NET_READ] = "net.read",
 };
 

@@ -31,6 +31,10 @@
  *                 stays and is served, compression is retried later
  *   backlog.manifest  writing and renaming the MANIFEST: the old one stays,
  *                 the new one is written at the next change
+ *   backlog.spare writing the zero-filled next segment (backlog-preallocate,
+ *                 the compression thread): the file is removed, a warning
+ *                 names the error once, segments are appended without
+ *                 preallocation until a retry (every second) works
  *   net.write     writing replies (or a replica's stream) to a socket
  *                 (client_flush in client.c), plain or TLS (the TLS
  *                 session's ciphertext, handshake records included, in
@@ -54,7 +58,8 @@
  *   CAIRN_FAULTS = spec ["," spec]...
  *   spec         = point "=" N [":" option]...
  *   point        = wal.append | wal.sync | wal.read | store.commit | store.put
- *                | store.grow | store.spill | backlog.seal | backlog.manifest | net.write
+ *                | store.grow | store.spill | backlog.seal | backlog.manifest
+ *                | backlog.spare | net.write
  *                | net.read
  *   N            = the first call that fails (1 = the first call)
  *   option       = "always"   calls N, N+1, ... all fail (the default)
@@ -94,6 +99,7 @@ enum cairn_fault_point {
   CAIRN_FAULT_STORE_SPILL,
   CAIRN_FAULT_BACKLOG_SEAL,
   CAIRN_FAULT_BACKLOG_MANIFEST,
+  CAIRN_FAULT_BACKLOG_SPARE,
   CAIRN_FAULT_NET_WRITE,
   CAIRN_FAULT_NET_READ,
   CAIRN_FAULT_NPOINTS

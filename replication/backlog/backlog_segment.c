@@ -21,6 +21,7 @@
  *   crc32c over bytes 0..27 then the payload; 32 payload. */
 #include "replication/backlog/backlog_int.h"
 
+#include "engine/fault.h"
 #include "engine/util.h"
 
 #include <errno.h>
@@ -568,7 +569,8 @@ int bl_make_spare(cairn_backlog *b) {
    * behind. */
   enum { CHUNK = 4096, SYNC_EVERY = 8 << 20 };
   uint8_t *zero = calloc(1, CHUNK);
-  int rc = zero ? 0 : -1;
+  int rc = zero ? 0 : -1, ferr = cairn_fault(CAIRN_FAULT_BACKLOG_SPARE);
+  if (ferr) rc = -1, errno = ferr;
   for (uint64_t pos = 0; rc == 0 && pos < size; pos += CHUNK) {
     size_t n = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
     if (bl_pwrite_full(fd, zero, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;

@@ -617,5 +617,41 @@ def sealing_and_manifest_failures_lose_nothing():
         s.cleanup()
 
 
+@test(timeout=180)
+def preallocation_failures_fall_back_to_appending():
+    # Writing the zero-filled next segment fails twice (EIO): a warning names
+    # the error once, the backlog appends as without preallocation, nothing
+    # is lost; the retry a second later works and the active segment moves
+    # into the preallocated file.
+    s = start_with_faults({"backlog-segment-size": "4mb"}, "backlog.spare=1:x2:EIO")
+    try:
+        c = s.conn()
+        n = 0
+        for b in range(0, 3000, 500):
+            c.pipeline([["SET", "p%d" % i, "%d" % i + "z" * 1000] for i in range(b, b + 500)])
+            n = b + 500
+        assert_true(wait_until(lambda: log_lines(s, r"fault injection: backlog.spare call 2 fails"), 20),
+                    "the spare was not retried")
+        assert_log(s, r"cannot preallocate the next segment \(Input/output error\)", 1)
+        spare = os.path.join(s.dir, "backlog", "spare-segment.tmp")
+
+        def preallocated():
+            nonlocal n
+            c.pipeline([["SET", "p%d" % i, "%d" % i + "z" * 1000] for i in range(n, n + 100)])
+            n += 100
+            return info(c, "persistence")["wal_preallocated"] == "1"
+
+        assert_true(wait_until(preallocated, 30), "no preallocated segment after the faults cleared")
+        assert_true(not os.path.exists(spare) or os.path.getsize(spare) in (0, 4 << 20))
+        s.restart(kill=True)
+        c = s.conn()
+        assert_eq(c.call("DBSIZE"), n)
+        for i in range(0, n, 397):
+            assert_eq(c.call("GET", "p%d" % i), ("%d" % i + "z" * 1000).encode())
+    finally:
+        s.stop(check=False)
+        s.cleanup()
+
+
 if __name__ == "__main__":
     run_tests()

@@ -45,6 +45,8 @@ static void test_parse_defaults(void **state) {
   assert_int_equal(f[CAIRN_FAULT_NET_READ].nth, 3);
   assert_int_equal(f[CAIRN_FAULT_NET_READ].err, EIO);
   assert_string_equal(cairn_fault_point_name(CAIRN_FAULT_NET_READ), "net.read");
+  assert_int_equal(parse("backlog.spare=1:x2:ENOSPC"), 0);
+  assert_string_equal(cairn_fault_point_name(CAIRN_FAULT_BACKLOG_SPARE), "backlog.spare");
 }
 
 static void test_parse_options(void **state) {
