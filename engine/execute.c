@@ -147,9 +147,9 @@ const char *cairn_oom_refusal(cairn_server *srv, const cairn_client *client) {
              srv->cfg.lmdb_max_map_size);
     return full;
   }
-  /* replay (no client) and a master's stream are never refused for memory */
-  if (srv->cfg.maxmemory <= 0 || srv->replica_mode || !client || cairn_client_type(client) == CAIRN_CLIENT_TYPE_MASTER)
-    return NULL;
+  /* a replica (its master's stream is applied without a client) and the
+   * WAL's replay (no client) are never refused for memory */
+  if (srv->cfg.maxmemory <= 0 || srv->replica_mode || !client) return NULL;
   if (srv->maxmemory_checked_us != srv->iteration_start_us || srv->iteration_start_us == 0) {
     srv->maxmemory_checked_us = srv->iteration_start_us;
     srv->over_maxmemory = cairn_used_memory() > (unsigned long long)srv->cfg.maxmemory;

@@ -102,9 +102,10 @@ struct cairn_backlog {
   int active_fd;
   int dir_dirty;
   /* preallocation (options.preallocate): spare_fd, a zero-filled synced file
-   * named SPARE_NAME (-1: none ready; the thread sets it, the writer takes
-   * it, under mu); spare_wanted: the writer asked the thread for one;
-   * active_prealloc: the active segment's file extends past its data */
+   * named SPARE_NAME (-1: none ready; the thread stores it, the writer
+   * exchanges it for -1); spare_wanted (under mu): the writer asked the
+   * thread for one; active_prealloc: the active segment's file extends past
+   * its data */
   int prealloc;
   _Atomic int spare_fd;
   int spare_wanted;

@@ -462,9 +462,7 @@ int bl_write_seg_header(int fd, const segment *s, uint8_t state) {
  * the fd, or -1 when there is no spare or it could not be used (the caller
  * creates the file as usual). */
 static int take_spare(cairn_backlog *b, segment *s) {
-  pthread_mutex_lock(&b->mu);
   int fd = atomic_exchange(&b->spare_fd, -1);
-  pthread_mutex_unlock(&b->mu);
   if (fd < 0) return -1;
   s->ctime_ms = cairn_mstime();
   if (bl_write_seg_header(fd, s, SEG_STATE_ACTIVE) < 0 ||
@@ -527,8 +525,10 @@ int bl_roll(cairn_backlog *b) {
   return 0;
 }
 
+/* A page of zeros: compared against, and written into the spare. */
+static const uint8_t zero_page[4096];
+
 int bl_all_zero(int fd, uint64_t from, uint64_t to) {
-  static const uint8_t zero[4096];
   uint8_t *buf = malloc(WINDOW_SIZE);
   if (!buf) return -1;
   int rc = 1;
@@ -537,8 +537,8 @@ int bl_all_zero(int fd, uint64_t from, uint64_t to) {
     ssize_t r = bl_pread_full(fd, buf, n, from);
     if (r < 0) rc = -1;
     else if ((size_t)r < n) rc = 0;
-    for (size_t i = 0; rc == 1 && i < n; i += sizeof(zero))
-      if (memcmp(buf + i, zero, n - i < sizeof(zero) ? n - i : sizeof(zero)) != 0) rc = 0;
+    for (size_t i = 0; rc == 1 && i < n; i += sizeof(zero_page))
+      if (memcmp(buf + i, zero_page, n - i < sizeof(zero_page) ? n - i : sizeof(zero_page)) != 0) rc = 0;
     from += n;
   }
   free(buf);
@@ -567,16 +567,14 @@ int bl_make_spare(cairn_backlog *b) {
    * 12x the bytes on ext4 with kernel 6.18). Synced 8 MB at a time, so the
    * writeback never becomes one burst the group commit's syncs queue
    * behind. */
-  enum { CHUNK = 4096, SYNC_EVERY = 8 << 20 };
-  uint8_t *zero = calloc(1, CHUNK);
-  int rc = zero ? 0 : -1, ferr = cairn_fault(CAIRN_FAULT_BACKLOG_SPARE);
+  enum { SYNC_EVERY = 8 << 20 };
+  int rc = 0, ferr = cairn_fault(CAIRN_FAULT_BACKLOG_SPARE);
   if (ferr) rc = -1, errno = ferr;
-  for (uint64_t pos = 0; rc == 0 && pos < size; pos += CHUNK) {
-    size_t n = size - pos < CHUNK ? (size_t)(size - pos) : CHUNK;
-    if (bl_pwrite_full(fd, zero, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;
+  for (uint64_t pos = 0; rc == 0 && pos < size; pos += sizeof(zero_page)) {
+    size_t n = size - pos < sizeof(zero_page) ? (size_t)(size - pos) : sizeof(zero_page);
+    if (bl_pwrite_full(fd, zero_page, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;
     if (__atomic_load_n(&b->zstop, __ATOMIC_RELAXED)) rc = -1, errno = ECANCELED;
   }
-  free(zero);
   if (rc == 0 && fdatasync(fd) < 0) rc = -1;
   if (rc < 0) {
     int e = errno;
@@ -620,7 +618,7 @@ int bl_load_raw(cairn_backlog *b, segment *s, int newest, uint64_t next_first, c
     close(fd);
     return -1;
   }
-  int zero_hdr = r == SEG_HDR_SIZE && bl_all_zero(fd, 0, SEG_HDR_SIZE) == 1;
+  int zero_hdr = r == SEG_HDR_SIZE && memcmp(hb, zero_page, SEG_HDR_SIZE) == 0;
   if ((r < SEG_HDR_SIZE || zero_hdr) && newest) {
     /* Crash while the newest segment was being created (or a spare renamed
      * into place before its header reached the disk): nothing can be in it

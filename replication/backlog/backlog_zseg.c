@@ -394,11 +394,14 @@ void *bl_compress_main(void *arg) {
         if (!b->spare_error_logged) {
           b->spare_error_logged = 1;
           pthread_mutex_unlock(&b->mu);
+          char room[80] = "";
+          if (e == ENOSPC)
+            snprintf(room, sizeof(room), ": the filesystem must keep two segments and %u MB free",
+                     SPARE_FREE_FLOOR >> 20);
           bl_log(b, CAIRN_BACKLOG_LOG_WARNING,
                  "backlog: %s/%s: cannot preallocate the next segment (%s%s); segments are written without "
                  "preallocation until it works (retried every second)",
-                 b->dir, SPARE_NAME, strerror(e),
-                 e == ENOSPC ? ": the filesystem must keep two segments and 16 MB free" : "");
+                 b->dir, SPARE_NAME, strerror(e), room);
           pthread_mutex_lock(&b->mu);
         }
       } else if (rc == 0) {

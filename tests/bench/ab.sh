@@ -23,29 +23,8 @@ KEYSPACE=${AB_KEYSPACE:-1000000}
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found (make test-deps)"
 command -v redis-cli >/dev/null || die "redis-cli not found (make test-deps)"
 
-TMP=$(mktemp -d /tmp/cairn-ab.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name binary: sets PORT (not in a subshell: PIDS must reach cleanup)
-    PORT=$(free_port)
-    mkdir -p "$TMP/$1"
-    "$2" --port "$PORT" --dir "$TMP/$1" --logfile "$TMP/$1.log" >/dev/null 2>&1 &
-    PIDS="$PIDS $!"
-    i=0
-    until redis-cli -p "$PORT" PING >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 300 ] || die "$1 did not answer PING on port $PORT (log: $TMP/$1.log)"
-        sleep 0.1
-    done
-}
+PREFIX=cairn-ab
+. "$(dirname "$0")/servers.sh"
 
 start a "$A"
 PA=$PORT

@@ -24,31 +24,8 @@ command -v redis-server >/dev/null || die "redis-server not found (make test-dep
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found (make test-deps)"
 SCRIPT="local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('EXPIRE', KEYS[1], 60) end return c"
 
-TMP=$(mktemp -d /tmp/cairn-pair.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name command...: sets PORT
-    name=$1
-    shift
-    PORT=$(free_port)
-    mkdir -p "$TMP/$name"
-    "$@" --port "$PORT" --bind 127.0.0.1 --dir "$TMP/$name" >"$TMP/$name.log" 2>&1 &
-    PIDS="$PIDS $!"
-    i=0
-    until redis-cli -p "$PORT" PING >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 300 ] || die "$name did not answer PING on port $PORT (log: $TMP/$name.log)"
-        sleep 0.1
-    done
-}
+PREFIX=cairn-pair
+. "$(dirname "$0")/servers.sh"
 
 start cairn "$CAIRN"
 PC=$PORT
