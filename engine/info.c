@@ -585,6 +585,9 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    "wal_corrupt_frames:%llu\r\n"
                    "wal_preallocated:%d\r\n"
                    "wal_spare_ready:%d\r\n"
+                   "wal_adopted_frames:%llu\r\n"
+                   "wal_adopted_stream_bytes:%llu\r\n"
+                   "wal_adopt_mismatches:%llu\r\n"
                    "backlog_corruptions:%llu\r\n"
                    "backlog_torn_tail_bytes_cut:%llu\r\n"
                    "backlog_corrupt_bytes_cut:%llu\r\n"
@@ -610,6 +613,8 @@ static void sec_persistence(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)ws.stream_bytes, (unsigned long long)ws.raw_disk_bytes,
                    (unsigned long long)ws.compressed_disk_bytes, ws.compressed_segments, ws.ratio, ws.pending_seals,
                    (unsigned long long)ws.corrupt_frames, ws.active_preallocated, ws.spare_ready,
+                   (unsigned long long)ws.adopted_frames, (unsigned long long)ws.adopted_stream_bytes,
+                   (unsigned long long)ws.adopt_mismatches,
                    (unsigned long long)ws.corruptions,
                    (unsigned long long)ws.torn_tail_bytes_cut, (unsigned long long)ws.corrupt_bytes_cut,
                    (unsigned long long)st->wal_records, (unsigned long long)st->wal_bytes,

@@ -30,6 +30,7 @@ typedef struct cairn_wal_stats {
   uint64_t corrupt_frames;
   uint64_t corruptions, torn_tail_bytes_cut, corrupt_bytes_cut; /* found / cut by the backlog's open */
   int active_preallocated, spare_ready; /* backlog-preallocate: the active segment, the next one */
+  uint64_t adopted_frames, adopted_stream_bytes, adopt_mismatches; /* a replica's stored frames (adopt_frame) */
 } cairn_wal_stats;
 
 typedef struct cairn_wal {
@@ -50,6 +51,12 @@ typedef struct cairn_wal {
    * cairn_backlog_cursor_next_frame); NULL if the sink has none */
   long (*cursor_next_frame)(void *cur, uint64_t limit, void *buf, size_t cap, uint32_t *raw_len, uint32_t *crc);
   void (*cursor_close)(void *cur);
+  /* A replica's catch-up: a frame as its master stored it, holding raw_len
+   * stream bytes from offset first (crc32c raw_crc), which the apply is
+   * about to append; the sink may store it as it is instead of compressing
+   * those bytes again (the backlog's cairn_backlog_adopt_frame). NULL if
+   * the sink has no use for it. */
+  int (*adopt_frame)(void *ud, uint64_t first, const void *comp, size_t clen, uint32_t raw_len, uint32_t raw_crc);
   int (*reset)(void *ud, uint64_t end);
   /* Retention lives in the backlog: the engine hands it the configured
    * limits and the checkpoint offset (pinned: never dropped, it is what

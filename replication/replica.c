@@ -710,6 +710,13 @@ static int unwrap_frames(master_link *L) {
     }
     L->zlen = rlen;
     L->zdone = 0;
+    /* the frame as stored, for our own backlog: its first byte comes after
+     * everything applied or waiting in the apply state (a command cut by
+     * the frame's start) */
+    cairn_server *srv = L->srv;
+    if (srv->wal.adopt_frame)
+      srv->wal.adopt_frame(srv->wal.ud, srv->stream_offset + L->apply.buf.len + 1, p + 13, clen, rlen,
+                           cairn_crc32c(0, L->zbuf, rlen));
     cairn_buf_consume(&L->in, 13 + (size_t)clen);
   }
   return L->framed ? 0 : 1;

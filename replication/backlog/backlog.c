@@ -287,6 +287,7 @@ int cairn_backlog_open(const char *dir, const cairn_backlog_options *opt, cairn_
     b->log_ud = opt->log_ud;
   }
   pthread_mutex_init(&b->mu, NULL);
+  pthread_mutex_init(&b->adopt_mu, NULL);
   pthread_mutex_init(&b->mf_mu, NULL);
   pthread_cond_init(&b->zcv, NULL);
   dfile *files = NULL;
@@ -446,6 +447,8 @@ void cairn_backlog_close(cairn_backlog *b) {
   free(b->segs);
   free(b->hist);
   free(b->pins);
+  bl_adopt_clear(b);
+  pthread_mutex_destroy(&b->adopt_mu);
   pthread_mutex_destroy(&b->mu);
   pthread_mutex_destroy(&b->mf_mu);
   pthread_cond_destroy(&b->zcv);
@@ -679,6 +682,7 @@ int cairn_backlog_reset(cairn_backlog *b, uint64_t end) {
     return -1;
   }
   b->dir_dirty = 0;
+  bl_adopt_clear(b); /* frames of the old history */
   return 0;
 }
 

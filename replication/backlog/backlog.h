@@ -165,8 +165,23 @@ typedef struct cairn_backlog_stats {
   uint64_t corrupt_bytes_cut;     /* bytes cut by open at a corruption (truncate_corrupt) */
   int active_preallocated;        /* the active segment's file was zero-filled ahead (options.preallocate) */
   int spare_ready;                /* the next roll's zero-filled file is ready */
+  uint64_t adopted_frames;        /* frames written as the master sent them (cairn_backlog_adopt_frame) */
+  uint64_t adopted_stream_bytes;  /* the stream bytes they hold */
+  uint64_t adopt_mismatches;      /* adopted frames whose range held other bytes (compressed here) */
+  uint64_t adopt_dropped;         /* frames not kept (memory cap, size, order) */
 } cairn_backlog_stats;
 void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st);
+
+/* A compressed frame as the master stored it (a replica's catch-up, see
+ * backlog_zseg.c "adopted frames"): comp (clen bytes, one zstd frame with
+ * its checksum) holds raw_len stream bytes from offset first, whose crc32c
+ * is raw_crc. Those bytes still reach the backlog as records (append);
+ * when their segment is compressed the frame is written as it is instead
+ * of compressing them again, if the records' bytes have raw_crc. Copies
+ * comp. 1 kept, 0 not (too big, past the memory cap, no compression
+ * thread), -1 out of memory. Any thread. */
+int cairn_backlog_adopt_frame(cairn_backlog *b, uint64_t first, const void *comp, size_t clen, uint32_t raw_len,
+                              uint32_t raw_crc);
 
 /* Per-segment listing (cairn-backlog ls). Returns a malloc'd array (free()). */
 typedef struct cairn_backlog_seginfo {

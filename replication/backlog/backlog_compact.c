@@ -83,7 +83,7 @@ int cairn_backlog_compact(cairn_backlog *b, int level, int longdist, uint64_t ta
     pthread_mutex_unlock(&b->mu);
     bl_zseg_name(g[k].name, g[k].first, (uint64_t)cairn_ustime());
     g[k].w = bl_zw_open(b, g[k].name, g[k].first, level, longdist, ctime, fms);
-    if (!g[k].w || bl_copy_stream(b, g[k].w, g[k].first, g[k].last, on_bytes, &pr) < 0 ||
+    if (!g[k].w || bl_copy_stream(b, g[k].w, g[k].first, g[k].last, 0, on_bytes, &pr) < 0 ||
         (g[k].size = bl_zw_finish(g[k].w, SEG_STATE_COMPACTED, sealed)) < 0 || bl_zw_install(g[k].w) < 0) {
       bl_errf(err, errlen, "%s: writing %s (offsets %llu..%llu): %s", b->dir, g[k].name,
               (unsigned long long)g[k].first, (unsigned long long)g[k].last,

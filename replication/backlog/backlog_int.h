@@ -138,6 +138,12 @@ struct cairn_backlog {
   int zthread_started, zstop;
   pthread_cond_t zcv;
   _Atomic uint64_t corrupt_frames;
+  /* frames adopted (cairn_backlog_adopt_frame): a replica's copies of its
+   * master's stored frames, oldest first, for the compression thread */
+  pthread_mutex_t adopt_mu;
+  struct adopted *adopt_head, *adopt_tail;
+  uint64_t adopt_bytes;                      /* compressed bytes held */
+  _Atomic uint64_t adopted_frames, adopted_stream_bytes, adopt_mismatches, adopt_dropped;
   int truncate_corrupt;   /* options.truncate_corrupt */
   uint64_t corruptions, torn_tail_bytes_cut, corrupt_bytes_cut; /* set by open only */
   void (*log)(void *ud, int level, const char *msg);
@@ -232,8 +238,15 @@ const char *bl_zseg_read_frame(int fd, const zframe *f, void *dctx, uint8_t **cb
 /* Compresses one sealed raw segment (background thread). 0 ok, 1 skipped, -1 error. */
 int bl_compress_one(cairn_backlog *b);
 void *bl_compress_main(void *arg);
-int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last,
+/* Copies stream [first, last] of b into w; adopt: frames adopted for that
+ * range go in as they are (the compression thread), not compressed again. */
+int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last, int adopt,
                    void (*progress)(void *ud, uint64_t n), void *ud);
+/* Writes an already compressed frame (comp: clen bytes, crc its crc32c)
+ * holding raw_len stream bytes as the writer's next frame. */
+int bl_zw_put_frame(zseg_writer *w, const void *comp, uint32_t clen, uint32_t raw_len, uint32_t crc, int64_t ms);
+/* Frees every adopted frame (close, reset). */
+void bl_adopt_clear(cairn_backlog *b);
 const char *bl_state_name(uint8_t st);
 
 /* ---- backlog_manifest.c ---------------------------------------------------- */

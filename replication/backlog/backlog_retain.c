@@ -314,6 +314,10 @@ void cairn_backlog_get_stats(cairn_backlog *b, cairn_backlog_stats *st) {
   st->torn_tail_bytes_cut = b->torn_tail_bytes_cut;
   st->corrupt_bytes_cut = b->corrupt_bytes_cut;
   st->spare_ready = atomic_load(&b->spare_fd) >= 0;
+  st->adopted_frames = atomic_load(&b->adopted_frames);
+  st->adopted_stream_bytes = atomic_load(&b->adopted_stream_bytes);
+  st->adopt_mismatches = atomic_load(&b->adopt_mismatches);
+  st->adopt_dropped = atomic_load(&b->adopt_dropped);
   pthread_mutex_lock(&b->mu);
   st->active_preallocated = b->active_prealloc; /* (the writer's; read for stats only) */
   st->segments = (int)b->nsegs;
@@ -357,6 +361,31 @@ cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n) {
 
 /* ---- verification -------------------------------------------------------------- */
 
+/* A segment file that is not there: 1 if another file holds offset first
+ * now (out: its name), -1 if the backlog no longer has it (dropped), 0 if
+ * the backlog still lists it (missing: damage). */
+static int replaced_by(cairn_backlog *b, const char *gone, uint64_t first, char *out, size_t outlen) {
+  pthread_mutex_lock(&b->mf_mu);
+  bl_refresh(b); /* (a tool's handle: what the server did meanwhile) */
+  pthread_mutex_unlock(&b->mf_mu);
+  size_t n;
+  cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
+  if (!v) return 0;
+  int r = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (!strcmp(v[i].file, gone)) {
+      r = 0;
+      break;
+    }
+    if (v[i].first <= first && first <= v[i].last) {
+      snprintf(out, outlen, "%s", v[i].file);
+      r = 1;
+    }
+  }
+  free(v);
+  return r;
+}
+
 long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *file, uint64_t pos, uint64_t offset,
                                                        const char *why),
                           void (*note)(void *ud, const char *file, uint64_t pos, uint64_t offset, const char *what),
@@ -370,8 +399,20 @@ long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *fil
   ZSTD_DCtx *dctx = ZSTD_createDCtx();
   uint8_t *raw = malloc(ZFRAME_RAW * 64u), *cbuf = NULL;
   size_t cbuf_cap = 0;
-  for (size_t i = 0; i < n && dctx && raw; i++) {
+  for (size_t i = 0, tries = 0; i < n && dctx && raw; i++) {
     int fd = bl_open_at(b, v[i].file, O_RDONLY);
+    if (fd < 0 && errno == ENOENT && tries < 8) {
+      /* listed, then replaced (the compression thread, a compaction) or
+       * dropped (retention) while we verified the ones before it */
+      int r = replaced_by(b, v[i].file, v[i].first, v[i].file, sizeof(v[i].file));
+      if (r != 0) {
+        tries++;
+        if (r > 0) i--; /* the file holding its offsets now, instead */
+        continue;
+      }
+      errno = ENOENT;
+    }
+    tries = 0;
     if (fd < 0) {
       cb(ud, v[i].file, 0, v[i].first, strerror(errno));
       bad++;

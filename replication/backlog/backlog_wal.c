@@ -57,7 +57,12 @@ static void wal_stats(void *ud, cairn_wal_stats *st) {
                           .pending_seals = b.pending_seals, .corrupt_frames = b.corrupt_frames,
                           .corruptions = b.corruptions, .torn_tail_bytes_cut = b.torn_tail_bytes_cut,
                           .corrupt_bytes_cut = b.corrupt_bytes_cut, .active_preallocated = b.active_preallocated,
-                          .spare_ready = b.spare_ready};
+                          .spare_ready = b.spare_ready, .adopted_frames = b.adopted_frames,
+                          .adopted_stream_bytes = b.adopted_stream_bytes, .adopt_mismatches = b.adopt_mismatches};
+}
+static int wal_adopt_frame(void *ud, uint64_t first, const void *comp, size_t clen, uint32_t raw_len,
+                           uint32_t raw_crc) {
+  return cairn_backlog_adopt_frame(ud, first, comp, clen, raw_len, raw_crc);
 }
 static int wal_reset(void *ud, uint64_t end) { return cairn_backlog_reset(ud, end); }
 static uint64_t wal_disk_bytes(void *ud) { return cairn_backlog_disk_bytes(ud); }
@@ -76,6 +81,7 @@ void cairn_backlog_wal(cairn_backlog *b, cairn_wal *out) {
                      .cursor_next = wal_cursor_next,
                      .cursor_next_frame = wal_cursor_next_frame,
                      .cursor_close = wal_cursor_close,
+                     .adopt_frame = wal_adopt_frame,
                      .maintain = wal_maintain,
                      .stats = wal_stats,
                      .reset = wal_reset,

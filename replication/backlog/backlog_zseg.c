@@ -84,19 +84,15 @@ zseg_writer *bl_zw_open(cairn_backlog *b, const char *name, uint64_t first, int 
   return w;
 }
 
-static int zw_flush_frame(zseg_writer *w) {
-  if (w->raw_len == 0) return 0;
-  size_t n = ZSTD_compress2(w->cctx, w->comp, w->comp_cap, w->raw, w->raw_len);
-  if (ZSTD_isError(n)) {
-    errno = EIO;
-    return -1;
-  }
+/* Appends compressed frame comp (n bytes, crc its crc32c) holding raw_len
+ * stream bytes from next_off, with time ms (0 unknown). */
+static int zw_append_frame(zseg_writer *w, const void *comp, size_t n, uint32_t raw_len, uint32_t crc, int64_t ms) {
   int ferr = cairn_fault(CAIRN_FAULT_BACKLOG_SEAL);
   if (ferr) {
     errno = ferr;
     return -1;
   }
-  if (bl_pwrite_full(w->fd, w->comp, n, w->pos) < 0) return -1;
+  if (bl_pwrite_full(w->fd, comp, n, w->pos) < 0) return -1;
   if (w->nframes == w->frames_cap) {
     size_t ncap = w->frames_cap ? w->frames_cap * 2 : 64;
     zframe *nf = realloc(w->frames, ncap * sizeof(*nf));
@@ -110,16 +106,34 @@ static int zw_flush_frame(zseg_writer *w) {
   zframe *f = &w->frames[w->nframes++];
   f->raw_first = w->next_off;
   f->comp_pos = w->pos;
-  f->raw_len = (uint32_t)w->raw_len;
+  f->raw_len = raw_len;
   f->comp_len = (uint32_t)n;
-  f->crc = cairn_crc32c(0, w->comp, n);
-  f->ms = w->frame_ms_unknown ? 0 : w->frame_ms;
+  f->crc = crc;
+  f->ms = ms;
+  w->pos += n;
+  w->next_off += raw_len;
+  return 0;
+}
+
+static int zw_flush_frame(zseg_writer *w) {
+  if (w->raw_len == 0) return 0;
+  size_t n = ZSTD_compress2(w->cctx, w->comp, w->comp_cap, w->raw, w->raw_len);
+  if (ZSTD_isError(n)) {
+    errno = EIO;
+    return -1;
+  }
+  if (zw_append_frame(w, w->comp, n, (uint32_t)w->raw_len, cairn_crc32c(0, w->comp, n),
+                      w->frame_ms_unknown ? 0 : w->frame_ms) < 0)
+    return -1;
   w->frame_ms = 0;
   w->frame_ms_unknown = 0;
-  w->pos += n;
-  w->next_off += w->raw_len;
   w->raw_len = 0;
   return 0;
+}
+
+int bl_zw_put_frame(zseg_writer *w, const void *comp, uint32_t clen, uint32_t raw_len, uint32_t crc, int64_t ms) {
+  if (zw_flush_frame(w) < 0) return -1; /* what came before it, as a frame of its own */
+  return zw_append_frame(w, comp, clen, raw_len, crc, ms);
 }
 
 int bl_zw_write(zseg_writer *w, const void *p, size_t n, int64_t ms) {
@@ -271,19 +285,165 @@ const char *bl_zseg_read_frame(int fd, const zframe *f, void *dctx, uint8_t **cb
 
 /* ---- the compression thread ------------------------------------------------ */
 
+/* ---- adopted frames ---------------------------------------------------------
+ * A replica catching up receives its master's stored frames (master.c
+ * send_stored_frame) and applies their bytes, which reach this backlog as
+ * plain records like any stream. It also hands the compressed frames here:
+ * when the compression thread compresses the sealed segment holding a
+ * frame's range, it writes the frame as it came instead of compressing the
+ * same bytes again, once the records it reads for that range have the
+ * crc32c the replica computed over the decompressed frame. Held in memory
+ * until then, at most ADOPT_MAX compressed bytes (one segment's worth); a
+ * frame past that, one that spans two segments, or one whose range does not
+ * match is simply not adopted: its bytes are compressed here as before. */
+typedef struct adopted {
+  struct adopted *next;
+  uint64_t first;
+  uint32_t raw_len, clen, raw_crc, crc;
+  uint8_t data[];
+} adopted;
+
+#define ADOPT_MAX_RAW (4u * ZFRAME_RAW) /* larger frames are compressed here */
+
+static uint64_t adopt_max(const cairn_backlog *b) { return b->segment_size > (8u << 20) ? b->segment_size : 8u << 20; }
+
+int cairn_backlog_adopt_frame(cairn_backlog *b, uint64_t first, const void *comp, size_t clen, uint32_t raw_len,
+                              uint32_t raw_crc) {
+  if (b->read_only || !b->zthread_started || raw_len == 0 || raw_len > ADOPT_MAX_RAW || clen == 0 ||
+      clen > UINT32_MAX) {
+    atomic_fetch_add(&b->adopt_dropped, 1);
+    return 0;
+  }
+  pthread_mutex_lock(&b->adopt_mu);
+  int full = b->adopt_bytes + clen > adopt_max(b) || (b->adopt_tail && first < b->adopt_tail->first + b->adopt_tail->raw_len);
+  pthread_mutex_unlock(&b->adopt_mu);
+  if (full) { /* (or out of order: the older ones are useless now) */
+    atomic_fetch_add(&b->adopt_dropped, 1);
+    return 0;
+  }
+  adopted *a = malloc(sizeof(*a) + clen);
+  if (!a) return -1;
+  a->next = NULL;
+  a->first = first;
+  a->raw_len = raw_len;
+  a->clen = (uint32_t)clen;
+  a->raw_crc = raw_crc;
+  memcpy(a->data, comp, clen);
+  a->crc = cairn_crc32c(0, a->data, clen);
+  pthread_mutex_lock(&b->adopt_mu);
+  if (b->adopt_tail)
+    b->adopt_tail->next = a;
+  else
+    b->adopt_head = a;
+  b->adopt_tail = a;
+  b->adopt_bytes += clen;
+  pthread_mutex_unlock(&b->adopt_mu);
+  return 1;
+}
+
+void bl_adopt_clear(cairn_backlog *b) {
+  pthread_mutex_lock(&b->adopt_mu);
+  adopted *a = b->adopt_head;
+  b->adopt_head = b->adopt_tail = NULL;
+  b->adopt_bytes = 0;
+  pthread_mutex_unlock(&b->adopt_mu);
+  while (a) {
+    adopted *n = a->next;
+    free(a);
+    a = n;
+  }
+}
+
+/* Frees the adopted frames that start before off (their range went by)
+ * and says where the next one starts if it ends by last (0: none). */
+static uint64_t adopt_next(cairn_backlog *b, uint64_t off, uint64_t last) {
+  pthread_mutex_lock(&b->adopt_mu);
+  while (b->adopt_head && b->adopt_head->first < off) {
+    adopted *a = b->adopt_head;
+    b->adopt_head = a->next;
+    if (!b->adopt_head) b->adopt_tail = NULL;
+    b->adopt_bytes -= a->clen;
+    free(a);
+  }
+  adopted *a = b->adopt_head;
+  uint64_t at = a && a->first + a->raw_len - 1 <= last ? a->first : 0;
+  pthread_mutex_unlock(&b->adopt_mu);
+  return at;
+}
+
+/* The adopted frame starting at off, taken out of the queue (the caller
+ * frees it), or NULL (a reset cleared the queue meanwhile). */
+static adopted *adopt_take(cairn_backlog *b, uint64_t off) {
+  pthread_mutex_lock(&b->adopt_mu);
+  adopted *a = b->adopt_head;
+  if (a && a->first == off) {
+    b->adopt_head = a->next;
+    if (!b->adopt_head) b->adopt_tail = NULL;
+    b->adopt_bytes -= a->clen;
+  } else {
+    a = NULL;
+  }
+  pthread_mutex_unlock(&b->adopt_mu);
+  return a;
+}
+
+/* Reads exactly n stream bytes from c into buf: the newest time of their
+ * records in *ms (0 if any is unknown). 0, or -1 (errno). */
+static int read_exactly(cairn_backlog_cursor *c, uint8_t *buf, size_t n, int64_t *ms) {
+  size_t got = 0;
+  int unknown = 0;
+  *ms = 0;
+  while (got < n) {
+    int64_t t;
+    int exact;
+    long k = cairn_backlog_cursor_next_timed(c, buf + got, n - got, &t, &exact);
+    if (k <= 0) {
+      if (k == 0) errno = EIO;
+      return -1;
+    }
+    if (t <= 0) unknown = 1;
+    else if (t > *ms) *ms = t;
+    got += (size_t)k;
+  }
+  if (unknown) *ms = 0;
+  return 0;
+}
+
 /* Copies stream [first, last] of b into w through a cursor (which checks
  * every record's or frame's checksum), with the times of the records (or,
  * from compressed segments, of the frames). progress may be NULL. */
-int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last,
+int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last, int adopt,
                    void (*progress)(void *ud, uint64_t n), void *ud) {
   cairn_backlog_cursor *c;
   if (cairn_backlog_cursor_open(b, first, &c) < 0) return -1;
-  size_t cap = 1 << 20;
+  size_t cap = adopt ? ADOPT_MAX_RAW : 1 << 20;
   uint8_t *buf = malloc(cap);
   int rc = buf ? 0 : -1;
   uint64_t off = first;
   while (rc == 0 && off <= last) {
     uint64_t want = last - off + 1;
+    uint64_t next = adopt ? adopt_next(b, off, last) : 0;
+    adopted *a = next == off ? adopt_take(b, off) : NULL;
+    if (a) {
+      int64_t ms;
+      if (read_exactly(c, buf, a->raw_len, &ms) < 0) {
+        rc = -1;
+        break;
+      }
+      if (cairn_crc32c(0, buf, a->raw_len) == a->raw_crc) {
+        if (bl_zw_put_frame(w, a->data, a->clen, a->raw_len, a->crc, ms) < 0) rc = -1;
+        atomic_fetch_add(&b->adopted_frames, 1);
+        atomic_fetch_add(&b->adopted_stream_bytes, a->raw_len);
+      } else {
+        atomic_fetch_add(&b->adopt_mismatches, 1);
+        if (bl_zw_write(w, buf, a->raw_len, ms) < 0) rc = -1;
+      }
+      off += a->raw_len;
+      if (progress) progress(ud, a->raw_len);
+      free(a);
+      continue;
+    }
+    if (next > off && next - off < want) want = next - off; /* up to the adopted frame */
     int64_t ms;
     int exact;
     /* one record or frame at a time: each frame keeps the time of its bytes */
@@ -322,7 +482,7 @@ int bl_compress_one(cairn_backlog *b) {
   zseg_writer *w = bl_zw_open(b, name, first, b->zlevel, 0, ctime, fms);
   if (!w) return -1;
   int64_t size = -1;
-  if (bl_copy_stream(b, w, first, last, NULL, NULL) < 0 || (size = bl_zw_finish(w, SEG_STATE_COMPRESSED, sealed)) < 0) {
+  if (bl_copy_stream(b, w, first, last, 1, NULL, NULL) < 0 || (size = bl_zw_finish(w, SEG_STATE_COMPRESSED, sealed)) < 0) {
     int e = errno;
     bl_zw_abort(w);
     pthread_mutex_lock(&b->mu);

@@ -190,9 +190,11 @@ def outage(m, r, n, concurrent, replica_extra=None):
             bg.wait()
     cont = open(m.log, errors="replace").read().count("accepted, sending") > accepted0
     ri = info(r.port, "cairn")
+    ri.update(info(r.port, "persistence"))
     print("catchup: replica answered PING %.2f s after its start; after catch-up: %s" % (start_s, ", ".join(
         "%s=%s" % (k, ri.get(k)) for k in ("store_drains", "store_drain_last_ms", "writer_stalls",
-                                           "loop_longest_iteration_us", "overlay_bytes"))), file=sys.stderr)
+                                           "loop_longest_iteration_us", "overlay_bytes", "wal_adopted_frames",
+                                           "wal_adopt_mismatches", "wal_pending_seals"))), file=sys.stderr)
     # where the replica's longest stalls came from (latency-monitor-threshold 10)
     lat = call(r.port, "LATENCY", "LATEST")
     print("catchup: replica LATENCY LATEST: %s" % ", ".join(

@@ -54,7 +54,10 @@ def catch_up(master, replica_extra, prefix):
     """A replica is away while ~12 MB are written (compressed segments by
     then), comes back: returns the master's frame counters (frames, wire
     bytes, stream bytes) for its catch-up."""
-    with CairnServer([("replicaof", ["127.0.0.1", master.port])] + list(replica_extra.items())) as replica:
+    # the replica's segments are small too: they are sealed and compressed
+    # while it catches up, so its backlog stores the frames it adopted
+    extra = dict({"backlog-segment-size": "2mb"}, **replica_extra)
+    with CairnServer([("replicaof", ["127.0.0.1", master.port])] + list(extra.items())) as replica:
         wait_link_up(replica, SYNC_TIMEOUT)
         wait_offsets_equal(master, replica)
         replica.stop()
@@ -68,6 +71,11 @@ def catch_up(master, replica_extra, prefix):
         assert_eq(int(server_info(master, "stats")["sync_partial_ok"]), partial0 + 1, "+CONTINUE")
         assert_eq(digest(replica, prefix), digest(master, prefix))
         i1 = repl(master)
+        wait_compressed(replica, 3)
+        p = server_info(replica, "persistence")
+        adopted = (int(p["wal_adopted_frames"]), int(p["wal_adopted_stream_bytes"]), int(p["wal_adopt_mismatches"]))
+        r = backlog_tool("verify", os.path.join(replica.dir, "backlog"), check=0)
+        assert_true(r.stdout.startswith(b"ok:"), r.stdout)
         # the replica's own backlog holds the same stream: a sub-replica of it, or
         # its restart, reads the same offsets
         replica.restart(kill=True)
@@ -76,15 +84,24 @@ def catch_up(master, replica_extra, prefix):
         assert_eq(digest(replica, prefix), digest(master, prefix))
         log = replica.log_text(all_starts=True)
         return tuple(int(i1[k]) - int(i0[k]) for k in
-                     ("repl_catchup_frames", "repl_catchup_frame_bytes", "repl_catchup_frame_stream_bytes")), log
+                     ("repl_catchup_frames", "repl_catchup_frame_bytes", "repl_catchup_frame_stream_bytes")), \
+            adopted, log
 
 
 @test(timeout=240)
 def catch_up_from_stored_frames():
     with CairnServer(MASTER) as master:
-        (frames, wire, stream), log = catch_up(master, {}, "a")
-        print("  catch-up: %d frames, %d bytes on the wire for %d bytes of stream (%.1fx)"
-              % (frames, wire, stream, stream / max(1, wire)))
+        (frames, wire, stream), (adopted, adopted_bytes, mismatches), log = catch_up(master, {}, "a")
+        print("  catch-up: %d frames, %d bytes on the wire for %d bytes of stream (%.1fx); the replica's "
+              "backlog stored %d of them as they came (%d bytes of stream)"
+              % (frames, wire, stream, stream / max(1, wire), adopted, adopted_bytes))
+        # frames spanning two of the replica's segments (2 MB here, frames
+        # of 1 MiB), and those of its active segment, are compressed there;
+        # the others go as they came, and the replica's `verify` (above)
+        # read each one back
+        assert_true(adopted >= 2, "the replica stored %d of %d frames as they came" % (adopted, frames))
+        assert_true(adopted_bytes >= adopted * 500_000, "adopted frames hold %d bytes" % adopted_bytes)
+        assert_eq(mismatches, 0)
         assert_true(frames >= 5, "only %d stored frames went" % frames)
         assert_true(stream >= 5_000_000, "frames carried %d bytes of stream" % stream)
         assert_true(wire * 3 < stream, "frames are not compressed: %d wire bytes for %d" % (wire, stream))
@@ -96,8 +113,9 @@ def catch_up_from_stored_frames():
 @test(timeout=240)
 def plain_catch_up_when_the_replica_does_not_ask():
     with CairnServer(MASTER) as master:
-        (frames, wire, stream), log = catch_up(master, {"repl-compressed-catchup": "no"}, "b")
+        (frames, wire, stream), adopted, log = catch_up(master, {"repl-compressed-catchup": "no"}, "b")
         assert_eq((frames, wire, stream), (0, 0, 0))
+        assert_eq(adopted, (0, 0, 0))
         assert_true("stored frames" not in log)
 
 

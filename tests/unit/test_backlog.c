@@ -1346,6 +1346,92 @@ static void test_compact(void **state) {
   cairn_backlog_close(b);
 }
 
+/* A replica's adopted frames (cairn_backlog_adopt_frame): the master's
+ * compressed frames go into the compressed segment as they came (same
+ * bytes), the stream reads back the same; a frame whose range holds other
+ * bytes, one spanning two segments and one past the memory cap are
+ * compressed here instead. */
+static void test_adopted_frames(void **state) {
+  fixture *f = *state;
+  const uint32_t FR = 200000; /* "master" frames of 200,000 stream bytes, cut anywhere */
+  cairn_backlog *b = open_z(f->dir, 3 << 20, 0);
+  uint8_t *raw = malloc(FR), *comp = malloc(ZSTD_compressBound(FR));
+  size_t comp_cap = ZSTD_compressBound(FR);
+  assert_non_null(raw);
+  assert_non_null(comp);
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+  /* no content size in the frame header: the backlog's own frames have
+   * one, so a frame compressed there never equals ours */
+  ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+  /* what we adopted: first offset, compressed length and a copy */
+  enum { NF = 45 };
+  uint64_t firsts[NF];
+  size_t clens[NF];
+  uint8_t *copies[NF];
+  int lied = 7; /* this frame's raw crc is wrong: its bytes must be compressed here */
+  for (int i = 0; i < NF; i++) {
+    uint64_t first = cairn_backlog_end(b) + 1;
+    for (uint32_t k = 0; k < FR; k++) raw[k] = byte_at(first + k);
+    size_t n = ZSTD_compress2(cc, comp, comp_cap, raw, FR);
+    assert_false(ZSTD_isError(n));
+    uint32_t rcrc = cairn_crc32c(0, raw, FR) ^ (i == lied ? 1u : 0u);
+    assert_int_equal(cairn_backlog_adopt_frame(b, first, comp, n, FR, rcrc), 1);
+    firsts[i] = first;
+    clens[i] = n;
+    copies[i] = malloc(n);
+    memcpy(copies[i], comp, n);
+    /* the frame's bytes arrive as records of other sizes (the replica's
+     * iterations), the last one carrying into the next frame */
+    for (uint32_t done = 0; done < FR;) {
+      size_t len = 1 + (size_t)((first + done) * 7919) % 70000;
+      if (len > FR - done) len = FR - done;
+      append_len(b, len);
+      done += (uint32_t)len;
+    }
+  }
+  /* out of order (before the last one's end): not kept */
+  assert_int_equal(cairn_backlog_adopt_frame(b, firsts[NF - 1], copies[NF - 1], clens[NF - 1], FR, 0), 0);
+  append_len(b, 4 << 20); /* seals what came before */
+  wait_compressed(b);
+  cairn_backlog_stats st;
+  cairn_backlog_get_stats(b, &st);
+  assert_int_equal(st.adopt_mismatches, 1);
+  assert_int_equal(st.adopt_dropped, 1);
+  /* 45 frames over segments of 3 MiB: a few span two segments */
+  assert_true(st.adopted_frames >= NF - 6 && st.adopted_frames <= NF - 2);
+  assert_int_equal(st.adopted_stream_bytes, st.adopted_frames * FR);
+  read_check(b, 1, 100000);
+  /* each adopted frame is in a compressed segment byte for byte */
+  int same = 0;
+  for (int i = 0; i < NF; i++) {
+    cairn_backlog_cursor *c;
+    assert_int_equal(cairn_backlog_cursor_open(b, firsts[i], &c), 0);
+    uint32_t rl = 0, crc = 0;
+    long n = cairn_backlog_cursor_next_frame(c, firsts[i] + FR - 1, comp, comp_cap, &rl, &crc);
+    if (n > 0 && rl == FR && (size_t)n == clens[i] && memcmp(comp, copies[i], clens[i]) == 0) same++;
+    if (i == lied) assert_false(n > 0 && (size_t)n == clens[i] && memcmp(comp, copies[i], clens[i]) == 0);
+    cairn_backlog_cursor_close(c);
+    free(copies[i]);
+  }
+  assert_int_equal(same, (int)st.adopted_frames);
+  /* the memory cap (a segment's worth, at least 8 MiB): frames past it are not kept */
+  int kept = 0;
+  uint64_t at = cairn_backlog_end(b) + 1;
+  for (int i = 0; i < 200; i++) kept += cairn_backlog_adopt_frame(b, at + (uint64_t)i * FR, comp, 100000, FR, 0) == 1;
+  assert_true(kept >= 80 && kept <= 90);
+  /* a reset forgets them (frames of the old history) */
+  assert_int_equal(cairn_backlog_reset(b, 1000000000), 0);
+  assert_int_equal(cairn_backlog_adopt_frame(b, 1000000001, comp, 100000, FR, 0), 1);
+  ZSTD_freeCCtx(cc);
+  free(raw);
+  free(comp);
+  cairn_backlog_close(b);
+  /* reopened: the stream is whole and verifies */
+  b = open_z(f->dir, 3 << 20, 1);
+  cairn_backlog_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_start_offset, setup, teardown),
@@ -1371,6 +1457,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
       cmocka_unit_test_setup_teardown(test_preallocated_segments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_adopted_frames, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
