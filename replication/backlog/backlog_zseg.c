@@ -427,6 +427,7 @@ int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t la
     if (a) {
       int64_t ms;
       if (read_exactly(c, buf, a->raw_len, &ms) < 0) {
+        free(a);
         rc = -1;
         break;
       }
