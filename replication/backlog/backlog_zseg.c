@@ -293,7 +293,7 @@ const char *bl_zseg_read_frame(int fd, const zframe *f, void *dctx, uint8_t **cb
  * frame's range, it writes the frame as it came instead of compressing the
  * same bytes again, once the records it reads for that range have the
  * crc32c the replica computed over the decompressed frame. Held in memory
- * until then, at most ADOPT_MAX compressed bytes (one segment's worth); a
+ * until then, at most adopt_max() compressed bytes (half a segment's worth); a
  * frame past that, one that spans two segments, or one whose range does not
  * match is simply not adopted: its bytes are compressed here as before. */
 typedef struct adopted {
@@ -305,7 +305,13 @@ typedef struct adopted {
 
 #define ADOPT_MAX_RAW (4u * ZFRAME_RAW) /* larger frames are compressed here */
 
-static uint64_t adopt_max(const cairn_backlog *b) { return b->segment_size > (8u << 20) ? b->segment_size : 8u << 20; }
+/* Half a segment's worth of compressed bytes (a segment of stream at a
+ * ratio of 2), between 8 and 32 MiB: process memory stays within the
+ * overlay's budget plus 64 MB (issue 10's target 6). */
+static uint64_t adopt_max(const cairn_backlog *b) {
+  uint64_t half = b->segment_size / 2;
+  return half < (8u << 20) ? 8u << 20 : half > (32u << 20) ? 32u << 20 : half;
+}
 
 int cairn_backlog_adopt_frame(cairn_backlog *b, uint64_t first, const void *comp, size_t clen, uint32_t raw_len,
                               uint32_t raw_crc) {

@@ -1415,7 +1415,7 @@ static void test_adopted_frames(void **state) {
     free(copies[i]);
   }
   assert_int_equal(same, (int)st.adopted_frames);
-  /* the memory cap (a segment's worth, at least 8 MiB): frames past it are not kept */
+  /* the memory cap (half a segment's worth, at least 8 MiB): frames past it are not kept */
   int kept = 0;
   uint64_t at = cairn_backlog_end(b) + 1;
   for (int i = 0; i < 200; i++) kept += cairn_backlog_adopt_frame(b, at + (uint64_t)i * FR, comp, 100000, FR, 0) == 1;
