@@ -3295,6 +3295,12 @@ static int store_wait(cairn_store *s) {
   for (;;) {
     int n = cairn_store_poll(s);
     if (n < 0) return -1;
+    /* the poll may have begun a growth (the thread idle between two
+     * merges): it holds the thread until the map is remapped, and only
+     * polls move it on, so finish it before waiting for the thread (a
+     * shutdown just after a start with run files to merge and a small
+     * lmdb-map-size waited forever: test_backlog_tool in CI) */
+    while (s->unmapping) grow_ahead(s);
     pthread_mutex_lock(&s->mu);
     int left = s->nfrozen, paused = s->paused, undrained = 0;
     for (layer *L = s->oldest; L; L = L->next) undrained += !L->drained;
