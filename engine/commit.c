@@ -656,9 +656,13 @@ void cairn_commit_poll_store(cairn_server *srv) {
                                                : "see the error",
                   (unsigned long long)cairn_store_durable_offset(srv->store));
     srv->store_error = 1;
-    /* writers waiting at the overlay's budget go on: to their -MISCONF */
-    if (blocked && srv->on_store_room) srv->on_store_room(srv);
   }
+  /* writers waiting at the overlay's budget go on, to their -MISCONF, while
+   * the store cannot write: on every poll, not only when the error is first
+   * seen (a writer that reached the budget while a retry was running, the
+   * thread not paused, stalled then and was never woken again) */
+  if (n < 0 && srv->stalled && srv->on_store_room && cairn_store_blocked(srv->store, NULL, 0))
+    srv->on_store_room(srv);
   cairn_store_runs runs;
   cairn_store_run_stats(srv->store, &runs);
   int64_t now_ms = cairn_monotonic_ms();
