@@ -242,9 +242,6 @@ void *bl_compress_main(void *arg);
  * range go in as they are (the compression thread), not compressed again. */
 int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t last, int adopt,
                    void (*progress)(void *ud, uint64_t n), void *ud);
-/* Writes an already compressed frame (comp: clen bytes, crc its crc32c)
- * holding raw_len stream bytes as the writer's next frame. */
-int bl_zw_put_frame(zseg_writer *w, const void *comp, uint32_t clen, uint32_t raw_len, uint32_t crc, int64_t ms);
 /* Frees every adopted frame (close, reset). */
 void bl_adopt_clear(cairn_backlog *b);
 const char *bl_state_name(uint8_t st);

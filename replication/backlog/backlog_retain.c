@@ -361,29 +361,37 @@ cairn_backlog_seginfo *cairn_backlog_list(cairn_backlog *b, size_t *n) {
 
 /* ---- verification -------------------------------------------------------------- */
 
-/* A segment file that is not there: 1 if another file holds offset first
- * now (out: its name), -1 if the backlog no longer has it (dropped), 0 if
- * the backlog still lists it (missing: damage). */
-static int replaced_by(cairn_backlog *b, const char *gone, uint64_t first, char *out, size_t outlen) {
-  pthread_mutex_lock(&b->mf_mu);
-  bl_refresh(b); /* (a tool's handle: what the server did meanwhile) */
-  pthread_mutex_unlock(&b->mf_mu);
-  size_t n;
-  cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
-  if (!v) return 0;
-  int r = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (!strcmp(v[i].file, gone)) {
-      r = 0;
-      break;
+/* Opens the listed segment file si->file; one that is gone since the
+ * listing was replaced (the compression thread, a compaction: si->file then
+ * names the file holding its first offset now, which is opened instead) or
+ * dropped (retention: -1 with *dropped set). A file the backlog still lists
+ * and that is not there is -1 with errno ENOENT: damage. */
+static int open_listed(cairn_backlog *b, cairn_backlog_seginfo *si, int *dropped) {
+  *dropped = 0;
+  for (int tries = 0;; tries++) {
+    int fd = bl_open_at(b, si->file, O_RDONLY);
+    if (fd >= 0 || errno != ENOENT || tries == 8) return fd;
+    pthread_mutex_lock(&b->mf_mu);
+    bl_refresh(b); /* (a tool's handle: what the server did meanwhile) */
+    pthread_mutex_unlock(&b->mf_mu);
+    size_t n;
+    cairn_backlog_seginfo *v = cairn_backlog_list(b, &n);
+    int listed = 0, now = -1;
+    for (size_t i = 0; v && i < n; i++) {
+      listed |= !strcmp(v[i].file, si->file);
+      if (v[i].first <= si->first && si->first <= v[i].last) now = (int)i;
     }
-    if (v[i].first <= first && first <= v[i].last) {
-      snprintf(out, outlen, "%s", v[i].file);
-      r = 1;
+    if (v && !listed && now >= 0) snprintf(si->file, sizeof(si->file), "%s", v[now].file);
+    free(v);
+    if (!v || listed) {
+      errno = ENOENT;
+      return -1;
+    }
+    if (now < 0) {
+      *dropped = 1;
+      return -1;
     }
   }
-  free(v);
-  return r;
 }
 
 long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *file, uint64_t pos, uint64_t offset,
@@ -399,20 +407,10 @@ long cairn_backlog_verify(cairn_backlog *b, void (*cb)(void *ud, const char *fil
   ZSTD_DCtx *dctx = ZSTD_createDCtx();
   uint8_t *raw = malloc(ZFRAME_RAW * 64u), *cbuf = NULL;
   size_t cbuf_cap = 0;
-  for (size_t i = 0, tries = 0; i < n && dctx && raw; i++) {
-    int fd = bl_open_at(b, v[i].file, O_RDONLY);
-    if (fd < 0 && errno == ENOENT && tries < 8) {
-      /* listed, then replaced (the compression thread, a compaction) or
-       * dropped (retention) while we verified the ones before it */
-      int r = replaced_by(b, v[i].file, v[i].first, v[i].file, sizeof(v[i].file));
-      if (r != 0) {
-        tries++;
-        if (r > 0) i--; /* the file holding its offsets now, instead */
-        continue;
-      }
-      errno = ENOENT;
-    }
-    tries = 0;
+  for (size_t i = 0; i < n && dctx && raw; i++) {
+    int dropped;
+    int fd = open_listed(b, &v[i], &dropped);
+    if (dropped) continue;
     if (fd < 0) {
       cb(ud, v[i].file, 0, v[i].first, strerror(errno));
       bad++;

@@ -131,8 +131,10 @@ static int zw_flush_frame(zseg_writer *w) {
   return 0;
 }
 
-int bl_zw_put_frame(zseg_writer *w, const void *comp, uint32_t clen, uint32_t raw_len, uint32_t crc, int64_t ms) {
-  if (zw_flush_frame(w) < 0) return -1; /* what came before it, as a frame of its own */
+/* Writes an already compressed frame (an adopted one) as the writer's next
+ * frame, after what it holds as a frame of its own. */
+static int zw_put_frame(zseg_writer *w, const void *comp, uint32_t clen, uint32_t raw_len, uint32_t crc, int64_t ms) {
+  if (zw_flush_frame(w) < 0) return -1;
   return zw_append_frame(w, comp, clen, raw_len, crc, ms);
 }
 
@@ -347,6 +349,15 @@ int cairn_backlog_adopt_frame(cairn_backlog *b, uint64_t first, const void *comp
   return 1;
 }
 
+/* Unlinks the oldest adopted frame (adopt_mu held; the caller frees it). */
+static adopted *adopt_unlink_head(cairn_backlog *b) {
+  adopted *a = b->adopt_head;
+  b->adopt_head = a->next;
+  if (!b->adopt_head) b->adopt_tail = NULL;
+  b->adopt_bytes -= a->clen;
+  return a;
+}
+
 void bl_adopt_clear(cairn_backlog *b) {
   pthread_mutex_lock(&b->adopt_mu);
   adopted *a = b->adopt_head;
@@ -364,13 +375,7 @@ void bl_adopt_clear(cairn_backlog *b) {
  * and says where the next one starts if it ends by last (0: none). */
 static uint64_t adopt_next(cairn_backlog *b, uint64_t off, uint64_t last) {
   pthread_mutex_lock(&b->adopt_mu);
-  while (b->adopt_head && b->adopt_head->first < off) {
-    adopted *a = b->adopt_head;
-    b->adopt_head = a->next;
-    if (!b->adopt_head) b->adopt_tail = NULL;
-    b->adopt_bytes -= a->clen;
-    free(a);
-  }
+  while (b->adopt_head && b->adopt_head->first < off) free(adopt_unlink_head(b));
   adopted *a = b->adopt_head;
   uint64_t at = a && a->first + a->raw_len - 1 <= last ? a->first : 0;
   pthread_mutex_unlock(&b->adopt_mu);
@@ -381,14 +386,7 @@ static uint64_t adopt_next(cairn_backlog *b, uint64_t off, uint64_t last) {
  * frees it), or NULL (a reset cleared the queue meanwhile). */
 static adopted *adopt_take(cairn_backlog *b, uint64_t off) {
   pthread_mutex_lock(&b->adopt_mu);
-  adopted *a = b->adopt_head;
-  if (a && a->first == off) {
-    b->adopt_head = a->next;
-    if (!b->adopt_head) b->adopt_tail = NULL;
-    b->adopt_bytes -= a->clen;
-  } else {
-    a = NULL;
-  }
+  adopted *a = b->adopt_head && b->adopt_head->first == off ? adopt_unlink_head(b) : NULL;
   pthread_mutex_unlock(&b->adopt_mu);
   return a;
 }
@@ -438,7 +436,7 @@ int bl_copy_stream(cairn_backlog *b, zseg_writer *w, uint64_t first, uint64_t la
         break;
       }
       if (cairn_crc32c(0, buf, a->raw_len) == a->raw_crc) {
-        if (bl_zw_put_frame(w, a->data, a->clen, a->raw_len, a->crc, ms) < 0) rc = -1;
+        if (zw_put_frame(w, a->data, a->clen, a->raw_len, a->crc, ms) < 0) rc = -1;
         atomic_fetch_add(&b->adopted_frames, 1);
         atomic_fetch_add(&b->adopted_stream_bytes, a->raw_len);
       } else {
