@@ -315,6 +315,7 @@ static const directive table[] = {
     {"repl-slot-warn-horizon", NULL, DT_LL, 0, CF(repl_slot_warn_horizon), "3600", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"repl-fullsync-resume-seconds", NULL, DT_LL, 0, CF(repl_fullsync_resume_seconds), "300", 0, 86400 * 7, 0, 0,
      NULL, NULL},
+    {"repl-fullsync-spool", NULL, DT_BOOL, 0, CF(repl_fullsync_spool), "yes", 0, 1, 0, 0, NULL, NULL},
     {"replica-slot-name", NULL, DT_STRING, F_EMPTY_NULL, CF(replica_slot_name), "", 0, 0, 0, 0, NULL, NULL},
     {"repl-compressed-catchup", NULL, DT_BOOL, 0, CF(repl_compressed_catchup), "yes", 0, 1, 0, 0, NULL, NULL},
     {"repl-resync", NULL, DT_ENUM, 0, CF(repl_resync), "cost", 0, 0, 0, 0, resync_names, NULL},

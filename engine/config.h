@@ -115,6 +115,7 @@ typedef struct cairn_config {
   char *replica_slot_name;        /* replica: REPLCONF slot-name to its master (NULL: its address names the slot) */
   int repl_compressed_catchup;    /* replica: announce capa cairn-zstd (a catch-up as the master's stored frames) */
   long long repl_fullsync_resume_seconds; /* a cut full sync's spool (master) / half load (replica) is kept this long (0 = off) */
+  int repl_fullsync_spool;        /* replica: a $<len> full sync is also written to <dir>/replica-sync.spool (resumable after a restart) */
   int min_replicas_to_write;      /* refuse writes with fewer good replicas than this (0 = off) */
   int min_replicas_max_lag;       /* a replica is good if it ACKed within this many seconds */
 

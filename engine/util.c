@@ -555,6 +555,23 @@ int cairn_write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
+int cairn_pwrite_all(int fd, const void *p, size_t n, uint64_t pos) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = pwrite(fd, (const uint8_t *)p + done, n - done, (off_t)(pos + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (w == 0) {
+      errno = EIO;
+      return -1;
+    }
+    done += (size_t)w;
+  }
+  return 0;
+}
+
 void cairn_random_hex40(char out[41]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char raw[20];

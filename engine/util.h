@@ -85,6 +85,8 @@ void cairn_random_bytes(void *out, size_t n);
 
 /* write(2) until all n bytes are written (EINTR retried): 0, or -1 with errno. */
 int cairn_write_all(int fd, const void *p, size_t n);
+/* pwrite of all n bytes at pos (EINTR retried): 0, or -1 with errno. */
+int cairn_pwrite_all(int fd, const void *p, size_t n, uint64_t pos);
 
 /* 40 lowercase hex characters plus NUL, like Redis's run_id / replid. */
 void cairn_random_hex40(char out[41]);

@@ -5,10 +5,13 @@
  * through the same code as recovery, appended verbatim to our own backlog (so
  * offsets, chained replicas and a later promotion all line up). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "engine/commit.h"
@@ -24,6 +27,7 @@
 #include "engine/tls.h"
 #include "replication/handshake.h"
 #include "replication/repl_int.h"
+#include "replication/spool.h"
 
 enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_TRANSFER, L_CONNECTED };
 static const char *link_state_names[] = {"none", "connect", "connecting", "handshake", "sync", "connected"};
@@ -62,6 +66,22 @@ typedef struct master_link {
   int keep_on_close;      /* link_close may keep the load (the link broke, the load did not) */
   int header_pending;     /* +FULLRESYNC taken: the $ header comes next */
   int64_t kept_since_ms;
+  /* the $<len> payload is also written to <dir>/replica-sync.spool
+   * (repl-fullsync-spool, spool.h): a restart in the middle reloads it */
+  int spool_fd;           /* -1: this sync is not spooled */
+  int stopping;           /* the server exits: the spool stays for the next start */
+  /* reloading the spool at start (state L_CONNECT): the load is rebuilt
+   * from it, off-loop reads (uv_fs_read), before the handshake asks the
+   * master for the rest */
+  int reload;             /* 0 none, 1 to start, 2 reading */
+  int reload_busy;        /* a read is in flight */
+  int reload_stalled;     /* waiting for room in the overlay (on_store_room) */
+  int reload_close_fd;    /* a spool fd to close when the read in flight ends (-1) */
+  uv_fs_t reload_req;
+  char *reload_buf;
+  uint64_t reload_have;   /* payload bytes the spool holds */
+  uint64_t reload_left;   /* the payload's length (the spool's header) */
+  int64_t reload_log_ms;
   int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c send_stored_frame) */
   uint8_t *zbuf;          /* a decompressed frame, applied up to zdone of zlen */
   size_t zbuf_cap, zlen, zdone;
@@ -139,8 +159,61 @@ static void send_command(master_link *L, int argc, const char **argv) {
 static void on_marker(void *ud, int argc, const cairn_str *argv);
 static void on_raw(void *ud, const char *p, size_t n);
 
+/* ---------------------------------------------------------------- the spool */
+
+static void spool_path(const master_link *L, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%s", L->srv->cfg.dir, CAIRN_SPOOL_FILE);
+}
+
+/* Closes the spool (after the read in flight, if any); the file goes too
+ * unless the server is exiting (the next start resumes from it). */
+static void spool_close(master_link *L) {
+  if (L->spool_fd >= 0) {
+    if (L->reload_busy)
+      L->reload_close_fd = L->spool_fd;
+    else
+      close(L->spool_fd);
+    L->spool_fd = -1;
+  }
+  if (L->stopping) return;
+  char path[4200];
+  spool_path(L, path, sizeof(path));
+  if (unlink(path) != 0 && errno != ENOENT)
+    cairn_warning("MASTER <-> REPLICA sync: cannot remove %s: %s", path, strerror(errno));
+}
+
+/* A new $<len> payload: spooled from its first byte (a spool of an earlier
+ * sync is replaced), or not at all. */
+static void spool_start(master_link *L) {
+  spool_close(L);
+  cairn_server *srv = L->srv;
+  if (L->eof_mode || !srv->cfg.repl_fullsync_spool || srv->cfg.repl_fullsync_resume_seconds <= 0) return;
+  cairn_spool_header h = {.offset = L->sync_offset, .total = (uint64_t)L->left};
+  memcpy(h.replid, L->sync_replid, sizeof(h.replid));
+  char path[4200];
+  spool_path(L, path, sizeof(path));
+  if ((L->spool_fd = cairn_spool_create(path, &h)) < 0)
+    cairn_warning("MASTER <-> REPLICA sync: cannot create %s: %s; a restart during this full sync starts it over",
+                  path, strerror(errno));
+}
+
+/* Payload bytes p[0..n) from position L->got, into the spool. */
+static void spool_append(master_link *L, const char *p, size_t n) {
+  if (L->spool_fd < 0 || !n) return;
+  if (cairn_spool_write(L->spool_fd, L->got, p, n) == 0) return;
+  char path[4200];
+  spool_path(L, path, sizeof(path));
+  cairn_warning("MASTER <-> REPLICA sync: cannot write %s at payload byte %llu: %s; spooling stops (a restart "
+                "during this full sync starts it over)",
+                path, (unsigned long long)L->got, strerror(errno));
+  spool_close(L);
+}
+
 static void abort_load(master_link *L) {
   L->kept = 0;
+  L->reload = 0;
+  L->reload_stalled = 0;
+  spool_close(L);
   if (!L->rdb) return;
   cairn_coll_loader_stream_free(&L->coll); /* a stream load cut short */
   cairn_rdb_reader_free(L->rdb);
@@ -166,8 +239,9 @@ static int may_keep_load(const master_link *L) {
 /* Drops the connection; the timer reconnects within a second. */
 static void link_close(master_link *L, const char *why) {
   if (why) cairn_warning("MASTER <-> REPLICA link: %s", why);
-  if (L->kept && L->keep_on_close) {
-    /* a reconnection failed: the kept load waits for the next one */
+  if (L->kept && (L->keep_on_close || L->state == L_CONNECTING)) {
+    /* a reconnection failed (or could not connect): the kept load waits for
+     * the next one */
   } else if (may_keep_load(L)) {
     L->kept = 1;
     L->kept_since_ms = cairn_monotonic_ms();
@@ -389,16 +463,21 @@ static const cairn_rdb_callbacks load_callbacks = {.on_aux = on_aux,
                                                    .on_key_end = on_key_end,
                                                    .on_skipped = on_skipped};
 
-static void finish_load(master_link *L) {
+/* The whole RDB is loaded: it becomes the data set. live: from the link
+ * (which then streams), else from the spool at start (the handshake that
+ * follows continues from the sync's offset). 0, or -1 with the link closed
+ * and the load dropped. */
+static int finish_load(master_link *L, int live) {
   cairn_server *srv = L->srv;
   cairn_rdb_reader_free(L->rdb);
   L->rdb = NULL;
+  spool_close(L); /* whatever comes next, it is not needed any more */
   cairn_repl_drop_replicas(srv); /* our sub-replicas follow the new history with a full sync */
   if (cairn_store_load_finish(srv->store, 1) != 0 ||
       cairn_functions_replace_all(srv, L->functions.p, L->functions.len) != 0 ||
       cairn_commit_new_history(srv, L->sync_offset, L->stream_db < 0 ? 0 : L->stream_db) != 0) {
     link_close(L, "cannot switch to the loaded data set");
-    return;
+    return -1;
   }
   cairn_repl_adopt_id(srv, L->sync_replid);
   cairn_watch_touch_all(srv); /* every WATCHed key may have changed */
@@ -406,32 +485,45 @@ static void finish_load(master_link *L) {
                (unsigned long long)L->loaded_keys, (long long)(cairn_monotonic_ms() - L->sync_start_ms),
                L->skipped_keys ? " (module values left out)" : "");
   srv->replay_db = L->stream_db < 0 ? 0 : L->stream_db;
+  if (!live) return 0;
   L->state = L_CONNECTED;
   srv->master_link_up = 1;
   if (L->eof_mode) send_ack(L); /* the master waits for it before streaming */
+  return 0;
+}
+
+/* Feeds payload bytes to the load (spooling them when spool): bytes
+ * consumed, or -1 with the cause in why. */
+static long long feed_payload(master_link *L, const char *p, size_t n, int spool, char *why, size_t whylen) {
+  size_t give = n;
+  if (!L->eof_mode && (long long)give > L->left) give = (size_t)L->left;
+  long long c = cairn_rdb_reader_feed(L->rdb, p, give);
+  if (c < 0) {
+    snprintf(why, whylen, "%s", L->load_rc ? cairn_store_errstr(L->srv->store) : cairn_rdb_reader_error(L->rdb));
+    return -1;
+  }
+  if (spool) spool_append(L, p, (size_t)c);
+  if (!L->eof_mode) L->left -= c;
+  L->got += (uint64_t)c;
+  if (cairn_rdb_reader_done(L->rdb)) L->rdb_done = 1;
+  /* A long load checkpoints as it goes: the old data is untouched, and a
+   * crash sweeps the half load at the next start. */
+  if (cairn_checkpoint_needed(L->srv)) cairn_commit_checkpoint(L->srv);
+  return c;
 }
 
 /* Feeds payload bytes; returns bytes consumed, or -1 after closing the link. */
 static long long transfer(master_link *L, const char *p, size_t n) {
   size_t used = 0;
   if (!L->rdb_done) {
-    size_t give = n;
-    if (!L->eof_mode && (long long)give > L->left) give = (size_t)L->left;
-    long long c = cairn_rdb_reader_feed(L->rdb, p, give);
+    char err[512], why[540];
+    long long c = feed_payload(L, p, n, 1, err, sizeof(err));
     if (c < 0) {
-      char why[512];
-      snprintf(why, sizeof(why), "full sync failed: %s",
-               L->load_rc ? cairn_store_errstr(L->srv->store) : cairn_rdb_reader_error(L->rdb));
+      snprintf(why, sizeof(why), "full sync failed: %s", err);
       link_close(L, why);
       return -1;
     }
     used = (size_t)c;
-    if (!L->eof_mode) L->left -= c;
-    L->got += (uint64_t)c;
-    if (cairn_rdb_reader_done(L->rdb)) L->rdb_done = 1;
-    /* A long load checkpoints as it goes: the old data is untouched, and a
-     * crash sweeps the half load at the next start. */
-    if (cairn_checkpoint_needed(L->srv)) cairn_commit_checkpoint(L->srv);
   }
   if (L->rdb_done) {
     if (L->eof_mode) {
@@ -445,7 +537,7 @@ static long long transfer(master_link *L, const char *p, size_t n) {
       link_close(L, "full sync failed: the RDB ended before the announced length");
       return -1;
     }
-    finish_load(L);
+    if (finish_load(L, 1) != 0) return -1;
   } else if (!L->eof_mode && L->left == 0) {
     link_close(L, "full sync failed: the payload ended inside the RDB");
     return -1;
@@ -453,19 +545,9 @@ static long long transfer(master_link *L, const char *p, size_t n) {
   return (long long)used;
 }
 
-static void start_transfer(master_link *L, const char *hdr, size_t len) {
-  if (len >= 45 && !memcmp(hdr, "$EOF:", 5)) {
-    L->eof_mode = 1;
-    memcpy(L->mark, hdr + 5, 40);
-  } else {
-    long long n;
-    if (!cairn_str2ll(hdr + 1, len - 1, &n) || n < 0) {
-      link_close(L, "bad bulk length from the master");
-      return;
-    }
-    L->eof_mode = 0;
-    L->left = n;
-  }
+/* A new load of an RDB (eof_mode and left set): the reader and the
+ * store's loading dbs. 0, or -1. */
+static int load_begin(master_link *L) {
   if (!L->eof_mode) {
     /* The size is known: make the map big enough now (an RDB takes about
      * twice its size in LMDB pages, plus room for the old data to stay),
@@ -482,10 +564,27 @@ static void start_transfer(master_link *L, const char *hdr, size_t len) {
   L->load_rc = 0;
   L->loaded_keys = L->skipped_keys = 0;
   L->stream_db = 0;
-  if (cairn_store_load_begin(L->srv->store) != 0) {
+  return cairn_store_load_begin(L->srv->store) != 0 ? -1 : 0;
+}
+
+static void start_transfer(master_link *L, const char *hdr, size_t len) {
+  if (len >= 45 && !memcmp(hdr, "$EOF:", 5)) {
+    L->eof_mode = 1;
+    memcpy(L->mark, hdr + 5, 40);
+  } else {
+    long long n;
+    if (!cairn_str2ll(hdr + 1, len - 1, &n) || n < 0) {
+      link_close(L, "bad bulk length from the master");
+      return;
+    }
+    L->eof_mode = 0;
+    L->left = n;
+  }
+  if (load_begin(L) != 0) {
     link_close(L, "cannot start loading");
     return;
   }
+  spool_start(L);
   cairn_notice("MASTER <-> REPLICA sync: receiving %s", L->eof_mode ? "streamed RDB ($EOF framing)" : "RDB");
 }
 
@@ -500,6 +599,164 @@ static void resume_transfer(master_link *L, const char *hdr, size_t len) {
     return;
   }
   cairn_notice("MASTER <-> REPLICA sync: receiving the last %lld bytes of the RDB", n);
+}
+
+/* ---------------------------------------------------------------- the spool at start */
+
+/* A read of the spool is fed to the load in one loop iteration: small
+ * enough to keep the iteration short (a few ms of loading). */
+#define RELOAD_CHUNK (256 * 1024)
+
+static void reload_next(master_link *L);
+static void link_connect(master_link *L);
+
+static void reload_fail(master_link *L, const char *why) {
+  char path[4200];
+  spool_path(L, path, sizeof(path));
+  cairn_warning("MASTER <-> REPLICA sync: %s cannot be reloaded at payload byte %llu: %s; the full sync starts over",
+                path, (unsigned long long)L->got, why);
+  abort_load(L); /* (the spool goes with it) */
+}
+
+static void reload_log(master_link *L, const char *what) {
+  cairn_notice("MASTER <-> REPLICA sync: %s %llu of the %llu spooled bytes of full sync %s:%llu (%lld ms)", what,
+               (unsigned long long)L->got, (unsigned long long)L->reload_have, L->sync_replid,
+               (unsigned long long)L->sync_offset, (long long)(cairn_monotonic_ms() - L->sync_start_ms));
+  L->reload_log_ms = cairn_monotonic_ms();
+}
+
+/* The spool is loaded: the load is kept as if the link had been cut there,
+ * and the handshake asks the master for the rest (REPLCONF resume-sync). */
+static void reload_done(master_link *L) {
+  L->reload = 0;
+  if (L->rdb_done) {
+    /* the whole RDB was spooled: it is the data set now, and the stream
+     * after it comes with a PSYNC from the sync's offset */
+    if (L->left != 0) {
+      reload_fail(L, "the RDB ends before the payload's announced length");
+      return;
+    }
+    reload_log(L, "reloaded all");
+    if (finish_load(L, 0) != 0) return;
+    cairn_notice("MASTER <-> REPLICA sync: Finished with success from the spool: %llu keys",
+                 (unsigned long long)L->loaded_keys);
+  } else {
+    L->kept = 1;
+    L->kept_since_ms = cairn_monotonic_ms();
+    reload_log(L, "reloaded");
+  }
+  if (L->state == L_CONNECT) { /* at once, not at the timer's next tick */
+    cairn_notice("Connecting to MASTER %s:%d", L->host, L->port);
+    link_connect(L);
+  }
+}
+
+static void on_reload_read(uv_fs_t *req) {
+  master_link *L = req->data;
+  ssize_t n = (ssize_t)req->result;
+  uv_fs_req_cleanup(req);
+  L->reload_busy = 0;
+  if (L->reload_close_fd >= 0) {
+    close(L->reload_close_fd);
+    L->reload_close_fd = -1;
+  }
+  if (L->reload != 2) return; /* dropped meanwhile (REPLICAOF, shutdown) */
+  if (n <= 0) {
+    reload_fail(L, n < 0 ? uv_strerror((int)n) : "the file is shorter than it was");
+    return;
+  }
+  char err[512];
+  if (feed_payload(L, L->reload_buf, (size_t)n, 0, err, sizeof(err)) < 0) {
+    reload_fail(L, err);
+    return;
+  }
+  if (cairn_monotonic_ms() - L->reload_log_ms >= 5000) reload_log(L, "reloaded");
+  reload_next(L);
+}
+
+static void reload_next(master_link *L) {
+  if (L->rdb_done || L->got >= L->reload_have) {
+    reload_done(L);
+    return;
+  }
+  if (cairn_store_overlay_bytes(L->srv->store) >= (uint64_t)L->srv->cfg.overlay_max_memory) {
+    L->reload_stalled = 1; /* on_store_room goes on */
+    return;
+  }
+  size_t n = L->reload_have - L->got < RELOAD_CHUNK ? (size_t)(L->reload_have - L->got) : RELOAD_CHUNK;
+  if (!L->reload_buf) L->reload_buf = cairn_xmalloc(RELOAD_CHUNK);
+  uv_buf_t b = uv_buf_init(L->reload_buf, (unsigned)n);
+  L->reload_req.data = L;
+  int rc = uv_fs_read(L->srv->loop, &L->reload_req, L->spool_fd, &b, 1, (int64_t)(CAIRN_SPOOL_HEADER + L->got),
+                      on_reload_read);
+  if (rc != 0) {
+    reload_fail(L, uv_strerror(rc));
+    return;
+  }
+  L->reload_busy = 1;
+}
+
+/* At start, before connecting: rebuild the load the spool holds. */
+static void reload_start(master_link *L) {
+  char path[4200];
+  spool_path(L, path, sizeof(path));
+  L->eof_mode = 0;
+  L->left = (long long)L->reload_left;
+  L->sync_start_ms = cairn_monotonic_ms();
+  if (load_begin(L) != 0) {
+    reload_fail(L, "cannot start loading");
+    return;
+  }
+  L->reload = 2;
+  cairn_notice("MASTER <-> REPLICA sync: reloading the %llu bytes of full sync %s:%llu spooled in %s (of %lld), to "
+               "resume it",
+               (unsigned long long)L->reload_have, L->sync_replid, (unsigned long long)L->sync_offset, path, L->left);
+  L->reload_log_ms = cairn_monotonic_ms();
+  reload_next(L);
+}
+
+/* At init: a spool left by the previous run (restarted during a full sync)
+ * is reloaded when this server is still a replica and the master may still
+ * keep that sync; otherwise it is removed, saying why. */
+static void spool_found_at_start(master_link *L) {
+  cairn_server *srv = L->srv;
+  char path[4200], err[256];
+  spool_path(L, path, sizeof(path));
+  cairn_spool_header h;
+  uint64_t have = 0;
+  int fd;
+  if (cairn_spool_open(path, &fd, &h, &have, err, sizeof(err)) != 0) {
+    cairn_warning("MASTER <-> REPLICA sync: %s is not a usable full-sync spool (%s); removed", path, err);
+    unlink(path);
+    return;
+  }
+  if (fd < 0) return;
+  const char *why = NULL;
+  struct stat st;
+  if (!srv->replica_mode)
+    why = "this server is not a replica";
+  else if (!srv->cfg.repl_fullsync_spool)
+    why = "repl-fullsync-spool is no";
+  else if (srv->cfg.repl_fullsync_resume_seconds <= 0)
+    why = "repl-fullsync-resume-seconds is 0";
+  else if (have == 0)
+    why = "it holds no payload";
+  else if (fstat(fd, &st) == 0 && (long long)(time(NULL) - st.st_mtime) > srv->cfg.repl_fullsync_resume_seconds)
+    why = "it is older than repl-fullsync-resume-seconds (its master no longer keeps that sync)";
+  if (why) {
+    cairn_notice("MASTER <-> REPLICA sync: the full-sync spool %s (%llu bytes of sync %s:%llu) is not reloaded: %s; "
+                 "removed",
+                 path, (unsigned long long)have, h.replid, (unsigned long long)h.offset, why);
+    close(fd);
+    unlink(path);
+    return;
+  }
+  L->spool_fd = fd;
+  memcpy(L->sync_replid, h.replid, sizeof(L->sync_replid));
+  L->sync_offset = h.offset;
+  L->reload_have = have;
+  L->reload_left = h.total;
+  L->reload = 1;
 }
 
 /* ---------------------------------------------------------------- handshake */
@@ -845,6 +1102,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_store_room(cairn_server *srv) {
   master_link *L = link_of(srv);
+  if (L && L->reload == 2 && L->reload_stalled) {
+    L->reload_stalled = 0;
+    reload_next(L);
+    return;
+  }
   if (!L || !L->read_stalled || !L->tcp) return;
   L->read_stalled = 0;
   L->last_io_ms = cairn_monotonic_ms();
@@ -941,6 +1203,10 @@ static void link_connect(master_link *L) {
 static void on_timer(uv_timer_t *t) {
   master_link *L = t->data;
   int64_t now = cairn_monotonic_ms();
+  if (L->state == L_CONNECT && L->reload) {
+    if (L->reload == 1) reload_start(L); /* connects once the spool is loaded */
+    return;
+  }
   if (L->state == L_CONNECT) {
     cairn_notice("Connecting to MASTER %s:%d", L->host, L->port);
     link_connect(L);
@@ -1064,6 +1330,9 @@ void cairn_replica_info(cairn_server *srv, cairn_buf *o) {
                      (long long)((now - L->last_io_ms) / 1000));
   if (L->kept) /* cairn: a cut full sync kept to resume (REPLCONF resume-sync) */
     cairn_buf_printf(o, "master_sync_resumable_bytes:%llu\r\n", (unsigned long long)L->got);
+  if (L->reload) /* cairn: reloading a full sync's spool at start, to resume it */
+    cairn_buf_printf(o, "master_sync_spool_reloaded_bytes:%llu\r\nmaster_sync_spool_bytes:%llu\r\n",
+                     (unsigned long long)L->got, (unsigned long long)L->reload_have);
   if (!up)
     cairn_buf_printf(o, "master_link_down_since_seconds:%lld\r\n",
                      L->down_since_ms ? (long long)((now - L->down_since_ms) / 1000) : -1LL);
@@ -1084,6 +1353,7 @@ static const cairn_command replica_commands[] = {
 int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
   master_link *L = cairn_xcalloc(1, sizeof(*L));
   L->srv = srv;
+  L->spool_fd = L->reload_close_fd = -1;
   cairn_apply_init(&L->apply);
   L->apply.ud = L;
   L->apply.on_marker = on_marker;
@@ -1104,6 +1374,7 @@ int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
     L->down_since_ms = cairn_monotonic_ms();
     srv->replica_mode = 1;
   }
+  spool_found_at_start(L);
   return 0;
 }
 
@@ -1112,6 +1383,7 @@ int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
 void cairn_replica_stop(cairn_server *srv) {
   master_link *L = link_of(srv);
   if (!L) return;
+  L->stopping = 1; /* a spool stays for the next start */
   link_close(L, NULL);
   L->state = L_NONE;
   if (L->timer.data && !uv_is_closing((uv_handle_t *)&L->timer)) uv_close((uv_handle_t *)&L->timer, NULL);
@@ -1137,12 +1409,14 @@ void cairn_replica_cron(cairn_server *srv) {
 void cairn_replica_free(cairn_server *srv) {
   master_link *L = link_of(srv);
   if (!L) return;
+  L->stopping = 1; /* (also after a start that failed half-way) */
   abort_load(L);
   cairn_apply_free(&L->apply);
   L->apply.on_raw = NULL;
   cairn_buf_free(&L->in);
   cairn_buf_free(&L->functions);
   free(L->zbuf);
+  free(L->reload_buf);
   ZSTD_freeDCtx(L->dctx);
   free(L);
   srv->repl_link = NULL;

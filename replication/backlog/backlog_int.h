@@ -161,7 +161,6 @@ void bl_seg_hdr_encode(uint8_t out[SEG_HDR_SIZE], const seg_hdr *h);
 const char *bl_seg_hdr_decode(const uint8_t in[SEG_HDR_SIZE], seg_hdr *h);
 void bl_rec_hdr_encode(uint8_t out[REC_HDR_SIZE], uint32_t len, uint64_t off, int64_t ms);
 ssize_t bl_pread_full(int fd, void *buf, size_t n, uint64_t pos);
-int bl_pwrite_full(int fd, const void *buf, size_t n, uint64_t pos);
 void bl_raw_name(char out[SEG_NAME_MAX], uint64_t first);
 void bl_zseg_name(char out[SEG_NAME_MAX], uint64_t first, uint64_t unique);
 /* 1 raw, 2 compressed, 0 not a segment name; *first from the name */

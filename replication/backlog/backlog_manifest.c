@@ -206,7 +206,7 @@ int bl_manifest_write(cairn_backlog *b) {
     struct stat st;
     int ferr = cairn_fault(CAIRN_FAULT_BACKLOG_MANIFEST);
     if (ferr) errno = ferr;
-    if (!ferr && bl_pwrite_full(fd, s.p, s.len, 0) == 0 && fsync(fd) == 0 && fstat(fd, &st) == 0 &&
+    if (!ferr && cairn_pwrite_all(fd, s.p, s.len, 0) == 0 && fsync(fd) == 0 && fstat(fd, &st) == 0 &&
         renameat(b->dirfd, MANIFEST_TMP, b->dirfd, MANIFEST_NAME) == 0 && fsync(b->dirfd) == 0) {
       rc = 0;
       b->mf_gen = gen;

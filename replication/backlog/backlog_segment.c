@@ -150,23 +150,6 @@ ssize_t bl_pread_full(int fd, void *buf, size_t n, uint64_t pos) {
   return (ssize_t)got;
 }
 
-int bl_pwrite_full(int fd, const void *buf, size_t n, uint64_t pos) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t w = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(pos + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (w == 0) {
-      errno = EIO;
-      return -1;
-    }
-    done += (size_t)w;
-  }
-  return 0;
-}
-
 int bl_open_at(const cairn_backlog *b, const char *name, int flags) {
   int fd;
   do fd = openat(b->dirfd, name, flags | O_CLOEXEC, 0644);
@@ -433,7 +416,7 @@ int bl_create_seg_file(cairn_backlog *b, const char *name, uint64_t first, int64
                .first = first, .ctime_ms = cairn_mstime()};
   uint8_t buf[SEG_HDR_SIZE];
   bl_seg_hdr_encode(buf, &h);
-  if (bl_pwrite_full(fd, buf, sizeof(buf), 0) < 0) {
+  if (cairn_pwrite_all(fd, buf, sizeof(buf), 0) < 0) {
     int e = errno;
     close(fd);
     unlinkat(b->dirfd, name, 0);
@@ -454,7 +437,7 @@ int bl_write_seg_header(int fd, const segment *s, uint8_t state) {
   }
   uint8_t buf[SEG_HDR_SIZE];
   bl_seg_hdr_encode(buf, &h);
-  return bl_pwrite_full(fd, buf, sizeof(buf), 0);
+  return cairn_pwrite_all(fd, buf, sizeof(buf), 0);
 }
 
 /* Takes the ready spare (if any) as the file of new segment s: its header
@@ -572,7 +555,7 @@ int bl_make_spare(cairn_backlog *b) {
   if (ferr) rc = -1, errno = ferr;
   for (uint64_t pos = 0; rc == 0 && pos < size; pos += sizeof(zero_page)) {
     size_t n = size - pos < sizeof(zero_page) ? (size_t)(size - pos) : sizeof(zero_page);
-    if (bl_pwrite_full(fd, zero_page, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;
+    if (cairn_pwrite_all(fd, zero_page, n, pos) < 0 || ((pos + n) % SYNC_EVERY == 0 && fdatasync(fd) < 0)) rc = -1;
     if (__atomic_load_n(&b->zstop, __ATOMIC_RELAXED)) rc = -1, errno = ECANCELED;
   }
   if (rc == 0 && fdatasync(fd) < 0) rc = -1;

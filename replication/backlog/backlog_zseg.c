@@ -92,7 +92,7 @@ static int zw_append_frame(zseg_writer *w, const void *comp, size_t n, uint32_t 
     errno = ferr;
     return -1;
   }
-  if (bl_pwrite_full(w->fd, comp, n, w->pos) < 0) return -1;
+  if (cairn_pwrite_all(w->fd, comp, n, w->pos) < 0) return -1;
   if (w->nframes == w->frames_cap) {
     size_t ncap = w->frames_cap ? w->frames_cap * 2 : 64;
     zframe *nf = realloc(w->frames, ncap * sizeof(*nf));
@@ -182,9 +182,9 @@ int64_t bl_zw_finish(zseg_writer *w, uint8_t state, int64_t sealed_ms) {
                .last = w->next_off - 1, .bytes = size, .ctime_ms = w->ctime_ms, .sealed_ms = sealed_ms};
   uint8_t hb[SEG_HDR_SIZE];
   bl_seg_hdr_encode(hb, &h);
-  int rc = bl_pwrite_full(w->fd, idx, ilen + ZTRAILER_SIZE, w->pos);
+  int rc = cairn_pwrite_all(w->fd, idx, ilen + ZTRAILER_SIZE, w->pos);
   free(idx);
-  if (rc < 0 || bl_pwrite_full(w->fd, hb, SEG_HDR_SIZE, 0) < 0 || fdatasync(w->fd) < 0) return -1;
+  if (rc < 0 || cairn_pwrite_all(w->fd, hb, SEG_HDR_SIZE, 0) < 0 || fdatasync(w->fd) < 0) return -1;
   return (int64_t)size;
 }
 

@@ -47,7 +47,7 @@ __all__ = [
     "SANITIZER_PATTERNS", "assert_error_text", "assert_arity_error",
     "parse_info", "parse_info_sections", "info", "info_field", "server_info",
     "link_up", "wait_link_up", "wait_offsets_equal", "log_tail", "scan_key",
-    "strings_snapshot", "assert_same_strings", "backlog_tool", "backlog_tool_path", "faults_env",
+    "strings_snapshot", "assert_same_strings", "backlog_tool", "backlog_tool_path", "faults_env", "crc32c",
     "Incomplete", "parse_raw_reply", "pipeline_batches_until_killed",
 ]
 
@@ -1328,6 +1328,17 @@ def faults_env(spec):
             del os.environ["CAIRN_FAULTS"]
         else:
             os.environ["CAIRN_FAULTS"] = old
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli) of bytes, as engine/util.c computes it (bitwise:
+    for the short headers tests write)."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
 
 
 def backlog_tool_path():

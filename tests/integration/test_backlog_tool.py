@@ -21,15 +21,6 @@ tool_path = backlog_tool_path
 tool = backlog_tool
 
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
 def add_pin(path, name, offset):
     """Adds a pin line to a MANIFEST, with a correct checksum."""
     with open(path, "rb") as f:

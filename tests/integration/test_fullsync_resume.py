@@ -6,7 +6,11 @@ answers with an error and the replica starts over.
 The link runs through a proxy in this process that cuts each connection
 after a given number of bytes from the master."""
 import os
+import re
+import shutil
 import socket
+import struct
+import tempfile
 import sys
 import threading
 import time
@@ -23,8 +27,9 @@ class CuttingProxy(object):
     past the list are not cut. refuse_for: seconds during which new
     connections are closed at once, from the first cut on."""
 
-    def __init__(self, master_port, cuts, refuse_for=0.0):
+    def __init__(self, master_port, cuts, refuse_for=0.0, record=False):
         self.master_port = master_port
+        self.recorded = bytearray() if record else None  # connection 0's bytes from the master
         self.cuts = list(cuts)
         self.refuse_for = refuse_for
         self.refuse_until = 0.0
@@ -56,9 +61,9 @@ class CuttingProxy(object):
             except OSError:
                 c.close()
                 continue
-            threading.Thread(target=self._pipe, args=(c, m, limit), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(c, m, limit, i == 0), daemon=True).start()
 
-    def _pipe(self, c, m, limit):
+    def _pipe(self, c, m, limit, first):
         sent = [0]
         done = threading.Event()
 
@@ -81,6 +86,8 @@ class CuttingProxy(object):
                 if not d:
                     break
                 c.sendall(d)
+                if first and self.recorded is not None:
+                    self.recorded += d
                 sent[0] += len(d)
                 if limit is not None and sent[0] >= limit:
                     self.cut_done += 1
@@ -249,6 +256,166 @@ def redis_master_refuses_and_the_replica_starts_over():
                 same_data(master, replica, nkeys)
         finally:
             proxy.close()
+
+
+# ---- across a replica restart: the spool (repl-fullsync-spool) ----
+
+SPOOL = "replica-sync.spool"
+SPOOL_HEADER = 80
+
+
+def spool_header(replid, offset, total):
+    h = b"CAIRNRSS" + struct.pack("<I", 1) + replid + struct.pack("<QQ", offset, total)
+    return h + struct.pack("<I", crc32c(h)) + bytes(SPOOL_HEADER - len(h) - 4)
+
+
+def kept_bytes(replica):
+    return int(server_info(replica, "replication").get("master_sync_resumable_bytes", 0))
+
+
+def wait_kept(replica):
+    """Waits for the replica to keep a cut full sync: the bytes it kept."""
+    wait_until(lambda: "keeping the" in replica.log_text(), timeout=SYNC_TIMEOUT, msg=lambda: log_tail(replica))
+    return kept_bytes(replica)
+
+
+@test(timeout=300)
+def replica_restarted_mid_sync_resumes_from_its_spool():
+    """The link is cut at ~5 MB and the proxy keeps the replica away; the
+    replica is killed (-9), restarted (reloads its spool while the master is
+    still unreachable), stopped cleanly, started again: it reloads the spool
+    once more and the master resumes the same full sync where the spool
+    ends. One snapshot, one resume, the spool gone after the load."""
+    nkeys = 1500
+    with CairnServer() as master:
+        load(master, nkeys)
+        proxy = CuttingProxy(master.port, [5_000_000], refuse_for=600.0)
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                kept = wait_kept(replica)
+                spool = os.path.join(replica.dir, SPOOL)
+                assert_true(kept >= 4_000_000, "kept %d bytes" % kept)
+                assert_eq(os.path.getsize(spool), SPOOL_HEADER + kept, "the spool holds what was loaded")
+                master.conn().call("SET", "after:1", "written while the replica is away")
+                replica.kill9()
+                replica.start(keep_port=True)
+                wait_until(lambda: kept_bytes(replica) == kept, timeout=SYNC_TIMEOUT,
+                           msg=lambda: "the spool was not reloaded after kill -9\n" + log_tail(replica))
+                assert_true("reloading the %d bytes of full sync" % kept in replica.log_text())
+                assert_eq(replica.conn().call("DBSIZE"), 0, "the old (empty) data set is served meanwhile")
+                replica.stop()
+                assert_eq(os.path.getsize(spool), SPOOL_HEADER + kept, "a clean stop keeps the spool")
+                proxy.refuse_until = 0.0
+                replica.start(keep_port=True)
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                log = replica.log_text()
+                assert_true("reloaded %d of the %d spooled bytes" % (kept, kept) in log, log_tail(replica))
+                assert_true("the master resumes the full sync at byte %d" % kept in log, log_tail(replica))
+                st = stats(master)
+                assert_eq(int(st["sync_full"]), 1, "one snapshot")
+                assert_eq(int(st["sync_full_resumed"]), 1, "resumed from the spool")
+                same_data(master, replica, nkeys)
+                assert_true(not os.path.exists(spool), "the spool outlived its load")
+        finally:
+            proxy.close()
+
+
+@test(timeout=300)
+def a_damaged_spool_never_loads_wrong_data():
+    """One payload byte of the spool flipped while the replica is down: the
+    RDB's checksum (or its parse) refuses the resumed load, the replica
+    starts over and ends with the master's data."""
+    nkeys = 1000
+    with CairnServer() as master:
+        load(master, nkeys)
+        proxy = CuttingProxy(master.port, [6_000_000], refuse_for=600.0)
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as replica:
+                kept = wait_kept(replica)
+                replica.kill9()
+                with open(os.path.join(replica.dir, SPOOL), "r+b") as f:
+                    f.seek(SPOOL_HEADER + kept // 2)
+                    b = f.read(1)
+                    f.seek(SPOOL_HEADER + kept // 2)
+                    f.write(bytes([b[0] ^ 0x5A]))
+                proxy.refuse_until = 0.0
+                replica.start(keep_port=True)
+                master.conn().call("SET", "after:1", "x")
+                wait_link_up(replica, SYNC_TIMEOUT)
+                wait_offsets_equal(master, replica)
+                log = replica.log_text()
+                assert_true("full sync failed" in log or "cannot be reloaded" in log,
+                            "the damage went unnoticed:\n" + log_tail(replica))
+                assert_eq(int(stats(master)["sync_full"]), 2, "a new snapshot")
+                same_data(master, replica, nkeys)
+        finally:
+            proxy.close()
+
+
+@test(timeout=120)
+def a_spool_that_cannot_be_used_is_removed_at_start():
+    """A bad header, and a good one on a server that is not a replica: each
+    removed at start with a log line naming the file and the cause."""
+    with CairnServer() as master:
+        master.conn().call("SET", "k", "v")
+        with CairnServer([("replicaof", ["127.0.0.1", master.port])]) as replica:
+            wait_link_up(replica, SYNC_TIMEOUT)
+            replica.stop()
+            spool = os.path.join(replica.dir, SPOOL)
+            with open(spool, "wb") as f:
+                f.write(b"CAIRNRSS" + bytes(100))
+            replica.start(keep_port=True)
+            wait_link_up(replica, SYNC_TIMEOUT)
+            assert_true("is not a usable full-sync spool (its header fails its checksum); removed"
+                        in replica.log_text(), log_tail(replica))
+            assert_true(not os.path.exists(spool))
+            assert_eq(replica.conn().call("GET", "k"), b"v")
+        with CairnServer() as lone:
+            lone.stop()
+            with open(os.path.join(lone.dir, SPOOL), "wb") as f:
+                f.write(spool_header(b"a" * 40, 0, 10) + b"x" * 5)
+            lone.start(keep_port=True)
+            assert_true("is not reloaded: this server is not a replica; removed" in lone.log_text(),
+                        log_tail(lone))
+            assert_true(not os.path.exists(os.path.join(lone.dir, SPOOL)))
+
+
+@test(timeout=300)
+def a_spool_holding_the_whole_rdb_loads_and_continues():
+    """A replica that died with the whole payload spooled but not yet loaded
+    (made here from the bytes another replica received): it loads the spool,
+    takes the sync's id and offset, and its PSYNC continues (+CONTINUE) with
+    no second snapshot."""
+    nkeys = 300
+    with CairnServer() as master:
+        load(master, nkeys)
+        proxy = CuttingProxy(master.port, [], record=True)
+        try:
+            with CairnServer([("replicaof", ["127.0.0.1", proxy.port])]) as first:
+                wait_link_up(first, SYNC_TIMEOUT)
+        finally:
+            proxy.close()
+        rec = bytes(proxy.recorded)
+        m = re.search(rb"\+FULLRESYNC ([0-9a-f]{40}) (\d+)\r\n\n*\$(\d+)\r\n", rec)
+        assert_true(m is not None, "no full sync in the recorded bytes: %r" % rec[:200])
+        total = int(m.group(3))
+        payload = rec[m.end():m.end() + total]
+        assert_eq(len(payload), total)
+        master.conn().call("SET", "after:1", "written after the snapshot")
+        d = tempfile.mkdtemp(prefix="cairn-spool-")
+        add_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+        with open(os.path.join(d, SPOOL), "wb") as f:
+            f.write(spool_header(m.group(1), int(m.group(2)), total) + payload)
+        with CairnServer([("replicaof", ["127.0.0.1", master.port])], dir=d) as replica:
+            wait_link_up(replica, SYNC_TIMEOUT)
+            wait_offsets_equal(master, replica)
+            log = replica.log_text()
+            assert_true("Finished with success from the spool" in log, log_tail(replica))
+            assert_true("Successful partial resynchronization" in log, log_tail(replica))
+            assert_eq(int(stats(master)["sync_full"]), 1, "the first replica's only")
+            same_data(master, replica, nkeys)
+            assert_true(not os.path.exists(os.path.join(replica.dir, SPOOL)))
 
 
 if __name__ == "__main__":
