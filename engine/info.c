@@ -722,6 +722,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "overlay_active_entries:%llu\r\n"
                    "overlay_frozen_layers:%d\r\n"
                    "overlay_dead_range_jumps:%llu\r\n"
+                   "overlay_tombstones_skipped:%llu\r\n"
                    "store_drains:%llu\r\n"
                    "store_drain_last_ms:%lld\r\n"
                    "store_drains_failed:%llu\r\n"
@@ -743,6 +744,7 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    (unsigned long long)cairn_store_overlay_bytes(srv->store), srv->cfg.overlay_max_memory,
                    (unsigned long long)kept, (unsigned long long)cairn_store_dirty_entries(srv->store),
                    cairn_store_frozen_layers(srv->store), (unsigned long long)cairn_store_range_jumps(srv->store),
+                   (unsigned long long)cairn_store_tombstones_skipped(srv->store),
                    (unsigned long long)cairn_store_checkpoints(srv->store), (long long)cairn_store_last_checkpoint_ms(srv->store),
                    (unsigned long long)cairn_store_drains_failed(srv->store), srv->store_error,
                    (unsigned long long)srv->stats.store_writes_refused,

@@ -144,6 +144,7 @@ struct cairn_store {
   dead_range ranges[DEAD_RANGES];
   int nranges, next_range;
   uint64_t range_jumps;
+  uint64_t tombs_skipped;  /* tombstones iterators stepped over (INFO overlay_tombstones_skipped) */
 
   /* the store thread and the run writer (fields under mu) */
   pthread_t thread;
@@ -672,6 +673,7 @@ static int kv_resolve(kv_cursor *c, const void *from, size_t fromlen) {
       break;
     }
     if (best >= 0 && ov_is_tomb(ov_at(c->pos[best]))) {
+      c->s->tombs_skipped++;
       if (!first_skip) {
         first_skip = bk;
         first_len = bl;
@@ -3349,6 +3351,7 @@ int cairn_store_frozen_layers(const cairn_store *s) { return s->nfrozen; }
 int cairn_store_full(const cairn_store *s) { return s->full; }
 uint64_t cairn_store_drains_failed(const cairn_store *s) { return s->drains_failed; }
 uint64_t cairn_store_range_jumps(const cairn_store *s) { return s->range_jumps; }
+uint64_t cairn_store_tombstones_skipped(const cairn_store *s) { return s->tombs_skipped; }
 uint64_t cairn_store_drained_entries(const cairn_store *s) { return s->entries_drained; }
 
 void cairn_store_set_merge(cairn_store *s, uint64_t merge_bytes, uint64_t urgent_bytes, int64_t gather_after_us) {

@@ -213,6 +213,9 @@ int cairn_store_growing(const cairn_store *s);
 int cairn_store_frozen_layers(const cairn_store *s);
 uint64_t cairn_store_drains_failed(const cairn_store *s);
 uint64_t cairn_store_range_jumps(const cairn_store *s);
+/* Deleted entries (overlay tombstones) that iterators stepped over: what a
+ * scan pays for deletes not yet merged into LMDB. */
+uint64_t cairn_store_tombstones_skipped(const cairn_store *s);
 uint64_t cairn_store_drained_entries(const cairn_store *s); /* entries of released layers, since open */
 /* Merges and run files (engine/store.c "run files"): what the store thread
  * gathers before one LMDB transaction, and the overlay's size at which it

@@ -49,6 +49,18 @@ static int get_list(cairn_ctx *c, cairn_str key, cairn_value *v, cairn_coll *col
   return cairn_lookup_coll(c, key, CAIRN_TYPE_LIST, v, coll);
 }
 
+/* An iterator over the list's elements from one end (where), opened at
+ * that end's position rather than at the end of the list's space: beyond
+ * either end lie the entries of earlier pops and trims, deleted but maybe
+ * still in LMDB under the overlay's tombstones until the store thread
+ * merges them, and an iterator opened at the space's end walks every one
+ * (a list trimmed and pushed in turn, LPUSH + LTRIM, walked thousands). */
+static int open_end(cairn_ctx *c, const cairn_coll *coll, int where, cairn_elem_iter **it) {
+  unsigned char b[8];
+  pos_enc(b, where == HEAD ? coll->head : coll->head + coll->count - 1);
+  return cairn_elem_iter_open(cairn_ctx_store(c), coll->id, SL, b, 8, where == TAIL, it);
+}
+
 /* Pushes n elements at one end. 0, or -1 after a store error. */
 static int push_elems(cairn_ctx *c, cairn_coll *coll, int where, const cairn_str *elems, int n) {
   cairn_store *s = cairn_ctx_store(c);
@@ -85,7 +97,7 @@ static int pop_one(cairn_ctx *c, cairn_coll *coll, int where, cairn_buf *out) {
  * the iterator. O(n log N). 0, or -1 after a store error. */
 static int pop_range_reply(cairn_ctx *c, cairn_coll *coll, int where, uint64_t n) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, SL, NULL, 0, where == TAIL, &it);
+  int rc = open_end(c, coll, where, &it);
   if (rc < 0) return store_err(c, rc);
   cairn_reply_array(&c->reply, (long long)n);
   for (uint64_t i = 0; i < n; i++) {
@@ -339,7 +351,7 @@ static void cmd_lrange(cairn_ctx *c) {
 static int trim_end(cairn_ctx *c, cairn_coll *coll, int where, uint64_t n) {
   if (!n) return 0;
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), coll->id, SL, NULL, 0, where == TAIL, &it);
+  int rc = open_end(c, coll, where, &it);
   if (rc < 0) return store_err(c, rc);
   cairn_str sub, val;
   for (uint64_t i = 0; i < n; i++) {
@@ -444,7 +456,7 @@ static void cmd_linsert(cairn_ctx *c) {
   }
   cairn_store *s = cairn_ctx_store(c);
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(s, coll.id, SL, NULL, 0, 0, &it)) < 0) {
+  if ((rc = open_end(c, &coll, HEAD, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -518,7 +530,7 @@ static void cmd_lrem(cairn_ctx *c) {
   cairn_str sub, val;
   /* pass 1: the span of the elements to remove */
   uint64_t matches = 0, lo = UINT64_MAX, hi = 0;
-  if ((rc = cairn_elem_iter_open(s, coll.id, SL, NULL, 0, count < 0, &it)) < 0) {
+  if ((rc = open_end(c, &coll, count < 0 ? TAIL : HEAD, &it)) < 0) {
     store_err(c, rc);
     return;
   }
@@ -635,7 +647,7 @@ static void cmd_lpos(cairn_ctx *c) {
   int reverse = rank < 0;
   if (reverse) rank = -rank;
   cairn_elem_iter *it;
-  if ((rc = cairn_elem_iter_open(cairn_ctx_store(c), coll.id, SL, NULL, 0, reverse, &it)) < 0) {
+  if ((rc = open_end(c, &coll, reverse ? TAIL : HEAD, &it)) < 0) {
     store_err(c, rc);
     return;
   }

@@ -397,10 +397,22 @@ static int reply_range(cairn_ctx *c, xs *s, sid start, sid end, long long count,
   return 0;
 }
 
+/* An iterator over the entries from bound on (forward), or from bound down
+ * (reverse). Opened at the stream's own bounds (m.first: no live entry
+ * below it; m.last: none above it) rather than at the ends of the space:
+ * there the entries of earlier trims and XDELs may still lie in LMDB under
+ * the overlay's tombstones until the store thread merges them, and every
+ * XADD MAXLEN ~ walked all of them. */
+static int open_entries(cairn_ctx *c, xs *s, sid bound, int reverse, cairn_elem_iter **it) {
+  unsigned char b[16];
+  id_enc(b, bound);
+  return cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, b, 16, reverse, it);
+}
+
 /* The first (or last) entry's ID: 1 found, 0 empty, -1 store error. */
 static int edge_id(cairn_ctx *c, xs *s, int last, sid *out, uint64_t *node) {
   cairn_elem_iter *it;
-  int rc = cairn_elem_iter_open(cairn_ctx_store(c), s->coll.id, XS_ENTRIES, NULL, 0, last, &it);
+  int rc = open_entries(c, s, last ? s->m.last : s->m.first, last, &it);
   if (rc < 0) return failed(c, rc);
   cairn_str sub, val;
   rc = cairn_elem_iter_next(it, &sub, &val);
@@ -612,13 +624,21 @@ static long long trim(cairn_ctx *c, xs *s, const trim_args *a) {
   cairn_store *st = cairn_ctx_store(c);
   long long deleted = 0;
   int rc;
+  sid from = s->m.first; /* (no live entry below it; moves up as entries go) */
+  int first_known = 0;   /* the first live entry was read: it is from */
   if (!a->approx) {
     cairn_elem_iter *it;
-    if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
+    if ((rc = open_entries(c, s, from, 0, &it)) < 0) return failed(c, rc);
     cairn_str sub, val;
-    while (a->strategy == TRIM_MAXLEN ? s->m.length > (uint64_t)a->maxlen : 1) {
+    for (;;) {
+      int more = a->strategy == TRIM_MINID || s->m.length > (uint64_t)a->maxlen;
+      if (!more && !deleted) break;
       if ((rc = cairn_elem_iter_next(it, &sub, &val)) <= 0) break;
-      if (a->strategy == TRIM_MINID && id_cmp(id_dec(sub.p), a->minid) >= 0) break;
+      from = id_dec(sub.p);
+      if (!more || (a->strategy == TRIM_MINID && id_cmp(from, a->minid) >= 0)) {
+        first_known = 1;
+        break;
+      }
       if (entry_node(val) == s->m.node && s->m.node_live) s->m.node_live--;
       if ((rc = cairn_elem_iter_del(it)) < 0) break;
       if (s->coll.count) s->coll.count--;
@@ -642,7 +662,7 @@ static long long trim(cairn_ctx *c, xs *s, const trim_args *a) {
         entries = (long long)s->m.head_live;
         lastid = s->m.head_last;
       } else {
-        if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
+        if ((rc = open_entries(c, s, from, 0, &it)) < 0) return failed(c, rc);
         while ((rc = cairn_elem_iter_next(it, &sub, &val)) > 0) {
           uint64_t n = entry_node(val);
           if (entries == 0) node = n;
@@ -677,10 +697,11 @@ static long long trim(cairn_ctx *c, xs *s, const trim_args *a) {
       unsigned char nk[8];
       be64(nk, node);
       if (xdel(c, s, XS_NODES, nk, 8) < 0) return -1;
-      if ((rc = cairn_elem_iter_open(st, s->coll.id, XS_ENTRIES, NULL, 0, 0, &it)) < 0) return failed(c, rc);
+      if ((rc = open_entries(c, s, from, 0, &it)) < 0) return failed(c, rc);
       for (long long i = 0; i < entries; i++) {
         if ((rc = cairn_elem_iter_next(it, &sub, &val)) <= 0) break;
         if (entry_node(val) != node) break; /* never expected: the remembered count was wrong */
+        from = id_dec(sub.p);
         if (entry_node(val) == s->m.node && s->m.node_live) s->m.node_live--;
         if ((rc = cairn_elem_iter_del(it)) < 0) break;
         if (s->coll.count) s->coll.count--;
@@ -693,7 +714,10 @@ static long long trim(cairn_ctx *c, xs *s, const trim_args *a) {
   }
   if (s->m.length == 0) {
     s->m.first = SID_MIN;
+  } else if (deleted && first_known) {
+    s->m.first = from;
   } else if (deleted) {
+    s->m.first = from; /* the last entry deleted: the first live one is above it */
     if ((rc = edge_id(c, s, 0, &s->m.first, NULL)) < 0) return -1;
   }
   return deleted;
