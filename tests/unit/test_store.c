@@ -2038,6 +2038,54 @@ static void test_overlay_dead_ranges(void **state) {
   cairn_elem_iter_close(it);
 }
 
+/* Many queues popped in turn (more than a handful of dead ranges could
+ * hold): each collection's run of tombstones is remembered in the set its
+ * prefix chooses, so every pop jumps its own queue's run; the tombstones
+ * stepped over stay a few per pop (one shared list of 8 ranges stepped
+ * over ~1.3M here). */
+static void test_overlay_dead_ranges_many_queues(void **state) {
+  fixture *f = *state;
+  cairn_store *s = f->s;
+  enum { NQ = 64, Q = 200 };
+  cairn_coll c[NQ];
+  for (int q = 0; q < NQ; q++) {
+    cairn_coll_init(s, &c[q]);
+    for (int i = 0; i < Q; i++) {
+      unsigned char k[8];
+      pos_key(i, k);
+      assert_int_equal(cairn_elem_put(s, c[q].id, CAIRN_SPACE_LIST, k, 8, "x", 1), 1);
+    }
+  }
+  assert_int_equal(ckpt(s, 5), 0);
+  uint64_t skipped0 = cairn_store_tombstones_skipped(s);
+  for (int i = 0; i < Q - 1; i++) {
+    for (int q = 0; q < NQ; q++) {
+      cairn_elem_iter *it;
+      assert_int_equal(cairn_elem_iter_open(s, c[q].id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+      cairn_str sub, val;
+      assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+      unsigned char k[8];
+      pos_key(i, k);
+      assert_memory_equal(sub.p, k, 8);
+      assert_int_equal(cairn_elem_iter_del(it), 0);
+      cairn_elem_iter_close(it);
+    }
+  }
+  uint64_t skipped = cairn_store_tombstones_skipped(s) - skipped0;
+  if (skipped > 4ull * NQ * Q) fail_msg("%llu tombstones stepped over for %d pops", (unsigned long long)skipped, NQ * Q);
+  for (int q = 0; q < NQ; q++) { /* each queue holds its last entry only */
+    cairn_elem_iter *it;
+    assert_int_equal(cairn_elem_iter_open(s, c[q].id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+    cairn_str sub, val;
+    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+    unsigned char k[8];
+    pos_key(Q - 1, k);
+    assert_memory_equal(sub.p, k, 8);
+    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
+    cairn_elem_iter_close(it);
+  }
+}
+
 int main(void) {
   /* freed layers' arena blocks are reused, as in the server (under ASan a
    * kept block is poisoned: a read of a freed layer is still reported) */
@@ -2081,6 +2129,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_coll_hashed_space, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overlay_dead_ranges, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlay_dead_ranges_many_queues, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
