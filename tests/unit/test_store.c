@@ -1987,6 +1987,19 @@ static void test_overlay_merge(void **state) {
   ov_check(s, c.id);
 }
 
+/* Pops the first entry of list id, which must be position i. */
+static void pop_head(cairn_store *s, uint64_t id, int i) {
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(s, id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
+  cairn_str sub, val;
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  unsigned char k[8];
+  pos_key(i, k);
+  assert_memory_equal(sub.p, k, 8);
+  assert_int_equal(cairn_elem_iter_del(it), 0);
+  cairn_elem_iter_close(it);
+}
+
 /* A queue popped from its head: each pop deletes the first entry, so the
  * next seek from the start meets every tombstone before it. Dead ranges
  * make it jump them: the pops stay correct and take constant work. */
@@ -2004,16 +2017,10 @@ static void test_overlay_dead_ranges(void **state) {
   assert_int_equal(ckpt(s, 5), 0);
   uint64_t jumps0 = cairn_store_range_jumps(s);
   for (int i = 0; i < Q - 1; i++) {
-    cairn_elem_iter *it;
-    assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
-    cairn_str sub, val;
-    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
-    unsigned char k[8];
-    pos_key(i, k);
-    assert_memory_equal(sub.p, k, 8);
-    assert_int_equal(cairn_elem_iter_del(it), 0);
-    cairn_elem_iter_close(it);
+    pop_head(s, c.id, i);
     if (i == Q / 2) {
+      cairn_elem_iter *it;
+      cairn_str sub, val;
       /* an entry written back into the dead run is seen again */
       unsigned char k2[8];
       pos_key(i - 10, k2);
@@ -2059,17 +2066,7 @@ static void test_overlay_dead_ranges_many_queues(void **state) {
   assert_int_equal(ckpt(s, 5), 0);
   uint64_t skipped0 = cairn_store_tombstones_skipped(s);
   for (int i = 0; i < Q - 1; i++) {
-    for (int q = 0; q < NQ; q++) {
-      cairn_elem_iter *it;
-      assert_int_equal(cairn_elem_iter_open(s, c[q].id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
-      cairn_str sub, val;
-      assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
-      unsigned char k[8];
-      pos_key(i, k);
-      assert_memory_equal(sub.p, k, 8);
-      assert_int_equal(cairn_elem_iter_del(it), 0);
-      cairn_elem_iter_close(it);
-    }
+    for (int q = 0; q < NQ; q++) pop_head(s, c[q].id, i);
   }
   uint64_t skipped = cairn_store_tombstones_skipped(s) - skipped0;
   if (skipped > 4ull * NQ * Q) fail_msg("%llu tombstones stepped over for %d pops", (unsigned long long)skipped, NQ * Q);
