@@ -90,6 +90,7 @@ typedef struct layer {
 typedef struct dead_range {
   int used;
   unsigned dbi;
+  uint64_t last_use;  /* s->range_clock at its last record or jump: the set's least recent goes first */
   size_t lolen, hilen;
   unsigned char lo[RANGE_KEY], hi[RANGE_KEY];
 } dead_range;
@@ -149,7 +150,7 @@ struct cairn_store {
   unsigned char exp_hint[8 + 2 + MAX_ENCODED_KEY];
   dead_range ranges[RANGE_GROUPS * RANGE_WAYS];
   int nranges;
-  uint8_t next_way[RANGE_GROUPS];
+  uint64_t range_clock;
   uint64_t range_jumps;
   uint64_t tombs_skipped;  /* tombstones iterators stepped over (INFO overlay_tombstones_skipped) */
 
@@ -638,14 +639,18 @@ static void range_record(cairn_store *s, unsigned dbi, const void *lo, size_t lo
         memmove(r->hi, hi, hilen);
         r->hilen = hilen;
       }
+      r->last_use = ++s->range_clock;
       return;
     }
   }
-  size_t gi = (size_t)(g - s->ranges) / RANGE_WAYS;
-  dead_range *r = &g[s->next_way[gi]];
-  s->next_way[gi] = (uint8_t)((s->next_way[gi] + 1) % RANGE_WAYS);
+  /* a free slot, else the least recently used: a hot queue's run stays
+   * while the set's other slots turn over */
+  dead_range *r = &g[0];
+  for (int i = 1; i < RANGE_WAYS && r->used; i++)
+    if (!g[i].used || g[i].last_use < r->last_use) r = &g[i];
   if (!r->used) s->nranges++;
   r->used = 1;
+  r->last_use = ++s->range_clock;
   r->dbi = dbi;
   memcpy(r->lo, lo, lolen);
   r->lolen = lolen;
@@ -655,13 +660,15 @@ static void range_record(cairn_store *s, unsigned dbi, const void *lo, size_t lo
 
 static const dead_range *range_find(cairn_store *s, unsigned dbi, const void *k, size_t kl) {
   if (!s->nranges) return NULL;
-  const dead_range *g = range_group(s, dbi, k, kl);
+  dead_range *g = range_group(s, dbi, k, kl);
   if (!g) return NULL;
   for (int i = 0; i < RANGE_WAYS; i++) {
-    const dead_range *r = &g[i];
+    dead_range *r = &g[i];
     if (r->used && r->dbi == dbi && ov_cmp(dbi, r->lo, r->lolen, dbi, k, kl) <= 0 &&
-        ov_cmp(dbi, k, kl, dbi, r->hi, r->hilen) <= 0)
+        ov_cmp(dbi, k, kl, dbi, r->hi, r->hilen) <= 0) {
+      r->last_use = ++s->range_clock;
       return r;
+    }
   }
   return NULL;
 }
