@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 15
 CONF ?= conf/cairn.conf
 
-.PHONY: all deps test-deps build run test unit bench bench-scale bench-outage compat fuzz fuzz-build clean
+.PHONY: all deps test-deps build run test unit bench bench-scale bench-outage bench-types compat fuzz fuzz-build clean
 
 all: build
 
@@ -63,6 +63,12 @@ bench-scale: build test-deps
 OUTAGE_ARGS ?=
 bench-outage: build
 	@python3 tests/bench/outage.py $(BUILD) $(OUTAGE_ARGS)
+
+# Write throughput per command type (the outage mix's commands one type at
+# a time), cairn against redis-server appendfsync always in the same run.
+TYPES_ARGS ?=
+bench-types: build test-deps
+	@python3 tests/bench/types.py $(BUILD) $(TYPES_ARGS)
 
 # Redis 7.0.15's own test suite (../shared/redis-suite) against a fresh cairn,
 # each unit's count next to real Redis's. UNITS=@core, @extra or unit names.
