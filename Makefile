@@ -68,7 +68,7 @@ bench-outage: build
 # a time), cairn against redis-server appendfsync always in the same run.
 TYPES_ARGS ?=
 bench-types: build test-deps
-	@python3 tests/bench/types.py $(BUILD) $(TYPES_ARGS)
+	@python3 tests/bench/per_type.py $(BUILD) $(TYPES_ARGS)
 
 # Redis 7.0.15's own test suite (../shared/redis-suite) against a fresh cairn,
 # each unit's count next to real Redis's. UNITS=@core, @extra or unit names.

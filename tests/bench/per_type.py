@@ -12,7 +12,7 @@ Prints a markdown table: MB/s of commands accepted, the ratio, commands/s,
 and the tombstones cairn's iterators stepped over per command (INFO
 overlay_tombstones_skipped).
 
-Usage: python3 tests/bench/types.py [BUILD_DIR] [--keys N] [--mb MB]
+Usage: python3 tests/bench/per_type.py [BUILD_DIR] [--keys N] [--mb MB]
        [--types a,b] [--redis-persist always|none]
 All servers are stopped however the script ends.
 """
@@ -73,6 +73,10 @@ class Gen:
             if r.random() < 0.55:
                 return cmd_bytes("ZADD", "q:%d" % k, self.ctr, "j%d" % self.ctr)
             return cmd_bytes("ZPOPMIN", "q:%d" % k)
+        if t == "zadd-window":  # a sliding-window rate limiter: stamp, drop what left the window
+            if r.random() < 0.5:
+                return cmd_bytes("ZADD", "rl:%d" % k, self.ctr, "r%d" % self.ctr)
+            return cmd_bytes("ZREMRANGEBYSCORE", "rl:%d" % k, "-inf", "(%d" % (self.ctr - 20000))
         if t == "xadd-approx":
             return cmd_bytes("XADD", "x:%d" % k, "MAXLEN", "~", 1000, "*", "event", r.choice(outage.WORDS),
                              "payload", self.val(8, 512, 60))
@@ -86,8 +90,8 @@ class Gen:
         raise BenchError("unknown type %r" % t)
 
 
-TYPES = ["set", "set-ex", "hset", "lpush", "lpush-ltrim", "zadd", "zadd-zpopmin", "xadd-approx", "xadd-exact",
-         "sadd-srem"]
+TYPES = ["set", "set-ex", "hset", "lpush", "lpush-ltrim", "zadd", "zadd-zpopmin", "zadd-window", "xadd-approx",
+         "xadd-exact", "sadd-srem"]
 
 
 def blocks_for(gen, t, nbytes):
@@ -155,7 +159,7 @@ def main(argv):
             skip = (skipped(cairn) - s0) / ncmd
             r_rate, _ = run(redis, blocks)
             rows.append((t, c_rate / 1e6, r_rate / 1e6, c_rate / r_rate, ncmd / c_dt, skip))
-            print("types: %-13s cairn %6.1f MB/s  redis %6.1f MB/s  %.2fx" % (t, c_rate / 1e6, r_rate / 1e6,
+            print("per_type: %-13s cairn %6.1f MB/s  redis %6.1f MB/s  %.2fx" % (t, c_rate / 1e6, r_rate / 1e6,
                                                                              c_rate / r_rate),
                   file=sys.stderr, flush=True)
     finally:
@@ -177,5 +181,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except BenchError as e:
-        print("types: %s" % e, file=sys.stderr)
+        print("per_type: %s" % e, file=sys.stderr)
         sys.exit(1)
