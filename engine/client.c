@@ -612,7 +612,7 @@ static int addr_is_local(const struct sockaddr_storage *ss) {
   return 1;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap) {
+void cairn_format_addr(const struct sockaddr_storage *ss, char *out, size_t cap) {
   char ip[INET6_ADDRSTRLEN] = "?";
   int port = 0;
   if (ss->ss_family == AF_INET) {
@@ -676,11 +676,11 @@ static void client_accepted(cairn_server *srv, cairn_client *c, int is_unix, int
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
-      format_addr(&ss, c->addr, sizeof(c->addr));
+      cairn_format_addr(&ss, c->addr, sizeof(c->addr));
       local = addr_is_local(&ss);
     }
     len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) format_addr(&ss, c->laddr, sizeof(c->laddr));
+    if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) cairn_format_addr(&ss, c->laddr, sizeof(c->laddr));
     if ((rc = uv_tcp_nodelay(&c->h.tcp, 1)) != 0)
       cairn_verbose("TCP_NODELAY on client %s: %s", c->addr, uv_strerror(rc));
     if (srv->cfg.tcp_keepalive > 0 && (rc = uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv->cfg.tcp_keepalive)) != 0)

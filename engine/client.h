@@ -168,6 +168,20 @@ void cairn_client_push(cairn_client *c, const void *p, size_t n);
 /* CLIENT LIST / CLIENT INFO line for one client, appended to out
  * (engine/info.c). */
 void cairn_client_describe(cairn_client *c, cairn_buf *out);
+struct sockaddr_storage;
+/* "ip:port" of a socket address (IPv4 or IPv6), as CLIENT LIST shows it. */
+void cairn_format_addr(const struct sockaddr_storage *ss, char *out, size_t cap);
+
+/* A replica's link to its master as a client (CLIENT LIST, CLIENT KILL):
+ * filled by replication (srv->repl_hooks.master_client). */
+typedef struct cairn_master_client {
+  uint64_t id;
+  char addr[300], laddr[64];
+  int fd, db;
+  int64_t created_ms, last_io_ms;
+  size_t qbuf, qbuf_cap;
+} cairn_master_client;
+void cairn_master_client_describe(const cairn_master_client *m, cairn_buf *out);
 
 /* For engine/listen.c: accepts a connection on listener and makes it a
  * client (or answers -ERR/-DENIED and closes it: maxclients, protected mode).

@@ -410,11 +410,17 @@ static void sec_server(cairn_server *srv, cairn_buf *o) {
                    srv->cfg.config_file ? srv->cfg.config_file : "");
 }
 
+static int master_streaming(cairn_server *srv) {
+  cairn_master_client m;
+  return srv->repl_hooks.master_client && srv->repl_hooks.master_client(srv, &m);
+}
+
 static void sec_clients(cairn_server *srv, cairn_buf *o) {
   /* Blocked clients (BLPOP & co, WAIT) counted here: INFO is rare, the
    * blocking paths stay free of bookkeeping. */
-  int blocked = 0, timed = 0;
+  int blocked = 0, timed = 0, replicas = 0;
   for (cairn_client *c = srv->clients; c; c = c->next) {
+    if (c->flags & CAIRN_CLIENT_REPLICA) replicas++;
     if (!(c->flags & (CAIRN_CLIENT_BLOCKED | CAIRN_CLIENT_POSTPONED))) continue; /* paused: Redis counts them */
     blocked++;
     if (c->block_deadline_ms) timed++;
@@ -427,7 +433,9 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
                    "blocked_clients:%d\r\n"
                    "tracking_clients:%d\r\n"
                    "clients_in_timeout_table:%d\r\n",
-                   srv->nclients, srv->cfg.maxclients, blocked, cairn_tracking_clients(srv), timed);
+                   /* Redis's count: replicas out, the master link in */
+                   srv->nclients - replicas + (master_streaming(srv) ? 1 : 0), srv->cfg.maxclients, blocked,
+                   cairn_tracking_clients(srv), timed);
 }
 
 /* MEMORY STATS: the fields of Redis 7.0's that cairn measures (no
@@ -850,4 +858,17 @@ void cairn_client_describe(cairn_client *c, cairn_buf *out) {
                    flags, c->db, nsub, npsub, nssub, cairn_multi_count(c), qbuf, qfree, mmem, c->out.cap, c->out.cap,
                    c->out.len, c->inflight.len, tot,
                    c->writing ? "w" : "", c->last_cmd ? c->last_cmd : "NULL", cairn_acl_client_username(c), cairn_tracking_redir(c), c->resp);
+}
+
+/* The master link's line: Redis's fields for its master client (flags=M,
+ * user (superuser)); cmd is not tracked for the stream (NULL). */
+void cairn_master_client_describe(const cairn_master_client *m, cairn_buf *out) {
+  int64_t now = cairn_monotonic_ms();
+  cairn_buf_printf(out,
+                   "id=%llu addr=%s laddr=%s fd=%d name= age=%lld idle=%lld flags=M db=%d sub=0 psub=0 ssub=0 "
+                   "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=0 oll=0 omem=0 "
+                   "tot-mem=%zu events=r cmd=NULL user=(superuser) redir=-1 resp=2\n",
+                   (unsigned long long)m->id, m->addr, m->laddr, m->fd, (long long)((now - m->created_ms) / 1000),
+                   (long long)((now - m->last_io_ms) / 1000), m->db, m->qbuf, m->qbuf_cap - m->qbuf, m->qbuf_cap,
+                   m->qbuf_cap, m->qbuf_cap);
 }

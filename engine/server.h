@@ -192,6 +192,11 @@ struct cairn_server {
     void (*stop)(cairn_server *srv);               /* the loop ended: close replication's handles */
     int (*good_replicas)(cairn_server *srv);       /* online and ACKed within min-replicas-max-lag */
     void (*on_store_room)(cairn_server *srv);      /* the overlay is under budget again (replica link) */
+    /* replica side: the link to our master as CLIENT LIST/KILL see it
+     * (Redis's master client, flags=M): 1 with *out filled while the link
+     * streams, else 0; kill_master drops the link (it reconnects) */
+    int (*master_client)(cairn_server *srv, cairn_master_client *out);
+    void (*kill_master)(cairn_server *srv);
   } repl_hooks;
 
   void *repl_link;          /* replica side: the link to our master (replication/replica.c) */

@@ -89,6 +89,8 @@ typedef struct master_link {
   /* streaming */
   cairn_apply_state apply;
   int64_t last_io_ms, down_since_ms, last_ack_ms, sync_start_ms;
+  uint64_t client_id;     /* CLIENT LIST's id of the link while it streams (a new one each time) */
+  int64_t streaming_since_ms;
   int read_stalled;       /* not reading: the store's overlay is at its budget */
   int slice_paused;       /* not reading: this iteration's slice of applying is used up (slice_over) */
   int64_t slice_iter, slice_end_us;
@@ -207,6 +209,15 @@ static void spool_append(master_link *L, const char *p, size_t n) {
                 "during this full sync starts it over)",
                 path, (unsigned long long)L->got, strerror(errno));
   spool_close(L);
+}
+
+/* The link streams from here (after a full sync or +CONTINUE): Redis's
+ * master client exists from this point, with a new id. */
+static void link_streaming(master_link *L) {
+  L->state = L_CONNECTED;
+  L->srv->master_link_up = 1;
+  L->client_id = ++L->srv->next_client_id;
+  L->streaming_since_ms = cairn_monotonic_ms();
 }
 
 static void abort_load(master_link *L) {
@@ -486,8 +497,7 @@ static int finish_load(master_link *L, int live) {
                L->skipped_keys ? " (module values left out)" : "");
   srv->replay_db = L->stream_db < 0 ? 0 : L->stream_db;
   if (!live) return 0;
-  L->state = L_CONNECTED;
-  srv->master_link_up = 1;
+  link_streaming(L);
   if (L->eof_mode) send_ack(L); /* the master waits for it before streaming */
   return 0;
 }
@@ -825,8 +835,7 @@ static int handshake_reply(master_link *L, const char *line, size_t len) {
     L->framed = r.framed;
     cairn_notice("Successful partial resynchronization with master.%s",
                  r.framed ? " The catch-up comes as the master's stored frames." : "");
-    L->state = L_CONNECTED;
-    srv->master_link_up = 1;
+    link_streaming(L);
     srv->replay_db = srv->stream_db < 0 ? 0 : srv->stream_db;
     break;
   case CAIRN_HS_RETRY:
@@ -1237,6 +1246,38 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
+/* ---------------------------------------------------------------- as a client */
+
+static int master_client(cairn_server *srv, cairn_master_client *m) {
+  master_link *L = link_of(srv);
+  if (!L || L->state != L_CONNECTED || !L->tcp) return 0;
+  memset(m, 0, sizeof(*m));
+  m->id = L->client_id;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(L->tcp, (struct sockaddr *)&ss, &len) == 0)
+    cairn_format_addr(&ss, m->addr, sizeof(m->addr));
+  else
+    snprintf(m->addr, sizeof(m->addr), "%s:%d", L->host, L->port);
+  len = sizeof(ss);
+  if (uv_tcp_getsockname(L->tcp, (struct sockaddr *)&ss, &len) == 0) cairn_format_addr(&ss, m->laddr, sizeof(m->laddr));
+  uv_os_fd_t fd = -1;
+  m->fd = uv_fileno((uv_handle_t *)L->tcp, &fd) == 0 ? (int)fd : -1;
+  m->db = srv->replay_db;
+  m->created_ms = L->streaming_since_ms;
+  m->last_io_ms = L->last_io_ms;
+  m->qbuf = L->in.len;
+  m->qbuf_cap = L->in.cap;
+  return 1;
+}
+
+/* CLIENT KILL of the master link: it goes, and the timer reconnects (a
+ * PSYNC that continues where the stream stopped). */
+static void kill_master(cairn_server *srv) {
+  master_link *L = link_of(srv);
+  if (L && L->state == L_CONNECTED) link_close(L, "the master link was killed with CLIENT KILL");
+}
+
 /* ---------------------------------------------------------------- commands */
 
 static void set_master(cairn_server *srv, const char *host, int port) {
@@ -1360,6 +1401,8 @@ int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
   L->apply.on_raw = on_raw;
   srv->repl_link = L;
   srv->repl_hooks.on_store_room = on_store_room;
+  srv->repl_hooks.master_client = master_client;
+  srv->repl_hooks.kill_master = kill_master;
   cairn_command_register(replica_commands);
   if (srv->cfg.replicaof && *srv->cfg.replicaof) {
     char host[256];

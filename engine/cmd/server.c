@@ -337,6 +337,12 @@ static int client_type(cairn_str t, int *type) {
   return 1;
 }
 
+/* The replica's link to its master as a client (Redis lists its master
+ * client, flags=M): 1 with *m filled while it streams. */
+static int master_client(cairn_server *srv, cairn_master_client *m) {
+  return srv->repl_hooks.master_client && srv->repl_hooks.master_client(srv, m);
+}
+
 static void cmd_client_list(cairn_ctx *c) {
   int only_type = -1; /* -1: any type */
   long long *ids = NULL;
@@ -361,18 +367,29 @@ static void cmd_client_list(cairn_ctx *c) {
     return;
   }
   cairn_buf out = {0};
+  cairn_master_client m;
+  int has_master = master_client(c->srv, &m);
   if (nids) {
     for (int j = 0; j < nids; j++) {
       cairn_client *cl = ids[j] > 0 ? cairn_client_by_id(c->srv, (uint64_t)ids[j]) : NULL;
       if (cl && !(cl->flags & CAIRN_CLIENT_CLOSING)) cairn_client_describe(cl, &out);
+      if (has_master && ids[j] > 0 && (uint64_t)ids[j] == m.id) cairn_master_client_describe(&m, &out);
     }
   } else {
-    /* Oldest first, like Redis (the server's list has the newest first). */
+    /* Oldest first, like Redis (the server's list has the newest first);
+     * the master link in its place by id. */
+    int master_wanted = has_master && (only_type < 0 || only_type == CAIRN_CLIENT_TYPE_MASTER);
     cairn_client *last = c->srv->clients;
     while (last && last->next) last = last->next;
-    for (cairn_client *cl = last; cl; cl = cl->prev)
+    for (cairn_client *cl = last; cl; cl = cl->prev) {
+      if (master_wanted && cl->id > m.id) {
+        cairn_master_client_describe(&m, &out);
+        master_wanted = 0;
+      }
       if (!(cl->flags & CAIRN_CLIENT_CLOSING) && (only_type < 0 || cairn_client_type(cl) == only_type))
         cairn_client_describe(cl, &out);
+    }
+    if (master_wanted) cairn_master_client_describe(&m, &out);
   }
   cairn_reply_verbatim(&c->reply, out.p ? out.p : "", out.len);
   cairn_buf_free(&out);
@@ -396,10 +413,17 @@ static void kill_client(cairn_ctx *c, cairn_client *cl) {
 
 static void cmd_client_kill(cairn_ctx *c) {
   cairn_server *srv = c->srv;
+  cairn_master_client m;
+  int has_master = master_client(srv, &m);
   if (c->argc == 3) { /* old form: CLIENT KILL ip:port */
     for (cairn_client *cl = srv->clients; cl; cl = cl->next) {
       if ((cl->flags & CAIRN_CLIENT_CLOSING) || !cairn_arg_is(c->argv[2], cl->addr)) continue;
       kill_client(c, cl);
+      cairn_reply_ok(&c->reply);
+      return;
+    }
+    if (has_master && cairn_arg_is(c->argv[2], m.addr)) {
+      srv->repl_hooks.kill_master(srv);
       cairn_reply_ok(&c->reply);
       return;
     }
@@ -474,6 +498,13 @@ static void cmd_client_kill(cairn_ctx *c) {
       if (maxage && now - cl->created_ms < maxage * 1000) continue;
       if (skipme && cl == c->client) continue;
       kill_client(c, cl);
+      killed++;
+    }
+    /* the master link: its user is the superuser, which no USER filter names */
+    if (has_master && (!id || m.id == (uint64_t)id) && (type < 0 || type == CAIRN_CLIENT_TYPE_MASTER) &&
+        (!addr || !strcmp(addr, m.addr)) && (!laddr || !strcmp(laddr, m.laddr)) && !kill_user &&
+        (!maxage || now - m.created_ms >= maxage * 1000)) {
+      srv->repl_hooks.kill_master(srv);
       killed++;
     }
     cairn_reply_int(&c->reply, killed);

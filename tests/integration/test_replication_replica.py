@@ -1220,5 +1220,58 @@ def a_malformed_master_stream_is_skipped_command_by_command():
         lsock.close()
 
 
+
+def client_fields(line):
+    return [kv.split("=", 1)[0] for kv in line.split()]
+
+
+@test(timeout=120)
+def the_master_link_is_a_client():
+    """CLIENT LIST shows the link to the master as Redis shows its master
+    client (flags=M, the master's address, the same fields in the same
+    order as a real redis-server replica's line); TYPE master lists only
+    it, ID finds it; CLIENT KILL TYPE master drops it and the replica
+    resumes with a partial resync under a new id."""
+    with RedisServer() as rm, RedisServer([("replicaof", ["127.0.0.1", rm.port])]) as rr:
+        wait_link_up(rr, 30)
+        rc, mc = rr.conn(), rm.conn()
+        redis_line = rc.call("CLIENT", "LIST", "TYPE", "master").decode().strip()
+        redis_counts = (info_field(mc, "connected_clients"), info_field(rc, "connected_clients"))
+    with CairnServer() as master, CairnServer([("replicaof", ["127.0.0.1", master.port])]) as replica:
+        master.conn().call("SET", "k", "v")
+        wait_link_up(replica, 30)
+        wait_offsets_equal(master, replica)
+        c = replica.conn()
+        line = c.call("CLIENT", "LIST", "TYPE", "master").decode().strip()
+        assert_eq(len(line.splitlines()), 1, line)
+        f = dict(kv.split("=", 1) for kv in line.split())
+        assert_eq(f["flags"], "M")
+        assert_eq(f["addr"], "127.0.0.1:%d" % master.port)
+        assert_eq(client_fields(line), client_fields(redis_line), "fields against redis-server's:\n%s\n%s" %
+                  (line, redis_line))
+        assert_true(line in c.call("CLIENT", "LIST").decode())
+        assert_eq(c.call("CLIENT", "LIST", "ID", f["id"]).decode().strip(), line)
+        assert_eq(c.call("CLIENT", "LIST", "TYPE", "normal").decode().count("flags=M"), 0)
+        # INFO's count as Redis's: the master's leaves its replica out, the replica's has its master in
+        mconn = master.conn()
+        assert_eq((info_field(mconn, "connected_clients"), info_field(c, "connected_clients")),
+                  redis_counts)
+        partial = int(server_info(master, "stats")["sync_partial_ok"])
+        assert_eq(c.call("CLIENT", "KILL", "TYPE", "master"), 1)
+        wait_until(lambda: int(server_info(master, "stats")["sync_partial_ok"]) == partial + 1, timeout=30,
+                   msg=lambda: log_tail(replica))
+        wait_link_up(replica, 30)
+        master.conn().call("SET", "k", "after")
+        wait_offsets_equal(master, replica)
+        assert_eq(c.call("GET", "k"), b"after")
+        line2 = c.call("CLIENT", "LIST", "TYPE", "master").decode().strip()
+        assert_true(dict(kv.split("=", 1) for kv in line2.split())["id"] != f["id"], "a new id after the kill")
+        assert_eq(c.call("CLIENT", "KILL", "ADDR", "127.0.0.1:%d" % master.port), 1)
+        wait_link_up(replica, 30)
+        assert_eq(int(server_info(master, "stats")["sync_full"]), 1, "never a full sync again")
+    with CairnServer() as lone:
+        assert_eq(lone.conn().call("CLIENT", "LIST", "TYPE", "master"), b"")
+
+
 if __name__ == "__main__":
     run_tests()
