@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "replication/spool.h"
+#include "cairn_unit.h"
 
 #define ID "0123456789abcdef0123456789abcdef01234567"
 
@@ -54,10 +55,10 @@ static void damaged_headers_are_refused_with_their_cause(void **state) {
 
 static void file_keeps_payload_bytes_up_to_the_total(void **state) {
   (void)state;
-  char dir[] = "/tmp/cairn-spool-unit-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[256];
-  snprintf(path, sizeof(path), "%s/%s", dir, CAIRN_SPOOL_FILE);
+  cairn_tmpdir dir;
+  assert_int_equal(cairn_tmpdir_make(&dir, "spool"), 0);
+  char path[sizeof(dir.path) + 32];
+  snprintf(path, sizeof(path), "%s/%s", dir.path, CAIRN_SPOOL_FILE);
   cairn_spool_header h = header(10), g;
   uint64_t have = 99;
   int fd;
@@ -93,8 +94,7 @@ static void file_keeps_payload_bytes_up_to_the_total(void **state) {
   assert_int_equal(cairn_spool_open(path, &fd, &g, &have, err, sizeof(err)), -1);
   assert_int_equal(fd, -1);
   assert_non_null(strstr(err, "40 bytes"));
-  unlink(path);
-  rmdir(dir);
+  assert_int_equal(cairn_tmpdir_remove(&dir), 0);
 }
 
 int main(void) {

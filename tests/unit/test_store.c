@@ -2000,6 +2000,19 @@ static void pop_head(cairn_store *s, uint64_t id, int i) {
   cairn_elem_iter_close(it);
 }
 
+/* List id holds position i and nothing else, walked forward or backward. */
+static void only_entry(cairn_store *s, uint64_t id, int i, int reverse) {
+  cairn_elem_iter *it;
+  assert_int_equal(cairn_elem_iter_open(s, id, CAIRN_SPACE_LIST, NULL, 0, reverse, &it), 0);
+  cairn_str sub, val;
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
+  unsigned char k[8];
+  pos_key(i, k);
+  assert_memory_equal(sub.p, k, 8);
+  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
+  cairn_elem_iter_close(it);
+}
+
 /* A queue popped from its head: each pop deletes the first entry, so the
  * next seek from the start meets every tombstone before it. Dead ranges
  * make it jump them: the pops stay correct and take constant work. */
@@ -2033,16 +2046,7 @@ static void test_overlay_dead_ranges(void **state) {
     }
   }
   assert_true(cairn_store_range_jumps(s) - jumps0 >= Q / 2);
-  /* from the end, backwards: the last one is still there */
-  cairn_elem_iter *it;
-  assert_int_equal(cairn_elem_iter_open(s, c.id, CAIRN_SPACE_LIST, NULL, 0, 1, &it), 0);
-  cairn_str sub, val;
-  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
-  unsigned char k[8];
-  pos_key(Q - 1, k);
-  assert_memory_equal(sub.p, k, 8);
-  assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
-  cairn_elem_iter_close(it);
+  only_entry(s, c.id, Q - 1, 1); /* from the end, backwards: the last one is still there */
 }
 
 /* Many queues popped in turn (more than a handful of dead ranges could
@@ -2070,17 +2074,7 @@ static void test_overlay_dead_ranges_many_queues(void **state) {
   }
   uint64_t skipped = cairn_store_tombstones_skipped(s) - skipped0;
   if (skipped > 4ull * NQ * Q) fail_msg("%llu tombstones stepped over for %d pops", (unsigned long long)skipped, NQ * Q);
-  for (int q = 0; q < NQ; q++) { /* each queue holds its last entry only */
-    cairn_elem_iter *it;
-    assert_int_equal(cairn_elem_iter_open(s, c[q].id, CAIRN_SPACE_LIST, NULL, 0, 0, &it), 0);
-    cairn_str sub, val;
-    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 1);
-    unsigned char k[8];
-    pos_key(Q - 1, k);
-    assert_memory_equal(sub.p, k, 8);
-    assert_int_equal(cairn_elem_iter_next(it, &sub, &val), 0);
-    cairn_elem_iter_close(it);
-  }
+  for (int q = 0; q < NQ; q++) only_entry(s, c[q].id, Q - 1, 0); /* each queue holds its last entry only */
 }
 
 int main(void) {
