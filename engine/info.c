@@ -410,11 +410,6 @@ static void sec_server(cairn_server *srv, cairn_buf *o) {
                    srv->cfg.config_file ? srv->cfg.config_file : "");
 }
 
-static int master_streaming(cairn_server *srv) {
-  cairn_master_client m;
-  return srv->repl_hooks.master_client && srv->repl_hooks.master_client(srv, &m);
-}
-
 static void sec_clients(cairn_server *srv, cairn_buf *o) {
   /* Blocked clients (BLPOP & co, WAIT) counted here: INFO is rare, the
    * blocking paths stay free of bookkeeping. */
@@ -434,7 +429,7 @@ static void sec_clients(cairn_server *srv, cairn_buf *o) {
                    "tracking_clients:%d\r\n"
                    "clients_in_timeout_table:%d\r\n",
                    /* Redis's count: replicas out, the master link in */
-                   srv->nclients - replicas + (master_streaming(srv) ? 1 : 0), srv->cfg.maxclients, blocked,
+                   srv->nclients - replicas + (srv->master_link_up ? 1 : 0), srv->cfg.maxclients, blocked,
                    cairn_tracking_clients(srv), timed);
 }
 

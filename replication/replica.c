@@ -5,7 +5,6 @@
  * through the same code as recovery, appended verbatim to our own backlog (so
  * offsets, chained replicas and a later promotion all line up). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +68,7 @@ typedef struct master_link {
   /* the $<len> payload is also written to <dir>/replica-sync.spool
    * (repl-fullsync-spool, spool.h): a restart in the middle reloads it */
   int spool_fd;           /* -1: this sync is not spooled */
+  char spool_path[4200];  /* <dir>/replica-sync.spool (dir cannot change while the server runs) */
   int stopping;           /* the server exits: the spool stays for the next start */
   /* reloading the spool at start (state L_CONNECT): the load is rebuilt
    * from it, off-loop reads (uv_fs_read), before the handshake asks the
@@ -80,7 +80,6 @@ typedef struct master_link {
   uv_fs_t reload_req;
   char *reload_buf;
   uint64_t reload_have;   /* payload bytes the spool holds */
-  uint64_t reload_left;   /* the payload's length (the spool's header) */
   int64_t reload_log_ms;
   int framed;             /* "+CONTINUE <id> cairn-zstd": envelopes until 'E' (master.c send_stored_frame) */
   uint8_t *zbuf;          /* a decompressed frame, applied up to zdone of zlen */
@@ -163,10 +162,6 @@ static void on_raw(void *ud, const char *p, size_t n);
 
 /* ---------------------------------------------------------------- the spool */
 
-static void spool_path(const master_link *L, char *out, size_t cap) {
-  snprintf(out, cap, "%s/%s", L->srv->cfg.dir, CAIRN_SPOOL_FILE);
-}
-
 /* Closes the spool (after the read in flight, if any); the file goes too
  * unless the server is exiting (the next start resumes from it). */
 static void spool_close(master_link *L) {
@@ -178,10 +173,8 @@ static void spool_close(master_link *L) {
     L->spool_fd = -1;
   }
   if (L->stopping) return;
-  char path[4200];
-  spool_path(L, path, sizeof(path));
-  if (unlink(path) != 0 && errno != ENOENT)
-    cairn_warning("MASTER <-> REPLICA sync: cannot remove %s: %s", path, strerror(errno));
+  if (unlink(L->spool_path) != 0 && errno != ENOENT)
+    cairn_warning("MASTER <-> REPLICA sync: cannot remove %s: %s", L->spool_path, strerror(errno));
 }
 
 /* A new $<len> payload: spooled from its first byte (a spool of an earlier
@@ -192,22 +185,18 @@ static void spool_start(master_link *L) {
   if (L->eof_mode || !srv->cfg.repl_fullsync_spool || srv->cfg.repl_fullsync_resume_seconds <= 0) return;
   cairn_spool_header h = {.offset = L->sync_offset, .total = (uint64_t)L->left};
   memcpy(h.replid, L->sync_replid, sizeof(h.replid));
-  char path[4200];
-  spool_path(L, path, sizeof(path));
-  if ((L->spool_fd = cairn_spool_create(path, &h)) < 0)
+  if ((L->spool_fd = cairn_spool_create(L->spool_path, &h)) < 0)
     cairn_warning("MASTER <-> REPLICA sync: cannot create %s: %s; a restart during this full sync starts it over",
-                  path, strerror(errno));
+                  L->spool_path, strerror(errno));
 }
 
 /* Payload bytes p[0..n) from position L->got, into the spool. */
 static void spool_append(master_link *L, const char *p, size_t n) {
   if (L->spool_fd < 0 || !n) return;
   if (cairn_spool_write(L->spool_fd, L->got, p, n) == 0) return;
-  char path[4200];
-  spool_path(L, path, sizeof(path));
   cairn_warning("MASTER <-> REPLICA sync: cannot write %s at payload byte %llu: %s; spooling stops (a restart "
                 "during this full sync starts it over)",
-                path, (unsigned long long)L->got, strerror(errno));
+                L->spool_path, (unsigned long long)L->got, strerror(errno));
   spool_close(L);
 }
 
@@ -621,10 +610,8 @@ static void reload_next(master_link *L);
 static void link_connect(master_link *L);
 
 static void reload_fail(master_link *L, const char *why) {
-  char path[4200];
-  spool_path(L, path, sizeof(path));
   cairn_warning("MASTER <-> REPLICA sync: %s cannot be reloaded at payload byte %llu: %s; the full sync starts over",
-                path, (unsigned long long)L->got, why);
+                L->spool_path, (unsigned long long)L->got, why);
   abort_load(L); /* (the spool goes with it) */
 }
 
@@ -708,10 +695,7 @@ static void reload_next(master_link *L) {
 
 /* At start, before connecting: rebuild the load the spool holds. */
 static void reload_start(master_link *L) {
-  char path[4200];
-  spool_path(L, path, sizeof(path));
   L->eof_mode = 0;
-  L->left = (long long)L->reload_left;
   L->sync_start_ms = cairn_monotonic_ms();
   if (load_begin(L) != 0) {
     reload_fail(L, "cannot start loading");
@@ -720,7 +704,8 @@ static void reload_start(master_link *L) {
   L->reload = 2;
   cairn_notice("MASTER <-> REPLICA sync: reloading the %llu bytes of full sync %s:%llu spooled in %s (of %lld), to "
                "resume it",
-               (unsigned long long)L->reload_have, L->sync_replid, (unsigned long long)L->sync_offset, path, L->left);
+               (unsigned long long)L->reload_have, L->sync_replid, (unsigned long long)L->sync_offset, L->spool_path,
+               L->left);
   L->reload_log_ms = cairn_monotonic_ms();
   reload_next(L);
 }
@@ -730,8 +715,8 @@ static void reload_start(master_link *L) {
  * keep that sync; otherwise it is removed, saying why. */
 static void spool_found_at_start(master_link *L) {
   cairn_server *srv = L->srv;
-  char path[4200], err[256];
-  spool_path(L, path, sizeof(path));
+  const char *path = L->spool_path;
+  char err[256];
   cairn_spool_header h;
   uint64_t have = 0;
   int fd;
@@ -765,7 +750,7 @@ static void spool_found_at_start(master_link *L) {
   memcpy(L->sync_replid, h.replid, sizeof(L->sync_replid));
   L->sync_offset = h.offset;
   L->reload_have = have;
-  L->reload_left = h.total;
+  L->left = (long long)h.total; /* (what the payload lacks is worked out as the spool loads) */
   L->reload = 1;
 }
 
@@ -1395,6 +1380,7 @@ int cairn_replica_init(cairn_server *srv, char *err, size_t errlen) {
   master_link *L = cairn_xcalloc(1, sizeof(*L));
   L->srv = srv;
   L->spool_fd = L->reload_close_fd = -1;
+  snprintf(L->spool_path, sizeof(L->spool_path), "%s/%s", srv->cfg.dir, CAIRN_SPOOL_FILE);
   cairn_apply_init(&L->apply);
   L->apply.ud = L;
   L->apply.on_marker = on_marker;
