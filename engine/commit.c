@@ -840,6 +840,7 @@ void cairn_commit_cron(cairn_server *srv, int64_t now) {
 
 void cairn_commit_iteration(cairn_server *srv) {
   append_pending(srv);
+  cairn_store_defer_poll(srv->store); /* (an error stays in the store: the next write reports it) */
   if (cairn_checkpoint_due(srv, cairn_monotonic_ms())) cairn_commit_checkpoint(srv);
   if (srv->cfg.durability != CAIRN_DURABILITY_STRICT || !srv->fl.started) {
     if (srv->wal.end(srv->wal.ud) > srv->synced_offset) sync_wal(srv);

@@ -294,6 +294,8 @@ static const directive table[] = {
     {"overlay-max-memory", NULL, DT_MEM, 0, CF(overlay_max_memory), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},
     {"prefetch", NULL, DT_ENUM, 0, CF(prefetch), "auto", 0, 0, 0, 0, prefetch_names, NULL},
     {"prefetch-threads", NULL, DT_INT, F_SAME_ONLY, CF(prefetch_threads), "8", 0, 64, 0, 0, NULL, NULL},
+    {"deferred-lookups", NULL, DT_BOOL, 0, CF(deferred_lookups), "yes", 0, 0, 0, 0, NULL, NULL},
+    {"deferred-lookups-min-keys", NULL, DT_LL, 0, CF(deferred_lookups_min_keys), "1000000", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-merge-bytes", NULL, DT_MEM, 0, CF(overlay_merge_bytes), "384mb", 0, LLONG_MAX, 0, 0, NULL, NULL},
     {"overlay-merge-after-ms", NULL, DT_LL, 0, CF(overlay_merge_after_ms), "1000", 0, 86400000, 0, 0, NULL, NULL},
     {"lmdb-map-size", NULL, DT_MEM, 0, CF(lmdb_map_size), "1gb", MB, LLONG_MAX, 0, 0, NULL, NULL},

@@ -88,6 +88,8 @@ typedef struct cairn_config {
   long long overlay_max_memory;   /* the write overlay's budget: writers wait beyond it */
   int prefetch;                   /* CAIRN_PREFETCH_*: clients' keys read ahead on other threads */
   int prefetch_threads;           /* threads that read ahead (fixed at start) */
+  int deferred_lookups;           /* SET/MSET leave the old value's lookup to the reader threads */
+  long long deferred_lookups_min_keys; /* ... in a db of at least this many keys */
   long long overlay_merge_bytes;  /* frozen layers the store thread gathers before one LMDB transaction */
   long long overlay_merge_after_ms; /* ...once a drain took this long */
   long long lmdb_map_size;        /* initial LMDB map size, bytes; grows on demand */

@@ -767,6 +767,16 @@ static void sec_cairn(cairn_server *srv, cairn_buf *o) {
                    "store_run_errors:%llu\r\n",
                    srv->cfg.overlay_merge_bytes, (unsigned long long)runs.last_drain_entries,
                    (unsigned long long)runs.on_disk, (unsigned long long)runs.written, (unsigned long long)runs.errors);
+  cairn_store_deferred dl;
+  cairn_store_deferred_stats(srv->store, &dl);
+  cairn_buf_printf(o,
+                   "deferred_lookups:%llu\r\n"
+                   "deferred_lookups_pending:%llu\r\n"
+                   "deferred_lookups_waits:%llu\r\n"
+                   "deferred_lookups_wait_us:%llu\r\n"
+                   "deferred_lookups_on_loop:%llu\r\n",
+                   (unsigned long long)dl.puts, (unsigned long long)dl.pending, (unsigned long long)dl.waits,
+                   (unsigned long long)dl.wait_us, (unsigned long long)dl.on_loop);
   cairn_prefetch_info(srv, o);
 }
 

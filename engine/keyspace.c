@@ -158,6 +158,13 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
   return rc < 0 ? cairn_store_failed(c, rc) : 0;
 }
 
+int cairn_key_put_blind(cairn_ctx *c, cairn_str key, cairn_str val, int64_t expire_ms) {
+  const cairn_config *cfg = &c->srv->cfg;
+  if (cfg->notify_keyspace_events || !cfg->deferred_lookups) return 0;
+  return cairn_store_put_deferred(c->srv->store, c->db, key, CAIRN_TYPE_STRING, val.p, val.len, expire_ms,
+                                  cfg->deferred_lookups_min_keys);
+}
+
 int cairn_key_put(cairn_ctx *c, int db, cairn_str key, uint8_t type, const void *data, size_t len, int64_t expire_ms) {
   int rc = cairn_store_put(c->srv->store, db, key, type, data, len, expire_ms);
   if (rc == 1) cairn_notify_db(c, db, CAIRN_NOTIFY_NEW, "new", key);

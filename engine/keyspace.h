@@ -52,6 +52,12 @@ void cairn_coll_scan(cairn_ctx *c, uint8_t type, int with_values, size_t (*val_t
  * 0 replaced, <0 error, not recorded), and a created key fires the 'new'
  * keyspace notification (cairn_coll_save does the same for collections). */
 int cairn_key_put(cairn_ctx *c, int db, cairn_str key, uint8_t type, const void *data, size_t len, int64_t expire_ms);
+/* A string written whatever the key held (SET without GET, NX, XX or
+ * KEEPTTL; MSET): when no keyspace event is enabled and the db is at least
+ * deferred-lookups-min-keys big, written without looking up the old value
+ * (cairn_store_put_deferred): 1. 0 when it did nothing (the caller then goes
+ * the usual way, lazy expiry of the old value included), <0 error. */
+int cairn_key_put_blind(cairn_ctx *c, cairn_str key, cairn_str val, int64_t expire_ms);
 
 /* Signals key (in c->db) as modified for WATCH without writing it. */
 void cairn_touch(cairn_ctx *c, cairn_str key);

@@ -220,6 +220,16 @@ struct cairn_store {
   int64_t last_grow_us;        /* how long the last map growth stopped the loop */
   uint64_t free_pages;     /* on LMDB's free list after the last commit (under mu) */
   uint64_t entries_drained;
+
+  /* deferred lookups (cairn_store_put_deferred): the keys whose old value
+   * is still to be looked up, in jobs for the reader threads */
+  struct defer_job *dcur;   /* being filled by the loop */
+  struct defer_job *dfree;  /* looked up and applied: reused (loop) */
+  struct defer_job *ddone;  /* looked up, not applied yet (under dmu) */
+  int dinflight;            /* jobs submitted and not applied (loop) */
+  pthread_mutex_t dmu;
+  pthread_cond_t dcv;
+  uint64_t deferred_puts, deferred_waits, deferred_wait_us, deferred_on_loop;
 };
 
 static inline void touched(cairn_store *s, int db, cairn_str key) {
@@ -229,6 +239,8 @@ static inline void touched(cairn_store *s, int db, cairn_str key) {
 static int retire_value(cairn_store *s, const MDB_val *old, uint8_t new_type, const void *new_data, size_t new_len,
                         int queue_only);
 static int retire_coll(cairn_store *s, const cairn_coll *c, int queue_only);
+static void defer_free(cairn_store *s);
+static void defer_discard(cairn_store *s);
 
 struct kv_cursor;
 struct cairn_store_iter {
@@ -1496,6 +1508,8 @@ int cairn_store_open(const char *dir, const cairn_store_options *opt, cairn_stor
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_cond_init(&s->done_cv, NULL);
+  pthread_mutex_init(&s->dmu, NULL);
+  pthread_cond_init(&s->dcv, NULL);
   readers_start(s, opt->reader_threads);
   s->readers_started = 1;
   if ((rc = pthread_create(&s->thread, NULL, store_thread, s)) != 0) {
@@ -1539,6 +1553,7 @@ void cairn_store_close(cairn_store *s) {
     pthread_cond_destroy(&s->done_cv);
   }
   if (s->readers_started) readers_stop(s); /* after the store thread: its merges use them */
+  defer_free(s);
   free_layers(s->to_free);
   free_layers(s->pinned);
   free_layers(s->oldest);
@@ -1565,6 +1580,7 @@ int cairn_store_read_submit(cairn_store *s, cairn_store_readjob *j) {
   if (!s->nreaders) return -1;
   j->next = NULL;
   j->found = 0;
+  j->looked = 0;
   pthread_mutex_lock(&s->rmu);
   if (s->rtail)
     s->rtail->next = j;
@@ -1624,7 +1640,18 @@ static void *reader_thread(void *arg) {
       for (int i = 0; i < j->n; i++) {
         MDB_val key = {j->lens[i], (void *)k}, v;
         k += j->lens[i];
-        if (mdb_get(txn, j->dbis[i], &key, &v) != 0) continue;
+        int r = mdb_get(txn, j->dbis[i], &key, &v);
+        if (j->heads) {
+          unsigned char *h = j->heads + (size_t)i * CAIRN_STORE_HEAD;
+          h[0] = r == 0 ? 1 : r == MDB_NOTFOUND ? 0 : 2;
+          if (r == 0) {
+            size_t n = v.mv_size < CAIRN_STORE_HEAD - 2 ? v.mv_size : CAIRN_STORE_HEAD - 2;
+            h[1] = (unsigned char)n;
+            memcpy(h + 2, v.mv_data, n);
+          }
+          continue;
+        }
+        if (r != 0) continue;
         j->found++;
         volatile const unsigned char *p = v.mv_data;
         unsigned sum = 0;
@@ -1632,6 +1659,7 @@ static void *reader_thread(void *arg) {
         (void)sum;
       }
       mdb_txn_reset(txn);
+      if (j->heads) j->looked = 1;
     }
     pthread_rwlock_unlock(&s->map_lock);
     uint64_t now = cairn_thread_major_faults();
@@ -1752,6 +1780,213 @@ static int move_expiry(cairn_store *s, db_state *d, const unsigned char *ek, siz
   return 0;
 }
 
+/* ------------------------------------------------------------ deferred lookups
+ *
+ * A SET replaces a key's value whatever it was; what it needs of the old one
+ * is only bookkeeping: whether the key existed (the db's key count), its TTL
+ * (the expiry index entry to remove, the expires count) and whether it was a
+ * collection (to retire). When the key is in no overlay layer, finding that
+ * out is a descent of LMDB's B+tree, cache misses all the way at millions of
+ * keys: most of the loop's time in a random SET load. cairn_store_put_deferred
+ * writes the new value as if nothing was there and queues the key for the
+ * reader threads, which look its old value up in LMDB; the loop applies what
+ * they found (defer_apply) at the end of an iteration, and waits for all of
+ * it (cairn_store_settle) before anything reads the counts or the state
+ * (DBSIZE, INFO keyspace, a checkpoint, FLUSHDB/SWAPDB, a load) or drops the
+ * active layer (rollback).
+ *
+ * Why the answer is right whenever it comes: the key was in no layer, so the
+ * value LMDB holds for it stays the same until the layer holding the new
+ * value is drained, and that layer is not frozen before its lookups are
+ * applied. Applying is additive (counts) or guarded: the old TTL's index
+ * entry is removed unless the key's value now has that very TTL (then the
+ * entry is the current value's), and the old collection is retired unless the
+ * value now is that collection. Meanwhile the expiry cycle may meet the old
+ * index entry: it checks every entry against the key's value
+ * (cairn_store_next_expired), so a stale entry never expires the new value. */
+typedef struct defer_job {
+  cairn_store_readjob rj;
+  cairn_store *s;
+  struct defer_job *next;
+  unsigned char heads[CAIRN_STORE_READJOB_KEYS * CAIRN_STORE_HEAD];
+} defer_job;
+
+static void defer_done(cairn_store_readjob *j) {
+  defer_job *d = j->ud;
+  cairn_store *s = d->s;
+  pthread_mutex_lock(&s->dmu);
+  d->next = s->ddone;
+  s->ddone = d;
+  pthread_cond_signal(&s->dcv);
+  pthread_mutex_unlock(&s->dmu);
+}
+
+/* The old value below one deferred key, as the readers found it or, when
+ * they could not (stopping, an error), from the loop's snapshot. */
+static int defer_old(cairn_store *s, defer_job *d, int i, const unsigned char *ek, size_t eklen, MDB_val *old) {
+  const unsigned char *h = d->heads + (size_t)i * CAIRN_STORE_HEAD;
+  if (d->rj.looked && h[0] != 2) {
+    old->mv_size = h[1];
+    old->mv_data = (void *)(h + 2);
+    return h[0] ? 0 : MDB_NOTFOUND;
+  }
+  s->deferred_on_loop++;
+  MDB_val k = {eklen, (void *)ek};
+  return mdb_get(s->rtxn, s->keys, &k, old);
+}
+
+static int defer_apply(cairn_store *s, defer_job *d) {
+  const unsigned char *ek = (const unsigned char *)d->rj.keys.p;
+  int rc = 0;
+  for (int i = 0; i < d->rj.n && rc == 0; ek += d->rj.lens[i], i++) {
+    size_t eklen = d->rj.lens[i];
+    MDB_val old, cur, k = {eklen, (void *)ek};
+    int orc = defer_old(s, d, i, ek, eklen, &old);
+    if (orc != 0 && orc != MDB_NOTFOUND) {
+      rc = store_error(s, "mdb_get (deferred lookup)", orc);
+      break;
+    }
+    int l = logical_of(&s->cur, rd16be(ek));
+    if (l < 0) continue; /* (settled before any flush or swap: not expected) */
+    db_state *db = &s->cur.db[l];
+    if (orc == MDB_NOTFOUND) {
+      db->keys++;
+      continue;
+    }
+    int crc = kv_get(s, s->keys, &k, &cur);
+    if (crc != 0 && crc != MDB_NOTFOUND) {
+      rc = store_error(s, "mdb_get", crc);
+      break;
+    }
+    int64_t old_exp = (int64_t)rd64le((const unsigned char *)old.mv_data + 2);
+    if (old_exp >= 0) {
+      if (db->expires) db->expires--;
+      if (crc != 0 || (int64_t)rd64le((const unsigned char *)cur.mv_data + 2) != old_exp)
+        rc = expire_index(s, db->phys, ek, eklen, old_exp, 0);
+    }
+    if (rc == 0) {
+      cairn_value cv = {0};
+      if (crc == 0) decode_value(&cur, &cv, NULL);
+      rc = retire_value(s, &old, cv.type, crc == 0 ? cv.data : NULL, crc == 0 ? cv.len : 0, 0);
+    }
+  }
+  d->rj.n = 0;
+  d->rj.keys.len = 0;
+  d->next = s->dfree;
+  s->dfree = d;
+  return rc;
+}
+
+/* Hands the job being filled to the readers (applied at once when there
+ * are none). */
+static int defer_submit(cairn_store *s) {
+  defer_job *d = s->dcur;
+  if (!d || d->rj.n == 0) return 0;
+  s->dcur = NULL;
+  d->rj.heads = d->heads;
+  if (cairn_store_read_submit(s, &d->rj) != 0) return defer_apply(s, d);
+  s->dinflight++;
+  return 0;
+}
+
+static int defer_collect(cairn_store *s, int wait);
+/* A full job: to the readers, and what they finished back, waiting for
+ * them once DEFER_MAX_INFLIGHT jobs are out (a replay runs no loop
+ * iterations to apply them meanwhile). */
+#define DEFER_MAX_INFLIGHT 32
+static int defer_full(cairn_store *s) {
+  int rc = defer_submit(s);
+  if (rc == 0) rc = defer_collect(s, 0);
+  if (rc == 0 && s->dinflight >= DEFER_MAX_INFLIGHT) rc = defer_collect(s, 1);
+  return rc;
+}
+
+/* Applies the jobs the readers are done with; with wait, until none is
+ * left. */
+static int defer_collect(cairn_store *s, int wait) {
+  int rc = 0;
+  int64_t t0 = 0;
+  if (wait && s->dinflight) {
+    s->deferred_waits++;
+    t0 = cairn_ustime();
+  }
+  for (;;) {
+    pthread_mutex_lock(&s->dmu);
+    while (wait && !s->ddone && s->dinflight) pthread_cond_wait(&s->dcv, &s->dmu);
+    defer_job *list = s->ddone;
+    s->ddone = NULL;
+    pthread_mutex_unlock(&s->dmu);
+    if (!list) break;
+    while (list) {
+      defer_job *next = list->next;
+      s->dinflight--;
+      int r = defer_apply(s, list);
+      if (rc == 0) rc = r;
+      list = next;
+    }
+  }
+  if (t0) s->deferred_wait_us += (uint64_t)(cairn_ustime() - t0);
+  return rc;
+}
+
+int cairn_store_settle(cairn_store *s) {
+  int rc = defer_submit(s);
+  int r = defer_collect(s, 1);
+  return rc ? rc : r;
+}
+
+int cairn_store_defer_poll(cairn_store *s) {
+  int rc = defer_submit(s);
+  int r = s->dinflight ? defer_collect(s, 0) : 0;
+  return rc ? rc : r;
+}
+
+/* Forgets the lookups not applied yet (their values are being dropped). */
+static void defer_discard(cairn_store *s) {
+  if (s->dcur) {
+    s->dcur->rj.n = 0;
+    s->dcur->rj.keys.len = 0;
+  }
+  while (s->dinflight) {
+    pthread_mutex_lock(&s->dmu);
+    while (!s->ddone) pthread_cond_wait(&s->dcv, &s->dmu);
+    defer_job *list = s->ddone;
+    s->ddone = NULL;
+    pthread_mutex_unlock(&s->dmu);
+    while (list) {
+      defer_job *next = list->next;
+      s->dinflight--;
+      list->rj.n = 0;
+      list->rj.keys.len = 0;
+      list->next = s->dfree;
+      s->dfree = list;
+      list = next;
+    }
+  }
+}
+
+static void defer_free(cairn_store *s) {
+  defer_discard(s);
+  for (defer_job *d = s->dfree, *next; d; d = next) {
+    next = d->next;
+    cairn_buf_free(&d->rj.keys);
+    free(d);
+  }
+  if (s->dcur) {
+    cairn_buf_free(&s->dcur->rj.keys);
+    free(s->dcur);
+  }
+  s->dfree = s->dcur = NULL;
+}
+
+void cairn_store_deferred_stats(const cairn_store *s, cairn_store_deferred *out) {
+  out->puts = s->deferred_puts;
+  out->pending = (uint64_t)s->dinflight * CAIRN_STORE_READJOB_KEYS + (s->dcur ? (uint64_t)s->dcur->rj.n : 0);
+  out->waits = s->deferred_waits;
+  out->wait_us = s->deferred_wait_us;
+  out->on_loop = s->deferred_on_loop;
+}
+
 int cairn_store_get(cairn_store *s, int db, cairn_str key, cairn_value *out) {
   int rc = check_failed(s);
   if (rc) return rc;
@@ -1864,6 +2099,47 @@ int cairn_store_put(cairn_store *s, int db, cairn_str key, uint8_t type, const v
   return rc;
 }
 
+int cairn_store_put_deferred(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                             int64_t expire_ms, int64_t min_keys) {
+  db_state *d = &s->cur.db[db];
+  if (min_keys < 0 || d->keys < (uint64_t)min_keys || !s->nreaders || key.len > CAIRN_STORE_INLINE_KEY) return 0;
+  int rc = check_failed(s);
+  if (rc) return rc;
+  unsigned char ek[MAX_ENCODED_KEY];
+  size_t eklen = cairn_store_encode_key(d->phys, key.p, key.len, ek);
+  uint64_t h = ov_hash(s->keys, ek, eklen);
+  memo_ent *e = memo_find(s, s->keys, h, ek, eklen);
+  if ((e && (e->node || e->have_result)) || layers_find_h(s, h, s->keys, ek, eklen, &e))
+    return 0; /* the old value is at hand: the caller looks it up as usual */
+  if ((rc = cairn_fault(CAIRN_FAULT_STORE_PUT))) return store_error(s, "store put", rc);
+  if (!s->dcur) {
+    if (s->dfree) {
+      s->dcur = s->dfree;
+      s->dfree = s->dcur->next;
+    } else {
+      s->dcur = cairn_xcalloc(1, sizeof(defer_job));
+      s->dcur->s = s;
+      s->dcur->rj.done = defer_done;
+      s->dcur->rj.ud = s->dcur;
+    }
+  }
+  cairn_store_readjob *j = &s->dcur->rj;
+  cairn_buf_append(&j->keys, ek, eklen);
+  j->dbis[j->n] = (uint8_t)s->keys;
+  j->lens[j->n++] = (uint16_t)eklen;
+  if (expire_ms >= 0) {
+    if ((rc = expire_index(s, d->phys, ek, eklen, expire_ms, 1))) return rc;
+    d->expires++;
+  }
+  MDB_val k = {eklen, ek}, v = {VALUE_HEADER + len, NULL};
+  kv_put(s, s->keys, &k, &v, 1);
+  fill_value(v.mv_data, type, key, expire_ms, data, len);
+  s->deferred_puts++;
+  touched(s, db, key);
+  if (j->n == CAIRN_STORE_READJOB_KEYS && (rc = defer_full(s))) return rc;
+  return 1;
+}
+
 /* ------------------------------------------------------------ loading a full sync */
 
 static uint16_t fresh_phys(meta_state *m) {
@@ -1874,7 +2150,8 @@ static uint16_t fresh_phys(meta_state *m) {
 }
 
 int cairn_store_load_begin(cairn_store *s) {
-  int rc = check_failed(s);
+  int rc = cairn_store_settle(s);
+  if (rc == 0) rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   if (m->nloading) cairn_store_load_finish(s, 0);
@@ -1893,7 +2170,8 @@ int cairn_store_load_put(cairn_store *s, int db, cairn_str key, uint8_t type, co
 }
 
 int cairn_store_load_finish(cairn_store *s, int commit) {
-  int rc = check_failed(s);
+  int rc = cairn_store_settle(s);
+  if (rc == 0) rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   for (int i = 0; i < m->nloading; i++) {
@@ -1950,14 +2228,21 @@ int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire
   return rc < 0 ? rc : 1;
 }
 
-uint64_t cairn_store_dbsize(const cairn_store *s, int db) { return s->cur.db[db].keys; }
-uint64_t cairn_store_expires_count(const cairn_store *s, int db) { return s->cur.db[db].expires; }
+uint64_t cairn_store_dbsize(cairn_store *s, int db) {
+  cairn_store_settle(s);
+  return s->cur.db[db].keys;
+}
+uint64_t cairn_store_expires_count(cairn_store *s, int db) {
+  cairn_store_settle(s);
+  return s->cur.db[db].expires;
+}
 int cairn_store_databases(const cairn_store *s) { return s->cur.databases; }
 
 /* ------------------------------------------------------------ flush / swap / sweep */
 
 int cairn_store_flushdb(cairn_store *s, int db) {
-  int rc = check_failed(s);
+  int rc = cairn_store_settle(s);
+  if (rc == 0) rc = check_failed(s);
   if (rc) return rc;
   meta_state *m = &s->cur;
   if (m->db[db].keys == 0 && m->db[db].expires == 0) return 0;
@@ -1979,7 +2264,8 @@ int cairn_store_flushdb(cairn_store *s, int db) {
 }
 
 int cairn_store_swapdb(cairn_store *s, int a, int b) {
-  int rc = check_failed(s);
+  int rc = cairn_store_settle(s);
+  if (rc == 0) rc = check_failed(s);
   if (rc) return rc;
   touched(s, a, (cairn_str){NULL, 0});
   if (b != a) touched(s, b, (cairn_str){NULL, 0});
@@ -2529,9 +2815,16 @@ int cairn_store_next_expired(cairn_store *s, int64_t now_ms, int *db, cairn_buf 
     const unsigned char *ek = p + 10;
     size_t eklen = k.mv_size - 10;
     keybuf->len = 0;
+    /* an entry whose key no longer has this TTL is stale (a deferred
+     * lookup's not applied yet): dropped, never the key */
+    MDB_val kk = {eklen, (void *)ek}, vv;
+    rc = kv_get(s, s->keys, &kk, &vv);
+    if (rc && rc != MDB_NOTFOUND) return store_error(s, "mdb_get", rc);
+    if (rc == MDB_NOTFOUND || (int64_t)rd64le((const unsigned char *)vv.mv_data + 2) != (int64_t)rd64be(p)) {
+      kv_tomb(s, s->expires, k.mv_data, k.mv_size);
+      continue;
+    }
     if (eklen == MAX_ENCODED_KEY) {
-      MDB_val kk = {eklen, (void *)ek}, vv;
-      if ((rc = kv_get(s, s->keys, &kk, &vv))) return store_error(s, "mdb_get", rc);
       cairn_value val;
       cairn_str full;
       decode_value(&vv, &val, &full);
@@ -3420,6 +3713,8 @@ static void reset_ranges(cairn_store *s) {
  * store thread. */
 int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
   if (s->failed) return CAIRN_STORE_IO;
+  int src = cairn_store_settle(s); /* the state frozen with the layer counts every key of it */
+  if (src) return src;
   if (ov_layer_entries(s->active) == 0 && offset == cairn_store_checkpoint_offset(s)) return 0;
   if (s->nfrozen >= MAX_FROZEN) return CAIRN_STORE_TXN_FULL; /* the drain is stuck: keep writing the active one */
   uint64_t prev_seq = s->cur.seq;
@@ -3466,6 +3761,7 @@ int cairn_store_checkpoint(cairn_store *s, uint64_t offset) {
 /* Back to the newest frozen state (or the committed one): the active layer
  * is dropped. */
 void cairn_store_rollback(cairn_store *s) {
+  defer_discard(s);
   ov_layer_free(s->active);
   s->active = ov_layer_new();
   s->layer_seq++;

@@ -115,9 +115,9 @@ int cairn_store_del(cairn_store *s, int db, cairn_str key);
 int cairn_store_set_expire(cairn_store *s, int db, cairn_str key, int64_t expire_ms);
 
 /* Number of keys in a logical db (expired-but-not-yet-deleted included). */
-uint64_t cairn_store_dbsize(const cairn_store *s, int db);
+uint64_t cairn_store_dbsize(cairn_store *s, int db);
 /* Keys with an expiry in db. */
-uint64_t cairn_store_expires_count(const cairn_store *s, int db);
+uint64_t cairn_store_expires_count(cairn_store *s, int db);
 int cairn_store_databases(const cairn_store *s);
 
 /* FLUSHDB: the db becomes empty at once; its old contents are swept later. */
@@ -416,12 +416,19 @@ void cairn_store_touch(cairn_store *s, int db, cairn_str key);
  * the last merge waited for the disk) reads them. A hint only: nothing they
  * read is used as data. The map is never remapped under them. */
 #define CAIRN_STORE_READJOB_KEYS 512
+#define CAIRN_STORE_HEAD 40 /* [0 absent, 1 found, 2 error][bytes copied][value header + collection header] */
 typedef struct cairn_store_readjob {
   struct cairn_store_readjob *next; /* the queue's link; the owner's again once done is called */
   int n, found;
   uint16_t lens[CAIRN_STORE_READJOB_KEYS];
   uint8_t dbis[CAIRN_STORE_READJOB_KEYS];
   cairn_buf keys;                   /* encoded keys, back to back */
+  /* When set, the job wants answers, not a warm cache: for key i the reader
+   * writes heads[i * CAIRN_STORE_HEAD]: 0 absent, 1 found (then the number
+   * of bytes copied and the value's first bytes), 2 error; and sets looked
+   * once it did. A job handed back unlooked (readers stopping) has looked 0. */
+  unsigned char *heads;
+  int looked;
   /* called on the reader thread once every key was looked up */
   void (*done)(struct cairn_store_readjob *j);
   void *ud;
@@ -443,6 +450,31 @@ void cairn_store_set_readahead(cairn_store *s, int mode);
 /* Keys the store thread's merges read ahead (drain readahead), and whether
  * the next merge reads ahead. */
 uint64_t cairn_store_readahead_keys(cairn_store *s, int *on);
+
+/* --- deferred lookups (store.c, "deferred lookups") ---------------------
+ * When the key is in no overlay layer, the db holds at least min_keys keys
+ * (-1: never) and there are reader threads, writes the value without
+ * looking up what it replaces: the readers do, and the counts, the old
+ * TTL's index entry and an old collection are settled afterwards. 1 written
+ * so, 0 nothing done (the old value is at hand or the conditions do not
+ * hold: the caller writes the usual way), < 0 error. For writes the old
+ * value does not matter to (no keyspace event "new" or "expired", no GET,
+ * NX, XX or KEEPTTL). */
+int cairn_store_put_deferred(cairn_store *s, int db, cairn_str key, uint8_t type, const void *data, size_t len,
+                             int64_t expire_ms, int64_t min_keys);
+/* Hands the deferred lookups gathered to the readers and applies those
+ * done (the loop, at the end of each iteration). */
+int cairn_store_defer_poll(cairn_store *s);
+/* Waits for every deferred lookup and applies it: the counts are exact
+ * after it (called by whatever reads or freezes them). */
+int cairn_store_settle(cairn_store *s);
+typedef struct cairn_store_deferred {
+  uint64_t puts;    /* SETs that deferred their lookup */
+  uint64_t pending; /* keys not applied yet (at most) */
+  uint64_t waits, wait_us; /* settles that waited for the readers, and how long in all */
+  uint64_t on_loop; /* lookups the loop did itself (readers stopping, an error) */
+} cairn_store_deferred;
+void cairn_store_deferred_stats(const cairn_store *s, cairn_store_deferred *out);
 
 /* Hash used for key order (exposed for SCAN cursors and tests). */
 uint64_t cairn_store_key_hash(const void *key, size_t len);

@@ -120,6 +120,16 @@ static void propagate_set(cairn_ctx *c, cairn_str key, cairn_str val, int64_t wh
 
 /* The body of SET, SETNX, SETEX, PSETEX, GETSET. Returns 1 if set. */
 static int set_generic(cairn_ctx *c, cairn_str key, cairn_str val, int flags, int64_t when_ms, int reply_ok) {
+  if (!(flags & (OPT_NX | OPT_XX | OPT_GET | OPT_KEEPTTL))) {
+    int rc = cairn_key_put_blind(c, key, val, when_ms);
+    if (rc < 0) return cairn_store_failed(c, rc);
+    if (rc > 0) {
+      c->dirty++;
+      propagate_set(c, key, val, when_ms, flags);
+      if (reply_ok) cairn_reply_ok(&c->reply);
+      return 1;
+    }
+  }
   cairn_value old;
   int found = cairn_lookup(c, key, &old);
   if (found < 0) return -1;
@@ -282,7 +292,8 @@ static void mset_generic(cairn_ctx *c, int nx) {
   }
   for (int j = 1; j < c->argc; j += 2) {
     cairn_str val = c->argv[j + 1];
-    int rc = cairn_key_put(c, c->db, c->argv[j], CAIRN_TYPE_STRING, val.p, val.len, -1);
+    int rc = nx ? 0 : cairn_key_put_blind(c, c->argv[j], val, -1);
+    if (rc == 0) rc = cairn_key_put(c, c->db, c->argv[j], CAIRN_TYPE_STRING, val.p, val.len, -1);
     if (rc < 0) {
       cairn_store_failed(c, rc);
       return;

@@ -20,7 +20,9 @@ cairn replica on this machine, same run:
 Usage: python3 tests/bench/catchup.py BUILD_DIR   (stdlib only; needs
 redis-benchmark). Knobs (environment): CATCHUP_KEYS [2000000], CATCHUP_N
 [4000000], CATCHUP_DATA [100], CATCHUP_PIPELINE [32], CATCHUP_CLIENTS [50],
-CATCHUP_CONCURRENT [1], CATCHUP_TIMEOUT [1800], CATCHUP_PERF [unset: a
+CATCHUP_CONCURRENT [1], CATCHUP_TIMEOUT [1800], CATCHUP_REPLICA_ARGS [extra
+command-line directives for the replica, e.g. "--deferred-lookups no"],
+CATCHUP_PERF [unset: a
 file name makes `perf record -g` profile the replica while it catches up in
 the first outage]. Prints a markdown table;
 servers run on free 127.0.0.1 ports in a temp dir and are always stopped.
@@ -48,6 +50,7 @@ CONCURRENT = E.get("CATCHUP_CONCURRENT", "1") == "1"
 FRAMES = E.get("CATCHUP_FRAMES", "1") == "1"
 TIMEOUT = float(E.get("CATCHUP_TIMEOUT", "1800"))
 PERF = E.get("CATCHUP_PERF")
+REPLICA_ARGS = E.get("CATCHUP_REPLICA_ARGS", "").split()
 
 
 def call(port, *args):
@@ -214,7 +217,7 @@ def main():
     r = None
     try:
         m.start()
-        r = Server(root, "replica", ["--replicaof", "127.0.0.1 %d" % m.port, "--latency-monitor-threshold", "10"])
+        r = Server(root, "replica", ["--replicaof", "127.0.0.1 %d" % m.port, "--latency-monitor-threshold", "10"] + REPLICA_ARGS)
         r.start()
         t0 = time.time()
         load(m.port, int(KEYS * 1.6))

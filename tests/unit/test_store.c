@@ -289,6 +289,63 @@ static void test_expiry_counts(void **state) {
   assert_int_equal(raw_entries(f->dir, "expires"), 0);
 }
 
+/* Deferred lookups: the old values are in LMDB; SETs that defer their
+ * lookup are settled by the reader threads. Before they are, the expiry
+ * cycle meets the old TTL's index entry and must drop it, not the key. */
+static void test_deferred_lookups(void **state) {
+  fixture *f = *state;
+  cairn_store_close(f->s);
+  cairn_store_options o = {.databases = 16, .map_size = 64 * MiB, .max_map_size = 1024 * MiB, .reader_threads = 2};
+  char err[512] = "";
+  if (cairn_store_open(f->dir, &o, &f->s, err, sizeof(err)) != 0) fail_msg("cairn_store_open: %s", err);
+  cairn_store *s = f->s;
+  assert_int_equal(put(s, 0, "old-ttl", "v", 5), 1);    /* already due at now = 10 */
+  assert_int_equal(put(s, 0, "long-ttl", "v", 5000), 1);
+  assert_int_equal(put(s, 0, "plain", "v", -1), 1);
+  cairn_coll hc;
+  cairn_coll_init(s, &hc);
+  hc.count = 1;
+  assert_int_equal(cairn_coll_put(s, 0, K("hash"), CAIRN_TYPE_HASH, &hc, -1), 1);
+  assert_int_equal(cairn_elem_put(s, hc.id, CAIRN_SPACE_MEMBERS, "f", 1, "x", 1), 1);
+  assert_int_equal(ckpt(s, 1), 0);
+  const char *keys[] = {"old-ttl", "long-ttl", "plain", "hash", "new"};
+  for (int i = 0; i < 5; i++) {
+    cairn_str k = K(keys[i]);
+    assert_int_equal(cairn_store_put_deferred(s, 0, k, CAIRN_TYPE_STRING, "w", 1, i == 1 ? 9000 : -1, 0), 1);
+  }
+  /* in the overlay now: the usual way */
+  assert_int_equal(cairn_store_put_deferred(s, 0, K("plain"), CAIRN_TYPE_STRING, "w", 1, -1, 0), 0);
+  /* below the threshold or off: the usual way */
+  assert_int_equal(cairn_store_put_deferred(s, 0, K("other"), CAIRN_TYPE_STRING, "w", 1, -1, 1000), 0);
+  assert_int_equal(cairn_store_put_deferred(s, 0, K("other"), CAIRN_TYPE_STRING, "w", 1, -1, -1), 0);
+  int db = -1;
+  cairn_buf kb = {0};
+  /* old-ttl's entry (5) is due but stale: dropped; long-ttl's new one (9000) is not due */
+  assert_int_equal(cairn_store_next_expired(s, 10, &db, &kb), 0);
+  expect_str(s, 0, "old-ttl", "w", -1);
+  assert_int_equal(cairn_store_dbsize(s, 0), 5); /* settles */
+  assert_int_equal(cairn_store_expires_count(s, 0), 1);
+  assert_int_equal(cairn_store_next_expired(s, 9000, &db, &kb), 1);
+  assert_int_equal(kb.len, 8);
+  assert_memory_equal(kb.p, "long-ttl", 8);
+  cairn_buf_free(&kb);
+  cairn_str fv;
+  assert_int_equal(cairn_elem_get(s, hc.id, CAIRN_SPACE_MEMBERS, "f", 1, &fv), 0); /* the hash was retired */
+  cairn_store_deferred st;
+  cairn_store_deferred_stats(s, &st);
+  assert_int_equal(st.puts, 5);
+  assert_int_equal(st.pending, 0);
+  assert_int_equal(ckpt(s, 2), 0);
+  /* a rollback drops deferred writes and their lookups together */
+  assert_int_equal(cairn_store_put_deferred(s, 0, K("new2"), CAIRN_TYPE_STRING, "w", 1, -1, 0), 1);
+  cairn_store_rollback(s);
+  assert_int_equal(cairn_store_dbsize(s, 0), 5);
+  expect_absent(s, 0, K("new2"));
+  reopen(f, 3);
+  assert_int_equal(cairn_store_dbsize(f->s, 0), 5);
+  assert_int_equal(raw_entries(f->dir, "expires"), 1); /* long-ttl's 9000: both old entries gone */
+}
+
 static void test_binary(void **state) {
   fixture *f = *state;
   cairn_store *s = f->s;
@@ -2121,6 +2178,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_overlay_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overlay_dead_ranges, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overlay_dead_ranges_many_queues, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_lookups, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
