@@ -6,8 +6,8 @@ collection are settled afterwards. Checked here with the threshold at 0
 commands: DBSIZE and INFO keyspace (keys, expires), TTLs and types, an old
 TTL that passes after the overwrite (the expiry cycle must not expire the new
 value), an old collection not coming back, FLUSHDB and SWAPDB in the same
-pipeline as deferred writes, and the same counts after a graceful restart and
-after kill -9."""
+pipeline as deferred writes, the same counts after a graceful restart and
+after kill -9, and a replica applying its master's stream deferred."""
 import os
 import sys
 import time
@@ -138,6 +138,23 @@ def flushdb_and_swapdb_behind_deferred_writes():
         c = s.conn()
         c.call("SELECT", 1)
         assert_eq(counts(c), counts(rc))
+
+
+@test
+def a_replica_applies_the_stream_deferred():
+    with CairnServer(extra_config=DEFER) as m, \
+            CairnServer([("replicaof", ["127.0.0.1", m.port]), ("deferred-lookups-min-keys", 0)]) as rep:
+        mc = m.conn()
+        mc.pipeline(load(mc))
+        wait_link_up(rep)
+        wait_offsets_equal(m, rep)
+        rc = rep.conn()
+        assert_eq(rc.call("SAVE"), "OK")  # the replica's copy into its LMDB
+        mc.pipeline(overwrite())
+        wait_offsets_equal(m, rep)
+        assert_true(int(info_field(rc, "deferred_lookups")) > 0, "the replica did not defer")
+        assert_eq(counts(rc), counts(mc))
+        assert_eq(snapshot(rc), snapshot(mc))
 
 
 @test
