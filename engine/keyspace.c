@@ -160,7 +160,10 @@ int cairn_coll_save(cairn_ctx *c, cairn_str key, uint8_t type, const cairn_coll 
 
 int cairn_key_put_blind(cairn_ctx *c, cairn_str key, cairn_str val, int64_t expire_ms) {
   const cairn_config *cfg = &c->srv->cfg;
-  if (cfg->notify_keyspace_events || !cfg->deferred_lookups) return 0;
+  /* (not while the loop prefetches: the pipeline's keys were just read in
+   * by the readers, the lookup is cached, and a deferred one would queue
+   * behind their disk reads) */
+  if (cfg->notify_keyspace_events || !cfg->deferred_lookups || c->srv->prefetch_on) return 0;
   return cairn_store_put_deferred(c->srv->store, c->db, key, CAIRN_TYPE_STRING, val.p, val.len, expire_ms,
                                   cfg->deferred_lookups_min_keys);
 }

@@ -1889,30 +1889,29 @@ static int defer_submit(cairn_store *s) {
   return 0;
 }
 
-static int defer_collect(cairn_store *s, int wait);
+static int defer_collect(cairn_store *s, int most);
 /* A full job: to the readers, and what they finished back, waiting for
- * them once DEFER_MAX_INFLIGHT jobs are out (a replay runs no loop
+ * them while DEFER_MAX_INFLIGHT jobs are out (a replay runs no loop
  * iterations to apply them meanwhile). */
 #define DEFER_MAX_INFLIGHT 32
 static int defer_full(cairn_store *s) {
   int rc = defer_submit(s);
-  if (rc == 0) rc = defer_collect(s, 0);
-  if (rc == 0 && s->dinflight >= DEFER_MAX_INFLIGHT) rc = defer_collect(s, 1);
+  if (rc == 0) rc = defer_collect(s, DEFER_MAX_INFLIGHT - 1);
   return rc;
 }
 
-/* Applies the jobs the readers are done with; with wait, until none is
- * left. */
-static int defer_collect(cairn_store *s, int wait) {
+/* Applies the jobs the readers are done with, waiting for them while more
+ * than most are out (-1: no wait). */
+static int defer_collect(cairn_store *s, int most) {
   int rc = 0;
   int64_t t0 = 0;
-  if (wait && s->dinflight) {
+  if (most >= 0 && s->dinflight > most) {
     s->deferred_waits++;
     t0 = cairn_ustime();
   }
   for (;;) {
     pthread_mutex_lock(&s->dmu);
-    while (wait && !s->ddone && s->dinflight) pthread_cond_wait(&s->dcv, &s->dmu);
+    while (most >= 0 && !s->ddone && s->dinflight > most) pthread_cond_wait(&s->dcv, &s->dmu);
     defer_job *list = s->ddone;
     s->ddone = NULL;
     pthread_mutex_unlock(&s->dmu);
@@ -1931,13 +1930,13 @@ static int defer_collect(cairn_store *s, int wait) {
 
 int cairn_store_settle(cairn_store *s) {
   int rc = defer_submit(s);
-  int r = defer_collect(s, 1);
+  int r = defer_collect(s, 0);
   return rc ? rc : r;
 }
 
 int cairn_store_defer_poll(cairn_store *s) {
   int rc = defer_submit(s);
-  int r = s->dinflight ? defer_collect(s, 0) : 0;
+  int r = s->dinflight ? defer_collect(s, -1) : 0;
   return rc ? rc : r;
 }
 

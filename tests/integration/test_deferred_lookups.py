@@ -174,6 +174,15 @@ def off_and_below_the_threshold_nothing_defers():
         c.call("SAVE")
         c.pipeline(overwrite())
         assert_true(int(info_field(c, "deferred_lookups")) > 0)
+        # while the loop prefetches (bigger than RAM), the keys were just read
+        # in by the readers: no deferral either
+        c.call("CONFIG", "SET", "prefetch", "yes")
+        time.sleep(0.3)  # (prefetch's cron turns it on)
+        c.call("SAVE")
+        n = int(info_field(c, "deferred_lookups"))
+        c.pipeline(overwrite())
+        assert_eq(int(info_field(c, "deferred_lookups")), n)
+        c.call("CONFIG", "SET", "prefetch", "auto")
         # a keyspace event needs the old value: no deferral while one is on
         c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
         c.call("SAVE")
