@@ -68,6 +68,7 @@ typedef struct bt_inner {
 struct ov_layer {
   slot *tab;
   size_t tab_cap, tab_used;
+  size_t reserve_cap;    /* ov_layer_reserve: the table's size once it outgrows the first one */
   slot *old;             /* the table before the last growth, moved over a slice per insert */
   size_t old_cap, old_next;
   arena_block *blocks;   /* blocks[0] is the one being filled */
@@ -676,7 +677,7 @@ static inline int bloom_maybe(const ov_layer *L, uint64_t h) {
 /* The new table first; while a growth is being moved over, the old one
  * too (it is left whole until the move ends: its probe chains stay valid). */
 static ov_node *tab_find(const ov_layer *L, uint64_t h, unsigned dbi, const void *key, size_t klen) {
-  if (!L->tab) return NULL;
+  if (!L->tab_used) return NULL; /* (an empty layer: no probe, no cache miss) */
   if (L->bloom && !bloom_maybe(L, h)) return NULL;
   ov_node *n = probe_table(L->tab, L->tab_cap, h, dbi, key, klen);
   if (!n && L->old) n = probe_table(L->old, L->old_cap, h, dbi, key, klen);
@@ -718,6 +719,7 @@ static void tab_add(ov_layer *L, uint64_t h, ov_node *n) {
   if ((L->tab_used + 1) * 2 > L->tab_cap) {
     while (L->old) tab_move_slice(L); /* (cannot happen: the move ends first) */
     size_t cap = L->tab_cap ? L->tab_cap * 2 : 1024;
+    if (L->tab_cap && cap < L->reserve_cap) cap = L->reserve_cap;
     L->old = L->tab;
     L->old_cap = L->tab_cap;
     L->old_next = 0;
@@ -755,13 +757,16 @@ int ov_may_hold(const ov_layer *L, unsigned dbi, const void *key, size_t klen) {
   return !L->bloom || bloom_maybe(L, key_hash(dbi, key, klen));
 }
 
+/* Taken once the layer outgrows a first table of 1024 slots: a layer that
+ * stays small (reads between writes, a quiet period) keeps a table that
+ * fits the CPU's caches, and its lookups do not miss them in a table sized
+ * for millions of keys that holds a few (GET -P16 over 1M keys with the
+ * active layer empty: a cache miss each, 11% of the loop's samples). */
 void ov_layer_reserve(ov_layer *L, size_t entries) {
   size_t cap = 1024;
   while (cap < entries * 2 + 2) cap *= 2;
   if (L->tab || cap <= 1024) return;
-  L->tab = cairn_xcalloc_huge(cap * sizeof(slot));
-  L->bytes += cap * sizeof(slot);
-  L->tab_cap = cap;
+  L->reserve_cap = cap;
 }
 
 uint64_t ov_hash(unsigned dbi, const void *key, size_t klen) { return key_hash(dbi, key, klen); }
