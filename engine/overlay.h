@@ -105,8 +105,9 @@ int ov_layer_was_read_in_order(const ov_layer *L);
  * may (an unsealed layer always may). */
 int ov_may_hold(const ov_layer *L, unsigned dbi, const void *key, size_t klen);
 
-/* Sizes a new, empty layer's hash index for this many entries at once (a
- * layer loaded from a run file knows its count: no growth while loading). */
+/* Sizes a new, empty layer's hash index for this many entries, taken in one
+ * step once the layer outgrows its first 1024 slots (a layer loaded from a
+ * run file knows its count: one growth while loading, not twenty). */
 void ov_layer_reserve(ov_layer *L, size_t entries);
 
 size_t ov_layer_bytes(const ov_layer *L);     /* arena bytes in use (the memory it holds) */
