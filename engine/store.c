@@ -1835,6 +1835,14 @@ static int defer_old(cairn_store *s, defer_job *d, int i, const unsigned char *e
   return mdb_get(s->rtxn, s->keys, &k, old);
 }
 
+/* An applied or forgotten job, empty, kept for the next keys. */
+static void defer_recycle(cairn_store *s, defer_job *d) {
+  d->rj.n = 0;
+  d->rj.keys.len = 0;
+  d->next = s->dfree;
+  s->dfree = d;
+}
+
 static int defer_apply(cairn_store *s, defer_job *d) {
   const unsigned char *ek = (const unsigned char *)d->rj.keys.p;
   int rc = 0;
@@ -1870,10 +1878,7 @@ static int defer_apply(cairn_store *s, defer_job *d) {
       rc = retire_value(s, &old, cv.type, crc == 0 ? cv.data : NULL, crc == 0 ? cv.len : 0, 0);
     }
   }
-  d->rj.n = 0;
-  d->rj.keys.len = 0;
-  d->next = s->dfree;
-  s->dfree = d;
+  defer_recycle(s, d);
   return rc;
 }
 
@@ -1889,23 +1894,24 @@ static int defer_submit(cairn_store *s) {
   return 0;
 }
 
-static int defer_collect(cairn_store *s, int most);
+static int defer_collect(cairn_store *s, int most, int apply);
 /* A full job: to the readers, and what they finished back, waiting for
  * them while DEFER_MAX_INFLIGHT jobs are out (a replay runs no loop
  * iterations to apply them meanwhile). */
 #define DEFER_MAX_INFLIGHT 32
 static int defer_full(cairn_store *s) {
   int rc = defer_submit(s);
-  if (rc == 0) rc = defer_collect(s, DEFER_MAX_INFLIGHT - 1);
+  if (rc == 0) rc = defer_collect(s, DEFER_MAX_INFLIGHT - 1, 1);
   return rc;
 }
 
-/* Applies the jobs the readers are done with, waiting for them while more
- * than most are out (-1: no wait). */
-static int defer_collect(cairn_store *s, int most) {
+/* Takes back the jobs the readers are done with, waiting for them while
+ * more than most are out (-1: no wait), and applies them (or, apply 0,
+ * forgets them). */
+static int defer_collect(cairn_store *s, int most, int apply) {
   int rc = 0;
   int64_t t0 = 0;
-  if (most >= 0 && s->dinflight > most) {
+  if (apply && most >= 0 && s->dinflight > most) {
     s->deferred_waits++;
     t0 = cairn_ustime();
   }
@@ -1919,7 +1925,11 @@ static int defer_collect(cairn_store *s, int most) {
     while (list) {
       defer_job *next = list->next;
       s->dinflight--;
-      int r = defer_apply(s, list);
+      int r = 0;
+      if (apply)
+        r = defer_apply(s, list);
+      else
+        defer_recycle(s, list);
       if (rc == 0) rc = r;
       list = next;
     }
@@ -1930,13 +1940,13 @@ static int defer_collect(cairn_store *s, int most) {
 
 int cairn_store_settle(cairn_store *s) {
   int rc = defer_submit(s);
-  int r = defer_collect(s, 0);
+  int r = defer_collect(s, 0, 1);
   return rc ? rc : r;
 }
 
 int cairn_store_defer_poll(cairn_store *s) {
   int rc = defer_submit(s);
-  int r = s->dinflight ? defer_collect(s, -1) : 0;
+  int r = s->dinflight ? defer_collect(s, -1, 1) : 0;
   return rc ? rc : r;
 }
 
@@ -1946,22 +1956,7 @@ static void defer_discard(cairn_store *s) {
     s->dcur->rj.n = 0;
     s->dcur->rj.keys.len = 0;
   }
-  while (s->dinflight) {
-    pthread_mutex_lock(&s->dmu);
-    while (!s->ddone) pthread_cond_wait(&s->dcv, &s->dmu);
-    defer_job *list = s->ddone;
-    s->ddone = NULL;
-    pthread_mutex_unlock(&s->dmu);
-    while (list) {
-      defer_job *next = list->next;
-      s->dinflight--;
-      list->rj.n = 0;
-      list->rj.keys.len = 0;
-      list->next = s->dfree;
-      s->dfree = list;
-      list = next;
-    }
-  }
+  defer_collect(s, 0, 0);
 }
 
 static void defer_free(cairn_store *s) {
